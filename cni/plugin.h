@@ -32,12 +32,13 @@ struct cni_request {
 	const char *container_id; /* NULL for VERSION, STATUS, GC */
 	const char *netns;	  /* NULL when unset (allowed for DEL) */
 	const char *ifname;
-	const char *path; /* CNI_PATH */
+	const char *path;    /* CNI_PATH */
 	struct cni_kv *args; /* parsed CNI_ARGS */
 	size_t n_args;
 	json_t *conf;		/* the whole stdin object (borrowed by handlers) */
 	const char *version;	/* conf's cniVersion */
 	const char *name;	/* network name */
+	const char *type_name;	/* plugin type from the conf */
 	json_t *prev_result;	/* NULL when absent */
 	json_t *runtime_config; /* NULL when absent */
 };
@@ -52,8 +53,8 @@ const char *cni_request_arg(const struct cni_request *req, const char *key);
 typedef int (*cni_handler_t)(struct cni_request *req, json_t **result, struct k8c_error *err);
 
 struct cni_plugin {
-	const char *name;  /* "k8c-bridge" */
-	const char *about; /* one paragraph for --help */
+	const char *name;	       /* "k8c-bridge" */
+	const char *about;	       /* one paragraph for --help */
 	const char *const *known_args; /* CNI_ARGS keys this plugin understands, NULL-terminated */
 	bool needs_netns;	       /* ADD and CHECK require CNI_NETNS */
 	cni_handler_t add, del, check, status, gc;
@@ -64,7 +65,7 @@ int cni_plugin_main(const struct cni_plugin *plugin, int argc, char **argv);
 
 /* Entry point for tests and the fuzzer: parse and validate a config the way main does. */
 int cni_request_parse(const struct cni_plugin *plugin, const char *stdin_data, size_t len,
-		      char *const *envp, struct cni_request *req, struct k8c_error *err);
+		      const char *const *envp, struct cni_request *req, struct k8c_error *err);
 void cni_request_free(struct cni_request *req);
 
 /*

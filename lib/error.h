@@ -14,7 +14,10 @@ struct k8c_error {
 	char *msg; /* owned; NULL when no error */
 };
 
-#define K8C_ERROR_INIT {0, NULL}
+#define K8C_ERROR_INIT                                                                             \
+	{                                                                                          \
+		0, NULL                                                                            \
+	}
 
 /* Set err (replacing any previous one) and return -1. */
 int k8c_error_set(struct k8c_error *err, int code, const char *fmt, ...)

@@ -89,8 +89,8 @@ bool k8c_ipnet_contains(const struct k8c_ipnet *net, const struct k8c_ipnet *ip)
 {
 	if (net->family != ip->family)
 		return false;
-	return prefix_match(net->addr, ip->addr, net->prefix < 0 ? (int)k8c_ip_len(net->family) * 8
-								 : net->prefix);
+	return prefix_match(net->addr, ip->addr,
+			    net->prefix < 0 ? (int)k8c_ip_len(net->family) * 8 : net->prefix);
 }
 
 bool k8c_ipnet_overlaps(const struct k8c_ipnet *a, const struct k8c_ipnet *b)

@@ -67,8 +67,7 @@ int k8c_json_bool(json_t *obj, const char *key, bool *out, bool def, struct k8c_
 	return 0;
 }
 
-int k8c_json_int(json_t *obj, const char *key, long long *out, long long def,
-		 struct k8c_error *err)
+int k8c_json_int(json_t *obj, const char *key, long long *out, long long def, struct k8c_error *err)
 {
 	json_t *v = lookup(obj, key);
 

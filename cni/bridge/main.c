@@ -1,0 +1,6 @@
+#include "bridge.h"
+
+int main(int argc, char **argv)
+{
+	return cni_plugin_main(&bridge_plugin, argc, argv);
+}
