@@ -54,6 +54,8 @@ char *k8c_xasprintf(const char *fmt, ...)
 }
 
 static int error_vset(struct k8c_error *err, int code, int errnum, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static int error_vset(struct k8c_error *err, int code, int errnum, const char *fmt, va_list ap)
 {
 	char *msg;
 
