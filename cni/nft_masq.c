@@ -1,0 +1,379 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "cleanup.h"
+#include "nft_masq.h"
+#include "nft_owner.h"
+
+/* nft's datatype numbers (nftables include/datatype.h) so `nft list` prints the key types;
+ * a concatenation's type is the field types packed 6 bits each, first field highest. */
+#define NFT_TYPE_IPADDR	 7
+#define NFT_TYPE_IP6ADDR 8
+#define NFT_TYPE_BITS	 6
+#define NFT_PRIO_SRCNAT	 100
+
+struct masq_family {
+	int af;
+	uint8_t nfproto; /* value of meta nfproto */
+	const char *set, *noset;
+	uint32_t type;
+	uint32_t len;			   /* address bytes */
+	uint32_t saddr_off, daddr_off;	   /* in the network header */
+	unsigned char mcast[16], mask[16]; /* multicast prefix, never masqueraded */
+	uint32_t mcast_len;		   /* bytes of the prefix compared */
+};
+
+static const struct masq_family families[] = {
+	{AF_INET, NFPROTO_IPV4, "masq4", "nomasq4", NFT_TYPE_IPADDR, 4, 12, 16, {224}, {0xf0}, 4},
+	/* ff00::/8 is a whole byte: nft compares only that byte, do the same */
+	{AF_INET6, NFPROTO_IPV6, "masq6", "nomasq6", NFT_TYPE_IP6ADDR, 16, 8, 24, {0xff}, {0}, 1},
+};
+
+static const char *const masq_sets[] = {"masq4", "nomasq4", "masq6", "nomasq6"};
+static const struct cni_nft_table masq_table = {NFPROTO_INET, CNI_MASQ_TABLE, masq_sets, 4};
+
+static const struct masq_family *family_of(int af)
+{
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		if (families[i].af == af)
+			return &families[i];
+	return NULL;
+}
+
+static struct nftnl_set *set_new(const struct masq_family *f, bool concat)
+{
+	struct nftnl_set *s = cni_nft_set_decl(&masq_table, concat ? f->noset : f->set);
+
+	if (!concat) {
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, f->type);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, f->len);
+	} else {
+		uint8_t fields[2] = {(uint8_t)f->len, (uint8_t)f->len};
+
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, f->type << NFT_TYPE_BITS | f->type);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 2 * f->len);
+		/* an interval over a concatenation is the pipapo set: it needs the field lengths */
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields, sizeof(fields));
+	}
+	return s;
+}
+
+static struct nftnl_rule *rule_new(const struct masq_family *f)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	/* the second address of a concatenation starts at the next 32-bit register boundary */
+	uint32_t reg2 = f->len == 4 ? NFT_REG32_01 : NFT_REG_2;
+
+	if (!r)
+		abort();
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, CNI_MASQ_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CNI_MASQ_CHAIN);
+	nft_rule_meta(r, NFT_META_NFPROTO, NFT_REG_1);
+	nft_rule_cmp(r, NFT_REG_1, NFT_CMP_EQ, &f->nfproto, 1);
+	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, f->saddr_off, f->len, NFT_REG_1);
+	nft_rule_lookup(r, NFT_REG_1, f->set, false);
+	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, f->daddr_off, f->mcast_len, NFT_REG_1);
+	if (f->mask[0])
+		nft_rule_mask(r, NFT_REG_1, f->mask, f->mcast_len);
+	nft_rule_cmp(r, NFT_REG_1, NFT_CMP_NEQ, f->mcast, f->mcast_len);
+	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, f->saddr_off, f->len, NFT_REG_1);
+	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, f->daddr_off, f->len, reg2);
+	nft_rule_lookup(r, NFT_REG_1, f->noset, true);
+	nft_rule_masq(r);
+	return r;
+}
+
+void cni_masq_build_setup(struct nft_batch *b)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nftnl_rule *flush = nftnl_rule_alloc();
+
+	if (!t || !c || !flush)
+		abort();
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, CNI_MASQ_TABLE);
+	nft_batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, t);
+	nftnl_table_free(t);
+
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, CNI_MASQ_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, CNI_MASQ_CHAIN);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NFT_PRIO_SRCNAT);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nft_batch_chain(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, c);
+	nftnl_chain_free(c);
+
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		for (int concat = 0; concat <= 1; concat++) {
+			struct nftnl_set *s = set_new(&families[i], concat);
+
+			nft_batch_set(b, NFT_MSG_NEWSET, NLM_F_CREATE, s);
+			nftnl_set_free(s);
+		}
+	}
+
+	/* Rules cannot be added idempotently: replace the chain's contents in this same
+	 * transaction, so there is never a moment without them. */
+	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, CNI_MASQ_TABLE);
+	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, CNI_MASQ_CHAIN);
+	nft_batch_rule(b, NFT_MSG_DELRULE, 0, flush);
+	nftnl_rule_free(flush);
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		struct nftnl_rule *r = rule_new(&families[i]);
+
+		nft_batch_rule(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, r);
+		nftnl_rule_free(r);
+	}
+}
+
+/* The element keys of ip: masq = the address; nomasq = address . first .. address . last of
+ * its subnet. */
+static void elem_keys(const struct masq_family *f, const struct k8c_ipnet *ip, unsigned char *start,
+		      unsigned char *end)
+{
+	struct k8c_ipnet net = *ip;
+
+	k8c_ipnet_mask(&net);
+	memcpy(start, ip->addr, f->len);
+	memcpy(start + f->len, net.addr, f->len);
+	memcpy(end, ip->addr, f->len);
+	memcpy(end + f->len, net.addr, f->len);
+	for (int bit = ip->prefix; bit < (int)(8 * f->len); bit++)
+		end[f->len + bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
+}
+
+static int check_ip(const struct k8c_ipnet *ip, struct k8c_error *err)
+{
+	const struct masq_family *f = family_of(ip->family);
+
+	if (!f)
+		return k8c_error_set(err, 0, "masquerade: address family %d not supported",
+				     ip->family);
+	if (ip->prefix < 0 || ip->prefix > (int)(8 * f->len)) {
+		char buf[K8C_IPNET_STRLEN];
+
+		return k8c_error_set(err, 0, "masquerade: %s needs the prefix of its subnet",
+				     k8c_ipnet_format(ip, buf));
+	}
+	return 0;
+}
+
+int cni_masq_build_add(struct nft_batch *b, const char *network, const char *container_id,
+		       const char *ifname, const struct k8c_ipnet *ips, size_t n,
+		       struct k8c_error *err)
+{
+	char tag[CNI_NFT_TAG_MAX + 1];
+
+	if (cni_nft_tag_format(tag, network, container_id, ifname, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (check_ip(&ips[i], err) < 0)
+			return -1;
+	cni_masq_build_setup(b);
+	for (size_t i = 0; i < n; i++) {
+		const struct masq_family *f = family_of(ips[i].family);
+		unsigned char start[32], end[32];
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		struct nftnl_set_elem *r = nftnl_set_elem_alloc();
+
+		if (!e || !r)
+			abort();
+		elem_keys(f, &ips[i], start, end);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, ips[i].addr, f->len);
+		nft_elem_set_comment(e, tag);
+		cni_nft_batch_upsert(b, &masq_table, f->set, e);
+		nftnl_set_elem_set(r, NFTNL_SET_ELEM_KEY, start, 2 * f->len);
+		nftnl_set_elem_set(r, NFTNL_SET_ELEM_KEY_END, end, 2 * f->len);
+		nft_elem_set_comment(r, tag);
+		cni_nft_batch_upsert(b, &masq_table, f->noset, r);
+		nftnl_set_elem_free(e);
+		nftnl_set_elem_free(r);
+	}
+	return 0;
+}
+
+int cni_masq_add(const char *network, const char *container_id, const char *ifname,
+		 const struct k8c_ipnet *ips, size_t n, struct k8c_error *err)
+{
+	struct nft_sock *s;
+	struct nft_batch *b;
+	int r;
+
+	if (n == 0)
+		return 0;
+	s = nft_sock_open(err);
+	if (!s)
+		return -1;
+	b = nft_batch_new(nft_sock_seq(s));
+	r = cni_masq_build_add(b, network, container_id, ifname, ips, n, err);
+	if (r == 0)
+		r = nft_batch_send(s, b, err);
+	nft_batch_free(b);
+	nft_sock_close(s);
+	if (r < 0)
+		k8c_error_wrap(err, "masquerade %s/%s/%s", network, container_id, ifname);
+	return r < 0 ? -1 : 0;
+}
+
+/* Whether the element's key starts with one of ips (of the set's family). */
+static bool key_has_ip(const char *set, struct nftnl_set_elem *e, const struct k8c_ipnet *ips,
+		       size_t n)
+{
+	uint32_t klen = 0;
+	const unsigned char *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+	int af = set[strlen(set) - 1] == '6' ? AF_INET6 : AF_INET;
+
+	for (size_t i = 0; key && i < n; i++) {
+		size_t len = k8c_ip_len(ips[i].family);
+
+		if (ips[i].family == af && klen >= len && memcmp(key, ips[i].addr, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct del_arg {
+	const char *network, *container_id, *ifname;
+	const struct k8c_ipnet *ips;
+	size_t n;
+};
+
+static bool owner_is(const struct cni_nft_owner *o, const char *network, const char *container_id,
+		     const char *ifname)
+{
+	return strcmp(o->network, network) == 0 && strcmp(o->container_id, container_id) == 0 &&
+	       strcmp(o->ifname, ifname) == 0;
+}
+
+static bool del_match(const char *set, struct nftnl_set_elem *e, const struct cni_nft_owner *o,
+		      void *arg)
+{
+	const struct del_arg *d = arg;
+
+	if (!owner_is(o, d->network, d->container_id, d->ifname))
+		return false;
+	return !d->ips || key_has_ip(set, e, d->ips, d->n);
+}
+
+int cni_masq_del(const char *network, const char *container_id, const char *ifname,
+		 const struct k8c_ipnet *ips, size_t n, struct k8c_error *err)
+{
+	struct del_arg d = {network, container_id, ifname, ips, n};
+
+	if (cni_nft_delete_matching(&masq_table, del_match, &d, NULL, err) < 0)
+		return k8c_error_wrap(err, "remove masquerade of %s/%s/%s", network, container_id,
+				      ifname);
+	return 0;
+}
+
+struct check_arg {
+	struct del_arg who;
+	bool *found; /* 2 per address: [2i] plain set, [2i+1] concatenated set */
+};
+
+static int check_cb(const char *set, struct nftnl_set_elem *e, const struct cni_nft_owner *o,
+		    void *arg, struct k8c_error *err)
+{
+	struct check_arg *c = arg;
+
+	if (!owner_is(o, c->who.network, c->who.container_id, c->who.ifname))
+		return 0;
+	for (size_t i = 0; i < c->who.n; i++) {
+		const struct masq_family *f = family_of(c->who.ips[i].family);
+		unsigned char start[32], end[32];
+		uint32_t klen = 0, elen = 0;
+		const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+		const void *kend = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &elen);
+
+		elem_keys(f, &c->who.ips[i], start, end);
+		if (strcmp(set, f->set) == 0 && key && klen == f->len &&
+		    memcmp(key, c->who.ips[i].addr, f->len) == 0)
+			c->found[2 * i] = true;
+		if (strcmp(set, f->noset) == 0 && key && kend && klen == 2 * f->len &&
+		    elen == 2 * f->len && memcmp(key, start, klen) == 0 &&
+		    memcmp(kend, end, elen) == 0)
+			c->found[2 * i + 1] = true;
+	}
+	return 0;
+}
+
+int cni_masq_check(const char *network, const char *container_id, const char *ifname,
+		   const struct k8c_ipnet *ips, size_t n, struct k8c_error *err)
+{
+	struct check_arg c = {{network, container_id, ifname, ips, n}, NULL};
+	struct nft_sock *s;
+	size_t rules = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if (check_ip(&ips[i], err) < 0)
+			return -1;
+	s = nft_sock_open(err);
+	if (!s)
+		return -1;
+	c.found = k8c_xcalloc(2 * n + 1, sizeof(bool));
+	r = nft_chain_rule_count(s, NFPROTO_INET, CNI_MASQ_TABLE, CNI_MASQ_CHAIN, &rules, err);
+	if (r == 0 && rules < sizeof(families) / sizeof(families[0]))
+		r = k8c_error_set(err, 0, "chain inet %s %s has %zu rules, expected %zu",
+				  CNI_MASQ_TABLE, CNI_MASQ_CHAIN, rules,
+				  sizeof(families) / sizeof(families[0]));
+	if (r == 0)
+		r = cni_nft_foreach(s, &masq_table, check_cb, &c, err);
+	for (size_t i = 0; r == 0 && i < 2 * n; i++) {
+		if (!c.found[i]) {
+			const struct masq_family *f = family_of(ips[i / 2].family);
+			char buf[K8C_IPNET_STRLEN];
+
+			r = k8c_error_set(err, 0, "no element for %s in set inet %s %s",
+					  k8c_ipnet_format(&ips[i / 2], buf), CNI_MASQ_TABLE,
+					  i % 2 ? f->noset : f->set);
+		}
+	}
+	free(c.found);
+	nft_sock_close(s);
+	if (r < 0)
+		return k8c_error_wrap(err, "check masquerade of %s/%s/%s", network, container_id,
+				      ifname);
+	return 0;
+}
+
+struct gc_arg {
+	const char *network;
+	bool (*keep)(const char *container_id, const char *ifname, void *arg);
+	void *arg;
+};
+
+static bool gc_match(const char *set, struct nftnl_set_elem *e, const struct cni_nft_owner *o,
+		     void *arg)
+{
+	const struct gc_arg *g = arg;
+
+	return strcmp(o->network, g->network) == 0 && !g->keep(o->container_id, o->ifname, g->arg);
+}
+
+int cni_masq_gc(const char *network,
+		bool (*keep)(const char *container_id, const char *ifname, void *arg), void *arg,
+		size_t *removed, struct k8c_error *err)
+{
+	struct gc_arg g = {network, keep, arg};
+
+	if (cni_nft_delete_matching(&masq_table, gc_match, &g, removed, err) < 0)
+		return k8c_error_wrap(err, "garbage-collect masquerade of network %s", network);
+	return 0;
+}

@@ -1,0 +1,100 @@
+/*
+ * nftables over netlink with libmnl + libnftnl: build a transaction (one
+ * NFNL_MSG_BATCH_BEGIN..END batch), send it and collect one ACK or error per message, and dump
+ * objects. Building and sending are separate so unit tests can build a batch and parse it back
+ * with nftnl_*_nlmsg_parse without a kernel.
+ *
+ * Errors: functions return a negative errno (-ENOENT when the table or set does not exist) and
+ * fill err with a message naming the object ("add set element masq4 10.0.0.2 (inet k8c_cni):
+ * File exists"). The error code is left 0: callers map it to their own domain.
+ */
+#ifndef K8C_NFT_BATCH_H
+#define K8C_NFT_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libmnl/libmnl.h>
+
+#include "error.h"
+
+struct nftnl_table;
+struct nftnl_chain;
+struct nftnl_rule;
+struct nftnl_set;
+struct nftnl_set_elem;
+struct nlmsghdr;
+
+/* Room guaranteed for each message built in place after nft_batch_msg(). */
+#define NFT_BATCH_MSG_MAX 65536
+
+/* A transaction being built: a growable buffer of netlink messages (opaque). */
+struct nft_batch;
+
+/* Start a batch (writes BATCH_BEGIN). seq 0 picks a time-based sequence number. */
+struct nft_batch *nft_batch_new(uint32_t seq);
+/* Free the batch and its buffer; NULL is fine. */
+void nft_batch_free(struct nft_batch *b);
+/* Append a message header (NLM_F_REQUEST | NLM_F_ACK | flags) for the caller to fill with
+ * nftnl_*_nlmsg_build_payload; at most NFT_BATCH_MSG_MAX bytes. The pointer is valid until the
+ * next call on b. what_fmt describes the object for error messages. */
+struct nlmsghdr *nft_batch_msg(struct nft_batch *b, uint16_t type, uint16_t family, uint16_t flags,
+			       const char *what_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Append a table, chain, set, rule or element message (type is NFT_MSG_NEW* / NFT_MSG_DEL*); the
+ * family and names are taken from the object; the object stays owned by the caller. */
+void nft_batch_table(struct nft_batch *b, uint16_t type, uint16_t flags,
+		     const struct nftnl_table *t);
+void nft_batch_chain(struct nft_batch *b, uint16_t type, uint16_t flags,
+		     const struct nftnl_chain *c);
+void nft_batch_set(struct nft_batch *b, uint16_t type, uint16_t flags, const struct nftnl_set *s);
+void nft_batch_rule(struct nft_batch *b, uint16_t type, uint16_t flags, const struct nftnl_rule *r);
+/* Elements: s carries table, name, family and the elements (one message for all of them). */
+void nft_batch_elems(struct nft_batch *b, uint16_t type, uint16_t flags, const struct nftnl_set *s);
+/* Number of messages between BEGIN and END. */
+size_t nft_batch_count(const struct nft_batch *b);
+/* Close the batch (writes BATCH_END once) and return the bytes to send. */
+const void *nft_batch_finish(struct nft_batch *b, size_t *len);
+/* The description given for the message with sequence number seq, or NULL. */
+const char *nft_batch_what(const struct nft_batch *b, uint32_t seq);
+
+/* A NETLINK_NETFILTER socket (opaque). */
+struct nft_sock;
+
+/* Open a socket in the caller's network namespace. */
+struct nft_sock *nft_sock_open(struct k8c_error *err);
+/* Close; NULL is fine. */
+void nft_sock_close(struct nft_sock *s);
+/* Next sequence number for a request built by the caller. */
+uint32_t nft_sock_seq(struct nft_sock *s);
+/* Send the (finished or not) batch as one transaction and wait for every ACK; the first error in
+ * message order is reported and the kernel has applied nothing. */
+int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct k8c_error *err);
+/* Send one request (a dump with NLM_F_DUMP, or a get with NLM_F_ACK) and call cb for every reply
+ * message until the end; cb returns MNL_CB_OK, MNL_CB_STOP or MNL_CB_ERROR (errno set). */
+int nft_request(struct nft_sock *s, struct nlmsghdr *req, mnl_cb_t cb, void *arg, const char *what,
+		struct k8c_error *err);
+/* Dump the elements of a set into *out (a new nftnl_set the caller frees). */
+int nft_set_elems_dump(struct nft_sock *s, uint16_t family, const char *table, const char *set,
+		       struct nftnl_set **out, struct k8c_error *err);
+/* Count the rules of a chain. */
+int nft_chain_rule_count(struct nft_sock *s, uint16_t family, const char *table, const char *chain,
+			 size_t *count, struct k8c_error *err);
+
+/* Element comments, stored as nft does (NFTNL_UDATA_SET_ELEM_COMMENT) so `nft list` shows them. */
+void nft_elem_set_comment(struct nftnl_set_elem *e, const char *comment);
+/* Copy the comment into buf (size len); returns false if there is none or it does not fit. */
+bool nft_elem_comment(struct nftnl_set_elem *e, char *buf, size_t len);
+
+/* Rule expressions as nft emits them; reg is an NFT_REG_* / NFT_REG32_* number. */
+void nft_rule_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg);
+void nft_rule_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len,
+		      uint32_t dreg);
+void nft_rule_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len);
+/* dreg = (sreg & mask) ^ 0, len bytes. */
+void nft_rule_mask(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_t len);
+void nft_rule_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set, bool invert);
+void nft_rule_verdict(struct nftnl_rule *r, int verdict);
+void nft_rule_masq(struct nftnl_rule *r);
+
+#endif
