@@ -411,6 +411,21 @@ static int run(const struct cni_plugin *plugin, struct cni_request *req, json_t 
 	return h(req, result, err);
 }
 
+/* The error speaks the request's version, even when the environment was rejected before the
+ * configuration was read. */
+static void print_error(const struct cni_request *req, const char *data, size_t len,
+			const struct k8c_error *err)
+{
+	_cleanup_json_ json_t *conf = NULL;
+	_cleanup_json_ json_t *e = NULL;
+	const char *version = req->version;
+
+	if (!version && data && (conf = json_loadb(data, len, 0, NULL)))
+		k8c_json_string(conf, "cniVersion", &version, NULL, NULL);
+	e = cni_error_json(version, err->code ? err->code : 999, err->msg, NULL);
+	print_json(e);
+}
+
 int cni_plugin_main(const struct cni_plugin *plugin, int argc, char **argv)
 {
 	struct k8c_error err = K8C_ERROR_INIT;
@@ -418,7 +433,6 @@ int cni_plugin_main(const struct cni_plugin *plugin, int argc, char **argv)
 	_cleanup_free_ char *data = NULL;
 	_cleanup_json_ json_t *result = NULL;
 	size_t len = 0;
-	int status = 0;
 
 	if (argc > 1) {
 		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -453,15 +467,9 @@ int cni_plugin_main(const struct cni_plugin *plugin, int argc, char **argv)
 		print_json(result);
 	cni_request_free(&req);
 	return 0;
-fail : {
-	_cleanup_json_ json_t *e = cni_error_json(
-		req.version && cni_version_supported(req.version) ? req.version : NULL,
-		err.code ? err.code : 999, err.msg, NULL);
-
-	print_json(e);
-	status = 1;
-}
+fail:
+	print_error(&req, data, len, &err);
 	k8c_error_clear(&err);
 	cni_request_free(&req);
-	return status;
+	return 1;
 }

@@ -599,6 +599,10 @@ int br_route_add(struct nl_sock *sk, int ifindex, const struct cni_route *r, str
 	if (r->has_scope)
 		rtnl_route_set_scope(rt, (uint8_t)r->scope);
 	ret = rtnl_route_add(sk, rt, NLM_F_EXCL);
+	/* The first route wins, as in the reference (a second interface in the same sandbox with
+	 * its own default route). */
+	if (ret == -NLE_EXIST)
+		return 1;
 	if (ret < 0)
 		return nlerr(err, ret, "add route to %s", k8c_ipnet_format(&r->dst, buf));
 	return 0;

@@ -67,7 +67,7 @@ int br_addr_list(struct nl_sock *sk, int ifindex, int family, struct k8c_ipnet *
  * IPv6 one) is an error unless force, which replaces it. */
 int br_gateway_ensure(struct nl_sock *sk, const struct br_link_info *br, const struct k8c_ipnet *gw,
 		      bool force, struct k8c_error *err);
-/* Add a route through ifindex. */
+/* Add a route through ifindex; 1 when an equal route exists already (kept, not an error). */
 int br_route_add(struct nl_sock *sk, int ifindex, const struct cni_route *r, struct k8c_error *err);
 /* Whether a route to r->dst (via r->gw when set) exists on ifindex. */
 int br_route_exists(struct nl_sock *sk, int ifindex, const struct cni_route *r, bool *found,

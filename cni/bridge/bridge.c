@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 
 #include "br_config.h"
 #include "br_link.h"
@@ -52,9 +54,16 @@ static int open_container_netns(const struct cni_request *req, struct k8c_error 
 {
 	int fd = open(req->netns, O_RDONLY | O_CLOEXEC);
 
+	struct statfs st;
+
 	if (fd < 0)
 		return k8c_error_errno(err, CNI_ERR_INVALID_ENV, errno,
 				       "CNI_NETNS %s: cannot open network namespace", req->netns);
+	if (fstatfs(fd, &st) < 0 || (st.f_type != NSFS_MAGIC && st.f_type != PROC_SUPER_MAGIC)) {
+		close(fd);
+		return k8c_error_set(err, CNI_ERR_INVALID_ENV,
+				     "CNI_NETNS %s is not a network namespace", req->netns);
+	}
 	return fd;
 }
 
@@ -128,6 +137,24 @@ static int enable_forwarding(int family, struct k8c_error *err)
 	return k8c_sysctl_write(key, "1", err);
 }
 
+/* A route without "gw" goes through the gateway of its family's address, as the reference's
+ * ipam.ConfigureIface does; the result keeps the route as IPAM gave it. */
+static struct cni_route route_with_gateway(const struct cni_result *r, const struct cni_route *rt)
+{
+	struct cni_route out = *rt;
+	size_t i;
+
+	if (out.has_gw)
+		return out;
+	for (i = 0; i < r->n_ips; i++)
+		if (r->ips[i].address.family == rt->dst.family && r->ips[i].has_gateway) {
+			out.gw = r->ips[i].gateway;
+			out.has_gw = true;
+			break;
+		}
+	return out;
+}
+
 /* Everything inside the container: sysctls, addresses, up, routes, DAD; reads back the MAC. */
 static int configure_container(const struct br_config *c, const struct cni_request *req, int ns_fd,
 			       struct nl_sock *cont, const struct cni_result *r,
@@ -162,9 +189,12 @@ static int configure_container(const struct br_config *c, const struct cni_reque
 			goto out;
 	if (!c->disable_container_interface && br_link_set_up(cont, ci->ifindex, true, err) < 0)
 		goto out;
-	for (i = 0; i < r->n_routes; i++)
-		if (br_route_add(cont, ci->ifindex, &r->routes[i], err) < 0)
+	for (i = 0; i < r->n_routes; i++) {
+		struct cni_route rt = route_with_gateway(r, &r->routes[i]);
+
+		if (br_route_add(cont, ci->ifindex, &rt, err) < 0)
 			goto out;
+	}
 	if (v6 && c->enable_dad && br_wait_dad(cont, ci->ifindex, DAD_TIMEOUT_MS, err) < 0)
 		goto out;
 	ret = 0;
@@ -450,17 +480,16 @@ static int check_ips_and_routes(struct nl_sock *csk, const struct br_link_info *
 	}
 	for (i = 0; i < prev->n_routes; i++) {
 		bool found = false;
+		struct cni_route rt = route_with_gateway(prev, &prev->routes[i]);
 
-		if (br_route_exists(csk, ci->ifindex, &prev->routes[i], &found, err) < 0)
+		if (br_route_exists(csk, ci->ifindex, &rt, &found, err) < 0)
 			return -1;
 		if (!found)
-			return k8c_error_set(err, 0, "route to %s%s%s is missing",
-					     k8c_ipnet_format(&prev->routes[i].dst, buf),
-					     prev->routes[i].has_gw ? " via " : "",
-					     prev->routes[i].has_gw
-						     ? k8c_ip_format(&prev->routes[i].gw,
-								     (char[K8C_IPNET_STRLEN]){0})
-						     : "");
+			return k8c_error_set(
+				err, 0, "route to %s%s%s is missing",
+				k8c_ipnet_format(&rt.dst, buf), rt.has_gw ? " via " : "",
+				rt.has_gw ? k8c_ip_format(&rt.gw, (char[K8C_IPNET_STRLEN]){0})
+					  : "");
 	}
 	return 0;
 }
