@@ -53,6 +53,7 @@ sequence() {
 	s+="add b: $(ipam ADD b "$(ipam_conf 10.98.0.0/24 "$d")")"$'\n'
 	s+="del a: $(ipam DEL a "$(ipam_conf 10.98.0.0/24 "$d")")"$'\n'
 	s+="add c (round robin): $(ipam ADD c "$(ipam_conf 10.98.0.0/24 "$d")")"$'\n'
+	s+="add c again (same container and ifname): $(ipam ADD c "$(ipam_conf 10.98.0.0/24 "$d")")"$'\n'
 	s+="del unknown: $(ipam DEL nosuch "$(ipam_conf 10.98.0.0/24 "$d")")"$'\n'
 	s+="files: $(cd "$d/k8ctest" && for f in *; do printf '%s=%s ' "$f" "$(tr '\r\n' '|;' <"$f")"; done)"$'\n'
 	s+="add IP= arg: $(CNI_ARGS_OPT="IgnoreUnknown=1;IP=10.98.0.50" ipam ADD e "$(ipam_conf 10.98.0.0/24 "$d")")"$'\n'
@@ -94,9 +95,6 @@ assert_eq "reference reservation file removed" absent "$([[ -e $d/k8ctest/10.98.
 impl_set ref 1.0.0
 r=$(ipam ADD e "$(ipam_conf 10.98.0.0/24 "$d")")
 assert_match "the reference continues a data dir ours wrote" '^0.*"10\.98\.0\.5/24"' "$r"
-impl_set ours 1.0.0
-r=$(ipam ADD c "$(ipam_conf 10.98.0.0/24 "$d")")
-log "ours ADD again for the same container: $r"
 
 log "ours: 1.1.0 GC and STATUS through k8c-bridge"
 impl_set ours 1.1.0
@@ -123,8 +121,12 @@ assert_ok "GC with the older key and an empty list" cni_run "$PDIR" "$BRIDGE" GC
 assert_eq "GC with an empty list released c1's IP" absent "$([[ -e $d/k8ctest/10.97.0.2 ]] && echo present || echo absent)"
 assert_ok "GC on k8c-host-local directly" cni_run "$PDIR" "$IPAM" GC "" "" "" "$gc"
 
+# Fresh pods: p1 still has eth0 and its default route (GC releases IPAM, not the interface).
+p1=k8cp3-$TAG p2=k8cp4-$TAG
+netns_new "$p1"
+netns_new "$p2"
 d=$(tmpdir_new)
-conf=$(bridge_conf "$br" 10.93.0.0/30 "$d")
+conf=$(bridge_conf k8cbs$TAG 10.93.0.0/30 "$d")
 assert_ok "STATUS on an empty /30" cni_run "$PDIR" "$BRIDGE" STATUS "" "" "" "$conf"
 cni_ok "$PDIR" "$BRIDGE" ADD c3-$TAG "$p1" eth1 "$conf" >/dev/null
 rc=0
@@ -134,10 +136,12 @@ rc=0
 out=$(CNI_STDERR=/dev/null cni_run "$PDIR" "$IPAM" STATUS "" "" "" "$conf") || rc=$?
 assert_cni_error "k8c-host-local STATUS on an exhausted /30" 1.1.0 50 "$out" "$rc"
 rc=0
+node_links=$(links "$NODE")
 out=$(CNI_STDERR=/dev/null cni_run "$PDIR" "$BRIDGE" ADD c4-$TAG "$p2" eth1 "$conf") || rc=$?
 assert_eq "ADD on an exhausted pool fails" 1 "$((rc != 0))"
 log "ADD on exhausted pool: $out"
 assert_eq "failed ADD left no veth in $p2" "lo " "$(links "$p2")"
+assert_eq "failed ADD left no host veth in the node" "$node_links" "$(links "$NODE")"
 cni_ok "$PDIR" "$BRIDGE" DEL c3-$TAG "$p1" eth1 "$conf" >/dev/null
 assert_ok "STATUS ok again after DEL" cni_run "$PDIR" "$BRIDGE" STATUS "" "" "" "$conf"
 assert_fails "STATUS refused at cniVersion 1.0.0" cni_run "$PDIR" "$BRIDGE" STATUS "" "" "" \
