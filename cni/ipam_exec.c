@@ -34,6 +34,15 @@ static int find_plugin(const char *cni_path, const char *type, char *out, size_t
 			     "failed to find plugin \"%s\" in path [%s]", type, cni_path);
 }
 
+static const struct cni_plugin *builtins[4];
+static size_t n_builtins;
+
+void cni_ipam_register_builtin(const struct cni_plugin *plugin)
+{
+	if (n_builtins < sizeof(builtins) / sizeof(builtins[0]))
+		builtins[n_builtins++] = plugin;
+}
+
 static char **child_env(const char *command)
 {
 	size_t n = 0, i, j = 0;
@@ -89,6 +98,33 @@ static char *read_fd(int fd, size_t *len)
 	return buf;
 }
 
+static void free_env(char **env)
+{
+	size_t i;
+
+	for (i = 0; env[i]; i++)
+		if (!strncmp(env[i], "CNI_COMMAND=", 12))
+			free(env[i]);
+	free(env);
+}
+
+static int run_builtin(const struct cni_plugin *plugin, const char *conf, const char *command,
+		       json_t **result, struct k8c_error *err)
+{
+	char **env = child_env(command);
+	struct cni_request sub;
+	int ret;
+
+	ret = cni_request_parse(plugin, conf, strlen(conf), (const char *const *)env, &sub, err);
+	if (ret == 0)
+		ret = cni_plugin_dispatch(plugin, &sub, result, err);
+	cni_request_free(&sub);
+	free_env(env);
+	if (ret < 0)
+		return k8c_error_wrap(err, "IPAM plugin %s %s", plugin->name, command);
+	return 0;
+}
+
 int cni_ipam_exec(const struct cni_request *req, const char *type, const char *command,
 		  json_t **result, struct k8c_error *err)
 {
@@ -109,6 +145,9 @@ int cni_ipam_exec(const struct cni_request *req, const char *type, const char *c
 	conf = json_dumps(req->conf, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!conf)
 		abort();
+	for (size_t i = 0; i < n_builtins; i++)
+		if (!strcmp(builtins[i]->name, type))
+			return run_builtin(builtins[i], conf, command, result, err);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
 		k8c_error_errno(err, CNI_ERR_IO, errno, "pipe");
 		goto out;
@@ -159,14 +198,8 @@ int cni_ipam_exec(const struct cni_request *req, const char *type, const char *c
 	*result = j;
 	ret = 0;
 out:
-	if (env) {
-		size_t i;
-
-		for (i = 0; env[i]; i++)
-			if (!strncmp(env[i], "CNI_COMMAND=", 12))
-				free(env[i]);
-		free(env);
-	}
+	if (env)
+		free_env(env);
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);

@@ -14,4 +14,11 @@
 int cni_ipam_exec(const struct cni_request *req, const char *type, const char *command,
 		  json_t **result, struct k8c_error *err);
 
+/*
+ * Register a plugin linked into this binary: delegation to its type then runs its handlers in
+ * this process (same stdin, environment and validation, no fork and exec), provided the plugin
+ * is present in CNI_PATH as the exec path would require.
+ */
+void cni_ipam_register_builtin(const struct cni_plugin *plugin);
+
 #endif

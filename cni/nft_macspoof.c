@@ -32,7 +32,9 @@ static const char *const macspoof_sets[] = {"ports", "allowed"};
 static const struct cni_nft_table macspoof_table = {NFPROTO_BRIDGE, CNI_MACSPOOF_TABLE,
 						    macspoof_sets, 2};
 
-void cni_macspoof_build_setup(struct nft_batch *b)
+/* create: a first-time setup that fails with EEXIST when the table exists (no flush);
+ * otherwise an idempotent repair that replaces the chain's rules. */
+static void build_setup(struct nft_batch *b, bool create)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nftnl_chain *c = nftnl_chain_alloc();
@@ -47,7 +49,7 @@ void cni_macspoof_build_setup(struct nft_batch *b)
 		abort();
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_BRIDGE);
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, CNI_MACSPOOF_TABLE);
-	nft_batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, t);
+	nft_batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | (create ? NLM_F_EXCL : 0), t);
 
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_BRIDGE);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, CNI_MACSPOOF_TABLE);
@@ -80,7 +82,8 @@ void cni_macspoof_build_setup(struct nft_batch *b)
 	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
 	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, CNI_MACSPOOF_TABLE);
 	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, CNI_MACSPOOF_CHAIN);
-	nft_batch_rule(b, NFT_MSG_DELRULE, 0, flush);
+	if (!create)
+		nft_batch_rule(b, NFT_MSG_DELRULE, 0, flush);
 
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, CNI_MACSPOOF_TABLE);
@@ -129,49 +132,60 @@ static int elem_keys(const char *host_ifname, const char *mac, unsigned char por
 	return parse_mac(mac, allowed + IFNAMSIZ, err);
 }
 
-int cni_macspoof_build_add(struct nft_batch *b, const char *network, const char *container_id,
-			   const char *ifname, const char *host_ifname, const char *mac,
-			   struct k8c_error *err)
+struct spoof_add {
+	const char *network, *container_id, *ifname, *host_ifname, *mac;
+};
+
+static int build_add(struct nft_batch *b, enum cni_nft_stage stage, void *arg,
+		     struct k8c_error *err)
 {
+	const struct spoof_add *sa = arg;
 	char tag[CNI_NFT_TAG_MAX + 1];
 	unsigned char port[IFNAMSIZ], allowed[ALLOWED_LEN];
 	struct nftnl_set_elem *e, *a;
 
-	if (cni_nft_tag_format(tag, network, container_id, ifname, err) < 0 ||
-	    elem_keys(host_ifname, mac, port, allowed, err) < 0)
+	if (cni_nft_tag_format(tag, sa->network, sa->container_id, sa->ifname, err) < 0 ||
+	    elem_keys(sa->host_ifname, sa->mac, port, allowed, err) < 0)
 		return -1;
-	cni_macspoof_build_setup(b);
+	if (stage != CNI_NFT_ELEMS)
+		build_setup(b, stage == CNI_NFT_CREATE);
+	if (stage == CNI_NFT_CREATE)
+		return 0;
 	e = nftnl_set_elem_alloc();
 	a = nftnl_set_elem_alloc();
 	if (!e || !a)
 		abort();
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, port, IFNAMSIZ);
 	nft_elem_set_comment(e, tag);
-	cni_nft_batch_upsert(b, &macspoof_table, "ports", e);
+	cni_nft_batch_elem(b, &macspoof_table, "ports", e, stage != CNI_NFT_ELEMS);
 	nftnl_set_elem_set(a, NFTNL_SET_ELEM_KEY, allowed, ALLOWED_LEN);
 	nft_elem_set_comment(a, tag);
-	cni_nft_batch_upsert(b, &macspoof_table, "allowed", a);
+	cni_nft_batch_elem(b, &macspoof_table, "allowed", a, stage != CNI_NFT_ELEMS);
 	nftnl_set_elem_free(e);
 	nftnl_set_elem_free(a);
 	return 0;
 }
 
+void cni_macspoof_build_setup(struct nft_batch *b)
+{
+	build_setup(b, false);
+}
+
+int cni_macspoof_build_add(struct nft_batch *b, const char *network, const char *container_id,
+			   const char *ifname, const char *host_ifname, const char *mac,
+			   struct k8c_error *err)
+{
+	struct spoof_add sa = {network, container_id, ifname, host_ifname, mac};
+
+	return build_add(b, CNI_NFT_REPAIR, &sa, err);
+}
+
 int cni_macspoof_add(const char *network, const char *container_id, const char *ifname,
 		     const char *host_ifname, const char *mac, struct k8c_error *err)
 {
-	struct nft_sock *s = nft_sock_open(err);
-	struct nft_batch *b;
-	int r;
+	struct spoof_add sa = {network, container_id, ifname, host_ifname, mac};
 
-	if (!s)
-		return -1;
-	b = nft_batch_new(nft_sock_seq(s));
-	r = cni_macspoof_build_add(b, network, container_id, ifname, host_ifname, mac, err);
-	if (r == 0)
-		r = nft_batch_send(s, b, err);
-	nft_batch_free(b);
-	nft_sock_close(s);
-	if (r < 0)
+	if (cni_nft_send_staged(build_add, &sa, err) < 0)
 		return k8c_error_wrap(err, "MAC spoof check for %s/%s/%s", network, container_id,
 				      ifname);
 	return 0;

@@ -95,7 +95,9 @@ static struct nftnl_rule *rule_new(const struct masq_family *f)
 	return r;
 }
 
-void cni_masq_build_setup(struct nft_batch *b)
+/* create: a first-time setup that fails with EEXIST when the table exists (no flush);
+ * otherwise an idempotent repair that replaces the chain's rules. */
+static void build_setup(struct nft_batch *b, bool create)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nftnl_chain *c = nftnl_chain_alloc();
@@ -105,7 +107,7 @@ void cni_masq_build_setup(struct nft_batch *b)
 		abort();
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, CNI_MASQ_TABLE);
-	nft_batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, t);
+	nft_batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | (create ? NLM_F_EXCL : 0), t);
 	nftnl_table_free(t);
 
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
@@ -132,7 +134,8 @@ void cni_masq_build_setup(struct nft_batch *b)
 	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, CNI_MASQ_TABLE);
 	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, CNI_MASQ_CHAIN);
-	nft_batch_rule(b, NFT_MSG_DELRULE, 0, flush);
+	if (!create)
+		nft_batch_rule(b, NFT_MSG_DELRULE, 0, flush);
 	nftnl_rule_free(flush);
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		struct nftnl_rule *r = rule_new(&families[i]);
@@ -174,61 +177,73 @@ static int check_ip(const struct k8c_ipnet *ip, struct k8c_error *err)
 	return 0;
 }
 
-int cni_masq_build_add(struct nft_batch *b, const char *network, const char *container_id,
-		       const char *ifname, const struct k8c_ipnet *ips, size_t n,
-		       struct k8c_error *err)
+struct masq_add {
+	const char *network, *container_id, *ifname;
+	const struct k8c_ipnet *ips;
+	size_t n;
+};
+
+static int build_add(struct nft_batch *b, enum cni_nft_stage stage, void *arg,
+		     struct k8c_error *err)
 {
+	const struct masq_add *a = arg;
 	char tag[CNI_NFT_TAG_MAX + 1];
 
-	if (cni_nft_tag_format(tag, network, container_id, ifname, err) < 0)
+	if (cni_nft_tag_format(tag, a->network, a->container_id, a->ifname, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (check_ip(&ips[i], err) < 0)
+	for (size_t i = 0; i < a->n; i++)
+		if (check_ip(&a->ips[i], err) < 0)
 			return -1;
-	cni_masq_build_setup(b);
-	for (size_t i = 0; i < n; i++) {
-		const struct masq_family *f = family_of(ips[i].family);
+	if (stage != CNI_NFT_ELEMS)
+		build_setup(b, stage == CNI_NFT_CREATE);
+	if (stage == CNI_NFT_CREATE)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct masq_family *f = family_of(a->ips[i].family);
 		unsigned char start[32], end[32];
 		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 		struct nftnl_set_elem *r = nftnl_set_elem_alloc();
 
 		if (!e || !r)
 			abort();
-		elem_keys(f, &ips[i], start, end);
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, ips[i].addr, f->len);
+		elem_keys(f, &a->ips[i], start, end);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, a->ips[i].addr, f->len);
 		nft_elem_set_comment(e, tag);
-		cni_nft_batch_upsert(b, &masq_table, f->set, e);
+		cni_nft_batch_elem(b, &masq_table, f->set, e, stage != CNI_NFT_ELEMS);
 		nftnl_set_elem_set(r, NFTNL_SET_ELEM_KEY, start, 2 * f->len);
 		nftnl_set_elem_set(r, NFTNL_SET_ELEM_KEY_END, end, 2 * f->len);
 		nft_elem_set_comment(r, tag);
-		cni_nft_batch_upsert(b, &masq_table, f->noset, r);
+		cni_nft_batch_elem(b, &masq_table, f->noset, r, stage != CNI_NFT_ELEMS);
 		nftnl_set_elem_free(e);
 		nftnl_set_elem_free(r);
 	}
 	return 0;
 }
 
+void cni_masq_build_setup(struct nft_batch *b)
+{
+	build_setup(b, false);
+}
+
+int cni_masq_build_add(struct nft_batch *b, const char *network, const char *container_id,
+		       const char *ifname, const struct k8c_ipnet *ips, size_t n,
+		       struct k8c_error *err)
+{
+	struct masq_add a = {network, container_id, ifname, ips, n};
+
+	return build_add(b, CNI_NFT_REPAIR, &a, err);
+}
+
 int cni_masq_add(const char *network, const char *container_id, const char *ifname,
 		 const struct k8c_ipnet *ips, size_t n, struct k8c_error *err)
 {
-	struct nft_sock *s;
-	struct nft_batch *b;
-	int r;
+	struct masq_add a = {network, container_id, ifname, ips, n};
 
 	if (n == 0)
 		return 0;
-	s = nft_sock_open(err);
-	if (!s)
-		return -1;
-	b = nft_batch_new(nft_sock_seq(s));
-	r = cni_masq_build_add(b, network, container_id, ifname, ips, n, err);
-	if (r == 0)
-		r = nft_batch_send(s, b, err);
-	nft_batch_free(b);
-	nft_sock_close(s);
-	if (r < 0)
-		k8c_error_wrap(err, "masquerade %s/%s/%s", network, container_id, ifname);
-	return r < 0 ? -1 : 0;
+	if (cni_nft_send_staged(build_add, &a, err) < 0)
+		return k8c_error_wrap(err, "masquerade %s/%s/%s", network, container_id, ifname);
+	return 0;
 }
 
 /* Whether the element's key starts with one of ips (of the set's family). */

@@ -220,3 +220,59 @@ void cni_nft_batch_upsert(struct nft_batch *b, const struct cni_nft_table *t, co
 	nftnl_set_free(add);
 	nftnl_set_free(del);
 }
+
+static int send_stage(struct nft_sock *s, cni_nft_build_fn build, enum cni_nft_stage stage,
+		      void *arg, struct k8c_error *err)
+{
+	struct nft_batch *b = nft_batch_new(nft_sock_seq(s));
+	int r = build(b, stage, arg, err);
+
+	if (r == 0)
+		r = nft_batch_send(s, b, err);
+	nft_batch_free(b);
+	return r;
+}
+
+int cni_nft_send_staged(cni_nft_build_fn build, void *arg, struct k8c_error *err)
+{
+	struct nft_sock *s = nft_sock_open(err);
+	int r;
+
+	if (!s)
+		return -1;
+	r = send_stage(s, build, CNI_NFT_ELEMS, arg, err);
+	if (r == -EEXIST) {
+		k8c_error_clear(err);
+		r = send_stage(s, build, CNI_NFT_UPSERT, arg, err);
+	}
+	if (r == -ENOENT) {
+		k8c_error_clear(err);
+		r = send_stage(s, build, CNI_NFT_CREATE, arg, err);
+		/* EEXIST: a concurrent ADD created it first, or it lacks a part (retried below). */
+		if (r == 0 || r == -EEXIST) {
+			k8c_error_clear(err);
+			r = send_stage(s, build, CNI_NFT_UPSERT, arg, err);
+		}
+		if (r == -ENOENT) {
+			k8c_error_clear(err);
+			r = send_stage(s, build, CNI_NFT_REPAIR, arg, err);
+		}
+	}
+	nft_sock_close(s);
+	return r < 0 ? -1 : 0;
+}
+
+void cni_nft_batch_elem(struct nft_batch *b, const struct cni_nft_table *t, const char *set,
+			const struct nftnl_set_elem *e, bool upsert)
+{
+	struct nftnl_set *add;
+
+	if (upsert) {
+		cni_nft_batch_upsert(b, t, set, e);
+		return;
+	}
+	add = cni_nft_set_ref(t, set);
+	nftnl_set_elem_add(add, elem_copy(e, true));
+	nft_batch_elems(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, add);
+	nftnl_set_free(add);
+}

@@ -67,4 +67,25 @@ struct nftnl_set *cni_nft_set_ref(const struct cni_nft_table *t, const char *nam
 /* Same, with the transaction-unique ID that the kernel requires to create a set. */
 struct nftnl_set *cni_nft_set_decl(const struct cni_nft_table *t, const char *name);
 
+/* What a staged builder adds to its batch: the elements alone (added with NLM_F_EXCL: the
+ * steady state), the elements upserted (some existed, perhaps with another owner), the first
+ * creation of the table and its chain, sets and rules (NLM_F_EXCL on the table), or the
+ * idempotent repair (everything, rules replaced) followed by the elements. */
+enum cni_nft_stage { CNI_NFT_ELEMS, CNI_NFT_UPSERT, CNI_NFT_CREATE, CNI_NFT_REPAIR };
+typedef int (*cni_nft_build_fn)(struct nft_batch *b, enum cni_nft_stage stage, void *arg,
+				struct k8c_error *err);
+
+/* Add e to set: with NLM_F_EXCL, or upserted (delete and re-add, so the owner is rewritten;
+ * a deletion costs the kernel a grace period, hence only when an add found the element). */
+void cni_nft_batch_elem(struct nft_batch *b, const struct cni_nft_table *t, const char *set,
+			const struct nftnl_set_elem *e, bool upsert);
+
+/*
+ * Send element changes so that the steady state is one small transaction: replacing a chain's
+ * rules costs the kernel an RCU grace period (10+ ms), so the table is set up only when the
+ * elements cannot be added (ENOENT), and repaired only when creation finds a table that lacks
+ * its parts.
+ */
+int cni_nft_send_staged(cni_nft_build_fn build, void *arg, struct k8c_error *err);
+
 #endif

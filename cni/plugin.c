@@ -370,8 +370,8 @@ static void print_help(const struct cni_plugin *plugin, FILE *out)
 		plugin->name, K8C_VERSION, plugin->about, list);
 }
 
-static int run(const struct cni_plugin *plugin, struct cni_request *req, json_t **result,
-	       struct k8c_error *err)
+int cni_plugin_dispatch(const struct cni_plugin *plugin, struct cni_request *req, json_t **result,
+			struct k8c_error *err)
 {
 	cni_handler_t h = NULL;
 
@@ -461,7 +461,7 @@ int cni_plugin_main(const struct cni_plugin *plugin, int argc, char **argv)
 	if (cni_request_parse(plugin, data ? data : "", len, (const char *const *)environ, &req,
 			      &err) < 0)
 		goto fail;
-	if (run(plugin, &req, &result, &err) < 0)
+	if (cni_plugin_dispatch(plugin, &req, &result, &err) < 0)
 		goto fail;
 	if (result)
 		print_json(result);

@@ -63,6 +63,10 @@ struct cni_plugin {
 /* Run one CNI invocation from the process environment and stdin; returns the exit status. */
 int cni_plugin_main(const struct cni_plugin *plugin, int argc, char **argv);
 
+/* Run the handler of req->command (VERSION answered here); for in-process delegation. */
+int cni_plugin_dispatch(const struct cni_plugin *plugin, struct cni_request *req, json_t **result,
+			struct k8c_error *err);
+
 /* Entry point for tests and the fuzzer: parse and validate a config the way main does. */
 int cni_request_parse(const struct cni_plugin *plugin, const char *stdin_data, size_t len,
 		      const char *const *envp, struct cni_request *req, struct k8c_error *err);

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -396,6 +399,61 @@ int br_port_flags(struct nl_sock *sk, int ifindex, bool *hairpin, bool *isolated
 int br_link_set_up(struct nl_sock *sk, int ifindex, bool up, struct k8c_error *err)
 {
 	return setlink_flags(sk, ifindex, up ? IFF_UP : 0, up ? 0 : IFF_UP, err);
+}
+
+static int link_rename(struct nl_sock *sk, int ifindex, const char *name, struct k8c_error *err)
+{
+	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+	int ret;
+
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+		abort();
+	nla_put_string(msg, IFLA_IFNAME, name);
+	ret = nl_send_sync(sk, k8c_steal_ptr(msg));
+	if (ret < 0)
+		return nlerr(err, ret, "rename link %d to %s", ifindex, name);
+	return 0;
+}
+
+int br_link_retire(struct nl_sock *sk, int ifindex, struct k8c_error *err)
+{
+	unsigned char rnd[4];
+	char name[16];
+	pid_t pid;
+	int status;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return br_link_del(sk, ifindex, err);
+	snprintf(name, sizeof(name), "k8cdel%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+	/* A link must be down to be renamed. */
+	if (setlink_flags(sk, ifindex, 0, IFF_UP, err) < 0 ||
+	    link_rename(sk, ifindex, name, err) < 0)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return br_link_del(sk, ifindex, err);
+	if (pid == 0) {
+		/* Double fork: the runtime waits for our exit and for EOF on our stdout, so the
+		 * deleter must be reparented and hold none of our standard streams. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		setsid();
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		if (fork() == 0) {
+			br_link_del(sk, ifindex, NULL);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return 0;
 }
 
 int br_link_del(struct nl_sock *sk, int ifindex, struct k8c_error *err)
