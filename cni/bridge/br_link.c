@@ -416,20 +416,32 @@ static int link_rename(struct nl_sock *sk, int ifindex, const char *name, struct
 	return 0;
 }
 
-int br_link_retire(struct nl_sock *sk, int ifindex, struct k8c_error *err)
+/* Down, then renamed "k8cdel<8 hex>": a link must be down to be renamed. */
+static int link_take_down(struct nl_sock *sk, int ifindex, struct k8c_error *err)
 {
 	unsigned char rnd[4];
 	char name[16];
-	pid_t pid;
-	int status;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return br_link_del(sk, ifindex, err);
+		return k8c_error_errno(err, 0, errno, "getrandom");
 	snprintf(name, sizeof(name), "k8cdel%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-	/* A link must be down to be renamed. */
 	if (setlink_flags(sk, ifindex, 0, IFF_UP, err) < 0 ||
 	    link_rename(sk, ifindex, name, err) < 0)
 		return -1;
+	return 0;
+}
+
+int br_link_retire(struct nl_sock *sk, int ifindex, struct nl_sock *peer_sk, int peer_ifindex,
+		   struct k8c_error *err)
+{
+	pid_t pid;
+	int status;
+
+	if (link_take_down(sk, ifindex, err) < 0)
+		return -1;
+	/* The peer is best effort: it goes with its pair whatever its name. */
+	if (peer_sk && peer_ifindex > 0)
+		link_take_down(peer_sk, peer_ifindex, NULL);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)

@@ -57,10 +57,12 @@ int br_link_set_up(struct nl_sock *sk, int ifindex, bool up, struct k8c_error *e
 /*
  * Take a link out of service at once and delete it in the background: the kernel's unregister
  * waits for RCU grace periods (15-30 ms here), which DEL need not wait for. The link is set down
- * and renamed (so its name is free again) before this returns; a detached process deletes it.
- * If that process dies, GC finds the pair by its alias.
+ * and renamed "k8cdel<hex>" (so its name is free again) before this returns, and so is its veth
+ * peer (through peer_sk, may be NULL); a detached process deletes the pair. If that process
+ * dies, GC finds the pair by its alias.
  */
-int br_link_retire(struct nl_sock *sk, int ifindex, struct k8c_error *err);
+int br_link_retire(struct nl_sock *sk, int ifindex, struct nl_sock *peer_sk, int peer_ifindex,
+		   struct k8c_error *err);
 /* Delete a link by index (absent is success). */
 int br_link_del(struct nl_sock *sk, int ifindex, struct k8c_error *err);
 

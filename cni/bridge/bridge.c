@@ -435,7 +435,9 @@ int bridge_del(struct cni_request *req, json_t **result, struct k8c_error *err)
 				if (!ips)
 					br_addr_list(csk, ci.ifindex, AF_UNSPEC, &ips, &n_ips,
 						     NULL);
-				if (br_link_retire(csk, ci.ifindex, err) < 0)
+				_cleanup_nl_ struct nl_sock *hsk = br_nl_open(NULL);
+
+				if (br_link_retire(csk, ci.ifindex, hsk, ci.peer_ifindex, err) < 0)
 					goto out;
 			}
 		} else if (errno != ENOENT) {

@@ -126,6 +126,7 @@ run_case() {
 	assert_ok "DEL again" cni_run "$PDIR" "$BRIDGE" DEL "$c1" "$p1" eth0 "$dconf1"
 	assert_eq "reservation released" absent "$([[ -e $d/k8ctest/10.99.0.2 ]] && echo present || echo absent)"
 	assert_eq "host veth removed" absent "$(ip -n "$node" link show "$hveth" >/dev/null 2>&1 && echo present || echo absent)"
+	assert_eq "no veth pair left being deleted" 0 "$(links "$node" | grep -c k8cdel)"
 	assert_eq "container eth0 removed" absent "$(ip -n "$p1" link show eth0 >/dev/null 2>&1 && echo present || echo absent)"
 	assert_eq "bridge kept after DEL" present "$(ip -n "$node" link show "$br" >/dev/null 2>&1 && echo present || echo absent)"
 	assert_ok "DEL without CNI_NETNS" cni_run "$PDIR" "$BRIDGE" DEL "$c2" "" eth0 "$dconf2"

@@ -240,7 +240,18 @@ wait_file() {
 }
 
 # links NETNS: sorted link names (without @peer suffix).
-links() { ip -n "$1" -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' '; }
+# The links of a namespace. k8c-bridge's DEL renames a veth pair "k8cdel<hex>" and deletes it in
+# the background (the kernel's unregister waits for RCU grace periods): wait up to 3 s for such
+# pairs to be gone, so that what is listed is what stays.
+links() {
+	local i out
+	for ((i = 0; i < 60; i++)); do
+		out=$(ip -n "$1" -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' ')
+		[[ $out == *k8cdel* ]] || break
+		sleep 0.05
+	done
+	echo "$out"
+}
 
 # ---- implementations -------------------------------------------------------------------------
 # impl_set ref|ours VERSION: sets IMPL, PDIR, BRIDGE, IPAM, VER.
