@@ -140,8 +140,10 @@ int main(int argc, char **argv)
 	double *lat, wall0, wall;
 
 	if (argc != 11) {
-		fprintf(stderr, "usage: %s PLUGIN CNI_PATH CONF_FILE NETNS_FMT CID_FMT CMD FIRST "
-				"COUNT PARALLEL OUTDIR\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s PLUGIN CNI_PATH CONF_FILE NETNS_FMT CID_FMT CMD FIRST "
+			"COUNT PARALLEL OUTDIR\n",
+			argv[0]);
 		return 2;
 	}
 	plugin = argv[1];
