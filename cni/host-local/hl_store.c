@@ -78,26 +78,28 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* Write a whole file atomically: a reader (or a crash) sees the old or the new content. */
-static int write_atomic(int dirfd, const char *name, const char *data, struct k8c_error *err)
+/*
+ * Write a file that should not exist yet (an index entry of a new attachment), created with
+ * O_EXCL instead of a temporary file renamed over it: one ext4 operation less per ADD. A torn
+ * entry (crash mid-write) fails to parse, and a lookup then falls back as for a missing one.
+ */
+static int write_new(int dirfd, const char *name, const char *data, struct k8c_error *err)
 {
-	_cleanup_free_ char *tmp = k8c_xasprintf("%s.tmp", name);
 	_cleanup_close_ int fd = -1;
 
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		unlinkat(dirfd, name, 0);
+		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			    0600);
+	}
 	if (fd < 0)
-		return k8c_error_errno(err, IO_ERR, errno, "create %s", tmp);
+		return k8c_error_errno(err, IO_ERR, errno, "create %s", name);
 	if (write_all(fd, data, strlen(data)) < 0) {
 		int e = errno;
 
-		unlinkat(dirfd, tmp, 0);
-		return k8c_error_errno(err, IO_ERR, e, "write %s", tmp);
-	}
-	if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		int e = errno;
-
-		unlinkat(dirfd, tmp, 0);
-		return k8c_error_errno(err, IO_ERR, e, "rename %s", tmp);
+		unlinkat(dirfd, name, 0);
+		return k8c_error_errno(err, IO_ERR, e, "write %s", name);
 	}
 	return 0;
 }
@@ -272,6 +274,8 @@ int hl_boot_read(char *boot_id, size_t len, long long *boot_time, struct k8c_err
 	if (read_small(AT_FDCWD, "/proc/sys/kernel/random/boot_id", buf) < 0)
 		return k8c_error_errno(err, IO_ERR, errno, "read /proc/sys/kernel/random/boot_id");
 	snprintf(boot_id, len, "%s", trim(buf));
+	if (!boot_time)
+		return 0;
 	*boot_time = 0;
 	f = fopen("/proc/stat", "re");
 	if (!f)
@@ -344,6 +348,15 @@ static int sweep(struct hl_store *s, struct k8c_error *err)
 	_cleanup_closedir_ DIR *idx = NULL;
 	size_t foreign = 0;
 	struct dirent *de;
+
+	/* The boot time is read only here: /proc/stat is costly to generate, and this runs once
+	 * per boot. */
+	if (!s->boot_time) {
+		char id[HL_BOOT_ID_MAX];
+
+		if (hl_boot_read(id, sizeof(id), &s->boot_time, err) < 0)
+			return -1;
+	}
 
 	if (!d)
 		return k8c_error_errno(err, IO_ERR, errno, "open %s", s->dir);
@@ -447,9 +460,14 @@ int hl_store_open(struct hl_store *s, const char *data_dir, const char *name,
 	memset(s, 0, sizeof(*s));
 	s->dirfd = s->idxfd = s->lockfd = -1;
 	s->dir = k8c_xasprintf("%s/%s", data_dir, name);
-	if (mkdir_p(s->dir, err) < 0)
-		goto fail;
+	/* Open first: mkdir of an existing path costs a lookup per component under each parent's
+	 * lock, on every ADD of every pod. */
 	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0 && errno == ENOENT) {
+		if (mkdir_p(s->dir, err) < 0)
+			goto fail;
+		s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (s->dirfd < 0) {
 		k8c_error_errno(err, IO_ERR, errno, "open %s", s->dir);
 		goto fail;
@@ -462,8 +480,9 @@ int hl_store_open(struct hl_store *s, const char *data_dir, const char *name,
 	}
 	if (lock_timeout(s->lockfd, lockpath, lock_timeout_ms, err) < 0)
 		goto fail;
-	if ((mkdirat(s->dirfd, ".k8c", 0755) < 0 && errno != EEXIST) ||
-	    (mkdirat(s->dirfd, INDEX_DIR, 0755) < 0 && errno != EEXIST)) {
+	if (faccessat(s->dirfd, INDEX_DIR, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    ((mkdirat(s->dirfd, ".k8c", 0755) < 0 && errno != EEXIST) ||
+	     (mkdirat(s->dirfd, INDEX_DIR, 0755) < 0 && errno != EEXIST))) {
 		k8c_error_errno(err, IO_ERR, errno, "mkdir %s/%s", s->dir, INDEX_DIR);
 		goto fail;
 	}
@@ -471,7 +490,7 @@ int hl_store_open(struct hl_store *s, const char *data_dir, const char *name,
 	if (boot && boot->boot_id) {
 		snprintf(s->boot_id, sizeof(s->boot_id), "%s", boot->boot_id);
 		s->boot_time = boot->boot_time;
-	} else if (hl_boot_read(s->boot_id, sizeof(s->boot_id), &s->boot_time, err) < 0) {
+	} else if (hl_boot_read(s->boot_id, sizeof(s->boot_id), NULL, err) < 0) {
 		goto fail;
 	}
 	if (boot && boot->boot_time)
@@ -538,9 +557,13 @@ int hl_store_reserve(struct hl_store *s, const char *cid, const char *ifname,
 		unlinkat(s->dirfd, name, 0);
 		return k8c_error_errno(err, IO_ERR, e, "write %s/%s", s->dir, name);
 	}
-	/* Rewritten in place (not renamed) as the reference does: one inode for both plugins. */
-	lfd = openat(s->dirfd, last, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lfd < 0 || write_all(lfd, name, strlen(name)) < 0) {
+	/* Rewritten in place (not renamed) as the reference does: one inode for both plugins.
+	 * Overwritten and then cut to length rather than opened with O_TRUNC: truncating to zero
+	 * frees the data block and costs ext4 a journal transaction (0.25 ms, the most expensive
+	 * call of an ADD here). */
+	lfd = openat(s->dirfd, last, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd < 0 || pwrite(lfd, name, strlen(name), 0) != (ssize_t)strlen(name) ||
+	    ftruncate(lfd, (off_t)strlen(name)) < 0) {
 		int e = errno;
 
 		unlinkat(s->dirfd, name, 0);
@@ -669,7 +692,7 @@ int hl_store_index_write(struct hl_store *s, const char *cid, const char *ifname
 		free(data);
 		data = next;
 	}
-	if (write_atomic(s->dirfd, name, data, err) < 0)
+	if (write_new(s->dirfd, name, data, err) < 0)
 		return k8c_error_wrap(err, "index of %s/%s", cid, ifname);
 	return 0;
 }

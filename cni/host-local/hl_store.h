@@ -97,5 +97,6 @@ int hl_store_probe_writable(const char *data_dir, const char *name, struct k8c_e
 
 /* Current boot id and boot time from /proc (tests use it to build a "same boot" hl_boot). */
 int hl_boot_read(char *boot_id, size_t len, long long *boot_time, struct k8c_error *err);
+/* (boot_time may be NULL: then only the boot id is read.) */
 
 #endif
