@@ -95,39 +95,76 @@ void br_nl_close(struct nl_sock **sk)
 	}
 }
 
-static void fill_info(struct rtnl_link *l, struct br_link_info *out)
+static void format_mac(const unsigned char *b, char out[18])
 {
-	struct nl_addr *a = rtnl_link_get_addr(l);
-	const char *kind = rtnl_link_get_type(l);
-
-	memset(out, 0, sizeof(*out));
-	out->ifindex = rtnl_link_get_ifindex(l);
-	out->peer_ifindex = rtnl_link_get_link(l);
-	out->master = rtnl_link_get_master(l);
-	snprintf(out->name, sizeof(out->name), "%s", rtnl_link_get_name(l));
-	if (a && nl_addr_get_len(a) == 6) {
-		const unsigned char *b = nl_addr_get_binary_addr(a);
-
-		snprintf(out->mac, sizeof(out->mac), "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1],
-			 b[2], b[3], b[4], b[5]);
-	}
-	snprintf(out->kind, sizeof(out->kind), "%s", kind ? kind : "");
-	out->up = rtnl_link_get_flags(l) & IFF_UP;
-	out->promisc = rtnl_link_get_flags(l) & IFF_PROMISC;
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
 }
 
+static int link_reply_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct ifinfomsg *ifi = nlmsg_data(nlh);
+	struct nlattr *tb[IFLA_MAX + 1], *info[IFLA_INFO_MAX + 1];
+	struct br_link_info *out = arg;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
+		return NL_SKIP;
+	memset(out, 0, sizeof(*out));
+	out->ifindex = ifi->ifi_index;
+	out->up = ifi->ifi_flags & IFF_UP;
+	out->promisc = ifi->ifi_flags & IFF_PROMISC;
+	if (tb[IFLA_IFNAME])
+		snprintf(out->name, sizeof(out->name), "%s", nla_get_string(tb[IFLA_IFNAME]));
+	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == 6)
+		format_mac(nla_data(tb[IFLA_ADDRESS]), out->mac);
+	if (tb[IFLA_MASTER])
+		out->master = (int)nla_get_u32(tb[IFLA_MASTER]);
+	if (tb[IFLA_LINK])
+		out->peer_ifindex = (int)nla_get_u32(tb[IFLA_LINK]);
+	if (tb[IFLA_LINKINFO] &&
+	    nla_parse_nested(info, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
+	    info[IFLA_INFO_KIND])
+		snprintf(out->kind, sizeof(out->kind), "%s", nla_get_string(info[IFLA_INFO_KIND]));
+	return NL_OK;
+}
+
+/*
+ * A lean RTM_GETLINK: the kernel skips the statistics and we read five attributes, instead of
+ * libnl parsing a whole link object (a third of the time of a lookup here).
+ */
 int br_link_get(struct nl_sock *sk, const char *name, int ifindex, struct br_link_info *out,
 		struct k8c_error *err)
 {
-	_cleanup_link_ struct rtnl_link *l = NULL;
-	int ret = rtnl_link_get_kernel(sk, ifindex, ifindex ? NULL : name, &l);
+	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+	struct nl_cb *cb;
+	int ret;
 
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+		abort();
+	if (!ifindex)
+		nla_put_string(msg, IFLA_IFNAME, name);
+	nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	ret = nl_send_auto(sk, msg);
+	if (ret < 0)
+		return nlerr(err, ret, "look up link %s", name ? name : "");
+	cb = nl_cb_clone(nl_socket_get_cb(sk));
+	if (!cb)
+		abort();
+	memset(out, 0, sizeof(*out));
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, link_reply_cb, out);
+	ret = nl_recvmsgs(sk, cb);
+	nl_cb_put(cb);
 	if (ret == -NLE_OBJ_NOTFOUND || ret == -NLE_NODEV)
 		return 1;
 	if (ret < 0)
 		return nlerr(err, ret, "look up link %s", name ? name : "");
-	fill_info(l, out);
-	return 0;
+	/* The reply came first; the ACK of the request follows it. */
+	ret = nl_wait_for_ack(sk);
+	if (ret < 0)
+		return nlerr(err, ret, "look up link %s", name ? name : "");
+	return out->ifindex > 0 ? 0 : 1;
 }
 
 static void random_mac(unsigned char mac[6])
