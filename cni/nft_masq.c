@@ -368,27 +368,11 @@ int cni_masq_check(const char *network, const char *container_id, const char *if
 	return 0;
 }
 
-struct gc_arg {
-	const char *network;
-	bool (*keep)(const char *container_id, const char *ifname, void *arg);
-	void *arg;
-};
-
-static bool gc_match(const char *set, struct nftnl_set_elem *e, const struct cni_nft_owner *o,
-		     void *arg)
-{
-	const struct gc_arg *g = arg;
-
-	return strcmp(o->network, g->network) == 0 && !g->keep(o->container_id, o->ifname, g->arg);
-}
-
 int cni_masq_gc(const char *network,
 		bool (*keep)(const char *container_id, const char *ifname, void *arg), void *arg,
 		size_t *removed, struct k8c_error *err)
 {
-	struct gc_arg g = {network, keep, arg};
-
-	if (cni_nft_delete_matching(&masq_table, gc_match, &g, removed, err) < 0)
+	if (cni_nft_gc(&masq_table, network, keep, arg, removed, err) < 0)
 		return k8c_error_wrap(err, "garbage-collect masquerade of network %s", network);
 	return 0;
 }

@@ -276,3 +276,26 @@ void cni_nft_batch_elem(struct nft_batch *b, const struct cni_nft_table *t, cons
 	nft_batch_elems(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, add);
 	nftnl_set_free(add);
 }
+
+struct gc_arg {
+	const char *network;
+	bool (*keep)(const char *container_id, const char *ifname, void *arg);
+	void *arg;
+};
+
+static bool gc_match(const char *set, struct nftnl_set_elem *e, const struct cni_nft_owner *o,
+		     void *arg)
+{
+	const struct gc_arg *g = arg;
+
+	return strcmp(o->network, g->network) == 0 && !g->keep(o->container_id, o->ifname, g->arg);
+}
+
+int cni_nft_gc(const struct cni_nft_table *t, const char *network,
+	       bool (*keep)(const char *container_id, const char *ifname, void *arg), void *arg,
+	       size_t *removed, struct k8c_error *err)
+{
+	struct gc_arg g = {network, keep, arg};
+
+	return cni_nft_delete_matching(t, gc_match, &g, removed, err);
+}

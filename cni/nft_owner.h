@@ -56,6 +56,11 @@ typedef bool (*cni_nft_match_fn)(const char *set, struct nftnl_set_elem *e,
 int cni_nft_delete_matching(const struct cni_nft_table *t, cni_nft_match_fn match, void *arg,
 			    size_t *deleted, struct k8c_error *err);
 
+/* Delete every element of network whose attachment keep() rejects (CNI GC). */
+int cni_nft_gc(const struct cni_nft_table *t, const char *network,
+	       bool (*keep)(const char *container_id, const char *ifname, void *arg), void *arg,
+	       size_t *removed, struct k8c_error *err);
+
 /* Append to b an add-or-replace of element e (built by the caller, which keeps ownership) in set:
  * add (no-op if present), delete, add again, so a retried or reused element ends up with the
  * new owner tag. */
