@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -296,12 +298,39 @@ struct nft_sock *nft_sock_open(struct k8c_error *err)
 	return s;
 }
 
+static bool defer_close;
+static int deferred[8];
+static size_t n_deferred;
+
 void nft_sock_close(struct nft_sock *s)
 {
 	if (!s)
 		return;
+	/* libmnl cannot free its socket without closing the fd: keep a duplicate instead. */
+	if (defer_close && n_deferred < sizeof(deferred) / sizeof(deferred[0])) {
+		int fd = fcntl(mnl_socket_get_fd(s->nl), F_DUPFD_CLOEXEC, 0);
+
+		if (fd >= 0)
+			deferred[n_deferred++] = fd;
+	}
 	mnl_socket_close(s->nl);
 	free(s);
+}
+
+void nft_defer_close(bool on)
+{
+	defer_close = on;
+}
+
+bool nft_have_deferred(void)
+{
+	return n_deferred > 0;
+}
+
+void nft_close_deferred(void)
+{
+	while (n_deferred > 0)
+		close(deferred[--n_deferred]);
 }
 
 uint32_t nft_sock_seq(struct nft_sock *s)

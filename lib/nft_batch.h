@@ -65,6 +65,19 @@ struct nft_sock;
 struct nft_sock *nft_sock_open(struct k8c_error *err);
 /* Close; NULL is fine. */
 void nft_sock_close(struct nft_sock *s);
+
+/*
+ * Closing a netfilter socket while the kernel still has a transaction to clean up (after any
+ * deletion) waits for that cleanup, an RCU grace period (10-15 ms here: nf_tables' release
+ * handler flushes its destroy work). With deferral on, nft_sock_close() keeps the socket open
+ * instead; hand the kept sockets to a detached process (k8c_detach()) and then drop this
+ * process's references with nft_close_deferred(): the detached process pays the wait.
+ */
+void nft_defer_close(bool on);
+/* Whether sockets are being kept open by deferral. */
+bool nft_have_deferred(void);
+/* Close the sockets kept by deferral (call after k8c_detach(), or to wait here after all). */
+void nft_close_deferred(void);
 /* Next sequence number for a request built by the caller. */
 uint32_t nft_sock_seq(struct nft_sock *s);
 /* Send the (finished or not) batch as one transaction and wait for every ACK; the first error in

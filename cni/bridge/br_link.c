@@ -5,9 +5,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/wait.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -20,6 +17,7 @@
 
 #include "br_link.h"
 #include "cleanup.h"
+#include "detach.h"
 
 static void put_link(struct rtnl_link **l)
 {
@@ -468,40 +466,30 @@ static int link_take_down(struct nl_sock *sk, int ifindex, struct k8c_error *err
 	return 0;
 }
 
+struct retire {
+	struct nl_sock *sk;
+	int ifindex;
+};
+
+static void retire_delete(void *arg)
+{
+	const struct retire *r = arg;
+
+	br_link_del(r->sk, r->ifindex, NULL);
+}
+
 int br_link_retire(struct nl_sock *sk, int ifindex, struct nl_sock *peer_sk, int peer_ifindex,
 		   struct k8c_error *err)
 {
-	pid_t pid;
-	int status;
+	struct retire r = {sk, ifindex};
 
 	if (link_take_down(sk, ifindex, err) < 0)
 		return -1;
 	/* The peer is best effort: it goes with its pair whatever its name. */
 	if (peer_sk && peer_ifindex > 0)
 		link_take_down(peer_sk, peer_ifindex, NULL);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
+	if (k8c_detach(retire_delete, &r) < 0)
 		return br_link_del(sk, ifindex, err);
-	if (pid == 0) {
-		/* Double fork: the runtime waits for our exit and for EOF on our stdout, so the
-		 * deleter must be reparented and hold none of our standard streams. */
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		setsid();
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-		}
-		if (fork() == 0) {
-			br_link_del(sk, ifindex, NULL);
-			_exit(0);
-		}
-		_exit(0);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	return 0;
 }
 

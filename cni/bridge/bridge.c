@@ -11,6 +11,8 @@
 #include "br_link.h"
 #include "bridge.h"
 #include "cleanup.h"
+#include "detach.h"
+#include "nft_batch.h"
 #include "ipam_exec.h"
 #include "netns.h"
 #include "nft_macspoof.h"
@@ -407,11 +409,17 @@ int bridge_del(struct cni_request *req, json_t **result, struct k8c_error *err)
 {
 	struct br_config c;
 	_cleanup_free_ struct k8c_ipnet *ips = NULL;
+	_cleanup_close_ int ns_fd = -1;
+	_cleanup_nl_ struct nl_sock *csk = NULL, *hsk = NULL;
+	struct br_link_info ci = {0};
 	size_t n_ips = 0;
 	int ret = -1;
 
 	if (br_config_parse(req, &c, err) < 0)
 		return -1;
+	/* The nftables sockets of this DEL are closed by the detached process that deletes the
+	 * veth pair (see nft_defer_close()): closing them here would wait for a grace period. */
+	nft_defer_close(true);
 	if (c.ipam_type) {
 		_cleanup_json_ json_t *unused = NULL;
 
@@ -420,30 +428,19 @@ int bridge_del(struct cni_request *req, json_t **result, struct k8c_error *err)
 	}
 	del_ips_from_prev(req, &ips, &n_ips);
 	if (req->netns) {
-		_cleanup_close_ int ns_fd = open(req->netns, O_RDONLY | O_CLOEXEC);
-		_cleanup_nl_ struct nl_sock *csk = NULL;
-		struct br_link_info ci;
-
 		/* A netns that is gone took the veth pair with it; that is not an error. */
-		if (ns_fd >= 0) {
-			csk = open_in_netns(ns_fd, err);
-			if (!csk)
-				goto out;
-			if (br_link_get(csk, req->ifname, 0, &ci, err) < 0)
-				goto out;
-			if (ci.ifindex > 0 && !strcmp(ci.kind, "veth")) {
-				if (!ips)
-					br_addr_list(csk, ci.ifindex, AF_UNSPEC, &ips, &n_ips,
-						     NULL);
-				_cleanup_nl_ struct nl_sock *hsk = br_nl_open(NULL);
-
-				if (br_link_retire(csk, ci.ifindex, hsk, ci.peer_ifindex, err) < 0)
-					goto out;
-			}
-		} else if (errno != ENOENT) {
+		ns_fd = open(req->netns, O_RDONLY | O_CLOEXEC);
+		if (ns_fd < 0 && errno != ENOENT) {
 			k8c_error_errno(err, CNI_ERR_IO, errno, "open netns %s", req->netns);
 			goto out;
 		}
+	}
+	if (ns_fd >= 0) {
+		csk = open_in_netns(ns_fd, err);
+		if (!csk || br_link_get(csk, req->ifname, 0, &ci, err) < 0)
+			goto out;
+		if (!strcmp(ci.kind, "veth") && !ips)
+			br_addr_list(csk, ci.ifindex, AF_UNSPEC, &ips, &n_ips, NULL);
 	}
 	/* Without a netns or prevResult the rules are found by their owner: the reference
 	 * leaks them here (containernetworking/plugins#810). */
@@ -456,8 +453,17 @@ int bridge_del(struct cni_request *req, json_t **result, struct k8c_error *err)
 		k8c_error_wrap(err, "macspoofchk");
 		goto out;
 	}
+	if (ci.ifindex > 0 && !strcmp(ci.kind, "veth")) {
+		hsk = br_nl_open(NULL);
+		if (br_link_retire(csk, ci.ifindex, hsk, ci.peer_ifindex, err) < 0)
+			goto out;
+	} else if (nft_have_deferred()) {
+		k8c_detach(NULL, NULL);
+	}
 	ret = 0;
 out:
+	nft_close_deferred();
+	nft_defer_close(false);
 	br_config_free(&c);
 	return ret;
 }
