@@ -286,3 +286,37 @@ with_prev() { jq -c --argjson r "$2" '. + {prevResult: $r}' <<<"$1"; }
 
 # comparable RESULT: normalize_result, plus an empty "dns" object counts as absent.
 comparable() { normalize_result "$(jq -c 'if .dns == {} then del(.dns) else . end' <<<"$1")"; }
+
+# tcp_listen6 NETNS PORT OUTFILE: tcp_listen on the IPv6 wildcard (IPv6 clients only).
+tcp_listen6() {
+	local ns=$1 port=$2 out=$3 i
+	rm -f "$out" "$out.ready"
+	bg_in "$ns" "$PY" -c '
+import socket, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind(("::", port)); s.listen(8); s.settimeout(20)
+open(out + ".ready", "w").close()
+c, peer = s.accept()
+c.sendall(b"hello\n"); c.close()
+open(out, "w").write(peer[0] + "\n")
+' "$port" "$out"
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $out.ready ]] && return 0
+		sleep 0.05
+	done
+	echo "listener in $ns:[$port] did not start" >&2
+	return 1
+}
+
+# wait_no_tentative NETNS DEV: up to 5 s for IPv6 duplicate address detection on DEV to end
+# (a gateway address on a bridge is tentative for about a second). Fails if it does not.
+wait_no_tentative() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ip -n "$1" -6 addr show dev "$2" 2>/dev/null | grep -q tentative || return 0
+		sleep 0.05
+	done
+	return 1
+}
