@@ -118,6 +118,8 @@ static int link_reply_cb(struct nl_msg *msg, void *arg)
 		format_mac(nla_data(tb[IFLA_ADDRESS]), out->mac);
 	if (tb[IFLA_MASTER])
 		out->master = (int)nla_get_u32(tb[IFLA_MASTER]);
+	if (tb[IFLA_IFALIAS])
+		snprintf(out->alias, sizeof(out->alias), "%s", nla_get_string(tb[IFLA_IFALIAS]));
 	if (tb[IFLA_LINK])
 		out->peer_ifindex = (int)nla_get_u32(tb[IFLA_LINK]);
 	if (tb[IFLA_LINKINFO] &&
@@ -249,6 +251,46 @@ static int set_mac(struct nl_sock *sk, int ifindex, const char *mac, struct k8c_
 	return 0;
 }
 
+/* IFLA_IFALIAS is ignored in a RTM_NEWLINK: it takes a change of its own. */
+static int set_alias(struct nl_sock *sk, int ifindex, const char *alias, struct k8c_error *err)
+{
+	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+	int ret;
+
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+		abort();
+	nla_put_string(msg, IFLA_IFALIAS, alias);
+	ret = nl_send_sync(sk, k8c_steal_ptr(msg));
+	if (ret < 0)
+		return nlerr(err, ret, "set alias of link %d", ifindex);
+	return 0;
+}
+
+/*
+ * Pin the MAC of a bridge: a bridge whose MAC the kernel chose follows its ports, and falls to
+ * 00:00:00:00:00:00 when the last one leaves. Ours are created pinned; one made by someone else
+ * is pinned once (its MAC set to itself, or a random one if it is zero) and marked by an alias.
+ */
+static int pin_bridge(struct nl_sock *sk, struct br_link_info *br, struct k8c_error *err)
+{
+	static const char zero[] = "00:00:00:00:00:00";
+
+	if (!strncmp(br->alias, BR_BRIDGE_ALIAS, strlen(BR_BRIDGE_ALIAS)))
+		return 0;
+	if (!strcmp(br->mac, zero) || !*br->mac) {
+		unsigned char b[6];
+
+		random_mac(b);
+		format_mac(b, br->mac);
+	}
+	if (set_mac(sk, br->ifindex, br->mac, err) < 0 ||
+	    set_alias(sk, br->ifindex, BR_BRIDGE_ALIAS, err) < 0)
+		return k8c_error_wrap(err, "bridge %s", br->name);
+	snprintf(br->alias, sizeof(br->alias), "%s", BR_BRIDGE_ALIAS);
+	return 0;
+}
+
 int br_bridge_ensure(struct nl_sock *sk, const struct br_config *c, struct br_link_info *br,
 		     struct k8c_error *err)
 {
@@ -271,10 +313,14 @@ int br_bridge_ensure(struct nl_sock *sk, const struct br_config *c, struct br_li
 		if (ret == 1 && strcmp(br->kind, "bridge"))
 			goto not_bridge;
 		if (ret == 0)
-			return 0;
+			return set_alias(sk, br->ifindex, BR_BRIDGE_ALIAS, err) < 0
+				       ? k8c_error_wrap(err, "bridge %s", c->bridge)
+				       : 0;
 	} else if (strcmp(br->kind, "bridge")) {
 		goto not_bridge;
 	}
+	if (pin_bridge(sk, br, err) < 0)
+		return -1;
 	if (!br->up || br->promisc != c->promisc_mode) {
 		if (setlink_flags(sk, br->ifindex, IFF_UP | (c->promisc_mode ? IFF_PROMISC : 0),
 				  c->promisc_mode ? 0 : IFF_PROMISC, err) < 0)
@@ -286,12 +332,6 @@ int br_bridge_ensure(struct nl_sock *sk, const struct br_config *c, struct br_li
 not_bridge:
 	return k8c_error_set(err, 0, "\"%s\" already exists but is not a bridge (it is %s)",
 			     c->bridge, *br->kind ? br->kind : "a plain device");
-}
-
-/* Pin the MAC of a bridge that someone else created: set it to itself, as the reference does. */
-static int pin_mac(struct nl_sock *sk, const struct br_link_info *br, struct k8c_error *err)
-{
-	return set_mac(sk, br->ifindex, br->mac, err);
 }
 
 int br_veth_create(struct nl_sock *host, struct nl_sock *cont, int ns_fd, const char *ifname,
@@ -319,8 +359,6 @@ int br_veth_create(struct nl_sock *host, struct nl_sock *cont, int ns_fd, const 
 			rtnl_link_set_mtu(l, (unsigned)mtu);
 		if (master)
 			rtnl_link_set_master(l, master);
-		if (alias)
-			rtnl_link_set_ifalias(l, alias);
 		rtnl_link_set_flags(l, IFF_UP);
 		peer = rtnl_link_veth_get_peer(l);
 		rtnl_link_set_name(peer, ifname);
@@ -336,11 +374,16 @@ int br_veth_create(struct nl_sock *host, struct nl_sock *cont, int ns_fd, const 
 		}
 		rtnl_link_put(peer);
 		ret = rtnl_link_add(host, l, NLM_F_CREATE | NLM_F_EXCL);
-		if (ret == 0)
-			return br_link_get(host, name, 0, host_out, err) == 0
-				       ? 0
-				       : k8c_error_set(err, 0, "veth %s vanished after creation",
-						       name);
+		if (ret == 0) {
+			if (br_link_get(host, name, 0, host_out, err) != 0)
+				return k8c_error_set(err, 0, "veth %s vanished after creation",
+						     name);
+			if (alias && set_alias(host, host_out->ifindex, alias, err) < 0) {
+				br_link_del(host, host_out->ifindex, NULL);
+				return -1;
+			}
+			return 0;
+		}
 		if (ret != -NLE_EXIST)
 			return nlerr(err, ret, "create veth pair %s/%s", name, ifname);
 		if (br_link_get(cont, ifname, 0, &tmp, NULL) == 0)
@@ -520,9 +563,15 @@ static struct nl_addr *to_nladdr(const struct k8c_ipnet *a)
 
 static void from_nladdr(struct nl_addr *n, struct k8c_ipnet *out)
 {
+	size_t len;
+
 	memset(out, 0, sizeof(*out));
 	out->family = nl_addr_get_family(n);
-	memcpy(out->addr, nl_addr_get_binary_addr(n), k8c_ip_len(out->family));
+	/* A default route's destination has no bytes at all (length 0), only a family. */
+	len = nl_addr_get_len(n);
+	if (len > k8c_ip_len(out->family))
+		len = k8c_ip_len(out->family);
+	memcpy(out->addr, nl_addr_get_binary_addr(n), len);
 	out->prefix = (int)nl_addr_get_prefixlen(n);
 }
 
@@ -660,7 +709,7 @@ int br_gateway_ensure(struct nl_sock *sk, const struct br_link_info *br, const s
 		if (addr_del(sk, br->ifindex, a, err) < 0)
 			return k8c_error_wrap(err, "bridge %s", br->name);
 	}
-	return pin_mac(sk, br, err);
+	return 0;
 }
 
 int br_route_add(struct nl_sock *sk, int ifindex, const struct cni_route *r, struct k8c_error *err)

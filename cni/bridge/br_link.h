@@ -11,6 +11,9 @@
 #include "ipaddr.h"
 #include "netns.h"
 
+/* The alias that marks a bridge whose MAC k8c-bridge has pinned. */
+#define BR_BRIDGE_ALIAS "k8c-bridge: MAC pinned"
+
 /* A route socket bound to the netns the caller is in; NULL with err set on failure. */
 struct nl_sock *br_nl_open(struct k8c_error *err);
 void br_nl_close(struct nl_sock **sk);
@@ -23,6 +26,7 @@ struct br_link_info {
 	char name[16];
 	char mac[18];
 	char kind[16]; /* "bridge", "veth", "" */
+	char alias[128];
 	bool up;
 	bool promisc;
 };
