@@ -12,12 +12,7 @@
 #   └────────────────────────────────┘
 # Usage: cni_badinput.sh <build>/bin
 set -e
-OURS_DIR=$(realpath -m "${1:-$(dirname "$0")/../../build/bin}")
-cd "$(dirname "$0")"
-. ./lib.sh
-trap lib_cleanup EXIT
-
-need_root
+. "$(dirname "$0")/lib.sh"
 need_tools ip jq nft iptables-save
 
 # state: what must not change when a bad ADD fails.

@@ -18,12 +18,7 @@
 # pod -> $out succeeds only through masquerade: $out must see 192.168.99.1 as the source.
 # Usage: cni_bridge.sh <build>/bin   (runs the reference half, then exits 77 if ours is not built)
 set -e
-OURS_DIR=$(realpath -m "${1:-$(dirname "$0")/../../build/bin}")
-cd "$(dirname "$0")"
-. ./lib.sh
-trap lib_cleanup EXIT
-
-need_root
+. "$(dirname "$0")/lib.sh"
 need_tools ip jq nft ping "$PY"
 [[ -x $REF_DIR/bridge && -x $REF_DIR/host-local ]] || skip "reference plugins not in $REF_DIR"
 
@@ -44,11 +39,7 @@ run_case() {
 	netns_new "$p1"
 	netns_new "$p2"
 	netns_new "$out"
-	ip -n "$node" link add k8cup$TAG type veth peer name k8cdn$TAG netns "$out"
-	ip -n "$node" addr add 192.168.99.1/24 dev k8cup$TAG
-	ip -n "$node" link set k8cup$TAG up
-	ip -n "$out" addr add 192.168.99.2/24 dev k8cdn$TAG
-	ip -n "$out" link set k8cdn$TAG up
+	outside_host "$node" "$out" 192.168.99.1/24 192.168.99.2/24
 
 	local conf r1 r2
 	conf=$(bridge_conf "$br" "$SUBNET" "$d" '{"ipMasq": true}')

@@ -16,12 +16,7 @@
 #   └────────────────────────────────────┘    └──────────────────────┘
 # Usage: cni_chain.sh <build>/bin
 set -e
-OURS_DIR=$(realpath -m "${1:-$(dirname "$0")/../../build/bin}")
-cd "$(dirname "$0")"
-. ./lib.sh
-trap lib_cleanup EXIT
-
-need_root
+. "$(dirname "$0")/lib.sh"
 need_tools ip jq iptables iptables-save tc "$PY"
 for p in bridge host-local portmap tuning; do
 	[[ -x $REF_DIR/$p ]] || skip "reference plugin $REF_DIR/$p missing"
@@ -52,11 +47,7 @@ run_chain() {
 	netns_new "$NODE"
 	netns_new "$pod"
 	netns_new "$out"
-	ip -n "$NODE" link add k8cup$TAG type veth peer name k8cdn$TAG netns "$out"
-	ip -n "$NODE" addr add 192.168.92.1/24 dev k8cup$TAG
-	ip -n "$NODE" link set k8cup$TAG up
-	ip -n "$out" addr add 192.168.92.2/24 dev k8cdn$TAG
-	ip -n "$out" link set k8cdn$TAG up
+	outside_host "$NODE" "$out" 192.168.92.1/24 192.168.92.2/24
 
 	local bconf r pconf pr tconf tr
 	bconf=$(bridge_conf "$br" 10.92.0.0/24 "$d" '{"ipMasq": true}')

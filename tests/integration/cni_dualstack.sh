@@ -20,12 +20,7 @@
 # pod -> $out succeeds only through masquerade: $out must see the node's address as the source.
 # Usage: cni_dualstack.sh <build>/bin
 set -e
-OURS_DIR=$(realpath -m "${1:-$(dirname "$0")/../../build/bin}")
-cd "$(dirname "$0")"
-. ./lib.sh
-trap lib_cleanup EXIT
-
-need_root
+. "$(dirname "$0")/lib.sh"
 need_tools ip jq nft ping iptables-save ip6tables-save "$PY"
 [[ -x $REF_DIR/bridge && -x $REF_DIR/host-local ]] || skip "reference plugins not in $REF_DIR"
 
@@ -50,13 +45,7 @@ run_case() {
 	NODE=$node
 	d=$(tmpdir_new)
 	for x in "$node" "$p1" "$p2" "$out"; do netns_new "$x"; done
-	ip -n "$node" link add "$up" type veth peer name k8cdn$TAG netns "$out"
-	ip -n "$node" addr add 192.168.82.1/24 dev "$up"
-	ip -n "$node" addr add fd01:82::1/64 dev "$up" nodad
-	ip -n "$node" link set "$up" up
-	ip -n "$out" addr add 192.168.82.2/24 dev k8cdn$TAG
-	ip -n "$out" addr add fd01:82::2/64 dev k8cdn$TAG nodad
-	ip -n "$out" link set k8cdn$TAG up
+	outside_host "$node" "$out" 192.168.82.1/24 192.168.82.2/24 fd01:82::1/64 fd01:82::2/64
 
 	conf=$(ds_conf "$br" "$d")
 	r1=$(cni_ok "$PDIR" "$BRIDGE" ADD "$c1" "$p1" eth0 "$conf")

@@ -11,12 +11,7 @@
 #   └───────────────────────────────────┘
 # Usage: cni_hostlocal.sh <build>/bin
 set -e
-OURS_DIR=$(realpath -m "${1:-$(dirname "$0")/../../build/bin}")
-cd "$(dirname "$0")"
-. ./lib.sh
-trap lib_cleanup EXIT
-
-need_root
+. "$(dirname "$0")/lib.sh"
 need_tools ip jq nft ping "$PY"
 [[ -x $REF_DIR/host-local ]] || skip "reference plugins not in $REF_DIR"
 

@@ -20,12 +20,7 @@
 # are logged as SKIP lines; nothing is asserted for them except that ours fails cleanly.
 # Usage: cni_options.sh <build>/bin
 set -e
-OURS_DIR=$(realpath -m "${1:-$(dirname "$0")/../../build/bin}")
-cd "$(dirname "$0")"
-. ./lib.sh
-trap lib_cleanup EXIT
-
-need_root
+. "$(dirname "$0")/lib.sh"
 need_tools ip bridge jq nft ping "$PY"
 [[ -x $REF_DIR/bridge && -x $REF_DIR/host-local ]] || skip "reference plugins not in $REF_DIR"
 

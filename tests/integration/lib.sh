@@ -1,11 +1,19 @@
 # shellcheck shell=bash
-# Shared helpers for the CNI integration tests. Source it from a script that has `set -e`.
+# Shared helpers for the CNI integration tests. A test script starts with
+#
+#   set -e
+#   . "$(dirname "$0")/lib.sh"     # its arguments: [<build>/bin]
+#
+# which sets OURS_DIR (our plugins: the first argument, or ../../build/bin), moves to the tests'
+# folder, needs root (else exit 77, skipped) and installs `trap lib_cleanup EXIT`.
 #
 # Everything a test creates (network namespaces, temp directories, background processes) is
-# registered here and removed by lib_cleanup, which the sourcing script installs with
-# `trap lib_cleanup EXIT`. The bridge, host veths and masquerade rules live inside a "node"
+# registered here and removed by lib_cleanup. The bridge, host veths and masquerade rules live inside a "node"
 # namespace created by the test, so deleting that namespace takes them with it; nothing is
 # created in the host's own namespace.
+
+OURS_DIR=$(realpath -m "${1:-$(dirname "${BASH_SOURCE[0]}")/../../build/bin}")
+cd "$(dirname "${BASH_SOURCE[0]}")"
 
 REF_DIR=${REF_DIR:-/usr/lib/cni}
 PY=/usr/bin/python3
@@ -240,6 +248,20 @@ wait_file() {
 }
 
 # links NETNS: sorted link names (without @peer suffix).
+# outside_host NODE OUT NODE_CIDR OUT_CIDR [NODE_CIDR6 OUT_CIDR6]: a host outside the node (the
+# namespace OUT, made by the caller) on a veth k8cup$TAG (node side) / k8cdn$TAG (outside side).
+outside_host() {
+	ip -n "$1" link add k8cup$TAG type veth peer name k8cdn$TAG netns "$2"
+	ip -n "$1" addr add "$3" dev k8cup$TAG
+	ip -n "$2" addr add "$4" dev k8cdn$TAG
+	if [[ -n ${5:-} ]]; then
+		ip -n "$1" addr add "$5" dev k8cup$TAG nodad
+		ip -n "$2" addr add "$6" dev k8cdn$TAG nodad
+	fi
+	ip -n "$1" link set k8cup$TAG up
+	ip -n "$2" link set k8cdn$TAG up
+}
+
 # The links of a namespace. k8c-bridge's DEL renames a veth pair "k8cdel<hex>" and deletes it in
 # the background (the kernel's unregister waits for RCU grace periods): wait up to 3 s for such
 # pairs to be gone, so that what is listed is what stays.
@@ -320,3 +342,6 @@ wait_no_tentative() {
 	done
 	return 1
 }
+
+trap lib_cleanup EXIT
+need_root
