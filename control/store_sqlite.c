@@ -79,9 +79,15 @@ static const char compact_tomb_sql[] =
  */
 static const char list_sql[] =
 	"SELECT k.id, k.name, k.create_revision, k.value FROM kine AS k"
-	" WHERE k.name >= ?1 AND k.name > ?2 AND k.name < ?3 AND k.id <= ?4 AND k.deleted = 0"
+	" WHERE k.name >= ?1 AND k.name < ?2 AND k.id <= ?3 AND k.deleted = 0"
 	" AND NOT EXISTS (SELECT 1 FROM kine AS n WHERE n.name = k.name AND n.id > k.id"
-	" AND n.id <= ?4) ORDER BY k.name LIMIT ?5";
+	" AND n.id <= ?3) ORDER BY k.name LIMIT ?4";
+/* The next page: the same with "name > continue" as the one lower bound of the index range. */
+static const char list_after_sql[] =
+	"SELECT k.id, k.name, k.create_revision, k.value FROM kine AS k"
+	" WHERE k.name > ?1 AND k.name < ?2 AND k.id <= ?3 AND k.deleted = 0"
+	" AND NOT EXISTS (SELECT 1 FROM kine AS n WHERE n.name = k.name AND n.id > k.id"
+	" AND n.id <= ?3) ORDER BY k.name LIMIT ?4";
 /* Watch replay from disk, in revision order; "+name" keeps the planner on the id range. */
 static const char events_sql[] =
 	"SELECT id, name, created, deleted, create_revision, prev_revision, value, old_value"
@@ -113,7 +119,7 @@ struct wreq {
 
 struct reader {
 	sqlite3 *db;
-	sqlite3_stmt *get, *list, *maxrev, *compact_rev, *events;
+	sqlite3_stmt *get, *list, *list_after, *maxrev, *compact_rev, *events;
 	struct reader *next;
 };
 
@@ -270,6 +276,7 @@ static int reader_open(struct sq_store *st, struct reader *r, struct k8c_error *
 		return -1;
 	if (prepare(r->db, latest_sql, &r->get, err) < 0 ||
 	    prepare(r->db, list_sql, &r->list, err) < 0 ||
+	    prepare(r->db, list_after_sql, &r->list_after, err) < 0 ||
 	    prepare(r->db, maxrev_sql, &r->maxrev, err) < 0 ||
 	    prepare(r->db, compact_rev_sql, &r->compact_rev, err) < 0 ||
 	    prepare(r->db, events_sql, &r->events, err) < 0)
@@ -281,6 +288,7 @@ static void reader_close(struct reader *r)
 {
 	sqlite3_finalize(r->get);
 	sqlite3_finalize(r->list);
+	sqlite3_finalize(r->list_after);
 	sqlite3_finalize(r->maxrev);
 	sqlite3_finalize(r->compact_rev);
 	sqlite3_finalize(r->events);
@@ -463,30 +471,35 @@ static bool watch_wants(const struct sq_watch *w, struct store_event **evs, size
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (evs[i]->mod_revision >= w->next_rev &&
+		if (evs[i]->mod_revision >= __atomic_load_n(&w->next_rev, __ATOMIC_RELAXED) &&
 		    store_key_has_prefix(evs[i]->key, w->prefix))
 			return true;
 	return false;
 }
 
-/* Make a committed batch visible to watchers, then wake the waiting ones it concerns. */
+/* Make a committed batch visible to watchers (and to store_revision()). */
 static void publish(struct sq_store *st, struct store_event **evs, size_t n)
 {
-	struct sq_watch *w;
 	size_t i;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&st->ring_lock);
 	for (i = 0; i < n; i++) {
 		struct store_event **slot = &st->ring[(size_t)evs[i]->mod_revision & st->ring_mask];
 
 		store_event_unref(*slot);
-		*slot = evs[i];
+		*slot = store_event_ref(evs[i]);
 		st->ring_newest = evs[i]->mod_revision;
 	}
 	if (st->ring_newest - st->ring_oldest + 1 > (int64_t)(st->ring_mask + 1))
 		st->ring_oldest = st->ring_newest - (int64_t)st->ring_mask;
 	pthread_mutex_unlock(&st->ring_lock);
+}
+
+/* Wake the waiting watchers that the batch concerns. */
+static void notify(struct sq_store *st, struct store_event **evs, size_t n)
+{
+	struct sq_watch *w;
+	uint64_t one = 1;
 
 	/*
 	 * A watcher sets armed under ring_lock after finding nothing; we test it after having
@@ -558,10 +571,15 @@ done:
 		__atomic_store_n(&st->compact_rev, compact, __ATOMIC_RELEASE);
 	}
 	publish(st, evs, n);
+	/* callers first: a wakeup per watcher (1,000 of them = 1,000 syscalls) is not their wait */
 	for (req = batch; req; req = next) {
 		next = req->next;
 		sem_post(&req->done);
 	}
+	if (n)
+		notify(st, evs, n);
+	while (n > 0)
+		store_event_unref(evs[--n]);
 }
 
 static void *writer_main(void *arg)
@@ -714,17 +732,17 @@ static int sq_get(struct store *s, const char *key, struct store_kv *out, struct
 static int list_rows(struct reader *r, const char *prefix, int64_t rev, size_t limit,
 		     const char *after, struct store_list *out, struct k8c_error *err)
 {
-	sqlite3_stmt *q = r->list;
+	bool next_page = after && strcmp(after, prefix) >= 0;
+	sqlite3_stmt *q = next_page ? r->list_after : r->list;
 	_cleanup_free_ char *end = k8c_xmalloc(strlen(prefix) + 2);
 	size_t cap = 0;
 	int rc;
 
 	store_prefix_end(prefix, end);
-	sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, after ? after : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, end, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, rev);
-	sqlite3_bind_int64(q, 5, limit ? (int64_t)limit + 1 : -1);
+	sqlite3_bind_text(q, 1, next_page ? after : prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, end, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, rev);
+	sqlite3_bind_int64(q, 4, limit ? (int64_t)limit + 1 : -1);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (limit && out->n == limit) {
 			out->more = true;
@@ -945,7 +963,7 @@ static int watch_replay(struct sq_watch *w, int64_t hi, struct store_event **evs
 		sql_error(err, r->db, "watch: replay");
 		goto end;
 	}
-	w->next_rev = (size_t)n == max ? last + 1 : hi + 1;
+	__atomic_store_n(&w->next_rev, (size_t)n == max ? last + 1 : hi + 1, __ATOMIC_RELAXED);
 	ret = n;
 end:
 	sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
@@ -988,7 +1006,7 @@ static int sq_watch_next(struct store_watch *base, struct store_event **evs, siz
 				evs[n++] = store_event_ref(ev);
 		}
 		if (r > w->next_rev)
-			w->next_rev = r;
+			__atomic_store_n(&w->next_rev, r, __ATOMIC_RELAXED);
 		if (n == 0)
 			__atomic_store_n(&w->armed, true, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&st->ring_lock);
