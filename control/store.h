@@ -223,7 +223,7 @@ struct store_sqlite_config {
 	size_t ring_size; /* events kept in memory for watch replay (default 8192, power of 2) */
 	size_t readers;	  /* read connections (default 4) */
 	size_t max_batch; /* writes per group commit (default 1024) */
-	size_t compact_chunk; /* revisions compacted per writer transaction (default 10000) */
+	size_t compact_chunk; /* revisions compacted per writer transaction (default 1000) */
 };
 
 /* Open (creating if needed) the SQLite store at cfg->path. BUSY if another process has it. */

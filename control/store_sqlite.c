@@ -35,7 +35,7 @@
 #define RING_DEFAULT	      8192
 #define READERS_DEFAULT	      4
 #define MAX_BATCH_DEFAULT     1024
-#define COMPACT_CHUNK_DEFAULT 10000
+#define COMPACT_CHUNK_DEFAULT 1000
 /* WAL pages (4 KiB) after which the checkpointer is woken; SQLite's own default. */
 #define CHECKPOINT_PAGES 1000
 

@@ -225,6 +225,29 @@ static void bench_list(void)
 		exit(1);
 	printf("LIST one namespace (%zu keys of %d): %.1f ms\n", l.n, keys, (now_ns() - t0) / 1e6);
 	store_list_free(&l);
+
+	/* a second version of every key, then compaction drops the first ones */
+	if (store_list(s, "/registry/pods/", 0, 0, NULL, &l, &err) < 0)
+		exit(1);
+	t0 = now_ns();
+	for (n = 0; n < l.n; n++) {
+		if (store_update(s, l.items[n].key, "v2", 2, l.items[n].mod_revision, NULL, NULL,
+				 &err) < 0) {
+			fprintf(stderr, "store_bench: %s\n", err.msg);
+			exit(1);
+		}
+	}
+	printf("updated %zu keys one at a time (1 writer): %.0f updates/s\n", l.n,
+	       l.n / ((now_ns() - t0) / 1e9));
+	store_list_free(&l);
+	store_revision(s, &rev, &err);
+	t0 = now_ns();
+	if (store_compact(s, rev, &err) < 0) {
+		fprintf(stderr, "store_bench: %s\n", err.msg);
+		exit(1);
+	}
+	printf("compact %" PRId64 " revisions (%d superseded versions, chunks of 1000): %.0f ms\n",
+	       rev, keys, (now_ns() - t0) / 1e6);
 	store_close(s);
 }
 
