@@ -682,6 +682,19 @@ static int check_key(const char *key, struct k8c_error *err)
 	return 0;
 }
 
+/* SQLite binds blob lengths as int; etcd's default request limit is 1.5 MiB anyway. */
+#define VALUE_MAX (64u << 20)
+
+static int check_write(const char *key, size_t len, struct k8c_error *err)
+{
+	if (check_key(key, err) < 0)
+		return -1;
+	if (len > VALUE_MAX)
+		return k8c_error_set(err, STORE_E_INVALID, "key %s: value of %zu bytes (max %u)",
+				     key, len, VALUE_MAX);
+	return 0;
+}
+
 static int sq_revision(struct store *s, int64_t *rev, struct k8c_error *err)
 {
 	struct sq_store *st = (struct sq_store *)s;
@@ -773,6 +786,10 @@ static int sq_list(struct store *s, const char *prefix, int64_t revision, size_t
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
+	if (revision < 0) {
+		reader_put(st, r);
+		return k8c_error_set(err, STORE_E_INVALID, "list %s: negative revision", prefix);
+	}
 	/* one read transaction: the revision, the compaction mark and the rows agree */
 	if (exec(r->db, "BEGIN", err) < 0)
 		goto out;
@@ -814,7 +831,7 @@ static int sq_create(struct store *s, const char *key, const void *value, size_t
 	struct sq_store *st = (struct sq_store *)s;
 	struct wreq req = {.kind = WREQ_CREATE, .key = key, .value = value, .len = len};
 
-	if (check_key(key, err) < 0)
+	if (check_write(key, len, err) < 0)
 		return -1;
 	if (writer_submit(st, &req, err) < 0) {
 		if (req.code == STORE_E_EXISTS)
@@ -851,7 +868,7 @@ static int sq_update(struct store *s, const char *key, const void *value, size_t
 			   .expected = expected,
 			   .kv_out = cur};
 
-	if (check_key(key, err) < 0)
+	if (check_write(key, len, err) < 0)
 		return -1;
 	if (writer_submit(st, &req, err) < 0)
 		return write_failed(&req, "update", rev, err);
@@ -1052,6 +1069,8 @@ static int sq_watch(struct store *s, const char *prefix, int64_t revision, struc
 	int64_t compact = __atomic_load_n(&st->compact_rev, __ATOMIC_ACQUIRE);
 	uint64_t one = 1;
 
+	if (revision < 0)
+		return k8c_error_set(err, STORE_E_INVALID, "watch %s: negative revision", prefix);
 	/* events after revision are revision + 1 onwards, which compaction to C keeps if >= C */
 	if (revision > 0 && revision + 1 < compact)
 		return k8c_error_set(err, STORE_E_EXPIRED,
