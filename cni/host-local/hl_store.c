@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -12,10 +13,12 @@
 #include "cni_types.h"
 #include "hl_store.h"
 
-#define IO_ERR	       CNI_ERR_IO
-#define INDEX_DIR      ".k8c/by-id"
-#define STATE_FILE     ".k8c/state"
-#define INDEX_MAGIC    "k8c-host-local-index 1"
+#define IO_ERR	    CNI_ERR_IO
+#define INDEX_DIR   ".k8c/by-id"
+#define STATE_FILE  ".k8c/state"
+#define INDEX_MAGIC "k8c-host-local-index 1"
+/* On a reservation file: "boot <id>\nip <ip>\n", so that an index link leads to its address. */
+#define INDEX_XATTR    "user.k8c-host-local"
 #define STATE_MAGIC    "k8c-host-local-state 1"
 #define LAST_IP_PREFIX "last_reserved_ip."
 #define SMALL_FILE_MAX 4096
@@ -189,14 +192,18 @@ static int unhex(char c)
 	return -1;
 }
 
-/* Inverse of index_name for a base name; false when it is not one of ours. */
+/* Inverse of index_name for a base name (with or without a "#<set>" link suffix); false when it
+ * is not one of ours. */
 static bool index_name_parse(const char *base, char *cid, char *ifname, size_t len)
 {
+	const char *end = strchr(base, '#');
 	char *out = cid;
 	size_t n = 0;
 	int part = 0;
 
-	for (; *base; base++) {
+	if (!end)
+		end = base + strlen(base);
+	for (; base < end; base++) {
 		if (n + 1 >= len)
 			return false;
 		if (*base == ':') {
@@ -227,6 +234,48 @@ struct index_entry {
 	size_t n;
 };
 
+/* Parse "boot <id>" and "ip <ip>" lines into e. */
+static void index_parse_lines(char *buf, struct index_entry *e)
+{
+	char *line, *save = NULL;
+
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "boot ", 5))
+			snprintf(e->boot, sizeof(e->boot), "%s", line + 5);
+		else if (!strncmp(line, "ip ", 3) && e->n < HL_MAX_SETS &&
+			 k8c_ipnet_parse(line + 3, 0, &e->ips[e->n]) == 0)
+			e->n++;
+	}
+}
+
+/*
+ * The index of an attachment is a hard link per address, "<cid:ifname>#<set>", to its
+ * reservation file, whose extended attribute names the address and the boot: creating a link
+ * allocates no inode, which is what creating a file costs most on ext4 (and more as a busy
+ * filesystem fills). Where xattrs are not supported the index is a small file instead.
+ */
+static bool index_read_links(struct hl_store *s, const char *name, struct index_entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < HL_MAX_SETS; i++) {
+		_cleanup_free_ char *link = k8c_xasprintf("%s#%zu", name, i);
+		_cleanup_close_ int fd = openat(s->dirfd, link, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		char buf[SMALL_FILE_MAX];
+		ssize_t len;
+
+		if (fd < 0)
+			break;
+		len = fgetxattr(fd, INDEX_XATTR, buf, sizeof(buf) - 1);
+		if (len < 0)
+			continue;
+		buf[len] = '\0';
+		e->present = true;
+		index_parse_lines(buf, e);
+	}
+	return e->present;
+}
+
 static void index_read(struct hl_store *s, const char *cid, const char *ifname,
 		       struct index_entry *e)
 {
@@ -234,6 +283,8 @@ static void index_read(struct hl_store *s, const char *cid, const char *ifname,
 	char buf[SMALL_FILE_MAX], *line, *save = NULL;
 
 	memset(e, 0, sizeof(*e));
+	if (index_read_links(s, name, e))
+		return;
 	if (read_small(s->dirfd, name, buf) < 0)
 		return;
 	line = strtok_r(buf, "\n", &save);
@@ -557,6 +608,13 @@ int hl_store_reserve(struct hl_store *s, const char *cid, const char *ifname,
 		unlinkat(s->dirfd, name, 0);
 		return k8c_error_errno(err, IO_ERR, e, "write %s/%s", s->dir, name);
 	}
+	if (!s->no_xattr) {
+		_cleanup_free_ char *x = k8c_xasprintf("boot %s\nip %s\n", s->boot_id, name);
+
+		/* Only where the filesystem refuses xattrs does the index fall back to files. */
+		if (fsetxattr(fd, INDEX_XATTR, x, strlen(x), 0) < 0)
+			s->no_xattr = true;
+	}
 	/* Rewritten in place (not renamed) as the reference does: one inode for both plugins.
 	 * Overwritten and then cut to length rather than opened with O_TRUNC: truncating to zero
 	 * frees the data block and costs ext4 a journal transaction (0.25 ms, the most expensive
@@ -674,6 +732,38 @@ fail:
 	return -1;
 }
 
+/* Remove every form of the attachment's index (links of up to n sets, and the file). */
+static void index_remove(struct hl_store *s, const char *name, size_t n)
+{
+	size_t i;
+
+	/* The first n surely exist; past them, stop at the first that does not. */
+	for (i = 0; i < HL_MAX_SETS; i++) {
+		_cleanup_free_ char *link = k8c_xasprintf("%s#%zu", name, i);
+
+		if (unlinkat(s->dirfd, link, 0) < 0 && errno == ENOENT && i >= n)
+			break;
+	}
+	unlinkat(s->dirfd, name, 0);
+}
+
+static int index_link(struct hl_store *s, const char *name, const struct k8c_ipnet *ips, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		_cleanup_free_ char *link = k8c_xasprintf("%s#%zu", name, i);
+		char ipname[K8C_IPNET_STRLEN];
+
+		k8c_ip_format(&ips[i], ipname);
+		if (linkat(s->dirfd, ipname, s->dirfd, link, 0) < 0 &&
+		    (errno != EEXIST || unlinkat(s->dirfd, link, 0) < 0 ||
+		     linkat(s->dirfd, ipname, s->dirfd, link, 0) < 0))
+			return -1;
+	}
+	return 0;
+}
+
 int hl_store_index_write(struct hl_store *s, const char *cid, const char *ifname,
 			 const struct k8c_ipnet *ips, size_t n, struct k8c_error *err)
 {
@@ -682,9 +772,12 @@ int hl_store_index_write(struct hl_store *s, const char *cid, const char *ifname
 	size_t i;
 
 	if (n == 0) {
-		unlinkat(s->dirfd, name, 0);
+		index_remove(s, name, 0);
 		return 0;
 	}
+	if (!s->no_xattr && index_link(s, name, ips, n) == 0)
+		return 0;
+	index_remove(s, name, n);
 	for (i = 0; i < n && i < HL_MAX_SETS; i++) {
 		char buf[K8C_IPNET_STRLEN];
 		char *next = k8c_xasprintf("%sip %s\n", data, k8c_ip_format(&ips[i], buf));
@@ -721,7 +814,7 @@ int hl_store_release_by_id(struct hl_store *s, const char *cid, const char *ifna
 			s->changed = true;
 			released++;
 		}
-		unlinkat(s->dirfd, name, 0);
+		index_remove(s, name, e.n);
 		if (released > 0 || !s->legacy)
 			return released;
 	}

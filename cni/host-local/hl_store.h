@@ -8,7 +8,10 @@
  *
  * plus our own index, which the reference ignores (its walks never match these contents):
  *
- *   <dataDir>/<network>/.k8c/by-id/<cid>:<ifname>  "k8c-host-local-index 1\nboot <id>\nip <ip>..."
+ *   <dataDir>/<network>/.k8c/by-id/<cid>:<ifname>#<set>  a hard link to that range set's
+ *       reservation file, whose xattr user.k8c-host-local holds "boot <id>\nip <ip>"
+ *       (a link allocates no inode); where xattrs are refused, one file <cid>:<ifname>
+ *       holding "k8c-host-local-index 1\nboot <id>\nip <ip>..."
  *   <dataDir>/<network>/.k8c/state                 boot id of the last sweep, whether files
  *                                                  without an index may exist, directory mtime
  *
@@ -45,6 +48,7 @@ struct hl_store {
 	bool legacy;	  /* reservations without an index may exist: lookups scan */
 	bool changed;	  /* we modified the directory: record its mtime on close */
 	bool state_dirty; /* the state file needs rewriting */
+	bool no_xattr;	  /* the filesystem refuses xattrs: the index is files, not links */
 };
 
 /* Callback deciding which attachments GC keeps; ifname NULL: any interface of container_id

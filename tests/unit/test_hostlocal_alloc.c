@@ -227,7 +227,7 @@ static void del_idempotent_and_check(void **state)
 	load(f, "\"subnet\":\"10.0.0.0/24\"", NULL);
 	del_ok(f, "nobody");
 	add_ok(f, "c1", "10.0.0.2/24");
-	assert_true(file_exists(f, ".k8c/by-id/c1:eth0"));
+	assert_true(file_exists(f, ".k8c/by-id/c1:eth0#0"));
 	assert_int_equal(hl_alloc_check(&f->cfg, &f->boot, "c1", "eth0", &err), 0);
 	assert_int_equal(hl_alloc_check(&f->cfg, &f->boot, "c1", "eth1", &err), -1);
 	assert_int_equal(err.code, CNI_ERR_UNKNOWN_CONTAINER);
@@ -235,7 +235,7 @@ static void del_idempotent_and_check(void **state)
 	del_ok(f, "c1");
 	del_ok(f, "c1");
 	assert_false(file_exists(f, "10.0.0.2"));
-	assert_false(file_exists(f, ".k8c/by-id/c1:eth0"));
+	assert_false(file_exists(f, ".k8c/by-id/c1:eth0#0"));
 	assert_int_equal(hl_alloc_check(&f->cfg, &f->boot, "c1", "eth0", &err), -1);
 	k8c_error_clear(&err);
 }
@@ -282,8 +282,8 @@ static void reboot_reclaim(void **state)
 	assert_false(file_exists(f, "10.0.0.3"));
 	assert_false(file_exists(f, "10.0.0.30"));
 	assert_true(file_exists(f, "10.0.0.31"));
-	assert_false(file_exists(f, ".k8c/by-id/c1:eth0"));
-	assert_true(file_exists(f, ".k8c/by-id/c3:eth0"));
+	assert_false(file_exists(f, ".k8c/by-id/c1:eth0#0"));
+	assert_true(file_exists(f, ".k8c/by-id/c3:eth0#0"));
 	/* Once per boot: a file dated before the boot that appears now survives. */
 	write_file(f, "10.0.0.40", "late\r\neth0", now - 3600);
 	add_ok(f, "c4", "10.0.0.5/24");
@@ -307,8 +307,8 @@ static void gc(void **state)
 	assert_int_equal(hl_alloc_gc(&f->cfg, &f->boot, valid_only_c2, NULL, &err), 3);
 	assert_int_equal(count_reservations(f), 2);
 	assert_true(file_exists(f, "fd00::3"));
-	assert_false(file_exists(f, ".k8c/by-id/c1:eth0"));
-	assert_true(file_exists(f, ".k8c/by-id/c2:eth0"));
+	assert_false(file_exists(f, ".k8c/by-id/c1:eth0#0"));
+	assert_true(file_exists(f, ".k8c/by-id/c2:eth0#0"));
 }
 
 static void status(void **state)
