@@ -36,6 +36,14 @@ static inline void k8c_json_decrefp(json_t **j)
 	json_decref(*j);
 }
 
+/* Define name(type **p) calling fn(*p) when it is not NULL, for a cleanup attribute. */
+#define K8C_DEFINE_CLEANUP(name, type, fn)                                                         \
+	static inline void name(type **p)                                                          \
+	{                                                                                          \
+		if (*p)                                                                            \
+			fn(*p);                                                                    \
+	}
+
 #define _cleanup_free_	   __attribute__((cleanup(k8c_freep)))
 #define _cleanup_close_	   __attribute__((cleanup(k8c_closep)))
 #define _cleanup_fclose_   __attribute__((cleanup(k8c_fclosep)))

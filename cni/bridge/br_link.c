@@ -19,36 +19,12 @@
 #include "cleanup.h"
 #include "detach.h"
 
-static void put_link(struct rtnl_link **l)
-{
-	if (*l)
-		rtnl_link_put(*l);
-}
-static void put_addr(struct rtnl_addr **a)
-{
-	if (*a)
-		rtnl_addr_put(*a);
-}
-static void put_nladdr(struct nl_addr **a)
-{
-	if (*a)
-		nl_addr_put(*a);
-}
-static void put_route(struct rtnl_route **r)
-{
-	if (*r)
-		rtnl_route_put(*r);
-}
-static void free_cache(struct nl_cache **c)
-{
-	if (*c)
-		nl_cache_free(*c);
-}
-static void free_msg(struct nl_msg **m)
-{
-	if (*m)
-		nlmsg_free(*m);
-}
+K8C_DEFINE_CLEANUP(put_link, struct rtnl_link, rtnl_link_put)
+K8C_DEFINE_CLEANUP(put_addr, struct rtnl_addr, rtnl_addr_put)
+K8C_DEFINE_CLEANUP(put_nladdr, struct nl_addr, nl_addr_put)
+K8C_DEFINE_CLEANUP(put_route, struct rtnl_route, rtnl_route_put)
+K8C_DEFINE_CLEANUP(free_cache, struct nl_cache, nl_cache_free)
+K8C_DEFINE_CLEANUP(free_msg, struct nl_msg, nlmsg_free)
 #define _cleanup_link_	 __attribute__((cleanup(put_link)))
 #define _cleanup_addr_	 __attribute__((cleanup(put_addr)))
 #define _cleanup_nladdr_ __attribute__((cleanup(put_nladdr)))

@@ -19,6 +19,7 @@
 #include <libnftnl/table.h>
 
 #include "nft_batch.h"
+#include "nft_testutil.h"
 
 /* Collect the message headers of a finished batch. */
 static size_t batch_msgs(struct nft_batch *b, const struct nlmsghdr **out, size_t max)
@@ -134,19 +135,6 @@ static void test_batch_grows(void **state)
 		assert_string_equal(nft_batch_what(b, 7 + 1 + i), want);
 	}
 	nft_batch_free(b);
-}
-
-struct expr_list {
-	const char *names[16];
-	int n;
-};
-
-static int expr_cb(struct nftnl_expr *e, void *data)
-{
-	struct expr_list *l = data;
-
-	l->names[l->n++] = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-	return 0;
 }
 
 static void test_rule_exprs(void **state)

@@ -23,6 +23,7 @@
 #include "nft_macspoof.h"
 #include "nft_masq.h"
 #include "nft_owner.h"
+#include "nft_testutil.h"
 
 #define MAXMSG 64
 
@@ -99,19 +100,6 @@ static void assert_upsert(const struct nlmsghdr **m, const char *set, const char
 		}
 		nftnl_set_free(s);
 	}
-}
-
-struct expr_list {
-	const char *names[16];
-	int n;
-};
-
-static int expr_cb(struct nftnl_expr *e, void *data)
-{
-	struct expr_list *l = data;
-
-	l->names[l->n++] = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-	return 0;
 }
 
 static void test_tag(void **state)
