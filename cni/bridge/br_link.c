@@ -433,20 +433,55 @@ int br_port_configure(struct nl_sock *sk, int ifindex, const struct br_config *c
 	return 0;
 }
 
+struct port_reply {
+	int ifindex;
+	bool found, hairpin, isolated;
+};
+
+static int port_reply_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct ifinfomsg *ifi = nlmsg_data(nlh);
+	struct nlattr *tb[IFLA_MAX + 1], *pi[IFLA_BRPORT_MAX + 1];
+	struct port_reply *r = arg;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK || ifi->ifi_index != r->ifindex ||
+	    nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_PROTINFO] ||
+	    nla_parse_nested(pi, IFLA_BRPORT_MAX, tb[IFLA_PROTINFO], NULL) < 0)
+		return NL_OK;
+	r->found = true;
+	r->hairpin = pi[IFLA_BRPORT_MODE] && nla_get_u8(pi[IFLA_BRPORT_MODE]);
+	r->isolated = pi[IFLA_BRPORT_ISOLATED] && nla_get_u8(pi[IFLA_BRPORT_ISOLATED]);
+	return NL_OK;
+}
+
+/* The bridge family's GETLINK is a dump only; libnl 3.7 parses no IFLA_BRPORT_ISOLATED. */
 int br_port_flags(struct nl_sock *sk, int ifindex, bool *hairpin, bool *isolated,
 		  struct k8c_error *err)
 {
-	_cleanup_cache_ struct nl_cache *cache = NULL;
-	_cleanup_link_ struct rtnl_link *l = NULL;
-	int ret = rtnl_link_alloc_cache(sk, AF_BRIDGE, &cache);
+	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
+	struct ifinfomsg ifi = {.ifi_family = AF_BRIDGE};
+	struct port_reply r = {.ifindex = ifindex};
+	struct nl_cb *cb;
+	int ret;
 
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+		abort();
+	ret = nl_send_auto(sk, msg);
 	if (ret < 0)
 		return nlerr(err, ret, "list bridge ports");
-	l = rtnl_link_get(cache, ifindex);
-	if (!l)
+	cb = nl_cb_clone(nl_socket_get_cb(sk));
+	if (!cb)
+		abort();
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, port_reply_cb, &r);
+	ret = nl_recvmsgs(sk, cb);
+	nl_cb_put(cb);
+	if (ret < 0)
+		return nlerr(err, ret, "list bridge ports");
+	if (!r.found)
 		return k8c_error_set(err, 0, "link %d is not a bridge port", ifindex);
-	*hairpin = rtnl_link_bridge_get_flags(l) & RTNL_BRIDGE_HAIRPIN_MODE;
-	*isolated = false; /* libnl 3.7 does not expose IFLA_BRPORT_ISOLATED */
+	*hairpin = r.hairpin;
+	*isolated = r.isolated;
 	return 0;
 }
 

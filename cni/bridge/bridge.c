@@ -588,13 +588,17 @@ int bridge_check(struct cni_request *req, json_t **result, struct k8c_error *err
 			      want_h->mac);
 		goto out;
 	}
-	if (c.hairpin_mode) {
+	if (c.hairpin_mode || c.port_isolation) {
 		bool hairpin = false, isolated = false;
 
 		if (br_port_flags(hsk, hv.ifindex, &hairpin, &isolated, err) < 0)
 			goto out;
-		if (!hairpin) {
+		if (c.hairpin_mode && !hairpin) {
 			k8c_error_set(err, 0, "hairpin mode is off on port %s", hv.name);
+			goto out;
+		}
+		if (c.port_isolation && !isolated) {
+			k8c_error_set(err, 0, "port %s is not isolated (portIsolation)", hv.name);
 			goto out;
 		}
 	}

@@ -351,6 +351,12 @@ t_isolation() {
 	assert_ok "portIsolation: pod1 -> gateway" ping1 "$p1" $GW
 	assert_fails "portIsolation: pod1 -> pod2 blocked" ping1 "$p1" 10.81.0.3
 	check_ok portIsolation "$c1" "$p1" "$cf" "$r1"
+	# docs/cni.md: CHECK verifies the port's isolation.
+	bridge -n "$node" link set dev "$h1" isolated off
+	CNI_STDERR=/dev/null assert_fails "portIsolation: CHECK notices isolation turned off" \
+		cni_run "$PDIR" "$BRIDGE" CHECK "$c1" "$p1" eth0 "$(with_prev "$cf" "$r1")"
+	bridge -n "$node" link set dev "$h1" isolated on
+	check_ok portIsolation "$c1" "$p1" "$cf" "$r1"
 	del_ok portIsolation "$c1" "$p1" "$cf" "$r1"
 	del_ok portIsolation "$c2" "$p2" "$cf" "$r2"
 	clean portIsolation "$br lo " "$c1" "$c2"
