@@ -1,0 +1,77 @@
+/*
+ * The Kubernetes HTTP API on top of the store: routing, discovery, Status errors and one file
+ * per resource (api_namespaces.c). Everything here runs on the h2o event-loop thread.
+ */
+#ifndef K8C_API_H
+#define K8C_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <h2o.h>
+
+#include "store.h"
+
+/* Bodies above this are refused with 413 (kube-apiserver's limit for JSON is 3 MiB too). */
+#define API_MAX_BODY (3u * 1024 * 1024)
+
+struct api_watch;
+
+struct api {
+	struct store *store;
+	h2o_loop_t *loop;
+	int kube_minor;
+	char *server_address;	   /* host:port for serverAddressByClientCIDRs */
+	struct api_watch *watches; /* open watch streams, closed by api_shutdown() */
+	h2o_timeout_t tick;	   /* ends watches at their timeoutSeconds */
+	h2o_timeout_entry_t tick_entry;
+};
+
+/* Start the watch timer (once, after api->loop is set). */
+void api_watch_start(struct api *api);
+
+/* Serve one request (already authenticated). Always answers. */
+void api_handle(struct api *api, h2o_req_t *req);
+
+/* Close every open watch stream (before store_close()). */
+void api_shutdown(struct api *api);
+
+/* Answer a JSON body (dumped compactly) with status; body's reference is kept by the caller. */
+void api_send_json(h2o_req_t *req, int status, json_t *body);
+
+/* Answer a Failure Status; reason "NotFound", "Invalid"...; causes may be NULL (stolen). */
+void api_send_status(h2o_req_t *req, int status, const char *reason, json_t *details,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A Status object (for ERROR watch events). */
+json_t *api_status_new(int code, const char *reason, const char *message);
+
+/* The decoded value of query parameter name (malloc'd), or NULL when absent. */
+char *api_query(h2o_req_t *req, const char *name);
+
+/* Whether a boolean query parameter is set ("1", "true", "True"...). */
+bool api_query_bool(h2o_req_t *req, const char *name);
+
+/* Whether the Accept header asks for a meta.k8s.io Table. */
+bool api_wants_table(h2o_req_t *req);
+
+/* Human age of an RFC 3339 timestamp, as kubectl prints it ("5m", "3d4h"). */
+void api_age(const char *rfc3339, char *buf, size_t len);
+
+/* Set metadata.resourceVersion of a stored object (its mod_revision). */
+void api_set_resource_version(json_t *obj, int64_t rev);
+
+/* Map a store error to its Status answer. */
+void api_send_store_error(h2o_req_t *req, const struct k8c_error *err, const char *kind,
+			  const char *name);
+
+/* Namespaces: path is what follows "/api/v1/namespaces" ("" or "/name"). */
+void api_namespaces(struct api *api, h2o_req_t *req, const char *rest, size_t rest_len);
+
+/* Create the namespaces every cluster has (default, kube-system...) when absent. */
+int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
+
+/* Close a watch stream (from shutdown). */
+void api_watch_close(struct api_watch *w);
+
+#endif

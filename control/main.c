@@ -1,0 +1,98 @@
+/* k8c-server: the API server's command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: k8c-server [OPTIONS]\n"
+		   "Serve the Kubernetes API (namespaces for now) over HTTPS.\n\n"
+		   "  --data-dir DIR        state.db, pki/ and admin.kubeconfig (default "
+		   "/var/lib/k8c)\n"
+		   "  --secure-port PORT    HTTPS port (default 6443)\n"
+		   "  --bind-address ADDR   IP address to listen on (default 0.0.0.0)\n"
+		   "  --kube-minor N        Kubernetes minor version reported by /version "
+		   "(default 31)\n"
+		   "  --help                show this help\n");
+}
+
+static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (!*s || *end || v < lo || v > hi) {
+		fprintf(stderr, "k8c-server: %s: \"%s\" is not an integer in [%d, %d]\n", flag, s,
+			lo, hi);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"data-dir", required_argument, NULL, 'd'},
+		{"secure-port", required_argument, NULL, 'p'},
+		{"bind-address", required_argument, NULL, 'b'},
+		{"kube-minor", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct server_config cfg = {
+		.data_dir = "/var/lib/k8c",
+		.bind_address = "0.0.0.0",
+		.port = 6443,
+		.kube_minor = 31,
+	};
+	struct k8c_error err = K8C_ERROR_INIT;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			cfg.data_dir = optarg;
+			break;
+		case 'p':
+			if (parse_int("--secure-port", optarg, 1, 65535, &cfg.port) < 0)
+				return 2;
+			break;
+		case 'b':
+			cfg.bind_address = optarg;
+			break;
+		case 'm':
+			if (parse_int("--kube-minor", optarg, 0, 999, &cfg.kube_minor) < 0)
+				return 2;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "k8c-server: %s needs a value\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "k8c-server: unknown flag %s (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "k8c-server: unexpected argument %s (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (!*cfg.data_dir) {
+		fprintf(stderr, "k8c-server: --data-dir must not be empty\n");
+		return 2;
+	}
+	if (server_run(&cfg, &err) < 0) {
+		fprintf(stderr, "k8c-server: %s\n", err.msg ? err.msg : "failed");
+		k8c_error_clear(&err);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,278 @@
+/*
+ * The HTTPS listener: one h2o evloop thread serving HTTP/1.1 and HTTP/2 (ALPN) over TLS. Client
+ * certificates are requested and verified against the cluster CA; requests without one get 401
+ * (health endpoints excepted). Store calls are made from the loop: they block for a group commit
+ * (< 1 ms here), accepted for now (docs/apiserver.md, "Server").
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "api.h"
+#include "cleanup.h"
+#include "pki.h"
+#include "server.h"
+#include "store.h"
+
+struct server_handler {
+	h2o_handler_t super;
+	struct api *api;
+	SSL_CTX *ssl_ctx;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = sig;
+}
+
+/*
+ * h2o 2.2.5 has no accessor for a socket's OpenSSL object; its private TLS state
+ * (struct st_h2o_socket_ssl_t, lib/common/socket.c) starts with the SSL_CTX and the SSL. The
+ * SSL_CTX is checked against ours before the SSL is trusted, so a different layout fails closed.
+ */
+struct h2o_225_socket_ssl_head {
+	SSL_CTX *ssl_ctx;
+	SSL *ossl;
+};
+
+static bool client_verified(struct server_handler *h, h2o_req_t *req)
+{
+	h2o_socket_t *sock = req->conn->callbacks->get_socket
+				     ? req->conn->callbacks->get_socket(req->conn)
+				     : NULL;
+	struct h2o_225_socket_ssl_head *head;
+
+	if (!sock || !sock->ssl)
+		return false;
+	head = (struct h2o_225_socket_ssl_head *)sock->ssl;
+	if (head->ssl_ctx != h->ssl_ctx || !head->ossl)
+		return false;
+	return SSL_get0_peer_certificate(head->ossl) != NULL &&
+	       SSL_get_verify_result(head->ossl) == X509_V_OK;
+}
+
+static bool is_health(h2o_req_t *req)
+{
+	h2o_iovec_t p = req->path_normalized;
+
+	return (p.len == 8 && memcmp(p.base, "/healthz", 8) == 0) ||
+	       (p.len == 6 && memcmp(p.base, "/livez", 6) == 0) ||
+	       (p.len == 7 && memcmp(p.base, "/readyz", 7) == 0);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct server_handler *h = (struct server_handler *)self;
+
+	if (!is_health(req) && !client_verified(h, req)) {
+		api_send_status(req, 401, "Unauthorized", NULL, "Unauthorized");
+		return 0;
+	}
+	api_handle(h->api, req);
+	return 0;
+}
+
+static SSL_CTX *tls_context(const struct pki_paths *pki, struct k8c_error *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	STACK_OF(X509_NAME) * cas;
+	static const unsigned char sid_ctx[] = "k8c-server";
+	unsigned long e;
+
+	if (!ctx) {
+		k8c_error_set(err, 0, "SSL_CTX_new failed");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, pki->server_crt) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, pki->server_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, pki->ca_crt, NULL) != 1 ||
+	    !(cas = SSL_load_client_CA_file(pki->ca_crt))) {
+		e = ERR_get_error();
+		k8c_error_set(err, 0, "TLS setup with %s: %s", pki->server_crt,
+			      ERR_error_string(e, NULL));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_client_CA_list(ctx, cas);
+	/* ask for a client certificate but let requests without one reach on_req (401 there) */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+	return ctx;
+}
+
+static int listen_on(const char *addr, int port, struct k8c_error *err)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sslen;
+	int one = 1;
+	_cleanup_close_ int fd = -1;
+
+	if (strchr(addr, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1)
+			return k8c_error_set(err, 0, "bind address %s: not an IP address", addr);
+		sslen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, addr, &a->sin_addr) != 1)
+			return k8c_error_set(err, 0, "bind address %s: not an IP address", addr);
+		sslen = sizeof(*a);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return k8c_error_errno(err, 0, errno, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
+		return k8c_error_errno(err, 0, errno, "bind %s port %d", addr, port);
+	if (listen(fd, SOMAXCONN) < 0)
+		return k8c_error_errno(err, 0, errno, "listen %s port %d", addr, port);
+	return k8c_steal_fd(fd);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+	h2o_accept_ctx_t *actx = listener->data;
+	h2o_socket_t *sock;
+
+	if (err)
+		return;
+	if (!(sock = h2o_evloop_socket_accept(listener)))
+		return;
+	h2o_accept(actx, sock);
+}
+
+static bool wildcard(const char *addr)
+{
+	return strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0;
+}
+
+/* Everything the loop uses lives here, so nothing is lost to the leak checker at exit. */
+static struct {
+	h2o_globalconf_t conf;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t actx;
+	struct api api;
+} srv;
+
+int server_run(const struct server_config *cfg, struct k8c_error *err)
+{
+	_cleanup_free_ char *db = k8c_xasprintf("%s/state.db", cfg->data_dir);
+	_cleanup_free_ char *url = NULL;
+	const char *ips[3], *const dns[] = {"localhost", "kubernetes", "kubernetes.default",
+					    "kubernetes.default.svc",
+					    "kubernetes.default.svc.cluster.local"};
+	struct store_sqlite_config scfg = {.path = db};
+	struct pki_paths pki = {0};
+	struct pki_request preq = {0};
+	struct server_handler *h;
+	struct store *store = NULL;
+	SSL_CTX *ssl_ctx = NULL;
+	h2o_socket_t *lsock;
+	size_t n_ips = 0;
+	int lfd = -1, ret = -1;
+	struct sigaction sa = {0};
+
+	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST)
+		return k8c_error_errno(err, 0, errno, "data dir %s", cfg->data_dir);
+	if (store_sqlite_open(&scfg, &store, err) < 0)
+		return k8c_error_wrap(err, "store %s", db);
+
+	ips[n_ips++] = "127.0.0.1";
+	if (!wildcard(cfg->bind_address) && strcmp(cfg->bind_address, "127.0.0.1") != 0)
+		ips[n_ips++] = cfg->bind_address;
+	ips[n_ips++] = "10.96.0.1";
+	url = k8c_xasprintf("https://127.0.0.1:%d", cfg->port);
+	preq.data_dir = cfg->data_dir;
+	preq.san_ips = ips;
+	preq.n_san_ips = n_ips;
+	preq.san_dns = dns;
+	preq.n_san_dns = sizeof(dns) / sizeof(dns[0]);
+	preq.server_url = url;
+	preq.cluster_name = "k8c";
+	if (pki_ensure(&preq, &pki, err) < 0) {
+		k8c_error_wrap(err, "certificates in %s", cfg->data_dir);
+		goto out;
+	}
+	if (api_namespaces_bootstrap(store, err) < 0) {
+		k8c_error_wrap(err, "default namespaces");
+		goto out;
+	}
+	if (!(ssl_ctx = tls_context(&pki, err)))
+		goto out;
+	if ((lfd = listen_on(cfg->bind_address, cfg->port, err)) < 0)
+		goto out;
+
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	h2o_config_init(&srv.conf);
+	srv.conf.max_request_entity_size = API_MAX_BODY;
+	h = (struct server_handler *)h2o_create_handler(
+		h2o_config_register_path(
+			h2o_config_register_host(&srv.conf, h2o_iovec_init(H2O_STRLIT("default")),
+						 65535),
+			"/", 0),
+		sizeof(*h));
+	h->super.on_req = on_req;
+	h->api = &srv.api;
+	h->ssl_ctx = ssl_ctx;
+	h2o_context_init(&srv.ctx, h2o_evloop_create(), &srv.conf);
+	srv.actx.ctx = &srv.ctx;
+	srv.actx.hosts = srv.conf.hosts;
+	srv.actx.ssl_ctx = ssl_ctx;
+	srv.api.store = store;
+	srv.api.loop = srv.ctx.loop;
+	srv.api.kube_minor = cfg->kube_minor;
+	srv.api.server_address = k8c_xasprintf(
+		strchr(cfg->bind_address, ':') ? "[%s]:%d" : "%s:%d",
+		wildcard(cfg->bind_address) ? "127.0.0.1" : cfg->bind_address, cfg->port);
+
+	api_watch_start(&srv.api);
+	lsock = h2o_evloop_socket_create(srv.ctx.loop, lfd, H2O_SOCKET_FLAG_DONT_READ);
+	lfd = -1;
+	lsock->data = &srv.actx;
+	h2o_socket_read_start(lsock, on_accept);
+	fprintf(stderr, "k8c-server: listening on https://%s%s%s:%d (kube minor %d)\n",
+		strchr(cfg->bind_address, ':') ? "[" : "", cfg->bind_address,
+		strchr(cfg->bind_address, ':') ? "]" : "", cfg->port, cfg->kube_minor);
+	fprintf(stderr, "k8c-server: kubeconfig %s\n", pki.kubeconfig);
+
+	while (!stop_requested)
+		h2o_evloop_run(srv.ctx.loop, 1000);
+
+	fprintf(stderr, "k8c-server: %s, stopping\n",
+		stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
+	h2o_socket_read_stop(lsock);
+	h2o_socket_close(lsock);
+	api_shutdown(&srv.api);
+	h2o_timeout_unlink(&srv.api.tick_entry);
+	ret = 0;
+out:
+	if (lfd >= 0)
+		close(lfd);
+	pki_paths_free(&pki);
+	store_close(store);
+	return ret;
+}

@@ -1,0 +1,180 @@
+#!/bin/bash
+# k8c-server against the real clients: kubectl (the dispatcher picks kubectl 1.<minor> from the
+# server's /version) and the official Python client, for Namespaces. No root needed.
+#
+#   kubectl / python3 kubernetes ──TLS (admin client cert)──► k8c-server 127.0.0.1:$PORT
+#                                                              └─ $D/state.db, $D/pki
+# Usage: server_kubectl.sh <build>/bin
+set -e
+BIN=${1:?usage: $0 <build>/bin}
+PY=/usr/bin/python3
+for t in kubectl curl jq; do
+	command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
+done
+$PY -c 'import kubernetes' 2>/dev/null || { echo "SKIP: $PY has no kubernetes module"; exit 77; }
+
+D=$(mktemp -d /tmp/k8c-server-test.XXXXXX)
+PID=
+cleanup() {
+	if [[ -n $PID ]]; then
+		kill "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+	fi
+	rm -rf "$D"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- server log:" >&2
+	cat "$D/server.log" >&2 || true
+	exit 1
+}
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+U=https://127.0.0.1:$PORT
+export KUBECONFIG=$D/data/admin.kubeconfig
+
+# start MINOR: run the server in the background and wait for /healthz.
+start() {
+	"$BIN/k8c-server" --data-dir "$D/data" --secure-port "$PORT" --bind-address 127.0.0.1 \
+		--kube-minor "$1" 2>>"$D/server.log" &
+	PID=$!
+	for _ in $(seq 100); do
+		curl -sk "$U/healthz" 2>/dev/null | grep -qx ok && return 0
+		kill -0 "$PID" 2>/dev/null || fail "server exited at start"
+		sleep 0.1
+	done
+	fail "server not healthy on $U"
+}
+stop() {
+	kill -TERM "$PID"
+	wait "$PID" || fail "server exit status $? after SIGTERM"
+	PID=
+}
+C() { curl -s --cacert "$D/data/pki/ca.crt" --cert "$D/data/pki/admin.crt" --key "$D/data/pki/admin.key" "$@"; }
+
+# Flags.
+"$BIN/k8c-server" --help | grep -q -- --data-dir || fail "--help"
+rc=0; "$BIN/k8c-server" --no-such-flag 2>/dev/null || rc=$?
+[[ $rc == 2 ]] || fail "unknown flag: exit $rc, want 2"
+rc=0; "$BIN/k8c-server" --secure-port 70000 2>/dev/null || rc=$?
+[[ $rc == 2 ]] || fail "bad port: exit $rc, want 2"
+
+start 31
+grep -q "listening on https://127.0.0.1:$PORT" "$D/server.log" || fail "no listening log line"
+grep -q "kubeconfig $KUBECONFIG" "$D/server.log" || fail "no kubeconfig log line"
+
+# Discovery and errors, raw.
+[[ $(C "$U/version" | jq -r .gitVersion) == v1.31.0 ]] || fail "/version"
+[[ $(C "$U/api" | jq -r '.versions[0]') == v1 ]] || fail "/api"
+[[ $(C "$U/apis" | jq -r .kind) == APIGroupList ]] || fail "/apis"
+[[ $(C "$U/api/v1" | jq -r '.resources[] | select(.name=="namespaces") | .shortNames[0]') == ns ]] || fail "/api/v1"
+[[ $(C -o /dev/null -w '%{http_code} %{size_download} %{content_type}' "$U/openapi/v2") == "200 0 application/octet-stream" ]] || fail "/openapi/v2"
+[[ $(C "$U/no/such/path" | jq -r '.reason + " " + (.code|tostring)') == "NotFound 404" ]] || fail "unknown path"
+out=$(curl -sk -w ' %{http_code}' "$U/api")
+[[ $out == *'"reason":"Unauthorized"'*' 401' ]] || fail "no client cert: $out"
+[[ $(curl -sk --http1.1 -o /dev/null -w '%{http_code}' "$U/api/v1/namespaces") == 401 ]] || fail "401 over HTTP/1.1"
+[[ $(C --http2 -o /dev/null -w '%{http_version}' "$U/version") == 2 ]] || fail "HTTP/2 not negotiated"
+[[ $(C -X POST -H 'Content-Type: application/json' -d '{bad' "$U/api/v1/namespaces" | jq -r .code) == 400 ]] || fail "bad JSON"
+[[ $(C -X POST -H 'Content-Type: application/json' -d '[1]' "$U/api/v1/namespaces" | jq -r .code) == 400 ]] || fail "JSON array"
+[[ $(C -X POST -H 'Content-Type: application/json' -d '{"metadata":{"name":7}}' "$U/api/v1/namespaces" | jq -r .code) == 400 ]] || fail "name not a string"
+[[ $(C -X POST -H 'Content-Type: application/json' -d '{}' "$U/api/v1/namespaces" | jq -r .reason) == Invalid ]] || fail "no name"
+[[ $(C -X POST -H 'Content-Type: application/vnd.kubernetes.protobuf' -d 'k8s' "$U/api/v1/namespaces" | jq -r .code) == 415 ]] || fail "protobuf"
+[[ $(head -c 4000000 /dev/zero | C --http1.1 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary @- "$U/api/v1/namespaces") == 413 ]] || fail "4 MB body"
+[[ $(C "$U/api/v1/namespaces?labelSelector=a+in+(b)" | jq -r .code) == 400 ]] || fail "unsupported selector"
+gen=$(C -X POST -H 'Content-Type: application/json' -d '{"metadata":{"generateName":"gen-"}}' "$U/api/v1/namespaces" | jq -r .metadata.name)
+[[ $gen =~ ^gen-[a-z0-9]{5}$ ]] || fail "generateName gave '$gen'"
+# PUT: stale resourceVersion is a Conflict, a current one updates the labels.
+rv=$(C "$U/api/v1/namespaces/$gen" | jq -r .metadata.resourceVersion)
+put() { C -X PUT -H 'Content-Type: application/json' -d "{\"metadata\":{\"name\":\"$gen\",\"resourceVersion\":\"$1\",\"labels\":{\"k\":\"v\"}}}" "$U/api/v1/namespaces/$gen"; }
+[[ $(put "$rv" | jq -r .metadata.labels.k) == v ]] || fail "PUT"
+[[ $(put "$rv" | jq -r .reason) == Conflict ]] || fail "stale PUT"
+[[ $(C -X DELETE "$U/api/v1/namespaces/$gen" | jq -r .metadata.name) == "$gen" ]] || fail "DELETE"
+[[ $(C "$U/api/v1/namespaces/$gen" | jq -r .reason) == NotFound ]] || fail "GET after DELETE"
+
+# kubectl.
+out=$(kubectl get ns)
+for ns in default kube-system kube-public kube-node-lease; do
+	grep -Eq "^$ns +Active +[0-9]" <<<"$out" || fail "kubectl get ns: no $ns Active in: $out"
+done
+cat >"$D/ns.yaml" <<YAML
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: x
+  labels:
+    team: a
+YAML
+kubectl create -f "$D/ns.yaml" | grep -q 'namespace/x created' || fail "kubectl create"
+kubectl get ns x -o json >"$D/x.json"
+jq -e '(.metadata.uid | test("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"))
+	and (.metadata.creationTimestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$"))
+	and (.metadata.resourceVersion | test("^[0-9]+$"))
+	and .status.phase == "Active" and .spec.finalizers == ["kubernetes"]' "$D/x.json" >/dev/null \
+	|| fail "kubectl get ns x -o json: $(cat "$D/x.json")"
+[[ $(kubectl get ns x -o jsonpath='{.status.phase}') == Active ]] || fail "jsonpath"
+kubectl get ns -l team=a --no-headers | grep -q '^x ' || fail "label selector"
+[[ $(kubectl get ns --field-selector metadata.name=x -o name) == namespace/x ]] || fail "field selector"
+out=$(kubectl create -f "$D/ns.yaml" 2>&1) && fail "second create succeeded"
+grep -q AlreadyExists <<<"$out" || fail "second create: $out"
+sed 's/name: x/name: Bad_Name/' "$D/ns.yaml" >"$D/bad.yaml"
+out=$(kubectl create -f "$D/bad.yaml" 2>&1) && fail "invalid name accepted"
+grep -q 'is invalid: metadata.name: Invalid value: "Bad_Name"' <<<"$out" || fail "invalid name: $out"
+kubectl delete ns x | grep -q 'namespace "x" deleted' || fail "kubectl delete"
+out=$(kubectl get ns x 2>&1) && fail "x still there"
+grep -q NotFound <<<"$out" || fail "get after delete: $out"
+
+# The Python client, watch included.
+$PY - "$KUBECONFIG" <<'PYTHON' || fail "python client"
+import sys, threading, time
+from kubernetes import client, config, watch
+config.load_kube_config(sys.argv[1])
+v1 = client.CoreV1Api()
+names = {n.metadata.name for n in v1.list_namespace().items}
+assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names, names
+ns = v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="py1")))
+assert ns.status.phase == "Active" and ns.metadata.uid, ns
+assert v1.read_namespace("py1").metadata.name == "py1"
+def later():
+    time.sleep(1)
+    v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="py2")))
+threading.Thread(target=later).start()
+seen = []
+t0 = time.time()
+for ev in watch.Watch().stream(v1.list_namespace, timeout_seconds=5):
+    seen.append((ev["type"], ev["object"].metadata.name))
+assert ("ADDED", "py2") in seen, seen
+assert time.time() - t0 < 15, "watch did not end at its timeout"
+v1.delete_namespace("py1")
+v1.delete_namespace("py2")
+names = {n.metadata.name for n in v1.list_namespace().items}
+assert "py1" not in names and "py2" not in names, names
+print("python: list, create, read, watch, delete ok")
+PYTHON
+
+# A watch from a given revision sees MODIFIED and DELETED, over HTTP/1.1 and HTTP/2.
+rv=$(C "$U/api/v1/namespaces" | jq -r .metadata.resourceVersion)
+for v in --http1.1 --http2; do
+	C $v -N "$U/api/v1/namespaces?watch=true&resourceVersion=$rv&timeoutSeconds=3" >"$D/watch$v" &
+done
+sleep 0.5
+C -X POST -H 'Content-Type: application/json' -d '{"metadata":{"name":"w1"}}' "$U/api/v1/namespaces" >/dev/null
+C -X PUT -H 'Content-Type: application/json' -d '{"metadata":{"name":"w1","labels":{"x":"y"}}}' "$U/api/v1/namespaces/w1" >/dev/null
+C -X DELETE "$U/api/v1/namespaces/w1" >/dev/null
+wait $(jobs -p | grep -v "^$PID\$") 2>/dev/null || true
+for v in --http1.1 --http2; do
+	got=$(jq -r '.type + " " + .object.metadata.name' "$D/watch$v" | tr '\n' ,)
+	[[ $got == "ADDED w1,MODIFIED w1,DELETED w1," ]] || fail "watch $v: $got"
+done
+
+# Restart on the same data dir keeps what was created; other kubectl minors work.
+kubectl create -f "$D/ns.yaml" >/dev/null || fail "create before restart"
+stop
+grep -q "stopping" "$D/server.log" || fail "no stop log line"
+for minor in 27 33; do
+	start $minor
+	[[ $(kubectl version -o json | jq -r .serverVersion.minor) == "$minor" ]] || fail "minor $minor"
+	out=$(kubectl get ns)
+	grep -Eq '^x +Active' <<<"$out" || fail "kubectl 1.$minor after restart: $out"
+	stop
+done
+echo "server_kubectl: ok"
