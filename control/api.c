@@ -284,11 +284,12 @@ static void send_api_groups(h2o_req_t *req)
 
 static void send_core_resources(h2o_req_t *req)
 {
-	_cleanup_json_ json_t *v = json_pack(
-		"{s:s, s:s, s:s, s:[{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s], s:[s]}]}", "kind",
-		"APIResourceList", "apiVersion", "v1", "groupVersion", "v1", "resources", "name",
-		"namespaces", "singularName", "namespace", "namespaced", 0, "kind", "Namespace",
-		"verbs", "create", "delete", "get", "list", "update", "watch", "shortNames", "ns");
+	_cleanup_json_ json_t *v =
+		json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s], s:[s]}]}",
+			  "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", "v1",
+			  "resources", "name", "namespaces", "singularName", "namespace",
+			  "namespaced", 0, "kind", "Namespace", "verbs", "create", "delete", "get",
+			  "list", "patch", "update", "watch", "shortNames", "ns");
 
 	api_send_json(req, 200, v);
 }

@@ -251,20 +251,45 @@ static bool content_type_ok(h2o_req_t *req)
 	       (v.len == 16 || v.base[16] == ';' || v.base[16] == ' ');
 }
 
-/* The request body as a Namespace object, or NULL after answering the error. */
-static json_t *read_body(h2o_req_t *req)
+/* Merge patches only: JSON patch and server-side apply come later (415 until then). */
+static bool patch_type_ok(h2o_req_t *req)
+{
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	h2o_iovec_t v;
+
+	if (i < 0)
+		return false;
+	v = req->headers.entries[i].value;
+	for (const char *const *t =
+		     (const char *const[]){"application/merge-patch+json",
+					   "application/strategic-merge-patch+json", NULL};
+	     *t; t++) {
+		size_t n = strlen(*t);
+
+		if (v.len >= n && strncasecmp(v.base, *t, n) == 0 &&
+		    (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
+			return true;
+	}
+	return false;
+}
+
+/* The request body as a JSON object, or NULL after answering the error. */
+static json_t *parse_body(h2o_req_t *req, bool patch)
 {
 	json_error_t jerr;
-	json_t *obj, *meta, *v;
-	const char *s;
+	json_t *obj;
 
-	if (!content_type_ok(req)) {
+	if (!(patch ? patch_type_ok(req) : content_type_ok(req))) {
 		ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-		h2o_iovec_t ct = req->headers.entries[i].value;
+		h2o_iovec_t ct = i >= 0 ? req->headers.entries[i].value
+					: h2o_iovec_init(H2O_STRLIT("no Content-Type"));
 
 		api_send_status(req, 415, "UnsupportedMediaType", NULL,
 				"the body of the request was in an unknown format - accepted media "
-				"types include: application/json (got %.*s)",
+				"types include: %s (got %.*s)",
+				patch ? "application/merge-patch+json, "
+					"application/strategic-merge-patch+json"
+				      : "application/json",
 				(int)(ct.len > 100 ? 100 : ct.len), ct.base);
 		return NULL;
 	}
@@ -286,6 +311,15 @@ static json_t *read_body(h2o_req_t *req)
 				"the body of the request must be a JSON object");
 		return NULL;
 	}
+	return obj;
+}
+
+/* Check a Namespace (kind, apiVersion, metadata types); NULL after answering the error. */
+static json_t *check_object(h2o_req_t *req, json_t *obj)
+{
+	json_t *meta, *v;
+	const char *s;
+
 	v = json_object_get(obj, "kind");
 	s = json_string_value(v);
 	if (v && (!s || (strcmp(s, KIND) != 0 && *s))) {
@@ -327,9 +361,10 @@ static json_t *read_body(h2o_req_t *req)
 		json_object_foreach(m, key, val)
 		{
 			if (!json_is_string(val)) {
-				json_decref(obj);
+				/* key belongs to obj: answer before releasing it */
 				api_send_status(req, 400, "BadRequest", NULL,
 						"metadata.%s.%s must be a string", *k, key);
+				json_decref(obj);
 				return NULL;
 			}
 		}
@@ -346,6 +381,14 @@ static json_t *read_body(h2o_req_t *req)
 	json_object_set_new(obj, "kind", json_string(KIND));
 	json_object_set_new(obj, "apiVersion", json_string("v1"));
 	return obj;
+}
+
+/* The request body as a Namespace object, or NULL after answering the error. */
+static json_t *read_body(h2o_req_t *req)
+{
+	json_t *obj = parse_body(req, false);
+
+	return obj ? check_object(req, obj) : NULL;
 }
 
 static void random_uuid(char out[37])
@@ -503,21 +546,24 @@ static bool parse_rev(const char *s, int64_t *out)
 	return true;
 }
 
-static void ns_update(struct api *api, h2o_req_t *req, const char *name)
+/*
+ * Store obj (a checked Namespace) as the new version of name if its mod_revision is expected
+ * (0 = any). Only metadata changes: spec and status change through /finalize and /status
+ * (kube-apiserver's namespace strategy).
+ */
+static void ns_replace(struct api *api, h2o_req_t *req, const char *name, json_t *obj,
+		       int64_t expected)
 {
-	_cleanup_json_ json_t *obj = read_body(req);
 	_cleanup_json_ json_t *cur = NULL;
 	_cleanup_free_ char *value = NULL;
 	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
 	struct store_kv kv = {0};
 	struct k8c_error err = K8C_ERROR_INIT;
-	const char *bname, *rvs;
+	const char *bname;
 	json_t *meta, *cmeta;
-	int64_t expected, rev;
+	int64_t rev;
 	char key[128];
 
-	if (!obj)
-		return;
 	meta = json_object_get(obj, "metadata");
 	bname = json_string_value(json_object_get(meta, "name"));
 	if (!bname || strcmp(bname, name) != 0) {
@@ -525,12 +571,6 @@ static void ns_update(struct api *api, h2o_req_t *req, const char *name)
 				"the name of the object (%s) does not match the name on the URL "
 				"(%s)",
 				bname ? bname : "", name);
-		return;
-	}
-	rvs = json_string_value(json_object_get(meta, "resourceVersion"));
-	if (!parse_rev(rvs, &expected)) {
-		send_invalid(req, name, "metadata.resourceVersion", rvs,
-			     "must be a decimal resource version");
 		return;
 	}
 	key_of(key, sizeof(key), name);
@@ -546,7 +586,6 @@ static void ns_update(struct api *api, h2o_req_t *req, const char *name)
 				name);
 		return;
 	}
-	/* spec and status change only through /finalize and /status (namespace strategy) */
 	cmeta = json_object_get(cur, "metadata");
 	for (const char *const *k = (const char *const[]){"labels", "annotations", "finalizers",
 							  "ownerReferences", NULL};
@@ -571,6 +610,92 @@ static void ns_update(struct api *api, h2o_req_t *req, const char *name)
 	}
 	api_set_resource_version(cur, rev);
 	api_send_json(req, 200, cur);
+}
+
+static void ns_update(struct api *api, h2o_req_t *req, const char *name)
+{
+	_cleanup_json_ json_t *obj = read_body(req);
+	const char *rvs;
+	int64_t expected;
+
+	if (!obj)
+		return;
+	rvs = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	if (!parse_rev(rvs, &expected)) {
+		send_invalid(req, name, "metadata.resourceVersion", rvs,
+			     "must be a decimal resource version");
+		return;
+	}
+	ns_replace(api, req, name, obj, expected);
+}
+
+/* RFC 7386 JSON merge patch; strategic-merge directives ($patch...) are dropped. */
+static void merge_patch(json_t *target, json_t *patch)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(patch, k, v)
+	{
+		json_t *t = json_object_get(target, k);
+
+		if (k[0] == '$')
+			continue;
+		if (json_is_null(v)) {
+			json_object_del(target, k);
+		} else if (json_is_object(v)) {
+			if (!json_is_object(t)) {
+				t = json_object();
+				json_object_set_new(target, k, t);
+			}
+			merge_patch(t, v);
+		} else {
+			json_object_set(target, k, v);
+		}
+	}
+}
+
+static void ns_patch(struct api *api, h2o_req_t *req, const char *name)
+{
+	_cleanup_json_ json_t *patch = parse_body(req, true);
+	_cleanup_json_ json_t *obj = NULL;
+	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
+	struct store_kv kv = {0};
+	struct k8c_error err = K8C_ERROR_INIT;
+	json_t *prv;
+	int64_t expected;
+	char key[128];
+
+	if (!patch)
+		return;
+	key_of(key, sizeof(key), name);
+	if (store_get(api->store, key, &kv, &err) < 0) {
+		api_send_store_error(req, &err, "namespaces", name);
+		k8c_error_clear(&err);
+		return;
+	}
+	kvp = &kv;
+	obj = ns_decode(kv.value, kv.value_len, kv.mod_revision);
+	if (!obj) {
+		api_send_status(req, 500, "InternalError", NULL, "stored namespace %s is corrupt",
+				name);
+		return;
+	}
+	/* a resourceVersion in the patch is a precondition, else the version just read */
+	prv = json_object_get(json_object_get(patch, "metadata"), "resourceVersion");
+	expected = kv.mod_revision;
+	if (prv && !parse_rev(json_string_value(prv), &expected)) {
+		send_invalid(req, name, "metadata.resourceVersion", json_string_value(prv),
+			     "must be a decimal resource version");
+		return;
+	}
+	merge_patch(obj, patch);
+	if (!check_object(req, obj)) {
+		obj = NULL; /* check_object released it */
+		return;
+	}
+	ns_replace(api, req, name, obj, expected);
 }
 
 static void ns_get(struct api *api, h2o_req_t *req, const char *name)
@@ -1055,6 +1180,8 @@ void api_namespaces(struct api *api, h2o_req_t *req, const char *rest, size_t re
 		ns_get(api, req, name);
 	else if (METHOD("PUT"))
 		ns_update(api, req, name);
+	else if (METHOD("PATCH"))
+		ns_patch(api, req, name);
 	else if (METHOD("DELETE"))
 		ns_delete(api, req, name);
 	else

@@ -50,6 +50,10 @@ stop() {
 	wait "$PID" || fail "server exit status $? after SIGTERM"
 	PID=
 }
+# kubectl with a cache of its own: the dispatcher caches the server's version per URL, and a
+# restart with another --kube-minor must pick that kubectl.
+MINOR=31
+k() { kubectl --cache-dir "$D/cache.$MINOR" "$@"; }
 C() { curl -s --cacert "$D/data/pki/ca.crt" --cert "$D/data/pki/admin.crt" --key "$D/data/pki/admin.key" "$@"; }
 
 # Flags.
@@ -92,7 +96,7 @@ put() { C -X PUT -H 'Content-Type: application/json' -d "{\"metadata\":{\"name\"
 [[ $(C "$U/api/v1/namespaces/$gen" | jq -r .reason) == NotFound ]] || fail "GET after DELETE"
 
 # kubectl.
-out=$(kubectl get ns)
+out=$(k get ns)
 for ns in default kube-system kube-public kube-node-lease; do
 	grep -Eq "^$ns +Active +[0-9]" <<<"$out" || fail "kubectl get ns: no $ns Active in: $out"
 done
@@ -104,23 +108,28 @@ metadata:
   labels:
     team: a
 YAML
-kubectl create -f "$D/ns.yaml" | grep -q 'namespace/x created' || fail "kubectl create"
-kubectl get ns x -o json >"$D/x.json"
+k create -f "$D/ns.yaml" | grep -q 'namespace/x created' || fail "kubectl create"
+k get ns x -o json >"$D/x.json"
 jq -e '(.metadata.uid | test("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"))
 	and (.metadata.creationTimestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$"))
 	and (.metadata.resourceVersion | test("^[0-9]+$"))
 	and .status.phase == "Active" and .spec.finalizers == ["kubernetes"]' "$D/x.json" >/dev/null \
 	|| fail "kubectl get ns x -o json: $(cat "$D/x.json")"
-[[ $(kubectl get ns x -o jsonpath='{.status.phase}') == Active ]] || fail "jsonpath"
-kubectl get ns -l team=a --no-headers | grep -q '^x ' || fail "label selector"
-[[ $(kubectl get ns --field-selector metadata.name=x -o name) == namespace/x ]] || fail "field selector"
-out=$(kubectl create -f "$D/ns.yaml" 2>&1) && fail "second create succeeded"
+[[ $(k get ns x -o jsonpath='{.status.phase}') == Active ]] || fail "jsonpath"
+k get ns -l team=a --no-headers | grep -q '^x ' || fail "label selector"
+[[ $(k get ns --field-selector metadata.name=x -o name) == namespace/x ]] || fail "field selector"
+out=$(k create -f "$D/ns.yaml" 2>&1) && fail "second create succeeded"
 grep -q AlreadyExists <<<"$out" || fail "second create: $out"
 sed 's/name: x/name: Bad_Name/' "$D/ns.yaml" >"$D/bad.yaml"
-out=$(kubectl create -f "$D/bad.yaml" 2>&1) && fail "invalid name accepted"
+out=$(k create -f "$D/bad.yaml" 2>&1) && fail "invalid name accepted"
 grep -q 'is invalid: metadata.name: Invalid value: "Bad_Name"' <<<"$out" || fail "invalid name: $out"
-kubectl delete ns x | grep -q 'namespace "x" deleted' || fail "kubectl delete"
-out=$(kubectl get ns x 2>&1) && fail "x still there"
+# PATCH: kubectl label (merge patch) and apply (strategic merge patch) on the existing object.
+k label ns x foo=bar >/dev/null || fail "kubectl label"
+sed 's/team: a/team: b/' "$D/ns.yaml" >"$D/ns2.yaml"
+k apply -f "$D/ns2.yaml" 2>/dev/null | grep -q 'namespace/x configured' || fail "kubectl apply"
+[[ $(k get ns x -o jsonpath='{.metadata.labels.team}/{.metadata.labels.foo}') == b/bar ]] || fail "labels after patch"
+k delete ns x | grep -q 'namespace "x" deleted' || fail "kubectl delete"
+out=$(k get ns x 2>&1) && fail "x still there"
 grep -q NotFound <<<"$out" || fail "get after delete: $out"
 
 # The Python client, watch included.
@@ -167,14 +176,14 @@ for v in --http1.1 --http2; do
 done
 
 # Restart on the same data dir keeps what was created; other kubectl minors work.
-kubectl create -f "$D/ns.yaml" >/dev/null || fail "create before restart"
+k create -f "$D/ns.yaml" >/dev/null || fail "create before restart"
 stop
 grep -q "stopping" "$D/server.log" || fail "no stop log line"
-for minor in 27 33; do
-	start $minor
-	[[ $(kubectl version -o json | jq -r .serverVersion.minor) == "$minor" ]] || fail "minor $minor"
-	out=$(kubectl get ns)
-	grep -Eq '^x +Active' <<<"$out" || fail "kubectl 1.$minor after restart: $out"
+for MINOR in 27 33; do
+	start $MINOR
+	[[ $(k version -o json 2>/dev/null | jq -r '.clientVersion.minor + "/" + .serverVersion.minor') == "$MINOR/$MINOR" ]] || fail "kubectl 1.$MINOR not picked"
+	out=$(k get ns)
+	grep -Eq '^x +Active' <<<"$out" || fail "kubectl 1.$MINOR after restart: $out"
 	stop
 done
 echo "server_kubectl: ok"
