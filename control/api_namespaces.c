@@ -771,6 +771,7 @@ struct api_watch {
 	size_t pending_len, pending_cap;
 	bool sending, done, finished, stopped;
 	bool table;
+	int64_t last_rev; /* of the last event delivered (or the watch's start) */
 	struct selector fields, labels;
 };
 
@@ -872,6 +873,20 @@ static void watch_fail(struct api_watch *w, int code, const char *reason, const 
 	w->done = true;
 }
 
+/* kube-apiserver's wording, which the Python client parses to restart: "... X (Y)". */
+static void watch_expired(struct api_watch *w)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	_cleanup_free_ char *msg = NULL;
+	int64_t compacted = 0;
+
+	if (store_compacted(w->api->store, &compacted, &err) < 0)
+		k8c_error_clear(&err);
+	msg = k8c_xasprintf("too old resource version: %lld (%lld)", (long long)w->last_rev,
+			    (long long)compacted);
+	watch_fail(w, 410, "Expired", msg);
+}
+
 static void watch_pump(struct api_watch *w)
 {
 	struct store_event *evs[64];
@@ -882,7 +897,7 @@ static void watch_pump(struct api_watch *w)
 		n = store_watch_next(w->sw, evs, 64, &err);
 		if (n < 0) {
 			if (err.code == STORE_E_EXPIRED)
-				watch_fail(w, 410, "Expired", err.msg ? err.msg : "expired");
+				watch_expired(w);
 			else
 				watch_fail(w, 500, "InternalError", err.msg ? err.msg : "store");
 			k8c_error_clear(&err);
@@ -894,6 +909,7 @@ static void watch_pump(struct api_watch *w)
 			json_t *obj =
 				ns_decode(evs[i]->value, evs[i]->value_len, evs[i]->mod_revision);
 
+			w->last_rev = evs[i]->mod_revision;
 			if (obj) {
 				watch_append_object(w, store_event_type_name(evs[i]->type), obj);
 				json_decref(obj);
@@ -1024,11 +1040,11 @@ static void ns_watch(struct api *api, h2o_req_t *req, const struct selector *fie
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
 		       H2O_STRLIT("application/json"));
 	h2o_start_response(req, &w->gen);
+	w->last_rev = start;
 	if (store_watch(api->store, NS_PREFIX, start, &w->sw, &err) < 0) {
 		/* too old a revision: 200 and an ERROR event, as the Python client expects */
 		if (err.code == STORE_E_EXPIRED)
-			watch_fail(w, 410, "Expired",
-				   err.msg ? err.msg : "too old resource version");
+			watch_expired(w);
 		else
 			watch_fail(w, 500, "InternalError", err.msg ? err.msg : "watch failed");
 		k8c_error_clear(&err);

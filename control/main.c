@@ -1,4 +1,5 @@
 /* k8c-server: the API server's command line. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,15 +9,18 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: k8c-server [OPTIONS]\n"
-		   "Serve the Kubernetes API (namespaces for now) over HTTPS.\n\n"
-		   "  --data-dir DIR        state.db, pki/ and admin.kubeconfig (default "
-		   "/var/lib/k8c)\n"
-		   "  --secure-port PORT    HTTPS port (default 6443)\n"
-		   "  --bind-address ADDR   IP address to listen on (default 0.0.0.0)\n"
-		   "  --kube-minor N        Kubernetes minor version reported by /version "
-		   "(default 31)\n"
-		   "  --help                show this help\n");
+	fputs("Usage: k8c-server [OPTIONS]\n"
+	      "Serve the Kubernetes API (namespaces for now) over HTTPS.\n\n"
+	      "  --data-dir DIR          state.db, pki/ and admin.kubeconfig (default "
+	      "/var/lib/k8c)\n"
+	      "  --secure-port PORT      HTTPS port (default 6443)\n"
+	      "  --bind-address ADDR     IP address to listen on (default 0.0.0.0)\n"
+	      "  --kube-minor N          minor version reported by /version (default 31)\n"
+	      "  --compact-interval SEC  compact the store every SEC seconds, keeping one "
+	      "interval\n"
+	      "                          of history for watchers (default 300, 0 = never)\n"
+	      "  --help                  show this help\n",
+	      f);
 }
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
@@ -40,6 +44,7 @@ int main(int argc, char **argv)
 		{"secure-port", required_argument, NULL, 'p'},
 		{"bind-address", required_argument, NULL, 'b'},
 		{"kube-minor", required_argument, NULL, 'm'},
+		{"compact-interval", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -48,12 +53,13 @@ int main(int argc, char **argv)
 		.bind_address = "0.0.0.0",
 		.port = 6443,
 		.kube_minor = 31,
+		.compact_interval = 300,
 	};
 	struct k8c_error err = K8C_ERROR_INIT;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			cfg.data_dir = optarg;
@@ -67,6 +73,11 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			if (parse_int("--kube-minor", optarg, 0, 999, &cfg.kube_minor) < 0)
+				return 2;
+			break;
+		case 'c':
+			if (parse_int("--compact-interval", optarg, 0, 86400 * 365,
+				      &cfg.compact_interval) < 0)
 				return 2;
 			break;
 		case 'h':
@@ -84,6 +95,16 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "k8c-server: unexpected argument %s (see --help)\n", argv[optind]);
 		return 2;
+	}
+	{
+		unsigned char a[16];
+
+		if (inet_pton(AF_INET, cfg.bind_address, a) != 1 &&
+		    inet_pton(AF_INET6, cfg.bind_address, a) != 1) {
+			fprintf(stderr, "k8c-server: --bind-address: \"%s\" is not an IP address\n",
+				cfg.bind_address);
+			return 2;
+		}
 	}
 	if (!*cfg.data_dir) {
 		fprintf(stderr, "k8c-server: --data-dir must not be empty\n");

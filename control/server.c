@@ -172,7 +172,30 @@ static struct {
 	h2o_context_t ctx;
 	h2o_accept_ctx_t actx;
 	struct api api;
+	h2o_timeout_t compact_timeout;
+	h2o_timeout_entry_t compact_entry;
+	int64_t compact_next; /* the revision seen at the previous tick */
 } srv;
+
+/*
+ * As kube-apiserver: every interval, compact up to the revision seen one interval earlier, so
+ * watchers can resume from anything newer than one interval.
+ */
+static void on_compact(h2o_timeout_entry_t *entry)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	int64_t rev = 0;
+
+	if (srv.compact_next > 0 && store_compact(srv.api.store, srv.compact_next, &err) < 0) {
+		fprintf(stderr, "k8c-server: compact to revision %lld: %s\n",
+			(long long)srv.compact_next, err.msg ? err.msg : "failed");
+		k8c_error_clear(&err);
+	}
+	if (store_revision(srv.api.store, &rev, &err) < 0)
+		k8c_error_clear(&err);
+	srv.compact_next = rev;
+	h2o_timeout_link(srv.ctx.loop, &srv.compact_timeout, &srv.compact_entry);
+}
 
 int server_run(const struct server_config *cfg, struct k8c_error *err)
 {
@@ -250,6 +273,12 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 		wildcard(cfg->bind_address) ? "127.0.0.1" : cfg->bind_address, cfg->port);
 
 	api_watch_start(&srv.api);
+	if (cfg->compact_interval > 0) {
+		h2o_timeout_init(srv.ctx.loop, &srv.compact_timeout,
+				 (uint64_t)cfg->compact_interval * 1000);
+		srv.compact_entry.cb = on_compact;
+		h2o_timeout_link(srv.ctx.loop, &srv.compact_timeout, &srv.compact_entry);
+	}
 	lsock = h2o_evloop_socket_create(srv.ctx.loop, lfd, H2O_SOCKET_FLAG_DONT_READ);
 	lfd = -1;
 	lsock->data = &srv.actx;
@@ -268,6 +297,8 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 	h2o_socket_close(lsock);
 	api_shutdown(&srv.api);
 	h2o_timeout_unlink(&srv.api.tick_entry);
+	if (h2o_timeout_is_linked(&srv.compact_entry))
+		h2o_timeout_unlink(&srv.compact_entry);
 	ret = 0;
 out:
 	if (lfd >= 0)

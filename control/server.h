@@ -8,7 +8,8 @@ struct server_config {
 	const char *data_dir;	  /* state.db, pki/, admin.kubeconfig */
 	const char *bind_address; /* IPv4 or IPv6 literal; 0.0.0.0 = every address */
 	int port;
-	int kube_minor; /* the Kubernetes minor version /version reports */
+	int kube_minor;	      /* the Kubernetes minor version /version reports */
+	int compact_interval; /* seconds between compactions, 0 = never */
 };
 
 /*

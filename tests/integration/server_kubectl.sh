@@ -33,10 +33,12 @@ PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print
 U=https://127.0.0.1:$PORT
 export KUBECONFIG=$D/data/admin.kubeconfig
 
-# start MINOR: run the server in the background and wait for /healthz.
+# start MINOR [FLAGS...]: run the server in the background and wait for /healthz.
 start() {
+	local minor=$1
+	shift
 	"$BIN/k8c-server" --data-dir "$D/data" --secure-port "$PORT" --bind-address 127.0.0.1 \
-		--kube-minor "$1" 2>>"$D/server.log" &
+		--kube-minor "$minor" "$@" 2>>"$D/server.log" &
 	PID=$!
 	for _ in $(seq 100); do
 		curl -sk "$U/healthz" 2>/dev/null | grep -qx ok && return 0
@@ -62,6 +64,8 @@ rc=0; "$BIN/k8c-server" --no-such-flag 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || fail "unknown flag: exit $rc, want 2"
 rc=0; "$BIN/k8c-server" --secure-port 70000 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || fail "bad port: exit $rc, want 2"
+rc=0; "$BIN/k8c-server" --bind-address nowhere 2>/dev/null || rc=$?
+[[ $rc == 2 ]] || fail "bad bind address: exit $rc, want 2"
 
 start 31
 grep -q "listening on https://127.0.0.1:$PORT" "$D/server.log" || fail "no listening log line"
@@ -186,4 +190,25 @@ for MINOR in 27 33; do
 	grep -Eq '^x +Active' <<<"$out" || fail "kubectl 1.$MINOR after restart: $out"
 	stop
 done
+
+# Compaction every second: a watch from a compacted revision is 200, then an ERROR event with a
+# 410 Expired Status, which the Python client turns into ApiException 410.
+start 31 --compact-interval 1
+C -X POST -H 'Content-Type: application/json' -d '{"metadata":{"name":"c1"}}' "$U/api/v1/namespaces" >/dev/null
+sleep 2.5
+out=$(C "$U/api/v1/namespaces?watch=1&resourceVersion=1&timeoutSeconds=1" | jq -r '.type + " " + .object.reason + " " + (.object.code|tostring) + " " + .object.message')
+[[ $out =~ ^"ERROR Expired 410 too old resource version: 1 ("[0-9]+")"$ ]] || fail "watch of a compacted revision: $out"
+$PY - "$KUBECONFIG" <<'PYTHON' || fail "python watch of a compacted revision"
+import sys
+from kubernetes import client, config, watch
+config.load_kube_config(sys.argv[1])
+try:
+    for ev in watch.Watch().stream(client.CoreV1Api().list_namespace, resource_version="1",
+                                   timeout_seconds=2):
+        pass
+    sys.exit("no exception")
+except client.exceptions.ApiException as e:
+    assert e.status == 410, e
+PYTHON
+stop
 echo "server_kubectl: ok"
