@@ -136,6 +136,15 @@ k delete ns x | grep -q 'namespace "x" deleted' || fail "kubectl delete"
 out=$(k get ns x 2>&1) && fail "x still there"
 grep -q NotFound <<<"$out" || fail "get after delete: $out"
 
+# kubectl get -w: the list, then a watch answered with one-row Tables.
+timeout 4 kubectl --cache-dir "$D/cache.$MINOR" get ns -w >"$D/getw.out" 2>&1 &
+WPID=$!
+sleep 1.5
+C -X POST -H 'Content-Type: application/json' -d '{"metadata":{"name":"w0"}}' "$U/api/v1/namespaces" >/dev/null
+wait $WPID || true
+grep -Eq '^default +Active' "$D/getw.out" && grep -Eq '^w0 +Active' "$D/getw.out" || fail "kubectl get -w: $(cat "$D/getw.out")"
+C -X DELETE "$U/api/v1/namespaces/w0" >/dev/null
+
 # The Python client, watch included.
 $PY - "$KUBECONFIG" <<'PYTHON' || fail "python client"
 import sys, threading, time
