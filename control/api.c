@@ -163,44 +163,6 @@ bool api_wants_table(h2o_req_t *req)
 	return false;
 }
 
-void api_age(const char *rfc3339, char *buf, size_t len)
-{
-	struct tm tm = {0};
-	long long s, m, h, d;
-
-	if (!rfc3339 || !strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-		snprintf(buf, len, "<unknown>");
-		return;
-	}
-	s = (long long)(time(NULL) - timegm(&tm));
-	if (s < -1) {
-		snprintf(buf, len, "<invalid>");
-		return;
-	}
-	if (s < 0)
-		s = 0;
-	m = s / 60, h = s / 3600, d = h / 24;
-	/* apimachinery's duration.HumanDuration */
-	if (s < 120)
-		snprintf(buf, len, "%llds", s);
-	else if (m < 10)
-		snprintf(buf, len, s % 60 ? "%lldm%llds" : "%lldm", m, s % 60);
-	else if (m < 180)
-		snprintf(buf, len, "%lldm", m);
-	else if (h < 8)
-		snprintf(buf, len, m % 60 ? "%lldh%lldm" : "%lldh", h, m % 60);
-	else if (h < 48)
-		snprintf(buf, len, "%lldh", h);
-	else if (h < 24 * 8)
-		snprintf(buf, len, h % 24 ? "%lldd%lldh" : "%lldd", d, h % 24);
-	else if (h < 24 * 365 * 2)
-		snprintf(buf, len, "%lldd", d);
-	else if (h < 24 * 365 * 8)
-		snprintf(buf, len, d % 365 ? "%lldy%lldd" : "%lldy", d / 365, d % 365);
-	else
-		snprintf(buf, len, "%lldy", d / 365);
-}
-
 void api_set_resource_version(json_t *obj, int64_t rev)
 {
 	json_t *meta = json_object_get(obj, "metadata");
@@ -284,12 +246,7 @@ static void send_api_groups(h2o_req_t *req)
 
 static void send_core_resources(h2o_req_t *req)
 {
-	_cleanup_json_ json_t *v =
-		json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s], s:[s]}]}",
-			  "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", "v1",
-			  "resources", "name", "namespaces", "singularName", "namespace",
-			  "namespaced", 0, "kind", "Namespace", "verbs", "create", "delete", "get",
-			  "list", "patch", "update", "watch", "shortNames", "ns");
+	_cleanup_json_ json_t *v = api_registry_discovery();
 
 	api_send_json(req, 200, v);
 }
@@ -306,19 +263,57 @@ static bool method_is(h2o_req_t *req, const char *m)
 	return path_is(req->method, m);
 }
 
+/*
+ * /api/v1/... : {res}[/{name}[/status]] for cluster-scoped resources and lists across
+ * namespaces, namespaces/{ns}/{res}[/{name}[/status]] for namespaced ones. false when the path
+ * is not a resource path (the caller answers 404).
+ */
+static bool route_resource(struct api *api, h2o_req_t *req, h2o_iovec_t p)
+{
+	static const char prefix[] = "/api/v1/";
+	char *seg[6], buf[1024], *save = NULL, *tok;
+	const struct api_resource *r;
+	size_t n = 0;
+
+	if (p.len <= sizeof(prefix) - 1 || memcmp(p.base, prefix, sizeof(prefix) - 1) != 0 ||
+	    p.len - (sizeof(prefix) - 1) >= sizeof(buf))
+		return false;
+	memcpy(buf, p.base + sizeof(prefix) - 1, p.len - (sizeof(prefix) - 1));
+	buf[p.len - (sizeof(prefix) - 1)] = '\0';
+	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (n == 6)
+			return false;
+		seg[n++] = tok;
+	}
+	if (n == 0 || !(r = api_registry_find(seg[0], strlen(seg[0]))))
+		return false;
+	if (!r->namespaced || n == 1) {
+		/* namespaces/{ns}/{res}... is a namespaced path, namespaces/{ns}/status is not */
+		if (strcmp(seg[0], "namespaces") == 0 && n >= 3 && strcmp(seg[2], "status") != 0) {
+			const struct api_resource *nr = api_registry_find(seg[2], strlen(seg[2]));
+
+			if (!nr || !nr->namespaced || n > 5)
+				return false;
+			api_resource_serve(api, req, nr, seg[1], n > 3 ? seg[3] : NULL,
+					   n > 4 ? seg[4] : NULL);
+			return true;
+		}
+		if (n > 3 || (r->namespaced && n > 1))
+			return false;
+		api_resource_serve(api, req, r, NULL, n > 1 ? seg[1] : NULL, n > 2 ? seg[2] : NULL);
+		return true;
+	}
+	return false;
+}
+
 void api_handle(struct api *api, h2o_req_t *req)
 {
 	h2o_iovec_t p = req->path_normalized;
-	static const char ns_prefix[] = "/api/v1/namespaces";
-	const size_t ns_len = sizeof(ns_prefix) - 1;
 
 	if (p.len > 1 && p.base[p.len - 1] == '/')
 		p.len--;
-	if (p.len >= ns_len && memcmp(p.base, ns_prefix, ns_len) == 0 &&
-	    (p.len == ns_len || p.base[ns_len] == '/')) {
-		api_namespaces(api, req, p.base + ns_len, p.len - ns_len);
+	if (route_resource(api, req, p))
 		return;
-	}
 	if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
 		api_send_status(req, 405, "MethodNotAllowed", NULL,
 				"the server does not allow this method on the requested resource");

@@ -1,6 +1,6 @@
 /*
  * The Kubernetes HTTP API on top of the store: routing, discovery, Status errors and one file
- * per resource (api_namespaces.c). Everything here runs on the h2o event-loop thread.
+ * generic set of resource handlers (api_resource.c) driven by the registry (api_registry.h). Everything here runs on the h2o event-loop thread.
  */
 #ifndef K8C_API_H
 #define K8C_API_H
@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <h2o.h>
 
+#include "api_registry.h"
 #include "store.h"
 
 /* Bodies above this are refused with 413 (kube-apiserver's limit for JSON is 3 MiB too). */
@@ -55,9 +56,6 @@ bool api_query_bool(h2o_req_t *req, const char *name);
 /* Whether the Accept header asks for a meta.k8s.io Table. */
 bool api_wants_table(h2o_req_t *req);
 
-/* Human age of an RFC 3339 timestamp, as kubectl prints it ("5m", "3d4h"). */
-void api_age(const char *rfc3339, char *buf, size_t len);
-
 /* Set metadata.resourceVersion of a stored object (its mod_revision). */
 void api_set_resource_version(json_t *obj, int64_t rev);
 
@@ -65,8 +63,13 @@ void api_set_resource_version(json_t *obj, int64_t rev);
 void api_send_store_error(h2o_req_t *req, const struct k8c_error *err, const char *kind,
 			  const char *name);
 
-/* Namespaces: path is what follows "/api/v1/namespaces" ("" or "/name"). */
-void api_namespaces(struct api *api, h2o_req_t *req, const char *rest, size_t rest_len);
+/*
+ * Serve one resource request (api_resource.c): ns is the namespace of a namespaced path (NULL
+ * for cluster-scoped resources and for lists across namespaces), name NULL for the collection,
+ * sub a subresource ("status") or NULL.
+ */
+void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			const char *ns, const char *name, const char *sub);
 
 /* Create the namespaces every cluster has (default, kube-system...) when absent. */
 int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);

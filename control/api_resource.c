@@ -1,7 +1,9 @@
 /*
- * Namespaces: list, get, create, update, delete and watch over the store, keys
- * /registry/namespaces/<name>. The stored JSON carries no resourceVersion: it is the key's
- * mod_revision, set on the way out (as kube-apiserver's etcd3 storage does).
+ * The generic resource handlers: list, get, create, update, patch, delete, deletecollection and
+ * watch for every entry of the registry (api_registry.h), keys /registry/<resource>/<name> for
+ * cluster-scoped and /registry/<resource>/<namespace>/<name> for namespaced resources. The stored
+ * JSON carries no resourceVersion: it is the key's mod_revision, set on the way out (as
+ * kube-apiserver's etcd3 storage does).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,8 +14,6 @@
 #include "api.h"
 #include "cleanup.h"
 
-#define NS_PREFIX "/registry/namespaces/"
-#define KIND	  "Namespace"
 /* a watch whose client does not keep up is ended once this much is queued */
 #define WATCH_MAX_PENDING (16u * 1024 * 1024)
 
@@ -48,6 +48,39 @@ static char *trim_dup(const char *s, size_t len)
 	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 		len--;
 	return strndup(s, len);
+}
+
+/* The field selectors kube-apiserver supports for the core resources (a union of them). */
+static bool field_supported(const char *key)
+{
+	static const char *const keys[] = {"metadata.name",
+					   "metadata.namespace",
+					   "status.phase",
+					   "spec.nodeName",
+					   "spec.restartPolicy",
+					   "spec.schedulerName",
+					   "spec.serviceAccountName",
+					   "status.podIP",
+					   "status.nominatedNodeName",
+					   "type",
+					   "reason",
+					   "source",
+					   "reportingComponent",
+					   "involvedObject.kind",
+					   "involvedObject.namespace",
+					   "involvedObject.name",
+					   "involvedObject.uid",
+					   "involvedObject.apiVersion",
+					   "involvedObject.resourceVersion",
+					   "involvedObject.fieldPath",
+					   "spec.unschedulable",
+					   "status.replicas",
+					   NULL};
+
+	for (const char *const *k = keys; *k; k++)
+		if (strcmp(*k, key) == 0)
+			return true;
+	return false;
 }
 
 /* Equality-based selectors only ("in", "notin" come with the label index). */
@@ -90,8 +123,7 @@ static int selector_parse(const char *text, bool field, struct selector *out, st
 			selector_free(out);
 			return k8c_error_set(err, 400, "unable to parse requirement: \"%s\"", term);
 		}
-		if (field && strcmp(r.key, "metadata.name") != 0 &&
-		    strcmp(r.key, "status.phase") != 0) {
+		if (field && !field_supported(r.key)) {
 			free(r.key);
 			free(r.value);
 			selector_free(out);
@@ -105,11 +137,22 @@ static int selector_parse(const char *text, bool field, struct selector *out, st
 
 static const char *field_value(json_t *obj, const char *key)
 {
-	if (strcmp(key, "metadata.name") == 0)
-		return json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-	if (strcmp(key, "status.phase") == 0)
-		return json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
-	return NULL;
+	json_t *v = obj;
+	char part[64];
+
+	while (v && *key) {
+		size_t n = strcspn(key, ".");
+
+		if (n >= sizeof(part))
+			return NULL;
+		memcpy(part, key, n);
+		part[n] = '\0';
+		v = json_object_get(v, part);
+		key += n + (key[n] == '.');
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "true" : "false";
+	return json_string_value(v);
 }
 
 static bool selector_match(const struct selector *s, json_t *obj, bool field)
@@ -137,7 +180,7 @@ static bool selector_match(const struct selector *s, json_t *obj, bool field)
 }
 
 /* The stored object with its resourceVersion, or NULL when the stored bytes are not JSON. */
-static json_t *ns_decode(const void *value, size_t len, int64_t rev)
+static json_t *obj_decode(const void *value, size_t len, int64_t rev)
 {
 	json_t *obj = json_loadb(value, len, 0, NULL);
 
@@ -149,55 +192,35 @@ static json_t *ns_decode(const void *value, size_t len, int64_t rev)
 	return obj;
 }
 
-static json_t *table_columns(void)
-{
-	return json_pack("[{s:s, s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:s, s:i}, "
-			 "{s:s, s:s, s:s, s:s, s:i}]",
-			 "name", "Name", "type", "string", "format", "name", "description",
-			 "Name must be unique within a namespace.", "priority", 0, "name", "Status",
-			 "type", "string", "format", "", "description",
-			 "The status of the namespace", "priority", 0, "name", "Age", "type",
-			 "string", "format", "", "description",
-			 "CreationTimestamp is a timestamp representing the server time when this "
-			 "object was created.",
-			 "priority", 0);
-}
-
-static json_t *table_row(json_t *obj)
+static json_t *table_row(const struct api_resource *r, json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata");
-	const char *name = json_string_value(json_object_get(meta, "name"));
-	const char *phase =
-		json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
-	char age[32];
 
-	api_age(json_string_value(json_object_get(meta, "creationTimestamp")), age, sizeof(age));
-	return json_pack("{s:[s,s,s], s:{s:s, s:s, s:O}}", "cells", name ? name : "",
-			 phase ? phase : "", age, "object", "kind", "PartialObjectMetadata",
-			 "apiVersion", "meta.k8s.io/v1", "metadata", meta);
+	return json_pack("{s:o, s:{s:s, s:s, s:O}}", "cells", r->cells(obj), "object", "kind",
+			 "PartialObjectMetadata", "apiVersion", "meta.k8s.io/v1", "metadata", meta);
 }
 
-static json_t *table_new(const char *rv)
+static json_t *table_new(const struct api_resource *r, const char *rv)
 {
 	return json_pack("{s:s, s:s, s:{s:s}, s:o, s:[]}", "kind", "Table", "apiVersion",
 			 "meta.k8s.io/v1", "metadata", "resourceVersion", rv, "columnDefinitions",
-			 table_columns(), "rows");
+			 api_registry_columns(r), "rows");
 }
 
-static json_t *table_one(json_t *obj)
+static json_t *table_one(const struct api_resource *r, json_t *obj)
 {
 	const char *rv = json_string_value(
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-	json_t *t = table_new(rv ? rv : "");
+	json_t *t = table_new(r, rv ? rv : "");
 
-	json_array_append_new(json_object_get(t, "rows"), table_row(obj));
+	json_array_append_new(json_object_get(t, "rows"), table_row(r, obj));
 	return t;
 }
 
-static void send_object(h2o_req_t *req, int status, json_t *obj)
+static void send_object(const struct api_resource *r, h2o_req_t *req, int status, json_t *obj)
 {
 	if (api_wants_table(req)) {
-		_cleanup_json_ json_t *t = table_one(obj);
+		_cleanup_json_ json_t *t = table_one(r, obj);
 
 		api_send_json(req, status, t);
 		return;
@@ -205,38 +228,42 @@ static void send_object(h2o_req_t *req, int status, json_t *obj)
 	api_send_json(req, status, obj);
 }
 
-/* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
-static const char *dns1123_label_error(const char *s)
+/* 422 Invalid with causes (stolen), worded as kube-apiserver's. */
+static void send_causes(h2o_req_t *req, const struct api_resource *r, const char *name,
+			json_t *causes)
 {
-	size_t n = strlen(s);
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *c;
+	size_t n = json_array_size(causes);
 
-	if (n > 63)
-		return "must be no more than 63 characters";
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      (c == '-' && i > 0 && i < n - 1)))
-			return "a lowercase RFC 1123 label must consist of lower case alphanumeric "
-			       "characters or '-', and must start and end with an alphanumeric "
-			       "character (e.g. 'my-name',  or '123-abc', regex used for "
-			       "validation "
-			       "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-	}
-	return n ? NULL : "name or generateName is required";
+	if (n > 1)
+		fputc('[', f);
+	json_array_foreach(causes, i, c) fprintf(f, "%s%s: %s", i ? ", " : "",
+						 json_string_value(json_object_get(c, "field")),
+						 json_string_value(json_object_get(c, "message")));
+	if (n > 1)
+		fputc(']', f);
+	fclose(f);
+	api_send_status(req, 422, "Invalid",
+			json_pack("{s:s, s:s, s:s, s:o}", "name", name, "group", r->group, "kind",
+				  r->kind, "causes", causes),
+			"%s \"%s\" is invalid: %s", r->kind, name, buf);
+	free(buf);
 }
 
-static void send_invalid(h2o_req_t *req, const char *name, const char *field, const char *value,
-			 const char *detail)
+static void send_invalid(h2o_req_t *req, const struct api_resource *r, const char *name,
+			 const char *field, const char *value, const char *detail)
 {
-	_cleanup_free_ char *msg = value ? k8c_xasprintf("Invalid value: \"%s\": %s", value, detail)
-					 : k8c_xasprintf("Required value: %s", detail);
-	json_t *details = json_pack(
-		"{s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", name, "kind", KIND, "causes", "reason",
-		value ? "FieldValueInvalid" : "FieldValueRequired", "message", msg, "field", field);
+	json_t *causes = json_array();
 
-	api_send_status(req, 422, "Invalid", details, "%s \"%s\" is invalid: %s: %s", KIND, name,
-			field, msg);
+	if (value)
+		api_cause_add(causes, "FieldValueInvalid", field, "Invalid value: \"%s\": %s",
+			      value, detail);
+	else
+		api_cause_add(causes, "FieldValueRequired", field, "Required value: %s", detail);
+	send_causes(req, r, name, causes);
 }
 
 static bool content_type_ok(h2o_req_t *req)
@@ -314,18 +341,18 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 	return obj;
 }
 
-/* Check a Namespace (kind, apiVersion, metadata types); NULL after answering the error. */
-static json_t *check_object(h2o_req_t *req, json_t *obj)
+/* Check kind, apiVersion and metadata types of a body for r; NULL after answering the error. */
+static json_t *check_object(const struct api_resource *r, h2o_req_t *req, json_t *obj)
 {
 	json_t *meta, *v;
 	const char *s;
 
 	v = json_object_get(obj, "kind");
 	s = json_string_value(v);
-	if (v && (!s || (strcmp(s, KIND) != 0 && *s))) {
+	if (v && (!s || (strcmp(s, r->kind) != 0 && *s))) {
 		json_decref(obj);
-		api_send_status(req, 400, "BadRequest", NULL,
-				"the kind of the object must be Namespace");
+		api_send_status(req, 400, "BadRequest", NULL, "the kind of the object must be %s",
+				r->kind);
 		return NULL;
 	}
 	v = json_object_get(obj, "apiVersion");
@@ -369,7 +396,9 @@ static json_t *check_object(h2o_req_t *req, json_t *obj)
 			}
 		}
 	}
-	for (const char *const *k = (const char *const[]){"name", "generateName", NULL}; *k; k++) {
+	for (const char *const *k = (const char *const[]){"name", "generateName", "namespace",
+							  "resourceVersion", NULL};
+	     *k; k++) {
 		v = json_object_get(meta, *k);
 		if (v && !json_is_string(v) && !json_is_null(v)) {
 			json_decref(obj);
@@ -378,17 +407,17 @@ static json_t *check_object(h2o_req_t *req, json_t *obj)
 			return NULL;
 		}
 	}
-	json_object_set_new(obj, "kind", json_string(KIND));
+	json_object_set_new(obj, "kind", json_string(r->kind));
 	json_object_set_new(obj, "apiVersion", json_string("v1"));
 	return obj;
 }
 
-/* The request body as a Namespace object, or NULL after answering the error. */
-static json_t *read_body(h2o_req_t *req)
+/* The request body as an object of r, or NULL after answering the error. */
+static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 {
 	json_t *obj = parse_body(req, false);
 
-	return obj ? check_object(req, obj) : NULL;
+	return obj ? check_object(r, req, obj) : NULL;
 }
 
 static void random_uuid(char out[37])
@@ -427,108 +456,6 @@ static void now_rfc3339(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void key_of(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, NS_PREFIX "%s", name);
-}
-
-/* What the server sets on a new Namespace (uid, creationTimestamp, finalizer, phase). */
-static void ns_default(json_t *obj, const char *name)
-{
-	json_t *meta = json_object_get(obj, "metadata"), *labels;
-	char uid[37], ts[32];
-
-	json_object_set_new(meta, "name", json_string(name));
-	random_uuid(uid);
-	now_rfc3339(ts, sizeof(ts));
-	json_object_set_new(meta, "uid", json_string(uid));
-	json_object_set_new(meta, "creationTimestamp", json_string(ts));
-	json_object_del(meta, "resourceVersion");
-	json_object_del(meta, "namespace");
-	json_object_del(meta, "deletionTimestamp");
-	json_object_del(meta, "selfLink");
-	labels = json_object_get(meta, "labels");
-	if (!json_is_object(labels)) {
-		labels = json_object();
-		json_object_set_new(meta, "labels", labels);
-	}
-	/* kube-apiserver sets this label on every namespace since 1.21 */
-	json_object_set_new(labels, "kubernetes.io/metadata.name", json_string(name));
-	json_object_set_new(obj, "spec", json_pack("{s:[s]}", "finalizers", "kubernetes"));
-	json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
-}
-
-int api_namespaces_bootstrap(struct store *store, struct k8c_error *err)
-{
-	static const char *const names[] = {"default", "kube-system", "kube-public",
-					    "kube-node-lease"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		_cleanup_json_ json_t *obj =
-			json_pack("{s:s, s:s, s:{}}", "kind", KIND, "apiVersion", "v1", "metadata");
-		_cleanup_free_ char *value = NULL;
-		char key[128];
-		int64_t rev;
-
-		ns_default(obj, names[i]);
-		value = json_dumps(obj, JSON_COMPACT);
-		key_of(key, sizeof(key), names[i]);
-		if (store_create(store, key, value, strlen(value), &rev, err) < 0) {
-			if (err->code != STORE_E_EXISTS)
-				return k8c_error_wrap(err, "namespace %s", names[i]);
-			k8c_error_clear(err);
-		}
-	}
-	return 0;
-}
-
-static void ns_create(struct api *api, h2o_req_t *req)
-{
-	_cleanup_json_ json_t *obj = read_body(req);
-	_cleanup_free_ char *generated = NULL;
-	_cleanup_free_ char *value = NULL;
-	struct k8c_error err = K8C_ERROR_INIT;
-	const char *name, *gen, *problem;
-	char key[128];
-	json_t *meta;
-	int64_t rev;
-
-	if (!obj)
-		return;
-	meta = json_object_get(obj, "metadata");
-	name = json_string_value(json_object_get(meta, "name"));
-	gen = json_string_value(json_object_get(meta, "generateName"));
-	if ((!name || !*name) && gen && *gen) {
-		generated = generate_name(gen);
-		name = generated;
-	}
-	if (!name || !*name) {
-		send_invalid(req, "", "metadata.name", NULL, "name or generateName is required");
-		return;
-	}
-	/* ns_default() replaces metadata.name: keep our own copy */
-	if (!generated) {
-		generated = k8c_xstrdup(name);
-		name = generated;
-		gen = NULL;
-	}
-	if ((problem = dns1123_label_error(name))) {
-		send_invalid(req, name, gen ? "metadata.generateName" : "metadata.name",
-			     gen ? gen : name, problem);
-		return;
-	}
-	ns_default(obj, name);
-	value = json_dumps(obj, JSON_COMPACT);
-	key_of(key, sizeof(key), name);
-	if (store_create(api->store, key, value, strlen(value), &rev, &err) < 0) {
-		api_send_store_error(req, &err, "namespaces", name);
-		k8c_error_clear(&err);
-		return;
-	}
-	api_set_resource_version(obj, rev);
-	api_send_json(req, 201, obj);
-}
-
 static bool parse_rev(const char *s, int64_t *out)
 {
 	char *end;
@@ -546,26 +473,171 @@ static bool parse_rev(const char *s, int64_t *out)
 	return true;
 }
 
-/*
- * Store obj (a checked Namespace) as the new version of name if its mod_revision is expected
- * (0 = any). Only metadata changes: spec and status change through /finalize and /status
- * (kube-apiserver's namespace strategy).
- */
-static void ns_replace(struct api *api, h2o_req_t *req, const char *name, json_t *obj,
-		       int64_t expected)
+static char *key_of(const struct api_resource *r, const char *ns, const char *name)
 {
-	_cleanup_json_ json_t *cur = NULL;
-	_cleanup_free_ char *value = NULL;
-	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
+	return r->namespaced ? k8c_xasprintf("/registry/%s/%s/%s", r->resource, ns, name)
+			     : k8c_xasprintf("/registry/%s/%s", r->resource, name);
+}
+
+/* The prefix of a collection: one namespace, or all of them when ns is NULL. */
+static char *prefix_of(const struct api_resource *r, const char *ns)
+{
+	return r->namespaced && ns ? k8c_xasprintf("/registry/%s/%s/", r->resource, ns)
+				   : k8c_xasprintf("/registry/%s/", r->resource);
+}
+
+/* Read and decode the stored version of a key; <0 after answering the error. */
+static int load(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *key,
+		const char *name, json_t **out, int64_t *rev)
+{
 	struct store_kv kv = {0};
 	struct k8c_error err = K8C_ERROR_INIT;
-	const char *bname;
-	json_t *meta, *cmeta;
+
+	if (store_get(api->store, key, &kv, &err) < 0) {
+		api_send_store_error(req, &err, r->resource, name);
+		k8c_error_clear(&err);
+		return -1;
+	}
+	*out = obj_decode(kv.value, kv.value_len, kv.mod_revision);
+	*rev = kv.mod_revision;
+	store_kv_free(&kv);
+	if (!*out) {
+		api_send_status(req, 500, "InternalError", NULL, "stored %s %s is corrupt",
+				r->resource, name);
+		return -1;
+	}
+	return 0;
+}
+
+static void set_meta_string(json_t *meta, const char *key, const char *value)
+{
+	json_object_set_new(meta, key, json_string(value));
+}
+
+/* Defaults, then validation; <0 after answering 422. old is NULL on create. */
+static int admit(h2o_req_t *req, const struct api_resource *r, const char *name, json_t *obj,
+		 const json_t *old)
+{
+	json_t *causes = json_array();
+
+	if (r->defaults)
+		r->defaults(obj);
+	if (!old && r->on_create)
+		r->on_create(obj);
+	if (r->validate)
+		r->validate(obj, old, causes);
+	if (json_array_size(causes)) {
+		send_causes(req, r, name, causes);
+		return -1;
+	}
+	json_decref(causes);
+	return 0;
+}
+
+static void res_create(struct api *api, h2o_req_t *req, const struct api_resource *r,
+		       const char *ns)
+{
+	_cleanup_json_ json_t *obj = read_body(r, req);
+	_cleanup_free_ char *name = NULL, *key = NULL, *value = NULL;
+	struct k8c_error err = K8C_ERROR_INIT;
+	const char *given, *gen, *bns, *problem;
+	char uid[37], ts[32];
+	json_t *meta;
 	int64_t rev;
-	char key[128];
+
+	if (!obj)
+		return;
+	meta = json_object_get(obj, "metadata");
+	bns = json_string_value(json_object_get(meta, "namespace"));
+	if (r->namespaced && bns && *bns && strcmp(bns, ns) != 0) {
+		api_send_status(req, 400, "BadRequest", NULL,
+				"the namespace of the provided object does not match the namespace "
+				"sent on the request");
+		return;
+	}
+	given = json_string_value(json_object_get(meta, "name"));
+	gen = json_string_value(json_object_get(meta, "generateName"));
+	if ((!given || !*given) && gen && *gen)
+		name = generate_name(gen);
+	else if (given && *given)
+		name = k8c_xstrdup(given), gen = NULL;
+	if (!name) {
+		send_invalid(req, r, "", "metadata.name", NULL, "name or generateName is required");
+		return;
+	}
+	if ((problem = api_name_error(r->name_rule, name))) {
+		send_invalid(req, r, name, gen ? "metadata.generateName" : "metadata.name",
+			     gen ? gen : name, problem);
+		return;
+	}
+	if (r->namespaced) {
+		_cleanup_free_ char *nskey = k8c_xasprintf("/registry/namespaces/%s", ns);
+		struct store_kv kv = {0};
+
+		if (store_get(api->store, nskey, &kv, &err) < 0) {
+			api_send_store_error(req, &err, "namespaces", ns);
+			k8c_error_clear(&err);
+			return;
+		}
+		store_kv_free(&kv);
+		set_meta_string(meta, "namespace", ns);
+	} else {
+		json_object_del(meta, "namespace");
+	}
+	set_meta_string(meta, "name", name);
+	random_uuid(uid);
+	now_rfc3339(ts, sizeof(ts));
+	set_meta_string(meta, "uid", uid);
+	set_meta_string(meta, "creationTimestamp", ts);
+	json_object_del(meta, "resourceVersion");
+	json_object_del(meta, "deletionTimestamp");
+	json_object_del(meta, "deletionGracePeriodSeconds");
+	json_object_del(meta, "selfLink");
+	json_object_del(meta, "managedFields");
+	if (json_is_object(json_object_get(obj, "spec")) && strcmp(r->resource, "namespaces"))
+		json_object_set_new(meta, "generation", json_integer(1));
+	else
+		json_object_del(meta, "generation");
+	if (admit(req, r, name, obj, NULL) < 0)
+		return;
+	value = json_dumps(obj, JSON_COMPACT);
+	key = key_of(r, ns, name);
+	if (store_create(api->store, key, value, strlen(value), &rev, &err) < 0) {
+		api_send_store_error(req, &err, r->resource, name);
+		k8c_error_clear(&err);
+		return;
+	}
+	api_set_resource_version(obj, rev);
+	send_object(r, req, 201, obj);
+}
+
+/*
+ * Store obj as the new version of name if its mod_revision is expected (0 = any); old is the
+ * stored version. For /status (status_only) only the status changes; otherwise the status of a
+ * resource with a status subresource is kept, and system metadata is always kept.
+ */
+static void res_replace(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			const char *ns, const char *name, json_t *obj, json_t *old,
+			int64_t expected, bool status_only)
+{
+	static const char *const sys[] = {"uid",
+					  "creationTimestamp",
+					  "name",
+					  "namespace",
+					  "generation",
+					  "deletionTimestamp",
+					  "deletionGracePeriodSeconds",
+					  NULL};
+	_cleanup_free_ char *key = key_of(r, ns, name), *value = NULL;
+	_cleanup_json_ json_t *next = NULL;
+	struct k8c_error err = K8C_ERROR_INIT;
+	json_t *meta, *ometa, *ospec, *nspec;
+	const char *bname, *bns;
+	int64_t rev;
 
 	meta = json_object_get(obj, "metadata");
 	bname = json_string_value(json_object_get(meta, "name"));
+	bns = json_string_value(json_object_get(meta, "namespace"));
 	if (!bname || strcmp(bname, name) != 0) {
 		api_send_status(req, 400, "BadRequest", NULL,
 				"the name of the object (%s) does not match the name on the URL "
@@ -573,162 +645,168 @@ static void ns_replace(struct api *api, h2o_req_t *req, const char *name, json_t
 				bname ? bname : "", name);
 		return;
 	}
-	key_of(key, sizeof(key), name);
-	if (store_get(api->store, key, &kv, &err) < 0) {
-		api_send_store_error(req, &err, "namespaces", name);
-		k8c_error_clear(&err);
+	if (r->namespaced && bns && *bns && strcmp(bns, ns) != 0) {
+		api_send_status(req, 400, "BadRequest", NULL,
+				"the namespace of the provided object does not match the namespace "
+				"sent on the request");
 		return;
 	}
-	kvp = &kv;
-	cur = ns_decode(kv.value, kv.value_len, kv.mod_revision);
-	if (!cur) {
-		api_send_status(req, 500, "InternalError", NULL, "stored namespace %s is corrupt",
-				name);
-		return;
+	if (status_only) {
+		next = json_deep_copy(old);
+		json_object_set(next, "status", json_object_get(obj, "status"));
+	} else {
+		next = json_incref(obj);
+		if (r->has_status)
+			json_object_set(next, "status", json_object_get(old, "status"));
+		if (r->on_update)
+			r->on_update(next, old);
 	}
-	cmeta = json_object_get(cur, "metadata");
-	for (const char *const *k = (const char *const[]){"labels", "annotations", "finalizers",
-							  "ownerReferences", NULL};
-	     *k; k++) {
-		json_t *v = json_object_get(meta, *k);
+	meta = json_object_get(next, "metadata");
+	ometa = json_object_get(old, "metadata");
+	for (const char *const *k = sys; *k; k++) {
+		json_t *v = json_object_get(ometa, *k);
 
-		if (v && !json_is_null(v))
-			json_object_set(cmeta, *k, v);
+		if (v)
+			json_object_set(meta, *k, v);
 		else
-			json_object_del(cmeta, *k);
+			json_object_del(meta, *k);
 	}
-	if (!json_is_object(json_object_get(cmeta, "labels")))
-		json_object_set_new(cmeta, "labels", json_object());
-	json_object_set_new(json_object_get(cmeta, "labels"), "kubernetes.io/metadata.name",
-			    json_string(name));
-	json_object_del(cmeta, "resourceVersion");
-	value = json_dumps(cur, JSON_COMPACT);
+	json_object_del(meta, "resourceVersion");
+	json_object_del(meta, "selfLink");
+	json_object_del(meta, "managedFields");
+	if (admit(req, r, name, next, old) < 0)
+		return;
+	ospec = json_object_get(old, "spec");
+	nspec = json_object_get(next, "spec");
+	if (json_object_get(ometa, "generation") && !json_equal(ospec, nspec))
+		json_object_set_new(
+			meta, "generation",
+			json_integer(json_integer_value(json_object_get(ometa, "generation")) + 1));
+	value = json_dumps(next, JSON_COMPACT);
 	if (store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err) < 0) {
-		api_send_store_error(req, &err, "namespaces", name);
+		api_send_store_error(req, &err, r->resource, name);
 		k8c_error_clear(&err);
 		return;
 	}
-	api_set_resource_version(cur, rev);
-	api_send_json(req, 200, cur);
+	api_set_resource_version(next, rev);
+	send_object(r, req, 200, next);
 }
 
-static void ns_update(struct api *api, h2o_req_t *req, const char *name)
+static void res_update(struct api *api, h2o_req_t *req, const struct api_resource *r,
+		       const char *ns, const char *name, bool status_only)
 {
-	_cleanup_json_ json_t *obj = read_body(req);
+	_cleanup_json_ json_t *obj = read_body(r, req);
+	_cleanup_json_ json_t *old = NULL;
+	_cleanup_free_ char *key = NULL;
 	const char *rvs;
-	int64_t expected;
+	int64_t expected, cur;
 
 	if (!obj)
 		return;
 	rvs = json_string_value(
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	if (!parse_rev(rvs, &expected)) {
-		send_invalid(req, name, "metadata.resourceVersion", rvs,
+		send_invalid(req, r, name, "metadata.resourceVersion", rvs,
 			     "must be a decimal resource version");
 		return;
 	}
-	ns_replace(api, req, name, obj, expected);
+	key = key_of(r, ns, name);
+	if (load(api, req, r, key, name, &old, &cur) < 0)
+		return;
+	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
 }
 
-/* RFC 7386 JSON merge patch; strategic-merge directives ($patch...) are dropped. */
-static void merge_patch(json_t *target, json_t *patch)
+static bool is_strategic(h2o_req_t *req)
 {
-	const char *k;
-	json_t *v;
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	h2o_iovec_t v;
 
-	json_object_foreach(patch, k, v)
-	{
-		json_t *t = json_object_get(target, k);
-
-		if (k[0] == '$')
-			continue;
-		if (json_is_null(v)) {
-			json_object_del(target, k);
-		} else if (json_is_object(v)) {
-			if (!json_is_object(t)) {
-				t = json_object();
-				json_object_set_new(target, k, t);
-			}
-			merge_patch(t, v);
-		} else {
-			json_object_set(target, k, v);
-		}
-	}
+	if (i < 0)
+		return false;
+	v = req->headers.entries[i].value;
+	return v.len >= 38 &&
+	       strncasecmp(v.base, "application/strategic-merge-patch+json", 38) == 0;
 }
 
-static void ns_patch(struct api *api, h2o_req_t *req, const char *name)
+static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
+		      const char *name, bool status_only)
 {
 	_cleanup_json_ json_t *patch = parse_body(req, true);
-	_cleanup_json_ json_t *obj = NULL;
-	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
-	struct store_kv kv = {0};
-	struct k8c_error err = K8C_ERROR_INIT;
+	_cleanup_json_ json_t *old = NULL, *obj = NULL;
+	_cleanup_free_ char *key = NULL;
 	json_t *prv;
-	int64_t expected;
-	char key[128];
+	int64_t expected, cur;
 
 	if (!patch)
 		return;
-	key_of(key, sizeof(key), name);
-	if (store_get(api->store, key, &kv, &err) < 0) {
-		api_send_store_error(req, &err, "namespaces", name);
-		k8c_error_clear(&err);
+	key = key_of(r, ns, name);
+	if (load(api, req, r, key, name, &old, &cur) < 0)
 		return;
-	}
-	kvp = &kv;
-	obj = ns_decode(kv.value, kv.value_len, kv.mod_revision);
-	if (!obj) {
-		api_send_status(req, 500, "InternalError", NULL, "stored namespace %s is corrupt",
-				name);
-		return;
-	}
 	/* a resourceVersion in the patch is a precondition, else the version just read */
 	prv = json_object_get(json_object_get(patch, "metadata"), "resourceVersion");
-	expected = kv.mod_revision;
+	expected = cur;
 	if (prv && !parse_rev(json_string_value(prv), &expected)) {
-		send_invalid(req, name, "metadata.resourceVersion", json_string_value(prv),
+		send_invalid(req, r, name, "metadata.resourceVersion", json_string_value(prv),
 			     "must be a decimal resource version");
 		return;
 	}
-	merge_patch(obj, patch);
-	if (!check_object(req, obj)) {
-		obj = NULL; /* check_object released it */
-		return;
-	}
-	ns_replace(api, req, name, obj, expected);
+	obj = json_deep_copy(old);
+	api_patch_merge(obj, patch, is_strategic(req));
+	obj = check_object(r, req, obj);
+	if (!obj)
+		return; /* check_object released it */
+	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
 }
 
-static void ns_get(struct api *api, h2o_req_t *req, const char *name)
+static void res_get(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
+		    const char *name)
 {
-	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
+	_cleanup_free_ char *key = key_of(r, ns, name);
 	_cleanup_json_ json_t *obj = NULL;
-	struct store_kv kv = {0};
-	struct k8c_error err = K8C_ERROR_INIT;
-	char key[128];
+	int64_t rev;
 
-	key_of(key, sizeof(key), name);
-	if (store_get(api->store, key, &kv, &err) < 0) {
-		api_send_store_error(req, &err, "namespaces", name);
-		k8c_error_clear(&err);
+	if (load(api, req, r, key, name, &obj, &rev) < 0)
 		return;
-	}
-	kvp = &kv;
-	obj = ns_decode(kv.value, kv.value_len, kv.mod_revision);
-	if (!obj) {
-		api_send_status(req, 500, "InternalError", NULL, "stored namespace %s is corrupt",
-				name);
-		return;
-	}
-	send_object(req, 200, obj);
+	send_object(r, req, 200, obj);
 }
 
-static void ns_delete(struct api *api, h2o_req_t *req, const char *name)
+/*
+ * A namespace's objects go with it. The real flow (Terminating, the kubernetes finalizer, the
+ * namespace controller emptying it) comes with the controller manager.
+ */
+static void delete_namespace_contents(struct api *api, const char *ns)
+{
+	for (size_t i = 0; i < api_registry_n; i++) {
+		const struct api_resource *r = &api_registry[i];
+		_cleanup_free_ char *prefix = NULL;
+		struct k8c_error err = K8C_ERROR_INIT;
+		struct store_list l = {0};
+
+		if (!r->namespaced)
+			continue;
+		prefix = prefix_of(r, ns);
+		if (store_list(api->store, prefix, 0, 0, NULL, &l, &err) < 0) {
+			k8c_error_clear(&err);
+			continue;
+		}
+		for (size_t j = 0; j < l.n; j++) {
+			int64_t rev;
+
+			if (store_delete(api->store, l.items[j].key, 0, &rev, NULL, &err) < 0)
+				k8c_error_clear(&err);
+		}
+		store_list_free(&l);
+	}
+}
+
+static void res_delete(struct api *api, h2o_req_t *req, const struct api_resource *r,
+		       const char *ns, const char *name)
 {
 	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
+	_cleanup_free_ char *key = NULL;
 	_cleanup_json_ json_t *obj = NULL;
 	struct store_kv prev = {0};
 	struct k8c_error err = K8C_ERROR_INIT;
-	char key[128];
 	int64_t rev;
 
 	/* DeleteOptions (propagationPolicy...) are accepted and ignored: removal is immediate */
@@ -737,19 +815,21 @@ static void ns_delete(struct api *api, h2o_req_t *req, const char *name)
 				"Request entity too large: limit is %u", API_MAX_BODY);
 		return;
 	}
-	key_of(key, sizeof(key), name);
+	key = key_of(r, ns, name);
 	if (store_delete(api->store, key, 0, &rev, &prev, &err) < 0) {
-		api_send_store_error(req, &err, "namespaces", name);
+		api_send_store_error(req, &err, r->resource, name);
 		k8c_error_clear(&err);
 		return;
 	}
 	kvp = &prev;
-	obj = ns_decode(prev.value, prev.value_len, rev);
+	if (strcmp(r->resource, "namespaces") == 0)
+		delete_namespace_contents(api, name);
+	obj = obj_decode(prev.value, prev.value_len, rev);
 	if (!obj) {
 		_cleanup_json_ json_t *st =
 			json_pack("{s:s, s:s, s:{}, s:s, s:{s:s, s:s}}", "kind", "Status",
 				  "apiVersion", "v1", "metadata", "status", "Success", "details",
-				  "name", name, "kind", "namespaces");
+				  "name", name, "kind", r->resource);
 
 		api_send_json(req, 200, st);
 		return;
@@ -771,6 +851,7 @@ struct api_watch {
 	size_t pending_len, pending_cap;
 	bool sending, done, finished, stopped;
 	bool table;
+	const struct api_resource *r;
 	int64_t last_rev; /* of the last event delivered (or the watch's start) */
 	struct selector fields, labels;
 };
@@ -835,7 +916,7 @@ static void watch_append_object(struct api_watch *w, const char *type, json_t *o
 	if (!selector_match(&w->fields, obj, true) || !selector_match(&w->labels, obj, false))
 		return;
 	if (w->table) {
-		_cleanup_json_ json_t *t = table_one(obj);
+		_cleanup_json_ json_t *t = table_one(w->r, obj);
 
 		watch_append(w, type, t);
 		return;
@@ -907,7 +988,7 @@ static void watch_pump(struct api_watch *w)
 			break;
 		for (int i = 0; i < n; i++) {
 			json_t *obj =
-				ns_decode(evs[i]->value, evs[i]->value_len, evs[i]->mod_revision);
+				obj_decode(evs[i]->value, evs[i]->value_len, evs[i]->mod_revision);
 
 			w->last_rev = evs[i]->mod_revision;
 			if (obj) {
@@ -978,8 +1059,9 @@ static void watch_stop(h2o_generator_t *gen, h2o_req_t *req)
 	watch_release(w);
 }
 
-static void ns_watch(struct api *api, h2o_req_t *req, const struct selector *fields,
-		     const struct selector *labels)
+static void res_watch(struct api *api, h2o_req_t *req, const struct api_resource *r,
+		      const char *prefix, const struct selector *fields,
+		      const struct selector *labels)
 {
 	_cleanup_free_ char *rvs = api_query(req, "resourceVersion");
 	_cleanup_free_ char *tos = api_query(req, "timeoutSeconds");
@@ -990,6 +1072,8 @@ static void ns_watch(struct api *api, h2o_req_t *req, const struct selector *fie
 	int fd;
 
 	if (!parse_rev(rvs, &rev)) {
+		selector_free((struct selector *)fields);
+		selector_free((struct selector *)labels);
 		api_send_status(req, 400, "BadRequest", NULL, "invalid resourceVersion \"%s\"",
 				rvs);
 		return;
@@ -999,6 +1083,8 @@ static void ns_watch(struct api *api, h2o_req_t *req, const struct selector *fie
 
 		timeout = strtoll(tos, &end, 10);
 		if (*end || timeout < 0) {
+			selector_free((struct selector *)fields);
+			selector_free((struct selector *)labels);
 			api_send_status(req, 400, "BadRequest", NULL,
 					"invalid timeoutSeconds \"%s\"", tos);
 			return;
@@ -1011,6 +1097,7 @@ static void ns_watch(struct api *api, h2o_req_t *req, const struct selector *fie
 	w->api = api;
 	w->req = req;
 	w->table = api_wants_table(req);
+	w->r = r;
 	w->fields = *fields;
 	w->labels = *labels;
 	start = rev;
@@ -1018,14 +1105,15 @@ static void ns_watch(struct api *api, h2o_req_t *req, const struct selector *fie
 		/* no revision: synthetic ADDED events for the current state first */
 		struct store_list l = {0};
 
-		if (store_list(api->store, NS_PREFIX, 0, 0, NULL, &l, &err) < 0) {
-			api_send_store_error(req, &err, "namespaces", "");
+		if (store_list(api->store, prefix, 0, 0, NULL, &l, &err) < 0) {
+			/* w owns the selectors already: watch_dispose frees them */
+			api_send_store_error(req, &err, r->resource, "");
 			k8c_error_clear(&err);
 			return;
 		}
 		for (size_t i = 0; i < l.n; i++) {
-			json_t *obj = ns_decode(l.items[i].value, l.items[i].value_len,
-						l.items[i].mod_revision);
+			json_t *obj = obj_decode(l.items[i].value, l.items[i].value_len,
+						 l.items[i].mod_revision);
 
 			if (obj) {
 				watch_append_object(w, "ADDED", obj);
@@ -1041,7 +1129,7 @@ static void ns_watch(struct api *api, h2o_req_t *req, const struct selector *fie
 		       H2O_STRLIT("application/json"));
 	h2o_start_response(req, &w->gen);
 	w->last_rev = start;
-	if (store_watch(api->store, NS_PREFIX, start, &w->sw, &err) < 0) {
+	if (store_watch(api->store, prefix, start, &w->sw, &err) < 0) {
 		/* too old a revision: 200 and an ERROR event, as the Python client expects */
 		if (err.code == STORE_E_EXPIRED)
 			watch_expired(w);
@@ -1079,8 +1167,15 @@ static void ns_watch(struct api *api, h2o_req_t *req, const struct selector *fie
 	}
 }
 
-static void ns_list(struct api *api, h2o_req_t *req)
+/*
+ * List (or watch, or with del delete) the collection of r in ns (NULL: every namespace). A
+ * deletecollection answers the list of what it deleted.
+ */
+static void res_list(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
+		     bool del)
 {
+	_cleanup_free_ char *prefix = prefix_of(r, ns);
+	_cleanup_free_ char *list_kind = k8c_xasprintf("%sList", r->kind);
 	_cleanup_free_ char *fs = api_query(req, "fieldSelector");
 	_cleanup_free_ char *ls = api_query(req, "labelSelector");
 	_cleanup_free_ char *limits = api_query(req, "limit");
@@ -1089,7 +1184,7 @@ static void ns_list(struct api *api, h2o_req_t *req)
 	struct selector fields = {0}, labels = {0};
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct store_list l = {0};
-	char *after = NULL, rvbuf[24], key[160];
+	char *after = NULL, rvbuf[24], key[600];
 	long long limit = 0;
 	int64_t rev = 0;
 	bool table;
@@ -1102,8 +1197,8 @@ static void ns_list(struct api *api, h2o_req_t *req)
 		selector_free(&fields);
 		return;
 	}
-	if (api_query_bool(req, "watch")) {
-		ns_watch(api, req, &fields, &labels);
+	if (!del && api_query_bool(req, "watch")) {
+		res_watch(api, req, r, prefix, &fields, &labels);
 		return;
 	}
 	if (limits && *limits) {
@@ -1116,45 +1211,61 @@ static void ns_list(struct api *api, h2o_req_t *req)
 	if (cont && *cont) {
 		/* our continue token: "<revision>:<last name>" */
 		char *colon = strchr(cont, ':');
-		long long r;
+		long long crev;
 		char *end;
 
-		r = colon ? strtoll(cont, &end, 10) : -1;
-		if (!colon || end != colon || r <= 0 || strlen(colon + 1) > 100) {
+		crev = colon ? strtoll(cont, &end, 10) : -1;
+		if (!colon || end != colon || crev <= 0 || strlen(colon + 1) > 520) {
 			api_send_status(req, 400, "BadRequest", NULL, "invalid continue token");
 			goto out;
 		}
-		rev = r;
-		snprintf(key, sizeof(key), NS_PREFIX "%s", colon + 1);
+		rev = crev;
+		snprintf(key, sizeof(key), "%s%s", prefix, colon + 1);
 		after = key;
 	}
-	if (store_list(api->store, NS_PREFIX, rev, (size_t)limit, after, &l, &err) < 0) {
-		api_send_store_error(req, &err, "namespaces", "");
+	if (del)
+		limit = 0, after = NULL, rev = 0;
+	if (store_list(api->store, prefix, rev, (size_t)limit, after, &l, &err) < 0) {
+		api_send_store_error(req, &err, r->resource, "");
 		k8c_error_clear(&err);
 		goto out;
 	}
 	snprintf(rvbuf, sizeof(rvbuf), "%lld", (long long)l.revision);
-	table = api_wants_table(req);
+	table = !del && api_wants_table(req);
 	if (table) {
-		out = table_new(rvbuf);
+		out = table_new(r, rvbuf);
 		items = json_object_get(out, "rows");
 	} else {
-		out = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", "NamespaceList", "apiVersion",
-				"v1", "metadata", "resourceVersion", rvbuf, "items");
+		out = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", list_kind, "apiVersion", "v1",
+				"metadata", "resourceVersion", rvbuf, "items");
 		items = json_object_get(out, "items");
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		json_t *obj =
-			ns_decode(l.items[i].value, l.items[i].value_len, l.items[i].mod_revision);
+			obj_decode(l.items[i].value, l.items[i].value_len, l.items[i].mod_revision);
 
 		if (!obj)
 			continue;
-		if (selector_match(&fields, obj, true) && selector_match(&labels, obj, false))
-			json_array_append_new(items, table ? table_row(obj) : json_incref(obj));
+		if (!selector_match(&fields, obj, true) || !selector_match(&labels, obj, false)) {
+			json_decref(obj);
+			continue;
+		}
+		if (del) {
+			int64_t drev;
+
+			if (store_delete(api->store, l.items[i].key, l.items[i].mod_revision, &drev,
+					 NULL, &err) < 0) {
+				k8c_error_clear(&err);
+				json_decref(obj);
+				continue;
+			}
+			api_set_resource_version(obj, drev);
+		}
+		json_array_append_new(items, table ? table_row(r, obj) : json_incref(obj));
 		json_decref(obj);
 	}
 	if (l.more && l.n) {
-		const char *last = l.items[l.n - 1].key + strlen(NS_PREFIX);
+		const char *last = l.items[l.n - 1].key + strlen(prefix);
 		_cleanup_free_ char *tok = k8c_xasprintf("%lld:%s", (long long)l.revision, last);
 
 		json_object_set_new(json_object_get(out, "metadata"), "continue", json_string(tok));
@@ -1166,42 +1277,73 @@ out:
 	selector_free(&labels);
 }
 
-void api_namespaces(struct api *api, h2o_req_t *req, const char *rest, size_t rest_len)
+int api_namespaces_bootstrap(struct store *store, struct k8c_error *err)
 {
-	char name[64];
+	static const char *const names[] = {"default", "kube-system", "kube-public",
+					    "kube-node-lease"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		_cleanup_free_ char *value = NULL, *key = NULL;
+		_cleanup_json_ json_t *obj = NULL;
+		char uid[37], ts[32];
+		int64_t rev;
+
+		random_uuid(uid);
+		now_rfc3339(ts, sizeof(ts));
+		obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "kind", "Namespace", "apiVersion",
+				"v1", "metadata", "name", names[i], "uid", uid, "creationTimestamp",
+				ts);
+		api_namespace_on_create(obj);
+		value = json_dumps(obj, JSON_COMPACT);
+		key = k8c_xasprintf("/registry/namespaces/%s", names[i]);
+		if (store_create(store, key, value, strlen(value), &rev, err) < 0) {
+			if (err->code != STORE_E_EXISTS)
+				return k8c_error_wrap(err, "namespace %s", names[i]);
+			k8c_error_clear(err);
+		}
+	}
+	return 0;
+}
+
+static void send_method_not_allowed(h2o_req_t *req)
+{
+	api_send_status(req, 405, "MethodNotAllowed", NULL,
+			"the server does not allow this method on the requested resource");
+}
+
+void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			const char *ns, const char *name, const char *sub)
+{
 	const char *m = req->method.base;
 	size_t mlen = req->method.len;
+	bool status = sub != NULL;
 
 #define METHOD(s) (mlen == strlen(s) && memcmp(m, s, mlen) == 0)
-	if (rest_len == 0) {
+	if (!name) {
 		if (METHOD("GET"))
-			ns_list(api, req);
-		else if (METHOD("POST"))
-			ns_create(api, req);
+			res_list(api, req, r, ns, false);
+		else if (METHOD("POST") && (ns || !r->namespaced))
+			res_create(api, req, r, ns);
+		else if (METHOD("DELETE") && (ns || !r->namespaced) && !r->verbs)
+			res_list(api, req, r, ns, true);
 		else
-			api_send_status(req, 405, "MethodNotAllowed", NULL,
-					"the server does not allow this method on the requested "
-					"resource");
+			send_method_not_allowed(req);
 		return;
 	}
-	/* rest is "/name"; subresources and namespaced resources are not served yet */
-	if (rest_len - 1 >= sizeof(name) || memchr(rest + 1, '/', rest_len - 1)) {
+	if (sub && (strcmp(sub, "status") != 0 || !r->has_status)) {
 		api_send_status(req, 404, "NotFound", NULL,
 				"the server could not find the requested resource");
 		return;
 	}
-	memcpy(name, rest + 1, rest_len - 1);
-	name[rest_len - 1] = '\0';
 	if (METHOD("GET"))
-		ns_get(api, req, name);
+		res_get(api, req, r, ns, name);
 	else if (METHOD("PUT"))
-		ns_update(api, req, name);
+		res_update(api, req, r, ns, name, status);
 	else if (METHOD("PATCH"))
-		ns_patch(api, req, name);
-	else if (METHOD("DELETE"))
-		ns_delete(api, req, name);
+		res_patch(api, req, r, ns, name, status);
+	else if (METHOD("DELETE") && !status)
+		res_delete(api, req, r, ns, name);
 	else
-		api_send_status(req, 405, "MethodNotAllowed", NULL,
-				"the server does not allow this method on the requested resource");
+		send_method_not_allowed(req);
 #undef METHOD
 }

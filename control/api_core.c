@@ -1,0 +1,1157 @@
+/*
+ * The core v1 resources: the registry table and each kind's Table cells, defaulting and
+ * validation, after Kubernetes' pkg/apis/core (defaults.go, validation.go) and kubectl's
+ * printers (pkg/printers/internalversion/printers.go).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api_registry.h"
+#include "cleanup.h"
+
+/* Helpers. */
+
+/* The value at a dotted path ("spec.nodeName"), borrowed, or NULL. */
+static json_t *jget(const json_t *obj, const char *path)
+{
+	json_t *v = (json_t *)obj;
+	char part[64];
+
+	while (v && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(part))
+			return NULL;
+		memcpy(part, path, n);
+		part[n] = '\0';
+		v = json_object_get(v, part);
+		path += n + (path[n] == '.');
+	}
+	return v;
+}
+
+static const char *jstr(const json_t *obj, const char *path)
+{
+	return json_string_value(jget(obj, path));
+}
+
+static const char *or_none(const char *s)
+{
+	return s && *s ? s : "<none>";
+}
+
+/* obj.key, created as an empty object when absent or not an object. */
+static json_t *jobj(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_object(v)) {
+		v = json_object();
+		json_object_set_new(obj, key, v);
+	}
+	return v;
+}
+
+static void set_default_str(json_t *obj, const char *key, const char *value)
+{
+	if (!json_is_string(json_object_get(obj, key)) ||
+	    !*json_string_value(json_object_get(obj, key)))
+		json_object_set_new(obj, key, json_string(value));
+}
+
+static void set_default_int(json_t *obj, const char *key, long long value)
+{
+	if (!json_is_integer(json_object_get(obj, key)))
+		json_object_set_new(obj, key, json_integer(value));
+}
+
+static json_t *age_cell(const json_t *obj)
+{
+	char age[32];
+
+	api_age(jstr(obj, "metadata.creationTimestamp"), age, sizeof(age));
+	return json_string(age);
+}
+
+static json_t *name_cell(const json_t *obj)
+{
+	const char *n = jstr(obj, "metadata.name");
+
+	return json_string(n ? n : "");
+}
+
+static json_t *str_cell(const char *s)
+{
+	return json_string(s ? s : "");
+}
+
+/* "k1=v1,k2=v2" of a string map, "<none>" when empty. */
+static json_t *map_cell(const json_t *m)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	const char *k;
+	json_t *v, *out;
+	bool first = true;
+
+	json_object_foreach((json_t *)m, k, v)
+	{
+		fprintf(f, "%s%s=%s", first ? "" : ",", k, json_string_value(v) ?: "");
+		first = false;
+	}
+	fclose(f);
+	out = json_string(len ? buf : "<none>");
+	free(buf);
+	return out;
+}
+
+static long long count_keys(const json_t *m)
+{
+	return json_is_object(m) ? (long long)json_object_size(m) : 0;
+}
+
+/* ",".join(containers[].field), for the wide columns of controllers. */
+static json_t *containers_cell(const json_t *spec, const char *field)
+{
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *c, *out;
+
+	json_array_foreach(json_object_get(spec, "containers"), i, c) fprintf(
+		f, "%s%s", i ? "," : "", json_string_value(json_object_get(c, field)) ?: "");
+	fclose(f);
+	out = json_string(buf);
+	free(buf);
+	return out;
+}
+
+static bool valid_config_key(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (!n || n > 253 || strcmp(k, ".") == 0 || strcmp(k, "..") == 0 ||
+	    strncmp(k, "..", 2) == 0)
+		return false;
+	return strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+static void validate_keys(const json_t *m, const char *field, json_t *causes)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)m, k, v)
+	{
+		if (!valid_config_key(k))
+			api_cause_add(causes, "FieldValueInvalid", field,
+				      "Invalid value: \"%s\": a valid config key must consist of "
+				      "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+				      "or 'KEY_NAME',  or 'key-name', regex used for validation is "
+				      "'[-._a-zA-Z0-9]+')",
+				      k);
+	}
+}
+
+/* A Secret or ConfigMap with immutable: true keeps its data and stays immutable. */
+static void validate_immutable(const json_t *obj, const json_t *old, const char *const *fields,
+			       json_t *causes)
+{
+	if (!old || !json_is_true(json_object_get(old, "immutable")))
+		return;
+	if (!json_is_true(json_object_get(obj, "immutable")))
+		api_cause_add(causes, "FieldValueForbidden", "immutable",
+			      "Forbidden: field is immutable when `immutable` is set");
+	for (; *fields; fields++) {
+		json_t *a = json_object_get(obj, *fields), *b = json_object_get(old, *fields);
+
+		if (!json_equal(a ? a : json_null(), b ? b : json_null()))
+			api_cause_add(causes, "FieldValueForbidden", *fields,
+				      "Forbidden: field is immutable when `immutable` is set");
+	}
+}
+
+/* Namespaces. */
+
+static const struct api_column ns_columns[] = {{"Name", "string", "name", 0},
+					       {"Status", "string", NULL, 0},
+					       {"Age", "string", NULL, 0},
+					       {NULL}};
+
+static json_t *ns_cells(const json_t *obj)
+{
+	return json_pack("[o, o, o]", name_cell(obj), str_cell(jstr(obj, "status.phase")),
+			 age_cell(obj));
+}
+
+void api_namespace_on_create(json_t *obj)
+{
+	json_t *labels = jobj(jobj(obj, "metadata"), "labels");
+	const char *name = jstr(obj, "metadata.name");
+
+	/* kube-apiserver sets this label on every namespace since 1.21 */
+	json_object_set_new(labels, "kubernetes.io/metadata.name", json_string(name ? name : ""));
+	json_object_set_new(obj, "spec", json_pack("{s:[s]}", "finalizers", "kubernetes"));
+	json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+}
+
+/* kube's namespace strategy: spec and status change through /finalize and /status only. */
+static void ns_on_update(json_t *obj, const json_t *old)
+{
+	const char *name = jstr(old, "metadata.name");
+
+	json_object_set(obj, "spec", json_object_get(old, "spec"));
+	json_object_set(obj, "status", json_object_get(old, "status"));
+	json_object_set_new(jobj(jobj(obj, "metadata"), "labels"), "kubernetes.io/metadata.name",
+			    json_string(name ? name : ""));
+}
+
+/* ConfigMaps. */
+
+static const struct api_column cm_columns[] = {{"Name", "string", "name", 0},
+					       {"Data", "integer", NULL, 0},
+					       {"Age", "string", NULL, 0},
+					       {NULL}};
+
+static json_t *cm_cells(const json_t *obj)
+{
+	return json_pack("[o, I, o]", name_cell(obj),
+			 (json_int_t)(count_keys(json_object_get(obj, "data")) +
+				      count_keys(json_object_get(obj, "binaryData"))),
+			 age_cell(obj));
+}
+
+static void cm_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	static const char *const fields[] = {"data", "binaryData", NULL};
+	const char *k;
+	json_t *v;
+
+	validate_keys(json_object_get(obj, "data"), "data", causes);
+	validate_keys(json_object_get(obj, "binaryData"), "binaryData", causes);
+	json_object_foreach(json_object_get(obj, "data"), k, v)
+	{
+		if (!json_is_string(v))
+			api_cause_add(causes, "FieldValueInvalid", "data",
+				      "Invalid value: \"%s\": must be a string", k);
+		if (json_object_get(json_object_get(obj, "binaryData"), k))
+			api_cause_add(
+				causes, "FieldValueInvalid", "data",
+				"Invalid value: \"%s\": duplicate of key present in binaryData", k);
+	}
+	validate_immutable(obj, old, fields, causes);
+}
+
+/* Secrets. */
+
+static const struct api_column secret_columns[] = {{"Name", "string", "name", 0},
+						   {"Type", "string", NULL, 0},
+						   {"Data", "integer", NULL, 0},
+						   {"Age", "string", NULL, 0},
+						   {NULL}};
+
+static json_t *secret_cells(const json_t *obj)
+{
+	return json_pack("[o, o, I, o]", name_cell(obj), str_cell(jstr(obj, "type")),
+			 (json_int_t)count_keys(json_object_get(obj, "data")), age_cell(obj));
+}
+
+static char *base64_encode(const char *s, size_t n)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = k8c_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned char)s[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned char)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)s[i + 2];
+		*o++ = tab[(v >> 18) & 63];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < n ? tab[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Standard base64 with padding, as Go's encoding/json decodes []byte. */
+static bool base64_valid(const char *s)
+{
+	size_t n = strlen(s), pad = 0;
+
+	if (n % 4)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '=') {
+			if (i < n - 2)
+				return false;
+			pad++;
+		} else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+				    (c >= '0' && c <= '9') || c == '+' || c == '/')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void secret_defaults(json_t *obj)
+{
+	json_t *sd = json_object_get(obj, "stringData"), *v;
+	const char *k;
+
+	set_default_str(obj, "type", "Opaque");
+	/* stringData is write-only: merged into data (kube's secret strategy) */
+	if (json_is_object(sd)) {
+		json_t *data = jobj(obj, "data");
+
+		json_object_foreach(sd, k, v)
+		{
+			const char *s = json_string_value(v);
+
+			if (s) {
+				_cleanup_free_ char *b = base64_encode(s, strlen(s));
+
+				json_object_set_new(data, k, json_string(b));
+			}
+		}
+	}
+	json_object_del(obj, "stringData");
+}
+
+static void secret_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	static const char *const fields[] = {"data", NULL};
+	const char *k, *type = jstr(obj, "type");
+	json_t *v;
+
+	validate_keys(json_object_get(obj, "data"), "data", causes);
+	json_object_foreach(json_object_get(obj, "data"), k, v)
+	{
+		if (!json_is_string(v) || !base64_valid(json_string_value(v))) {
+			_cleanup_free_ char *f = k8c_xasprintf("data[%s]", k);
+
+			api_cause_add(causes, "FieldValueInvalid", f,
+				      "Invalid value: \"<secret data>\": must be base64-encoded");
+		}
+	}
+	if (old && type && jstr(old, "type") && strcmp(type, jstr(old, "type")) != 0)
+		api_cause_add(causes, "FieldValueInvalid", "type",
+			      "Invalid value: \"%s\": field is immutable", type);
+	validate_immutable(obj, old, fields, causes);
+}
+
+/* ServiceAccounts. */
+
+static const struct api_column sa_columns[] = {{"Name", "string", "name", 0},
+					       {"Secrets", "integer", NULL, 0},
+					       {"Age", "string", NULL, 0},
+					       {NULL}};
+
+static json_t *sa_cells(const json_t *obj)
+{
+	json_t *s = json_object_get(obj, "secrets");
+
+	return json_pack("[o, I, o]", name_cell(obj),
+			 (json_int_t)(json_is_array(s) ? json_array_size(s) : 0), age_cell(obj));
+}
+
+/* Services. */
+
+static const struct api_column svc_columns[] = {
+	{"Name", "string", "name", 0},	   {"Type", "string", NULL, 0},
+	{"Cluster-IP", "string", NULL, 0}, {"External-IP", "string", NULL, 0},
+	{"Port(s)", "string", NULL, 0},	   {"Age", "string", NULL, 0},
+	{"Selector", "string", NULL, 1},   {NULL}};
+
+static json_t *svc_cells(const json_t *obj)
+{
+	json_t *spec = json_object_get(obj, "spec"), *p, *ext;
+	const char *type = jstr(spec, "type");
+	char *ports = NULL, *extip = NULL;
+	size_t plen = 0, elen = 0, i;
+	FILE *f = open_memstream(&ports, &plen);
+	FILE *e = open_memstream(&extip, &elen);
+	json_t *out;
+
+	json_array_foreach(json_object_get(spec, "ports"), i, p)
+	{
+		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+
+		fprintf(f, "%s%lld", i ? "," : "",
+			(long long)json_integer_value(json_object_get(p, "port")));
+		if (np)
+			fprintf(f, ":%lld", (long long)np);
+		fprintf(f, "/%s", jstr(p, "protocol") ?: "TCP");
+	}
+	fclose(f);
+	json_array_foreach(json_object_get(spec, "externalIPs"), i, ext)
+		fprintf(e, "%s%s", elen ? "," : "", json_string_value(ext) ?: "");
+	if (type && strcmp(type, "LoadBalancer") == 0) {
+		json_array_foreach(jget(obj, "status.loadBalancer.ingress"), i, ext)
+		{
+			const char *s = jstr(ext, "ip") ?: jstr(ext, "hostname");
+
+			fflush(e);
+			fprintf(e, "%s%s", elen ? "," : "", s ?: "");
+		}
+		fflush(e);
+		if (!elen)
+			fprintf(e, "<pending>");
+	} else if (type && strcmp(type, "ExternalName") == 0) {
+		fflush(e);
+		if (!elen)
+			fprintf(e, "%s", jstr(spec, "externalName") ?: "");
+	}
+	fclose(e);
+	out = json_pack("[o, o, s, s, s, o, o]", name_cell(obj), str_cell(type),
+			or_none(jstr(spec, "clusterIP")), or_none(extip), or_none(ports),
+			age_cell(obj), map_cell(json_object_get(spec, "selector")));
+	free(ports);
+	free(extip);
+	return out;
+}
+
+static void svc_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec"), *p;
+	const char *type;
+	size_t i;
+
+	set_default_str(spec, "type", "ClusterIP");
+	set_default_str(spec, "sessionAffinity", "None");
+	type = jstr(spec, "type");
+	if (strcmp(type, "ExternalName") != 0) {
+		set_default_str(spec, "internalTrafficPolicy", "Cluster");
+		if (!json_object_get(spec, "ipFamilies"))
+			json_object_set_new(spec, "ipFamilies", json_pack("[s]", "IPv4"));
+		set_default_str(spec, "ipFamilyPolicy", "SingleStack");
+	}
+	if (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0)
+		set_default_str(spec, "externalTrafficPolicy", "Cluster");
+	json_array_foreach(json_object_get(spec, "ports"), i, p)
+	{
+		if (!json_is_object(p))
+			continue;
+		set_default_str(p, "protocol", "TCP");
+		if (!json_object_get(p, "targetPort") && json_object_get(p, "port"))
+			json_object_set(p, "targetPort", json_object_get(p, "port"));
+	}
+	jobj(obj, "status");
+	jobj(json_object_get(obj, "status"), "loadBalancer");
+}
+
+static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	json_t *spec = json_object_get(obj, "spec"), *ports = json_object_get(spec, "ports"), *p;
+	const char *type = jstr(spec, "type") ?: "ClusterIP";
+	const char *cip = jstr(spec, "clusterIP");
+	size_t i;
+
+	if (strcmp(type, "ClusterIP") && strcmp(type, "NodePort") && strcmp(type, "LoadBalancer") &&
+	    strcmp(type, "ExternalName"))
+		api_cause_add(causes, "FieldValueNotSupported", "spec.type",
+			      "Unsupported value: \"%s\": supported values: \"ClusterIP\", "
+			      "\"ExternalName\", \"LoadBalancer\", \"NodePort\"",
+			      type);
+	if (strcmp(type, "ExternalName") != 0 && !(cip && strcmp(cip, "None") == 0) &&
+	    json_array_size(ports) == 0)
+		api_cause_add(causes, "FieldValueRequired", "spec.ports", "Required value");
+	json_array_foreach(ports, i, p)
+	{
+		json_t *port = json_object_get(p, "port");
+		const char *proto = jstr(p, "protocol");
+		char f[64];
+
+		snprintf(f, sizeof(f), "spec.ports[%zu].port", i);
+		if (!json_is_integer(port))
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		else if (json_integer_value(port) < 1 || json_integer_value(port) > 65535)
+			api_cause_add(causes, "FieldValueInvalid", f,
+				      "Invalid value: %lld: must be between 1 and 65535, inclusive",
+				      (long long)json_integer_value(port));
+		snprintf(f, sizeof(f), "spec.ports[%zu].protocol", i);
+		if (proto && strcmp(proto, "TCP") && strcmp(proto, "UDP") && strcmp(proto, "SCTP"))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: \"SCTP\", "
+				      "\"TCP\", \"UDP\"",
+				      proto);
+		snprintf(f, sizeof(f), "spec.ports[%zu].name", i);
+		if (json_array_size(ports) > 1 && !jstr(p, "name"))
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+	}
+	if (old) {
+		const char *ocip = jstr(old, "spec.clusterIP");
+
+		if (ocip && *ocip && cip && strcmp(cip, ocip) != 0 &&
+		    strcmp(type, "ExternalName") != 0)
+			api_cause_add(causes, "FieldValueInvalid", "spec.clusterIPs[0]",
+				      "Invalid value: []string{\"%s\"}: may not change once set",
+				      cip);
+	}
+}
+
+/* An update that omits the allocated clusterIP keeps it (kube's service strategy). */
+static void svc_on_update(json_t *obj, const json_t *old)
+{
+	json_t *spec = jobj(obj, "spec");
+
+	if (!jstr(spec, "clusterIP") && jstr(old, "spec.clusterIP")) {
+		json_object_set(spec, "clusterIP", jget(old, "spec.clusterIP"));
+		if (jget(old, "spec.clusterIPs"))
+			json_object_set(spec, "clusterIPs", jget(old, "spec.clusterIPs"));
+	}
+	json_object_set(obj, "status", json_object_get(old, "status"));
+}
+
+/* Endpoints. */
+
+static const struct api_column ep_columns[] = {{"Name", "string", "name", 0},
+					       {"Endpoints", "string", NULL, 0},
+					       {"Age", "string", NULL, 0},
+					       {NULL}};
+
+static json_t *ep_cells(const json_t *obj)
+{
+	char *buf = NULL;
+	size_t len = 0, i, j, k, n = 0, total = 0;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *s, *a, *p, *out;
+
+	json_array_foreach(json_object_get(obj, "subsets"), i, s)
+	{
+		json_t *ports = json_object_get(s, "ports");
+
+		json_array_foreach(json_object_get(s, "addresses"), j, a)
+		{
+			size_t np = json_array_size(ports) ? json_array_size(ports) : 1;
+
+			for (k = 0; k < np; k++, total++) {
+				if (n >= 3)
+					continue;
+				p = json_array_get(ports, k);
+				fprintf(f, "%s%s", n ? "," : "", jstr(a, "ip") ?: "");
+				if (p)
+					fprintf(f, ":%lld",
+						(long long)json_integer_value(
+							json_object_get(p, "port")));
+				n++;
+			}
+		}
+	}
+	if (total > n)
+		fprintf(f, " + %zu more...", total - n);
+	fclose(f);
+	out = json_pack("[o, s, o]", name_cell(obj), or_none(buf), age_cell(obj));
+	free(buf);
+	return out;
+}
+
+/* Pods. */
+
+static const struct api_column pod_columns[] = {{"Name", "string", "name", 0},
+						{"Ready", "string", NULL, 0},
+						{"Status", "string", NULL, 0},
+						{"Restarts", "string", NULL, 0},
+						{"Age", "string", NULL, 0},
+						{"IP", "string", NULL, 1},
+						{"Node", "string", NULL, 1},
+						{"Nominated Node", "string", NULL, 1},
+						{"Readiness Gates", "string", NULL, 1},
+						{NULL}};
+
+static json_t *pod_cells(const json_t *obj)
+{
+	json_t *cs, *c, *gates = jget(obj, "spec.readinessGates");
+	const char *reason = jstr(obj, "status.reason") ?: jstr(obj, "status.phase");
+	long long restarts = 0, ready = 0;
+	size_t total = json_array_size(jget(obj, "spec.containers")), i;
+	char readys[32], restartss[32], gatess[32];
+
+	cs = jget(obj, "status.containerStatuses");
+	json_array_foreach(cs, i, c)
+	{
+		const char *w = jstr(c, "state.waiting.reason");
+		const char *t = jstr(c, "state.terminated.reason");
+
+		restarts += json_integer_value(json_object_get(c, "restartCount"));
+		if (json_is_true(json_object_get(c, "ready")) && jget(c, "state.running"))
+			ready++;
+		if (w && *w)
+			reason = w;
+		else if (t && *t)
+			reason = t;
+	}
+	if (jget(obj, "metadata.deletionTimestamp"))
+		reason = strcmp(reason ?: "", "NodeLost") == 0 ? "Unknown" : "Terminating";
+	snprintf(readys, sizeof(readys), "%lld/%zu", ready, total);
+	snprintf(restartss, sizeof(restartss), "%lld", restarts);
+	if (json_array_size(gates)) {
+		size_t ok = 0, j;
+		json_t *g, *cond;
+
+		json_array_foreach(gates, i, g) json_array_foreach(
+			jget(obj, "status.conditions"), j,
+			cond) if (jstr(cond, "type") && jstr(g, "conditionType") &&
+				  !strcmp(jstr(cond, "type"), jstr(g, "conditionType")) &&
+				  !strcmp(jstr(cond, "status") ?: "", "True")) ok++;
+		snprintf(gatess, sizeof(gatess), "%zu/%zu", ok, json_array_size(gates));
+	} else {
+		snprintf(gatess, sizeof(gatess), "<none>");
+	}
+	return json_pack("[o, s, s, s, o, s, s, s, s]", name_cell(obj), readys, reason ?: "",
+			 restartss, age_cell(obj), or_none(jstr(obj, "status.podIP")),
+			 or_none(jstr(obj, "spec.nodeName")),
+			 or_none(jstr(obj, "status.nominatedNodeName")), gatess);
+}
+
+/* Always for :latest or no tag (a digest counts as a tag), else IfNotPresent. */
+static const char *pull_policy(const char *image)
+{
+	const char *slash = strrchr(image, '/'), *last = slash ? slash + 1 : image;
+	const char *colon = strchr(last, ':');
+
+	if (strchr(image, '@'))
+		return "IfNotPresent";
+	if (!colon || strcmp(colon + 1, "latest") == 0)
+		return "Always";
+	return "IfNotPresent";
+}
+
+static void container_defaults(json_t *c)
+{
+	json_t *p;
+	size_t i;
+
+	if (!json_is_object(c))
+		return;
+	if (jstr(c, "image"))
+		set_default_str(c, "imagePullPolicy", pull_policy(jstr(c, "image")));
+	set_default_str(c, "terminationMessagePath", "/dev/termination-log");
+	set_default_str(c, "terminationMessagePolicy", "File");
+	jobj(c, "resources");
+	json_array_foreach(json_object_get(c, "ports"), i, p) if (json_is_object(p))
+		set_default_str(p, "protocol", "TCP");
+}
+
+/* PodSpec defaults (also for templates). */
+static void pod_spec_defaults(json_t *spec)
+{
+	static const char *const lists[] = {"containers", "initContainers", NULL};
+
+	set_default_str(spec, "restartPolicy", "Always");
+	set_default_str(spec, "dnsPolicy", "ClusterFirst");
+	set_default_int(spec, "terminationGracePeriodSeconds", 30);
+	set_default_str(spec, "schedulerName", "default-scheduler");
+	if (!json_object_get(spec, "enableServiceLinks"))
+		json_object_set_new(spec, "enableServiceLinks", json_true());
+	set_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+	set_default_int(spec, "priority", 0);
+	jobj(spec, "securityContext");
+	if (!json_object_get(spec, "tolerations"))
+		json_object_set_new(
+			spec, "tolerations",
+			json_pack("[{s:s, s:s, s:s, s:I}, {s:s, s:s, s:s, s:I}]", "key",
+				  "node.kubernetes.io/not-ready", "operator", "Exists", "effect",
+				  "NoExecute", "tolerationSeconds", (json_int_t)300, "key",
+				  "node.kubernetes.io/unreachable", "operator", "Exists", "effect",
+				  "NoExecute", "tolerationSeconds", (json_int_t)300));
+	for (const char *const *l = lists; *l; l++) {
+		json_t *c;
+		size_t i;
+
+		json_array_foreach(json_object_get(spec, *l), i, c) container_defaults(c);
+	}
+}
+
+static void pod_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec");
+
+	pod_spec_defaults(spec);
+	set_default_str(spec, "serviceAccountName", "default");
+	set_default_str(spec, "serviceAccount", jstr(spec, "serviceAccountName"));
+}
+
+static void pod_on_create(json_t *obj)
+{
+	json_t *st = jobj(obj, "status");
+
+	const char *qos = "BestEffort";
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(jget(obj, "spec.containers"), i,
+			   c) if (json_object_size(jget(c, "resources.requests")) ||
+				  json_object_size(jget(c, "resources.limits"))) qos =
+		"Burstable"; /* Guaranteed needs quantity comparison: not yet */
+	json_object_set_new(st, "phase", json_string("Pending"));
+	json_object_set_new(st, "qosClass", json_string(qos));
+}
+
+static void pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
+{
+	json_t *cs = json_object_get(spec, "containers"), *c;
+	const char *rp = jstr(spec, "restartPolicy");
+	char f[128];
+	size_t i, j;
+
+	if (!json_array_size(cs)) {
+		snprintf(f, sizeof(f), "%s.containers", path);
+		api_cause_add(causes, "FieldValueRequired", f, "Required value");
+	}
+	json_array_foreach(cs, i, c)
+	{
+		const char *name = jstr(c, "name"), *img = jstr(c, "image"), *problem;
+		json_t *o;
+
+		snprintf(f, sizeof(f), "%s.containers[%zu].name", path, i);
+		if (!name || !*name)
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		else if ((problem = api_name_error(API_NAME_LABEL, name)))
+			api_cause_add(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s",
+				      name, problem);
+		else
+			json_array_foreach(cs, j, o) if (j < i && jstr(o, "name") &&
+							 !strcmp(jstr(o, "name"), name))
+				api_cause_add(causes, "FieldValueDuplicate", f,
+					      "Duplicate value: \"%s\"", name);
+		snprintf(f, sizeof(f), "%s.containers[%zu].image", path, i);
+		if (!img || !*img)
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		json_array_foreach(json_object_get(c, "ports"), j, o)
+		{
+			json_t *cp = json_object_get(o, "containerPort");
+
+			snprintf(f, sizeof(f), "%s.containers[%zu].ports[%zu].containerPort", path,
+				 i, j);
+			if (!json_is_integer(cp))
+				api_cause_add(causes, "FieldValueRequired", f, "Required value");
+			else if (json_integer_value(cp) < 1 || json_integer_value(cp) > 65535)
+				api_cause_add(causes, "FieldValueInvalid", f,
+					      "Invalid value: %lld: must be between 1 and 65535, "
+					      "inclusive",
+					      (long long)json_integer_value(cp));
+		}
+	}
+	if (rp && strcmp(rp, "Always") && strcmp(rp, "OnFailure") && strcmp(rp, "Never")) {
+		snprintf(f, sizeof(f), "%s.restartPolicy", path);
+		api_cause_add(causes, "FieldValueNotSupported", f,
+			      "Unsupported value: \"%s\": supported values: \"Always\", "
+			      "\"OnFailure\", \"Never\"",
+			      rp);
+	}
+}
+
+/* The spec with the fields an update may change (images, activeDeadlineSeconds...) blanked. */
+static json_t *pod_spec_fixed(const json_t *spec)
+{
+	static const char *const lists[] = {"containers", "initContainers", NULL};
+	json_t *s = json_deep_copy(spec);
+
+	for (const char *const *l = lists; *l; l++) {
+		json_t *c;
+		size_t i;
+
+		json_array_foreach(json_object_get(s, *l), i, c) json_object_del(c, "image");
+	}
+	json_object_del(s, "activeDeadlineSeconds");
+	json_object_del(s, "tolerations");
+	json_object_del(s, "terminationGracePeriodSeconds");
+	return s;
+}
+
+static void pod_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	pod_spec_validate(json_object_get(obj, "spec"), "spec", causes);
+	if (old && json_is_object(json_object_get(obj, "spec"))) {
+		_cleanup_json_ json_t *a = pod_spec_fixed(json_object_get(obj, "spec"));
+		_cleanup_json_ json_t *b = pod_spec_fixed(json_object_get(old, "spec"));
+
+		if (!json_equal(a, b))
+			api_cause_add(causes, "FieldValueForbidden", "spec",
+				      "Forbidden: pod updates may not change fields other than "
+				      "`spec.containers[*].image`,`spec.initContainers[*].image`,"
+				      "`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+				      "additions to existing tolerations),"
+				      "`spec.terminationGracePeriodSeconds` (allow it to be set to "
+				      "1 if it was previously negative)");
+	}
+}
+
+/* Events. */
+
+static const struct api_column event_columns[] = {{"Last Seen", "string", NULL, 0},
+						  {"Type", "string", NULL, 0},
+						  {"Reason", "string", NULL, 0},
+						  {"Object", "string", NULL, 0},
+						  {"Subobject", "string", NULL, 1},
+						  {"Source", "string", NULL, 1},
+						  {"Message", "string", NULL, 0},
+						  {"First Seen", "string", NULL, 1},
+						  {"Count", "string", NULL, 1},
+						  {"Name", "string", "name", 1},
+						  {NULL}};
+
+static json_t *event_cells(const json_t *obj)
+{
+	const char *last = jstr(obj, "lastTimestamp") ?: jstr(obj, "eventTime");
+	const char *first = jstr(obj, "firstTimestamp") ?: jstr(obj, "eventTime");
+	const char *kind = jstr(obj, "involvedObject.kind") ?: "";
+	_cleanup_free_ char *lkind = k8c_xstrdup(kind);
+	_cleanup_free_ char *object = NULL, *source = NULL;
+	json_int_t count = json_integer_value(json_object_get(obj, "count"));
+	char lasts[32], firsts[32], counts[24];
+
+	for (char *p = lkind; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	object = k8c_xasprintf("%s/%s", lkind, jstr(obj, "involvedObject.name") ?: "");
+	source =
+		k8c_xasprintf("%s%s%s", jstr(obj, "source.component") ?: "",
+			      jstr(obj, "source.host") ? ", " : "", jstr(obj, "source.host") ?: "");
+	api_age(last, lasts, sizeof(lasts));
+	api_age(first, firsts, sizeof(firsts));
+	snprintf(counts, sizeof(counts), "%lld", (long long)(count ? count : 1));
+	return json_pack("[s, o, o, s, o, s, o, s, s, o]", lasts, str_cell(jstr(obj, "type")),
+			 str_cell(jstr(obj, "reason")), object,
+			 str_cell(jstr(obj, "involvedObject.fieldPath")), source,
+			 str_cell(jstr(obj, "message")), firsts, counts, name_cell(obj));
+}
+
+static void event_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	if (!json_is_object(json_object_get(obj, "involvedObject")))
+		api_cause_add(causes, "FieldValueRequired", "involvedObject", "Required value");
+}
+
+/* Nodes. */
+
+static const struct api_column node_columns[] = {{"Name", "string", "name", 0},
+						 {"Status", "string", NULL, 0},
+						 {"Roles", "string", NULL, 0},
+						 {"Age", "string", NULL, 0},
+						 {"Version", "string", NULL, 0},
+						 {"Internal-IP", "string", NULL, 1},
+						 {"External-IP", "string", NULL, 1},
+						 {"OS-Image", "string", NULL, 1},
+						 {"Kernel-Version", "string", NULL, 1},
+						 {"Container-Runtime", "string", NULL, 1},
+						 {NULL}};
+
+static const char *node_address(const json_t *obj, const char *type)
+{
+	json_t *a;
+	size_t i;
+
+	json_array_foreach(jget(obj, "status.addresses"), i,
+			   a) if (jstr(a, "type") &&
+				  strcmp(jstr(a, "type"), type) == 0) return jstr(a, "address");
+	return NULL;
+}
+
+static json_t *node_cells(const json_t *obj)
+{
+	char status[64] = "Unknown", *roles = NULL;
+	size_t rlen = 0, i;
+	FILE *f = open_memstream(&roles, &rlen);
+	const char *k;
+	json_t *v, *c, *out;
+
+	json_array_foreach(jget(obj, "status.conditions"), i,
+			   c) if (jstr(c, "type") && strcmp(jstr(c, "type"), "Ready") == 0)
+		snprintf(status, sizeof(status), "%s",
+			 strcmp(jstr(c, "status") ?: "", "True") == 0 ? "Ready" : "NotReady");
+	if (json_is_true(jget(obj, "spec.unschedulable")))
+		strncat(status, ",SchedulingDisabled", sizeof(status) - strlen(status) - 1);
+	json_object_foreach(jget(obj, "metadata.labels"), k, v)
+	{
+		static const char pfx[] = "node-role.kubernetes.io/";
+
+		if (strncmp(k, pfx, sizeof(pfx) - 1) == 0 && k[sizeof(pfx) - 1])
+			fprintf(f, "%s%s", rlen ? "," : "", k + sizeof(pfx) - 1);
+		fflush(f);
+	}
+	fclose(f);
+	out = json_pack("[o, s, s, o, o, s, s, s, s, s]", name_cell(obj), status, or_none(roles),
+			age_cell(obj), str_cell(jstr(obj, "status.nodeInfo.kubeletVersion")),
+			or_none(node_address(obj, "InternalIP")),
+			or_none(node_address(obj, "ExternalIP")),
+			or_none(jstr(obj, "status.nodeInfo.osImage")),
+			or_none(jstr(obj, "status.nodeInfo.kernelVersion")),
+			or_none(jstr(obj, "status.nodeInfo.containerRuntimeVersion")));
+	free(roles);
+	return out;
+}
+
+/* PersistentVolumes and claims. */
+
+static json_t *access_modes_cell(const json_t *modes)
+{
+	static const char *const map[][2] = {{"ReadWriteOnce", "RWO"},
+					     {"ReadOnlyMany", "ROX"},
+					     {"ReadWriteMany", "RWX"},
+					     {"ReadWriteOncePod", "RWOP"}};
+	char buf[64] = "";
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(modes, i, m) for (size_t j = 0; j < 4;
+					     j++) if (json_string_value(m) &&
+						      !strcmp(json_string_value(m), map[j][0]))
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", *buf ? "," : "",
+			 map[j][1]);
+	return json_string(buf);
+}
+
+static const struct api_column pv_columns[] = {
+	{"Name", "string", "name", 0},	     {"Capacity", "string", NULL, 0},
+	{"Access Modes", "string", NULL, 0}, {"Reclaim Policy", "string", NULL, 0},
+	{"Status", "string", NULL, 0},	     {"Claim", "string", NULL, 0},
+	{"StorageClass", "string", NULL, 0}, {"VolumeAttributesClass", "string", NULL, 0},
+	{"Reason", "string", NULL, 0},	     {"Age", "string", NULL, 0},
+	{"VolumeMode", "string", NULL, 1},   {NULL}};
+
+static json_t *pv_cells(const json_t *obj)
+{
+	_cleanup_free_ char *claim = NULL;
+
+	if (jget(obj, "spec.claimRef"))
+		claim = k8c_xasprintf("%s/%s", jstr(obj, "spec.claimRef.namespace") ?: "",
+				      jstr(obj, "spec.claimRef.name") ?: "");
+	return json_pack("[o, o, o, o, o, s, o, s, o, o, o]", name_cell(obj),
+			 str_cell(jstr(obj, "spec.capacity.storage")),
+			 access_modes_cell(jget(obj, "spec.accessModes")),
+			 str_cell(jstr(obj, "spec.persistentVolumeReclaimPolicy")),
+			 str_cell(jstr(obj, "status.phase")), claim ? claim : "",
+			 str_cell(jstr(obj, "spec.storageClassName")),
+			 jstr(obj, "spec.volumeAttributesClassName") ?: "<unset>",
+			 str_cell(jstr(obj, "status.reason")), age_cell(obj),
+			 str_cell(jstr(obj, "spec.volumeMode")));
+}
+
+static void pv_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec");
+
+	set_default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
+	set_default_str(spec, "volumeMode", "Filesystem");
+}
+
+static void pv_on_create(json_t *obj)
+{
+	json_object_set_new(jobj(obj, "status"), "phase", json_string("Pending"));
+}
+
+static const struct api_column pvc_columns[] = {{"Name", "string", "name", 0},
+						{"Status", "string", NULL, 0},
+						{"Volume", "string", NULL, 0},
+						{"Capacity", "string", NULL, 0},
+						{"Access Modes", "string", NULL, 0},
+						{"StorageClass", "string", NULL, 0},
+						{"VolumeAttributesClass", "string", NULL, 0},
+						{"Age", "string", NULL, 0},
+						{"VolumeMode", "string", NULL, 1},
+						{NULL}};
+
+static json_t *pvc_cells(const json_t *obj)
+{
+	return json_pack("[o, o, o, o, o, o, s, o, o]", name_cell(obj),
+			 str_cell(jstr(obj, "status.phase")),
+			 str_cell(jstr(obj, "spec.volumeName")),
+			 str_cell(jstr(obj, "status.capacity.storage")),
+			 access_modes_cell(jget(obj, "status.accessModes")),
+			 str_cell(jstr(obj, "spec.storageClassName")),
+			 jstr(obj, "spec.volumeAttributesClassName") ?: "<unset>", age_cell(obj),
+			 str_cell(jstr(obj, "spec.volumeMode")));
+}
+
+static void pvc_defaults(json_t *obj)
+{
+	set_default_str(jobj(obj, "spec"), "volumeMode", "Filesystem");
+}
+
+static void pvc_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	if (!json_array_size(jget(obj, "spec.accessModes")))
+		api_cause_add(causes, "FieldValueRequired", "spec.accessModes", "Required value");
+	if (!jget(obj, "spec.resources.requests.storage") && !jget(obj, "spec.dataSourceRef"))
+		api_cause_add(causes, "FieldValueRequired", "spec.resources[storage]",
+			      "Required value");
+}
+
+/* ResourceQuotas and LimitRanges. */
+
+static const struct api_column quota_columns[] = {{"Name", "string", "name", 0},
+						  {"Age", "string", NULL, 0},
+						  {"Request", "string", NULL, 0},
+						  {"Limit", "string", NULL, 0},
+						  {NULL}};
+
+static json_t *quota_cells(const json_t *obj)
+{
+	char *req = NULL, *lim = NULL;
+	size_t rlen = 0, llen = 0;
+	FILE *r = open_memstream(&req, &rlen), *l = open_memstream(&lim, &llen);
+	const char *k;
+	json_t *v, *out;
+
+	json_object_foreach(jget(obj, "status.hard") ?: jget(obj, "spec.hard"), k, v)
+	{
+		const char *used = json_string_value(json_object_get(jget(obj, "status.used"), k));
+		bool is_limit = strncmp(k, "limits.", 7) == 0;
+		FILE *f = is_limit ? l : r;
+
+		fflush(r);
+		fflush(l);
+		fprintf(f, "%s%s: %s/%s", (is_limit ? llen : rlen) ? ", " : "", k, used ?: "0",
+			json_string_value(v) ?: "");
+	}
+	fclose(r);
+	fclose(l);
+	out = json_pack("[o, o, s, s]", name_cell(obj), age_cell(obj), req, lim);
+	free(req);
+	free(lim);
+	return out;
+}
+
+static const struct api_column limits_columns[] = {
+	{"Name", "string", "name", 0}, {"Created At", "date", NULL, 0}, {NULL}};
+
+static json_t *limits_cells(const json_t *obj)
+{
+	return json_pack("[o, o]", name_cell(obj),
+			 str_cell(jstr(obj, "metadata.creationTimestamp")));
+}
+
+/* ReplicationControllers. */
+
+static const struct api_column rc_columns[] = {{"Name", "string", "name", 0},
+					       {"Desired", "integer", NULL, 0},
+					       {"Current", "integer", NULL, 0},
+					       {"Ready", "integer", NULL, 0},
+					       {"Age", "string", NULL, 0},
+					       {"Containers", "string", NULL, 1},
+					       {"Images", "string", NULL, 1},
+					       {"Selector", "string", NULL, 1},
+					       {NULL}};
+
+static json_t *rc_cells(const json_t *obj)
+{
+	json_t *pspec = jget(obj, "spec.template.spec");
+
+	return json_pack("[o, I, I, I, o, o, o, o]", name_cell(obj),
+			 json_integer_value(jget(obj, "spec.replicas")),
+			 json_integer_value(jget(obj, "status.replicas")),
+			 json_integer_value(jget(obj, "status.readyReplicas")), age_cell(obj),
+			 containers_cell(pspec, "name"), containers_cell(pspec, "image"),
+			 map_cell(jget(obj, "spec.selector")));
+}
+
+static void rc_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec"), *tmpl = json_object_get(spec, "template");
+
+	set_default_int(spec, "replicas", 1);
+	if (json_is_object(tmpl)) {
+		json_t *labels = jget(tmpl, "metadata.labels");
+
+		if (!json_object_get(spec, "selector") && json_is_object(labels))
+			json_object_set_new(spec, "selector", json_deep_copy(labels));
+		pod_spec_defaults(jobj(tmpl, "spec"));
+	}
+}
+
+static void rc_on_create(json_t *obj)
+{
+	json_object_set_new(obj, "status", json_pack("{s:i}", "replicas", 0));
+}
+
+static void rc_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	json_t *sel = jget(obj, "spec.selector"),
+	       *labels = jget(obj, "spec.template.metadata.labels");
+	const char *k;
+	json_t *v;
+
+	if (!json_object_size(sel))
+		api_cause_add(causes, "FieldValueRequired", "spec.selector", "Required value");
+	if (!json_is_object(jget(obj, "spec.template"))) {
+		api_cause_add(causes, "FieldValueRequired", "spec.template", "Required value");
+		return;
+	}
+	json_object_foreach(sel, k, v)
+	{
+		if (!json_equal(v, json_object_get(labels, k))) {
+			api_cause_add(causes, "FieldValueInvalid", "spec.template.metadata.labels",
+				      "Invalid value: `selector` does not match template `labels`");
+			break;
+		}
+	}
+	pod_spec_validate(jget(obj, "spec.template.spec"), "spec.template.spec", causes);
+}
+
+/* The table. */
+
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define ALL	   NAMES("all")
+
+#define CORE(res, singular_, kind_)                                                                \
+	.group = "", .version = "v1", .resource = res, .singular = singular_, .kind = kind_
+
+const struct api_resource api_registry[] = {
+	{CORE("namespaces", "namespace", "Namespace"), .has_status = true,
+	 .name_rule = API_NAME_LABEL, .short_names = NAMES("ns"), .columns = ns_columns,
+	 .cells = ns_cells, .on_create = api_namespace_on_create, .on_update = ns_on_update,
+	 .verbs = NAMES("create", "delete", "get", "list", "patch", "update", "watch")},
+	{CORE("configmaps", "configmap", "ConfigMap"), .namespaced = true,
+	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("cm"), .columns = cm_columns,
+	 .cells = cm_cells, .validate = cm_validate},
+	{CORE("secrets", "secret", "Secret"), .namespaced = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .columns = secret_columns, .cells = secret_cells, .defaults = secret_defaults,
+	 .validate = secret_validate},
+	{CORE("serviceaccounts", "serviceaccount", "ServiceAccount"), .namespaced = true,
+	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("sa"), .columns = sa_columns,
+	 .cells = sa_cells},
+	{CORE("services", "service", "Service"), .namespaced = true, .has_status = true,
+	 .name_rule = API_NAME_LABEL1035, .short_names = NAMES("svc"), .categories = ALL,
+	 .columns = svc_columns, .cells = svc_cells, .defaults = svc_defaults,
+	 .validate = svc_validate, .on_update = svc_on_update},
+	{CORE("endpoints", "endpoints", "Endpoints"), .namespaced = true,
+	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ep"), .columns = ep_columns,
+	 .cells = ep_cells},
+	{CORE("pods", "pod", "Pod"), .namespaced = true, .has_status = true,
+	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("po"), .categories = ALL,
+	 .columns = pod_columns, .cells = pod_cells, .defaults = pod_defaults,
+	 .on_create = pod_on_create, .validate = pod_validate},
+	{CORE("events", "event", "Event"), .namespaced = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .short_names = NAMES("ev"), .columns = event_columns, .cells = event_cells,
+	 .validate = event_validate},
+	{CORE("nodes", "node", "Node"), .has_status = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .short_names = NAMES("no"), .columns = node_columns, .cells = node_cells},
+	{CORE("persistentvolumes", "persistentvolume", "PersistentVolume"), .has_status = true,
+	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("pv"), .columns = pv_columns,
+	 .cells = pv_cells, .defaults = pv_defaults, .on_create = pv_on_create},
+	{CORE("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim"),
+	 .namespaced = true, .has_status = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .short_names = NAMES("pvc"), .columns = pvc_columns, .cells = pvc_cells,
+	 .defaults = pvc_defaults, .on_create = pv_on_create, .validate = pvc_validate},
+	{CORE("resourcequotas", "resourcequota", "ResourceQuota"), .namespaced = true,
+	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("quota"),
+	 .columns = quota_columns, .cells = quota_cells},
+	{CORE("limitranges", "limitrange", "LimitRange"), .namespaced = true,
+	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("limits"), .columns = limits_columns,
+	 .cells = limits_cells},
+	{CORE("replicationcontrollers", "replicationcontroller", "ReplicationController"),
+	 .namespaced = true, .has_status = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .short_names = NAMES("rc"), .categories = ALL, .columns = rc_columns, .cells = rc_cells,
+	 .defaults = rc_defaults, .on_create = rc_on_create, .validate = rc_validate},
+};
+
+const size_t api_registry_n = sizeof(api_registry) / sizeof(api_registry[0]);

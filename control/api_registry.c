@@ -1,0 +1,179 @@
+/* Registry lookups, discovery from the table, name rules, causes and ages. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_registry.h"
+#include "cleanup.h"
+
+const struct api_resource *api_registry_find(const char *resource, size_t len)
+{
+	for (size_t i = 0; i < api_registry_n; i++) {
+		const char *n = api_registry[i].resource;
+
+		if (strlen(n) == len && memcmp(n, resource, len) == 0)
+			return &api_registry[i];
+	}
+	return NULL;
+}
+
+static json_t *string_array(const char *const *v)
+{
+	json_t *a = json_array();
+
+	for (; v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+static const char *const verbs[] = {
+	"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch", NULL};
+static const char *const status_verbs[] = {"get", "patch", "update", NULL};
+
+json_t *api_registry_discovery(void)
+{
+	json_t *list = json_pack("{s:s, s:s, s:s, s:[]}", "kind", "APIResourceList", "apiVersion",
+				 "v1", "groupVersion", "v1", "resources");
+	json_t *res = json_object_get(list, "resources");
+
+	for (size_t i = 0; i < api_registry_n; i++) {
+		const struct api_resource *r = &api_registry[i];
+		json_t *e =
+			json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->resource, "singularName",
+				  r->singular, "namespaced", r->namespaced, "kind", r->kind,
+				  "verbs", string_array(r->verbs ? r->verbs : verbs));
+
+		if (r->short_names)
+			json_object_set_new(e, "shortNames", string_array(r->short_names));
+		if (r->categories)
+			json_object_set_new(e, "categories", string_array(r->categories));
+		json_array_append_new(res, e);
+		if (r->has_status) {
+			_cleanup_free_ char *n = k8c_xasprintf("%s/status", r->resource);
+
+			json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", n,
+							     "singularName", "", "namespaced",
+							     r->namespaced, "kind", r->kind,
+							     "verbs", string_array(status_verbs)));
+		}
+	}
+	return list;
+}
+
+json_t *api_registry_columns(const struct api_resource *r)
+{
+	json_t *a = json_array();
+
+	for (const struct api_column *c = r->columns; c->name; c++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", c->name,
+						   "type", c->type ? c->type : "string", "format",
+						   c->format ? c->format : "", "description", "",
+						   "priority", c->priority));
+	return a;
+}
+
+static bool is_alnum_lower(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+const char *api_name_error(enum api_name_rule rule, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n)
+		return "name or generateName is required";
+	if (rule == API_NAME_SUBDOMAIN) {
+		if (n > 253)
+			return "must be no more than 253 characters";
+		for (size_t i = 0; i < n; i++) {
+			char c = s[i];
+			bool edge = i == 0 || i == n - 1 || s[i - 1] == '.' || s[i + 1] == '.';
+
+			if (!(is_alnum_lower(c) || ((c == '-' || c == '.') && !edge)))
+				return "a lowercase RFC 1123 subdomain must consist of lower case "
+				       "alphanumeric characters, '-' or '.', and must start and "
+				       "end with an alphanumeric character (e.g. 'example.com', "
+				       "regex used for validation is "
+				       "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-"
+				       "z0-9])?)*')";
+		}
+		return NULL;
+	}
+	if (n > 63)
+		return "must be no more than 63 characters";
+	if (rule == API_NAME_LABEL1035 && !(s[0] >= 'a' && s[0] <= 'z'))
+		return "a DNS-1035 label must consist of lower case alphanumeric characters or "
+		       "'-', start with an alphabetic character, and end with an alphanumeric "
+		       "character (e.g. 'my-name',  or 'abc-123', regex used for validation is "
+		       "'[a-z]([-a-z0-9]*[a-z0-9])?')";
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!(is_alnum_lower(c) || (c == '-' && i > 0 && i < n - 1)))
+			return rule == API_NAME_LABEL1035
+				       ? "a DNS-1035 label must consist of lower case "
+					 "alphanumeric characters or '-', start with an "
+					 "alphabetic character, and end with an alphanumeric "
+					 "character (e.g. 'my-name',  or 'abc-123', regex used "
+					 "for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+				       : "a lowercase RFC 1123 label must consist of lower case "
+					 "alphanumeric characters or '-', and must start and end "
+					 "with an alphanumeric character (e.g. 'my-name',  or "
+					 "'123-abc', regex used for validation is "
+					 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+	}
+	return NULL;
+}
+
+void api_cause_add(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message", msg,
+						"field", field));
+}
+
+void api_age(const char *rfc3339, char *buf, size_t len)
+{
+	struct tm tm = {0};
+	long long s, m, h, d;
+
+	if (!rfc3339 || !strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+		snprintf(buf, len, "<unknown>");
+		return;
+	}
+	s = (long long)(time(NULL) - timegm(&tm));
+	if (s < -1) {
+		snprintf(buf, len, "<invalid>");
+		return;
+	}
+	if (s < 0)
+		s = 0;
+	m = s / 60, h = s / 3600, d = h / 24;
+	/* apimachinery's duration.HumanDuration */
+	if (s < 120)
+		snprintf(buf, len, "%llds", s);
+	else if (m < 10)
+		snprintf(buf, len, s % 60 ? "%lldm%llds" : "%lldm", m, s % 60);
+	else if (m < 180)
+		snprintf(buf, len, "%lldm", m);
+	else if (h < 8)
+		snprintf(buf, len, m % 60 ? "%lldh%lldm" : "%lldh", h, m % 60);
+	else if (h < 48)
+		snprintf(buf, len, "%lldh", h);
+	else if (h < 24 * 8)
+		snprintf(buf, len, h % 24 ? "%lldd%lldh" : "%lldd", d, h % 24);
+	else if (h < 24 * 365 * 2)
+		snprintf(buf, len, "%lldd", d);
+	else if (h < 24 * 365 * 8)
+		snprintf(buf, len, d % 365 ? "%lldy%lldd" : "%lldy", d / 365, d % 365);
+	else
+		snprintf(buf, len, "%lldy", d / 365);
+}
