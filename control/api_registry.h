@@ -28,7 +28,8 @@ struct api_resource {
 	const char *group, *version; /* "" and "v1" for the core group */
 	const char *resource, *singular, *kind;
 	bool namespaced;
-	bool has_status; /* status changes through /status only; updates keep it */
+	bool has_status;	  /* status changes through /status only; updates keep it */
+	bool create_keeps_status; /* a create may set the status (nodes); else it is reset */
 	enum api_name_rule name_rule;
 	const char *const *short_names; /* NULL-terminated; NULL for none */
 	const char *const *categories;

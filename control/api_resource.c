@@ -598,6 +598,8 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 		json_object_set_new(meta, "generation", json_integer(1));
 	else
 		json_object_del(meta, "generation");
+	if (r->has_status && !r->create_keeps_status)
+		json_object_del(obj, "status");
 	if (admit(req, r, name, obj, NULL) < 0)
 		return;
 	value = json_dumps(obj, JSON_COMPACT);
