@@ -1122,7 +1122,7 @@ const struct api_resource api_registry[] = {
 	{CORE("services", "service", "Service"), .namespaced = true, .has_status = true,
 	 .name_rule = API_NAME_LABEL1035, .short_names = NAMES("svc"), .categories = ALL,
 	 .columns = svc_columns, .cells = svc_cells, .defaults = svc_defaults,
-	 .validate = svc_validate, .on_update = svc_on_update},
+	 .validate = svc_validate, .on_update = svc_on_update, .allocate = api_services_allocate},
 	{CORE("endpoints", "endpoints", "Endpoints"), .namespaced = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ep"), .columns = ep_columns,
 	 .cells = ep_cells},

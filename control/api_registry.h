@@ -24,6 +24,8 @@ struct api_column {
 	int priority;
 };
 
+struct store;
+
 struct api_resource {
 	const char *group, *version; /* "" and "v1" for the core group */
 	const char *resource, *singular, *kind;
@@ -48,6 +50,8 @@ struct api_resource {
 	/* On update: carry over from old what a client cannot change here (NULL: nothing). */
 	void (*on_update)(json_t *obj, const json_t *old);
 	const char *const *verbs; /* NULL: all, deletecollection included */
+	/* On create, after validation: take what the object needs from the store (a ClusterIP). */
+	int (*allocate)(struct store *store, json_t *obj, json_t *causes);
 };
 
 /* The registry, in discovery order; api_registry_n entries. */
@@ -76,6 +80,9 @@ void api_cause_add(json_t *causes, const char *reason, const char *field, const 
  * element, `$patch: delete|replace` is honoured, and other `$` directives are dropped.
  */
 void api_patch_merge(json_t *target, const json_t *patch, bool strategic);
+
+/* Allocate a Service's ClusterIP (or check the requested one); <0 with a cause on failure. */
+int api_services_allocate(struct store *store, json_t *svc, json_t *causes);
 
 /* Human age of an RFC 3339 timestamp, as kubectl prints it ("5m", "3d4h"). */
 void api_age(const char *rfc3339, char *buf, size_t len);

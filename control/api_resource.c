@@ -602,6 +602,15 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 		json_object_del(obj, "status");
 	if (admit(req, r, name, obj, NULL) < 0)
 		return;
+	if (r->allocate) {
+		json_t *causes = json_array();
+
+		if (r->allocate(api->store, obj, causes) < 0) {
+			send_causes(req, r, name, causes);
+			return;
+		}
+		json_decref(causes);
+	}
 	value = json_dumps(obj, JSON_COMPACT);
 	key = key_of(r, ns, name);
 	if (store_create(api->store, key, value, strlen(value), &rev, &err) < 0) {

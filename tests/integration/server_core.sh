@@ -118,7 +118,7 @@ grep -Eq '^NAME +READY +STATUS +RESTARTS +AGE +IP +NODE +NOMINATED NODE +READINE
 grep -Eq '^web +0/2 +Pending +0 +[0-9]+s +<none> +<none> +<none> +<none>$' <<<"$out" || fail "pod wide row: $out"
 out=$(k get svc,cm,secrets,sa -n x)
 grep -Eq '^NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +AGE$' <<<"$out" || fail "svc columns: $out"
-grep -Eq '^service/web +ClusterIP +[0-9.]+|<none> +<none> +80/TCP +[0-9]+s$' <<<"$out" || fail "svc row: $out"
+grep -Eq '^service/web +ClusterIP +10\.[0-9.]+ +<none> +80/TCP +[0-9]+s$' <<<"$out" || fail "svc row: $out"
 grep -Eq '^NAME +DATA +AGE$' <<<"$out" && grep -Eq '^configmap/cfg +2 +[0-9]+s$' <<<"$out" || fail "cm: $out"
 grep -Eq '^NAME +TYPE +DATA +AGE$' <<<"$out" && grep -Eq '^secret/sec +Opaque +1 +[0-9]+s$' <<<"$out" || fail "secret: $out"
 grep -Eq '^NAME +SECRETS +AGE$' <<<"$out" && grep -Eq '^serviceaccount/robot +0 +[0-9]+s$' <<<"$out" || fail "sa: $out"
@@ -141,6 +141,20 @@ grep -q 'restartPolicy: Always' "$D/pod.yaml" || fail "pod -o yaml"
 k get svc web -n x -o json | jq -e '.spec.type == "ClusterIP" and .spec.sessionAffinity == "None"
 	and .spec.ports[0].protocol == "TCP" and .spec.ports[0].targetPort == 80' >/dev/null || fail "service defaults"
 [[ $(k get secret sec -n x -o jsonpath='{.data.password}' | base64 -d) == hunter2 ]] || fail "stringData"
+
+# ClusterIPs: allocated in 10.96.0.0/12, a taken or out-of-range request is a 422, headless gets none.
+ip=$(k get svc web -n x -o jsonpath='{.spec.clusterIP}')
+$PY -c "import ipaddress,sys; sys.exit(ipaddress.ip_address('$ip') not in ipaddress.ip_network('10.96.0.0/12'))" || fail "clusterIP $ip"
+[[ $(k get svc web -n x -o jsonpath='{.spec.clusterIPs[0]}') == "$ip" ]] || fail "clusterIPs"
+svc() { J -X POST -d "{\"metadata\":{\"name\":\"$1\"},\"spec\":{\"clusterIP\":\"$2\",\"ports\":[{\"port\":80}]}}" "$U/api/v1/namespaces/x/services"; }
+[[ $(svc taken "$ip" | jq -r '.code, .details.causes[0].field' | tr '\n' ' ') == "422 spec.clusterIPs " ]] || fail "taken clusterIP"
+[[ $(svc far 192.168.0.1 | jq -r .code) == 422 ]] || fail "clusterIP out of range"
+[[ $(svc fixed 10.96.0.10 | jq -r .spec.clusterIP) == 10.96.0.10 ]] || fail "requested clusterIP"
+[[ $(svc headless None | jq -r .spec.clusterIP) == None ]] || fail "headless"
+C -X DELETE "$U/api/v1/namespaces/x/services/fixed" >/dev/null
+[[ $(svc fixed2 10.96.0.10 | jq -r .spec.clusterIP) == 10.96.0.10 ]] || fail "clusterIP not released on delete"
+C -X DELETE "$U/api/v1/namespaces/x/services/fixed2" >/dev/null
+C -X DELETE "$U/api/v1/namespaces/x/services/headless" >/dev/null
 [[ $(k get secret sec -n x -o jsonpath='{.type}') == Opaque ]] || fail "secret type"
 
 # apply: unchanged is a no-op, a changed image is a strategic merge patch keeping the rest.
