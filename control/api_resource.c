@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "api_protobuf.h"
 #include "cleanup.h"
 
 /* a watch whose client does not keep up is ended once this much is queued */
@@ -300,12 +301,42 @@ static bool patch_type_ok(h2o_req_t *req)
 	return false;
 }
 
+static bool is_protobuf(h2o_req_t *req)
+{
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+
+	return i >= 0 && api_protobuf_content_type(req->headers.entries[i].value.base,
+						   req->headers.entries[i].value.len);
+}
+
+/* kubectl 1.32+ `create <kind>` sends protobuf: decode it to the JSON it stands for. */
+static json_t *parse_protobuf_body(h2o_req_t *req)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	json_t *obj;
+
+	if (req->entity.len > API_MAX_BODY) {
+		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
+				"Request entity too large: limit is %u", API_MAX_BODY);
+		return NULL;
+	}
+	obj = api_protobuf_decode(req->entity.base ? req->entity.base : "", req->entity.len, &err);
+	if (!obj)
+		api_send_status(req, err.code,
+				err.code == 415 ? "UnsupportedMediaType" : "BadRequest", NULL, "%s",
+				err.msg);
+	k8c_error_clear(&err);
+	return obj;
+}
+
 /* The request body as a JSON object, or NULL after answering the error. */
 static json_t *parse_body(h2o_req_t *req, bool patch)
 {
 	json_error_t jerr;
 	json_t *obj;
 
+	if (!patch && is_protobuf(req))
+		return parse_protobuf_body(req);
 	if (!(patch ? patch_type_ok(req) : content_type_ok(req))) {
 		ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 		h2o_iovec_t ct = i >= 0 ? req->headers.entries[i].value
