@@ -238,8 +238,7 @@ static void send_api_versions(struct api *api, h2o_req_t *req)
 
 static void send_api_groups(h2o_req_t *req)
 {
-	_cleanup_json_ json_t *v =
-		json_pack("{s:s, s:s, s:[]}", "kind", "APIGroupList", "apiVersion", "v1", "groups");
+	_cleanup_json_ json_t *v = api_registry_group_list();
 
 	api_send_json(req, 200, v);
 }
@@ -264,46 +263,72 @@ static bool method_is(h2o_req_t *req, const char *m)
 }
 
 /*
- * /api/v1/... : {res}[/{name}[/status]] for cluster-scoped resources and lists across
- * namespaces, namespaces/{ns}/{res}[/{name}[/status]] for namespaced ones. false when the path
- * is not a resource path (the caller answers 404).
+ * /api/v1/... and /apis/{group}/{version}/... : {res}[/{name}[/{sub}]] for cluster-scoped
+ * resources and lists across namespaces, namespaces/{ns}/{res}[/{name}[/{sub}]] for namespaced
+ * ones. false when the path is not a resource path (the caller answers discovery or 404).
  */
 static bool route_resource(struct api *api, h2o_req_t *req, h2o_iovec_t p)
 {
-	static const char prefix[] = "/api/v1/";
-	char *seg[6], buf[1024], *save = NULL, *tok;
+	char *all[8], **seg, buf[1024], *save = NULL, *tok;
 	const struct api_resource *r;
+	const char *group, *version;
 	size_t n = 0;
 
-	if (p.len <= sizeof(prefix) - 1 || memcmp(p.base, prefix, sizeof(prefix) - 1) != 0 ||
-	    p.len - (sizeof(prefix) - 1) >= sizeof(buf))
+	if (p.len >= sizeof(buf))
 		return false;
-	memcpy(buf, p.base + sizeof(prefix) - 1, p.len - (sizeof(prefix) - 1));
-	buf[p.len - (sizeof(prefix) - 1)] = '\0';
+	memcpy(buf, p.base, p.len);
+	buf[p.len] = '\0';
 	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-		if (n == 6)
+		if (n == 8)
 			return false;
-		seg[n++] = tok;
+		all[n++] = tok;
 	}
-	if (n == 0 || !(r = api_registry_find(seg[0], strlen(seg[0]))))
+	if (n >= 3 && strcmp(all[0], "api") == 0 && strcmp(all[1], "v1") == 0) {
+		group = "", version = "v1", seg = all + 2, n -= 2;
+	} else if (n >= 4 && strcmp(all[0], "apis") == 0) {
+		group = all[1], version = all[2], seg = all + 3, n -= 3;
+	} else {
 		return false;
-	if (!r->namespaced || n == 1) {
-		/* namespaces/{ns}/{res}... is a namespaced path, namespaces/{ns}/status is not */
-		if (strcmp(seg[0], "namespaces") == 0 && n >= 3 && strcmp(seg[2], "status") != 0) {
-			const struct api_resource *nr = api_registry_find(seg[2], strlen(seg[2]));
-
-			if (!nr || !nr->namespaced || n > 5)
-				return false;
-			api_resource_serve(api, req, nr, seg[1], n > 3 ? seg[3] : NULL,
-					   n > 4 ? seg[4] : NULL);
-			return true;
-		}
-		if (n > 3 || (r->namespaced && n > 1))
+	}
+	/* namespaces/{ns}/{res}... is a namespaced path, namespaces/{ns}/status is not */
+	if (strcmp(seg[0], "namespaces") == 0 && n >= 3 &&
+	    !(*group == '\0' && strcmp(seg[2], "status") == 0)) {
+		r = api_registry_lookup(group, version, seg[2], strlen(seg[2]));
+		if (!r || !r->namespaced || n > 5)
 			return false;
-		api_resource_serve(api, req, r, NULL, n > 1 ? seg[1] : NULL, n > 2 ? seg[2] : NULL);
+		api_resource_serve(api, req, r, seg[1], n > 3 ? seg[3] : NULL,
+				   n > 4 ? seg[4] : NULL);
 		return true;
 	}
-	return false;
+	r = api_registry_lookup(group, version, seg[0], strlen(seg[0]));
+	if (!r || n > 3 || (r->namespaced && n > 1))
+		return false;
+	api_resource_serve(api, req, r, NULL, n > 1 ? seg[1] : NULL, n > 2 ? seg[2] : NULL);
+	return true;
+}
+
+/* GET /apis/{group} and /apis/{group}/{version}; false when neither is served. */
+static bool send_group_discovery(h2o_req_t *req, h2o_iovec_t p)
+{
+	char buf[512], *group, *version;
+	_cleanup_json_ json_t *v = NULL;
+
+	if (p.len <= 6 || p.len >= sizeof(buf) || memcmp(p.base, "/apis/", 6) != 0)
+		return false;
+	memcpy(buf, p.base + 6, p.len - 6);
+	buf[p.len - 6] = '\0';
+	group = buf;
+	version = strchr(buf, '/');
+	if (version) {
+		*version++ = '\0';
+		if (strchr(version, '/'))
+			return false;
+	}
+	v = version ? api_registry_discovery_gv(group, version) : api_registry_group(group);
+	if (!v)
+		return false;
+	api_send_json(req, 200, v);
+	return true;
 }
 
 void api_handle(struct api *api, h2o_req_t *req)
@@ -329,6 +354,8 @@ void api_handle(struct api *api, h2o_req_t *req)
 		send_api_groups(req);
 	} else if (path_is(p, "/api/v1")) {
 		send_core_resources(req);
+	} else if (send_group_discovery(req, p)) {
+		/* answered */
 	} else if (path_is(p, "/openapi/v2")) {
 		/* an empty protobuf document passes kubectl's validation gate (KUBECTL.md) */
 		send_body(req, 200, "application/octet-stream", "", 0);

@@ -71,6 +71,10 @@ void api_send_store_error(h2o_req_t *req, const struct k8c_error *err, const cha
 void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resource *r,
 			const char *ns, const char *name, const char *sub);
 
+/* Serve .../{name}/scale of a resource with has_scale (api_scale.c). */
+void api_scale_serve(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
+		     const char *name);
+
 /* Create the namespaces every cluster has (default, kube-system...) when absent. */
 int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
 

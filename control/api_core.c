@@ -642,7 +642,7 @@ static void container_defaults(json_t *c)
 }
 
 /* PodSpec defaults (also for templates). */
-static void pod_spec_defaults(json_t *spec)
+void api_pod_spec_defaults(json_t *spec)
 {
 	static const char *const lists[] = {"containers", "initContainers", NULL};
 
@@ -675,7 +675,7 @@ static void pod_defaults(json_t *obj)
 {
 	json_t *spec = jobj(obj, "spec");
 
-	pod_spec_defaults(spec);
+	api_pod_spec_defaults(spec);
 	set_default_str(spec, "serviceAccountName", "default");
 	set_default_str(spec, "serviceAccount", jstr(spec, "serviceAccountName"));
 }
@@ -696,7 +696,7 @@ static void pod_on_create(json_t *obj)
 	json_object_set_new(st, "qosClass", json_string(qos));
 }
 
-static void pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
+void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
 {
 	json_t *cs = json_object_get(spec, "containers"), *c;
 	const char *rp = jstr(spec, "restartPolicy");
@@ -770,7 +770,7 @@ static json_t *pod_spec_fixed(const json_t *spec)
 
 static void pod_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	pod_spec_validate(json_object_get(obj, "spec"), "spec", causes);
+	api_pod_spec_validate(json_object_get(obj, "spec"), "spec", causes);
 	if (old && json_is_object(json_object_get(obj, "spec"))) {
 		_cleanup_json_ json_t *a = pod_spec_fixed(json_object_get(obj, "spec"));
 		_cleanup_json_ json_t *b = pod_spec_fixed(json_object_get(old, "spec"));
@@ -1064,7 +1064,7 @@ static void rc_defaults(json_t *obj)
 
 		if (!json_object_get(spec, "selector") && json_is_object(labels))
 			json_object_set_new(spec, "selector", json_deep_copy(labels));
-		pod_spec_defaults(jobj(tmpl, "spec"));
+		api_pod_spec_defaults(jobj(tmpl, "spec"));
 	}
 }
 
@@ -1094,7 +1094,7 @@ static void rc_validate(const json_t *obj, const json_t *old, json_t *causes)
 			break;
 		}
 	}
-	pod_spec_validate(jget(obj, "spec.template.spec"), "spec.template.spec", causes);
+	api_pod_spec_validate(jget(obj, "spec.template.spec"), "spec.template.spec", causes);
 }
 
 /* The table. */
@@ -1150,7 +1150,7 @@ const struct api_resource api_registry[] = {
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("limits"), .columns = limits_columns,
 	 .cells = limits_cells},
 	{CORE("replicationcontrollers", "replicationcontroller", "ReplicationController"),
-	 .namespaced = true, .has_status = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .namespaced = true, .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .has_scale = true,
 	 .short_names = NAMES("rc"), .categories = ALL, .columns = rc_columns, .cells = rc_cells,
 	 .defaults = rc_defaults, .on_create = rc_on_create, .validate = rc_validate},
 };

@@ -7,15 +7,42 @@
 #include "api_registry.h"
 #include "cleanup.h"
 
+size_t api_registry_count(void)
+{
+	return api_registry_n + api_registry_groups_n;
+}
+
+const struct api_resource *api_registry_at(size_t i)
+{
+	return i < api_registry_n ? &api_registry[i] : &api_registry_groups[i - api_registry_n];
+}
+
 const struct api_resource *api_registry_find(const char *resource, size_t len)
 {
-	for (size_t i = 0; i < api_registry_n; i++) {
-		const char *n = api_registry[i].resource;
+	return api_registry_lookup("", "v1", resource, len);
+}
 
-		if (strlen(n) == len && memcmp(n, resource, len) == 0)
-			return &api_registry[i];
+const struct api_resource *api_registry_lookup(const char *group, const char *version,
+					       const char *resource, size_t len)
+{
+	for (size_t i = 0; i < api_registry_count(); i++) {
+		const struct api_resource *r = api_registry_at(i);
+
+		if (strlen(r->resource) == len && memcmp(r->resource, resource, len) == 0 &&
+		    strcmp(r->group, group) == 0 && strcmp(r->version, version) == 0)
+			return r;
 	}
 	return NULL;
+}
+
+char *api_registry_api_version(const struct api_resource *r)
+{
+	return *r->group ? k8c_xasprintf("%s/%s", r->group, r->version) : k8c_xstrdup(r->version);
+}
+
+const char *api_registry_store_name(const struct api_resource *r)
+{
+	return r->store_name ? r->store_name : r->resource;
 }
 
 static json_t *string_array(const char *const *v)
@@ -31,31 +58,109 @@ static const char *const verbs[] = {
 	"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch", NULL};
 static const char *const status_verbs[] = {"get", "patch", "update", NULL};
 
-json_t *api_registry_discovery(void)
+static json_t *subresource(const struct api_resource *r, const char *sub, const char *kind,
+			   const char *group, const char *version)
 {
-	json_t *list = json_pack("{s:s, s:s, s:s, s:[]}", "kind", "APIResourceList", "apiVersion",
-				 "v1", "groupVersion", "v1", "resources");
-	json_t *res = json_object_get(list, "resources");
+	_cleanup_free_ char *n = k8c_xasprintf("%s/%s", r->resource, sub);
+	json_t *e =
+		json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", n, "singularName", "", "namespaced",
+			  r->namespaced, "kind", kind, "verbs", string_array(status_verbs));
 
-	for (size_t i = 0; i < api_registry_n; i++) {
-		const struct api_resource *r = &api_registry[i];
-		json_t *e =
-			json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->resource, "singularName",
-				  r->singular, "namespaced", r->namespaced, "kind", r->kind,
-				  "verbs", string_array(r->verbs ? r->verbs : verbs));
+	if (group) {
+		json_object_set_new(e, "group", json_string(group));
+		json_object_set_new(e, "version", json_string(version));
+	}
+	return e;
+}
 
+json_t *api_registry_discovery_gv(const char *group, const char *version)
+{
+	_cleanup_free_ char *gv =
+		*group ? k8c_xasprintf("%s/%s", group, version) : k8c_xstrdup(version);
+	json_t *list = NULL, *res = NULL;
+
+	for (size_t i = 0; i < api_registry_count(); i++) {
+		const struct api_resource *r = api_registry_at(i);
+		json_t *e;
+
+		if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)
+			continue;
+		if (!list) {
+			list = json_pack("{s:s, s:s, s:s, s:[]}", "kind", "APIResourceList",
+					 "apiVersion", "v1", "groupVersion", gv, "resources");
+			res = json_object_get(list, "resources");
+		}
+		e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->resource, "singularName",
+			      r->singular, "namespaced", r->namespaced, "kind", r->kind, "verbs",
+			      string_array(r->verbs ? r->verbs : verbs));
 		if (r->short_names)
 			json_object_set_new(e, "shortNames", string_array(r->short_names));
 		if (r->categories)
 			json_object_set_new(e, "categories", string_array(r->categories));
 		json_array_append_new(res, e);
-		if (r->has_status) {
-			_cleanup_free_ char *n = k8c_xasprintf("%s/status", r->resource);
+		if (r->has_scale)
+			json_array_append_new(
+				res, subresource(r, "scale", "Scale", "autoscaling", "v1"));
+		if (r->has_status)
+			json_array_append_new(res, subresource(r, "status", r->kind, NULL, NULL));
+	}
+	return list;
+}
 
-			json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", n,
-							     "singularName", "", "namespaced",
-							     r->namespaced, "kind", r->kind,
-							     "verbs", string_array(status_verbs)));
+json_t *api_registry_discovery(void)
+{
+	return api_registry_discovery_gv("", "v1");
+}
+
+json_t *api_registry_group(const char *group)
+{
+	json_t *g = NULL, *versions = NULL;
+
+	for (size_t i = 0; i < api_registry_groups_n; i++) {
+		const struct api_resource *r = &api_registry_groups[i];
+		_cleanup_free_ char *gv = NULL;
+		size_t j;
+		json_t *v;
+		bool seen = false;
+
+		if (strcmp(r->group, group) != 0)
+			continue;
+		gv = k8c_xasprintf("%s/%s", r->group, r->version);
+		if (!g) {
+			/* the first version in the table is the preferred one */
+			g = json_pack("{s:s, s:s, s:s, s:[], s:{s:s, s:s}}", "kind", "APIGroup",
+				      "apiVersion", "v1", "name", group, "versions",
+				      "preferredVersion", "groupVersion", gv, "version",
+				      r->version);
+			versions = json_object_get(g, "versions");
+		}
+		json_array_foreach(versions, j, v) seen |=
+			strcmp(json_string_value(json_object_get(v, "version")), r->version) == 0;
+		if (!seen)
+			json_array_append_new(versions, json_pack("{s:s, s:s}", "groupVersion", gv,
+								  "version", r->version));
+	}
+	return g;
+}
+
+json_t *api_registry_group_list(void)
+{
+	json_t *list =
+		json_pack("{s:s, s:s, s:[]}", "kind", "APIGroupList", "apiVersion", "v1", "groups");
+	json_t *groups = json_object_get(list, "groups");
+
+	for (size_t i = 0; i < api_registry_groups_n; i++) {
+		const char *name = api_registry_groups[i].group;
+		bool seen = false;
+
+		for (size_t j = 0; j < i; j++)
+			seen |= strcmp(api_registry_groups[j].group, name) == 0;
+		if (!seen) {
+			json_t *g = api_registry_group(name);
+
+			json_object_del(g, "kind");
+			json_object_del(g, "apiVersion");
+			json_array_append_new(groups, g);
 		}
 	}
 	return list;
@@ -84,6 +189,11 @@ const char *api_name_error(enum api_name_rule rule, const char *s)
 
 	if (!n)
 		return "name or generateName is required";
+	if (rule == API_NAME_PATH_SEGMENT) {
+		if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+			return "may not be '.' or '..'";
+		return strpbrk(s, "/%") ? "may not contain '/' or '%'" : NULL;
+	}
 	if (rule == API_NAME_SUBDOMAIN) {
 		if (n > 253)
 			return "must be no more than 253 characters";

@@ -13,9 +13,10 @@
 
 /* What a resource's metadata.name must be. */
 enum api_name_rule {
-	API_NAME_SUBDOMAIN, /* DNS-1123 subdomain (most resources) */
-	API_NAME_LABEL,	    /* DNS-1123 label (namespaces) */
-	API_NAME_LABEL1035, /* DNS-1035 label: starts with a letter (services) */
+	API_NAME_SUBDOMAIN,    /* DNS-1123 subdomain (most resources) */
+	API_NAME_LABEL,	       /* DNS-1123 label (namespaces) */
+	API_NAME_LABEL1035,    /* DNS-1035 label: starts with a letter (services) */
+	API_NAME_PATH_SEGMENT, /* anything but "." and ".." without '/' or '%' (RBAC objects) */
 };
 
 /* One Table column: priority 1 columns are shown by `-o wide` only. */
@@ -32,6 +33,9 @@ struct api_resource {
 	bool namespaced;
 	bool has_status;	  /* status changes through /status only; updates keep it */
 	bool create_keeps_status; /* a create may set the status (nodes); else it is reset */
+	bool has_scale;		  /* a /scale subresource (autoscaling/v1 Scale of spec.replicas) */
+	/* The store's name of the collection, /registry/<store_name>/...; NULL: resource. */
+	const char *store_name;
 	enum api_name_rule name_rule;
 	const char *const *short_names; /* NULL-terminated; NULL for none */
 	const char *const *categories;
@@ -54,15 +58,42 @@ struct api_resource {
 	int (*allocate)(struct store *store, json_t *obj, json_t *causes);
 };
 
-/* The registry, in discovery order; api_registry_n entries. */
+/* The core group's entries (api_core.c), in discovery order; api_registry_n entries. */
 extern const struct api_resource api_registry[];
 extern const size_t api_registry_n;
 
-/* The entry of a resource by plural name, or NULL. */
+/* The named groups' entries (api_groups.c): apps, networking.k8s.io, rbac... */
+extern const struct api_resource api_registry_groups[];
+extern const size_t api_registry_groups_n;
+
+/* Every entry, core first: i < api_registry_count(). */
+size_t api_registry_count(void);
+const struct api_resource *api_registry_at(size_t i);
+
+/* The core entry of a resource by plural name, or NULL. */
 const struct api_resource *api_registry_find(const char *resource, size_t len);
+
+/* The entry of group/version/resource ("" for the core group), or NULL. */
+const struct api_resource *api_registry_lookup(const char *group, const char *version,
+					       const char *resource, size_t len);
 
 /* The APIResourceList of the core group (a new object). */
 json_t *api_registry_discovery(void);
+
+/* The APIResourceList of group/version (a new object), NULL when nothing is served there. */
+json_t *api_registry_discovery_gv(const char *group, const char *version);
+
+/* The APIGroupList of the named groups (a new object). */
+json_t *api_registry_group_list(void);
+
+/* The APIGroup of a named group (a new object), or NULL. */
+json_t *api_registry_group(const char *group);
+
+/* r's apiVersion, "v1" or "group/version" (malloc'd). */
+char *api_registry_api_version(const struct api_resource *r);
+
+/* The collection's name in the store keys (/registry/<name>/...). */
+const char *api_registry_store_name(const struct api_resource *r);
 
 /* The Table columnDefinitions of r (a new array). */
 json_t *api_registry_columns(const struct api_resource *r);
@@ -86,6 +117,19 @@ int api_services_allocate(struct store *store, json_t *svc, json_t *causes);
 
 /* Human age of an RFC 3339 timestamp, as kubectl prints it ("5m", "3d4h"). */
 void api_age(const char *rfc3339, char *buf, size_t len);
+
+/* PodSpec defaults and validation (pods, and the templates of controllers; api_core.c). */
+void api_pod_spec_defaults(json_t *spec);
+void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes);
+
+/*
+ * The autoscaling/v1 Scale of an object of r (has_scale): spec.replicas, status.replicas and
+ * status.selector as a label selector string (a new object).
+ */
+json_t *api_scale_of(const struct api_resource *r, const json_t *obj);
+
+/* Set obj's spec.replicas from a Scale; <0 with a cause when the Scale is invalid. */
+int api_scale_apply(json_t *obj, const json_t *scale, json_t *causes);
 
 /* Namespace defaults kube-apiserver sets on create (label, finalizer, phase); exposed for bootstrap. */
 void api_namespace_on_create(json_t *obj);

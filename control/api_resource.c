@@ -375,6 +375,7 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 /* Check kind, apiVersion and metadata types of a body for r; NULL after answering the error. */
 static json_t *check_object(const struct api_resource *r, h2o_req_t *req, json_t *obj)
 {
+	_cleanup_free_ char *api_version = api_registry_api_version(r);
 	json_t *meta, *v;
 	const char *s;
 
@@ -388,10 +389,10 @@ static json_t *check_object(const struct api_resource *r, h2o_req_t *req, json_t
 	}
 	v = json_object_get(obj, "apiVersion");
 	s = json_string_value(v);
-	if (v && (!s || (strcmp(s, "v1") != 0 && *s))) {
+	if (v && (!s || (strcmp(s, api_version) != 0 && *s))) {
 		json_decref(obj);
 		api_send_status(req, 400, "BadRequest", NULL,
-				"the apiVersion of the object must be v1");
+				"the apiVersion of the object must be %s", api_version);
 		return NULL;
 	}
 	meta = json_object_get(obj, "metadata");
@@ -439,7 +440,7 @@ static json_t *check_object(const struct api_resource *r, h2o_req_t *req, json_t
 		}
 	}
 	json_object_set_new(obj, "kind", json_string(r->kind));
-	json_object_set_new(obj, "apiVersion", json_string("v1"));
+	json_object_set_new(obj, "apiVersion", json_string(api_version));
 	return obj;
 }
 
@@ -506,15 +507,19 @@ static bool parse_rev(const char *s, int64_t *out)
 
 static char *key_of(const struct api_resource *r, const char *ns, const char *name)
 {
-	return r->namespaced ? k8c_xasprintf("/registry/%s/%s/%s", r->resource, ns, name)
-			     : k8c_xasprintf("/registry/%s/%s", r->resource, name);
+	const char *s = api_registry_store_name(r);
+
+	return r->namespaced ? k8c_xasprintf("/registry/%s/%s/%s", s, ns, name)
+			     : k8c_xasprintf("/registry/%s/%s", s, name);
 }
 
 /* The prefix of a collection: one namespace, or all of them when ns is NULL. */
 static char *prefix_of(const struct api_resource *r, const char *ns)
 {
-	return r->namespaced && ns ? k8c_xasprintf("/registry/%s/%s/", r->resource, ns)
-				   : k8c_xasprintf("/registry/%s/", r->resource);
+	const char *s = api_registry_store_name(r);
+
+	return r->namespaced && ns ? k8c_xasprintf("/registry/%s/%s/", s, ns)
+				   : k8c_xasprintf("/registry/%s/", s);
 }
 
 /* Read and decode the stored version of a key; <0 after answering the error. */
@@ -818,8 +823,8 @@ static void res_get(struct api *api, h2o_req_t *req, const struct api_resource *
  */
 static void delete_namespace_contents(struct api *api, const char *ns)
 {
-	for (size_t i = 0; i < api_registry_n; i++) {
-		const struct api_resource *r = &api_registry[i];
+	for (size_t i = 0; i < api_registry_count(); i++) {
+		const struct api_resource *r = api_registry_at(i);
 		_cleanup_free_ char *prefix = NULL;
 		struct k8c_error err = K8C_ERROR_INIT;
 		struct store_list l = {0};
@@ -1218,6 +1223,7 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 {
 	_cleanup_free_ char *prefix = prefix_of(r, ns);
 	_cleanup_free_ char *list_kind = k8c_xasprintf("%sList", r->kind);
+	_cleanup_free_ char *api_version = api_registry_api_version(r);
 	_cleanup_free_ char *fs = api_query(req, "fieldSelector");
 	_cleanup_free_ char *ls = api_query(req, "labelSelector");
 	_cleanup_free_ char *limits = api_query(req, "limit");
@@ -1278,8 +1284,8 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 		out = table_new(r, rvbuf);
 		items = json_object_get(out, "rows");
 	} else {
-		out = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", list_kind, "apiVersion", "v1",
-				"metadata", "resourceVersion", rvbuf, "items");
+		out = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", list_kind, "apiVersion",
+				api_version, "metadata", "resourceVersion", rvbuf, "items");
 		items = json_object_get(out, "items");
 	}
 	for (size_t i = 0; i < l.n; i++) {
@@ -1370,6 +1376,10 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 			res_list(api, req, r, ns, true);
 		else
 			send_method_not_allowed(req);
+		return;
+	}
+	if (sub && strcmp(sub, "scale") == 0 && r->has_scale) {
+		api_scale_serve(api, req, r, ns, name);
 		return;
 	}
 	if (sub && (strcmp(sub, "status") != 0 || !r->has_status)) {

@@ -1,0 +1,975 @@
+/*
+ * The named API groups: apps/v1, networking.k8s.io/v1, discovery.k8s.io/v1, storage.k8s.io/v1,
+ * coordination.k8s.io/v1, events.k8s.io/v1 and rbac.authorization.k8s.io/v1. Their registry
+ * entries with each kind's Table cells, defaulting and validation, after Kubernetes'
+ * pkg/apis/<group> (defaults.go, validation.go) and kubectl's printers
+ * (pkg/printers/internalversion/printers.go); and the autoscaling/v1 Scale of the controllers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api_registry.h"
+#include "cleanup.h"
+
+/* Helpers. */
+
+static json_t *jget(const json_t *obj, const char *path)
+{
+	json_t *v = (json_t *)obj;
+	char part[64];
+
+	while (v && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(part))
+			return NULL;
+		memcpy(part, path, n);
+		part[n] = '\0';
+		v = json_object_get(v, part);
+		path += n + (path[n] == '.');
+	}
+	return v;
+}
+
+static const char *jstr(const json_t *obj, const char *path)
+{
+	return json_string_value(jget(obj, path));
+}
+
+static long long jint(const json_t *obj, const char *path)
+{
+	return (long long)json_integer_value(jget(obj, path));
+}
+
+static json_t *jobj(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_object(v)) {
+		v = json_object();
+		json_object_set_new(obj, key, v);
+	}
+	return v;
+}
+
+static void set_default_str(json_t *obj, const char *key, const char *value)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	if (!s || !*s)
+		json_object_set_new(obj, key, json_string(value));
+}
+
+static void set_default_int(json_t *obj, const char *key, long long value)
+{
+	if (!json_is_integer(json_object_get(obj, key)))
+		json_object_set_new(obj, key, json_integer(value));
+}
+
+static json_t *age_cell(const json_t *obj)
+{
+	char age[32];
+
+	api_age(jstr(obj, "metadata.creationTimestamp"), age, sizeof(age));
+	return json_string(age);
+}
+
+static json_t *name_cell(const json_t *obj)
+{
+	const char *n = jstr(obj, "metadata.name");
+
+	return json_string(n ? n : "");
+}
+
+static json_t *str_cell(const char *s)
+{
+	return json_string(s && *s ? s : "<none>");
+}
+
+/* A string built by a printf-like writer into a memstream. */
+struct sbuf {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+
+static void sbuf_open(struct sbuf *b)
+{
+	b->buf = NULL;
+	b->len = 0;
+	b->f = open_memstream(&b->buf, &b->len);
+	if (!b->f)
+		abort();
+}
+
+/* The text written (or none when empty) as a JSON string; b is released. */
+static json_t *sbuf_cell(struct sbuf *b, const char *none)
+{
+	json_t *out;
+
+	fclose(b->f);
+	out = json_string(b->len || !none ? b->buf : none);
+	free(b->buf);
+	return out;
+}
+
+static json_t *containers_cell(const json_t *spec, const char *field)
+{
+	struct sbuf b;
+	json_t *c;
+	size_t i;
+
+	sbuf_open(&b);
+	json_array_foreach(json_object_get(spec, "containers"), i, c) fprintf(
+		b.f, "%s%s", i ? "," : "", json_string_value(json_object_get(c, field)) ?: "");
+	return sbuf_cell(&b, NULL);
+}
+
+/* A LabelSelector as text ("app=web,tier in (a,b)"), as metav1.FormatLabelSelector. */
+static void selector_write(FILE *f, const json_t *sel, bool map_only)
+{
+	const json_t *ml = map_only ? sel : json_object_get(sel, "matchLabels");
+	const char *k;
+	json_t *v, *e;
+	bool first = true;
+	size_t i, j;
+
+	json_object_foreach((json_t *)ml, k, v)
+	{
+		fprintf(f, "%s%s=%s", first ? "" : ",", k, json_string_value(v) ?: "");
+		first = false;
+	}
+	if (map_only)
+		return;
+	json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
+	{
+		const char *key = jstr(e, "key") ?: "", *op = jstr(e, "operator") ?: "";
+		json_t *val;
+
+		fputs(first ? "" : ",", f);
+		first = false;
+		if (strcmp(op, "Exists") == 0) {
+			fputs(key, f);
+			continue;
+		}
+		if (strcmp(op, "DoesNotExist") == 0) {
+			fprintf(f, "!%s", key);
+			continue;
+		}
+		fprintf(f, "%s %s (", key, strcmp(op, "NotIn") == 0 ? "notin" : "in");
+		json_array_foreach(json_object_get(e, "values"), j, val)
+			fprintf(f, "%s%s", j ? "," : "", json_string_value(val) ?: "");
+		fputc(')', f);
+	}
+}
+
+static json_t *selector_cell(const json_t *sel, bool map_only)
+{
+	struct sbuf b;
+
+	sbuf_open(&b);
+	selector_write(b.f, sel, map_only);
+	return sbuf_cell(&b, "<none>");
+}
+
+/* Whether labels satisfy a LabelSelector (matchLabels and matchExpressions). */
+static bool selector_matches(const json_t *sel, const json_t *labels)
+{
+	const char *k;
+	json_t *v, *e;
+	size_t i;
+
+	json_object_foreach(json_object_get(sel, "matchLabels"), k, v)
+	{
+		if (!json_equal(v, json_object_get(labels, k)))
+			return false;
+	}
+	json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
+	{
+		const char *op = jstr(e, "operator") ?: "";
+		const char *have = json_string_value(json_object_get(labels, jstr(e, "key") ?: ""));
+		bool in = false;
+		json_t *val;
+		size_t j;
+
+		json_array_foreach(json_object_get(e, "values"), j, val) in |=
+			have && json_string_value(val) && strcmp(have, json_string_value(val)) == 0;
+		if ((strcmp(op, "In") == 0 && !in) || (strcmp(op, "NotIn") == 0 && in) ||
+		    (strcmp(op, "Exists") == 0 && !have) ||
+		    (strcmp(op, "DoesNotExist") == 0 && have))
+			return false;
+	}
+	return true;
+}
+
+/* apps/v1: a selector is required, is immutable and selects the template's labels. */
+static void selector_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	json_t *sel = jget(obj, "spec.selector");
+	json_t *labels = jget(obj, "spec.template.metadata.labels");
+
+	if (!json_object_size(json_object_get(sel, "matchLabels")) &&
+	    !json_array_size(json_object_get(sel, "matchExpressions"))) {
+		api_cause_add(causes, "FieldValueRequired", "spec.selector", "Required value");
+		if (!json_is_object(sel))
+			return;
+	}
+	if (old && !json_equal(sel, jget(old, "spec.selector"))) {
+		_cleanup_json_ json_t *text = selector_cell(sel, false);
+
+		api_cause_add(causes, "FieldValueInvalid", "spec.selector",
+			      "Invalid value: \"%s\": field is immutable", json_string_value(text));
+	}
+	if (!json_is_object(jget(obj, "spec.template"))) {
+		api_cause_add(causes, "FieldValueRequired", "spec.template", "Required value");
+		return;
+	}
+	if (!selector_matches(sel, labels)) {
+		_cleanup_json_ json_t *text = selector_cell(labels, true);
+
+		api_cause_add(causes, "FieldValueInvalid", "spec.template.metadata.labels",
+			      "Invalid value: \"%s\": `selector` does not match template `labels`",
+			      json_string_value(text));
+	}
+	api_pod_spec_validate(jget(obj, "spec.template.spec"), "spec.template.spec", causes);
+}
+
+static void replicas_validate(const json_t *obj, json_t *causes)
+{
+	json_t *n = jget(obj, "spec.replicas");
+
+	if (n && (!json_is_integer(n) || json_integer_value(n) < 0))
+		api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
+			      "Invalid value: %lld: must be greater than or equal to 0",
+			      (long long)json_integer_value(n));
+}
+
+static void template_defaults(json_t *spec)
+{
+	json_t *tmpl = json_object_get(spec, "template");
+
+	if (json_is_object(tmpl))
+		api_pod_spec_defaults(jobj(tmpl, "spec"));
+}
+
+static void controller_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	replicas_validate(obj, causes);
+	selector_validate(obj, old, causes);
+}
+
+/* The status a controller starts with (its controller fills it in later). */
+static void controller_on_create(json_t *obj)
+{
+	json_object_set_new(obj, "status", json_object());
+}
+
+/* Deployments. */
+
+static const struct api_column deploy_columns[] = {{"Name", "string", "name", 0},
+						   {"Ready", "string", NULL, 0},
+						   {"Up-to-date", "integer", NULL, 0},
+						   {"Available", "integer", NULL, 0},
+						   {"Age", "string", NULL, 0},
+						   {"Containers", "string", NULL, 1},
+						   {"Images", "string", NULL, 1},
+						   {"Selector", "string", NULL, 1},
+						   {NULL}};
+
+static json_t *deploy_cells(const json_t *obj)
+{
+	json_t *pspec = jget(obj, "spec.template.spec");
+	char ready[48];
+
+	snprintf(ready, sizeof(ready), "%lld/%lld", jint(obj, "status.readyReplicas"),
+		 jint(obj, "spec.replicas"));
+	return json_pack("[o, s, I, I, o, o, o, o]", name_cell(obj), ready,
+			 (json_int_t)jint(obj, "status.updatedReplicas"),
+			 (json_int_t)jint(obj, "status.availableReplicas"), age_cell(obj),
+			 containers_cell(pspec, "name"), containers_cell(pspec, "image"),
+			 selector_cell(jget(obj, "spec.selector"), false));
+}
+
+static void deploy_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec"), *strategy = jobj(spec, "strategy");
+
+	set_default_int(spec, "replicas", 1);
+	set_default_str(strategy, "type", "RollingUpdate");
+	if (strcmp(jstr(strategy, "type"), "RollingUpdate") == 0) {
+		json_t *ru = jobj(strategy, "rollingUpdate");
+
+		if (!json_object_get(ru, "maxUnavailable"))
+			json_object_set_new(ru, "maxUnavailable", json_string("25%"));
+		if (!json_object_get(ru, "maxSurge"))
+			json_object_set_new(ru, "maxSurge", json_string("25%"));
+	}
+	set_default_int(spec, "revisionHistoryLimit", 10);
+	set_default_int(spec, "progressDeadlineSeconds", 600);
+	template_defaults(spec);
+}
+
+static void deploy_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t = jstr(obj, "spec.strategy.type");
+
+	controller_validate(obj, old, causes);
+	if (t && strcmp(t, "RollingUpdate") && strcmp(t, "Recreate"))
+		api_cause_add(causes, "FieldValueNotSupported", "spec.strategy.type",
+			      "Unsupported value: \"%s\": supported values: \"Recreate\", "
+			      "\"RollingUpdate\"",
+			      t);
+	if (t && strcmp(t, "Recreate") == 0 && jget(obj, "spec.strategy.rollingUpdate"))
+		api_cause_add(causes, "FieldValueForbidden", "spec.strategy.rollingUpdate",
+			      "Forbidden: may not be specified when strategy `type` is "
+			      "'Recreate'");
+}
+
+/* ReplicaSets. */
+
+static const struct api_column rs_columns[] = {{"Name", "string", "name", 0},
+					       {"Desired", "integer", NULL, 0},
+					       {"Current", "integer", NULL, 0},
+					       {"Ready", "integer", NULL, 0},
+					       {"Age", "string", NULL, 0},
+					       {"Containers", "string", NULL, 1},
+					       {"Images", "string", NULL, 1},
+					       {"Selector", "string", NULL, 1},
+					       {NULL}};
+
+static json_t *rs_cells(const json_t *obj)
+{
+	json_t *pspec = jget(obj, "spec.template.spec");
+
+	return json_pack("[o, I, I, I, o, o, o, o]", name_cell(obj),
+			 (json_int_t)jint(obj, "spec.replicas"),
+			 (json_int_t)jint(obj, "status.replicas"),
+			 (json_int_t)jint(obj, "status.readyReplicas"), age_cell(obj),
+			 containers_cell(pspec, "name"), containers_cell(pspec, "image"),
+			 selector_cell(jget(obj, "spec.selector"), false));
+}
+
+static void rs_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec");
+
+	set_default_int(spec, "replicas", 1);
+	template_defaults(spec);
+}
+
+static void rs_on_create(json_t *obj)
+{
+	json_object_set_new(obj, "status", json_pack("{s:i}", "replicas", 0));
+}
+
+/* DaemonSets. */
+
+static const struct api_column ds_columns[] = {
+	{"Name", "string", "name", 0},	      {"Desired", "integer", NULL, 0},
+	{"Current", "integer", NULL, 0},      {"Ready", "integer", NULL, 0},
+	{"Up-to-date", "integer", NULL, 0},   {"Available", "integer", NULL, 0},
+	{"Node Selector", "string", NULL, 0}, {"Age", "string", NULL, 0},
+	{"Containers", "string", NULL, 1},    {"Images", "string", NULL, 1},
+	{"Selector", "string", NULL, 1},      {NULL}};
+
+static json_t *ds_cells(const json_t *obj)
+{
+	json_t *pspec = jget(obj, "spec.template.spec");
+
+	return json_pack("[o, I, I, I, I, I, o, o, o, o, o]", name_cell(obj),
+			 (json_int_t)jint(obj, "status.desiredNumberScheduled"),
+			 (json_int_t)jint(obj, "status.currentNumberScheduled"),
+			 (json_int_t)jint(obj, "status.numberReady"),
+			 (json_int_t)jint(obj, "status.updatedNumberScheduled"),
+			 (json_int_t)jint(obj, "status.numberAvailable"),
+			 selector_cell(json_object_get(pspec, "nodeSelector"), true), age_cell(obj),
+			 containers_cell(pspec, "name"), containers_cell(pspec, "image"),
+			 selector_cell(jget(obj, "spec.selector"), false));
+}
+
+static void ds_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec"), *us = jobj(spec, "updateStrategy");
+
+	set_default_str(us, "type", "RollingUpdate");
+	if (strcmp(jstr(us, "type"), "RollingUpdate") == 0) {
+		json_t *ru = jobj(us, "rollingUpdate");
+
+		if (!json_object_get(ru, "maxUnavailable"))
+			json_object_set_new(ru, "maxUnavailable", json_integer(1));
+		if (!json_object_get(ru, "maxSurge"))
+			json_object_set_new(ru, "maxSurge", json_integer(0));
+	}
+	set_default_int(spec, "revisionHistoryLimit", 10);
+	template_defaults(spec);
+}
+
+static void ds_on_create(json_t *obj)
+{
+	json_object_set_new(obj, "status",
+			    json_pack("{s:i, s:i, s:i, s:i}", "currentNumberScheduled", 0,
+				      "numberMisscheduled", 0, "desiredNumberScheduled", 0,
+				      "numberReady", 0));
+}
+
+/* StatefulSets. */
+
+static const struct api_column sts_columns[] = {
+	{"Name", "string", "name", 0}, {"Ready", "string", NULL, 0},
+	{"Age", "string", NULL, 0},    {"Containers", "string", NULL, 1},
+	{"Images", "string", NULL, 1}, {NULL}};
+
+static json_t *sts_cells(const json_t *obj)
+{
+	json_t *pspec = jget(obj, "spec.template.spec");
+	char ready[48];
+
+	snprintf(ready, sizeof(ready), "%lld/%lld", jint(obj, "status.readyReplicas"),
+		 jint(obj, "spec.replicas"));
+	return json_pack("[o, s, o, o, o]", name_cell(obj), ready, age_cell(obj),
+			 containers_cell(pspec, "name"), containers_cell(pspec, "image"));
+}
+
+static void sts_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec"), *us = jobj(spec, "updateStrategy");
+	json_t *ret = jobj(spec, "persistentVolumeClaimRetentionPolicy");
+
+	set_default_int(spec, "replicas", 1);
+	set_default_str(spec, "podManagementPolicy", "OrderedReady");
+	set_default_str(us, "type", "RollingUpdate");
+	if (strcmp(jstr(us, "type"), "RollingUpdate") == 0)
+		set_default_int(jobj(us, "rollingUpdate"), "partition", 0);
+	set_default_int(spec, "revisionHistoryLimit", 10);
+	set_default_str(ret, "whenDeleted", "Retain");
+	set_default_str(ret, "whenScaled", "Retain");
+	template_defaults(spec);
+}
+
+static void sts_on_create(json_t *obj)
+{
+	json_object_set_new(obj, "status",
+			    json_pack("{s:i, s:i}", "replicas", 0, "availableReplicas", 0));
+}
+
+/* Ingresses and IngressClasses. */
+
+static const struct api_column ing_columns[] = {{"Name", "string", "name", 0},
+						{"Class", "string", NULL, 0},
+						{"Hosts", "string", NULL, 0},
+						{"Address", "string", NULL, 0},
+						{"Ports", "string", NULL, 0},
+						{"Age", "string", NULL, 0},
+						{NULL}};
+
+static json_t *ing_cells(const json_t *obj)
+{
+	struct sbuf hosts, addrs;
+	json_t *e;
+	size_t i;
+	bool first = true;
+	const char *cls = jstr(obj, "spec.ingressClassName");
+
+	sbuf_open(&hosts);
+	json_array_foreach(jget(obj, "spec.rules"), i, e)
+	{
+		const char *h = jstr(e, "host");
+
+		if (h && *h) {
+			fprintf(hosts.f, "%s%s", first ? "" : ",", h);
+			first = false;
+		}
+	}
+	if (first)
+		fputc('*', hosts.f);
+	sbuf_open(&addrs);
+	json_array_foreach(jget(obj, "status.loadBalancer.ingress"), i, e)
+		fprintf(addrs.f, "%s%s", i ? "," : "", jstr(e, "ip") ?: jstr(e, "hostname") ?: "");
+	return json_pack("[o, o, o, o, s, o]", name_cell(obj), str_cell(cls),
+			 sbuf_cell(&hosts, NULL), sbuf_cell(&addrs, ""),
+			 json_array_size(jget(obj, "spec.tls")) ? "80, 443" : "80", age_cell(obj));
+}
+
+static void ing_backend_validate(const json_t *b, const char *path, json_t *causes)
+{
+	char f[128];
+
+	if (!jget(b, "service") && !jget(b, "resource")) {
+		api_cause_add(causes, "FieldValueInvalid", path,
+			      "Invalid value: \"\": must specify one of: `resource` or `service`");
+		return;
+	}
+	if (jget(b, "service")) {
+		snprintf(f, sizeof(f), "%s.service.name", path);
+		if (!jstr(b, "service.name") || !*jstr(b, "service.name"))
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		snprintf(f, sizeof(f), "%s.service.port", path);
+		if (!jget(b, "service.port.number") && !jstr(b, "service.port.name"))
+			api_cause_add(causes, "FieldValueInvalid", f,
+				      "Invalid value: \"\": must specify `name` or `number`");
+	}
+}
+
+static void ing_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	json_t *rule, *p, *db = jget(obj, "spec.defaultBackend");
+	size_t i, j;
+	char f[128];
+
+	if (db)
+		ing_backend_validate(db, "spec.defaultBackend", causes);
+	if (!db && !json_array_size(jget(obj, "spec.rules")))
+		api_cause_add(causes, "FieldValueInvalid", "spec",
+			      "Invalid value: \"\": either `defaultBackend` or `rules` must be "
+			      "specified");
+	json_array_foreach(jget(obj, "spec.rules"), i, rule)
+	{
+		json_array_foreach(jget(rule, "http.paths"), j, p)
+		{
+			const char *pt = jstr(p, "pathType"), *path = jstr(p, "path");
+
+			snprintf(f, sizeof(f), "spec.rules[%zu].http.paths[%zu].pathType", i, j);
+			if (!pt)
+				api_cause_add(causes, "FieldValueRequired", f,
+					      "Required value: pathType must be specified");
+			else if (strcmp(pt, "Exact") && strcmp(pt, "Prefix") &&
+				 strcmp(pt, "ImplementationSpecific"))
+				api_cause_add(causes, "FieldValueNotSupported", f,
+					      "Unsupported value: \"%s\": supported values: "
+					      "\"Exact\", \"ImplementationSpecific\", \"Prefix\"",
+					      pt);
+			snprintf(f, sizeof(f), "spec.rules[%zu].http.paths[%zu].path", i, j);
+			if (pt && strcmp(pt, "ImplementationSpecific") && (!path || path[0] != '/'))
+				api_cause_add(causes, "FieldValueInvalid", f,
+					      "Invalid value: \"%s\": must be an absolute path",
+					      path ? path : "");
+			snprintf(f, sizeof(f), "spec.rules[%zu].http.paths[%zu].backend", i, j);
+			ing_backend_validate(json_object_get(p, "backend"), f, causes);
+		}
+	}
+}
+
+static void ing_on_create(json_t *obj)
+{
+	json_object_set_new(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+}
+
+static const struct api_column ingclass_columns[] = {{"Name", "string", "name", 0},
+						     {"Controller", "string", NULL, 0},
+						     {"Parameters", "string", NULL, 0},
+						     {"Age", "string", NULL, 0},
+						     {NULL}};
+
+static json_t *ingclass_cells(const json_t *obj)
+{
+	const json_t *p = jget(obj, "spec.parameters");
+	char params[300] = "<none>";
+
+	if (p)
+		snprintf(params, sizeof(params), "%s%s%s/%s", jstr(p, "apiGroup") ?: "",
+			 jstr(p, "apiGroup") ? "/" : "", jstr(p, "kind") ?: "",
+			 jstr(p, "name") ?: "");
+	return json_pack("[o, o, s, o]", name_cell(obj), str_cell(jstr(obj, "spec.controller")),
+			 params, age_cell(obj));
+}
+
+static void ingclass_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *c = jstr(obj, "spec.controller");
+
+	if (!c || !*c)
+		api_cause_add(causes, "FieldValueRequired", "spec.controller", "Required value");
+	else if (old && !json_equal(jget(obj, "spec.controller"), jget(old, "spec.controller")))
+		api_cause_add(causes, "FieldValueInvalid", "spec.controller",
+			      "Invalid value: \"%s\": field is immutable", c);
+}
+
+/* NetworkPolicies. */
+
+static const struct api_column netpol_columns[] = {{"Name", "string", "name", 0},
+						   {"Pod-Selector", "string", NULL, 0},
+						   {"Age", "string", NULL, 0},
+						   {NULL}};
+
+static json_t *netpol_cells(const json_t *obj)
+{
+	return json_pack("[o, o, o]", name_cell(obj),
+			 selector_cell(jget(obj, "spec.podSelector"), false), age_cell(obj));
+}
+
+static void netpol_defaults(json_t *obj)
+{
+	json_t *spec = jobj(obj, "spec");
+
+	jobj(spec, "podSelector");
+	if (!json_array_size(json_object_get(spec, "policyTypes"))) {
+		json_t *t = json_pack("[s]", "Ingress");
+
+		if (json_object_get(spec, "egress"))
+			json_array_append_new(t, json_string("Egress"));
+		json_object_set_new(spec, "policyTypes", t);
+	}
+}
+
+/* EndpointSlices. */
+
+static const struct api_column eps_columns[] = {
+	{"Name", "string", "name", 0}, {"AddressType", "string", NULL, 0},
+	{"Ports", "string", NULL, 0},  {"Endpoints", "string", NULL, 0},
+	{"Age", "string", NULL, 0},    {NULL}};
+
+static json_t *eps_cells(const json_t *obj)
+{
+	struct sbuf ports, eps;
+	json_t *e, *a;
+	size_t i, j, n = 0;
+
+	sbuf_open(&ports);
+	json_array_foreach(json_object_get(obj, "ports"), i, e)
+	{
+		if (json_is_integer(json_object_get(e, "port")))
+			fprintf(ports.f, "%s%lld", i ? "," : "", jint(e, "port"));
+		else
+			fprintf(ports.f, "%s<unset>", i ? "," : "");
+	}
+	sbuf_open(&eps);
+	json_array_foreach(json_object_get(obj, "endpoints"), i, e)
+	{
+		json_array_foreach(json_object_get(e, "addresses"), j, a)
+		{
+			if (n < 3)
+				fprintf(eps.f, "%s%s", n ? "," : "", json_string_value(a) ?: "");
+			n++;
+		}
+	}
+	if (n > 3)
+		fprintf(eps.f, " + %zu more...", n - 3);
+	return json_pack("[o, o, o, o, o]", name_cell(obj), str_cell(jstr(obj, "addressType")),
+			 sbuf_cell(&ports, "<unset>"), sbuf_cell(&eps, "<unset>"), age_cell(obj));
+}
+
+static void eps_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t = jstr(obj, "addressType");
+
+	if (!t)
+		api_cause_add(causes, "FieldValueRequired", "addressType", "Required value");
+	else if (strcmp(t, "IPv4") && strcmp(t, "IPv6") && strcmp(t, "FQDN"))
+		api_cause_add(causes, "FieldValueNotSupported", "addressType",
+			      "Unsupported value: \"%s\": supported values: \"FQDN\", \"IPv4\", "
+			      "\"IPv6\"",
+			      t);
+	if (old && t &&
+	    !json_equal(json_object_get(obj, "addressType"), json_object_get(old, "addressType")))
+		api_cause_add(causes, "FieldValueInvalid", "addressType",
+			      "Invalid value: \"%s\": field is immutable", t);
+}
+
+/* StorageClasses. */
+
+static const struct api_column sc_columns[] = {{"Name", "string", "name", 0},
+					       {"Provisioner", "string", NULL, 0},
+					       {"ReclaimPolicy", "string", NULL, 0},
+					       {"VolumeBindingMode", "string", NULL, 0},
+					       {"AllowVolumeExpansion", "string", NULL, 0},
+					       {"Age", "string", NULL, 0},
+					       {NULL}};
+
+static json_t *sc_cells(const json_t *obj)
+{
+	json_t *ann = jget(obj, "metadata.annotations");
+	const char *n = jstr(obj, "metadata.name") ?: "";
+	const char *def = json_string_value(
+		json_object_get(ann, "storageclass.kubernetes.io/is-default-class"));
+	char name[300];
+
+	if (!def)
+		def = json_string_value(
+			json_object_get(ann, "storageclass.beta.kubernetes.io/is-default-class"));
+	snprintf(name, sizeof(name), "%s%s", n,
+		 def && strcmp(def, "true") == 0 ? " (default)" : "");
+	return json_pack(
+		"[s, o, o, o, s, o]", name, str_cell(jstr(obj, "provisioner")),
+		str_cell(jstr(obj, "reclaimPolicy")), str_cell(jstr(obj, "volumeBindingMode")),
+		json_is_true(json_object_get(obj, "allowVolumeExpansion")) ? "true" : "false",
+		age_cell(obj));
+}
+
+static void sc_defaults(json_t *obj)
+{
+	set_default_str(obj, "reclaimPolicy", "Delete");
+	set_default_str(obj, "volumeBindingMode", "Immediate");
+}
+
+static void sc_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *p = jstr(obj, "provisioner"), *rp = jstr(obj, "reclaimPolicy");
+	const char *vb = jstr(obj, "volumeBindingMode");
+
+	if (!p || !*p)
+		api_cause_add(causes, "FieldValueRequired", "provisioner", "Required value");
+	else if (old && !json_equal(json_object_get(obj, "provisioner"),
+				    json_object_get(old, "provisioner")))
+		api_cause_add(causes, "FieldValueForbidden", "provisioner",
+			      "Forbidden: updates to provisioner are forbidden.");
+	if (rp && strcmp(rp, "Delete") && strcmp(rp, "Retain") && strcmp(rp, "Recycle"))
+		api_cause_add(causes, "FieldValueNotSupported", "reclaimPolicy",
+			      "Unsupported value: \"%s\": supported values: \"Delete\", "
+			      "\"Recycle\", \"Retain\"",
+			      rp);
+	if (vb && strcmp(vb, "Immediate") && strcmp(vb, "WaitForFirstConsumer"))
+		api_cause_add(causes, "FieldValueNotSupported", "volumeBindingMode",
+			      "Unsupported value: \"%s\": supported values: \"Immediate\", "
+			      "\"WaitForFirstConsumer\"",
+			      vb);
+}
+
+/* Leases. */
+
+static const struct api_column lease_columns[] = {{"Name", "string", "name", 0},
+						  {"Holder", "string", NULL, 0},
+						  {"Age", "string", NULL, 0},
+						  {NULL}};
+
+static json_t *lease_cells(const json_t *obj)
+{
+	const char *h = jstr(obj, "spec.holderIdentity");
+
+	return json_pack("[o, s, o]", name_cell(obj), h ? h : "", age_cell(obj));
+}
+
+/* events.k8s.io Events (stored apart from core v1 Events: /registry/events.k8s.io/events). */
+
+static const struct api_column eventsv1_columns[] = {
+	{"Last Seen", "string", NULL, 0}, {"Type", "string", NULL, 0},
+	{"Reason", "string", NULL, 0},	  {"Object", "string", NULL, 0},
+	{"Message", "string", NULL, 0},	  {NULL}};
+
+static json_t *eventsv1_cells(const json_t *obj)
+{
+	const char *ts = jstr(obj, "deprecatedLastTimestamp") ?: jstr(obj, "eventTime");
+	const char *kind = jstr(obj, "regarding.kind") ?: "", *name = jstr(obj, "regarding.name");
+	char age[32], object[300];
+
+	if (!ts)
+		ts = jstr(obj, "metadata.creationTimestamp");
+	api_age(ts && strlen(ts) >= 19 ? ts : NULL, age, sizeof(age));
+	if (ts && strlen(ts) > 20) {
+		/* eventTime is MicroTime: drop the fraction for api_age */
+		char whole[32];
+
+		snprintf(whole, sizeof(whole), "%.19sZ", ts);
+		api_age(whole, age, sizeof(age));
+	}
+	snprintf(object, sizeof(object), "%c%s/%s", kind[0] ? kind[0] | 0x20 : ' ',
+		 kind[0] ? kind + 1 : "", name ? name : "");
+	return json_pack("[s, s, s, s, s]", age, jstr(obj, "type") ?: "", jstr(obj, "reason") ?: "",
+			 object, jstr(obj, "note") ?: "");
+}
+
+static void eventsv1_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t = jstr(obj, "type");
+
+	if (!jstr(obj, "eventTime"))
+		api_cause_add(causes, "FieldValueRequired", "eventTime", "Required value");
+	if (t && strcmp(t, "Normal") && strcmp(t, "Warning"))
+		api_cause_add(causes, "FieldValueNotSupported", "type",
+			      "Unsupported value: \"%s\": supported values: \"Normal\", "
+			      "\"Warning\"",
+			      t);
+}
+
+/* RBAC: stored, not yet enforced. */
+
+static const struct api_column role_columns[] = {
+	{"Name", "string", "name", 0}, {"Created At", "date", NULL, 0}, {NULL}};
+
+static json_t *role_cells(const json_t *obj)
+{
+	const char *ts = jstr(obj, "metadata.creationTimestamp");
+
+	return json_pack("[o, s]", name_cell(obj), ts ? ts : "");
+}
+
+static const struct api_column binding_columns[] = {{"Name", "string", "name", 0},
+						    {"Role", "string", NULL, 0},
+						    {"Age", "string", NULL, 0},
+						    {"Users", "string", NULL, 1},
+						    {"Groups", "string", NULL, 1},
+						    {"ServiceAccounts", "string", NULL, 1},
+						    {NULL}};
+
+static json_t *binding_cells(const json_t *obj)
+{
+	struct sbuf users, groups, sas;
+	char role[300];
+	json_t *s;
+	size_t i;
+	int nu = 0, ng = 0, ns = 0;
+
+	snprintf(role, sizeof(role), "%s/%s", jstr(obj, "roleRef.kind") ?: "",
+		 jstr(obj, "roleRef.name") ?: "");
+	sbuf_open(&users);
+	sbuf_open(&groups);
+	sbuf_open(&sas);
+	json_array_foreach(json_object_get(obj, "subjects"), i, s)
+	{
+		const char *k = jstr(s, "kind") ?: "", *n = jstr(s, "name") ?: "";
+
+		if (strcmp(k, "User") == 0)
+			fprintf(users.f, "%s%s", nu++ ? ", " : "", n);
+		else if (strcmp(k, "Group") == 0)
+			fprintf(groups.f, "%s%s", ng++ ? ", " : "", n);
+		else if (strcmp(k, "ServiceAccount") == 0)
+			fprintf(sas.f, "%s%s/%s", ns++ ? ", " : "", jstr(s, "namespace") ?: "", n);
+	}
+	return json_pack("[o, s, o, o, o, o]", name_cell(obj), role, age_cell(obj),
+			 sbuf_cell(&users, ""), sbuf_cell(&groups, ""), sbuf_cell(&sas, ""));
+}
+
+static void binding_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *k = jstr(obj, "roleRef.kind"), *n = jstr(obj, "roleRef.name");
+	json_t *s;
+	size_t i;
+	char f[64];
+
+	if (!k || (strcmp(k, "Role") && strcmp(k, "ClusterRole")))
+		api_cause_add(causes, "FieldValueNotSupported", "roleRef.kind",
+			      "Unsupported value: \"%s\": supported values: \"Role\", "
+			      "\"ClusterRole\"",
+			      k ? k : "");
+	if (!n || !*n)
+		api_cause_add(causes, "FieldValueRequired", "roleRef.name", "Required value");
+	if (old && !json_equal(json_object_get(obj, "roleRef"), json_object_get(old, "roleRef")))
+		api_cause_add(causes, "FieldValueInvalid", "roleRef",
+			      "Invalid value: \"%s/%s\": cannot change roleRef", k ? k : "",
+			      n ? n : "");
+	json_array_foreach(json_object_get(obj, "subjects"), i, s)
+	{
+		const char *sk = jstr(s, "kind");
+
+		snprintf(f, sizeof(f), "subjects[%zu].name", i);
+		if (!jstr(s, "name") || !*jstr(s, "name"))
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		snprintf(f, sizeof(f), "subjects[%zu].kind", i);
+		if (!sk ||
+		    (strcmp(sk, "User") && strcmp(sk, "Group") && strcmp(sk, "ServiceAccount")))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: "
+				      "\"ServiceAccount\", \"User\", \"Group\"",
+				      sk ? sk : "");
+	}
+}
+
+static void cluster_binding_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *k = jstr(obj, "roleRef.kind");
+
+	binding_validate(obj, old, causes);
+	if (k && strcmp(k, "Role") == 0)
+		api_cause_add(causes, "FieldValueNotSupported", "roleRef.kind",
+			      "Unsupported value: \"Role\": supported values: \"ClusterRole\"");
+}
+
+/* Scale. */
+
+json_t *api_scale_of(const struct api_resource *r, const json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata"), *out, *m;
+	bool map_only = strcmp(r->kind, "ReplicationController") == 0;
+	static const char *const keep[] = {
+		"name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
+
+	out = json_pack("{s:s, s:s, s:{}, s:{s:I}, s:{s:I, s:o}}", "kind", "Scale", "apiVersion",
+			"autoscaling/v1", "metadata", "spec", "replicas",
+			(json_int_t)jint(obj, "spec.replicas"), "status", "replicas",
+			(json_int_t)jint(obj, "status.replicas"), "selector",
+			selector_cell(jget(obj, "spec.selector"), map_only));
+	m = json_object_get(out, "metadata");
+	for (const char *const *k = keep; *k; k++)
+		if (json_object_get(meta, *k))
+			json_object_set(m, *k, json_object_get(meta, *k));
+	if (strcmp(json_string_value(jget(out, "status.selector")), "<none>") == 0)
+		json_object_set_new(json_object_get(out, "status"), "selector", json_string(""));
+	return out;
+}
+
+int api_scale_apply(json_t *obj, const json_t *scale, json_t *causes)
+{
+	json_t *n = jget(scale, "spec.replicas");
+
+	if (n && (!json_is_integer(n) || json_integer_value(n) < 0)) {
+		api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
+			      "Invalid value: %lld: must be greater than or equal to 0",
+			      (long long)json_integer_value(n));
+		return -1;
+	}
+	json_object_set_new(jobj(obj, "spec"), "replicas",
+			    json_integer(n ? json_integer_value(n) : 0));
+	return 0;
+}
+
+/* The table. */
+
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define ALL	   NAMES("all")
+
+#define GROUP(group_, res, singular_, kind_)                                                       \
+	.group = group_, .version = "v1", .resource = res, .singular = singular_, .kind = kind_
+
+const struct api_resource api_registry_groups[] = {
+	{GROUP("apps", "deployments", "deployment", "Deployment"), .namespaced = true,
+	 .has_status = true, .has_scale = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .short_names = NAMES("deploy"), .categories = ALL, .columns = deploy_columns,
+	 .cells = deploy_cells, .defaults = deploy_defaults, .on_create = controller_on_create,
+	 .validate = deploy_validate},
+	{GROUP("apps", "replicasets", "replicaset", "ReplicaSet"), .namespaced = true,
+	 .has_status = true, .has_scale = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .short_names = NAMES("rs"), .categories = ALL, .columns = rs_columns, .cells = rs_cells,
+	 .defaults = rs_defaults, .on_create = rs_on_create, .validate = controller_validate},
+	{GROUP("apps", "daemonsets", "daemonset", "DaemonSet"), .namespaced = true,
+	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ds"),
+	 .categories = ALL, .columns = ds_columns, .cells = ds_cells, .defaults = ds_defaults,
+	 .on_create = ds_on_create, .validate = selector_validate},
+	{GROUP("apps", "statefulsets", "statefulset", "StatefulSet"), .namespaced = true,
+	 .has_status = true, .has_scale = true, .name_rule = API_NAME_SUBDOMAIN,
+	 .short_names = NAMES("sts"), .categories = ALL, .columns = sts_columns, .cells = sts_cells,
+	 .defaults = sts_defaults, .on_create = sts_on_create, .validate = controller_validate},
+	{GROUP("networking.k8s.io", "ingresses", "ingress", "Ingress"), .namespaced = true,
+	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ing"),
+	 .columns = ing_columns, .cells = ing_cells, .on_create = ing_on_create,
+	 .validate = ing_validate},
+	{GROUP("networking.k8s.io", "ingressclasses", "ingressclass", "IngressClass"),
+	 .name_rule = API_NAME_SUBDOMAIN, .columns = ingclass_columns, .cells = ingclass_cells,
+	 .validate = ingclass_validate},
+	{GROUP("networking.k8s.io", "networkpolicies", "networkpolicy", "NetworkPolicy"),
+	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("netpol"),
+	 .columns = netpol_columns, .cells = netpol_cells, .defaults = netpol_defaults},
+	{GROUP("discovery.k8s.io", "endpointslices", "endpointslice", "EndpointSlice"),
+	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .columns = eps_columns,
+	 .cells = eps_cells, .validate = eps_validate},
+	{GROUP("storage.k8s.io", "storageclasses", "storageclass", "StorageClass"),
+	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("sc"), .columns = sc_columns,
+	 .cells = sc_cells, .defaults = sc_defaults, .validate = sc_validate},
+	{GROUP("coordination.k8s.io", "leases", "lease", "Lease"), .namespaced = true,
+	 .name_rule = API_NAME_SUBDOMAIN, .columns = lease_columns, .cells = lease_cells},
+	{GROUP("events.k8s.io", "events", "event", "Event"), .namespaced = true,
+	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ev"),
+	 .store_name = "events.k8s.io/events", .columns = eventsv1_columns, .cells = eventsv1_cells,
+	 .validate = eventsv1_validate},
+	{GROUP("rbac.authorization.k8s.io", "roles", "role", "Role"), .namespaced = true,
+	 .name_rule = API_NAME_PATH_SEGMENT, .columns = role_columns, .cells = role_cells},
+	{GROUP("rbac.authorization.k8s.io", "clusterroles", "clusterrole", "ClusterRole"),
+	 .name_rule = API_NAME_PATH_SEGMENT, .columns = role_columns, .cells = role_cells},
+	{GROUP("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding"),
+	 .namespaced = true, .name_rule = API_NAME_PATH_SEGMENT, .columns = binding_columns,
+	 .cells = binding_cells, .validate = binding_validate},
+	{GROUP("rbac.authorization.k8s.io", "clusterrolebindings", "clusterrolebinding",
+	       "ClusterRoleBinding"),
+	 .name_rule = API_NAME_PATH_SEGMENT, .columns = binding_columns, .cells = binding_cells,
+	 .validate = cluster_binding_validate},
+};
+
+const size_t api_registry_groups_n = sizeof(api_registry_groups) / sizeof(api_registry_groups[0]);
