@@ -78,6 +78,14 @@ void api_scale_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 /* Create the namespaces every cluster has (default, kube-system...) when absent. */
 int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
 
+/*
+ * Create the `kubernetes` Service in default (10.96.0.1, port 443 https to port), its Endpoints
+ * and EndpointSlice (address bind_address, 127.0.0.1 for 0.0.0.0, ::1 for ::) when absent; an
+ * existing one whose spec/address/port differ is updated. Idempotent.
+ */
+int api_kubernetes_service_bootstrap(struct store *store, const char *bind_address, int port,
+				     struct k8c_error *err);
+
 /* Close a watch stream (from shutdown). */
 void api_watch_close(struct api_watch *w);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/evp.h>
 
 #include "api_registry.h"
 #include "cleanup.h"
@@ -286,4 +287,126 @@ void api_age(const char *rfc3339, char *buf, size_t len)
 		snprintf(buf, len, d % 365 ? "%lldy%lldd" : "%lldy", d / 365, d % 365);
 	else
 		snprintf(buf, len, "%lldy", d / 365);
+}
+
+/*
+ * kube-apiserver's continue token: base64url without padding of
+ * {"v":"meta.k8s.io/v1","rv":N,"start":"<key>\u0000"}.
+ */
+char *api_continue_encode(int64_t rev, const char *start)
+{
+	_cleanup_json_ json_t *o = NULL;
+	_cleanup_free_ char *js = NULL;
+	size_t n;
+	char *out;
+	int len;
+
+	/* "start" is the last key returned followed by NUL, as kube writes it */
+	o = json_pack("{s:s, s:I, s:s%}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rev, "start",
+		      start, strlen(start) + 1);
+	js = json_dumps(o, JSON_COMPACT);
+	n = strlen(js);
+	out = k8c_xmalloc(4 * ((n + 2) / 3) + 1);
+	len = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)js, (int)n);
+	while (len > 0 && out[len - 1] == '=')
+		out[--len] = '\0';
+	for (char *c = out; *c; c++)
+		*c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+	return out;
+}
+
+int api_continue_decode(const char *token, int64_t *rev, char **start)
+{
+	size_t n = strlen(token), pad;
+	_cleanup_free_ unsigned char *raw = NULL;
+	_cleanup_free_ char *b64 = NULL;
+	_cleanup_json_ json_t *o = NULL;
+	const char *v, *st;
+	size_t st_len;
+	json_int_t r;
+	int len;
+
+	if (n == 0 || n > 4096 || n % 4 == 1)
+		return -1;
+	pad = (4 - n % 4) % 4;
+	b64 = k8c_xmalloc(n + pad + 1);
+	for (size_t i = 0; i < n; i++) {
+		char c = token[i];
+
+		if (c == '+' || c == '/' || c == '=')
+			return -1;
+		b64[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+	}
+	memset(b64 + n, '=', pad);
+	b64[n + pad] = '\0';
+	raw = k8c_xmalloc((n + pad) / 4 * 3 + 1);
+	len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)(n + pad));
+	if (len < (int)pad)
+		return -1;
+	len -= (int)pad;
+	o = json_loadb((const char *)raw, (size_t)len, JSON_ALLOW_NUL, NULL);
+	if (json_unpack(o, "{s:s, s:I, s:s%}", "v", &v, "rv", &r, "start", &st, &st_len) < 0 ||
+	    strcmp(v, "meta.k8s.io/v1") != 0 || r <= 0 || st_len == 0 || st_len > 1024)
+		return -1;
+	if (st[st_len - 1] == '\0')
+		st_len--;
+	if (memchr(st, '\0', st_len))
+		return -1;
+	*rev = r;
+	*start = strndup(st, st_len);
+	if (!*start)
+		abort();
+	return 0;
+}
+
+bool api_field_supported(const struct api_resource *r, const char *key)
+{
+	static const char *const pods[] = {"spec.nodeName",
+					   "spec.restartPolicy",
+					   "spec.schedulerName",
+					   "spec.serviceAccountName",
+					   "spec.hostNetwork",
+					   "status.phase",
+					   "status.podIP",
+					   "status.nominatedNodeName",
+					   NULL};
+	static const char *const events[] = {"involvedObject.kind",
+					     "involvedObject.namespace",
+					     "involvedObject.name",
+					     "involvedObject.uid",
+					     "involvedObject.apiVersion",
+					     "involvedObject.resourceVersion",
+					     "involvedObject.fieldPath",
+					     "reason",
+					     "reportingComponent",
+					     "source",
+					     "type",
+					     NULL};
+	static const char *const secrets[] = {"type", NULL};
+	static const char *const nodes[] = {"spec.unschedulable", NULL};
+	static const char *const rcs[] = {"status.replicas", NULL};
+	static const char *const nss[] = {"status.phase", NULL};
+	const char *const *keys = NULL;
+
+	if (strcmp(key, "metadata.name") == 0 ||
+	    (strcmp(key, "metadata.namespace") == 0 && r->namespaced))
+		return true;
+	if (*r->group && strcmp(r->group, "events.k8s.io") != 0)
+		return false;
+	if (strcmp(r->resource, "pods") == 0)
+		keys = pods;
+	else if (strcmp(r->resource, "events") == 0)
+		keys = *r->group ? NULL : events;
+	else if (strcmp(r->resource, "secrets") == 0)
+		keys = secrets;
+	else if (strcmp(r->resource, "nodes") == 0)
+		keys = nodes;
+	else if (strcmp(r->resource, "replicationcontrollers") == 0)
+		keys = rcs;
+	else if (strcmp(r->resource, "namespaces") == 0)
+		keys = nss;
+	for (; keys && *keys; keys++)
+		if (strcmp(*keys, key) == 0)
+			return true;
+	return false;
 }

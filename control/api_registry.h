@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 /* What a resource's metadata.name must be. */
@@ -54,8 +55,11 @@ struct api_resource {
 	/* On update: carry over from old what a client cannot change here (NULL: nothing). */
 	void (*on_update)(json_t *obj, const json_t *old);
 	const char *const *verbs; /* NULL: all, deletecollection included */
-	/* On create, after validation: take what the object needs from the store (a ClusterIP). */
-	int (*allocate)(struct store *store, json_t *obj, json_t *causes);
+	/*
+	 * After validation, on create (old NULL) and update: take what the object needs from the
+	 * store (a ClusterIP, NodePorts), keeping what old holds.
+	 */
+	int (*allocate)(struct store *store, json_t *obj, const json_t *old, json_t *causes);
 };
 
 /* The core group's entries (api_core.c), in discovery order; api_registry_n entries. */
@@ -112,8 +116,12 @@ void api_cause_add(json_t *causes, const char *reason, const char *field, const 
  */
 void api_patch_merge(json_t *target, const json_t *patch, bool strategic);
 
-/* Allocate a Service's ClusterIP (or check the requested one); <0 with a cause on failure. */
-int api_services_allocate(struct store *store, json_t *svc, json_t *causes);
+/*
+ * Allocate a Service's ClusterIP (or check the requested one) and, for types NodePort and
+ * LoadBalancer, its NodePorts; old is the stored version on update (its allocations are kept;
+ * NodePorts are dropped when the type goes back to ClusterIP). <0 with causes on failure.
+ */
+int api_services_allocate(struct store *store, json_t *svc, const json_t *old, json_t *causes);
 
 /* Human age of an RFC 3339 timestamp, as kubectl prints it ("5m", "3d4h"). */
 void api_age(const char *rfc3339, char *buf, size_t len);
@@ -133,5 +141,16 @@ int api_scale_apply(json_t *obj, const json_t *scale, json_t *causes);
 
 /* Namespace defaults kube-apiserver sets on create (label, finalizer, phase); exposed for bootstrap. */
 void api_namespace_on_create(json_t *obj);
+
+/*
+ * List continue tokens, as kube-apiserver's: base64 of {"v":"meta.k8s.io/v1","rv":REV,
+ * "start":"NAME\u0000"} where NAME is the last key of the page relative to the list's prefix.
+ * decode: <0 for a malformed token; *start is malloc'd.
+ */
+char *api_continue_encode(int64_t rev, const char *start);
+int api_continue_decode(const char *token, int64_t *rev, char **start);
+
+/* Whether r's lists support the field selector key (metadata.name for all, spec.nodeName...). */
+bool api_field_supported(const struct api_resource *r, const char *key);
 
 #endif

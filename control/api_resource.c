@@ -51,41 +51,9 @@ static char *trim_dup(const char *s, size_t len)
 	return strndup(s, len);
 }
 
-/* The field selectors kube-apiserver supports for the core resources (a union of them). */
-static bool field_supported(const char *key)
-{
-	static const char *const keys[] = {"metadata.name",
-					   "metadata.namespace",
-					   "status.phase",
-					   "spec.nodeName",
-					   "spec.restartPolicy",
-					   "spec.schedulerName",
-					   "spec.serviceAccountName",
-					   "status.podIP",
-					   "status.nominatedNodeName",
-					   "type",
-					   "reason",
-					   "source",
-					   "reportingComponent",
-					   "involvedObject.kind",
-					   "involvedObject.namespace",
-					   "involvedObject.name",
-					   "involvedObject.uid",
-					   "involvedObject.apiVersion",
-					   "involvedObject.resourceVersion",
-					   "involvedObject.fieldPath",
-					   "spec.unschedulable",
-					   "status.replicas",
-					   NULL};
-
-	for (const char *const *k = keys; *k; k++)
-		if (strcmp(*k, key) == 0)
-			return true;
-	return false;
-}
-
 /* Equality-based selectors only ("in", "notin" come with the label index). */
-static int selector_parse(const char *text, bool field, struct selector *out, struct k8c_error *err)
+static int selector_parse(const struct api_resource *res, const char *text, bool field,
+			  struct selector *out, struct k8c_error *err)
 {
 	const char *p = text;
 
@@ -124,11 +92,12 @@ static int selector_parse(const char *text, bool field, struct selector *out, st
 			selector_free(out);
 			return k8c_error_set(err, 400, "unable to parse requirement: \"%s\"", term);
 		}
-		if (field && !field_supported(r.key)) {
+		if (field && !api_field_supported(res, r.key)) {
+			k8c_error_set(err, 400, "field label not supported: %s", r.key);
 			free(r.key);
 			free(r.value);
 			selector_free(out);
-			return k8c_error_set(err, 400, "field label not supported: %s", term);
+			return -1;
 		}
 		out->reqs = k8c_xrealloc(out->reqs, (out->n + 1) * sizeof(*out->reqs));
 		out->reqs[out->n++] = r;
@@ -641,7 +610,7 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 	if (r->allocate) {
 		json_t *causes = json_array();
 
-		if (r->allocate(api->store, obj, causes) < 0) {
+		if (r->allocate(api->store, obj, NULL, causes) < 0) {
 			send_causes(req, r, name, causes);
 			return;
 		}
@@ -723,6 +692,15 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 	json_object_del(meta, "managedFields");
 	if (admit(req, r, name, next, old) < 0)
 		return;
+	if (r->allocate && !status_only) {
+		json_t *causes = json_array();
+
+		if (r->allocate(api->store, next, old, causes) < 0) {
+			send_causes(req, r, name, causes);
+			return;
+		}
+		json_decref(causes);
+	}
 	ospec = json_object_get(old, "spec");
 	nspec = json_object_get(next, "spec");
 	if (json_object_get(ometa, "generation") && !json_equal(ospec, nspec))
@@ -1228,18 +1206,21 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 	_cleanup_free_ char *ls = api_query(req, "labelSelector");
 	_cleanup_free_ char *limits = api_query(req, "limit");
 	_cleanup_free_ char *cont = api_query(req, "continue");
+	_cleanup_free_ char *rvs = api_query(req, "resourceVersion");
+	_cleanup_free_ char *rvm = api_query(req, "resourceVersionMatch");
+	_cleanup_free_ char *start = NULL, *after = NULL, *next = NULL;
 	_cleanup_json_ json_t *out = NULL;
 	struct selector fields = {0}, labels = {0};
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct store_list l = {0};
-	char *after = NULL, rvbuf[24], key[600];
-	long long limit = 0;
-	int64_t rev = 0;
-	bool table;
+	char rvbuf[24];
+	long long limit = 0, matched = 0;
+	int64_t rev = 0, list_rev = 0;
+	bool table, exact = false;
 	json_t *items;
 
-	if ((fs && selector_parse(fs, true, &fields, &err) < 0) ||
-	    (ls && selector_parse(ls, false, &labels, &err) < 0)) {
+	if ((fs && selector_parse(r, fs, true, &fields, &err) < 0) ||
+	    (ls && selector_parse(r, ls, false, &labels, &err) < 0)) {
 		api_send_status(req, 400, "BadRequest", NULL, "%s", err.msg);
 		k8c_error_clear(&err);
 		selector_free(&fields);
@@ -1256,68 +1237,134 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 		if (*end || limit < 0)
 			limit = 0;
 	}
-	if (cont && *cont) {
-		/* our continue token: "<revision>:<last name>" */
-		char *colon = strchr(cont, ':');
-		long long crev;
-		char *end;
-
-		crev = colon ? strtoll(cont, &end, 10) : -1;
-		if (!colon || end != colon || crev <= 0 || strlen(colon + 1) > 520) {
-			api_send_status(req, 400, "BadRequest", NULL, "invalid continue token");
-			goto out;
-		}
-		rev = crev;
-		snprintf(key, sizeof(key), "%s%s", prefix, colon + 1);
-		after = key;
-	}
-	if (del)
-		limit = 0, after = NULL, rev = 0;
-	if (store_list(api->store, prefix, rev, (size_t)limit, after, &l, &err) < 0) {
-		api_send_store_error(req, &err, r->resource, "");
-		k8c_error_clear(&err);
+	if (rvm && *rvm && strcmp(rvm, "Exact") != 0 && strcmp(rvm, "NotOlderThan") != 0) {
+		api_send_status(
+			req, 400, "BadRequest", NULL,
+			"resourceVersionMatch: Unsupported value: \"%s\": supported values: "
+			"\"Exact\", \"NotOlderThan\"",
+			rvm);
 		goto out;
 	}
-	snprintf(rvbuf, sizeof(rvbuf), "%lld", (long long)l.revision);
-	table = !del && api_wants_table(req);
-	if (table) {
-		out = table_new(r, rvbuf);
-		items = json_object_get(out, "rows");
-	} else {
-		out = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", list_kind, "apiVersion",
-				api_version, "metadata", "resourceVersion", rvbuf, "items");
-		items = json_object_get(out, "items");
-	}
-	for (size_t i = 0; i < l.n; i++) {
-		json_t *obj =
-			obj_decode(l.items[i].value, l.items[i].value_len, l.items[i].mod_revision);
-
-		if (!obj)
-			continue;
-		if (!selector_match(&fields, obj, true) || !selector_match(&labels, obj, false)) {
-			json_decref(obj);
-			continue;
+	if (cont && *cont) {
+		if (rvs && *rvs && strcmp(rvs, "0") != 0) {
+			api_send_status(req, 400, "BadRequest", NULL,
+					"specifying resource version is not allowed when using "
+					"continue");
+			goto out;
 		}
-		if (del) {
-			int64_t drev;
+		if (api_continue_decode(cont, &rev, &start) < 0) {
+			api_send_status(req, 400, "BadRequest", NULL,
+					"continue key is not valid: incorrect encoded start "
+					"resourceVersion (version meta.k8s.io/v1)");
+			goto out;
+		}
+		after = k8c_xasprintf("%s%s", prefix, start);
+	} else if (rvs && *rvs && strcmp(rvs, "0") != 0) {
+		/*
+		 * resourceVersion=R: Exact (or unset with a limit, as kube) reads at R; NotOlderThan
+		 * (or unset without a limit) reads the latest, which is never older than R. An R
+		 * newer than the store is 504 either way; a compacted one 410 for an exact read.
+		 */
+		int64_t want, cur;
 
-			if (store_delete(api->store, l.items[i].key, l.items[i].mod_revision, &drev,
-					 NULL, &err) < 0) {
-				k8c_error_clear(&err);
+		if (!parse_rev(rvs, &want)) {
+			api_send_status(req, 400, "BadRequest", NULL,
+					"resourceVersion: Invalid value: \"%s\": must be a number",
+					rvs);
+			goto out;
+		}
+		exact = (rvm && strcmp(rvm, "Exact") == 0) || (!(rvm && *rvm) && limit > 0);
+		if (store_revision(api->store, &cur, &err) < 0) {
+			api_send_store_error(req, &err, r->resource, "");
+			k8c_error_clear(&err);
+			goto out;
+		}
+		if (want > cur) {
+			api_send_status(req, 504, "Timeout", NULL,
+					"Too large resource version: %lld, current: %lld",
+					(long long)want, (long long)cur);
+			goto out;
+		}
+		if (exact)
+			rev = want;
+	}
+	if (del)
+		limit = 0, rev = 0, free(after), after = NULL;
+	table = !del && api_wants_table(req);
+	for (;;) {
+		if (store_list(api->store, prefix, rev, (size_t)limit, after, &l, &err) < 0) {
+			if (err.code == STORE_E_EXPIRED && cont && *cont)
+				api_send_status(
+					req, 410, "Expired", NULL,
+					"The provided continue parameter is too old to display a "
+					"consistent list result. You can start a new list without "
+					"the continue parameter, or use the continue token in this "
+					"response to retrieve the remainder of the results. "
+					"Continuing with the provided token results in an "
+					"inconsistent list - objects that were created, modified, "
+					"or "
+					"deleted between the time the first chunk was returned and "
+					"now may show up in the list.");
+			else if (err.code == STORE_E_EXPIRED)
+				api_send_status(req, 410, "Expired", NULL,
+						"too old resource version: %s", rvs ? rvs : "");
+			else
+				api_send_store_error(req, &err, r->resource, "");
+			k8c_error_clear(&err);
+			goto out;
+		}
+		if (!out) {
+			list_rev = l.revision;
+			snprintf(rvbuf, sizeof(rvbuf), "%lld", (long long)list_rev);
+			if (table) {
+				out = table_new(r, rvbuf);
+			} else {
+				out = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", list_kind,
+						"apiVersion", api_version, "metadata",
+						"resourceVersion", rvbuf, "items");
+			}
+			/* the following pages are read at the first one's revision */
+			rev = list_rev;
+		}
+		items = json_object_get(out, table ? "rows" : "items");
+		for (size_t i = 0; i < l.n; i++) {
+			json_t *obj = obj_decode(l.items[i].value, l.items[i].value_len,
+						 l.items[i].mod_revision);
+
+			free(after);
+			after = k8c_xstrdup(l.items[i].key);
+			if (!obj)
+				continue;
+			if (!selector_match(&fields, obj, true) ||
+			    !selector_match(&labels, obj, false)) {
 				json_decref(obj);
 				continue;
 			}
-			api_set_resource_version(obj, drev);
-		}
-		json_array_append_new(items, table ? table_row(r, obj) : json_incref(obj));
-		json_decref(obj);
-	}
-	if (l.more && l.n) {
-		const char *last = l.items[l.n - 1].key + strlen(prefix);
-		_cleanup_free_ char *tok = k8c_xasprintf("%lld:%s", (long long)l.revision, last);
+			if (del) {
+				int64_t drev;
 
-		json_object_set_new(json_object_get(out, "metadata"), "continue", json_string(tok));
+				if (store_delete(api->store, l.items[i].key,
+						 l.items[i].mod_revision, &drev, NULL, &err) < 0) {
+					k8c_error_clear(&err);
+					json_decref(obj);
+					continue;
+				}
+				api_set_resource_version(obj, drev);
+			}
+			json_array_append_new(items, table ? table_row(r, obj) : json_incref(obj));
+			json_decref(obj);
+			if (limit && ++matched >= limit && (i + 1 < l.n || l.more)) {
+				next = api_continue_encode(list_rev, after + strlen(prefix));
+				break;
+			}
+		}
+		if (next || !l.more || !l.n)
+			break;
+		store_list_free(&l);
 	}
+	if (next)
+		json_object_set_new(json_object_get(out, "metadata"), "continue",
+				    json_string(next));
 	store_list_free(&l);
 	api_send_json(req, 200, out);
 out:
@@ -1350,6 +1397,91 @@ int api_namespaces_bootstrap(struct store *store, struct k8c_error *err)
 			k8c_error_clear(err);
 		}
 	}
+	return 0;
+}
+
+/*
+ * Create obj at key when absent. When present and field differs from the stored one (the server
+ * came back on another address or port), the stored object gets obj's field.
+ */
+static int ensure(struct store *store, const char *key, json_t *obj, const char *field,
+		  struct k8c_error *err)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	_cleanup_free_ char *value = NULL;
+	_cleanup_json_ json_t *cur = NULL;
+	struct store_kv kv = {0};
+	char uid[37], ts[32];
+	int64_t rev;
+
+	random_uuid(uid);
+	now_rfc3339(ts, sizeof(ts));
+	set_meta_string(meta, "uid", uid);
+	set_meta_string(meta, "creationTimestamp", ts);
+	value = json_dumps(obj, JSON_COMPACT);
+	if (store_create(store, key, value, strlen(value), &rev, err) == 0)
+		return 0;
+	if (err->code != STORE_E_EXISTS || !field)
+		return err->code == STORE_E_EXISTS ? (k8c_error_clear(err), 0) : -1;
+	k8c_error_clear(err);
+	if (store_get(store, key, &kv, err) < 0)
+		return -1;
+	cur = json_loadb(kv.value, kv.value_len, 0, NULL);
+	rev = kv.mod_revision;
+	store_kv_free(&kv);
+	if (!json_is_object(cur) ||
+	    json_equal(json_object_get(cur, field), json_object_get(obj, field)))
+		return 0;
+	json_object_set(cur, field, json_object_get(obj, field));
+	free(value);
+	value = json_dumps(cur, JSON_COMPACT);
+	return store_update(store, key, value, strlen(value), rev, &rev, NULL, err);
+}
+
+int api_kubernetes_service_bootstrap(struct store *store, const char *bind_address, int port,
+				     struct k8c_error *err)
+{
+	bool v6 = strchr(bind_address, ':') != NULL;
+	const char *addr = bind_address;
+	_cleanup_json_ json_t *svc = NULL, *ep = NULL, *slice = NULL;
+
+	if (strcmp(addr, "0.0.0.0") == 0)
+		addr = "127.0.0.1";
+	else if (strcmp(addr, "::") == 0)
+		addr = "::1";
+	svc = json_pack("{s:s, s:s, s:{s:s, s:s, s:i, s:{s:s, s:s}}, s:{s:s, s:s, s:[s], "
+			"s:[{s:s, s:i, s:s, s:i}], s:s, s:[s], s:s, s:s}, s:{s:{}}}",
+			"kind", "Service", "apiVersion", "v1", "metadata", "name", "kubernetes",
+			"namespace", "default", "generation", 1, "labels", "component", "apiserver",
+			"provider", "kubernetes", "spec", "type", "ClusterIP", "clusterIP",
+			"10.96.0.1", "clusterIPs", "10.96.0.1", "ports", "name", "https", "port",
+			443, "protocol", "TCP", "targetPort", port, "sessionAffinity", "None",
+			"ipFamilies", "IPv4", "ipFamilyPolicy", "SingleStack",
+			"internalTrafficPolicy", "Cluster", "status", "loadBalancer");
+	ep = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]}",
+		       "kind", "Endpoints", "apiVersion", "v1", "metadata", "name", "kubernetes",
+		       "namespace", "default", "labels", "endpointslice.kubernetes.io/skip-mirror",
+		       "true", "subsets", "addresses", "ip", addr, "ports", "name", "https", "port",
+		       port, "protocol", "TCP");
+	slice = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:s, s:[{s:[s], s:{s:b}}], "
+			  "s:[{s:s, s:i, s:s}]}",
+			  "kind", "EndpointSlice", "apiVersion", "discovery.k8s.io/v1", "metadata",
+			  "name", "kubernetes", "namespace", "default", "labels",
+			  "kubernetes.io/service-name", "kubernetes", "addressType",
+			  v6 ? "IPv6" : "IPv4", "endpoints", "addresses", addr, "conditions",
+			  "ready", 1, "ports", "name", "https", "port", port, "protocol", "TCP");
+	if (!svc || !ep || !slice)
+		return k8c_error_set(err, STORE_E_INVALID, "kubernetes service objects");
+	if (ensure(store, "/registry/services/default/kubernetes", svc, "spec", err) < 0)
+		return k8c_error_wrap(err, "service default/kubernetes");
+	if (ensure(store, "/registry/endpoints/default/kubernetes", ep, "subsets", err) < 0)
+		return k8c_error_wrap(err, "endpoints default/kubernetes");
+	if (ensure(store, "/registry/endpointslices/default/kubernetes", slice, "endpoints", err) <
+		    0 ||
+	    ensure(store, "/registry/endpointslices/default/kubernetes", slice, "ports", err) < 0 ||
+	    ensure(store, "/registry/endpointslices/default/kubernetes", slice, "addressType",
+		   err) < 0)
+		return k8c_error_wrap(err, "endpointslice default/kubernetes");
 	return 0;
 }
 

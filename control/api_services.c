@@ -1,8 +1,10 @@
 /*
- * Service ClusterIP allocation from 10.96.0.0/12. The allocation lives in the Service object
- * itself: the used set is read from the stored Services at each allocation (one list), so it is
- * as persistent as the Services and released when one is deleted. Calls run on the loop thread
- * one at a time, so two creates cannot pick the same address.
+ * Service ClusterIP allocation from 10.96.0.0/12 and NodePort allocation from 30000-32767. The
+ * allocations live in the Service objects themselves: the used sets are read from the stored
+ * Services at each allocation (one list), so they are as persistent as the Services and released
+ * when one is deleted (or, for NodePorts, updated back to type ClusterIP). Calls run on the loop
+ * thread one at a time, so two creates cannot pick the same address or port. 10.96.0.1 belongs
+ * to default/kubernetes (bootstrapped at start) and is never given to another Service.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -13,9 +15,12 @@
 #include "cleanup.h"
 #include "store.h"
 
-#define CIDR_BASE 0x0a600000u /* 10.96.0.0 */
-#define CIDR_BITS 12
-#define CIDR_SIZE (1u << (32 - CIDR_BITS))
+#define CIDR_BASE     0x0a600000u /* 10.96.0.0 */
+#define CIDR_BITS     12
+#define CIDR_SIZE     (1u << (32 - CIDR_BITS))
+#define NODE_PORT_MIN 30000
+#define NODE_PORT_MAX 32767
+#define NODE_PORT_N   (NODE_PORT_MAX - NODE_PORT_MIN + 1)
 
 static bool parse_ip(const char *s, uint32_t *out)
 {
@@ -33,7 +38,22 @@ static bool in_range(uint32_t ip)
 	return ip > CIDR_BASE && ip < CIDR_BASE + CIDR_SIZE - 1;
 }
 
-int api_services_allocate(struct store *store, json_t *svc, json_t *causes)
+static int allocate_node_ports(const struct store_list *l, json_t *svc, const json_t *old,
+			       json_t *causes);
+
+/* Whether the stored Service at key is svc itself (same namespace and name). */
+static bool same_service(const char *key, const json_t *svc)
+{
+	json_t *meta = json_object_get(svc, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	_cleanup_free_ char *own =
+		k8c_xasprintf("/registry/services/%s/%s", ns ? ns : "", name ? name : "");
+
+	return strcmp(key, own) == 0;
+}
+
+int api_services_allocate(struct store *store, json_t *svc, const json_t *old, json_t *causes)
 {
 	json_t *spec = json_object_get(svc, "spec");
 	const char *type = json_string_value(json_object_get(spec, "type"));
@@ -45,20 +65,29 @@ int api_services_allocate(struct store *store, json_t *svc, json_t *causes)
 	char buf[INET_ADDRSTRLEN];
 	struct in_addr a;
 
-	if ((type && strcmp(type, "ExternalName") == 0) || (want && strcmp(want, "None") == 0))
-		return 0;
+	int rc;
+
+	if (store_list(store, "/registry/services/", 0, 0, NULL, &l, &err) < 0) {
+		api_cause_add(causes, "InternalError", "spec.clusterIP", "Internal error: %s",
+			      err.msg ? err.msg : "store");
+		k8c_error_clear(&err);
+		return -1;
+	}
+	rc = allocate_node_ports(&l, svc, old, causes);
+	if (rc < 0 || (type && strcmp(type, "ExternalName") == 0) ||
+	    (want && strcmp(want, "None") == 0) ||
+	    (old &&
+	     json_string_value(json_object_get(json_object_get(old, "spec"), "clusterIP")))) {
+		store_list_free(&l);
+		return rc;
+	}
 	if (want && *want && (!parse_ip(want, &req) || !in_range(req))) {
+		store_list_free(&l);
 		api_cause_add(causes, "FieldValueInvalid", "spec.clusterIPs",
 			      "Invalid value: []string{\"%s\"}: failed to allocate IP %s: the "
 			      "provided IP (%s) is not in the valid range. The range of valid IPs "
 			      "is 10.96.0.0/12",
 			      want, want, want);
-		return -1;
-	}
-	if (store_list(store, "/registry/services/", 0, 0, NULL, &l, &err) < 0) {
-		api_cause_add(causes, "InternalError", "spec.clusterIP", "Internal error: %s",
-			      err.msg ? err.msg : "store");
-		k8c_error_clear(&err);
 		return -1;
 	}
 	used = k8c_xmalloc(CIDR_SIZE / 8);
@@ -75,6 +104,8 @@ int api_services_allocate(struct store *store, json_t *svc, json_t *causes)
 			used[(u - CIDR_BASE) / 8] |= (unsigned char)(1u << ((u - CIDR_BASE) % 8));
 	}
 	store_list_free(&l);
+	/* the kubernetes Service's address, also while that Service is absent */
+	used[0] |= 2u;
 	if (req) {
 		if (used[(req - CIDR_BASE) / 8] & (1u << ((req - CIDR_BASE) % 8))) {
 			api_cause_add(causes, "FieldValueInvalid", "spec.clusterIPs",
@@ -112,5 +143,150 @@ int api_services_allocate(struct store *store, json_t *svc, json_t *causes)
 	inet_ntop(AF_INET, &a, buf, sizeof(buf));
 	json_object_set_new(spec, "clusterIP", json_string(buf));
 	json_object_set_new(spec, "clusterIPs", json_pack("[s]", buf));
+	return 0;
+}
+
+static bool wants_node_ports(const json_t *svc)
+{
+	const char *type = json_string_value(json_object_get(json_object_get(svc, "spec"), "type"));
+
+	return type && (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0);
+}
+
+static void mark(unsigned char *used, json_int_t np)
+{
+	if (np >= NODE_PORT_MIN && np <= NODE_PORT_MAX)
+		used[(np - NODE_PORT_MIN) / 8] |= (unsigned char)(1u << ((np - NODE_PORT_MIN) % 8));
+}
+
+static bool is_used(const unsigned char *used, json_int_t np)
+{
+	return used[(np - NODE_PORT_MIN) / 8] & (1u << ((np - NODE_PORT_MIN) % 8));
+}
+
+/* old's nodePort for p (same port and protocol, or same name), 0 if none. */
+static json_int_t old_node_port(const json_t *old, const json_t *p)
+{
+	json_t *op;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(old, "spec"), "ports"), i, op)
+	{
+		const char *pp = json_string_value(json_object_get(p, "protocol"));
+		const char *opp = json_string_value(json_object_get(op, "protocol"));
+
+		if (json_integer_value(json_object_get(op, "port")) ==
+			    json_integer_value(json_object_get(p, "port")) &&
+		    strcmp(pp ? pp : "TCP", opp ? opp : "TCP") == 0)
+			return json_integer_value(json_object_get(op, "nodePort"));
+	}
+	return 0;
+}
+
+static int allocate_node_ports(const struct store_list *l, json_t *svc, const json_t *old,
+			       json_t *causes)
+{
+	json_t *ports = json_object_get(json_object_get(svc, "spec"), "ports"), *p;
+	unsigned char used[NODE_PORT_N / 8 + 1];
+	int rc = 0;
+	size_t i;
+
+	if (!wants_node_ports(svc)) {
+		json_array_foreach(ports, i, p)
+		{
+			char *field;
+			json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+
+			if (!np)
+				continue;
+			if (old && wants_node_ports(old)) {
+				/* back to ClusterIP: the ports are released */
+				json_object_del(p, "nodePort");
+				continue;
+			}
+			if (old && np == old_node_port(old, p))
+				continue;
+			field = k8c_xasprintf("spec.ports[%zu].nodePort", i);
+			api_cause_add(causes, "FieldValueForbidden", field,
+				      "Forbidden: may not be used when `type` is '%s'",
+				      json_string_value(
+					      json_object_get(json_object_get(svc, "spec"), "type"))
+					      ?: "ClusterIP");
+			free(field);
+			rc = -1;
+		}
+		return rc;
+	}
+	memset(used, 0, sizeof(used));
+	for (size_t k = 0; k < l->n; k++) {
+		_cleanup_json_ json_t *o = NULL;
+		json_t *op;
+		size_t j;
+
+		if (same_service(l->items[k].key, svc))
+			continue;
+		o = json_loadb(l->items[k].value, l->items[k].value_len, 0, NULL);
+		json_array_foreach(json_object_get(json_object_get(o, "spec"), "ports"), j, op)
+			mark(used, json_integer_value(json_object_get(op, "nodePort")));
+	}
+	/* the requested ones first, then the kept ones, then random free ones */
+	json_array_foreach(ports, i, p)
+	{
+		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+		_cleanup_free_ char *field = k8c_xasprintf("spec.ports[%zu].nodePort", i);
+
+		if (!np)
+			continue;
+		if (np < NODE_PORT_MIN || np > NODE_PORT_MAX) {
+			api_cause_add(causes, "FieldValueInvalid", field,
+				      "Invalid value: %lld: provided port is not in the valid "
+				      "range. The range of valid ports is %d-%d",
+				      (long long)np, NODE_PORT_MIN, NODE_PORT_MAX);
+			rc = -1;
+		} else if (is_used(used, np)) {
+			api_cause_add(causes, "FieldValueInvalid", field,
+				      "Invalid value: %lld: provided port is already allocated",
+				      (long long)np);
+			rc = -1;
+		} else {
+			mark(used, np);
+		}
+	}
+	if (rc < 0)
+		return rc;
+	json_array_foreach(ports, i, p)
+	{
+		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+		uint32_t start;
+
+		if (np)
+			continue;
+		np = old ? old_node_port(old, p) : 0;
+		if (np && np >= NODE_PORT_MIN && np <= NODE_PORT_MAX && !is_used(used, np)) {
+			mark(used, np);
+			json_object_set_new(p, "nodePort", json_integer(np));
+			continue;
+		}
+		if (RAND_bytes((unsigned char *)&start, sizeof(start)) != 1)
+			abort();
+		np = 0;
+		for (uint32_t k = 0; k < NODE_PORT_N; k++) {
+			json_int_t c = NODE_PORT_MIN + (json_int_t)((start + k) % NODE_PORT_N);
+
+			if (!is_used(used, c)) {
+				np = c;
+				break;
+			}
+		}
+		if (!np) {
+			_cleanup_free_ char *field = k8c_xasprintf("spec.ports[%zu].nodePort", i);
+
+			api_cause_add(causes, "FieldValueInvalid", field,
+				      "Internal error: range is full");
+			return -1;
+		}
+		mark(used, np);
+		json_object_set_new(p, "nodePort", json_integer(np));
+	}
 	return 0;
 }

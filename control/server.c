@@ -240,6 +240,8 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 		k8c_error_wrap(err, "default namespaces");
 		goto out;
 	}
+	if (api_kubernetes_service_bootstrap(store, cfg->bind_address, cfg->port, err) < 0)
+		goto out;
 	if (!(ssl_ctx = tls_context(&pki, err)))
 		goto out;
 	if ((lfd = listen_on(cfg->bind_address, cfg->port, err)) < 0)
