@@ -7,83 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_kind.h"
 #include "api_registry.h"
 #include "cleanup.h"
 
 /* Helpers. */
 
-/* The value at a dotted path ("spec.nodeName"), borrowed, or NULL. */
-static json_t *jget(const json_t *obj, const char *path)
-{
-	json_t *v = (json_t *)obj;
-	char part[64];
-
-	while (v && *path) {
-		size_t n = strcspn(path, ".");
-
-		if (n >= sizeof(part))
-			return NULL;
-		memcpy(part, path, n);
-		part[n] = '\0';
-		v = json_object_get(v, part);
-		path += n + (path[n] == '.');
-	}
-	return v;
-}
-
-static const char *jstr(const json_t *obj, const char *path)
-{
-	return json_string_value(jget(obj, path));
-}
-
 static const char *or_none(const char *s)
 {
 	return s && *s ? s : "<none>";
-}
-
-/* obj.key, created as an empty object when absent or not an object. */
-static json_t *jobj(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!json_is_object(v)) {
-		v = json_object();
-		json_object_set_new(obj, key, v);
-	}
-	return v;
-}
-
-static void set_default_str(json_t *obj, const char *key, const char *value)
-{
-	if (!json_is_string(json_object_get(obj, key)) ||
-	    !*json_string_value(json_object_get(obj, key)))
-		json_object_set_new(obj, key, json_string(value));
-}
-
-static void set_default_int(json_t *obj, const char *key, long long value)
-{
-	if (!json_is_integer(json_object_get(obj, key)))
-		json_object_set_new(obj, key, json_integer(value));
-}
-
-static json_t *age_cell(const json_t *obj)
-{
-	char age[32];
-
-	api_age(jstr(obj, "metadata.creationTimestamp"), age, sizeof(age));
-	return json_string(age);
-}
-
-static json_t *name_cell(const json_t *obj)
-{
-	const char *n = jstr(obj, "metadata.name");
-
-	return json_string(n ? n : "");
-}
-
-static json_t *str_cell(const char *s)
-{
-	return json_string(s ? s : "");
 }
 
 /* "k1=v1,k2=v2" of a string map, "<none>" when empty. */
@@ -110,22 +42,6 @@ static json_t *map_cell(const json_t *m)
 static long long count_keys(const json_t *m)
 {
 	return json_is_object(m) ? (long long)json_object_size(m) : 0;
-}
-
-/* ",".join(containers[].field), for the wide columns of controllers. */
-static json_t *containers_cell(const json_t *spec, const char *field)
-{
-	char *buf = NULL;
-	size_t len = 0, i;
-	FILE *f = open_memstream(&buf, &len);
-	json_t *c, *out;
-
-	json_array_foreach(json_object_get(spec, "containers"), i, c) fprintf(
-		f, "%s%s", i ? "," : "", json_string_value(json_object_get(c, field)) ?: "");
-	fclose(f);
-	out = json_string(buf);
-	free(buf);
-	return out;
 }
 
 static bool valid_config_key(const char *k)
@@ -182,14 +98,14 @@ static const struct api_column ns_columns[] = {{"Name", "string", "name", 0},
 
 static json_t *ns_cells(const json_t *obj)
 {
-	return json_pack("[o, o, o]", name_cell(obj), str_cell(jstr(obj, "status.phase")),
-			 age_cell(obj));
+	return json_pack("[o, o, o]", api_cell_name(obj),
+			 api_cell_str(api_jstr(obj, "status.phase")), api_cell_age(obj));
 }
 
 void api_namespace_on_create(json_t *obj)
 {
-	json_t *labels = jobj(jobj(obj, "metadata"), "labels");
-	const char *name = jstr(obj, "metadata.name");
+	json_t *labels = api_jobj(api_jobj(obj, "metadata"), "labels");
+	const char *name = api_jstr(obj, "metadata.name");
 
 	/* kube-apiserver sets this label on every namespace since 1.21 */
 	json_object_set_new(labels, "kubernetes.io/metadata.name", json_string(name ? name : ""));
@@ -200,12 +116,12 @@ void api_namespace_on_create(json_t *obj)
 /* kube's namespace strategy: spec and status change through /finalize and /status only. */
 static void ns_on_update(json_t *obj, const json_t *old)
 {
-	const char *name = jstr(old, "metadata.name");
+	const char *name = api_jstr(old, "metadata.name");
 
 	json_object_set(obj, "spec", json_object_get(old, "spec"));
 	json_object_set(obj, "status", json_object_get(old, "status"));
-	json_object_set_new(jobj(jobj(obj, "metadata"), "labels"), "kubernetes.io/metadata.name",
-			    json_string(name ? name : ""));
+	json_object_set_new(api_jobj(api_jobj(obj, "metadata"), "labels"),
+			    "kubernetes.io/metadata.name", json_string(name ? name : ""));
 }
 
 /* ConfigMaps. */
@@ -217,10 +133,10 @@ static const struct api_column cm_columns[] = {{"Name", "string", "name", 0},
 
 static json_t *cm_cells(const json_t *obj)
 {
-	return json_pack("[o, I, o]", name_cell(obj),
+	return json_pack("[o, I, o]", api_cell_name(obj),
 			 (json_int_t)(count_keys(json_object_get(obj, "data")) +
 				      count_keys(json_object_get(obj, "binaryData"))),
-			 age_cell(obj));
+			 api_cell_age(obj));
 }
 
 static void cm_validate(const json_t *obj, const json_t *old, json_t *causes)
@@ -254,8 +170,8 @@ static const struct api_column secret_columns[] = {{"Name", "string", "name", 0}
 
 static json_t *secret_cells(const json_t *obj)
 {
-	return json_pack("[o, o, I, o]", name_cell(obj), str_cell(jstr(obj, "type")),
-			 (json_int_t)count_keys(json_object_get(obj, "data")), age_cell(obj));
+	return json_pack("[o, o, I, o]", api_cell_name(obj), api_cell_str(api_jstr(obj, "type")),
+			 (json_int_t)count_keys(json_object_get(obj, "data")), api_cell_age(obj));
 }
 
 static char *base64_encode(const char *s, size_t n)
@@ -307,10 +223,10 @@ static void secret_defaults(json_t *obj)
 	json_t *sd = json_object_get(obj, "stringData"), *v;
 	const char *k;
 
-	set_default_str(obj, "type", "Opaque");
+	api_default_str(obj, "type", "Opaque");
 	/* stringData is write-only: merged into data (kube's secret strategy) */
 	if (json_is_object(sd)) {
-		json_t *data = jobj(obj, "data");
+		json_t *data = api_jobj(obj, "data");
 
 		json_object_foreach(sd, k, v)
 		{
@@ -329,7 +245,7 @@ static void secret_defaults(json_t *obj)
 static void secret_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	static const char *const fields[] = {"data", NULL};
-	const char *k, *type = jstr(obj, "type");
+	const char *k, *type = api_jstr(obj, "type");
 	json_t *v;
 
 	validate_keys(json_object_get(obj, "data"), "data", causes);
@@ -342,7 +258,7 @@ static void secret_validate(const json_t *obj, const json_t *old, json_t *causes
 				      "Invalid value: \"<secret data>\": must be base64-encoded");
 		}
 	}
-	if (old && type && jstr(old, "type") && strcmp(type, jstr(old, "type")) != 0)
+	if (old && type && api_jstr(old, "type") && strcmp(type, api_jstr(old, "type")) != 0)
 		api_cause_add(causes, "FieldValueInvalid", "type",
 			      "Invalid value: \"%s\": field is immutable", type);
 	validate_immutable(obj, old, fields, causes);
@@ -359,8 +275,9 @@ static json_t *sa_cells(const json_t *obj)
 {
 	json_t *s = json_object_get(obj, "secrets");
 
-	return json_pack("[o, I, o]", name_cell(obj),
-			 (json_int_t)(json_is_array(s) ? json_array_size(s) : 0), age_cell(obj));
+	return json_pack("[o, I, o]", api_cell_name(obj),
+			 (json_int_t)(json_is_array(s) ? json_array_size(s) : 0),
+			 api_cell_age(obj));
 }
 
 /* Services. */
@@ -374,7 +291,7 @@ static const struct api_column svc_columns[] = {
 static json_t *svc_cells(const json_t *obj)
 {
 	json_t *spec = json_object_get(obj, "spec"), *p, *ext;
-	const char *type = jstr(spec, "type");
+	const char *type = api_jstr(spec, "type");
 	char *ports = NULL, *extip = NULL;
 	size_t plen = 0, elen = 0, i;
 	FILE *f = open_memstream(&ports, &plen);
@@ -389,15 +306,15 @@ static json_t *svc_cells(const json_t *obj)
 			(long long)json_integer_value(json_object_get(p, "port")));
 		if (np)
 			fprintf(f, ":%lld", (long long)np);
-		fprintf(f, "/%s", jstr(p, "protocol") ?: "TCP");
+		fprintf(f, "/%s", api_jstr(p, "protocol") ?: "TCP");
 	}
 	fclose(f);
 	json_array_foreach(json_object_get(spec, "externalIPs"), i, ext)
 		fprintf(e, "%s%s", elen ? "," : "", json_string_value(ext) ?: "");
 	if (type && strcmp(type, "LoadBalancer") == 0) {
-		json_array_foreach(jget(obj, "status.loadBalancer.ingress"), i, ext)
+		json_array_foreach(api_jget(obj, "status.loadBalancer.ingress"), i, ext)
 		{
-			const char *s = jstr(ext, "ip") ?: jstr(ext, "hostname");
+			const char *s = api_jstr(ext, "ip") ?: api_jstr(ext, "hostname");
 
 			fflush(e);
 			fprintf(e, "%s%s", elen ? "," : "", s ?: "");
@@ -408,12 +325,12 @@ static json_t *svc_cells(const json_t *obj)
 	} else if (type && strcmp(type, "ExternalName") == 0) {
 		fflush(e);
 		if (!elen)
-			fprintf(e, "%s", jstr(spec, "externalName") ?: "");
+			fprintf(e, "%s", api_jstr(spec, "externalName") ?: "");
 	}
 	fclose(e);
-	out = json_pack("[o, o, s, s, s, o, o]", name_cell(obj), str_cell(type),
-			or_none(jstr(spec, "clusterIP")), or_none(extip), or_none(ports),
-			age_cell(obj), map_cell(json_object_get(spec, "selector")));
+	out = json_pack("[o, o, s, s, s, o, o]", api_cell_name(obj), api_cell_str(type),
+			or_none(api_jstr(spec, "clusterIP")), or_none(extip), or_none(ports),
+			api_cell_age(obj), map_cell(json_object_get(spec, "selector")));
 	free(ports);
 	free(extip);
 	return out;
@@ -421,38 +338,38 @@ static json_t *svc_cells(const json_t *obj)
 
 static void svc_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec"), *p;
+	json_t *spec = api_jobj(obj, "spec"), *p;
 	const char *type;
 	size_t i;
 
-	set_default_str(spec, "type", "ClusterIP");
-	set_default_str(spec, "sessionAffinity", "None");
-	type = jstr(spec, "type");
+	api_default_str(spec, "type", "ClusterIP");
+	api_default_str(spec, "sessionAffinity", "None");
+	type = api_jstr(spec, "type");
 	if (strcmp(type, "ExternalName") != 0) {
-		set_default_str(spec, "internalTrafficPolicy", "Cluster");
+		api_default_str(spec, "internalTrafficPolicy", "Cluster");
 		if (!json_object_get(spec, "ipFamilies"))
 			json_object_set_new(spec, "ipFamilies", json_pack("[s]", "IPv4"));
-		set_default_str(spec, "ipFamilyPolicy", "SingleStack");
+		api_default_str(spec, "ipFamilyPolicy", "SingleStack");
 	}
 	if (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0)
-		set_default_str(spec, "externalTrafficPolicy", "Cluster");
+		api_default_str(spec, "externalTrafficPolicy", "Cluster");
 	json_array_foreach(json_object_get(spec, "ports"), i, p)
 	{
 		if (!json_is_object(p))
 			continue;
-		set_default_str(p, "protocol", "TCP");
+		api_default_str(p, "protocol", "TCP");
 		if (!json_object_get(p, "targetPort") && json_object_get(p, "port"))
 			json_object_set(p, "targetPort", json_object_get(p, "port"));
 	}
-	jobj(obj, "status");
-	jobj(json_object_get(obj, "status"), "loadBalancer");
+	api_jobj(obj, "status");
+	api_jobj(json_object_get(obj, "status"), "loadBalancer");
 }
 
 static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	json_t *spec = json_object_get(obj, "spec"), *ports = json_object_get(spec, "ports"), *p;
-	const char *type = jstr(spec, "type") ?: "ClusterIP";
-	const char *cip = jstr(spec, "clusterIP");
+	const char *type = api_jstr(spec, "type") ?: "ClusterIP";
+	const char *cip = api_jstr(spec, "clusterIP");
 	size_t i;
 
 	if (strcmp(type, "ClusterIP") && strcmp(type, "NodePort") && strcmp(type, "LoadBalancer") &&
@@ -467,7 +384,7 @@ static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
 	json_array_foreach(ports, i, p)
 	{
 		json_t *port = json_object_get(p, "port");
-		const char *proto = jstr(p, "protocol");
+		const char *proto = api_jstr(p, "protocol");
 		char f[64];
 
 		snprintf(f, sizeof(f), "spec.ports[%zu].port", i);
@@ -484,11 +401,11 @@ static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
 				      "\"TCP\", \"UDP\"",
 				      proto);
 		snprintf(f, sizeof(f), "spec.ports[%zu].name", i);
-		if (json_array_size(ports) > 1 && !jstr(p, "name"))
+		if (json_array_size(ports) > 1 && !api_jstr(p, "name"))
 			api_cause_add(causes, "FieldValueRequired", f, "Required value");
 	}
 	if (old) {
-		const char *ocip = jstr(old, "spec.clusterIP");
+		const char *ocip = api_jstr(old, "spec.clusterIP");
 
 		if (ocip && *ocip && cip && strcmp(cip, ocip) != 0 &&
 		    strcmp(type, "ExternalName") != 0)
@@ -501,12 +418,12 @@ static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
 /* An update that omits the allocated clusterIP keeps it (kube's service strategy). */
 static void svc_on_update(json_t *obj, const json_t *old)
 {
-	json_t *spec = jobj(obj, "spec");
+	json_t *spec = api_jobj(obj, "spec");
 
-	if (!jstr(spec, "clusterIP") && jstr(old, "spec.clusterIP")) {
-		json_object_set(spec, "clusterIP", jget(old, "spec.clusterIP"));
-		if (jget(old, "spec.clusterIPs"))
-			json_object_set(spec, "clusterIPs", jget(old, "spec.clusterIPs"));
+	if (!api_jstr(spec, "clusterIP") && api_jstr(old, "spec.clusterIP")) {
+		json_object_set(spec, "clusterIP", api_jget(old, "spec.clusterIP"));
+		if (api_jget(old, "spec.clusterIPs"))
+			json_object_set(spec, "clusterIPs", api_jget(old, "spec.clusterIPs"));
 	}
 	json_object_set(obj, "status", json_object_get(old, "status"));
 }
@@ -537,7 +454,7 @@ static json_t *ep_cells(const json_t *obj)
 				if (n >= 3)
 					continue;
 				p = json_array_get(ports, k);
-				fprintf(f, "%s%s", n ? "," : "", jstr(a, "ip") ?: "");
+				fprintf(f, "%s%s", n ? "," : "", api_jstr(a, "ip") ?: "");
 				if (p)
 					fprintf(f, ":%lld",
 						(long long)json_integer_value(
@@ -549,7 +466,7 @@ static json_t *ep_cells(const json_t *obj)
 	if (total > n)
 		fprintf(f, " + %zu more...", total - n);
 	fclose(f);
-	out = json_pack("[o, s, o]", name_cell(obj), or_none(buf), age_cell(obj));
+	out = json_pack("[o, s, o]", api_cell_name(obj), or_none(buf), api_cell_age(obj));
 	free(buf);
 	return out;
 }
@@ -569,27 +486,27 @@ static const struct api_column pod_columns[] = {{"Name", "string", "name", 0},
 
 static json_t *pod_cells(const json_t *obj)
 {
-	json_t *cs, *c, *gates = jget(obj, "spec.readinessGates");
-	const char *reason = jstr(obj, "status.reason") ?: jstr(obj, "status.phase");
+	json_t *cs, *c, *gates = api_jget(obj, "spec.readinessGates");
+	const char *reason = api_jstr(obj, "status.reason") ?: api_jstr(obj, "status.phase");
 	long long restarts = 0, ready = 0;
-	size_t total = json_array_size(jget(obj, "spec.containers")), i;
+	size_t total = json_array_size(api_jget(obj, "spec.containers")), i;
 	char readys[32], restartss[32], gatess[32];
 
-	cs = jget(obj, "status.containerStatuses");
+	cs = api_jget(obj, "status.containerStatuses");
 	json_array_foreach(cs, i, c)
 	{
-		const char *w = jstr(c, "state.waiting.reason");
-		const char *t = jstr(c, "state.terminated.reason");
+		const char *w = api_jstr(c, "state.waiting.reason");
+		const char *t = api_jstr(c, "state.terminated.reason");
 
 		restarts += json_integer_value(json_object_get(c, "restartCount"));
-		if (json_is_true(json_object_get(c, "ready")) && jget(c, "state.running"))
+		if (json_is_true(json_object_get(c, "ready")) && api_jget(c, "state.running"))
 			ready++;
 		if (w && *w)
 			reason = w;
 		else if (t && *t)
 			reason = t;
 	}
-	if (jget(obj, "metadata.deletionTimestamp"))
+	if (api_jget(obj, "metadata.deletionTimestamp"))
 		reason = strcmp(reason ?: "", "NodeLost") == 0 ? "Unknown" : "Terminating";
 	snprintf(readys, sizeof(readys), "%lld/%zu", ready, total);
 	snprintf(restartss, sizeof(restartss), "%lld", restarts);
@@ -598,18 +515,18 @@ static json_t *pod_cells(const json_t *obj)
 		json_t *g, *cond;
 
 		json_array_foreach(gates, i, g) json_array_foreach(
-			jget(obj, "status.conditions"), j,
-			cond) if (jstr(cond, "type") && jstr(g, "conditionType") &&
-				  !strcmp(jstr(cond, "type"), jstr(g, "conditionType")) &&
-				  !strcmp(jstr(cond, "status") ?: "", "True")) ok++;
+			api_jget(obj, "status.conditions"), j,
+			cond) if (api_jstr(cond, "type") && api_jstr(g, "conditionType") &&
+				  !strcmp(api_jstr(cond, "type"), api_jstr(g, "conditionType")) &&
+				  !strcmp(api_jstr(cond, "status") ?: "", "True")) ok++;
 		snprintf(gatess, sizeof(gatess), "%zu/%zu", ok, json_array_size(gates));
 	} else {
 		snprintf(gatess, sizeof(gatess), "<none>");
 	}
-	return json_pack("[o, s, s, s, o, s, s, s, s]", name_cell(obj), readys, reason ?: "",
-			 restartss, age_cell(obj), or_none(jstr(obj, "status.podIP")),
-			 or_none(jstr(obj, "spec.nodeName")),
-			 or_none(jstr(obj, "status.nominatedNodeName")), gatess);
+	return json_pack("[o, s, s, s, o, s, s, s, s]", api_cell_name(obj), readys, reason ?: "",
+			 restartss, api_cell_age(obj), or_none(api_jstr(obj, "status.podIP")),
+			 or_none(api_jstr(obj, "spec.nodeName")),
+			 or_none(api_jstr(obj, "status.nominatedNodeName")), gatess);
 }
 
 /* Always for :latest or no tag (a digest counts as a tag), else IfNotPresent. */
@@ -632,13 +549,13 @@ static void container_defaults(json_t *c)
 
 	if (!json_is_object(c))
 		return;
-	if (jstr(c, "image"))
-		set_default_str(c, "imagePullPolicy", pull_policy(jstr(c, "image")));
-	set_default_str(c, "terminationMessagePath", "/dev/termination-log");
-	set_default_str(c, "terminationMessagePolicy", "File");
-	jobj(c, "resources");
+	if (api_jstr(c, "image"))
+		api_default_str(c, "imagePullPolicy", pull_policy(api_jstr(c, "image")));
+	api_default_str(c, "terminationMessagePath", "/dev/termination-log");
+	api_default_str(c, "terminationMessagePolicy", "File");
+	api_jobj(c, "resources");
 	json_array_foreach(json_object_get(c, "ports"), i, p) if (json_is_object(p))
-		set_default_str(p, "protocol", "TCP");
+		api_default_str(p, "protocol", "TCP");
 }
 
 /* PodSpec defaults (also for templates). */
@@ -646,15 +563,15 @@ void api_pod_spec_defaults(json_t *spec)
 {
 	static const char *const lists[] = {"containers", "initContainers", NULL};
 
-	set_default_str(spec, "restartPolicy", "Always");
-	set_default_str(spec, "dnsPolicy", "ClusterFirst");
-	set_default_int(spec, "terminationGracePeriodSeconds", 30);
-	set_default_str(spec, "schedulerName", "default-scheduler");
+	api_default_str(spec, "restartPolicy", "Always");
+	api_default_str(spec, "dnsPolicy", "ClusterFirst");
+	api_default_int(spec, "terminationGracePeriodSeconds", 30);
+	api_default_str(spec, "schedulerName", "default-scheduler");
 	if (!json_object_get(spec, "enableServiceLinks"))
 		json_object_set_new(spec, "enableServiceLinks", json_true());
-	set_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
-	set_default_int(spec, "priority", 0);
-	jobj(spec, "securityContext");
+	api_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+	api_default_int(spec, "priority", 0);
+	api_jobj(spec, "securityContext");
 	if (!json_object_get(spec, "tolerations"))
 		json_object_set_new(
 			spec, "tolerations",
@@ -673,24 +590,24 @@ void api_pod_spec_defaults(json_t *spec)
 
 static void pod_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec");
+	json_t *spec = api_jobj(obj, "spec");
 
 	api_pod_spec_defaults(spec);
-	set_default_str(spec, "serviceAccountName", "default");
-	set_default_str(spec, "serviceAccount", jstr(spec, "serviceAccountName"));
+	api_default_str(spec, "serviceAccountName", "default");
+	api_default_str(spec, "serviceAccount", api_jstr(spec, "serviceAccountName"));
 }
 
 static void pod_on_create(json_t *obj)
 {
-	json_t *st = jobj(obj, "status");
+	json_t *st = api_jobj(obj, "status");
 
 	const char *qos = "BestEffort";
 	json_t *c;
 	size_t i;
 
-	json_array_foreach(jget(obj, "spec.containers"), i,
-			   c) if (json_object_size(jget(c, "resources.requests")) ||
-				  json_object_size(jget(c, "resources.limits"))) qos =
+	json_array_foreach(api_jget(obj, "spec.containers"), i,
+			   c) if (json_object_size(api_jget(c, "resources.requests")) ||
+				  json_object_size(api_jget(c, "resources.limits"))) qos =
 		"Burstable"; /* Guaranteed needs quantity comparison: not yet */
 	json_object_set_new(st, "phase", json_string("Pending"));
 	json_object_set_new(st, "qosClass", json_string(qos));
@@ -699,7 +616,7 @@ static void pod_on_create(json_t *obj)
 void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
 {
 	json_t *cs = json_object_get(spec, "containers"), *c;
-	const char *rp = jstr(spec, "restartPolicy");
+	const char *rp = api_jstr(spec, "restartPolicy");
 	char f[128];
 	size_t i, j;
 
@@ -709,7 +626,7 @@ void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
 	}
 	json_array_foreach(cs, i, c)
 	{
-		const char *name = jstr(c, "name"), *img = jstr(c, "image"), *problem;
+		const char *name = api_jstr(c, "name"), *img = api_jstr(c, "image"), *problem;
 		json_t *o;
 
 		snprintf(f, sizeof(f), "%s.containers[%zu].name", path, i);
@@ -719,8 +636,8 @@ void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
 			api_cause_add(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s",
 				      name, problem);
 		else
-			json_array_foreach(cs, j, o) if (j < i && jstr(o, "name") &&
-							 !strcmp(jstr(o, "name"), name))
+			json_array_foreach(cs, j, o) if (j < i && api_jstr(o, "name") &&
+							 !strcmp(api_jstr(o, "name"), name))
 				api_cause_add(causes, "FieldValueDuplicate", f,
 					      "Duplicate value: \"%s\"", name);
 		snprintf(f, sizeof(f), "%s.containers[%zu].image", path, i);
@@ -802,9 +719,9 @@ static const struct api_column event_columns[] = {{"Last Seen", "string", NULL, 
 
 static json_t *event_cells(const json_t *obj)
 {
-	const char *last = jstr(obj, "lastTimestamp") ?: jstr(obj, "eventTime");
-	const char *first = jstr(obj, "firstTimestamp") ?: jstr(obj, "eventTime");
-	const char *kind = jstr(obj, "involvedObject.kind") ?: "";
+	const char *last = api_jstr(obj, "lastTimestamp") ?: api_jstr(obj, "eventTime");
+	const char *first = api_jstr(obj, "firstTimestamp") ?: api_jstr(obj, "eventTime");
+	const char *kind = api_jstr(obj, "involvedObject.kind") ?: "";
 	_cleanup_free_ char *lkind = k8c_xstrdup(kind);
 	_cleanup_free_ char *object = NULL, *source = NULL;
 	json_int_t count = json_integer_value(json_object_get(obj, "count"));
@@ -812,17 +729,18 @@ static json_t *event_cells(const json_t *obj)
 
 	for (char *p = lkind; *p; p++)
 		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-	object = k8c_xasprintf("%s/%s", lkind, jstr(obj, "involvedObject.name") ?: "");
-	source =
-		k8c_xasprintf("%s%s%s", jstr(obj, "source.component") ?: "",
-			      jstr(obj, "source.host") ? ", " : "", jstr(obj, "source.host") ?: "");
+	object = k8c_xasprintf("%s/%s", lkind, api_jstr(obj, "involvedObject.name") ?: "");
+	source = k8c_xasprintf("%s%s%s", api_jstr(obj, "source.component") ?: "",
+			       api_jstr(obj, "source.host") ? ", " : "",
+			       api_jstr(obj, "source.host") ?: "");
 	api_age(last, lasts, sizeof(lasts));
 	api_age(first, firsts, sizeof(firsts));
 	snprintf(counts, sizeof(counts), "%lld", (long long)(count ? count : 1));
-	return json_pack("[s, o, o, s, o, s, o, s, s, o]", lasts, str_cell(jstr(obj, "type")),
-			 str_cell(jstr(obj, "reason")), object,
-			 str_cell(jstr(obj, "involvedObject.fieldPath")), source,
-			 str_cell(jstr(obj, "message")), firsts, counts, name_cell(obj));
+	return json_pack("[s, o, o, s, o, s, o, s, s, o]", lasts,
+			 api_cell_str(api_jstr(obj, "type")), api_cell_str(api_jstr(obj, "reason")),
+			 object, api_cell_str(api_jstr(obj, "involvedObject.fieldPath")), source,
+			 api_cell_str(api_jstr(obj, "message")), firsts, counts,
+			 api_cell_name(obj));
 }
 
 static void event_validate(const json_t *obj, const json_t *old, json_t *causes)
@@ -850,9 +768,9 @@ static const char *node_address(const json_t *obj, const char *type)
 	json_t *a;
 	size_t i;
 
-	json_array_foreach(jget(obj, "status.addresses"), i,
-			   a) if (jstr(a, "type") &&
-				  strcmp(jstr(a, "type"), type) == 0) return jstr(a, "address");
+	json_array_foreach(api_jget(obj, "status.addresses"), i,
+			   a) if (api_jstr(a, "type") && strcmp(api_jstr(a, "type"), type) ==
+								 0) return api_jstr(a, "address");
 	return NULL;
 }
 
@@ -864,13 +782,13 @@ static json_t *node_cells(const json_t *obj)
 	const char *k;
 	json_t *v, *c, *out;
 
-	json_array_foreach(jget(obj, "status.conditions"), i,
-			   c) if (jstr(c, "type") && strcmp(jstr(c, "type"), "Ready") == 0)
+	json_array_foreach(api_jget(obj, "status.conditions"), i,
+			   c) if (api_jstr(c, "type") && strcmp(api_jstr(c, "type"), "Ready") == 0)
 		snprintf(status, sizeof(status), "%s",
-			 strcmp(jstr(c, "status") ?: "", "True") == 0 ? "Ready" : "NotReady");
-	if (json_is_true(jget(obj, "spec.unschedulable")))
+			 strcmp(api_jstr(c, "status") ?: "", "True") == 0 ? "Ready" : "NotReady");
+	if (json_is_true(api_jget(obj, "spec.unschedulable")))
 		strncat(status, ",SchedulingDisabled", sizeof(status) - strlen(status) - 1);
-	json_object_foreach(jget(obj, "metadata.labels"), k, v)
+	json_object_foreach(api_jget(obj, "metadata.labels"), k, v)
 	{
 		static const char pfx[] = "node-role.kubernetes.io/";
 
@@ -879,13 +797,13 @@ static json_t *node_cells(const json_t *obj)
 		fflush(f);
 	}
 	fclose(f);
-	out = json_pack("[o, s, s, o, o, s, s, s, s, s]", name_cell(obj), status, or_none(roles),
-			age_cell(obj), str_cell(jstr(obj, "status.nodeInfo.kubeletVersion")),
-			or_none(node_address(obj, "InternalIP")),
-			or_none(node_address(obj, "ExternalIP")),
-			or_none(jstr(obj, "status.nodeInfo.osImage")),
-			or_none(jstr(obj, "status.nodeInfo.kernelVersion")),
-			or_none(jstr(obj, "status.nodeInfo.containerRuntimeVersion")));
+	out = json_pack(
+		"[o, s, s, o, o, s, s, s, s, s]", api_cell_name(obj), status, or_none(roles),
+		api_cell_age(obj), api_cell_str(api_jstr(obj, "status.nodeInfo.kubeletVersion")),
+		or_none(node_address(obj, "InternalIP")), or_none(node_address(obj, "ExternalIP")),
+		or_none(api_jstr(obj, "status.nodeInfo.osImage")),
+		or_none(api_jstr(obj, "status.nodeInfo.kernelVersion")),
+		or_none(api_jstr(obj, "status.nodeInfo.containerRuntimeVersion")));
 	free(roles);
 	return out;
 }
@@ -922,31 +840,31 @@ static json_t *pv_cells(const json_t *obj)
 {
 	_cleanup_free_ char *claim = NULL;
 
-	if (jget(obj, "spec.claimRef"))
-		claim = k8c_xasprintf("%s/%s", jstr(obj, "spec.claimRef.namespace") ?: "",
-				      jstr(obj, "spec.claimRef.name") ?: "");
-	return json_pack("[o, o, o, o, o, s, o, s, o, o, o]", name_cell(obj),
-			 str_cell(jstr(obj, "spec.capacity.storage")),
-			 access_modes_cell(jget(obj, "spec.accessModes")),
-			 str_cell(jstr(obj, "spec.persistentVolumeReclaimPolicy")),
-			 str_cell(jstr(obj, "status.phase")), claim ? claim : "",
-			 str_cell(jstr(obj, "spec.storageClassName")),
-			 jstr(obj, "spec.volumeAttributesClassName") ?: "<unset>",
-			 str_cell(jstr(obj, "status.reason")), age_cell(obj),
-			 str_cell(jstr(obj, "spec.volumeMode")));
+	if (api_jget(obj, "spec.claimRef"))
+		claim = k8c_xasprintf("%s/%s", api_jstr(obj, "spec.claimRef.namespace") ?: "",
+				      api_jstr(obj, "spec.claimRef.name") ?: "");
+	return json_pack("[o, o, o, o, o, s, o, s, o, o, o]", api_cell_name(obj),
+			 api_cell_str(api_jstr(obj, "spec.capacity.storage")),
+			 access_modes_cell(api_jget(obj, "spec.accessModes")),
+			 api_cell_str(api_jstr(obj, "spec.persistentVolumeReclaimPolicy")),
+			 api_cell_str(api_jstr(obj, "status.phase")), claim ? claim : "",
+			 api_cell_str(api_jstr(obj, "spec.storageClassName")),
+			 api_jstr(obj, "spec.volumeAttributesClassName") ?: "<unset>",
+			 api_cell_str(api_jstr(obj, "status.reason")), api_cell_age(obj),
+			 api_cell_str(api_jstr(obj, "spec.volumeMode")));
 }
 
 static void pv_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec");
+	json_t *spec = api_jobj(obj, "spec");
 
-	set_default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
-	set_default_str(spec, "volumeMode", "Filesystem");
+	api_default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
+	api_default_str(spec, "volumeMode", "Filesystem");
 }
 
 static void pv_on_create(json_t *obj)
 {
-	json_object_set_new(jobj(obj, "status"), "phase", json_string("Pending"));
+	json_object_set_new(api_jobj(obj, "status"), "phase", json_string("Pending"));
 }
 
 static const struct api_column pvc_columns[] = {{"Name", "string", "name", 0},
@@ -962,26 +880,27 @@ static const struct api_column pvc_columns[] = {{"Name", "string", "name", 0},
 
 static json_t *pvc_cells(const json_t *obj)
 {
-	return json_pack("[o, o, o, o, o, o, s, o, o]", name_cell(obj),
-			 str_cell(jstr(obj, "status.phase")),
-			 str_cell(jstr(obj, "spec.volumeName")),
-			 str_cell(jstr(obj, "status.capacity.storage")),
-			 access_modes_cell(jget(obj, "status.accessModes")),
-			 str_cell(jstr(obj, "spec.storageClassName")),
-			 jstr(obj, "spec.volumeAttributesClassName") ?: "<unset>", age_cell(obj),
-			 str_cell(jstr(obj, "spec.volumeMode")));
+	return json_pack("[o, o, o, o, o, o, s, o, o]", api_cell_name(obj),
+			 api_cell_str(api_jstr(obj, "status.phase")),
+			 api_cell_str(api_jstr(obj, "spec.volumeName")),
+			 api_cell_str(api_jstr(obj, "status.capacity.storage")),
+			 access_modes_cell(api_jget(obj, "status.accessModes")),
+			 api_cell_str(api_jstr(obj, "spec.storageClassName")),
+			 api_jstr(obj, "spec.volumeAttributesClassName") ?: "<unset>",
+			 api_cell_age(obj), api_cell_str(api_jstr(obj, "spec.volumeMode")));
 }
 
 static void pvc_defaults(json_t *obj)
 {
-	set_default_str(jobj(obj, "spec"), "volumeMode", "Filesystem");
+	api_default_str(api_jobj(obj, "spec"), "volumeMode", "Filesystem");
 }
 
 static void pvc_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	if (!json_array_size(jget(obj, "spec.accessModes")))
+	if (!json_array_size(api_jget(obj, "spec.accessModes")))
 		api_cause_add(causes, "FieldValueRequired", "spec.accessModes", "Required value");
-	if (!jget(obj, "spec.resources.requests.storage") && !jget(obj, "spec.dataSourceRef"))
+	if (!api_jget(obj, "spec.resources.requests.storage") &&
+	    !api_jget(obj, "spec.dataSourceRef"))
 		api_cause_add(causes, "FieldValueRequired", "spec.resources[storage]",
 			      "Required value");
 }
@@ -1002,9 +921,10 @@ static json_t *quota_cells(const json_t *obj)
 	const char *k;
 	json_t *v, *out;
 
-	json_object_foreach(jget(obj, "status.hard") ?: jget(obj, "spec.hard"), k, v)
+	json_object_foreach(api_jget(obj, "status.hard") ?: api_jget(obj, "spec.hard"), k, v)
 	{
-		const char *used = json_string_value(json_object_get(jget(obj, "status.used"), k));
+		const char *used =
+			json_string_value(json_object_get(api_jget(obj, "status.used"), k));
 		bool is_limit = strncmp(k, "limits.", 7) == 0;
 		FILE *f = is_limit ? l : r;
 
@@ -1015,7 +935,7 @@ static json_t *quota_cells(const json_t *obj)
 	}
 	fclose(r);
 	fclose(l);
-	out = json_pack("[o, o, s, s]", name_cell(obj), age_cell(obj), req, lim);
+	out = json_pack("[o, o, s, s]", api_cell_name(obj), api_cell_age(obj), req, lim);
 	free(req);
 	free(lim);
 	return out;
@@ -1026,8 +946,8 @@ static const struct api_column limits_columns[] = {
 
 static json_t *limits_cells(const json_t *obj)
 {
-	return json_pack("[o, o]", name_cell(obj),
-			 str_cell(jstr(obj, "metadata.creationTimestamp")));
+	return json_pack("[o, o]", api_cell_name(obj),
+			 api_cell_str(api_jstr(obj, "metadata.creationTimestamp")));
 }
 
 /* ReplicationControllers. */
@@ -1044,27 +964,28 @@ static const struct api_column rc_columns[] = {{"Name", "string", "name", 0},
 
 static json_t *rc_cells(const json_t *obj)
 {
-	json_t *pspec = jget(obj, "spec.template.spec");
+	json_t *pspec = api_jget(obj, "spec.template.spec");
 
-	return json_pack("[o, I, I, I, o, o, o, o]", name_cell(obj),
-			 json_integer_value(jget(obj, "spec.replicas")),
-			 json_integer_value(jget(obj, "status.replicas")),
-			 json_integer_value(jget(obj, "status.readyReplicas")), age_cell(obj),
-			 containers_cell(pspec, "name"), containers_cell(pspec, "image"),
-			 map_cell(jget(obj, "spec.selector")));
+	return json_pack("[o, I, I, I, o, o, o, o]", api_cell_name(obj),
+			 json_integer_value(api_jget(obj, "spec.replicas")),
+			 json_integer_value(api_jget(obj, "status.replicas")),
+			 json_integer_value(api_jget(obj, "status.readyReplicas")),
+			 api_cell_age(obj), api_cell_containers(pspec, "name"),
+			 api_cell_containers(pspec, "image"),
+			 map_cell(api_jget(obj, "spec.selector")));
 }
 
 static void rc_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec"), *tmpl = json_object_get(spec, "template");
+	json_t *spec = api_jobj(obj, "spec"), *tmpl = json_object_get(spec, "template");
 
-	set_default_int(spec, "replicas", 1);
+	api_default_int(spec, "replicas", 1);
 	if (json_is_object(tmpl)) {
-		json_t *labels = jget(tmpl, "metadata.labels");
+		json_t *labels = api_jget(tmpl, "metadata.labels");
 
 		if (!json_object_get(spec, "selector") && json_is_object(labels))
 			json_object_set_new(spec, "selector", json_deep_copy(labels));
-		api_pod_spec_defaults(jobj(tmpl, "spec"));
+		api_pod_spec_defaults(api_jobj(tmpl, "spec"));
 	}
 }
 
@@ -1075,14 +996,14 @@ static void rc_on_create(json_t *obj)
 
 static void rc_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	json_t *sel = jget(obj, "spec.selector"),
-	       *labels = jget(obj, "spec.template.metadata.labels");
+	json_t *sel = api_jget(obj, "spec.selector"),
+	       *labels = api_jget(obj, "spec.template.metadata.labels");
 	const char *k;
 	json_t *v;
 
 	if (!json_object_size(sel))
 		api_cause_add(causes, "FieldValueRequired", "spec.selector", "Required value");
-	if (!json_is_object(jget(obj, "spec.template"))) {
+	if (!json_is_object(api_jget(obj, "spec.template"))) {
 		api_cause_add(causes, "FieldValueRequired", "spec.template", "Required value");
 		return;
 	}
@@ -1094,7 +1015,7 @@ static void rc_validate(const json_t *obj, const json_t *old, json_t *causes)
 			break;
 		}
 	}
-	api_pod_spec_validate(jget(obj, "spec.template.spec"), "spec.template.spec", causes);
+	api_pod_spec_validate(api_jget(obj, "spec.template.spec"), "spec.template.spec", causes);
 }
 
 /* The table. */

@@ -8,82 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_kind.h"
 #include "api_registry.h"
 #include "cleanup.h"
 
 /* Helpers. */
 
-static json_t *jget(const json_t *obj, const char *path)
-{
-	json_t *v = (json_t *)obj;
-	char part[64];
-
-	while (v && *path) {
-		size_t n = strcspn(path, ".");
-
-		if (n >= sizeof(part))
-			return NULL;
-		memcpy(part, path, n);
-		part[n] = '\0';
-		v = json_object_get(v, part);
-		path += n + (path[n] == '.');
-	}
-	return v;
-}
-
-static const char *jstr(const json_t *obj, const char *path)
-{
-	return json_string_value(jget(obj, path));
-}
-
 static long long jint(const json_t *obj, const char *path)
 {
-	return (long long)json_integer_value(jget(obj, path));
-}
-
-static json_t *jobj(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!json_is_object(v)) {
-		v = json_object();
-		json_object_set_new(obj, key, v);
-	}
-	return v;
-}
-
-static void set_default_str(json_t *obj, const char *key, const char *value)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	if (!s || !*s)
-		json_object_set_new(obj, key, json_string(value));
-}
-
-static void set_default_int(json_t *obj, const char *key, long long value)
-{
-	if (!json_is_integer(json_object_get(obj, key)))
-		json_object_set_new(obj, key, json_integer(value));
-}
-
-static json_t *age_cell(const json_t *obj)
-{
-	char age[32];
-
-	api_age(jstr(obj, "metadata.creationTimestamp"), age, sizeof(age));
-	return json_string(age);
-}
-
-static json_t *name_cell(const json_t *obj)
-{
-	const char *n = jstr(obj, "metadata.name");
-
-	return json_string(n ? n : "");
-}
-
-static json_t *str_cell(const char *s)
-{
-	return json_string(s && *s ? s : "<none>");
+	return (long long)json_integer_value(api_jget(obj, path));
 }
 
 /* A string built by a printf-like writer into a memstream. */
@@ -113,18 +46,6 @@ static json_t *sbuf_cell(struct sbuf *b, const char *none)
 	return out;
 }
 
-static json_t *containers_cell(const json_t *spec, const char *field)
-{
-	struct sbuf b;
-	json_t *c;
-	size_t i;
-
-	sbuf_open(&b);
-	json_array_foreach(json_object_get(spec, "containers"), i, c) fprintf(
-		b.f, "%s%s", i ? "," : "", json_string_value(json_object_get(c, field)) ?: "");
-	return sbuf_cell(&b, NULL);
-}
-
 /* A LabelSelector as text ("app=web,tier in (a,b)"), as metav1.FormatLabelSelector. */
 static void selector_write(FILE *f, const json_t *sel, bool map_only)
 {
@@ -143,7 +64,7 @@ static void selector_write(FILE *f, const json_t *sel, bool map_only)
 		return;
 	json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
 	{
-		const char *key = jstr(e, "key") ?: "", *op = jstr(e, "operator") ?: "";
+		const char *key = api_jstr(e, "key") ?: "", *op = api_jstr(e, "operator") ?: "";
 		json_t *val;
 
 		fputs(first ? "" : ",", f);
@@ -186,8 +107,9 @@ static bool selector_matches(const json_t *sel, const json_t *labels)
 	}
 	json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
 	{
-		const char *op = jstr(e, "operator") ?: "";
-		const char *have = json_string_value(json_object_get(labels, jstr(e, "key") ?: ""));
+		const char *op = api_jstr(e, "operator") ?: "";
+		const char *have =
+			json_string_value(json_object_get(labels, api_jstr(e, "key") ?: ""));
 		bool in = false;
 		json_t *val;
 		size_t j;
@@ -205,8 +127,8 @@ static bool selector_matches(const json_t *sel, const json_t *labels)
 /* apps/v1: a selector is required, is immutable and selects the template's labels. */
 static void selector_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	json_t *sel = jget(obj, "spec.selector");
-	json_t *labels = jget(obj, "spec.template.metadata.labels");
+	json_t *sel = api_jget(obj, "spec.selector");
+	json_t *labels = api_jget(obj, "spec.template.metadata.labels");
 
 	if (!json_object_size(json_object_get(sel, "matchLabels")) &&
 	    !json_array_size(json_object_get(sel, "matchExpressions"))) {
@@ -214,13 +136,13 @@ static void selector_validate(const json_t *obj, const json_t *old, json_t *caus
 		if (!json_is_object(sel))
 			return;
 	}
-	if (old && !json_equal(sel, jget(old, "spec.selector"))) {
+	if (old && !json_equal(sel, api_jget(old, "spec.selector"))) {
 		_cleanup_json_ json_t *text = selector_cell(sel, false);
 
 		api_cause_add(causes, "FieldValueInvalid", "spec.selector",
 			      "Invalid value: \"%s\": field is immutable", json_string_value(text));
 	}
-	if (!json_is_object(jget(obj, "spec.template"))) {
+	if (!json_is_object(api_jget(obj, "spec.template"))) {
 		api_cause_add(causes, "FieldValueRequired", "spec.template", "Required value");
 		return;
 	}
@@ -231,12 +153,12 @@ static void selector_validate(const json_t *obj, const json_t *old, json_t *caus
 			      "Invalid value: \"%s\": `selector` does not match template `labels`",
 			      json_string_value(text));
 	}
-	api_pod_spec_validate(jget(obj, "spec.template.spec"), "spec.template.spec", causes);
+	api_pod_spec_validate(api_jget(obj, "spec.template.spec"), "spec.template.spec", causes);
 }
 
 static void replicas_validate(const json_t *obj, json_t *causes)
 {
-	json_t *n = jget(obj, "spec.replicas");
+	json_t *n = api_jget(obj, "spec.replicas");
 
 	if (n && (!json_is_integer(n) || json_integer_value(n) < 0))
 		api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
@@ -249,7 +171,7 @@ static void template_defaults(json_t *spec)
 	json_t *tmpl = json_object_get(spec, "template");
 
 	if (json_is_object(tmpl))
-		api_pod_spec_defaults(jobj(tmpl, "spec"));
+		api_pod_spec_defaults(api_jobj(tmpl, "spec"));
 }
 
 static void controller_validate(const json_t *obj, const json_t *old, json_t *causes)
@@ -278,40 +200,40 @@ static const struct api_column deploy_columns[] = {{"Name", "string", "name", 0}
 
 static json_t *deploy_cells(const json_t *obj)
 {
-	json_t *pspec = jget(obj, "spec.template.spec");
+	json_t *pspec = api_jget(obj, "spec.template.spec");
 	char ready[48];
 
 	snprintf(ready, sizeof(ready), "%lld/%lld", jint(obj, "status.readyReplicas"),
 		 jint(obj, "spec.replicas"));
-	return json_pack("[o, s, I, I, o, o, o, o]", name_cell(obj), ready,
+	return json_pack("[o, s, I, I, o, o, o, o]", api_cell_name(obj), ready,
 			 (json_int_t)jint(obj, "status.updatedReplicas"),
-			 (json_int_t)jint(obj, "status.availableReplicas"), age_cell(obj),
-			 containers_cell(pspec, "name"), containers_cell(pspec, "image"),
-			 selector_cell(jget(obj, "spec.selector"), false));
+			 (json_int_t)jint(obj, "status.availableReplicas"), api_cell_age(obj),
+			 api_cell_containers(pspec, "name"), api_cell_containers(pspec, "image"),
+			 selector_cell(api_jget(obj, "spec.selector"), false));
 }
 
 static void deploy_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec"), *strategy = jobj(spec, "strategy");
+	json_t *spec = api_jobj(obj, "spec"), *strategy = api_jobj(spec, "strategy");
 
-	set_default_int(spec, "replicas", 1);
-	set_default_str(strategy, "type", "RollingUpdate");
-	if (strcmp(jstr(strategy, "type"), "RollingUpdate") == 0) {
-		json_t *ru = jobj(strategy, "rollingUpdate");
+	api_default_int(spec, "replicas", 1);
+	api_default_str(strategy, "type", "RollingUpdate");
+	if (strcmp(api_jstr(strategy, "type"), "RollingUpdate") == 0) {
+		json_t *ru = api_jobj(strategy, "rollingUpdate");
 
 		if (!json_object_get(ru, "maxUnavailable"))
 			json_object_set_new(ru, "maxUnavailable", json_string("25%"));
 		if (!json_object_get(ru, "maxSurge"))
 			json_object_set_new(ru, "maxSurge", json_string("25%"));
 	}
-	set_default_int(spec, "revisionHistoryLimit", 10);
-	set_default_int(spec, "progressDeadlineSeconds", 600);
+	api_default_int(spec, "revisionHistoryLimit", 10);
+	api_default_int(spec, "progressDeadlineSeconds", 600);
 	template_defaults(spec);
 }
 
 static void deploy_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	const char *t = jstr(obj, "spec.strategy.type");
+	const char *t = api_jstr(obj, "spec.strategy.type");
 
 	controller_validate(obj, old, causes);
 	if (t && strcmp(t, "RollingUpdate") && strcmp(t, "Recreate"))
@@ -319,7 +241,7 @@ static void deploy_validate(const json_t *obj, const json_t *old, json_t *causes
 			      "Unsupported value: \"%s\": supported values: \"Recreate\", "
 			      "\"RollingUpdate\"",
 			      t);
-	if (t && strcmp(t, "Recreate") == 0 && jget(obj, "spec.strategy.rollingUpdate"))
+	if (t && strcmp(t, "Recreate") == 0 && api_jget(obj, "spec.strategy.rollingUpdate"))
 		api_cause_add(causes, "FieldValueForbidden", "spec.strategy.rollingUpdate",
 			      "Forbidden: may not be specified when strategy `type` is "
 			      "'Recreate'");
@@ -339,21 +261,21 @@ static const struct api_column rs_columns[] = {{"Name", "string", "name", 0},
 
 static json_t *rs_cells(const json_t *obj)
 {
-	json_t *pspec = jget(obj, "spec.template.spec");
+	json_t *pspec = api_jget(obj, "spec.template.spec");
 
-	return json_pack("[o, I, I, I, o, o, o, o]", name_cell(obj),
+	return json_pack("[o, I, I, I, o, o, o, o]", api_cell_name(obj),
 			 (json_int_t)jint(obj, "spec.replicas"),
 			 (json_int_t)jint(obj, "status.replicas"),
-			 (json_int_t)jint(obj, "status.readyReplicas"), age_cell(obj),
-			 containers_cell(pspec, "name"), containers_cell(pspec, "image"),
-			 selector_cell(jget(obj, "spec.selector"), false));
+			 (json_int_t)jint(obj, "status.readyReplicas"), api_cell_age(obj),
+			 api_cell_containers(pspec, "name"), api_cell_containers(pspec, "image"),
+			 selector_cell(api_jget(obj, "spec.selector"), false));
 }
 
 static void rs_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec");
+	json_t *spec = api_jobj(obj, "spec");
 
-	set_default_int(spec, "replicas", 1);
+	api_default_int(spec, "replicas", 1);
 	template_defaults(spec);
 }
 
@@ -374,33 +296,34 @@ static const struct api_column ds_columns[] = {
 
 static json_t *ds_cells(const json_t *obj)
 {
-	json_t *pspec = jget(obj, "spec.template.spec");
+	json_t *pspec = api_jget(obj, "spec.template.spec");
 
-	return json_pack("[o, I, I, I, I, I, o, o, o, o, o]", name_cell(obj),
+	return json_pack("[o, I, I, I, I, I, o, o, o, o, o]", api_cell_name(obj),
 			 (json_int_t)jint(obj, "status.desiredNumberScheduled"),
 			 (json_int_t)jint(obj, "status.currentNumberScheduled"),
 			 (json_int_t)jint(obj, "status.numberReady"),
 			 (json_int_t)jint(obj, "status.updatedNumberScheduled"),
 			 (json_int_t)jint(obj, "status.numberAvailable"),
-			 selector_cell(json_object_get(pspec, "nodeSelector"), true), age_cell(obj),
-			 containers_cell(pspec, "name"), containers_cell(pspec, "image"),
-			 selector_cell(jget(obj, "spec.selector"), false));
+			 selector_cell(json_object_get(pspec, "nodeSelector"), true),
+			 api_cell_age(obj), api_cell_containers(pspec, "name"),
+			 api_cell_containers(pspec, "image"),
+			 selector_cell(api_jget(obj, "spec.selector"), false));
 }
 
 static void ds_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec"), *us = jobj(spec, "updateStrategy");
+	json_t *spec = api_jobj(obj, "spec"), *us = api_jobj(spec, "updateStrategy");
 
-	set_default_str(us, "type", "RollingUpdate");
-	if (strcmp(jstr(us, "type"), "RollingUpdate") == 0) {
-		json_t *ru = jobj(us, "rollingUpdate");
+	api_default_str(us, "type", "RollingUpdate");
+	if (strcmp(api_jstr(us, "type"), "RollingUpdate") == 0) {
+		json_t *ru = api_jobj(us, "rollingUpdate");
 
 		if (!json_object_get(ru, "maxUnavailable"))
 			json_object_set_new(ru, "maxUnavailable", json_integer(1));
 		if (!json_object_get(ru, "maxSurge"))
 			json_object_set_new(ru, "maxSurge", json_integer(0));
 	}
-	set_default_int(spec, "revisionHistoryLimit", 10);
+	api_default_int(spec, "revisionHistoryLimit", 10);
 	template_defaults(spec);
 }
 
@@ -421,28 +344,28 @@ static const struct api_column sts_columns[] = {
 
 static json_t *sts_cells(const json_t *obj)
 {
-	json_t *pspec = jget(obj, "spec.template.spec");
+	json_t *pspec = api_jget(obj, "spec.template.spec");
 	char ready[48];
 
 	snprintf(ready, sizeof(ready), "%lld/%lld", jint(obj, "status.readyReplicas"),
 		 jint(obj, "spec.replicas"));
-	return json_pack("[o, s, o, o, o]", name_cell(obj), ready, age_cell(obj),
-			 containers_cell(pspec, "name"), containers_cell(pspec, "image"));
+	return json_pack("[o, s, o, o, o]", api_cell_name(obj), ready, api_cell_age(obj),
+			 api_cell_containers(pspec, "name"), api_cell_containers(pspec, "image"));
 }
 
 static void sts_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec"), *us = jobj(spec, "updateStrategy");
-	json_t *ret = jobj(spec, "persistentVolumeClaimRetentionPolicy");
+	json_t *spec = api_jobj(obj, "spec"), *us = api_jobj(spec, "updateStrategy");
+	json_t *ret = api_jobj(spec, "persistentVolumeClaimRetentionPolicy");
 
-	set_default_int(spec, "replicas", 1);
-	set_default_str(spec, "podManagementPolicy", "OrderedReady");
-	set_default_str(us, "type", "RollingUpdate");
-	if (strcmp(jstr(us, "type"), "RollingUpdate") == 0)
-		set_default_int(jobj(us, "rollingUpdate"), "partition", 0);
-	set_default_int(spec, "revisionHistoryLimit", 10);
-	set_default_str(ret, "whenDeleted", "Retain");
-	set_default_str(ret, "whenScaled", "Retain");
+	api_default_int(spec, "replicas", 1);
+	api_default_str(spec, "podManagementPolicy", "OrderedReady");
+	api_default_str(us, "type", "RollingUpdate");
+	if (strcmp(api_jstr(us, "type"), "RollingUpdate") == 0)
+		api_default_int(api_jobj(us, "rollingUpdate"), "partition", 0);
+	api_default_int(spec, "revisionHistoryLimit", 10);
+	api_default_str(ret, "whenDeleted", "Retain");
+	api_default_str(ret, "whenScaled", "Retain");
 	template_defaults(spec);
 }
 
@@ -468,12 +391,12 @@ static json_t *ing_cells(const json_t *obj)
 	json_t *e;
 	size_t i;
 	bool first = true;
-	const char *cls = jstr(obj, "spec.ingressClassName");
+	const char *cls = api_jstr(obj, "spec.ingressClassName");
 
 	sbuf_open(&hosts);
-	json_array_foreach(jget(obj, "spec.rules"), i, e)
+	json_array_foreach(api_jget(obj, "spec.rules"), i, e)
 	{
-		const char *h = jstr(e, "host");
+		const char *h = api_jstr(e, "host");
 
 		if (h && *h) {
 			fprintf(hosts.f, "%s%s", first ? "" : ",", h);
@@ -483,28 +406,29 @@ static json_t *ing_cells(const json_t *obj)
 	if (first)
 		fputc('*', hosts.f);
 	sbuf_open(&addrs);
-	json_array_foreach(jget(obj, "status.loadBalancer.ingress"), i, e)
-		fprintf(addrs.f, "%s%s", i ? "," : "", jstr(e, "ip") ?: jstr(e, "hostname") ?: "");
-	return json_pack("[o, o, o, o, s, o]", name_cell(obj), str_cell(cls),
+	json_array_foreach(api_jget(obj, "status.loadBalancer.ingress"), i, e)
+		fprintf(addrs.f, "%s%s", i ? "," : "", api_jstr(e, "ip") ?: api_jstr(e, "hostname") ?: "");
+	return json_pack("[o, o, o, o, s, o]", api_cell_name(obj), api_cell_str(cls),
 			 sbuf_cell(&hosts, NULL), sbuf_cell(&addrs, ""),
-			 json_array_size(jget(obj, "spec.tls")) ? "80, 443" : "80", age_cell(obj));
+			 json_array_size(api_jget(obj, "spec.tls")) ? "80, 443" : "80",
+			 api_cell_age(obj));
 }
 
 static void ing_backend_validate(const json_t *b, const char *path, json_t *causes)
 {
 	char f[128];
 
-	if (!jget(b, "service") && !jget(b, "resource")) {
+	if (!api_jget(b, "service") && !api_jget(b, "resource")) {
 		api_cause_add(causes, "FieldValueInvalid", path,
 			      "Invalid value: \"\": must specify one of: `resource` or `service`");
 		return;
 	}
-	if (jget(b, "service")) {
+	if (api_jget(b, "service")) {
 		snprintf(f, sizeof(f), "%s.service.name", path);
-		if (!jstr(b, "service.name") || !*jstr(b, "service.name"))
+		if (!api_jstr(b, "service.name") || !*api_jstr(b, "service.name"))
 			api_cause_add(causes, "FieldValueRequired", f, "Required value");
 		snprintf(f, sizeof(f), "%s.service.port", path);
-		if (!jget(b, "service.port.number") && !jstr(b, "service.port.name"))
+		if (!api_jget(b, "service.port.number") && !api_jstr(b, "service.port.name"))
 			api_cause_add(causes, "FieldValueInvalid", f,
 				      "Invalid value: \"\": must specify `name` or `number`");
 	}
@@ -512,21 +436,21 @@ static void ing_backend_validate(const json_t *b, const char *path, json_t *caus
 
 static void ing_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	json_t *rule, *p, *db = jget(obj, "spec.defaultBackend");
+	json_t *rule, *p, *db = api_jget(obj, "spec.defaultBackend");
 	size_t i, j;
 	char f[128];
 
 	if (db)
 		ing_backend_validate(db, "spec.defaultBackend", causes);
-	if (!db && !json_array_size(jget(obj, "spec.rules")))
+	if (!db && !json_array_size(api_jget(obj, "spec.rules")))
 		api_cause_add(causes, "FieldValueInvalid", "spec",
 			      "Invalid value: \"\": either `defaultBackend` or `rules` must be "
 			      "specified");
-	json_array_foreach(jget(obj, "spec.rules"), i, rule)
+	json_array_foreach(api_jget(obj, "spec.rules"), i, rule)
 	{
-		json_array_foreach(jget(rule, "http.paths"), j, p)
+		json_array_foreach(api_jget(rule, "http.paths"), j, p)
 		{
-			const char *pt = jstr(p, "pathType"), *path = jstr(p, "path");
+			const char *pt = api_jstr(p, "pathType"), *path = api_jstr(p, "path");
 
 			snprintf(f, sizeof(f), "spec.rules[%zu].http.paths[%zu].pathType", i, j);
 			if (!pt)
@@ -562,24 +486,25 @@ static const struct api_column ingclass_columns[] = {{"Name", "string", "name", 
 
 static json_t *ingclass_cells(const json_t *obj)
 {
-	const json_t *p = jget(obj, "spec.parameters");
+	const json_t *p = api_jget(obj, "spec.parameters");
 	char params[300] = "<none>";
 
 	if (p)
-		snprintf(params, sizeof(params), "%s%s%s/%s", jstr(p, "apiGroup") ?: "",
-			 jstr(p, "apiGroup") ? "/" : "", jstr(p, "kind") ?: "",
-			 jstr(p, "name") ?: "");
-	return json_pack("[o, o, s, o]", name_cell(obj), str_cell(jstr(obj, "spec.controller")),
-			 params, age_cell(obj));
+		snprintf(params, sizeof(params), "%s%s%s/%s", api_jstr(p, "apiGroup") ?: "",
+			 api_jstr(p, "apiGroup") ? "/" : "", api_jstr(p, "kind") ?: "",
+			 api_jstr(p, "name") ?: "");
+	return json_pack("[o, o, s, o]", api_cell_name(obj),
+			 api_cell_str(api_jstr(obj, "spec.controller")), params, api_cell_age(obj));
 }
 
 static void ingclass_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	const char *c = jstr(obj, "spec.controller");
+	const char *c = api_jstr(obj, "spec.controller");
 
 	if (!c || !*c)
 		api_cause_add(causes, "FieldValueRequired", "spec.controller", "Required value");
-	else if (old && !json_equal(jget(obj, "spec.controller"), jget(old, "spec.controller")))
+	else if (old &&
+		 !json_equal(api_jget(obj, "spec.controller"), api_jget(old, "spec.controller")))
 		api_cause_add(causes, "FieldValueInvalid", "spec.controller",
 			      "Invalid value: \"%s\": field is immutable", c);
 }
@@ -593,15 +518,16 @@ static const struct api_column netpol_columns[] = {{"Name", "string", "name", 0}
 
 static json_t *netpol_cells(const json_t *obj)
 {
-	return json_pack("[o, o, o]", name_cell(obj),
-			 selector_cell(jget(obj, "spec.podSelector"), false), age_cell(obj));
+	return json_pack("[o, o, o]", api_cell_name(obj),
+			 selector_cell(api_jget(obj, "spec.podSelector"), false),
+			 api_cell_age(obj));
 }
 
 static void netpol_defaults(json_t *obj)
 {
-	json_t *spec = jobj(obj, "spec");
+	json_t *spec = api_jobj(obj, "spec");
 
-	jobj(spec, "podSelector");
+	api_jobj(spec, "podSelector");
 	if (!json_array_size(json_object_get(spec, "policyTypes"))) {
 		json_t *t = json_pack("[s]", "Ingress");
 
@@ -644,13 +570,14 @@ static json_t *eps_cells(const json_t *obj)
 	}
 	if (n > 3)
 		fprintf(eps.f, " + %zu more...", n - 3);
-	return json_pack("[o, o, o, o, o]", name_cell(obj), str_cell(jstr(obj, "addressType")),
-			 sbuf_cell(&ports, "<unset>"), sbuf_cell(&eps, "<unset>"), age_cell(obj));
+	return json_pack("[o, o, o, o, o]", api_cell_name(obj),
+			 api_cell_str(api_jstr(obj, "addressType")), sbuf_cell(&ports, "<unset>"),
+			 sbuf_cell(&eps, "<unset>"), api_cell_age(obj));
 }
 
 static void eps_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	const char *t = jstr(obj, "addressType");
+	const char *t = api_jstr(obj, "addressType");
 
 	if (!t)
 		api_cause_add(causes, "FieldValueRequired", "addressType", "Required value");
@@ -677,8 +604,8 @@ static const struct api_column sc_columns[] = {{"Name", "string", "name", 0},
 
 static json_t *sc_cells(const json_t *obj)
 {
-	json_t *ann = jget(obj, "metadata.annotations");
-	const char *n = jstr(obj, "metadata.name") ?: "";
+	json_t *ann = api_jget(obj, "metadata.annotations");
+	const char *n = api_jstr(obj, "metadata.name") ?: "";
 	const char *def = json_string_value(
 		json_object_get(ann, "storageclass.kubernetes.io/is-default-class"));
 	char name[300];
@@ -688,23 +615,24 @@ static json_t *sc_cells(const json_t *obj)
 			json_object_get(ann, "storageclass.beta.kubernetes.io/is-default-class"));
 	snprintf(name, sizeof(name), "%s%s", n,
 		 def && strcmp(def, "true") == 0 ? " (default)" : "");
-	return json_pack(
-		"[s, o, o, o, s, o]", name, str_cell(jstr(obj, "provisioner")),
-		str_cell(jstr(obj, "reclaimPolicy")), str_cell(jstr(obj, "volumeBindingMode")),
-		json_is_true(json_object_get(obj, "allowVolumeExpansion")) ? "true" : "false",
-		age_cell(obj));
+	return json_pack("[s, o, o, o, s, o]", name, api_cell_str(api_jstr(obj, "provisioner")),
+			 api_cell_str(api_jstr(obj, "reclaimPolicy")),
+			 api_cell_str(api_jstr(obj, "volumeBindingMode")),
+			 json_is_true(json_object_get(obj, "allowVolumeExpansion")) ? "true"
+										    : "false",
+			 api_cell_age(obj));
 }
 
 static void sc_defaults(json_t *obj)
 {
-	set_default_str(obj, "reclaimPolicy", "Delete");
-	set_default_str(obj, "volumeBindingMode", "Immediate");
+	api_default_str(obj, "reclaimPolicy", "Delete");
+	api_default_str(obj, "volumeBindingMode", "Immediate");
 }
 
 static void sc_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	const char *p = jstr(obj, "provisioner"), *rp = jstr(obj, "reclaimPolicy");
-	const char *vb = jstr(obj, "volumeBindingMode");
+	const char *p = api_jstr(obj, "provisioner"), *rp = api_jstr(obj, "reclaimPolicy");
+	const char *vb = api_jstr(obj, "volumeBindingMode");
 
 	if (!p || !*p)
 		api_cause_add(causes, "FieldValueRequired", "provisioner", "Required value");
@@ -733,9 +661,9 @@ static const struct api_column lease_columns[] = {{"Name", "string", "name", 0},
 
 static json_t *lease_cells(const json_t *obj)
 {
-	const char *h = jstr(obj, "spec.holderIdentity");
+	const char *h = api_jstr(obj, "spec.holderIdentity");
 
-	return json_pack("[o, s, o]", name_cell(obj), h ? h : "", age_cell(obj));
+	return json_pack("[o, s, o]", api_cell_name(obj), h ? h : "", api_cell_age(obj));
 }
 
 /* events.k8s.io Events (stored apart from core v1 Events: /registry/events.k8s.io/events). */
@@ -747,12 +675,13 @@ static const struct api_column eventsv1_columns[] = {
 
 static json_t *eventsv1_cells(const json_t *obj)
 {
-	const char *ts = jstr(obj, "deprecatedLastTimestamp") ?: jstr(obj, "eventTime");
-	const char *kind = jstr(obj, "regarding.kind") ?: "", *name = jstr(obj, "regarding.name");
+	const char *ts = api_jstr(obj, "deprecatedLastTimestamp") ?: api_jstr(obj, "eventTime");
+	const char *kind = api_jstr(obj, "regarding.kind") ?: "",
+		   *name = api_jstr(obj, "regarding.name");
 	char age[32], object[300];
 
 	if (!ts)
-		ts = jstr(obj, "metadata.creationTimestamp");
+		ts = api_jstr(obj, "metadata.creationTimestamp");
 	api_age(ts && strlen(ts) >= 19 ? ts : NULL, age, sizeof(age));
 	if (ts && strlen(ts) > 20) {
 		/* eventTime is MicroTime: drop the fraction for api_age */
@@ -763,15 +692,15 @@ static json_t *eventsv1_cells(const json_t *obj)
 	}
 	snprintf(object, sizeof(object), "%c%s/%s", kind[0] ? kind[0] | 0x20 : ' ',
 		 kind[0] ? kind + 1 : "", name ? name : "");
-	return json_pack("[s, s, s, s, s]", age, jstr(obj, "type") ?: "", jstr(obj, "reason") ?: "",
-			 object, jstr(obj, "note") ?: "");
+	return json_pack("[s, s, s, s, s]", age, api_jstr(obj, "type") ?: "",
+			 api_jstr(obj, "reason") ?: "", object, api_jstr(obj, "note") ?: "");
 }
 
 static void eventsv1_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	const char *t = jstr(obj, "type");
+	const char *t = api_jstr(obj, "type");
 
-	if (!jstr(obj, "eventTime"))
+	if (!api_jstr(obj, "eventTime"))
 		api_cause_add(causes, "FieldValueRequired", "eventTime", "Required value");
 	if (t && strcmp(t, "Normal") && strcmp(t, "Warning"))
 		api_cause_add(causes, "FieldValueNotSupported", "type",
@@ -787,9 +716,9 @@ static const struct api_column role_columns[] = {
 
 static json_t *role_cells(const json_t *obj)
 {
-	const char *ts = jstr(obj, "metadata.creationTimestamp");
+	const char *ts = api_jstr(obj, "metadata.creationTimestamp");
 
-	return json_pack("[o, s]", name_cell(obj), ts ? ts : "");
+	return json_pack("[o, s]", api_cell_name(obj), ts ? ts : "");
 }
 
 static const struct api_column binding_columns[] = {{"Name", "string", "name", 0},
@@ -808,29 +737,30 @@ static json_t *binding_cells(const json_t *obj)
 	size_t i;
 	int nu = 0, ng = 0, ns = 0;
 
-	snprintf(role, sizeof(role), "%s/%s", jstr(obj, "roleRef.kind") ?: "",
-		 jstr(obj, "roleRef.name") ?: "");
+	snprintf(role, sizeof(role), "%s/%s", api_jstr(obj, "roleRef.kind") ?: "",
+		 api_jstr(obj, "roleRef.name") ?: "");
 	sbuf_open(&users);
 	sbuf_open(&groups);
 	sbuf_open(&sas);
 	json_array_foreach(json_object_get(obj, "subjects"), i, s)
 	{
-		const char *k = jstr(s, "kind") ?: "", *n = jstr(s, "name") ?: "";
+		const char *k = api_jstr(s, "kind") ?: "", *n = api_jstr(s, "name") ?: "";
 
 		if (strcmp(k, "User") == 0)
 			fprintf(users.f, "%s%s", nu++ ? ", " : "", n);
 		else if (strcmp(k, "Group") == 0)
 			fprintf(groups.f, "%s%s", ng++ ? ", " : "", n);
 		else if (strcmp(k, "ServiceAccount") == 0)
-			fprintf(sas.f, "%s%s/%s", ns++ ? ", " : "", jstr(s, "namespace") ?: "", n);
+			fprintf(sas.f, "%s%s/%s", ns++ ? ", " : "", api_jstr(s, "namespace") ?: "",
+				n);
 	}
-	return json_pack("[o, s, o, o, o, o]", name_cell(obj), role, age_cell(obj),
+	return json_pack("[o, s, o, o, o, o]", api_cell_name(obj), role, api_cell_age(obj),
 			 sbuf_cell(&users, ""), sbuf_cell(&groups, ""), sbuf_cell(&sas, ""));
 }
 
 static void binding_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	const char *k = jstr(obj, "roleRef.kind"), *n = jstr(obj, "roleRef.name");
+	const char *k = api_jstr(obj, "roleRef.kind"), *n = api_jstr(obj, "roleRef.name");
 	json_t *s;
 	size_t i;
 	char f[64];
@@ -848,10 +778,10 @@ static void binding_validate(const json_t *obj, const json_t *old, json_t *cause
 			      n ? n : "");
 	json_array_foreach(json_object_get(obj, "subjects"), i, s)
 	{
-		const char *sk = jstr(s, "kind");
+		const char *sk = api_jstr(s, "kind");
 
 		snprintf(f, sizeof(f), "subjects[%zu].name", i);
-		if (!jstr(s, "name") || !*jstr(s, "name"))
+		if (!api_jstr(s, "name") || !*api_jstr(s, "name"))
 			api_cause_add(causes, "FieldValueRequired", f, "Required value");
 		snprintf(f, sizeof(f), "subjects[%zu].kind", i);
 		if (!sk ||
@@ -865,7 +795,7 @@ static void binding_validate(const json_t *obj, const json_t *old, json_t *cause
 
 static void cluster_binding_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
-	const char *k = jstr(obj, "roleRef.kind");
+	const char *k = api_jstr(obj, "roleRef.kind");
 
 	binding_validate(obj, old, causes);
 	if (k && strcmp(k, "Role") == 0)
@@ -886,19 +816,19 @@ json_t *api_scale_of(const struct api_resource *r, const json_t *obj)
 			"autoscaling/v1", "metadata", "spec", "replicas",
 			(json_int_t)jint(obj, "spec.replicas"), "status", "replicas",
 			(json_int_t)jint(obj, "status.replicas"), "selector",
-			selector_cell(jget(obj, "spec.selector"), map_only));
+			selector_cell(api_jget(obj, "spec.selector"), map_only));
 	m = json_object_get(out, "metadata");
 	for (const char *const *k = keep; *k; k++)
 		if (json_object_get(meta, *k))
 			json_object_set(m, *k, json_object_get(meta, *k));
-	if (strcmp(json_string_value(jget(out, "status.selector")), "<none>") == 0)
+	if (strcmp(json_string_value(api_jget(out, "status.selector")), "<none>") == 0)
 		json_object_set_new(json_object_get(out, "status"), "selector", json_string(""));
 	return out;
 }
 
 int api_scale_apply(json_t *obj, const json_t *scale, json_t *causes)
 {
-	json_t *n = jget(scale, "spec.replicas");
+	json_t *n = api_jget(scale, "spec.replicas");
 
 	if (n && (!json_is_integer(n) || json_integer_value(n) < 0)) {
 		api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
@@ -906,7 +836,7 @@ int api_scale_apply(json_t *obj, const json_t *scale, json_t *causes)
 			      (long long)json_integer_value(n));
 		return -1;
 	}
-	json_object_set_new(jobj(obj, "spec"), "replicas",
+	json_object_set_new(api_jobj(obj, "spec"), "replicas",
 			    json_integer(n ? json_integer_value(n) : 0));
 	return 0;
 }
