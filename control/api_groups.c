@@ -900,6 +900,23 @@ const struct api_resource api_registry_groups[] = {
 	       "ClusterRoleBinding"),
 	 .name_rule = API_NAME_PATH_SEGMENT, .columns = binding_columns, .cells = binding_cells,
 	 .validate = cluster_binding_validate},
+	/* last: kubectl resolves "ingress" to the first group that serves it (networking) */
+	{.group = "extensions",
+	 .version = "v1beta1",
+	 .resource = "ingresses",
+	 .singular = "ingress",
+	 .kind = "Ingress",
+	 .namespaced = true,
+	 .has_status = true,
+	 .name_rule = API_NAME_SUBDOMAIN,
+	 .short_names = NAMES("ing"),
+	 .store_name = "ingresses",
+	 .columns = ing_columns,
+	 .cells = ing_cells,
+	 .on_create = ing_on_create,
+	 .validate = ing_validate,
+	 .to_storage = api_ingress_to_v1,
+	 .from_storage = api_ingress_to_v1beta1},
 };
 
 const size_t api_registry_groups_n = sizeof(api_registry_groups) / sizeof(api_registry_groups[0]);

@@ -60,6 +60,14 @@ struct api_resource {
 	 * store (a ClusterIP, NodePorts), keeping what old holds.
 	 */
 	int (*allocate)(struct store *store, json_t *obj, const json_t *old, json_t *causes);
+	/*
+	 * A legacy version stored as another (extensions/v1beta1 Ingress as networking.k8s.io/v1,
+	 * under the same store_name): to_storage converts a request body in place after its
+	 * kind/apiVersion checks, from_storage an object on its way out. The other hooks
+	 * (defaults, validate, cells) see the stored version. NULL for the others.
+	 */
+	void (*to_storage)(json_t *obj);
+	void (*from_storage)(json_t *obj);
 };
 
 /* The core group's entries (api_core.c), in discovery order; api_registry_n entries. */
@@ -149,6 +157,15 @@ void api_namespace_on_create(json_t *obj);
  */
 char *api_continue_encode(int64_t rev, const char *start);
 int api_continue_decode(const char *token, int64_t *rev, char **start);
+
+/*
+ * extensions/v1beta1 Ingress <-> networking.k8s.io/v1 Ingress, in place (api_legacy.c):
+ * spec.backend {serviceName, servicePort} is spec.defaultBackend {service {name, port {number |
+ * name}}}, the paths' backends likewise, pathType defaults to ImplementationSpecific on the way
+ * in; resource backends, tls and ingressClassName are unchanged.
+ */
+void api_ingress_to_v1(json_t *obj);
+void api_ingress_to_v1beta1(json_t *obj);
 
 /* Whether r's lists support the field selector key (metadata.name for all, spec.nodeName...). */
 bool api_field_supported(const struct api_resource *r, const char *key);

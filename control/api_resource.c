@@ -187,6 +187,14 @@ static json_t *table_one(const struct api_resource *r, json_t *obj)
 	return t;
 }
 
+/* obj (stored version) in r's version, for an answer: a legacy version's conversion. */
+static json_t *out_version(const struct api_resource *r, json_t *obj)
+{
+	if (r->from_storage)
+		r->from_storage(obj);
+	return obj;
+}
+
 static void send_object(const struct api_resource *r, h2o_req_t *req, int status, json_t *obj)
 {
 	if (api_wants_table(req)) {
@@ -195,7 +203,7 @@ static void send_object(const struct api_resource *r, h2o_req_t *req, int status
 		api_send_json(req, status, t);
 		return;
 	}
-	api_send_json(req, status, obj);
+	api_send_json(req, status, out_version(r, obj));
 }
 
 /* 422 Invalid with causes (stolen), worded as kube-apiserver's. */
@@ -413,12 +421,15 @@ static json_t *check_object(const struct api_resource *r, h2o_req_t *req, json_t
 	return obj;
 }
 
-/* The request body as an object of r, or NULL after answering the error. */
+/* The request body as an object of r (in its stored version), or NULL after answering. */
 static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 {
 	json_t *obj = parse_body(req, false);
 
-	return obj ? check_object(r, req, obj) : NULL;
+	obj = obj ? check_object(r, req, obj) : NULL;
+	if (obj && r->to_storage)
+		r->to_storage(obj);
+	return obj;
 }
 
 static void random_uuid(char out[37])
@@ -775,11 +786,14 @@ static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource
 			     "must be a decimal resource version");
 		return;
 	}
-	obj = json_deep_copy(old);
+	/* the patch is in r's version: apply it there */
+	obj = out_version(r, json_deep_copy(old));
 	api_patch_merge(obj, patch, is_strategic(req));
 	obj = check_object(r, req, obj);
 	if (!obj)
 		return; /* check_object released it */
+	if (r->to_storage)
+		r->to_storage(obj);
 	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
 }
 
@@ -859,7 +873,7 @@ static void res_delete(struct api *api, h2o_req_t *req, const struct api_resourc
 		api_send_json(req, 200, st);
 		return;
 	}
-	api_send_json(req, 200, obj);
+	api_send_json(req, 200, out_version(r, obj));
 }
 
 /* Watch streams. */
@@ -946,7 +960,7 @@ static void watch_append_object(struct api_watch *w, const char *type, json_t *o
 		watch_append(w, type, t);
 		return;
 	}
-	watch_append(w, type, obj);
+	watch_append(w, type, out_version(w->r, obj));
 }
 
 static void watch_flush(struct api_watch *w)
@@ -1351,7 +1365,8 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 				}
 				api_set_resource_version(obj, drev);
 			}
-			json_array_append_new(items, table ? table_row(r, obj) : json_incref(obj));
+			json_array_append_new(items, table ? table_row(r, obj)
+							   : json_incref(out_version(r, obj)));
 			json_decref(obj);
 			if (limit && ++matched >= limit && (i + 1 < l.n || l.more)) {
 				next = api_continue_encode(list_rev, after + strlen(prefix));
