@@ -7,43 +7,11 @@
 #                                                              └─ $D/data (state.db, pki)
 # Usage: server_core.sh <build>/bin
 set -e
-BIN=${1:?usage: $0 <build>/bin}
-PY=/usr/bin/python3
-for t in kubectl curl jq; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
-done
-$PY -c 'import kubernetes' 2>/dev/null || { echo "SKIP: $PY has no kubernetes module"; exit 77; }
-
-D=$(mktemp -d /tmp/k8c-core-test.XXXXXX)
-PID=
-cleanup() {
-	if [[ -n $PID ]]; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- server log:" >&2
-	cat "$D/server.log" >&2 || true
-	exit 1
-}
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-U=https://127.0.0.1:$PORT
-export KUBECONFIG=$D/data/admin.kubeconfig
-"$BIN/k8c-server" --data-dir "$D/data" --secure-port "$PORT" --bind-address 127.0.0.1 \
-	--kube-minor 31 2>>"$D/server.log" &
-PID=$!
-for _ in $(seq 100); do
-	curl -sk "$U/healthz" 2>/dev/null | grep -qx ok && break
-	kill -0 "$PID" 2>/dev/null || fail "server exited at start"
-	sleep 0.1
-done
-k() { kubectl --cache-dir "$D/cache" "$@"; }
-C() { curl -s --cacert "$D/data/pki/ca.crt" --cert "$D/data/pki/admin.crt" --key "$D/data/pki/admin.key" "$@"; }
-J() { C -H 'Content-Type: application/json' "$@"; }
+. "$(dirname "$0")/server_lib.sh"
+srv_need_pyclient
+srv_setup core
+srv_instance "$D"
+srv_start 31
 
 # Discovery from the registry.
 disc=$(C "$U/api/v1")
@@ -256,9 +224,6 @@ J -X POST -d '{"metadata":{"name":"e2","labels":{"g":"1"}}}' "$U/api/v1/namespac
 k delete ns x >/dev/null || fail "delete ns"
 [[ $(C "$U/api/v1/configmaps" | jq -r '[.items[].metadata.namespace] | unique | join(",")') == default ]] || fail "namespace contents not deleted"
 # A clean stop (under ASan this is where leaks are reported).
-kill -TERM "$PID"
-rc=0; wait "$PID" || rc=$?
-PID=
-[[ $rc == 0 ]] || fail "server exit status $rc after SIGTERM"
+srv_stop
 ! grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$D/server.log" || fail "sanitizer report"
 echo "server_core: ok"

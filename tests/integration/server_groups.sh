@@ -9,42 +9,11 @@
 #                                                              └─ $D/data (state.db, pki)
 # Usage: server_groups.sh <build>/bin
 set -e
-BIN=${1:?usage: $0 <build>/bin}
-PY=/usr/bin/python3
-for t in kubectl curl jq; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
-done
-$PY -c 'import kubernetes' 2>/dev/null || { echo "SKIP: $PY has no kubernetes module"; exit 77; }
-
-D=$(mktemp -d /tmp/k8c-groups-test.XXXXXX)
-PID=
-cleanup() {
-	if [[ -n $PID ]]; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- server log:" >&2
-	cat "$D/server.log" >&2 || true
-	exit 1
-}
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-U=https://127.0.0.1:$PORT
-export KUBECONFIG=$D/data/admin.kubeconfig
-"$BIN/k8c-server" --data-dir "$D/data" --secure-port "$PORT" --bind-address 127.0.0.1 \
-	--kube-minor 31 2>>"$D/server.log" &
-PID=$!
-for _ in $(seq 100); do
-	curl -sk "$U/healthz" 2>/dev/null | grep -qx ok && break
-	kill -0 "$PID" 2>/dev/null || fail "server exited at start"
-	sleep 0.1
-done
-k() { kubectl --cache-dir "$D/cache" "$@"; }
-C() { curl -s --cacert "$D/data/pki/ca.crt" --cert "$D/data/pki/admin.crt" --key "$D/data/pki/admin.key" "$@"; }
+. "$(dirname "$0")/server_lib.sh"
+srv_need_pyclient
+srv_setup groups
+srv_instance "$D"
+srv_start 31
 
 # Discovery: the group list, one group, one group version, and kubectl's view of it.
 groups=$(C "$U/apis")
@@ -279,9 +248,6 @@ k create -n y -f "$D/app.yaml" >/dev/null 2>&1 || true
 k delete ns y >/dev/null || fail "delete ns"
 [[ $(C "$U/apis/apps/v1/deployments" | jq -r '.items | length') == 0 ]] || fail "namespace's deployments not deleted"
 
-kill -TERM "$PID"
-rc=0; wait "$PID" || rc=$?
-PID=
-[[ $rc == 0 ]] || fail "server exit status $rc after SIGTERM"
+srv_stop
 ! grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$D/server.log" || fail "sanitizer report"
 echo "server_groups: ok"

@@ -6,57 +6,10 @@
 #                                                              └─ $D/state.db, $D/pki
 # Usage: server_kubectl.sh <build>/bin
 set -e
-BIN=${1:?usage: $0 <build>/bin}
-PY=/usr/bin/python3
-for t in kubectl curl jq; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
-done
-$PY -c 'import kubernetes' 2>/dev/null || { echo "SKIP: $PY has no kubernetes module"; exit 77; }
-
-D=$(mktemp -d /tmp/k8c-server-test.XXXXXX)
-PID=
-cleanup() {
-	if [[ -n $PID ]]; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- server log:" >&2
-	cat "$D/server.log" >&2 || true
-	exit 1
-}
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-U=https://127.0.0.1:$PORT
-export KUBECONFIG=$D/data/admin.kubeconfig
-
-# start MINOR [FLAGS...]: run the server in the background and wait for /healthz.
-start() {
-	local minor=$1
-	shift
-	"$BIN/k8c-server" --data-dir "$D/data" --secure-port "$PORT" --bind-address 127.0.0.1 \
-		--kube-minor "$minor" "$@" 2>>"$D/server.log" &
-	PID=$!
-	for _ in $(seq 100); do
-		curl -sk "$U/healthz" 2>/dev/null | grep -qx ok && return 0
-		kill -0 "$PID" 2>/dev/null || fail "server exited at start"
-		sleep 0.1
-	done
-	fail "server not healthy on $U"
-}
-stop() {
-	kill -TERM "$PID"
-	wait "$PID" || fail "server exit status $? after SIGTERM"
-	PID=
-}
-# kubectl with a cache of its own: the dispatcher caches the server's version per URL, and a
-# restart with another --kube-minor must pick that kubectl.
-MINOR=31
-k() { kubectl --cache-dir "$D/cache.$MINOR" "$@"; }
-C() { curl -s --cacert "$D/data/pki/ca.crt" --cert "$D/data/pki/admin.crt" --key "$D/data/pki/admin.key" "$@"; }
+. "$(dirname "$0")/server_lib.sh"
+srv_need_pyclient
+srv_setup server
+srv_instance "$D"
 
 # Flags.
 "$BIN/k8c-server" --help | grep -q -- --data-dir || fail "--help"
@@ -67,7 +20,7 @@ rc=0; "$BIN/k8c-server" --secure-port 70000 2>/dev/null || rc=$?
 rc=0; "$BIN/k8c-server" --bind-address nowhere 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || fail "bad bind address: exit $rc, want 2"
 
-start 31
+srv_start 31
 grep -q "listening on https://127.0.0.1:$PORT" "$D/server.log" || fail "no listening log line"
 grep -q "kubeconfig $KUBECONFIG" "$D/server.log" || fail "no kubeconfig log line"
 
@@ -137,7 +90,7 @@ out=$(k get ns x 2>&1) && fail "x still there"
 grep -q NotFound <<<"$out" || fail "get after delete: $out"
 
 # kubectl get -w: the list, then a watch answered with one-row Tables.
-timeout 4 kubectl --cache-dir "$D/cache.$MINOR" get ns -w >"$D/getw.out" 2>&1 &
+timeout 4 kubectl --cache-dir "$SRV_CACHE" get ns -w >"$D/getw.out" 2>&1 &
 WPID=$!
 sleep 1.5
 C -X POST -H 'Content-Type: application/json' -d '{"metadata":{"name":"w0"}}' "$U/api/v1/namespaces" >/dev/null
@@ -190,19 +143,19 @@ done
 
 # Restart on the same data dir keeps what was created; other kubectl minors work.
 k create -f "$D/ns.yaml" >/dev/null || fail "create before restart"
-stop
+srv_stop
 grep -q "stopping" "$D/server.log" || fail "no stop log line"
 for MINOR in 27 33; do
-	start $MINOR
+	srv_start $MINOR
 	[[ $(k version -o json 2>/dev/null | jq -r '.clientVersion.minor + "/" + .serverVersion.minor') == "$MINOR/$MINOR" ]] || fail "kubectl 1.$MINOR not picked"
 	out=$(k get ns)
 	grep -Eq '^x +Active' <<<"$out" || fail "kubectl 1.$MINOR after restart: $out"
-	stop
+	srv_stop
 done
 
 # Compaction every second: a watch from a compacted revision is 200, then an ERROR event with a
 # 410 Expired Status, which the Python client turns into ApiException 410.
-start 31 --compact-interval 1
+srv_start 31 --compact-interval 1
 C -X POST -H 'Content-Type: application/json' -d '{"metadata":{"name":"c1"}}' "$U/api/v1/namespaces" >/dev/null
 sleep 2.5
 out=$(C "$U/api/v1/namespaces?watch=1&resourceVersion=1&timeoutSeconds=1" | jq -r '.type + " " + .object.reason + " " + (.object.code|tostring) + " " + .object.message')
@@ -219,5 +172,5 @@ try:
 except client.exceptions.ApiException as e:
     assert e.status == 410, e
 PYTHON
-stop
+srv_stop
 echo "server_kubectl: ok"

@@ -7,53 +7,11 @@
 #                                                 └─ $D/data (state.db, pki)
 # Usage: server_more.sh <build>/bin
 set -e
-BIN=${1:?usage: $0 <build>/bin}
-PY=/usr/bin/python3
-for t in kubectl curl jq; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
-done
-$PY -c 'import kubernetes' 2>/dev/null || { echo "SKIP: $PY has no kubernetes module"; exit 77; }
-
-D=$(mktemp -d /tmp/k8c-more-test.XXXXXX)
-PID=
-cleanup() {
-	if [[ -n $PID ]]; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- server log:" >&2
-	cat "$D/server.log" >&2 || true
-	exit 1
-}
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-U=https://127.0.0.1:$PORT
-export KUBECONFIG=$D/data/admin.kubeconfig
-start_server() {
-	"$BIN/k8c-server" --data-dir "$D/data" --secure-port "$PORT" --bind-address 127.0.0.1 \
-		--kube-minor 31 --compact-interval 1 2>>"$D/server.log" &
-	PID=$!
-	for _ in $(seq 100); do
-		curl -sk "$U/healthz" 2>/dev/null | grep -qx ok && return 0
-		kill -0 "$PID" 2>/dev/null || fail "server exited at start"
-		sleep 0.1
-	done
-	fail "server not ready"
-}
-stop_server() {
-	kill -TERM "$PID"
-	rc=0; wait "$PID" || rc=$?
-	PID=
-	[[ $rc == 0 ]] || fail "server exit status $rc after SIGTERM"
-}
-start_server
-k() { kubectl --cache-dir "$D/cache" "$@"; }
-C() { curl -s --cacert "$D/data/pki/ca.crt" --cert "$D/data/pki/admin.crt" --key "$D/data/pki/admin.key" "$@"; }
-J() { C -H 'Content-Type: application/json' "$@"; }
+. "$(dirname "$0")/server_lib.sh"
+srv_need_pyclient
+srv_setup more
+srv_instance "$D"
+srv_start 31 --compact-interval 1
 
 # The kubernetes Service, its Endpoints and EndpointSlice.
 out=$(k get svc kubernetes -n default 2>&1) || fail "get svc kubernetes: $out"
@@ -188,10 +146,10 @@ grep -q 'Status: *Active' <<<"$out" || fail "describe namespace: $out"
 [[ $(C "$U/api/v1/events?fieldSelector=involvedObject.name%3Dp3,involvedObject.kind%3DPod" | jq -r '.items | length') == 1 ]] || fail "involvedObject selector"
 
 # A restart keeps the kubernetes Service and the allocations (bootstrap is idempotent).
-stop_server
-start_server
+srv_stop
+srv_start 31 --compact-interval 1
 [[ $(C "$U/api/v1/namespaces/default/services?fieldSelector=metadata.name%3Dkubernetes" | jq -r '.items | length') == 1 ]] || fail "kubernetes service after restart"
 [[ $(k get svc np4 -o jsonpath='{.spec.ports[0].nodePort}') == "$np" ]] || fail "nodePort after restart"
-stop_server
+srv_stop
 ! grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$D/server.log" || fail "sanitizer report"
 echo "server_more: ok"

@@ -6,55 +6,17 @@
 #                                         └─ $D/<minor>/data
 # Usage: server_protobuf.sh <build>/bin
 set -e
-BIN=${1:?usage: $0 <build>/bin}
-PY=/usr/bin/python3
-for t in kubectl curl jq; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
-done
+. "$(dirname "$0")/server_lib.sh"
 for v in 32 33; do
 	[[ -x /usr/lib/google-cloud-sdk/bin/kubectl.1.$v ]] || { echo "SKIP: kubectl 1.$v missing"; exit 77; }
 done
-
-D=$(mktemp -d /tmp/k8c-protobuf-test.XXXXXX)
-PID=
-stop() {
-	if [[ -n $PID ]]; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-		PID=
-	fi
-}
-cleanup() {
-	stop
-	rm -rf "$D"
-}
-trap cleanup EXIT
-LOG=
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- server log:" >&2
-	cat "$LOG" >&2 || true
-	exit 1
-}
+srv_setup protobuf
 
 run_minor() {
 	local m=$1
-	local dir=$D/$m port u out code rc
-	mkdir -p "$dir"
-	LOG=$dir/server.log
-	port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	u=https://127.0.0.1:$port
-	export KUBECONFIG=$dir/data/admin.kubeconfig
-	"$BIN/k8c-server" --data-dir "$dir/data" --secure-port "$port" --bind-address 127.0.0.1 \
-		--kube-minor "$m" 2>>"$LOG" &
-	PID=$!
-	for _ in $(seq 100); do
-		curl -sk "$u/healthz" 2>/dev/null | grep -qx ok && break
-		kill -0 "$PID" 2>/dev/null || fail "1.$m: server exited at start"
-		sleep 0.1
-	done
-	k() { kubectl --cache-dir "$dir/cache" "$@"; }
-	C() { curl -s --cacert "$dir/data/pki/ca.crt" --cert "$dir/data/pki/admin.crt" --key "$dir/data/pki/admin.key" "$@"; }
+	local dir=$D/$m out code rc
+	srv_instance "$dir"
+	srv_start "$m"
 	k version --client -o json | jq -e ".clientVersion.minor | startswith(\"$m\")" >/dev/null ||
 		fail "1.$m: the kubectl dispatcher ran $(k version --client -o json | jq -r .clientVersion.gitVersion)"
 
@@ -76,7 +38,7 @@ run_minor() {
 	[[ $(k get quota q -n x -o jsonpath='{.spec.hard.pods}') == 3 ]] || fail "1.$m: quota hard"
 
 	# Kinds another part of the server may not serve yet: checked in discovery at test time.
-	if C "$u/apis/apps/v1" | jq -e '.resources[] | select(.name=="deployments")' >/dev/null 2>&1; then
+	if C "$U/apis/apps/v1" | jq -e '.resources[] | select(.name=="deployments")' >/dev/null 2>&1; then
 		out=$(k create deployment web --image=nginx:1.27 --replicas=2 --port=80 -n x 2>&1) ||
 			fail "1.$m: create deployment: $out"
 		[[ $(k get deploy web -n x -o jsonpath='{.spec.replicas}/{.spec.template.spec.containers[0].image}/{.spec.selector.matchLabels.app}/{.spec.template.spec.containers[0].ports[0].containerPort}') == 2/nginx:1.27/web/80 ]] ||
@@ -84,7 +46,7 @@ run_minor() {
 	else
 		echo "1.$m: apps/v1 deployments not served: kubectl create deployment skipped"
 	fi
-	if C "$u/apis/rbac.authorization.k8s.io/v1" | jq -e '.resources[] | select(.name=="roles")' >/dev/null 2>&1; then
+	if C "$U/apis/rbac.authorization.k8s.io/v1" | jq -e '.resources[] | select(.name=="roles")' >/dev/null 2>&1; then
 		out=$(k create role r --verb=get,list --resource=pods -n x 2>&1) || fail "1.$m: create role: $out"
 		[[ $(k get role r -n x -o jsonpath='{.rules[0].verbs}') == '["get","list"]' ]] || fail "1.$m: role rules: $(k get role r -n x -o json)"
 		out=$(k create rolebinding rb --role=r --serviceaccount=x:sa -n x 2>&1) || fail "1.$m: create rolebinding: $out"
@@ -93,7 +55,7 @@ run_minor() {
 		echo "1.$m: rbac roles not served: kubectl create role/rolebinding skipped"
 	fi
 
-	if C "$u/apis/rbac.authorization.k8s.io/v1" | jq -e '.resources[] | select(.name=="clusterroles")' >/dev/null 2>&1; then
+	if C "$U/apis/rbac.authorization.k8s.io/v1" | jq -e '.resources[] | select(.name=="clusterroles")' >/dev/null 2>&1; then
 		out=$(k create clusterrole cr --verb=get --resource=nodes 2>&1) || fail "1.$m: create clusterrole: $out"
 		out=$(k create clusterrolebinding crb --clusterrole=cr --user=alice 2>&1) || fail "1.$m: create clusterrolebinding: $out"
 		[[ $(k get clusterrolebinding crb -o jsonpath='{.roleRef.kind}/{.subjects[0].kind}/{.subjects[0].name}') == ClusterRole/User/alice ]] ||
@@ -103,7 +65,7 @@ run_minor() {
 	fi
 	# A Job decodes whether or not batch/v1 is served (then the answer is 404, never 400/415).
 	out=$(k create job j --image=busybox -n x -- echo hi 2>&1) && rc=0 || rc=$?
-	if C "$u/apis/batch/v1" | jq -e '.resources[] | select(.name=="jobs")' >/dev/null 2>&1; then
+	if C "$U/apis/batch/v1" | jq -e '.resources[] | select(.name=="jobs")' >/dev/null 2>&1; then
 		[[ $rc == 0 ]] || fail "1.$m: create job: $out"
 		[[ $(k get job j -n x -o jsonpath='{.spec.template.spec.containers[0].command}') == '["echo","hi"]' ]] ||
 			fail "1.$m: job: $(k get job j -n x -o json)"
@@ -115,16 +77,12 @@ run_minor() {
 
 	# Malformed protobuf is a 400 Status, an unknown kind 415; the server keeps running.
 	code=$(printf 'k8s\0\x0a\x7f' | C -o "$dir/bad.json" -w '%{http_code}' -X POST \
-		-H 'Content-Type: application/vnd.kubernetes.protobuf' --data-binary @- "$u/api/v1/namespaces/x/configmaps")
+		-H 'Content-Type: application/vnd.kubernetes.protobuf' --data-binary @- "$U/api/v1/namespaces/x/configmaps")
 	[[ $code == 400 ]] && jq -e '.kind=="Status" and (.message|test("length past the end|truncated"))' "$dir/bad.json" >/dev/null ||
 		fail "1.$m: malformed protobuf: $code $(cat "$dir/bad.json")"
 	kill -0 "$PID" || fail "1.$m: server died"
 
-	kill -TERM "$PID"
-	local rc=0
-	wait "$PID" || rc=$?
-	PID=
-	[[ $rc == 0 ]] || fail "1.$m: server exit status $rc after SIGTERM"
+	srv_stop
 	! grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$LOG" || fail "1.$m: sanitizer report"
 	echo "1.$m: kubectl create namespace/secret/configmap/serviceaccount/service/quota ok"
 }
