@@ -9,41 +9,10 @@
 #                                                └─ $D/data (state.db, pki)
 # Usage: server_legacy.sh <build>/bin
 set -e
-BIN=${1:?usage: $0 <build>/bin}
-PY=/usr/bin/python3
-for t in kubectl curl jq; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
-done
-
-D=$(mktemp -d /tmp/k8c-legacy-test.XXXXXX)
-PID=
-cleanup() {
-	if [[ -n $PID ]]; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- server log:" >&2
-	cat "$D/server.log" >&2 || true
-	exit 1
-}
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-U=https://127.0.0.1:$PORT
-export KUBECONFIG=$D/data/admin.kubeconfig
-"$BIN/k8c-server" --data-dir "$D/data" --secure-port "$PORT" --bind-address 127.0.0.1 \
-	--kube-minor 31 2>>"$D/server.log" &
-PID=$!
-for _ in $(seq 100); do
-	curl -sk "$U/healthz" 2>/dev/null | grep -qx ok && break
-	kill -0 "$PID" 2>/dev/null || fail "server exited at start"
-	sleep 0.1
-done
-k() { kubectl --cache-dir "$D/cache" "$@"; }
-C() { curl -s --cacert "$D/data/pki/ca.crt" --cert "$D/data/pki/admin.crt" --key "$D/data/pki/admin.key" "$@"; }
+. "$(dirname "$0")/server_lib.sh"
+srv_setup legacy
+srv_instance "$D"
+srv_start 31
 L=$U/apis/extensions/v1beta1/namespaces/x/ingresses
 
 # Discovery: the extensions group with v1beta1 and its one resource.
@@ -149,4 +118,5 @@ ev=$(C "$L?watch=1&timeoutSeconds=1")
 # Deleting through v1beta1 removes the one object.
 [[ $(C -X DELETE "$L/old" | jq -r .apiVersion) == extensions/v1beta1 ]] || fail "v1beta1 delete"
 k get ingress old -n x >/dev/null 2>&1 && fail "deleted object still readable through v1"
+srv_stop
 echo "PASS"
