@@ -69,6 +69,21 @@ void br_nl_close(struct nl_sock **sk)
 	}
 }
 
+/* A link request: the netlink header and an ifinfomsg for ifindex (0: none) of family. */
+static struct nl_msg *link_msg(int type, int nl_flags, int family, int ifindex,
+			       unsigned int ifi_flags, unsigned int ifi_change)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(type, nl_flags);
+	struct ifinfomsg ifi = {.ifi_family = (unsigned char)family,
+				.ifi_index = ifindex,
+				.ifi_flags = ifi_flags,
+				.ifi_change = ifi_change};
+
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+		abort();
+	return msg;
+}
+
 static void format_mac(const unsigned char *b, char out[18])
 {
 	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
@@ -112,13 +127,10 @@ static int link_reply_cb(struct nl_msg *msg, void *arg)
 int br_link_get(struct nl_sock *sk, const char *name, int ifindex, struct br_link_info *out,
 		struct k8c_error *err)
 {
-	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
-	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+	_cleanup_msg_ struct nl_msg *msg = link_msg(RTM_GETLINK, 0, AF_UNSPEC, ifindex, 0, 0);
 	struct nl_cb *cb;
 	int ret;
 
-	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		abort();
 	if (!ifindex)
 		nla_put_string(msg, IFLA_IFNAME, name);
 	nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
@@ -156,18 +168,20 @@ static void random_mac(unsigned char mac[6])
 	mac[0] = (unsigned char)((mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
 }
 
+/* RTM_SETLINK of one attribute; returns libnl's result (negative on failure). */
+static int setlink_attr(struct nl_sock *sk, int ifindex, int attr, const void *data, size_t len)
+{
+	struct nl_msg *msg = link_msg(RTM_SETLINK, 0, AF_UNSPEC, ifindex, 0, 0);
+
+	nla_put(msg, attr, (int)len, data);
+	return nl_send_sync(sk, msg);
+}
+
 static int setlink_flags(struct nl_sock *sk, int ifindex, unsigned int set, unsigned int clear,
 			 struct k8c_error *err)
 {
-	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
-	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
-	int ret;
+	int ret = nl_send_sync(sk, link_msg(RTM_SETLINK, 0, AF_UNSPEC, ifindex, set, set | clear));
 
-	ifi.ifi_flags = set;
-	ifi.ifi_change = set | clear;
-	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		abort();
-	ret = nl_send_sync(sk, k8c_steal_ptr(msg));
 	if (ret < 0)
 		return nlerr(err, ret, "set flags of link %d", ifindex);
 	return 0;
@@ -175,9 +189,9 @@ static int setlink_flags(struct nl_sock *sk, int ifindex, unsigned int set, unsi
 
 static int bridge_create(struct nl_sock *sk, const struct br_config *c, struct k8c_error *err)
 {
+	unsigned int flags = IFF_UP | (c->promisc_mode ? IFF_PROMISC : 0);
 	_cleanup_msg_ struct nl_msg *msg =
-		nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+		link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0, flags, flags);
 	struct nlattr *info, *data;
 	unsigned char mac[6];
 	int ret;
@@ -185,10 +199,6 @@ static int bridge_create(struct nl_sock *sk, const struct br_config *c, struct k
 	/* An explicit address at creation makes the kernel keep it (addr_assign_type SET): the
 	 * bridge MAC then never changes as ports come and go (cni#285, flannel#1381). */
 	random_mac(mac);
-	ifi.ifi_flags = IFF_UP | (c->promisc_mode ? IFF_PROMISC : 0);
-	ifi.ifi_change = ifi.ifi_flags;
-	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		abort();
 	nla_put_string(msg, IFLA_IFNAME, c->bridge);
 	if (c->mtu)
 		nla_put_u32(msg, IFLA_MTU, (uint32_t)c->mtu);
@@ -211,17 +221,12 @@ static int bridge_create(struct nl_sock *sk, const struct br_config *c, struct k
 
 static int set_mac(struct nl_sock *sk, int ifindex, const char *mac, struct k8c_error *err)
 {
-	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
-	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
 	unsigned char b[6];
 	int ret;
 
 	if (br_mac_parse(mac, NULL, b) < 0)
 		return k8c_error_set(err, 0, "invalid MAC %s", mac);
-	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		abort();
-	nla_put(msg, IFLA_ADDRESS, 6, b);
-	ret = nl_send_sync(sk, k8c_steal_ptr(msg));
+	ret = setlink_attr(sk, ifindex, IFLA_ADDRESS, b, sizeof(b));
 	if (ret < 0)
 		return nlerr(err, ret, "set MAC of link %d", ifindex);
 	return 0;
@@ -230,14 +235,8 @@ static int set_mac(struct nl_sock *sk, int ifindex, const char *mac, struct k8c_
 /* IFLA_IFALIAS is ignored in a RTM_NEWLINK: it takes a change of its own. */
 static int set_alias(struct nl_sock *sk, int ifindex, const char *alias, struct k8c_error *err)
 {
-	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
-	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
-	int ret;
+	int ret = setlink_attr(sk, ifindex, IFLA_IFALIAS, alias, strlen(alias) + 1);
 
-	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		abort();
-	nla_put_string(msg, IFLA_IFALIAS, alias);
-	ret = nl_send_sync(sk, k8c_steal_ptr(msg));
 	if (ret < 0)
 		return nlerr(err, ret, "set alias of link %d", ifindex);
 	return 0;
@@ -374,14 +373,11 @@ int br_veth_create(struct nl_sock *host, struct nl_sock *cont, int ns_fd, const 
 static int port_vlans(struct nl_sock *sk, int ifindex, int cmd, const int *vids, size_t n,
 		      uint16_t flags, struct k8c_error *err)
 {
-	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(cmd, 0);
-	struct ifinfomsg ifi = {.ifi_family = AF_BRIDGE, .ifi_index = ifindex};
+	_cleanup_msg_ struct nl_msg *msg = link_msg(cmd, 0, AF_BRIDGE, ifindex, 0, 0);
 	struct nlattr *spec;
 	size_t i;
 	int ret;
 
-	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		abort();
 	spec = nla_nest_start(msg, IFLA_AF_SPEC);
 	for (i = 0; i < n; i++) {
 		struct bridge_vlan_info vi = {.flags = flags, .vid = (uint16_t)vids[i]};
@@ -401,13 +397,11 @@ int br_port_configure(struct nl_sock *sk, int ifindex, const struct br_config *c
 		      struct k8c_error *err)
 {
 	if (c->hairpin_mode || c->port_isolation) {
-		_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
-		struct ifinfomsg ifi = {.ifi_family = AF_BRIDGE, .ifi_index = ifindex};
+		_cleanup_msg_ struct nl_msg *msg =
+			link_msg(RTM_SETLINK, 0, AF_BRIDGE, ifindex, 0, 0);
 		struct nlattr *pi;
 		int ret;
 
-		if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-			abort();
 		pi = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED);
 		if (c->hairpin_mode)
 			nla_put_u8(msg, IFLA_BRPORT_MODE, 1);
@@ -459,14 +453,11 @@ static int port_reply_cb(struct nl_msg *msg, void *arg)
 int br_port_flags(struct nl_sock *sk, int ifindex, bool *hairpin, bool *isolated,
 		  struct k8c_error *err)
 {
-	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
-	struct ifinfomsg ifi = {.ifi_family = AF_BRIDGE};
+	_cleanup_msg_ struct nl_msg *msg = link_msg(RTM_GETLINK, NLM_F_DUMP, AF_BRIDGE, 0, 0, 0);
 	struct port_reply r = {.ifindex = ifindex};
 	struct nl_cb *cb;
 	int ret;
 
-	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		abort();
 	ret = nl_send_auto(sk, msg);
 	if (ret < 0)
 		return nlerr(err, ret, "list bridge ports");
@@ -492,14 +483,8 @@ int br_link_set_up(struct nl_sock *sk, int ifindex, bool up, struct k8c_error *e
 
 static int link_rename(struct nl_sock *sk, int ifindex, const char *name, struct k8c_error *err)
 {
-	_cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
-	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
-	int ret;
+	int ret = setlink_attr(sk, ifindex, IFLA_IFNAME, name, strlen(name) + 1);
 
-	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		abort();
-	nla_put_string(msg, IFLA_IFNAME, name);
-	ret = nl_send_sync(sk, k8c_steal_ptr(msg));
 	if (ret < 0)
 		return nlerr(err, ret, "rename link %d to %s", ifindex, name);
 	return 0;
