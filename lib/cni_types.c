@@ -75,7 +75,7 @@ struct cni_route *cni_result_add_route(struct cni_result *r)
 	return rt;
 }
 
-void cni_result_free(struct cni_result *r)
+void cni_result_drop_interfaces(struct cni_result *r)
 {
 	size_t i;
 
@@ -86,6 +86,12 @@ void cni_result_free(struct cni_result *r)
 		free(r->interfaces[i].socket_path);
 		free(r->interfaces[i].pci_id);
 	}
+	r->n_interfaces = 0;
+}
+
+void cni_result_free(struct cni_result *r)
+{
+	cni_result_drop_interfaces(r);
 	free(r->interfaces);
 	free(r->ips);
 	free(r->routes);

@@ -78,6 +78,8 @@ int cni_result_parse(json_t *j, struct cni_result *out, struct k8c_error *err);
  * fields. Returns a new reference. */
 json_t *cni_result_to_json(const struct cni_result *r, const char *version);
 void cni_result_free(struct cni_result *r);
+/* Free and forget the interfaces (their array is kept for reuse); ips' indices then dangle. */
+void cni_result_drop_interfaces(struct cni_result *r);
 /* Append an interface (strings copied, NULL allowed); returns its index. */
 int cni_result_add_interface(struct cni_result *r, const char *name, const char *mac,
 			     const char *sandbox);

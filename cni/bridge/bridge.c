@@ -301,15 +301,9 @@ int bridge_add(struct cni_request *req, json_t **result, struct k8c_error *err)
 				      c.ipam_type);
 			goto out;
 		}
-		/* Our result rebuilds interfaces; an IPAM result has none by the spec. */
-		for (i = 0; i < r.n_interfaces; i++) {
-			free(r.interfaces[i].name);
-			free(r.interfaces[i].mac);
-			free(r.interfaces[i].sandbox);
-			free(r.interfaces[i].socket_path);
-			free(r.interfaces[i].pci_id);
-		}
-		r.n_interfaces = 0;
+		/* Our result rebuilds interfaces (calc_gateways points ips at index 2); an IPAM
+		 * result has none by the spec. */
+		cni_result_drop_interfaces(&r);
 		if (r.n_ips > sizeof(gws) / sizeof(gws[0])) {
 			k8c_error_set(err, CNI_ERR_PLUGIN,
 				      "IPAM returned %zu addresses (at most %zu)", r.n_ips,
