@@ -952,15 +952,16 @@ static json_t *limits_cells(const json_t *obj)
 
 /* ReplicationControllers. */
 
-static const struct api_column rc_columns[] = {{"Name", "string", "name", 0},
-					       {"Desired", "integer", NULL, 0},
-					       {"Current", "integer", NULL, 0},
-					       {"Ready", "integer", NULL, 0},
-					       {"Age", "string", NULL, 0},
-					       {"Containers", "string", NULL, 1},
-					       {"Images", "string", NULL, 1},
-					       {"Selector", "string", NULL, 1},
-					       {NULL}};
+/* kubectl prints ReplicationControllers and ReplicaSets with the same columns. */
+const struct api_column api_replicas_columns[] = {{"Name", "string", "name", 0},
+						  {"Desired", "integer", NULL, 0},
+						  {"Current", "integer", NULL, 0},
+						  {"Ready", "integer", NULL, 0},
+						  {"Age", "string", NULL, 0},
+						  {"Containers", "string", NULL, 1},
+						  {"Images", "string", NULL, 1},
+						  {"Selector", "string", NULL, 1},
+						  {NULL}};
 
 static json_t *rc_cells(const json_t *obj)
 {
@@ -1072,8 +1073,9 @@ const struct api_resource api_registry[] = {
 	 .cells = limits_cells},
 	{CORE("replicationcontrollers", "replicationcontroller", "ReplicationController"),
 	 .namespaced = true, .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .has_scale = true,
-	 .short_names = NAMES("rc"), .categories = ALL, .columns = rc_columns, .cells = rc_cells,
-	 .defaults = rc_defaults, .on_create = rc_on_create, .validate = rc_validate},
+	 .short_names = NAMES("rc"), .categories = ALL, .columns = api_replicas_columns,
+	 .cells = rc_cells, .defaults = rc_defaults, .on_create = rc_on_create,
+	 .validate = rc_validate},
 };
 
 const size_t api_registry_n = sizeof(api_registry) / sizeof(api_registry[0]);

@@ -249,16 +249,6 @@ static void deploy_validate(const json_t *obj, const json_t *old, json_t *causes
 
 /* ReplicaSets. */
 
-static const struct api_column rs_columns[] = {{"Name", "string", "name", 0},
-					       {"Desired", "integer", NULL, 0},
-					       {"Current", "integer", NULL, 0},
-					       {"Ready", "integer", NULL, 0},
-					       {"Age", "string", NULL, 0},
-					       {"Containers", "string", NULL, 1},
-					       {"Images", "string", NULL, 1},
-					       {"Selector", "string", NULL, 1},
-					       {NULL}};
-
 static json_t *rs_cells(const json_t *obj)
 {
 	json_t *pspec = api_jget(obj, "spec.template.spec");
@@ -857,8 +847,9 @@ const struct api_resource api_registry_groups[] = {
 	 .validate = deploy_validate},
 	{GROUP("apps", "replicasets", "replicaset", "ReplicaSet"), .namespaced = true,
 	 .has_status = true, .has_scale = true, .name_rule = API_NAME_SUBDOMAIN,
-	 .short_names = NAMES("rs"), .categories = ALL, .columns = rs_columns, .cells = rs_cells,
-	 .defaults = rs_defaults, .on_create = rs_on_create, .validate = controller_validate},
+	 .short_names = NAMES("rs"), .categories = ALL, .columns = api_replicas_columns,
+	 .cells = rs_cells, .defaults = rs_defaults, .on_create = rs_on_create,
+	 .validate = controller_validate},
 	{GROUP("apps", "daemonsets", "daemonset", "DaemonSet"), .namespaced = true,
 	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ds"),
 	 .categories = ALL, .columns = ds_columns, .cells = ds_cells, .defaults = ds_defaults,

@@ -4,6 +4,8 @@
 
 #include <jansson.h>
 
+#include "api_registry.h"
+
 /* The value at a dotted path ("metadata.name"), borrowed, or NULL. */
 json_t *api_jget(const json_t *obj, const char *path);
 /* obj[key], created as an empty object when absent or not an object. */
@@ -18,5 +20,8 @@ json_t *api_cell_age(const json_t *obj);
 json_t *api_cell_name(const json_t *obj);
 json_t *api_cell_str(const char *s);
 json_t *api_cell_containers(const json_t *spec, const char *field);
+
+/* The Table columns of ReplicationControllers and ReplicaSets (kubectl's are the same). */
+extern const struct api_column api_replicas_columns[];
 
 #endif
