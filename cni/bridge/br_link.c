@@ -570,19 +570,27 @@ static void from_nladdr(struct nl_addr *n, struct k8c_ipnet *out)
 	out->prefix = (int)nl_addr_get_prefixlen(n);
 }
 
-int br_addr_add(struct nl_sock *sk, int ifindex, const struct k8c_ipnet *a, bool nodad,
-		struct k8c_error *err)
+/* An address object of ifindex with local address a (the object holds its own reference). */
+static struct rtnl_addr *addr_obj(int ifindex, const struct k8c_ipnet *a)
 {
-	_cleanup_addr_ struct rtnl_addr *ad = rtnl_addr_alloc();
+	struct rtnl_addr *ad = rtnl_addr_alloc();
 	_cleanup_nladdr_ struct nl_addr *local = to_nladdr(a);
-	_cleanup_nladdr_ struct nl_addr *brd = NULL;
-	char buf[K8C_IPNET_STRLEN];
-	int ret;
 
 	if (!ad)
 		abort();
 	rtnl_addr_set_ifindex(ad, ifindex);
 	rtnl_addr_set_local(ad, local);
+	return ad;
+}
+
+int br_addr_add(struct nl_sock *sk, int ifindex, const struct k8c_ipnet *a, bool nodad,
+		struct k8c_error *err)
+{
+	_cleanup_addr_ struct rtnl_addr *ad = addr_obj(ifindex, a);
+	_cleanup_nladdr_ struct nl_addr *brd = NULL;
+	char buf[K8C_IPNET_STRLEN];
+	int ret;
+
 	if (a->family == AF_INET && a->prefix >= 0 && a->prefix < 31) {
 		struct k8c_ipnet b = *a;
 		int i;
@@ -654,15 +662,10 @@ int br_addr_list(struct nl_sock *sk, int ifindex, int family, struct k8c_ipnet *
 static int addr_del(struct nl_sock *sk, int ifindex, const struct k8c_ipnet *a,
 		    struct k8c_error *err)
 {
-	_cleanup_addr_ struct rtnl_addr *ad = rtnl_addr_alloc();
-	_cleanup_nladdr_ struct nl_addr *local = to_nladdr(a);
+	_cleanup_addr_ struct rtnl_addr *ad = addr_obj(ifindex, a);
 	char buf[K8C_IPNET_STRLEN];
 	int ret;
 
-	if (!ad)
-		abort();
-	rtnl_addr_set_ifindex(ad, ifindex);
-	rtnl_addr_set_local(ad, local);
 	ret = rtnl_addr_delete(sk, ad, 0);
 	if (ret < 0 && ret != -NLE_NOADDR && ret != -NLE_OBJ_NOTFOUND)
 		return nlerr(err, ret, "remove address %s", k8c_ipnet_format(a, buf));
