@@ -108,14 +108,15 @@ static void free_env(char **env)
 	free(env);
 }
 
-static int run_builtin(const struct cni_plugin *plugin, const char *conf, const char *command,
-		       json_t **result, struct k8c_error *err)
+static int run_builtin(const struct cni_plugin *plugin, const struct cni_request *req,
+		       const char *command, json_t **result, struct k8c_error *err)
 {
 	char **env = child_env(command);
 	struct cni_request sub;
 	int ret;
 
-	ret = cni_request_parse(plugin, conf, strlen(conf), (const char *const *)env, &sub, err);
+	ret = cni_request_parse(plugin, req->stdin_data, req->stdin_len, (const char *const *)env,
+				&sub, err);
 	if (ret == 0)
 		ret = cni_plugin_dispatch(plugin, &sub, result, err);
 	cni_request_free(&sub);
@@ -130,7 +131,7 @@ int cni_ipam_exec(const struct cni_request *req, const char *type, const char *c
 {
 	char path[PATH_MAX];
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, status = 0;
-	_cleanup_free_ char *conf = NULL, *output = NULL;
+	_cleanup_free_ char *output = NULL;
 	char **env = NULL;
 	posix_spawn_file_actions_t fa;
 	char *argv[] = {(char *)type, NULL};
@@ -142,12 +143,10 @@ int cni_ipam_exec(const struct cni_request *req, const char *type, const char *c
 	*result = NULL;
 	if (find_plugin(req->path, type, path, sizeof(path), err) < 0)
 		return -1;
-	conf = json_dumps(req->conf, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!conf)
-		abort();
+	/* The delegate gets our stdin as it came, as libcni's invoke does. */
 	for (size_t i = 0; i < n_builtins; i++)
 		if (!strcmp(builtins[i]->name, type))
-			return run_builtin(builtins[i], conf, command, result, err);
+			return run_builtin(builtins[i], req, command, result, err);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
 		k8c_error_errno(err, CNI_ERR_IO, errno, "pipe");
 		goto out;
@@ -167,7 +166,7 @@ int cni_ipam_exec(const struct cni_request *req, const char *type, const char *c
 	in[0] = out[1] = -1;
 	/* A plugin that exits without reading stdin must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	write_all(in[1], conf, strlen(conf));
+	write_all(in[1], req->stdin_data, req->stdin_len);
 	close(in[1]);
 	in[1] = -1;
 	output = read_fd(out[0], &olen);

@@ -267,6 +267,8 @@ int cni_request_parse(const struct cni_plugin *plugin, const char *data, size_t 
 		      const char *const *envp, struct cni_request *req, struct k8c_error *err)
 {
 	memset(req, 0, sizeof(*req));
+	req->stdin_data = data;
+	req->stdin_len = len;
 	if (parse_env(plugin, envp, req, err) < 0)
 		return -1;
 	if (req->command == CNI_CMD_VERSION) {

@@ -35,7 +35,10 @@ struct cni_request {
 	const char *path;    /* CNI_PATH */
 	struct cni_kv *args; /* parsed CNI_ARGS */
 	size_t n_args;
-	json_t *conf;		/* the whole stdin object (borrowed by handlers) */
+	json_t *conf; /* the whole stdin object (borrowed by handlers) */
+	const char
+		*stdin_data; /* stdin as received (borrowed from the caller of cni_request_parse) */
+	size_t stdin_len;
 	const char *version;	/* conf's cniVersion */
 	const char *name;	/* network name */
 	const char *type_name;	/* plugin type from the conf */
