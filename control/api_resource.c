@@ -12,7 +12,9 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "api_patch.h"
 #include "api_protobuf.h"
+#include "api_schema.h"
 #include "cleanup.h"
 
 /* a watch whose client does not keep up is ended once this much is queued */
@@ -256,26 +258,13 @@ static bool content_type_ok(h2o_req_t *req)
 	       (v.len == 16 || v.base[16] == ';' || v.base[16] == ' ');
 }
 
-/* Merge patches only: JSON patch and server-side apply come later (415 until then). */
-static bool patch_type_ok(h2o_req_t *req)
+/* The patch type of the request's Content-Type; false when it is none of the three. */
+static bool patch_type_ok(h2o_req_t *req, enum api_patch_type *type)
 {
 	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-	h2o_iovec_t v;
 
-	if (i < 0)
-		return false;
-	v = req->headers.entries[i].value;
-	for (const char *const *t =
-		     (const char *const[]){"application/merge-patch+json",
-					   "application/strategic-merge-patch+json", NULL};
-	     *t; t++) {
-		size_t n = strlen(*t);
-
-		if (v.len >= n && strncasecmp(v.base, *t, n) == 0 &&
-		    (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
-			return true;
-	}
-	return false;
+	return i >= 0 && api_patch_type(req->headers.entries[i].value.base,
+					req->headers.entries[i].value.len, type) == 0;
 }
 
 static bool is_protobuf(h2o_req_t *req)
@@ -309,12 +298,13 @@ static json_t *parse_protobuf_body(h2o_req_t *req)
 /* The request body as a JSON object, or NULL after answering the error. */
 static json_t *parse_body(h2o_req_t *req, bool patch)
 {
+	enum api_patch_type type;
 	json_error_t jerr;
 	json_t *obj;
 
 	if (!patch && is_protobuf(req))
 		return parse_protobuf_body(req);
-	if (!(patch ? patch_type_ok(req) : content_type_ok(req))) {
+	if (!(patch ? patch_type_ok(req, &type) : content_type_ok(req))) {
 		ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 		h2o_iovec_t ct = i >= 0 ? req->headers.entries[i].value
 					: h2o_iovec_init(H2O_STRLIT("no Content-Type"));
@@ -322,9 +312,7 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 		api_send_status(req, 415, "UnsupportedMediaType", NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: %s (got %.*s)",
-				patch ? "application/merge-patch+json, "
-					"application/strategic-merge-patch+json"
-				      : "application/json",
+				patch ? API_PATCH_MEDIA_TYPES : "application/json",
 				(int)(ct.len > 100 ? 100 : ct.len), ct.base);
 		return NULL;
 	}
@@ -752,46 +740,68 @@ static void res_update(struct api *api, h2o_req_t *req, const struct api_resourc
 	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
 }
 
-static bool is_strategic(h2o_req_t *req)
-{
-	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-	h2o_iovec_t v;
-
-	if (i < 0)
-		return false;
-	v = req->headers.entries[i].value;
-	return v.len >= 38 &&
-	       strncasecmp(v.base, "application/strategic-merge-patch+json", 38) == 0;
-}
-
+/*
+ * PATCH: the patch is applied to the stored object in r's version (a legacy version's
+ * conversion first). A metadata.resourceVersion the patched object carries that is not the
+ * stored one makes the write conditional on it (409 when stale), as kube's optimistic
+ * concurrency; otherwise the write is conditional on the version the patch was applied to.
+ */
 static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
 		      const char *name, bool status_only)
 {
-	_cleanup_json_ json_t *patch = parse_body(req, true);
-	_cleanup_json_ json_t *old = NULL, *obj = NULL;
+	_cleanup_json_ json_t *old = NULL, *obj = NULL, *st = NULL;
 	_cleanup_free_ char *key = NULL;
-	json_t *prv;
+	struct k8c_error err = K8C_ERROR_INIT;
+	json_t *checked;
+	enum api_patch_type type;
+	const char *prv;
 	int64_t expected, cur;
 
-	if (!patch)
+	if (!patch_type_ok(req, &type)) {
+		json_decref(parse_body(req, true)); /* it answers the 415 */
 		return;
+	}
+	if (req->entity.len > API_MAX_BODY) {
+		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
+				"Request entity too large: limit is %u", API_MAX_BODY);
+		return;
+	}
 	key = key_of(r, ns, name);
 	if (load(api, req, r, key, name, &old, &cur) < 0)
 		return;
-	/* a resourceVersion in the patch is a precondition, else the version just read */
-	prv = json_object_get(json_object_get(patch, "metadata"), "resourceVersion");
+	obj = out_version(r, json_deep_copy(old));
+	{
+		json_t *patched =
+			api_patch_apply(obj, req->entity.base, req->entity.len, type,
+					api_schema_kind(r->group, r->version, r->kind), &err);
+
+		json_decref(obj);
+		obj = patched;
+	}
+	if (!obj) {
+		st = api_patch_error_status(&err);
+		k8c_error_clear(&err);
+		api_send_json(req, (int)json_integer_value(json_object_get(st, "code")), st);
+		return;
+	}
+	if (!json_is_object(obj)) {
+		api_send_status(req, 422, "Invalid", NULL,
+				"the patched %s \"%s\" is not a JSON object", r->kind, name);
+		return;
+	}
+	/* a resourceVersion the patch set is a precondition, else the version just read */
 	expected = cur;
-	if (prv && !parse_rev(json_string_value(prv), &expected)) {
-		send_invalid(req, r, name, "metadata.resourceVersion", json_string_value(prv),
+	prv = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	if (prv && *prv && !parse_rev(prv, &expected)) {
+		send_invalid(req, r, name, "metadata.resourceVersion", prv,
 			     "must be a decimal resource version");
 		return;
 	}
-	/* the patch is in r's version: apply it there */
-	obj = out_version(r, json_deep_copy(old));
-	api_patch_merge(obj, patch, is_strategic(req));
-	obj = check_object(r, req, obj);
-	if (!obj)
-		return; /* check_object released it */
+	checked = check_object(r, req, json_incref(obj));
+	if (!checked)
+		return; /* check_object released the reference it was given */
+	json_decref(checked);
 	if (r->to_storage)
 		r->to_storage(obj);
 	res_replace(api, req, r, ns, name, obj, old, expected, status_only);

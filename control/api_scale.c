@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_patch.h"
 #include "cleanup.h"
 
 static bool header_is(h2o_req_t *req, const char *type)
