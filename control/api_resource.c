@@ -629,11 +629,12 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 /*
  * Store obj as the new version of name if its mod_revision is expected (0 = any); old is the
  * stored version. For /status (status_only) only the status changes; otherwise the status of a
- * resource with a status subresource is kept, and system metadata is always kept.
+ * resource with a status subresource is kept, and system metadata is always kept. With conflict
+ * non-NULL, a stale expected is not answered but reported there (the caller retries).
  */
 static void res_replace(struct api *api, h2o_req_t *req, const struct api_resource *r,
 			const char *ns, const char *name, json_t *obj, json_t *old,
-			int64_t expected, bool status_only)
+			int64_t expected, bool status_only, bool *conflict)
 {
 	static const char *const sys[] = {"uid",
 					  "creationTimestamp",
@@ -708,6 +709,11 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 			json_integer(json_integer_value(json_object_get(ometa, "generation")) + 1));
 	value = json_dumps(next, JSON_COMPACT);
 	if (store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err) < 0) {
+		if (conflict && err.code == STORE_E_CONFLICT) {
+			*conflict = true;
+			k8c_error_clear(&err);
+			return;
+		}
 		api_send_store_error(req, &err, r->resource, name);
 		k8c_error_clear(&err);
 		return;
@@ -737,38 +743,30 @@ static void res_update(struct api *api, h2o_req_t *req, const struct api_resourc
 	key = key_of(r, ns, name);
 	if (load(api, req, r, key, name, &old, &cur) < 0)
 		return;
-	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
+	res_replace(api, req, r, ns, name, obj, old, expected, status_only, NULL);
 }
 
 /*
- * PATCH: the patch is applied to the stored object in r's version (a legacy version's
- * conversion first). A metadata.resourceVersion the patched object carries that is not the
- * stored one makes the write conditional on it (409 when stale), as kube's optimistic
- * concurrency; otherwise the write is conditional on the version the patch was applied to.
+ * One PATCH attempt: the patch applied to the stored object in r's version (a legacy version's
+ * conversion first), then stored. A metadata.resourceVersion in the patched object other than
+ * the stored one makes the write conditional on it (409 when stale), as kube's optimistic
+ * concurrency. Otherwise, when may_retry, true is returned without an answer if the object
+ * changed meanwhile: kube-apiserver's GuaranteedUpdate applies the patch again to the new one.
  */
-static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
-		      const char *name, bool status_only)
+static bool patch_attempt(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			  const char *ns, const char *name, bool status_only,
+			  enum api_patch_type type, bool may_retry)
 {
 	_cleanup_json_ json_t *old = NULL, *obj = NULL, *st = NULL;
-	_cleanup_free_ char *key = NULL;
+	_cleanup_free_ char *key = key_of(r, ns, name);
 	struct k8c_error err = K8C_ERROR_INIT;
+	bool conflict = false;
 	json_t *checked;
-	enum api_patch_type type;
 	const char *prv;
 	int64_t expected, cur;
 
-	if (!patch_type_ok(req, &type)) {
-		json_decref(parse_body(req, true)); /* it answers the 415 */
-		return;
-	}
-	if (req->entity.len > API_MAX_BODY) {
-		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
-				"Request entity too large: limit is %u", API_MAX_BODY);
-		return;
-	}
-	key = key_of(r, ns, name);
 	if (load(api, req, r, key, name, &old, &cur) < 0)
-		return;
+		return false;
 	obj = out_version(r, json_deep_copy(old));
 	{
 		json_t *patched =
@@ -782,29 +780,49 @@ static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource
 		st = api_patch_error_status(&err);
 		k8c_error_clear(&err);
 		api_send_json(req, (int)json_integer_value(json_object_get(st, "code")), st);
-		return;
+		return false;
 	}
 	if (!json_is_object(obj)) {
 		api_send_status(req, 422, "Invalid", NULL,
 				"the patched %s \"%s\" is not a JSON object", r->kind, name);
-		return;
+		return false;
 	}
-	/* a resourceVersion the patch set is a precondition, else the version just read */
 	expected = cur;
 	prv = json_string_value(
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	if (prv && *prv && !parse_rev(prv, &expected)) {
 		send_invalid(req, r, name, "metadata.resourceVersion", prv,
 			     "must be a decimal resource version");
-		return;
+		return false;
 	}
 	checked = check_object(r, req, json_incref(obj));
 	if (!checked)
-		return; /* check_object released the reference it was given */
+		return false; /* check_object released the reference it was given */
 	json_decref(checked);
 	if (r->to_storage)
 		r->to_storage(obj);
-	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
+	res_replace(api, req, r, ns, name, obj, old, expected, status_only,
+		    may_retry && expected == cur ? &conflict : NULL);
+	return conflict;
+}
+
+static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
+		      const char *name, bool status_only)
+{
+	enum api_patch_type type;
+	int attempt = 0;
+
+	if (!patch_type_ok(req, &type)) {
+		json_decref(parse_body(req, true)); /* it answers the 415 */
+		return;
+	}
+	if (req->entity.len > API_MAX_BODY) {
+		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
+				"Request entity too large: limit is %u", API_MAX_BODY);
+		return;
+	}
+	while (patch_attempt(api, req, r, ns, name, status_only, type, ++attempt < 5))
+		;
 }
 
 static void res_get(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,

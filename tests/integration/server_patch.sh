@@ -129,6 +129,19 @@ suite() {
 	out=$(P application/merge-patch+json '{"spec":{"replicas":-1}}')
 	[[ $(jq -r '.code,.reason' <<<"$out" | xargs) == "422 Invalid" ]] || fail "$minor: invalid result: $out"
 	[[ $(C "$U/apis/apps/v1/namespaces/$ns/deployments/web" | jq -r .spec.replicas) == 2 ]] || fail "$minor: invalid patch stored"
+
+	# concurrent patches without a resourceVersion all apply (kube retries them on a conflict)
+	local pids=()
+	for i in $(seq 12); do
+		P application/merge-patch+json "{\"metadata\":{\"annotations\":{\"par-$i\":\"$i\"}}}" >"$D/par.$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for i in $(seq 12); do
+		[[ $(jq -r ".metadata.annotations[\"par-$i\"]" "$D/par.$i") == "$i" ]] || fail "$minor: concurrent patch $i: $(cat "$D/par.$i")"
+	done
+	out=$(C "$U/apis/apps/v1/namespaces/$ns/deployments/web" | jq '[.metadata.annotations | keys[] | select(startswith("par-"))] | length')
+	[[ $out == 12 ]] || fail "$minor: concurrent patches kept $out of 12 annotations"
 }
 
 srv_start 31
