@@ -811,7 +811,8 @@ static json_t *remove_directives(const json_t *v)
 		{
 			json_t *n;
 
-			if (json_is_null(e))
+			/* other "$" keys are unknown fields of the typed object: dropped */
+			if (json_is_null(e) || k[0] == '$')
 				continue;
 			n = remove_directives(e);
 			if (n)
@@ -1575,22 +1576,4 @@ json_t *api_patch_error_status(const struct k8c_error *err)
 		/* a plain error: 500 with reason Unknown (empty, so left out) */
 		return status_new(500, "", msg);
 	}
-}
-
-void api_patch_merge(json_t *target, const json_t *patch, bool strategic)
-{
-	struct k8c_error err = K8C_ERROR_INIT;
-
-	if (!strategic) {
-		merge_docs(target, patch);
-		return;
-	}
-	json_t *res = merge_map(target, json_deep_copy(patch), NULL, &err);
-
-	if (res && res != target) {
-		json_object_clear(target);
-		json_object_update(target, res);
-	}
-	json_decref(res);
-	k8c_error_clear(&err);
 }

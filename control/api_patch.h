@@ -47,10 +47,4 @@ json_t *api_patch_apply(const json_t *obj, const char *body, size_t len, enum ap
  */
 json_t *api_patch_error_status(const struct k8c_error *err);
 
-/*
- * Merge patch into target in place: RFC 7386 (strategic false), or a strategic merge patch
- * without a schema (maps merged, lists replaced). For bodies already parsed (/scale).
- */
-void api_patch_merge(json_t *target, const json_t *patch, bool strategic);
-
 #endif

@@ -130,6 +130,12 @@ suite() {
 	[[ $(jq -r '.code,.reason' <<<"$out" | xargs) == "422 Invalid" ]] || fail "$minor: invalid result: $out"
 	[[ $(C "$U/apis/apps/v1/namespaces/$ns/deployments/web" | jq -r .spec.replicas) == 2 ]] || fail "$minor: invalid patch stored"
 
+	# the /scale subresource takes every patch type
+	k -n "$ns" patch deploy web --subresource=scale --type=json -p '[{"op":"replace","path":"/spec/replicas","value":4}]' >/dev/null || fail "$minor: json patch of /scale"
+	[[ $(k -n "$ns" get deploy web -o jsonpath='{.spec.replicas}') == 4 ]] || fail "$minor: /scale json patch result"
+	out=$(C -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' -d '{"spec":{"replicas":2}}' "$U/apis/apps/v1/namespaces/$ns/deployments/web/scale")
+	[[ $(jq -r '.kind,.spec.replicas' <<<"$out" | xargs) == "Scale 2" ]] || fail "$minor: /scale strategic patch: $out"
+
 	# concurrent patches without a resourceVersion all apply (kube retries them on a conflict)
 	local pids=()
 	for i in $(seq 12); do
