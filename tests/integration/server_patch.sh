@@ -85,6 +85,31 @@ suite() {
 	[[ $out == '{"app":"web"}' ]] || fail "$minor: labels: $out"
 	k apply -f "$D/d.yaml" | grep -q unchanged || fail "$minor: re-apply after changes"
 
+	# apply switching the strategy and a volume's source: kubectl's $retainKeys clear the old
+	# ones; removing an env var
+	cat >"$D/s.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: s, namespace: $ns}
+spec:
+  selector: {matchLabels: {app: s}}
+  template:
+    metadata: {labels: {app: s}}
+    spec:
+      containers:
+      - name: c
+        image: nginx
+        env: [{name: A, value: "1"}, {name: B, value: "2"}]
+        volumeMounts: [{name: v, mountPath: /v}]
+      volumes: [{name: v, emptyDir: {}}]
+YAML
+	k apply -f "$D/s.yaml" >/dev/null || fail "$minor: apply s"
+	[[ $(k -n "$ns" get deploy s -o jsonpath='{.spec.strategy.rollingUpdate.maxSurge}') == 25% ]] || fail "$minor: s defaults"
+	sed -i 's/^spec:/spec:\n  strategy: {type: Recreate}/; s/env: .*/env: [{name: B, value: "2"}]/; s/emptyDir: {}/configMap: {name: cm}/' "$D/s.yaml"
+	k apply -f "$D/s.yaml" >/dev/null || fail "$minor: apply s changes"
+	out=$(k -n "$ns" get deploy s -o json | jq -c '[.spec.strategy, (.spec.template.spec.volumes[0] | del(.configMap.defaultMode)), .spec.template.spec.containers[0].env]')
+	[[ $out == '[{"type":"Recreate"},{"configMap":{"name":"cm"},"name":"v"},[{"name":"B","value":"2"}]]' ]] || fail "$minor: retainKeys apply: $out"
+
 	# kubectl set image, label, annotate
 	k -n "$ns" set image deploy/web c1=nginx:1.27 >/dev/null || fail "$minor: set image"
 	[[ $(containers "$ns") == "c3=redis:7 c1=nginx:1.27" ]] || fail "$minor: set image: $(containers "$ns")"
