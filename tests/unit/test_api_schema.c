@@ -246,6 +246,22 @@ static void unknown_fields(void **state)
 	assert_int_equal(json_array_size(p), 0);
 	json_decref(p);
 
+	/* dropping removes exactly what is reported */
+	{
+		_cleanup_json_ json_t *obj = json_loads(
+			"{\"spec\":{\"foo\":1,\"replicas\":2,\"template\":{\"spec\":{"
+			"\"containers\":[{\"name\":\"c\",\"bad\":[1]}]}}},\"metadata\":{\"labels\":"
+			"{\"bad\":\"kept\"}}}",
+			0, NULL);
+		_cleanup_json_ json_t *want = json_loads(
+			"{\"spec\":{\"replicas\":2,\"template\":{\"spec\":{\"containers\":"
+			"[{\"name\":\"c\"}]}}},\"metadata\":{\"labels\":{\"bad\":\"kept\"}}}",
+			0, NULL);
+
+		api_schema_drop_unknown(api_schema_kind("apps", "v1", "Deployment"), obj);
+		assert_true(json_equal(obj, want));
+	}
+
 	p = unknown("extensions", "v1beta1", "Ingress",
 		    "{\"spec\":{\"backend\":{\"serviceName\":\"s\",\"servicePort\":80,"
 		    "\"service\":{}}}}");
