@@ -711,7 +711,15 @@ bool api_field_validate(h2o_req_t *req, const struct api_resource *r, json_t *ob
 				msg = k8c_xrealloc(msg, cap *= 2);
 			n += (size_t)sprintf(msg + n, "%s%s", i ? ", " : "", s);
 		}
-		api_send_status(req, 400, "BadRequest", NULL, "strict decoding error: %s", msg);
+		/* a decoded body (create, update) names its kind as kube's decoder does */
+		if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH")))
+			api_send_status(req, 400, "BadRequest", NULL, "strict decoding error: %s",
+					msg);
+		else
+			api_send_status(req, 400, "BadRequest", NULL,
+					"%s in version \"%s\" cannot be handled as a %s: strict "
+					"decoding error: %s",
+					r->kind, r->version, r->kind, msg);
 		return false;
 	}
 	api_schema_drop_unknown(t, obj);
