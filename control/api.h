@@ -99,8 +99,8 @@ void api_openapi_serve(h2o_req_t *req, h2o_iovec_t path);
 /*
  * Server-side field validation of obj, a request body of r (api_openapi.c): by the query's
  * fieldValidation (Strict, Warn (the default) or Ignore), unknown fields (api_schema.h) and,
- * with raw_body, duplicate keys in req's body are a 400 (Strict: false returned after
- * answering) or one Warning header each (Warn). Under Warn and Ignore the unknown fields are
+ * with raw_body, duplicate keys in req's body are an error (Strict: false returned after
+ * answering 400, or 422 for a PATCH as kube's patcher) or one Warning header each (Warn). Under Warn and Ignore the unknown fields are
  * dropped from obj, as kube-apiserver's decoding drops them. For a patch, pass the patched
  * object (before check_object).
  */

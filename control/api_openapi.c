@@ -8,7 +8,9 @@
  * with the hash kube-apiserver uses (upper-case hex SHA-512 of the body) as ETag and as the
  * ?hash= of its discovery URL; a request carrying the current hash may be cached for a year.
  */
+#include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -663,6 +665,159 @@ void api_openapi_serve(h2o_req_t *req, h2o_iovec_t path)
 
 enum field_validation { FV_IGNORE, FV_WARN, FV_STRICT };
 
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A float64 as Go's %v prints it: shortest digits, exponent form below 1e-4 and from 1e+06. */
+static void go_float(FILE *f, double v)
+{
+	char buf[64], digits[32];
+	int prec, exp, nd = 0;
+
+	if (v == 0) {
+		fputs(signbit(v) ? "-0" : "0", f);
+		return;
+	}
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	for (const char *p = buf; *p && *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[nd++] = *p;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	digits[nd] = '\0';
+	exp = atoi(strchr(buf, 'e') + 1);
+	if (exp < -4 || exp >= 6) {
+		fprintf(f, "%s%c%s%s", v < 0 ? "-" : "", digits[0], nd > 1 ? "." : "", digits + 1);
+		fprintf(f, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+	} else {
+		fprintf(f, "%.*f", nd - 1 - exp > 0 ? nd - 1 - exp : 0, v);
+	}
+}
+
+/* v as Go's %+v prints the map[string]interface{} of a decoded JSON value. */
+static void go_value(FILE *f, const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char **keys = k8c_xmalloc(sizeof(*keys) * (json_object_size(v) + 1));
+		const char *key;
+		json_t *val;
+		size_t n = 0;
+
+		json_object_foreach((json_t *)v, key, val) keys[n++] = key;
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		fputs("map[", f);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(f, "%s%s:", i ? " " : "", keys[i]);
+			go_value(f, json_object_get(v, keys[i]));
+		}
+		fputc(']', f);
+		free(keys);
+		break;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *el;
+
+		fputc('[', f);
+		json_array_foreach((json_t *)v, i, el)
+		{
+			if (i)
+				fputc(' ', f);
+			go_value(f, el);
+		}
+		fputc(']', f);
+		break;
+	}
+	case JSON_STRING:
+		fwrite(json_string_value(v), 1, json_string_length(v), f);
+		break;
+	case JSON_INTEGER:
+		go_float(f, (double)json_integer_value(v));
+		break;
+	case JSON_REAL:
+		go_float(f, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		fputs("true", f);
+		break;
+	case JSON_FALSE:
+		fputs("false", f);
+		break;
+	default:
+		fputs("<nil>", f);
+	}
+}
+
+/* s quoted as Go's %q (the value of a field.Invalid error). */
+static void go_quote(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c == '\r')
+			fputs("\\r", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/*
+ * A strict error of a patch, as kube-apiserver's patcher words it: 422 Invalid with one cause on
+ * field "patch" whose value is the patch (strategic: Go's rendering of the decoded map) or the
+ * patched object (merge patch: its JSON).
+ */
+static void send_patch_invalid(h2o_req_t *req, const json_t *patched, const char *errors)
+{
+	char *value = NULL, *msg = NULL;
+	size_t vlen = 0, mlen = 0;
+	FILE *f = open_memstream(&value, &vlen);
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	json_t *causes;
+
+	if (i >= 0 && memmem(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
+			     "strategic-merge-patch", 21)) {
+		_cleanup_json_ json_t *patch = json_loadb(req->entity.base ? req->entity.base : "",
+							  req->entity.len, 0, NULL);
+
+		go_value(f, patch);
+	} else {
+		_cleanup_free_ char *js = json_dumps(patched, JSON_COMPACT | JSON_SORT_KEYS);
+
+		fputs(js ? js : "", f);
+	}
+	fclose(f);
+	f = open_memstream(&msg, &mlen);
+	fputs("Invalid value: ", f);
+	go_quote(f, value);
+	fprintf(f, ": strict decoding error: %s", errors);
+	fclose(f);
+	causes = json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueInvalid", "message", msg,
+			   "field", "patch");
+	api_send_status(req, 422, "Invalid",
+			json_pack("{s:s, s:s, s:s, s:o}", "name", "", "group", "", "kind", "",
+				  "causes", causes),
+			" \"\" is invalid: patch: %s", msg);
+	free(value);
+	free(msg);
+}
+
 bool api_field_validate(h2o_req_t *req, const struct api_resource *r, json_t *obj, bool raw_body)
 {
 	_cleanup_free_ char *dir = api_query(req, "fieldValidation");
@@ -713,8 +868,7 @@ bool api_field_validate(h2o_req_t *req, const struct api_resource *r, json_t *ob
 		}
 		/* a decoded body (create, update) names its kind as kube's decoder does */
 		if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH")))
-			api_send_status(req, 400, "BadRequest", NULL, "strict decoding error: %s",
-					msg);
+			send_patch_invalid(req, obj, msg);
 		else
 			api_send_status(req, 400, "BadRequest", NULL,
 					"%s in version \"%s\" cannot be handled as a %s: strict "

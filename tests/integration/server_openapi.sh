@@ -228,8 +228,17 @@ obj=$(C "$U/api/v1/namespaces/default/configmaps/w1" | jq -c '.spec = {"x": 1}')
 	fail "PUT Strict"
 [[ $(jq -r .message "$D/body") == *'unknown field "spec"' ]] || fail "PUT message: $(cat "$D/body")"
 patch() { C -D "$D/hdr" -o "$D/body" -w '%{http_code}' -X PATCH -H "Content-Type: application/$1" -d "$2" "$U/api/v1/namespaces/default/configmaps/w1$3"; }
-[[ $(patch merge-patch+json '{"data":{"b":"2"},"bogus":{"x":1}}' "?fieldValidation=Strict") == 400 ]] || fail "PATCH Strict"
-[[ $(jq -r .message "$D/body") == 'strict decoding error: unknown field "bogus"' ]] || fail "PATCH message: $(cat "$D/body")"
+# A strict patch error is kube's patcher's 422: the patched object (merge patch) or the patch
+# as Go prints its map (strategic) is the invalid value of field "patch".
+[[ $(patch merge-patch+json '{"data":{"b":"2"},"bogus":{"x":1}}' "?fieldValidation=Strict") == 422 ]] || fail "PATCH Strict"
+[[ $(jq -r .message "$D/body") == ' "" is invalid: patch: Invalid value: "{\"apiVersion\":\"v1\",\"bogus\":{\"x\":1},\"data\":{\"a\":\"1\",\"b\":\"2\"},'*'}": strict decoding error: unknown field "bogus"' ]] ||
+	fail "PATCH message: $(cat "$D/body")"
+[[ $(jq -c '[.reason, .details.causes[0].field, .details.causes[0].reason]' "$D/body") == '["Invalid","patch","FieldValueInvalid"]' ]] ||
+	fail "PATCH status: $(cat "$D/body")"
+[[ $(patch strategic-merge-patch+json '{"data":{"n":"x"},"spec":{"r":1000000,"f":0.5,"l":[true,null]}}' "?fieldValidation=Strict") == 422 ]] ||
+	fail "strategic PATCH Strict"
+[[ $(jq -r .message "$D/body") == ' "" is invalid: patch: Invalid value: "map[data:map[n:x] spec:map[f:0.5 l:[true <nil>] r:1e+06]]": strict decoding error: unknown field "spec"' ]] ||
+	fail "strategic PATCH message: $(cat "$D/body")"
 [[ $(patch strategic-merge-patch+json '{"data":{"b":"2"},"bogus":1}' "") == 200 ]] || fail "PATCH Warn"
 grep -qi '^warning: 299 - "unknown field \\"bogus\\""' "$D/hdr" || fail "PATCH: no Warning"
 [[ $(jq -c '[.data.b, .bogus]' "$D/body") == '["2",null]' ]] || fail "PATCH Warn result: $(cat "$D/body")"
@@ -239,5 +248,11 @@ sed -i 's/nginx:1.27/nginx:1.28/' "$D/valid.yaml"
 out=$(k apply -f "$D/valid.yaml" 2>&1) || fail "apply of a change: $out"
 [[ $out == *"deployment.apps/web configured"* && $out != *Warning* ]] || fail "apply of a change: $out"
 [[ $(k get deploy web -o jsonpath='{.spec.template.spec.containers[0].image}') == nginx:1.28 ]] || fail "changed image"
+# An unknown field in a change: kubectl's strategic merge patch is refused as kube refuses it.
+sed -i 's/^  revisionHistoryLimit: 3/  revisionHistoryLimit: 3\n  bogus: 1/' "$D/valid.yaml"
+rc=0
+out=$(k apply -f "$D/valid.yaml" 2>&1) || rc=$?
+[[ $rc != 0 && $out == *'The request is invalid: patch: Invalid value: "map[metadata:map[annotations:map[kubectl.kubernetes.io/last-applied-configuration:'*' spec:map[bogus:1]]": strict decoding error: unknown field "spec.bogus"'* ]] ||
+	fail "apply of a change with an unknown field: $out"
 srv_stop
 echo PASS
