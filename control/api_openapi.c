@@ -700,7 +700,10 @@ static void go_float(FILE *f, double v)
 	}
 }
 
-/* v as Go's %+v prints the map[string]interface{} of a decoded JSON value. */
+/*
+ * v as Go's %+v prints the map[string]interface{} of a JSON value decoded by sigs.k8s.io/json
+ * (integers int64, other numbers float64).
+ */
 static void go_value(FILE *f, const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -738,8 +741,8 @@ static void go_value(FILE *f, const json_t *v)
 	case JSON_STRING:
 		fwrite(json_string_value(v), 1, json_string_length(v), f);
 		break;
-	case JSON_INTEGER:
-		go_float(f, (double)json_integer_value(v));
+	case JSON_INTEGER: /* sigs.k8s.io/json keeps integers int64 */
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		break;
 	case JSON_REAL:
 		go_float(f, json_real_value(v));

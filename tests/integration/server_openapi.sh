@@ -229,15 +229,15 @@ obj=$(C "$U/api/v1/namespaces/default/configmaps/w1" | jq -c '.spec = {"x": 1}')
 [[ $(jq -r .message "$D/body") == *'unknown field "spec"' ]] || fail "PUT message: $(cat "$D/body")"
 patch() { C -D "$D/hdr" -o "$D/body" -w '%{http_code}' -X PATCH -H "Content-Type: application/$1" -d "$2" "$U/api/v1/namespaces/default/configmaps/w1$3"; }
 # A strict patch error is kube's patcher's 422: the patched object (merge patch) or the patch
-# as Go prints its map (strategic) is the invalid value of field "patch".
+# as Go prints its map (strategic; integers int64, other numbers float64) is the invalid value of field "patch".
 [[ $(patch merge-patch+json '{"data":{"b":"2"},"bogus":{"x":1}}' "?fieldValidation=Strict") == 422 ]] || fail "PATCH Strict"
 [[ $(jq -r .message "$D/body") == ' "" is invalid: patch: Invalid value: "{\"apiVersion\":\"v1\",\"bogus\":{\"x\":1},\"data\":{\"a\":\"1\",\"b\":\"2\"},'*'}": strict decoding error: unknown field "bogus"' ]] ||
 	fail "PATCH message: $(cat "$D/body")"
 [[ $(jq -c '[.reason, .details.causes[0].field, .details.causes[0].reason]' "$D/body") == '["Invalid","patch","FieldValueInvalid"]' ]] ||
 	fail "PATCH status: $(cat "$D/body")"
-[[ $(patch strategic-merge-patch+json '{"data":{"n":"x"},"spec":{"r":1000000,"f":0.5,"l":[true,null]}}' "?fieldValidation=Strict") == 422 ]] ||
+[[ $(patch strategic-merge-patch+json '{"data":{"n":"x"},"spec":{"r":1000000,"f":0.5,"e":1.5e7,"l":[true,null]}}' "?fieldValidation=Strict") == 422 ]] ||
 	fail "strategic PATCH Strict"
-[[ $(jq -r .message "$D/body") == ' "" is invalid: patch: Invalid value: "map[data:map[n:x] spec:map[f:0.5 l:[true <nil>] r:1e+06]]": strict decoding error: unknown field "spec"' ]] ||
+[[ $(jq -r .message "$D/body") == ' "" is invalid: patch: Invalid value: "map[data:map[n:x] spec:map[e:1.5e+07 f:0.5 l:[true <nil>] r:1000000]]": strict decoding error: unknown field "spec"' ]] ||
 	fail "strategic PATCH message: $(cat "$D/body")"
 [[ $(patch strategic-merge-patch+json '{"data":{"b":"2"},"bogus":1}' "") == 200 ]] || fail "PATCH Warn"
 grep -qi '^warning: 299 - "unknown field \\"bogus\\""' "$D/hdr" || fail "PATCH: no Warning"
