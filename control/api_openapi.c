@@ -159,16 +159,17 @@ static void add_type(json_t *schemas, const struct api_schema_type *t)
 
 static void add_common(json_t *schemas)
 {
+	/* as kube-openapi's OpenAPIV3OneOfTypes: explain shows <IntOrString>, <Quantity> */
 	json_object_set_new(schemas, INT_OR_STRING,
-			    json_pack("{s:s, s:s, s:s}", "description",
+			    json_pack("{s:s, s:s, s:[{s:s}, {s:s}]}", "description",
 				      "IntOrString is a type that can hold an int32 or a string.",
-				      "type", "string", "format", "int-or-string"));
-	json_object_set_new(
-		schemas, QUANTITY,
-		json_pack("{s:s, s:s}", "description",
-			  "Quantity is a fixed-point representation of a number, e.g. 100m, 1Gi, "
-			  "2.5 (a string or a number).",
-			  "type", "string"));
+				      "format", "int-or-string", "oneOf", "type", "integer", "type",
+				      "string"));
+	json_object_set_new(schemas, QUANTITY,
+			    json_pack("{s:s, s:[{s:s}, {s:s}]}", "description",
+				      "Quantity is a fixed-point representation of a number, e.g. "
+				      "100m, 1Gi, 2.5 (a string or a number).",
+				      "oneOf", "type", "string", "type", "number"));
 	json_object_set_new(schemas, TIME,
 			    json_pack("{s:s, s:s, s:s}", "description",
 				      "Time is a wrapper around time.Time: RFC 3339 in UTC, e.g. "

@@ -120,6 +120,10 @@ for minor in 27 31 33; do
 	out=$(k explain pods.spec.containers.ports) || fail "$minor: explain ports"
 	[[ $out == *"containerPort"*"<integer>"*"-required-"* && $out == *"hostPort"* ]] ||
 		fail "$minor: explain pods.spec.containers.ports: $out"
+	out=$(k explain services.spec.ports.targetPort) || fail "$minor: explain targetPort"
+	[[ $out == *"targetPort <IntOrString>"* ]] || fail "$minor: explain targetPort: $out"
+	out=$(k explain pods.spec.containers.resources) || fail "$minor: explain resources"
+	[[ $out == *"limits"*"<map[string]Quantity>"* ]] || fail "$minor: explain resources: $out"
 	out=$(k explain deployment --recursive) || fail "$minor: explain --recursive"
 	for f in maxSurge imagePullPolicy containerPort matchExpressions resizePolicy; do
 		[[ $out == *"$f"* ]] || fail "$minor: explain deployment --recursive lacks $f"
