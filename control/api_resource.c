@@ -414,6 +414,10 @@ static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 {
 	json_t *obj = parse_body(req, false);
 
+	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req))) {
+		json_decref(obj);
+		return NULL;
+	}
 	obj = obj ? check_object(r, req, obj) : NULL;
 	if (obj && r->to_storage)
 		r->to_storage(obj);
@@ -795,6 +799,9 @@ static bool patch_attempt(struct api *api, h2o_req_t *req, const struct api_reso
 			     "must be a decimal resource version");
 		return false;
 	}
+	/* fieldValidation: unknown fields of the patched object (duplicates in a merge body) */
+	if (!api_field_validate(req, r, obj, type != API_PATCH_JSON))
+		return false;
 	checked = check_object(r, req, json_incref(obj));
 	if (!checked)
 		return false; /* check_object released the reference it was given */

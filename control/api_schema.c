@@ -84,21 +84,26 @@ static void add_problem(json_t *problems, const char *what, const char *path, co
 	json_array_append_new(problems, json_string(s));
 }
 
-static void unknown_walk(const struct api_schema_type *t, const json_t *obj, const char *path,
+/* Report (problems non-NULL) or drop (problems NULL) the fields of obj that t does not know. */
+static void unknown_walk(const struct api_schema_type *t, json_t *obj, const char *path,
 			 json_t *problems)
 {
 	const char *key;
 	json_t *val;
+	void *tmp;
 
 	if (!t || t->open || !json_is_object(obj))
 		return;
-	json_object_foreach((json_t *)obj, key, val)
+	json_object_foreach_safe(obj, tmp, key, val)
 	{
 		const struct api_schema_field *f = api_schema_field(t, key);
 		_cleanup_free_ char *sub = NULL;
 
 		if (!f) {
-			add_problem(problems, "unknown", path, key);
+			if (problems)
+				add_problem(problems, "unknown", path, key);
+			else
+				json_object_del(obj, key);
 			continue;
 		}
 		if (!f->type)
@@ -137,7 +142,13 @@ static void unknown_walk(const struct api_schema_type *t, const json_t *obj, con
 
 void api_schema_unknown_fields(const struct api_schema_type *t, const json_t *obj, json_t *problems)
 {
-	unknown_walk(t, obj, "", problems);
+	/* with problems given, nothing is changed */
+	unknown_walk(t, (json_t *)obj, "", problems);
+}
+
+void api_schema_drop_unknown(const struct api_schema_type *t, json_t *obj)
+{
+	unknown_walk(t, obj, "", NULL);
 }
 
 /* A scanner of JSON text that only tracks object keys (the text was decoded once already). */

@@ -81,6 +81,12 @@ void api_schema_unknown_fields(const struct api_schema_type *t, const json_t *ob
 			       json_t *problems);
 
 /*
+ * Remove from obj the fields api_schema_unknown_fields() reports, as kube-apiserver's decoding
+ * drops them when fieldValidation is Warn or Ignore.
+ */
+void api_schema_drop_unknown(const struct api_schema_type *t, json_t *obj);
+
+/*
  * Append `duplicate field "metadata.name"` for every key repeated within one JSON object of
  * the document text (which jansson's decoder would silently collapse, keeping the last).
  * Returns <0 when text is not valid JSON (nothing appended then beyond what was found).

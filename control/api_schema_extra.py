@@ -85,8 +85,8 @@ NAMES = {
     'V1Handler': 'LifecycleHandler',
 }
 
-# Descriptions of the kinds (the models carry field descriptions only; a nested type takes the
-# description of the first field reaching it).
+# Descriptions of the kinds and of a few nested types (the models carry field descriptions
+# only; other nested types have none, `kubectl explain` shows the field's).
 TYPE_DESCRIPTIONS = {
     'V1Namespace': 'Namespace provides a scope for Names. Use of multiple namespaces is optional.',
     'V1ConfigMap': 'ConfigMap holds configuration data for pods to consume.',
@@ -140,6 +140,18 @@ TYPE_DESCRIPTIONS = {
     'V1RoleBinding': 'RoleBinding references a role, but does not contain it. It can reference '
                      'a Role in the same namespace or a ClusterRole in the global namespace.',
     'V1ClusterRoleBinding': 'ClusterRoleBinding references a ClusterRole, but not contain it.',
+    'V1PodSpec': 'PodSpec is a description of a pod.',
+    'V1PodTemplateSpec': 'PodTemplateSpec describes the data a pod should have when created '
+                         'from a template',
+    'V1Container': 'A single application container that you want to run within a pod.',
+    'V1ContainerPort': 'ContainerPort represents a network port in a single container.',
+    'V1DeploymentSpec': 'DeploymentSpec is the specification of the desired behavior of the '
+                        'Deployment.',
+    'V1ServiceSpec': 'ServiceSpec describes the attributes that a user creates on a service.',
+    'V1ServicePort': "ServicePort contains information on service's port.",
+    'V1LabelSelector': 'A label selector is a label query over a set of resources. The result '
+                       'of matchLabels and matchExpressions are ANDed. An empty label selector '
+                       'matches all objects. A null label selector matches no objects.',
     'V1ObjectMeta': 'ObjectMeta is metadata that all persisted resources must have, which '
                     'includes all objects users must create.',
 }

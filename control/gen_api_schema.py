@@ -141,7 +141,7 @@ def build(models_dir):
                 raise SystemExit('gen_api_schema: no model for %s' % cname)
         return parsed[cname]
 
-    def visit(cname, pkg, desc_hint):
+    def visit(cname, pkg):
         if cname in types:
             return
         m = model(cname)
@@ -152,7 +152,7 @@ def build(models_dir):
                 jname = pm.jsons[attr]
                 fields.append({'name': jname, 'pytype': pytype, 'doc': pm.docs.get(attr, ''),
                                'required': attr in pm.required})
-            description = extra.TYPE_DESCRIPTIONS.get(cname, desc_hint)
+            description = extra.TYPE_DESCRIPTIONS.get(cname, '')
         else:
             pkg = m[1]
             description = m[2]
@@ -183,7 +183,7 @@ def build(models_dir):
             patch = extra.PATCH.get((cname, f['name']))
             f['strategy'], f['merge_key'] = patch if patch else ('', None)
             if sub:
-                visit(sub, pkg, f['doc'])
+                visit(sub, pkg)
         # the patch table must name real fields
         for (pc, pf) in extra.PATCH:
             if pc == cname and not any(x['name'] == pf for x in fields):
@@ -191,7 +191,7 @@ def build(models_dir):
 
     for group, version, kind, cname in extra.KINDS:
         pkg = extra.GROUP_PACKAGES[(group, version)]
-        visit(cname, pkg, extra.TYPE_DESCRIPTIONS.get(cname, ''))
+        visit(cname, pkg)
     for (pc, pf) in list(extra.PATCH) + list(extra.TYPE_OVERRIDES):
         if pc not in types:
             raise SystemExit('gen_api_schema: supplement names unserved type %s' % pc)

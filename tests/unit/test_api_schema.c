@@ -246,6 +246,22 @@ static void unknown_fields(void **state)
 	assert_int_equal(json_array_size(p), 0);
 	json_decref(p);
 
+	/* dropping removes exactly what is reported */
+	{
+		_cleanup_json_ json_t *obj = json_loads(
+			"{\"spec\":{\"foo\":1,\"replicas\":2,\"template\":{\"spec\":{"
+			"\"containers\":[{\"name\":\"c\",\"bad\":[1]}]}}},\"metadata\":{\"labels\":"
+			"{\"bad\":\"kept\"}}}",
+			0, NULL);
+		_cleanup_json_ json_t *want = json_loads(
+			"{\"spec\":{\"replicas\":2,\"template\":{\"spec\":{\"containers\":"
+			"[{\"name\":\"c\"}]}}},\"metadata\":{\"labels\":{\"bad\":\"kept\"}}}",
+			0, NULL);
+
+		api_schema_drop_unknown(api_schema_kind("apps", "v1", "Deployment"), obj);
+		assert_true(json_equal(obj, want));
+	}
+
 	p = unknown("extensions", "v1beta1", "Ingress",
 		    "{\"spec\":{\"backend\":{\"serviceName\":\"s\",\"servicePort\":80,"
 		    "\"service\":{}}}}");
@@ -277,12 +293,83 @@ static void duplicate_fields(void **state)
 	assert_int_equal(api_schema_duplicate_fields("{\"a\":1} x", 9, p), -1);
 }
 
+/* What the server's defaulting and create hooks add to an object is all known to the schema. */
+static void defaults_are_known(void **state)
+{
+	static const char pod_spec[] =
+		"{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"ports\":[{\"containerPort\":80}"
+		"],"
+		"\"livenessProbe\":{\"httpGet\":{\"port\":80}},\"env\":[{\"name\":\"A\","
+		"\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}]}],"
+		"\"volumes\":[{\"name\":\"v\",\"configMap\":{\"name\":\"cm\"}},{\"name\":\"s\","
+		"\"secret\":{\"secretName\":\"x\"}},{\"name\":\"e\",\"emptyDir\":{}}]}";
+	static const char sel[] = "\"selector\":{\"matchLabels\":{\"a\":\"b\"}}";
+	char tmpl[2048], spec[2560];
+
+	(void)state;
+	snprintf(tmpl, sizeof(tmpl), "{\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":%s}",
+		 pod_spec);
+	for (size_t i = 0; i < api_registry_count(); i++) {
+		const struct api_resource *r = api_registry_at(i);
+		const struct api_schema_type *t = api_schema_kind(r->group, r->version, r->kind);
+		_cleanup_json_ json_t *obj = NULL, *problems = json_array();
+		_cleanup_free_ char *av = api_registry_api_version(r);
+
+		if (strcmp(r->kind, "Pod") == 0)
+			snprintf(spec, sizeof(spec), "%s", pod_spec);
+		else if (strcmp(r->kind, "Deployment") == 0 || strcmp(r->kind, "ReplicaSet") == 0 ||
+			 strcmp(r->kind, "DaemonSet") == 0 || strcmp(r->kind, "StatefulSet") == 0)
+			snprintf(spec, sizeof(spec), "{%s,\"template\":%s}", sel, tmpl);
+		else if (strcmp(r->kind, "ReplicationController") == 0)
+			snprintf(spec, sizeof(spec), "{\"selector\":{\"a\":\"b\"},\"template\":%s}",
+				 tmpl);
+		else if (strcmp(r->kind, "Service") == 0)
+			snprintf(spec, sizeof(spec),
+				 "{\"selector\":{\"a\":\"b\"},\"ports\":[{\"port\":80}],"
+				 "\"type\":\"NodePort\"}");
+		else if (strcmp(r->kind, "NetworkPolicy") == 0)
+			snprintf(spec, sizeof(spec),
+				 "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":80}]}]}");
+		else if (strcmp(r->kind, "PersistentVolume") == 0)
+			snprintf(spec, sizeof(spec),
+				 "{\"capacity\":{\"storage\":\"1Gi\"},\"hostPath\":{\"path\":\"/"
+				 "x\"},"
+				 "\"accessModes\":[\"ReadWriteOnce\"]}");
+		else if (strcmp(r->kind, "PersistentVolumeClaim") == 0)
+			snprintf(spec, sizeof(spec),
+				 "{\"resources\":{\"requests\":{\"storage\":\"1Gi\"}},"
+				 "\"accessModes\":[\"ReadWriteOnce\"]}");
+		else
+			spec[0] = '\0';
+		obj = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", av, "kind", r->kind,
+				"metadata", "name", "x", "namespace", "default");
+		if (*spec)
+			json_object_set_new(obj, "spec", json_loads(spec, 0, NULL));
+		if (strcmp(r->kind, "StorageClass") == 0)
+			json_object_set_new(obj, "provisioner", json_string("p"));
+		if (r->to_storage)
+			r->to_storage(obj);
+		if (r->defaults)
+			r->defaults(obj);
+		if (r->on_create)
+			r->on_create(obj);
+		if (r->from_storage)
+			r->from_storage(obj);
+		api_schema_unknown_fields(t, obj, problems);
+		if (json_array_size(problems)) {
+			_cleanup_free_ char *s = json_dumps(problems, 0);
+
+			fail_msg("%s/%s %s: the server adds %s", r->group, r->version, r->kind, s);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_served_kind), cmocka_unit_test(names_and_fields),
 		cmocka_unit_test(merge_keys),	     cmocka_unit_test(unknown_fields),
-		cmocka_unit_test(duplicate_fields),
+		cmocka_unit_test(duplicate_fields),  cmocka_unit_test(defaults_are_known),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
