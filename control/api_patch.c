@@ -83,17 +83,25 @@ int api_patch_type(const char *ct, size_t len, enum api_patch_type *type)
 
 /* ---- Go's fmt rendering of decoded JSON (the values in kube's error messages) ---- */
 
+/*
+ * d as fmt's %v prints a float64 (strconv 'g', shortest): the fewest digits that read back, in
+ * %e form when the decimal exponent is below -4 or at least 6 (1e+06, 1.5, 0.0001).
+ */
 static void go_float(FILE *f, double d)
 {
 	char buf[64];
+	int prec, exp;
 
-	/* the shortest form that reads back, as strconv.FormatFloat(d, 'g', -1, 64) */
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
 		if (strtod(buf, NULL) == d)
 			break;
 	}
-	fputs(buf, f);
+	exp = atoi(strchr(buf, 'e') + 1);
+	if (exp < -4 || exp >= 6)
+		fputs(buf, f);
+	else
+		fprintf(f, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, d);
 }
 
 static int cmp_str(const void *a, const void *b)

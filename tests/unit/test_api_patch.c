@@ -451,6 +451,11 @@ static void smp_directives(void **state)
 		  "merging lists cannot yet be specified in the patch");
 	check_err(TPL("{'name':'a'}", ""), TPL("{'$patch':1,'name':'a'}", ""), SMP, t, 500,
 		  "unknown patch type: %!s(int64=1) in map: map[$patch:1 name:a]");
+	check_err(TPL("{'name':'a'}", ""),
+		  TPL("{'$patch':[1.5,1e6,123456.0,0.0001,true,null]}", ""), SMP, t, 500,
+		  "unknown patch type: [%!s(float64=1.5) %!s(float64=1e+06) %!s(float64=123456) "
+		  "%!s(float64=0.0001) %!s(bool=true) %!s(<nil>)] in map: map[$patch:[1.5 1e+06 "
+		  "123456 0.0001 true <nil>]]");
 	check_err(TPL("{'name':'a'}", ""), TPL("{'image':'x'}", ""), SMP, t, 500,
 		  "map: map[image:x] does not contain declared merge key: name");
 	check_err(deploy, "[1]", SMP, t, 400,
