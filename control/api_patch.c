@@ -929,6 +929,87 @@ static long index_in(const json_t *list, const json_t *v, const char *key, bool 
 	return -1;
 }
 
+/*
+ * Position indexes, so that long lists are not searched element by element: a JSON object from
+ * a value's text (a scalar's JSON, "-" for a missing key) to its first position. Maps and lists
+ * have no text: they never equal anything here.
+ */
+static char *value_text(const json_t *v)
+{
+	if (!v)
+		return strdup("-");
+	if (json_is_object(v) || json_is_array(v))
+		return NULL;
+	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+static void pos_add(json_t *pm, const json_t *v, size_t i)
+{
+	_cleanup_free_ char *t = value_text(v);
+
+	if (t && !json_object_get(pm, t))
+		json_object_set_new(pm, t, json_integer((json_int_t)i));
+}
+
+static long pos_get(const json_t *pm, const json_t *v)
+{
+	_cleanup_free_ char *t = value_text(v);
+	json_t *at = t ? json_object_get(pm, t) : NULL;
+
+	return at ? (long)json_integer_value(at) : -1;
+}
+
+/* The index of index_in(list, ., key, maps): look values up with pos_get(pm, key_of or v). */
+static json_t *pos_index(const json_t *list, const char *key, bool maps)
+{
+	json_t *pm = json_object(), *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) pos_add(pm, maps ? key_of(e, key) : e, i);
+	return pm;
+}
+
+static long pos_of(const json_t *pm, const json_t *v, const char *key, bool maps)
+{
+	return pos_get(pm, maps ? key_of(v, key) : v);
+}
+
+/*
+ * The index of find_by_key(list, key, .): the elements before the first one that is not a map
+ * (*bad, -1 when none), those without the key left out.
+ */
+static json_t *find_index(const json_t *list, const char *key, long *bad)
+{
+	json_t *pm = json_object(), *e;
+	size_t i;
+
+	*bad = -1;
+	json_array_foreach(list, i, e)
+	{
+		json_t *kv;
+
+		if (!json_is_object(e)) {
+			*bad = (long)i;
+			break;
+		}
+		kv = json_object_get(e, key);
+		if (kv)
+			pos_add(pm, kv, i);
+	}
+	return pm;
+}
+
+/* find_by_key through its index: a miss reaches the first non-map, if any (an error). */
+static long find_indexed(const json_t *pm, long bad, const json_t *value, struct k8c_error *err)
+{
+	long at = pos_get(pm, value);
+
+	if (at >= 0 || bad < 0)
+		return at;
+	fail(err, 500, "value for key %ld is not a map", bad);
+	return -2;
+}
+
 enum elem_kind { ELEM_NONE, ELEM_MAP, ELEM_SCALAR };
 
 /* sliceElementType over lists: the common kind, or ELEM_NONE with err. */
@@ -972,11 +1053,14 @@ static enum elem_kind element_kind(const json_t *a, const json_t *b, struct k8c_
 static int partition(const json_t *list, const json_t *by, const char *key, bool maps, json_t **in,
 		     json_t **out, struct k8c_error *err)
 {
+	_cleanup_json_ json_t *pm = NULL;
+	long bad = -1;
 	size_t i;
 	json_t *e;
 
 	*in = json_array();
 	*out = json_array();
+	pm = maps ? find_index(by, key, &bad) : pos_index(by, NULL, false);
 	json_array_foreach(list, i, e)
 	{
 		bool found;
@@ -990,16 +1074,31 @@ static int partition(const json_t *list, const json_t *by, const char *key, bool
 			kv = json_object_get(e, key);
 			if (!kv)
 				return err_no_merge_key(err, e, key);
-			at = find_by_key(by, key, kv, err);
+			at = find_indexed(pm, bad, kv, err);
 			if (at == -2)
 				return -1;
 			found = at >= 0;
 		} else {
-			found = index_in(by, e, NULL, false) >= 0;
+			found = pos_get(pm, e) >= 0;
 		}
 		json_array_append(found ? *in : *out, e);
 	}
 	return 0;
+}
+
+struct ranked {
+	json_t *v;
+	long pos;   /* in the order list */
+	size_t idx; /* in the list: ties keep it */
+};
+
+static int cmp_ranked(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 /* normalizeSliceOrder: list sorted (stably) by the positions in order; deletions last. */
@@ -1041,24 +1140,44 @@ static json_t *sort_by_order(const json_t *list, const json_t *order, const char
 				err_bad_arg_type(err, "map[string]interface {}", e);
 			return NULL;
 		}
-	/* insertion sort: stable */
+	/* a stable sort by position in order, each position looked up once */
 	n = json_array_size(keep);
-	for (i = 1; i < n; i++) {
-		json_t *x = json_incref(json_array_get(keep, i));
-		long xi = index_in(order, x, key, maps);
-		size_t j = i;
+	if (n > 1) {
+		struct ranked *r = k8c_xmalloc(n * sizeof(*r));
+		_cleanup_json_ json_t *pm = pos_index(order, key, maps);
+		bool all = true;
 
-		while (j > 0) {
-			long yi = index_in(order, json_array_get(keep, j - 1), key, maps);
+		for (i = 0; i < n; i++) {
+			r[i].v = json_array_get(keep, i);
+			r[i].pos = pos_of(pm, r[i].v, key, maps);
+			r[i].idx = i;
+			all = all && r[i].pos >= 0;
+		}
+		if (all) {
+			qsort(r, n, sizeof(*r), cmp_ranked);
+		} else {
+			/* the library's comparator orders only pairs it finds both of */
+			for (i = 1; i < n; i++) {
+				struct ranked x = r[i];
+				size_t j = i;
 
-			if (xi >= 0 && yi >= 0 && xi < yi) {
-				json_array_set(keep, j, json_array_get(keep, j - 1));
-				j--;
-			} else {
-				break;
+				while (j > 0 && x.pos >= 0 && r[j - 1].pos >= 0 &&
+				       x.pos < r[j - 1].pos) {
+					r[j] = r[j - 1];
+					j--;
+				}
+				r[j] = x;
 			}
 		}
-		json_array_set_new(keep, j, x);
+		{
+			json_t *sorted = json_array();
+
+			for (i = 0; i < n; i++)
+				json_array_append(sorted, r[i].v);
+			json_decref(keep);
+			keep = sorted;
+		}
+		free(r);
 	}
 	json_array_extend(keep, del);
 	json_decref(del);
@@ -1076,11 +1195,13 @@ static json_t *normalize_order(const json_t *patch_items, const json_t *server_o
 	_cleanup_json_ json_t *p = sort_by_order(patch_items, order, key, maps, err);
 	_cleanup_json_ json_t *s =
 		p ? sort_by_order(server_only, server_order, key, maps, err) : NULL;
+	_cleanup_json_ json_t *pm = NULL;
 	json_t *all;
 	size_t i = 0, j = 0, nl, nr;
 
 	if (!s)
 		return NULL;
+	pm = pos_index(server_order, key, maps);
 	nl = json_array_size(s);
 	nr = json_array_size(p);
 	all = json_array();
@@ -1090,8 +1211,8 @@ static json_t *normalize_order(const json_t *patch_items, const json_t *server_o
 		} else if (j >= nr) {
 			json_array_append(all, json_array_get(s, i++));
 		} else {
-			long li = index_in(server_order, json_array_get(s, i), key, maps);
-			long ri = index_in(server_order, json_array_get(p, j), key, maps);
+			long li = pos_of(pm, json_array_get(s, i), key, maps);
+			long ri = pos_of(pm, json_array_get(p, j), key, maps);
 
 			if (li >= 0 && ri >= 0 && li < ri)
 				json_array_append(all, json_array_get(s, i++));
@@ -1122,18 +1243,23 @@ static json_t *merge_slice(json_t *orig, json_t *patch, const struct api_schema_
 		return NULL;
 	if (kind == ELEM_SCALAR) {
 		if (delete_list) {
+			_cleanup_json_ json_t *pm = pos_index(patch, NULL, false);
 			json_t *res = json_array();
 
-			json_array_foreach(orig, i, e) if (index_in(patch, e, NULL, false) < 0)
+			json_array_foreach(orig, i, e) if (pos_get(pm, e) < 0)
 				json_array_append(res, e);
 			return res;
 		}
 		/* a union: the original's elements, then the patch's new ones */
+		_cleanup_json_ json_t *seen = json_object();
+
 		merged = json_array();
-		json_array_foreach(orig, i, e) if (index_in(merged, e, NULL, false) < 0)
-			json_array_append(merged, e);
-		json_array_foreach(patch, i, e) if (index_in(merged, e, NULL, false) < 0)
-			json_array_append(merged, e);
+		for (int l = 0; l < 2; l++)
+			json_array_foreach(l ? patch : orig, i, e) if (pos_get(seen, e) < 0)
+			{
+				pos_add(seen, e, json_array_size(merged));
+				json_array_append(merged, e);
+			}
 		server = json_incref(orig);
 		plain = json_incref(patch);
 	} else {
@@ -1185,6 +1311,10 @@ static json_t *merge_slice(json_t *orig, json_t *patch, const struct api_schema_
 		}
 		/* mergeSliceWithoutSpecialElements */
 		merged = json_deep_copy(server);
+		_cleanup_json_ json_t *pm = NULL;
+		long bad;
+
+		pm = find_index(merged, key, &bad);
 		json_array_foreach(plain, i, e)
 		{
 			json_t *kv = json_object_get(e, key);
@@ -1194,7 +1324,7 @@ static json_t *merge_slice(json_t *orig, json_t *patch, const struct api_schema_
 				err_no_merge_key(err, e, key);
 				return NULL;
 			}
-			at = find_by_key(merged, key, kv, err);
+			at = find_indexed(pm, bad, kv, err);
 			if (at == -2)
 				return NULL;
 			if (at >= 0) {
@@ -1205,7 +1335,12 @@ static json_t *merge_slice(json_t *orig, json_t *patch, const struct api_schema_
 					return NULL;
 				json_array_set_new(merged, (size_t)at, m);
 			} else {
-				json_array_append_new(merged, raw_value(e));
+				json_t *n = raw_value(e);
+
+				if (bad < 0)
+					pos_add(pm, json_object_get(n, key),
+						json_array_size(merged));
+				json_array_append_new(merged, n);
 			}
 		}
 	}
