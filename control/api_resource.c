@@ -426,11 +426,11 @@ static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 {
 	json_t *obj = parse_body(req, false);
 
+	obj = obj ? check_object(r, req, obj) : NULL;
 	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req))) {
 		json_decref(obj);
 		return NULL;
 	}
-	obj = obj ? check_object(r, req, obj) : NULL;
 	if (obj && r->to_storage)
 		r->to_storage(obj);
 	return obj;
@@ -793,11 +793,11 @@ static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource
 	/* the patch is in r's version: apply it there */
 	obj = out_version(r, json_deep_copy(old));
 	api_patch_merge(obj, patch, is_strategic(req));
-	if (!api_field_validate(req, r, obj, true))
-		return;
 	obj = check_object(r, req, obj);
 	if (!obj)
 		return; /* check_object released it */
+	if (!api_field_validate(req, r, obj, true))
+		return;
 	if (r->to_storage)
 		r->to_storage(obj);
 	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
