@@ -6,10 +6,12 @@
  * (pkg/printers/internalversion/printers.go); and the autoscaling/v1 Scale of the controllers.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_kind.h"
 #include "api_registry.h"
+#include "api_validate.h"
 #include "cleanup.h"
 
 /* Helpers. */
@@ -153,17 +155,48 @@ static void selector_validate(const json_t *obj, const json_t *old, json_t *caus
 			      "Invalid value: \"%s\": `selector` does not match template `labels`",
 			      json_string_value(text));
 	}
+	api_validate_labels(labels, "spec.template.metadata.labels", causes);
+	api_validate_annotations(api_jget(obj, "spec.template.metadata.annotations"),
+				 "spec.template.metadata.annotations", causes);
 	api_pod_spec_validate(api_jget(obj, "spec.template.spec"), "spec.template.spec", causes);
 }
 
+/* replicas, revisionHistoryLimit and minReadySeconds are counts (>= 0) when present. */
 static void replicas_validate(const json_t *obj, json_t *causes)
 {
-	json_t *n = api_jget(obj, "spec.replicas");
+	static const char *const counts[] = {"replicas", "revisionHistoryLimit", "minReadySeconds",
+					     NULL};
+	json_t *spec = json_object_get(obj, "spec");
+	char f[64];
 
-	if (n && (!json_is_integer(n) || json_integer_value(n) < 0))
-		api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
-			      "Invalid value: %lld: must be greater than or equal to 0",
-			      (long long)json_integer_value(n));
+	for (const char *const *c = counts; *c; c++) {
+		snprintf(f, sizeof(f), "spec.%s", *c);
+		api_validate_nonnegative(json_object_get(spec, *c), f, causes);
+	}
+}
+
+/* A rolling update's maxSurge and maxUnavailable (ValidateRollingUpdateDeployment). */
+static void rolling_validate(const json_t *ru, const char *path, json_t *causes)
+{
+	json_t *mu = json_object_get(ru, "maxUnavailable"), *ms = json_object_get(ru, "maxSurge");
+	char f[128];
+
+	snprintf(f, sizeof(f), "%s.maxUnavailable", path);
+	api_validate_int_or_percent(mu, f, causes);
+	if (json_is_string(mu) && atoi(json_string_value(mu)) > 100) {
+		_cleanup_free_ char *t = api_intstr_text(mu);
+
+		api_cause_add(causes, "FieldValueInvalid", f,
+			      "Invalid value: %s: must not be greater than 100%%", t);
+	}
+	if (api_intstr_zero(mu) && api_intstr_zero(ms)) {
+		_cleanup_free_ char *t = api_intstr_text(mu);
+
+		api_cause_add(causes, "FieldValueInvalid", f,
+			      "Invalid value: %s: may not be 0 when `maxSurge` is 0", t);
+	}
+	snprintf(f, sizeof(f), "%s.maxSurge", path);
+	api_validate_int_or_percent(ms, f, causes);
 }
 
 static void template_defaults(json_t *spec)
@@ -245,6 +278,49 @@ static void deploy_validate(const json_t *obj, const json_t *old, json_t *causes
 		api_cause_add(causes, "FieldValueForbidden", "spec.strategy.rollingUpdate",
 			      "Forbidden: may not be specified when strategy `type` is "
 			      "'Recreate'");
+	else if (json_is_object(api_jget(obj, "spec.strategy.rollingUpdate")))
+		rolling_validate(api_jget(obj, "spec.strategy.rollingUpdate"),
+				 "spec.strategy.rollingUpdate", causes);
+	api_validate_nonnegative(api_jget(obj, "spec.progressDeadlineSeconds"),
+				 "spec.progressDeadlineSeconds", causes);
+	if (json_is_integer(api_jget(obj, "spec.progressDeadlineSeconds")) &&
+	    jint(obj, "spec.progressDeadlineSeconds") <= jint(obj, "spec.minReadySeconds"))
+		api_cause_add(causes, "FieldValueInvalid", "spec.progressDeadlineSeconds",
+			      "Invalid value: %lld: must be greater than minReadySeconds",
+			      jint(obj, "spec.progressDeadlineSeconds"));
+}
+
+static void ds_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t = api_jstr(obj, "spec.updateStrategy.type");
+
+	replicas_validate(obj, causes);
+	selector_validate(obj, old, causes);
+	if (t && strcmp(t, "RollingUpdate") && strcmp(t, "OnDelete"))
+		api_cause_add(causes, "FieldValueNotSupported", "spec.updateStrategy.type",
+			      "Unsupported value: \"%s\": supported values: \"OnDelete\", "
+			      "\"RollingUpdate\"",
+			      t);
+	if (t && strcmp(t, "RollingUpdate") == 0 &&
+	    json_is_object(api_jget(obj, "spec.updateStrategy.rollingUpdate")))
+		rolling_validate(api_jget(obj, "spec.updateStrategy.rollingUpdate"),
+				 "spec.updateStrategy.rollingUpdate", causes);
+}
+
+static void sts_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t = api_jstr(obj, "spec.updateStrategy.type");
+	const char *pm = api_jstr(obj, "spec.podManagementPolicy");
+
+	controller_validate(obj, old, causes);
+	if (pm && strcmp(pm, "OrderedReady") && strcmp(pm, "Parallel"))
+		api_cause_add(causes, "FieldValueInvalid", "spec.podManagementPolicy",
+			      "Invalid value: \"%s\": must be 'OrderedReady' or 'Parallel'", pm);
+	if (t && strcmp(t, "RollingUpdate") && strcmp(t, "OnDelete"))
+		api_cause_add(causes, "FieldValueInvalid", "spec.updateStrategy",
+			      "Invalid value: \"%s\": must be 'RollingUpdate' or 'OnDelete'", t);
+	api_validate_nonnegative(api_jget(obj, "spec.updateStrategy.rollingUpdate.partition"),
+				 "spec.updateStrategy.rollingUpdate.partition", causes);
 }
 
 /* ReplicaSets. */
@@ -424,6 +500,40 @@ static void ing_backend_validate(const json_t *b, const char *path, json_t *caus
 	}
 }
 
+/* An IP address literal (IPv4 dotted quad or anything with a ':'). */
+static bool looks_like_ip(const char *s)
+{
+	unsigned a, b, c, d;
+	char tail;
+
+	return strchr(s, ':') || sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4;
+}
+
+/* An Ingress rule's host: a DNS subdomain, or a wildcard "*.example.com"; not an IP. */
+static void host_validate(const char *host, const char *field, json_t *causes)
+{
+	if (looks_like_ip(host))
+		api_cause_add(causes, "FieldValueInvalid", field,
+			      "Invalid value: \"%s\": must be a DNS name, not an IP address", host);
+	if (!strchr(host, '*')) {
+		api_validate_subdomain(host, field, causes);
+		return;
+	}
+	if (strlen(host) > 253)
+		api_cause_add(causes, "FieldValueInvalid", field,
+			      "Invalid value: \"%s\": must be no more than 253 characters", host);
+	if (strncmp(host, "*.", 2) != 0 || api_name_error(API_NAME_SUBDOMAIN, host + 2))
+		api_cause_add(
+			causes, "FieldValueInvalid", field,
+			"Invalid value: \"%s\": a wildcard DNS-1123 subdomain must start "
+			"with '*.', followed by a valid DNS subdomain, which must consist of "
+			"lower case alphanumeric characters, '-' or '.' and end with an "
+			"alphanumeric character (e.g. '*.example.com', regex used for "
+			"validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*["
+			"a-z0-9])?)*')",
+			host);
+}
+
 static void ing_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	json_t *rule, *p, *db = api_jget(obj, "spec.defaultBackend");
@@ -438,6 +548,11 @@ static void ing_validate(const json_t *obj, const json_t *old, json_t *causes)
 			      "specified");
 	json_array_foreach(api_jget(obj, "spec.rules"), i, rule)
 	{
+		const char *host = api_jstr(rule, "host");
+
+		snprintf(f, sizeof(f), "spec.rules[%zu].host", i);
+		if (host && *host)
+			host_validate(host, f, causes);
 		json_array_foreach(api_jget(rule, "http.paths"), j, p)
 		{
 			const char *pt = api_jstr(p, "pathType"), *path = api_jstr(p, "path");
@@ -513,9 +628,21 @@ static json_t *netpol_cells(const json_t *obj)
 			 api_cell_age(obj));
 }
 
+static const char *const netpol_dirs[][2] = {{"ingress", "from"}, {"egress", "to"}};
+
 static void netpol_defaults(json_t *obj)
 {
 	json_t *spec = api_jobj(obj, "spec");
+
+	for (size_t d = 0; d < 2; d++) {
+		json_t *rule, *port;
+		size_t i, j;
+
+		json_array_foreach(json_object_get(spec, netpol_dirs[d][0]), i, rule)
+			json_array_foreach(json_object_get(rule, "ports"), j,
+					   port) if (json_is_object(port))
+				api_default_str(port, "protocol", "TCP");
+	}
 
 	api_jobj(spec, "podSelector");
 	if (!json_array_size(json_object_get(spec, "policyTypes"))) {
@@ -524,6 +651,76 @@ static void netpol_defaults(json_t *obj)
 		if (json_object_get(spec, "egress"))
 			json_array_append_new(t, json_string("Egress"));
 		json_object_set_new(spec, "policyTypes", t);
+	}
+}
+
+/* ValidateNetworkPolicyPort, and the peers' selectors and ipBlocks. */
+static void netpol_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t;
+	json_t *rule, *port, *types = api_jget(obj, "spec.policyTypes");
+	size_t i, j;
+	char f[128];
+
+	json_array_foreach(types, i, port)
+	{
+		t = json_string_value(port);
+		snprintf(f, sizeof(f), "spec.policyTypes[%zu]", i);
+		if (!t || (strcmp(t, "Ingress") && strcmp(t, "Egress")))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: \"Ingress\", "
+				      "\"Egress\"",
+				      t ? t : "");
+	}
+	api_validate_labels(api_jget(obj, "spec.podSelector.matchLabels"),
+			    "spec.podSelector.matchLabels", causes);
+	for (size_t d = 0; d < 2; d++) {
+		json_array_foreach(api_jget(obj, "spec") ? json_object_get(api_jget(obj, "spec"),
+									   netpol_dirs[d][0])
+							 : NULL,
+				   i, rule)
+		{
+			json_array_foreach(json_object_get(rule, "ports"), j, port)
+			{
+				const char *proto = api_jstr(port, "protocol");
+				json_t *pn = json_object_get(port, "port"),
+				       *end = json_object_get(port, "endPort");
+
+				snprintf(f, sizeof(f), "spec.%s[%zu].ports[%zu].protocol",
+					 netpol_dirs[d][0], i, j);
+				if (proto && strcmp(proto, "TCP") && strcmp(proto, "UDP") &&
+				    strcmp(proto, "SCTP"))
+					api_cause_add(
+						causes, "FieldValueNotSupported", f,
+						"Unsupported value: \"%s\": supported values: "
+						"\"TCP\", \"UDP\", \"SCTP\"",
+						proto);
+				snprintf(f, sizeof(f), "spec.%s[%zu].ports[%zu].port",
+					 netpol_dirs[d][0], i, j);
+				if (pn)
+					api_validate_port_num_or_name(pn, f, causes);
+				else if (end)
+					api_cause_add(causes, "FieldValueRequired", f,
+						      "Required value: when endPort is specified");
+				snprintf(f, sizeof(f), "spec.%s[%zu].ports[%zu].endPort",
+					 netpol_dirs[d][0], i, j);
+				if (end && json_is_string(pn))
+					api_cause_add(
+						causes, "FieldValueInvalid", f,
+						"Invalid value: %lld: may not be specified when "
+						"`port` is non-numeric",
+						(long long)json_integer_value(end));
+				else if (end && json_is_integer(pn)) {
+					if (json_integer_value(end) < json_integer_value(pn))
+						api_cause_add(
+							causes, "FieldValueInvalid", f,
+							"Invalid value: %lld: must be greater "
+							"than or equal to `port`",
+							(long long)json_integer_value(pn));
+					api_validate_port_num(end, f, causes);
+				}
+			}
+		}
 	}
 }
 
@@ -853,11 +1050,11 @@ const struct api_resource api_registry_groups[] = {
 	{GROUP("apps", "daemonsets", "daemonset", "DaemonSet"), .namespaced = true,
 	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ds"),
 	 .categories = ALL, .columns = ds_columns, .cells = ds_cells, .defaults = ds_defaults,
-	 .on_create = ds_on_create, .validate = selector_validate},
+	 .on_create = ds_on_create, .validate = ds_validate},
 	{GROUP("apps", "statefulsets", "statefulset", "StatefulSet"), .namespaced = true,
 	 .has_status = true, .has_scale = true, .name_rule = API_NAME_SUBDOMAIN,
 	 .short_names = NAMES("sts"), .categories = ALL, .columns = sts_columns, .cells = sts_cells,
-	 .defaults = sts_defaults, .on_create = sts_on_create, .validate = controller_validate},
+	 .defaults = sts_defaults, .on_create = sts_on_create, .validate = sts_validate},
 	{GROUP("networking.k8s.io", "ingresses", "ingress", "Ingress"), .namespaced = true,
 	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ing"),
 	 .columns = ing_columns, .cells = ing_cells, .on_create = ing_on_create,
@@ -867,7 +1064,8 @@ const struct api_resource api_registry_groups[] = {
 	 .validate = ingclass_validate},
 	{GROUP("networking.k8s.io", "networkpolicies", "networkpolicy", "NetworkPolicy"),
 	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("netpol"),
-	 .columns = netpol_columns, .cells = netpol_cells, .defaults = netpol_defaults},
+	 .columns = netpol_columns, .cells = netpol_cells, .defaults = netpol_defaults,
+	 .validate = netpol_validate},
 	{GROUP("discovery.k8s.io", "endpointslices", "endpointslice", "EndpointSlice"),
 	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .columns = eps_columns,
 	 .cells = eps_cells, .validate = eps_validate},
