@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_kind.h"
@@ -488,38 +489,51 @@ static const struct api_column ep_columns[] = {{"Name", "string", "name", 0},
 					       {"Age", "string", NULL, 0},
 					       {NULL}};
 
+/* One "ip:port" (or "ip" without ports) of an Endpoints cell; IPv6 in brackets. */
+static void ep_write(FILE *f, size_t n, const char *ip, const json_t *port)
+{
+	bool v6 = strchr(ip, ':') != NULL;
+
+	if (!port)
+		fprintf(f, "%s%s", n ? "," : "", ip);
+	else
+		fprintf(f, "%s%s%s%s:%lld", n ? "," : "", v6 ? "[" : "", ip, v6 ? "]" : "",
+			(long long)json_integer_value(json_object_get(port, "port")));
+}
+
+/* Up to 3 endpoints, port by port then address by address (formatEndpoints). */
 static json_t *ep_cells(const json_t *obj)
 {
 	char *buf = NULL;
 	size_t len = 0, i, j, k, n = 0, total = 0;
 	FILE *f = open_memstream(&buf, &len);
-	json_t *s, *a, *p, *out;
+	json_t *s, *a, *p, *out, *subsets = json_object_get(obj, "subsets");
+	bool more = false;
 
-	json_array_foreach(json_object_get(obj, "subsets"), i, s)
+	json_array_foreach(subsets, i, s)
 	{
-		json_t *ports = json_object_get(s, "ports");
+		json_t *ports = json_object_get(s, "ports"),
+		       *addrs = json_object_get(s, "addresses");
+		size_t np = json_array_size(ports) ? json_array_size(ports) : 1;
 
-		json_array_foreach(json_object_get(s, "addresses"), j, a)
-		{
-			size_t np = json_array_size(ports) ? json_array_size(ports) : 1;
-
-			for (k = 0; k < np; k++, total++) {
-				if (n >= 3)
-					continue;
-				p = json_array_get(ports, k);
-				fprintf(f, "%s%s", n ? "," : "", api_jstr(a, "ip") ?: "");
-				if (p)
-					fprintf(f, ":%lld",
-						(long long)json_integer_value(
-							json_object_get(p, "port")));
-				n++;
+		for (k = 0; k < np; k++) {
+			p = json_array_get(ports, k);
+			total += json_array_size(addrs);
+			json_array_foreach(addrs, j, a)
+			{
+				if (n == 3) {
+					more = true;
+					break;
+				}
+				ep_write(f, n++, api_jstr(a, "ip") ?: "", p);
 			}
 		}
 	}
-	if (total > n)
-		fprintf(f, " + %zu more...", total - n);
+	if (more)
+		fprintf(f, " + %zu more...", total - 3);
 	fclose(f);
-	out = json_pack("[o, s, o]", api_cell_name(obj), or_none(buf), api_cell_age(obj));
+	out = json_pack("[o, s, o]", api_cell_name(obj), json_array_size(subsets) ? buf : "<none>",
+			api_cell_age(obj));
 	free(buf);
 	return out;
 }
@@ -1312,25 +1326,36 @@ static const struct api_column quota_columns[] = {{"Name", "string", "name", 0},
 						  {"Limit", "string", NULL, 0},
 						  {NULL}};
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "cpu: 0/4, pods: 0/10" by sorted resource name, limits.* apart (printResourceQuota). */
 static json_t *quota_cells(const json_t *obj)
 {
+	json_t *hard = api_jget(obj, "spec.hard"), *v, *out;
+	json_t *shard = api_jget(obj, "status.hard"), *used = api_jget(obj, "status.used");
+	size_t n = json_is_object(hard) ? json_object_size(hard) : 0, i = 0;
+	_cleanup_free_ const char **keys = k8c_xmalloc((n ? n : 1) * sizeof(*keys));
 	char *req = NULL, *lim = NULL;
 	size_t rlen = 0, llen = 0;
 	FILE *r = open_memstream(&req, &rlen), *l = open_memstream(&lim, &llen);
 	const char *k;
-	json_t *v, *out;
 
-	json_object_foreach(api_jget(obj, "status.hard") ?: api_jget(obj, "spec.hard"), k, v)
-	{
-		const char *used =
-			json_string_value(json_object_get(api_jget(obj, "status.used"), k));
-		bool is_limit = strncmp(k, "limits.", 7) == 0;
+	json_object_foreach(hard, k, v) keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	for (i = 0; i < n; i++) {
+		const char *u = json_string_value(json_object_get(used, keys[i]));
+		const char *h = json_string_value(json_object_get(shard, keys[i]))
+					?: json_string_value(json_object_get(hard, keys[i]));
+		bool is_limit = strncmp(keys[i], "limits.", 7) == 0;
 		FILE *f = is_limit ? l : r;
 
 		fflush(r);
 		fflush(l);
-		fprintf(f, "%s%s: %s/%s", (is_limit ? llen : rlen) ? ", " : "", k, used ?: "0",
-			json_string_value(v) ?: "");
+		fprintf(f, "%s%s: %s/%s", (is_limit ? llen : rlen) ? ", " : "", keys[i], u ?: "0",
+			h ?: "0");
 	}
 	fclose(r);
 	fclose(l);

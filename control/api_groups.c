@@ -474,10 +474,10 @@ static json_t *ing_cells(const json_t *obj)
 	sbuf_open(&addrs);
 	json_array_foreach(api_jget(obj, "status.loadBalancer.ingress"), i, e)
 		fprintf(addrs.f, "%s%s", i ? "," : "", api_jstr(e, "ip") ?: api_jstr(e, "hostname") ?: "");
-	return json_pack("[o, o, o, o, s, o]", api_cell_name(obj), api_cell_str(cls),
-			 sbuf_cell(&hosts, NULL), sbuf_cell(&addrs, ""),
-			 json_array_size(api_jget(obj, "spec.tls")) ? "80, 443" : "80",
-			 api_cell_age(obj));
+	return json_pack(
+		"[o, o, o, o, s, o]", api_cell_name(obj), json_string(cls ? cls : "<none>"),
+		sbuf_cell(&hosts, NULL), sbuf_cell(&addrs, ""),
+		json_array_size(api_jget(obj, "spec.tls")) ? "80, 443" : "80", api_cell_age(obj));
 }
 
 static void ing_backend_validate(const json_t *b, const char *path, json_t *causes)

@@ -214,13 +214,21 @@ static void table_cells(void **state)
 		  "{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{\"ip\":"
 		  "\"1.1.1.1\"},{\"ip\":\"2.2.2.2\"}],\"ports\":[{\"port\":80},"
 		  "{\"port\":443}]}]}");
-	assert_string_equal(s, "[\"e\",\"1.1.1.1:80,1.1.1.1:443,2.2.2.2:80 + 1 more...\","
+	/* kubectl's order: port by port, then address by address */
+	assert_string_equal(s, "[\"e\",\"1.1.1.1:80,2.2.2.2:80,1.1.1.1:443 + 1 more...\","
 			       "\"<unknown>\"]");
 	free(s);
+	s = cells("endpoints", "{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{"
+			       "\"ip\":\"fd00::1\"}],\"ports\":[{\"port\":80}]}]}");
+	assert_string_equal(s, "[\"e\",\"[fd00::1]:80\",\"<unknown>\"]");
+	free(s);
 	s = cells("resourcequotas",
-		  "{\"metadata\":{\"name\":\"q\"},\"status\":{\"hard\":{\"pods\":\"10\","
+		  "{\"metadata\":{\"name\":\"q\"},\"spec\":{\"hard\":{\"pods\":\"10\","
+		  "\"limits.cpu\":\"2\",\"cpu\":\"1\"}},\"status\":{\"hard\":{\"pods\":\"10\","
 		  "\"limits.cpu\":\"2\"},\"used\":{\"pods\":\"1\"}}}");
-	assert_string_equal(s, "[\"q\",\"<unknown>\",\"pods: 1/10\",\"limits.cpu: 0/2\"]");
+	/* spec.hard's names sorted, limits.* apart */
+	assert_string_equal(s,
+			    "[\"q\",\"<unknown>\",\"cpu: 0/1, pods: 1/10\",\"limits.cpu: 0/2\"]");
 	free(s);
 }
 
