@@ -103,9 +103,13 @@ static size_t data_size(const json_t *m, bool base64)
 
 	json_object_foreach((json_t *)m, k, v)
 	{
-		size_t len = strlen(json_string_value(v) ?: "");
+		const char *str = json_string_value(v) ?: "";
+		size_t len = strlen(str);
 
-		n += base64 ? len / 4 * 3 : len;
+		if (!base64)
+			n += len;
+		else if (len >= 4)
+			n += len / 4 * 3 - (str[len - 1] == '=') - (str[len - 2] == '=');
 	}
 	return n;
 }
@@ -268,6 +272,52 @@ static void secret_defaults(json_t *obj)
 	json_object_del(obj, "stringData");
 }
 
+/* The keys a Secret's type requires (ValidateSecret); the contents are not checked. */
+static void secret_type_validate(const json_t *obj, const char *type, json_t *causes)
+{
+	static const struct {
+		const char *type, *keys[2];
+		bool either; /* one of the keys is enough */
+	} rules[] = {
+		{"kubernetes.io/dockercfg", {".dockercfg", NULL}, false},
+		{"kubernetes.io/dockerconfigjson", {".dockerconfigjson", NULL}, false},
+		{"kubernetes.io/basic-auth", {"username", "password"}, true},
+		{"kubernetes.io/ssh-auth", {"ssh-privatekey", NULL}, false},
+		{"kubernetes.io/tls", {"tls.crt", "tls.key"}, false},
+	};
+	json_t *data = json_object_get(obj, "data");
+
+	if (strcmp(type, "kubernetes.io/service-account-token") == 0 &&
+	    !*(json_string_value(json_object_get(api_jget(obj, "metadata.annotations"),
+						 "kubernetes.io/service-account.name"))
+		       ?: ""))
+		api_cause_add(causes, "FieldValueRequired",
+			      "metadata.annotations[kubernetes.io/service-account.name]",
+			      "Required value");
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		bool any = false;
+
+		if (strcmp(type, rules[i].type) != 0)
+			continue;
+		for (size_t k = 0; k < 2 && rules[i].keys[k]; k++)
+			any |= json_object_get(data, rules[i].keys[k]) != NULL;
+		for (size_t k = 0; k < 2 && rules[i].keys[k]; k++) {
+			json_t *v = json_object_get(data, rules[i].keys[k]);
+			bool missing = rules[i].either ? !any : !v;
+
+			/* ssh-auth needs a non-empty key */
+			if (!missing && strcmp(rules[i].keys[k], "ssh-privatekey") == 0)
+				missing = !*(json_string_value(v) ?: "");
+			if (missing) {
+				_cleanup_free_ char *f =
+					k8c_xasprintf("data[%s]", rules[i].keys[k]);
+
+				api_cause_add(causes, "FieldValueRequired", f, "Required value");
+			}
+		}
+	}
+}
+
 static void secret_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	static const char *const fields[] = {"data", NULL};
@@ -287,6 +337,7 @@ static void secret_validate(const json_t *obj, const json_t *old, json_t *causes
 	if (data_size(json_object_get(obj, "data"), true) > MAX_DATA_SIZE)
 		api_cause_add(causes, "FieldValueTooLong", "data",
 			      "Too long: may not be more than %d bytes", MAX_DATA_SIZE);
+	secret_type_validate(obj, type ? type : "", causes);
 	if (old && type && api_jstr(old, "type") && strcmp(type, api_jstr(old, "type")) != 0)
 		api_cause_add(causes, "FieldValueInvalid", "type",
 			      "Invalid value: \"%s\": field is immutable", type);
@@ -457,6 +508,32 @@ static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
 		if (json_object_get(p, "targetPort"))
 			api_validate_port_num_or_name(json_object_get(p, "targetPort"), f, causes);
 	}
+	json_array_foreach(ports, i, p)
+	{
+		json_t *o;
+		size_t j;
+
+		json_array_foreach(ports, j, o) if (j < i &&
+						    json_equal(json_object_get(o, "port"),
+							       json_object_get(p, "port")) &&
+						    !strcmp(api_jstr(o, "protocol") ?: "TCP",
+							    api_jstr(p, "protocol") ?: "TCP"))
+		{
+			char f[48];
+
+			/* kube prints the key, a ServicePort of protocol and port, with %#v */
+			snprintf(f, sizeof(f), "spec.ports[%zu]", i);
+			api_cause_add(
+				causes, "FieldValueDuplicate", f,
+				"Duplicate value: core.ServicePort{Name:\"\", Protocol:\"%s\", "
+				"AppProtocol:(*string)(nil), Port:%lld, "
+				"TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:\"\"}, "
+				"NodePort:0}",
+				api_jstr(p, "protocol") ?: "TCP",
+				(long long)json_integer_value(json_object_get(p, "port")));
+			break;
+		}
+	}
 	api_validate_labels(json_object_get(spec, "selector"), "spec.selector", causes);
 	if (old) {
 		const char *ocip = api_jstr(old, "spec.clusterIP");
@@ -536,6 +613,17 @@ static json_t *ep_cells(const json_t *obj)
 			api_cell_age(obj));
 	free(buf);
 	return out;
+}
+
+/* SetDefaults_EndpointPort: ports' protocol TCP. */
+static void ep_defaults(json_t *obj)
+{
+	json_t *ss, *p;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(obj, "subsets"), i, ss)
+		json_array_foreach(json_object_get(ss, "ports"), j, p) if (json_is_object(p))
+			api_default_str(p, "protocol", "TCP");
 }
 
 /* Pods. */
@@ -1581,7 +1669,7 @@ const struct api_resource api_registry[] = {
 	 .validate = svc_validate, .on_update = svc_on_update, .allocate = api_services_allocate},
 	{CORE("endpoints", "endpoints", "Endpoints"), .namespaced = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ep"), .columns = ep_columns,
-	 .cells = ep_cells},
+	 .cells = ep_cells, .defaults = ep_defaults},
 	{CORE("pods", "pod", "Pod"), .namespaced = true, .has_status = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("po"), .categories = ALL,
 	 .columns = pod_columns, .cells = pod_cells, .defaults = pod_defaults,

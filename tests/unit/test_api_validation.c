@@ -483,6 +483,48 @@ static void services(void **state)
 			 NULL),
 		"spec.ports[1].name|spec.ports[1].targetPort|spec.selector|");
 	has_msg("Duplicate value: \"http\"");
+	/* the same port and protocol twice */
+	assert_string_equal(validate(r,
+				     "{\"spec\":{\"ports\":[{\"name\":\"a\",\"port\":80},{"
+				     "\"name\":\"b\",\"port\":80},{\"name\":\"c\",\"port\":80,"
+				     "\"protocol\":\"UDP\"}]}}",
+				     NULL),
+			    "spec.ports[1]|");
+	has_msg("FieldValueDuplicate Duplicate value: core.ServicePort{Name:\"\", "
+		"Protocol:\"TCP\", "
+		"AppProtocol:(*string)(nil), Port:80, TargetPort:intstr.IntOrString{Type:0, "
+		"IntVal:0, StrVal:\"\"}, NodePort:0}");
+}
+
+static void secrets_by_type(void **state)
+{
+	const struct api_resource *r = res("", "secrets");
+
+	(void)state;
+	assert_string_equal(validate(r, "{\"type\":\"kubernetes.io/tls\",\"data\":{}}", NULL),
+			    "data[tls.crt]|data[tls.key]|");
+	assert_string_equal(validate(r,
+				     "{\"type\":\"kubernetes.io/tls\",\"data\":{\"tls.crt\":\"\","
+				     "\"tls.key\":\"\"}}",
+				     NULL),
+			    "");
+	assert_string_equal(validate(r, "{\"type\":\"kubernetes.io/basic-auth\"}", NULL),
+			    "data[username]|data[password]|");
+	assert_string_equal(validate(r,
+				     "{\"type\":\"kubernetes.io/basic-auth\",\"data\":{"
+				     "\"password\":\"eA==\"}}",
+				     NULL),
+			    "");
+	assert_string_equal(validate(r,
+				     "{\"type\":\"kubernetes.io/ssh-auth\",\"data\":{\"ssh-"
+				     "privatekey\":\"\"}}",
+				     NULL),
+			    "data[ssh-privatekey]|");
+	assert_string_equal(validate(r, "{\"type\":\"kubernetes.io/dockerconfigjson\"}", NULL),
+			    "data[.dockerconfigjson]|");
+	assert_string_equal(validate(r, "{\"type\":\"kubernetes.io/service-account-token\"}", NULL),
+			    "metadata.annotations[kubernetes.io/service-account.name]|");
+	assert_string_equal(validate(r, "{\"type\":\"example.com/custom\"}", NULL), "");
 }
 
 static void ingress_and_netpol(void **state)
@@ -566,6 +608,7 @@ int main(void)
 		cmocka_unit_test(services),
 		cmocka_unit_test(ingress_and_netpol),
 		cmocka_unit_test(quota_and_limits),
+		cmocka_unit_test(secrets_by_type),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
