@@ -818,19 +818,7 @@ void api_pod_spec_defaults(json_t *spec)
 	api_default_str(spec, "dnsPolicy", "ClusterFirst");
 	api_default_int(spec, "terminationGracePeriodSeconds", 30);
 	api_default_str(spec, "schedulerName", "default-scheduler");
-	if (!json_object_get(spec, "enableServiceLinks"))
-		json_object_set_new(spec, "enableServiceLinks", json_true());
-	api_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
-	api_default_int(spec, "priority", 0);
 	api_jobj(spec, "securityContext");
-	if (!json_object_get(spec, "tolerations"))
-		json_object_set_new(
-			spec, "tolerations",
-			json_pack("[{s:s, s:s, s:s, s:I}, {s:s, s:s, s:s, s:I}]", "key",
-				  "node.kubernetes.io/not-ready", "operator", "Exists", "effect",
-				  "NoExecute", "tolerationSeconds", (json_int_t)300, "key",
-				  "node.kubernetes.io/unreachable", "operator", "Exists", "effect",
-				  "NoExecute", "tolerationSeconds", (json_int_t)300));
 	for (const char *const *l = lists; *l; l++) {
 		json_t *c;
 
@@ -862,14 +850,42 @@ static void pod_defaults(json_t *obj)
 	json_t *spec = api_jobj(obj, "spec");
 
 	api_pod_spec_defaults(spec);
+	/* SetDefaults_Pod, and what kube's admission plugins (ServiceAccount, Priority,
+	 * DefaultTolerationSeconds) add to Pods but not to templates */
+	if (!json_object_get(spec, "enableServiceLinks"))
+		json_object_set_new(spec, "enableServiceLinks", json_true());
+	api_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+	api_default_int(spec, "priority", 0);
+	if (!json_object_get(spec, "tolerations"))
+		json_object_set_new(
+			spec, "tolerations",
+			json_pack("[{s:s, s:s, s:s, s:I}, {s:s, s:s, s:s, s:I}]", "key",
+				  "node.kubernetes.io/not-ready", "operator", "Exists", "effect",
+				  "NoExecute", "tolerationSeconds", (json_int_t)300, "key",
+				  "node.kubernetes.io/unreachable", "operator", "Exists", "effect",
+				  "NoExecute", "tolerationSeconds", (json_int_t)300));
 	api_default_str(spec, "serviceAccountName", "default");
 	api_default_str(spec, "serviceAccount", api_jstr(spec, "serviceAccountName"));
 	for (const char *const *l = lists; *l; l++) {
 		json_t *c;
 		size_t i;
 
-		json_array_foreach(json_object_get(spec, *l), i, c) if (json_is_object(c))
+		json_array_foreach(json_object_get(spec, *l), i, c)
+		{
+			json_t *p;
+			size_t j;
+
+			if (!json_is_object(c))
+				continue;
 			requests_from_limits(c);
+			/* with hostNetwork, hostPort defaults to containerPort */
+			json_array_foreach(
+				json_object_get(c, "ports"), j,
+				p) if (json_is_true(json_object_get(spec, "hostNetwork")) &&
+				       json_is_object(p) &&
+				       !json_integer_value(json_object_get(p, "hostPort")))
+				json_object_set(p, "hostPort", json_object_get(p, "containerPort"));
+		}
 	}
 }
 

@@ -496,6 +496,40 @@ static void services(void **state)
 		"IntVal:0, StrVal:\"\"}, NodePort:0}");
 }
 
+/* Pods get the admission plugins' fields (priority, tolerations...); templates do not. */
+static void pod_and_template_defaults(void **state)
+{
+	json_t *pod = load("{\"spec\":{\"hostNetwork\":true,\"containers\":[{\"name\":\"c\","
+			   "\"image\":\"i\",\"ports\":[{\"containerPort\":80}]}]}}");
+	json_t *dep = load(DEPLOY(""));
+	json_t *ps, *ts;
+
+	(void)state;
+	res("", "pods")->defaults(pod);
+	res("apps", "deployments")->defaults(dep);
+	ps = json_object_get(pod, "spec");
+	ts = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+	assert_int_equal(json_array_size(json_object_get(ps, "tolerations")), 2);
+	assert_true(json_is_true(json_object_get(ps, "enableServiceLinks")));
+	assert_int_equal(json_integer_value(json_object_get(ps, "priority")), 0);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_array_get(json_object_get(
+					       json_array_get(json_object_get(ps, "containers"), 0),
+					       "ports"),
+				       0),
+			"hostPort")),
+		80);
+	assert_null(json_object_get(ts, "tolerations"));
+	assert_null(json_object_get(ts, "enableServiceLinks"));
+	assert_null(json_object_get(ts, "priority"));
+	assert_null(json_object_get(ts, "serviceAccountName"));
+	assert_string_equal(json_string_value(json_object_get(ts, "dnsPolicy")), "ClusterFirst");
+	assert_true(json_is_object(json_object_get(ts, "securityContext")));
+	json_decref(pod);
+	json_decref(dep);
+}
+
 static void secrets_by_type(void **state)
 {
 	const struct api_resource *r = res("", "secrets");
@@ -609,6 +643,7 @@ int main(void)
 		cmocka_unit_test(ingress_and_netpol),
 		cmocka_unit_test(quota_and_limits),
 		cmocka_unit_test(secrets_by_type),
+		cmocka_unit_test(pod_and_template_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
