@@ -431,8 +431,17 @@ static void svc_defaults(json_t *obj)
 			json_object_set_new(spec, "ipFamilies", json_pack("[s]", "IPv4"));
 		api_default_str(spec, "ipFamilyPolicy", "SingleStack");
 	}
-	if (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0)
+	/* externally accessible: NodePort, LoadBalancer, or ClusterIP with external IPs */
+	if (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0 ||
+	    (strcmp(type, "ClusterIP") == 0 &&
+	     json_array_size(json_object_get(spec, "externalIPs"))))
 		api_default_str(spec, "externalTrafficPolicy", "Cluster");
+	if (strcmp(api_jstr(spec, "sessionAffinity"), "None") == 0)
+		json_object_del(spec, "sessionAffinityConfig");
+	else if (strcmp(api_jstr(spec, "sessionAffinity"), "ClientIP") == 0 &&
+		 !json_is_integer(api_jget(spec, "sessionAffinityConfig.clientIP.timeoutSeconds")))
+		json_object_set_new(spec, "sessionAffinityConfig",
+				    json_pack("{s:{s:i}}", "clientIP", "timeoutSeconds", 10800));
 	if (strcmp(type, "LoadBalancer") == 0 &&
 	    !json_object_get(spec, "allocateLoadBalancerNodePorts"))
 		json_object_set_new(spec, "allocateLoadBalancerNodePorts", json_true());
@@ -450,6 +459,15 @@ static void svc_defaults(json_t *obj)
 	}
 	api_jobj(obj, "status");
 	api_jobj(json_object_get(obj, "status"), "loadBalancer");
+	/* LoadBalancerIPMode: an ingress IP is a VIP unless told otherwise */
+	if (strcmp(type, "LoadBalancer") == 0) {
+		json_t *ing;
+
+		json_array_foreach(api_jget(obj, "status.loadBalancer.ingress"), i,
+				   ing) if (json_is_object(ing) && api_jstr(ing, "ip") &&
+					    *api_jstr(ing, "ip"))
+			api_default_str(ing, "ipMode", "VIP");
+	}
 }
 
 static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
@@ -802,6 +820,20 @@ static void volume_defaults(json_t *v)
 	for (const char *const *s = moded; *s; s++)
 		if (json_is_object(json_object_get(v, *s)))
 			api_default_int(json_object_get(v, *s), "defaultMode", 0644);
+	{
+		json_t *src;
+		size_t i;
+
+		json_array_foreach(api_jget(v, "projected.sources"), i, src)
+		{
+			json_t *t = json_object_get(src, "serviceAccountToken");
+
+			if (json_is_object(t))
+				api_default_int(t, "expirationSeconds", 3600);
+		}
+	}
+	if (json_is_object(json_object_get(v, "iscsi")))
+		api_default_str(json_object_get(v, "iscsi"), "iscsiInterface", "default");
 	if (json_is_object(json_object_get(v, "hostPath")) &&
 	    !json_object_get(json_object_get(v, "hostPath"), "type"))
 		json_object_set_new(json_object_get(v, "hostPath"), "type", json_string(""));
@@ -1299,6 +1331,17 @@ static json_t *node_cells(const json_t *obj)
 	return out;
 }
 
+/* SetDefaults_NodeStatus: allocatable is the capacity when not given; canonical quantities. */
+static void node_defaults(json_t *obj)
+{
+	json_t *st = json_object_get(obj, "status"), *cap = json_object_get(st, "capacity");
+
+	api_quantities_canonical(cap);
+	api_quantities_canonical(json_object_get(st, "allocatable"));
+	if (json_is_object(cap) && !json_object_get(st, "allocatable"))
+		json_object_set_new(st, "allocatable", json_deep_copy(cap));
+}
+
 /* PersistentVolumes and claims. */
 
 static json_t *access_modes_cell(const json_t *modes)
@@ -1616,8 +1659,12 @@ static void rc_defaults(json_t *obj)
 	if (json_is_object(tmpl)) {
 		json_t *labels = api_jget(tmpl, "metadata.labels");
 
-		if (!json_object_get(spec, "selector") && json_is_object(labels))
+		if (!json_object_size(json_object_get(spec, "selector")) && json_is_object(labels))
 			json_object_set_new(spec, "selector", json_deep_copy(labels));
+		/* and the RC's own labels, when it has none */
+		if (!json_object_size(api_jget(obj, "metadata.labels")) && json_object_size(labels))
+			json_object_set_new(api_jobj(obj, "metadata"), "labels",
+					    json_deep_copy(labels));
 		api_pod_spec_defaults(api_jobj(tmpl, "spec"));
 	}
 }
@@ -1695,7 +1742,7 @@ const struct api_resource api_registry[] = {
 	 .validate = event_validate},
 	{CORE("nodes", "node", "Node"), .has_status = true, .create_keeps_status = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("no"), .columns = node_columns,
-	 .cells = node_cells},
+	 .cells = node_cells, .defaults = node_defaults},
 	{CORE("persistentvolumes", "persistentvolume", "PersistentVolume"), .has_status = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("pv"), .columns = pv_columns,
 	 .cells = pv_cells, .defaults = pv_defaults, .on_create = pv_on_create,

@@ -213,6 +213,9 @@ void api_quantities_canonical(json_t *list)
 	json_object_foreach(list, k, v)
 	{
 		if (api_quantity_parse_json(v, &q) == 0) {
+			/* SetDefaults_ResourceList: rounded up to milli units */
+			if (q.nano > 0 && q.nano % 1000000)
+				q.nano += 1000000 - q.nano % 1000000;
 			api_quantity_format(&q, buf, sizeof(buf));
 			json_object_set_new(list, k, json_string(buf));
 		}

@@ -38,7 +38,7 @@ int api_quantity_parse_json(const json_t *v, struct api_quantity *q);
 void api_quantity_format(const struct api_quantity *q, char *buf, size_t len);
 /* <0, 0, >0 as a < b. */
 int api_quantity_cmp(const struct api_quantity *a, const struct api_quantity *b);
-/* Rewrite the quantities of a ResourceList in canonical form (those that parse). */
+/* Rewrite the quantities of a ResourceList rounded up to milli units, in canonical form. */
 void api_quantities_canonical(json_t *list);
 
 /* Messages of kube's name checks, or NULL when s is valid (static text). */

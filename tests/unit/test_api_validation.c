@@ -496,6 +496,47 @@ static void services(void **state)
 		"IntVal:0, StrVal:\"\"}, NodePort:0}");
 }
 
+/* Other kinds' SetDefaults_*: ResourceLists round up to milli units, Services, RCs, Nodes. */
+static void more_defaults(void **state)
+{
+	json_t *l = load("{\"a\":\"0.1m\",\"b\":\"1n\",\"c\":\"1.5\",\"d\":2,\"e\":\"bad\","
+			 "\"f\":\"2048Ki\"}");
+	json_t *svc =
+		load("{\"spec\":{\"sessionAffinity\":\"ClientIP\",\"externalIPs\":[\"1.2.3.4\"],"
+		     "\"ports\":[{\"port\":80}]}}");
+	json_t *rc = load("{\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"app\":\"a\"}},"
+			  "\"spec\":{\"containers\":[]}}}}");
+	json_t *node = load("{\"status\":{\"capacity\":{\"cpu\":\"4\",\"memory\":\"8192Mi\"}}}");
+	char *t;
+
+	(void)state;
+	api_quantities_canonical(l);
+	t = json_dumps(l, JSON_COMPACT);
+	assert_string_equal(t, "{\"a\":\"1m\",\"b\":\"1m\",\"c\":\"1500m\",\"d\":\"2\",\"e\":"
+			       "\"bad\",\"f\":\"2Mi\"}");
+	free(t);
+	res("", "services")->defaults(svc);
+	t = json_dumps(json_object_get(svc, "spec"), JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(
+		strstr(t, "\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":10800}}"));
+	assert_non_null(strstr(t, "\"externalTrafficPolicy\":\"Cluster\""));
+	free(t);
+	res("", "replicationcontrollers")->defaults(rc);
+	t = json_dumps(rc, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(strstr(t, "\"metadata\":{\"labels\":{\"app\":\"a\"}}"));
+	assert_non_null(strstr(t, "\"selector\":{\"app\":\"a\"}"));
+	free(t);
+	res("", "nodes")->defaults(node);
+	t = json_dumps(node, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(t, "{\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":\"8Gi\"},"
+			       "\"capacity\":{\"cpu\":\"4\",\"memory\":\"8Gi\"}}}");
+	free(t);
+	json_decref(l);
+	json_decref(svc);
+	json_decref(rc);
+	json_decref(node);
+}
+
 /* Pods get the admission plugins' fields (priority, tolerations...); templates do not. */
 static void pod_and_template_defaults(void **state)
 {
@@ -644,6 +685,7 @@ int main(void)
 		cmocka_unit_test(quota_and_limits),
 		cmocka_unit_test(secrets_by_type),
 		cmocka_unit_test(pod_and_template_defaults),
+		cmocka_unit_test(more_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
