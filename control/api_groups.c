@@ -602,6 +602,15 @@ static json_t *ingclass_cells(const json_t *obj)
 			 api_cell_str(api_jstr(obj, "spec.controller")), params, api_cell_age(obj));
 }
 
+/* SetDefaults_IngressClass: parameters are cluster-scoped unless told. */
+static void ingclass_defaults(json_t *obj)
+{
+	json_t *p = api_jget(obj, "spec.parameters");
+
+	if (json_is_object(p))
+		api_default_str(p, "scope", "Cluster");
+}
+
 static void ingclass_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	const char *c = api_jstr(obj, "spec.controller");
@@ -760,6 +769,22 @@ static json_t *eps_cells(const json_t *obj)
 	return json_pack("[o, o, o, o, o]", api_cell_name(obj),
 			 api_cell_str(api_jstr(obj, "addressType")), sbuf_cell(&ports, "<unset>"),
 			 sbuf_cell(&eps, "<unset>"), api_cell_age(obj));
+}
+
+/* SetDefaults_EndpointPort (discovery): name "" and protocol TCP. */
+static void eps_defaults(json_t *obj)
+{
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(obj, "ports"), i, p)
+	{
+		if (!json_is_object(p))
+			continue;
+		if (!json_is_string(json_object_get(p, "name")))
+			json_object_set_new(p, "name", json_string(""));
+		api_default_str(p, "protocol", "TCP");
+	}
 }
 
 static void eps_validate(const json_t *obj, const json_t *old, json_t *causes)
@@ -945,6 +970,29 @@ static json_t *binding_cells(const json_t *obj)
 			 sbuf_cell(&users, ""), sbuf_cell(&groups, ""), sbuf_cell(&sas, ""));
 }
 
+/* SetDefaults_RoleBinding/ClusterRoleBinding and SetDefaults_Subject: the API groups. */
+static void binding_defaults(json_t *obj)
+{
+	json_t *s;
+	size_t i;
+
+	if (json_is_object(json_object_get(obj, "roleRef")))
+		api_default_str(json_object_get(obj, "roleRef"), "apiGroup",
+				"rbac.authorization.k8s.io");
+	json_array_foreach(json_object_get(obj, "subjects"), i, s)
+	{
+		const char *k = api_jstr(s, "kind") ?: "";
+
+		if (!json_is_object(s) || *(api_jstr(s, "apiGroup") ?: ""))
+			continue;
+		if (strcmp(k, "User") == 0 || strcmp(k, "Group") == 0)
+			json_object_set_new(s, "apiGroup",
+					    json_string("rbac.authorization.k8s.io"));
+		else if (strcmp(k, "ServiceAccount") == 0)
+			json_object_set_new(s, "apiGroup", json_string(""));
+	}
+}
+
 static void binding_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	const char *k = api_jstr(obj, "roleRef.kind"), *n = api_jstr(obj, "roleRef.name");
@@ -1061,14 +1109,14 @@ const struct api_resource api_registry_groups[] = {
 	 .validate = ing_validate},
 	{GROUP("networking.k8s.io", "ingressclasses", "ingressclass", "IngressClass"),
 	 .name_rule = API_NAME_SUBDOMAIN, .columns = ingclass_columns, .cells = ingclass_cells,
-	 .validate = ingclass_validate},
+	 .defaults = ingclass_defaults, .validate = ingclass_validate},
 	{GROUP("networking.k8s.io", "networkpolicies", "networkpolicy", "NetworkPolicy"),
 	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("netpol"),
 	 .columns = netpol_columns, .cells = netpol_cells, .defaults = netpol_defaults,
 	 .validate = netpol_validate},
 	{GROUP("discovery.k8s.io", "endpointslices", "endpointslice", "EndpointSlice"),
 	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .columns = eps_columns,
-	 .cells = eps_cells, .validate = eps_validate},
+	 .cells = eps_cells, .defaults = eps_defaults, .validate = eps_validate},
 	{GROUP("storage.k8s.io", "storageclasses", "storageclass", "StorageClass"),
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("sc"), .columns = sc_columns,
 	 .cells = sc_cells, .defaults = sc_defaults, .validate = sc_validate},
@@ -1084,11 +1132,11 @@ const struct api_resource api_registry_groups[] = {
 	 .name_rule = API_NAME_PATH_SEGMENT, .columns = role_columns, .cells = role_cells},
 	{GROUP("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding"),
 	 .namespaced = true, .name_rule = API_NAME_PATH_SEGMENT, .columns = binding_columns,
-	 .cells = binding_cells, .validate = binding_validate},
+	 .cells = binding_cells, .defaults = binding_defaults, .validate = binding_validate},
 	{GROUP("rbac.authorization.k8s.io", "clusterrolebindings", "clusterrolebinding",
 	       "ClusterRoleBinding"),
 	 .name_rule = API_NAME_PATH_SEGMENT, .columns = binding_columns, .cells = binding_cells,
-	 .validate = cluster_binding_validate},
+	 .defaults = binding_defaults, .validate = cluster_binding_validate},
 	/* last: kubectl resolves "ingress" to the first group that serves it (networking) */
 	{.group = "extensions",
 	 .version = "v1beta1",

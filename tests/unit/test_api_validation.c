@@ -537,6 +537,40 @@ static void more_defaults(void **state)
 	json_decref(node);
 }
 
+/* The named groups' SetDefaults_*: RBAC API groups, EndpointSlice ports, IngressClass scope. */
+static void group_defaults(void **state)
+{
+	json_t *rb = load("{\"roleRef\":{\"kind\":\"Role\",\"name\":\"r\"},\"subjects\":[{\"kind\":"
+			  "\"User\",\"name\":\"u\"},{\"kind\":\"ServiceAccount\",\"name\":\"s\","
+			  "\"namespace\":\"n\"}]}");
+	json_t *eps = load("{\"addressType\":\"IPv4\",\"ports\":[{\"port\":80}]}");
+	json_t *ic = load("{\"spec\":{\"controller\":\"x/y\",\"parameters\":{\"kind\":\"K\","
+			  "\"name\":\"n\"}}}");
+	char *t;
+
+	(void)state;
+	res("rbac.authorization.k8s.io", "rolebindings")->defaults(rb);
+	t = json_dumps(rb, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(t, "{\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":"
+			       "\"Role\",\"name\":\"r\"},\"subjects\":[{\"apiGroup\":\"rbac."
+			       "authorization.k8s.io\",\"kind\":\"User\",\"name\":\"u\"},{"
+			       "\"apiGroup\":\"\",\"kind\":\"ServiceAccount\",\"name\":\"s\","
+			       "\"namespace\":\"n\"}]}");
+	free(t);
+	res("discovery.k8s.io", "endpointslices")->defaults(eps);
+	t = json_dumps(json_object_get(eps, "ports"), JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(t, "[{\"name\":\"\",\"port\":80,\"protocol\":\"TCP\"}]");
+	free(t);
+	res("networking.k8s.io", "ingressclasses")->defaults(ic);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(ic, "spec"), "parameters"), "scope")),
+		"Cluster");
+	json_decref(rb);
+	json_decref(eps);
+	json_decref(ic);
+}
+
 /* Pods get the admission plugins' fields (priority, tolerations...); templates do not. */
 static void pod_and_template_defaults(void **state)
 {
@@ -686,6 +720,7 @@ int main(void)
 		cmocka_unit_test(secrets_by_type),
 		cmocka_unit_test(pod_and_template_defaults),
 		cmocka_unit_test(more_defaults),
+		cmocka_unit_test(group_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
