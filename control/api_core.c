@@ -657,47 +657,181 @@ static const struct api_column pod_columns[] = {{"Name", "string", "name", 0},
 						{"Readiness Gates", "string", NULL, 1},
 						{NULL}};
 
+/* An init container with restartPolicy Always (a sidecar). */
+static bool restartable_init(const json_t *spec, const char *name)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(spec, "initContainers"), i, c)
+	{
+		if (name && api_jstr(c, "name") && strcmp(api_jstr(c, "name"), name) == 0)
+			return strcmp(api_jstr(c, "restartPolicy") ?: "", "Always") == 0;
+	}
+	return false;
+}
+
+/* Whether the pod's condition of type is True. */
+static bool pod_condition(const json_t *obj, const char *type)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(api_jget(obj, "status.conditions"), i, c)
+	{
+		if (strcmp(api_jstr(c, "type") ?: "", type) == 0)
+			return strcmp(api_jstr(c, "status") ?: "", "True") == 0;
+	}
+	return false;
+}
+
+/* Keep the later of two RFC 3339 timestamps in *last (same format: compares as text). */
+static void later(const char **last, const char *ts)
+{
+	if (ts && (!*last || strcmp(ts, *last) > 0))
+		*last = ts;
+}
+
+/* kubectl's pod row (printPod): Ready, the Status reason, Restarts with the last one's age. */
 static json_t *pod_cells(const json_t *obj)
 {
-	json_t *cs, *c, *gates = api_jget(obj, "spec.readinessGates");
-	const char *reason = api_jstr(obj, "status.reason") ?: api_jstr(obj, "status.phase");
-	long long restarts = 0, ready = 0;
-	size_t total = json_array_size(api_jget(obj, "spec.containers")), i;
-	char readys[32], restartss[32], gatess[32];
+	json_t *spec = json_object_get(obj, "spec"), *c,
+	       *gates = json_object_get(spec, "readinessGates");
+	const char *phase = api_jstr(obj, "status.phase") ?: "";
+	const char *sreason = api_jstr(obj, "status.reason");
+	const char *last = NULL, *last_sidecar = NULL;
+	size_t total = json_array_size(json_object_get(spec, "containers")), i;
+	size_t ninit = json_array_size(json_object_get(spec, "initContainers"));
+	long long restarts = 0, sidecar_restarts = 0, ready = 0;
+	bool initializing = false;
+	char reason[96], readys[48], restartss[64], gatess[48];
+	json_t *st;
 
-	cs = api_jget(obj, "status.containerStatuses");
-	json_array_foreach(cs, i, c)
+	snprintf(reason, sizeof(reason), "%s", sreason && *sreason ? sreason : phase);
+	json_array_foreach(api_jget(obj, "status.conditions"), i, c)
 	{
-		const char *w = api_jstr(c, "state.waiting.reason");
-		const char *t = api_jstr(c, "state.terminated.reason");
-
-		restarts += json_integer_value(json_object_get(c, "restartCount"));
-		if (json_is_true(json_object_get(c, "ready")) && api_jget(c, "state.running"))
-			ready++;
-		if (w && *w)
-			reason = w;
-		else if (t && *t)
-			reason = t;
+		if (strcmp(api_jstr(c, "type") ?: "", "PodScheduled") == 0 &&
+		    strcmp(api_jstr(c, "reason") ?: "", "SchedulingGated") == 0)
+			snprintf(reason, sizeof(reason), "SchedulingGated");
 	}
-	if (api_jget(obj, "metadata.deletionTimestamp"))
-		reason = strcmp(reason ?: "", "NodeLost") == 0 ? "Unknown" : "Terminating";
+	json_array_foreach(json_object_get(spec, "initContainers"), i,
+			   c) if (strcmp(api_jstr(c, "restartPolicy") ?: "", "Always") == 0)
+		total++;
+	json_array_foreach(api_jget(obj, "status.initContainerStatuses"), i, st)
+	{
+		const char *name = api_jstr(st, "name");
+		bool sidecar = restartable_init(spec, name);
+		json_t *term = api_jget(st, "state.terminated");
+		const char *wr = api_jstr(st, "state.waiting.reason");
+		long long rc = json_integer_value(json_object_get(st, "restartCount"));
+
+		restarts += rc;
+		later(&last, api_jstr(st, "lastState.terminated.finishedAt"));
+		if (sidecar) {
+			sidecar_restarts += rc;
+			later(&last_sidecar, api_jstr(st, "lastState.terminated.finishedAt"));
+		}
+		if (term && json_integer_value(json_object_get(term, "exitCode")) == 0)
+			continue;
+		if (sidecar && json_is_true(json_object_get(st, "started"))) {
+			ready += json_is_true(json_object_get(st, "ready"));
+			continue;
+		}
+		if (term) {
+			const char *tr = api_jstr(term, "reason");
+			long long sig = json_integer_value(json_object_get(term, "signal"));
+
+			if (tr && *tr)
+				snprintf(reason, sizeof(reason), "Init:%s", tr);
+			else if (sig)
+				snprintf(reason, sizeof(reason), "Init:Signal:%lld", sig);
+			else
+				snprintf(reason, sizeof(reason), "Init:ExitCode:%lld",
+					 (long long)json_integer_value(
+						 json_object_get(term, "exitCode")));
+		} else if (wr && *wr && strcmp(wr, "PodInitializing") != 0) {
+			snprintf(reason, sizeof(reason), "Init:%s", wr);
+		} else {
+			snprintf(reason, sizeof(reason), "Init:%zu/%zu", i, ninit);
+		}
+		initializing = true;
+		break;
+	}
+	if (!initializing || pod_condition(obj, "Initialized")) {
+		json_t *cs = api_jget(obj, "status.containerStatuses");
+		bool running = false;
+
+		restarts = sidecar_restarts;
+		last = last_sidecar;
+		for (i = json_array_size(cs); i-- > 0;) {
+			json_t *term;
+			const char *wr;
+
+			st = json_array_get(cs, i);
+			term = api_jget(st, "state.terminated");
+			wr = api_jstr(st, "state.waiting.reason");
+			restarts += json_integer_value(json_object_get(st, "restartCount"));
+			later(&last, api_jstr(st, "lastState.terminated.finishedAt"));
+			if (wr && *wr) {
+				snprintf(reason, sizeof(reason), "%s", wr);
+			} else if (term && *(api_jstr(term, "reason") ?: "")) {
+				snprintf(reason, sizeof(reason), "%s", api_jstr(term, "reason"));
+			} else if (term) {
+				long long sig = json_integer_value(json_object_get(term, "signal"));
+
+				if (sig)
+					snprintf(reason, sizeof(reason), "Signal:%lld", sig);
+				else
+					snprintf(reason, sizeof(reason), "ExitCode:%lld",
+						 (long long)json_integer_value(
+							 json_object_get(term, "exitCode")));
+			} else if (json_is_true(json_object_get(st, "ready")) &&
+				   api_jget(st, "state.running")) {
+				running = true;
+				ready++;
+			}
+		}
+		if (strcmp(reason, "Completed") == 0 && running)
+			snprintf(reason, sizeof(reason), "%s",
+				 pod_condition(obj, "Ready") ? "Running" : "NotReady");
+	}
+	if (api_jget(obj, "metadata.deletionTimestamp") && sreason &&
+	    strcmp(sreason, "NodeLost") == 0)
+		snprintf(reason, sizeof(reason), "Unknown");
+	else if (api_jget(obj, "metadata.deletionTimestamp") && strcmp(phase, "Succeeded") != 0 &&
+		 strcmp(phase, "Failed") != 0)
+		snprintf(reason, sizeof(reason), "Terminating");
 	snprintf(readys, sizeof(readys), "%lld/%zu", ready, total);
-	snprintf(restartss, sizeof(restartss), "%lld", restarts);
+	if (restarts && last) {
+		char age[32];
+
+		api_age(last, age, sizeof(age));
+		snprintf(restartss, sizeof(restartss), "%lld (%s ago)", restarts, age);
+	} else {
+		snprintf(restartss, sizeof(restartss), "%lld", restarts);
+	}
+	snprintf(gatess, sizeof(gatess), "<none>");
 	if (json_array_size(gates)) {
 		size_t ok = 0, j;
 		json_t *g, *cond;
 
-		json_array_foreach(gates, i, g) json_array_foreach(
-			api_jget(obj, "status.conditions"), j,
-			cond) if (api_jstr(cond, "type") && api_jstr(g, "conditionType") &&
-				  !strcmp(api_jstr(cond, "type"), api_jstr(g, "conditionType")) &&
-				  !strcmp(api_jstr(cond, "status") ?: "", "True")) ok++;
+		json_array_foreach(gates, i, g)
+		{
+			json_array_foreach(api_jget(obj, "status.conditions"), j, cond)
+			{
+				if (strcmp(api_jstr(cond, "type") ?: "",
+					   api_jstr(g, "conditionType") ?: "") != 0)
+					continue;
+				ok += strcmp(api_jstr(cond, "status") ?: "", "True") == 0;
+				break;
+			}
+		}
 		snprintf(gatess, sizeof(gatess), "%zu/%zu", ok, json_array_size(gates));
-	} else {
-		snprintf(gatess, sizeof(gatess), "<none>");
 	}
-	return json_pack("[o, s, s, s, o, s, s, s, s]", api_cell_name(obj), readys, reason ?: "",
-			 restartss, api_cell_age(obj), or_none(api_jstr(obj, "status.podIP")),
+	return json_pack("[o, s, s, s, o, s, s, s, s]", api_cell_name(obj), readys, reason,
+			 restartss, api_cell_age(obj),
+			 or_none(api_jstr(json_array_get(api_jget(obj, "status.podIPs"), 0), "ip")
+					 ?: api_jstr(obj, "status.podIP")),
 			 or_none(api_jstr(obj, "spec.nodeName")),
 			 or_none(api_jstr(obj, "status.nominatedNodeName")), gatess);
 }
