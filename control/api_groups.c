@@ -126,39 +126,92 @@ static bool selector_matches(const json_t *sel, const json_t *labels)
 	return true;
 }
 
-/* apps/v1: a selector is required, is immutable and selects the template's labels. */
-static void selector_validate(const json_t *obj, const json_t *old, json_t *causes)
+/* Whether LabelSelectorAsSelector takes sel: operators known, values as they need. */
+static bool selector_convertible(const json_t *sel)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
+	{
+		const char *op = api_jstr(e, "operator") ?: "";
+		size_t nv = json_array_size(json_object_get(e, "values"));
+
+		if (((!strcmp(op, "In") || !strcmp(op, "NotIn")) && !nv) ||
+		    ((!strcmp(op, "Exists") || !strcmp(op, "DoesNotExist")) && nv) ||
+		    (strcmp(op, "In") && strcmp(op, "NotIn") && strcmp(op, "Exists") &&
+		     strcmp(op, "DoesNotExist")))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * apps/v1 (ValidateDeploymentSpec and its siblings): a selector is required, not empty, is
+ * immutable and selects the template's labels; the template restarts Always and has no
+ * activeDeadlineSeconds. what names the kind in kube's "empty selector" message.
+ */
+static void selector_validate_as(const json_t *obj, const json_t *old, const char *what,
+				 json_t *causes)
 {
 	json_t *sel = api_jget(obj, "spec.selector");
 	json_t *labels = api_jget(obj, "spec.template.metadata.labels");
+	const char *rp = api_jstr(obj, "spec.template.spec.restartPolicy");
+	bool empty = !json_object_size(json_object_get(sel, "matchLabels")) &&
+		     !json_array_size(json_object_get(sel, "matchExpressions"));
 
-	if (!json_object_size(json_object_get(sel, "matchLabels")) &&
-	    !json_array_size(json_object_get(sel, "matchExpressions"))) {
+	if (!json_is_object(sel)) {
 		api_cause_add(causes, "FieldValueRequired", "spec.selector", "Required value");
-		if (!json_is_object(sel))
-			return;
+	} else {
+		api_validate_label_selector(sel, "spec.selector", causes);
+		if (empty) {
+			_cleanup_free_ char *t = api_go_label_selector(sel);
+
+			api_cause_add(causes, "FieldValueInvalid", "spec.selector",
+				      "Invalid value: %s: empty selector is invalid for %s", t,
+				      what);
+		}
 	}
 	if (old && !json_equal(sel, api_jget(old, "spec.selector"))) {
-		_cleanup_json_ json_t *text = selector_cell(sel, false);
+		_cleanup_free_ char *t = api_go_label_selector(sel);
 
 		api_cause_add(causes, "FieldValueInvalid", "spec.selector",
-			      "Invalid value: \"%s\": field is immutable", json_string_value(text));
+			      "Invalid value: %s: field is immutable", t);
+	}
+	if (json_is_object(sel) && !selector_convertible(sel)) {
+		_cleanup_free_ char *t = api_go_label_selector(sel);
+
+		/* kube validates no template when the selector does not convert */
+		api_cause_add(causes, "FieldValueInvalid", "spec.selector",
+			      "Invalid value: %s: invalid label selector", t);
+		return;
 	}
 	if (!json_is_object(api_jget(obj, "spec.template"))) {
 		api_cause_add(causes, "FieldValueRequired", "spec.template", "Required value");
 		return;
 	}
-	if (!selector_matches(sel, labels)) {
-		_cleanup_json_ json_t *text = selector_cell(labels, true);
+	/* a missing selector matches nothing, an empty one everything (kube skips that) */
+	if ((!json_is_object(sel) || !empty) &&
+	    (!json_is_object(sel) || !selector_matches(sel, labels))) {
+		_cleanup_free_ char *t = api_go_string_map(labels);
 
 		api_cause_add(causes, "FieldValueInvalid", "spec.template.metadata.labels",
-			      "Invalid value: \"%s\": `selector` does not match template `labels`",
-			      json_string_value(text));
+			      "Invalid value: %s: `selector` does not match template `labels`", t);
 	}
 	api_validate_labels(labels, "spec.template.metadata.labels", causes);
 	api_validate_annotations(api_jget(obj, "spec.template.metadata.annotations"),
 				 "spec.template.metadata.annotations", causes);
 	api_pod_spec_validate(api_jget(obj, "spec.template.spec"), "spec.template.spec", causes);
+	if (rp && strcmp(rp, "Always") != 0)
+		api_cause_add(causes, "FieldValueNotSupported", "spec.template.spec.restartPolicy",
+			      "Unsupported value: \"%s\": supported values: \"Always\"", rp);
+	if (api_jget(obj, "spec.template.spec.activeDeadlineSeconds"))
+		api_cause_add(causes, "FieldValueForbidden",
+			      "spec.template.spec.activeDeadlineSeconds",
+			      "Forbidden: activeDeadlineSeconds in %s is not Supported",
+			      strcmp(what, "daemonset") == 0	 ? "DaemonSet"
+			      : strcmp(what, "statefulset") == 0 ? "StatefulSet"
+								 : "ReplicaSet");
 }
 
 /* replicas, revisionHistoryLimit and minReadySeconds are counts (>= 0) when present. */
@@ -207,10 +260,11 @@ static void template_defaults(json_t *spec)
 		api_pod_spec_defaults(api_jobj(tmpl, "spec"));
 }
 
+/* Deployments and ReplicaSets (kube's ReplicaSet message says "deployment" too). */
 static void controller_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	replicas_validate(obj, causes);
-	selector_validate(obj, old, causes);
+	selector_validate_as(obj, old, "deployment", causes);
 }
 
 /* The status a controller starts with (its controller fills it in later). */
@@ -295,7 +349,7 @@ static void ds_validate(const json_t *obj, const json_t *old, json_t *causes)
 	const char *t = api_jstr(obj, "spec.updateStrategy.type");
 
 	replicas_validate(obj, causes);
-	selector_validate(obj, old, causes);
+	selector_validate_as(obj, old, "daemonset", causes);
 	if (t && strcmp(t, "RollingUpdate") && strcmp(t, "OnDelete"))
 		api_cause_add(causes, "FieldValueNotSupported", "spec.updateStrategy.type",
 			      "Unsupported value: \"%s\": supported values: \"OnDelete\", "
@@ -312,7 +366,8 @@ static void sts_validate(const json_t *obj, const json_t *old, json_t *causes)
 	const char *t = api_jstr(obj, "spec.updateStrategy.type");
 	const char *pm = api_jstr(obj, "spec.podManagementPolicy");
 
-	controller_validate(obj, old, causes);
+	replicas_validate(obj, causes);
+	selector_validate_as(obj, old, "statefulset", causes);
 	if (pm && strcmp(pm, "OrderedReady") && strcmp(pm, "Parallel"))
 		api_cause_add(causes, "FieldValueInvalid", "spec.podManagementPolicy",
 			      "Invalid value: \"%s\": must be 'OrderedReady' or 'Parallel'", pm);

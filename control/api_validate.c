@@ -560,6 +560,139 @@ void api_validate_int_or_percent(const json_t *v, const char *field, json_t *cau
 	}
 }
 
+/* Go's %#v of values, as kube's messages print them. */
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Go's %q of s (ASCII: quotes and backslashes escaped). */
+static void go_quote(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void go_map(FILE *f, const json_t *m)
+{
+	size_t n = json_is_object(m) ? json_object_size(m) : 0, i = 0;
+	_cleanup_free_ const char **keys = k8c_xmalloc((n ? n : 1) * sizeof(*keys));
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(m)) {
+		fputs("map[string]string(nil)", f);
+		return;
+	}
+	json_object_foreach((json_t *)m, k, v) keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_keys);
+	fputs("map[string]string{", f);
+	for (i = 0; i < n; i++) {
+		fputs(i ? ", " : "", f);
+		go_quote(f, keys[i]);
+		fputc(':', f);
+		go_quote(f, json_string_value(json_object_get(m, keys[i])) ?: "");
+	}
+	fputc('}', f);
+}
+
+char *api_go_string_map(const json_t *m)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	go_map(f, m);
+	fclose(f);
+	return buf;
+}
+
+char *api_go_label_selector(const json_t *sel)
+{
+	json_t *exprs = json_object_get(sel, "matchExpressions"), *e, *v;
+	char *buf = NULL;
+	size_t len = 0, i, j;
+	FILE *f = open_memstream(&buf, &len);
+
+	fputs("v1.LabelSelector{MatchLabels:", f);
+	go_map(f, json_object_get(sel, "matchLabels"));
+	fputs(", MatchExpressions:", f);
+	if (!json_is_array(exprs)) {
+		fputs("[]v1.LabelSelectorRequirement(nil)}", f);
+		fclose(f);
+		return buf;
+	}
+	fputs("[]v1.LabelSelectorRequirement{", f);
+	json_array_foreach(exprs, i, e)
+	{
+		fprintf(f, "%sv1.LabelSelectorRequirement{Key:", i ? ", " : "");
+		go_quote(f, api_jstr(e, "key") ?: "");
+		fputs(", Operator:", f);
+		go_quote(f, api_jstr(e, "operator") ?: "");
+		fputs(", Values:", f);
+		if (!json_is_array(json_object_get(e, "values"))) {
+			fputs("[]string(nil)}", f);
+			continue;
+		}
+		fputs("[]string{", f);
+		json_array_foreach(json_object_get(e, "values"), j, v)
+		{
+			fputs(j ? ", " : "", f);
+			go_quote(f, json_string_value(v) ?: "");
+		}
+		fputs("}}", f);
+	}
+	fputs("}}", f);
+	fclose(f);
+	return buf;
+}
+
+void api_validate_label_selector(const json_t *sel, const char *field, json_t *causes)
+{
+	_cleanup_free_ char *ml = k8c_xasprintf("%s.matchLabels", field);
+	json_t *e;
+	size_t i;
+
+	api_validate_labels(json_object_get(sel, "matchLabels"), ml, causes);
+	json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
+	{
+		const char *op = api_jstr(e, "operator") ?: "", *key = api_jstr(e, "key") ?: "";
+		size_t nv = json_array_size(json_object_get(e, "values"));
+		_cleanup_free_ char *fo =
+			k8c_xasprintf("%s.matchExpressions[%zu].operator", field, i);
+		_cleanup_free_ char *fv =
+			k8c_xasprintf("%s.matchExpressions[%zu].values", field, i);
+		_cleanup_free_ char *fk = k8c_xasprintf("%s.matchExpressions[%zu].key", field, i);
+		const char *problem;
+		char buf[512];
+
+		if (!strcmp(op, "In") || !strcmp(op, "NotIn")) {
+			if (!nv)
+				api_cause_add(
+					causes, "FieldValueRequired", fv,
+					"Required value: must be specified when `operator` is "
+					"'In' or 'NotIn'");
+		} else if (!strcmp(op, "Exists") || !strcmp(op, "DoesNotExist")) {
+			if (nv)
+				api_cause_add(causes, "FieldValueForbidden", fv,
+					      "Forbidden: may not be specified when `operator` is "
+					      "'Exists' or 'DoesNotExist'");
+		} else {
+			api_cause_add(causes, "FieldValueInvalid", fo,
+				      "Invalid value: \"%s\": not a valid selector operator", op);
+		}
+		if ((problem = api_qualified_name_error(key, buf, sizeof(buf))))
+			api_cause_add(causes, "FieldValueInvalid", fk, "Invalid value: \"%s\": %s",
+				      key, problem);
+	}
+}
+
 /* QoS. */
 
 /* The requests and limits of cpu and memory above zero, summed over the containers. */

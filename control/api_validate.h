@@ -79,6 +79,12 @@ char *api_intstr_text(const json_t *v);
 /* Whether an intstr is zero (0 or "0%"). */
 bool api_intstr_zero(const json_t *v);
 
+/* Go's %#v of a map[string]string and of a v1.LabelSelector, as kube prints them (malloc'd). */
+char *api_go_string_map(const json_t *m);
+char *api_go_label_selector(const json_t *sel);
+/* A LabelSelector: matchLabels as labels, matchExpressions' operators, values and keys. */
+void api_validate_label_selector(const json_t *sel, const char *field, json_t *causes);
+
 /* The Pod's QoS class: "Guaranteed", "Burstable" or "BestEffort" (kube's GetPodQOS). */
 const char *api_pod_qos(const json_t *pod);
 

@@ -469,6 +469,71 @@ static void controllers(void **state)
 			    "spec.podManagementPolicy|");
 }
 
+/* The selector and template rules of apps/v1, with kube's %#v values in the messages. */
+static void controller_selectors(void **state)
+{
+	const struct api_resource *d = res("apps", "deployments");
+	static const char *const kinds[][2] = {{"deployments", "deployment"},
+					       {"replicasets", "deployment"},
+					       {"daemonsets", "daemonset"},
+					       {"statefulsets", "statefulset"}};
+	char want[128];
+
+	(void)state;
+	assert_string_equal(
+		validate(d,
+			 "{\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"x\"}},\"template\":{"
+			 "\"metadata\":{\"labels\":{\"app\":\"check-out\",\"b\":\"c\"}},\"spec\":{"
+			 "\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}}}",
+			 NULL),
+		"spec.template.metadata.labels|");
+	has_msg("Invalid value: map[string]string{\"app\":\"check-out\", \"b\":\"c\"}: `selector` "
+		"does not match template `labels`");
+	assert_string_equal(
+		validate(d, DEPLOY(""),
+			 "{\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"b\"}},"
+			 "\"template\":{\"metadata\":{\"labels\":{\"app\":\"b\"}},"
+			 "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}}}"),
+		"spec.selector|");
+	has_msg("Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"a\"}, "
+		"MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable");
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(
+			validate(res("apps", kinds[i][0]),
+				 "{\"spec\":{\"selector\":{},\"template\":{\"metadata\":{"
+				 "\"labels\":{"
+				 "\"app\":\"a\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+				 "\"image\":\"i\"}]}}}}",
+				 NULL),
+			"spec.selector|");
+		snprintf(want, sizeof(want), "empty selector is invalid for %s", kinds[i][1]);
+		has_msg(want);
+	}
+	assert_string_equal(
+		validate(
+			d,
+			"{\"spec\":{\"selector\":{\"matchExpressions\":[{\"key\":\"app\","
+			"\"operator\":\"In\"},{\"key\":\"b\",\"operator\":\"Exists\",\"values\":["
+			"\"x\"]},{\"key\":\"c\",\"operator\":\"Like\"}]},\"template\":{\"metadata\""
+			":{\"labels\":{\"app\":\"a\"}},\"spec\":{\"restartPolicy\":\"Never\","
+			"\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}}}",
+			NULL),
+		"spec.selector.matchExpressions[0].values|spec.selector.matchExpressions[1].values|"
+		/* a selector that does not convert: no template checks (as kube) */
+		"spec.selector.matchExpressions[2].operator|spec.selector|");
+	has_msg("invalid label selector");
+	assert_string_equal(
+		validate(d,
+			 "{\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"a\"}},\"template\":{"
+			 "\"metadata\":{\"labels\":{\"app\":\"a\"}},\"spec\":{\"restartPolicy\":"
+			 "\"Never\",\"activeDeadlineSeconds\":5,\"containers\":[{\"name\":\"c\","
+			 "\"image\":\"i\"}]}}}}",
+			 NULL),
+		"spec.template.spec.restartPolicy|spec.template.spec.activeDeadlineSeconds|");
+	has_msg("Unsupported value: \"Never\": supported values: \"Always\"");
+	has_msg("Forbidden: activeDeadlineSeconds in ReplicaSet is not Supported");
+}
+
 static void services(void **state)
 {
 	const struct api_resource *r = res("", "services");
@@ -721,6 +786,7 @@ int main(void)
 		cmocka_unit_test(pod_and_template_defaults),
 		cmocka_unit_test(more_defaults),
 		cmocka_unit_test(group_defaults),
+		cmocka_unit_test(controller_selectors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
