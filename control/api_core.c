@@ -1208,6 +1208,23 @@ static void container_validate(const json_t *c, const char *path, const json_t *
 	snprintf(f, sizeof(f), "%s.image", path);
 	if (!img || !*img)
 		api_cause_add(causes, "FieldValueRequired", f, "Required value");
+	{
+		const char *pp = api_jstr(c, "imagePullPolicy");
+		const char *tp = api_jstr(c, "terminationMessagePolicy");
+
+		snprintf(f, sizeof(f), "%s.imagePullPolicy", path);
+		if (pp && strcmp(pp, "Always") && strcmp(pp, "IfNotPresent") && strcmp(pp, "Never"))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: \"Always\", "
+				      "\"IfNotPresent\", \"Never\"",
+				      pp);
+		snprintf(f, sizeof(f), "%s.terminationMessagePolicy", path);
+		if (tp && strcmp(tp, "File") && strcmp(tp, "FallbackToLogsOnError"))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: "
+				      "\"FallbackToLogsOnError\", \"File\"",
+				      tp);
+	}
 	json_array_foreach(json_object_get(c, "ports"), j, o)
 	{
 		const char *pn = api_jstr(o, "name"), *proto = api_jstr(o, "protocol");
@@ -1291,6 +1308,44 @@ static void container_validate(const json_t *c, const char *path, const json_t *
 	}
 }
 
+/* The PodSpec's scalar fields: DNS policy, host and subdomain names, node selector... */
+static void pod_spec_fields_validate(const json_t *spec, const char *path, json_t *causes)
+{
+	const char *dp = api_jstr(spec, "dnsPolicy"), *sa = api_jstr(spec, "serviceAccountName");
+	json_t *ads = json_object_get(spec, "activeDeadlineSeconds");
+	char f[160];
+
+	snprintf(f, sizeof(f), "%s.dnsPolicy", path);
+	if (dp && strcmp(dp, "ClusterFirst") && strcmp(dp, "ClusterFirstWithHostNet") &&
+	    strcmp(dp, "Default") && strcmp(dp, "None"))
+		api_cause_add(causes, "FieldValueNotSupported", f,
+			      "Unsupported value: \"%s\": supported values: \"ClusterFirst\", "
+			      "\"ClusterFirstWithHostNet\", \"Default\", \"None\"",
+			      dp);
+	snprintf(f, sizeof(f), "%s.dnsConfig", path);
+	if (dp && strcmp(dp, "None") == 0 && !json_is_object(json_object_get(spec, "dnsConfig")))
+		api_cause_add(causes, "FieldValueRequired", f,
+			      "Required value: must provide `dnsConfig` when `dnsPolicy` is None");
+	snprintf(f, sizeof(f), "%s.nodeSelector", path);
+	api_validate_labels(json_object_get(spec, "nodeSelector"), f, causes);
+	snprintf(f, sizeof(f), "%s.hostname", path);
+	if (*(api_jstr(spec, "hostname") ?: ""))
+		api_validate_dns_label(api_jstr(spec, "hostname"), f, causes);
+	snprintf(f, sizeof(f), "%s.subdomain", path);
+	if (*(api_jstr(spec, "subdomain") ?: ""))
+		api_validate_dns_label(api_jstr(spec, "subdomain"), f, causes);
+	snprintf(f, sizeof(f), "%s.serviceAccountName", path);
+	if (sa && *sa)
+		api_validate_subdomain(sa, f, causes);
+	snprintf(f, sizeof(f), "%s.activeDeadlineSeconds", path);
+	if (ads && (json_integer_value(ads) < 1 || json_integer_value(ads) > 2147483647))
+		api_cause_add(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: must be between 1 and 2147483647, inclusive",
+			      (long long)json_integer_value(ads));
+	snprintf(f, sizeof(f), "%s.terminationGracePeriodSeconds", path);
+	api_validate_nonnegative(json_object_get(spec, "terminationGracePeriodSeconds"), f, causes);
+}
+
 void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
 {
 	json_t *cs = json_object_get(spec, "containers"), *c;
@@ -1322,6 +1377,7 @@ void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
 			      "\"OnFailure\", \"Never\"",
 			      rp);
 	}
+	pod_spec_fields_validate(spec, path, causes);
 }
 
 /* The spec with the fields an update may change (images, activeDeadlineSeconds...) blanked. */

@@ -384,6 +384,35 @@ static void pod_probes_env_ports(void **state)
 		"\"TCP\", \"UDP\"");
 }
 
+static void pod_spec_fields(void **state)
+{
+	const struct api_resource *r = res("", "pods");
+
+	(void)state;
+	assert_string_equal(
+		validate(
+			r,
+			"{\"spec\":{\"dnsPolicy\":\"None\",\"hostname\":\"Bad_Host\",\"subdomain\":"
+			"\"ok\",\"nodeSelector\":{\"disk\":\"s s d\"},\"serviceAccountName\":\"A\","
+			"\"activeDeadlineSeconds\":0,\"containers\":[{\"name\":\"c\",\"image\":"
+			"\"i\","
+			"\"imagePullPolicy\":\"Sometimes\",\"terminationMessagePolicy\":\"Stdout\"}"
+			"]}}",
+			NULL),
+		"spec.containers[0].imagePullPolicy|spec.containers[0].terminationMessagePolicy|"
+		"spec.dnsConfig|spec.nodeSelector|spec.hostname|spec.serviceAccountName|"
+		"spec.activeDeadlineSeconds|");
+	has_msg("Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", "
+		"\"Never\"");
+	has_msg("Invalid value: 0: must be between 1 and 2147483647, inclusive");
+	assert_string_equal(
+		validate(r,
+			 "{\"spec\":{\"dnsPolicy\":\"Nearest\",\"containers\":[{\"name\":"
+			 "\"c\",\"image\":\"i\"}]}}",
+			 NULL),
+		"spec.dnsPolicy|");
+}
+
 static void pod_volumes(void **state)
 {
 	const struct api_resource *r = res("", "pods");
@@ -778,6 +807,7 @@ int main(void)
 		cmocka_unit_test(pod_resources_and_qos),
 		cmocka_unit_test(pod_probes_env_ports),
 		cmocka_unit_test(pod_volumes),
+		cmocka_unit_test(pod_spec_fields),
 		cmocka_unit_test(controllers),
 		cmocka_unit_test(services),
 		cmocka_unit_test(ingress_and_netpol),
