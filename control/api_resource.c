@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "api_protobuf.h"
+#include "api_validate.h"
 #include "cleanup.h"
 
 /* a watch whose client does not keep up is ended once this much is queued */
@@ -544,6 +545,7 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 		r->defaults(obj);
 	if (!old && r->on_create)
 		r->on_create(obj);
+	api_validate_meta(obj, causes);
 	if (r->validate)
 		r->validate(obj, old, causes);
 	if (json_array_size(causes)) {
