@@ -102,7 +102,7 @@ void api_openapi_serve(h2o_req_t *req, h2o_iovec_t path);
  * with raw_body, duplicate keys in req's body are an error (Strict: false returned after
  * answering 400, or 422 for a PATCH as kube's patcher) or one Warning header each (Warn). Under Warn and Ignore the unknown fields are
  * dropped from obj, as kube-apiserver's decoding drops them. For a patch, pass the patched
- * object (before check_object).
+ * object (after check_object, before to_storage).
  */
 bool api_field_validate(h2o_req_t *req, const struct api_resource *r, json_t *obj, bool raw_body);
 

@@ -376,9 +376,9 @@ static void add_paths(json_t *paths, json_t *schemas, const struct api_resource 
 {
 	const struct api_schema_type *t = api_schema_kind(r->group, r->version, r->kind);
 	const struct api_schema_type *scale = api_schema_kind("autoscaling", "v1", "Scale");
-	char base[256], coll[384], item[448], sub[512], gvc[64], id[256], tag[96];
+	char base[256], coll[384], item[448], sub[512], gvc[64], id[256];
 	_cleanup_free_ char *list = NULL;
-	const char *name, *ns = r->namespaced ? "Namespaced" : "";
+	const char *name, *tag, *ns = r->namespaced ? "Namespaced" : "";
 	json_t *pi;
 
 	if (!t)
@@ -387,7 +387,7 @@ static void add_paths(json_t *paths, json_t *schemas, const struct api_resource 
 	name = api_schema_type_name(t);
 	list = add_list_type(schemas, r, t);
 	gv_camel(r->group, r->version, gvc, sizeof(gvc));
-	snprintf(tag, sizeof(tag), "%s", gvc);
+	tag = gvc; /* kube tags by group-version too */
 	if (*r->group)
 		snprintf(base, sizeof(base), "/apis/%s/%s", r->group, r->version);
 	else

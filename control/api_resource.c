@@ -15,6 +15,7 @@
 #include "api_patch.h"
 #include "api_protobuf.h"
 #include "api_schema.h"
+#include "api_validate.h"
 #include "cleanup.h"
 
 /* a watch whose client does not keep up is ended once this much is queued */
@@ -414,11 +415,11 @@ static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 {
 	json_t *obj = parse_body(req, false);
 
+	obj = obj ? check_object(r, req, obj) : NULL;
 	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req))) {
 		json_decref(obj);
 		return NULL;
 	}
-	obj = obj ? check_object(r, req, obj) : NULL;
 	if (obj && r->to_storage)
 		r->to_storage(obj);
 	return obj;
@@ -532,6 +533,7 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 		r->defaults(obj);
 	if (!old && r->on_create)
 		r->on_create(obj);
+	api_validate_meta(obj, causes);
 	if (r->validate)
 		r->validate(obj, old, causes);
 	if (json_array_size(causes)) {
@@ -799,13 +801,13 @@ static bool patch_attempt(struct api *api, h2o_req_t *req, const struct api_reso
 			     "must be a decimal resource version");
 		return false;
 	}
-	/* fieldValidation: unknown fields of the patched object (duplicates in a merge body) */
-	if (!api_field_validate(req, r, obj, type != API_PATCH_JSON))
-		return false;
 	checked = check_object(r, req, json_incref(obj));
 	if (!checked)
 		return false; /* check_object released the reference it was given */
 	json_decref(checked);
+	/* fieldValidation: unknown fields of the patched object (duplicates in a merge body) */
+	if (!api_field_validate(req, r, obj, type != API_PATCH_JSON))
+		return false;
 	if (r->to_storage)
 		r->to_storage(obj);
 	res_replace(api, req, r, ns, name, obj, old, expected, status_only,

@@ -343,7 +343,7 @@ static int scan_value(struct scan *s, const char *path)
 	switch (*s->p) {
 	case '{':
 	case '[':
-		if (++s->depth > 1024)
+		if (++s->depth > 2048) /* jansson's JSON_PARSER_MAX_DEPTH */
 			return -1;
 		rc = *s->p == '{' ? scan_object(s, path) : scan_array(s, path);
 		s->depth--;
