@@ -138,6 +138,27 @@ char *api_query(h2o_req_t *req, const char *name)
 	return NULL;
 }
 
+int api_dry_run(h2o_req_t *req, const char *options_kind, bool *dry)
+{
+	_cleanup_free_ char *v = api_query(req, "dryRun");
+	_cleanup_free_ char *msg = NULL;
+
+	*dry = false;
+	if (!v || !*v)
+		return 0;
+	if (strcmp(v, "All") == 0) {
+		*dry = true;
+		return 0;
+	}
+	msg = k8c_xasprintf("Unsupported value: \"%s\": supported values: \"All\"", v);
+	api_send_status(req, 422, "Invalid",
+			json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
+				  "meta.k8s.io", "kind", options_kind, "causes", "reason",
+				  "FieldValueNotSupported", "message", msg, "field", "dryRun"),
+			"%s.meta.k8s.io \"\" is invalid: dryRun: %s", options_kind, msg);
+	return -1;
+}
+
 bool api_query_bool(h2o_req_t *req, const char *name)
 {
 	_cleanup_free_ char *v = api_query(req, name);

@@ -50,6 +50,12 @@ json_t *api_status_new(int code, const char *reason, const char *message);
 /* The decoded value of query parameter name (malloc'd), or NULL when absent. */
 char *api_query(h2o_req_t *req, const char *name);
 
+/*
+ * The dryRun query parameter of a create/update/patch: *dry when it is "All"; any other value is
+ * answered 422 (options_kind "CreateOptions", "UpdateOptions", "PatchOptions") and <0 returned.
+ */
+int api_dry_run(h2o_req_t *req, const char *options_kind, bool *dry);
+
 /* Whether a boolean query parameter is set ("1", "true", "True"...). */
 bool api_query_bool(h2o_req_t *req, const char *name);
 

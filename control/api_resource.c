@@ -547,14 +547,18 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 static void res_create(struct api *api, h2o_req_t *req, const struct api_resource *r,
 		       const char *ns)
 {
-	_cleanup_json_ json_t *obj = read_body(r, req);
+	_cleanup_json_ json_t *obj = NULL;
 	_cleanup_free_ char *name = NULL, *key = NULL, *value = NULL;
 	struct k8c_error err = K8C_ERROR_INIT;
 	const char *given, *gen, *bns, *problem;
 	char uid[37], ts[32];
 	json_t *meta;
 	int64_t rev;
+	bool dry;
 
+	if (api_dry_run(req, "CreateOptions", &dry) < 0)
+		return;
+	obj = read_body(r, req);
 	if (!obj)
 		return;
 	meta = json_object_get(obj, "metadata");
@@ -621,6 +625,11 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 		}
 		json_decref(causes);
 	}
+	if (dry) {
+		/* dryRun=All: everything but the write (no resourceVersion, as kube) */
+		send_object(r, req, 201, obj);
+		return;
+	}
 	value = json_dumps(obj, JSON_COMPACT);
 	key = key_of(r, ns, name);
 	if (store_create(api->store, key, value, strlen(value), &rev, &err) < 0) {
@@ -656,7 +665,10 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 	json_t *meta, *ometa, *ospec, *nspec;
 	const char *bname, *bns;
 	int64_t rev;
+	bool dry;
 
+	if (api_dry_run(req, req->method.len == 5 ? "PatchOptions" : "UpdateOptions", &dry) < 0)
+		return;
 	meta = json_object_get(obj, "metadata");
 	bname = json_string_value(json_object_get(meta, "name"));
 	bns = json_string_value(json_object_get(meta, "namespace"));
@@ -713,6 +725,13 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 		json_object_set_new(
 			meta, "generation",
 			json_integer(json_integer_value(json_object_get(ometa, "generation")) + 1));
+	if (dry) {
+		/* dryRun=All: the object as it would be, with the stored resourceVersion */
+		set_meta_string(meta, "resourceVersion",
+				json_string_value(json_object_get(ometa, "resourceVersion")) ?: "");
+		send_object(r, req, 200, next);
+		return;
+	}
 	value = json_dumps(next, JSON_COMPACT);
 	if (store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err) < 0) {
 		if (conflict && err.code == STORE_E_CONFLICT) {
