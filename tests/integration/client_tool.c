@@ -16,7 +16,8 @@
  *       names...). Ends at EOF on stdin.
  *
  * RES is VERSION/RESOURCE or GROUP/VERSION/RESOURCE; NS "-" means no namespace. Errors go to
- * stderr as "error (code N): message", exit status 1.
+ * stderr as "error (code N): message", exit status 1. With K8C_TOOL_PROTO set in the environment,
+ * a success says "http2" on stderr when the answer came over HTTP/2.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -264,7 +265,7 @@ int main(int argc, char **argv)
 	} else {
 		k8c_error_set(&err, 0, "unknown command or missing arguments: %s", cmd);
 	}
-	if (r == 0 && k8c_kube_last_http2(c))
+	if (r == 0 && getenv("K8C_TOOL_PROTO") && k8c_kube_last_http2(c))
 		fprintf(stderr, "http2\n");
 	k8c_kube_free(c);
 	if (r < 0)
