@@ -159,7 +159,8 @@ TPIDS=()
 # A pods informer with fieldSelector spec.nodeName (as k8c-agent): only that node's pods.
 : >"$D/pods"
 mkfifo "$D/cmd2"
-"$TOOL" --kubeconfig "$KUBECONFIG" informer v1/pods t "" spec.nodeName=n1 <"$D/cmd2" >"$D/pods" 2>"$D/pods.err" &
+# Its transform drops each pod's status before caching (as a proxy would trim what it never reads).
+"$TOOL" --kubeconfig "$KUBECONFIG" informer v1/pods t "" spec.nodeName=n1 "" status <"$D/cmd2" >"$D/pods" 2>"$D/pods.err" &
 TPIDS+=($!)
 exec 4>"$D/cmd2"
 wait_line "$D/pods" '^SYNCED$' "pods informer sync"
@@ -171,6 +172,10 @@ rv=$(k create cm marker -n t -o jsonpath='{.metadata.resourceVersion}') || fail 
 wait_line "$D/pods" '^ADD t/p1 ' "ADD pod p1 on n1"
 # p0 was created before p1 and must never arrive (the server filters; our query carries it).
 ! grep -q 't/p0' "$D/pods" || fail "pod on n0 delivered to the spec.nodeName=n1 informer: $(cat "$D/pods")"
+echo "dump $D/pods.json" >&4
+wait_line "$D/pods" "^DUMPED $D/pods.json\$" "pods dump"
+[[ $(jq -c '[keys, (.[] | [.spec.nodeName, has("status")])]' "$D/pods.json") == '[["t/p1"],["n1",false]]' ]] || fail "pods cache: $(cat "$D/pods.json")"
+k get pod p1 -n t -o json | jq -e .status >/dev/null || fail "the server's pod p1 has no status to drop"
 exec 4>&-
 wait "${TPIDS[0]}" || fail "pods informer exit status"
 TPIDS=()

@@ -9,7 +9,8 @@
  *     patch RES NS NAME merge|strategic|json PATCH [SUBRESOURCE]
  *     delete RES NS NAME [DELETEOPTIONS]
  *     config                       print what the kubeconfig resolved to (no secrets)
- *     informer RES NS [LABELSEL [FIELDSEL [INDEXLABEL]]]
+ *     informer RES NS [LABELSEL [FIELDSEL [INDEXLABEL [DROPKEY]]]]
+ *       (DROPKEY: a transform caches objects without that top-level key)
  *       prints one line per delta (ADD key rv, UPDATE key oldrv newrv, DELETE key rv, SYNCED,
  *       ERROR msg) and reads commands on stdin: "dump FILE" (the cache as {key: object}, then
  *       prints DUMPED), "stats" (STATS lists watches relists_410 errors), "index KEY" (INDEX KEY
@@ -94,6 +95,16 @@ static char *by_label(const json_t *obj)
 	return v ? k8c_xstrdup(v) : NULL;
 }
 
+static const char *drop_key;
+
+static json_t *drop(json_t *obj)
+{
+	json_t *copy = json_copy(obj); /* shallow: the other members are shared */
+
+	json_object_del(copy, drop_key);
+	return copy;
+}
+
 static int command(struct k8c_informer *inf, char *line)
 {
 	struct k8c_informer_stats st;
@@ -136,9 +147,13 @@ static int run_informer(struct k8c_kubeconfig *cfg, struct k8c_gvr gvr, const ch
 	char line[4096];
 	int rc = 0;
 
-	if (argc > 2) {
+	if (argc > 2 && *argv[2]) {
 		index_label = argv[2];
 		o.index = by_label;
+	}
+	if (argc > 3) {
+		drop_key = argv[3];
+		o.transform = drop;
 	}
 	inf = k8c_informer_new(cfg, &o, err);
 	if (!inf || k8c_informer_start(inf, err) < 0) {
