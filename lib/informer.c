@@ -231,7 +231,7 @@ static void *run(void *arg)
 		.limit = inf->page_size,
 	};
 	long backoff = BACKOFF_MIN_MS;
-	bool need_list = true;
+	bool need_list = true, just_listed;
 
 	while (!stopping(inf)) {
 		struct k8c_error err = K8C_ERROR_INIT;
@@ -244,6 +244,7 @@ static void *run(void *arg)
 		struct timespec t0, t1;
 		int r;
 
+		just_listed = need_list;
 		if (need_list) {
 			json_t *items;
 			char *rv;
@@ -289,6 +290,13 @@ static void *run(void *arg)
 			atomic_fetch_add(&inf->relists_410, 1);
 			need_list = true;
 			k8c_error_clear(&err);
+			/* 410 right after a list (nothing seen): a confused server; do not spin. */
+			if (just_listed && w.events == 0) {
+				if (wait_ms(inf, jitter(backoff)))
+					break;
+				backoff =
+					backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			}
 			continue;
 		}
 		if (w.events > 0 || t1.tv_sec - t0.tv_sec >= WATCH_HEALTHY_S)
