@@ -180,6 +180,20 @@ exec 4>&-
 wait "${TPIDS[0]}" || fail "pods informer exit status"
 TPIDS=()
 
+# A cluster-scoped resource: Nodes are keyed by name alone; one listed, one watched.
+J -X POST -d '{"metadata":{"name":"node-a"}}' "$U/api/v1/nodes" >/dev/null || fail "create node-a"
+mkfifo "$D/cmd3"
+"$TOOL" --kubeconfig "$KUBECONFIG" informer v1/nodes - <"$D/cmd3" >"$D/nodes" 2>"$D/nodes.err" &
+TPIDS+=($!)
+exec 5>"$D/cmd3"
+wait_line "$D/nodes" '^SYNCED$' "nodes informer sync"
+grep -Eq '^ADD node-a [0-9]+$' "$D/nodes" || fail "node-a not listed: $(cat "$D/nodes")"
+J -X POST -d '{"metadata":{"name":"node-b"}}' "$U/api/v1/nodes" >/dev/null || fail "create node-b"
+wait_line "$D/nodes" '^ADD node-b [0-9]+$' "ADD node-b"
+exec 5>&-
+wait "${TPIDS[0]}" || fail "nodes informer exit status"
+TPIDS=()
+
 # Client errors carry the HTTP code and the Status message.
 out=$(tool get v1/namespaces - nope 2>&1) && fail "get of a missing namespace succeeded"
 grep -Fq 'error (code 404): GET /api/v1/namespaces/nope: 404 NotFound: namespaces "nope" not found' <<<"$out" || fail "404 message: $out"
