@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "api_delete.h"
 #include "api_protobuf.h"
 #include "cleanup.h"
 
@@ -542,6 +543,7 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 		r->on_create(obj);
 	if (r->validate)
 		r->validate(obj, old, causes);
+	api_delete_validate_meta(obj, old, causes);
 	if (json_array_size(causes)) {
 		send_causes(req, r, name, causes);
 		return -1;
@@ -587,15 +589,9 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 		return;
 	}
 	if (r->namespaced) {
-		_cleanup_free_ char *nskey = k8c_xasprintf("/registry/namespaces/%s", ns);
-		struct store_kv kv = {0};
-
-		if (store_get(api->store, nskey, &kv, &err) < 0) {
-			api_send_store_error(req, &err, "namespaces", ns);
-			k8c_error_clear(&err);
+		/* 404 when the namespace is missing, 403 when it is Terminating */
+		if (api_namespace_admit_create(api, req, r, ns, name) < 0)
 			return;
-		}
-		store_kv_free(&kv);
 		set_meta_string(meta, "namespace", ns);
 	} else {
 		json_object_del(meta, "namespace");
@@ -718,6 +714,11 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 		json_object_set_new(
 			meta, "generation",
 			json_integer(json_integer_value(json_object_get(ometa, "generation")) + 1));
+	if (api_delete_on_update(r, next, old)) {
+		/* the last finalizer of an object being deleted is gone: so is the object */
+		api_delete_finish_update(api, req, r, key, name, next, old);
+		return;
+	}
 	value = json_dumps(next, JSON_COMPACT);
 	if (store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err) < 0) {
 		api_send_store_error(req, &err, r->resource, name);
@@ -807,73 +808,6 @@ static void res_get(struct api *api, h2o_req_t *req, const struct api_resource *
 	if (load(api, req, r, key, name, &obj, &rev) < 0)
 		return;
 	send_object(r, req, 200, obj);
-}
-
-/*
- * A namespace's objects go with it. The real flow (Terminating, the kubernetes finalizer, the
- * namespace controller emptying it) comes with the controller manager.
- */
-static void delete_namespace_contents(struct api *api, const char *ns)
-{
-	for (size_t i = 0; i < api_registry_count(); i++) {
-		const struct api_resource *r = api_registry_at(i);
-		_cleanup_free_ char *prefix = NULL;
-		struct k8c_error err = K8C_ERROR_INIT;
-		struct store_list l = {0};
-
-		if (!r->namespaced)
-			continue;
-		prefix = prefix_of(r, ns);
-		if (store_list(api->store, prefix, 0, 0, NULL, &l, &err) < 0) {
-			k8c_error_clear(&err);
-			continue;
-		}
-		for (size_t j = 0; j < l.n; j++) {
-			int64_t rev;
-
-			if (store_delete(api->store, l.items[j].key, 0, &rev, NULL, &err) < 0)
-				k8c_error_clear(&err);
-		}
-		store_list_free(&l);
-	}
-}
-
-static void res_delete(struct api *api, h2o_req_t *req, const struct api_resource *r,
-		       const char *ns, const char *name)
-{
-	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
-	_cleanup_free_ char *key = NULL;
-	_cleanup_json_ json_t *obj = NULL;
-	struct store_kv prev = {0};
-	struct k8c_error err = K8C_ERROR_INIT;
-	int64_t rev;
-
-	/* DeleteOptions (propagationPolicy...) are accepted and ignored: removal is immediate */
-	if (req->entity.len > API_MAX_BODY) {
-		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
-				"Request entity too large: limit is %u", API_MAX_BODY);
-		return;
-	}
-	key = key_of(r, ns, name);
-	if (store_delete(api->store, key, 0, &rev, &prev, &err) < 0) {
-		api_send_store_error(req, &err, r->resource, name);
-		k8c_error_clear(&err);
-		return;
-	}
-	kvp = &prev;
-	if (strcmp(r->resource, "namespaces") == 0)
-		delete_namespace_contents(api, name);
-	obj = obj_decode(prev.value, prev.value_len, rev);
-	if (!obj) {
-		_cleanup_json_ json_t *st =
-			json_pack("{s:s, s:s, s:{}, s:s, s:{s:s, s:s}}", "kind", "Status",
-				  "apiVersion", "v1", "metadata", "status", "Success", "details",
-				  "name", name, "kind", r->resource);
-
-		api_send_json(req, 200, st);
-		return;
-	}
-	api_send_json(req, 200, out_version(r, obj));
 }
 
 /* Watch streams. */
@@ -1525,6 +1459,11 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 			send_method_not_allowed(req);
 		return;
 	}
+	if (sub && strcmp(sub, "finalize") == 0 && !*r->group &&
+	    strcmp(r->resource, "namespaces") == 0) {
+		api_namespace_finalize_serve(api, req, r, name);
+		return;
+	}
 	if (sub && strcmp(sub, "scale") == 0 && r->has_scale) {
 		api_scale_serve(api, req, r, ns, name);
 		return;
@@ -1541,7 +1480,7 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 	else if (METHOD("PATCH"))
 		res_patch(api, req, r, ns, name, status);
 	else if (METHOD("DELETE") && !status)
-		res_delete(api, req, r, ns, name);
+		api_delete_serve(api, req, r, ns, name);
 	else
 		send_method_not_allowed(req);
 #undef METHOD
