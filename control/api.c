@@ -294,6 +294,9 @@ static bool route_resource(struct api *api, h2o_req_t *req, h2o_iovec_t p)
 	} else {
 		return false;
 	}
+	if (*group == '\0' && n == 3 && strcmp(seg[0], "namespaces") == 0 &&
+	    strcmp(seg[2], "bindings") == 0)
+		return api_pods_serve(api, req, seg[1], NULL, "binding");
 	/* namespaces/{ns}/{res}... is a namespaced path, namespaces/{ns}/status|finalize are not */
 	if (strcmp(seg[0], "namespaces") == 0 && n >= 3 &&
 	    !(*group == '\0' && n == 3 &&

@@ -77,6 +77,13 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 void api_scale_serve(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
 		     const char *name);
 
+/*
+ * Serve pods/binding and pods/log (api_pods.c), and with name NULL the core group's bindings
+ * collection (POST namespaces/{ns}/bindings); false for another subresource.
+ */
+bool api_pods_serve(struct api *api, h2o_req_t *req, const char *ns, const char *name,
+		    const char *sub);
+
 /* Create the namespaces every cluster has (default, kube-system...) when absent. */
 int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
 

@@ -1464,6 +1464,9 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 		api_namespace_finalize_serve(api, req, r, name);
 		return;
 	}
+	if (sub && ns && !*r->group && strcmp(r->resource, "pods") == 0 &&
+	    api_pods_serve(api, req, ns, name, sub))
+		return;
 	if (sub && strcmp(sub, "scale") == 0 && r->has_scale) {
 		api_scale_serve(api, req, r, ns, name);
 		return;
