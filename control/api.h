@@ -111,6 +111,17 @@ void api_delete_finish_update(struct api *api, h2o_req_t *req, const struct api_
 			      const char *key, const char *name, json_t *next, const json_t *old);
 
 /*
+ * deletecollection (api_delete.c): the request's DeleteOptions (body or query), validated, as a
+ * new struct, NULL after answering the error; the DELETE of one item with them (0, or <0 with
+ * err: store codes, 409 for a failed precondition); release (NULL-safe).
+ */
+struct api_delete_options;
+struct api_delete_options *api_delete_options_read(h2o_req_t *req);
+int api_delete_item(struct api *api, const struct api_resource *r, const char *key,
+		    const struct api_delete_options *o, struct k8c_error *err);
+void api_delete_options_release(struct api_delete_options *o);
+
+/*
  * The deletion worker (a thread): empties and finalizes Terminating namespaces (resuming after a
  * restart) and deletes Events older than event_ttl seconds (0 = never). Start after api->store
  * is set; stop before store_close(). api_delete_kick() wakes it (a namespace began terminating).

@@ -272,6 +272,37 @@ bad:
 	return -1;
 }
 
+struct api_delete_options *api_delete_options_read(h2o_req_t *req)
+{
+	struct api_delete_options *o = k8c_xmalloc(sizeof(*o));
+
+	if (read_options(req, o) < 0) {
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+void api_delete_options_release(struct api_delete_options *o)
+{
+	if (!o)
+		return;
+	api_delete_options_free(o);
+	free(o);
+}
+
+int api_delete_item(struct api *api, const struct api_resource *r, const char *key,
+		    const struct api_delete_options *o, struct k8c_error *err)
+{
+	json_t *out = NULL;
+	int action;
+
+	if (delete_object(api->store, r, key, o, &out, &action, err) < 0)
+		return -1;
+	json_decref(out);
+	return 0;
+}
+
 void api_delete_serve(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
 		      const char *name)
 {

@@ -1166,6 +1166,7 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 	int64_t rev = 0, list_rev = 0;
 	bool table, exact = false;
 	json_t *items;
+	struct api_delete_options *dopts = NULL; /* deletecollection's, applied to each item */
 
 	if ((fs && selector_parse(r, fs, true, &fields, &err) < 0) ||
 	    (ls && selector_parse(r, ls, false, &labels, &err) < 0)) {
@@ -1178,6 +1179,8 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 		res_watch(api, req, r, prefix, &fields, &labels);
 		return;
 	}
+	if (del && !(dopts = api_delete_options_read(req)))
+		goto out;
 	if (limits && *limits) {
 		char *end;
 
@@ -1288,16 +1291,12 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 				json_decref(obj);
 				continue;
 			}
-			if (del) {
-				int64_t drev;
-
-				if (store_delete(api->store, l.items[i].key,
-						 l.items[i].mod_revision, &drev, NULL, &err) < 0) {
-					k8c_error_clear(&err);
-					json_decref(obj);
-					continue;
-				}
-				api_set_resource_version(obj, drev);
+			/* as kube: each item deleted as by its own DELETE; the answer lists them */
+			if (del && api_delete_item(api, r, l.items[i].key, dopts, &err) < 0) {
+				k8c_error_clear(
+					&err); /* gone meanwhile, or a failed precondition */
+				json_decref(obj);
+				continue;
 			}
 			json_array_append_new(items, table ? table_row(r, obj)
 							   : json_incref(out_version(r, obj)));
@@ -1317,6 +1316,7 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 	store_list_free(&l);
 	api_send_json(req, 200, out);
 out:
+	api_delete_options_release(dopts);
 	selector_free(&fields);
 	selector_free(&labels);
 }
