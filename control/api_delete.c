@@ -682,7 +682,10 @@ static bool namespaces_finalize(struct api_deleter *d)
 static void events_expire(struct api_deleter *d)
 {
 	time_t deadline = time(NULL) - d->event_ttl;
-	long n = 0;
+	long n = 0, seen = 0;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	for (size_t i = 0; i < api_registry_count(); i++) {
 		const struct api_resource *r = api_registry_at(i);
@@ -705,6 +708,7 @@ static void events_expire(struct api_deleter *d)
 					json_loadb(l.items[j].value, l.items[j].value_len, 0, NULL);
 				int64_t rev;
 
+				seen++;
 				if (!ev || api_event_last_seen(ev) > deadline)
 					continue;
 				/* only the version judged: a newer write keeps it */
@@ -724,8 +728,14 @@ static void events_expire(struct api_deleter *d)
 				break;
 		}
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (n)
-		fprintf(stderr, "k8c-server: %ld events older than %ds deleted\n", n, d->event_ttl);
+		fprintf(stderr,
+			"k8c-server: %ld events older than %ds deleted (a sweep of %ld events in "
+			"%ld ms)\n",
+			n, d->event_ttl, seen,
+			(long)((t1.tv_sec - t0.tv_sec) * 1000 +
+			       (t1.tv_nsec - t0.tv_nsec) / 1000000));
 }
 
 static void add_seconds(struct timespec *ts, long s)
