@@ -268,7 +268,7 @@ static void plan_pods(void **state)
 		0);
 	answer = api_delete_answer(pods, unscheduled, API_DELETE_UPDATE_THEN_DELETE);
 	assert_ptr_equal(answer, unscheduled);
-	json_decref(answer);
+	json_decref(k8c_steal_ptr(answer));
 	/* terminal: at once too */
 	assert_int_equal(plan(pods, done, NULL, NULL, NULL, &err), API_DELETE_UPDATE_THEN_DELETE);
 
@@ -327,7 +327,7 @@ static void plan_namespaces(void **state)
 	assert_int_equal(plan(ns, n, NULL, NULL, NULL, &err), API_DELETE_PENDING);
 	answer = api_delete_answer(ns, n, API_DELETE_PENDING);
 	assert_ptr_equal(answer, n);
-	json_decref(answer);
+	json_decref(k8c_steal_ptr(answer));
 	/* /finalize empties spec.finalizers: that update deletes it */
 	next = json_deep_copy(n);
 	json_object_set_new(api_jobj(next, "spec"), "finalizers", json_array());
