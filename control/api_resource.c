@@ -14,6 +14,7 @@
 #include "api.h"
 #include "api_delete.h"
 #include "api_protobuf.h"
+#include "api_validate.h"
 #include "cleanup.h"
 
 /* a watch whose client does not keep up is ended once this much is queued */
@@ -428,6 +429,10 @@ static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 	json_t *obj = parse_body(req, false);
 
 	obj = obj ? check_object(r, req, obj) : NULL;
+	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req))) {
+		json_decref(obj);
+		return NULL;
+	}
 	if (obj && r->to_storage)
 		r->to_storage(obj);
 	return obj;
@@ -541,6 +546,7 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 		r->defaults(obj);
 	if (!old && r->on_create)
 		r->on_create(obj);
+	api_validate_meta(obj, causes);
 	if (r->validate)
 		r->validate(obj, old, causes);
 	api_delete_validate_meta(obj, old, causes);
@@ -793,6 +799,8 @@ static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource
 	obj = check_object(r, req, obj);
 	if (!obj)
 		return; /* check_object released it */
+	if (!api_field_validate(req, r, obj, true))
+		return;
 	if (r->to_storage)
 		r->to_storage(obj);
 	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
