@@ -50,7 +50,7 @@ spec:
           valueFrom: {fieldRef: {fieldPath: metadata.name}}
         resources:
           requests: {cpu: 100m, memory: 64Mi}
-          limits: {cpu: 1, memory: 128Mi}
+          limits: {cpu: "1", memory: 128Mi}
         resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}]
         readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 5}
         livenessProbe: {grpc: {port: 9000}}
