@@ -99,7 +99,8 @@ int api_kubernetes_service_bootstrap(struct store *store, const char *bind_addre
  * Deletion (api_delete.c): DELETE of an object with DeleteOptions (finalizers, graceful pod
  * deletion, namespaces going Terminating); PUT /api/v1/namespaces/{name}/finalize; the check of
  * a create's namespace (404 when missing, 403 when Terminating; <0 after answering); the delete
- * that ends an update removing the last finalizer (api_delete_on_update() said so; answers).
+ * that ends an update removing the last finalizer (api_delete_on_update() said so; at expected,
+ * else old's version; answers, except a conflict with retry: 1, the caller applies it again).
  */
 void api_delete_serve(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
 		      const char *name);
@@ -107,8 +108,9 @@ void api_namespace_finalize_serve(struct api *api, h2o_req_t *req, const struct 
 				  const char *name);
 int api_namespace_admit_create(struct api *api, h2o_req_t *req, const struct api_resource *r,
 			       const char *ns, const char *name);
-void api_delete_finish_update(struct api *api, h2o_req_t *req, const struct api_resource *r,
-			      const char *key, const char *name, json_t *next, const json_t *old);
+int api_delete_finish_update(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			     const char *key, const char *name, json_t *next, const json_t *old,
+			     int64_t expected, bool retry);
 
 /*
  * deletecollection (api_delete.c): the request's DeleteOptions (body or query), validated, as a

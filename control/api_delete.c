@@ -509,19 +509,26 @@ void api_namespace_finalize_serve(struct api *api, h2o_req_t *req, const struct 
 
 /* Update that empties the finalizers of an object being deleted. */
 
-void api_delete_finish_update(struct api *api, h2o_req_t *req, const struct api_resource *r,
-			      const char *key, const char *name, json_t *next, const json_t *old)
+int api_delete_finish_update(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			     const char *key, const char *name, json_t *next, const json_t *old,
+			     int64_t expected, bool retry)
 {
 	struct k8c_error err = K8C_ERROR_INIT;
 	const char *rvs = api_jstr(old, "metadata.resourceVersion");
-	int64_t rev, expected = rvs ? strtoll(rvs, NULL, 10) : 0;
+	int64_t rev;
 
 	/* deleteWithoutFinalizers: the decision was made on old, so delete old or nothing */
+	if (!expected)
+		expected = rvs ? strtoll(rvs, NULL, 10) : 0;
 	if (store_delete(api->store, key, expected, &rev, NULL, &err) < 0) {
+		if (retry && err.code == STORE_E_CONFLICT) {
+			k8c_error_clear(&err);
+			return 1;
+		}
 		if (err.code != STORE_E_NOT_FOUND) {
 			api_send_store_error(req, &err, r->resource, name);
 			k8c_error_clear(&err);
-			return;
+			return -1;
 		}
 		k8c_error_clear(&err);
 		rev = expected;
@@ -529,6 +536,7 @@ void api_delete_finish_update(struct api *api, h2o_req_t *req, const struct api_
 	api_set_resource_version(next, rev);
 	/* clients expect the updated object from a PUT, as kube-apiserver answers */
 	send_out(req, r, 200, next);
+	return 0;
 }
 
 /* The worker: namespace controller stand-in and the Events' TTL. */
