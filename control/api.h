@@ -17,6 +17,7 @@
 #define API_MAX_BODY (3u * 1024 * 1024)
 
 struct api_watch;
+struct api_deleter;
 
 struct api {
 	struct store *store;
@@ -26,6 +27,7 @@ struct api {
 	struct api_watch *watches; /* open watch streams, closed by api_shutdown() */
 	h2o_timeout_t tick;	   /* ends watches at their timeoutSeconds */
 	h2o_timeout_entry_t tick_entry;
+	struct api_deleter *deleter; /* api_delete.c's worker */
 };
 
 /* Start the watch timer (once, after api->loop is set). */
@@ -98,6 +100,43 @@ int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
  */
 int api_kubernetes_service_bootstrap(struct store *store, const char *bind_address, int port,
 				     struct k8c_error *err);
+
+/*
+ * Deletion (api_delete.c): DELETE of an object with DeleteOptions (finalizers, graceful pod
+ * deletion, namespaces going Terminating); PUT /api/v1/namespaces/{name}/finalize; the check of
+ * a create's namespace (404 when missing, 403 when Terminating; <0 after answering); the delete
+ * that ends an update removing the last finalizer (api_delete_on_update() said so; at expected,
+ * else old's version; answers, except a conflict with retry: 1, the caller applies it again).
+ */
+void api_delete_serve(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
+		      const char *name);
+void api_namespace_finalize_serve(struct api *api, h2o_req_t *req, const struct api_resource *r,
+				  const char *name);
+int api_namespace_admit_create(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			       const char *ns, const char *name);
+int api_delete_finish_update(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			     const char *key, const char *name, json_t *next, const json_t *old,
+			     int64_t expected, bool retry);
+
+/*
+ * deletecollection (api_delete.c): the request's DeleteOptions (body or query), validated, as a
+ * new struct, NULL after answering the error; the DELETE of one item with them (0, or <0 with
+ * err: store codes, 409 for a failed precondition); release (NULL-safe).
+ */
+struct api_delete_options;
+struct api_delete_options *api_delete_options_read(h2o_req_t *req);
+int api_delete_item(struct api *api, const struct api_resource *r, const char *key,
+		    const struct api_delete_options *o, struct k8c_error *err);
+void api_delete_options_release(struct api_delete_options *o);
+
+/*
+ * The deletion worker (a thread): empties and finalizes Terminating namespaces (resuming after a
+ * restart) and deletes Events older than event_ttl seconds (0 = never). Start after api->store
+ * is set; stop before store_close(). api_delete_kick() wakes it (a namespace began terminating).
+ */
+int api_delete_start(struct api *api, int event_ttl, struct k8c_error *err);
+void api_delete_kick(struct api *api);
+void api_delete_stop(struct api *api);
 
 /* GET /openapi/v3 and /openapi/v3/{api/v1,apis/<group>/<version>} (api_openapi.c). */
 void api_openapi_serve(h2o_req_t *req, h2o_iovec_t path);

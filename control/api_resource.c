@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "api_delete.h"
 #include "api_patch.h"
 #include "api_protobuf.h"
 #include "api_schema.h"
@@ -536,6 +537,7 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 	api_validate_meta(obj, causes);
 	if (r->validate)
 		r->validate(obj, old, causes);
+	api_delete_validate_meta(obj, old, causes);
 	if (json_array_size(causes)) {
 		send_causes(req, r, name, causes);
 		return -1;
@@ -585,15 +587,9 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 		return;
 	}
 	if (r->namespaced) {
-		_cleanup_free_ char *nskey = k8c_xasprintf("/registry/namespaces/%s", ns);
-		struct store_kv kv = {0};
-
-		if (store_get(api->store, nskey, &kv, &err) < 0) {
-			api_send_store_error(req, &err, "namespaces", ns);
-			k8c_error_clear(&err);
+		/* 404 when the namespace is missing, 403 when it is Terminating */
+		if (api_namespace_admit_create(api, req, r, ns, name) < 0)
 			return;
-		}
-		store_kv_free(&kv);
 		set_meta_string(meta, "namespace", ns);
 	} else {
 		json_object_del(meta, "namespace");
@@ -732,6 +728,13 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 		send_object(r, req, 200, next);
 		return;
 	}
+	if (api_delete_on_update(r, next, old)) {
+		/* the last finalizer of an object being deleted is gone: so is the object */
+		if (api_delete_finish_update(api, req, r, key, name, next, old, expected,
+					     conflict != NULL) > 0)
+			*conflict = true;
+		return;
+	}
 	value = json_dumps(next, JSON_COMPACT);
 	if (store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err) < 0) {
 		if (conflict && err.code == STORE_E_CONFLICT) {
@@ -863,73 +866,6 @@ static void res_get(struct api *api, h2o_req_t *req, const struct api_resource *
 	if (load(api, req, r, key, name, &obj, &rev) < 0)
 		return;
 	send_object(r, req, 200, obj);
-}
-
-/*
- * A namespace's objects go with it. The real flow (Terminating, the kubernetes finalizer, the
- * namespace controller emptying it) comes with the controller manager.
- */
-static void delete_namespace_contents(struct api *api, const char *ns)
-{
-	for (size_t i = 0; i < api_registry_count(); i++) {
-		const struct api_resource *r = api_registry_at(i);
-		_cleanup_free_ char *prefix = NULL;
-		struct k8c_error err = K8C_ERROR_INIT;
-		struct store_list l = {0};
-
-		if (!r->namespaced)
-			continue;
-		prefix = prefix_of(r, ns);
-		if (store_list(api->store, prefix, 0, 0, NULL, &l, &err) < 0) {
-			k8c_error_clear(&err);
-			continue;
-		}
-		for (size_t j = 0; j < l.n; j++) {
-			int64_t rev;
-
-			if (store_delete(api->store, l.items[j].key, 0, &rev, NULL, &err) < 0)
-				k8c_error_clear(&err);
-		}
-		store_list_free(&l);
-	}
-}
-
-static void res_delete(struct api *api, h2o_req_t *req, const struct api_resource *r,
-		       const char *ns, const char *name)
-{
-	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
-	_cleanup_free_ char *key = NULL;
-	_cleanup_json_ json_t *obj = NULL;
-	struct store_kv prev = {0};
-	struct k8c_error err = K8C_ERROR_INIT;
-	int64_t rev;
-
-	/* DeleteOptions (propagationPolicy...) are accepted and ignored: removal is immediate */
-	if (req->entity.len > API_MAX_BODY) {
-		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
-				"Request entity too large: limit is %u", API_MAX_BODY);
-		return;
-	}
-	key = key_of(r, ns, name);
-	if (store_delete(api->store, key, 0, &rev, &prev, &err) < 0) {
-		api_send_store_error(req, &err, r->resource, name);
-		k8c_error_clear(&err);
-		return;
-	}
-	kvp = &prev;
-	if (strcmp(r->resource, "namespaces") == 0)
-		delete_namespace_contents(api, name);
-	obj = obj_decode(prev.value, prev.value_len, rev);
-	if (!obj) {
-		_cleanup_json_ json_t *st =
-			json_pack("{s:s, s:s, s:{}, s:s, s:{s:s, s:s}}", "kind", "Status",
-				  "apiVersion", "v1", "metadata", "status", "Success", "details",
-				  "name", name, "kind", r->resource);
-
-		api_send_json(req, 200, st);
-		return;
-	}
-	api_send_json(req, 200, out_version(r, obj));
 }
 
 /* Watch streams. */
@@ -1288,6 +1224,7 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 	int64_t rev = 0, list_rev = 0;
 	bool table, exact = false;
 	json_t *items;
+	struct api_delete_options *dopts = NULL; /* deletecollection's, applied to each item */
 
 	if ((fs && selector_parse(r, fs, true, &fields, &err) < 0) ||
 	    (ls && selector_parse(r, ls, false, &labels, &err) < 0)) {
@@ -1300,6 +1237,8 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 		res_watch(api, req, r, prefix, &fields, &labels);
 		return;
 	}
+	if (del && !(dopts = api_delete_options_read(req)))
+		goto out;
 	if (limits && *limits) {
 		char *end;
 
@@ -1410,16 +1349,12 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 				json_decref(obj);
 				continue;
 			}
-			if (del) {
-				int64_t drev;
-
-				if (store_delete(api->store, l.items[i].key,
-						 l.items[i].mod_revision, &drev, NULL, &err) < 0) {
-					k8c_error_clear(&err);
-					json_decref(obj);
-					continue;
-				}
-				api_set_resource_version(obj, drev);
+			/* as kube: each item deleted as by its own DELETE; the answer lists them */
+			if (del && api_delete_item(api, r, l.items[i].key, dopts, &err) < 0) {
+				k8c_error_clear(
+					&err); /* gone meanwhile, or a failed precondition */
+				json_decref(obj);
+				continue;
 			}
 			json_array_append_new(items, table ? table_row(r, obj)
 							   : json_incref(out_version(r, obj)));
@@ -1439,6 +1374,7 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 	store_list_free(&l);
 	api_send_json(req, 200, out);
 out:
+	api_delete_options_release(dopts);
 	selector_free(&fields);
 	selector_free(&labels);
 }
@@ -1581,6 +1517,11 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 			send_method_not_allowed(req);
 		return;
 	}
+	if (sub && strcmp(sub, "finalize") == 0 && !*r->group &&
+	    strcmp(r->resource, "namespaces") == 0) {
+		api_namespace_finalize_serve(api, req, r, name);
+		return;
+	}
 	if (sub && ns && !*r->group && strcmp(r->resource, "pods") == 0 &&
 	    api_pods_serve(api, req, ns, name, sub))
 		return;
@@ -1600,7 +1541,7 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 	else if (METHOD("PATCH"))
 		res_patch(api, req, r, ns, name, status);
 	else if (METHOD("DELETE") && !status)
-		res_delete(api, req, r, ns, name);
+		api_delete_serve(api, req, r, ns, name);
 	else
 		send_method_not_allowed(req);
 #undef METHOD

@@ -1,5 +1,6 @@
 /* k8c-server: the API server's command line. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,46 @@ static void usage(FILE *f)
 	      "  --compact-interval SEC  compact the store every SEC seconds, keeping one "
 	      "interval\n"
 	      "                          of history for watchers (default 300, 0 = never)\n"
+	      "  --event-ttl DURATION    delete Events this long after their last write, e.g. "
+	      "1h, 30m,\n"
+	      "                          90s, 1h30m (default 1h, 0 = keep them)\n"
 	      "  --help                  show this help\n",
 	      f);
+}
+
+/* A Go duration of hours, minutes and seconds ("1h", "1h30m", "90s", "0") in whole seconds. */
+static int parse_duration(const char *flag, const char *s, int *out)
+{
+	const char *p = s;
+	long long total = 0;
+
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	while (*p) {
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (errno || end == p || v < 0 || !strchr("hms", *end) || !*end)
+			goto bad;
+		total += v * (*end == 'h' ? 3600 : *end == 'm' ? 60 : 1);
+		if (total > 86400LL * 365)
+			goto bad;
+		p = end + 1;
+	}
+	if (p == s)
+		goto bad;
+	*out = (int)total;
+	return 0;
+bad:
+	fprintf(stderr,
+		"k8c-server: %s: \"%s\" is not a duration of hours, minutes and seconds (e.g. "
+		"1h30m, 90s) up to a year\n",
+		flag, s);
+	return -1;
 }
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
@@ -45,6 +84,7 @@ int main(int argc, char **argv)
 		{"bind-address", required_argument, NULL, 'b'},
 		{"kube-minor", required_argument, NULL, 'm'},
 		{"compact-interval", required_argument, NULL, 'c'},
+		{"event-ttl", required_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -54,6 +94,7 @@ int main(int argc, char **argv)
 		.port = 6443,
 		.kube_minor = 31,
 		.compact_interval = 300,
+		.event_ttl = 3600,
 	};
 	struct k8c_error err = K8C_ERROR_INIT;
 	int c;
@@ -78,6 +119,10 @@ int main(int argc, char **argv)
 		case 'c':
 			if (parse_int("--compact-interval", optarg, 0, 86400 * 365,
 				      &cfg.compact_interval) < 0)
+				return 2;
+			break;
+		case 'e':
+			if (parse_duration("--event-ttl", optarg, &cfg.event_ttl) < 0)
 				return 2;
 			break;
 		case 'h':

@@ -275,6 +275,8 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 		wildcard(cfg->bind_address) ? "127.0.0.1" : cfg->bind_address, cfg->port);
 
 	api_watch_start(&srv.api);
+	if (api_delete_start(&srv.api, cfg->event_ttl, err) < 0)
+		goto out;
 	if (cfg->compact_interval > 0) {
 		h2o_timeout_init(srv.ctx.loop, &srv.compact_timeout,
 				 (uint64_t)cfg->compact_interval * 1000);
@@ -298,11 +300,13 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 	h2o_socket_read_stop(lsock);
 	h2o_socket_close(lsock);
 	api_shutdown(&srv.api);
+	api_delete_stop(&srv.api);
 	h2o_timeout_unlink(&srv.api.tick_entry);
 	if (h2o_timeout_is_linked(&srv.compact_entry))
 		h2o_timeout_unlink(&srv.compact_entry);
 	ret = 0;
 out:
+	api_delete_stop(&srv.api);
 	if (lfd >= 0)
 		close(lfd);
 	pki_paths_free(&pki);
