@@ -86,6 +86,40 @@ int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
 int api_kubernetes_service_bootstrap(struct store *store, const char *bind_address, int port,
 				     struct k8c_error *err);
 
+/*
+ * Shared by api_resource.c (which defines them) and api_watch.c: selectors, decoding a stored
+ * object, its Table form and its served version.
+ */
+/* One requirement of a field or label selector: key=value, key!=value, key, !key. */
+struct sel_req {
+	char *key, *value; /* value NULL: existence test */
+	bool negate;
+};
+
+struct selector {
+	struct sel_req *reqs;
+	size_t n;
+};
+
+void selector_free(struct selector *s);
+bool selector_match(const struct selector *s, json_t *obj, bool field);
+/* The stored object with its resourceVersion, or NULL when the stored bytes are not JSON. */
+json_t *obj_decode(const void *value, size_t len, int64_t rev);
+/* A one-row Table of obj. */
+json_t *table_one(const struct api_resource *r, json_t *obj);
+/* obj (stored version) in r's version, for an answer: a legacy version's conversion. */
+json_t *out_version(const struct api_resource *r, json_t *obj);
+/* A resourceVersion query value ("" or NULL = 0); false when not a number. */
+bool parse_rev(const char *s, int64_t *out);
+
+/*
+ * Serve a watch of the keys under prefix (api_watch.c); takes over the selectors (freed when
+ * the watch ends, also on errors).
+ */
+void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource *r,
+		     const char *prefix, const struct selector *fields,
+		     const struct selector *labels);
+
 /* Close a watch stream (from shutdown). */
 void api_watch_close(struct api_watch *w);
 
