@@ -615,7 +615,10 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 	}
 	value = json_dumps(obj, JSON_COMPACT);
 	key = key_of(r, ns, name);
-	if (store_create(api->store, key, value, strlen(value), &rev, &err) < 0) {
+	int wrc = store_create(api->store, key, value, strlen(value), &rev, &err);
+	if (r->allocate)
+		api_services_settle();
+	if (wrc < 0) {
 		api_send_store_error(req, &err, r->resource, name);
 		k8c_error_clear(&err);
 		return;
@@ -705,7 +708,10 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 			meta, "generation",
 			json_integer(json_integer_value(json_object_get(ometa, "generation")) + 1));
 	value = json_dumps(next, JSON_COMPACT);
-	if (store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err) < 0) {
+	int wrc = store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err);
+	if (r->allocate && !status_only)
+		api_services_settle();
+	if (wrc < 0) {
 		api_send_store_error(req, &err, r->resource, name);
 		k8c_error_clear(&err);
 		return;

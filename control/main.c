@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -19,6 +20,8 @@ static void usage(FILE *f)
 	      "  --compact-interval SEC  compact the store every SEC seconds, keeping one "
 	      "interval\n"
 	      "                          of history for watchers (default 300, 0 = never)\n"
+	      "  --threads N             event-loop threads serving requests (default: the\n"
+	      "                          number of CPUs)\n"
 	      "  --help                  show this help\n",
 	      f);
 }
@@ -45,6 +48,7 @@ int main(int argc, char **argv)
 		{"bind-address", required_argument, NULL, 'b'},
 		{"kube-minor", required_argument, NULL, 'm'},
 		{"compact-interval", required_argument, NULL, 'c'},
+		{"threads", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -54,6 +58,7 @@ int main(int argc, char **argv)
 		.port = 6443,
 		.kube_minor = 31,
 		.compact_interval = 300,
+		.threads = 0,
 	};
 	struct k8c_error err = K8C_ERROR_INIT;
 	int c;
@@ -78,6 +83,10 @@ int main(int argc, char **argv)
 		case 'c':
 			if (parse_int("--compact-interval", optarg, 0, 86400 * 365,
 				      &cfg.compact_interval) < 0)
+				return 2;
+			break;
+		case 't':
+			if (parse_int("--threads", optarg, 1, 256, &cfg.threads) < 0)
 				return 2;
 			break;
 		case 'h':
@@ -109,6 +118,11 @@ int main(int argc, char **argv)
 	if (!*cfg.data_dir) {
 		fprintf(stderr, "k8c-server: --data-dir must not be empty\n");
 		return 2;
+	}
+	if (cfg.threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg.threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
 	}
 	if (server_run(&cfg, &err) < 0) {
 		fprintf(stderr, "k8c-server: %s\n", err.msg ? err.msg : "failed");

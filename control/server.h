@@ -10,6 +10,7 @@ struct server_config {
 	int port;
 	int kube_minor;	      /* the Kubernetes minor version /version reports */
 	int compact_interval; /* seconds between compactions, 0 = never */
+	int threads;	      /* event-loop threads (>= 1) */
 };
 
 /*
