@@ -17,14 +17,16 @@
 #define API_MAX_BODY (3u * 1024 * 1024)
 
 struct api_watch;
+struct watch_cache;
 
 struct api {
 	struct store *store;
 	h2o_loop_t *loop;
 	int kube_minor;
-	char *server_address;	   /* host:port for serverAddressByClientCIDRs */
-	struct api_watch *watches; /* open watch streams, closed by api_shutdown() */
-	h2o_timeout_t tick;	   /* ends watches at their timeoutSeconds */
+	char *server_address;		 /* host:port for serverAddressByClientCIDRs */
+	struct api_watch *watches;	 /* open watch streams, closed by api_shutdown() */
+	struct watch_cache *watch_cache; /* this thread's encoded events (api_watch.c) */
+	h2o_timeout_t tick;		 /* ends watches at their timeoutSeconds */
 	h2o_timeout_entry_t tick_entry;
 };
 
@@ -122,5 +124,8 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 
 /* Close a watch stream (from shutdown). */
 void api_watch_close(struct api_watch *w);
+
+/* Release the thread's watch event cache (after api_shutdown()). */
+void api_watch_cache_free(struct api *api);
 
 #endif

@@ -1,17 +1,66 @@
 /*
  * Watch streams: ?watch=true on a collection. Each watch has a store watch whose eventfd is
- * polled from the loop; events are decoded, filtered by the selectors and written as JSON lines
+ * polled from its thread's loop; events are filtered by the selectors and written as JSON lines
  * to the chunked response.
+ *
+ * Fan-out: every watcher of a thread receives the same store events (refcounted, shared), so
+ * each event is decoded once per thread and encoded once per (resource version, output form)
+ * in the thread's cache (struct watch_cache, indexed by revision); a watcher copies the
+ * encoded line into its output buffer. With 1,000 watchers that is one JSON decode and one
+ * encode per event instead of a thousand.
+ *
+ * Bookmarks (allowWatchBookmarks): a BOOKMARK event, an object of the kind with only
+ * metadata.resourceVersion, about every BOOKMARK_MS and 2 s before timeoutSeconds, as
+ * kube-apiserver's watch cache. sendInitialEvents=true (with resourceVersionMatch=NotOlderThan
+ * and allowWatchBookmarks): ADDED for every object, then a BOOKMARK annotated
+ * "k8s.io/initial-events-end": "true", then the changes (the streaming list of KEP-3157).
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "cleanup.h"
 
 /* a watch whose client does not keep up is ended once this much is queued */
-#define WATCH_MAX_PENDING (16u * 1024 * 1024)
+#define WATCH_MAX_PENDING (1u * 1024 * 1024)
+
+/*
+ * A watcher woken by its store watch is pumped at most this many ms later, together with the
+ * others woken meanwhile: one send per stream and one TLS write per connection carry several
+ * events, instead of a wakeup, a read, a send and a write per event and watcher.
+ */
+#define BATCH_MS 5
+
+/* bookmarks about every minute, as kube-apiserver */
+#define BOOKMARK_MS 60000
+
+/* events kept encoded per thread (a power of 2); watchers further behind encode again */
+#define CACHE_SIZE  256
+#define CACHE_FORMS 4
+
+struct cache_form {
+	const struct api_resource *r;
+	bool table;
+	char *line; /* {"type":...,"object":...}\n */
+	size_t len;
+};
+
+struct cache_entry {
+	struct store_event *ev; /* a reference; NULL = empty */
+	json_t *obj;		/* the stored object with its resourceVersion; NULL = not JSON */
+	struct cache_form forms[CACHE_FORMS];
+	int n_forms;
+};
+
+/* A thread's watch state: the encoded events and the watchers with events to pump. */
+struct watch_cache {
+	struct cache_entry e[CACHE_SIZE];
+	h2o_timeout_t batch; /* pumps the ready watchers BATCH_MS after the first got ready */
+	h2o_timeout_entry_t batch_entry;
+	struct api_watch *ready;
+};
 
 struct api_watch {
 	h2o_generator_t gen; /* first: h2o hands it back to proceed/stop */
@@ -24,7 +73,10 @@ struct api_watch {
 	char *pending, *inflight;
 	size_t pending_len, pending_cap;
 	bool sending, done, finished, stopped;
-	bool table;
+	bool table, bookmarks;
+	bool queued; /* on the thread's ready list */
+	struct api_watch *ready_next, **ready_pprev;
+	uint64_t next_bookmark; /* h2o_now() milliseconds; 0 = none */
 	const struct api_resource *r;
 	int64_t last_rev; /* of the last event delivered (or the watch's start) */
 	struct selector fields, labels;
@@ -33,6 +85,12 @@ struct api_watch {
 /* Release what can call us back: store watch, fd, timer; the request may live on. */
 static void watch_release(struct api_watch *w)
 {
+	if (w->queued) {
+		*w->ready_pprev = w->ready_next;
+		if (w->ready_next)
+			w->ready_next->ready_pprev = w->ready_pprev;
+		w->queued = false;
+	}
 	if (w->sock) {
 		h2o_socket_read_stop(w->sock);
 		h2o_socket_close(w->sock);
@@ -67,35 +125,152 @@ static void watch_dispose(void *p)
 	selector_free(&w->labels);
 }
 
-static void watch_append(struct api_watch *w, const char *type, json_t *obj)
+static void watch_append_bytes(struct api_watch *w, const char *s, size_t n)
 {
-	_cleanup_json_ json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
-	_cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT);
-	size_t n;
-
-	if (!s)
-		return;
-	n = strlen(s);
-	if (w->pending_len + n + 1 > w->pending_cap) {
-		w->pending_cap = (w->pending_len + n + 1) * 2;
+	if (w->pending_len + n > w->pending_cap) {
+		w->pending_cap = (w->pending_len + n) * 2;
 		w->pending = k8c_xrealloc(w->pending, w->pending_cap);
 	}
 	memcpy(w->pending + w->pending_len, s, n);
-	w->pending[w->pending_len + n] = '\n';
-	w->pending_len += n + 1;
+	w->pending_len += n;
+}
+
+/* {"type":type,"object":obj}\n, malloc'd, its length in *len; NULL when obj is not encodable. */
+static char *event_line(const char *type, json_t *obj, size_t *len)
+{
+	_cleanup_json_ json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
+	char *s = json_dumps(ev, JSON_COMPACT);
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	s = k8c_xrealloc(s, n + 2);
+	s[n] = '\n';
+	s[n + 1] = '\0';
+	*len = n + 1;
+	return s;
+}
+
+static void watch_append(struct api_watch *w, const char *type, json_t *obj)
+{
+	size_t n;
+	_cleanup_free_ char *s = event_line(type, obj, &n);
+
+	if (s)
+		watch_append_bytes(w, s, n);
+}
+
+/* The line of obj as w sends it: its Table row or its served version. */
+static char *object_line(const struct api_resource *r, bool table, const char *type, json_t *obj,
+			 size_t *len)
+{
+	if (table) {
+		_cleanup_json_ json_t *t = table_one(r, obj);
+
+		return event_line(type, t, len);
+	}
+	if (r->from_storage) {
+		_cleanup_json_ json_t *copy = json_deep_copy(obj);
+
+		return event_line(type, out_version(r, copy), len);
+	}
+	return event_line(type, obj, len);
 }
 
 static void watch_append_object(struct api_watch *w, const char *type, json_t *obj)
 {
+	size_t n;
+	_cleanup_free_ char *s = NULL;
+
 	if (!selector_match(&w->fields, obj, true) || !selector_match(&w->labels, obj, false))
 		return;
-	if (w->table) {
-		_cleanup_json_ json_t *t = table_one(w->r, obj);
+	if ((s = object_line(w->r, w->table, type, obj, &n)))
+		watch_append_bytes(w, s, n);
+}
 
-		watch_append(w, type, t);
-		return;
+static void cache_entry_clear(struct cache_entry *e)
+{
+	for (int i = 0; i < e->n_forms; i++)
+		free(e->forms[i].line);
+	e->n_forms = 0;
+	json_decref(e->obj);
+	e->obj = NULL;
+	if (e->ev)
+		store_event_unref(e->ev);
+	e->ev = NULL;
+}
+
+/* The thread's cache entry of ev, decoded. */
+static struct cache_entry *cache_get(struct api *api, struct store_event *ev)
+{
+	struct cache_entry *e;
+
+	e = &api->watch_cache->e[(size_t)ev->mod_revision & (CACHE_SIZE - 1)];
+	if (!e->ev || e->ev->mod_revision != ev->mod_revision) {
+		cache_entry_clear(e);
+		e->ev = store_event_ref(ev);
+		e->obj = obj_decode(ev->value, ev->value_len, ev->mod_revision);
 	}
-	watch_append(w, type, out_version(w->r, obj));
+	return e;
+}
+
+void api_watch_cache_free(struct api *api)
+{
+	if (!api->watch_cache)
+		return;
+	for (size_t i = 0; i < CACHE_SIZE; i++)
+		cache_entry_clear(&api->watch_cache->e[i]);
+	if (h2o_timeout_is_linked(&api->watch_cache->batch_entry))
+		h2o_timeout_unlink(&api->watch_cache->batch_entry);
+	free(api->watch_cache);
+	api->watch_cache = NULL;
+}
+
+/* Append a store event for w, encoded once per thread and form. */
+static void watch_append_event(struct api_watch *w, struct store_event *ev)
+{
+	struct cache_entry *e = cache_get(w->api, ev);
+	struct cache_form *f = NULL;
+
+	if (!e->obj || !selector_match(&w->fields, e->obj, true) ||
+	    !selector_match(&w->labels, e->obj, false))
+		return;
+	for (int i = 0; i < e->n_forms; i++)
+		if (e->forms[i].r == w->r && e->forms[i].table == w->table)
+			f = &e->forms[i];
+	if (!f) {
+		struct cache_form tmp = {.r = w->r, .table = w->table};
+
+		tmp.line = object_line(w->r, w->table, store_event_type_name(ev->type), e->obj,
+				       &tmp.len);
+		if (!tmp.line)
+			return;
+		if (e->n_forms == CACHE_FORMS) {
+			watch_append_bytes(w, tmp.line, tmp.len);
+			free(tmp.line);
+			return;
+		}
+		f = &e->forms[e->n_forms++];
+		*f = tmp;
+	}
+	watch_append_bytes(w, f->line, f->len);
+}
+
+/* A BOOKMARK: an object of w's kind with only metadata.resourceVersion (and annotations). */
+static void watch_bookmark(struct api_watch *w, int64_t rev, bool initial_end)
+{
+	_cleanup_free_ char *api_version = api_registry_api_version(w->r);
+	_cleanup_json_ json_t *obj = NULL;
+	char rv[24];
+
+	snprintf(rv, sizeof(rv), "%lld", (long long)rev);
+	obj = json_pack("{s:s, s:s, s:{s:s}}", "kind", w->r->kind, "apiVersion", api_version,
+			"metadata", "resourceVersion", rv);
+	if (initial_end)
+		json_object_set_new(json_object_get(obj, "metadata"), "annotations",
+				    json_pack("{s:s}", "k8s.io/initial-events-end", "true"));
+	watch_append(w, "BOOKMARK", obj);
 }
 
 static void watch_flush(struct api_watch *w)
@@ -161,14 +336,8 @@ static void watch_pump(struct api_watch *w)
 		if (n == 0)
 			break;
 		for (int i = 0; i < n; i++) {
-			json_t *obj =
-				obj_decode(evs[i]->value, evs[i]->value_len, evs[i]->mod_revision);
-
 			w->last_rev = evs[i]->mod_revision;
-			if (obj) {
-				watch_append_object(w, store_event_type_name(evs[i]->type), obj);
-				json_decref(obj);
-			}
+			watch_append_event(w, evs[i]);
 			store_event_unref(evs[i]);
 		}
 		if (w->pending_len > WATCH_MAX_PENDING)
@@ -180,6 +349,7 @@ static void watch_pump(struct api_watch *w)
 static void watch_on_readable(h2o_socket_t *sock, const char *err)
 {
 	struct api_watch *w = sock->data;
+	struct watch_cache *c = w->api->watch_cache;
 
 	if (sock->input->size)
 		h2o_buffer_consume(&sock->input, sock->input->size);
@@ -188,10 +358,66 @@ static void watch_on_readable(h2o_socket_t *sock, const char *err)
 		watch_flush(w);
 		return;
 	}
-	watch_pump(w);
+	if (w->queued)
+		return;
+	/* no more wakeups until pumped: the store writes the eventfd only after an empty read */
+	h2o_socket_read_stop(sock);
+	w->queued = true;
+	w->ready_next = c->ready;
+	if (w->ready_next)
+		w->ready_next->ready_pprev = &w->ready_next;
+	c->ready = w;
+	w->ready_pprev = &c->ready;
+	if (!h2o_timeout_is_linked(&c->batch_entry))
+		h2o_timeout_link(w->api->loop, &c->batch, &c->batch_entry);
 }
 
-/* timeoutSeconds: checked once a second for every open watch. */
+static void watch_on_batch(h2o_timeout_entry_t *entry)
+{
+	struct watch_cache *c = H2O_STRUCT_FROM_MEMBER(struct watch_cache, batch_entry, entry);
+	struct api_watch *w;
+
+	while ((w = c->ready)) {
+		c->ready = w->ready_next;
+		if (c->ready)
+			c->ready->ready_pprev = &c->ready;
+		w->queued = false;
+		if (w->sock)
+			h2o_socket_read_start(w->sock, watch_on_readable);
+		watch_pump(w);
+	}
+}
+
+/* When w's next bookmark is due after now: every BOOKMARK_MS, and 2 s before the deadline. */
+static uint64_t next_bookmark(const struct api_watch *w, uint64_t now)
+{
+	uint64_t t = now + BOOKMARK_MS;
+
+	if (w->deadline && w->deadline > now + 2000 && w->deadline - 2000 < t)
+		t = w->deadline - 2000;
+	return t;
+}
+
+/*
+ * A periodic bookmark: the store's revision read before draining the watch, so every event up
+ * to it has been delivered; a client resuming from it misses nothing.
+ */
+static void watch_send_bookmark(struct api_watch *w, uint64_t now)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	int64_t rev = 0;
+
+	if (store_revision(w->api->store, &rev, &err) < 0)
+		k8c_error_clear(&err);
+	watch_pump(w);
+	if (w->done || !w->sw)
+		return;
+	watch_bookmark(w, rev > w->last_rev ? rev : w->last_rev, false);
+	w->next_bookmark = next_bookmark(w, now);
+	watch_flush(w);
+}
+
+/* timeoutSeconds and bookmarks: checked once a second for every open watch. */
 static void watch_on_tick(h2o_timeout_entry_t *entry)
 {
 	struct api *api = H2O_STRUCT_FROM_MEMBER(struct api, tick_entry, entry);
@@ -203,6 +429,8 @@ static void watch_on_tick(h2o_timeout_entry_t *entry)
 		if (w->deadline && now >= w->deadline) {
 			w->done = true;
 			watch_flush(w);
+		} else if (w->next_bookmark && now >= w->next_bookmark) {
+			watch_send_bookmark(w, now);
 		}
 	}
 	h2o_timeout_link(api->loop, &api->tick, &api->tick_entry);
@@ -210,6 +438,10 @@ static void watch_on_tick(h2o_timeout_entry_t *entry)
 
 void api_watch_start(struct api *api)
 {
+	api->watch_cache = k8c_xmalloc(sizeof(*api->watch_cache));
+	memset(api->watch_cache, 0, sizeof(*api->watch_cache));
+	h2o_timeout_init(api->loop, &api->watch_cache->batch, BATCH_MS);
+	api->watch_cache->batch_entry.cb = watch_on_batch;
 	h2o_timeout_init(api->loop, &api->tick, 1000);
 	api->tick_entry.cb = watch_on_tick;
 	h2o_timeout_link(api->loop, &api->tick, &api->tick_entry);
@@ -239,6 +471,11 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 {
 	_cleanup_free_ char *rvs = api_query(req, "resourceVersion");
 	_cleanup_free_ char *tos = api_query(req, "timeoutSeconds");
+	_cleanup_free_ char *rvm = api_query(req, "resourceVersionMatch");
+	_cleanup_free_ char *sie = api_query(req, "sendInitialEvents");
+	bool bookmarks = api_query_bool(req, "allowWatchBookmarks");
+	bool initial = sie && (strcmp(sie, "1") == 0 || strcasecmp(sie, "true") == 0);
+	const char *forbidden = NULL;
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct api_watch *w;
 	int64_t rev, start;
@@ -264,6 +501,40 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 			return;
 		}
 	}
+	/* kube-apiserver's ListOptions validation for watches */
+	if (rvm && *rvm && !sie)
+		forbidden =
+			"resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for "
+			"watch unless sendInitialEvents is provided";
+	else if (sie && !(rvm && strcmp(rvm, "NotOlderThan") == 0))
+		forbidden = "resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
+			    "resourceVersionMatch to NotOlderThan";
+	else if (initial && !bookmarks)
+		forbidden = "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting "
+			    "allowWatchBookmarks to true";
+	if (forbidden) {
+		selector_free((struct selector *)fields);
+		selector_free((struct selector *)labels);
+		api_send_status(req, 422, "Invalid",
+				json_pack("{s:s, s:s, s:s}", "group", "meta.k8s.io", "kind",
+					  "ListOptions", "name", ""),
+				"ListOptions.meta.k8s.io \"\" is invalid: %s", forbidden);
+		return;
+	}
+	if (initial && rev > 0) {
+		int64_t cur = 0;
+
+		if (store_revision(api->store, &cur, &err) < 0)
+			k8c_error_clear(&err);
+		if (rev > cur) {
+			selector_free((struct selector *)fields);
+			selector_free((struct selector *)labels);
+			api_send_status(req, 504, "Timeout", NULL,
+					"Too large resource version: %lld, current: %lld",
+					(long long)rev, (long long)cur);
+			return;
+		}
+	}
 	w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), watch_dispose);
 	memset(w, 0, sizeof(*w));
 	w->gen.proceed = watch_proceed;
@@ -271,12 +542,16 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 	w->api = api;
 	w->req = req;
 	w->table = api_wants_table(req);
+	w->bookmarks = bookmarks;
 	w->r = r;
 	w->fields = *fields;
 	w->labels = *labels;
 	start = rev;
-	if (rev == 0) {
-		/* no revision: synthetic ADDED events for the current state first */
+	if (initial || (rev == 0 && !sie)) {
+		/*
+		 * no revision (or sendInitialEvents, at least as fresh as the revision): synthetic
+		 * ADDED events for the current state first
+		 */
 		struct store_list l = {0};
 
 		if (store_list(api->store, prefix, 0, 0, NULL, &l, &err) < 0) {
@@ -296,6 +571,8 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 		}
 		start = l.revision;
 		store_list_free(&l);
+		if (initial)
+			watch_bookmark(w, start, true);
 	}
 	req->res.status = 200;
 	req->res.reason = "OK";
@@ -329,6 +606,8 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 	h2o_socket_read_start(w->sock, watch_on_readable);
 	if (timeout > 0)
 		w->deadline = h2o_now(api->loop) + (uint64_t)timeout * 1000;
+	if (bookmarks)
+		w->next_bookmark = next_bookmark(w, h2o_now(api->loop));
 	/* send the headers (and any initial events) now: clients wait for them */
 	w->sending = true;
 	{

@@ -249,6 +249,7 @@ static void *thread_run(void *arg)
 	h2o_socket_read_stop(t->lsock);
 	h2o_socket_close(t->lsock);
 	api_shutdown(&t->api);
+	api_watch_cache_free(&t->api);
 	h2o_timeout_unlink(&t->api.tick_entry);
 	if (h2o_timeout_is_linked(&t->compact_entry))
 		h2o_timeout_unlink(&t->compact_entry);

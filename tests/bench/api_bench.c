@@ -36,7 +36,8 @@ static int threads_arg; /* --threads for the server we start; 0 = its default */
 static int objects = 100000;
 static int fill_conns = 4, fill_inflight = 16;
 static double create_rate = 2000, create_seconds = 5;
-static int watchers = 1000, watch_threads = 2;
+static int watchers = 1000, watch_threads; /* default: one a connection */
+static int streams = 100;		   /* watches a HTTP/2 connection */
 static double watch_rate = 500, watch_seconds = 10;
 static pid_t server_pid;
 static const char *only; /* run one phase: rss, create, fill, list, watch */
@@ -111,7 +112,7 @@ static CURL *easy(const char *path)
 	curl_easy_setopt(h, CURLOPT_SSLKEY, key);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
 			 http11 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(h, CURLOPT_PIPEWAIT, http11 ? 0L : 1L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
 	return h;
@@ -522,6 +523,8 @@ static void *watch_run(void *arg)
 
 		w->t = t;
 		w->h = easy(path);
+		if (t->n > streams)
+			curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)streams);
 		curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, watch_write);
 		curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
 		curl_easy_setopt(w->h, CURLOPT_HEADERFUNCTION, watch_header);
@@ -551,9 +554,10 @@ static void phase_watch(void)
 	double r, p99;
 	int started;
 
-	printf("\n[1] watch: %d watchers of pods (%s), %.0f pod creates/s for %.0f s\n", watchers,
-	       http11 ? "HTTP/1.1, one connection each" : "HTTP/2, 100 streams a connection",
-	       watch_rate, watch_seconds);
+	printf("\n[1] watch: %d watchers of pods (%s, %d client threads), %.0f pod creates/s for "
+	       "%.0f s\n",
+	       watchers, http11 ? "HTTP/1.1, one connection each" : "HTTP/2 multiplexed",
+	       watch_threads, watch_rate, watch_seconds);
 	create_namespace("bench-w");
 	if (request("/api/v1/namespaces/bench-w/pods?limit=1", NULL, &b) != 200) {
 		fprintf(stderr, "api_bench: list pods failed\n");
@@ -697,6 +701,9 @@ static void usage(FILE *f)
 	      "  --watchers N          (default 1000)\n"
 	      "  --watch-rate R        pod creates/s while watching (default 500)\n"
 	      "  --watch-seconds S     (default 10)\n"
+	      "  --watch-threads N     client threads (multi handles) of the watchers (default:\n"
+	      "                        one for each --streams watchers, one connection each)\n"
+	      "  --streams N           watches a HTTP/2 connection (default 100)\n"
 	      "  --only PHASE          rss, create, fill, list or watch (fill precedes list)\n",
 	      f);
 }
@@ -727,6 +734,8 @@ int main(int argc, char **argv)
 		{"inflight", required_argument, NULL, 'i'},
 		{"watchers", required_argument, NULL, 'w'},
 		{"watch-rate", required_argument, NULL, 'R'},
+		{"watch-threads", required_argument, NULL, 'T'},
+		{"streams", required_argument, NULL, 'M'},
 		{"watch-seconds", required_argument, NULL, 'W'},
 		{"only", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},
@@ -772,6 +781,12 @@ int main(int argc, char **argv)
 		case 'W':
 			watch_seconds = num(optarg);
 			break;
+		case 'M':
+			streams = (int)num(optarg);
+			break;
+		case 'T':
+			watch_threads = (int)num(optarg);
+			break;
 		case 'O':
 			only = optarg;
 			break;
@@ -783,6 +798,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!watch_threads)
+		watch_threads = (watchers + streams - 1) / streams;
 	if (server_url && !data_dir) {
 		fprintf(stderr, "api_bench: --server needs --data-dir (for the admin cert)\n");
 		return 2;
