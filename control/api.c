@@ -291,6 +291,9 @@ static bool route_resource(struct api *api, h2o_req_t *req, h2o_iovec_t p)
 		return false;
 	}
 	/* namespaces/{ns}/{res}... is a namespaced path, namespaces/{ns}/status is not */
+	if (*group == '\0' && n == 3 && strcmp(seg[0], "namespaces") == 0 &&
+	    strcmp(seg[2], "bindings") == 0)
+		return api_pods_serve(api, req, seg[1], NULL, "binding");
 	if (strcmp(seg[0], "namespaces") == 0 && n >= 3 &&
 	    !(*group == '\0' && strcmp(seg[2], "status") == 0)) {
 		r = api_registry_lookup(group, version, seg[2], strlen(seg[2]));
@@ -356,6 +359,9 @@ void api_handle(struct api *api, h2o_req_t *req)
 		send_core_resources(req);
 	} else if (send_group_discovery(req, p)) {
 		/* answered */
+	} else if (path_is(p, "/openapi/v3") ||
+		   (p.len > 12 && memcmp(p.base, "/openapi/v3/", 12) == 0)) {
+		api_openapi_serve(req, p);
 	} else if (path_is(p, "/openapi/v2")) {
 		/* an empty protobuf document passes kubectl's validation gate (KUBECTL.md) */
 		send_body(req, 200, "application/octet-stream", "", 0);

@@ -77,6 +77,13 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 void api_scale_serve(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
 		     const char *name);
 
+/*
+ * Serve pods/binding and pods/log (api_pods.c), and with name NULL the core group's bindings
+ * collection (POST namespaces/{ns}/bindings); false for another subresource.
+ */
+bool api_pods_serve(struct api *api, h2o_req_t *req, const char *ns, const char *name,
+		    const char *sub);
+
 /* Create the namespaces every cluster has (default, kube-system...) when absent. */
 int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
 
@@ -121,6 +128,19 @@ bool parse_rev(const char *s, int64_t *out);
 void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource *r,
 		     const char *prefix, const struct selector *fields,
 		     const struct selector *labels);
+
+/* GET /openapi/v3 and /openapi/v3/{api/v1,apis/<group>/<version>} (api_openapi.c). */
+void api_openapi_serve(h2o_req_t *req, h2o_iovec_t path);
+
+/*
+ * Server-side field validation of obj, a request body of r (api_openapi.c): by the query's
+ * fieldValidation (Strict, Warn (the default) or Ignore), unknown fields (api_schema.h) and,
+ * with raw_body, duplicate keys in req's body are an error (Strict: false returned after
+ * answering 400, or 422 for a PATCH as kube's patcher) or one Warning header each (Warn). Under Warn and Ignore the unknown fields are
+ * dropped from obj, as kube-apiserver's decoding drops them. For a patch, pass the patched
+ * object (after check_object, before to_storage).
+ */
+bool api_field_validate(h2o_req_t *req, const struct api_resource *r, json_t *obj, bool raw_body);
 
 /* Close a watch stream (from shutdown). */
 void api_watch_close(struct api_watch *w);

@@ -59,13 +59,16 @@ static const char *const verbs[] = {
 	"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch", NULL};
 static const char *const status_verbs[] = {"get", "patch", "update", NULL};
 
+static const char *const create_verbs[] = {"create", NULL};
+static const char *const get_verbs[] = {"get", NULL};
+
 static json_t *subresource(const struct api_resource *r, const char *sub, const char *kind,
-			   const char *group, const char *version)
+			   const char *group, const char *version, const char *const *sub_verbs)
 {
 	_cleanup_free_ char *n = k8c_xasprintf("%s/%s", r->resource, sub);
 	json_t *e =
 		json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", n, "singularName", "", "namespaced",
-			  r->namespaced, "kind", kind, "verbs", string_array(status_verbs));
+			  r->namespaced, "kind", kind, "verbs", string_array(sub_verbs));
 
 	if (group) {
 		json_object_set_new(e, "group", json_string(group));
@@ -100,11 +103,25 @@ json_t *api_registry_discovery_gv(const char *group, const char *version)
 			json_object_set_new(e, "categories", string_array(r->categories));
 		json_array_append_new(res, e);
 		if (r->has_scale)
-			json_array_append_new(
-				res, subresource(r, "scale", "Scale", "autoscaling", "v1"));
+			json_array_append_new(res, subresource(r, "scale", "Scale", "autoscaling",
+							       "v1", status_verbs));
 		if (r->has_status)
-			json_array_append_new(res, subresource(r, "status", r->kind, NULL, NULL));
+			json_array_append_new(
+				res, subresource(r, "status", r->kind, NULL, NULL, status_verbs));
+		if (!*r->group && strcmp(r->resource, "pods") == 0) {
+			/* api_pods.c */
+			json_array_append_new(res, subresource(r, "binding", "Binding", NULL, NULL,
+							       create_verbs));
+			json_array_append_new(res,
+					      subresource(r, "log", "Pod", NULL, NULL, get_verbs));
+		}
 	}
+	if (list && !*group)
+		/* POST namespaces/{ns}/bindings (api_pods.c) */
+		json_array_insert_new(res, 0,
+				      json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", "bindings",
+						"singularName", "binding", "namespaced", 1, "kind",
+						"Binding", "verbs", string_array(create_verbs)));
 	return list;
 }
 

@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "api_protobuf.h"
+#include "api_validate.h"
 #include "cleanup.h"
 
 K8C_DEFINE_CLEANUP(store_kv_freep, struct store_kv, store_kv_free)
@@ -413,6 +414,10 @@ static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 	json_t *obj = parse_body(req, false);
 
 	obj = obj ? check_object(r, req, obj) : NULL;
+	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req))) {
+		json_decref(obj);
+		return NULL;
+	}
 	if (obj && r->to_storage)
 		r->to_storage(obj);
 	return obj;
@@ -526,6 +531,7 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 		r->defaults(obj);
 	if (!old && r->on_create)
 		r->on_create(obj);
+	api_validate_meta(obj, causes);
 	if (r->validate)
 		r->validate(obj, old, causes);
 	if (json_array_size(causes)) {
@@ -784,6 +790,8 @@ static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource
 	obj = check_object(r, req, obj);
 	if (!obj)
 		return; /* check_object released it */
+	if (!api_field_validate(req, r, obj, true))
+		return;
 	if (r->to_storage)
 		r->to_storage(obj);
 	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
@@ -1372,6 +1380,9 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 			send_method_not_allowed(req);
 		return;
 	}
+	if (sub && ns && !*r->group && strcmp(r->resource, "pods") == 0 &&
+	    api_pods_serve(api, req, ns, name, sub))
+		return;
 	if (sub && strcmp(sub, "scale") == 0 && r->has_scale) {
 		api_scale_serve(api, req, r, ns, name);
 		return;

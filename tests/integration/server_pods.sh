@@ -1,0 +1,82 @@
+#!/bin/bash
+# k8c-server's pods/binding (what a scheduler posts) and the checks of pods/log, with curl,
+# kubectl 1.31 and the Python client. No root needed.
+#
+#   kubectl / python3 kubernetes / curl ──TLS──► k8c-server 127.0.0.1:$PORT ($D/data)
+# Usage: server_pods.sh <build>/bin
+set -e
+. "$(dirname "$0")/server_lib.sh"
+srv_need_pyclient
+srv_setup pods
+srv_instance "$D"
+srv_start 31
+
+P=$U/api/v1/namespaces/default/pods
+pod() { J -X POST -d "{\"metadata\":{\"name\":\"$1\"},\"spec\":{\"containers\":[$2]}}" "$P" >/dev/null; }
+pod web '{"name":"c","image":"busybox:1"}'
+pod two '{"name":"a","image":"busybox:1"},{"name":"b","image":"busybox:1"}'
+
+# Discovery lists both subresources with their verbs.
+[[ $(C "$U/api/v1" | jq -c '[.resources[] | select(.name == "pods/binding" or .name == "pods/log") | [.name, .kind, .verbs]]') == '[["pods/binding","Binding",["create"]],["pods/log","Pod",["get"]]]' ]] ||
+	fail "discovery of pods/binding, pods/log: $(C "$U/api/v1" | jq -c '.resources[] | select(.name | startswith("pods/"))')"
+
+# A Binding puts the pod on its node: spec.nodeName, PodScheduled True, the annotations.
+rv0=$(C "$P/web" | jq -r .metadata.resourceVersion)
+code=$(J -o "$D/out" -w '%{http_code}' -X POST -d '{"apiVersion":"v1","kind":"Binding","metadata":{"name":"web","annotations":{"k8c.io/scheduled-by":"test"}},"target":{"apiVersion":"v1","kind":"Node","name":"node-1"}}' "$P/web/binding")
+[[ $code == 201 && $(jq -r '"\(.kind) \(.status) \(.code)"' "$D/out") == "Status Success 201" ]] || fail "binding: $code $(cat "$D/out")"
+got=$(C "$P/web" | jq -r '[.spec.nodeName, (.status.conditions[] | select(.type == "PodScheduled") | .status), .metadata.annotations["k8c.io/scheduled-by"]] | join(" ")')
+[[ $got == "node-1 True test" ]] || fail "bound pod: $got"
+[[ $(C "$P/web" | jq -r .metadata.resourceVersion) != "$rv0" ]] || fail "binding did not write"
+out=$(k get pod web -o wide 2>&1) || fail "get -o wide: $out"
+grep -Eq '^web .* node-1 ' <<<"$out" || fail "kubectl does not show the node: $out"
+
+# A bound pod cannot be bound again; the Binding must name the pod and a node.
+code=$(J -o "$D/out" -w '%{http_code}' -X POST -d '{"metadata":{"name":"web"},"target":{"name":"node-2"}}' "$P/web/binding")
+[[ $code == 409 ]] && jq -r .message "$D/out" | grep -q 'pod web is already assigned to node "node-1"' ||
+	fail "second binding: $code $(cat "$D/out")"
+code=$(J -o "$D/out" -w '%{http_code}' -X POST -d '{"metadata":{"name":"other"},"target":{"name":"node-2"}}' "$P/two/binding")
+[[ $code == 400 ]] || fail "binding with another name: $code $(cat "$D/out")"
+code=$(J -o "$D/out" -w '%{http_code}' -X POST -d '{"metadata":{"name":"two"},"target":{}}' "$P/two/binding")
+[[ $code == 422 && $(jq -r '.details.causes[0].field' "$D/out") == target.name ]] || fail "binding without a node: $code $(cat "$D/out")"
+code=$(J -o "$D/out" -w '%{http_code}' -X POST -d '{"metadata":{"name":"two"},"target":{"kind":"Pod","name":"x"}}' "$P/two/binding")
+[[ $code == 422 ]] || fail "binding to a Pod: $code $(cat "$D/out")"
+code=$(J -o "$D/out" -w '%{http_code}' -X POST -d '{"metadata":{"name":"nope"},"target":{"name":"node-1"}}' "$P/nope/binding")
+[[ $code == 404 ]] || fail "binding of a missing pod: $code $(cat "$D/out")"
+code=$(C -o "$D/out" -w '%{http_code}' "$P/web/binding")
+[[ $code == 405 ]] || fail "GET binding: $code"
+[[ $(C "$P/two" | jq -r '.spec.nodeName // "none"') == none ]] || fail "a refused binding wrote"
+
+# The Python client binds as a scheduler does (create_namespaced_binding).
+$PY - "$SRV_DIR/data/admin.kubeconfig" <<'PYEOF' || fail "python binding"
+import sys
+from kubernetes import client, config
+config.load_kube_config(sys.argv[1])
+v1 = client.CoreV1Api()
+body = client.V1Binding(metadata=client.V1ObjectMeta(name="two"),
+                        target=client.V1ObjectReference(kind="Node", name="node-2"))
+try:
+    v1.create_namespaced_binding("default", body, _preload_content=False)
+except client.ApiException as e:
+    sys.exit(f"binding failed: {e.status} {e.body}")
+assert v1.read_namespaced_pod("two", "default").spec.node_name == "node-2"
+PYEOF
+
+# pods/log: kube-apiserver's checks and messages, then 503 (no node agent to read from).
+pod pending '{"name":"c","image":"busybox:1"}'
+out=$(k logs pending 2>&1) && fail "logs of an unscheduled pod: $out"
+grep -q 'pod pending does not have a host assigned' <<<"$out" || fail "logs unscheduled: $out"
+# (kubectl picks the first container itself; the server's answer is for other clients)
+code=$(C -o "$D/out" -w '%{http_code}' "$P/two/log")
+[[ $code == 400 ]] && jq -r .message "$D/out" | grep -q 'a container name must be specified for pod two, choose one of: \[a b\]' ||
+	fail "logs container choice: $code $(cat "$D/out")"
+out=$(k logs two 2>&1) && fail "logs of a pod without an agent: $out"
+grep -q 'Defaulted container "a"' <<<"$out" && grep -q 'ServiceUnavailable' <<<"$out" || fail "kubectl logs two: $out"
+out=$(k logs two -c zzz 2>&1) && fail "logs of a missing container: $out"
+grep -q 'container zzz is not valid for pod two' <<<"$out" || fail "logs bad container: $out"
+code=$(C -o "$D/out" -w '%{http_code}' "$P/web/log")
+[[ $code == 503 ]] && jq -r .message "$D/out" | grep -q 'on node node-1' || fail "log of a bound pod: $code $(cat "$D/out")"
+code=$(C -o "$D/out" -w '%{http_code}' "$P/nope/log")
+[[ $code == 404 ]] || fail "log of a missing pod: $code"
+
+srv_stop
+echo PASS
