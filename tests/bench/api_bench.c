@@ -686,6 +686,15 @@ static void stop_server(void)
 		fprintf(stderr, "api_bench: could not remove %s\n", data_dir);
 }
 
+/* Interrupted: stop the server we started (it would outlive us otherwise). */
+static void on_signal(int sig)
+{
+	if (server_pid > 0)
+		kill(server_pid, SIGTERM);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void usage(FILE *f)
 {
 	fputs("Usage: api_bench [OPTIONS]\n"
@@ -806,8 +815,11 @@ int main(int argc, char **argv)
 	}
 	curl_global_init(CURL_GLOBAL_ALL);
 	json_headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (!server_url)
+	if (!server_url) {
 		start_server(argv[0]);
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+	}
 	ca = malloc(PATH_MAX), cert = malloc(PATH_MAX), key = malloc(PATH_MAX);
 	snprintf(ca, PATH_MAX, "%s/pki/ca.crt", data_dir);
 	snprintf(cert, PATH_MAX, "%s/pki/admin.crt", data_dir);
