@@ -118,13 +118,6 @@ void api_cause_add(json_t *causes, const char *reason, const char *field, const 
 	__attribute__((format(printf, 4, 5)));
 
 /*
- * Apply a JSON merge patch (RFC 7386) to target. With strategic, lists of objects with a
- * Kubernetes merge key (containers by name, ports by containerPort/port...) merge element by
- * element, `$patch: delete|replace` is honoured, and other `$` directives are dropped.
- */
-void api_patch_merge(json_t *target, const json_t *patch, bool strategic);
-
-/*
  * Allocate a Service's ClusterIP (or check the requested one) and, for types NodePort and
  * LoadBalancer, its NodePorts; old is the stored version on update (its allocations are kept;
  * NodePorts are dropped when the type goes back to ClusterIP). <0 with causes on failure.

@@ -12,7 +12,9 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "api_patch.h"
 #include "api_protobuf.h"
+#include "api_schema.h"
 #include "api_validate.h"
 #include "cleanup.h"
 
@@ -243,26 +245,13 @@ static bool content_type_ok(h2o_req_t *req)
 	       (v.len == 16 || v.base[16] == ';' || v.base[16] == ' ');
 }
 
-/* Merge patches only: JSON patch and server-side apply come later (415 until then). */
-static bool patch_type_ok(h2o_req_t *req)
+/* The patch type of the request's Content-Type; false when it is none of the three. */
+static bool patch_type_ok(h2o_req_t *req, enum api_patch_type *type)
 {
 	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-	h2o_iovec_t v;
 
-	if (i < 0)
-		return false;
-	v = req->headers.entries[i].value;
-	for (const char *const *t =
-		     (const char *const[]){"application/merge-patch+json",
-					   "application/strategic-merge-patch+json", NULL};
-	     *t; t++) {
-		size_t n = strlen(*t);
-
-		if (v.len >= n && strncasecmp(v.base, *t, n) == 0 &&
-		    (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
-			return true;
-	}
-	return false;
+	return i >= 0 && api_patch_type(req->headers.entries[i].value.base,
+					req->headers.entries[i].value.len, type) == 0;
 }
 
 static bool is_protobuf(h2o_req_t *req)
@@ -296,12 +285,13 @@ static json_t *parse_protobuf_body(h2o_req_t *req)
 /* The request body as a JSON object, or NULL after answering the error. */
 static json_t *parse_body(h2o_req_t *req, bool patch)
 {
+	enum api_patch_type type;
 	json_error_t jerr;
 	json_t *obj;
 
 	if (!patch && is_protobuf(req))
 		return parse_protobuf_body(req);
-	if (!(patch ? patch_type_ok(req) : content_type_ok(req))) {
+	if (!(patch ? patch_type_ok(req, &type) : content_type_ok(req))) {
 		ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 		h2o_iovec_t ct = i >= 0 ? req->headers.entries[i].value
 					: h2o_iovec_init(H2O_STRLIT("no Content-Type"));
@@ -309,9 +299,7 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 		api_send_status(req, 415, "UnsupportedMediaType", NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: %s (got %.*s)",
-				patch ? "application/merge-patch+json, "
-					"application/strategic-merge-patch+json"
-				      : "application/json",
+				patch ? API_PATCH_MEDIA_TYPES : "application/json",
 				(int)(ct.len > 100 ? 100 : ct.len), ct.base);
 		return NULL;
 	}
@@ -636,11 +624,12 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 /*
  * Store obj as the new version of name if its mod_revision is expected (0 = any); old is the
  * stored version. For /status (status_only) only the status changes; otherwise the status of a
- * resource with a status subresource is kept, and system metadata is always kept.
+ * resource with a status subresource is kept, and system metadata is always kept. With conflict
+ * non-NULL, a stale expected is not answered but reported there (the caller retries).
  */
 static void res_replace(struct api *api, h2o_req_t *req, const struct api_resource *r,
 			const char *ns, const char *name, json_t *obj, json_t *old,
-			int64_t expected, bool status_only)
+			int64_t expected, bool status_only, bool *conflict)
 {
 	static const char *const sys[] = {"uid",
 					  "creationTimestamp",
@@ -718,6 +707,11 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 	if (r->allocate && !status_only)
 		api_services_settle();
 	if (wrc < 0) {
+		if (conflict && err.code == STORE_E_CONFLICT) {
+			*conflict = true;
+			k8c_error_clear(&err);
+			return;
+		}
 		api_send_store_error(req, &err, r->resource, name);
 		k8c_error_clear(&err);
 		return;
@@ -747,54 +741,89 @@ static void res_update(struct api *api, h2o_req_t *req, const struct api_resourc
 	key = key_of(r, ns, name);
 	if (load(api, req, r, key, name, &old, &cur) < 0)
 		return;
-	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
+	res_replace(api, req, r, ns, name, obj, old, expected, status_only, NULL);
 }
 
-static bool is_strategic(h2o_req_t *req)
+/*
+ * One PATCH attempt: the patch applied to the stored object in r's version (a legacy version's
+ * conversion first), then stored. A metadata.resourceVersion in the patched object other than
+ * the stored one makes the write conditional on it (409 when stale), as kube's optimistic
+ * concurrency. Otherwise, when may_retry, true is returned without an answer if the object
+ * changed meanwhile: kube-apiserver's GuaranteedUpdate applies the patch again to the new one.
+ */
+static bool patch_attempt(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			  const char *ns, const char *name, bool status_only,
+			  enum api_patch_type type, bool may_retry)
 {
-	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-	h2o_iovec_t v;
+	_cleanup_json_ json_t *old = NULL, *obj = NULL, *st = NULL;
+	_cleanup_free_ char *key = key_of(r, ns, name);
+	struct k8c_error err = K8C_ERROR_INIT;
+	bool conflict = false;
+	json_t *checked;
+	const char *prv;
+	int64_t expected, cur;
 
-	if (i < 0)
+	if (load(api, req, r, key, name, &old, &cur) < 0)
 		return false;
-	v = req->headers.entries[i].value;
-	return v.len >= 38 &&
-	       strncasecmp(v.base, "application/strategic-merge-patch+json", 38) == 0;
+	obj = out_version(r, json_deep_copy(old));
+	{
+		json_t *patched =
+			api_patch_apply(obj, req->entity.base, req->entity.len, type,
+					api_schema_kind(r->group, r->version, r->kind), &err);
+
+		json_decref(obj);
+		obj = patched;
+	}
+	if (!obj) {
+		st = api_patch_error_status(&err);
+		k8c_error_clear(&err);
+		api_send_json(req, (int)json_integer_value(json_object_get(st, "code")), st);
+		return false;
+	}
+	if (!json_is_object(obj)) {
+		api_send_status(req, 422, "Invalid", NULL,
+				"the patched %s \"%s\" is not a JSON object", r->kind, name);
+		return false;
+	}
+	expected = cur;
+	prv = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	if (prv && *prv && !parse_rev(prv, &expected)) {
+		send_invalid(req, r, name, "metadata.resourceVersion", prv,
+			     "must be a decimal resource version");
+		return false;
+	}
+	checked = check_object(r, req, json_incref(obj));
+	if (!checked)
+		return false; /* check_object released the reference it was given */
+	json_decref(checked);
+	/* fieldValidation: unknown fields of the patched object (duplicates in a merge body) */
+	if (!api_field_validate(req, r, obj, type != API_PATCH_JSON))
+		return false;
+	if (r->to_storage)
+		r->to_storage(obj);
+	res_replace(api, req, r, ns, name, obj, old, expected, status_only,
+		    may_retry && expected == cur ? &conflict : NULL);
+	return conflict;
 }
 
 static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
 		      const char *name, bool status_only)
 {
-	_cleanup_json_ json_t *patch = parse_body(req, true);
-	_cleanup_json_ json_t *old = NULL, *obj = NULL;
-	_cleanup_free_ char *key = NULL;
-	json_t *prv;
-	int64_t expected, cur;
+	enum api_patch_type type;
+	int attempt = 0;
 
-	if (!patch)
-		return;
-	key = key_of(r, ns, name);
-	if (load(api, req, r, key, name, &old, &cur) < 0)
-		return;
-	/* a resourceVersion in the patch is a precondition, else the version just read */
-	prv = json_object_get(json_object_get(patch, "metadata"), "resourceVersion");
-	expected = cur;
-	if (prv && !parse_rev(json_string_value(prv), &expected)) {
-		send_invalid(req, r, name, "metadata.resourceVersion", json_string_value(prv),
-			     "must be a decimal resource version");
+	if (!patch_type_ok(req, &type)) {
+		json_decref(parse_body(req, true)); /* it answers the 415 */
 		return;
 	}
-	/* the patch is in r's version: apply it there */
-	obj = out_version(r, json_deep_copy(old));
-	api_patch_merge(obj, patch, is_strategic(req));
-	obj = check_object(r, req, obj);
-	if (!obj)
-		return; /* check_object released it */
-	if (!api_field_validate(req, r, obj, true))
+	if (req->entity.len > API_MAX_BODY) {
+		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
+				"Request entity too large: limit is %u", API_MAX_BODY);
 		return;
-	if (r->to_storage)
-		r->to_storage(obj);
-	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
+	}
+	while (patch_attempt(api, req, r, ns, name, status_only, type, ++attempt < 5))
+		;
 }
 
 static void res_get(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
