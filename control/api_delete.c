@@ -792,14 +792,14 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int api_delete_start(struct api *api, int event_ttl, struct k8c_error *err)
+struct api_deleter *api_deleter_start(struct store *store, int event_ttl, struct k8c_error *err)
 {
 	struct api_deleter *d = k8c_xmalloc(sizeof(*d));
 	pthread_condattr_t ca;
 	int e;
 
 	memset(d, 0, sizeof(*d));
-	d->store = api->store;
+	d->store = store;
 	d->event_ttl = event_ttl;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -810,11 +810,11 @@ int api_delete_start(struct api *api, int event_ttl, struct k8c_error *err)
 		pthread_cond_destroy(&d->cond);
 		pthread_mutex_destroy(&d->lock);
 		free(d);
-		return k8c_error_errno(err, 0, e, "start the deletion worker");
+		k8c_error_errno(err, 0, e, "start the deletion worker");
+		return NULL;
 	}
 	d->started = true;
-	api->deleter = d;
-	return 0;
+	return d;
 }
 
 void api_delete_kick(struct api *api)
@@ -829,10 +829,8 @@ void api_delete_kick(struct api *api)
 	pthread_mutex_unlock(&d->lock);
 }
 
-void api_delete_stop(struct api *api)
+void api_deleter_stop(struct api_deleter *d)
 {
-	struct api_deleter *d = api->deleter;
-
 	if (!d)
 		return;
 	pthread_mutex_lock(&d->lock);
@@ -843,5 +841,4 @@ void api_delete_stop(struct api *api)
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
-	api->deleter = NULL;
 }

@@ -123,6 +123,11 @@ void api_cause_add(json_t *causes, const char *reason, const char *field, const 
  * NodePorts are dropped when the type goes back to ClusterIP). <0 with causes on failure.
  */
 int api_services_allocate(struct store *store, json_t *svc, const json_t *old, json_t *causes);
+/*
+ * After the store write (done or failed) that followed an allocate on this thread: what it
+ * reserved is in the store now (or not taken), so other threads may hand it out again.
+ */
+void api_services_settle(void);
 
 /* Human age of an RFC 3339 timestamp, as kubectl prints it ("5m", "3d4h"). */
 void api_age(const char *rfc3339, char *buf, size_t len);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -23,6 +24,8 @@ static void usage(FILE *f)
 	      "  --event-ttl DURATION    delete Events this long after their last write, e.g. "
 	      "1h, 30m,\n"
 	      "                          90s, 1h30m (default 1h, 0 = keep them)\n"
+	      "  --threads N             event-loop threads serving requests (default: the\n"
+	      "                          number of CPUs)\n"
 	      "  --help                  show this help\n",
 	      f);
 }
@@ -85,6 +88,7 @@ int main(int argc, char **argv)
 		{"kube-minor", required_argument, NULL, 'm'},
 		{"compact-interval", required_argument, NULL, 'c'},
 		{"event-ttl", required_argument, NULL, 'e'},
+		{"threads", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -95,6 +99,7 @@ int main(int argc, char **argv)
 		.kube_minor = 31,
 		.compact_interval = 300,
 		.event_ttl = 3600,
+		.threads = 0,
 	};
 	struct k8c_error err = K8C_ERROR_INIT;
 	int c;
@@ -123,7 +128,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			if (parse_duration("--event-ttl", optarg, &cfg.event_ttl) < 0)
-				return 2;
+			case 't':
+				if (parse_int("--threads", optarg, 1, 256, &cfg.threads) < 0)
+					return 2;
 			break;
 		case 'h':
 			usage(stdout);
@@ -154,6 +161,11 @@ int main(int argc, char **argv)
 	if (!*cfg.data_dir) {
 		fprintf(stderr, "k8c-server: --data-dir must not be empty\n");
 		return 2;
+	}
+	if (cfg.threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg.threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
 	}
 	if (server_run(&cfg, &err) < 0) {
 		fprintf(stderr, "k8c-server: %s\n", err.msg ? err.msg : "failed");
