@@ -191,6 +191,14 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 /* Close a watch stream (from shutdown). */
 void api_watch_close(struct api_watch *w);
 
+/*
+ * Shutdown: end every open watch's response properly (what is queued, then the end of the
+ * stream); the loop must run a little longer for the ends to be written. api_watch_live() is
+ * the number of this thread's watch responses not yet finished and freed by h2o.
+ */
+void api_watch_end_all(struct api *api);
+size_t api_watch_live(const struct api *api);
+
 /* Release the thread's watch event cache (after api_shutdown()). */
 void api_watch_cache_free(struct api *api);
 

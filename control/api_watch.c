@@ -27,11 +27,17 @@
 #define WATCH_MAX_PENDING (1u * 1024 * 1024)
 
 /*
- * A watcher woken by its store watch is pumped at most this many ms later, together with the
- * others woken meanwhile: one send per stream and one TLS write per connection carry several
- * events, instead of a wakeup, a read, a send and a write per event and watcher.
+ * A watcher woken by its store watch (or still hot, watch_pump) is pumped at most this many ms
+ * later, together with the others woken meanwhile: one send per stream and one TLS write per
+ * connection carry several events, instead of a wakeup, a read, a send and a write per event
+ * and watcher. 20 ms rather than 5: a quarter of the wakeups, sends and writes per second on
+ * both ends with 1,000 busy watchers (docs/BENCHMARKS.md), well inside kube's watch latency.
  */
-#define BATCH_MS 5
+#define BATCH_MS 20
+
+/* a watcher's output buffers start at this size; a larger one is not kept once sent */
+#define BUF_MIN	 (4u * 1024)
+#define BUF_KEEP (64u * 1024)
 
 /* bookmarks about every minute, as kube-apiserver */
 #define BOOKMARK_MS 60000
@@ -60,6 +66,7 @@ struct watch_cache {
 	h2o_timeout_t batch; /* pumps the ready watchers BATCH_MS after the first got ready */
 	h2o_timeout_entry_t batch_entry;
 	struct api_watch *ready;
+	size_t live; /* watch responses of the thread not yet freed */
 };
 
 struct api_watch {
@@ -70,8 +77,8 @@ struct api_watch {
 	h2o_socket_t *sock; /* a dup of the store watch's eventfd in the loop */
 	uint64_t deadline;  /* h2o_now() milliseconds; 0 = none */
 	struct api_watch *next, **pprev;
-	char *pending, *inflight;
-	size_t pending_len, pending_cap;
+	char *pending, *inflight, *spare; /* spare: the last sent buffer, reused */
+	size_t pending_len, pending_cap, inflight_cap, spare_cap;
 	bool sending, done, finished, stopped;
 	bool table, bookmarks;
 	bool queued; /* on the thread's ready list */
@@ -119,8 +126,11 @@ static void watch_dispose(void *p)
 	struct api_watch *w = p;
 
 	watch_release(w);
+	if (w->api->watch_cache)
+		w->api->watch_cache->live--;
 	free(w->pending);
 	free(w->inflight);
+	free(w->spare);
 	selector_free(&w->fields);
 	selector_free(&w->labels);
 }
@@ -129,6 +139,8 @@ static void watch_append_bytes(struct api_watch *w, const char *s, size_t n)
 {
 	if (w->pending_len + n > w->pending_cap) {
 		w->pending_cap = (w->pending_len + n) * 2;
+		if (w->pending_cap < BUF_MIN)
+			w->pending_cap = BUF_MIN;
 		w->pending = k8c_xrealloc(w->pending, w->pending_cap);
 	}
 	memcpy(w->pending + w->pending_len, s, n);
@@ -273,6 +285,20 @@ static void watch_bookmark(struct api_watch *w, int64_t rev, bool initial_end)
 	watch_append(w, "BOOKMARK", obj);
 }
 
+/* Move the pending output to inflight (h2o sends from it) and reuse the spare buffer. */
+static void watch_take_pending(struct api_watch *w, h2o_iovec_t *buf)
+{
+	free(w->inflight);
+	w->inflight = w->pending;
+	w->inflight_cap = w->pending_cap;
+	*buf = h2o_iovec_init(w->pending, w->pending_len);
+	w->pending = w->spare;
+	w->pending_cap = w->spare_cap;
+	w->pending_len = 0;
+	w->spare = NULL;
+	w->spare_cap = 0;
+}
+
 static void watch_flush(struct api_watch *w)
 {
 	h2o_iovec_t buf;
@@ -281,11 +307,7 @@ static void watch_flush(struct api_watch *w)
 		return;
 	if (w->pending_len == 0 && !w->done)
 		return;
-	free(w->inflight);
-	w->inflight = w->pending;
-	buf = h2o_iovec_init(w->pending, w->pending_len);
-	w->pending = NULL;
-	w->pending_len = w->pending_cap = 0;
+	watch_take_pending(w, &buf);
 	w->sending = true;
 	if (w->done) {
 		w->finished = true;
@@ -317,10 +339,35 @@ static void watch_expired(struct api_watch *w)
 	watch_fail(w, 410, "Expired", msg);
 }
 
+/* Queue w to be pumped at the thread's next batch (BATCH_MS after the first queued). */
+static void watch_enqueue(struct api_watch *w)
+{
+	struct watch_cache *c = w->api->watch_cache;
+
+	if (w->queued)
+		return;
+	w->queued = true;
+	w->ready_next = c->ready;
+	if (w->ready_next)
+		w->ready_next->ready_pprev = &w->ready_next;
+	c->ready = w;
+	w->ready_pprev = &c->ready;
+	if (!h2o_timeout_is_linked(&c->batch_entry))
+		h2o_timeout_link(w->api->loop, &c->batch, &c->batch_entry);
+}
+
+/*
+ * Drain w's store watch into its output and send it. The store arms the watch's eventfd only
+ * when a read finds nothing; a watcher that got events stays "hot" instead: it is read again at
+ * the next batch without being armed, so a busy watcher costs no eventfd write, epoll wakeup
+ * or eventfd read per batch, only the read of its events. The first batch that finds nothing
+ * arms the eventfd, and the watcher waits on it (an idle watch costs nothing).
+ */
 static void watch_pump(struct api_watch *w)
 {
 	struct store_event *evs[64];
 	struct k8c_error err = K8C_ERROR_INIT;
+	bool hot = false;
 	int n;
 
 	while (w->sw && !w->done) {
@@ -334,7 +381,7 @@ static void watch_pump(struct api_watch *w)
 			break;
 		}
 		if (n == 0)
-			break;
+			break; /* armed: the eventfd wakes us */
 		for (int i = 0; i < n; i++) {
 			w->last_rev = evs[i]->mod_revision;
 			watch_append_event(w, evs[i]);
@@ -342,14 +389,19 @@ static void watch_pump(struct api_watch *w)
 		}
 		if (w->pending_len > WATCH_MAX_PENDING)
 			w->done = true; /* the client re-watches from its last revision */
+		if (n < 64) {
+			hot = true; /* not armed: read again at the next batch */
+			break;
+		}
 	}
 	watch_flush(w);
+	if (hot && w->sw && !w->done && !w->stopped)
+		watch_enqueue(w);
 }
 
 static void watch_on_readable(h2o_socket_t *sock, const char *err)
 {
 	struct api_watch *w = sock->data;
-	struct watch_cache *c = w->api->watch_cache;
 
 	if (sock->input->size)
 		h2o_buffer_consume(&sock->input, sock->input->size);
@@ -358,32 +410,29 @@ static void watch_on_readable(h2o_socket_t *sock, const char *err)
 		watch_flush(w);
 		return;
 	}
-	if (w->queued)
-		return;
-	/* no more wakeups until pumped: the store writes the eventfd only after an empty read */
-	h2o_socket_read_stop(sock);
-	w->queued = true;
-	w->ready_next = c->ready;
-	if (w->ready_next)
-		w->ready_next->ready_pprev = &w->ready_next;
-	c->ready = w;
-	w->ready_pprev = &c->ready;
-	if (!h2o_timeout_is_linked(&c->batch_entry))
-		h2o_timeout_link(w->api->loop, &c->batch, &c->batch_entry);
+	/*
+	 * the store writes the eventfd again only after a read that found nothing, so there is
+	 * no other wakeup until w is pumped: the fd stays in epoll (no epoll_ctl per wakeup)
+	 */
+	watch_enqueue(w);
 }
 
+/* The batch: pump the watchers queued since the last one (hot ones queue themselves again). */
 static void watch_on_batch(h2o_timeout_entry_t *entry)
 {
 	struct watch_cache *c = H2O_STRUCT_FROM_MEMBER(struct watch_cache, batch_entry, entry);
-	struct api_watch *w;
+	struct api_watch *list = c->ready, *w;
 
-	while ((w = c->ready)) {
-		c->ready = w->ready_next;
-		if (c->ready)
-			c->ready->ready_pprev = &c->ready;
+	c->ready = NULL;
+	if (list)
+		list->ready_pprev = &list;
+	while ((w = list)) {
+		list = w->ready_next;
+		if (list)
+			list->ready_pprev = &list;
 		w->queued = false;
-		if (w->sock)
-			h2o_socket_read_start(w->sock, watch_on_readable);
+		w->ready_next = NULL;
+		w->ready_pprev = NULL;
 		watch_pump(w);
 	}
 }
@@ -447,13 +496,39 @@ void api_watch_start(struct api *api)
 	h2o_timeout_link(api->loop, &api->tick, &api->tick_entry);
 }
 
+void api_watch_end_all(struct api *api)
+{
+	struct api_watch *w, *next;
+
+	for (w = api->watches; w; w = next) {
+		next = w->next;
+		watch_pump(w); /* what the store has for it: a client resumes after it */
+		w->done = true;
+		watch_flush(w); /* the end now, or after the write in flight (watch_proceed) */
+	}
+}
+
+size_t api_watch_live(const struct api *api)
+{
+	return api->watch_cache ? api->watch_cache->live : 0;
+}
+
 static void watch_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
 	struct api_watch *w = (struct api_watch *)gen;
 
 	w->sending = false;
-	free(w->inflight);
+	free(w->spare);
+	w->spare = NULL;
+	w->spare_cap = 0;
+	if (w->inflight_cap <= BUF_KEEP) {
+		w->spare = w->inflight;
+		w->spare_cap = w->inflight_cap;
+	} else {
+		free(w->inflight);
+	}
 	w->inflight = NULL;
+	w->inflight_cap = 0;
 	watch_flush(w);
 }
 
@@ -537,6 +612,7 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 	}
 	w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), watch_dispose);
 	memset(w, 0, sizeof(*w));
+	api->watch_cache->live++;
 	w->gen.proceed = watch_proceed;
 	w->gen.stop = watch_stop;
 	w->api = api;
@@ -611,11 +687,9 @@ void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 	/* send the headers (and any initial events) now: clients wait for them */
 	w->sending = true;
 	{
-		h2o_iovec_t buf = h2o_iovec_init(w->pending, w->pending_len);
+		h2o_iovec_t buf;
 
-		w->inflight = w->pending;
-		w->pending = NULL;
-		w->pending_len = w->pending_cap = 0;
+		watch_take_pending(w, &buf);
 		h2o_send(req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_IN_PROGRESS);
 	}
 }

@@ -47,6 +47,10 @@ struct srv_thread {
 
 static volatile sig_atomic_t stop_requested;
 
+/* how often a loop checks for a stop, and how long it then has to end its watches */
+#define STOP_POLL_MS 100
+#define DRAIN_MS     1000
+
 static void on_signal(int sig)
 {
 	stop_requested = sig;
@@ -245,11 +249,25 @@ static void *thread_run(void *arg)
 	t->lsock->data = &t->actx;
 	h2o_socket_read_start(t->lsock, on_accept);
 
+	/* a signal interrupts one thread's epoll_wait: the others see the flag within STOP_POLL_MS */
 	while (!stop_requested)
-		h2o_evloop_run(t->ctx.loop, 1000);
+		h2o_evloop_run(t->ctx.loop, STOP_POLL_MS);
 
+	/*
+	 * Stop: no new connections; GOAWAY to HTTP/2 clients (idle HTTP/1.1 connections are
+	 * closed); every watch gets what is queued for it and the end of its response (an HTTP/2
+	 * END_STREAM, the last chunk), for at most DRAIN_MS while the loop writes them.
+	 */
 	h2o_socket_read_stop(t->lsock);
 	h2o_socket_close(t->lsock);
+	h2o_context_request_shutdown(&t->ctx);
+	api_watch_end_all(&t->api);
+	{
+		uint64_t until = h2o_now(t->ctx.loop) + DRAIN_MS;
+
+		while (api_watch_live(&t->api) > 0 && h2o_now(t->ctx.loop) < until)
+			h2o_evloop_run(t->ctx.loop, 10);
+	}
 	api_shutdown(&t->api);
 	api_watch_cache_free(&t->api);
 	h2o_timeout_unlink(&t->api.tick_entry);

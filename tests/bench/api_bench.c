@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -425,6 +426,65 @@ static void phase_list(void)
 	}
 }
 
+/*
+ * CPU seconds used so far: ours (getrusage), the server's (/proc/PID/stat, when we started it)
+ * and the whole machine's busy and total time (/proc/stat), to tell a slow server from a busy
+ * machine: this machine is shared, and the client runs on the same cores.
+ */
+struct cpu_sample {
+	double self, server, busy, total;
+};
+
+static void cpu_sample(struct cpu_sample *c)
+{
+	struct rusage ru;
+	char path[64], buf[1024], *p;
+	unsigned long long v[8] = {0};
+	double hz = (double)sysconf(_SC_CLK_TCK);
+	FILE *f;
+
+	memset(c, 0, sizeof(*c));
+	getrusage(RUSAGE_SELF, &ru);
+	c->self = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+		  ru.ru_stime.tv_usec / 1e6;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)server_pid);
+	if (server_pid && (f = fopen(path, "r"))) {
+		unsigned long ut = 0, st = 0;
+
+		/* fields 14 and 15 (utime, stime), after the ")" that ends the command name */
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+			   &st) == 2)
+			c->server = (ut + st) / hz;
+		fclose(f);
+	}
+	if ((f = fopen("/proc/stat", "r"))) {
+		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			   &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+			c->total = (v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]) / hz;
+			c->busy = c->total - (v[3] + v[4]) / hz;
+		}
+		fclose(f);
+	}
+}
+
+static void cpu_print(const struct cpu_sample *a, const struct cpu_sample *b, double seconds,
+		      int64_t deliveries)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	printf("  CPU over %.1f s: server %.2f cores%s, client %.2f cores, machine %.0f%% busy of "
+	       "%ld cores (other processes %.2f cores)\n",
+	       seconds, (b->server - a->server) / seconds, server_pid ? "" : " (not ours: unknown)",
+	       (b->self - a->self) / seconds, 100 * (b->busy - a->busy) / (b->total - a->total),
+	       cores,
+	       ((b->busy - a->busy) - (b->server - a->server) - (b->self - a->self)) / seconds);
+	if (deliveries > 0)
+		printf("  CPU per 1,000 event deliveries: server %.2f ms, client %.2f ms\n",
+		       1e6 * (b->server - a->server) / (double)deliveries,
+		       1e6 * (b->self - a->self) / (double)deliveries);
+}
+
 /* Watch phase: watchers over a few connections, a writer of pods at watch_rate. */
 struct watcher {
 	CURL *h;
@@ -443,6 +503,8 @@ struct wthread {
 	int64_t bad;
 	volatile bool stop;
 	int started;
+	int ended, failed; /* streams the server ended (cleanly, or failed: curl's error) */
+	CURLcode first_fail;
 };
 
 static int64_t *watch_sent; /* issue time of pod i */
@@ -532,7 +594,16 @@ static void *watch_run(void *arg)
 		curl_multi_add_handle(m, w->h);
 	}
 	while (!t->stop) {
+		CURLMsg *msg;
+		int left;
+
 		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)))
+			if (msg->msg == CURLMSG_DONE) {
+				t->ended++;
+				if (msg->data.result != CURLE_OK && !t->failed++)
+					t->first_fail = msg->data.result;
+			}
 		curl_multi_poll(m, NULL, 0, 50, NULL);
 	}
 	for (int i = 0; i < t->n; i++) {
@@ -553,6 +624,10 @@ static void phase_watch(void)
 	int64_t t0, *all, min_got = INT64_MAX, max_got = 0, total_lat = 0;
 	double r, p99;
 	int started;
+	struct cpu_sample c0, c1;
+	int64_t tw0, tw1;
+	int ended = 0, failed = 0;
+	CURLcode first_fail = CURLE_OK;
 
 	printf("\n[1] watch: %d watchers of pods (%s, %d client threads), %.0f pod creates/s for "
 	       "%.0f s\n",
@@ -586,14 +661,27 @@ static void phase_watch(void)
 		usleep(10000);
 	}
 	printf("  %d/%d watches established in %.2f s\n", started, watchers, (now_ns() - t0) / 1e9);
+	cpu_sample(&c0);
+	tw0 = now_ns();
 	run_drivers("pod writer", "bench-w", "pods", "bw-", 1, watch_rate, 0, 0, watch_total,
 		    watch_seconds, watch_sent, &r, &p99);
 	sleep(2); /* the last events in flight */
+	cpu_sample(&c1);
+	tw1 = now_ns();
 	for (int k = 0; k < watch_threads; k++) {
 		t[k].stop = true;
 		pthread_join(th[k], NULL);
 		total_lat += (int64_t)t[k].n_lat;
+		ended += t[k].ended;
+		if (t[k].failed && !failed)
+			first_fail = t[k].first_fail;
+		failed += t[k].failed;
 	}
+	if (ended)
+		printf("  watch streams ended before the client stopped: %d (%d with an "
+		       "error%s%s)\n",
+		       ended, failed, failed ? ", first: " : "",
+		       failed ? curl_easy_strerror(first_fail) : "");
 	all = xmalloc(sizeof(int64_t) * (size_t)(total_lat + 1));
 	total_lat = 0;
 	for (int k = 0; k < watch_threads; k++) {
@@ -618,6 +706,7 @@ static void phase_watch(void)
 	}
 	p99 = print_lat("delivery (create issued -> event parsed by the watcher)", all,
 			(size_t)total_lat);
+	cpu_print(&c0, &c1, (tw1 - tw0) / 1e9, total_lat);
 	ratio("delivery p99 ms", p99, 100, true);
 	free(all);
 	free(watch_sent);
