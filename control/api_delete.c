@@ -20,6 +20,7 @@
 #include "api_kind.h"
 #include "api_protobuf.h"
 #include "cleanup.h"
+#include "log.h"
 
 /* Retries of a delete whose object changed between read and write. */
 #define DELETE_ATTEMPTS 16
@@ -570,6 +571,7 @@ static bool store_name_seen(size_t i)
  */
 static long namespace_empty(struct api_deleter *d, const char *ns)
 {
+	char q[512]; /* a quoted error for the log */
 	struct api_delete_options o;
 	long remaining = 0;
 
@@ -588,8 +590,9 @@ static long namespace_empty(struct api_deleter *d, const char *ns)
 			bool more;
 
 			if (store_list(d->store, prefix, 0, WORKER_PAGE, after, &l, &err) < 0) {
-				fprintf(stderr, "k8c-server: namespace %s: list %s: %s\n", ns,
-					r->resource, err.msg ? err.msg : "failed");
+				k8c_log_warn("namespace finalizer: list failed",
+					     "namespace=%s resource=%s error=%s", ns, r->resource,
+					     k8c_log_quote(q, sizeof(q), err.msg ?: "failed"));
 				k8c_error_clear(&err);
 				remaining++;
 				break;
@@ -605,10 +608,11 @@ static long namespace_empty(struct api_deleter *d, const char *ns)
 				if (delete_object(d->store, r, l.items[j].key, &o, &out, &action,
 						  &err) < 0) {
 					if (err.code != STORE_E_NOT_FOUND) {
-						fprintf(stderr,
-							"k8c-server: namespace %s: delete %s: %s\n",
-							ns, l.items[j].key,
-							err.msg ? err.msg : "failed");
+						k8c_log_warn("namespace finalizer: delete failed",
+							     "namespace=%s key=%s error=%s", ns,
+							     l.items[j].key,
+							     k8c_log_quote(q, sizeof(q),
+									   err.msg ?: "failed"));
 						remaining++;
 					}
 					k8c_error_clear(&err);
@@ -638,12 +642,14 @@ static long namespace_empty(struct api_deleter *d, const char *ns)
  */
 static bool namespaces_finalize(struct api_deleter *d)
 {
+	char q[512]; /* a quoted error for the log */
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct store_list l = {0};
 	bool pending = false;
 
 	if (store_list(d->store, "/registry/namespaces/", 0, 0, NULL, &l, &err) < 0) {
-		fprintf(stderr, "k8c-server: list namespaces: %s\n", err.msg ? err.msg : "failed");
+		k8c_log_warn("namespace finalizer: list namespaces failed", "error=%s",
+			     k8c_log_quote(q, sizeof(q), err.msg ?: "failed"));
 		k8c_error_clear(&err);
 		return true;
 	}
@@ -677,8 +683,9 @@ static bool namespaces_finalize(struct api_deleter *d)
 				       &deleted, &err) < 0) {
 			/* a conflict: it changed meanwhile, the next pass sees the new version */
 			if (err.code != STORE_E_CONFLICT && err.code != STORE_E_NOT_FOUND)
-				fprintf(stderr, "k8c-server: finalize namespace %s: %s\n", name,
-					err.msg ? err.msg : "failed");
+				k8c_log_warn("finalize namespace failed", "namespace=%s error=%s",
+					     name,
+					     k8c_log_quote(q, sizeof(q), err.msg ?: "failed"));
 			k8c_error_clear(&err);
 		}
 	}
@@ -738,12 +745,10 @@ static void events_expire(struct api_deleter *d)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (n)
-		fprintf(stderr,
-			"k8c-server: %ld events older than %ds deleted (a sweep of %ld events in "
-			"%ld ms)\n",
-			n, d->event_ttl, seen,
-			(long)((t1.tv_sec - t0.tv_sec) * 1000 +
-			       (t1.tv_nsec - t0.tv_nsec) / 1000000));
+		k8c_log_info("expired events deleted",
+			     "deleted=%ld ttl_seconds=%d swept=%ld ms=%ld", n, d->event_ttl, seen,
+			     (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+				    (t1.tv_nsec - t0.tv_nsec) / 1000000));
 }
 
 static void add_seconds(struct timespec *ts, long s)
