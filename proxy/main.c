@@ -1,0 +1,227 @@
+/*
+ * k8c-proxy: the service proxy. Until lib/informer lands, objects come from files:
+ * each --objects FILE (a JSON array or List of Services and EndpointSlices) replaces the model
+ * and is synced in turn (incrementally after the first), then the program exits.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "cleanup.h"
+#include "log.h"
+#include "model.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: k8c-proxy [options]\n"
+		"Programs the node's nftables for Kubernetes Services (docs/proxy.md).\n\n"
+		"  --kubeconfig PATH           API server credentials (informers: not yet)\n"
+		"  --node-name NAME            this node (traffic policy Local)\n"
+		"  --mode nftables             the backend (only nftables so far)\n"
+		"  --service-cidr CIDR         IPv4 service CIDR (default 10.96.0.0/12)\n"
+		"  --cluster-cidr CIDR         pod CIDR: masquerade other clients of ClusterIPs\n"
+		"  --nodeport-addresses IP,..  NodePorts only on these addresses (default: all "
+		"local)\n"
+		"  --objects FILE              sync the Services/EndpointSlices of FILE "
+		"(repeatable)\n"
+		"  --full                      every sync is a full one (default: changes only)\n"
+		"  --cleanup                   remove everything k8c-proxy made, and exit\n"
+		"  --log-level LEVEL           debug, info, warn, error\n"
+		"  --help\n");
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_KUBECONFIG = 256,
+		O_NODE,
+		O_MODE,
+		O_SVC,
+		O_CLUSTER,
+		O_NP,
+		O_OBJ,
+		O_CLEANUP,
+		O_FULL,
+		O_LOG,
+		O_HELP
+	};
+	static const struct option opts[] = {
+		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
+		{"node-name", required_argument, NULL, O_NODE},
+		{"mode", required_argument, NULL, O_MODE},
+		{"service-cidr", required_argument, NULL, O_SVC},
+		{"cluster-cidr", required_argument, NULL, O_CLUSTER},
+		{"nodeport-addresses", required_argument, NULL, O_NP},
+		{"objects", required_argument, NULL, O_OBJ},
+		{"cleanup", no_argument, NULL, O_CLEANUP},
+		{"full", no_argument, NULL, O_FULL},
+		{"log-level", required_argument, NULL, O_LOG},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	struct proxy_nft_config cfg = {0};
+	const char *node = NULL, *kubeconfig = NULL;
+	const char **files = NULL;
+	size_t n_files = 0;
+	bool cleanup = false, full = false;
+	enum k8c_log_level level = K8C_LOG_INFO;
+	struct k8c_error err = K8C_ERROR_INIT;
+	const struct proxy_backend_ops *ops = &proxy_nft_ops;
+	struct proxy_model *m;
+	void *be;
+	int c, rc = 0;
+
+	k8c_ipnet_parse("10.96.0.0/12", 1, &cfg.service_cidr);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_KUBECONFIG:
+			kubeconfig = optarg;
+			break;
+		case O_NODE:
+			node = optarg;
+			break;
+		case O_MODE:
+			if (strcmp(optarg, "nftables") != 0) {
+				fprintf(stderr,
+					"k8c-proxy: --mode %s: only nftables is available\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case O_SVC:
+		case O_CLUSTER: {
+			struct k8c_ipnet *n = c == O_SVC ? &cfg.service_cidr : &cfg.cluster_cidr;
+
+			if (k8c_ipnet_parse(optarg, 1, n) < 0 || n->family != AF_INET) {
+				fprintf(stderr, "k8c-proxy: %s %s: not an IPv4 CIDR\n",
+					c == O_SVC ? "--service-cidr" : "--cluster-cidr", optarg);
+				return 2;
+			}
+			k8c_ipnet_mask(n);
+			cfg.have_cluster_cidr |= c == O_CLUSTER;
+			break;
+		}
+		case O_NP: {
+			_cleanup_free_ char *list = k8c_xstrdup(optarg);
+			char *save = NULL;
+
+			for (char *t = strtok_r(list, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				struct k8c_ipnet ip;
+
+				if (k8c_ipnet_parse(t, 0, &ip) < 0) {
+					fprintf(stderr,
+						"k8c-proxy: --nodeport-addresses: %s: not an "
+						"address\n",
+						t);
+					return 2;
+				}
+				cfg.nodeport_ips = k8c_xrealloc(
+					cfg.nodeport_ips, (cfg.n_nodeport_ips + 1) * sizeof(ip));
+				cfg.nodeport_ips[cfg.n_nodeport_ips++] = ip;
+			}
+			break;
+		}
+		case O_OBJ:
+			files = k8c_xrealloc(files, (n_files + 1) * sizeof(*files));
+			files[n_files++] = optarg;
+			break;
+		case O_CLEANUP:
+			cleanup = true;
+			break;
+		case O_FULL:
+			full = true;
+			break;
+		case O_LOG:
+			if (k8c_log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr, "k8c-proxy: --log-level %s: unknown level\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case O_HELP:
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "k8c-proxy: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	k8c_log_init("k8c-proxy", level);
+	if (!cleanup && n_files == 0) {
+		fprintf(stderr,
+			"k8c-proxy: watching the API (--kubeconfig %s) is not implemented "
+			"yet; give --objects FILE\n",
+			kubeconfig ? kubeconfig : "(none)");
+		return 2;
+	}
+	be = proxy_nft_new(&cfg, &err);
+	free(cfg.nodeport_ips);
+	if (!be) {
+		k8c_log_error("cannot start", "error=\"%s\"", err.msg);
+		return 1;
+	}
+	if (cleanup) {
+		if (ops->cleanup(be, &err) < 0) {
+			k8c_log_error("cleanup failed", "error=\"%s\"", err.msg);
+			rc = 1;
+		}
+		ops->free(be);
+		k8c_error_clear(&err);
+		free(files);
+		return rc;
+	}
+	m = proxy_model_new(node);
+	for (size_t i = 0; i < n_files && rc == 0; i++) {
+		json_error_t je;
+		_cleanup_json_ json_t *list = json_load_file(files[i], 0, &je);
+		struct proxy_sync_stats st;
+		double t0;
+		int bad;
+
+		if (!list) {
+			k8c_log_error("cannot read objects", "file=%s error=\"%s\"", files[i],
+				      je.text);
+			rc = 1;
+			break;
+		}
+		bad = proxy_model_replace(m, list, &err);
+		if (bad)
+			k8c_log_warn("objects skipped", "file=%s count=%d last=\"%s\"", files[i],
+				     bad, err.msg);
+		k8c_error_clear(&err);
+		t0 = now_ms();
+		if (ops->sync(be, m, full, &st, &err) < 0) {
+			k8c_log_error("sync failed", "error=\"%s\"", err.msg);
+			rc = 1;
+			break;
+		}
+		printf("sync file=%s records=%zu services=%zu messages=%zu transactions=%zu "
+		       "added=%zu deleted=%zu chains=%zu conflicts=%zu ms=%.1f\n",
+		       files[i], st.records, proxy_model_count(m), st.messages, st.transactions,
+		       st.elems_added, st.elems_deleted, st.chains_written, st.conflicts,
+		       now_ms() - t0);
+		fflush(stdout);
+	}
+	proxy_model_free(m);
+	ops->free(be);
+	k8c_error_clear(&err);
+	free(files);
+	return rc;
+}

@@ -1,0 +1,1191 @@
+/*
+ * The nftables backend: a constant set of chains and named global maps (docs/proxy.md); every
+ * service is only map elements. The mirror holds every element we own with a reference count;
+ * a sync diffs the changed records' elements against it and sends the difference.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "backend.h"
+#include "cleanup.h"
+#include "nft_batch.h"
+#include "pmap.h"
+
+#define FAMILY		    NFPROTO_IPV4
+#define MASQ_BIT	    0x4000u
+#define ELEMS_PER_MSG	    256
+#define DEFAULT_BATCH_LIMIT 20000
+
+/* nft's datatype numbers (nftables include/datatype.h), so `nft list` prints the keys. */
+#define T_IPADDR	    7
+#define T_PROTO		    12
+#define T_SERVICE	    13
+#define T_MARK		    19 /* a 32-bit integer nft can print (the index field) */
+#define T_VERDICT	    1
+#define CONCAT2(a, b)	    ((a) << 6 | (b))
+#define CONCAT3(a, b, c)    ((a) << 12 | (b) << 6 | (c))
+#define CONCAT4(a, b, c, d) ((a) << 18 | (b) << 12 | (c) << 6 | (d))
+
+/* 32-bit registers */
+#define R(n) (NFT_REG32_00 + (n))
+
+enum {
+	S_SERVICE_IPS,
+	S_NODEPORTS,
+	S_NOEP_SERVICES,
+	S_NOEP_NODEPORTS,
+	S_CLUSTER_IPS,
+	S_BACKENDS,
+	S_HAIRPIN,
+	S_NODEPORT_IPS,
+	S_COUNT
+};
+
+struct setdef {
+	const char *name;
+	uint32_t klen, ktype;
+	bool verdict;
+	uint32_t dlen, dtype; /* data maps */
+};
+
+static const struct setdef sets[S_COUNT] = {
+	[S_SERVICE_IPS] = {"service-ips", 12, CONCAT3(T_IPADDR, T_PROTO, T_SERVICE), true},
+	[S_NODEPORTS] = {"service-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), true},
+	[S_NOEP_SERVICES] = {"no-endpoint-services", 12, CONCAT3(T_IPADDR, T_PROTO, T_SERVICE),
+			     true},
+	[S_NOEP_NODEPORTS] = {"no-endpoint-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), true},
+	[S_CLUSTER_IPS] = {"cluster-ips", 4, T_IPADDR},
+	[S_BACKENDS] = {"backends", 16, CONCAT4(T_IPADDR, T_PROTO, T_SERVICE, T_MARK), false, 8,
+			CONCAT2(T_IPADDR, T_SERVICE)},
+	[S_HAIRPIN] = {"hairpin", 8, CONCAT2(T_IPADDR, T_IPADDR)},
+	[S_NODEPORT_IPS] = {"nodeport-ips", 4, T_IPADDR},
+};
+
+/* The pseudo record owning the nodeport-ips elements (not a valid record key). */
+#define NODEPORT_IPS_KEY "\x01nodeport-ips"
+
+#define KEY_MAX	 16
+#define DATA_MAX 24
+
+/* One element a record needs. Verdict data: 'g' + chain name (goto), or "d" (drop). */
+struct contrib {
+	uint8_t set, klen, dlen;
+	uint8_t key[KEY_MAX];
+	uint8_t data[DATA_MAX];
+};
+
+struct owned {
+	size_t n;
+	struct contrib c[];
+};
+
+/* A mirrored element. */
+struct mentry {
+	uint32_t refs;
+	bool queued; /* on the list of deletion candidates */
+	uint8_t dlen;
+	uint8_t data[DATA_MAX];
+};
+
+struct op {
+	uint8_t klen, dlen;
+	uint8_t key[KEY_MAX];
+	uint8_t data[DATA_MAX];
+};
+
+struct oplist {
+	struct op *v;
+	size_t n, cap;
+};
+
+struct nft_be {
+	struct proxy_nft_config cfg;
+	struct nft_sock *sock;
+	bool loaded; /* mirror read back from the kernel */
+	bool table, have_set[S_COUNT];
+	struct pmap chains; /* chain name -> (void *)(hash | 1) of its rules, or 1: empty */
+	struct pmap mirror[S_COUNT]; /* key -> struct mentry* */
+	struct pmap owned;	     /* record key -> struct owned* */
+	struct oplist dels[S_COUNT], adds[S_COUNT];
+	struct contrib *cand; /* deletion candidates */
+	size_t n_cand, cap_cand;
+	struct proxy_sync_stats *st;
+	size_t conflicts;
+};
+
+/* ---- transactions, split at batch_limit messages ----------------------------------------- */
+
+struct txn {
+	struct nft_be *be;
+	struct nft_batch *b;
+	int rc;
+	struct k8c_error *err;
+};
+
+static void txn_flush(struct txn *t)
+{
+	size_t n;
+
+	if (!t->b)
+		return;
+	n = nft_batch_count(t->b);
+	if (n && t->rc == 0) {
+		t->rc = nft_batch_send(t->be->sock, t->b, t->err);
+		if (t->rc == 0) {
+			t->be->st->messages += n;
+			t->be->st->transactions++;
+		}
+	}
+	nft_batch_free(t->b);
+	t->b = NULL;
+}
+
+static struct nft_batch *txn_b(struct txn *t)
+{
+	size_t limit = t->be->cfg.batch_limit ? t->be->cfg.batch_limit : DEFAULT_BATCH_LIMIT;
+
+	if (t->b && nft_batch_count(t->b) >= limit)
+		txn_flush(t);
+	if (!t->b)
+		t->b = nft_batch_new(nft_sock_seq(t->be->sock));
+	return t->b;
+}
+
+/* ---- objects ------------------------------------------------------------------------------ */
+
+static struct nftnl_set *set_obj(int id)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		abort();
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PROXY_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, sets[id].name);
+	return s;
+}
+
+static void add_set(struct txn *t, int id)
+{
+	struct nftnl_set *s = set_obj(id);
+	const struct setdef *d = &sets[id];
+	uint32_t flags = 0;
+
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, d->ktype);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, d->klen);
+	if (d->verdict) {
+		flags |= NFT_SET_MAP;
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+	} else if (d->dlen) {
+		flags |= NFT_SET_MAP;
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, d->dtype);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, d->dlen);
+	}
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, (uint32_t)id + 1);
+	nft_batch_set(txn_b(t), NFT_MSG_NEWSET, NLM_F_CREATE, s);
+	nftnl_set_free(s);
+}
+
+static struct nftnl_rule *rule_new(const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		abort();
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, FAMILY);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, PROXY_NFT_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	return r;
+}
+
+/* Loads: ip saddr / ip daddr (4 bytes), meta l4proto, th dport. */
+static void ld_saddr(struct nftnl_rule *r, uint32_t reg)
+{
+	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, reg);
+}
+
+static void ld_daddr(struct nftnl_rule *r, uint32_t reg)
+{
+	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg);
+}
+
+static void ld_proto_port(struct nftnl_rule *r, uint32_t reg)
+{
+	nft_rule_meta(r, NFT_META_L4PROTO, reg);
+	nft_rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg + 1);
+}
+
+static void in_prefix(struct nftnl_rule *r, const struct k8c_ipnet *net, bool saddr, bool neq)
+{
+	uint32_t mask = net->prefix <= 0 ? 0 : htonl(~0u << (32 - net->prefix));
+	uint32_t zero = 0, addr;
+
+	memcpy(&addr, net->addr, 4);
+	addr &= mask;
+	if (saddr)
+		ld_saddr(r, NFT_REG_1);
+	else
+		ld_daddr(r, NFT_REG_1);
+	nft_rule_bitwise(r, NFT_REG_1, NFT_REG_1, &mask, &zero, 4);
+	nft_rule_cmp(r, NFT_REG_1, neq ? NFT_CMP_NEQ : NFT_CMP_EQ, &addr, 4);
+}
+
+static void mark_masq(struct nftnl_rule *r)
+{
+	uint32_t mask = ~MASQ_BIT, x = MASQ_BIT;
+
+	nft_rule_meta(r, NFT_META_MARK, NFT_REG_1);
+	nft_rule_bitwise(r, NFT_REG_1, NFT_REG_1, &mask, &x, 4);
+	nft_rule_meta_set(r, NFT_META_MARK, NFT_REG_1);
+}
+
+static void ct_new(struct nftnl_rule *r)
+{
+	uint32_t bit = NF_CT_STATE_BIT(IP_CT_NEW), zero = 0;
+
+	nft_rule_ct(r, NFT_CT_STATE, NFT_REG_1);
+	nft_rule_bitwise(r, NFT_REG_1, NFT_REG_1, &bit, &zero, 4);
+	nft_rule_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, 4);
+}
+
+static void fib_local(struct nftnl_rule *r)
+{
+	uint32_t local = RTN_LOCAL;
+
+	nft_rule_fib(r, NFT_FIB_RESULT_ADDRTYPE, NFTA_FIB_F_DADDR, NFT_REG_1);
+	nft_rule_cmp(r, NFT_REG_1, NFT_CMP_EQ, &local, 4);
+}
+
+/* The rules of a chain, built into rs (at most 8). Returns the count. */
+static size_t chain_rules(const struct nft_be *be, const char *chain, struct nftnl_rule **rs)
+{
+	size_t n = 0;
+	unsigned int k = 0;
+
+	if (strcmp(chain, "nat-prerouting") == 0 || strcmp(chain, "nat-output") == 0) {
+		rs[n] = rule_new(chain);
+		nft_rule_jump(rs[n++], NFT_JUMP, "services");
+	} else if (strcmp(chain, "nat-postrouting") == 0) {
+		rs[n] = rule_new(chain);
+		nft_rule_jump(rs[n++], NFT_JUMP, "masquerading");
+	} else if (strcmp(chain, "filter-input") == 0 || strcmp(chain, "filter-output") == 0 ||
+		   strcmp(chain, "filter-forward") == 0) {
+		rs[n] = rule_new(chain);
+		ct_new(rs[n]);
+		nft_rule_jump(rs[n++], NFT_JUMP, "service-endpoints-check");
+		if (strcmp(chain, "filter-forward") == 0) {
+			rs[n] = rule_new(chain);
+			ct_new(rs[n]);
+			nft_rule_jump(rs[n++], NFT_JUMP, "cluster-ips-check");
+		}
+	} else if (strcmp(chain, "filter-output-post-dnat") == 0) {
+		rs[n] = rule_new(chain);
+		ct_new(rs[n]);
+		nft_rule_jump(rs[n++], NFT_JUMP, "cluster-ips-check");
+	} else if (strcmp(chain, "services") == 0) {
+		if (be->cfg.have_cluster_cidr) {
+			rs[n] = rule_new(chain);
+			in_prefix(rs[n], &be->cfg.cluster_cidr, true, true);
+			in_prefix(rs[n], &be->cfg.service_cidr, false, false);
+			mark_masq(rs[n++]);
+		}
+		rs[n] = rule_new(chain);
+		ld_daddr(rs[n], R(0));
+		ld_proto_port(rs[n], R(1));
+		nft_rule_map(rs[n++], R(0), NFT_REG_VERDICT, sets[S_SERVICE_IPS].name);
+		rs[n] = rule_new(chain);
+		if (be->cfg.n_nodeport_ips) {
+			ld_daddr(rs[n], NFT_REG_1);
+			nft_rule_lookup(rs[n], NFT_REG_1, sets[S_NODEPORT_IPS].name, false);
+		} else {
+			fib_local(rs[n]);
+		}
+		ld_proto_port(rs[n], R(0));
+		nft_rule_map(rs[n++], R(0), NFT_REG_VERDICT, sets[S_NODEPORTS].name);
+	} else if (strcmp(chain, "service-endpoints-check") == 0) {
+		rs[n] = rule_new(chain);
+		ld_daddr(rs[n], R(0));
+		ld_proto_port(rs[n], R(1));
+		nft_rule_map(rs[n++], R(0), NFT_REG_VERDICT, sets[S_NOEP_SERVICES].name);
+		rs[n] = rule_new(chain);
+		fib_local(rs[n]);
+		ld_proto_port(rs[n], R(0));
+		nft_rule_map(rs[n++], R(0), NFT_REG_VERDICT, sets[S_NOEP_NODEPORTS].name);
+	} else if (strcmp(chain, "cluster-ips-check") == 0) {
+		rs[n] = rule_new(chain);
+		ld_daddr(rs[n], NFT_REG_1);
+		nft_rule_lookup(rs[n], NFT_REG_1, sets[S_CLUSTER_IPS].name, false);
+		nft_rule_reject(rs[n++], NFT_REJECT_ICMP_UNREACH, 3 /* port unreachable */);
+		rs[n] = rule_new(chain);
+		in_prefix(rs[n], &be->cfg.service_cidr, false, false);
+		nft_rule_verdict(rs[n++], NF_DROP);
+	} else if (strcmp(chain, "reject-chain") == 0) {
+		rs[n] = rule_new(chain);
+		nft_rule_reject(rs[n++], NFT_REJECT_ICMP_UNREACH, 3);
+	} else if (strcmp(chain, "mark-for-masquerade") == 0) {
+		rs[n] = rule_new(chain);
+		mark_masq(rs[n++]);
+	} else if (strcmp(chain, "masquerading") == 0) {
+		uint32_t bit = MASQ_BIT, zero = 0, all = ~0u;
+
+		rs[n] = rule_new(chain);
+		ld_saddr(rs[n], R(0));
+		ld_daddr(rs[n], R(1));
+		nft_rule_lookup(rs[n], R(0), sets[S_HAIRPIN].name, false);
+		mark_masq(rs[n++]);
+		rs[n] = rule_new(chain);
+		nft_rule_meta(rs[n], NFT_META_MARK, NFT_REG_1);
+		nft_rule_bitwise(rs[n], NFT_REG_1, NFT_REG_1, &bit, &zero, 4);
+		nft_rule_cmp(rs[n], NFT_REG_1, NFT_CMP_EQ, &zero, 4);
+		nft_rule_verdict(rs[n++], NFT_RETURN);
+		rs[n] = rule_new(chain);
+		nft_rule_meta(rs[n], NFT_META_MARK, NFT_REG_1);
+		nft_rule_bitwise(rs[n], NFT_REG_1, NFT_REG_1, &all, &bit, 4);
+		nft_rule_meta_set(rs[n], NFT_META_MARK, NFT_REG_1);
+		nft_rule_masq_flags(rs[n++], NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+	} else if (sscanf(chain, "lb-%u", &k) == 1 || sscanf(chain, "np-%u", &k) == 1) {
+		uint32_t zero = 0;
+
+		/* backends[daddr (0 for NodePorts) . l4proto . dport . random mod k] */
+		rs[n] = rule_new(chain);
+		if (chain[0] == 'l')
+			ld_daddr(rs[n], R(0));
+		else
+			nft_rule_imm(rs[n], R(0), &zero, 4);
+		ld_proto_port(rs[n], R(1));
+		nft_rule_numgen(rs[n], R(3), k);
+		nft_rule_map(rs[n], R(0), R(4), sets[S_BACKENDS].name);
+		nft_rule_nat(rs[n++], NFT_NAT_DNAT, NFPROTO_IPV4, R(4), R(5));
+	} else if (sscanf(chain, "ext-%u", &k) == 1 || sscanf(chain, "npx-%u", &k) == 1) {
+		char to[32];
+
+		snprintf(to, sizeof(to), "%s-%u", chain[0] == 'e' ? "lb" : "np", k);
+		rs[n] = rule_new(chain);
+		mark_masq(rs[n]);
+		nft_rule_jump(rs[n++], NFT_GOTO, to);
+	}
+	return n;
+}
+
+struct chaindef {
+	const char *name, *type;
+	int hook, prio;
+};
+
+static const struct chaindef base_chains[] = {
+	{"nat-prerouting", "nat", NF_INET_PRE_ROUTING, -100},
+	{"nat-output", "nat", NF_INET_LOCAL_OUT, -100},
+	{"nat-postrouting", "nat", NF_INET_POST_ROUTING, 100},
+	{"filter-input", "filter", NF_INET_LOCAL_IN, -110},
+	{"filter-forward", "filter", NF_INET_FORWARD, -110},
+	{"filter-output", "filter", NF_INET_LOCAL_OUT, -110},
+	{"filter-output-post-dnat", "filter", NF_INET_LOCAL_OUT, -90},
+	{"services", NULL, 0, 0},
+	{"service-endpoints-check", NULL, 0, 0},
+	{"cluster-ips-check", NULL, 0, 0},
+	{"reject-chain", NULL, 0, 0},
+	{"mark-for-masquerade", NULL, 0, 0},
+	{"masquerading", NULL, 0, 0},
+};
+#define N_BASE (sizeof(base_chains) / sizeof(base_chains[0]))
+
+/* Bump when chain_rules() changes what it builds: restarted proxies then rewrite the chains. */
+#define RULES_VERSION "k8c-proxy rules 1"
+
+/* The rules of a chain are a function of its name and the configuration: hash those. */
+static uintptr_t rules_hash(const struct nft_be *be, const char *chain)
+{
+	char buf[512];
+	char a[K8C_IPNET_STRLEN], b[K8C_IPNET_STRLEN];
+	int n = snprintf(buf, sizeof(buf), "%s|%s|%s|%s|%d", RULES_VERSION, chain,
+			 k8c_ipnet_format(&be->cfg.service_cidr, a),
+			 be->cfg.have_cluster_cidr ? k8c_ipnet_format(&be->cfg.cluster_cidr, b)
+						   : "",
+			 be->cfg.n_nodeport_ips > 0);
+
+	return (uintptr_t)(pmap_hash(buf, (size_t)n) | 1);
+}
+
+/* Make chain exist with the rules it should have (a no-op when the mirror says it has). */
+static void ensure_chain(struct txn *t, const struct chaindef *def)
+{
+	struct nft_be *be = t->be;
+	struct nftnl_rule *rs[8];
+	size_t n = chain_rules(be, def->name, rs);
+	uintptr_t h = rules_hash(be, def->name);
+	bool created;
+	void **slot = pmap_puts(&be->chains, def->name, &created);
+	char comment[64];
+
+	if (getenv("K8C_PROXY_DEBUG"))
+		fprintf(stderr, "chain %s have %lx want %lx\n", def->name,
+			(unsigned long)(uintptr_t)*slot, (unsigned long)h);
+	if (!created && (uintptr_t)*slot == h)
+		goto out;
+	if (created) {
+		struct nftnl_chain *c = nftnl_chain_alloc();
+
+		if (!c)
+			abort();
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, FAMILY);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PROXY_NFT_TABLE);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, def->name);
+		if (def->type) {
+			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, def->type);
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)def->hook);
+			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, def->prio);
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+		}
+		nft_batch_chain(txn_b(t), NFT_MSG_NEWCHAIN, NLM_F_CREATE, c);
+		nftnl_chain_free(c);
+	} else {
+		struct nftnl_rule *flush = rule_new(def->name);
+
+		nft_batch_rule(txn_b(t), NFT_MSG_DELRULE, 0, flush);
+		nftnl_rule_free(flush);
+	}
+	snprintf(comment, sizeof(comment), "k8c:%016llx", (unsigned long long)h);
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0)
+			nft_rule_set_comment(rs[i], comment);
+		nft_batch_rule(txn_b(t), NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, rs[i]);
+	}
+	*slot = (void *)h;
+	be->st->chains_written++;
+out:
+	for (size_t i = 0; i < n; i++)
+		nftnl_rule_free(rs[i]);
+}
+
+/* ---- records -> elements -------------------------------------------------------------- */
+
+struct cbuf {
+	struct contrib *v;
+	size_t n, cap;
+};
+
+static struct contrib *cb_add(struct cbuf *c, int set)
+{
+	struct contrib *x;
+
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 16;
+		c->v = k8c_xrealloc(c->v, c->cap * sizeof(*c->v));
+	}
+	x = &c->v[c->n++];
+	memset(x, 0, sizeof(*x));
+	x->set = (uint8_t)set;
+	x->klen = (uint8_t)sets[set].klen;
+	return x;
+}
+
+/* key ip . proto . port (each field padded to 4 bytes, as the registers are) */
+static void key_ipp(uint8_t *k, const uint8_t *ip, uint8_t proto, uint16_t port)
+{
+	uint16_t p = htons(port);
+
+	if (ip)
+		memcpy(k, ip, 4);
+	k[4] = proto;
+	memcpy(k + 8, &p, 2);
+}
+
+/* key proto . port (NodePorts) */
+static void key_pp(uint8_t *k, uint8_t proto, uint16_t port)
+{
+	uint16_t p = htons(port);
+
+	k[0] = proto;
+	memcpy(k + 4, &p, 2);
+}
+
+static void data_goto(struct contrib *x, const char *prefix, size_t n)
+{
+	char name[DATA_MAX];
+
+	if (prefix)
+		snprintf(name, sizeof(name), "%s-%zu", prefix, n);
+	else
+		snprintf(name, sizeof(name), "reject-chain");
+	x->data[0] = 'g';
+	memcpy(x->data + 1, name, strlen(name));
+	x->dlen = (uint8_t)(1 + strlen(name));
+}
+
+/* Elements of one frontend (ip, or NULL for the NodePort) given its usable endpoints. */
+static void frontend(struct cbuf *c, const uint8_t *ip, const struct proxy_svcport *p,
+		     const struct proxy_endpoint **eps, size_t n, bool any_eps, bool external,
+		     bool local)
+{
+	uint16_t port = ip ? p->port : p->node_port;
+	struct contrib *x;
+
+	if (n == 0) {
+		x = cb_add(c, ip ? S_NOEP_SERVICES : S_NOEP_NODEPORTS);
+		if (ip)
+			key_ipp(x->key, ip, p->proto, port);
+		else
+			key_pp(x->key, p->proto, port);
+		if (any_eps) {
+			x->data[0] = 'd'; /* traffic policy Local, no local endpoint */
+			x->dlen = 1;
+		} else {
+			data_goto(x, NULL, 0);
+		}
+		return;
+	}
+	x = cb_add(c, ip ? S_SERVICE_IPS : S_NODEPORTS);
+	if (ip) {
+		key_ipp(x->key, ip, p->proto, port);
+		data_goto(x, external && !local ? "ext" : "lb", n);
+	} else {
+		key_pp(x->key, p->proto, port);
+		data_goto(x, !local ? "npx" : "np", n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t idx = (uint32_t)i;
+		uint16_t tp = htons(eps[i]->port);
+
+		x = cb_add(c, S_BACKENDS);
+		key_ipp(x->key, ip, p->proto, port);
+		memcpy(x->key + 12, &idx, 4);
+		memcpy(x->data, eps[i]->ip.addr, 4);
+		memcpy(x->data + 4, &tp, 2);
+		x->dlen = 8;
+	}
+}
+
+static void record_contribs(const struct proxy_model *m, const struct proxy_svcport *p,
+			    struct cbuf *c)
+{
+	const struct proxy_endpoint **all = k8c_xcalloc(p->n_eps + 1, sizeof(*all));
+	const struct proxy_endpoint **in = k8c_xcalloc(p->n_eps + 1, sizeof(*in));
+	const struct proxy_endpoint **ex = k8c_xcalloc(p->n_eps + 1, sizeof(*ex));
+	size_t n_all = proxy_svcport_usable(m, p, AF_INET, false, all);
+	size_t n_in = p->itp_local ? proxy_svcport_usable(m, p, AF_INET, true, in) : n_all;
+	size_t n_ex = p->etp_local ? proxy_svcport_usable(m, p, AF_INET, true, ex) : n_all;
+	bool v4 = false;
+
+	if (!p->itp_local)
+		memcpy(in, all, n_all * sizeof(*all));
+	if (!p->etp_local)
+		memcpy(ex, all, n_all * sizeof(*all));
+	for (size_t i = 0; i < p->n_cluster_ips; i++) {
+		struct contrib *x;
+
+		if (p->cluster_ips[i].family != AF_INET)
+			continue;
+		v4 = true;
+		x = cb_add(c, S_CLUSTER_IPS);
+		memcpy(x->key, p->cluster_ips[i].addr, 4);
+		frontend(c, p->cluster_ips[i].addr, p, in, n_in, n_all > 0, false, p->itp_local);
+	}
+	if (v4) {
+		for (size_t i = 0; i < p->n_external_ips; i++)
+			if (p->external_ips[i].family == AF_INET)
+				frontend(c, p->external_ips[i].addr, p, ex, n_ex, n_all > 0, true,
+					 p->etp_local);
+		if (p->node_port)
+			frontend(c, NULL, p, ex, n_ex, n_all > 0, true, p->etp_local);
+		for (size_t i = 0; i < n_all; i++) {
+			struct contrib *x = cb_add(c, S_HAIRPIN);
+
+			memcpy(x->key, all[i]->ip.addr, 4);
+			memcpy(x->key + 4, all[i]->ip.addr, 4);
+		}
+	}
+	free(all);
+	free(in);
+	free(ex);
+}
+
+/* ---- the mirror ------------------------------------------------------------------------- */
+
+static void op_push(struct oplist *l, const uint8_t *key, uint8_t klen, const uint8_t *data,
+		    uint8_t dlen)
+{
+	struct op *o;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = k8c_xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	o = &l->v[l->n++];
+	o->klen = klen;
+	o->dlen = dlen;
+	memcpy(o->key, key, klen);
+	memcpy(o->data, data, dlen);
+}
+
+static void acquire(struct nft_be *be, const struct contrib *x)
+{
+	bool created;
+	void **slot = pmap_put(&be->mirror[x->set], x->key, x->klen, &created);
+	struct mentry *e = *slot;
+
+	if (created) {
+		e = *slot = k8c_xcalloc(1, sizeof(*e));
+	} else if (e->dlen == x->dlen && memcmp(e->data, x->data, x->dlen) == 0) {
+		e->refs++;
+		return;
+	} else if (e->refs > 0) {
+		be->st->conflicts++; /* another record owns this key */
+		return;
+	} else {
+		/* unowned (stale, or released in this sync) with other data: replace */
+		op_push(&be->dels[x->set], x->key, x->klen, e->data, e->dlen);
+	}
+	e->refs = 1;
+	e->dlen = x->dlen;
+	memcpy(e->data, x->data, x->dlen);
+	op_push(&be->adds[x->set], x->key, x->klen, x->data, x->dlen);
+}
+
+static void release(struct nft_be *be, const struct contrib *x)
+{
+	struct mentry *e = pmap_get(&be->mirror[x->set], x->key, x->klen);
+
+	if (!e || e->refs == 0 || e->dlen != x->dlen || memcmp(e->data, x->data, x->dlen) != 0)
+		return; /* it was a conflict: never ours */
+	if (--e->refs == 0 && !e->queued) {
+		e->queued = true;
+		if (be->n_cand == be->cap_cand) {
+			be->cap_cand = be->cap_cand ? 2 * be->cap_cand : 64;
+			be->cand = k8c_xrealloc(be->cand, be->cap_cand * sizeof(*be->cand));
+		}
+		be->cand[be->n_cand++] = *x;
+	}
+}
+
+static void sweep_entry(struct nft_be *be, int set, const uint8_t *key, uint8_t klen)
+{
+	struct mentry *e = pmap_get(&be->mirror[set], key, klen);
+
+	if (!e || e->refs > 0) {
+		if (e)
+			e->queued = false;
+		return;
+	}
+	op_push(&be->dels[set], key, klen, e->data, e->dlen);
+	free(pmap_del(&be->mirror[set], key, klen));
+}
+
+static void record_sync(struct nft_be *be, const struct proxy_model *m, const char *key,
+			const struct proxy_svcport *p)
+{
+	struct owned *old = pmap_gets(&be->owned, key), *now = NULL;
+	struct cbuf c = {0};
+
+	be->st->records++;
+	if (p) {
+		record_contribs(m, p, &c);
+	} else if (strcmp(key, NODEPORT_IPS_KEY) == 0) {
+		for (size_t i = 0; i < be->cfg.n_nodeport_ips; i++)
+			if (be->cfg.nodeport_ips[i].family == AF_INET)
+				memcpy(cb_add(&c, S_NODEPORT_IPS)->key,
+				       be->cfg.nodeport_ips[i].addr, 4);
+	}
+	for (size_t i = 0; i < c.n; i++)
+		acquire(be, &c.v[i]);
+	if (old)
+		for (size_t i = 0; i < old->n; i++)
+			release(be, &old->c[i]);
+	free(old);
+	if (c.n) {
+		now = k8c_xmalloc(sizeof(*now) + c.n * sizeof(c.v[0]));
+		now->n = c.n;
+		memcpy(now->c, c.v, c.n * sizeof(c.v[0]));
+		*pmap_puts(&be->owned, key, NULL) = now;
+	} else {
+		pmap_dels(&be->owned, key);
+	}
+	free(c.v);
+}
+
+/* ---- sending element changes ------------------------------------------------------------ */
+
+static void send_ops(struct txn *t, int set, struct oplist *l, bool add)
+{
+	for (size_t i = 0; i < l->n; i += ELEMS_PER_MSG) {
+		struct nftnl_set *s = set_obj(set);
+		size_t end = i + ELEMS_PER_MSG < l->n ? i + ELEMS_PER_MSG : l->n;
+		char desc[64];
+
+		for (size_t j = i; j < end; j++) {
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+			const struct op *o = &l->v[j];
+
+			if (!e)
+				abort();
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, o->key, o->klen);
+			if (add && sets[set].verdict) {
+				char chain[DATA_MAX + 1] = {0};
+
+				if (o->data[0] == 'g') {
+					memcpy(chain, o->data + 1, (size_t)o->dlen - 1);
+					nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_GOTO);
+					nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
+				} else {
+					nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NF_DROP);
+				}
+			} else if (add && sets[set].dlen) {
+				nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, o->data, o->dlen);
+			}
+			nftnl_set_elem_add(s, e);
+		}
+		snprintf(desc, sizeof(desc), "%zu element(s)", end - i);
+		nft_batch_elems_desc(txn_b(t), add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+				     add ? NLM_F_CREATE | NLM_F_EXCL : 0, s, desc);
+		nftnl_set_free(s);
+		if (add)
+			t->be->st->elems_added += end - i;
+		else
+			t->be->st->elems_deleted += end - i;
+	}
+	l->n = 0;
+}
+
+/* ---- read-back ------------------------------------------------------------------------ */
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nft_be *be = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *table, *name;
+
+	if (!c)
+		abort();
+	if (nftnl_chain_nlmsg_parse(nlh, c) == 0) {
+		table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+		if (table && name && strcmp(table, PROXY_NFT_TABLE) == 0)
+			*pmap_puts(&be->chains, name, NULL) = (void *)(uintptr_t)1;
+	}
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+struct rule_seen {
+	struct nft_be *be;
+	struct pmap first; /* chains whose first rule was seen */
+};
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_seen *rs = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	char comment[64];
+	unsigned long long h;
+
+	if (!r)
+		abort();
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+		const char *chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+		const char *table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+		bool created;
+
+		if (chain && table && strcmp(table, PROXY_NFT_TABLE) == 0) {
+			pmap_puts(&rs->first, chain, &created);
+			if (created && nft_rule_comment(r, comment, sizeof(comment)) &&
+			    sscanf(comment, "k8c:%llx", &h) == 1 &&
+			    pmap_gets(&rs->be->chains, chain))
+				*pmap_puts(&rs->be->chains, chain, NULL) = (void *)(uintptr_t)h;
+		}
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+static void mirror_reset(struct nft_be *be)
+{
+	for (int s = 0; s < S_COUNT; s++) {
+		pmap_for_each(&be->mirror[s], it) free(it->val);
+		pmap_free(&be->mirror[s]);
+		be->have_set[s] = false;
+	}
+	pmap_free(&be->chains);
+	pmap_for_each(&be->owned, it) free(it->val);
+	pmap_free(&be->owned);
+	free(be->cand);
+	be->cand = NULL;
+	be->n_cand = be->cap_cand = 0;
+	be->table = false;
+	be->loaded = false;
+}
+
+static int read_back(struct nft_be *be, struct k8c_error *err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nftnl_rule *r;
+	struct rule_seen seen = {.be = be};
+	int rc;
+
+	mirror_reset(be);
+	/* does the table exist? */
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, FAMILY);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PROXY_NFT_TABLE);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, FAMILY, NLM_F_ACK,
+				    nft_sock_seq(be->sock));
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	rc = nft_request(be->sock, nlh, NULL, NULL, "get table ip " PROXY_NFT_TABLE, err);
+	if (rc == -ENOENT) {
+		k8c_error_clear(err);
+		be->loaded = true;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	be->table = true;
+
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, FAMILY, NLM_F_DUMP,
+				    nft_sock_seq(be->sock));
+	rc = nft_request(be->sock, nlh, chain_cb, be, "list chains", err);
+	if (rc < 0)
+		return rc;
+	r = rule_new("x");
+	nftnl_rule_unset(r, NFTNL_RULE_CHAIN);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, FAMILY, NLM_F_DUMP,
+				    nft_sock_seq(be->sock));
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	rc = nft_request(be->sock, nlh, rule_cb, &seen, "list rules", err);
+	pmap_free(&seen.first);
+	if (rc < 0)
+		return rc;
+
+	for (int s = 0; s < S_COUNT; s++) {
+		struct nftnl_set *set = NULL;
+		struct nftnl_set_elems_iter *it;
+		struct nftnl_set_elem *e;
+
+		rc = nft_set_elems_dump(be->sock, FAMILY, PROXY_NFT_TABLE, sets[s].name, &set, err);
+		if (rc == -ENOENT) {
+			k8c_error_clear(err);
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		be->have_set[s] = true;
+		it = nftnl_set_elems_iter_create(set);
+		while (it && (e = nftnl_set_elems_iter_next(it))) {
+			uint32_t klen = 0, dlen = 0;
+			const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+			struct mentry *me;
+
+			if (!key || klen != sets[s].klen)
+				continue;
+			me = k8c_xcalloc(1, sizeof(*me));
+			if (sets[s].verdict && nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
+				uint32_t v = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
+				const char *chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+
+				if (v == (uint32_t)NFT_GOTO && chain &&
+				    strlen(chain) < DATA_MAX - 1) {
+					me->data[0] = 'g';
+					memcpy(me->data + 1, chain, strlen(chain));
+					me->dlen = (uint8_t)(1 + strlen(chain));
+				} else {
+					me->data[0] = v == (uint32_t)NF_DROP ? 'd' : '?';
+					me->dlen = 1;
+				}
+			} else if (sets[s].dlen) {
+				const void *d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
+
+				if (d && dlen <= DATA_MAX) {
+					memcpy(me->data, d, dlen);
+					me->dlen = (uint8_t)dlen;
+				}
+			}
+			*pmap_put(&be->mirror[s], key, klen, NULL) = me;
+		}
+		if (it)
+			nftnl_set_elems_iter_destroy(it);
+		nftnl_set_free(set);
+	}
+	be->loaded = true;
+	return 0;
+}
+
+/* ---- sync ------------------------------------------------------------------------------- */
+
+struct sync_ctx {
+	struct nft_be *be;
+	const struct proxy_model *m;
+	struct pmap *done;
+};
+
+static void sync_dirty(const char *key, const struct proxy_svcport *p, void *arg)
+{
+	struct sync_ctx *c = arg;
+
+	record_sync(c->be, c->m, key, p);
+}
+
+static void sync_all(const struct proxy_svcport *p, void *arg)
+{
+	struct sync_ctx *c = arg;
+
+	*pmap_puts(c->done, p->key, NULL) = (void *)1;
+	record_sync(c->be, c->m, p->key, p);
+}
+
+static void class_chain_note(struct txn *t, struct pmap *checked, const char *name)
+{
+	bool created;
+	unsigned int k;
+
+	pmap_puts(checked, name, &created);
+	if (!created)
+		return;
+	/* ext-N goes to lb-N, npx-N to np-N: those must exist first */
+	if (sscanf(name, "ext-%u", &k) == 1 || sscanf(name, "npx-%u", &k) == 1) {
+		char to[32];
+
+		snprintf(to, sizeof(to), "%s-%u", name[0] == 'e' ? "lb" : "np", k);
+		class_chain_note(t, checked, to);
+	}
+	if (!pmap_gets(&t->be->chains, name)) {
+		struct nftnl_chain *ch = nftnl_chain_alloc();
+
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, FAMILY);
+		nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, PROXY_NFT_TABLE);
+		nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
+		nft_batch_chain(txn_b(t), NFT_MSG_NEWCHAIN, NLM_F_CREATE, ch);
+		nftnl_chain_free(ch);
+		*pmap_puts(&t->be->chains, name, NULL) = (void *)(uintptr_t)1;
+	}
+}
+
+/* The lb-N, ext-N, np-N, npx-N chains the additions point to: created, then their rules. */
+static void ensure_class_chains(struct txn *t)
+{
+	struct pmap checked = {0};
+
+	for (int s = 0; s < S_COUNT; s++) {
+		struct oplist *l = &t->be->adds[s];
+
+		if (!sets[s].verdict)
+			continue;
+		for (size_t i = 0; i < l->n; i++) {
+			char name[DATA_MAX + 1] = {0};
+
+			if (l->v[i].data[0] != 'g')
+				continue;
+			memcpy(name, l->v[i].data + 1, (size_t)l->v[i].dlen - 1);
+			class_chain_note(t, &checked, name);
+		}
+	}
+	pmap_for_each(&checked, it)
+	{
+		char name[DATA_MAX + 1] = {0};
+		struct chaindef d = {name, NULL, 0, 0};
+
+		memcpy(name, it->key, it->klen < DATA_MAX ? it->klen : DATA_MAX);
+		ensure_chain(t, &d);
+	}
+	pmap_free(&checked);
+}
+
+static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sync_stats *st,
+		    struct k8c_error *err)
+{
+	struct nft_be *be = arg;
+	struct proxy_sync_stats local = {0};
+	struct txn t = {.be = be, .err = err};
+	struct sync_ctx c = {.be = be, .m = m};
+	struct nftnl_table *tab;
+
+	be->st = st ? st : &local;
+	memset(be->st, 0, sizeof(*be->st));
+	if (!be->loaded) {
+		if (read_back(be, err) < 0)
+			return k8c_error_wrap(err, "read back table ip " PROXY_NFT_TABLE);
+		full = true;
+	}
+
+	/* table, sets, fixed chains */
+	if (!be->table) {
+		tab = nftnl_table_alloc();
+		nftnl_table_set_u32(tab, NFTNL_TABLE_FAMILY, FAMILY);
+		nftnl_table_set_str(tab, NFTNL_TABLE_NAME, PROXY_NFT_TABLE);
+		nft_batch_table(txn_b(&t), NFT_MSG_NEWTABLE, NLM_F_CREATE, tab);
+		nftnl_table_free(tab);
+	}
+	for (int s = 0; s < S_COUNT; s++)
+		if (!be->have_set[s])
+			add_set(&t, s);
+	/* chains first (empty), then rules, so jumps between them resolve */
+	for (size_t i = 0; i < N_BASE; i++) {
+		if (!pmap_gets(&be->chains, base_chains[i].name)) {
+			struct nftnl_chain *ch = nftnl_chain_alloc();
+
+			nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, FAMILY);
+			nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, PROXY_NFT_TABLE);
+			nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, base_chains[i].name);
+			if (base_chains[i].type) {
+				nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, base_chains[i].type);
+				nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM,
+						    (uint32_t)base_chains[i].hook);
+				nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, base_chains[i].prio);
+				nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+			}
+			nft_batch_chain(txn_b(&t), NFT_MSG_NEWCHAIN, NLM_F_CREATE, ch);
+			nftnl_chain_free(ch);
+			*pmap_puts(&be->chains, base_chains[i].name, NULL) = (void *)(uintptr_t)1;
+		}
+	}
+	for (size_t i = 0; i < N_BASE; i++)
+		ensure_chain(&t, &base_chains[i]);
+
+	/* elements of the changed records (all on a full sync) */
+	if (full && be->cfg.n_nodeport_ips && !pmap_gets(&be->owned, NODEPORT_IPS_KEY))
+		record_sync(be, m, NODEPORT_IPS_KEY, NULL);
+	if (full) {
+		struct pmap done = {0};
+		char **gone = NULL;
+		size_t n_gone = 0;
+
+		c.done = &done;
+		proxy_model_each(m, sync_all, &c);
+		*pmap_puts(&done, NODEPORT_IPS_KEY, NULL) = (void *)1;
+		pmap_for_each(&be->owned, it) if (!pmap_get(&done, it->key, it->klen))
+		{
+			gone = k8c_xrealloc(gone, (n_gone + 1) * sizeof(*gone));
+			gone[n_gone] = k8c_xmalloc(it->klen + 1);
+			memcpy(gone[n_gone], it->key, it->klen);
+			gone[n_gone++][it->klen] = '\0';
+		}
+		for (size_t i = 0; i < n_gone; i++) {
+			record_sync(be, m, gone[i], NULL);
+			free(gone[i]);
+		}
+		free(gone);
+		pmap_free(&done);
+		/* and everything nothing claims */
+		for (int s = 0; s < S_COUNT; s++) {
+			struct op *v = NULL;
+			size_t n = 0;
+
+			pmap_for_each(&be->mirror[s], it)
+			{
+				struct mentry *e = it->val;
+
+				if (e->refs)
+					continue;
+				v = k8c_xrealloc(v, (n + 1) * sizeof(*v));
+				v[n].klen = (uint8_t)it->klen;
+				memcpy(v[n++].key, it->key, it->klen);
+			}
+			for (size_t i = 0; i < n; i++)
+				sweep_entry(be, s, v[i].key, v[i].klen);
+			free(v);
+		}
+	} else {
+		proxy_model_each_dirty(m, sync_dirty, &c);
+	}
+	for (size_t i = 0; i < be->n_cand; i++)
+		sweep_entry(be, be->cand[i].set, be->cand[i].key, be->cand[i].klen);
+	be->n_cand = 0;
+
+	/* deletions, the chains additions point to, additions */
+	for (int s = 0; s < S_COUNT; s++)
+		send_ops(&t, s, &be->dels[s], false);
+	ensure_class_chains(&t);
+	for (int s = 0; s < S_COUNT; s++)
+		send_ops(&t, s, &be->adds[s], true);
+	txn_flush(&t);
+	if (t.rc < 0) {
+		be->loaded =
+			false; /* the mirror is not the kernel's state: read it back next time */
+		return t.rc;
+	}
+	be->table = true;
+	for (int s = 0; s < S_COUNT; s++)
+		be->have_set[s] = true;
+	proxy_model_clear_dirty(m);
+	return 0;
+}
+
+static int nft_cleanup(void *arg, struct k8c_error *err)
+{
+	struct nft_be *be = arg;
+	struct nft_batch *b = nft_batch_new(nft_sock_seq(be->sock));
+	struct nftnl_table *t = nftnl_table_alloc();
+	int rc;
+
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, FAMILY);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PROXY_NFT_TABLE);
+	nft_batch_table(b, NFT_MSG_DELTABLE, 0, t);
+	nftnl_table_free(t);
+	rc = nft_batch_send(be->sock, b, err);
+	nft_batch_free(b);
+	if (rc == -ENOENT) {
+		k8c_error_clear(err);
+		rc = 0;
+	}
+	mirror_reset(be);
+	return rc;
+}
+
+static void nft_free(void *arg)
+{
+	struct nft_be *be = arg;
+
+	if (!be)
+		return;
+	mirror_reset(be);
+	for (int s = 0; s < S_COUNT; s++) {
+		free(be->dels[s].v);
+		free(be->adds[s].v);
+	}
+	free(be->cfg.nodeport_ips);
+	nft_sock_close(be->sock);
+	free(be);
+}
+
+void *proxy_nft_new(const struct proxy_nft_config *cfg, struct k8c_error *err)
+{
+	struct nft_be *be = k8c_xcalloc(1, sizeof(*be));
+
+	be->cfg = *cfg;
+	if (cfg->n_nodeport_ips) {
+		be->cfg.nodeport_ips =
+			k8c_xmalloc(cfg->n_nodeport_ips * sizeof(*cfg->nodeport_ips));
+		memcpy(be->cfg.nodeport_ips, cfg->nodeport_ips,
+		       cfg->n_nodeport_ips * sizeof(*cfg->nodeport_ips));
+	}
+	be->sock = nft_sock_open(err);
+	if (!be->sock) {
+		free(be->cfg.nodeport_ips);
+		free(be);
+		return NULL;
+	}
+	return be;
+}
+
+const struct proxy_backend_ops proxy_nft_ops = {
+	.name = "nftables",
+	.sync = nft_sync,
+	.cleanup = nft_cleanup,
+	.free = nft_free,
+};
