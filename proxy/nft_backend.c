@@ -702,11 +702,13 @@ static void record_sync(struct nft_be *be, const struct proxy_model *m, const ch
 				memcpy(cb_add(&c, S_NODEPORT_IPS)->key,
 				       be->cfg.nodeport_ips[i].addr, 4);
 	}
-	for (size_t i = 0; i < c.n; i++)
-		acquire(be, &c.v[i]);
+	/* release first (deletions wait for the end of the sync), so a key this record keeps
+	 * with other data is replaced rather than seen as another record's */
 	if (old)
 		for (size_t i = 0; i < old->n; i++)
 			release(be, &old->c[i]);
+	for (size_t i = 0; i < c.n; i++)
+		acquire(be, &c.v[i]);
 	free(old);
 	if (c.n) {
 		now = k8c_xmalloc(sizeof(*now) + c.n * sizeof(c.v[0]));
