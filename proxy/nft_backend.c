@@ -45,7 +45,11 @@
 /* 32-bit registers */
 #define R(n) (NFT_REG32_00 + (n))
 
+/* Sets in the order additions are sent (deletions go in reverse): the classes first, so a
+ * service element never names a class the kernel does not have yet, even across transactions. */
 enum {
+	S_CLASSES,
+	S_NOEP_CLASSES,
 	S_SERVICE_IPS,
 	S_NODEPORTS,
 	S_NOEP_SERVICES,
@@ -62,14 +66,27 @@ struct setdef {
 	uint32_t klen, ktype;
 	bool verdict;
 	uint32_t dlen, dtype; /* data maps */
+	bool virt;	      /* kept in the mirror only (reference counts), not in the kernel */
 };
 
+/*
+ * The per-service maps hold a class number, not a verdict: the kernel validates every element of
+ * every bound verdict map at each commit that adds a jump to one, so a per-service verdict map
+ * made adding one service cost O(services) (26 ms at 100,000 here). The `services` chain has one
+ * rule per class in use (`... map @service-ips == class goto lb-N`): the classes are "virtual"
+ * sets, reference counts in the mirror that decide those rules. (A second map lookup keyed by
+ * the first one's result would be one rule, but nft 1.0.6 aborts listing it.)
+ */
 static const struct setdef sets[S_COUNT] = {
-	[S_SERVICE_IPS] = {"service-ips", 12, CONCAT3(T_IPADDR, T_PROTO, T_SERVICE), true},
-	[S_NODEPORTS] = {"service-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), true},
+	[S_CLASSES] = {"classes", 4, T_MARK, false, 0, 0, true},
+	[S_NOEP_CLASSES] = {"no-endpoint-classes", 4, T_MARK, false, 0, 0, true},
+	[S_SERVICE_IPS] = {"service-ips", 12, CONCAT3(T_IPADDR, T_PROTO, T_SERVICE), false, 4,
+			   T_MARK},
+	[S_NODEPORTS] = {"service-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), false, 4, T_MARK},
 	[S_NOEP_SERVICES] = {"no-endpoint-services", 12, CONCAT3(T_IPADDR, T_PROTO, T_SERVICE),
-			     true},
-	[S_NOEP_NODEPORTS] = {"no-endpoint-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), true},
+			     false, 4, T_MARK},
+	[S_NOEP_NODEPORTS] = {"no-endpoint-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), false, 4,
+			      T_MARK},
 	[S_CLUSTER_IPS] = {"cluster-ips", 4, T_IPADDR},
 	[S_BACKENDS] = {"backends", 16, CONCAT4(T_IPADDR, T_PROTO, T_SERVICE, T_MARK), false, 8,
 			CONCAT2(T_IPADDR, T_SERVICE)},
@@ -81,9 +98,35 @@ static const struct setdef sets[S_COUNT] = {
 #define NODEPORT_IPS_KEY "\x01nodeport-ips"
 
 #define KEY_MAX	 16
-#define DATA_MAX 24
+#define DATA_MAX 8
 
-/* One element a record needs. Verdict data: 'g' + chain name (goto), or "d" (drop). */
+/* Classes: what the `classes` map turns a class number into (kind << 24 | endpoint count). */
+enum { C_LB = 1, C_EXT, C_NP, C_NPX, C_REJECT, C_DROP };
+
+/* In network order, so `nft list` shows 0x01000002 for lb-2. */
+static uint32_t class_id(int kind, size_t n)
+{
+	return htonl((uint32_t)kind << 24 | (uint32_t)(n & 0xffffff));
+}
+
+/* The chain a class goes to (NULL: drop); name has room for 32 bytes. */
+static const char *class_chain(uint32_t id, char *name)
+{
+	static const char *const prefix[] = {
+		[C_LB] = "lb", [C_EXT] = "ext", [C_NP] = "np", [C_NPX] = "npx"};
+	unsigned kind;
+
+	id = ntohl(id);
+	kind = id >> 24;
+	if (kind == C_REJECT)
+		return strcpy(name, "reject-chain");
+	if (kind < C_LB || kind > C_NPX)
+		return NULL;
+	snprintf(name, 32, "%s-%u", prefix[kind], id & 0xffffff);
+	return name;
+}
+
+/* One element a record needs (the classes' verdicts follow from their keys: no data). */
 struct contrib {
 	uint8_t set, klen, dlen;
 	uint8_t key[KEY_MAX];
@@ -95,13 +138,90 @@ struct owned {
 	struct contrib c[];
 };
 
-/* A mirrored element. */
-struct mentry {
+/* A mirrored element, stored inline in an open-addressing table (600,000 of them at 100,000
+ * services: no allocation each). */
+struct ment {
+	uint64_t hash;
 	uint32_t refs;
+	uint8_t state; /* 0 empty, 1 live, 2 deleted */
+	uint8_t klen, dlen;
 	bool queued; /* on the list of deletion candidates */
-	uint8_t dlen;
+	uint8_t key[KEY_MAX];
 	uint8_t data[DATA_MAX];
 };
+
+struct mtab {
+	struct ment *e;
+	size_t cap, n, used;
+};
+
+static struct ment *mt_find(const struct mtab *t, const uint8_t *key, uint8_t klen)
+{
+	uint64_t h = pmap_hash(key, klen);
+
+	if (!t->cap)
+		return NULL;
+	for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		struct ment *e = &t->e[i];
+
+		if (e->state == 0)
+			return NULL;
+		if (e->state == 1 && e->hash == h && e->klen == klen && !memcmp(e->key, key, klen))
+			return e;
+	}
+}
+
+/* Insert (key must be absent); the entry is zeroed but for key and hash. Pointers into the
+ * table are invalid after an insertion. */
+static struct ment *mt_insert(struct mtab *t, const uint8_t *key, uint8_t klen)
+{
+	uint64_t h = pmap_hash(key, klen);
+	struct ment *e;
+	size_t i;
+
+	if ((t->used + 1) * 4 >= t->cap * 3) {
+		struct ment *old = t->e;
+		size_t oldcap = t->cap, cap = oldcap ? oldcap : 64;
+
+		while ((t->n + 1) * 2 >= cap)
+			cap *= 2;
+		t->e = k8c_xcalloc(cap, sizeof(*t->e));
+		t->cap = cap;
+		t->used = t->n;
+		for (size_t j = 0; j < oldcap; j++) {
+			if (old[j].state != 1)
+				continue;
+			for (i = old[j].hash & (cap - 1); t->e[i].state; i = (i + 1) & (cap - 1))
+				;
+			t->e[i] = old[j];
+		}
+		free(old);
+	}
+	for (i = h & (t->cap - 1); t->e[i].state == 1; i = (i + 1) & (t->cap - 1))
+		;
+	e = &t->e[i];
+	if (e->state == 0)
+		t->used++;
+	memset(e, 0, sizeof(*e));
+	e->state = 1;
+	e->hash = h;
+	e->klen = klen;
+	memcpy(e->key, key, klen);
+	t->n++;
+	return e;
+}
+
+static void mt_del(struct mtab *t, struct ment *e)
+{
+	e->state = 2;
+	t->n--;
+}
+
+static void mt_free(struct mtab *t)
+{
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
 
 struct op {
 	uint8_t klen, dlen;
@@ -120,8 +240,8 @@ struct nft_be {
 	bool loaded; /* mirror read back from the kernel */
 	bool table, have_set[S_COUNT];
 	struct pmap chains; /* chain name -> (void *)(hash | 1) of its rules, or 1: empty */
-	struct pmap mirror[S_COUNT]; /* key -> struct mentry* */
-	struct pmap owned;	     /* record key -> struct owned* */
+	struct mtab mirror[S_COUNT];
+	struct pmap owned; /* record key -> struct owned* */
 	struct oplist dels[S_COUNT], adds[S_COUNT];
 	struct contrib *cand; /* deletion candidates */
 	size_t n_cand, cap_cand;
@@ -274,6 +394,33 @@ static void fib_local(struct nftnl_rule *r)
 }
 
 /* The rules of a chain, built into rs (at most 8). Returns the count. */
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The classes in use, sorted; *n set. */
+static uint32_t *classes_in_use(const struct nft_be *be, size_t *n)
+{
+	const struct mtab *t = &be->mirror[S_CLASSES];
+	uint32_t *v = k8c_xcalloc(t->n + 1, sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->e[i].state == 1)
+			memcpy(&v[(*n)++], t->e[i].key, 4);
+	qsort(v, *n, sizeof(*v), cmp_u32);
+	return v;
+}
+
+/* The rules of a chain, built into rs (room for chain_rules_max()). Returns the count. */
+static size_t chain_rules_max(const struct nft_be *be)
+{
+	return 8 + be->mirror[S_CLASSES].n;
+}
+
 static size_t chain_rules(const struct nft_be *be, const char *chain, struct nftnl_rule **rs)
 {
 	size_t n = 0;
@@ -306,28 +453,56 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 			in_prefix(rs[n], &be->cfg.service_cidr, false, false);
 			mark_masq(rs[n++]);
 		}
-		rs[n] = rule_new(chain);
-		ld_daddr(rs[n], R(0));
-		ld_proto_port(rs[n], R(1));
-		nft_rule_map(rs[n++], R(0), NFT_REG_VERDICT, sets[S_SERVICE_IPS].name);
-		rs[n] = rule_new(chain);
-		if (be->cfg.n_nodeport_ips) {
-			ld_daddr(rs[n], NFT_REG_1);
-			nft_rule_lookup(rs[n], NFT_REG_1, sets[S_NODEPORT_IPS].name, false);
-		} else {
-			fib_local(rs[n]);
+		size_t nc;
+		_cleanup_free_ uint32_t *cls = classes_in_use(be, &nc);
+
+		for (size_t i = 0; i < nc; i++) {
+			char to[32];
+			unsigned kind = ntohl(cls[i]) >> 24;
+
+			if (!class_chain(cls[i], to))
+				continue;
+			rs[n] = rule_new(chain);
+			if (kind == C_LB || kind == C_EXT) {
+				ld_daddr(rs[n], R(0));
+				ld_proto_port(rs[n], R(1));
+				nft_rule_map(rs[n], R(0), R(4), sets[S_SERVICE_IPS].name);
+			} else {
+				if (be->cfg.n_nodeport_ips) {
+					ld_daddr(rs[n], NFT_REG_1);
+					nft_rule_lookup(rs[n], NFT_REG_1, sets[S_NODEPORT_IPS].name,
+							false);
+				} else {
+					fib_local(rs[n]);
+				}
+				ld_proto_port(rs[n], R(0));
+				nft_rule_map(rs[n], R(0), R(4), sets[S_NODEPORTS].name);
+			}
+			nft_rule_cmp(rs[n], R(4), NFT_CMP_EQ, &cls[i], 4);
+			nft_rule_jump(rs[n++], NFT_GOTO, to);
 		}
-		ld_proto_port(rs[n], R(0));
-		nft_rule_map(rs[n++], R(0), NFT_REG_VERDICT, sets[S_NODEPORTS].name);
 	} else if (strcmp(chain, "service-endpoints-check") == 0) {
-		rs[n] = rule_new(chain);
-		ld_daddr(rs[n], R(0));
-		ld_proto_port(rs[n], R(1));
-		nft_rule_map(rs[n++], R(0), NFT_REG_VERDICT, sets[S_NOEP_SERVICES].name);
-		rs[n] = rule_new(chain);
-		fib_local(rs[n]);
-		ld_proto_port(rs[n], R(0));
-		nft_rule_map(rs[n++], R(0), NFT_REG_VERDICT, sets[S_NOEP_NODEPORTS].name);
+		for (int np = 0; np <= 1; np++) {
+			for (int kind = C_REJECT; kind <= C_DROP; kind++) {
+				uint32_t id = class_id(kind, 0);
+
+				rs[n] = rule_new(chain);
+				if (np) {
+					fib_local(rs[n]);
+					ld_proto_port(rs[n], R(0));
+				} else {
+					ld_daddr(rs[n], R(0));
+					ld_proto_port(rs[n], R(1));
+				}
+				nft_rule_map(rs[n], R(0), R(4),
+					     sets[np ? S_NOEP_NODEPORTS : S_NOEP_SERVICES].name);
+				nft_rule_cmp(rs[n], R(4), NFT_CMP_EQ, &id, 4);
+				if (kind == C_REJECT)
+					nft_rule_jump(rs[n++], NFT_GOTO, "reject-chain");
+				else
+					nft_rule_verdict(rs[n++], NF_DROP);
+			}
+		}
 	} else if (strcmp(chain, "cluster-ips-check") == 0) {
 		rs[n] = rule_new(chain);
 		ld_daddr(rs[n], NFT_REG_1);
@@ -407,9 +582,10 @@ static const struct chaindef base_chains[] = {
 #define N_BASE (sizeof(base_chains) / sizeof(base_chains[0]))
 
 /* Bump when chain_rules() changes what it builds: restarted proxies then rewrite the chains. */
-#define RULES_VERSION "k8c-proxy rules 1"
+#define RULES_VERSION "k8c-proxy rules 4"
 
-/* The rules of a chain are a function of its name and the configuration: hash those. */
+/* The rules of a chain are a function of its name, the configuration and (for `services`) the
+ * classes in use: hash those. */
 static uintptr_t rules_hash(const struct nft_be *be, const char *chain)
 {
 	char buf[512];
@@ -419,15 +595,22 @@ static uintptr_t rules_hash(const struct nft_be *be, const char *chain)
 			 be->cfg.have_cluster_cidr ? k8c_ipnet_format(&be->cfg.cluster_cidr, b)
 						   : "",
 			 be->cfg.n_nodeport_ips > 0);
+	uint64_t h = pmap_hash(buf, (size_t)n);
 
-	return (uintptr_t)(pmap_hash(buf, (size_t)n) | 1);
+	if (strcmp(chain, "services") == 0) {
+		size_t nc;
+		_cleanup_free_ uint32_t *cls = classes_in_use(be, &nc);
+
+		h ^= pmap_hash(cls, nc * sizeof(*cls));
+	}
+	return (uintptr_t)(h | 1);
 }
 
 /* Make chain exist with the rules it should have (a no-op when the mirror says it has). */
 static void ensure_chain(struct txn *t, const struct chaindef *def)
 {
 	struct nft_be *be = t->be;
-	struct nftnl_rule *rs[8];
+	_cleanup_free_ struct nftnl_rule **rs = k8c_xcalloc(chain_rules_max(be), sizeof(*rs));
 	size_t n = chain_rules(be, def->name, rs);
 	uintptr_t h = rules_hash(be, def->name);
 	bool created;
@@ -516,17 +699,17 @@ static void key_pp(uint8_t *k, uint8_t proto, uint16_t port)
 	memcpy(k + 4, &p, 2);
 }
 
-static void data_goto(struct contrib *x, const char *prefix, size_t n)
+/* The element's data is class id; the record also needs the class itself. */
+static void set_class(struct cbuf *c, struct contrib *x, int kind, size_t n)
 {
-	char name[DATA_MAX];
+	uint32_t id = class_id(kind, n);
+	struct contrib *k;
 
-	if (prefix)
-		snprintf(name, sizeof(name), "%s-%zu", prefix, n);
-	else
-		snprintf(name, sizeof(name), "reject-chain");
-	x->data[0] = 'g';
-	memcpy(x->data + 1, name, strlen(name));
-	x->dlen = (uint8_t)(1 + strlen(name));
+	memcpy(x->data, &id, 4);
+	x->dlen = 4;
+	/* x is invalid from here */
+	k = cb_add(c, kind == C_DROP || kind == C_REJECT ? S_NOEP_CLASSES : S_CLASSES);
+	memcpy(k->key, &id, 4);
 }
 
 /* Elements of one frontend (ip, or NULL for the NodePort) given its usable endpoints. */
@@ -543,21 +726,17 @@ static void frontend(struct cbuf *c, const uint8_t *ip, const struct proxy_svcpo
 			key_ipp(x->key, ip, p->proto, port);
 		else
 			key_pp(x->key, p->proto, port);
-		if (any_eps) {
-			x->data[0] = 'd'; /* traffic policy Local, no local endpoint */
-			x->dlen = 1;
-		} else {
-			data_goto(x, NULL, 0);
-		}
+		/* traffic policy Local, no local endpoint: drop; no endpoint at all: reject */
+		set_class(c, x, any_eps ? C_DROP : C_REJECT, 0);
 		return;
 	}
 	x = cb_add(c, ip ? S_SERVICE_IPS : S_NODEPORTS);
 	if (ip) {
 		key_ipp(x->key, ip, p->proto, port);
-		data_goto(x, external && !local ? "ext" : "lb", n);
+		set_class(c, x, external && !local ? C_EXT : C_LB, n);
 	} else {
 		key_pp(x->key, p->proto, port);
-		data_goto(x, !local ? "npx" : "np", n);
+		set_class(c, x, !local ? C_NPX : C_NP, n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t idx = (uint32_t)i;
@@ -636,12 +815,11 @@ static void op_push(struct oplist *l, const uint8_t *key, uint8_t klen, const ui
 
 static void acquire(struct nft_be *be, const struct contrib *x)
 {
-	bool created;
-	void **slot = pmap_put(&be->mirror[x->set], x->key, x->klen, &created);
-	struct mentry *e = *slot;
+	struct mtab *t = &be->mirror[x->set];
+	struct ment *e = mt_find(t, x->key, x->klen);
 
-	if (created) {
-		e = *slot = k8c_xcalloc(1, sizeof(*e));
+	if (!e) {
+		e = mt_insert(t, x->key, x->klen);
 	} else if (e->dlen == x->dlen && memcmp(e->data, x->data, x->dlen) == 0) {
 		e->refs++;
 		return;
@@ -660,7 +838,7 @@ static void acquire(struct nft_be *be, const struct contrib *x)
 
 static void release(struct nft_be *be, const struct contrib *x)
 {
-	struct mentry *e = pmap_get(&be->mirror[x->set], x->key, x->klen);
+	struct ment *e = mt_find(&be->mirror[x->set], x->key, x->klen);
 
 	if (!e || e->refs == 0 || e->dlen != x->dlen || memcmp(e->data, x->data, x->dlen) != 0)
 		return; /* it was a conflict: never ours */
@@ -674,17 +852,15 @@ static void release(struct nft_be *be, const struct contrib *x)
 	}
 }
 
-static void sweep_entry(struct nft_be *be, int set, const uint8_t *key, uint8_t klen)
+static void sweep(struct nft_be *be, int set, struct ment *e)
 {
-	struct mentry *e = pmap_get(&be->mirror[set], key, klen);
-
 	if (!e || e->refs > 0) {
 		if (e)
 			e->queued = false;
 		return;
 	}
-	op_push(&be->dels[set], key, klen, e->data, e->dlen);
-	free(pmap_del(&be->mirror[set], key, klen));
+	op_push(&be->dels[set], e->key, e->klen, e->data, e->dlen);
+	mt_del(&be->mirror[set], e);
 }
 
 static void record_sync(struct nft_be *be, const struct proxy_model *m, const char *key,
@@ -725,6 +901,10 @@ static void record_sync(struct nft_be *be, const struct proxy_model *m, const ch
 
 static void send_ops(struct txn *t, int set, struct oplist *l, bool add)
 {
+	if (sets[set].virt) {
+		l->n = 0;
+		return;
+	}
 	for (size_t i = 0; i < l->n; i += ELEMS_PER_MSG) {
 		struct nftnl_set *s = set_obj(set);
 		size_t end = i + ELEMS_PER_MSG < l->n ? i + ELEMS_PER_MSG : l->n;
@@ -738,10 +918,11 @@ static void send_ops(struct txn *t, int set, struct oplist *l, bool add)
 				abort();
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, o->key, o->klen);
 			if (add && sets[set].verdict) {
-				char chain[DATA_MAX + 1] = {0};
+				char chain[32];
+				uint32_t id;
 
-				if (o->data[0] == 'g') {
-					memcpy(chain, o->data + 1, (size_t)o->dlen - 1);
+				memcpy(&id, o->key, 4);
+				if (class_chain(id, chain)) {
 					nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_GOTO);
 					nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
 				} else {
@@ -818,8 +999,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 static void mirror_reset(struct nft_be *be)
 {
 	for (int s = 0; s < S_COUNT; s++) {
-		pmap_for_each(&be->mirror[s], it) free(it->val);
-		pmap_free(&be->mirror[s]);
+		mt_free(&be->mirror[s]);
 		be->have_set[s] = false;
 	}
 	pmap_free(&be->chains);
@@ -880,6 +1060,8 @@ static int read_back(struct nft_be *be, struct k8c_error *err)
 		struct nftnl_set_elems_iter *it;
 		struct nftnl_set_elem *e;
 
+		if (sets[s].virt)
+			continue; /* rebuilt by the full sync that follows */
 		rc = nft_set_elems_dump(be->sock, FAMILY, PROXY_NFT_TABLE, sets[s].name, &set, err);
 		if (rc == -ENOENT) {
 			k8c_error_clear(err);
@@ -892,22 +1074,31 @@ static int read_back(struct nft_be *be, struct k8c_error *err)
 		while (it && (e = nftnl_set_elems_iter_next(it))) {
 			uint32_t klen = 0, dlen = 0;
 			const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-			struct mentry *me;
+			struct ment *me;
 
-			if (!key || klen != sets[s].klen)
+			if (!key || klen != sets[s].klen ||
+			    mt_find(&be->mirror[s], key, (uint8_t)klen))
 				continue;
-			me = k8c_xcalloc(1, sizeof(*me));
-			if (sets[s].verdict && nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
-				uint32_t v = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
+			me = mt_insert(&be->mirror[s], key, (uint8_t)klen);
+			if (sets[s].verdict) {
+				/* a class: no data when its verdict is the one its number means */
+				uint32_t v =
+					nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)
+						? nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT)
+						: 1;
 				const char *chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+				char want[32];
+				uint32_t id;
+				bool same;
 
-				if (v == (uint32_t)NFT_GOTO && chain &&
-				    strlen(chain) < DATA_MAX - 1) {
-					me->data[0] = 'g';
-					memcpy(me->data + 1, chain, strlen(chain));
-					me->dlen = (uint8_t)(1 + strlen(chain));
-				} else {
-					me->data[0] = v == (uint32_t)NF_DROP ? 'd' : '?';
+				memcpy(&id, key, 4);
+				if (class_chain(id, want))
+					same = v == (uint32_t)NFT_GOTO && chain &&
+					       !strcmp(chain, want);
+				else
+					same = v == (uint32_t)NF_DROP;
+				if (!same) {
+					me->data[0] = 0xff;
 					me->dlen = 1;
 				}
 			} else if (sets[s].dlen) {
@@ -918,7 +1109,6 @@ static int read_back(struct nft_be *be, struct k8c_error *err)
 					me->dlen = (uint8_t)dlen;
 				}
 			}
-			*pmap_put(&be->mirror[s], key, klen, NULL) = me;
 		}
 		if (it)
 			nftnl_set_elems_iter_destroy(it);
@@ -986,23 +1176,23 @@ static void ensure_class_chains(struct txn *t)
 	for (int s = 0; s < S_COUNT; s++) {
 		struct oplist *l = &t->be->adds[s];
 
-		if (!sets[s].verdict)
+		if (s != S_CLASSES)
 			continue;
 		for (size_t i = 0; i < l->n; i++) {
-			char name[DATA_MAX + 1] = {0};
+			char name[32];
+			uint32_t id;
 
-			if (l->v[i].data[0] != 'g')
-				continue;
-			memcpy(name, l->v[i].data + 1, (size_t)l->v[i].dlen - 1);
-			class_chain_note(t, &checked, name);
+			memcpy(&id, l->v[i].key, 4);
+			if (class_chain(id, name))
+				class_chain_note(t, &checked, name);
 		}
 	}
 	pmap_for_each(&checked, it)
 	{
-		char name[DATA_MAX + 1] = {0};
+		char name[33] = {0};
 		struct chaindef d = {name, NULL, 0, 0};
 
-		memcpy(name, it->key, it->klen < DATA_MAX ? it->klen : DATA_MAX);
+		memcpy(name, it->key, it->klen < 32 ? it->klen : 32);
 		ensure_chain(t, &d);
 	}
 	pmap_free(&checked);
@@ -1034,7 +1224,7 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		nftnl_table_free(tab);
 	}
 	for (int s = 0; s < S_COUNT; s++)
-		if (!be->have_set[s])
+		if (!be->have_set[s] && !sets[s].virt)
 			add_set(&t, s);
 	/* chains first (empty), then rules, so jumps between them resolve */
 	for (size_t i = 0; i < N_BASE; i++) {
@@ -1057,7 +1247,8 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		}
 	}
 	for (size_t i = 0; i < N_BASE; i++)
-		ensure_chain(&t, &base_chains[i]);
+		if (strcmp(base_chains[i].name, "services") != 0)
+			ensure_chain(&t, &base_chains[i]);
 
 	/* elements of the changed records (all on a full sync) */
 	if (full && be->cfg.n_nodeport_ips && !pmap_gets(&be->owned, NODEPORT_IPS_KEY))
@@ -1084,35 +1275,24 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		free(gone);
 		pmap_free(&done);
 		/* and everything nothing claims */
-		for (int s = 0; s < S_COUNT; s++) {
-			struct op *v = NULL;
-			size_t n = 0;
-
-			pmap_for_each(&be->mirror[s], it)
-			{
-				struct mentry *e = it->val;
-
-				if (e->refs)
-					continue;
-				v = k8c_xrealloc(v, (n + 1) * sizeof(*v));
-				v[n].klen = (uint8_t)it->klen;
-				memcpy(v[n++].key, it->key, it->klen);
-			}
-			for (size_t i = 0; i < n; i++)
-				sweep_entry(be, s, v[i].key, v[i].klen);
-			free(v);
-		}
+		for (int s = 0; s < S_COUNT; s++)
+			for (size_t i = 0; i < be->mirror[s].cap; i++)
+				if (be->mirror[s].e[i].state == 1)
+					sweep(be, s, &be->mirror[s].e[i]);
 	} else {
 		proxy_model_each_dirty(m, sync_dirty, &c);
 	}
 	for (size_t i = 0; i < be->n_cand; i++)
-		sweep_entry(be, be->cand[i].set, be->cand[i].key, be->cand[i].klen);
+		sweep(be, be->cand[i].set,
+		      mt_find(&be->mirror[be->cand[i].set], be->cand[i].key, be->cand[i].klen));
 	be->n_cand = 0;
 
 	/* deletions, the chains additions point to, additions */
-	for (int s = 0; s < S_COUNT; s++)
+	for (int s = S_COUNT - 1; s >= 0; s--)
 		send_ops(&t, s, &be->dels[s], false);
 	ensure_class_chains(&t);
+	/* its rules follow the classes in use: after their chains exist */
+	ensure_chain(&t, &(struct chaindef){"services", NULL, 0, 0});
 	for (int s = 0; s < S_COUNT; s++)
 		send_ops(&t, s, &be->adds[s], true);
 	txn_flush(&t);

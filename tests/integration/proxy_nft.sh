@@ -122,7 +122,9 @@ objects "$D/a.json" \
 	"$(slice web-1 web "$WEB_TARGETS" 10.244.0.3 10.244.0.4)" \
 	"$(svc other 10.96.0.20 '[{"name":"http","port":80}]')" \
 	"$(slice other-1 other '[{"name":"http","port":8080}]' 10.244.0.4)" \
-	"$(svc empty 10.96.0.11 '[{"port":80}]')"
+	"$(svc empty 10.96.0.11 '[{"port":80}]')" \
+	"$(svc two 10.96.0.12 '[{"name":"http","port":80}]')" \
+	"$(slice two-1 two '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
 out=$(proxy --objects "$D/a.json")
 assert_match "first sync programs" 'messages=[1-9]' "$out"
 assert_eq "ClusterIP TCP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
@@ -161,7 +163,9 @@ objects "$D/b.json" \
 	"$(slice web-1 web "$WEB_TARGETS" 10.244.0.3)" \
 	"$(svc other 10.96.0.20 '[{"name":"http","port":80}]')" \
 	"$(slice other-1 other '[{"name":"http","port":8080}]' 10.244.0.4)" \
-	"$(svc empty 10.96.0.11 '[{"port":80}]')"
+	"$(svc empty 10.96.0.11 '[{"port":80}]')" \
+	"$(svc two 10.96.0.12 '[{"name":"http","port":80}]')" \
+	"$(slice two-1 two '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
 ip netns exec "$NODE" nft monitor >"$D/monitor" 2>&1 &
 MON=$!
 LIB_PIDS+=("$MON")
@@ -176,11 +180,12 @@ assert_eq "UDP too" "s1" "$(names "$CL" udp 10.96.0.10 53 30)"
 assert_eq "other service untouched" "s2" "$(names "$CL" tcp 10.96.0.20 80 5)"
 changed=$(grep -E '^(add|delete) ' "$D/monitor" || true)
 assert_match "kernel saw changes of web" '10\.96\.0\.10' "$changed"
-if grep -qE '10\.96\.0\.(20|11)' <<<"$changed"; then
+if grep -qE '10\.96\.0\.(20|11|12)' <<<"$changed"; then
 	fail "the kernel saw changes of other services: $changed"
 else
 	pass "no change to other services in the kernel"
 fi
+# web goes from 2 endpoints to 1: classes lb-2 and lb-1 stay in use (two, other): no rule changes
 assert_eq "kernel: only element changes" "" "$(grep -E '^(add|delete) ' "$D/monitor" | grep -vE '^(add|delete) element ' || true)"
 
 log "NodePort (masqueraded), hairpin"
