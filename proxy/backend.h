@@ -40,7 +40,7 @@ struct proxy_nft_config {
 	struct k8c_ipnet cluster_cidr;
 	struct k8c_ipnet *nodeport_ips; /* NodePorts only on these addresses (else every local) */
 	size_t n_nodeport_ips;
-	size_t batch_limit; /* messages per transaction (0: 20000) */
+	size_t batch_limit; /* objects (chains, rules, elements) per transaction (0: 20000) */
 };
 
 extern const struct proxy_backend_ops proxy_nft_ops;

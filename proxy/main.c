@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"  --objects FILE              sync the Services/EndpointSlices of FILE "
 		"(repeatable)\n"
 		"  --full                      every sync is a full one (default: changes only)\n"
+		"  --max-transaction N         objects per nftables transaction (default 20000)\n"
 		"  --cleanup                   remove everything k8c-proxy made, and exit\n"
 		"  --log-level LEVEL           debug, info, warn, error\n"
 		"  --help\n");
@@ -55,7 +56,8 @@ int main(int argc, char **argv)
 		O_CLEANUP,
 		O_FULL,
 		O_LOG,
-		O_HELP
+		O_HELP,
+		O_MAXTX
 	};
 	static const struct option opts[] = {
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
 		{"objects", required_argument, NULL, O_OBJ},
 		{"cleanup", no_argument, NULL, O_CLEANUP},
 		{"full", no_argument, NULL, O_FULL},
+		{"max-transaction", required_argument, NULL, O_MAXTX},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -144,6 +147,18 @@ int main(int argc, char **argv)
 		case O_FULL:
 			full = true;
 			break;
+		case O_MAXTX: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || v < 1 || v > 10000000) {
+				fprintf(stderr, "k8c-proxy: --max-transaction %s: not a count\n",
+					optarg);
+				return 2;
+			}
+			cfg.batch_limit = v;
+			break;
+		}
 		case O_LOG:
 			if (k8c_log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "k8c-proxy: --log-level %s: unknown level\n",

@@ -249,11 +249,12 @@ struct nft_be {
 	size_t conflicts;
 };
 
-/* ---- transactions, split at batch_limit messages ----------------------------------------- */
+/* ---- transactions, split at batch_limit objects ------------------------------------------ */
 
 struct txn {
 	struct nft_be *be;
 	struct nft_batch *b;
+	size_t weight; /* objects (chains, rules, elements) in b */
 	int rc;
 	struct k8c_error *err;
 };
@@ -276,14 +277,20 @@ static void txn_flush(struct txn *t)
 	t->b = NULL;
 }
 
-static struct nft_batch *txn_b(struct txn *t)
+/* The batch to append weight objects to (messages that must be applied together are asked for
+ * at once): a transaction holds at most batch_limit objects unless one request is larger, so no
+ * transaction holds the nftables mutex for long. */
+static struct nft_batch *txn_b(struct txn *t, size_t weight)
 {
 	size_t limit = t->be->cfg.batch_limit ? t->be->cfg.batch_limit : DEFAULT_BATCH_LIMIT;
 
-	if (t->b && nft_batch_count(t->b) >= limit)
+	if (t->b && t->weight > 0 && t->weight + weight > limit)
 		txn_flush(t);
-	if (!t->b)
+	if (!t->b) {
 		t->b = nft_batch_new(nft_sock_seq(t->be->sock));
+		t->weight = 0;
+	}
+	t->weight += weight;
 	return t->b;
 }
 
@@ -319,7 +326,7 @@ static void add_set(struct txn *t, int id)
 	}
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, (uint32_t)id + 1);
-	nft_batch_set(txn_b(t), NFT_MSG_NEWSET, NLM_F_CREATE, s);
+	nft_batch_set(txn_b(t, 1), NFT_MSG_NEWSET, NLM_F_CREATE, s);
 	nftnl_set_free(s);
 }
 
@@ -612,6 +619,7 @@ static void ensure_chain(struct txn *t, const struct chaindef *def)
 	struct nft_be *be = t->be;
 	_cleanup_free_ struct nftnl_rule **rs = k8c_xcalloc(chain_rules_max(be), sizeof(*rs));
 	size_t n = chain_rules(be, def->name, rs);
+	struct nft_batch *b;
 	uintptr_t h = rules_hash(be, def->name);
 	bool created;
 	void **slot = pmap_puts(&be->chains, def->name, &created);
@@ -622,6 +630,7 @@ static void ensure_chain(struct txn *t, const struct chaindef *def)
 			(unsigned long)(uintptr_t)*slot, (unsigned long)h);
 	if (!created && (uintptr_t)*slot == h)
 		goto out;
+	b = txn_b(t, n + 2); /* the chain, its flush and its rules go together */
 	if (created) {
 		struct nftnl_chain *c = nftnl_chain_alloc();
 
@@ -636,19 +645,19 @@ static void ensure_chain(struct txn *t, const struct chaindef *def)
 			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, def->prio);
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 		}
-		nft_batch_chain(txn_b(t), NFT_MSG_NEWCHAIN, NLM_F_CREATE, c);
+		nft_batch_chain(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, c);
 		nftnl_chain_free(c);
 	} else {
 		struct nftnl_rule *flush = rule_new(def->name);
 
-		nft_batch_rule(txn_b(t), NFT_MSG_DELRULE, 0, flush);
+		nft_batch_rule(b, NFT_MSG_DELRULE, 0, flush);
 		nftnl_rule_free(flush);
 	}
 	snprintf(comment, sizeof(comment), "k8c:%016llx", (unsigned long long)h);
 	for (size_t i = 0; i < n; i++) {
 		if (i == 0)
 			nft_rule_set_comment(rs[i], comment);
-		nft_batch_rule(txn_b(t), NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, rs[i]);
+		nft_batch_rule(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, rs[i]);
 	}
 	*slot = (void *)h;
 	be->st->chains_written++;
@@ -934,7 +943,8 @@ static void send_ops(struct txn *t, int set, struct oplist *l, bool add)
 			nftnl_set_elem_add(s, e);
 		}
 		snprintf(desc, sizeof(desc), "%zu element(s)", end - i);
-		nft_batch_elems_desc(txn_b(t), add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+		nft_batch_elems_desc(txn_b(t, end - i),
+				     add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
 				     add ? NLM_F_CREATE | NLM_F_EXCL : 0, s, desc);
 		nftnl_set_free(s);
 		if (add)
@@ -1162,7 +1172,7 @@ static void class_chain_note(struct txn *t, struct pmap *checked, const char *na
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, FAMILY);
 		nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, PROXY_NFT_TABLE);
 		nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
-		nft_batch_chain(txn_b(t), NFT_MSG_NEWCHAIN, NLM_F_CREATE, ch);
+		nft_batch_chain(txn_b(t, 1), NFT_MSG_NEWCHAIN, NLM_F_CREATE, ch);
 		nftnl_chain_free(ch);
 		*pmap_puts(&t->be->chains, name, NULL) = (void *)(uintptr_t)1;
 	}
@@ -1220,7 +1230,7 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		tab = nftnl_table_alloc();
 		nftnl_table_set_u32(tab, NFTNL_TABLE_FAMILY, FAMILY);
 		nftnl_table_set_str(tab, NFTNL_TABLE_NAME, PROXY_NFT_TABLE);
-		nft_batch_table(txn_b(&t), NFT_MSG_NEWTABLE, NLM_F_CREATE, tab);
+		nft_batch_table(txn_b(&t, 1), NFT_MSG_NEWTABLE, NLM_F_CREATE, tab);
 		nftnl_table_free(tab);
 	}
 	for (int s = 0; s < S_COUNT; s++)
@@ -1241,7 +1251,7 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 				nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, base_chains[i].prio);
 				nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 			}
-			nft_batch_chain(txn_b(&t), NFT_MSG_NEWCHAIN, NLM_F_CREATE, ch);
+			nft_batch_chain(txn_b(&t, 1), NFT_MSG_NEWCHAIN, NLM_F_CREATE, ch);
 			nftnl_chain_free(ch);
 			*pmap_puts(&be->chains, base_chains[i].name, NULL) = (void *)(uintptr_t)1;
 		}

@@ -204,6 +204,13 @@ assert_eq "hairpin: masqueraded" "169.254.1.1" "$(from "$S1" tcp 10.96.0.30 80 2
 assert_eq "services removed: the old one's clusterIP is now unallocated" "TIMEOUT" \
 	"$(client tcp 10.96.0.20 80 1)"
 
+log "a cold start split into small transactions"
+assert_ok "--cleanup" proxy --cleanup
+out=$(proxy --max-transaction 4 --objects "$D/c.json")
+assert_match "several transactions" 'transactions=([2-9]|[1-9][0-9]+) ' "$out"
+assert_eq "and the result works" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
+assert_match "restart after it: nothing to send" 'messages=0 ' "$(proxy --objects "$D/c.json")"
+
 log "cleanup"
 assert_ok "--cleanup" proxy --cleanup
 assert_fails "table gone" ip netns exec "$NODE" nft list table ip k8c-proxy
