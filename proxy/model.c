@@ -9,20 +9,63 @@
 #define LABEL_SERVICE_NAME "kubernetes.io/service-name"
 #define LABEL_PROXY_NAME   "service.kubernetes.io/service-proxy-name"
 
+/*
+ * The objects are kept parsed, not as JSON: at 100,000 services jansson's trees took 7 KiB a
+ * service (the informer has its own cache of them anyway).
+ */
+struct svc_port {
+	char *name;
+	uint8_t proto;
+	uint16_t port, node_port;
+};
+
+struct svc_obj {
+	bool ignored; /* ExternalName, headless, another proxy's, no name */
+	struct k8c_ipnet *cips, *eips;
+	size_t n_cips, n_eips;
+	bool affinity, etp_local, itp_local;
+	uint32_t timeout;
+	struct svc_port *ports;
+	size_t n_ports;
+};
+
+struct slice_port {
+	char *name;
+	uint8_t proto;
+	uint16_t port; /* 0: unusable */
+};
+
+struct slice_ep {
+	struct k8c_ipnet ip;
+	bool ready, serving, terminating;
+	const char *node; /* interned */
+};
+
+struct slice_obj {
+	char *name;
+	int family; /* 0: not IPv4 or IPv6 (FQDN): unused */
+	struct slice_port *ports;
+	size_t n_ports;
+	struct slice_ep *eps;
+	size_t n_eps;
+};
+
 /* Everything known about one Service name: the object (if any) and the slices naming it. */
 struct svc_entry {
-	json_t *svc;
-	struct pmap slices; /* slice name -> json_t* (referenced) */
-	char **keys;	    /* keys of the records it produced */
+	struct svc_obj *svc;
+	struct slice_obj **slices;
+	size_t n_slices;
+	char **keys; /* keys of the records it produced */
 	size_t n_keys;
 };
 
 struct proxy_model {
 	char *node;
+	struct pmap nodes;	 /* interned node names */
 	struct pmap services;	 /* "ns/name" -> struct svc_entry* */
 	struct pmap slice_owner; /* "ns/slice" -> char* "ns/service" */
 	struct pmap ports;	 /* record key -> struct proxy_svcport* */
-	struct pmap dirty;	 /* record key -> (void *)1 */
+	struct pmap dirty;	 /* record key -> its version at the last sync, or NO_RECORD */
 };
 
 struct proxy_model *proxy_model_new(const char *node_name)
@@ -37,23 +80,44 @@ static void port_free(struct proxy_svcport *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n_eps; i++)
-		free(p->eps[i].node);
 	free(p->eps);
 	free(p->cluster_ips);
 	free(p->external_ips);
 	free(p->key);
-	free(p->ns);
-	free(p->name);
 	free(p->port_name);
 	free(p);
 }
 
+static void svc_obj_free(struct svc_obj *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->n_ports; i++)
+		free(o->ports[i].name);
+	free(o->ports);
+	free(o->cips);
+	free(o->eips);
+	free(o);
+}
+
+static void slice_obj_free(struct slice_obj *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->n_ports; i++)
+		free(o->ports[i].name);
+	free(o->ports);
+	free(o->eps);
+	free(o->name);
+	free(o);
+}
+
 static void entry_free(struct svc_entry *e)
 {
-	json_decref(e->svc);
-	pmap_for_each(&e->slices, it) json_decref(it->val);
-	pmap_free(&e->slices);
+	svc_obj_free(e->svc);
+	for (size_t i = 0; i < e->n_slices; i++)
+		slice_obj_free(e->slices[i]);
+	free(e->slices);
 	for (size_t i = 0; i < e->n_keys; i++)
 		free(e->keys[i]);
 	free(e->keys);
@@ -70,7 +134,9 @@ void proxy_model_free(struct proxy_model *m)
 	pmap_free(&m->slice_owner);
 	pmap_for_each(&m->ports, it) port_free(it->val);
 	pmap_free(&m->ports);
-	pmap_free(&m->dirty);
+	pmap_for_each(&m->nodes, it) free(it->val);
+	pmap_free(&m->nodes);
+	proxy_model_clear_dirty(m);
 	free(m->node);
 	free(m);
 }
@@ -216,25 +282,72 @@ static int ep_cmp(const void *a, const void *b)
 	return (int)y->ready - (int)x->ready;
 }
 
-/* The target port of service port (name, proto) in a slice, or 0. */
-static uint16_t slice_port(json_t *slice, const char *name, uint8_t proto)
+static const char *intern(struct proxy_model *m, const char *s)
 {
-	json_t *ports = json_object_get(slice, "ports"), *sp;
+	void **slot;
+
+	if (!s)
+		return NULL;
+	slot = pmap_puts(&m->nodes, s, NULL);
+	if (!*slot)
+		*slot = k8c_xstrdup(s);
+	return *slot;
+}
+
+static struct slice_obj *slice_parse(struct proxy_model *m, json_t *slice, const char *name)
+{
+	struct slice_obj *o = k8c_xcalloc(1, sizeof(*o));
+	const char *at = jstr(slice, "addressType");
+	json_t *v, *ports = json_object_get(slice, "ports"),
+		   *eps = json_object_get(slice, "endpoints");
 	size_t i;
 
-	json_array_foreach(ports, i, sp)
+	o->name = k8c_xstrdup(name);
+	o->family = at && strcmp(at, "IPv4") == 0   ? AF_INET
+		    : at && strcmp(at, "IPv6") == 0 ? AF_INET6
+						    : 0;
+	if (!o->family)
+		return o;
+	o->ports = k8c_xcalloc(json_array_size(ports) + 1, sizeof(*o->ports));
+	json_array_foreach(ports, i, v)
 	{
-		const char *n = jstr(sp, "name");
-		long long port = jint(sp, "port", 0);
-		uint8_t pr;
+		struct slice_port *sp = &o->ports[o->n_ports];
+		long long port = jint(v, "port", 0);
 
-		if (strcmp(n ? n : "", name) != 0 ||
-		    proto_parse(json_object_get(sp, "protocol"), &pr) < 0 || pr != proto)
-			continue;
-		if (port < 1 || port > 65535)
-			return 0;
-		return (uint16_t)port;
+		if (proto_parse(json_object_get(v, "protocol"), &sp->proto) < 0 || port < 1 ||
+		    port > 65535)
+			sp->port = 0; /* kept: it still hides a later entry of the same name */
+		else
+			sp->port = (uint16_t)port;
+		sp->name = k8c_xstrdup(jstr(v, "name") ? jstr(v, "name") : "");
+		o->n_ports++;
 	}
+	o->eps = k8c_xcalloc(json_array_size(eps) + 1, sizeof(*o->eps));
+	json_array_foreach(eps, i, v)
+	{
+		json_t *cond = json_object_get(v, "conditions");
+		struct slice_ep *x = &o->eps[o->n_eps];
+		const char *addr =
+			json_string_value(json_array_get(json_object_get(v, "addresses"), 0));
+
+		if (!addr || k8c_ipnet_parse(addr, 0, &x->ip) < 0 || x->ip.family != o->family)
+			continue;
+		/* as the API documents: nil ready means ready, nil serving means ready */
+		x->ready = jbool(cond, "ready", true);
+		x->serving = jbool(cond, "serving", x->ready);
+		x->terminating = jbool(cond, "terminating", false);
+		x->node = intern(m, jstr(v, "nodeName"));
+		o->n_eps++;
+	}
+	return o;
+}
+
+/* The target port of service port (name, proto) in a slice, or 0. */
+static uint16_t slice_port(const struct slice_obj *sl, const char *name, uint8_t proto)
+{
+	for (size_t i = 0; i < sl->n_ports; i++)
+		if (sl->ports[i].proto == proto && strcmp(sl->ports[i].name, name) == 0)
+			return sl->ports[i].port;
 	return 0;
 }
 
@@ -242,37 +355,21 @@ static void port_endpoints(struct svc_entry *e, struct proxy_svcport *p)
 {
 	size_t n = 0, cap = 0;
 
-	pmap_for_each(&e->slices, it)
-	{
-		json_t *slice = it->val, *ep;
-		const char *at = jstr(slice, "addressType");
-		int fam = at && strcmp(at, "IPv4") == 0	  ? AF_INET
-			  : at && strcmp(at, "IPv6") == 0 ? AF_INET6
-							  : 0;
-		uint16_t tport = slice_port(slice, p->port_name, p->proto);
-		size_t i;
+	for (size_t s = 0; s < e->n_slices; s++) {
+		const struct slice_obj *sl = e->slices[s];
+		uint16_t tport = sl->family ? slice_port(sl, p->port_name, p->proto) : 0;
 
-		if (!fam || !tport)
+		if (!tport)
 			continue;
-		json_array_foreach(json_object_get(slice, "endpoints"), i, ep)
-		{
-			json_t *cond = json_object_get(ep, "conditions");
-			struct proxy_endpoint x = {.port = tport};
-			const char *addr = json_string_value(
-				json_array_get(json_object_get(ep, "addresses"), 0));
-			if (!addr || k8c_ipnet_parse(addr, 0, &x.ip) < 0 || x.ip.family != fam)
-				continue;
-			/* as the API documents: nil ready means ready, nil serving means ready */
-			x.ready = jbool(cond, "ready", true);
-			x.serving = jbool(cond, "serving", x.ready);
-			x.terminating = jbool(cond, "terminating", false);
-			if (jstr(ep, "nodeName"))
-				x.node = k8c_xstrdup(jstr(ep, "nodeName"));
+		for (size_t i = 0; i < sl->n_eps; i++) {
+			const struct slice_ep *x = &sl->eps[i];
+
 			if (n == cap) {
 				cap = cap ? 2 * cap : 4;
 				p->eps = k8c_xrealloc(p->eps, cap * sizeof(*p->eps));
 			}
-			p->eps[n++] = x;
+			p->eps[n++] = (struct proxy_endpoint){x->ip,	  tport,	  x->ready,
+							      x->serving, x->terminating, x->node};
 		}
 	}
 	if (n > 1)
@@ -280,10 +377,8 @@ static void port_endpoints(struct svc_entry *e, struct proxy_svcport *p)
 	p->n_eps = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (p->n_eps > 0 && k8c_ip_cmp(&p->eps[p->n_eps - 1].ip, &p->eps[i].ip) == 0 &&
-		    p->eps[p->n_eps - 1].port == p->eps[i].port) {
-			free(p->eps[i].node); /* duplicate address and port: the first one wins */
-			continue;
-		}
+		    p->eps[p->n_eps - 1].port == p->eps[i].port)
+			continue; /* duplicate address and port: the first (ready) one wins */
 		p->eps[p->n_eps++] = p->eps[i];
 	}
 }
@@ -300,96 +395,124 @@ static bool service_ignored(json_t *svc)
 	return false;
 }
 
-static struct proxy_svcport **build_ports(struct svc_entry *e, size_t *count)
+static struct svc_obj *svc_parse(json_t *svc)
 {
-	json_t *svc = e->svc, *spec = json_object_get(svc, "spec"), *v, *sp;
-	const char *ns = jpath_str(svc, "metadata", "namespace");
-	const char *name = jpath_str(svc, "metadata", "name");
-	struct k8c_ipnet *cips = NULL, *eips = NULL;
-	size_t n_cips = 0, n_eips = 0, i, n = 0;
-	struct proxy_svcport **out = NULL;
+	json_t *spec = json_object_get(svc, "spec"), *v, *sp;
+	struct svc_obj *o = k8c_xcalloc(1, sizeof(*o));
 	const char *aff = jstr(spec, "sessionAffinity");
 	const char *etp = jstr(spec, "externalTrafficPolicy");
 	const char *itp = jstr(spec, "internalTrafficPolicy");
 	long long timeout =
 		jint(json_object_get(json_object_get(spec, "sessionAffinityConfig"), "clientIP"),
 		     "timeoutSeconds", PROXY_DEFAULT_AFFINITY_TIMEOUT);
+	size_t i;
 
-	*count = 0;
-	if (!name || service_ignored(svc))
-		return NULL;
-	if (!ns)
-		ns = "default";
+	if (service_ignored(svc)) {
+		o->ignored = true;
+		return o;
+	}
 	json_array_foreach(json_object_get(spec, "clusterIPs"), i, v)
-		ip_append(&cips, &n_cips, json_string_value(v));
-	ip_append(&cips, &n_cips, jstr(spec, "clusterIP"));
-	if (n_cips == 0) /* headless ("None") or not allocated yet */
-		return NULL;
+		ip_append(&o->cips, &o->n_cips, json_string_value(v));
+	ip_append(&o->cips, &o->n_cips, jstr(spec, "clusterIP"));
+	if (o->n_cips == 0) { /* headless ("None") or not allocated yet */
+		o->ignored = true;
+		return o;
+	}
 	json_array_foreach(json_object_get(spec, "externalIPs"), i, v)
-		ip_append(&eips, &n_eips, json_string_value(v));
+		ip_append(&o->eips, &o->n_eips, json_string_value(v));
 	json_array_foreach(
 		json_object_get(json_object_get(json_object_get(svc, "status"), "loadBalancer"),
 				"ingress"),
-		i, v) ip_append(&eips, &n_eips, jstr(v, "ip"));
+		i, v) ip_append(&o->eips, &o->n_eips, jstr(v, "ip"));
 	if (timeout < 1 || timeout > 86400)
 		timeout = PROXY_DEFAULT_AFFINITY_TIMEOUT;
-
+	o->affinity = aff && strcmp(aff, "ClientIP") == 0;
+	o->timeout = o->affinity ? (uint32_t)timeout : 0;
+	o->etp_local = etp && strcmp(etp, "Local") == 0;
+	o->itp_local = itp && strcmp(itp, "Local") == 0;
+	o->ports =
+		k8c_xcalloc(json_array_size(json_object_get(spec, "ports")) + 1, sizeof(*o->ports));
 	json_array_foreach(json_object_get(spec, "ports"), i, sp)
 	{
-		const char *pname = jstr(sp, "name");
+		struct svc_port *p = &o->ports[o->n_ports];
 		long long port = jint(sp, "port", 0), np = jint(sp, "nodePort", 0);
+
+		if (proto_parse(json_object_get(sp, "protocol"), &p->proto) < 0 || port < 1 ||
+		    port > 65535)
+			continue;
+		p->port = (uint16_t)port;
+		p->node_port = np > 0 && np <= 65535 ? (uint16_t)np : 0;
+		p->name = k8c_xstrdup(jstr(sp, "name") ? jstr(sp, "name") : "");
+		o->n_ports++;
+	}
+	return o;
+}
+
+static struct proxy_svcport **build_ports(struct svc_entry *e, const char *ns, const char *name,
+					  size_t *count)
+{
+	const struct svc_obj *o = e->svc;
+	struct proxy_svcport **out = NULL;
+	size_t n = 0;
+
+	*count = 0;
+	if (!o || o->ignored)
+		return NULL;
+	for (size_t i = 0; i < o->n_ports; i++) {
+		const struct svc_port *sp = &o->ports[i];
 		struct proxy_svcport *p;
-		uint8_t proto;
 		char pn[16];
 		bool dup = false;
 
-		if (proto_parse(json_object_get(sp, "protocol"), &proto) < 0 || port < 1 ||
-		    port > 65535)
-			continue;
-		if (np < 0 || np > 65535)
-			np = 0;
 		p = k8c_xcalloc(1, sizeof(*p));
-		p->ns = k8c_xstrdup(ns);
-		p->name = k8c_xstrdup(name);
-		p->port_name = k8c_xstrdup(pname ? pname : "");
-		p->proto = proto;
-		p->port = (uint16_t)port;
-		p->node_port = (uint16_t)np;
+		p->port_name = k8c_xstrdup(sp->name);
+		p->proto = sp->proto;
+		p->port = sp->port;
+		p->node_port = sp->node_port;
 		snprintf(pn, sizeof(pn), "#%u", p->port);
-		p->key = k8c_xasprintf("%s/%s/%s/%s", ns, name, proxy_proto_name(proto),
-				       pname && *pname ? pname : pn);
+		p->key = k8c_xasprintf("%s/%s/%s/%s", ns, name, proxy_proto_name(p->proto),
+				       *sp->name ? sp->name : pn);
 		for (size_t j = 0; j < n; j++)
 			dup |= strcmp(out[j]->key, p->key) == 0;
 		if (dup) { /* two ports of one name and protocol: the first one wins */
 			port_free(p);
 			continue;
 		}
-		p->cluster_ips = k8c_xmalloc(n_cips * sizeof(*cips));
-		memcpy(p->cluster_ips, cips, n_cips * sizeof(*cips));
-		p->n_cluster_ips = n_cips;
-		if (n_eips) {
-			p->external_ips = k8c_xmalloc(n_eips * sizeof(*eips));
-			memcpy(p->external_ips, eips, n_eips * sizeof(*eips));
+		p->cluster_ips = k8c_xmalloc(o->n_cips * sizeof(*o->cips));
+		memcpy(p->cluster_ips, o->cips, o->n_cips * sizeof(*o->cips));
+		p->n_cluster_ips = o->n_cips;
+		if (o->n_eips) {
+			p->external_ips = k8c_xmalloc(o->n_eips * sizeof(*o->eips));
+			memcpy(p->external_ips, o->eips, o->n_eips * sizeof(*o->eips));
 		}
-		p->n_external_ips = n_eips;
-		p->affinity = aff && strcmp(aff, "ClientIP") == 0;
-		p->affinity_timeout = p->affinity ? (uint32_t)timeout : 0;
-		p->etp_local = etp && strcmp(etp, "Local") == 0;
-		p->itp_local = itp && strcmp(itp, "Local") == 0;
+		p->n_external_ips = o->n_eips;
+		p->affinity = o->affinity;
+		p->affinity_timeout = o->timeout;
+		p->etp_local = o->etp_local;
+		p->itp_local = o->itp_local;
 		port_endpoints(e, p);
 		p->hash = port_hash(p);
 		out = k8c_xrealloc(out, (n + 1) * sizeof(*out));
 		out[n++] = p;
 	}
-	free(cips);
-	free(eips);
 	*count = n;
 	return out;
 }
 
-static void mark_dirty(struct proxy_model *m, const char *key)
+static char no_record;
+#define NO_RECORD ((void *)&no_record)
+
+/* The record of key is replaced by another or removed: keep the version the backends last saw
+ * (they release what it made) and free the intermediate ones. */
+static void mark_dirty(struct proxy_model *m, const char *key, struct proxy_svcport *old)
 {
-	*pmap_puts(&m->dirty, key, NULL) = (void *)1;
+	bool created;
+	void **slot = pmap_puts(&m->dirty, key, &created);
+
+	if (created)
+		*slot = old ? old : NO_RECORD;
+	else
+		port_free(old);
 }
 
 /* Recompute the records of one Service name and mark those that changed. */
@@ -401,17 +524,20 @@ static void resolve(struct proxy_model *m, const char *skey)
 
 	if (!e)
 		return;
-	if (e->svc)
-		np = build_ports(e, &nn);
+	if (e->svc) {
+		_cleanup_free_ char *ns = k8c_xstrdup(skey);
+		char *slash = strchr(ns, '/');
+
+		*slash = '\0';
+		np = build_ports(e, ns, slash + 1, &nn);
+	}
 	for (size_t i = 0; i < e->n_keys; i++) {
 		bool kept = false;
 
 		for (size_t j = 0; j < nn && !kept; j++)
 			kept = strcmp(np[j]->key, e->keys[i]) == 0;
-		if (!kept) {
-			port_free(pmap_dels(&m->ports, e->keys[i]));
-			mark_dirty(m, e->keys[i]);
-		}
+		if (!kept)
+			mark_dirty(m, e->keys[i], pmap_dels(&m->ports, e->keys[i]));
 		free(e->keys[i]);
 	}
 	free(e->keys);
@@ -426,12 +552,11 @@ static void resolve(struct proxy_model *m, const char *skey)
 			port_free(np[j]);
 			continue;
 		}
-		port_free(old);
 		*slot = np[j];
-		mark_dirty(m, np[j]->key);
+		mark_dirty(m, np[j]->key, old);
 	}
 	free(np);
-	if (!e->svc && e->slices.n == 0) {
+	if (!e->svc && e->n_slices == 0) {
 		entry_free(pmap_dels(&m->services, skey));
 	}
 }
@@ -454,7 +579,13 @@ static void slice_detach(struct proxy_model *m, const char *slkey, const char *s
 		return;
 	e = pmap_gets(&m->services, owner);
 	if (e) {
-		json_decref(pmap_dels(&e->slices, slname));
+		for (size_t i = 0; i < e->n_slices; i++) {
+			if (strcmp(e->slices[i]->name, slname) != 0)
+				continue;
+			slice_obj_free(e->slices[i]);
+			e->slices[i] = e->slices[--e->n_slices];
+			break;
+		}
 		resolve(m, owner);
 	}
 	free(owner);
@@ -482,8 +613,8 @@ int proxy_model_apply(struct proxy_model *m, json_t *obj, const char *kind_hint,
 
 		if (!e)
 			return 0;
-		json_decref(e->svc);
-		e->svc = deleted ? NULL : json_incref(obj);
+		svc_obj_free(e->svc);
+		e->svc = deleted ? NULL : svc_parse(obj);
 		resolve(m, key);
 		return 0;
 	}
@@ -491,7 +622,9 @@ int proxy_model_apply(struct proxy_model *m, json_t *obj, const char *kind_hint,
 		const char *svc = label(obj, LABEL_SERVICE_NAME);
 		_cleanup_free_ char *skey = NULL;
 		struct svc_entry *e;
+		struct slice_obj *sl;
 		void **slot;
+		size_t i;
 
 		skey = svc && *svc ? k8c_xasprintf("%s/%s", ns, svc) : NULL;
 		/* moving to another service (or away): the old one loses the slice first; an
@@ -502,9 +635,15 @@ int proxy_model_apply(struct proxy_model *m, json_t *obj, const char *kind_hint,
 		if (deleted || !skey)
 			return 0;
 		e = entry_get(m, skey);
-		slot = pmap_puts(&e->slices, name, NULL);
-		json_decref(*slot);
-		*slot = json_incref(obj);
+		sl = slice_parse(m, obj, name);
+		for (i = 0; i < e->n_slices; i++)
+			if (strcmp(e->slices[i]->name, name) == 0)
+				break;
+		if (i == e->n_slices)
+			e->slices = k8c_xrealloc(e->slices, ++e->n_slices * sizeof(*e->slices));
+		else
+			slice_obj_free(e->slices[i]);
+		e->slices[i] = sl;
 		slot = pmap_puts(&m->slice_owner, key, NULL);
 		if (!*slot)
 			*slot = k8c_xstrdup(skey);
@@ -597,7 +736,8 @@ size_t proxy_model_dirty_count(const struct proxy_model *m)
 }
 
 void proxy_model_each_dirty(const struct proxy_model *m,
-			    void (*fn)(const char *key, const struct proxy_svcport *p, void *arg),
+			    void (*fn)(const char *key, const struct proxy_svcport *old,
+				       const struct proxy_svcport *p, void *arg),
 			    void *arg)
 {
 	pmap_for_each(&m->dirty, it)
@@ -606,12 +746,13 @@ void proxy_model_each_dirty(const struct proxy_model *m,
 
 		memcpy(k, it->key, it->klen);
 		k[it->klen] = '\0';
-		fn(k, pmap_gets(&m->ports, k), arg);
+		fn(k, it->val == NO_RECORD ? NULL : it->val, pmap_gets(&m->ports, k), arg);
 	}
 }
 
 void proxy_model_clear_dirty(struct proxy_model *m)
 {
+	pmap_for_each(&m->dirty, it) if (it->val != NO_RECORD) port_free(it->val);
 	pmap_free(&m->dirty);
 }
 

@@ -21,14 +21,14 @@ struct proxy_endpoint {
 	struct k8c_ipnet ip;
 	uint16_t port;
 	bool ready, serving, terminating;
-	char *node; /* nodeName, or NULL */
+	const char *node; /* nodeName, or NULL (owned by the model) */
 };
 
 /* One port of one Service, with everything a backend programs for it. */
 struct proxy_svcport {
-	char *key; /* "ns/name/tcp/portname" (or "#port" when the port has no name): unique */
-	char *ns, *name, *port_name;
-	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
+	char *key;	 /* "ns/name/tcp/portname" (or "#port" when the port has no name): unique */
+	char *port_name; /* "" when the port has no name */
+	uint8_t proto;	 /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
 	uint16_t port, node_port;
 	struct k8c_ipnet *cluster_ips; /* spec.clusterIPs (or clusterIP), every family */
 	size_t n_cluster_ips;
@@ -66,11 +66,13 @@ size_t proxy_model_count(const struct proxy_model *m);
 /* Call fn for every record. */
 void proxy_model_each(const struct proxy_model *m,
 		      void (*fn)(const struct proxy_svcport *p, void *arg), void *arg);
-/* Call fn for every record key changed since the last proxy_model_clear_dirty(); p is NULL when
- * the record is gone. */
+/* Call fn for every record key changed since the last proxy_model_clear_dirty(), with the
+ * version of that time (old, NULL if there was none: what the backends programmed) and the
+ * current one (p, NULL when the record is gone). */
 size_t proxy_model_dirty_count(const struct proxy_model *m);
 void proxy_model_each_dirty(const struct proxy_model *m,
-			    void (*fn)(const char *key, const struct proxy_svcport *p, void *arg),
+			    void (*fn)(const char *key, const struct proxy_svcport *old,
+				       const struct proxy_svcport *p, void *arg),
 			    void *arg);
 void proxy_model_clear_dirty(struct proxy_model *m);
 const char *proxy_model_node(const struct proxy_model *m);

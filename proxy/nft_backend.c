@@ -94,9 +94,6 @@ static const struct setdef sets[S_COUNT] = {
 	[S_NODEPORT_IPS] = {"nodeport-ips", 4, T_IPADDR},
 };
 
-/* The pseudo record owning the nodeport-ips elements (not a valid record key). */
-#define NODEPORT_IPS_KEY "\x01nodeport-ips"
-
 #define KEY_MAX	 16
 #define DATA_MAX 8
 
@@ -133,15 +130,10 @@ struct contrib {
 	uint8_t data[DATA_MAX];
 };
 
-struct owned {
-	size_t n;
-	struct contrib c[];
-};
-
 /* A mirrored element, stored inline in an open-addressing table (600,000 of them at 100,000
  * services: no allocation each). */
 struct ment {
-	uint64_t hash;
+	uint32_t hash; /* low bits of the key's hash */
 	uint32_t refs;
 	uint8_t state; /* 0 empty, 1 live, 2 deleted */
 	uint8_t klen, dlen;
@@ -157,7 +149,7 @@ struct mtab {
 
 static struct ment *mt_find(const struct mtab *t, const uint8_t *key, uint8_t klen)
 {
-	uint64_t h = pmap_hash(key, klen);
+	uint32_t h = (uint32_t)pmap_hash(key, klen);
 
 	if (!t->cap)
 		return NULL;
@@ -175,7 +167,7 @@ static struct ment *mt_find(const struct mtab *t, const uint8_t *key, uint8_t kl
  * table are invalid after an insertion. */
 static struct ment *mt_insert(struct mtab *t, const uint8_t *key, uint8_t klen)
 {
-	uint64_t h = pmap_hash(key, klen);
+	uint32_t h = (uint32_t)pmap_hash(key, klen);
 	struct ment *e;
 	size_t i;
 
@@ -241,7 +233,6 @@ struct nft_be {
 	bool table, have_set[S_COUNT];
 	struct pmap chains; /* chain name -> (void *)(hash | 1) of its rules, or 1: empty */
 	struct mtab mirror[S_COUNT];
-	struct pmap owned; /* record key -> struct owned* */
 	struct oplist dels[S_COUNT], adds[S_COUNT];
 	struct contrib *cand; /* deletion candidates */
 	size_t n_cand, cap_cand;
@@ -872,46 +863,47 @@ static void sweep(struct nft_be *be, int set, struct ment *e)
 	mt_del(&be->mirror[set], e);
 }
 
-static void record_sync(struct nft_be *be, const struct proxy_model *m, const char *key,
-			const struct proxy_svcport *p)
+/* A record changed from old to p (either may be NULL): release what old made, take what p
+ * needs. Deletions wait for the end of the sync, so a key kept with other data is replaced
+ * rather than seen as another record's. */
+static void record_sync(struct nft_be *be, const struct proxy_model *m,
+			const struct proxy_svcport *old, const struct proxy_svcport *p)
 {
-	struct owned *old = pmap_gets(&be->owned, key), *now = NULL;
 	struct cbuf c = {0};
 
 	be->st->records++;
+	if (old) {
+		record_contribs(m, old, &c);
+		for (size_t i = 0; i < c.n; i++)
+			release(be, &c.v[i]);
+		c.n = 0;
+	}
 	if (p) {
 		record_contribs(m, p, &c);
-	} else if (strcmp(key, NODEPORT_IPS_KEY) == 0) {
-		for (size_t i = 0; i < be->cfg.n_nodeport_ips; i++)
-			if (be->cfg.nodeport_ips[i].family == AF_INET)
-				memcpy(cb_add(&c, S_NODEPORT_IPS)->key,
-				       be->cfg.nodeport_ips[i].addr, 4);
-	}
-	/* release first (deletions wait for the end of the sync), so a key this record keeps
-	 * with other data is replaced rather than seen as another record's */
-	if (old)
-		for (size_t i = 0; i < old->n; i++)
-			release(be, &old->c[i]);
-	for (size_t i = 0; i < c.n; i++)
-		acquire(be, &c.v[i]);
-	free(old);
-	if (c.n) {
-		now = k8c_xmalloc(sizeof(*now) + c.n * sizeof(c.v[0]));
-		now->n = c.n;
-		memcpy(now->c, c.v, c.n * sizeof(c.v[0]));
-		*pmap_puts(&be->owned, key, NULL) = now;
-	} else {
-		pmap_dels(&be->owned, key);
+		for (size_t i = 0; i < c.n; i++)
+			acquire(be, &c.v[i]);
 	}
 	free(c.v);
 }
 
 /* ---- sending element changes ------------------------------------------------------------ */
 
+/* Empty the list; a large one gives its memory back (a cold start at 100,000 services needs
+ * 600,000 entries once). */
+static void oplist_done(struct oplist *l)
+{
+	l->n = 0;
+	if (l->cap > 4096) {
+		free(l->v);
+		l->v = NULL;
+		l->cap = 0;
+	}
+}
+
 static void send_ops(struct txn *t, int set, struct oplist *l, bool add)
 {
 	if (sets[set].virt) {
-		l->n = 0;
+		oplist_done(l);
 		return;
 	}
 	for (size_t i = 0; i < l->n; i += ELEMS_PER_MSG) {
@@ -952,7 +944,7 @@ static void send_ops(struct txn *t, int set, struct oplist *l, bool add)
 		else
 			t->be->st->elems_deleted += end - i;
 	}
-	l->n = 0;
+	oplist_done(l);
 }
 
 /* ---- read-back ------------------------------------------------------------------------ */
@@ -1013,8 +1005,6 @@ static void mirror_reset(struct nft_be *be)
 		be->have_set[s] = false;
 	}
 	pmap_free(&be->chains);
-	pmap_for_each(&be->owned, it) free(it->val);
-	pmap_free(&be->owned);
 	free(be->cand);
 	be->cand = NULL;
 	be->n_cand = be->cap_cand = 0;
@@ -1133,22 +1123,21 @@ static int read_back(struct nft_be *be, struct k8c_error *err)
 struct sync_ctx {
 	struct nft_be *be;
 	const struct proxy_model *m;
-	struct pmap *done;
 };
 
-static void sync_dirty(const char *key, const struct proxy_svcport *p, void *arg)
+static void sync_dirty(const char *key, const struct proxy_svcport *old,
+		       const struct proxy_svcport *p, void *arg)
 {
 	struct sync_ctx *c = arg;
 
-	record_sync(c->be, c->m, key, p);
+	record_sync(c->be, c->m, old, p);
 }
 
 static void sync_all(const struct proxy_svcport *p, void *arg)
 {
 	struct sync_ctx *c = arg;
 
-	*pmap_puts(c->done, p->key, NULL) = (void *)1;
-	record_sync(c->be, c->m, p->key, p);
+	record_sync(c->be, c->m, NULL, p);
 }
 
 static void class_chain_note(struct txn *t, struct pmap *checked, const char *name)
@@ -1260,31 +1249,24 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		if (strcmp(base_chains[i].name, "services") != 0)
 			ensure_chain(&t, &base_chains[i]);
 
-	/* elements of the changed records (all on a full sync) */
-	if (full && be->cfg.n_nodeport_ips && !pmap_gets(&be->owned, NODEPORT_IPS_KEY))
-		record_sync(be, m, NODEPORT_IPS_KEY, NULL);
+	/* elements of the changed records; on a full sync everything is counted again from zero
+	 * and what nothing claims goes */
 	if (full) {
-		struct pmap done = {0};
-		char **gone = NULL;
-		size_t n_gone = 0;
+		for (int s = 0; s < S_COUNT; s++)
+			for (size_t i = 0; i < be->mirror[s].cap; i++) {
+				be->mirror[s].e[i].refs = 0;
+				be->mirror[s].e[i].queued = false;
+			}
+		be->n_cand = 0;
+		for (size_t i = 0; i < be->cfg.n_nodeport_ips; i++) {
+			struct contrib x = {.set = S_NODEPORT_IPS, .klen = 4};
 
-		c.done = &done;
+			if (be->cfg.nodeport_ips[i].family != AF_INET)
+				continue;
+			memcpy(x.key, be->cfg.nodeport_ips[i].addr, 4);
+			acquire(be, &x);
+		}
 		proxy_model_each(m, sync_all, &c);
-		*pmap_puts(&done, NODEPORT_IPS_KEY, NULL) = (void *)1;
-		pmap_for_each(&be->owned, it) if (!pmap_get(&done, it->key, it->klen))
-		{
-			gone = k8c_xrealloc(gone, (n_gone + 1) * sizeof(*gone));
-			gone[n_gone] = k8c_xmalloc(it->klen + 1);
-			memcpy(gone[n_gone], it->key, it->klen);
-			gone[n_gone++][it->klen] = '\0';
-		}
-		for (size_t i = 0; i < n_gone; i++) {
-			record_sync(be, m, gone[i], NULL);
-			free(gone[i]);
-		}
-		free(gone);
-		pmap_free(&done);
-		/* and everything nothing claims */
 		for (int s = 0; s < S_COUNT; s++)
 			for (size_t i = 0; i < be->mirror[s].cap; i++)
 				if (be->mirror[s].e[i].state == 1)

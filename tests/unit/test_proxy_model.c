@@ -117,7 +117,8 @@ struct seen {
 	int n;
 };
 
-static void collect(const char *key, const struct proxy_svcport *p, void *arg)
+static void collect(const char *key, const struct proxy_svcport *old, const struct proxy_svcport *p,
+		    void *arg)
 {
 	struct seen *s = arg;
 
