@@ -1,38 +1,46 @@
 /*
- * k8c-proxy: the service proxy. Until lib/informer lands, objects come from files:
- * each --objects FILE (a JSON array or List of Services and EndpointSlices) replaces the model
- * and is synced in turn (incrementally after the first), then the program exits.
+ * k8c-proxy: the service proxy. It watches Services and EndpointSlices (proxy/run.c) or, for
+ * tests and benchmarks, takes them from files: each --objects FILE (a JSON array or List)
+ * replaces the model and is synced in turn (incrementally after the first), then it exits.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "cleanup.h"
 #include "log.h"
 #include "model.h"
+#include "netns.h"
+#include "run.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: k8c-proxy [options]\n"
-		"Programs the node's nftables for Kubernetes Services (docs/proxy.md).\n\n"
-		"  --kubeconfig PATH           API server credentials (informers: not yet)\n"
-		"  --node-name NAME            this node (traffic policy Local)\n"
-		"  --mode nftables             the backend (only nftables so far)\n"
-		"  --service-cidr CIDR         IPv4 service CIDR (default 10.96.0.0/12)\n"
-		"  --cluster-cidr CIDR         pod CIDR: masquerade other clients of ClusterIPs\n"
-		"  --nodeport-addresses IP,..  NodePorts only on these addresses (default: all "
-		"local)\n"
-		"  --objects FILE              sync the Services/EndpointSlices of FILE "
-		"(repeatable)\n"
-		"  --full                      every sync is a full one (default: changes only)\n"
-		"  --max-transaction N         objects per nftables transaction (default 20000)\n"
-		"  --cleanup                   remove everything k8c-proxy made, and exit\n"
-		"  --log-level LEVEL           debug, info, warn, error\n"
-		"  --help\n");
+	fputs("Usage: k8c-proxy [options]\n"
+	      "Programs the node's nftables for Kubernetes Services (docs/proxy.md).\n\n"
+	      "  --kubeconfig PATH          API server credentials (else $KUBECONFIG,\n"
+	      "                             the in-cluster config, ~/.kube/config)\n"
+	      "  --node-name NAME           this node (traffic policy Local)\n"
+	      "  --mode nftables            the backend (only nftables so far)\n"
+	      "  --netns PATH               program the nftables of this network namespace\n"
+	      "                             (the API is still reached from the caller's)\n"
+	      "  --service-cidr CIDR        IPv4 service CIDR (default 10.96.0.0/12)\n"
+	      "  --cluster-cidr CIDR        pod CIDR: masquerade other clients of ClusterIPs\n"
+	      "  --nodeport-addresses IPS   NodePorts only on these addresses (comma-separated;\n"
+	      "                             default: every local address)\n"
+	      "  --min-sync-period MS       at most one sync per MS (default 1000); a change\n"
+	      "                             after a quiet time is programmed at once\n"
+	      "  --max-transaction N        objects per nftables transaction (default 20000)\n"
+	      "  --cleanup                  remove everything k8c-proxy made, and exit\n"
+	      "  --objects FILE             instead of watching the API, sync the Services and\n"
+	      "                             EndpointSlices of FILE (repeatable), then exit\n"
+	      "  --full                     with --objects: every sync is a full one\n"
+	      "  --log-level LEVEL          debug, info, warn, error\n"
+	      "  --help\n",
+	      f);
 }
 
 static double now_ms(void)
@@ -57,7 +65,9 @@ int main(int argc, char **argv)
 		O_FULL,
 		O_LOG,
 		O_HELP,
-		O_MAXTX
+		O_MAXTX,
+		O_MINSYNC,
+		O_NETNS
 	};
 	static const struct option opts[] = {
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -70,15 +80,19 @@ int main(int argc, char **argv)
 		{"cleanup", no_argument, NULL, O_CLEANUP},
 		{"full", no_argument, NULL, O_FULL},
 		{"max-transaction", required_argument, NULL, O_MAXTX},
+		{"min-sync-period", required_argument, NULL, O_MINSYNC},
+		{"netns", required_argument, NULL, O_NETNS},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	struct proxy_nft_config cfg = {0};
-	const char *node = NULL, *kubeconfig = NULL;
+	const char *node = NULL, *kubeconfig = NULL, *netns = NULL;
 	const char **files = NULL;
 	size_t n_files = 0;
-	bool cleanup = false, full = false;
+	bool cleanup = false, full = false, have_kc = false;
+	struct k8c_kubeconfig kc = {0};
+	unsigned min_sync_ms = 1000;
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_error err = K8C_ERROR_INIT;
 	const struct proxy_backend_ops *ops = &proxy_nft_ops;
@@ -159,6 +173,22 @@ int main(int argc, char **argv)
 			cfg.batch_limit = v;
 			break;
 		}
+		case O_NETNS:
+			netns = optarg;
+			break;
+		case O_MINSYNC: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || v > 600000) {
+				fprintf(stderr,
+					"k8c-proxy: --min-sync-period %s: not milliseconds\n",
+					optarg);
+				return 2;
+			}
+			min_sync_ms = (unsigned)v;
+			break;
+		}
 		case O_LOG:
 			if (k8c_log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "k8c-proxy: --log-level %s: unknown level\n",
@@ -179,17 +209,33 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	k8c_log_init("k8c-proxy", level);
-	if (!cleanup && n_files == 0) {
-		fprintf(stderr,
-			"k8c-proxy: watching the API (--kubeconfig %s) is not implemented "
-			"yet; give --objects FILE\n",
-			kubeconfig ? kubeconfig : "(none)");
+	if (!cleanup && n_files == 0 && k8c_kubeconfig_default(kubeconfig, NULL, &kc, &err) < 0) {
+		fprintf(stderr, "k8c-proxy: %s\n", err.msg);
+		k8c_error_clear(&err);
 		return 2;
 	}
-	be = proxy_nft_new(&cfg, &err);
+	have_kc = !cleanup && n_files == 0;
+	if (netns) {
+		/* the backend's netlink socket belongs to the namespace it was opened in */
+		int fd = k8c_netns_open(netns, &err), saved = -1;
+
+		if (fd < 0 || k8c_netns_enter(fd, &saved, &err) < 0) {
+			fprintf(stderr, "k8c-proxy: --netns %s: %s\n", netns, err.msg);
+			if (fd >= 0)
+				close(fd);
+			return 2;
+		}
+		close(fd);
+		be = proxy_nft_new(&cfg, &err);
+		k8c_netns_restore(&saved);
+	} else {
+		be = proxy_nft_new(&cfg, &err);
+	}
 	free(cfg.nodeport_ips);
 	if (!be) {
 		k8c_log_error("cannot start", "error=\"%s\"", err.msg);
+		if (have_kc)
+			k8c_kubeconfig_free(&kc);
 		return 1;
 	}
 	if (cleanup) {
@@ -203,6 +249,16 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	m = proxy_model_new(node);
+	if (have_kc) {
+		struct proxy_run_opts ro = {
+			.ops = ops, .be = be, .m = m, .kc = &kc, .min_sync_ms = min_sync_ms};
+
+		if (proxy_run(&ro, &err) < 0) {
+			k8c_log_error("stopped", "error=\"%s\"", err.msg);
+			rc = 1;
+		}
+		k8c_kubeconfig_free(&kc);
+	}
 	for (size_t i = 0; i < n_files && rc == 0; i++) {
 		json_error_t je;
 		_cleanup_json_ json_t *list = json_load_file(files[i], 0, &je);
