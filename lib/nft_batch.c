@@ -827,6 +827,21 @@ void nft_rule_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
 	nftnl_rule_add_expr(r, e);
 }
 
+void nft_rule_dynset(struct nftnl_rule *r, uint32_t op, const char *set, uint32_t sreg_key,
+		     uint32_t sreg_data, uint64_t timeout_ms)
+{
+	struct nftnl_expr *e = expr_new("dynset");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, op);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg_key);
+	if (sreg_data)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_DATA, sreg_data);
+	if (timeout_ms)
+		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, timeout_ms);
+	nftnl_rule_add_expr(r, e);
+}
+
 void nft_rule_set_comment(struct nftnl_rule *r, const char *comment)
 {
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);

@@ -134,6 +134,10 @@ void nft_rule_nat(struct nftnl_rule *r, uint32_t type, uint32_t family, uint32_t
 		  uint32_t reg_proto);
 /* `reject` with an ICMP (NFT_REJECT_ICMP_UNREACH) or TCP reset (NFT_REJECT_TCP_RST) and a code. */
 void nft_rule_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
+/* Add or update (NFT_DYNSET_OP_*) the element sreg_key (: sreg_data when not 0) of a dynamic
+ * set from the packet path, with a timeout in milliseconds (0: the set's). */
+void nft_rule_dynset(struct nftnl_rule *r, uint32_t op, const char *set, uint32_t sreg_key,
+		     uint32_t sreg_data, uint64_t timeout_ms);
 /* A rule comment, stored as nft does (NFTNL_UDATA_RULE_COMMENT). */
 void nft_rule_set_comment(struct nftnl_rule *r, const char *comment);
 /* Copy a rule's comment into buf; false if there is none or it does not fit. */

@@ -58,6 +58,7 @@ enum {
 	S_BACKENDS,
 	S_HAIRPIN,
 	S_NODEPORT_IPS,
+	S_AFFINITY,
 	S_COUNT
 };
 
@@ -67,6 +68,7 @@ struct setdef {
 	bool verdict;
 	uint32_t dlen, dtype; /* data maps */
 	bool virt;	      /* kept in the mirror only (reference counts), not in the kernel */
+	bool dynamic;	      /* filled by packets (with timeouts), never mirrored */
 };
 
 /*
@@ -78,48 +80,75 @@ struct setdef {
  * the first one's result would be one rule, but nft 1.0.6 aborts listing it.)
  */
 static const struct setdef sets[S_COUNT] = {
-	[S_CLASSES] = {"classes", 4, T_MARK, false, 0, 0, true},
-	[S_NOEP_CLASSES] = {"no-endpoint-classes", 4, T_MARK, false, 0, 0, true},
-	[S_SERVICE_IPS] = {"service-ips", 12, CONCAT3(T_IPADDR, T_PROTO, T_SERVICE), false, 4,
-			   T_MARK},
-	[S_NODEPORTS] = {"service-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), false, 4, T_MARK},
+	[S_CLASSES] = {"classes", 8, CONCAT2(T_MARK, T_MARK), false, 0, 0, true},
+	[S_NOEP_CLASSES] = {"no-endpoint-classes", 8, CONCAT2(T_MARK, T_MARK), false, 0, 0, true},
+	[S_SERVICE_IPS] = {"service-ips", 12, CONCAT3(T_IPADDR, T_PROTO, T_SERVICE), false, 8,
+			   CONCAT2(T_MARK, T_MARK)},
+	[S_NODEPORTS] = {"service-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), false, 8,
+			 CONCAT2(T_MARK, T_MARK)},
 	[S_NOEP_SERVICES] = {"no-endpoint-services", 12, CONCAT3(T_IPADDR, T_PROTO, T_SERVICE),
-			     false, 4, T_MARK},
-	[S_NOEP_NODEPORTS] = {"no-endpoint-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), false, 4,
-			      T_MARK},
+			     false, 8, CONCAT2(T_MARK, T_MARK)},
+	[S_NOEP_NODEPORTS] = {"no-endpoint-nodeports", 8, CONCAT2(T_PROTO, T_SERVICE), false, 8,
+			      CONCAT2(T_MARK, T_MARK)},
 	[S_CLUSTER_IPS] = {"cluster-ips", 4, T_IPADDR},
 	[S_BACKENDS] = {"backends", 16, CONCAT4(T_IPADDR, T_PROTO, T_SERVICE, T_MARK), false, 8,
 			CONCAT2(T_IPADDR, T_SERVICE)},
 	[S_HAIRPIN] = {"hairpin", 8, CONCAT2(T_IPADDR, T_IPADDR)},
 	[S_NODEPORT_IPS] = {"nodeport-ips", 4, T_IPADDR},
+	/* session affinity: the kernel's own dynamic set client . frontend . endpoint index, with
+	 * timeouts (not mirrored: packets fill it) */
+	[S_AFFINITY] = {"affinity", 20,
+			CONCAT4(T_IPADDR, T_IPADDR, T_PROTO, T_SERVICE) << 6 | T_MARK, false, 0, 0,
+			false, true},
 };
 
 #define KEY_MAX	 16
 #define DATA_MAX 8
 
-/* Classes: what the `classes` map turns a class number into (kind << 24 | endpoint count). */
-enum { C_LB = 1, C_EXT, C_NP, C_NPX, C_REJECT, C_DROP };
+/*
+ * Classes: the data of a service element, 8 bytes: kind << 24 | endpoint count, then the
+ * affinity timeout in seconds (0 without affinity), both in network order so `nft list` reads
+ * them (0x01000002 . 0x00000000 is lb-2).
+ */
+enum { C_LB = 1, C_EXT, C_NP, C_NPX, C_REJECT, C_DROP, C_ALB, C_AEXT, C_ANP, C_ANPX };
 
-/* In network order, so `nft list` shows 0x01000002 for lb-2. */
-static uint32_t class_id(int kind, size_t n)
+static void class_key(uint8_t *out, int kind, size_t n, uint32_t timeout)
 {
-	return htonl((uint32_t)kind << 24 | (uint32_t)(n & 0xffffff));
+	uint32_t a = htonl((uint32_t)kind << 24 | (uint32_t)(n & 0xffffff)), b = htonl(timeout);
+
+	memcpy(out, &a, 4);
+	memcpy(out + 4, &b, 4);
+}
+
+static unsigned class_kind(const uint8_t *key)
+{
+	uint32_t a;
+
+	memcpy(&a, key, 4);
+	return ntohl(a) >> 24;
 }
 
 /* The chain a class goes to (NULL: drop); name has room for 32 bytes. */
-static const char *class_chain(uint32_t id, char *name)
+static const char *class_chain(const uint8_t *key, char *name)
 {
 	static const char *const prefix[] = {
-		[C_LB] = "lb", [C_EXT] = "ext", [C_NP] = "np", [C_NPX] = "npx"};
+		[C_LB] = "lb",	 [C_EXT] = "ext",   [C_NP] = "np",   [C_NPX] = "npx",
+		[C_ALB] = "alb", [C_AEXT] = "aext", [C_ANP] = "anp", [C_ANPX] = "anpx"};
+	uint32_t a, b;
 	unsigned kind;
 
-	id = ntohl(id);
-	kind = id >> 24;
+	memcpy(&a, key, 4);
+	memcpy(&b, key + 4, 4);
+	a = ntohl(a);
+	kind = a >> 24;
 	if (kind == C_REJECT)
 		return strcpy(name, "reject-chain");
-	if (kind < C_LB || kind > C_NPX)
+	if (kind >= C_LB && kind <= C_NPX)
+		snprintf(name, 32, "%s-%u", prefix[kind], a & 0xffffff);
+	else if (kind >= C_ALB && kind <= C_ANPX)
+		snprintf(name, 32, "%s-%u-%u", prefix[kind], a & 0xffffff, ntohl(b));
+	else
 		return NULL;
-	snprintf(name, 32, "%s-%u", prefix[kind], id & 0xffffff);
 	return name;
 }
 
@@ -315,6 +344,8 @@ static void add_set(struct txn *t, int id)
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, d->dtype);
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, d->dlen);
 	}
+	if (d->dynamic)
+		flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, (uint32_t)id + 1);
 	nft_batch_set(txn_b(t, 1), NFT_MSG_NEWSET, NLM_F_CREATE, s);
@@ -392,37 +423,43 @@ static void fib_local(struct nftnl_rule *r)
 }
 
 /* The rules of a chain, built into rs (at most 8). Returns the count. */
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+struct ckey {
+	uint8_t k[8];
+};
 
-	return x < y ? -1 : x > y;
+static int cmp_ckey(const void *a, const void *b)
+{
+	return memcmp(a, b, 8);
 }
 
 /* The classes in use, sorted; *n set. */
-static uint32_t *classes_in_use(const struct nft_be *be, size_t *n)
+static struct ckey *classes_in_use(const struct nft_be *be, size_t *n)
 {
 	const struct mtab *t = &be->mirror[S_CLASSES];
-	uint32_t *v = k8c_xcalloc(t->n + 1, sizeof(*v));
+	struct ckey *v = k8c_xcalloc(t->n + 1, sizeof(*v));
 
 	*n = 0;
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->e[i].state == 1)
-			memcpy(&v[(*n)++], t->e[i].key, 4);
-	qsort(v, *n, sizeof(*v), cmp_u32);
+			memcpy(v[(*n)++].k, t->e[i].key, 8);
+	qsort(v, *n, sizeof(*v), cmp_ckey);
 	return v;
 }
 
 /* The rules of a chain, built into rs (room for chain_rules_max()). Returns the count. */
-static size_t chain_rules_max(const struct nft_be *be)
+static size_t chain_rules_max(const struct nft_be *be, const char *chain)
 {
+	unsigned k, tmo;
+
+	if (sscanf(chain, "alb-%u-%u", &k, &tmo) == 2 || sscanf(chain, "anp-%u-%u", &k, &tmo) == 2)
+		return 8 + (size_t)k;
 	return 8 + be->mirror[S_CLASSES].n;
 }
 
 static size_t chain_rules(const struct nft_be *be, const char *chain, struct nftnl_rule **rs)
 {
 	size_t n = 0;
-	unsigned int k = 0;
+	unsigned int k = 0, tmo = 0;
 
 	if (strcmp(chain, "nat-prerouting") == 0 || strcmp(chain, "nat-output") == 0) {
 		rs[n] = rule_new(chain);
@@ -452,16 +489,16 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 			mark_masq(rs[n++]);
 		}
 		size_t nc;
-		_cleanup_free_ uint32_t *cls = classes_in_use(be, &nc);
+		_cleanup_free_ struct ckey *cls = classes_in_use(be, &nc);
 
 		for (size_t i = 0; i < nc; i++) {
 			char to[32];
-			unsigned kind = ntohl(cls[i]) >> 24;
+			unsigned kind = class_kind(cls[i].k);
 
-			if (!class_chain(cls[i], to))
+			if (!class_chain(cls[i].k, to))
 				continue;
 			rs[n] = rule_new(chain);
-			if (kind == C_LB || kind == C_EXT) {
+			if (kind == C_LB || kind == C_EXT || kind == C_ALB || kind == C_AEXT) {
 				ld_daddr(rs[n], R(0));
 				ld_proto_port(rs[n], R(1));
 				nft_rule_map(rs[n], R(0), R(4), sets[S_SERVICE_IPS].name);
@@ -476,13 +513,13 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 				ld_proto_port(rs[n], R(0));
 				nft_rule_map(rs[n], R(0), R(4), sets[S_NODEPORTS].name);
 			}
-			nft_rule_cmp(rs[n], R(4), NFT_CMP_EQ, &cls[i], 4);
+			nft_rule_cmp(rs[n], R(4), NFT_CMP_EQ, cls[i].k, 8);
 			nft_rule_jump(rs[n++], NFT_GOTO, to);
 		}
 	} else if (strcmp(chain, "service-endpoints-check") == 0) {
 		for (int np = 0; np <= 1; np++) {
 			for (int kind = C_REJECT; kind <= C_DROP; kind++) {
-				uint32_t id = class_id(kind, 0);
+				uint8_t id[8];
 
 				rs[n] = rule_new(chain);
 				if (np) {
@@ -494,7 +531,8 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 				}
 				nft_rule_map(rs[n], R(0), R(4),
 					     sets[np ? S_NOEP_NODEPORTS : S_NOEP_SERVICES].name);
-				nft_rule_cmp(rs[n], R(4), NFT_CMP_EQ, &id, 4);
+				class_key(id, kind, 0, 0);
+				nft_rule_cmp(rs[n], R(4), NFT_CMP_EQ, id, 8);
 				if (kind == C_REJECT)
 					nft_rule_jump(rs[n++], NFT_GOTO, "reject-chain");
 				else
@@ -546,6 +584,42 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 		nft_rule_numgen(rs[n], R(3), k);
 		nft_rule_map(rs[n], R(0), R(4), sets[S_BACKENDS].name);
 		nft_rule_nat(rs[n++], NFT_NAT_DNAT, NFPROTO_IPV4, R(4), R(5));
+	} else if (sscanf(chain, "alb-%u-%u", &k, &tmo) == 2 ||
+		   sscanf(chain, "anp-%u-%u", &k, &tmo) == 2) {
+		uint32_t zero = 0;
+		bool np = chain[1] == 'n';
+
+		/* A client seen within the timeout goes to the same endpoint: one rule per
+		 * endpoint index i, `ip saddr . ip daddr . l4proto . dport . i @affinity`
+		 * (refreshed), then the random choice, remembered. Written so that nft can list
+		 * it: nft 1.0.6 cannot print a lookup keyed by another lookup's result. */
+		for (unsigned i = 0; i <= k; i++) {
+			rs[n] = rule_new(chain);
+			ld_saddr(rs[n], R(0));
+			if (np)
+				nft_rule_imm(rs[n], R(1), &zero, 4);
+			else
+				ld_daddr(rs[n], R(1));
+			ld_proto_port(rs[n], R(2));
+			if (i < k) {
+				nft_rule_imm(rs[n], R(4), &i, 4);
+				nft_rule_lookup(rs[n], R(0), sets[S_AFFINITY].name, false);
+			} else {
+				nft_rule_numgen(rs[n], R(4), k);
+			}
+			nft_rule_map(rs[n], R(1), R(5), sets[S_BACKENDS].name);
+			nft_rule_dynset(rs[n], NFT_DYNSET_OP_UPDATE, sets[S_AFFINITY].name, R(0), 0,
+					(uint64_t)tmo * 1000);
+			nft_rule_nat(rs[n++], NFT_NAT_DNAT, NFPROTO_IPV4, R(5), R(6));
+		}
+	} else if (sscanf(chain, "aext-%u-%u", &k, &tmo) == 2 ||
+		   sscanf(chain, "anpx-%u-%u", &k, &tmo) == 2) {
+		char to[32];
+
+		snprintf(to, sizeof(to), "%s-%u-%u", chain[1] == 'e' ? "alb" : "anp", k, tmo);
+		rs[n] = rule_new(chain);
+		mark_masq(rs[n]);
+		nft_rule_jump(rs[n++], NFT_GOTO, to);
 	} else if (sscanf(chain, "ext-%u", &k) == 1 || sscanf(chain, "npx-%u", &k) == 1) {
 		char to[32];
 
@@ -580,7 +654,7 @@ static const struct chaindef base_chains[] = {
 #define N_BASE (sizeof(base_chains) / sizeof(base_chains[0]))
 
 /* Bump when chain_rules() changes what it builds: restarted proxies then rewrite the chains. */
-#define RULES_VERSION "k8c-proxy rules 4"
+#define RULES_VERSION "k8c-proxy rules 7"
 
 /* The rules of a chain are a function of its name, the configuration and (for `services`) the
  * classes in use: hash those. */
@@ -597,7 +671,7 @@ static uintptr_t rules_hash(const struct nft_be *be, const char *chain)
 
 	if (strcmp(chain, "services") == 0) {
 		size_t nc;
-		_cleanup_free_ uint32_t *cls = classes_in_use(be, &nc);
+		_cleanup_free_ struct ckey *cls = classes_in_use(be, &nc);
 
 		h ^= pmap_hash(cls, nc * sizeof(*cls));
 	}
@@ -608,7 +682,8 @@ static uintptr_t rules_hash(const struct nft_be *be, const char *chain)
 static void ensure_chain(struct txn *t, const struct chaindef *def)
 {
 	struct nft_be *be = t->be;
-	_cleanup_free_ struct nftnl_rule **rs = k8c_xcalloc(chain_rules_max(be), sizeof(*rs));
+	_cleanup_free_ struct nftnl_rule **rs =
+		k8c_xcalloc(chain_rules_max(be, def->name), sizeof(*rs));
 	size_t n = chain_rules(be, def->name, rs);
 	struct nft_batch *b;
 	uintptr_t h = rules_hash(be, def->name);
@@ -616,9 +691,6 @@ static void ensure_chain(struct txn *t, const struct chaindef *def)
 	void **slot = pmap_puts(&be->chains, def->name, &created);
 	char comment[64];
 
-	if (getenv("K8C_PROXY_DEBUG"))
-		fprintf(stderr, "chain %s have %lx want %lx\n", def->name,
-			(unsigned long)(uintptr_t)*slot, (unsigned long)h);
 	if (!created && (uintptr_t)*slot == h)
 		goto out;
 	b = txn_b(t, n + 2); /* the chain, its flush and its rules go together */
@@ -700,16 +772,17 @@ static void key_pp(uint8_t *k, uint8_t proto, uint16_t port)
 }
 
 /* The element's data is class id; the record also needs the class itself. */
-static void set_class(struct cbuf *c, struct contrib *x, int kind, size_t n)
+static void set_class(struct cbuf *c, struct contrib *x, int kind, size_t n, uint32_t timeout)
 {
-	uint32_t id = class_id(kind, n);
+	uint8_t id[8];
 	struct contrib *k;
 
-	memcpy(x->data, &id, 4);
-	x->dlen = 4;
+	class_key(id, kind, n, timeout);
+	memcpy(x->data, id, 8);
+	x->dlen = 8;
 	/* x is invalid from here */
 	k = cb_add(c, kind == C_DROP || kind == C_REJECT ? S_NOEP_CLASSES : S_CLASSES);
-	memcpy(k->key, &id, 4);
+	memcpy(k->key, id, 8);
 }
 
 /* Elements of one frontend (ip, or NULL for the NodePort) given its usable endpoints. */
@@ -719,6 +792,7 @@ static void frontend(struct cbuf *c, const uint8_t *ip, const struct proxy_svcpo
 {
 	uint16_t port = ip ? p->port : p->node_port;
 	struct contrib *x;
+	int aff;
 
 	if (n == 0) {
 		x = cb_add(c, ip ? S_NOEP_SERVICES : S_NOEP_NODEPORTS);
@@ -727,16 +801,17 @@ static void frontend(struct cbuf *c, const uint8_t *ip, const struct proxy_svcpo
 		else
 			key_pp(x->key, p->proto, port);
 		/* traffic policy Local, no local endpoint: drop; no endpoint at all: reject */
-		set_class(c, x, any_eps ? C_DROP : C_REJECT, 0);
+		set_class(c, x, any_eps ? C_DROP : C_REJECT, 0, 0);
 		return;
 	}
 	x = cb_add(c, ip ? S_SERVICE_IPS : S_NODEPORTS);
+	aff = p->affinity ? C_ALB - C_LB : 0;
 	if (ip) {
 		key_ipp(x->key, ip, p->proto, port);
-		set_class(c, x, external && !local ? C_EXT : C_LB, n);
+		set_class(c, x, (external && !local ? C_EXT : C_LB) + aff, n, p->affinity_timeout);
 	} else {
 		key_pp(x->key, p->proto, port);
-		set_class(c, x, !local ? C_NPX : C_NP, n);
+		set_class(c, x, (!local ? C_NPX : C_NP) + aff, n, p->affinity_timeout);
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t idx = (uint32_t)i;
@@ -920,10 +995,8 @@ static void send_ops(struct txn *t, int set, struct oplist *l, bool add)
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, o->key, o->klen);
 			if (add && sets[set].verdict) {
 				char chain[32];
-				uint32_t id;
 
-				memcpy(&id, o->key, 4);
-				if (class_chain(id, chain)) {
+				if (class_chain(o->key, chain)) {
 					nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_GOTO);
 					nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
 				} else {
@@ -964,6 +1037,25 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 			*pmap_puts(&be->chains, name, NULL) = (void *)(uintptr_t)1;
 	}
 	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nft_be *be = data;
+	struct nftnl_set *set = nftnl_set_alloc();
+	const char *table, *name;
+
+	if (!set)
+		abort();
+	if (nftnl_set_nlmsg_parse(nlh, set) == 0) {
+		table = nftnl_set_get_str(set, NFTNL_SET_TABLE);
+		name = nftnl_set_get_str(set, NFTNL_SET_NAME);
+		for (int s = 0; table && name && s < S_COUNT; s++)
+			if (strcmp(table, PROXY_NFT_TABLE) == 0 && strcmp(name, sets[s].name) == 0)
+				be->have_set[s] = true;
+	}
+	nftnl_set_free(set);
 	return MNL_CB_OK;
 }
 
@@ -1055,13 +1147,19 @@ static int read_back(struct nft_be *be, struct k8c_error *err)
 	if (rc < 0)
 		return rc;
 
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, FAMILY, NLM_F_DUMP,
+				    nft_sock_seq(be->sock));
+	rc = nft_request(be->sock, nlh, set_cb, be, "list sets", err);
+	if (rc < 0)
+		return rc;
 	for (int s = 0; s < S_COUNT; s++) {
 		struct nftnl_set *set = NULL;
 		struct nftnl_set_elems_iter *it;
 		struct nftnl_set_elem *e;
 
-		if (sets[s].virt)
-			continue; /* rebuilt by the full sync that follows */
+		/* the classes are rebuilt by the full sync that follows; affinity is the kernel's */
+		if (sets[s].virt || sets[s].dynamic || !be->have_set[s])
+			continue;
 		rc = nft_set_elems_dump(be->sock, FAMILY, PROXY_NFT_TABLE, sets[s].name, &set, err);
 		if (rc == -ENOENT) {
 			k8c_error_clear(err);
@@ -1088,11 +1186,9 @@ static int read_back(struct nft_be *be, struct k8c_error *err)
 						: 1;
 				const char *chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
 				char want[32];
-				uint32_t id;
 				bool same;
 
-				memcpy(&id, key, 4);
-				if (class_chain(id, want))
+				if (class_chain(key, want))
 					same = v == (uint32_t)NFT_GOTO && chain &&
 					       !strcmp(chain, want);
 				else
@@ -1143,13 +1239,19 @@ static void sync_all(const struct proxy_svcport *p, void *arg)
 static void class_chain_note(struct txn *t, struct pmap *checked, const char *name)
 {
 	bool created;
-	unsigned int k;
+	unsigned int k, tmo;
 
 	pmap_puts(checked, name, &created);
 	if (!created)
 		return;
-	/* ext-N goes to lb-N, npx-N to np-N: those must exist first */
-	if (sscanf(name, "ext-%u", &k) == 1 || sscanf(name, "npx-%u", &k) == 1) {
+	/* ext-N goes to lb-N, npx-N to np-N (aext, anpx to alb, anp): those must exist first */
+	if (sscanf(name, "aext-%u-%u", &k, &tmo) == 2 ||
+	    sscanf(name, "anpx-%u-%u", &k, &tmo) == 2) {
+		char to[40];
+
+		snprintf(to, sizeof(to), "%s-%u-%u", name[1] == 'e' ? "alb" : "anp", k, tmo);
+		class_chain_note(t, checked, to);
+	} else if (sscanf(name, "ext-%u", &k) == 1 || sscanf(name, "npx-%u", &k) == 1) {
 		char to[32];
 
 		snprintf(to, sizeof(to), "%s-%u", name[0] == 'e' ? "lb" : "np", k);
@@ -1179,10 +1281,8 @@ static void ensure_class_chains(struct txn *t)
 			continue;
 		for (size_t i = 0; i < l->n; i++) {
 			char name[32];
-			uint32_t id;
 
-			memcpy(&id, l->v[i].key, 4);
-			if (class_chain(id, name))
+			if (class_chain(l->v[i].key, name))
 				class_chain_note(t, &checked, name);
 		}
 	}

@@ -204,6 +204,39 @@ assert_eq "hairpin: masqueraded" "169.254.1.1" "$(from "$S1" tcp 10.96.0.30 80 2
 assert_eq "services removed: the old one's clusterIP is now unallocated" "TIMEOUT" \
 	"$(client tcp 10.96.0.20 80 1)"
 
+log "session affinity"
+AFF='"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":600}}'
+objects "$D/d.json" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80}]' "$AFF")" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)" \
+	"$(svc web 10.96.0.10 '[{"name":"http","port":80}]')" \
+	"$(slice web-1 web '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/d.json" >/dev/null
+first=$(names "$CL" tcp 10.96.0.40 80 30)
+assert_match "ClientIP affinity: one endpoint for one client" '^s[12]$' "$first"
+assert_eq "without affinity the same endpoints are both used" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
+assert_match "the kernel remembers the client, with a timeout" \
+	'10\.244\.0\.2 \. 10\.96\.0\.40 \. tcp \. 80 \. 0x0000000[01] (timeout 10m )?expires' \
+	"$(ip netns exec "$NODE" nft list set ip k8c-proxy affinity)"
+if [[ $first == s1 ]]; then other=s2 other_ip=10.244.0.4; else other=s1 other_ip=10.244.0.3; fi
+objects "$D/e.json" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80}]' "$AFF")" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' "$other_ip")"
+proxy --objects "$D/e.json" >/dev/null
+assert_eq "its endpoint removed: the client moves to another" "$other" "$(names "$CL" tcp 10.96.0.40 80 10)"
+objects "$D/f.json" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80}]')" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/f.json" >/dev/null
+assert_eq "affinity switched off: both endpoints again" "s1 s2" "$(names "$CL" tcp 10.96.0.40 80 40)"
+objects "$D/g.json" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80,"nodePort":30040}]' "$AFF")" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/g.json" >/dev/null
+assert_match "affinity on a NodePort too" '^s[12]$' "$(names "$CL" tcp 169.254.1.1 30040 30)"
+# operators read the rules with nft: every chain we write must be printable by it
+assert_ok "nft lists the whole ruleset" ip netns exec "$NODE" nft list ruleset
+
 log "a cold start split into small transactions"
 assert_ok "--cleanup" proxy --cleanup
 out=$(proxy --max-transaction 4 --objects "$D/c.json")
