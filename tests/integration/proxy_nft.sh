@@ -237,6 +237,31 @@ assert_match "affinity on a NodePort too" '^s[12]$' "$(names "$CL" tcp 169.254.1
 # operators read the rules with nft: every chain we write must be printable by it
 assert_ok "nft lists the whole ruleset" ip netns exec "$NODE" nft list ruleset
 
+log "traffic policies Local (this node is node-1: s1 runs here, s2 on node-2)"
+nslice() { # nslice NAME SERVICE PORTS_JSON IP:NODE...
+	local name=$1 svcname=$2 ports=$3 eps="" e
+	shift 3
+	for e in "$@"; do
+		eps+="${eps:+,}{\"addresses\":[\"${e%%:*}\"],\"conditions\":{\"ready\":true},\"nodeName\":\"${e##*:}\"}"
+	done
+	printf '{"kind":"EndpointSlice","metadata":{"namespace":"t","name":"%s","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":%s,"endpoints":[%s]}' \
+		"$name" "$svcname" "$ports" "$eps"
+}
+objects "$D/h.json" \
+	"$(svc itp 10.96.0.50 '[{"name":"http","port":80}]' '"internalTrafficPolicy":"Local"')" \
+	"$(nslice itp-1 itp '[{"name":"http","port":8080}]' 10.244.0.3:node-1 10.244.0.4:node-2)" \
+	"$(svc itp2 10.96.0.51 '[{"name":"http","port":80}]' '"internalTrafficPolicy":"Local"')" \
+	"$(nslice itp2-1 itp2 '[{"name":"http","port":8080}]' 10.244.0.4:node-2)" \
+	"$(svc etp 10.96.0.52 '[{"name":"http","port":80,"nodePort":30052}]' '"type":"NodePort","externalTrafficPolicy":"Local"')" \
+	"$(nslice etp-1 etp '[{"name":"http","port":8080}]' 10.244.0.3:node-1 10.244.0.4:node-2)"
+proxy --node-name node-1 --objects "$D/h.json" >/dev/null
+assert_eq "internalTrafficPolicy Local: only this node's endpoint" "s1" "$(names "$CL" tcp 10.96.0.50 80 20)"
+assert_eq "internalTrafficPolicy Local, none here: dropped" "TIMEOUT" "$(client tcp 10.96.0.51 80 1)"
+assert_eq "externalTrafficPolicy Local: NodePort to this node's endpoint" "s1" "$(names "$CL" tcp 169.254.1.1 30052 20)"
+assert_eq "externalTrafficPolicy Local: client address kept" "10.244.0.2" \
+	"$(client tcp 169.254.1.1 30052 3 | cut -d' ' -f2 | sort -u)"
+assert_eq "externalTrafficPolicy Local: its ClusterIP still reaches all" "s1 s2" "$(names "$CL" tcp 10.96.0.52 80 40)"
+
 log "a cold start split into small transactions"
 assert_ok "--cleanup" proxy --cleanup
 out=$(proxy --max-transaction 4 --objects "$D/c.json")
