@@ -186,7 +186,17 @@ int main(int argc, char **argv)
 		for (int i = 1; i < argc && n < 8; i++)
 			sizes[n++] = (unsigned)strtoul(argv[i], NULL, 10);
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		char load[64] = "?";
+		FILE *f = fopen("/proc/loadavg", "r");
+
+		if (f && !fgets(load, sizeof(load), f))
+			snprintf(load, sizeof(load), "?\n");
+		if (f)
+			fclose(f);
+		/* the machine is shared: its load explains outliers */
+		printf("load average before: %s", load);
 		run(sizes[i]);
+	}
 	return 0;
 }
