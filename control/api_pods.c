@@ -283,37 +283,20 @@ static void pod_log(struct api *api, h2o_req_t *req, const char *ns, const char 
 bool api_pods_serve(struct api *api, h2o_req_t *req, const char *ns, const char *name,
 		    const char *sub)
 {
-	bool post = req->method.len == 4 && memcmp(req->method.base, "POST", 4) == 0;
-	bool get = req->method.len == 3 && memcmp(req->method.base, "GET", 3) == 0;
+	bool binding = !name || strcmp(sub, "binding") == 0;
+	const char *want = binding ? "POST" : "GET";
 
-	if (!name) {
-		/* POST /api/v1/namespaces/{ns}/bindings */
-		if (!post)
-			api_send_status(req, 405, "MethodNotAllowed", NULL,
-					"the server does not allow this method on the requested "
-					"resource");
-		else
-			pod_binding(api, req, ns, NULL);
+	if (!binding && strcmp(sub, "log") != 0)
+		return false;
+	if (req->method.len != strlen(want) || memcmp(req->method.base, want, req->method.len)) {
+		api_send_status(req, 405, "MethodNotAllowed", NULL,
+				"the server does not allow this method on the requested resource");
 		return true;
 	}
-
-	if (strcmp(sub, "binding") == 0) {
-		if (!post)
-			api_send_status(req, 405, "MethodNotAllowed", NULL,
-					"the server does not allow this method on the requested "
-					"resource");
-		else
-			pod_binding(api, req, ns, name);
-		return true;
-	}
-	if (strcmp(sub, "log") == 0) {
-		if (!get)
-			api_send_status(req, 405, "MethodNotAllowed", NULL,
-					"the server does not allow this method on the requested "
-					"resource");
-		else
-			pod_log(api, req, ns, name);
-		return true;
-	}
-	return false;
+	/* name NULL: POST /api/v1/namespaces/{ns}/bindings */
+	if (binding)
+		pod_binding(api, req, ns, name);
+	else
+		pod_log(api, req, ns, name);
+	return true;
 }
