@@ -107,14 +107,14 @@ static const struct setdef sets[S_COUNT] = {
 
 /*
  * Classes: the data of a service element, 8 bytes: kind << 24 | endpoint count, then the
- * affinity timeout in seconds (0 without affinity), both in network order so `nft list` reads
- * them (0x01000002 . 0x00000000 is lb-2).
+ * affinity timeout in seconds (0 without affinity), both in host order as nft prints a mark, so
+ * `nft list` reads them (0x01000002 . 0x00000000 is lb-2).
  */
 enum { C_LB = 1, C_EXT, C_NP, C_NPX, C_REJECT, C_DROP, C_ALB, C_AEXT, C_ANP, C_ANPX };
 
 static void class_key(uint8_t *out, int kind, size_t n, uint32_t timeout)
 {
-	uint32_t a = htonl((uint32_t)kind << 24 | (uint32_t)(n & 0xffffff)), b = htonl(timeout);
+	uint32_t a = (uint32_t)kind << 24 | (uint32_t)(n & 0xffffff), b = timeout;
 
 	memcpy(out, &a, 4);
 	memcpy(out + 4, &b, 4);
@@ -125,7 +125,7 @@ static unsigned class_kind(const uint8_t *key)
 	uint32_t a;
 
 	memcpy(&a, key, 4);
-	return ntohl(a) >> 24;
+	return a >> 24;
 }
 
 /* The chain a class goes to (NULL: drop); name has room for 32 bytes. */
@@ -139,14 +139,13 @@ static const char *class_chain(const uint8_t *key, char *name)
 
 	memcpy(&a, key, 4);
 	memcpy(&b, key + 4, 4);
-	a = ntohl(a);
 	kind = a >> 24;
 	if (kind == C_REJECT)
 		return strcpy(name, "reject-chain");
 	if (kind >= C_LB && kind <= C_NPX)
 		snprintf(name, 32, "%s-%u", prefix[kind], a & 0xffffff);
 	else if (kind >= C_ALB && kind <= C_ANPX)
-		snprintf(name, 32, "%s-%u-%u", prefix[kind], a & 0xffffff, ntohl(b));
+		snprintf(name, 32, "%s-%u-%u", prefix[kind], a & 0xffffff, b);
 	else
 		return NULL;
 	return name;
@@ -654,7 +653,7 @@ static const struct chaindef base_chains[] = {
 #define N_BASE (sizeof(base_chains) / sizeof(base_chains[0]))
 
 /* Bump when chain_rules() changes what it builds: restarted proxies then rewrite the chains. */
-#define RULES_VERSION "k8c-proxy rules 7"
+#define RULES_VERSION "k8c-proxy rules 8"
 
 /* The rules of a chain are a function of its name, the configuration and (for `services`) the
  * classes in use: hash those. */
