@@ -204,6 +204,14 @@ assert_eq "hairpin: masqueraded" "169.254.1.1" "$(from "$S1" tcp 10.96.0.30 80 2
 assert_eq "services removed: the old one's clusterIP is now unallocated" "TIMEOUT" \
 	"$(client tcp 10.96.0.20 80 1)"
 
+log "externalIPs (external traffic: masqueraded)"
+objects "$D/x.json" \
+	"$(svc web 10.96.0.10 '[{"name":"http","port":80}]' '"externalIPs":["192.0.2.50"]')" \
+	"$(slice web-1 web '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/x.json" >/dev/null
+assert_eq "externalIP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 192.0.2.50 80 40)"
+assert_eq "externalIP: masqueraded" "169.254.1.1" "$(client tcp 192.0.2.50 80 3 | cut -d' ' -f2 | sort -u)"
+
 log "session affinity"
 AFF='"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":600}}'
 objects "$D/d.json" \
