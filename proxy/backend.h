@@ -18,7 +18,9 @@ struct proxy_sync_stats {
 	size_t messages;     /* netlink messages sent (0: the kernel was not touched) */
 	size_t transactions; /* batches sent */
 	size_t elems_added, elems_deleted, chains_written;
-	size_t conflicts; /* keys claimed by two services (the first one keeps them) */
+	size_t conflicts;	  /* keys claimed by two services (the first one keeps them) */
+	size_t conntrack_deleted; /* UDP flows to endpoints no longer used */
+	size_t conntrack_errors;
 };
 
 struct proxy_backend_ops {

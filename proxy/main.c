@@ -284,10 +284,11 @@ int main(int argc, char **argv)
 			break;
 		}
 		printf("sync file=%s records=%zu services=%zu messages=%zu transactions=%zu "
-		       "added=%zu deleted=%zu chains=%zu conflicts=%zu ms=%.1f\n",
+		       "added=%zu deleted=%zu chains=%zu conflicts=%zu conntrack_deleted=%zu "
+		       "ms=%.1f\n",
 		       files[i], st.records, proxy_model_count(m), st.messages, st.transactions,
 		       st.elems_added, st.elems_deleted, st.chains_written, st.conflicts,
-		       now_ms() - t0);
+		       st.conntrack_deleted, now_ms() - t0);
 		fflush(stdout);
 	}
 	proxy_model_free(m);

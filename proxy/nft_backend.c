@@ -24,6 +24,7 @@
 
 #include "backend.h"
 #include "cleanup.h"
+#include "conntrack.h"
 #include "nft_batch.h"
 #include "pmap.h"
 
@@ -266,6 +267,8 @@ struct nft_be {
 	size_t n_cand, cap_cand;
 	struct proxy_sync_stats *st;
 	size_t conflicts;
+	struct proxy_ct_stale *stale; /* UDP flows to delete after the commit */
+	size_t n_stale;
 };
 
 /* ---- transactions, split at batch_limit objects ------------------------------------------ */
@@ -937,27 +940,72 @@ static void sweep(struct nft_be *be, int set, struct ment *e)
 	mt_del(&be->mirror[set], e);
 }
 
+/*
+ * UDP flows to endpoints a frontend no longer uses: their conntrack entries go after the commit
+ * (else the client keeps sending to the old endpoint). Found from the backends elements being
+ * deleted or replaced, minus the endpoints the frontend still has at another index, so it works
+ * the same after a restart (read back) as in a running proxy.
+ */
+static void collect_stale(struct nft_be *be)
+{
+	const struct oplist *l = &be->dels[S_BACKENDS];
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct op *o = &l->v[i];
+		struct proxy_ct_stale st;
+		bool kept = false;
+		uint16_t p;
+
+		if (o->key[4] != IPPROTO_UDP || o->dlen != 8)
+			continue;
+		for (uint32_t idx = 0;; idx++) {
+			uint8_t k[16];
+			const struct ment *e;
+
+			memcpy(k, o->key, 12);
+			memcpy(k + 12, &idx, 4);
+			e = mt_find(&be->mirror[S_BACKENDS], k, 16);
+			if (!e)
+				break;
+			if (e->dlen == 8 && memcmp(e->data, o->data, 8) == 0) {
+				kept = true;
+				break;
+			}
+		}
+		if (kept)
+			continue;
+		memcpy(st.front, o->key, 4);
+		memcpy(&p, o->key + 8, 2);
+		st.front_port = ntohs(p);
+		memcpy(st.ep, o->data, 4);
+		memcpy(&p, o->data + 4, 2);
+		st.ep_port = ntohs(p);
+		be->stale = k8c_xrealloc(be->stale, (be->n_stale + 1) * sizeof(*be->stale));
+		be->stale[be->n_stale++] = st;
+	}
+}
+
 /* A record changed from old to p (either may be NULL): release what old made, take what p
  * needs. Deletions wait for the end of the sync, so a key kept with other data is replaced
  * rather than seen as another record's. */
 static void record_sync(struct nft_be *be, const struct proxy_model *m,
 			const struct proxy_svcport *old, const struct proxy_svcport *p)
 {
-	struct cbuf c = {0};
+	struct cbuf co = {0}, cn = {0};
 
 	be->st->records++;
 	if (old) {
-		record_contribs(m, old, &c);
-		for (size_t i = 0; i < c.n; i++)
-			release(be, &c.v[i]);
-		c.n = 0;
+		record_contribs(m, old, &co);
+		for (size_t i = 0; i < co.n; i++)
+			release(be, &co.v[i]);
 	}
 	if (p) {
-		record_contribs(m, p, &c);
-		for (size_t i = 0; i < c.n; i++)
-			acquire(be, &c.v[i]);
+		record_contribs(m, p, &cn);
+		for (size_t i = 0; i < cn.n; i++)
+			acquire(be, &cn.v[i]);
 	}
-	free(c.v);
+	free(co.v);
+	free(cn.v);
 }
 
 /* ---- sending element changes ------------------------------------------------------------ */
@@ -1378,6 +1426,7 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		      mt_find(&be->mirror[be->cand[i].set], be->cand[i].key, be->cand[i].klen));
 	be->n_cand = 0;
 
+	collect_stale(be);
 	/* deletions, the chains additions point to, additions */
 	for (int s = S_COUNT - 1; s >= 0; s--)
 		send_ops(&t, s, &be->dels[s], false);
@@ -1388,6 +1437,9 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		send_ops(&t, s, &be->adds[s], true);
 	txn_flush(&t);
 	if (t.rc < 0) {
+		free(be->stale);
+		be->stale = NULL;
+		be->n_stale = 0;
 		be->loaded =
 			false; /* the mirror is not the kernel's state: read it back next time */
 		return t.rc;
@@ -1396,6 +1448,18 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 	for (int s = 0; s < S_COUNT; s++)
 		be->have_set[s] = true;
 	proxy_model_clear_dirty(m);
+	if (be->n_stale) {
+		struct k8c_error cerr = K8C_ERROR_INIT;
+
+		/* the rules are in: a failure here is no reason to sync again */
+		if (proxy_ct_delete_udp(be->sock, be->stale, be->n_stale,
+					&be->st->conntrack_deleted, &cerr) < 0)
+			be->st->conntrack_errors++;
+		k8c_error_clear(&cerr);
+		free(be->stale);
+		be->stale = NULL;
+		be->n_stale = 0;
+	}
 	return 0;
 }
 

@@ -111,10 +111,11 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 					k8c_log_info("synced",
 						     "records=%zu services=%zu messages=%zu "
 						     "transactions=%zu added=%zu deleted=%zu "
-						     "conflicts=%zu ms=%.1f",
+						     "conflicts=%zu conntrack_deleted=%zu ms=%.1f",
 						     st.records, proxy_model_count(o->m),
 						     st.messages, st.transactions, st.elems_added,
-						     st.elems_deleted, st.conflicts, now_ms() - t0);
+						     st.elems_deleted, st.conflicts,
+						     st.conntrack_deleted, now_ms() - t0);
 					full = false;
 					retry_at = 0;
 					retry_ms = RETRY_MIN_MS;

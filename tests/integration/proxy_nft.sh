@@ -66,7 +66,18 @@ PYEOF
 # client.py tcp|udp IP PORT COUNT: one connection (or datagram from a new socket) per try; one
 # line per try: the answer, or ECONNREFUSED, or TIMEOUT (what a drop looks like).
 cat >"$D/client.py" <<'PYEOF'
-import errno, socket, sys
+import errno, os, socket, sys, time
+if sys.argv[1] == "udpflow":  # udpflow IP PORT OUT GO: one socket, one query, wait for GO, another
+    ip, port, out, go = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect((ip, port))
+    for i in range(2):
+        if i:
+            while not os.path.exists(go): time.sleep(0.05)
+        s.send(b"q")
+        try: line = s.recv(100).decode().strip()
+        except socket.timeout: line = "TIMEOUT"
+        with open(out, "a") as f: f.write(line + "\n")
+    sys.exit(0)
 proto, ip, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 for _ in range(count):
     try:
@@ -211,6 +222,22 @@ objects "$D/x.json" \
 proxy --objects "$D/x.json" >/dev/null
 assert_eq "externalIP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 192.0.2.50 80 40)"
 assert_eq "externalIP: masqueraded" "169.254.1.1" "$(client tcp 192.0.2.50 80 3 | cut -d' ' -f2 | sort -u)"
+
+log "UDP: a flow to a removed endpoint is moved (its conntrack entry deleted)"
+U1='[{"name":"dns","protocol":"UDP","port":53}]' U2='[{"name":"dns","protocol":"UDP","port":5353}]'
+objects "$D/u1.json" "$(svc udp 10.96.0.60 "$U1")" "$(slice udp-1 udp "$U2" 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/u1.json" >/dev/null
+bg_in "$CL" "$PY" "$D/client.py" udpflow 10.96.0.60 53 "$D/flow" "$D/go"
+for _ in $(seq 100); do [[ -s $D/flow ]] && break; sleep 0.05; done
+first=$(sed -n 1p "$D/flow" | cut -d: -f1)
+assert_match "a UDP flow gets an endpoint" '^s[12]$' "$first"
+if [[ $first == s1 ]]; then other=s2 other_ip=10.244.0.4; else other=s1 other_ip=10.244.0.3; fi
+objects "$D/u2.json" "$(svc udp 10.96.0.60 "$U1")" "$(slice udp-1 udp "$U2" "$other_ip")"
+assert_match "restart, endpoint removed: its UDP flow deleted" 'conntrack_deleted=1 ' \
+	"$(proxy --objects "$D/u2.json")"
+touch "$D/go"
+for _ in $(seq 100); do (($(wc -l <"$D/flow") >= 2)) && break; sleep 0.05; done
+assert_eq "the same socket now reaches the remaining endpoint" "$other" "$(sed -n 2p "$D/flow" | cut -d: -f1)"
 
 log "session affinity"
 AFF='"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":600}}'
