@@ -176,13 +176,25 @@ struct mtab {
 	size_t cap, n, used;
 };
 
+/* The home slot of a hash in a table of any size (multiply-shift: no power of two needed, so
+ * tables grow by half and stay 55-80 % full). */
+static size_t mt_home(uint32_t h, size_t cap)
+{
+	return (size_t)(((uint64_t)h * cap) >> 32);
+}
+
+static size_t mt_next(size_t i, size_t cap)
+{
+	return i + 1 == cap ? 0 : i + 1;
+}
+
 static struct ment *mt_find(const struct mtab *t, const uint8_t *key, uint8_t klen)
 {
 	uint32_t h = (uint32_t)pmap_hash(key, klen);
 
 	if (!t->cap)
 		return NULL;
-	for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+	for (size_t i = mt_home(h, t->cap);; i = mt_next(i, t->cap)) {
 		struct ment *e = &t->e[i];
 
 		if (e->state == 0)
@@ -200,25 +212,25 @@ static struct ment *mt_insert(struct mtab *t, const uint8_t *key, uint8_t klen)
 	struct ment *e;
 	size_t i;
 
-	if ((t->used + 1) * 4 >= t->cap * 3) {
+	if ((t->used + 1) * 5 >= t->cap * 4) {
 		struct ment *old = t->e;
 		size_t oldcap = t->cap, cap = oldcap ? oldcap : 64;
 
-		while ((t->n + 1) * 2 >= cap)
-			cap *= 2;
+		while ((t->n + 1) * 5 >= cap * 3)
+			cap += cap / 2;
 		t->e = k8c_xcalloc(cap, sizeof(*t->e));
 		t->cap = cap;
 		t->used = t->n;
 		for (size_t j = 0; j < oldcap; j++) {
 			if (old[j].state != 1)
 				continue;
-			for (i = old[j].hash & (cap - 1); t->e[i].state; i = (i + 1) & (cap - 1))
+			for (i = mt_home(old[j].hash, cap); t->e[i].state; i = mt_next(i, cap))
 				;
 			t->e[i] = old[j];
 		}
 		free(old);
 	}
-	for (i = h & (t->cap - 1); t->e[i].state == 1; i = (i + 1) & (t->cap - 1))
+	for (i = mt_home(h, t->cap); t->e[i].state == 1; i = mt_next(i, t->cap))
 		;
 	e = &t->e[i];
 	if (e->state == 0)
