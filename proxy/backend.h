@@ -49,6 +49,12 @@ extern const struct proxy_backend_ops proxy_nft_ops;
 /* Opens a netlink socket in the calling thread's network namespace. */
 void *proxy_nft_new(const struct proxy_nft_config *cfg, struct k8c_error *err);
 
+/* For tests: a backend with no socket that keeps the batches a sync would send (starting from
+ * an empty kernel); proxy_nft_dry_take() hands them over (out NULL: frees them). */
+struct nft_batch;
+void *proxy_nft_new_dry(const struct proxy_nft_config *cfg);
+size_t proxy_nft_dry_take(void *be, struct nft_batch ***out);
+
 #define PROXY_NFT_TABLE "k8c-proxy"
 
 #endif

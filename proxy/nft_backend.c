@@ -281,6 +281,8 @@ struct nft_be {
 	size_t conflicts;
 	struct proxy_ct_stale *stale; /* UDP flows to delete after the commit */
 	size_t n_stale;
+	struct nft_batch **dry; /* dry run (no socket): the batches not sent */
+	size_t n_dry;
 };
 
 /* ---- transactions, split at batch_limit objects ------------------------------------------ */
@@ -300,6 +302,14 @@ static void txn_flush(struct txn *t)
 	if (!t->b)
 		return;
 	n = nft_batch_count(t->b);
+	if (n && t->rc == 0 && !t->be->sock) { /* dry run: kept for the caller */
+		t->be->dry = k8c_xrealloc(t->be->dry, (t->be->n_dry + 1) * sizeof(*t->be->dry));
+		t->be->dry[t->be->n_dry++] = t->b;
+		t->be->st->messages += n;
+		t->be->st->transactions++;
+		t->b = NULL;
+		return;
+	}
 	if (n && t->rc == 0) {
 		t->rc = nft_batch_send(t->be->sock, t->b, t->err);
 		if (t->rc == 0) {
@@ -321,7 +331,7 @@ static struct nft_batch *txn_b(struct txn *t, size_t weight)
 	if (t->b && t->weight > 0 && t->weight + weight > limit)
 		txn_flush(t);
 	if (!t->b) {
-		t->b = nft_batch_new(nft_sock_seq(t->be->sock));
+		t->b = nft_batch_new(t->be->sock ? nft_sock_seq(t->be->sock) : 1000);
 		t->weight = 0;
 	}
 	t->weight += weight;
@@ -1367,7 +1377,10 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 
 	be->st = st ? st : &local;
 	memset(be->st, 0, sizeof(*be->st));
-	if (!be->loaded) {
+	if (!be->loaded && !be->sock) {
+		be->loaded = true; /* dry run: an empty kernel */
+		full = true;
+	} else if (!be->loaded) {
 		if (read_back(be, err) < 0)
 			return k8c_error_wrap(err, "read back table ip " PROXY_NFT_TABLE);
 		full = true;
@@ -1460,7 +1473,7 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 	for (int s = 0; s < S_COUNT; s++)
 		be->have_set[s] = true;
 	proxy_model_clear_dirty(m);
-	if (be->n_stale) {
+	if (be->n_stale && be->sock) {
 		struct k8c_error cerr = K8C_ERROR_INIT;
 
 		/* the rules are in: a failure here is no reason to sync again */
@@ -1508,8 +1521,41 @@ static void nft_free(void *arg)
 		free(be->adds[s].v);
 	}
 	free(be->cfg.nodeport_ips);
+	free(be->stale);
 	nft_sock_close(be->sock);
+	proxy_nft_dry_take(be, NULL);
 	free(be);
+}
+
+void *proxy_nft_new_dry(const struct proxy_nft_config *cfg)
+{
+	struct nft_be *be = k8c_xcalloc(1, sizeof(*be));
+
+	be->cfg = *cfg;
+	if (cfg->n_nodeport_ips) {
+		be->cfg.nodeport_ips =
+			k8c_xmalloc(cfg->n_nodeport_ips * sizeof(*cfg->nodeport_ips));
+		memcpy(be->cfg.nodeport_ips, cfg->nodeport_ips,
+		       cfg->n_nodeport_ips * sizeof(*cfg->nodeport_ips));
+	}
+	return be;
+}
+
+size_t proxy_nft_dry_take(void *arg, struct nft_batch ***out)
+{
+	struct nft_be *be = arg;
+	size_t n = be->n_dry;
+
+	if (out) {
+		*out = be->dry;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			nft_batch_free(be->dry[i]);
+		free(be->dry);
+	}
+	be->dry = NULL;
+	be->n_dry = 0;
+	return n;
 }
 
 void *proxy_nft_new(const struct proxy_nft_config *cfg, struct k8c_error *err)
