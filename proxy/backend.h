@@ -21,6 +21,7 @@ struct proxy_sync_stats {
 	size_t conflicts;	  /* keys claimed by two services (the first one keeps them) */
 	size_t conntrack_deleted; /* UDP flows to endpoints no longer used */
 	size_t conntrack_errors;
+	size_t elements; /* map and set elements owned after the sync */
 };
 
 struct proxy_backend_ops {

@@ -31,6 +31,8 @@ static void usage(FILE *f)
 	      "  --cluster-cidr CIDR        pod CIDR: masquerade other clients of ClusterIPs\n"
 	      "  --nodeport-addresses IPS   NodePorts only on these addresses (comma-separated;\n"
 	      "                             default: every local address)\n"
+	      "  --metrics-bind-address HOST:PORT  /healthz and /metrics (default\n"
+	      "                             127.0.0.1:10249; \"\" for none)\n"
 	      "  --min-sync-period MS       at most one sync per MS (default 1000); a change\n"
 	      "                             after a quiet time is programmed at once\n"
 	      "  --max-transaction N        objects per nftables transaction (default 20000)\n"
@@ -67,7 +69,8 @@ int main(int argc, char **argv)
 		O_HELP,
 		O_MAXTX,
 		O_MINSYNC,
-		O_NETNS
+		O_NETNS,
+		O_METRICS
 	};
 	static const struct option opts[] = {
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -82,12 +85,13 @@ int main(int argc, char **argv)
 		{"max-transaction", required_argument, NULL, O_MAXTX},
 		{"min-sync-period", required_argument, NULL, O_MINSYNC},
 		{"netns", required_argument, NULL, O_NETNS},
+		{"metrics-bind-address", required_argument, NULL, O_METRICS},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	struct proxy_nft_config cfg = {0};
-	const char *node = NULL, *kubeconfig = NULL, *netns = NULL;
+	const char *node = NULL, *kubeconfig = NULL, *netns = NULL, *metrics = "127.0.0.1:10249";
 	const char **files = NULL;
 	size_t n_files = 0;
 	bool cleanup = false, full = false, have_kc = false;
@@ -176,6 +180,9 @@ int main(int argc, char **argv)
 		case O_NETNS:
 			netns = optarg;
 			break;
+		case O_METRICS:
+			metrics = *optarg ? optarg : NULL;
+			break;
 		case O_MINSYNC: {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -251,7 +258,13 @@ int main(int argc, char **argv)
 	m = proxy_model_new(node);
 	if (have_kc) {
 		struct proxy_run_opts ro = {
-			.ops = ops, .be = be, .m = m, .kc = &kc, .min_sync_ms = min_sync_ms};
+			.ops = ops,
+			.be = be,
+			.m = m,
+			.kc = &kc,
+			.min_sync_ms = min_sync_ms,
+			.metrics_addr = metrics,
+		};
 
 		if (proxy_run(&ro, &err) < 0) {
 			k8c_log_error("stopped", "error=\"%s\"", err.msg);

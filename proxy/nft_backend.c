@@ -1473,6 +1473,9 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 	for (int s = 0; s < S_COUNT; s++)
 		be->have_set[s] = true;
 	proxy_model_clear_dirty(m);
+	for (int s = 0; s < S_COUNT; s++)
+		if (!sets[s].virt)
+			be->st->elements += be->mirror[s].n;
 	if (be->n_stale && be->sock) {
 		struct k8c_error cerr = K8C_ERROR_INIT;
 

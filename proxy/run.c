@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "informer.h"
 #include "log.h"
+#include "metrics.h"
 #include "run.h"
 
 #define RETRY_MIN_MS 1000
@@ -19,6 +20,7 @@ struct loop {
 	const struct proxy_run_opts *o;
 	const char *kind; /* of the informer being dispatched */
 	size_t bad;
+	double first_delta; /* when the first change since the last sync arrived (0: none) */
 };
 
 static double now_ms(void)
@@ -35,6 +37,9 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 	struct k8c_error err = K8C_ERROR_INIT;
 	int r = 0;
 
+	if (!l->first_delta && (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE ||
+				d->type == K8C_DELTA_DELETE))
+		l->first_delta = now_ms();
 	switch (d->type) {
 	case K8C_DELTA_ADD:
 	case K8C_DELTA_UPDATE:
@@ -65,8 +70,9 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 	struct k8c_informer_opts eo = {.gvr = K8C_GVR_ENDPOINTSLICES, .user_agent = "k8c-proxy"};
 	struct k8c_informer *svc = NULL, *eps = NULL;
 	struct loop l = {.o = o};
+	struct proxy_metrics mt = {0};
 	sigset_t mask;
-	_cleanup_close_ int sfd = -1;
+	_cleanup_close_ int sfd = -1, hfd = -1;
 	double last_sync = -1e12, retry_at = 0;
 	unsigned retry_ms = RETRY_MIN_MS;
 	bool full = true; /* the first sync reads the kernel's state back anyway */
@@ -77,15 +83,18 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 	sigaddset(&mask, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
 		return k8c_error_errno(err, 0, errno, "signalfd");
+	if (o->metrics_addr && (hfd = proxy_http_listen(o->metrics_addr, err)) < 0)
+		return k8c_error_wrap(err, "--metrics-bind-address");
 	svc = k8c_informer_new(o->kc, &so, err);
 	eps = svc ? k8c_informer_new(o->kc, &eo, err) : NULL;
 	if (!svc || !eps || k8c_informer_start(svc, err) < 0 || k8c_informer_start(eps, err) < 0)
 		goto out;
 	k8c_log_info("watching", "server=%s", o->kc->server);
 	for (;;) {
-		struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
+		struct pollfd p[4] = {{.fd = sfd, .events = POLLIN},
 				      {.fd = k8c_informer_fd(svc), .events = POLLIN},
-				      {.fd = k8c_informer_fd(eps), .events = POLLIN}};
+				      {.fd = k8c_informer_fd(eps), .events = POLLIN},
+				      {.fd = hfd, .events = POLLIN}};
 		bool synced = k8c_informer_has_synced(svc) && k8c_informer_has_synced(eps);
 		bool pending = synced && (full || proxy_model_dirty_count(o->m) > 0);
 		double now = now_ms(), due = last_sync + o->min_sync_ms;
@@ -100,7 +109,12 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 				double t0 = now_ms();
 
 				last_sync = t0;
-				if (o->ops->sync(o->be, o->m, full, &st, &serr) < 0) {
+				int sr = o->ops->sync(o->be, o->m, full, &st, &serr);
+
+				proxy_hist_observe(&mt.sync_seconds, (now_ms() - t0) / 1e3);
+				mt.last_failed = sr < 0;
+				if (sr < 0) {
+					mt.syncs_failed++;
 					k8c_log_error("sync failed; the previous rules stay",
 						      "error=\"%s\" retry_ms=%u", serr.msg,
 						      retry_ms);
@@ -116,6 +130,17 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 						     st.messages, st.transactions, st.elems_added,
 						     st.elems_deleted, st.conflicts,
 						     st.conntrack_deleted, now_ms() - t0);
+					mt.syncs_ok++;
+					mt.synced_once = true;
+					mt.elements = st.elements;
+					mt.conntrack_deleted += st.conntrack_deleted;
+					mt.conflicts += st.conflicts;
+					if (l.first_delta) {
+						proxy_hist_observe(&mt.latency_seconds,
+								   (now_ms() - l.first_delta) /
+									   1e3);
+						l.first_delta = 0;
+					}
 					full = false;
 					retry_at = 0;
 					retry_ms = RETRY_MIN_MS;
@@ -125,7 +150,7 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 			}
 			timeout = (int)(due - now) + 1;
 		}
-		if (poll(p, 3, timeout) < 0) {
+		if (poll(p, hfd >= 0 ? 4 : 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			k8c_error_errno(err, 0, errno, "poll");
@@ -139,6 +164,8 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 			rc = 0;
 			goto out;
 		}
+		if (hfd >= 0 && p[3].revents)
+			proxy_http_serve(hfd, &mt, o->m);
 		l.kind = "Service";
 		k8c_informer_dispatch(svc, on_delta, &l);
 		l.kind = "EndpointSlice";

@@ -11,8 +11,9 @@ struct proxy_run_opts {
 	void *be;
 	struct proxy_model *m;
 	const struct k8c_kubeconfig *kc;
-	unsigned
-		min_sync_ms; /* syncs at most this often; a change after a quiet time goes at once */
+	/* syncs at most this often; a change after a quiet time goes at once */
+	unsigned min_sync_ms;
+	const char *metrics_addr; /* host:port for /healthz and /metrics, or NULL */
 };
 
 /* Runs until SIGTERM or SIGINT (returns 0) or a fatal error (-1, err set). The rules stay in

@@ -26,8 +26,10 @@ srv_start 31
 ip netns add "$NODE"
 ip -n "$NODE" link set lo up
 
+MPORT=$(srv_port)
+M=http://127.0.0.1:$MPORT
 "$BIN/k8c-proxy" --kubeconfig "$KUBECONFIG" --netns "/var/run/netns/$NODE" --node-name node-1 \
-	--min-sync-period 0 2>"$D/proxy.log" &
+	--min-sync-period 0 --metrics-bind-address "127.0.0.1:$MPORT" 2>"$D/proxy.log" &
 PROXY_PID=$!
 pfail() { echo "--- proxy log:" >&2; cat "$D/proxy.log" >&2; fail "$@"; }
 ok() { echo "  ok: $*" >&2; }
@@ -101,6 +103,19 @@ endpoints:
   nodeName: node-2
 YAML
 wait_for "an endpoint not ready: no longer used" hasnt backends "10.244.0.6 . 8080"
+
+metrics=$(curl -s "$M/metrics")
+[[ $(curl -s "$M/healthz") == ok ]] || pfail "/healthz: $(curl -s -i "$M/healthz")"
+ok "/healthz: ok after a sync"
+# the server's own `kubernetes` service (one endpoint) and web (two, one not ready)
+grep -qx 'k8c_proxy_service_ports 2' <<<"$metrics" || pfail "/metrics service ports: $metrics"
+grep -qx 'k8c_proxy_endpoints 3' <<<"$metrics" || pfail "/metrics endpoints: $metrics"
+grep -qE '^k8c_proxy_syncs_total\{result="ok"\} [1-9]' <<<"$metrics" || pfail "/metrics syncs: $metrics"
+grep -qE '^k8c_proxy_programming_latency_seconds_count [1-9]' <<<"$metrics" ||
+	pfail "/metrics latency: $metrics"
+grep -qE '^k8c_proxy_nftables_elements [1-9]' <<<"$metrics" || pfail "/metrics elements: $metrics"
+ok "/metrics: service ports, endpoints, syncs, programming latency, elements"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$M/nothing") == 404 ]] || pfail "unknown path: not 404"
 
 k delete svc web >/dev/null
 wait_for "service deleted: its elements go" hasnt service-ips "$IP"
