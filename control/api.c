@@ -359,6 +359,9 @@ void api_handle(struct api *api, h2o_req_t *req)
 		send_core_resources(req);
 	} else if (send_group_discovery(req, p)) {
 		/* answered */
+	} else if (path_is(p, "/openapi/v3") ||
+		   (p.len > 12 && memcmp(p.base, "/openapi/v3/", 12) == 0)) {
+		api_openapi_serve(req, p);
 	} else if (path_is(p, "/openapi/v2")) {
 		/* an empty protobuf document passes kubectl's validation gate (KUBECTL.md) */
 		send_body(req, 200, "application/octet-stream", "", 0);

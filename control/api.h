@@ -93,6 +93,19 @@ int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
 int api_kubernetes_service_bootstrap(struct store *store, const char *bind_address, int port,
 				     struct k8c_error *err);
 
+/* GET /openapi/v3 and /openapi/v3/{api/v1,apis/<group>/<version>} (api_openapi.c). */
+void api_openapi_serve(h2o_req_t *req, h2o_iovec_t path);
+
+/*
+ * Server-side field validation of obj, a request body of r (api_openapi.c): by the query's
+ * fieldValidation (Strict, Warn (the default) or Ignore), unknown fields (api_schema.h) and,
+ * with raw_body, duplicate keys in req's body are an error (Strict: false returned after
+ * answering 400, or 422 for a PATCH as kube's patcher) or one Warning header each (Warn). Under Warn and Ignore the unknown fields are
+ * dropped from obj, as kube-apiserver's decoding drops them. For a patch, pass the patched
+ * object (after check_object, before to_storage).
+ */
+bool api_field_validate(h2o_req_t *req, const struct api_resource *r, json_t *obj, bool raw_body);
+
 /* Close a watch stream (from shutdown). */
 void api_watch_close(struct api_watch *w);
 

@@ -5,10 +5,12 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_kind.h"
 #include "api_registry.h"
+#include "api_validate.h"
 #include "cleanup.h"
 
 /* Helpers. */
@@ -89,6 +91,29 @@ static void validate_immutable(const json_t *obj, const json_t *old, const char 
 	}
 }
 
+/* ConfigMaps and Secrets hold at most 1 MiB (kube's MaxSecretSize). */
+#define MAX_DATA_SIZE (1024 * 1024)
+
+/* The bytes of a data map's values (base64: decoded). */
+static size_t data_size(const json_t *m, bool base64)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	json_object_foreach((json_t *)m, k, v)
+	{
+		const char *str = json_string_value(v) ?: "";
+		size_t len = strlen(str);
+
+		if (!base64)
+			n += len;
+		else if (len >= 4)
+			n += len / 4 * 3 - (str[len - 1] == '=') - (str[len - 2] == '=');
+	}
+	return n;
+}
+
 /* Namespaces. */
 
 static const struct api_column ns_columns[] = {{"Name", "string", "name", 0},
@@ -157,6 +182,11 @@ static void cm_validate(const json_t *obj, const json_t *old, json_t *causes)
 				causes, "FieldValueInvalid", "data",
 				"Invalid value: \"%s\": duplicate of key present in binaryData", k);
 	}
+	if (data_size(json_object_get(obj, "data"), false) +
+		    data_size(json_object_get(obj, "binaryData"), true) >
+	    MAX_DATA_SIZE)
+		api_cause_add(causes, "FieldValueTooLong", "[]",
+			      "Too long: may not be more than %d bytes", MAX_DATA_SIZE);
 	validate_immutable(obj, old, fields, causes);
 }
 
@@ -242,6 +272,52 @@ static void secret_defaults(json_t *obj)
 	json_object_del(obj, "stringData");
 }
 
+/* The keys a Secret's type requires (ValidateSecret); the contents are not checked. */
+static void secret_type_validate(const json_t *obj, const char *type, json_t *causes)
+{
+	static const struct {
+		const char *type, *keys[2];
+		bool either; /* one of the keys is enough */
+	} rules[] = {
+		{"kubernetes.io/dockercfg", {".dockercfg", NULL}, false},
+		{"kubernetes.io/dockerconfigjson", {".dockerconfigjson", NULL}, false},
+		{"kubernetes.io/basic-auth", {"username", "password"}, true},
+		{"kubernetes.io/ssh-auth", {"ssh-privatekey", NULL}, false},
+		{"kubernetes.io/tls", {"tls.crt", "tls.key"}, false},
+	};
+	json_t *data = json_object_get(obj, "data");
+
+	if (strcmp(type, "kubernetes.io/service-account-token") == 0 &&
+	    !*(json_string_value(json_object_get(api_jget(obj, "metadata.annotations"),
+						 "kubernetes.io/service-account.name"))
+		       ?: ""))
+		api_cause_add(causes, "FieldValueRequired",
+			      "metadata.annotations[kubernetes.io/service-account.name]",
+			      "Required value");
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		bool any = false;
+
+		if (strcmp(type, rules[i].type) != 0)
+			continue;
+		for (size_t k = 0; k < 2 && rules[i].keys[k]; k++)
+			any |= json_object_get(data, rules[i].keys[k]) != NULL;
+		for (size_t k = 0; k < 2 && rules[i].keys[k]; k++) {
+			json_t *v = json_object_get(data, rules[i].keys[k]);
+			bool missing = rules[i].either ? !any : !v;
+
+			/* ssh-auth needs a non-empty key */
+			if (!missing && strcmp(rules[i].keys[k], "ssh-privatekey") == 0)
+				missing = !*(json_string_value(v) ?: "");
+			if (missing) {
+				_cleanup_free_ char *f =
+					k8c_xasprintf("data[%s]", rules[i].keys[k]);
+
+				api_cause_add(causes, "FieldValueRequired", f, "Required value");
+			}
+		}
+	}
+}
+
 static void secret_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	static const char *const fields[] = {"data", NULL};
@@ -258,6 +334,10 @@ static void secret_validate(const json_t *obj, const json_t *old, json_t *causes
 				      "Invalid value: \"<secret data>\": must be base64-encoded");
 		}
 	}
+	if (data_size(json_object_get(obj, "data"), true) > MAX_DATA_SIZE)
+		api_cause_add(causes, "FieldValueTooLong", "data",
+			      "Too long: may not be more than %d bytes", MAX_DATA_SIZE);
+	secret_type_validate(obj, type ? type : "", causes);
 	if (old && type && api_jstr(old, "type") && strcmp(type, api_jstr(old, "type")) != 0)
 		api_cause_add(causes, "FieldValueInvalid", "type",
 			      "Invalid value: \"%s\": field is immutable", type);
@@ -351,18 +431,43 @@ static void svc_defaults(json_t *obj)
 			json_object_set_new(spec, "ipFamilies", json_pack("[s]", "IPv4"));
 		api_default_str(spec, "ipFamilyPolicy", "SingleStack");
 	}
-	if (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0)
+	/* externally accessible: NodePort, LoadBalancer, or ClusterIP with external IPs */
+	if (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0 ||
+	    (strcmp(type, "ClusterIP") == 0 &&
+	     json_array_size(json_object_get(spec, "externalIPs"))))
 		api_default_str(spec, "externalTrafficPolicy", "Cluster");
+	if (strcmp(api_jstr(spec, "sessionAffinity"), "None") == 0)
+		json_object_del(spec, "sessionAffinityConfig");
+	else if (strcmp(api_jstr(spec, "sessionAffinity"), "ClientIP") == 0 &&
+		 !json_is_integer(api_jget(spec, "sessionAffinityConfig.clientIP.timeoutSeconds")))
+		json_object_set_new(spec, "sessionAffinityConfig",
+				    json_pack("{s:{s:i}}", "clientIP", "timeoutSeconds", 10800));
+	if (strcmp(type, "LoadBalancer") == 0 &&
+	    !json_object_get(spec, "allocateLoadBalancerNodePorts"))
+		json_object_set_new(spec, "allocateLoadBalancerNodePorts", json_true());
 	json_array_foreach(json_object_get(spec, "ports"), i, p)
 	{
 		if (!json_is_object(p))
 			continue;
+		json_t *tp = json_object_get(p, "targetPort");
+
 		api_default_str(p, "protocol", "TCP");
-		if (!json_object_get(p, "targetPort") && json_object_get(p, "port"))
+		if ((!tp || (json_is_integer(tp) && !json_integer_value(tp)) ||
+		     (json_is_string(tp) && !*json_string_value(tp))) &&
+		    json_object_get(p, "port"))
 			json_object_set(p, "targetPort", json_object_get(p, "port"));
 	}
 	api_jobj(obj, "status");
 	api_jobj(json_object_get(obj, "status"), "loadBalancer");
+	/* LoadBalancerIPMode: an ingress IP is a VIP unless told otherwise */
+	if (strcmp(type, "LoadBalancer") == 0) {
+		json_t *ing;
+
+		json_array_foreach(api_jget(obj, "status.loadBalancer.ingress"), i,
+				   ing) if (json_is_object(ing) && api_jstr(ing, "ip") &&
+					    *api_jstr(ing, "ip"))
+			api_default_str(ing, "ipMode", "VIP");
+	}
 }
 
 static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
@@ -401,9 +506,53 @@ static void svc_validate(const json_t *obj, const json_t *old, json_t *causes)
 				      "\"TCP\", \"UDP\"",
 				      proto);
 		snprintf(f, sizeof(f), "spec.ports[%zu].name", i);
-		if (json_array_size(ports) > 1 && !api_jstr(p, "name"))
+		if (json_array_size(ports) > 1 && !*(api_jstr(p, "name") ?: "")) {
 			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		} else if (*(api_jstr(p, "name") ?: "")) {
+			json_t *o;
+			size_t j;
+
+			api_validate_dns_label(api_jstr(p, "name"), f, causes);
+			json_array_foreach(ports, j,
+					   o) if (j < i && api_jstr(o, "name") &&
+						  !strcmp(api_jstr(o, "name"), api_jstr(p, "name")))
+			{
+				api_cause_add(causes, "FieldValueDuplicate", f,
+					      "Duplicate value: \"%s\"", api_jstr(p, "name"));
+				break;
+			}
+		}
+		snprintf(f, sizeof(f), "spec.ports[%zu].targetPort", i);
+		if (json_object_get(p, "targetPort"))
+			api_validate_port_num_or_name(json_object_get(p, "targetPort"), f, causes);
 	}
+	json_array_foreach(ports, i, p)
+	{
+		json_t *o;
+		size_t j;
+
+		json_array_foreach(ports, j, o) if (j < i &&
+						    json_equal(json_object_get(o, "port"),
+							       json_object_get(p, "port")) &&
+						    !strcmp(api_jstr(o, "protocol") ?: "TCP",
+							    api_jstr(p, "protocol") ?: "TCP"))
+		{
+			char f[48];
+
+			/* kube prints the key, a ServicePort of protocol and port, with %#v */
+			snprintf(f, sizeof(f), "spec.ports[%zu]", i);
+			api_cause_add(
+				causes, "FieldValueDuplicate", f,
+				"Duplicate value: core.ServicePort{Name:\"\", Protocol:\"%s\", "
+				"AppProtocol:(*string)(nil), Port:%lld, "
+				"TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:\"\"}, "
+				"NodePort:0}",
+				api_jstr(p, "protocol") ?: "TCP",
+				(long long)json_integer_value(json_object_get(p, "port")));
+			break;
+		}
+	}
+	api_validate_labels(json_object_get(spec, "selector"), "spec.selector", causes);
 	if (old) {
 		const char *ocip = api_jstr(old, "spec.clusterIP");
 
@@ -435,40 +584,64 @@ static const struct api_column ep_columns[] = {{"Name", "string", "name", 0},
 					       {"Age", "string", NULL, 0},
 					       {NULL}};
 
+/* One "ip:port" (or "ip" without ports) of an Endpoints cell; IPv6 in brackets. */
+static void ep_write(FILE *f, size_t n, const char *ip, const json_t *port)
+{
+	bool v6 = strchr(ip, ':') != NULL;
+
+	if (!port)
+		fprintf(f, "%s%s", n ? "," : "", ip);
+	else
+		fprintf(f, "%s%s%s%s:%lld", n ? "," : "", v6 ? "[" : "", ip, v6 ? "]" : "",
+			(long long)json_integer_value(json_object_get(port, "port")));
+}
+
+/* Up to 3 endpoints, port by port then address by address (formatEndpoints). */
 static json_t *ep_cells(const json_t *obj)
 {
 	char *buf = NULL;
 	size_t len = 0, i, j, k, n = 0, total = 0;
 	FILE *f = open_memstream(&buf, &len);
-	json_t *s, *a, *p, *out;
+	json_t *s, *a, *p, *out, *subsets = json_object_get(obj, "subsets");
+	bool more = false;
 
-	json_array_foreach(json_object_get(obj, "subsets"), i, s)
+	json_array_foreach(subsets, i, s)
 	{
-		json_t *ports = json_object_get(s, "ports");
+		json_t *ports = json_object_get(s, "ports"),
+		       *addrs = json_object_get(s, "addresses");
+		size_t np = json_array_size(ports) ? json_array_size(ports) : 1;
 
-		json_array_foreach(json_object_get(s, "addresses"), j, a)
-		{
-			size_t np = json_array_size(ports) ? json_array_size(ports) : 1;
-
-			for (k = 0; k < np; k++, total++) {
-				if (n >= 3)
-					continue;
-				p = json_array_get(ports, k);
-				fprintf(f, "%s%s", n ? "," : "", api_jstr(a, "ip") ?: "");
-				if (p)
-					fprintf(f, ":%lld",
-						(long long)json_integer_value(
-							json_object_get(p, "port")));
-				n++;
+		for (k = 0; k < np; k++) {
+			p = json_array_get(ports, k);
+			total += json_array_size(addrs);
+			json_array_foreach(addrs, j, a)
+			{
+				if (n == 3) {
+					more = true;
+					break;
+				}
+				ep_write(f, n++, api_jstr(a, "ip") ?: "", p);
 			}
 		}
 	}
-	if (total > n)
-		fprintf(f, " + %zu more...", total - n);
+	if (more)
+		fprintf(f, " + %zu more...", total - 3);
 	fclose(f);
-	out = json_pack("[o, s, o]", api_cell_name(obj), or_none(buf), api_cell_age(obj));
+	out = json_pack("[o, s, o]", api_cell_name(obj), json_array_size(subsets) ? buf : "<none>",
+			api_cell_age(obj));
 	free(buf);
 	return out;
+}
+
+/* SetDefaults_EndpointPort: ports' protocol TCP. */
+static void ep_defaults(json_t *obj)
+{
+	json_t *ss, *p;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(obj, "subsets"), i, ss)
+		json_array_foreach(json_object_get(ss, "ports"), j, p) if (json_is_object(p))
+			api_default_str(p, "protocol", "TCP");
 }
 
 /* Pods. */
@@ -484,47 +657,181 @@ static const struct api_column pod_columns[] = {{"Name", "string", "name", 0},
 						{"Readiness Gates", "string", NULL, 1},
 						{NULL}};
 
+/* An init container with restartPolicy Always (a sidecar). */
+static bool restartable_init(const json_t *spec, const char *name)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(spec, "initContainers"), i, c)
+	{
+		if (name && api_jstr(c, "name") && strcmp(api_jstr(c, "name"), name) == 0)
+			return strcmp(api_jstr(c, "restartPolicy") ?: "", "Always") == 0;
+	}
+	return false;
+}
+
+/* Whether the pod's condition of type is True. */
+static bool pod_condition(const json_t *obj, const char *type)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(api_jget(obj, "status.conditions"), i, c)
+	{
+		if (strcmp(api_jstr(c, "type") ?: "", type) == 0)
+			return strcmp(api_jstr(c, "status") ?: "", "True") == 0;
+	}
+	return false;
+}
+
+/* Keep the later of two RFC 3339 timestamps in *last (same format: compares as text). */
+static void later(const char **last, const char *ts)
+{
+	if (ts && (!*last || strcmp(ts, *last) > 0))
+		*last = ts;
+}
+
+/* kubectl's pod row (printPod): Ready, the Status reason, Restarts with the last one's age. */
 static json_t *pod_cells(const json_t *obj)
 {
-	json_t *cs, *c, *gates = api_jget(obj, "spec.readinessGates");
-	const char *reason = api_jstr(obj, "status.reason") ?: api_jstr(obj, "status.phase");
-	long long restarts = 0, ready = 0;
-	size_t total = json_array_size(api_jget(obj, "spec.containers")), i;
-	char readys[32], restartss[32], gatess[32];
+	json_t *spec = json_object_get(obj, "spec"), *c,
+	       *gates = json_object_get(spec, "readinessGates");
+	const char *phase = api_jstr(obj, "status.phase") ?: "";
+	const char *sreason = api_jstr(obj, "status.reason");
+	const char *last = NULL, *last_sidecar = NULL;
+	size_t total = json_array_size(json_object_get(spec, "containers")), i;
+	size_t ninit = json_array_size(json_object_get(spec, "initContainers"));
+	long long restarts = 0, sidecar_restarts = 0, ready = 0;
+	bool initializing = false;
+	char reason[96], readys[48], restartss[64], gatess[48];
+	json_t *st;
 
-	cs = api_jget(obj, "status.containerStatuses");
-	json_array_foreach(cs, i, c)
+	snprintf(reason, sizeof(reason), "%s", sreason && *sreason ? sreason : phase);
+	json_array_foreach(api_jget(obj, "status.conditions"), i, c)
 	{
-		const char *w = api_jstr(c, "state.waiting.reason");
-		const char *t = api_jstr(c, "state.terminated.reason");
-
-		restarts += json_integer_value(json_object_get(c, "restartCount"));
-		if (json_is_true(json_object_get(c, "ready")) && api_jget(c, "state.running"))
-			ready++;
-		if (w && *w)
-			reason = w;
-		else if (t && *t)
-			reason = t;
+		if (strcmp(api_jstr(c, "type") ?: "", "PodScheduled") == 0 &&
+		    strcmp(api_jstr(c, "reason") ?: "", "SchedulingGated") == 0)
+			snprintf(reason, sizeof(reason), "SchedulingGated");
 	}
-	if (api_jget(obj, "metadata.deletionTimestamp"))
-		reason = strcmp(reason ?: "", "NodeLost") == 0 ? "Unknown" : "Terminating";
+	json_array_foreach(json_object_get(spec, "initContainers"), i,
+			   c) if (strcmp(api_jstr(c, "restartPolicy") ?: "", "Always") == 0)
+		total++;
+	json_array_foreach(api_jget(obj, "status.initContainerStatuses"), i, st)
+	{
+		const char *name = api_jstr(st, "name");
+		bool sidecar = restartable_init(spec, name);
+		json_t *term = api_jget(st, "state.terminated");
+		const char *wr = api_jstr(st, "state.waiting.reason");
+		long long rc = json_integer_value(json_object_get(st, "restartCount"));
+
+		restarts += rc;
+		later(&last, api_jstr(st, "lastState.terminated.finishedAt"));
+		if (sidecar) {
+			sidecar_restarts += rc;
+			later(&last_sidecar, api_jstr(st, "lastState.terminated.finishedAt"));
+		}
+		if (term && json_integer_value(json_object_get(term, "exitCode")) == 0)
+			continue;
+		if (sidecar && json_is_true(json_object_get(st, "started"))) {
+			ready += json_is_true(json_object_get(st, "ready"));
+			continue;
+		}
+		if (term) {
+			const char *tr = api_jstr(term, "reason");
+			long long sig = json_integer_value(json_object_get(term, "signal"));
+
+			if (tr && *tr)
+				snprintf(reason, sizeof(reason), "Init:%s", tr);
+			else if (sig)
+				snprintf(reason, sizeof(reason), "Init:Signal:%lld", sig);
+			else
+				snprintf(reason, sizeof(reason), "Init:ExitCode:%lld",
+					 (long long)json_integer_value(
+						 json_object_get(term, "exitCode")));
+		} else if (wr && *wr && strcmp(wr, "PodInitializing") != 0) {
+			snprintf(reason, sizeof(reason), "Init:%s", wr);
+		} else {
+			snprintf(reason, sizeof(reason), "Init:%zu/%zu", i, ninit);
+		}
+		initializing = true;
+		break;
+	}
+	if (!initializing || pod_condition(obj, "Initialized")) {
+		json_t *cs = api_jget(obj, "status.containerStatuses");
+		bool running = false;
+
+		restarts = sidecar_restarts;
+		last = last_sidecar;
+		for (i = json_array_size(cs); i-- > 0;) {
+			json_t *term;
+			const char *wr;
+
+			st = json_array_get(cs, i);
+			term = api_jget(st, "state.terminated");
+			wr = api_jstr(st, "state.waiting.reason");
+			restarts += json_integer_value(json_object_get(st, "restartCount"));
+			later(&last, api_jstr(st, "lastState.terminated.finishedAt"));
+			if (wr && *wr) {
+				snprintf(reason, sizeof(reason), "%s", wr);
+			} else if (term && *(api_jstr(term, "reason") ?: "")) {
+				snprintf(reason, sizeof(reason), "%s", api_jstr(term, "reason"));
+			} else if (term) {
+				long long sig = json_integer_value(json_object_get(term, "signal"));
+
+				if (sig)
+					snprintf(reason, sizeof(reason), "Signal:%lld", sig);
+				else
+					snprintf(reason, sizeof(reason), "ExitCode:%lld",
+						 (long long)json_integer_value(
+							 json_object_get(term, "exitCode")));
+			} else if (json_is_true(json_object_get(st, "ready")) &&
+				   api_jget(st, "state.running")) {
+				running = true;
+				ready++;
+			}
+		}
+		if (strcmp(reason, "Completed") == 0 && running)
+			snprintf(reason, sizeof(reason), "%s",
+				 pod_condition(obj, "Ready") ? "Running" : "NotReady");
+	}
+	if (api_jget(obj, "metadata.deletionTimestamp") && sreason &&
+	    strcmp(sreason, "NodeLost") == 0)
+		snprintf(reason, sizeof(reason), "Unknown");
+	else if (api_jget(obj, "metadata.deletionTimestamp") && strcmp(phase, "Succeeded") != 0 &&
+		 strcmp(phase, "Failed") != 0)
+		snprintf(reason, sizeof(reason), "Terminating");
 	snprintf(readys, sizeof(readys), "%lld/%zu", ready, total);
-	snprintf(restartss, sizeof(restartss), "%lld", restarts);
+	if (restarts && last) {
+		char age[32];
+
+		api_age(last, age, sizeof(age));
+		snprintf(restartss, sizeof(restartss), "%lld (%s ago)", restarts, age);
+	} else {
+		snprintf(restartss, sizeof(restartss), "%lld", restarts);
+	}
+	snprintf(gatess, sizeof(gatess), "<none>");
 	if (json_array_size(gates)) {
 		size_t ok = 0, j;
 		json_t *g, *cond;
 
-		json_array_foreach(gates, i, g) json_array_foreach(
-			api_jget(obj, "status.conditions"), j,
-			cond) if (api_jstr(cond, "type") && api_jstr(g, "conditionType") &&
-				  !strcmp(api_jstr(cond, "type"), api_jstr(g, "conditionType")) &&
-				  !strcmp(api_jstr(cond, "status") ?: "", "True")) ok++;
+		json_array_foreach(gates, i, g)
+		{
+			json_array_foreach(api_jget(obj, "status.conditions"), j, cond)
+			{
+				if (strcmp(api_jstr(cond, "type") ?: "",
+					   api_jstr(g, "conditionType") ?: "") != 0)
+					continue;
+				ok += strcmp(api_jstr(cond, "status") ?: "", "True") == 0;
+				break;
+			}
+		}
 		snprintf(gatess, sizeof(gatess), "%zu/%zu", ok, json_array_size(gates));
-	} else {
-		snprintf(gatess, sizeof(gatess), "<none>");
 	}
-	return json_pack("[o, s, s, s, o, s, s, s, s]", api_cell_name(obj), readys, reason ?: "",
-			 restartss, api_cell_age(obj), or_none(api_jstr(obj, "status.podIP")),
+	return json_pack("[o, s, s, s, o, s, s, s, s]", api_cell_name(obj), readys, reason,
+			 restartss, api_cell_age(obj),
+			 or_none(api_jstr(json_array_get(api_jget(obj, "status.podIPs"), 0), "ip")
+					 ?: api_jstr(obj, "status.podIP")),
 			 or_none(api_jstr(obj, "spec.nodeName")),
 			 or_none(api_jstr(obj, "status.nominatedNodeName")), gatess);
 }
@@ -542,9 +849,33 @@ static const char *pull_policy(const char *image)
 	return "IfNotPresent";
 }
 
+/* A probe's defaults (SetDefaults_Probe, SetDefaults_HTTPGetAction). */
+static void probe_defaults(json_t *p)
+{
+	json_t *h = json_object_get(p, "httpGet");
+
+	if (!json_is_object(p))
+		return;
+	if (json_integer_value(json_object_get(p, "timeoutSeconds")) == 0)
+		json_object_set_new(p, "timeoutSeconds", json_integer(1));
+	if (json_integer_value(json_object_get(p, "periodSeconds")) == 0)
+		json_object_set_new(p, "periodSeconds", json_integer(10));
+	if (json_integer_value(json_object_get(p, "successThreshold")) == 0)
+		json_object_set_new(p, "successThreshold", json_integer(1));
+	if (json_integer_value(json_object_get(p, "failureThreshold")) == 0)
+		json_object_set_new(p, "failureThreshold", json_integer(3));
+	if (json_is_object(h)) {
+		api_default_str(h, "path", "/");
+		api_default_str(h, "scheme", "HTTP");
+	}
+}
+
+static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe", NULL};
+static const char *const hooks[] = {"postStart", "preStop", NULL};
+
 static void container_defaults(json_t *c)
 {
-	json_t *p;
+	json_t *p, *res;
 	size_t i;
 
 	if (!json_is_object(c))
@@ -553,25 +884,144 @@ static void container_defaults(json_t *c)
 		api_default_str(c, "imagePullPolicy", pull_policy(api_jstr(c, "image")));
 	api_default_str(c, "terminationMessagePath", "/dev/termination-log");
 	api_default_str(c, "terminationMessagePolicy", "File");
-	api_jobj(c, "resources");
+	res = api_jobj(c, "resources");
+	api_quantities_canonical(json_object_get(res, "limits"));
+	api_quantities_canonical(json_object_get(res, "requests"));
 	json_array_foreach(json_object_get(c, "ports"), i, p) if (json_is_object(p))
 		api_default_str(p, "protocol", "TCP");
+	json_array_foreach(json_object_get(c, "env"), i, p)
+	{
+		json_t *fr = api_jget(p, "valueFrom.fieldRef");
+
+		if (json_is_object(fr))
+			api_default_str(fr, "apiVersion", "v1");
+	}
+	for (const char *const *n = probes; *n; n++)
+		probe_defaults(json_object_get(c, *n));
+	for (const char *const *h = hooks; *h; h++) {
+		json_t *hg = api_jget(api_jget(c, "lifecycle"), *h);
+
+		if (json_is_object(json_object_get(hg, "httpGet")))
+			api_default_str(json_object_get(hg, "httpGet"), "scheme", "HTTP");
+	}
+}
+
+/* The volume sources kube knows, in the order its validation looks at them. */
+static const char *const volume_sources[] = {"emptyDir",
+					     "hostPath",
+					     "gitRepo",
+					     "gcePersistentDisk",
+					     "awsElasticBlockStore",
+					     "secret",
+					     "nfs",
+					     "iscsi",
+					     "glusterfs",
+					     "flocker",
+					     "persistentVolumeClaim",
+					     "rbd",
+					     "quobyte",
+					     "cinder",
+					     "cephfs",
+					     "downwardAPI",
+					     "fc",
+					     "azureFile",
+					     "vsphereVolume",
+					     "photonPersistentDisk",
+					     "portworxVolume",
+					     "azureDisk",
+					     "configMap",
+					     "scaleIO",
+					     "projected",
+					     "storageos",
+					     "csi",
+					     "ephemeral",
+					     "image",
+					     NULL};
+
+/* SetDefaults_Volume and the sources' defaults (defaultMode 0644, hostPath type ""). */
+static void volume_defaults(json_t *v)
+{
+	static const char *const moded[] = {"secret", "configMap", "downwardAPI", "projected",
+					    NULL};
+	bool any = false;
+
+	if (!json_is_object(v))
+		return;
+	for (const char *const *s = volume_sources; *s; s++)
+		any |= json_object_get(v, *s) != NULL;
+	if (!any)
+		json_object_set_new(v, "emptyDir", json_object());
+	for (const char *const *s = moded; *s; s++)
+		if (json_is_object(json_object_get(v, *s)))
+			api_default_int(json_object_get(v, *s), "defaultMode", 0644);
+	{
+		json_t *src;
+		size_t i;
+
+		json_array_foreach(api_jget(v, "projected.sources"), i, src)
+		{
+			json_t *t = json_object_get(src, "serviceAccountToken");
+
+			if (json_is_object(t))
+				api_default_int(t, "expirationSeconds", 3600);
+		}
+	}
+	if (json_is_object(json_object_get(v, "iscsi")))
+		api_default_str(json_object_get(v, "iscsi"), "iscsiInterface", "default");
+	if (json_is_object(json_object_get(v, "hostPath")) &&
+	    !json_object_get(json_object_get(v, "hostPath"), "type"))
+		json_object_set_new(json_object_get(v, "hostPath"), "type", json_string(""));
 }
 
 /* PodSpec defaults (also for templates). */
 void api_pod_spec_defaults(json_t *spec)
 {
 	static const char *const lists[] = {"containers", "initContainers", NULL};
+	json_t *v;
+	size_t i;
 
 	api_default_str(spec, "restartPolicy", "Always");
 	api_default_str(spec, "dnsPolicy", "ClusterFirst");
 	api_default_int(spec, "terminationGracePeriodSeconds", 30);
 	api_default_str(spec, "schedulerName", "default-scheduler");
+	api_jobj(spec, "securityContext");
+	for (const char *const *l = lists; *l; l++) {
+		json_t *c;
+
+		json_array_foreach(json_object_get(spec, *l), i, c) container_defaults(c);
+	}
+	json_array_foreach(json_object_get(spec, "volumes"), i, v) volume_defaults(v);
+}
+
+/* SetDefaults_Pod: a container's requests default to its limits. */
+static void requests_from_limits(json_t *c)
+{
+	json_t *res = api_jobj(c, "resources"), *lim = json_object_get(res, "limits"), *v;
+	const char *k;
+
+	if (!json_object_size(lim))
+		return;
+	json_object_foreach(lim, k, v)
+	{
+		json_t *req = api_jobj(res, "requests");
+
+		if (!json_object_get(req, k))
+			json_object_set(req, k, v);
+	}
+}
+
+static void pod_defaults(json_t *obj)
+{
+	static const char *const lists[] = {"containers", "initContainers", NULL};
+	json_t *spec = api_jobj(obj, "spec");
+
+	api_pod_spec_defaults(spec);
+	/* SetDefaults_Pod, and what kube's admission plugins (ServiceAccount, Priority,
+	 * DefaultTolerationSeconds) add to Pods but not to templates */
 	if (!json_object_get(spec, "enableServiceLinks"))
 		json_object_set_new(spec, "enableServiceLinks", json_true());
 	api_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
 	api_default_int(spec, "priority", 0);
-	api_jobj(spec, "securityContext");
 	if (!json_object_get(spec, "tolerations"))
 		json_object_set_new(
 			spec, "tolerations",
@@ -580,83 +1030,345 @@ void api_pod_spec_defaults(json_t *spec)
 				  "NoExecute", "tolerationSeconds", (json_int_t)300, "key",
 				  "node.kubernetes.io/unreachable", "operator", "Exists", "effect",
 				  "NoExecute", "tolerationSeconds", (json_int_t)300));
+	api_default_str(spec, "serviceAccountName", "default");
+	api_default_str(spec, "serviceAccount", api_jstr(spec, "serviceAccountName"));
 	for (const char *const *l = lists; *l; l++) {
 		json_t *c;
 		size_t i;
 
-		json_array_foreach(json_object_get(spec, *l), i, c) container_defaults(c);
+		json_array_foreach(json_object_get(spec, *l), i, c)
+		{
+			json_t *p;
+			size_t j;
+
+			if (!json_is_object(c))
+				continue;
+			requests_from_limits(c);
+			/* with hostNetwork, hostPort defaults to containerPort */
+			json_array_foreach(
+				json_object_get(c, "ports"), j,
+				p) if (json_is_true(json_object_get(spec, "hostNetwork")) &&
+				       json_is_object(p) &&
+				       !json_integer_value(json_object_get(p, "hostPort")))
+				json_object_set(p, "hostPort", json_object_get(p, "containerPort"));
+		}
 	}
-}
-
-static void pod_defaults(json_t *obj)
-{
-	json_t *spec = api_jobj(obj, "spec");
-
-	api_pod_spec_defaults(spec);
-	api_default_str(spec, "serviceAccountName", "default");
-	api_default_str(spec, "serviceAccount", api_jstr(spec, "serviceAccountName"));
 }
 
 static void pod_on_create(json_t *obj)
 {
 	json_t *st = api_jobj(obj, "status");
 
-	const char *qos = "BestEffort";
-	json_t *c;
+	json_object_set_new(st, "phase", json_string("Pending"));
+	json_object_set_new(st, "qosClass", json_string(api_pod_qos(obj)));
+}
+
+/* A probe or lifecycle handler: exactly one action (validateHandler). */
+static void handler_validate(const json_t *h, const char *path, bool probe, json_t *causes)
+{
+	static const char *const kinds[] = {"exec", "httpGet", "tcpSocket", "grpc", "sleep", NULL};
+	int n = 0;
+	char f[512];
+
+	for (const char *const *k = kinds; *k; k++) {
+		json_t *a = json_object_get(h, *k);
+
+		if (!a || (probe && strcmp(*k, "sleep") == 0) ||
+		    (!probe && strcmp(*k, "grpc") == 0))
+			continue;
+		snprintf(f, sizeof(f), "%s.%s", path, *k);
+		if (n++) {
+			api_cause_add(causes, "FieldValueForbidden", f,
+				      "Forbidden: may not specify more than 1 handler type");
+			continue;
+		}
+		if (strcmp(*k, "httpGet") == 0 || strcmp(*k, "tcpSocket") == 0) {
+			const char *scheme = api_jstr(a, "scheme");
+
+			snprintf(f, sizeof(f), "%s.%s.port", path, *k);
+			api_validate_port_num_or_name(json_object_get(a, "port"), f, causes);
+			snprintf(f, sizeof(f), "%s.%s.scheme", path, *k);
+			if (scheme && strcmp(scheme, "HTTP") && strcmp(scheme, "HTTPS"))
+				api_cause_add(causes, "FieldValueNotSupported", f,
+					      "Unsupported value: \"%s\": supported values: "
+					      "\"HTTP\", \"HTTPS\"",
+					      scheme);
+		} else if (strcmp(*k, "exec") == 0 &&
+			   !json_array_size(json_object_get(a, "command"))) {
+			snprintf(f, sizeof(f), "%s.exec.command", path);
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		}
+	}
+	if (!n)
+		api_cause_add(causes, "FieldValueRequired", path,
+			      "Required value: must specify a handler type");
+}
+
+static void probe_validate(const json_t *p, const char *path, const char *which, json_t *causes)
+{
+	static const char *const ints[] = {"initialDelaySeconds", "timeoutSeconds",
+					   "periodSeconds",	  "successThreshold",
+					   "failureThreshold",	  NULL};
+	json_t *tg = json_object_get(p, "terminationGracePeriodSeconds");
+	char f[512];
+
+	handler_validate(p, path, true, causes);
+	for (const char *const *k = ints; *k; k++) {
+		snprintf(f, sizeof(f), "%s.%s", path, *k);
+		api_validate_nonnegative(json_object_get(p, *k), f, causes);
+	}
+	snprintf(f, sizeof(f), "%s.successThreshold", path);
+	if (strcmp(which, "readinessProbe") != 0 &&
+	    json_integer_value(json_object_get(p, "successThreshold")) > 1)
+		api_cause_add(
+			causes, "FieldValueInvalid", f, "Invalid value: %lld: must be 1",
+			(long long)json_integer_value(json_object_get(p, "successThreshold")));
+	snprintf(f, sizeof(f), "%s.terminationGracePeriodSeconds", path);
+	if (tg && strcmp(which, "readinessProbe") == 0)
+		api_cause_add(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: must not be set for readinessProbes",
+			      (long long)json_integer_value(tg));
+	else if (tg && json_integer_value(tg) <= 0)
+		api_cause_add(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: must be greater than 0",
+			      (long long)json_integer_value(tg));
+}
+
+static bool volume_defined(const json_t *vols, const char *name)
+{
+	json_t *v;
 	size_t i;
 
-	json_array_foreach(api_jget(obj, "spec.containers"), i,
-			   c) if (json_object_size(api_jget(c, "resources.requests")) ||
-				  json_object_size(api_jget(c, "resources.limits"))) qos =
-		"Burstable"; /* Guaranteed needs quantity comparison: not yet */
-	json_object_set_new(st, "phase", json_string("Pending"));
-	json_object_set_new(st, "qosClass", json_string(qos));
+	json_array_foreach(vols, i, v) if (api_jstr(v, "name") &&
+					   strcmp(api_jstr(v, "name"), name) == 0) return true;
+	return false;
+}
+
+static void volumes_validate(const json_t *vols, const char *path, json_t *causes)
+{
+	json_t *v, *o;
+	size_t i, j;
+	char f[256];
+
+	json_array_foreach(vols, i, v)
+	{
+		const char *name = api_jstr(v, "name") ?: "";
+		int n = 0;
+
+		for (const char *const *s = volume_sources; *s; s++) {
+			if (!json_object_get(v, *s))
+				continue;
+			snprintf(f, sizeof(f), "%s[%zu].%s", path, i, *s);
+			if (n++)
+				api_cause_add(causes, "FieldValueForbidden", f,
+					      "Forbidden: may not specify more than 1 volume type");
+		}
+		snprintf(f, sizeof(f), "%s[%zu]", path, i);
+		if (!n)
+			api_cause_add(causes, "FieldValueRequired", f,
+				      "Required value: must specify a volume type");
+		snprintf(f, sizeof(f), "%s[%zu].name", path, i);
+		api_validate_dns_label(name, f, causes);
+		json_array_foreach(vols, j, o) if (j < i && *name && api_jstr(o, "name") &&
+						   strcmp(api_jstr(o, "name"), name) == 0)
+		{
+			api_cause_add(causes, "FieldValueDuplicate", f, "Duplicate value: \"%s\"",
+				      name);
+			break;
+		}
+		snprintf(f, sizeof(f), "%s[%zu].persistentVolumeClaim.claimName", path, i);
+		if (json_object_get(v, "persistentVolumeClaim") &&
+		    !*(api_jstr(v, "persistentVolumeClaim.claimName") ?: ""))
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		snprintf(f, sizeof(f), "%s[%zu].hostPath.path", path, i);
+		if (json_object_get(v, "hostPath") && !*(api_jstr(v, "hostPath.path") ?: ""))
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+	}
+}
+
+/* One container of a list at path (containers[i]); names holds the names seen so far. */
+static void container_validate(const json_t *c, const char *path, const json_t *spec, json_t *names,
+			       bool init, json_t *causes)
+{
+	const char *name = api_jstr(c, "name"), *img = api_jstr(c, "image");
+	json_t *o, *port_names = json_object(), *mounts = json_object();
+	size_t j;
+	char f[256];
+
+	snprintf(f, sizeof(f), "%s.name", path);
+	if (!name || !*name) {
+		api_cause_add(causes, "FieldValueRequired", f, "Required value");
+	} else {
+		api_validate_dns_label(name, f, causes);
+		if (json_object_get(names, name))
+			api_cause_add(causes, "FieldValueDuplicate", f, "Duplicate value: \"%s\"",
+				      name);
+		json_object_set_new(names, name, json_true());
+	}
+	snprintf(f, sizeof(f), "%s.image", path);
+	if (!img || !*img)
+		api_cause_add(causes, "FieldValueRequired", f, "Required value");
+	{
+		const char *pp = api_jstr(c, "imagePullPolicy");
+		const char *tp = api_jstr(c, "terminationMessagePolicy");
+
+		snprintf(f, sizeof(f), "%s.imagePullPolicy", path);
+		if (pp && strcmp(pp, "Always") && strcmp(pp, "IfNotPresent") && strcmp(pp, "Never"))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: \"Always\", "
+				      "\"IfNotPresent\", \"Never\"",
+				      pp);
+		snprintf(f, sizeof(f), "%s.terminationMessagePolicy", path);
+		if (tp && strcmp(tp, "File") && strcmp(tp, "FallbackToLogsOnError"))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: "
+				      "\"FallbackToLogsOnError\", \"File\"",
+				      tp);
+	}
+	json_array_foreach(json_object_get(c, "ports"), j, o)
+	{
+		const char *pn = api_jstr(o, "name"), *proto = api_jstr(o, "protocol");
+		json_t *cp = json_object_get(o, "containerPort");
+
+		snprintf(f, sizeof(f), "%s.ports[%zu].name", path, j);
+		if (pn && *pn) {
+			json_t *before = json_array();
+
+			api_validate_port_name(pn, f, before);
+			if (!json_array_size(before) && json_object_get(port_names, pn))
+				api_cause_add(causes, "FieldValueDuplicate", f,
+					      "Duplicate value: \"%s\"", pn);
+			json_array_extend(causes, before);
+			json_decref(before);
+			json_object_set_new(port_names, pn, json_true());
+		}
+		snprintf(f, sizeof(f), "%s.ports[%zu].containerPort", path, j);
+		if (!json_integer_value(cp))
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		else
+			api_validate_port_num(cp, f, causes);
+		snprintf(f, sizeof(f), "%s.ports[%zu].hostPort", path, j);
+		if (json_integer_value(json_object_get(o, "hostPort")))
+			api_validate_port_num(json_object_get(o, "hostPort"), f, causes);
+		snprintf(f, sizeof(f), "%s.ports[%zu].protocol", path, j);
+		if (proto && strcmp(proto, "TCP") && strcmp(proto, "UDP") && strcmp(proto, "SCTP"))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: \"SCTP\", "
+				      "\"TCP\", \"UDP\"",
+				      proto);
+	}
+	json_decref(port_names);
+	json_array_foreach(json_object_get(c, "env"), j, o)
+	{
+		snprintf(f, sizeof(f), "%s.env[%zu].name", path, j);
+		api_validate_env_name(api_jstr(o, "name") ?: "", f, causes);
+		snprintf(f, sizeof(f), "%s.env[%zu].valueFrom", path, j);
+		if (json_object_get(o, "valueFrom") && *(api_jstr(o, "value") ?: ""))
+			api_cause_add(causes, "FieldValueInvalid", f,
+				      "Invalid value: \"\": may not be specified when `value` is "
+				      "not empty");
+	}
+	snprintf(f, sizeof(f), "%s.resources", path);
+	api_validate_resources(json_object_get(c, "resources"), f, causes);
+	json_array_foreach(json_object_get(c, "volumeMounts"), j, o)
+	{
+		const char *vn = api_jstr(o, "name") ?: "", *mp = api_jstr(o, "mountPath") ?: "";
+
+		snprintf(f, sizeof(f), "%s.volumeMounts[%zu].name", path, j);
+		if (!*vn)
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		if (!volume_defined(json_object_get(spec, "volumes"), vn))
+			api_cause_add(causes, "FieldValueNotFound", f, "Not found: \"%s\"", vn);
+		snprintf(f, sizeof(f), "%s.volumeMounts[%zu].mountPath", path, j);
+		if (!*mp)
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		else if (json_object_get(mounts, mp))
+			api_cause_add(causes, "FieldValueInvalid", f,
+				      "Invalid value: \"%s\": must be unique", mp);
+		json_object_set_new(mounts, mp, json_true());
+	}
+	json_decref(mounts);
+	for (const char *const *n = probes; *n; n++) {
+		json_t *p = json_object_get(c, *n);
+
+		snprintf(f, sizeof(f), "%s.%s", path, *n);
+		if (p && init && strcmp(api_jstr(c, "restartPolicy") ?: "", "Always") != 0)
+			api_cause_add(causes, "FieldValueForbidden", f,
+				      "Forbidden: may not be set for init containers without "
+				      "restartPolicy=Always");
+		else if (json_is_object(p))
+			probe_validate(p, f, *n, causes);
+	}
+	for (const char *const *h = hooks; *h; h++) {
+		json_t *hk = api_jget(json_object_get(c, "lifecycle"), *h);
+
+		snprintf(f, sizeof(f), "%s.lifecycle.%s", path, *h);
+		if (json_is_object(hk))
+			handler_validate(hk, f, false, causes);
+	}
+}
+
+/* The PodSpec's scalar fields: DNS policy, host and subdomain names, node selector... */
+static void pod_spec_fields_validate(const json_t *spec, const char *path, json_t *causes)
+{
+	const char *dp = api_jstr(spec, "dnsPolicy"), *sa = api_jstr(spec, "serviceAccountName");
+	json_t *ads = json_object_get(spec, "activeDeadlineSeconds");
+	char f[160];
+
+	snprintf(f, sizeof(f), "%s.dnsPolicy", path);
+	if (dp && strcmp(dp, "ClusterFirst") && strcmp(dp, "ClusterFirstWithHostNet") &&
+	    strcmp(dp, "Default") && strcmp(dp, "None"))
+		api_cause_add(causes, "FieldValueNotSupported", f,
+			      "Unsupported value: \"%s\": supported values: \"ClusterFirst\", "
+			      "\"ClusterFirstWithHostNet\", \"Default\", \"None\"",
+			      dp);
+	snprintf(f, sizeof(f), "%s.dnsConfig", path);
+	if (dp && strcmp(dp, "None") == 0 && !json_is_object(json_object_get(spec, "dnsConfig")))
+		api_cause_add(causes, "FieldValueRequired", f,
+			      "Required value: must provide `dnsConfig` when `dnsPolicy` is None");
+	snprintf(f, sizeof(f), "%s.nodeSelector", path);
+	api_validate_labels(json_object_get(spec, "nodeSelector"), f, causes);
+	snprintf(f, sizeof(f), "%s.hostname", path);
+	if (*(api_jstr(spec, "hostname") ?: ""))
+		api_validate_dns_label(api_jstr(spec, "hostname"), f, causes);
+	snprintf(f, sizeof(f), "%s.subdomain", path);
+	if (*(api_jstr(spec, "subdomain") ?: ""))
+		api_validate_dns_label(api_jstr(spec, "subdomain"), f, causes);
+	snprintf(f, sizeof(f), "%s.serviceAccountName", path);
+	if (sa && *sa)
+		api_validate_subdomain(sa, f, causes);
+	snprintf(f, sizeof(f), "%s.activeDeadlineSeconds", path);
+	if (ads && (json_integer_value(ads) < 1 || json_integer_value(ads) > 2147483647))
+		api_cause_add(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: must be between 1 and 2147483647, inclusive",
+			      (long long)json_integer_value(ads));
+	snprintf(f, sizeof(f), "%s.terminationGracePeriodSeconds", path);
+	api_validate_nonnegative(json_object_get(spec, "terminationGracePeriodSeconds"), f, causes);
 }
 
 void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
 {
 	json_t *cs = json_object_get(spec, "containers"), *c;
 	const char *rp = api_jstr(spec, "restartPolicy");
-	char f[128];
-	size_t i, j;
+	_cleanup_json_ json_t *names = json_object();
+	char f[128], cf[192];
+	size_t i;
 
+	snprintf(f, sizeof(f), "%s.volumes", path);
+	volumes_validate(json_object_get(spec, "volumes"), f, causes);
+	json_array_foreach(json_object_get(spec, "initContainers"), i, c)
+	{
+		snprintf(cf, sizeof(cf), "%s.initContainers[%zu]", path, i);
+		container_validate(c, cf, spec, names, true, causes);
+	}
 	if (!json_array_size(cs)) {
 		snprintf(f, sizeof(f), "%s.containers", path);
 		api_cause_add(causes, "FieldValueRequired", f, "Required value");
 	}
 	json_array_foreach(cs, i, c)
 	{
-		const char *name = api_jstr(c, "name"), *img = api_jstr(c, "image"), *problem;
-		json_t *o;
-
-		snprintf(f, sizeof(f), "%s.containers[%zu].name", path, i);
-		if (!name || !*name)
-			api_cause_add(causes, "FieldValueRequired", f, "Required value");
-		else if ((problem = api_name_error(API_NAME_LABEL, name)))
-			api_cause_add(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s",
-				      name, problem);
-		else
-			json_array_foreach(cs, j, o) if (j < i && api_jstr(o, "name") &&
-							 !strcmp(api_jstr(o, "name"), name))
-				api_cause_add(causes, "FieldValueDuplicate", f,
-					      "Duplicate value: \"%s\"", name);
-		snprintf(f, sizeof(f), "%s.containers[%zu].image", path, i);
-		if (!img || !*img)
-			api_cause_add(causes, "FieldValueRequired", f, "Required value");
-		json_array_foreach(json_object_get(c, "ports"), j, o)
-		{
-			json_t *cp = json_object_get(o, "containerPort");
-
-			snprintf(f, sizeof(f), "%s.containers[%zu].ports[%zu].containerPort", path,
-				 i, j);
-			if (!json_is_integer(cp))
-				api_cause_add(causes, "FieldValueRequired", f, "Required value");
-			else if (json_integer_value(cp) < 1 || json_integer_value(cp) > 65535)
-				api_cause_add(causes, "FieldValueInvalid", f,
-					      "Invalid value: %lld: must be between 1 and 65535, "
-					      "inclusive",
-					      (long long)json_integer_value(cp));
-		}
+		snprintf(cf, sizeof(cf), "%s.containers[%zu]", path, i);
+		container_validate(c, cf, spec, names, false, causes);
 	}
 	if (rp && strcmp(rp, "Always") && strcmp(rp, "OnFailure") && strcmp(rp, "Never")) {
 		snprintf(f, sizeof(f), "%s.restartPolicy", path);
@@ -665,6 +1377,7 @@ void api_pod_spec_validate(const json_t *spec, const char *path, json_t *causes)
 			      "\"OnFailure\", \"Never\"",
 			      rp);
 	}
+	pod_spec_fields_validate(spec, path, causes);
 }
 
 /* The spec with the fields an update may change (images, activeDeadlineSeconds...) blanked. */
@@ -808,6 +1521,17 @@ static json_t *node_cells(const json_t *obj)
 	return out;
 }
 
+/* SetDefaults_NodeStatus: allocatable is the capacity when not given; canonical quantities. */
+static void node_defaults(json_t *obj)
+{
+	json_t *st = json_object_get(obj, "status"), *cap = json_object_get(st, "capacity");
+
+	api_quantities_canonical(cap);
+	api_quantities_canonical(json_object_get(st, "allocatable"));
+	if (json_is_object(cap) && !json_object_get(st, "allocatable"))
+		json_object_set_new(st, "allocatable", json_deep_copy(cap));
+}
+
 /* PersistentVolumes and claims. */
 
 static json_t *access_modes_cell(const json_t *modes)
@@ -858,6 +1582,7 @@ static void pv_defaults(json_t *obj)
 {
 	json_t *spec = api_jobj(obj, "spec");
 
+	api_quantities_canonical(json_object_get(spec, "capacity"));
 	api_default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
 	api_default_str(spec, "volumeMode", "Filesystem");
 }
@@ -892,7 +1617,28 @@ static json_t *pvc_cells(const json_t *obj)
 
 static void pvc_defaults(json_t *obj)
 {
-	api_default_str(api_jobj(obj, "spec"), "volumeMode", "Filesystem");
+	json_t *spec = api_jobj(obj, "spec");
+
+	api_default_str(spec, "volumeMode", "Filesystem");
+	api_quantities_canonical(api_jget(spec, "resources.requests"));
+	api_quantities_canonical(api_jget(spec, "resources.limits"));
+}
+
+static void pv_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *rp = api_jstr(obj, "spec.persistentVolumeReclaimPolicy");
+
+	if (!json_array_size(api_jget(obj, "spec.accessModes")))
+		api_cause_add(causes, "FieldValueRequired", "spec.accessModes", "Required value");
+	if (!api_jget(obj, "spec.capacity"))
+		api_cause_add(causes, "FieldValueRequired", "spec.capacity", "Required value");
+	api_validate_resource_list(api_jget(obj, "spec.capacity"), "spec.capacity", false, causes);
+	if (rp && strcmp(rp, "Recycle") && strcmp(rp, "Delete") && strcmp(rp, "Retain"))
+		api_cause_add(causes, "FieldValueNotSupported",
+			      "spec.persistentVolumeReclaimPolicy",
+			      "Unsupported value: \"%s\": supported values: \"Delete\", "
+			      "\"Recycle\", \"Retain\"",
+			      rp);
 }
 
 static void pvc_validate(const json_t *obj, const json_t *old, json_t *causes)
@@ -903,6 +1649,10 @@ static void pvc_validate(const json_t *obj, const json_t *old, json_t *causes)
 	    !api_jget(obj, "spec.dataSourceRef"))
 		api_cause_add(causes, "FieldValueRequired", "spec.resources[storage]",
 			      "Required value");
+	api_validate_resource_list(api_jget(obj, "spec.resources.requests"),
+				   "spec.resources.requests", false, causes);
+	api_validate_resource_list(api_jget(obj, "spec.resources.limits"), "spec.resources.limits",
+				   false, causes);
 }
 
 /* ResourceQuotas and LimitRanges. */
@@ -913,25 +1663,36 @@ static const struct api_column quota_columns[] = {{"Name", "string", "name", 0},
 						  {"Limit", "string", NULL, 0},
 						  {NULL}};
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "cpu: 0/4, pods: 0/10" by sorted resource name, limits.* apart (printResourceQuota). */
 static json_t *quota_cells(const json_t *obj)
 {
+	json_t *hard = api_jget(obj, "spec.hard"), *v, *out;
+	json_t *shard = api_jget(obj, "status.hard"), *used = api_jget(obj, "status.used");
+	size_t n = json_is_object(hard) ? json_object_size(hard) : 0, i = 0;
+	_cleanup_free_ const char **keys = k8c_xmalloc((n ? n : 1) * sizeof(*keys));
 	char *req = NULL, *lim = NULL;
 	size_t rlen = 0, llen = 0;
 	FILE *r = open_memstream(&req, &rlen), *l = open_memstream(&lim, &llen);
 	const char *k;
-	json_t *v, *out;
 
-	json_object_foreach(api_jget(obj, "status.hard") ?: api_jget(obj, "spec.hard"), k, v)
-	{
-		const char *used =
-			json_string_value(json_object_get(api_jget(obj, "status.used"), k));
-		bool is_limit = strncmp(k, "limits.", 7) == 0;
+	json_object_foreach(hard, k, v) keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	for (i = 0; i < n; i++) {
+		const char *u = json_string_value(json_object_get(used, keys[i]));
+		const char *h = json_string_value(json_object_get(shard, keys[i]))
+					?: json_string_value(json_object_get(hard, keys[i]));
+		bool is_limit = strncmp(keys[i], "limits.", 7) == 0;
 		FILE *f = is_limit ? l : r;
 
 		fflush(r);
 		fflush(l);
-		fprintf(f, "%s%s: %s/%s", (is_limit ? llen : rlen) ? ", " : "", k, used ?: "0",
-			json_string_value(v) ?: "");
+		fprintf(f, "%s%s: %s/%s", (is_limit ? llen : rlen) ? ", " : "", keys[i], u ?: "0",
+			h ?: "0");
 	}
 	fclose(r);
 	fclose(l);
@@ -939,6 +1700,110 @@ static json_t *quota_cells(const json_t *obj)
 	free(req);
 	free(lim);
 	return out;
+}
+
+static void quota_defaults(json_t *obj)
+{
+	api_quantities_canonical(api_jget(obj, "spec.hard"));
+}
+
+static void quota_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	api_validate_resource_list(api_jget(obj, "spec.hard"), "spec.hard", false, causes);
+}
+
+/* SetDefaults_LimitRangeItem: for containers, default <- max, defaultRequest <- default, min. */
+static void limits_defaults(json_t *obj)
+{
+	static const char *const lists[] = {
+		"max", "min", "default", "defaultRequest", "maxLimitRequestRatio", NULL};
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(api_jget(obj, "spec.limits"), i, item)
+	{
+		const char *k;
+		json_t *v;
+
+		if (!json_is_object(item))
+			continue;
+		for (const char *const *l = lists; *l; l++)
+			api_quantities_canonical(json_object_get(item, *l));
+		if (strcmp(api_jstr(item, "type") ?: "", "Container") != 0)
+			continue;
+		json_object_foreach(json_object_get(item, "max"), k,
+				    v) if (!json_object_get(json_object_get(item, "default"), k))
+			json_object_set(api_jobj(item, "default"), k, v);
+		json_object_foreach(
+			json_object_get(item, "default"), k,
+			v) if (!json_object_get(json_object_get(item, "defaultRequest"), k))
+			json_object_set(api_jobj(item, "defaultRequest"), k, v);
+		json_object_foreach(
+			json_object_get(item, "min"), k,
+			v) if (!json_object_get(json_object_get(item, "defaultRequest"), k))
+			json_object_set(api_jobj(item, "defaultRequest"), k, v);
+	}
+}
+
+/* ValidateLimitRange: a supported type, valid quantities, min <= defaultRequest <= default <= max. */
+static void limits_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	static const char *const lists[] = {
+		"max", "min", "default", "defaultRequest", "maxLimitRequestRatio", NULL};
+	static const char *const order[][2] = {{"min", "max"},	   {"min", "defaultRequest"},
+					       {"min", "default"}, {"defaultRequest", "default"},
+					       {"default", "max"}, {"defaultRequest", "max"}};
+	static const char *const what[] = {"min", "default request", "default", "max"};
+	json_t *item;
+	size_t i;
+	char f[128];
+
+	json_array_foreach(api_jget(obj, "spec.limits"), i, item)
+	{
+		const char *t = api_jstr(item, "type");
+		const char *k;
+		json_t *v;
+
+		snprintf(f, sizeof(f), "spec.limits[%zu].type", i);
+		if (!t || !*t)
+			api_cause_add(causes, "FieldValueRequired", f, "Required value");
+		else if (strcmp(t, "Pod") && strcmp(t, "Container") &&
+			 strcmp(t, "PersistentVolumeClaim"))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: "
+				      "\"Container\", \"PersistentVolumeClaim\", \"Pod\"",
+				      t);
+		for (const char *const *l = lists; *l; l++) {
+			snprintf(f, sizeof(f), "spec.limits[%zu].%s", i, *l);
+			api_validate_resource_list(json_object_get(item, *l), f, false, causes);
+		}
+		for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+			json_object_foreach(json_object_get(item, order[o][0]), k, v)
+			{
+				struct api_quantity a, b;
+				char at[64], bt[64];
+				json_t *w = json_object_get(json_object_get(item, order[o][1]), k);
+				int ai = strcmp(order[o][0], "min") == 0	      ? 0
+					 : strcmp(order[o][0], "defaultRequest") == 0 ? 1
+										      : 2;
+				int bi = strcmp(order[o][1], "max") == 0       ? 3
+					 : strcmp(order[o][1], "default") == 0 ? 2
+									       : 1;
+
+				if (!w || api_quantity_parse_json(v, &a) ||
+				    api_quantity_parse_json(w, &b) || api_quantity_cmp(&a, &b) <= 0)
+					continue;
+				api_quantity_format(&a, at, sizeof(at));
+				api_quantity_format(&b, bt, sizeof(bt));
+				snprintf(f, sizeof(f), "spec.limits[%zu].%s[%s]", i, order[o][0],
+					 k);
+				api_cause_add(causes, "FieldValueInvalid", f,
+					      "Invalid value: \"%s\": %s value %s is greater than "
+					      "%s value %s",
+					      at, what[ai], at, what[bi], bt);
+			}
+		}
+	}
 }
 
 static const struct api_column limits_columns[] = {
@@ -984,8 +1849,12 @@ static void rc_defaults(json_t *obj)
 	if (json_is_object(tmpl)) {
 		json_t *labels = api_jget(tmpl, "metadata.labels");
 
-		if (!json_object_get(spec, "selector") && json_is_object(labels))
+		if (!json_object_size(json_object_get(spec, "selector")) && json_is_object(labels))
 			json_object_set_new(spec, "selector", json_deep_copy(labels));
+		/* and the RC's own labels, when it has none */
+		if (!json_object_size(api_jget(obj, "metadata.labels")) && json_object_size(labels))
+			json_object_set_new(api_jobj(obj, "metadata"), "labels",
+					    json_deep_copy(labels));
 		api_pod_spec_defaults(api_jobj(tmpl, "spec"));
 	}
 }
@@ -1002,8 +1871,13 @@ static void rc_validate(const json_t *obj, const json_t *old, json_t *causes)
 	const char *k;
 	json_t *v;
 
+	api_validate_nonnegative(api_jget(obj, "spec.replicas"), "spec.replicas", causes);
+	api_validate_nonnegative(api_jget(obj, "spec.minReadySeconds"), "spec.minReadySeconds",
+				 causes);
 	if (!json_object_size(sel))
 		api_cause_add(causes, "FieldValueRequired", "spec.selector", "Required value");
+	else
+		api_validate_labels(sel, "spec.selector", causes);
 	if (!json_is_object(api_jget(obj, "spec.template"))) {
 		api_cause_add(causes, "FieldValueRequired", "spec.template", "Required value");
 		return;
@@ -1016,6 +1890,7 @@ static void rc_validate(const json_t *obj, const json_t *old, json_t *causes)
 			break;
 		}
 	}
+	api_validate_labels(labels, "spec.template.metadata.labels", causes);
 	api_pod_spec_validate(api_jget(obj, "spec.template.spec"), "spec.template.spec", causes);
 }
 
@@ -1047,7 +1922,7 @@ const struct api_resource api_registry[] = {
 	 .validate = svc_validate, .on_update = svc_on_update, .allocate = api_services_allocate},
 	{CORE("endpoints", "endpoints", "Endpoints"), .namespaced = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ep"), .columns = ep_columns,
-	 .cells = ep_cells},
+	 .cells = ep_cells, .defaults = ep_defaults},
 	{CORE("pods", "pod", "Pod"), .namespaced = true, .has_status = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("po"), .categories = ALL,
 	 .columns = pod_columns, .cells = pod_cells, .defaults = pod_defaults,
@@ -1057,20 +1932,22 @@ const struct api_resource api_registry[] = {
 	 .validate = event_validate},
 	{CORE("nodes", "node", "Node"), .has_status = true, .create_keeps_status = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("no"), .columns = node_columns,
-	 .cells = node_cells},
+	 .cells = node_cells, .defaults = node_defaults},
 	{CORE("persistentvolumes", "persistentvolume", "PersistentVolume"), .has_status = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("pv"), .columns = pv_columns,
-	 .cells = pv_cells, .defaults = pv_defaults, .on_create = pv_on_create},
+	 .cells = pv_cells, .defaults = pv_defaults, .on_create = pv_on_create,
+	 .validate = pv_validate},
 	{CORE("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim"),
 	 .namespaced = true, .has_status = true, .name_rule = API_NAME_SUBDOMAIN,
 	 .short_names = NAMES("pvc"), .columns = pvc_columns, .cells = pvc_cells,
 	 .defaults = pvc_defaults, .on_create = pv_on_create, .validate = pvc_validate},
 	{CORE("resourcequotas", "resourcequota", "ResourceQuota"), .namespaced = true,
 	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("quota"),
-	 .columns = quota_columns, .cells = quota_cells},
+	 .columns = quota_columns, .cells = quota_cells, .defaults = quota_defaults,
+	 .validate = quota_validate},
 	{CORE("limitranges", "limitrange", "LimitRange"), .namespaced = true,
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("limits"), .columns = limits_columns,
-	 .cells = limits_cells},
+	 .cells = limits_cells, .defaults = limits_defaults, .validate = limits_validate},
 	{CORE("replicationcontrollers", "replicationcontroller", "ReplicationController"),
 	 .namespaced = true, .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .has_scale = true,
 	 .short_names = NAMES("rc"), .categories = ALL, .columns = api_replicas_columns,

@@ -6,10 +6,12 @@
  * (pkg/printers/internalversion/printers.go); and the autoscaling/v1 Scale of the controllers.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_kind.h"
 #include "api_registry.h"
+#include "api_validate.h"
 #include "cleanup.h"
 
 /* Helpers. */
@@ -124,46 +126,130 @@ static bool selector_matches(const json_t *sel, const json_t *labels)
 	return true;
 }
 
-/* apps/v1: a selector is required, is immutable and selects the template's labels. */
-static void selector_validate(const json_t *obj, const json_t *old, json_t *causes)
+/* Whether LabelSelectorAsSelector takes sel: operators known, values as they need. */
+static bool selector_convertible(const json_t *sel)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
+	{
+		const char *op = api_jstr(e, "operator") ?: "";
+		size_t nv = json_array_size(json_object_get(e, "values"));
+
+		if (((!strcmp(op, "In") || !strcmp(op, "NotIn")) && !nv) ||
+		    ((!strcmp(op, "Exists") || !strcmp(op, "DoesNotExist")) && nv) ||
+		    (strcmp(op, "In") && strcmp(op, "NotIn") && strcmp(op, "Exists") &&
+		     strcmp(op, "DoesNotExist")))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * apps/v1 (ValidateDeploymentSpec and its siblings): a selector is required, not empty, is
+ * immutable and selects the template's labels; the template restarts Always and has no
+ * activeDeadlineSeconds. what names the kind in kube's "empty selector" message.
+ */
+static void selector_validate_as(const json_t *obj, const json_t *old, const char *what,
+				 json_t *causes)
 {
 	json_t *sel = api_jget(obj, "spec.selector");
 	json_t *labels = api_jget(obj, "spec.template.metadata.labels");
+	const char *rp = api_jstr(obj, "spec.template.spec.restartPolicy");
+	bool empty = !json_object_size(json_object_get(sel, "matchLabels")) &&
+		     !json_array_size(json_object_get(sel, "matchExpressions"));
 
-	if (!json_object_size(json_object_get(sel, "matchLabels")) &&
-	    !json_array_size(json_object_get(sel, "matchExpressions"))) {
+	if (!json_is_object(sel)) {
 		api_cause_add(causes, "FieldValueRequired", "spec.selector", "Required value");
-		if (!json_is_object(sel))
-			return;
+	} else {
+		api_validate_label_selector(sel, "spec.selector", causes);
+		if (empty) {
+			_cleanup_free_ char *t = api_go_label_selector(sel);
+
+			api_cause_add(causes, "FieldValueInvalid", "spec.selector",
+				      "Invalid value: %s: empty selector is invalid for %s", t,
+				      what);
+		}
 	}
 	if (old && !json_equal(sel, api_jget(old, "spec.selector"))) {
-		_cleanup_json_ json_t *text = selector_cell(sel, false);
+		_cleanup_free_ char *t = api_go_label_selector(sel);
 
 		api_cause_add(causes, "FieldValueInvalid", "spec.selector",
-			      "Invalid value: \"%s\": field is immutable", json_string_value(text));
+			      "Invalid value: %s: field is immutable", t);
+	}
+	if (json_is_object(sel) && !selector_convertible(sel)) {
+		_cleanup_free_ char *t = api_go_label_selector(sel);
+
+		/* kube validates no template when the selector does not convert */
+		api_cause_add(causes, "FieldValueInvalid", "spec.selector",
+			      "Invalid value: %s: invalid label selector", t);
+		return;
 	}
 	if (!json_is_object(api_jget(obj, "spec.template"))) {
 		api_cause_add(causes, "FieldValueRequired", "spec.template", "Required value");
 		return;
 	}
-	if (!selector_matches(sel, labels)) {
-		_cleanup_json_ json_t *text = selector_cell(labels, true);
+	/* a missing selector matches nothing, an empty one everything (kube skips that) */
+	if ((!json_is_object(sel) || !empty) &&
+	    (!json_is_object(sel) || !selector_matches(sel, labels))) {
+		_cleanup_free_ char *t = api_go_string_map(labels);
 
 		api_cause_add(causes, "FieldValueInvalid", "spec.template.metadata.labels",
-			      "Invalid value: \"%s\": `selector` does not match template `labels`",
-			      json_string_value(text));
+			      "Invalid value: %s: `selector` does not match template `labels`", t);
 	}
+	api_validate_labels(labels, "spec.template.metadata.labels", causes);
+	api_validate_annotations(api_jget(obj, "spec.template.metadata.annotations"),
+				 "spec.template.metadata.annotations", causes);
 	api_pod_spec_validate(api_jget(obj, "spec.template.spec"), "spec.template.spec", causes);
+	if (rp && strcmp(rp, "Always") != 0)
+		api_cause_add(causes, "FieldValueNotSupported", "spec.template.spec.restartPolicy",
+			      "Unsupported value: \"%s\": supported values: \"Always\"", rp);
+	if (api_jget(obj, "spec.template.spec.activeDeadlineSeconds"))
+		api_cause_add(causes, "FieldValueForbidden",
+			      "spec.template.spec.activeDeadlineSeconds",
+			      "Forbidden: activeDeadlineSeconds in %s is not Supported",
+			      strcmp(what, "daemonset") == 0	 ? "DaemonSet"
+			      : strcmp(what, "statefulset") == 0 ? "StatefulSet"
+								 : "ReplicaSet");
 }
 
+/* replicas, revisionHistoryLimit and minReadySeconds are counts (>= 0) when present. */
 static void replicas_validate(const json_t *obj, json_t *causes)
 {
-	json_t *n = api_jget(obj, "spec.replicas");
+	static const char *const counts[] = {"replicas", "revisionHistoryLimit", "minReadySeconds",
+					     NULL};
+	json_t *spec = json_object_get(obj, "spec");
+	char f[64];
 
-	if (n && (!json_is_integer(n) || json_integer_value(n) < 0))
-		api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
-			      "Invalid value: %lld: must be greater than or equal to 0",
-			      (long long)json_integer_value(n));
+	for (const char *const *c = counts; *c; c++) {
+		snprintf(f, sizeof(f), "spec.%s", *c);
+		api_validate_nonnegative(json_object_get(spec, *c), f, causes);
+	}
+}
+
+/* A rolling update's maxSurge and maxUnavailable (ValidateRollingUpdateDeployment). */
+static void rolling_validate(const json_t *ru, const char *path, json_t *causes)
+{
+	json_t *mu = json_object_get(ru, "maxUnavailable"), *ms = json_object_get(ru, "maxSurge");
+	char f[128];
+
+	snprintf(f, sizeof(f), "%s.maxUnavailable", path);
+	api_validate_int_or_percent(mu, f, causes);
+	if (json_is_string(mu) && atoi(json_string_value(mu)) > 100) {
+		_cleanup_free_ char *t = api_intstr_text(mu);
+
+		api_cause_add(causes, "FieldValueInvalid", f,
+			      "Invalid value: %s: must not be greater than 100%%", t);
+	}
+	if (api_intstr_zero(mu) && api_intstr_zero(ms)) {
+		_cleanup_free_ char *t = api_intstr_text(mu);
+
+		api_cause_add(causes, "FieldValueInvalid", f,
+			      "Invalid value: %s: may not be 0 when `maxSurge` is 0", t);
+	}
+	snprintf(f, sizeof(f), "%s.maxSurge", path);
+	api_validate_int_or_percent(ms, f, causes);
 }
 
 static void template_defaults(json_t *spec)
@@ -174,10 +260,11 @@ static void template_defaults(json_t *spec)
 		api_pod_spec_defaults(api_jobj(tmpl, "spec"));
 }
 
+/* Deployments and ReplicaSets (kube's ReplicaSet message says "deployment" too). */
 static void controller_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	replicas_validate(obj, causes);
-	selector_validate(obj, old, causes);
+	selector_validate_as(obj, old, "deployment", causes);
 }
 
 /* The status a controller starts with (its controller fills it in later). */
@@ -245,6 +332,50 @@ static void deploy_validate(const json_t *obj, const json_t *old, json_t *causes
 		api_cause_add(causes, "FieldValueForbidden", "spec.strategy.rollingUpdate",
 			      "Forbidden: may not be specified when strategy `type` is "
 			      "'Recreate'");
+	else if (json_is_object(api_jget(obj, "spec.strategy.rollingUpdate")))
+		rolling_validate(api_jget(obj, "spec.strategy.rollingUpdate"),
+				 "spec.strategy.rollingUpdate", causes);
+	api_validate_nonnegative(api_jget(obj, "spec.progressDeadlineSeconds"),
+				 "spec.progressDeadlineSeconds", causes);
+	if (json_is_integer(api_jget(obj, "spec.progressDeadlineSeconds")) &&
+	    jint(obj, "spec.progressDeadlineSeconds") <= jint(obj, "spec.minReadySeconds"))
+		api_cause_add(causes, "FieldValueInvalid", "spec.progressDeadlineSeconds",
+			      "Invalid value: %lld: must be greater than minReadySeconds",
+			      jint(obj, "spec.progressDeadlineSeconds"));
+}
+
+static void ds_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t = api_jstr(obj, "spec.updateStrategy.type");
+
+	replicas_validate(obj, causes);
+	selector_validate_as(obj, old, "daemonset", causes);
+	if (t && strcmp(t, "RollingUpdate") && strcmp(t, "OnDelete"))
+		api_cause_add(causes, "FieldValueNotSupported", "spec.updateStrategy.type",
+			      "Unsupported value: \"%s\": supported values: \"OnDelete\", "
+			      "\"RollingUpdate\"",
+			      t);
+	if (t && strcmp(t, "RollingUpdate") == 0 &&
+	    json_is_object(api_jget(obj, "spec.updateStrategy.rollingUpdate")))
+		rolling_validate(api_jget(obj, "spec.updateStrategy.rollingUpdate"),
+				 "spec.updateStrategy.rollingUpdate", causes);
+}
+
+static void sts_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t = api_jstr(obj, "spec.updateStrategy.type");
+	const char *pm = api_jstr(obj, "spec.podManagementPolicy");
+
+	replicas_validate(obj, causes);
+	selector_validate_as(obj, old, "statefulset", causes);
+	if (pm && strcmp(pm, "OrderedReady") && strcmp(pm, "Parallel"))
+		api_cause_add(causes, "FieldValueInvalid", "spec.podManagementPolicy",
+			      "Invalid value: \"%s\": must be 'OrderedReady' or 'Parallel'", pm);
+	if (t && strcmp(t, "RollingUpdate") && strcmp(t, "OnDelete"))
+		api_cause_add(causes, "FieldValueInvalid", "spec.updateStrategy",
+			      "Invalid value: \"%s\": must be 'RollingUpdate' or 'OnDelete'", t);
+	api_validate_nonnegative(api_jget(obj, "spec.updateStrategy.rollingUpdate.partition"),
+				 "spec.updateStrategy.rollingUpdate.partition", causes);
 }
 
 /* ReplicaSets. */
@@ -398,10 +529,10 @@ static json_t *ing_cells(const json_t *obj)
 	sbuf_open(&addrs);
 	json_array_foreach(api_jget(obj, "status.loadBalancer.ingress"), i, e)
 		fprintf(addrs.f, "%s%s", i ? "," : "", api_jstr(e, "ip") ?: api_jstr(e, "hostname") ?: "");
-	return json_pack("[o, o, o, o, s, o]", api_cell_name(obj), api_cell_str(cls),
-			 sbuf_cell(&hosts, NULL), sbuf_cell(&addrs, ""),
-			 json_array_size(api_jget(obj, "spec.tls")) ? "80, 443" : "80",
-			 api_cell_age(obj));
+	return json_pack(
+		"[o, o, o, o, s, o]", api_cell_name(obj), json_string(cls ? cls : "<none>"),
+		sbuf_cell(&hosts, NULL), sbuf_cell(&addrs, ""),
+		json_array_size(api_jget(obj, "spec.tls")) ? "80, 443" : "80", api_cell_age(obj));
 }
 
 static void ing_backend_validate(const json_t *b, const char *path, json_t *causes)
@@ -424,6 +555,40 @@ static void ing_backend_validate(const json_t *b, const char *path, json_t *caus
 	}
 }
 
+/* An IP address literal (IPv4 dotted quad or anything with a ':'). */
+static bool looks_like_ip(const char *s)
+{
+	unsigned a, b, c, d;
+	char tail;
+
+	return strchr(s, ':') || sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4;
+}
+
+/* An Ingress rule's host: a DNS subdomain, or a wildcard "*.example.com"; not an IP. */
+static void host_validate(const char *host, const char *field, json_t *causes)
+{
+	if (looks_like_ip(host))
+		api_cause_add(causes, "FieldValueInvalid", field,
+			      "Invalid value: \"%s\": must be a DNS name, not an IP address", host);
+	if (!strchr(host, '*')) {
+		api_validate_subdomain(host, field, causes);
+		return;
+	}
+	if (strlen(host) > 253)
+		api_cause_add(causes, "FieldValueInvalid", field,
+			      "Invalid value: \"%s\": must be no more than 253 characters", host);
+	if (strncmp(host, "*.", 2) != 0 || api_name_error(API_NAME_SUBDOMAIN, host + 2))
+		api_cause_add(
+			causes, "FieldValueInvalid", field,
+			"Invalid value: \"%s\": a wildcard DNS-1123 subdomain must start "
+			"with '*.', followed by a valid DNS subdomain, which must consist of "
+			"lower case alphanumeric characters, '-' or '.' and end with an "
+			"alphanumeric character (e.g. '*.example.com', regex used for "
+			"validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*["
+			"a-z0-9])?)*')",
+			host);
+}
+
 static void ing_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	json_t *rule, *p, *db = api_jget(obj, "spec.defaultBackend");
@@ -438,6 +603,11 @@ static void ing_validate(const json_t *obj, const json_t *old, json_t *causes)
 			      "specified");
 	json_array_foreach(api_jget(obj, "spec.rules"), i, rule)
 	{
+		const char *host = api_jstr(rule, "host");
+
+		snprintf(f, sizeof(f), "spec.rules[%zu].host", i);
+		if (host && *host)
+			host_validate(host, f, causes);
 		json_array_foreach(api_jget(rule, "http.paths"), j, p)
 		{
 			const char *pt = api_jstr(p, "pathType"), *path = api_jstr(p, "path");
@@ -487,6 +657,15 @@ static json_t *ingclass_cells(const json_t *obj)
 			 api_cell_str(api_jstr(obj, "spec.controller")), params, api_cell_age(obj));
 }
 
+/* SetDefaults_IngressClass: parameters are cluster-scoped unless told. */
+static void ingclass_defaults(json_t *obj)
+{
+	json_t *p = api_jget(obj, "spec.parameters");
+
+	if (json_is_object(p))
+		api_default_str(p, "scope", "Cluster");
+}
+
 static void ingclass_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	const char *c = api_jstr(obj, "spec.controller");
@@ -513,9 +692,21 @@ static json_t *netpol_cells(const json_t *obj)
 			 api_cell_age(obj));
 }
 
+static const char *const netpol_dirs[][2] = {{"ingress", "from"}, {"egress", "to"}};
+
 static void netpol_defaults(json_t *obj)
 {
 	json_t *spec = api_jobj(obj, "spec");
+
+	for (size_t d = 0; d < 2; d++) {
+		json_t *rule, *port;
+		size_t i, j;
+
+		json_array_foreach(json_object_get(spec, netpol_dirs[d][0]), i, rule)
+			json_array_foreach(json_object_get(rule, "ports"), j,
+					   port) if (json_is_object(port))
+				api_default_str(port, "protocol", "TCP");
+	}
 
 	api_jobj(spec, "podSelector");
 	if (!json_array_size(json_object_get(spec, "policyTypes"))) {
@@ -524,6 +715,76 @@ static void netpol_defaults(json_t *obj)
 		if (json_object_get(spec, "egress"))
 			json_array_append_new(t, json_string("Egress"));
 		json_object_set_new(spec, "policyTypes", t);
+	}
+}
+
+/* ValidateNetworkPolicyPort, and the peers' selectors and ipBlocks. */
+static void netpol_validate(const json_t *obj, const json_t *old, json_t *causes)
+{
+	const char *t;
+	json_t *rule, *port, *types = api_jget(obj, "spec.policyTypes");
+	size_t i, j;
+	char f[128];
+
+	json_array_foreach(types, i, port)
+	{
+		t = json_string_value(port);
+		snprintf(f, sizeof(f), "spec.policyTypes[%zu]", i);
+		if (!t || (strcmp(t, "Ingress") && strcmp(t, "Egress")))
+			api_cause_add(causes, "FieldValueNotSupported", f,
+				      "Unsupported value: \"%s\": supported values: \"Ingress\", "
+				      "\"Egress\"",
+				      t ? t : "");
+	}
+	api_validate_labels(api_jget(obj, "spec.podSelector.matchLabels"),
+			    "spec.podSelector.matchLabels", causes);
+	for (size_t d = 0; d < 2; d++) {
+		json_array_foreach(api_jget(obj, "spec") ? json_object_get(api_jget(obj, "spec"),
+									   netpol_dirs[d][0])
+							 : NULL,
+				   i, rule)
+		{
+			json_array_foreach(json_object_get(rule, "ports"), j, port)
+			{
+				const char *proto = api_jstr(port, "protocol");
+				json_t *pn = json_object_get(port, "port"),
+				       *end = json_object_get(port, "endPort");
+
+				snprintf(f, sizeof(f), "spec.%s[%zu].ports[%zu].protocol",
+					 netpol_dirs[d][0], i, j);
+				if (proto && strcmp(proto, "TCP") && strcmp(proto, "UDP") &&
+				    strcmp(proto, "SCTP"))
+					api_cause_add(
+						causes, "FieldValueNotSupported", f,
+						"Unsupported value: \"%s\": supported values: "
+						"\"TCP\", \"UDP\", \"SCTP\"",
+						proto);
+				snprintf(f, sizeof(f), "spec.%s[%zu].ports[%zu].port",
+					 netpol_dirs[d][0], i, j);
+				if (pn)
+					api_validate_port_num_or_name(pn, f, causes);
+				else if (end)
+					api_cause_add(causes, "FieldValueRequired", f,
+						      "Required value: when endPort is specified");
+				snprintf(f, sizeof(f), "spec.%s[%zu].ports[%zu].endPort",
+					 netpol_dirs[d][0], i, j);
+				if (end && json_is_string(pn))
+					api_cause_add(
+						causes, "FieldValueInvalid", f,
+						"Invalid value: %lld: may not be specified when "
+						"`port` is non-numeric",
+						(long long)json_integer_value(end));
+				else if (end && json_is_integer(pn)) {
+					if (json_integer_value(end) < json_integer_value(pn))
+						api_cause_add(
+							causes, "FieldValueInvalid", f,
+							"Invalid value: %lld: must be greater "
+							"than or equal to `port`",
+							(long long)json_integer_value(pn));
+					api_validate_port_num(end, f, causes);
+				}
+			}
+		}
 	}
 }
 
@@ -563,6 +824,22 @@ static json_t *eps_cells(const json_t *obj)
 	return json_pack("[o, o, o, o, o]", api_cell_name(obj),
 			 api_cell_str(api_jstr(obj, "addressType")), sbuf_cell(&ports, "<unset>"),
 			 sbuf_cell(&eps, "<unset>"), api_cell_age(obj));
+}
+
+/* SetDefaults_EndpointPort (discovery): name "" and protocol TCP. */
+static void eps_defaults(json_t *obj)
+{
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(obj, "ports"), i, p)
+	{
+		if (!json_is_object(p))
+			continue;
+		if (!json_is_string(json_object_get(p, "name")))
+			json_object_set_new(p, "name", json_string(""));
+		api_default_str(p, "protocol", "TCP");
+	}
 }
 
 static void eps_validate(const json_t *obj, const json_t *old, json_t *causes)
@@ -748,6 +1025,29 @@ static json_t *binding_cells(const json_t *obj)
 			 sbuf_cell(&users, ""), sbuf_cell(&groups, ""), sbuf_cell(&sas, ""));
 }
 
+/* SetDefaults_RoleBinding/ClusterRoleBinding and SetDefaults_Subject: the API groups. */
+static void binding_defaults(json_t *obj)
+{
+	json_t *s;
+	size_t i;
+
+	if (json_is_object(json_object_get(obj, "roleRef")))
+		api_default_str(json_object_get(obj, "roleRef"), "apiGroup",
+				"rbac.authorization.k8s.io");
+	json_array_foreach(json_object_get(obj, "subjects"), i, s)
+	{
+		const char *k = api_jstr(s, "kind") ?: "";
+
+		if (!json_is_object(s) || *(api_jstr(s, "apiGroup") ?: ""))
+			continue;
+		if (strcmp(k, "User") == 0 || strcmp(k, "Group") == 0)
+			json_object_set_new(s, "apiGroup",
+					    json_string("rbac.authorization.k8s.io"));
+		else if (strcmp(k, "ServiceAccount") == 0)
+			json_object_set_new(s, "apiGroup", json_string(""));
+	}
+}
+
 static void binding_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	const char *k = api_jstr(obj, "roleRef.kind"), *n = api_jstr(obj, "roleRef.name");
@@ -853,24 +1153,25 @@ const struct api_resource api_registry_groups[] = {
 	{GROUP("apps", "daemonsets", "daemonset", "DaemonSet"), .namespaced = true,
 	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ds"),
 	 .categories = ALL, .columns = ds_columns, .cells = ds_cells, .defaults = ds_defaults,
-	 .on_create = ds_on_create, .validate = selector_validate},
+	 .on_create = ds_on_create, .validate = ds_validate},
 	{GROUP("apps", "statefulsets", "statefulset", "StatefulSet"), .namespaced = true,
 	 .has_status = true, .has_scale = true, .name_rule = API_NAME_SUBDOMAIN,
 	 .short_names = NAMES("sts"), .categories = ALL, .columns = sts_columns, .cells = sts_cells,
-	 .defaults = sts_defaults, .on_create = sts_on_create, .validate = controller_validate},
+	 .defaults = sts_defaults, .on_create = sts_on_create, .validate = sts_validate},
 	{GROUP("networking.k8s.io", "ingresses", "ingress", "Ingress"), .namespaced = true,
 	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ing"),
 	 .columns = ing_columns, .cells = ing_cells, .on_create = ing_on_create,
 	 .validate = ing_validate},
 	{GROUP("networking.k8s.io", "ingressclasses", "ingressclass", "IngressClass"),
 	 .name_rule = API_NAME_SUBDOMAIN, .columns = ingclass_columns, .cells = ingclass_cells,
-	 .validate = ingclass_validate},
+	 .defaults = ingclass_defaults, .validate = ingclass_validate},
 	{GROUP("networking.k8s.io", "networkpolicies", "networkpolicy", "NetworkPolicy"),
 	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("netpol"),
-	 .columns = netpol_columns, .cells = netpol_cells, .defaults = netpol_defaults},
+	 .columns = netpol_columns, .cells = netpol_cells, .defaults = netpol_defaults,
+	 .validate = netpol_validate},
 	{GROUP("discovery.k8s.io", "endpointslices", "endpointslice", "EndpointSlice"),
 	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .columns = eps_columns,
-	 .cells = eps_cells, .validate = eps_validate},
+	 .cells = eps_cells, .defaults = eps_defaults, .validate = eps_validate},
 	{GROUP("storage.k8s.io", "storageclasses", "storageclass", "StorageClass"),
 	 .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("sc"), .columns = sc_columns,
 	 .cells = sc_cells, .defaults = sc_defaults, .validate = sc_validate},
@@ -886,11 +1187,11 @@ const struct api_resource api_registry_groups[] = {
 	 .name_rule = API_NAME_PATH_SEGMENT, .columns = role_columns, .cells = role_cells},
 	{GROUP("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding"),
 	 .namespaced = true, .name_rule = API_NAME_PATH_SEGMENT, .columns = binding_columns,
-	 .cells = binding_cells, .validate = binding_validate},
+	 .cells = binding_cells, .defaults = binding_defaults, .validate = binding_validate},
 	{GROUP("rbac.authorization.k8s.io", "clusterrolebindings", "clusterrolebinding",
 	       "ClusterRoleBinding"),
 	 .name_rule = API_NAME_PATH_SEGMENT, .columns = binding_columns, .cells = binding_cells,
-	 .validate = cluster_binding_validate},
+	 .defaults = binding_defaults, .validate = cluster_binding_validate},
 	/* last: kubectl resolves "ingress" to the first group that serves it (networking) */
 	{.group = "extensions",
 	 .version = "v1beta1",

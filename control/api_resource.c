@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "api_protobuf.h"
+#include "api_validate.h"
 #include "cleanup.h"
 
 /* a watch whose client does not keep up is ended once this much is queued */
@@ -427,6 +428,10 @@ static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 	json_t *obj = parse_body(req, false);
 
 	obj = obj ? check_object(r, req, obj) : NULL;
+	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req))) {
+		json_decref(obj);
+		return NULL;
+	}
 	if (obj && r->to_storage)
 		r->to_storage(obj);
 	return obj;
@@ -540,6 +545,7 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 		r->defaults(obj);
 	if (!old && r->on_create)
 		r->on_create(obj);
+	api_validate_meta(obj, causes);
 	if (r->validate)
 		r->validate(obj, old, causes);
 	if (json_array_size(causes)) {
@@ -792,6 +798,8 @@ static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource
 	obj = check_object(r, req, obj);
 	if (!obj)
 		return; /* check_object released it */
+	if (!api_field_validate(req, r, obj, true))
+		return;
 	if (r->to_storage)
 		r->to_storage(obj);
 	res_replace(api, req, r, ns, name, obj, old, expected, status_only);

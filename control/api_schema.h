@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 
 enum api_schema_kind {
 	API_SCHEMA_ANY, /* anything (x-kubernetes-preserve-unknown-fields, RawExtension) */
@@ -65,5 +66,31 @@ const struct api_schema_field *api_schema_field_at(const struct api_schema_type 
 
 /* Whether t accepts fields it does not list (unknown fields are not errors inside it). */
 bool api_schema_open(const struct api_schema_type *t);
+
+/* The x-kubernetes-group-version-kind of t when t is a served kind's type (else false). */
+bool api_schema_type_gvk(const struct api_schema_type *t, const char **group, const char **version,
+			 const char **kind);
+
+/*
+ * Append to problems (a JSON array of strings) `unknown field "spec.foo"` for every field of obj
+ * that t does not know, walking nested objects and lists of objects (paths as kube-apiserver's
+ * strict decoding prints them: spec.containers[0].foo). Nothing is checked inside open types,
+ * maps of free values or ANY fields. obj need not be an object.
+ */
+void api_schema_unknown_fields(const struct api_schema_type *t, const json_t *obj,
+			       json_t *problems);
+
+/*
+ * Remove from obj the fields api_schema_unknown_fields() reports, as kube-apiserver's decoding
+ * drops them when fieldValidation is Warn or Ignore.
+ */
+void api_schema_drop_unknown(const struct api_schema_type *t, json_t *obj);
+
+/*
+ * Append `duplicate field "metadata.name"` for every key repeated within one JSON object of
+ * the document text (which jansson's decoder would silently collapse, keeping the last).
+ * Returns <0 when text is not valid JSON (nothing appended then beyond what was found).
+ */
+int api_schema_duplicate_fields(const char *text, size_t len, json_t *problems);
 
 #endif

@@ -193,7 +193,7 @@ spec:
         image: busybox
 YAML
 ) && fail "invalid deployment accepted"
-grep -q 'spec.template.metadata.labels: Invalid value: "app=two": `selector` does not match template `labels`' <<<"$out" || fail "422 message: $out"
+grep -qF 'spec.template.metadata.labels: Invalid value: map[string]string{"app":"two"}: `selector` does not match template `labels`' <<<"$out" || fail "422 message: $out"
 st=$(C -H 'Content-Type: application/json' -X POST -d '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"bad"},"spec":{"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}' "$U/apis/apps/v1/namespaces/default/deployments")
 [[ $(jq -r '[.code, .reason, .details.group, .details.causes[0].field] | join(" ")' <<<"$st") == "422 Invalid apps spec.selector" ]] || fail "selector required: $st"
 [[ $(C -o /dev/null -w '%{http_code}' "$U/apis/apps/v1/namespaces/default/deployments/bad") == 404 ]] || fail "invalid deployment stored"

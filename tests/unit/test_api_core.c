@@ -153,7 +153,9 @@ static void validation_causes(void **state)
 	json_decref(cm);
 	json_decref(old);
 	cm = load("{\"spec\":{\"ports\":[{\"port\":0}]}}");
-	assert_string_equal(causes_of(res("services"), cm, NULL), "spec.ports[0].port|");
+	/* targetPort defaults to port, 0 too: kube reports both */
+	assert_string_equal(causes_of(res("services"), cm, NULL),
+			    "spec.ports[0].port|spec.ports[0].targetPort|");
 	json_decref(cm);
 }
 
@@ -212,14 +214,95 @@ static void table_cells(void **state)
 		  "{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{\"ip\":"
 		  "\"1.1.1.1\"},{\"ip\":\"2.2.2.2\"}],\"ports\":[{\"port\":80},"
 		  "{\"port\":443}]}]}");
-	assert_string_equal(s, "[\"e\",\"1.1.1.1:80,1.1.1.1:443,2.2.2.2:80 + 1 more...\","
+	/* kubectl's order: port by port, then address by address */
+	assert_string_equal(s, "[\"e\",\"1.1.1.1:80,2.2.2.2:80,1.1.1.1:443 + 1 more...\","
 			       "\"<unknown>\"]");
 	free(s);
-	s = cells("resourcequotas",
-		  "{\"metadata\":{\"name\":\"q\"},\"status\":{\"hard\":{\"pods\":\"10\","
-		  "\"limits.cpu\":\"2\"},\"used\":{\"pods\":\"1\"}}}");
-	assert_string_equal(s, "[\"q\",\"<unknown>\",\"pods: 1/10\",\"limits.cpu: 0/2\"]");
+	s = cells("endpoints", "{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{"
+			       "\"ip\":\"fd00::1\"}],\"ports\":[{\"port\":80}]}]}");
+	assert_string_equal(s, "[\"e\",\"[fd00::1]:80\",\"<unknown>\"]");
 	free(s);
+	s = cells("resourcequotas",
+		  "{\"metadata\":{\"name\":\"q\"},\"spec\":{\"hard\":{\"pods\":\"10\","
+		  "\"limits.cpu\":\"2\",\"cpu\":\"1\"}},\"status\":{\"hard\":{\"pods\":\"10\","
+		  "\"limits.cpu\":\"2\"},\"used\":{\"pods\":\"1\"}}}");
+	/* spec.hard's names sorted, limits.* apart */
+	assert_string_equal(s,
+			    "[\"q\",\"<unknown>\",\"cpu: 0/1, pods: 1/10\",\"limits.cpu: 0/2\"]");
+	free(s);
+}
+
+/* The pod row's Status, Ready and Restarts as kubectl's printPod works them out. */
+static void pod_rows(void **state)
+{
+	static const struct {
+		const char *pod, *ready, *status, *restarts;
+	} rows[] = {
+		/* the second init container waits for the first */
+		{"{\"spec\":{\"initContainers\":[{\"name\":\"i1\"},{\"name\":\"i2\"}],"
+		 "\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":\"Pending\","
+		 "\"initContainerStatuses\":[{\"name\":\"i1\",\"state\":{\"terminated\":{"
+		 "\"exitCode\":0}}},{\"name\":\"i2\",\"state\":{\"running\":{}}}]}}",
+		 "0/1", "Init:1/2", "0"},
+		{"{\"spec\":{\"initContainers\":[{\"name\":\"i1\"}],\"containers\":[{\"name\":"
+		 "\"c\"}]},"
+		 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":[{\"name\":\"i1\","
+		 "\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\"}}}]}}",
+		 "0/1", "Init:ErrImagePull", "0"},
+		{"{\"spec\":{\"initContainers\":[{\"name\":\"i1\"}],\"containers\":[{\"name\":"
+		 "\"c\"}]},"
+		 "\"status\":{\"phase\":\"Failed\",\"initContainerStatuses\":[{\"name\":\"i1\","
+		 "\"state\":{\"terminated\":{\"exitCode\":2}}}]}}",
+		 "0/1", "Init:ExitCode:2", "0"},
+		/* a sidecar counts in Ready */
+		{"{\"spec\":{\"initContainers\":[{\"name\":\"s\",\"restartPolicy\":\"Always\"}],"
+		 "\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":\"Running\","
+		 "\"conditions\":[{\"type\":\"Initialized\",\"status\":\"True\"}],"
+		 "\"initContainerStatuses\":[{\"name\":\"s\",\"started\":true,\"ready\":true,"
+		 "\"state\":{\"running\":{}}}],\"containerStatuses\":[{\"name\":\"c\",\"ready\":"
+		 "true,\"state\":{\"running\":{}}}]}}",
+		 "2/2", "Running", "0"},
+		/* the first container's reason wins; restarts with the last one's age */
+		{"{\"spec\":{\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"}]},\"status\":{"
+		 "\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"a\",\"restartCount\":3,"
+		 "\"lastState\":{\"terminated\":{\"finishedAt\":\"2001-01-01T00:00:00Z\"}},"
+		 "\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}},{\"name\":\"b\","
+		 "\"state\":{\"terminated\":{\"reason\":\"OOMKilled\",\"exitCode\":137}}}]}}",
+		 "0/2", "CrashLoopBackOff", "3 ("},
+		/* Completed with a container still running: NotReady without the Ready condition */
+		{"{\"spec\":{\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"}]},\"status\":{"
+		 "\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"a\",\"state\":{"
+		 "\"terminated\":{\"reason\":\"Completed\"}}},{\"name\":\"b\",\"ready\":true,"
+		 "\"state\":{\"running\":{}}}]}}",
+		 "1/2", "NotReady", "0"},
+		{"{\"metadata\":{\"deletionTimestamp\":\"2001-01-01T00:00:00Z\"},\"spec\":{"
+		 "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Running\"}}",
+		 "0/1", "Terminating", "0"},
+		{"{\"metadata\":{\"deletionTimestamp\":\"2001-01-01T00:00:00Z\"},\"spec\":{"
+		 "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Succeeded\"}}",
+		 "0/1", "Succeeded", "0"},
+		{"{\"spec\":{\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Pending\","
+		 "\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":"
+		 "\"SchedulingGated\"}]}}",
+		 "0/1", "SchedulingGated", "0"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *o = load(rows[i].pod), *c = res("pods")->cells(o);
+		const char *ready = json_string_value(json_array_get(c, 1));
+		const char *status = json_string_value(json_array_get(c, 2));
+		const char *restarts = json_string_value(json_array_get(c, 3));
+
+		if (strcmp(ready, rows[i].ready) || strcmp(status, rows[i].status) ||
+		    strncmp(restarts, rows[i].restarts, strlen(rows[i].restarts)))
+			fail_msg("pod %zu: %s %s %s, want %s %s %s", i, ready, status, restarts,
+				 rows[i].ready, rows[i].status, rows[i].restarts);
+		if (strchr(rows[i].restarts, '(') && !strstr(restarts, " ago)"))
+			fail_msg("pod %zu: restarts %s", i, restarts);
+		json_decref(c);
+		json_decref(o);
+	}
 }
 
 static void strategic_merge(void **state)
@@ -283,6 +366,7 @@ int main(void)
 		cmocka_unit_test(validation_causes),
 		cmocka_unit_test(names),
 		cmocka_unit_test(table_cells),
+		cmocka_unit_test(pod_rows),
 		cmocka_unit_test(strategic_merge),
 		cmocka_unit_test(discovery),
 	};
