@@ -117,6 +117,23 @@ grep -qE '^k8c_proxy_nftables_elements [1-9]' <<<"$metrics" || pfail "/metrics e
 ok "/metrics: service ports, endpoints, syncs, programming latency, elements"
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$M/nothing") == 404 ]] || pfail "unknown path: not 404"
 
+log_n() { grep -c "$1" "$D/proxy.log" || true; }
+# someone deletes the table under the proxy: the next sync fails, is retried with back-off,
+# reads the kernel state back and rebuilds everything
+ip netns exec "$NODE" nft delete table ip k8c-proxy
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: other, namespace: default}
+spec:
+  ports: [{name: http, port: 81, targetPort: 8081}]
+YAML
+IP2=$(k get svc other -o jsonpath='{.spec.clusterIP}')
+wait_for "table deleted behind its back: rebuilt, with the new service" has no-endpoint-services "$IP2 . tcp . 81"
+has service-ips "$IP . tcp . 80" || pfail "the old service was not rebuilt"
+(($(log_n 'msg="sync failed') >= 1)) || pfail "the failed sync was not logged"
+ok "the failure was logged and retried"
+
 k delete svc web >/dev/null
 wait_for "service deleted: its elements go" hasnt service-ips "$IP"
 hasnt cluster-ips "$IP" || pfail "cluster IP still known"
