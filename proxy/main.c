@@ -142,13 +142,17 @@ int main(int argc, char **argv)
 			     t = strtok_r(NULL, ",", &save)) {
 				struct k8c_ipnet ip;
 
-				if (k8c_ipnet_parse(t, 0, &ip) < 0) {
+				/* single addresses (a /32 is one too); wider CIDRs: not yet */
+				if (k8c_ipnet_parse(t, -1, &ip) < 0 || ip.family != AF_INET ||
+				    (ip.prefix >= 0 && ip.prefix != 32)) {
 					fprintf(stderr,
-						"k8c-proxy: --nodeport-addresses: %s: not an "
-						"address\n",
+						"k8c-proxy: --nodeport-addresses: %s: not an IPv4 "
+						"address (CIDRs wider than /32 are not supported "
+						"yet)\n",
 						t);
 					return 2;
 				}
+				ip.prefix = -1;
 				cfg.nodeport_ips = k8c_xrealloc(
 					cfg.nodeport_ips, (cfg.n_nodeport_ips + 1) * sizeof(ip));
 				cfg.nodeport_ips[cfg.n_nodeport_ips++] = ip;

@@ -215,6 +215,17 @@ assert_eq "hairpin: masqueraded" "169.254.1.1" "$(from "$S1" tcp 10.96.0.30 80 2
 assert_eq "services removed: the old one's clusterIP is now unallocated" "TIMEOUT" \
 	"$(client tcp 10.96.0.20 80 1)"
 
+log "--nodeport-addresses"
+proxy --nodeport-addresses 169.254.1.1/32 --objects "$D/c.json" >/dev/null
+assert_eq "NodePort on a listed address" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30080 40)"
+proxy --nodeport-addresses 192.0.2.77 --objects "$D/c.json" >/dev/null
+assert_eq "not on other local addresses (nothing listens there)" "ECONNREFUSED" \
+	"$(client tcp 169.254.1.1 30080 1)"
+assert_eq "ClusterIPs unaffected" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
+assert_fails "a wider CIDR is refused" proxy --nodeport-addresses 10.0.0.0/8 --objects "$D/c.json"
+proxy --objects "$D/c.json" >/dev/null
+assert_eq "back to every local address" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30080 40)"
+
 log "externalIPs (external traffic: masqueraded)"
 objects "$D/x.json" \
 	"$(svc web 10.96.0.10 '[{"name":"http","port":80}]' '"externalIPs":["192.0.2.50"]')" \
