@@ -810,14 +810,74 @@ static void set_class(struct cbuf *c, struct contrib *x, int kind, size_t n, uin
 	memcpy(k->key, id, 8);
 }
 
+static bool ep_is(const struct proxy_endpoint *e, const uint8_t *data)
+{
+	uint16_t tp = htons(e->port);
+
+	return memcmp(e->ip.addr, data, 4) == 0 && memcmp(&tp, data + 4, 2) == 0;
+}
+
+/*
+ * Stable endpoint indices: an endpoint keeps the index it has in the kernel (the mirror) when it
+ * can; those beyond the new count fill the holes of the removed ones, new endpoints take what is
+ * left. So removing one endpoint changes one or two elements, not all those after it, and
+ * session affinity (by index) keeps its clients. out has room for n.
+ */
+static void stable_order(struct nft_be *be, const uint8_t *key12, const struct proxy_endpoint **eps,
+			 size_t n, const struct proxy_endpoint **out)
+{
+	bool *used = k8c_xcalloc(n + 1, sizeof(*used));
+	const struct proxy_endpoint **late = k8c_xcalloc(n + 1, sizeof(*late));
+	size_t n_late = 0, fill = 0;
+
+	memset(out, 0, n * sizeof(*out));
+	for (uint32_t idx = 0;; idx++) {
+		uint8_t k[16];
+		const struct ment *e;
+
+		memcpy(k, key12, 12);
+		memcpy(k + 12, &idx, 4);
+		e = mt_find(&be->mirror[S_BACKENDS], k, 16);
+		if (!e)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			if (used[i] || e->dlen != 8 || !ep_is(eps[i], e->data))
+				continue;
+			used[i] = true;
+			if (idx < n)
+				out[idx] = eps[i];
+			else
+				late[n_late++] = eps[i];
+			break;
+		}
+	}
+	/* holes: first the endpoints from beyond the new count, then the new ones (sorted) */
+	for (size_t i = 0; i < n_late; i++) {
+		while (out[fill])
+			fill++;
+		out[fill] = late[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (used[i])
+			continue;
+		while (out[fill])
+			fill++;
+		out[fill] = eps[i];
+	}
+	free(used);
+	free(late);
+}
+
 /* Elements of one frontend (ip, or NULL for the NodePort) given its usable endpoints. */
-static void frontend(struct cbuf *c, const uint8_t *ip, const struct proxy_svcport *p,
-		     const struct proxy_endpoint **eps, size_t n, bool any_eps, bool external,
-		     bool local)
+static void frontend(struct nft_be *be, struct cbuf *c, const uint8_t *ip,
+		     const struct proxy_svcport *p, const struct proxy_endpoint **eps, size_t n,
+		     bool any_eps, bool external, bool local)
 {
 	uint16_t port = ip ? p->port : p->node_port;
 	struct contrib *x;
 	int aff;
+	uint8_t key12[12] = {0};
+	const struct proxy_endpoint **order;
 
 	if (n == 0) {
 		x = cb_add(c, ip ? S_NOEP_SERVICES : S_NOEP_NODEPORTS);
@@ -838,21 +898,25 @@ static void frontend(struct cbuf *c, const uint8_t *ip, const struct proxy_svcpo
 		key_pp(x->key, p->proto, port);
 		set_class(c, x, (!local ? C_NPX : C_NP) + aff, n, p->affinity_timeout);
 	}
+	key_ipp(key12, ip, p->proto, port);
+	order = k8c_xcalloc(n, sizeof(*order));
+	stable_order(be, key12, eps, n, order);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t idx = (uint32_t)i;
-		uint16_t tp = htons(eps[i]->port);
+		uint16_t tp = htons(order[i]->port);
 
 		x = cb_add(c, S_BACKENDS);
-		key_ipp(x->key, ip, p->proto, port);
+		memcpy(x->key, key12, 12);
 		memcpy(x->key + 12, &idx, 4);
-		memcpy(x->data, eps[i]->ip.addr, 4);
+		memcpy(x->data, order[i]->ip.addr, 4);
 		memcpy(x->data + 4, &tp, 2);
 		x->dlen = 8;
 	}
+	free(order);
 }
 
-static void record_contribs(const struct proxy_model *m, const struct proxy_svcport *p,
-			    struct cbuf *c)
+static void record_contribs(struct nft_be *be, const struct proxy_model *m,
+			    const struct proxy_svcport *p, struct cbuf *c)
 {
 	const struct proxy_endpoint **all = k8c_xcalloc(p->n_eps + 1, sizeof(*all));
 	const struct proxy_endpoint **in = k8c_xcalloc(p->n_eps + 1, sizeof(*in));
@@ -874,15 +938,16 @@ static void record_contribs(const struct proxy_model *m, const struct proxy_svcp
 		v4 = true;
 		x = cb_add(c, S_CLUSTER_IPS);
 		memcpy(x->key, p->cluster_ips[i].addr, 4);
-		frontend(c, p->cluster_ips[i].addr, p, in, n_in, n_all > 0, false, p->itp_local);
+		frontend(be, c, p->cluster_ips[i].addr, p, in, n_in, n_all > 0, false,
+			 p->itp_local);
 	}
 	if (v4) {
 		for (size_t i = 0; i < p->n_external_ips; i++)
 			if (p->external_ips[i].family == AF_INET)
-				frontend(c, p->external_ips[i].addr, p, ex, n_ex, n_all > 0, true,
-					 p->etp_local);
+				frontend(be, c, p->external_ips[i].addr, p, ex, n_ex, n_all > 0,
+					 true, p->etp_local);
 		if (p->node_port)
-			frontend(c, NULL, p, ex, n_ex, n_all > 0, true, p->etp_local);
+			frontend(be, c, NULL, p, ex, n_ex, n_all > 0, true, p->etp_local);
 		for (size_t i = 0; i < n_all; i++) {
 			struct contrib *x = cb_add(c, S_HAIRPIN);
 
@@ -1018,12 +1083,12 @@ static void record_sync(struct nft_be *be, const struct proxy_model *m,
 
 	be->st->records++;
 	if (old) {
-		record_contribs(m, old, &co);
+		record_contribs(be, m, old, &co);
 		for (size_t i = 0; i < co.n; i++)
 			release(be, &co.v[i]);
 	}
 	if (p) {
-		record_contribs(m, p, &cn);
+		record_contribs(be, m, p, &cn);
 		for (size_t i = 0; i < cn.n; i++)
 			acquire(be, &cn.v[i]);
 	}

@@ -314,10 +314,55 @@ static void test_cold_and_incremental(void **state)
 	proxy_model_free(m);
 }
 
+/* Removing the first of three endpoints moves the last one into its index; the middle one
+ * keeps index 1, so its elements (and the clients affinity sent there) are untouched. */
+static void test_stable_indices(void **state)
+{
+	struct proxy_nft_config cfg = {0};
+	struct proxy_model *m = proxy_model_new(NULL);
+	struct proxy_sync_stats st;
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct sent *s = calloc(1, sizeof(*s));
+	void *be;
+	int adds = 0;
+
+	k8c_ipnet_parse("10.96.0.0/12", 1, &cfg.service_cidr);
+	be = proxy_nft_new_dry(&cfg);
+	apply(m, SVC);
+	apply(m, SLICE(EP("10.244.0.5") "," EP("10.244.0.6") "," EP("10.244.0.7")));
+	assert_int_equal(proxy_nft_ops.sync(be, m, false, &st, &err), 0);
+	proxy_nft_dry_take(be, NULL);
+
+	apply(m, SLICE(EP("10.244.0.6") "," EP("10.244.0.7")));
+	assert_int_equal(proxy_nft_ops.sync(be, m, false, &st, &err), 0);
+	parse(s, be);
+	for (int i = 0; i < s->n_elems; i++) {
+		uint32_t idx;
+
+		if (strcmp(s->elems[i].set, "backends") != 0)
+			continue;
+		memcpy(&idx, s->elems[i].key + 12, 4);
+		assert_int_not_equal(idx, 1); /* 10.244.0.6 stays where it was */
+		if (s->elems[i].add) {
+			unsigned char want[4] = {10, 244, 0, 7};
+
+			assert_int_equal(idx, 0);
+			assert_memory_equal(s->elems[i].data, want, 4);
+			adds++;
+		}
+	}
+	assert_int_equal(adds, 2);				/* ClusterIP and NodePort */
+	assert_int_equal(count_elems(s, "backends", false), 4); /* index 0 replaced, 2 gone */
+	free(s);
+	proxy_nft_ops.free(be);
+	proxy_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cold_and_incremental),
+		cmocka_unit_test(test_stable_indices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
