@@ -233,6 +233,11 @@ objects "$D/x.json" \
 proxy --objects "$D/x.json" >/dev/null
 assert_eq "externalIP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 192.0.2.50 80 40)"
 assert_eq "externalIP: masqueraded" "169.254.1.1" "$(client tcp 192.0.2.50 80 3 | cut -d' ' -f2 | sort -u)"
+LB='{"kind":"Service","metadata":{"namespace":"t","name":"lb"},"spec":{"type":"LoadBalancer","clusterIP":"10.96.0.70","ports":[{"name":"http","port":80,"nodePort":30070}]},"status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.70"}]}}}'
+objects "$D/lb.json" "$LB" "$(slice lb-1 lb '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/lb.json" >/dev/null
+assert_eq "LoadBalancer ingress IP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 198.51.100.70 80 40)"
+assert_eq "and its NodePort" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30070 40)"
 
 log "UDP: a flow to a removed endpoint is moved (its conntrack entry deleted)"
 U1='[{"name":"dns","protocol":"UDP","port":53}]' U2='[{"name":"dns","protocol":"UDP","port":5353}]'
