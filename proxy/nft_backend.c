@@ -718,6 +718,11 @@ static void ensure_chain(struct txn *t, const struct chaindef *def)
 
 	if (!created && (uintptr_t)*slot == h)
 		goto out;
+	if (!created && n == 0 && (uintptr_t)*slot == 1) {
+		/* an empty chain carries no comment: read back empty, it is what we want */
+		*slot = (void *)h;
+		goto out;
+	}
 	b = txn_b(t, n + 2); /* the chain, its flush and its rules go together */
 	if (created) {
 		struct nftnl_chain *c = nftnl_chain_alloc();
