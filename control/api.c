@@ -15,10 +15,14 @@ static const char *reason_phrase(int status)
 		return "OK";
 	case 201:
 		return "Created";
+	case 202:
+		return "Accepted";
 	case 400:
 		return "Bad Request";
 	case 401:
 		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -136,6 +140,27 @@ char *api_query(h2o_req_t *req, const char *name)
 		p = pend + 1;
 	}
 	return NULL;
+}
+
+int api_dry_run(h2o_req_t *req, const char *options_kind, bool *dry)
+{
+	_cleanup_free_ char *v = api_query(req, "dryRun");
+	_cleanup_free_ char *msg = NULL;
+
+	*dry = false;
+	if (!v || !*v)
+		return 0;
+	if (strcmp(v, "All") == 0) {
+		*dry = true;
+		return 0;
+	}
+	msg = k8c_xasprintf("Unsupported value: \"%s\": supported values: \"All\"", v);
+	api_send_status(req, 422, "Invalid",
+			json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
+				  "meta.k8s.io", "kind", options_kind, "causes", "reason",
+				  "FieldValueNotSupported", "message", msg, "field", "dryRun"),
+			"%s.meta.k8s.io \"\" is invalid: dryRun: %s", options_kind, msg);
+	return -1;
 }
 
 bool api_query_bool(h2o_req_t *req, const char *name)
@@ -290,12 +315,13 @@ static bool route_resource(struct api *api, h2o_req_t *req, h2o_iovec_t p)
 	} else {
 		return false;
 	}
-	/* namespaces/{ns}/{res}... is a namespaced path, namespaces/{ns}/status is not */
 	if (*group == '\0' && n == 3 && strcmp(seg[0], "namespaces") == 0 &&
 	    strcmp(seg[2], "bindings") == 0)
 		return api_pods_serve(api, req, seg[1], NULL, "binding");
+	/* namespaces/{ns}/{res}... is a namespaced path, namespaces/{ns}/status|finalize are not */
 	if (strcmp(seg[0], "namespaces") == 0 && n >= 3 &&
-	    !(*group == '\0' && strcmp(seg[2], "status") == 0)) {
+	    !(*group == '\0' && n == 3 &&
+	      (strcmp(seg[2], "status") == 0 || strcmp(seg[2], "finalize") == 0))) {
 		r = api_registry_lookup(group, version, seg[2], strlen(seg[2]));
 		if (!r || !r->namespaced || n > 5)
 			return false;

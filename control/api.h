@@ -17,15 +17,19 @@
 #define API_MAX_BODY (3u * 1024 * 1024)
 
 struct api_watch;
+struct api_deleter;
+struct watch_cache;
 
 struct api {
 	struct store *store;
 	h2o_loop_t *loop;
 	int kube_minor;
-	char *server_address;	   /* host:port for serverAddressByClientCIDRs */
-	struct api_watch *watches; /* open watch streams, closed by api_shutdown() */
-	h2o_timeout_t tick;	   /* ends watches at their timeoutSeconds */
+	char *server_address;		 /* host:port for serverAddressByClientCIDRs */
+	struct api_watch *watches;	 /* open watch streams, closed by api_shutdown() */
+	struct watch_cache *watch_cache; /* this thread's encoded events (api_watch.c) */
+	h2o_timeout_t tick;		 /* ends watches at their timeoutSeconds */
 	h2o_timeout_entry_t tick_entry;
+	struct api_deleter *deleter; /* api_delete.c's worker */
 };
 
 /* Start the watch timer (once, after api->loop is set). */
@@ -49,6 +53,12 @@ json_t *api_status_new(int code, const char *reason, const char *message);
 
 /* The decoded value of query parameter name (malloc'd), or NULL when absent. */
 char *api_query(h2o_req_t *req, const char *name);
+
+/*
+ * The dryRun query parameter of a create/update/patch: *dry when it is "All"; any other value is
+ * answered 422 (options_kind "CreateOptions", "UpdateOptions", "PatchOptions") and <0 returned.
+ */
+int api_dry_run(h2o_req_t *req, const char *options_kind, bool *dry);
 
 /* Whether a boolean query parameter is set ("1", "true", "True"...). */
 bool api_query_bool(h2o_req_t *req, const char *name);
@@ -93,6 +103,44 @@ int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);
 int api_kubernetes_service_bootstrap(struct store *store, const char *bind_address, int port,
 				     struct k8c_error *err);
 
+/*
+ * Deletion (api_delete.c): DELETE of an object with DeleteOptions (finalizers, graceful pod
+ * deletion, namespaces going Terminating); PUT /api/v1/namespaces/{name}/finalize; the check of
+ * a create's namespace (404 when missing, 403 when Terminating; <0 after answering); the delete
+ * that ends an update removing the last finalizer (api_delete_on_update() said so; at expected,
+ * else old's version; answers, except a conflict with retry: 1, the caller applies it again).
+ */
+void api_delete_serve(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
+		      const char *name);
+void api_namespace_finalize_serve(struct api *api, h2o_req_t *req, const struct api_resource *r,
+				  const char *name);
+int api_namespace_admit_create(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			       const char *ns, const char *name);
+int api_delete_finish_update(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			     const char *key, const char *name, json_t *next, const json_t *old,
+			     int64_t expected, bool retry);
+
+/*
+ * deletecollection (api_delete.c): the request's DeleteOptions (body or query), validated, as a
+ * new struct, NULL after answering the error; the DELETE of one item with them (0, or <0 with
+ * err: store codes, 409 for a failed precondition); release (NULL-safe).
+ */
+struct api_delete_options;
+struct api_delete_options *api_delete_options_read(h2o_req_t *req);
+int api_delete_item(struct api *api, const struct api_resource *r, const char *key,
+		    const struct api_delete_options *o, struct k8c_error *err);
+void api_delete_options_release(struct api_delete_options *o);
+
+/*
+ * The deletion worker (one thread per server, shared by the loop threads through their
+ * api->deleter): empties and finalizes Terminating namespaces (resuming after a restart) and
+ * deletes Events older than event_ttl seconds (0 = never). Stop it before store_close().
+ * api_delete_kick() wakes it (a namespace began terminating).
+ */
+struct api_deleter *api_deleter_start(struct store *store, int event_ttl, struct k8c_error *err);
+void api_delete_kick(struct api *api);
+void api_deleter_stop(struct api_deleter *d);
+
 /* GET /openapi/v3 and /openapi/v3/{api/v1,apis/<group>/<version>} (api_openapi.c). */
 void api_openapi_serve(h2o_req_t *req, h2o_iovec_t path);
 
@@ -106,7 +154,44 @@ void api_openapi_serve(h2o_req_t *req, h2o_iovec_t path);
  */
 bool api_field_validate(h2o_req_t *req, const struct api_resource *r, json_t *obj, bool raw_body);
 
+/*
+ * Shared by api_resource.c (which defines them) and api_watch.c: selectors, decoding a stored
+ * object, its Table form and its served version.
+ */
+/* One requirement of a field or label selector: key=value, key!=value, key, !key. */
+struct sel_req {
+	char *key, *value; /* value NULL: existence test */
+	bool negate;
+};
+
+struct selector {
+	struct sel_req *reqs;
+	size_t n;
+};
+
+void selector_free(struct selector *s);
+bool selector_match(const struct selector *s, json_t *obj, bool field);
+/* The stored object with its resourceVersion, or NULL when the stored bytes are not JSON. */
+json_t *obj_decode(const void *value, size_t len, int64_t rev);
+/* A one-row Table of obj. */
+json_t *table_one(const struct api_resource *r, json_t *obj);
+/* obj (stored version) in r's version, for an answer: a legacy version's conversion. */
+json_t *out_version(const struct api_resource *r, json_t *obj);
+/* A resourceVersion query value ("" or NULL = 0); false when not a number. */
+bool parse_rev(const char *s, int64_t *out);
+
+/*
+ * Serve a watch of the keys under prefix (api_watch.c); takes over the selectors (freed when
+ * the watch ends, also on errors).
+ */
+void api_watch_serve(struct api *api, h2o_req_t *req, const struct api_resource *r,
+		     const char *prefix, const struct selector *fields,
+		     const struct selector *labels);
+
 /* Close a watch stream (from shutdown). */
 void api_watch_close(struct api_watch *w);
+
+/* Release the thread's watch event cache (after api_shutdown()). */
+void api_watch_cache_free(struct api *api);
 
 #endif

@@ -118,18 +118,16 @@ void api_cause_add(json_t *causes, const char *reason, const char *field, const 
 	__attribute__((format(printf, 4, 5)));
 
 /*
- * Apply a JSON merge patch (RFC 7386) to target. With strategic, lists of objects with a
- * Kubernetes merge key (containers by name, ports by containerPort/port...) merge element by
- * element, `$patch: delete|replace` is honoured, and other `$` directives are dropped.
- */
-void api_patch_merge(json_t *target, const json_t *patch, bool strategic);
-
-/*
  * Allocate a Service's ClusterIP (or check the requested one) and, for types NodePort and
  * LoadBalancer, its NodePorts; old is the stored version on update (its allocations are kept;
  * NodePorts are dropped when the type goes back to ClusterIP). <0 with causes on failure.
  */
 int api_services_allocate(struct store *store, json_t *svc, const json_t *old, json_t *causes);
+/*
+ * After the store write (done or failed) that followed an allocate on this thread: what it
+ * reserved is in the store now (or not taken), so other threads may hand it out again.
+ */
+void api_services_settle(void);
 
 /* Human age of an RFC 3339 timestamp, as kubectl prints it ("5m", "3d4h"). */
 void api_age(const char *rfc3339, char *buf, size_t len);

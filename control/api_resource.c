@@ -12,27 +12,16 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "api_delete.h"
+#include "api_patch.h"
 #include "api_protobuf.h"
+#include "api_schema.h"
 #include "api_validate.h"
 #include "cleanup.h"
 
-/* a watch whose client does not keep up is ended once this much is queued */
-#define WATCH_MAX_PENDING (16u * 1024 * 1024)
-
 K8C_DEFINE_CLEANUP(store_kv_freep, struct store_kv, store_kv_free)
 
-/* One requirement of a field or label selector: key=value, key!=value, key, !key. */
-struct sel_req {
-	char *key, *value; /* value NULL: existence test */
-	bool negate;
-};
-
-struct selector {
-	struct sel_req *reqs;
-	size_t n;
-};
-
-static void selector_free(struct selector *s)
+void selector_free(struct selector *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->reqs[i].key);
@@ -126,7 +115,7 @@ static const char *field_value(json_t *obj, const char *key)
 	return json_string_value(v);
 }
 
-static bool selector_match(const struct selector *s, json_t *obj, bool field)
+bool selector_match(const struct selector *s, json_t *obj, bool field)
 {
 	json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
 
@@ -151,7 +140,7 @@ static bool selector_match(const struct selector *s, json_t *obj, bool field)
 }
 
 /* The stored object with its resourceVersion, or NULL when the stored bytes are not JSON. */
-static json_t *obj_decode(const void *value, size_t len, int64_t rev)
+json_t *obj_decode(const void *value, size_t len, int64_t rev)
 {
 	json_t *obj = json_loadb(value, len, 0, NULL);
 
@@ -178,7 +167,7 @@ static json_t *table_new(const struct api_resource *r, const char *rv)
 			 api_registry_columns(r), "rows");
 }
 
-static json_t *table_one(const struct api_resource *r, json_t *obj)
+json_t *table_one(const struct api_resource *r, json_t *obj)
 {
 	const char *rv = json_string_value(
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
@@ -189,7 +178,7 @@ static json_t *table_one(const struct api_resource *r, json_t *obj)
 }
 
 /* obj (stored version) in r's version, for an answer: a legacy version's conversion. */
-static json_t *out_version(const struct api_resource *r, json_t *obj)
+json_t *out_version(const struct api_resource *r, json_t *obj)
 {
 	if (r->from_storage)
 		r->from_storage(obj);
@@ -257,26 +246,13 @@ static bool content_type_ok(h2o_req_t *req)
 	       (v.len == 16 || v.base[16] == ';' || v.base[16] == ' ');
 }
 
-/* Merge patches only: JSON patch and server-side apply come later (415 until then). */
-static bool patch_type_ok(h2o_req_t *req)
+/* The patch type of the request's Content-Type; false when it is none of the three. */
+static bool patch_type_ok(h2o_req_t *req, enum api_patch_type *type)
 {
 	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-	h2o_iovec_t v;
 
-	if (i < 0)
-		return false;
-	v = req->headers.entries[i].value;
-	for (const char *const *t =
-		     (const char *const[]){"application/merge-patch+json",
-					   "application/strategic-merge-patch+json", NULL};
-	     *t; t++) {
-		size_t n = strlen(*t);
-
-		if (v.len >= n && strncasecmp(v.base, *t, n) == 0 &&
-		    (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
-			return true;
-	}
-	return false;
+	return i >= 0 && api_patch_type(req->headers.entries[i].value.base,
+					req->headers.entries[i].value.len, type) == 0;
 }
 
 static bool is_protobuf(h2o_req_t *req)
@@ -310,12 +286,13 @@ static json_t *parse_protobuf_body(h2o_req_t *req)
 /* The request body as a JSON object, or NULL after answering the error. */
 static json_t *parse_body(h2o_req_t *req, bool patch)
 {
+	enum api_patch_type type;
 	json_error_t jerr;
 	json_t *obj;
 
 	if (!patch && is_protobuf(req))
 		return parse_protobuf_body(req);
-	if (!(patch ? patch_type_ok(req) : content_type_ok(req))) {
+	if (!(patch ? patch_type_ok(req, &type) : content_type_ok(req))) {
 		ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 		h2o_iovec_t ct = i >= 0 ? req->headers.entries[i].value
 					: h2o_iovec_init(H2O_STRLIT("no Content-Type"));
@@ -323,9 +300,7 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 		api_send_status(req, 415, "UnsupportedMediaType", NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: %s (got %.*s)",
-				patch ? "application/merge-patch+json, "
-					"application/strategic-merge-patch+json"
-				      : "application/json",
+				patch ? API_PATCH_MEDIA_TYPES : "application/json",
 				(int)(ct.len > 100 ? 100 : ct.len), ct.base);
 		return NULL;
 	}
@@ -473,7 +448,7 @@ static void now_rfc3339(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static bool parse_rev(const char *s, int64_t *out)
+bool parse_rev(const char *s, int64_t *out)
 {
 	char *end;
 	long long v;
@@ -548,6 +523,7 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 	api_validate_meta(obj, causes);
 	if (r->validate)
 		r->validate(obj, old, causes);
+	api_delete_validate_meta(obj, old, causes);
 	if (json_array_size(causes)) {
 		send_causes(req, r, name, causes);
 		return -1;
@@ -559,14 +535,18 @@ static int admit(h2o_req_t *req, const struct api_resource *r, const char *name,
 static void res_create(struct api *api, h2o_req_t *req, const struct api_resource *r,
 		       const char *ns)
 {
-	_cleanup_json_ json_t *obj = read_body(r, req);
+	_cleanup_json_ json_t *obj = NULL;
 	_cleanup_free_ char *name = NULL, *key = NULL, *value = NULL;
 	struct k8c_error err = K8C_ERROR_INIT;
 	const char *given, *gen, *bns, *problem;
 	char uid[37], ts[32];
 	json_t *meta;
 	int64_t rev;
+	bool dry;
 
+	if (api_dry_run(req, "CreateOptions", &dry) < 0)
+		return;
+	obj = read_body(r, req);
 	if (!obj)
 		return;
 	meta = json_object_get(obj, "metadata");
@@ -593,15 +573,9 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 		return;
 	}
 	if (r->namespaced) {
-		_cleanup_free_ char *nskey = k8c_xasprintf("/registry/namespaces/%s", ns);
-		struct store_kv kv = {0};
-
-		if (store_get(api->store, nskey, &kv, &err) < 0) {
-			api_send_store_error(req, &err, "namespaces", ns);
-			k8c_error_clear(&err);
+		/* 404 when the namespace is missing, 403 when it is Terminating */
+		if (api_namespace_admit_create(api, req, r, ns, name) < 0)
 			return;
-		}
-		store_kv_free(&kv);
 		set_meta_string(meta, "namespace", ns);
 	} else {
 		json_object_del(meta, "namespace");
@@ -633,9 +607,19 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 		}
 		json_decref(causes);
 	}
+	if (dry) {
+		/* dryRun=All: everything but the write (no resourceVersion, as kube) */
+		if (r->allocate)
+			api_services_settle(); /* what it chose stays free */
+		send_object(r, req, 201, obj);
+		return;
+	}
 	value = json_dumps(obj, JSON_COMPACT);
 	key = key_of(r, ns, name);
-	if (store_create(api->store, key, value, strlen(value), &rev, &err) < 0) {
+	int wrc = store_create(api->store, key, value, strlen(value), &rev, &err);
+	if (r->allocate)
+		api_services_settle();
+	if (wrc < 0) {
 		api_send_store_error(req, &err, r->resource, name);
 		k8c_error_clear(&err);
 		return;
@@ -647,11 +631,12 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 /*
  * Store obj as the new version of name if its mod_revision is expected (0 = any); old is the
  * stored version. For /status (status_only) only the status changes; otherwise the status of a
- * resource with a status subresource is kept, and system metadata is always kept.
+ * resource with a status subresource is kept, and system metadata is always kept. With conflict
+ * non-NULL, a stale expected is not answered but reported there (the caller retries).
  */
 static void res_replace(struct api *api, h2o_req_t *req, const struct api_resource *r,
 			const char *ns, const char *name, json_t *obj, json_t *old,
-			int64_t expected, bool status_only)
+			int64_t expected, bool status_only, bool *conflict)
 {
 	static const char *const sys[] = {"uid",
 					  "creationTimestamp",
@@ -667,7 +652,10 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 	json_t *meta, *ometa, *ospec, *nspec;
 	const char *bname, *bns;
 	int64_t rev;
+	bool dry;
 
+	if (api_dry_run(req, req->method.len == 5 ? "PatchOptions" : "UpdateOptions", &dry) < 0)
+		return;
 	meta = json_object_get(obj, "metadata");
 	bname = json_string_value(json_object_get(meta, "name"));
 	bns = json_string_value(json_object_get(meta, "namespace"));
@@ -724,8 +712,32 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 		json_object_set_new(
 			meta, "generation",
 			json_integer(json_integer_value(json_object_get(ometa, "generation")) + 1));
+	if (r->allocate && !status_only && (dry || api_delete_on_update(r, next, old)))
+		api_services_settle(); /* no write of next follows */
+	if (dry) {
+		/* dryRun=All: the object as it would be, with the stored resourceVersion */
+		set_meta_string(meta, "resourceVersion",
+				json_string_value(json_object_get(ometa, "resourceVersion")) ?: "");
+		send_object(r, req, 200, next);
+		return;
+	}
+	if (api_delete_on_update(r, next, old)) {
+		/* the last finalizer of an object being deleted is gone: so is the object */
+		if (api_delete_finish_update(api, req, r, key, name, next, old, expected,
+					     conflict != NULL) > 0)
+			*conflict = true;
+		return;
+	}
 	value = json_dumps(next, JSON_COMPACT);
-	if (store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err) < 0) {
+	int wrc = store_update(api->store, key, value, strlen(value), expected, &rev, NULL, &err);
+	if (r->allocate && !status_only)
+		api_services_settle();
+	if (wrc < 0) {
+		if (conflict && err.code == STORE_E_CONFLICT) {
+			*conflict = true;
+			k8c_error_clear(&err);
+			return;
+		}
 		api_send_store_error(req, &err, r->resource, name);
 		k8c_error_clear(&err);
 		return;
@@ -755,54 +767,89 @@ static void res_update(struct api *api, h2o_req_t *req, const struct api_resourc
 	key = key_of(r, ns, name);
 	if (load(api, req, r, key, name, &old, &cur) < 0)
 		return;
-	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
+	res_replace(api, req, r, ns, name, obj, old, expected, status_only, NULL);
 }
 
-static bool is_strategic(h2o_req_t *req)
+/*
+ * One PATCH attempt: the patch applied to the stored object in r's version (a legacy version's
+ * conversion first), then stored. A metadata.resourceVersion in the patched object other than
+ * the stored one makes the write conditional on it (409 when stale), as kube's optimistic
+ * concurrency. Otherwise, when may_retry, true is returned without an answer if the object
+ * changed meanwhile: kube-apiserver's GuaranteedUpdate applies the patch again to the new one.
+ */
+static bool patch_attempt(struct api *api, h2o_req_t *req, const struct api_resource *r,
+			  const char *ns, const char *name, bool status_only,
+			  enum api_patch_type type, bool may_retry)
 {
-	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-	h2o_iovec_t v;
+	_cleanup_json_ json_t *old = NULL, *obj = NULL, *st = NULL;
+	_cleanup_free_ char *key = key_of(r, ns, name);
+	struct k8c_error err = K8C_ERROR_INIT;
+	bool conflict = false;
+	json_t *checked;
+	const char *prv;
+	int64_t expected, cur;
 
-	if (i < 0)
+	if (load(api, req, r, key, name, &old, &cur) < 0)
 		return false;
-	v = req->headers.entries[i].value;
-	return v.len >= 38 &&
-	       strncasecmp(v.base, "application/strategic-merge-patch+json", 38) == 0;
+	obj = out_version(r, json_deep_copy(old));
+	{
+		json_t *patched =
+			api_patch_apply(obj, req->entity.base, req->entity.len, type,
+					api_schema_kind(r->group, r->version, r->kind), &err);
+
+		json_decref(obj);
+		obj = patched;
+	}
+	if (!obj) {
+		st = api_patch_error_status(&err);
+		k8c_error_clear(&err);
+		api_send_json(req, (int)json_integer_value(json_object_get(st, "code")), st);
+		return false;
+	}
+	if (!json_is_object(obj)) {
+		api_send_status(req, 422, "Invalid", NULL,
+				"the patched %s \"%s\" is not a JSON object", r->kind, name);
+		return false;
+	}
+	expected = cur;
+	prv = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	if (prv && *prv && !parse_rev(prv, &expected)) {
+		send_invalid(req, r, name, "metadata.resourceVersion", prv,
+			     "must be a decimal resource version");
+		return false;
+	}
+	checked = check_object(r, req, json_incref(obj));
+	if (!checked)
+		return false; /* check_object released the reference it was given */
+	json_decref(checked);
+	/* fieldValidation: unknown fields of the patched object (duplicates in a merge body) */
+	if (!api_field_validate(req, r, obj, type != API_PATCH_JSON))
+		return false;
+	if (r->to_storage)
+		r->to_storage(obj);
+	res_replace(api, req, r, ns, name, obj, old, expected, status_only,
+		    may_retry && expected == cur ? &conflict : NULL);
+	return conflict;
 }
 
 static void res_patch(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
 		      const char *name, bool status_only)
 {
-	_cleanup_json_ json_t *patch = parse_body(req, true);
-	_cleanup_json_ json_t *old = NULL, *obj = NULL;
-	_cleanup_free_ char *key = NULL;
-	json_t *prv;
-	int64_t expected, cur;
+	enum api_patch_type type;
+	int attempt = 0;
 
-	if (!patch)
-		return;
-	key = key_of(r, ns, name);
-	if (load(api, req, r, key, name, &old, &cur) < 0)
-		return;
-	/* a resourceVersion in the patch is a precondition, else the version just read */
-	prv = json_object_get(json_object_get(patch, "metadata"), "resourceVersion");
-	expected = cur;
-	if (prv && !parse_rev(json_string_value(prv), &expected)) {
-		send_invalid(req, r, name, "metadata.resourceVersion", json_string_value(prv),
-			     "must be a decimal resource version");
+	if (!patch_type_ok(req, &type)) {
+		json_decref(parse_body(req, true)); /* it answers the 415 */
 		return;
 	}
-	/* the patch is in r's version: apply it there */
-	obj = out_version(r, json_deep_copy(old));
-	api_patch_merge(obj, patch, is_strategic(req));
-	obj = check_object(r, req, obj);
-	if (!obj)
-		return; /* check_object released it */
-	if (!api_field_validate(req, r, obj, true))
+	if (req->entity.len > API_MAX_BODY) {
+		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
+				"Request entity too large: limit is %u", API_MAX_BODY);
 		return;
-	if (r->to_storage)
-		r->to_storage(obj);
-	res_replace(api, req, r, ns, name, obj, old, expected, status_only);
+	}
+	while (patch_attempt(api, req, r, ns, name, status_only, type, ++attempt < 5))
+		;
 }
 
 static void res_get(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
@@ -818,400 +865,149 @@ static void res_get(struct api *api, h2o_req_t *req, const struct api_resource *
 }
 
 /*
- * A namespace's objects go with it. The real flow (Terminating, the kubernetes finalizer, the
- * namespace controller emptying it) comes with the controller manager.
+ * The LIST fast path: the stored JSON of each object is copied into the answer with its
+ * resourceVersion spliced into metadata, instead of decoding and re-encoding every object
+ * (with 100,000 objects that was most of the LIST's time and memory).
  */
-static void delete_namespace_contents(struct api *api, const char *ns)
-{
-	for (size_t i = 0; i < api_registry_count(); i++) {
-		const struct api_resource *r = api_registry_at(i);
-		_cleanup_free_ char *prefix = NULL;
-		struct k8c_error err = K8C_ERROR_INIT;
-		struct store_list l = {0};
-
-		if (!r->namespaced)
-			continue;
-		prefix = prefix_of(r, ns);
-		if (store_list(api->store, prefix, 0, 0, NULL, &l, &err) < 0) {
-			k8c_error_clear(&err);
-			continue;
-		}
-		for (size_t j = 0; j < l.n; j++) {
-			int64_t rev;
-
-			if (store_delete(api->store, l.items[j].key, 0, &rev, NULL, &err) < 0)
-				k8c_error_clear(&err);
-		}
-		store_list_free(&l);
-	}
-}
-
-static void res_delete(struct api *api, h2o_req_t *req, const struct api_resource *r,
-		       const char *ns, const char *name)
-{
-	__attribute__((cleanup(store_kv_freep))) struct store_kv *kvp = NULL;
-	_cleanup_free_ char *key = NULL;
-	_cleanup_json_ json_t *obj = NULL;
-	struct store_kv prev = {0};
-	struct k8c_error err = K8C_ERROR_INIT;
-	int64_t rev;
-
-	/* DeleteOptions (propagationPolicy...) are accepted and ignored: removal is immediate */
-	if (req->entity.len > API_MAX_BODY) {
-		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
-				"Request entity too large: limit is %u", API_MAX_BODY);
-		return;
-	}
-	key = key_of(r, ns, name);
-	if (store_delete(api->store, key, 0, &rev, &prev, &err) < 0) {
-		api_send_store_error(req, &err, r->resource, name);
-		k8c_error_clear(&err);
-		return;
-	}
-	kvp = &prev;
-	if (strcmp(r->resource, "namespaces") == 0)
-		delete_namespace_contents(api, name);
-	obj = obj_decode(prev.value, prev.value_len, rev);
-	if (!obj) {
-		_cleanup_json_ json_t *st =
-			json_pack("{s:s, s:s, s:{}, s:s, s:{s:s, s:s}}", "kind", "Status",
-				  "apiVersion", "v1", "metadata", "status", "Success", "details",
-				  "name", name, "kind", r->resource);
-
-		api_send_json(req, 200, st);
-		return;
-	}
-	api_send_json(req, 200, out_version(r, obj));
-}
-
-/* Watch streams. */
-
-struct api_watch {
-	h2o_generator_t gen; /* first: h2o hands it back to proceed/stop */
-	struct api *api;
-	h2o_req_t *req;
-	struct store_watch *sw;
-	h2o_socket_t *sock; /* a dup of the store watch's eventfd in the loop */
-	uint64_t deadline;  /* h2o_now() milliseconds; 0 = none */
-	struct api_watch *next, **pprev;
-	char *pending, *inflight;
-	size_t pending_len, pending_cap;
-	bool sending, done, finished, stopped;
-	bool table;
-	const struct api_resource *r;
-	int64_t last_rev; /* of the last event delivered (or the watch's start) */
-	struct selector fields, labels;
+struct rawbuf {
+	char *p;
+	size_t n, cap;
 };
 
-/* Release what can call us back: store watch, fd, timer; the request may live on. */
-static void watch_release(struct api_watch *w)
+static void rawbuf_add(struct rawbuf *b, const void *s, size_t n)
 {
-	if (w->sock) {
-		h2o_socket_read_stop(w->sock);
-		h2o_socket_close(w->sock);
-		w->sock = NULL;
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 4096;
+		b->p = k8c_xrealloc(b->p, b->cap);
 	}
-	if (w->sw) {
-		store_watch_close(w->sw);
-		w->sw = NULL;
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* s[i] is '"': the index after the closing quote, 0 when unterminated. */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+	for (i++; i < n; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
 	}
-	if (w->pprev) {
-		*w->pprev = w->next;
-		if (w->next)
-			w->next->pprev = w->pprev;
-		w->pprev = NULL;
-		w->next = NULL;
+	return 0;
+}
+
+/* The index after the JSON value at s[i], 0 when malformed. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+	int depth = 0;
+
+	if (i >= n)
+		return 0;
+	if (s[i] == '"')
+		return skip_string(s, n, i);
+	if (s[i] != '{' && s[i] != '[') {
+		while (i < n && !strchr(",}] \t\n\r", s[i]))
+			i++;
+		return i;
 	}
-}
-
-void api_watch_close(struct api_watch *w)
-{
-	watch_release(w);
-}
-
-static void watch_dispose(void *p)
-{
-	struct api_watch *w = p;
-
-	watch_release(w);
-	free(w->pending);
-	free(w->inflight);
-	selector_free(&w->fields);
-	selector_free(&w->labels);
-}
-
-static void watch_append(struct api_watch *w, const char *type, json_t *obj)
-{
-	_cleanup_json_ json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
-	_cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT);
-	size_t n;
-
-	if (!s)
-		return;
-	n = strlen(s);
-	if (w->pending_len + n + 1 > w->pending_cap) {
-		w->pending_cap = (w->pending_len + n + 1) * 2;
-		w->pending = k8c_xrealloc(w->pending, w->pending_cap);
+	for (; i < n; i++) {
+		if (s[i] == '"') {
+			if (!(i = skip_string(s, n, i)))
+				return 0;
+			i--;
+		} else if (s[i] == '{' || s[i] == '[') {
+			depth++;
+		} else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+			return i + 1;
+		}
 	}
-	memcpy(w->pending + w->pending_len, s, n);
-	w->pending[w->pending_len + n] = '\n';
-	w->pending_len += n + 1;
+	return 0;
 }
 
-static void watch_append_object(struct api_watch *w, const char *type, json_t *obj)
+/* The index just after the '{' of the top-level "metadata" object, 0 when there is none. */
+static size_t metadata_open(const char *s, size_t n)
 {
-	if (!selector_match(&w->fields, obj, true) || !selector_match(&w->labels, obj, false))
-		return;
-	if (w->table) {
-		_cleanup_json_ json_t *t = table_one(w->r, obj);
+	size_t i = skip_ws(s, n, 0);
 
-		watch_append(w, type, t);
-		return;
+	if (i >= n || s[i] != '{')
+		return 0;
+	i = skip_ws(s, n, i + 1);
+	while (i < n && s[i] == '"') {
+		size_t k = skip_string(s, n, i);
+		bool meta = k == i + 10 && memcmp(s + i, "\"metadata\"", 10) == 0;
+
+		if (!k)
+			return 0;
+		i = skip_ws(s, n, k);
+		if (i >= n || s[i] != ':')
+			return 0;
+		i = skip_ws(s, n, i + 1);
+		if (meta)
+			return i < n && s[i] == '{' ? i + 1 : 0;
+		if (!(i = skip_value(s, n, i)))
+			return 0;
+		i = skip_ws(s, n, i);
+		if (i < n && s[i] == ',')
+			i = skip_ws(s, n, i + 1);
 	}
-	watch_append(w, type, out_version(w->r, obj));
+	return 0;
 }
 
-static void watch_flush(struct api_watch *w)
+/* Append the stored object with its resourceVersion; false when it is not JSON. */
+static bool rawbuf_add_object(struct rawbuf *b, const struct store_kv *kv)
 {
-	h2o_iovec_t buf;
-
-	if (w->sending || w->stopped || w->finished)
-		return;
-	if (w->pending_len == 0 && !w->done)
-		return;
-	free(w->inflight);
-	w->inflight = w->pending;
-	buf = h2o_iovec_init(w->pending, w->pending_len);
-	w->pending = NULL;
-	w->pending_len = w->pending_cap = 0;
-	w->sending = true;
-	if (w->done) {
-		w->finished = true;
-		watch_release(w);
-	}
-	h2o_send(w->req, &buf, buf.len ? 1 : 0,
-		 w->finished ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
-}
-
-static void watch_fail(struct api_watch *w, int code, const char *reason, const char *msg)
-{
-	_cleanup_json_ json_t *st = api_status_new(code, reason, msg);
-
-	watch_append(w, "ERROR", st);
-	w->done = true;
-}
-
-/* kube-apiserver's wording, which the Python client parses to restart: "... X (Y)". */
-static void watch_expired(struct api_watch *w)
-{
-	struct k8c_error err = K8C_ERROR_INIT;
-	_cleanup_free_ char *msg = NULL;
-	int64_t compacted = 0;
-
-	if (store_compacted(w->api->store, &compacted, &err) < 0)
-		k8c_error_clear(&err);
-	msg = k8c_xasprintf("too old resource version: %lld (%lld)", (long long)w->last_rev,
-			    (long long)compacted);
-	watch_fail(w, 410, "Expired", msg);
-}
-
-static void watch_pump(struct api_watch *w)
-{
-	struct store_event *evs[64];
-	struct k8c_error err = K8C_ERROR_INIT;
+	const char *v = kv->value;
+	size_t at = memmem(v, kv->value_len, "\"resourceVersion\"", 17)
+			    ? 0
+			    : metadata_open(v, kv->value_len);
+	char rv[48];
 	int n;
 
-	while (w->sw && !w->done) {
-		n = store_watch_next(w->sw, evs, 64, &err);
-		if (n < 0) {
-			if (err.code == STORE_E_EXPIRED)
-				watch_expired(w);
-			else
-				watch_fail(w, 500, "InternalError", err.msg ? err.msg : "store");
-			k8c_error_clear(&err);
-			break;
-		}
-		if (n == 0)
-			break;
-		for (int i = 0; i < n; i++) {
-			json_t *obj =
-				obj_decode(evs[i]->value, evs[i]->value_len, evs[i]->mod_revision);
+	if (!at) {
+		_cleanup_json_ json_t *obj = obj_decode(kv->value, kv->value_len, kv->mod_revision);
+		_cleanup_free_ char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 
-			w->last_rev = evs[i]->mod_revision;
-			if (obj) {
-				watch_append_object(w, store_event_type_name(evs[i]->type), obj);
-				json_decref(obj);
-			}
-			store_event_unref(evs[i]);
-		}
-		if (w->pending_len > WATCH_MAX_PENDING)
-			w->done = true; /* the client re-watches from its last revision */
+		if (!s)
+			return false;
+		rawbuf_add(b, s, strlen(s));
+		return true;
 	}
-	watch_flush(w);
+	n = snprintf(rv, sizeof(rv), "\"resourceVersion\":\"%lld\"%s", (long long)kv->mod_revision,
+		     v[skip_ws(v, kv->value_len, at)] == '}' ? "" : ",");
+	rawbuf_add(b, v, at);
+	rawbuf_add(b, rv, (size_t)n);
+	rawbuf_add(b, v + at, kv->value_len - at);
+	return true;
 }
 
-static void watch_on_readable(h2o_socket_t *sock, const char *err)
+static void rawbuf_dispose(void *p)
 {
-	struct api_watch *w = sock->data;
-
-	if (sock->input->size)
-		h2o_buffer_consume(&sock->input, sock->input->size);
-	if (err) {
-		watch_fail(w, 500, "InternalError", "watch notification failed");
-		watch_flush(w);
-		return;
-	}
-	watch_pump(w);
+	free(*(char **)p);
 }
 
-/* timeoutSeconds: checked once a second for every open watch. */
-static void watch_on_tick(h2o_timeout_entry_t *entry)
+/* Answer 200 with b's bytes as JSON; b is taken over (freed with the request). */
+static void rawbuf_send(h2o_req_t *req, struct rawbuf *b)
 {
-	struct api *api = H2O_STRUCT_FROM_MEMBER(struct api, tick_entry, entry);
-	uint64_t now = h2o_now(api->loop);
-	struct api_watch *w, *next;
+	static h2o_generator_t gen = {NULL, NULL};
+	char **hold = h2o_mem_alloc_shared(&req->pool, sizeof(char *), rawbuf_dispose);
+	h2o_iovec_t body = h2o_iovec_init(b->p, b->n);
 
-	for (w = api->watches; w; w = next) {
-		next = w->next;
-		if (w->deadline && now >= w->deadline) {
-			w->done = true;
-			watch_flush(w);
-		}
-	}
-	h2o_timeout_link(api->loop, &api->tick, &api->tick_entry);
-}
-
-void api_watch_start(struct api *api)
-{
-	h2o_timeout_init(api->loop, &api->tick, 1000);
-	api->tick_entry.cb = watch_on_tick;
-	h2o_timeout_link(api->loop, &api->tick, &api->tick_entry);
-}
-
-static void watch_proceed(h2o_generator_t *gen, h2o_req_t *req)
-{
-	struct api_watch *w = (struct api_watch *)gen;
-
-	w->sending = false;
-	free(w->inflight);
-	w->inflight = NULL;
-	watch_flush(w);
-}
-
-static void watch_stop(h2o_generator_t *gen, h2o_req_t *req)
-{
-	struct api_watch *w = (struct api_watch *)gen;
-
-	w->stopped = true;
-	watch_release(w);
-}
-
-static void res_watch(struct api *api, h2o_req_t *req, const struct api_resource *r,
-		      const char *prefix, const struct selector *fields,
-		      const struct selector *labels)
-{
-	_cleanup_free_ char *rvs = api_query(req, "resourceVersion");
-	_cleanup_free_ char *tos = api_query(req, "timeoutSeconds");
-	struct k8c_error err = K8C_ERROR_INIT;
-	struct api_watch *w;
-	int64_t rev, start;
-	long long timeout = 0;
-	int fd;
-
-	if (!parse_rev(rvs, &rev)) {
-		selector_free((struct selector *)fields);
-		selector_free((struct selector *)labels);
-		api_send_status(req, 400, "BadRequest", NULL, "invalid resourceVersion \"%s\"",
-				rvs);
-		return;
-	}
-	if (tos && *tos) {
-		char *end;
-
-		timeout = strtoll(tos, &end, 10);
-		if (*end || timeout < 0) {
-			selector_free((struct selector *)fields);
-			selector_free((struct selector *)labels);
-			api_send_status(req, 400, "BadRequest", NULL,
-					"invalid timeoutSeconds \"%s\"", tos);
-			return;
-		}
-	}
-	w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), watch_dispose);
-	memset(w, 0, sizeof(*w));
-	w->gen.proceed = watch_proceed;
-	w->gen.stop = watch_stop;
-	w->api = api;
-	w->req = req;
-	w->table = api_wants_table(req);
-	w->r = r;
-	w->fields = *fields;
-	w->labels = *labels;
-	start = rev;
-	if (rev == 0) {
-		/* no revision: synthetic ADDED events for the current state first */
-		struct store_list l = {0};
-
-		if (store_list(api->store, prefix, 0, 0, NULL, &l, &err) < 0) {
-			/* w owns the selectors already: watch_dispose frees them */
-			api_send_store_error(req, &err, r->resource, "");
-			k8c_error_clear(&err);
-			return;
-		}
-		for (size_t i = 0; i < l.n; i++) {
-			json_t *obj = obj_decode(l.items[i].value, l.items[i].value_len,
-						 l.items[i].mod_revision);
-
-			if (obj) {
-				watch_append_object(w, "ADDED", obj);
-				json_decref(obj);
-			}
-		}
-		start = l.revision;
-		store_list_free(&l);
-	}
+	*hold = b->p;
+	b->p = NULL;
 	req->res.status = 200;
 	req->res.reason = "OK";
+	req->res.content_length = body.len;
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
 		       H2O_STRLIT("application/json"));
-	h2o_start_response(req, &w->gen);
-	w->last_rev = start;
-	if (store_watch(api->store, prefix, start, &w->sw, &err) < 0) {
-		/* too old a revision: 200 and an ERROR event, as the Python client expects */
-		if (err.code == STORE_E_EXPIRED)
-			watch_expired(w);
-		else
-			watch_fail(w, 500, "InternalError", err.msg ? err.msg : "watch failed");
-		k8c_error_clear(&err);
-		watch_flush(w);
-		return;
-	}
-	w->next = api->watches;
-	if (w->next)
-		w->next->pprev = &w->next;
-	api->watches = w;
-	w->pprev = &api->watches;
-	fd = dup(store_watch_fd(w->sw));
-	if (fd < 0) {
-		watch_fail(w, 500, "InternalError", "dup of the watch fd failed");
-		watch_flush(w);
-		return;
-	}
-	w->sock = h2o_evloop_socket_create(api->loop, fd, 0);
-	w->sock->data = w;
-	h2o_socket_read_start(w->sock, watch_on_readable);
-	if (timeout > 0)
-		w->deadline = h2o_now(api->loop) + (uint64_t)timeout * 1000;
-	/* send the headers (and any initial events) now: clients wait for them */
-	w->sending = true;
-	{
-		h2o_iovec_t buf = h2o_iovec_init(w->pending, w->pending_len);
-
-		w->inflight = w->pending;
-		w->pending = NULL;
-		w->pending_len = w->pending_cap = 0;
-		h2o_send(req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_IN_PROGRESS);
-	}
+	h2o_start_response(req, &gen);
+	h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
 /*
@@ -1238,8 +1034,10 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 	char rvbuf[24];
 	long long limit = 0, matched = 0;
 	int64_t rev = 0, list_rev = 0;
-	bool table, exact = false;
+	bool table, exact = false, raw;
+	struct rawbuf rb = {0};
 	json_t *items;
+	struct api_delete_options *dopts = NULL; /* deletecollection's, applied to each item */
 
 	if ((fs && selector_parse(r, fs, true, &fields, &err) < 0) ||
 	    (ls && selector_parse(r, ls, false, &labels, &err) < 0)) {
@@ -1249,9 +1047,11 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 		return;
 	}
 	if (!del && api_query_bool(req, "watch")) {
-		res_watch(api, req, r, prefix, &fields, &labels);
+		api_watch_serve(api, req, r, prefix, &fields, &labels);
 		return;
 	}
+	if (del && !(dopts = api_delete_options_read(req)))
+		goto out;
 	if (limits && *limits) {
 		char *end;
 
@@ -1313,6 +1113,14 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 	if (del)
 		limit = 0, rev = 0, free(after), after = NULL;
 	table = !del && api_wants_table(req);
+	raw = !del && !table && !r->from_storage && !fields.n && !labels.n;
+	if (raw) {
+		_cleanup_free_ char *head =
+			k8c_xasprintf("{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"items\":[",
+				      list_kind, api_version);
+
+		rawbuf_add(&rb, head, strlen(head));
+	}
 	for (;;) {
 		if (store_list(api->store, prefix, rev, (size_t)limit, after, &l, &err) < 0) {
 			if (err.code == STORE_E_EXPIRED && cont && *cont)
@@ -1350,11 +1158,30 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 		}
 		items = json_object_get(out, table ? "rows" : "items");
 		for (size_t i = 0; i < l.n; i++) {
-			json_t *obj = obj_decode(l.items[i].value, l.items[i].value_len,
-						 l.items[i].mod_revision);
+			json_t *obj = NULL;
 
 			free(after);
 			after = k8c_xstrdup(l.items[i].key);
+			if (raw) {
+				size_t mark = rb.n;
+
+				if (matched > 0)
+					rawbuf_add(&rb, ",", 1);
+				if (!rawbuf_add_object(&rb, &l.items[i])) {
+					rb.n = mark;
+					continue;
+				}
+				if (limit && ++matched >= limit && (i + 1 < l.n || l.more)) {
+					next = api_continue_encode(list_rev,
+								   after + strlen(prefix));
+					break;
+				}
+				if (!limit)
+					matched++;
+				continue;
+			}
+			obj = obj_decode(l.items[i].value, l.items[i].value_len,
+					 l.items[i].mod_revision);
 			if (!obj)
 				continue;
 			if (!selector_match(&fields, obj, true) ||
@@ -1362,16 +1189,12 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 				json_decref(obj);
 				continue;
 			}
-			if (del) {
-				int64_t drev;
-
-				if (store_delete(api->store, l.items[i].key,
-						 l.items[i].mod_revision, &drev, NULL, &err) < 0) {
-					k8c_error_clear(&err);
-					json_decref(obj);
-					continue;
-				}
-				api_set_resource_version(obj, drev);
+			/* as kube: each item deleted as by its own DELETE; the answer lists them */
+			if (del && api_delete_item(api, r, l.items[i].key, dopts, &err) < 0) {
+				k8c_error_clear(
+					&err); /* gone meanwhile, or a failed precondition */
+				json_decref(obj);
+				continue;
 			}
 			json_array_append_new(items, table ? table_row(r, obj)
 							   : json_incref(out_version(r, obj)));
@@ -1385,12 +1208,24 @@ static void res_list(struct api *api, h2o_req_t *req, const struct api_resource 
 			break;
 		store_list_free(&l);
 	}
+	store_list_free(&l);
+	if (raw) {
+		/* metadata after the items: its continue is known only now */
+		_cleanup_free_ char *tail = k8c_xasprintf(
+			"],\"metadata\":{\"resourceVersion\":\"%s\"%s%s%s}}", rvbuf,
+			next ? ",\"continue\":\"" : "", next ? next : "", next ? "\"" : "");
+
+		rawbuf_add(&rb, tail, strlen(tail));
+		rawbuf_send(req, &rb);
+		goto out;
+	}
 	if (next)
 		json_object_set_new(json_object_get(out, "metadata"), "continue",
 				    json_string(next));
-	store_list_free(&l);
 	api_send_json(req, 200, out);
 out:
+	api_delete_options_release(dopts);
+	free(rb.p);
 	selector_free(&fields);
 	selector_free(&labels);
 }
@@ -1533,6 +1368,11 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 			send_method_not_allowed(req);
 		return;
 	}
+	if (sub && strcmp(sub, "finalize") == 0 && !*r->group &&
+	    strcmp(r->resource, "namespaces") == 0) {
+		api_namespace_finalize_serve(api, req, r, name);
+		return;
+	}
 	if (sub && ns && !*r->group && strcmp(r->resource, "pods") == 0 &&
 	    api_pods_serve(api, req, ns, name, sub))
 		return;
@@ -1552,7 +1392,7 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 	else if (METHOD("PATCH"))
 		res_patch(api, req, r, ns, name, status);
 	else if (METHOD("DELETE") && !status)
-		res_delete(api, req, r, ns, name);
+		api_delete_serve(api, req, r, ns, name);
 	else
 		send_method_not_allowed(req);
 #undef METHOD

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_patch.h"
+#include "api_schema.h"
 #include "cleanup.h"
 
 static bool header_is(h2o_req_t *req, const char *type)
@@ -41,23 +43,24 @@ static void send_scale_invalid(h2o_req_t *req, const char *name, json_t *causes)
 			json_string_value(json_object_get(c, "message")));
 }
 
-/* The body as a JSON object, or NULL after answering the error. */
-static json_t *scale_body(h2o_req_t *req, bool patch)
+/*
+ * The body as a JSON object, or NULL after answering the error. A patch is only checked (its
+ * type in *type) and stands as null: api_patch_apply reads it.
+ */
+static json_t *scale_body(h2o_req_t *req, bool patch, enum api_patch_type *type)
 {
+	ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 	json_error_t jerr;
 	json_t *body;
-	bool ok = patch ? header_is(req, "application/merge-patch+json") ||
-				  header_is(req, "application/strategic-merge-patch+json")
-			: h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1) < 0 ||
-				  header_is(req, "application/json");
+	bool ok = patch ? ct >= 0 && api_patch_type(req->headers.entries[ct].value.base,
+						    req->headers.entries[ct].value.len, type) == 0
+			: ct < 0 || header_is(req, "application/json");
 
 	if (!ok) {
 		api_send_status(req, 415, "UnsupportedMediaType", NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: %s",
-				patch ? "application/merge-patch+json, "
-					"application/strategic-merge-patch+json"
-				      : "application/json");
+				patch ? API_PATCH_MEDIA_TYPES : "application/json");
 		return NULL;
 	}
 	if (req->entity.len > API_MAX_BODY) {
@@ -65,6 +68,8 @@ static json_t *scale_body(h2o_req_t *req, bool patch)
 				"Request entity too large: limit is %u", API_MAX_BODY);
 		return NULL;
 	}
+	if (patch)
+		return json_null();
 	body = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len, 0, &jerr);
 	if (!json_is_object(body)) {
 		json_decref(body);
@@ -87,6 +92,7 @@ void api_scale_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct store_kv kv = {0};
 	bool put = method_is(req, "PUT"), patch = method_is(req, "PATCH");
+	enum api_patch_type type = API_PATCH_MERGE;
 	json_t *meta, *ospec;
 	const char *rvs;
 	int64_t expected, rev;
@@ -96,7 +102,7 @@ void api_scale_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 				"the server does not allow this method on the requested resource");
 		return;
 	}
-	if ((put || patch) && !(body = scale_body(req, patch)))
+	if ((put || patch) && !(body = scale_body(req, patch, &type)))
 		return;
 	if (store_get(api->store, key, &kv, &err) < 0) {
 		api_send_store_error(req, &err, r->resource, name);
@@ -118,7 +124,25 @@ void api_scale_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 		return;
 	}
 	if (patch) {
-		api_patch_merge(scale, body, false);
+		json_t *patched =
+			api_patch_apply(scale, req->entity.base, req->entity.len, type,
+					api_schema_kind("autoscaling", "v1", "Scale"), &err);
+		_cleanup_json_ json_t *st = NULL;
+
+		if (!patched) {
+			st = api_patch_error_status(&err);
+			k8c_error_clear(&err);
+			api_send_json(req, (int)json_integer_value(json_object_get(st, "code")),
+				      st);
+			return;
+		}
+		json_decref(scale);
+		scale = patched;
+		if (!json_is_object(scale)) {
+			api_send_status(req, 400, "BadRequest", NULL,
+					"the patched Scale is not a JSON object");
+			return;
+		}
 	} else {
 		json_decref(scale);
 		scale = json_incref(body);

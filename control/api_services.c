@@ -2,13 +2,18 @@
  * Service ClusterIP allocation from 10.96.0.0/12 and NodePort allocation from 30000-32767. The
  * allocations live in the Service objects themselves: the used sets are read from the stored
  * Services at each allocation (one list), so they are as persistent as the Services and released
- * when one is deleted (or, for NodePorts, updated back to type ClusterIP). Calls run on the loop
- * thread one at a time, so two creates cannot pick the same address or port. 10.96.0.1 belongs
- * to default/kubernetes (bootstrapped at start) and is never given to another Service.
+ * when one is deleted (or, for NodePorts, updated back to type ClusterIP). The server's event-loop
+ * threads call this concurrently: allocations are serialised by a mutex, and what was handed out
+ * is remembered (struct reservation) until the allocating thread has written the Service
+ * (api_services_settle(), after the store write; RESERVE_SECONDS at most), so two writes racing
+ * between allocation and store write cannot pick the same address or port. 10.96.0.1 belongs to default/kubernetes (bootstrapped at
+ * start) and is never given to another Service.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/rand.h>
 
 #include "api_registry.h"
@@ -21,6 +26,80 @@
 #define NODE_PORT_MIN 30000
 #define NODE_PORT_MAX 32767
 #define NODE_PORT_N   (NODE_PORT_MAX - NODE_PORT_MIN + 1)
+
+/* an allocation not settled by its thread is dropped after this (a safety net) */
+#define RESERVE_SECONDS 30
+
+/* An address or NodePort handed out to owner (the Service's key) and not yet seen stored. */
+struct reservation {
+	char *owner;
+	pthread_t thread; /* the thread whose write is pending */
+	uint32_t ip;	  /* 0 for a NodePort */
+	json_int_t port;  /* 0 for an address */
+	time_t until;
+};
+
+static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reservation *reserved;
+static size_t n_reserved;
+
+static char *service_key(const json_t *svc)
+{
+	json_t *meta = json_object_get(svc, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *name = json_string_value(json_object_get(meta, "name"));
+
+	return k8c_xasprintf("/registry/services/%s/%s", ns ? ns : "", name ? name : "");
+}
+
+/* Drop the reservations of the calling thread (its write is done), or all expired ones. */
+static void reservations_prune(bool own)
+{
+	time_t now = time(NULL);
+	pthread_t self = pthread_self();
+	size_t k = 0;
+
+	for (size_t i = 0; i < n_reserved; i++) {
+		if (reserved[i].until < now || (own && pthread_equal(reserved[i].thread, self)))
+			free(reserved[i].owner);
+		else
+			reserved[k++] = reserved[i];
+	}
+	n_reserved = k;
+}
+
+void api_services_settle(void)
+{
+	pthread_mutex_lock(&alloc_lock);
+	reservations_prune(true);
+	pthread_mutex_unlock(&alloc_lock);
+}
+
+static void reserve(const json_t *svc, uint32_t ip, json_int_t port)
+{
+	reserved = k8c_xrealloc(reserved, (n_reserved + 1) * sizeof(*reserved));
+	reserved[n_reserved++] = (struct reservation){.owner = service_key(svc),
+						      .thread = pthread_self(),
+						      .ip = ip,
+						      .port = port,
+						      .until = time(NULL) + RESERVE_SECONDS};
+}
+
+/* Whether a reservation of another Service than svc holds ip (or port when ip is 0). */
+static bool reserved_by_other(const json_t *svc, uint32_t ip, json_int_t port)
+{
+	_cleanup_free_ char *own = NULL;
+
+	for (size_t i = 0; i < n_reserved; i++) {
+		if (ip ? reserved[i].ip != ip : reserved[i].port != port)
+			continue;
+		if (!own)
+			own = service_key(svc);
+		if (strcmp(reserved[i].owner, own) != 0)
+			return true;
+	}
+	return false;
+}
 
 static bool parse_ip(const char *s, uint32_t *out)
 {
@@ -53,7 +132,22 @@ static bool same_service(const char *key, const json_t *svc)
 	return strcmp(key, own) == 0;
 }
 
+static int allocate(struct store *store, json_t *svc, const json_t *old, json_t *causes);
+
 int api_services_allocate(struct store *store, json_t *svc, const json_t *old, json_t *causes)
+{
+	int rc;
+
+	pthread_mutex_lock(&alloc_lock);
+	reservations_prune(true);
+	rc = allocate(store, svc, old, causes);
+	if (rc < 0)
+		reservations_prune(true);
+	pthread_mutex_unlock(&alloc_lock);
+	return rc;
+}
+
+static int allocate(struct store *store, json_t *svc, const json_t *old, json_t *causes)
 {
 	json_t *spec = json_object_get(svc, "spec");
 	const char *type = json_string_value(json_object_get(spec, "type"));
@@ -73,6 +167,7 @@ int api_services_allocate(struct store *store, json_t *svc, const json_t *old, j
 		k8c_error_clear(&err);
 		return -1;
 	}
+	reservations_prune(false);
 	rc = allocate_node_ports(&l, svc, old, causes);
 	if (rc < 0 || (type && strcmp(type, "ExternalName") == 0) ||
 	    (want && strcmp(want, "None") == 0) ||
@@ -104,6 +199,10 @@ int api_services_allocate(struct store *store, json_t *svc, const json_t *old, j
 			used[(u - CIDR_BASE) / 8] |= (unsigned char)(1u << ((u - CIDR_BASE) % 8));
 	}
 	store_list_free(&l);
+	for (size_t i = 0; i < n_reserved; i++)
+		if (in_range(reserved[i].ip) && reserved_by_other(svc, reserved[i].ip, 0))
+			used[(reserved[i].ip - CIDR_BASE) / 8] |=
+				(unsigned char)(1u << ((reserved[i].ip - CIDR_BASE) % 8));
 	/* the kubernetes Service's address, also while that Service is absent */
 	used[0] |= 2u;
 	if (req) {
@@ -139,6 +238,7 @@ int api_services_allocate(struct store *store, json_t *svc, const json_t *old, j
 		}
 	}
 	free(used);
+	reserve(svc, ip, 0);
 	a.s_addr = htonl(ip);
 	inet_ntop(AF_INET, &a, buf, sizeof(buf));
 	json_object_set_new(spec, "clusterIP", json_string(buf));
@@ -229,6 +329,9 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 		json_array_foreach(json_object_get(json_object_get(o, "spec"), "ports"), j, op)
 			mark(used, json_integer_value(json_object_get(op, "nodePort")));
 	}
+	for (size_t k = 0; k < n_reserved; k++)
+		if (!reserved[k].ip && reserved_by_other(svc, 0, reserved[k].port))
+			mark(used, reserved[k].port);
 	/* the requested ones first, then the kept ones, then random free ones */
 	json_array_foreach(ports, i, p)
 	{
@@ -257,6 +360,13 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 	json_array_foreach(ports, i, p)
 	{
 		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+
+		if (np)
+			reserve(svc, 0, np);
+	}
+	json_array_foreach(ports, i, p)
+	{
+		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
 		uint32_t start;
 
 		if (np)
@@ -264,6 +374,7 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 		np = old ? old_node_port(old, p) : 0;
 		if (np && np >= NODE_PORT_MIN && np <= NODE_PORT_MAX && !is_used(used, np)) {
 			mark(used, np);
+			reserve(svc, 0, np);
 			json_object_set_new(p, "nodePort", json_integer(np));
 			continue;
 		}
@@ -286,6 +397,7 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 			return -1;
 		}
 		mark(used, np);
+		reserve(svc, 0, np);
 		json_object_set_new(p, "nodePort", json_integer(np));
 	}
 	return 0;

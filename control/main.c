@@ -1,9 +1,11 @@
 /* k8c-server: the API server's command line. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -19,8 +21,48 @@ static void usage(FILE *f)
 	      "  --compact-interval SEC  compact the store every SEC seconds, keeping one "
 	      "interval\n"
 	      "                          of history for watchers (default 300, 0 = never)\n"
+	      "  --event-ttl DURATION    delete Events this long after their last write, e.g. "
+	      "1h, 30m,\n"
+	      "                          90s, 1h30m (default 1h, 0 = keep them)\n"
+	      "  --threads N             event-loop threads serving requests (default: the\n"
+	      "                          number of CPUs)\n"
 	      "  --help                  show this help\n",
 	      f);
+}
+
+/* A Go duration of hours, minutes and seconds ("1h", "1h30m", "90s", "0") in whole seconds. */
+static int parse_duration(const char *flag, const char *s, int *out)
+{
+	const char *p = s;
+	long long total = 0;
+
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	while (*p) {
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (errno || end == p || v < 0 || !strchr("hms", *end) || !*end)
+			goto bad;
+		total += v * (*end == 'h' ? 3600 : *end == 'm' ? 60 : 1);
+		if (total > 86400LL * 365)
+			goto bad;
+		p = end + 1;
+	}
+	if (p == s)
+		goto bad;
+	*out = (int)total;
+	return 0;
+bad:
+	fprintf(stderr,
+		"k8c-server: %s: \"%s\" is not a duration of hours, minutes and seconds (e.g. "
+		"1h30m, 90s) up to a year\n",
+		flag, s);
+	return -1;
 }
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
@@ -45,6 +87,8 @@ int main(int argc, char **argv)
 		{"bind-address", required_argument, NULL, 'b'},
 		{"kube-minor", required_argument, NULL, 'm'},
 		{"compact-interval", required_argument, NULL, 'c'},
+		{"event-ttl", required_argument, NULL, 'e'},
+		{"threads", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -54,6 +98,8 @@ int main(int argc, char **argv)
 		.port = 6443,
 		.kube_minor = 31,
 		.compact_interval = 300,
+		.event_ttl = 3600,
+		.threads = 0,
 	};
 	struct k8c_error err = K8C_ERROR_INIT;
 	int c;
@@ -79,6 +125,12 @@ int main(int argc, char **argv)
 			if (parse_int("--compact-interval", optarg, 0, 86400 * 365,
 				      &cfg.compact_interval) < 0)
 				return 2;
+			break;
+		case 'e':
+			if (parse_duration("--event-ttl", optarg, &cfg.event_ttl) < 0)
+			case 't':
+				if (parse_int("--threads", optarg, 1, 256, &cfg.threads) < 0)
+					return 2;
 			break;
 		case 'h':
 			usage(stdout);
@@ -109,6 +161,11 @@ int main(int argc, char **argv)
 	if (!*cfg.data_dir) {
 		fprintf(stderr, "k8c-server: --data-dir must not be empty\n");
 		return 2;
+	}
+	if (cfg.threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg.threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
 	}
 	if (server_run(&cfg, &err) < 0) {
 		fprintf(stderr, "k8c-server: %s\n", err.msg ? err.msg : "failed");

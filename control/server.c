@@ -1,12 +1,16 @@
 /*
- * The HTTPS listener: one h2o evloop thread serving HTTP/1.1 and HTTP/2 (ALPN) over TLS. Client
- * certificates are requested and verified against the cluster CA; requests without one get 401
- * (health endpoints excepted). Store calls are made from the loop: they block for a group commit
- * (< 1 ms here), accepted for now (docs/apiserver.md, "Server").
+ * The HTTPS listener: cfg->threads h2o evloop threads serving HTTP/1.1 and HTTP/2 (ALPN) over
+ * TLS, each with its own loop, h2o context and struct api (watches, timers), all accepting from
+ * one listening socket; a connection stays on the thread that accepted it. Client certificates
+ * are requested and verified against the cluster CA; requests without one get 401 (health
+ * endpoints excepted). Store calls are made from the loops: they block for a group commit
+ * (< 1 ms here) while the other threads go on (docs/apiserver.md, "Threads").
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,8 +28,21 @@
 
 struct server_handler {
 	h2o_handler_t super;
-	struct api *api;
 	SSL_CTX *ssl_ctx;
+};
+
+/* One event-loop thread: everything in it is used by that thread only. */
+struct srv_thread {
+	pthread_t tid;
+	int index;
+	int lfd; /* its dup of the listening socket */
+	h2o_context_t ctx;
+	h2o_accept_ctx_t actx;
+	struct api api;
+	h2o_socket_t *lsock;
+	h2o_timeout_t compact_timeout; /* thread 0 only */
+	h2o_timeout_entry_t compact_entry;
+	int64_t compact_next; /* the revision seen at the previous tick */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -74,11 +91,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct server_handler *h = (struct server_handler *)self;
 
+	struct srv_thread *t = H2O_STRUCT_FROM_MEMBER(struct srv_thread, ctx, req->conn->ctx);
+
 	if (!is_health(req) && !client_verified(h, req)) {
 		api_send_status(req, 401, "Unauthorized", NULL, "Unauthorized");
 		return 0;
 	}
-	api_handle(h->api, req);
+	api_handle(&t->api, req);
 	return 0;
 }
 
@@ -166,35 +185,77 @@ static bool wildcard(const char *addr)
 	return strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0;
 }
 
-/* Everything the loop uses lives here, so nothing is lost to the leak checker at exit. */
+/* Shared by the threads, read-only once they run. */
 static struct {
 	h2o_globalconf_t conf;
-	h2o_context_t ctx;
-	h2o_accept_ctx_t actx;
-	struct api api;
-	h2o_timeout_t compact_timeout;
-	h2o_timeout_entry_t compact_entry;
-	int64_t compact_next; /* the revision seen at the previous tick */
+	SSL_CTX *ssl_ctx;
+	struct store *store;
+	int kube_minor;
+	int compact_interval;
+	char *server_address;
+	struct srv_thread *threads;
+	int n_threads;
+	struct api_deleter *deleter; /* api_delete.c's worker, shared */
 } srv;
 
 /*
  * As kube-apiserver: every interval, compact up to the revision seen one interval earlier, so
- * watchers can resume from anything newer than one interval.
+ * watchers can resume from anything newer than one interval. On thread 0.
  */
 static void on_compact(h2o_timeout_entry_t *entry)
 {
+	struct srv_thread *t = H2O_STRUCT_FROM_MEMBER(struct srv_thread, compact_entry, entry);
 	struct k8c_error err = K8C_ERROR_INIT;
 	int64_t rev = 0;
 
-	if (srv.compact_next > 0 && store_compact(srv.api.store, srv.compact_next, &err) < 0) {
+	if (t->compact_next > 0 && store_compact(srv.store, t->compact_next, &err) < 0) {
 		fprintf(stderr, "k8c-server: compact to revision %lld: %s\n",
-			(long long)srv.compact_next, err.msg ? err.msg : "failed");
+			(long long)t->compact_next, err.msg ? err.msg : "failed");
 		k8c_error_clear(&err);
 	}
-	if (store_revision(srv.api.store, &rev, &err) < 0)
+	if (store_revision(srv.store, &rev, &err) < 0)
 		k8c_error_clear(&err);
-	srv.compact_next = rev;
-	h2o_timeout_link(srv.ctx.loop, &srv.compact_timeout, &srv.compact_entry);
+	t->compact_next = rev;
+	h2o_timeout_link(t->ctx.loop, &t->compact_timeout, &t->compact_entry);
+}
+
+/* A loop thread: serve until stop is requested, then close its listener and watches. */
+static void *thread_run(void *arg)
+{
+	struct srv_thread *t = arg;
+
+	h2o_context_init(&t->ctx, h2o_evloop_create(), &srv.conf);
+	t->actx.ctx = &t->ctx;
+	t->actx.hosts = srv.conf.hosts;
+	t->actx.ssl_ctx = srv.ssl_ctx;
+	t->api.store = srv.store;
+	t->api.loop = t->ctx.loop;
+	t->api.kube_minor = srv.kube_minor;
+	t->api.server_address = srv.server_address;
+	t->api.deleter = srv.deleter;
+	api_watch_start(&t->api);
+	if (t->index == 0 && srv.compact_interval > 0) {
+		h2o_timeout_init(t->ctx.loop, &t->compact_timeout,
+				 (uint64_t)srv.compact_interval * 1000);
+		t->compact_entry.cb = on_compact;
+		h2o_timeout_link(t->ctx.loop, &t->compact_timeout, &t->compact_entry);
+	}
+	t->lsock = h2o_evloop_socket_create(t->ctx.loop, t->lfd, H2O_SOCKET_FLAG_DONT_READ);
+	t->lfd = -1;
+	t->lsock->data = &t->actx;
+	h2o_socket_read_start(t->lsock, on_accept);
+
+	while (!stop_requested)
+		h2o_evloop_run(t->ctx.loop, 1000);
+
+	h2o_socket_read_stop(t->lsock);
+	h2o_socket_close(t->lsock);
+	api_shutdown(&t->api);
+	api_watch_cache_free(&t->api);
+	h2o_timeout_unlink(&t->api.tick_entry);
+	if (h2o_timeout_is_linked(&t->compact_entry))
+		h2o_timeout_unlink(&t->compact_entry);
+	return NULL;
 }
 
 int server_run(const struct server_config *cfg, struct k8c_error *err)
@@ -210,7 +271,6 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 	struct server_handler *h;
 	struct store *store = NULL;
 	SSL_CTX *ssl_ctx = NULL;
-	h2o_socket_t *lsock;
 	size_t n_ips = 0;
 	int lfd = -1, ret = -1;
 	struct sigaction sa = {0};
@@ -261,48 +321,49 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 			"/", 0),
 		sizeof(*h));
 	h->super.on_req = on_req;
-	h->api = &srv.api;
 	h->ssl_ctx = ssl_ctx;
-	h2o_context_init(&srv.ctx, h2o_evloop_create(), &srv.conf);
-	srv.actx.ctx = &srv.ctx;
-	srv.actx.hosts = srv.conf.hosts;
-	srv.actx.ssl_ctx = ssl_ctx;
-	srv.api.store = store;
-	srv.api.loop = srv.ctx.loop;
-	srv.api.kube_minor = cfg->kube_minor;
-	srv.api.server_address = k8c_xasprintf(
+	srv.ssl_ctx = ssl_ctx;
+	srv.store = store;
+	srv.kube_minor = cfg->kube_minor;
+	srv.compact_interval = cfg->compact_interval;
+	srv.server_address = k8c_xasprintf(
 		strchr(cfg->bind_address, ':') ? "[%s]:%d" : "%s:%d",
 		wildcard(cfg->bind_address) ? "127.0.0.1" : cfg->bind_address, cfg->port);
-
-	api_watch_start(&srv.api);
-	if (cfg->compact_interval > 0) {
-		h2o_timeout_init(srv.ctx.loop, &srv.compact_timeout,
-				 (uint64_t)cfg->compact_interval * 1000);
-		srv.compact_entry.cb = on_compact;
-		h2o_timeout_link(srv.ctx.loop, &srv.compact_timeout, &srv.compact_entry);
+	if (!(srv.deleter = api_deleter_start(store, cfg->event_ttl, err)))
+		goto out;
+	srv.n_threads = cfg->threads > 0 ? cfg->threads : 1;
+	srv.threads = k8c_xmalloc(sizeof(*srv.threads) * (size_t)srv.n_threads);
+	memset(srv.threads, 0, sizeof(*srv.threads) * (size_t)srv.n_threads);
+	for (int i = 0; i < srv.n_threads; i++) {
+		srv.threads[i].index = i;
+		srv.threads[i].lfd = i == 0 ? lfd : fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+		if (srv.threads[i].lfd < 0) {
+			k8c_error_errno(err, 0, errno, "dup of the listening socket");
+			for (int k = 1; k < i; k++)
+				close(srv.threads[k].lfd);
+			goto out;
+		}
 	}
-	lsock = h2o_evloop_socket_create(srv.ctx.loop, lfd, H2O_SOCKET_FLAG_DONT_READ);
-	lfd = -1;
-	lsock->data = &srv.actx;
-	h2o_socket_read_start(lsock, on_accept);
-	fprintf(stderr, "k8c-server: listening on https://%s%s%s:%d (kube minor %d)\n",
+	lfd = -1; /* thread 0's now */
+	fprintf(stderr, "k8c-server: listening on https://%s%s%s:%d (kube minor %d, %d thread%s)\n",
 		strchr(cfg->bind_address, ':') ? "[" : "", cfg->bind_address,
-		strchr(cfg->bind_address, ':') ? "]" : "", cfg->port, cfg->kube_minor);
+		strchr(cfg->bind_address, ':') ? "]" : "", cfg->port, cfg->kube_minor,
+		srv.n_threads, srv.n_threads == 1 ? "" : "s");
 	fprintf(stderr, "k8c-server: kubeconfig %s\n", pki.kubeconfig);
 
-	while (!stop_requested)
-		h2o_evloop_run(srv.ctx.loop, 1000);
+	for (int i = 1; i < srv.n_threads; i++)
+		if (pthread_create(&srv.threads[i].tid, NULL, thread_run, &srv.threads[i]) != 0)
+			abort();
+	thread_run(&srv.threads[0]);
+	for (int i = 1; i < srv.n_threads; i++)
+		pthread_join(srv.threads[i].tid, NULL);
 
 	fprintf(stderr, "k8c-server: %s, stopping\n",
 		stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
-	h2o_socket_read_stop(lsock);
-	h2o_socket_close(lsock);
-	api_shutdown(&srv.api);
-	h2o_timeout_unlink(&srv.api.tick_entry);
-	if (h2o_timeout_is_linked(&srv.compact_entry))
-		h2o_timeout_unlink(&srv.compact_entry);
 	ret = 0;
 out:
+	api_deleter_stop(srv.deleter);
+	srv.deleter = NULL;
 	if (lfd >= 0)
 		close(lfd);
 	pki_paths_free(&pki);

@@ -10,6 +10,8 @@ struct server_config {
 	int port;
 	int kube_minor;	      /* the Kubernetes minor version /version reports */
 	int compact_interval; /* seconds between compactions, 0 = never */
+	int event_ttl;	      /* seconds an Event is kept after its last write, 0 = forever */
+	int threads;	      /* event-loop threads (>= 1) */
 };
 
 /*

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@ struct k8c_informer {
 	char *group, *version, *resource, *ns, *label, *field;
 	struct k8c_gvr gvr;
 	k8c_index_fn index_fn;
+	k8c_transform_fn transform;
 	long page_size;
 	int efd;
 
@@ -102,6 +104,7 @@ struct k8c_informer *k8c_informer_new(const struct k8c_kubeconfig *cfg,
 	inf->label = xstrdup0(o->label_selector);
 	inf->field = xstrdup0(o->field_selector);
 	inf->index_fn = o->index;
+	inf->transform = o->transform;
 	inf->page_size = o->page_size > 0 ? o->page_size : DEFAULT_PAGE_SIZE;
 	pthread_mutex_init(&inf->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -175,6 +178,13 @@ static bool stopping(struct k8c_informer *inf)
 	return s;
 }
 
+static json_t *transformed(struct k8c_informer *inf, json_t *obj)
+{
+	json_t *t = inf->transform ? inf->transform(obj) : NULL;
+
+	return t ? t : json_incref(obj);
+}
+
 struct watch_state {
 	struct k8c_informer *inf;
 	char *rv; /* the last resourceVersion seen (owned) */
@@ -202,7 +212,7 @@ static int on_event(const char *type, json_t *obj, void *arg, struct k8c_error *
 		kind = MSG_DELETED;
 	else
 		return k8c_error_set(err, 0, "watch: unknown event type \"%s\"", type);
-	push(w->inf, kind, json_incref(obj), NULL);
+	push(w->inf, kind, transformed(w->inf, obj), NULL);
 	return 0;
 }
 
@@ -221,7 +231,7 @@ static void *run(void *arg)
 		.limit = inf->page_size,
 	};
 	long backoff = BACKOFF_MIN_MS;
-	bool need_list = true;
+	bool need_list = true, just_listed;
 
 	while (!stopping(inf)) {
 		struct k8c_error err = K8C_ERROR_INIT;
@@ -234,6 +244,7 @@ static void *run(void *arg)
 		struct timespec t0, t1;
 		int r;
 
+		just_listed = need_list;
 		if (need_list) {
 			json_t *items;
 			char *rv;
@@ -250,6 +261,15 @@ static void *run(void *arg)
 				continue;
 			}
 			atomic_fetch_add(&inf->lists, 1);
+			if (inf->transform) {
+				json_t *item;
+				size_t i;
+
+				json_array_foreach(items, i, item)
+				{
+					json_array_set_new(items, i, transformed(inf, item));
+				}
+			}
 			push(inf, MSG_REPLACE, items, NULL);
 			free(w.rv);
 			w.rv = rv;
@@ -270,6 +290,13 @@ static void *run(void *arg)
 			atomic_fetch_add(&inf->relists_410, 1);
 			need_list = true;
 			k8c_error_clear(&err);
+			/* 410 right after a list (nothing seen): a confused server; do not spin. */
+			if (just_listed && w.events == 0) {
+				if (wait_ms(inf, jitter(backoff)))
+					break;
+				backoff =
+					backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			}
 			continue;
 		}
 		if (w.events > 0 || t1.tv_sec - t0.tv_sec >= WATCH_HEALTHY_S)
@@ -512,6 +539,10 @@ int k8c_informer_dispatch(struct k8c_informer *inf, k8c_delta_fn fn, void *arg)
 			break;
 		case MSG_REPLACE:
 			n += replace(inf, m->obj, fn, arg);
+			json_decref(m->obj);
+			m->obj = NULL;
+			/* A list's pages and its temporary map are freed: give the pages back. */
+			malloc_trim(0);
 			if (!inf->synced) {
 				struct k8c_delta d = {.type = K8C_DELTA_SYNCED};
 

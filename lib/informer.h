@@ -40,6 +40,12 @@ struct k8c_delta {
 };
 
 typedef void (*k8c_delta_fn)(const struct k8c_delta *d, void *arg);
+/*
+ * Optional: a reduced copy of a received object to cache instead (e.g. the proxy drops what it
+ * never reads: managedFields, annotations...), as client-go's SetTransform. Called in the
+ * background thread, so it must only look at obj. Returns a new reference (may be obj increfed).
+ */
+typedef json_t *(*k8c_transform_fn)(json_t *obj);
 /* The secondary index key of an object (malloc'd), or NULL to leave it out of the index. */
 typedef char *(*k8c_index_fn)(const json_t *obj);
 
@@ -49,6 +55,7 @@ struct k8c_informer_opts {
 	const char *label_selector;
 	const char *field_selector; /* e.g. "spec.nodeName=node1" */
 	k8c_index_fn index;	    /* optional */
+	k8c_transform_fn transform; /* optional */
 	long page_size;		    /* list page size; 0: 500 */
 	const char *user_agent;
 };

@@ -201,7 +201,8 @@ int k8c_json_stream_feed(struct k8c_json_stream *s, const char *data, size_t n,
 			s->cap *= 2;
 		s->buf = k8c_xrealloc(s->buf, s->cap);
 	}
-	memcpy(s->buf + s->len, data, n);
+	if (n)
+		memcpy(s->buf + s->len, data, n);
 	s->len += n;
 	for (size_t i = s->scan; i < s->len; i++) {
 		char ch = s->buf[i];

@@ -9,14 +9,16 @@
  *     patch RES NS NAME merge|strategic|json PATCH [SUBRESOURCE]
  *     delete RES NS NAME [DELETEOPTIONS]
  *     config                       print what the kubeconfig resolved to (no secrets)
- *     informer RES NS [LABELSEL [FIELDSEL [INDEXLABEL]]]
+ *     informer RES NS [LABELSEL [FIELDSEL [INDEXLABEL [DROPKEY]]]]
+ *       (DROPKEY: a transform caches objects without that top-level key)
  *       prints one line per delta (ADD key rv, UPDATE key oldrv newrv, DELETE key rv, SYNCED,
  *       ERROR msg) and reads commands on stdin: "dump FILE" (the cache as {key: object}, then
  *       prints DUMPED), "stats" (STATS lists watches relists_410 errors), "index KEY" (INDEX KEY
  *       names...). Ends at EOF on stdin.
  *
  * RES is VERSION/RESOURCE or GROUP/VERSION/RESOURCE; NS "-" means no namespace. Errors go to
- * stderr as "error (code N): message", exit status 1.
+ * stderr as "error (code N): message", exit status 1. With K8C_TOOL_PROTO set in the environment,
+ * a success says "http2" on stderr when the answer came over HTTP/2.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -93,6 +95,16 @@ static char *by_label(const json_t *obj)
 	return v ? k8c_xstrdup(v) : NULL;
 }
 
+static const char *drop_key;
+
+static json_t *drop(json_t *obj)
+{
+	json_t *copy = json_copy(obj); /* shallow: the other members are shared */
+
+	json_object_del(copy, drop_key);
+	return copy;
+}
+
 static int command(struct k8c_informer *inf, char *line)
 {
 	struct k8c_informer_stats st;
@@ -135,9 +147,13 @@ static int run_informer(struct k8c_kubeconfig *cfg, struct k8c_gvr gvr, const ch
 	char line[4096];
 	int rc = 0;
 
-	if (argc > 2) {
+	if (argc > 2 && *argv[2]) {
 		index_label = argv[2];
 		o.index = by_label;
+	}
+	if (argc > 3) {
+		drop_key = argv[3];
+		o.transform = drop;
 	}
 	inf = k8c_informer_new(cfg, &o, err);
 	if (!inf || k8c_informer_start(inf, err) < 0) {
@@ -264,7 +280,7 @@ int main(int argc, char **argv)
 	} else {
 		k8c_error_set(&err, 0, "unknown command or missing arguments: %s", cmd);
 	}
-	if (r == 0 && k8c_kube_last_http2(c))
+	if (r == 0 && getenv("K8C_TOOL_PROTO") && k8c_kube_last_http2(c))
 		fprintf(stderr, "http2\n");
 	k8c_kube_free(c);
 	if (r < 0)

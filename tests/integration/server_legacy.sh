@@ -115,8 +115,9 @@ ev=$(C "$L?watch=1&timeoutSeconds=1")
 [[ $(jq -rs '[.[] | .object.apiVersion + ":" + (.object.spec.backend.serviceName // "-")] | sort | join(" ")' <<<"$ev") == "extensions/v1beta1:fallback extensions/v1beta1:other" ]] ||
 	fail "v1beta1 watch: $ev"
 
-# Deleting through v1beta1 removes the one object.
-[[ $(C -X DELETE "$L/old" | jq -r .apiVersion) == extensions/v1beta1 ]] || fail "v1beta1 delete"
+# Deleting through v1beta1 removes the one object; Ingress deletes answer a Success Status
+# naming the resource of the request's group (kube-apiserver's finalizeDelete).
+[[ $(C -X DELETE "$L/old" | jq -r '"\(.status) \(.details.group) \(.details.kind) \(.details.name)"') == "Success extensions ingresses old" ]] || fail "v1beta1 delete"
 k get ingress old -n x >/dev/null 2>&1 && fail "deleted object still readable through v1"
 srv_stop
 echo "PASS"

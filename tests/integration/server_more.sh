@@ -94,7 +94,8 @@ C -o "$D/out" "$U/api/v1/namespaces/default/configmaps?fieldSelector=type%3Dx"
 # The continue token of a compacted revision is 410 Expired.
 page=$(C "$U/api/v1/namespaces/default/pods?limit=2")
 tok=$(jq -r .metadata.continue <<<"$page")
-k delete pod p1 >/dev/null
+# p1 is scheduled (spec.nodeName): a plain delete would wait for its node agent's grace period
+k delete pod p1 --grace-period=0 --force >/dev/null 2>&1
 k label pod p2 x=1 >/dev/null
 sleep 3
 C -o "$D/out" "$U/api/v1/namespaces/default/pods?limit=2&continue=$tok"

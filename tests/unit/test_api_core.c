@@ -305,37 +305,6 @@ static void pod_rows(void **state)
 	}
 }
 
-static void strategic_merge(void **state)
-{
-	json_t *t = load("{\"metadata\":{\"labels\":{\"a\":\"1\",\"b\":\"2\"}},\"spec\":{"
-			 "\"containers\":[{\"name\":\"c1\",\"image\":\"x:1\",\"ports\":[{"
-			 "\"containerPort\":80}]},{\"name\":\"c2\",\"image\":\"y\"}],"
-			 "\"args\":[\"a\",\"b\"]}}");
-	json_t *p = load("{\"metadata\":{\"labels\":{\"b\":null,\"c\":\"3\"}},\"spec\":{"
-			 "\"$setElementOrder/containers\":[{\"name\":\"c1\"},{\"name\":\"c3\"}],"
-			 "\"containers\":[{\"name\":\"c1\",\"image\":\"x:2\"},{\"$patch\":"
-			 "\"delete\",\"name\":\"c2\"},{\"name\":\"c3\",\"image\":\"z\"}],"
-			 "\"args\":[\"c\"]}}");
-	json_t *want = load("{\"metadata\":{\"labels\":{\"a\":\"1\",\"c\":\"3\"}},\"spec\":{"
-			    "\"containers\":[{\"name\":\"c1\",\"image\":\"x:2\",\"ports\":[{"
-			    "\"containerPort\":80}]},{\"name\":\"c3\",\"image\":\"z\"}],"
-			    "\"args\":[\"c\"]}}");
-	json_t *t2 = json_deep_copy(t);
-
-	api_patch_merge(t, p, true);
-	assert_true(json_equal(t, want));
-	/* a merge patch replaces lists whole */
-	json_decref(p);
-	p = load("{\"spec\":{\"containers\":[{\"name\":\"c9\"}]}}");
-	api_patch_merge(t2, p, false);
-	assert_int_equal(
-		json_array_size(json_object_get(json_object_get(t2, "spec"), "containers")), 1);
-	json_decref(t);
-	json_decref(t2);
-	json_decref(p);
-	json_decref(want);
-}
-
 static void discovery(void **state)
 {
 	json_t *d = api_registry_discovery(), *e;
@@ -367,7 +336,6 @@ int main(void)
 		cmocka_unit_test(names),
 		cmocka_unit_test(table_cells),
 		cmocka_unit_test(pod_rows),
-		cmocka_unit_test(strategic_merge),
 		cmocka_unit_test(discovery),
 	};
 
