@@ -20,6 +20,7 @@
 #include "api_kind.h"
 #include "api_protobuf.h"
 #include "cleanup.h"
+#include "log.h"
 
 /* Retries of a delete whose object changed between read and write. */
 #define DELETE_ATTEMPTS 16
@@ -43,19 +44,6 @@ static char *key_of(const struct api_resource *r, const char *ns, const char *na
 			     : k8c_xasprintf("/registry/%s/%s", s, name);
 }
 
-/* The stored bytes as an object with its resourceVersion; NULL when not a JSON object. */
-static json_t *decode(const void *value, size_t len, int64_t rev)
-{
-	json_t *obj = json_loadb(value, len, 0, NULL);
-
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return NULL;
-	}
-	api_set_resource_version(obj, rev);
-	return obj;
-}
-
 static int load(struct store *store, const char *key, json_t **out, int64_t *rev,
 		struct k8c_error *err)
 {
@@ -64,7 +52,7 @@ static int load(struct store *store, const char *key, json_t **out, int64_t *rev
 	if (store_get(store, key, &kv, err) < 0)
 		return -1;
 	*rev = kv.mod_revision;
-	*out = decode(kv.value, kv.value_len, kv.mod_revision);
+	*out = obj_decode(kv.value, kv.value_len, kv.mod_revision);
 	store_kv_free(&kv);
 	if (!*out)
 		return k8c_error_set(err, STORE_E_IO, "stored object %s is corrupt", key);
@@ -176,29 +164,6 @@ static void send_out(h2o_req_t *req, const struct api_resource *r, int status, j
 	api_send_json(req, status, obj);
 }
 
-/* 422 Invalid for DeleteOptions, worded as kube-apiserver's. */
-static void send_invalid_options(h2o_req_t *req, json_t *causes)
-{
-	char *buf = NULL;
-	size_t len = 0, i, n = json_array_size(causes);
-	FILE *f = open_memstream(&buf, &len);
-	json_t *c;
-
-	if (n > 1)
-		fputc('[', f);
-	json_array_foreach(causes, i, c) fprintf(f, "%s%s: %s", i ? ", " : "",
-						 json_string_value(json_object_get(c, "field")),
-						 json_string_value(json_object_get(c, "message")));
-	if (n > 1)
-		fputc(']', f);
-	fclose(f);
-	api_send_status(req, 422, "Invalid",
-			json_pack("{s:s, s:s, s:s, s:o}", "name", "", "group", "meta.k8s.io",
-				  "kind", "DeleteOptions", "causes", causes),
-			"DeleteOptions.meta.k8s.io \"\" is invalid: %s", buf);
-	free(buf);
-}
-
 static bool is_protobuf(h2o_req_t *req)
 {
 	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
@@ -260,7 +225,7 @@ static int read_options(h2o_req_t *req, struct api_delete_options *o)
 	causes = json_array();
 	api_delete_options_validate(o, causes);
 	if (json_array_size(causes)) {
-		send_invalid_options(req, k8c_steal_ptr(causes));
+		api_send_invalid(req, "meta.k8s.io", "DeleteOptions", "", k8c_steal_ptr(causes));
 		api_delete_options_free(o);
 		return -1;
 	}
@@ -478,25 +443,7 @@ void api_namespace_finalize_serve(struct api *api, h2o_req_t *req, const struct 
 	causes = json_array();
 	fins = api_namespace_finalizers(body, causes);
 	if (json_array_size(causes)) {
-		char *buf = NULL;
-		size_t len = 0, i, n = json_array_size(causes);
-		FILE *f = open_memstream(&buf, &len);
-		json_t *c;
-
-		if (n > 1)
-			fputc('[', f);
-		json_array_foreach(causes, i, c)
-			fprintf(f, "%s%s: %s", i ? ", " : "",
-				json_string_value(json_object_get(c, "field")),
-				json_string_value(json_object_get(c, "message")));
-		if (n > 1)
-			fputc(']', f);
-		fclose(f);
-		api_send_status(req, 422, "Invalid",
-				json_pack("{s:s, s:s, s:s, s:O}", "name", name, "group", "", "kind",
-					  "Namespace", "causes", causes),
-				"Namespace \"%s\" is invalid: %s", name, buf);
-		free(buf);
+		api_send_invalid(req, "", "Namespace", name, json_incref(causes));
 		return;
 	}
 	if (namespace_finalize(api->store, name, fins, expected, &out, &deleted, &err) < 0) {
@@ -570,6 +517,7 @@ static bool store_name_seen(size_t i)
  */
 static long namespace_empty(struct api_deleter *d, const char *ns)
 {
+	char q[512]; /* a quoted error for the log */
 	struct api_delete_options o;
 	long remaining = 0;
 
@@ -588,8 +536,9 @@ static long namespace_empty(struct api_deleter *d, const char *ns)
 			bool more;
 
 			if (store_list(d->store, prefix, 0, WORKER_PAGE, after, &l, &err) < 0) {
-				fprintf(stderr, "k8c-server: namespace %s: list %s: %s\n", ns,
-					r->resource, err.msg ? err.msg : "failed");
+				k8c_log_warn("namespace finalizer: list failed",
+					     "namespace=%s resource=%s error=%s", ns, r->resource,
+					     k8c_log_quote(q, sizeof(q), err.msg ?: "failed"));
 				k8c_error_clear(&err);
 				remaining++;
 				break;
@@ -605,10 +554,11 @@ static long namespace_empty(struct api_deleter *d, const char *ns)
 				if (delete_object(d->store, r, l.items[j].key, &o, &out, &action,
 						  &err) < 0) {
 					if (err.code != STORE_E_NOT_FOUND) {
-						fprintf(stderr,
-							"k8c-server: namespace %s: delete %s: %s\n",
-							ns, l.items[j].key,
-							err.msg ? err.msg : "failed");
+						k8c_log_warn("namespace finalizer: delete failed",
+							     "namespace=%s key=%s error=%s", ns,
+							     l.items[j].key,
+							     k8c_log_quote(q, sizeof(q),
+									   err.msg ?: "failed"));
 						remaining++;
 					}
 					k8c_error_clear(&err);
@@ -638,18 +588,20 @@ static long namespace_empty(struct api_deleter *d, const char *ns)
  */
 static bool namespaces_finalize(struct api_deleter *d)
 {
+	char q[512]; /* a quoted error for the log */
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct store_list l = {0};
 	bool pending = false;
 
 	if (store_list(d->store, "/registry/namespaces/", 0, 0, NULL, &l, &err) < 0) {
-		fprintf(stderr, "k8c-server: list namespaces: %s\n", err.msg ? err.msg : "failed");
+		k8c_log_warn("namespace finalizer: list namespaces failed", "error=%s",
+			     k8c_log_quote(q, sizeof(q), err.msg ?: "failed"));
 		k8c_error_clear(&err);
 		return true;
 	}
 	for (size_t i = 0; i < l.n && !worker_stopping(d); i++) {
 		_cleanup_json_ json_t *ns =
-			decode(l.items[i].value, l.items[i].value_len, l.items[i].mod_revision);
+			obj_decode(l.items[i].value, l.items[i].value_len, l.items[i].mod_revision);
 		_cleanup_json_ json_t *fins = NULL, *out = NULL;
 		const char *name;
 		json_t *f;
@@ -677,8 +629,9 @@ static bool namespaces_finalize(struct api_deleter *d)
 				       &deleted, &err) < 0) {
 			/* a conflict: it changed meanwhile, the next pass sees the new version */
 			if (err.code != STORE_E_CONFLICT && err.code != STORE_E_NOT_FOUND)
-				fprintf(stderr, "k8c-server: finalize namespace %s: %s\n", name,
-					err.msg ? err.msg : "failed");
+				k8c_log_warn("finalize namespace failed", "namespace=%s error=%s",
+					     name,
+					     k8c_log_quote(q, sizeof(q), err.msg ?: "failed"));
 			k8c_error_clear(&err);
 		}
 	}
@@ -738,12 +691,10 @@ static void events_expire(struct api_deleter *d)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (n)
-		fprintf(stderr,
-			"k8c-server: %ld events older than %ds deleted (a sweep of %ld events in "
-			"%ld ms)\n",
-			n, d->event_ttl, seen,
-			(long)((t1.tv_sec - t0.tv_sec) * 1000 +
-			       (t1.tv_nsec - t0.tv_nsec) / 1000000));
+		k8c_log_info("expired events deleted",
+			     "deleted=%ld ttl_seconds=%d swept=%ld ms=%ld", n, d->event_ttl, seen,
+			     (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+				    (t1.tv_nsec - t0.tv_nsec) / 1000000));
 }
 
 static void add_seconds(struct timespec *ts, long s)

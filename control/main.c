@@ -7,12 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "server.h"
 
 static void usage(FILE *f)
 {
 	fputs("Usage: k8c-server [OPTIONS]\n"
-	      "Serve the Kubernetes API (namespaces for now) over HTTPS.\n\n"
+	      "Serve the Kubernetes API over HTTPS (HTTP/1.1 and HTTP/2), state in SQLite.\n\n"
 	      "  --data-dir DIR          state.db, pki/ and admin.kubeconfig (default "
 	      "/var/lib/k8c)\n"
 	      "  --secure-port PORT      HTTPS port (default 6443)\n"
@@ -26,6 +27,8 @@ static void usage(FILE *f)
 	      "                          90s, 1h30m (default 1h, 0 = keep them)\n"
 	      "  --threads N             event-loop threads serving requests (default: the\n"
 	      "                          number of CPUs)\n"
+	      "  --log-level LEVEL       debug, info, warn or error (default info); logs are\n"
+	      "                          logfmt lines on stderr\n"
 	      "  --help                  show this help\n",
 	      f);
 }
@@ -89,6 +92,7 @@ int main(int argc, char **argv)
 		{"compact-interval", required_argument, NULL, 'c'},
 		{"event-ttl", required_argument, NULL, 'e'},
 		{"threads", required_argument, NULL, 't'},
+		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -101,6 +105,7 @@ int main(int argc, char **argv)
 		.event_ttl = 3600,
 		.threads = 0,
 	};
+	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_error err = K8C_ERROR_INIT;
 	int c;
 
@@ -128,9 +133,21 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			if (parse_duration("--event-ttl", optarg, &cfg.event_ttl) < 0)
-			case 't':
-				if (parse_int("--threads", optarg, 1, 256, &cfg.threads) < 0)
-					return 2;
+				return 2;
+			break;
+		case 't':
+			if (parse_int("--threads", optarg, 1, 256, &cfg.threads) < 0)
+				return 2;
+			break;
+		case 'l':
+			if (k8c_log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr,
+					"k8c-server: --log-level: \"%s\" is not one of debug, "
+					"info, "
+					"warn, error\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -162,6 +179,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "k8c-server: --data-dir must not be empty\n");
 		return 2;
 	}
+	k8c_log_init("k8c-server", level);
 	if (cfg.threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 

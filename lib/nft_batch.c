@@ -258,6 +258,17 @@ void nft_batch_elems(struct nft_batch *b, uint16_t type, uint16_t flags, const s
 		  str_or(nftnl_set_get_str(s, NFTNL_SET_NAME), "?"));
 }
 
+void nft_batch_elems_desc(struct nft_batch *b, uint16_t type, uint16_t flags,
+			  const struct nftnl_set *s, const char *desc)
+{
+	uint32_t family = nftnl_set_get_u32(s, NFTNL_SET_FAMILY);
+
+	BATCH_OBJ(b, type, flags, family, nftnl_set_elems_nlmsg_build_payload, s,
+		  "%s %s of set %s %s %s", msg_verb(type), desc, family_name(family),
+		  str_or(nftnl_set_get_str(s, NFTNL_SET_TABLE), "?"),
+		  str_or(nftnl_set_get_str(s, NFTNL_SET_NAME), "?"));
+}
+
 const void *nft_batch_finish(struct nft_batch *b, size_t *len)
 {
 	if (!b->finished) {
@@ -703,4 +714,171 @@ void nft_rule_verdict(struct nftnl_rule *r, int verdict)
 void nft_rule_masq(struct nftnl_rule *r)
 {
 	nftnl_rule_add_expr(r, expr_new("masq"));
+}
+
+void nft_rule_masq_flags(struct nftnl_rule *r, uint32_t flags)
+{
+	struct nftnl_expr *e = expr_new("masq");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS, flags);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_imm(struct nftnl_rule *r, uint32_t dreg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_jump(struct nftnl_rule *r, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = expr_new("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_numgen(struct nftnl_rule *r, uint32_t dreg, uint32_t modulus)
+{
+	struct nftnl_expr *e = expr_new("numgen");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_map(struct nftnl_rule *r, uint32_t sreg, uint32_t dreg, const char *set)
+{
+	struct nftnl_expr *e = expr_new("lookup");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_bitwise(struct nftnl_rule *r, uint32_t sreg, uint32_t dreg, const void *mask,
+		      const void * xor, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new("bitwise");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_meta_set(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
+{
+	struct nftnl_expr *e = expr_new("meta");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_ct(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = expr_new("ct");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_fib(struct nftnl_rule *r, uint32_t result, uint32_t flags, uint32_t dreg)
+{
+	struct nftnl_expr *e = expr_new("fib");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, result);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, flags);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, dreg);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_nat(struct nftnl_rule *r, uint32_t type, uint32_t family, uint32_t reg_addr,
+		  uint32_t reg_proto)
+{
+	struct nftnl_expr *e = expr_new("nat");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, type);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, family);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr);
+	if (reg_proto)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_proto);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = expr_new("reject");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_dynset(struct nftnl_rule *r, uint32_t op, const char *set, uint32_t sreg_key,
+		     uint32_t sreg_data, uint64_t timeout_ms)
+{
+	struct nftnl_expr *e = expr_new("dynset");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, op);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg_key);
+	if (sreg_data)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_DATA, sreg_data);
+	if (timeout_ms)
+		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, timeout_ms);
+	nftnl_rule_add_expr(r, e);
+}
+
+void nft_rule_set_comment(struct nftnl_rule *r, const char *comment)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+
+	if (!ud)
+		abort();
+	if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment))
+		abort(); /* callers bound the length */
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
+			    nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+}
+
+static int rule_comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	struct comment_out *o = data;
+	const char *v = nftnl_udata_get(attr);
+	uint8_t n = nftnl_udata_len(attr);
+
+	if (nftnl_udata_type(attr) != NFTNL_UDATA_RULE_COMMENT || n == 0 || v[n - 1] != '\0' ||
+	    n > o->len)
+		return 0;
+	memcpy(o->buf, v, n);
+	o->found = true;
+	return 0;
+}
+
+bool nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t len)
+{
+	struct comment_out o = {.buf = buf, .len = len};
+	uint32_t ulen = 0;
+	const void *ud;
+
+	if (!nftnl_rule_is_set(r, NFTNL_RULE_USERDATA))
+		return false;
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+	if (!ud || nftnl_udata_parse(ud, ulen, rule_comment_cb, &o) < 0)
+		return false;
+	return o.found;
 }

@@ -109,5 +109,42 @@ void nft_rule_mask(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_
 void nft_rule_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set, bool invert);
 void nft_rule_verdict(struct nftnl_rule *r, int verdict);
 void nft_rule_masq(struct nftnl_rule *r);
+/* Masquerade with NF_NAT_RANGE_* flags (NF_NAT_RANGE_PROTO_RANDOM_FULLY: `fully-random`). */
+void nft_rule_masq_flags(struct nftnl_rule *r, uint32_t flags);
+/* Load len bytes of data into dreg (`immediate`). */
+void nft_rule_imm(struct nftnl_rule *r, uint32_t dreg, const void *data, uint32_t len);
+/* `jump chain` / `goto chain` (verdict NFT_JUMP or NFT_GOTO). */
+void nft_rule_jump(struct nftnl_rule *r, int verdict, const char *chain);
+/* dreg = random number mod modulus (`numgen random mod N`). */
+void nft_rule_numgen(struct nftnl_rule *r, uint32_t dreg, uint32_t modulus);
+/* Map lookup: dreg = set[sreg] (dreg NFT_REG_VERDICT for a verdict map, `vmap`). */
+void nft_rule_map(struct nftnl_rule *r, uint32_t sreg, uint32_t dreg, const char *set);
+/* dreg = (sreg & mask) ^ xor, len bytes. */
+void nft_rule_bitwise(struct nftnl_rule *r, uint32_t sreg, uint32_t dreg, const void *mask,
+		      const void * xor, uint32_t len);
+/* Set a meta key (NFT_META_MARK...) from sreg. */
+void nft_rule_meta_set(struct nftnl_rule *r, uint32_t key, uint32_t sreg);
+/* dreg = a conntrack key (NFT_CT_STATE...). */
+void nft_rule_ct(struct nftnl_rule *r, uint32_t key, uint32_t dreg);
+/* dreg = fib result (NFT_FIB_RESULT_ADDRTYPE...) looked up with NFTA_FIB_F_* flags. */
+void nft_rule_fib(struct nftnl_rule *r, uint32_t result, uint32_t flags, uint32_t dreg);
+/* Source or destination NAT (NFT_NAT_SNAT/DNAT) of family to the address in reg_addr and (when
+ * reg_proto is not 0) the port in reg_proto. */
+void nft_rule_nat(struct nftnl_rule *r, uint32_t type, uint32_t family, uint32_t reg_addr,
+		  uint32_t reg_proto);
+/* `reject` with an ICMP (NFT_REJECT_ICMP_UNREACH) or TCP reset (NFT_REJECT_TCP_RST) and a code. */
+void nft_rule_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
+/* Add or update (NFT_DYNSET_OP_*) the element sreg_key (: sreg_data when not 0) of a dynamic
+ * set from the packet path, with a timeout in milliseconds (0: the set's). */
+void nft_rule_dynset(struct nftnl_rule *r, uint32_t op, const char *set, uint32_t sreg_key,
+		     uint32_t sreg_data, uint64_t timeout_ms);
+/* A rule comment, stored as nft does (NFTNL_UDATA_RULE_COMMENT). */
+void nft_rule_set_comment(struct nftnl_rule *r, const char *comment);
+/* Copy a rule's comment into buf; false if there is none or it does not fit. */
+bool nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t len);
+/* As nft_batch_elems, with a fixed description instead of one made of every element's comment
+ * (for batches of thousands of elements). */
+void nft_batch_elems_desc(struct nft_batch *b, uint16_t type, uint16_t flags,
+			  const struct nftnl_set *s, const char *desc);
 
 #endif

@@ -300,7 +300,7 @@ for _ in $(seq 600); do
 done
 [[ $(C -o /dev/null -w '%{http_code}' "$NS/events/ev1") == 404 ]] || fail "core Event not expired"
 [[ $(C -o /dev/null -w '%{http_code}' "$U/apis/events.k8s.io/v1/namespaces/default/events/ev2") == 404 ]] || fail "events.k8s.io Event not expired"
-grep -q "events older than 8s deleted" "$LOG" || fail "no sweep in the log"
+grep -Eq "msg=\"expired events deleted\" deleted=[0-9]+ ttl_seconds=8 " "$LOG" || fail "no sweep in the log"
 [[ $("$BIN/k8c-server" --event-ttl 1x 2>&1; echo "rc=$?") == *"rc=2" ]] || fail "--event-ttl 1x accepted"
 srv_stop
 echo "PASS"

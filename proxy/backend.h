@@ -1,0 +1,61 @@
+/*
+ * The interface every k8c-proxy backend implements (nftables here, eBPF in issue 7) over one
+ * service model (model.h). A backend mirrors what it programmed and turns the model's changed
+ * records into the smallest kernel change.
+ */
+#ifndef K8C_PROXY_BACKEND_H
+#define K8C_PROXY_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "ipaddr.h"
+#include "model.h"
+
+struct proxy_sync_stats {
+	size_t records;	     /* service port records looked at */
+	size_t messages;     /* netlink messages sent (0: the kernel was not touched) */
+	size_t transactions; /* batches sent */
+	size_t elems_added, elems_deleted, chains_written;
+	size_t conflicts;	  /* keys claimed by two services (the first one keeps them) */
+	size_t conntrack_deleted; /* UDP flows to endpoints no longer used */
+	size_t conntrack_errors;
+	size_t elements; /* map and set elements owned after the sync */
+};
+
+struct proxy_backend_ops {
+	const char *name;
+	/* Program the model's changed records (all of them and remove what nothing claims when
+	 * full, or on the first sync after start, which reads back the kernel's state). On
+	 * failure nothing of the failed transaction is applied, the model's change marks are
+	 * kept and the next sync reads the kernel state back. */
+	int (*sync)(void *be, struct proxy_model *m, bool full, struct proxy_sync_stats *st,
+		    struct k8c_error *err);
+	/* Remove everything the backend made. */
+	int (*cleanup)(void *be, struct k8c_error *err);
+	void (*free)(void *be);
+};
+
+struct proxy_nft_config {
+	struct k8c_ipnet service_cidr; /* IPv4 service CIDR: unallocated IPs are dropped */
+	bool have_cluster_cidr;	       /* masquerade off-cluster clients of ClusterIPs */
+	struct k8c_ipnet cluster_cidr;
+	struct k8c_ipnet *nodeport_ips; /* NodePorts only on these addresses (else every local) */
+	size_t n_nodeport_ips;
+	size_t batch_limit; /* objects (chains, rules, elements) per transaction (0: 20000) */
+};
+
+extern const struct proxy_backend_ops proxy_nft_ops;
+/* Opens a netlink socket in the calling thread's network namespace. */
+void *proxy_nft_new(const struct proxy_nft_config *cfg, struct k8c_error *err);
+
+/* For tests: a backend with no socket that keeps the batches a sync would send (starting from
+ * an empty kernel); proxy_nft_dry_take() hands them over (out NULL: frees them). */
+struct nft_batch;
+void *proxy_nft_new_dry(const struct proxy_nft_config *cfg);
+size_t proxy_nft_dry_take(void *be, struct nft_batch ***out);
+
+#define PROXY_NFT_TABLE "k8c-proxy"
+
+#endif

@@ -1,0 +1,179 @@
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "informer.h"
+#include "log.h"
+#include "metrics.h"
+#include "run.h"
+
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 30000
+
+struct loop {
+	const struct proxy_run_opts *o;
+	const char *kind; /* of the informer being dispatched */
+	size_t bad;
+	double first_delta; /* when the first change since the last sync arrived (0: none) */
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void on_delta(const struct k8c_delta *d, void *arg)
+{
+	struct loop *l = arg;
+	struct k8c_error err = K8C_ERROR_INIT;
+	int r = 0;
+
+	if (!l->first_delta && (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE ||
+				d->type == K8C_DELTA_DELETE))
+		l->first_delta = now_ms();
+	switch (d->type) {
+	case K8C_DELTA_ADD:
+	case K8C_DELTA_UPDATE:
+		r = proxy_model_apply(l->o->m, d->new, l->kind, false, &err);
+		break;
+	case K8C_DELTA_DELETE:
+		r = proxy_model_apply(l->o->m, d->old ? d->old : d->new, l->kind, true, &err);
+		break;
+	case K8C_DELTA_ERROR:
+		k8c_log_warn("watch error (retrying)", "kind=%s error=\"%s\"", l->kind,
+			     d->msg ? d->msg : "?");
+		break;
+	case K8C_DELTA_SYNCED:
+		k8c_log_info("informer synced", "kind=%s", l->kind);
+		break;
+	}
+	if (r < 0) {
+		l->bad++;
+		k8c_log_warn("object skipped", "kind=%s key=%s error=\"%s\"", l->kind,
+			     d->key ? d->key : "?", err.msg);
+	}
+	k8c_error_clear(&err);
+}
+
+int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
+{
+	struct k8c_informer_opts so = {.gvr = K8C_GVR_SERVICES, .user_agent = "k8c-proxy"};
+	struct k8c_informer_opts eo = {.gvr = K8C_GVR_ENDPOINTSLICES, .user_agent = "k8c-proxy"};
+	struct k8c_informer *svc = NULL, *eps = NULL;
+	struct loop l = {.o = o};
+	struct proxy_metrics mt = {0};
+	sigset_t mask;
+	_cleanup_close_ int sfd = -1, hfd = -1;
+	double last_sync = -1e12, retry_at = 0;
+	unsigned retry_ms = RETRY_MIN_MS;
+	bool full = true; /* the first sync reads the kernel's state back anyway */
+	int rc = -1;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
+		return k8c_error_errno(err, 0, errno, "signalfd");
+	if (o->metrics_addr && (hfd = proxy_http_listen(o->metrics_addr, err)) < 0)
+		return k8c_error_wrap(err, "--metrics-bind-address");
+	svc = k8c_informer_new(o->kc, &so, err);
+	eps = svc ? k8c_informer_new(o->kc, &eo, err) : NULL;
+	if (!svc || !eps || k8c_informer_start(svc, err) < 0 || k8c_informer_start(eps, err) < 0)
+		goto out;
+	k8c_log_info("watching", "server=%s", o->kc->server);
+	for (;;) {
+		struct pollfd p[4] = {{.fd = sfd, .events = POLLIN},
+				      {.fd = k8c_informer_fd(svc), .events = POLLIN},
+				      {.fd = k8c_informer_fd(eps), .events = POLLIN},
+				      {.fd = hfd, .events = POLLIN}};
+		bool synced = k8c_informer_has_synced(svc) && k8c_informer_has_synced(eps);
+		bool pending = synced && (full || proxy_model_dirty_count(o->m) > 0);
+		double now = now_ms(), due = last_sync + o->min_sync_ms;
+		int timeout = -1;
+
+		if (pending) {
+			if (retry_at > due)
+				due = retry_at;
+			if (due <= now) {
+				struct proxy_sync_stats st;
+				struct k8c_error serr = K8C_ERROR_INIT;
+				double t0 = now_ms();
+
+				last_sync = t0;
+				int sr = o->ops->sync(o->be, o->m, full, &st, &serr);
+
+				proxy_hist_observe(&mt.sync_seconds, (now_ms() - t0) / 1e3);
+				mt.last_failed = sr < 0;
+				if (sr < 0) {
+					mt.syncs_failed++;
+					k8c_log_error("sync failed; the previous rules stay",
+						      "error=\"%s\" retry_ms=%u", serr.msg,
+						      retry_ms);
+					retry_at = now_ms() + retry_ms;
+					retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
+									       : retry_ms * 2;
+				} else {
+					k8c_log_info("synced",
+						     "records=%zu services=%zu messages=%zu "
+						     "transactions=%zu added=%zu deleted=%zu "
+						     "conflicts=%zu conntrack_deleted=%zu ms=%.1f",
+						     st.records, proxy_model_count(o->m),
+						     st.messages, st.transactions, st.elems_added,
+						     st.elems_deleted, st.conflicts,
+						     st.conntrack_deleted, now_ms() - t0);
+					mt.syncs_ok++;
+					mt.synced_once = true;
+					mt.elements = st.elements;
+					mt.conntrack_deleted += st.conntrack_deleted;
+					mt.conflicts += st.conflicts;
+					if (l.first_delta) {
+						proxy_hist_observe(&mt.latency_seconds,
+								   (now_ms() - l.first_delta) /
+									   1e3);
+						l.first_delta = 0;
+					}
+					full = false;
+					retry_at = 0;
+					retry_ms = RETRY_MIN_MS;
+				}
+				k8c_error_clear(&serr);
+				continue;
+			}
+			timeout = (int)(due - now) + 1;
+		}
+		if (poll(p, hfd >= 0 ? 4 : 3, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			k8c_error_errno(err, 0, errno, "poll");
+			goto out;
+		}
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) > 0)
+				k8c_log_info("stopping", "signal=%u", si.ssi_signo);
+			rc = 0;
+			goto out;
+		}
+		if (hfd >= 0 && p[3].revents)
+			proxy_http_serve(hfd, &mt, o->m);
+		l.kind = "Service";
+		k8c_informer_dispatch(svc, on_delta, &l);
+		l.kind = "EndpointSlice";
+		k8c_informer_dispatch(eps, on_delta, &l);
+	}
+out:
+	k8c_informer_free(svc);
+	k8c_informer_free(eps);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
+	return rc;
+}

@@ -1,0 +1,23 @@
+/* k8c-proxy's event loop: informers on Services and EndpointSlices -> model -> backend. */
+#ifndef K8C_PROXY_RUN_H
+#define K8C_PROXY_RUN_H
+
+#include "backend.h"
+#include "kubeconfig.h"
+#include "model.h"
+
+struct proxy_run_opts {
+	const struct proxy_backend_ops *ops;
+	void *be;
+	struct proxy_model *m;
+	const struct k8c_kubeconfig *kc;
+	/* syncs at most this often; a change after a quiet time goes at once */
+	unsigned min_sync_ms;
+	const char *metrics_addr; /* host:port for /healthz and /metrics, or NULL */
+};
+
+/* Runs until SIGTERM or SIGINT (returns 0) or a fatal error (-1, err set). The rules stay in
+ * place when it returns, so a restarted proxy takes over without touching the data path. */
+int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err);
+
+#endif

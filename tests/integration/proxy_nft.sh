@@ -1,0 +1,326 @@
+#!/bin/bash
+# k8c-proxy's nftables backend against the kernel with real TCP and UDP traffic, in namespaces of
+# our own (nothing is created in the host's namespace):
+#
+#   client ns eth0 10.244.0.2/32 --- k8c-px-c  \
+#   s1 ns     eth0 10.244.0.3/32 --- k8c-px-s1  > node ns (169.254.1.1 on every veth, routes /32
+#   s2 ns     eth0 10.244.0.4/32 --- k8c-px-s2 /   per pod, the proxy's table ip k8c-proxy)
+#
+# Pods route everything via 169.254.1.1, so every packet crosses the node's IP stack (no bridge:
+# replies are un-NATed by the node's conntrack). The servers answer "<name> <peer address>".
+set -e
+. "$(dirname "$0")/lib.sh"
+need_root
+need_tools ip nft
+PROXY=$OURS_DIR/k8c-proxy
+[[ -x $PROXY ]] || skip "$PROXY not built yet"
+
+NODE=k8c-px-node-$TAG CL=k8c-px-cl-$TAG S1=k8c-px-s1-$TAG S2=k8c-px-s2-$TAG
+D=$(tmpdir_new)
+netns_new "$NODE"
+for p in "$CL:10.244.0.2:c" "$S1:10.244.0.3:s1" "$S2:10.244.0.4:s2"; do
+	IFS=: read -r ns ip short <<<"$p"
+	netns_new "$ns"
+	ip link add "px$short" netns "$NODE" type veth peer name eth0 netns "$ns"
+	ip -n "$NODE" addr add 169.254.1.1/32 dev "px$short"
+	ip -n "$NODE" link set "px$short" up
+	ip -n "$NODE" route add "$ip/32" dev "px$short"
+	ip -n "$ns" addr add "$ip/32" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add 169.254.1.1 dev eth0
+	ip -n "$ns" route add default via 169.254.1.1 dev eth0
+done
+ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1
+# The node's own connections to service IPs need a route before the nat output hook runs. As a
+# node's default route would, it leads out of the node: to a veth pair whose far end counts what
+# leaves (nothing for service IPs may).
+ip -n "$NODE" link add pxup type veth peer name pxupeer
+for l in pxup pxupeer; do
+	ip netns exec "$NODE" sysctl -qw "net.ipv6.conf.$l.disable_ipv6=1" # no IPv6 chatter
+	ip -n "$NODE" link set "$l" up
+done
+ip -n "$NODE" route add 10.96.0.0/12 dev pxup
+ip -n "$NODE" route add 198.51.100.0/24 dev pxup
+leaked() { ip netns exec "$NODE" cat /sys/class/net/pxupeer/statistics/rx_packets; }
+
+cat >"$D/server.py" <<'PYEOF'
+import socket, sys, threading
+name = sys.argv[1]
+def tcp(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(64)
+    while True:
+        c, peer = s.accept()
+        c.sendall(("%s:%d %s\n" % (name, port, peer[0])).encode()); c.close()
+def udp(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    while True:
+        data, peer = s.recvfrom(100)
+        s.sendto(("%s:%d %s\n" % (name, port, peer[0])).encode(), peer)
+ts = [threading.Thread(target=tcp, args=(p,), daemon=True) for p in (8080, 9090)]
+ts.append(threading.Thread(target=udp, args=(5353,), daemon=True))
+for t in ts: t.start()
+open(sys.argv[2], "w").close()
+ts[0].join()
+PYEOF
+# client.py tcp|udp IP PORT COUNT: one connection (or datagram from a new socket) per try; one
+# line per try: the answer, or ECONNREFUSED, or TIMEOUT (what a drop looks like).
+cat >"$D/client.py" <<'PYEOF'
+import errno, os, socket, sys, time
+if sys.argv[1] == "udpflow":  # udpflow IP PORT OUT GO: one socket, one query, wait for GO, another
+    ip, port, out, go = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect((ip, port))
+    for i in range(2):
+        if i:
+            while not os.path.exists(go): time.sleep(0.05)
+        s.send(b"q")
+        try: line = s.recv(100).decode().strip()
+        except socket.timeout: line = "TIMEOUT"
+        with open(out, "a") as f: f.write(line + "\n")
+    sys.exit(0)
+proto, ip, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for _ in range(count):
+    try:
+        if proto == "tcp":
+            s = socket.create_connection((ip, port), timeout=2)
+            print(s.makefile().readline().strip())
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+            s.connect((ip, port)); s.send(b"q")
+            print(s.recv(100).decode().strip())
+        s.close()
+    except socket.timeout:
+        print("TIMEOUT")
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, str(e.errno)))
+PYEOF
+for s in "$S1:s1" "$S2:s2"; do
+	bg_in "${s%%:*}" "$PY" "$D/server.py" "${s##*:}" "$D/${s##*:}.ready"
+done
+for s in s1 s2; do
+	for _ in $(seq 100); do [[ -e $D/$s.ready ]] && break; sleep 0.05; done
+	[[ -e $D/$s.ready ]] || { fail "server $s did not start"; exit 1; }
+done
+
+client() { ip netns exec "$CL" "$PY" "$D/client.py" "$@"; }
+from() { ip netns exec "$1" "$PY" "$D/client.py" "${@:2}"; }
+# names NETNS ARGS...: the distinct server names answering, sorted, space separated
+names() { from "$@" | sed 's/:.*//' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+proxy() { ip netns exec "$NODE" "$PROXY" "$@"; }
+
+svc() { # svc NAME IP PORTS_JSON [EXTRA_SPEC_JSON]
+	printf '{"kind":"Service","metadata":{"namespace":"t","name":"%s"},"spec":{"clusterIP":"%s","ports":%s%s}}' \
+		"$1" "$2" "$3" "${4:+,$4}"
+}
+slice() { # slice NAME SERVICE PORTS_JSON IP...
+	local name=$1 svcname=$2 ports=$3 eps="" ip
+	shift 3
+	for ip in "$@"; do eps+="${eps:+,}{\"addresses\":[\"$ip\"],\"conditions\":{\"ready\":true}}"; done
+	printf '{"kind":"EndpointSlice","metadata":{"namespace":"t","name":"%s","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":%s,"endpoints":[%s]}' \
+		"$name" "$svcname" "$ports" "$eps"
+}
+WEB_PORTS='[{"name":"http","port":80},{"name":"alt","port":90},{"name":"dns","protocol":"UDP","port":53}]'
+WEB_TARGETS='[{"name":"http","port":8080},{"name":"alt","port":9090},{"name":"dns","protocol":"UDP","port":5353}]'
+objects() { # objects FILE OBJECT...
+	local f=$1
+	shift
+	(IFS=,; echo "[$*]") >"$f"
+}
+
+log "ClusterIP, multiport, UDP, no endpoints, unallocated service IP"
+objects "$D/a.json" \
+	"$(svc web 10.96.0.10 "$WEB_PORTS")" \
+	"$(slice web-1 web "$WEB_TARGETS" 10.244.0.3 10.244.0.4)" \
+	"$(svc other 10.96.0.20 '[{"name":"http","port":80}]')" \
+	"$(slice other-1 other '[{"name":"http","port":8080}]' 10.244.0.4)" \
+	"$(svc empty 10.96.0.11 '[{"port":80}]')" \
+	"$(svc two 10.96.0.12 '[{"name":"http","port":80}]')" \
+	"$(slice two-1 two '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+out=$(proxy --objects "$D/a.json")
+assert_match "first sync programs" 'messages=[1-9]' "$out"
+assert_eq "ClusterIP TCP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
+assert_eq "second port goes to the second target port" "s1:9090 s2:9090" \
+	"$(client tcp 10.96.0.10 90 40 | cut -d' ' -f1 | sort -u | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "ClusterIP UDP reaches both endpoints" "s1 s2" "$(names "$CL" udp 10.96.0.10 53 40)"
+assert_eq "client address kept (no masquerade for pods)" "10.244.0.2" \
+	"$(client tcp 10.96.0.10 80 4 | cut -d' ' -f2 | sort -u)"
+assert_eq "other service: its one endpoint" "s2" "$(names "$CL" tcp 10.96.0.20 80 10)"
+assert_eq "no endpoints: rejected" "ECONNREFUSED" "$(client tcp 10.96.0.11 80 1)"
+assert_eq "port the service does not have: rejected" "ECONNREFUSED" "$(client tcp 10.96.0.10 81 1)"
+assert_eq "unallocated service IP: dropped" "TIMEOUT" "$(client tcp 10.96.0.99 80 1)"
+assert_eq "from the node itself too" "s1 s2" "$(names "$NODE" tcp 10.96.0.10 80 40)"
+assert_eq "node: no endpoints rejected" "ECONNREFUSED" "$(from "$NODE" tcp 10.96.0.11 80 1)"
+assert_eq "node: unallocated dropped" "TIMEOUT" "$(from "$NODE" tcp 10.96.0.99 80 1)"
+up0=$(leaked)
+from "$NODE" tcp 10.96.0.99 80 1 >/dev/null
+from "$CL" tcp 10.96.0.98 80 1 >/dev/null
+assert_eq "unallocated service IPs never leave the node" "$up0" "$(leaked)"
+from "$NODE" udp 198.51.100.1 80 1 >/dev/null
+# (it would have sent ARP requests for it at least: so does this address, which is routed there)
+if (($(leaked) > up0)); then pass "(other addresses do leave: the counter works)"; else
+	fail "the counter of what leaves the node did not move"
+fi
+
+log "restart with nothing changed sends nothing"
+before=$(ip netns exec "$NODE" nft -a list table ip k8c-proxy)
+out=$(proxy --objects "$D/a.json")
+assert_match "restart: no message" 'messages=0 ' "$out"
+assert_eq "restart: table unchanged (rule handles included)" "$before" \
+	"$(ip netns exec "$NODE" nft -a list table ip k8c-proxy)"
+
+log "an endpoint removed, incrementally in one process; only that service changes"
+objects "$D/b.json" \
+	"$(svc web 10.96.0.10 "$WEB_PORTS")" \
+	"$(slice web-1 web "$WEB_TARGETS" 10.244.0.3)" \
+	"$(svc other 10.96.0.20 '[{"name":"http","port":80}]')" \
+	"$(slice other-1 other '[{"name":"http","port":8080}]' 10.244.0.4)" \
+	"$(svc empty 10.96.0.11 '[{"port":80}]')" \
+	"$(svc two 10.96.0.12 '[{"name":"http","port":80}]')" \
+	"$(slice two-1 two '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+ip netns exec "$NODE" nft monitor >"$D/monitor" 2>&1 &
+MON=$!
+LIB_PIDS+=("$MON")
+sleep 0.2 # nft monitor has no readiness signal; a missed event would only make the test fail
+out=$(proxy --objects "$D/a.json" --objects "$D/b.json" | tail -1)
+sleep 0.2
+kill "$MON"
+wait "$MON" 2>/dev/null || true
+assert_match "incremental sync: three records (web's ports)" 'records=3 ' "$out"
+assert_eq "endpoint removed: no longer used" "s1" "$(names "$CL" tcp 10.96.0.10 80 30)"
+assert_eq "UDP too" "s1" "$(names "$CL" udp 10.96.0.10 53 30)"
+assert_eq "other service untouched" "s2" "$(names "$CL" tcp 10.96.0.20 80 5)"
+changed=$(grep -E '^(add|delete) ' "$D/monitor" || true)
+assert_match "kernel saw changes of web" '10\.96\.0\.10' "$changed"
+if grep -qE '10\.96\.0\.(20|11|12)' <<<"$changed"; then
+	fail "the kernel saw changes of other services: $changed"
+else
+	pass "no change to other services in the kernel"
+fi
+# web goes from 2 endpoints to 1: classes lb-2 and lb-1 stay in use (two, other): no rule changes
+assert_eq "kernel: only element changes" "" "$(grep -E '^(add|delete) ' "$D/monitor" | grep -vE '^(add|delete) element ' || true)"
+
+log "NodePort (masqueraded), hairpin"
+objects "$D/c.json" \
+	"$(svc web 10.96.0.10 '[{"name":"http","port":80,"nodePort":30080}]')" \
+	"$(slice web-1 web '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)" \
+	"$(svc self 10.96.0.30 '[{"name":"http","port":80}]')" \
+	"$(slice self-1 self '[{"name":"http","port":8080}]' 10.244.0.3)"
+out=$(proxy --objects "$D/c.json")
+assert_eq "NodePort reaches both endpoints" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30080 40)"
+assert_eq "NodePort: masqueraded to the node's address" "169.254.1.1" \
+	"$(client tcp 169.254.1.1 30080 4 | cut -d' ' -f2 | sort -u)"
+assert_eq "unused NodePort: nothing there" "ECONNREFUSED" "$(client tcp 169.254.1.1 30081 1)"
+assert_eq "hairpin: a pod reaches itself through its service" "s1" "$(names "$S1" tcp 10.96.0.30 80 3)"
+assert_eq "hairpin: masqueraded" "169.254.1.1" "$(from "$S1" tcp 10.96.0.30 80 2 | cut -d' ' -f2 | sort -u)"
+assert_eq "services removed: the old one's clusterIP is now unallocated" "TIMEOUT" \
+	"$(client tcp 10.96.0.20 80 1)"
+
+log "--nodeport-addresses"
+proxy --nodeport-addresses 169.254.1.1/32 --objects "$D/c.json" >/dev/null
+assert_eq "NodePort on a listed address" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30080 40)"
+proxy --nodeport-addresses 192.0.2.77 --objects "$D/c.json" >/dev/null
+assert_eq "not on other local addresses (nothing listens there)" "ECONNREFUSED" \
+	"$(client tcp 169.254.1.1 30080 1)"
+assert_eq "ClusterIPs unaffected" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
+assert_fails "a wider CIDR is refused" proxy --nodeport-addresses 10.0.0.0/8 --objects "$D/c.json"
+proxy --objects "$D/c.json" >/dev/null
+assert_eq "back to every local address" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30080 40)"
+
+log "externalIPs (external traffic: masqueraded)"
+objects "$D/x.json" \
+	"$(svc web 10.96.0.10 '[{"name":"http","port":80}]' '"externalIPs":["192.0.2.50"]')" \
+	"$(slice web-1 web '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/x.json" >/dev/null
+assert_eq "externalIP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 192.0.2.50 80 40)"
+assert_eq "externalIP: masqueraded" "169.254.1.1" "$(client tcp 192.0.2.50 80 3 | cut -d' ' -f2 | sort -u)"
+LB='{"kind":"Service","metadata":{"namespace":"t","name":"lb"},"spec":{"type":"LoadBalancer","clusterIP":"10.96.0.70","ports":[{"name":"http","port":80,"nodePort":30070}]},"status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.70"}]}}}'
+objects "$D/lb.json" "$LB" "$(slice lb-1 lb '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/lb.json" >/dev/null
+assert_eq "LoadBalancer ingress IP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 198.51.100.70 80 40)"
+assert_eq "and its NodePort" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30070 40)"
+
+log "UDP: a flow to a removed endpoint is moved (its conntrack entry deleted)"
+U1='[{"name":"dns","protocol":"UDP","port":53}]' U2='[{"name":"dns","protocol":"UDP","port":5353}]'
+objects "$D/u1.json" "$(svc udp 10.96.0.60 "$U1")" "$(slice udp-1 udp "$U2" 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/u1.json" >/dev/null
+bg_in "$CL" "$PY" "$D/client.py" udpflow 10.96.0.60 53 "$D/flow" "$D/go"
+for _ in $(seq 100); do [[ -s $D/flow ]] && break; sleep 0.05; done
+first=$(sed -n 1p "$D/flow" | cut -d: -f1)
+assert_match "a UDP flow gets an endpoint" '^s[12]$' "$first"
+if [[ $first == s1 ]]; then other=s2 other_ip=10.244.0.4; else other=s1 other_ip=10.244.0.3; fi
+objects "$D/u2.json" "$(svc udp 10.96.0.60 "$U1")" "$(slice udp-1 udp "$U2" "$other_ip")"
+assert_match "restart, endpoint removed: its UDP flow deleted" 'conntrack_deleted=1 ' \
+	"$(proxy --objects "$D/u2.json")"
+touch "$D/go"
+for _ in $(seq 100); do (($(wc -l <"$D/flow") >= 2)) && break; sleep 0.05; done
+assert_eq "the same socket now reaches the remaining endpoint" "$other" "$(sed -n 2p "$D/flow" | cut -d: -f1)"
+
+log "session affinity"
+AFF='"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":600}}'
+objects "$D/d.json" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80}]' "$AFF")" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)" \
+	"$(svc web 10.96.0.10 '[{"name":"http","port":80}]')" \
+	"$(slice web-1 web '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/d.json" >/dev/null
+first=$(names "$CL" tcp 10.96.0.40 80 30)
+assert_match "ClientIP affinity: one endpoint for one client" '^s[12]$' "$first"
+assert_eq "without affinity the same endpoints are both used" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
+assert_match "the kernel remembers the client, with a timeout" \
+	'10\.244\.0\.2 \. 10\.96\.0\.40 \. tcp \. 80 \. 0x0000000[01] (timeout 10m )?expires' \
+	"$(ip netns exec "$NODE" nft list set ip k8c-proxy affinity)"
+if [[ $first == s1 ]]; then other=s2 other_ip=10.244.0.4; else other=s1 other_ip=10.244.0.3; fi
+objects "$D/e.json" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80}]' "$AFF")" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' "$other_ip")"
+proxy --objects "$D/e.json" >/dev/null
+assert_eq "its endpoint removed: the client moves to another" "$other" "$(names "$CL" tcp 10.96.0.40 80 10)"
+objects "$D/f.json" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80}]')" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/f.json" >/dev/null
+assert_eq "affinity switched off: both endpoints again" "s1 s2" "$(names "$CL" tcp 10.96.0.40 80 40)"
+objects "$D/g.json" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80,"nodePort":30040}]' "$AFF")" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/g.json" >/dev/null
+assert_match "affinity on a NodePort too" '^s[12]$' "$(names "$CL" tcp 169.254.1.1 30040 30)"
+# operators read the rules with nft: every chain we write must be printable by it
+assert_ok "nft lists the whole ruleset" ip netns exec "$NODE" nft list ruleset
+
+log "traffic policies Local (this node is node-1: s1 runs here, s2 on node-2)"
+nslice() { # nslice NAME SERVICE PORTS_JSON IP:NODE...
+	local name=$1 svcname=$2 ports=$3 eps="" e
+	shift 3
+	for e in "$@"; do
+		eps+="${eps:+,}{\"addresses\":[\"${e%%:*}\"],\"conditions\":{\"ready\":true},\"nodeName\":\"${e##*:}\"}"
+	done
+	printf '{"kind":"EndpointSlice","metadata":{"namespace":"t","name":"%s","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":%s,"endpoints":[%s]}' \
+		"$name" "$svcname" "$ports" "$eps"
+}
+objects "$D/h.json" \
+	"$(svc itp 10.96.0.50 '[{"name":"http","port":80}]' '"internalTrafficPolicy":"Local"')" \
+	"$(nslice itp-1 itp '[{"name":"http","port":8080}]' 10.244.0.3:node-1 10.244.0.4:node-2)" \
+	"$(svc itp2 10.96.0.51 '[{"name":"http","port":80}]' '"internalTrafficPolicy":"Local"')" \
+	"$(nslice itp2-1 itp2 '[{"name":"http","port":8080}]' 10.244.0.4:node-2)" \
+	"$(svc etp 10.96.0.52 '[{"name":"http","port":80,"nodePort":30052}]' '"type":"NodePort","externalTrafficPolicy":"Local"')" \
+	"$(nslice etp-1 etp '[{"name":"http","port":8080}]' 10.244.0.3:node-1 10.244.0.4:node-2)"
+proxy --node-name node-1 --objects "$D/h.json" >/dev/null
+assert_eq "internalTrafficPolicy Local: only this node's endpoint" "s1" "$(names "$CL" tcp 10.96.0.50 80 20)"
+assert_eq "internalTrafficPolicy Local, none here: dropped" "TIMEOUT" "$(client tcp 10.96.0.51 80 1)"
+assert_eq "externalTrafficPolicy Local: NodePort to this node's endpoint" "s1" "$(names "$CL" tcp 169.254.1.1 30052 20)"
+assert_eq "externalTrafficPolicy Local: client address kept" "10.244.0.2" \
+	"$(client tcp 169.254.1.1 30052 3 | cut -d' ' -f2 | sort -u)"
+assert_eq "externalTrafficPolicy Local: its ClusterIP still reaches all" "s1 s2" "$(names "$CL" tcp 10.96.0.52 80 40)"
+
+log "a cold start split into small transactions"
+assert_ok "--cleanup" proxy --cleanup
+out=$(proxy --max-transaction 4 --objects "$D/c.json")
+assert_match "several transactions" 'transactions=([2-9]|[1-9][0-9]+) ' "$out"
+assert_eq "and the result works" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
+assert_match "restart after it: nothing to send" 'messages=0 ' "$(proxy --objects "$D/c.json")"
+
+log "cleanup"
+assert_ok "--cleanup" proxy --cleanup
+assert_fails "table gone" ip netns exec "$NODE" nft list table ip k8c-proxy
+assert_ok "--cleanup again is fine" proxy --cleanup

@@ -1,0 +1,149 @@
+#!/bin/bash
+# k8c-proxy watching k8c-server: Services and EndpointSlices made with kubectl end up in the
+# nftables of a node namespace of our own (--netns: the proxy reaches the server on the host's
+# loopback, its netlink socket lives in the node namespace; nothing is programmed in the host's).
+set -e
+. "$(dirname "$0")/server_lib.sh"
+[[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 77; }
+command -v nft >/dev/null || { echo "SKIP: nft not installed"; exit 77; }
+[[ -x $BIN/k8c-proxy && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+
+NODE=k8c-pxs-node-$$
+PROXY_PID=
+cleanup_all() {
+	set +e
+	if [[ -n $PROXY_PID ]]; then
+		kill "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null
+	fi
+	ip netns del "$NODE" 2>/dev/null
+	srv_cleanup
+}
+srv_setup proxy-server
+trap cleanup_all EXIT
+srv_instance "$D"
+srv_start 31
+ip netns add "$NODE"
+ip -n "$NODE" link set lo up
+
+MPORT=$(srv_port)
+M=http://127.0.0.1:$MPORT
+"$BIN/k8c-proxy" --kubeconfig "$KUBECONFIG" --netns "/var/run/netns/$NODE" --node-name node-1 \
+	--min-sync-period 0 --metrics-bind-address "127.0.0.1:$MPORT" 2>"$D/proxy.log" &
+PROXY_PID=$!
+pfail() { echo "--- proxy log:" >&2; cat "$D/proxy.log" >&2; fail "$@"; }
+ok() { echo "  ok: $*" >&2; }
+
+# wait_for WHAT CMD...: until CMD succeeds (the proxy works asynchronously); 20 s at most.
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 200); do
+		"$@" >/dev/null 2>&1 && { ok "$what"; return 0; }
+		kill -0 "$PROXY_PID" 2>/dev/null || pfail "k8c-proxy exited"
+		sleep 0.1
+	done
+	pfail "$what: not seen"
+}
+elements() {
+	local kind=map
+	[[ $1 == cluster-ips ]] && kind=set
+	ip netns exec "$NODE" nft list "$kind" ip k8c-proxy "$1"
+}
+has() { elements "$1" | grep -qF -- "$2"; }
+hasnt() { local out; out=$(elements "$1") && ! grep -qF -- "$2" <<<"$out"; }
+
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+YAML
+IP=$(k get svc web -o jsonpath='{.spec.clusterIP}')
+[[ $IP =~ ^10\. ]] || fail "no clusterIP allocated: [$IP]"
+wait_for "a service without endpoints: rejected ($IP)" has no-endpoint-services "$IP . tcp . 80"
+
+k apply -f - >/dev/null <<'YAML'
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-abc
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [10.244.0.5]
+  conditions: {ready: true}
+  nodeName: node-1
+- addresses: [10.244.0.6]
+  conditions: {ready: true}
+  nodeName: node-2
+YAML
+wait_for "endpoints arrive: balanced over two" has service-ips "$IP . tcp . 80 : 0x01000002"
+has backends "10.244.0.6 . 8080" || pfail "backend 10.244.0.6 missing"
+hasnt no-endpoint-services "$IP" || pfail "still rejected"
+
+k apply -f - >/dev/null <<'YAML'
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-abc
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [10.244.0.5]
+  conditions: {ready: true}
+  nodeName: node-1
+- addresses: [10.244.0.6]
+  conditions: {ready: false}
+  nodeName: node-2
+YAML
+wait_for "an endpoint not ready: no longer used" hasnt backends "10.244.0.6 . 8080"
+
+metrics=$(curl -s "$M/metrics")
+[[ $(curl -s "$M/healthz") == ok ]] || pfail "/healthz: $(curl -s -i "$M/healthz")"
+ok "/healthz: ok after a sync"
+# the server's own `kubernetes` service (one endpoint) and web (two, one not ready)
+grep -qx 'k8c_proxy_service_ports 2' <<<"$metrics" || pfail "/metrics service ports: $metrics"
+grep -qx 'k8c_proxy_endpoints 3' <<<"$metrics" || pfail "/metrics endpoints: $metrics"
+grep -qE '^k8c_proxy_syncs_total\{result="ok"\} [1-9]' <<<"$metrics" || pfail "/metrics syncs: $metrics"
+grep -qE '^k8c_proxy_programming_latency_seconds_count [1-9]' <<<"$metrics" ||
+	pfail "/metrics latency: $metrics"
+grep -qE '^k8c_proxy_nftables_elements [1-9]' <<<"$metrics" || pfail "/metrics elements: $metrics"
+ok "/metrics: service ports, endpoints, syncs, programming latency, elements"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$M/nothing") == 404 ]] || pfail "unknown path: not 404"
+
+log_n() { grep -c "$1" "$D/proxy.log" || true; }
+# someone deletes the table under the proxy: the next sync fails, is retried with back-off,
+# reads the kernel state back and rebuilds everything
+ip netns exec "$NODE" nft delete table ip k8c-proxy
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: other, namespace: default}
+spec:
+  ports: [{name: http, port: 81, targetPort: 8081}]
+YAML
+IP2=$(k get svc other -o jsonpath='{.spec.clusterIP}')
+wait_for "table deleted behind its back: rebuilt, with the new service" has no-endpoint-services "$IP2 . tcp . 81"
+has service-ips "$IP . tcp . 80" || pfail "the old service was not rebuilt"
+(($(log_n 'msg="sync failed') >= 1)) || pfail "the failed sync was not logged"
+ok "the failure was logged and retried"
+
+k delete svc web >/dev/null
+wait_for "service deleted: its elements go" hasnt service-ips "$IP"
+hasnt cluster-ips "$IP" || pfail "cluster IP still known"
+
+kill -TERM "$PROXY_PID"
+rc=0
+wait "$PROXY_PID" || rc=$?
+PROXY_PID=
+[[ $rc == 0 ]] || pfail "k8c-proxy exit status $rc after SIGTERM"
+ip netns exec "$NODE" nft list table ip k8c-proxy >/dev/null || fail "the rules must stay after a stop"
+ok "SIGTERM: exit 0, rules kept for the next proxy"
+grep -q 'msg=synced' "$D/proxy.log" || pfail "no sync logged"
+echo PASS >&2
