@@ -43,7 +43,7 @@
 #define BOOKMARK_MS 60000
 
 /* events kept encoded per thread (a power of 2); watchers further behind encode again */
-#define CACHE_SIZE  256
+#define CACHE_SIZE  2048
 #define CACHE_FORMS 4
 
 struct cache_form {
