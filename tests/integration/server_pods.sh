@@ -78,5 +78,18 @@ code=$(C -o "$D/out" -w '%{http_code}' "$P/web/log")
 code=$(C -o "$D/out" -w '%{http_code}' "$P/nope/log")
 [[ $code == 404 ]] || fail "log of a missing pod: $code"
 
+# Label selectors, set-based too (kubectl sends them as written).
+k label pod web tier=front >/dev/null && k label pod two tier=back >/dev/null && k label pod pending tier=db >/dev/null
+sel() { k get pods -l "$1" -o name | sed 's#pod/##' | sort | tr '\n' ' '; }
+[[ $(sel 'tier in (front,back)') == "two web " ]] || fail "in: $(sel 'tier in (front,back)')"
+[[ $(sel 'tier notin (front, back)') == "pending " ]] || fail "notin: $(sel 'tier notin (front, back)')"
+[[ $(sel 'tier notin (front),tier!=db') == "two " ]] || fail "notin + !=: $(sel 'tier notin (front),tier!=db')"
+[[ $(sel 'tier,!nope') == "pending two web " ]] || fail "exists: $(sel 'tier,!nope')"
+[[ $(sel '!tier') == "" ]] || fail "!tier: $(sel '!tier')"
+code=$(C -o "$D/out" -w '%{http_code}' -G --data-urlencode 'labelSelector=tier in (a' "$P")
+[[ $code == 400 ]] || fail "unclosed set: $code $(cat "$D/out")"
+code=$(C -o "$D/out" -w '%{http_code}' -G --data-urlencode 'fieldSelector=metadata.name in (web)' "$P")
+[[ $code == 400 ]] || fail "set-based field selector: $code $(cat "$D/out")"
+
 srv_stop
 echo PASS
