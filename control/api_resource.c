@@ -18,6 +18,7 @@
 #include "api_schema.h"
 #include "api_validate.h"
 #include "cleanup.h"
+#include "yaml_json.h"
 
 K8C_DEFINE_CLEANUP(store_kv_freep, struct store_kv, store_kv_free)
 
@@ -330,6 +331,41 @@ static json_t *parse_protobuf_body(h2o_req_t *req)
 }
 
 /* The request body as a JSON object, or NULL after answering the error. */
+/* Content-Type application/yaml (kube-apiserver decodes YAML bodies of creates and updates). */
+static bool is_yaml(h2o_req_t *req)
+{
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	h2o_iovec_t v;
+
+	if (i < 0)
+		return false;
+	v = req->headers.entries[i].value;
+	return v.len >= 16 && strncasecmp(v.base, "application/yaml", 16) == 0 &&
+	       (v.len == 16 || v.base[16] == ';' || v.base[16] == ' ');
+}
+
+static json_t *parse_yaml_body(h2o_req_t *req)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	json_t *obj = k8c_yaml_to_json(req->entity.base ? req->entity.base : "", req->entity.len,
+				       true, &err);
+
+	if (!obj) {
+		api_send_status(req, 400, "BadRequest", NULL,
+				"the body of the request could not be decoded as YAML: %s",
+				err.msg ? err.msg : "invalid");
+		k8c_error_clear(&err);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		api_send_status(req, 400, "BadRequest", NULL,
+				"the body of the request must be a YAML mapping (an object)");
+		return NULL;
+	}
+	return obj;
+}
+
 static json_t *parse_body(h2o_req_t *req, bool patch)
 {
 	enum api_patch_type type;
@@ -338,7 +374,9 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 
 	if (!patch && is_protobuf(req))
 		return parse_protobuf_body(req);
-	if (!(patch ? patch_type_ok(req, &type) : content_type_ok(req))) {
+	if (!patch && is_yaml(req) && req->entity.len <= API_MAX_BODY)
+		return parse_yaml_body(req);
+	if (!(patch ? patch_type_ok(req, &type) : content_type_ok(req) || is_yaml(req))) {
 		ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 		h2o_iovec_t ct = i >= 0 ? req->headers.entries[i].value
 					: h2o_iovec_init(H2O_STRLIT("no Content-Type"));
@@ -346,7 +384,9 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 		api_send_status(req, 415, "UnsupportedMediaType", NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: %s (got %.*s)",
-				patch ? API_PATCH_MEDIA_TYPES : "application/json",
+				patch ? API_PATCH_MEDIA_TYPES
+				      : "application/json, application/yaml, "
+					"application/vnd.kubernetes.protobuf",
 				(int)(ct.len > 100 ? 100 : ct.len), ct.base);
 		return NULL;
 	}
@@ -449,7 +489,7 @@ static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 	json_t *obj = parse_body(req, false);
 
 	obj = obj ? check_object(r, req, obj) : NULL;
-	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req))) {
+	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req) && !is_yaml(req))) {
 		json_decref(obj);
 		return NULL;
 	}
