@@ -1,0 +1,450 @@
+/*
+ * k8c-ingress: an Ingress controller on h2o 2.2.5 (docs/ingress.md).
+ *
+ * The main thread runs the informers (Ingresses, IngressClasses, Services, EndpointSlices) in a
+ * poll loop, rebuilds the route table after each batch of deltas and publishes it; the serving
+ * thread runs h2o's event loop with one catch-all handler that routes with the current table and
+ * hands the request to h2o's reverse proxy (h2o_reprocess_request with overrides).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "cleanup.h"
+#include "informer.h"
+#include "kube_client.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "routes.h"
+
+#define N_INFORMERS 4
+
+static atomic_bool stop_requested;
+
+/* The published table: readers compare the generation (one atomic load per request) and take
+ * a reference under the lock only when it changed. */
+static struct {
+	pthread_mutex_t lock;
+	struct ing_table *table;
+	atomic_ulong generation;
+} pub = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+struct serve_thread {
+	h2o_globalconf_t conf;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t actx;
+	h2o_socket_t *lsock;
+	int lfd;
+	struct ing_table *table; /* this thread's reference */
+	unsigned long generation;
+};
+
+static void publish_table(struct ing_table *t)
+{
+	struct ing_table *old;
+
+	pthread_mutex_lock(&pub.lock);
+	old = pub.table;
+	pub.table = t;
+	atomic_store(&pub.generation, t->generation);
+	pthread_mutex_unlock(&pub.lock);
+	ing_table_unref(old);
+}
+
+static struct ing_table *current_table(struct serve_thread *st)
+{
+	unsigned long g = atomic_load_explicit(&pub.generation, memory_order_acquire);
+
+	if (g != st->generation) {
+		struct ing_table *old = st->table;
+
+		pthread_mutex_lock(&pub.lock);
+		st->table = pub.table ? ing_table_ref(pub.table) : NULL;
+		st->generation = st->table ? st->table->generation : 0;
+		pthread_mutex_unlock(&pub.lock);
+		ing_table_unref(old);
+	}
+	return st->table;
+}
+
+static void release_table(void *p)
+{
+	ing_table_unref(*(struct ing_table **)p);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
+	struct ing_table *t = current_table(st), **hold;
+	const struct ing_backend *b;
+	const struct ing_endpoint *ep;
+	h2o_req_overrides_t *ov;
+	h2o_iovec_t path = req->path_normalized;
+
+	if (!t) {
+		h2o_send_error_503(req, "Service Unavailable", "not synced yet\n", 0);
+		return 0;
+	}
+	if (!(b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len,
+				  NULL))) {
+		h2o_send_error_404(req, "Not Found", "no rule matches\n", 0);
+		return 0;
+	}
+	if (!(ep = ing_backend_pick(b))) {
+		h2o_send_error_503(req, "Service Unavailable",
+				   b->error ? "backend not found\n" : "no ready endpoints\n", 0);
+		return 0;
+	}
+	/* the request keeps its table (and so ep->addr) until its pool is freed */
+	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
+	*hold = ing_table_ref(t);
+
+	ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
+	memset(ov, 0, sizeof(*ov));
+	ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
+	ov->hostport.port = ep->port;
+	h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-host"), 0, NULL,
+			      req->input.authority.base, req->input.authority.len);
+	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+	return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+	h2o_accept_ctx_t *actx = listener->data;
+	h2o_socket_t *sock;
+
+	if (err)
+		return;
+	if (!(sock = h2o_evloop_socket_accept(listener)))
+		return;
+	h2o_accept(actx, sock);
+}
+
+static void *serve_run(void *arg)
+{
+	struct serve_thread *st = arg;
+
+	h2o_context_init(&st->ctx, h2o_evloop_create(), &st->conf);
+	st->actx.ctx = &st->ctx;
+	st->actx.hosts = st->conf.hosts;
+	st->lsock = h2o_evloop_socket_create(st->ctx.loop, st->lfd, H2O_SOCKET_FLAG_DONT_READ);
+	st->lsock->data = &st->actx;
+	h2o_socket_read_start(st->lsock, on_accept);
+	while (!atomic_load(&stop_requested))
+		h2o_evloop_run(st->ctx.loop, 1000);
+	h2o_socket_read_stop(st->lsock);
+	h2o_socket_close(st->lsock);
+	ing_table_unref(st->table);
+	st->table = NULL;
+	return NULL;
+}
+
+static int listen_on(const char *spec, struct k8c_error *err)
+{
+	char host[128];
+	const char *colon = strrchr(spec, ':');
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int port, one = 1;
+	_cleanup_close_ int fd = -1;
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(host) || (port = atoi(colon + 1)) <= 0 ||
+	    port > 65535)
+		return k8c_error_set(err, 0, "--listen-http %s: want ADDR:PORT", spec);
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return k8c_error_set(err, 0, "--listen-http %s: %s is not an IP address", spec,
+				     host);
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return k8c_error_errno(err, 0, errno, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		return k8c_error_errno(err, 0, errno, "bind %s", spec);
+	if (listen(fd, SOMAXCONN) < 0)
+		return k8c_error_errno(err, 0, errno, "listen %s", spec);
+	return k8c_steal_fd(fd);
+}
+
+/* status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve. */
+static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const json_t *served,
+			 const char *addr)
+{
+	struct in6_addr a6;
+	bool is_ip = inet_pton(AF_INET, addr, &a6) == 1 || inet_pton(AF_INET6, addr, &a6) == 1;
+	json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr), *k;
+	size_t i;
+
+	json_array_foreach(served, i, k)
+	{
+		const char *key = json_string_value(k), *slash = strchr(key, '/');
+		char ns[256];
+		json_t *obj, *cur;
+		_cleanup_json_ json_t *copy = NULL;
+		struct k8c_error err = K8C_ERROR_INIT;
+
+		if (!slash || (size_t)(slash - key) >= sizeof(ns))
+			continue;
+		memcpy(ns, key, (size_t)(slash - key));
+		ns[slash - key] = '\0';
+		if (!(obj = k8c_informer_get(ings, ns, slash + 1)))
+			continue;
+		cur = json_object_get(
+			json_object_get(json_object_get(obj, "status"), "loadBalancer"), "ingress");
+		if (json_equal(cur, want))
+			continue;
+		copy = json_deep_copy(obj);
+		json_object_set_new(copy, "status",
+				    json_pack("{s:{s:O}}", "loadBalancer", "ingress", want));
+		if (k8c_kube_update_status(kc, K8C_GVR_INGRESSES, ns, copy, NULL, &err) < 0)
+			k8c_log_warn("status update failed (retried on the next change)",
+				     "ingress=%s error=\"%s\"", key, err.msg ? err.msg : "?");
+		else
+			k8c_log_info("status updated", "ingress=%s address=%s", key, addr);
+		k8c_error_clear(&err);
+	}
+	json_decref(want);
+}
+
+struct loop {
+	const char *kind;
+	bool changed;
+};
+
+static void on_delta(const struct k8c_delta *d, void *arg)
+{
+	struct loop *l = arg;
+
+	switch (d->type) {
+	case K8C_DELTA_ERROR:
+		k8c_log_warn("watch error (retrying)", "kind=%s error=\"%s\"", l->kind,
+			     d->msg ? d->msg : "?");
+		break;
+	case K8C_DELTA_SYNCED:
+		k8c_log_info("informer synced", "kind=%s", l->kind);
+		l->changed = true;
+		break;
+	default:
+		l->changed = true;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: k8c-ingress [--kubeconfig PATH] [--listen-http ADDR:PORT]\n"
+	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
+	      "                   [--log-level debug|info|warn|error]\n"
+	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
+	      "(default k8c.io/ingress) over HTTP/1.1 on ADDR:PORT (default 0.0.0.0:80), proxying\n"
+	      "to the ready endpoints of their Services (round robin). --publish-address goes "
+	      "into\n"
+	      "status.loadBalancer.ingress of every served Ingress (default: the listen address\n"
+	      "when it is not a wildcard; none otherwise). See docs/ingress.md.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"kubeconfig", required_argument, NULL, 'k'},
+		{"listen-http", required_argument, NULL, 'l'},
+		{"controller-class", required_argument, NULL, 'c'},
+		{"publish-address", required_argument, NULL, 'p'},
+		{"log-level", required_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80",
+		   *controller = ING_DEFAULT_CONTROLLER;
+	char *publish = NULL;
+	enum k8c_log_level level = K8C_LOG_INFO;
+	struct k8c_kubeconfig cfg = {0};
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct k8c_informer *inf[N_INFORMERS] = {0};
+	struct loop loops[N_INFORMERS] = {{.kind = "Ingress"},
+					  {.kind = "IngressClass"},
+					  {.kind = "Service"},
+					  {.kind = "EndpointSlice"}};
+	const struct k8c_gvr gvrs[N_INFORMERS] = {K8C_GVR_INGRESSES, K8C_GVR_INGRESSCLASSES,
+						  K8C_GVR_SERVICES, K8C_GVR_ENDPOINTSLICES};
+	struct serve_thread st = {.lfd = -1};
+	struct k8c_kube *kc = NULL;
+	pthread_t tid;
+	bool serving = false;
+	unsigned long gen = 0;
+	sigset_t mask;
+	int sfd = -1, opt, rc = 1, i;
+
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			kubeconfig = optarg;
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 'c':
+			controller = optarg;
+			break;
+		case 'p':
+			publish = strdup(optarg);
+			break;
+		case 'v':
+			if (k8c_log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr, "k8c-ingress: --log-level %s: unknown level\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	k8c_log_init("k8c-ingress", level);
+	if (!publish) {
+		const char *colon = strrchr(listen_addr, ':');
+		char *host = colon ? strndup(listen_addr, (size_t)(colon - listen_addr)) : NULL;
+		if (host && *host && strcmp(host, "0.0.0.0") && strcmp(host, "[::]"))
+			publish = host;
+		else
+			free(host);
+	}
+
+	/* before any thread starts, so that every thread inherits the mask: the signals are read
+	 * from the signalfd only */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	if (k8c_kubeconfig_default(kubeconfig, NULL, &cfg, &err) < 0)
+		goto out;
+	if (!(kc = k8c_kube_new(&cfg, "k8c-ingress/" K8C_VERSION, &err)))
+		goto out;
+	for (i = 0; i < N_INFORMERS; i++) {
+		struct k8c_informer_opts o = {.gvr = gvrs[i], .user_agent = "k8c-ingress"};
+		if (!(inf[i] = k8c_informer_new(&cfg, &o, &err)) ||
+		    k8c_informer_start(inf[i], &err) < 0) {
+			k8c_error_wrap(&err, "informer %s", loops[i].kind);
+			goto out;
+		}
+	}
+	if ((st.lfd = listen_on(listen_addr, &err)) < 0)
+		goto out;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+		k8c_error_errno(&err, 0, errno, "signalfd");
+		goto out;
+	}
+
+	h2o_config_init(&st.conf);
+	h2o_create_handler(h2o_config_register_path(
+				   h2o_config_register_host(
+					   &st.conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
+				   "/", 0),
+			   sizeof(h2o_handler_t))
+		->on_req = on_req;
+	if ((errno = pthread_create(&tid, NULL, serve_run, &st))) {
+		k8c_error_errno(&err, 0, errno, "pthread_create");
+		goto out;
+	}
+	serving = true;
+	k8c_log_info("listening", "http=%s controller=%s publish=%s", listen_addr, controller,
+		     publish ? publish : "-");
+
+	while (!atomic_load(&stop_requested)) {
+		struct pollfd pfd[N_INFORMERS + 1];
+		bool changed = false, synced = true;
+
+		for (i = 0; i < N_INFORMERS; i++)
+			pfd[i] = (struct pollfd){.fd = k8c_informer_fd(inf[i]), .events = POLLIN};
+		pfd[N_INFORMERS] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		if (poll(pfd, N_INFORMERS + 1, -1) < 0 && errno != EINTR) {
+			k8c_error_errno(&err, 0, errno, "poll");
+			goto out;
+		}
+		if (pfd[N_INFORMERS].revents & POLLIN) {
+			k8c_log_info("stopping", NULL);
+			atomic_store(&stop_requested, true);
+			break;
+		}
+		for (i = 0; i < N_INFORMERS; i++) {
+			loops[i].changed = false;
+			k8c_informer_dispatch(inf[i], on_delta, &loops[i]);
+			changed |= loops[i].changed;
+			synced &= k8c_informer_has_synced(inf[i]);
+		}
+		if (changed && synced) {
+			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
+			struct ing_table *t = ing_table_build(
+				k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
+				k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]), &bo, &err);
+			if (!t) {
+				k8c_log_error("route table build failed", "error=\"%s\"", err.msg);
+				k8c_error_clear(&err);
+				continue;
+			}
+			k8c_log_info("routes published", "generation=%lu ingresses=%zu hosts=%zu",
+				     gen, json_array_size(t->served), t->n_exact + t->n_wild);
+			ing_table_ref(t);
+			publish_table(t);
+			if (publish)
+				write_status(kc, inf[0], t->served, publish);
+			ing_table_unref(t);
+		}
+	}
+	rc = 0;
+out:
+	if (rc && err.msg)
+		k8c_log_error("fatal", "error=\"%s\"", err.msg);
+	atomic_store(&stop_requested, true);
+	if (serving)
+		pthread_join(tid, NULL);
+	ing_table_unref(pub.table);
+	for (i = 0; i < N_INFORMERS; i++)
+		if (inf[i])
+			k8c_informer_free(inf[i]);
+	if (kc)
+		k8c_kube_free(kc);
+	if (sfd >= 0)
+		close(sfd);
+	k8c_error_clear(&err);
+	k8c_kubeconfig_free(&cfg);
+	free(publish);
+	return rc;
+}

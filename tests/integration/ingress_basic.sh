@@ -1,0 +1,235 @@
+#!/bin/bash
+# k8c-ingress against k8c-server, loopback only (no root): an IngressClass of ours and one of
+# another controller, Services and EndpointSlices pointing at echo backends on 127.0.0.x, Ingresses
+# with hosts and Exact/Prefix paths made with kubectl; curl --resolve checks routing, precedence,
+# wildcard hosts, 404, 503, round robin, X-Forwarded-*, status.loadBalancer and live changes.
+set -e
+. "$(dirname "$0")/server_lib.sh"
+[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+
+ING_PID=
+BACK_PIDS=()
+cleanup_all() {
+	set +e
+	for p in $ING_PID "${BACK_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	srv_cleanup
+}
+srv_setup ingress-basic
+trap cleanup_all EXIT
+srv_instance "$D"
+srv_start 31
+
+ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
+ok() { echo "  ok: $*" >&2; }
+
+# An echo backend: answers every GET with who it is and what it saw.
+cat >"$D/echo.py" <<'EOF'
+import http.server, sys
+name, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        h = self.headers
+        body = ("backend=%s host=%s path=%s xfh=%s xff=%s xfp=%s\n" % (
+            name, h.get("Host"), self.path, h.get("X-Forwarded-Host"),
+            h.get("X-Forwarded-For"), h.get("X-Forwarded-Proto"))).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((addr, port), H).serve_forever()
+EOF
+PA=$(srv_port)
+PB=$(srv_port)
+$PY "$D/echo.py" a1 127.0.0.2 "$PA" & BACK_PIDS+=($!)
+$PY "$D/echo.py" a2 127.0.0.4 "$PA" & BACK_PIDS+=($!)
+$PY "$D/echo.py" b 127.0.0.3 "$PB" & BACK_PIDS+=($!)
+for hp in 127.0.0.2:$PA 127.0.0.4:$PA 127.0.0.3:$PB; do
+	for _ in $(seq 100); do
+		curl -s "http://$hp/" >/dev/null && break
+		sleep 0.1
+	done
+	curl -s "http://$hp/" | grep -q backend= || fail "echo backend $hp not up"
+done
+
+k create namespace ing >/dev/null
+k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: k8c}
+spec: {controller: k8c.io/ingress}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: other}
+spec: {controller: example.com/other}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-a, namespace: ing}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-b, namespace: ing}
+spec: {ports: [{port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-empty, namespace: ing}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-a-1, namespace: ing, labels: {kubernetes.io/service-name: svc-a}}
+addressType: IPv4
+ports: [{name: http, port: $PA}]
+endpoints:
+- addresses: [127.0.0.2]
+  conditions: {ready: true}
+- addresses: [127.0.0.4]
+- addresses: [127.0.0.9]
+  conditions: {ready: false}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-b-1, namespace: ing, labels: {kubernetes.io/service-name: svc-b}}
+addressType: IPv4
+ports: [{port: $PB}]
+endpoints:
+- addresses: [127.0.0.3]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: ing}
+spec:
+  ingressClassName: k8c
+  rules:
+  - host: foo.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}
+      - {path: /app, pathType: Prefix, backend: {service: {name: svc-a, port: {name: http}}}}
+      - {path: /app, pathType: Exact, backend: {service: {name: svc-b, port: {number: 8080}}}}
+      - {path: /api/, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 8080}}}}
+      - {path: /empty, pathType: Prefix, backend: {service: {name: svc-empty, port: {number: 80}}}}
+      - {path: /gone, pathType: Prefix, backend: {service: {name: svc-gone, port: {number: 80}}}}
+  - host: "*.wild.test"
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 8080}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: theirs, namespace: ing}
+spec:
+  ingressClassName: other
+  rules:
+  - host: other.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}
+EOF
+
+IP=$(srv_port)
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" 2>"$D/ingress.log" &
+ING_PID=$!
+
+# get HOST PATH: the body (or the status code line for non-2xx) for HOST's PATH through the ingress.
+get() {
+	curl -s --max-time 10 --resolve "$1:$IP:127.0.0.1" -o "$D/body" -w '%{http_code}' \
+		"http://$1:$IP$2" >"$D/code" || true
+	if [[ $(cat "$D/code") == 200 ]]; then cat "$D/body"; else echo "status=$(cat "$D/code")"; fi
+}
+# expect HOST PATH PATTERN: the answer matches the grep -E pattern.
+expect() {
+	local got
+	got=$(get "$1" "$2")
+	grep -Eq -- "$3" <<<"$got" || ifail "$1$2: got '$got', want /$3/"
+	ok "$1$2 -> $3"
+}
+# wait_until WHAT HOST PATH PATTERN: the controller works asynchronously; 60 s at most.
+wait_until() {
+	for _ in $(seq 600); do
+		get "$2" "$3" | grep -Eq -- "$4" && { ok "$1"; return 0; }
+		kill -0 "$ING_PID" 2>/dev/null || ifail "k8c-ingress exited"
+		sleep 0.1
+	done
+	ifail "$1: $2$3 never matched /$4/ (last: $(get "$2" "$3"))"
+}
+
+wait_until "routes served" foo.test /x "backend=a"
+# precedence and element-wise prefixes
+expect foo.test /app "backend=b "		# Exact beats Prefix on a tie
+expect foo.test /app/x "backend=a"		# only the Prefix matches
+expect foo.test /apple "backend=a.* path=/apple" # /app does not match /apple: falls to /
+expect foo.test /api "backend=b .*path=/api "	# the rule's trailing slash is ignored
+expect foo.test /api/v1/x?q=1 "backend=b .*path=/api/v1/x\?q=1 "
+expect FOO.test /api "backend=b"		# host case is not significant
+# what the backend saw
+expect foo.test /hdr "host=foo.test:$IP path=/hdr xfh=foo.test:$IP xff=127.0.0.1 xfp=http"
+# wildcard hosts: one label only
+expect x.wild.test / "backend=b"
+expect y.x.wild.test / "status=404"
+expect wild.test / "status=404"
+# other hosts and classes, missing endpoints and Services
+expect nothing.test / "status=404"
+expect other.test / "status=404"
+expect foo.test /empty "status=503"
+expect foo.test /gone "status=503"
+# round robin over the ready endpoints of svc-a (127.0.0.9 is not ready)
+seen=""
+for _ in 1 2 3 4; do seen+=$(get foo.test /rr | grep -oE 'backend=a[0-9]')" "; done
+grep -q "a1" <<<"$seen" && grep -q "a2" <<<"$seen" || ifail "round robin: saw only $seen"
+ok "round robin: $seen"
+
+# status.loadBalancer: ours gets the listen address, theirs nothing
+for _ in $(seq 600); do
+	[[ $(k -n ing get ingress web -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == 127.0.0.1 ]] && break
+	sleep 0.1
+done
+[[ $(k -n ing get ingress web -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == 127.0.0.1 ]] ||
+	ifail "status.loadBalancer of ing/web: $(k -n ing get ingress web -o jsonpath='{.status}')"
+ok "status.loadBalancer.ingress of ing/web"
+[[ -z $(k -n ing get ingress theirs -o jsonpath='{.status.loadBalancer.ingress}') ]] ||
+	ifail "ing/theirs (another class) got a status"
+ok "no status on another class' Ingress"
+
+# live changes, no restart: a new Ingress on a new host, a path moved, endpoints removed
+k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: late, namespace: ing}
+spec:
+  ingressClassName: k8c
+  rules:
+  - host: late.test
+    http:
+      paths:
+      - {path: /only, pathType: Exact, backend: {service: {name: svc-b, port: {number: 8080}}}}
+EOF
+wait_until "a new Ingress is served" late.test /only "backend=b"
+expect late.test /only/not "status=404"
+k -n ing patch ingress web --type=json \
+	-p '[{"op":"replace","path":"/spec/rules/0/http/paths/0/backend/service","value":{"name":"svc-b","port":{"number":8080}}}]' >/dev/null
+wait_until "a changed backend is served" foo.test /x "backend=b"
+k -n ing patch endpointslice svc-b-1 --type=merge -p '{"endpoints":[]}' >/dev/null
+wait_until "an emptied EndpointSlice answers 503" foo.test /x "status=503"
+k -n ing patch ingress theirs --type=merge -p '{"spec":{"ingressClassName":"k8c"}}' >/dev/null
+wait_until "an Ingress moved to our class is served" other.test / "backend=a"
+k -n ing delete ingress late >/dev/null
+wait_until "a deleted Ingress is no longer served" late.test /only "status=404"
+
+kill -TERM "$ING_PID"
+rc=0
+wait "$ING_PID" || rc=$?
+ING_PID=
+[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ok "k8c-ingress stopped cleanly"
+srv_stop
+echo PASS
