@@ -42,6 +42,12 @@ static struct {
 	atomic_ulong generation;
 } pub = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* A keep-alive pool of upstream connections per endpoint address, per serving thread. */
+struct pool_slot {
+	char key[64]; /* "addr port" */
+	h2o_socketpool_t *pool;
+};
+
 struct serve_thread {
 	h2o_globalconf_t conf;
 	h2o_context_t ctx;
@@ -50,7 +56,76 @@ struct serve_thread {
 	int lfd;
 	struct ing_table *table; /* this thread's reference */
 	unsigned long generation;
+	struct pool_slot *pools; /* open addressing, size a power of two */
+	size_t n_pools, cap_pools;
 };
+
+static unsigned long upstream_keepalive_ms = 2000;
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * The socketpool of an endpoint, made on first use. Pools are never freed while the thread runs
+ * (a pool must outlive its connections, and requests in flight may still use one whose endpoint
+ * left the table): their number is bounded by the endpoint addresses ever seen.
+ */
+static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing_endpoint *ep)
+{
+	char key[64];
+	size_t i;
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	h2o_socketpool_t *pool;
+
+	snprintf(key, sizeof(key), "%s %u", ep->addr, (unsigned)ep->port);
+	if (st->n_pools * 2 >= st->cap_pools) {
+		size_t cap = st->cap_pools ? 2 * st->cap_pools : 64;
+		struct pool_slot *n = calloc(cap, sizeof(*n));
+		if (!n)
+			return NULL;
+		for (i = 0; i < st->cap_pools; i++) {
+			size_t j;
+			if (!st->pools[i].pool)
+				continue;
+			for (j = hash_str(st->pools[i].key) & (cap - 1); n[j].pool;
+			     j = (j + 1) & (cap - 1))
+				;
+			n[j] = st->pools[i];
+		}
+		free(st->pools);
+		st->pools = n;
+		st->cap_pools = cap;
+	}
+	for (i = hash_str(key) & (st->cap_pools - 1); st->pools[i].pool;
+	     i = (i + 1) & (st->cap_pools - 1))
+		if (!strcmp(st->pools[i].key, key))
+			return st->pools[i].pool;
+	if (inet_pton(AF_INET, ep->addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, ep->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(ep->port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return NULL;
+	}
+	if (!(pool = malloc(sizeof(*pool))))
+		return NULL;
+	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, 0, SIZE_MAX);
+	h2o_socketpool_set_timeout(pool, st->ctx.loop, upstream_keepalive_ms);
+	snprintf(st->pools[i].key, sizeof(st->pools[i].key), "%s", key);
+	st->pools[i].pool = pool;
+	st->n_pools++;
+	return pool;
+}
 
 static void publish_table(struct ing_table *t)
 {
@@ -114,8 +189,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 	ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
 	memset(ov, 0, sizeof(*ov));
-	ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
-	ov->hostport.port = ep->port;
+	if (!(ov->socketpool = endpoint_pool(st, ep))) {
+		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
+		ov->hostport.port = ep->port;
+	}
 	h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-host"), 0, NULL,
 			      req->input.authority.base, req->input.authority.len);
 	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
@@ -260,13 +337,15 @@ static void usage(FILE *f)
 {
 	fputs("usage: k8c-ingress [--kubeconfig PATH] [--listen-http ADDR:PORT]\n"
 	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
+	      "                   [--upstream-keepalive-timeout MS]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
 	      "(default k8c.io/ingress) over HTTP/1.1 on ADDR:PORT (default 0.0.0.0:80), proxying\n"
 	      "to the ready endpoints of their Services (round robin). --publish-address goes "
 	      "into\n"
 	      "status.loadBalancer.ingress of every served Ingress (default: the listen address\n"
-	      "when it is not a wildcard; none otherwise). See docs/ingress.md.\n",
+	      "when it is not a wildcard; none otherwise). Idle upstream connections are kept\n"
+	      "for reuse for MS milliseconds (default 2000). See docs/ingress.md.\n",
 	      f);
 }
 
@@ -278,6 +357,7 @@ int main(int argc, char **argv)
 		{"controller-class", required_argument, NULL, 'c'},
 		{"publish-address", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'v'},
+		{"upstream-keepalive-timeout", required_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -316,6 +396,20 @@ int main(int argc, char **argv)
 		case 'p':
 			publish = strdup(optarg);
 			break;
+		case 'u': {
+			char *end;
+			errno = 0;
+			upstream_keepalive_ms = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !upstream_keepalive_ms) {
+				fprintf(stderr,
+					"k8c-ingress: --upstream-keepalive-timeout %s: want a "
+					"number of "
+					"milliseconds > 0\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'v':
 			if (k8c_log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "k8c-ingress: --log-level %s: unknown level\n",

@@ -33,9 +33,10 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         h = self.headers
-        body = ("backend=%s host=%s path=%s xfh=%s xff=%s xfp=%s\n" % (
+        body = ("backend=%s host=%s path=%s xfh=%s xff=%s xfp=%s peer=%d\n" % (
             name, h.get("Host"), self.path, h.get("X-Forwarded-Host"),
-            h.get("X-Forwarded-For"), h.get("X-Forwarded-Proto"))).encode()
+            h.get("X-Forwarded-For"), h.get("X-Forwarded-Proto"),
+            self.client_address[1])).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -137,7 +138,8 @@ spec:
 EOF
 
 IP=$(srv_port)
-"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" 2>"$D/ingress.log" &
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" \
+	--upstream-keepalive-timeout 600000 2>"$D/ingress.log" &
 ING_PID=$!
 
 # get HOST PATH: the body (or the status code line for non-2xx) for HOST's PATH through the ingress.
@@ -173,6 +175,11 @@ expect foo.test /api/v1/x?q=1 "backend=b .*path=/api/v1/x\?q=1 "
 expect FOO.test /api "backend=b"		# host case is not significant
 # what the backend saw
 expect foo.test /hdr "host=foo.test:$IP path=/hdr xfh=foo.test:$IP xff=127.0.0.1 xfp=http"
+# upstream keep-alive: two requests in a row to svc-b's one endpoint come over one connection
+p1=$(get foo.test /api | grep -oE 'peer=[0-9]+')
+p2=$(get foo.test /api | grep -oE 'peer=[0-9]+')
+[[ -n $p1 && $p1 == "$p2" ]] || ifail "upstream connection not reused: '$p1' then '$p2'"
+ok "upstream keep-alive ($p1 twice)"
 # wildcard hosts: one label only
 expect x.wild.test / "backend=b"
 expect y.x.wild.test / "status=404"
