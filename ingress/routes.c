@@ -19,6 +19,12 @@ struct entry {
 	size_t seq;
 };
 
+struct tls_entry {
+	char *host; /* lower case, "*.x" for a wildcard */
+	char *secret;
+	size_t seq; /* Ingresses are visited oldest first */
+};
+
 struct builder {
 	struct ing_table *t;
 	json_t *svcs;	/* "ns/name" → Service (borrowed) */
@@ -26,6 +32,8 @@ struct builder {
 	struct entry *e;
 	size_t n, cap;
 	struct ing_backend **defaults; /* per Ingress rank: its defaultBackend or NULL */
+	struct tls_entry *tls;
+	size_t n_tls, cap_tls;
 };
 
 static const char *jstr(const json_t *o, const char *key)
@@ -287,6 +295,34 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 	char *key = obj_key(ing);
 	size_t i, j;
 
+	json_array_foreach(json_object_get(spec, "tls"), i, rule)
+	{
+		const char *secret = jstr(rule, "secretName");
+		json_t *h;
+
+		if (!*secret)
+			continue;
+		json_array_foreach(json_object_get(rule, "hosts"), j, h)
+		{
+			struct tls_entry *te;
+
+			if (!json_string_value(h) || !*json_string_value(h))
+				continue;
+			if (bd->n_tls == bd->cap_tls) {
+				bd->cap_tls = bd->cap_tls ? 2 * bd->cap_tls : 8;
+				bd->tls = realloc(bd->tls, bd->cap_tls * sizeof(*bd->tls));
+				if (!bd->tls)
+					abort();
+			}
+			te = &bd->tls[bd->n_tls];
+			te->host = xstrdup(json_string_value(h));
+			for (char *c = te->host; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (asprintf(&te->secret, "%s/%s", ns, secret) < 0)
+				abort();
+			te->seq = bd->n_tls++;
+		}
+	}
 	def = json_object_get(spec, "defaultBackend");
 	if (!def)
 		def = json_object_get(spec, "backend"); /* extensions/v1beta1 */
@@ -309,6 +345,35 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 		}
 	}
 	free(key);
+}
+
+static int cmp_tls(const void *a, const void *b)
+{
+	const struct tls_entry *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* One TLS host per name (the first after sorting: the oldest Ingress' Secret). */
+static void group_tls(struct builder *bd)
+{
+	struct ing_table *t = bd->t;
+
+	qsort(bd->tls, bd->n_tls, sizeof(*bd->tls), cmp_tls);
+	t->tls_exact = xcalloc(bd->n_tls, sizeof(*t->tls_exact));
+	t->tls_wild = xcalloc(bd->n_tls, sizeof(*t->tls_wild));
+	for (size_t i = 0; i < bd->n_tls; i++) {
+		const char *h = bd->tls[i].host;
+		bool wild = !strncmp(h, "*.", 2);
+		struct ing_tls_host *th;
+
+		if (i > 0 && !strcmp(h, bd->tls[i - 1].host))
+			continue;
+		th = wild ? &t->tls_wild[t->n_tls_wild++] : &t->tls_exact[t->n_tls_exact++];
+		th->name = xstrdup(wild ? h + 2 : h);
+		th->secret = xstrdup(bd->tls[i].secret);
+	}
 }
 
 /* Group the sorted entries by host into the table. */
@@ -411,6 +476,7 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 	}
 	qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);
 	group(&bd);
+	group_tls(&bd);
 	json_decref(bd.t->served);
 	bd.t->served = ours;
 
@@ -419,6 +485,11 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 		free(bd.e[i].p.path);
 	}
 	free(bd.e);
+	for (i = 0; i < bd.n_tls; i++) {
+		free(bd.tls[i].host);
+		free(bd.tls[i].secret);
+	}
+	free(bd.tls);
 	free(bd.defaults);
 	free(sorted);
 	json_decref(bd.svcs);
@@ -465,6 +536,16 @@ void ing_table_unref(struct ing_table *t)
 		free(b);
 	}
 	free(t->backends);
+	for (i = 0; i < t->n_tls_exact + t->n_tls_wild; i++) {
+		struct ing_tls_host *th =
+			i < t->n_tls_exact ? &t->tls_exact[i] : &t->tls_wild[i - t->n_tls_exact];
+		if (th->ctx && t->ctx_free)
+			t->ctx_free(th->ctx);
+		free(th->name);
+		free(th->secret);
+	}
+	free(t->tls_exact);
+	free(t->tls_wild);
 	json_decref(t->served);
 	free(t);
 }
@@ -544,6 +625,46 @@ const struct ing_backend *ing_table_match(const struct ing_table *t, const char 
 			return m->backend = h->fallback;
 	}
 	return m->backend = t->fallback;
+}
+
+static const struct ing_tls_host *find_tls(const struct ing_tls_host *hosts, size_t n,
+					   const char *name, size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(hosts[mid].name, name, len);
+		if (!c && hosts[mid].name[len])
+			c = 1;
+		if (!c)
+			return &hosts[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct ing_tls_host *ing_table_tls(const struct ing_table *t, const char *name)
+{
+	char lc[256];
+	size_t n = 0;
+	const struct ing_tls_host *th;
+	const char *dot;
+
+	if (!name)
+		return NULL;
+	for (; name[n] && n < sizeof(lc) - 1; n++)
+		lc[n] = (char)tolower((unsigned char)name[n]);
+	lc[n] = '\0';
+	if (!n || (th = find_tls(t->tls_exact, t->n_tls_exact, lc, n)))
+		return n ? th : NULL;
+	dot = strchr(lc, '.');
+	if (!dot || dot == lc)
+		return NULL;
+	return find_tls(t->tls_wild, t->n_tls_wild, dot + 1, n - (size_t)(dot + 1 - lc));
 }
 
 const struct ing_endpoint *ing_backend_pick(const struct ing_backend *b)

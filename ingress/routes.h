@@ -57,6 +57,13 @@ struct ing_host {
 		*fallback; /* defaultBackend of the oldest Ingress of this host, or NULL */
 };
 
+/* A TLS host of spec.tls[]: the Secret whose certificate answers its SNI name. */
+struct ing_tls_host {
+	char *name;   /* lower case; a wildcard "*.foo.com" is keyed "foo.com" */
+	char *secret; /* "ns/name" */
+	void *ctx;    /* filled after the build by whoever loads certificates (an SSL_CTX) */
+};
+
 struct ing_table {
 	atomic_long refs;
 	unsigned long generation;
@@ -70,6 +77,9 @@ struct ing_table {
 	struct ing_backend **backends; /* every backend, owned */
 	size_t n_backends;
 	json_t *served; /* array of "ns/name" of the Ingresses of our class, sorted */
+	struct ing_tls_host *tls_exact, *tls_wild; /* sorted by name; the oldest Ingress wins */
+	size_t n_tls_exact, n_tls_wild;
+	void (*ctx_free)(void *ctx); /* frees each ing_tls_host.ctx with the table */
 };
 
 struct ing_build_opts {
@@ -97,6 +107,9 @@ struct ing_match {
 const struct ing_backend *ing_table_match(const struct ing_table *t, const char *host,
 					  size_t host_len, const char *path, size_t path_len,
 					  struct ing_match *m);
+
+/* The TLS host for an SNI name (exact first, then a single-label wildcard), or NULL. */
+const struct ing_tls_host *ing_table_tls(const struct ing_table *t, const char *name);
 
 /* The next endpoint in round robin, or NULL when the backend has none. Thread-safe. */
 const struct ing_endpoint *ing_backend_pick(const struct ing_backend *b);

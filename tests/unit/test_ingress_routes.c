@@ -299,6 +299,30 @@ static void test_backends(void **state)
 	ing_table_unref(t);
 }
 
+static void test_tls_hosts(void **state)
+{
+	struct ing_table *t =
+		build("[{'metadata':{'namespace':'ns1','name':'new','creationTimestamp':'2026-01-"
+		      "02T00:00:00Z'},"
+		      "'spec':{'ingressClassName':'k8c','tls':[{'hosts':['foo.com','*.foo.com'],"
+		      "'secretName':'new-cert'}]}},"
+		      "{'metadata':{'namespace':'ns1','name':'old','creationTimestamp':'2026-01-"
+		      "01T00:00:00Z'},"
+		      "'spec':{'ingressClassName':'k8c','tls':[{'hosts':['Foo.com'],'secretName':'"
+		      "old-cert'},"
+		      "{'hosts':['nosecret.com']}]}}]");
+
+	assert_string_equal(ing_table_tls(t, "foo.com")->secret, "ns1/old-cert"); /* oldest */
+	assert_string_equal(ing_table_tls(t, "FOO.COM")->secret, "ns1/old-cert");
+	assert_string_equal(ing_table_tls(t, "a.foo.com")->secret, "ns1/new-cert");
+	assert_null(ing_table_tls(t, "b.a.foo.com"));
+	assert_null(ing_table_tls(t, "nosecret.com"));
+	assert_null(ing_table_tls(t, "bar.com"));
+	assert_null(ing_table_tls(t, ""));
+	assert_null(ing_table_tls(t, NULL));
+	ing_table_unref(t);
+}
+
 static void test_refcount(void **state)
 {
 	struct ing_table *t =
@@ -316,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_spec_examples),	   cmocka_unit_test(test_hosts),
 		cmocka_unit_test(test_merge_and_defaults), cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_backends),	   cmocka_unit_test(test_refcount),
+		cmocka_unit_test(test_tls_hosts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
