@@ -29,8 +29,9 @@
 #include "kubeconfig.h"
 #include "log.h"
 #include "routes.h"
+#include "tls.h"
 
-#define N_INFORMERS 4
+#define N_INFORMERS 5
 
 static atomic_bool stop_requested;
 
@@ -51,9 +52,9 @@ struct pool_slot {
 struct serve_thread {
 	h2o_globalconf_t conf;
 	h2o_context_t ctx;
-	h2o_accept_ctx_t actx;
-	h2o_socket_t *lsock;
-	int lfd;
+	h2o_accept_ctx_t actx, actx_tls; /* HTTP, HTTPS (ssl_ctx: the default certificate) */
+	h2o_socket_t *lsock, *lsock_tls;
+	int lfd, lfd_tls;
 	struct ing_table *table; /* this thread's reference */
 	unsigned long generation;
 	struct pool_slot *pools; /* open addressing, size a power of two */
@@ -211,26 +212,57 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	h2o_accept(actx, sock);
 }
 
+static _Thread_local struct serve_thread *self_thread;
+
+/* SNI: the certificate of the Secret named by the current table for this name, else the
+ * default. SSL_set_SSL_CTX takes its own reference, so the table may go away afterwards. */
+static int on_servername(SSL *ssl, int *al, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	struct ing_table *t = self_thread ? current_table(self_thread) : NULL;
+	const struct ing_tls_host *th;
+
+	if (t && name && (th = ing_table_tls(t, name)) && th->ctx)
+		SSL_set_SSL_CTX(ssl, th->ctx);
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static h2o_socket_t *start_listener(struct serve_thread *st, int fd, h2o_accept_ctx_t *actx)
+{
+	h2o_socket_t *sock = h2o_evloop_socket_create(st->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+
+	actx->ctx = &st->ctx;
+	actx->hosts = st->conf.hosts;
+	sock->data = actx;
+	h2o_socket_read_start(sock, on_accept);
+	return sock;
+}
+
 static void *serve_run(void *arg)
 {
 	struct serve_thread *st = arg;
 
+	self_thread = st;
 	h2o_context_init(&st->ctx, h2o_evloop_create(), &st->conf);
-	st->actx.ctx = &st->ctx;
-	st->actx.hosts = st->conf.hosts;
-	st->lsock = h2o_evloop_socket_create(st->ctx.loop, st->lfd, H2O_SOCKET_FLAG_DONT_READ);
-	st->lsock->data = &st->actx;
-	h2o_socket_read_start(st->lsock, on_accept);
+	if (st->lfd >= 0)
+		st->lsock = start_listener(st, st->lfd, &st->actx);
+	if (st->lfd_tls >= 0)
+		st->lsock_tls = start_listener(st, st->lfd_tls, &st->actx_tls);
 	while (!atomic_load(&stop_requested))
 		h2o_evloop_run(st->ctx.loop, 1000);
-	h2o_socket_read_stop(st->lsock);
-	h2o_socket_close(st->lsock);
+	for (int i = 0; i < 2; i++) {
+		h2o_socket_t *sock = i ? st->lsock_tls : st->lsock;
+		if (sock) {
+			h2o_socket_read_stop(sock);
+			h2o_socket_close(sock);
+		}
+	}
 	ing_table_unref(st->table);
 	st->table = NULL;
 	return NULL;
 }
 
-static int listen_on(const char *spec, struct k8c_error *err)
+static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
 {
 	char host[128];
 	const char *colon = strrchr(spec, ':');
@@ -241,7 +273,7 @@ static int listen_on(const char *spec, struct k8c_error *err)
 
 	if (!colon || (size_t)(colon - spec) >= sizeof(host) || (port = atoi(colon + 1)) <= 0 ||
 	    port > 65535)
-		return k8c_error_set(err, 0, "--listen-http %s: want ADDR:PORT", spec);
+		return k8c_error_set(err, 0, "%s %s: want ADDR:PORT", flag, spec);
 	memcpy(host, spec, (size_t)(colon - spec));
 	host[colon - spec] = '\0';
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
@@ -257,16 +289,15 @@ static int listen_on(const char *spec, struct k8c_error *err)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
 		len = sizeof(struct sockaddr_in6);
 	} else {
-		return k8c_error_set(err, 0, "--listen-http %s: %s is not an IP address", spec,
-				     host);
+		return k8c_error_set(err, 0, "%s %s: %s is not an IP address", flag, spec, host);
 	}
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return k8c_error_errno(err, 0, errno, "socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		return k8c_error_errno(err, 0, errno, "bind %s", spec);
+		return k8c_error_errno(err, 0, errno, "%s %s: bind", flag, spec);
 	if (listen(fd, SOMAXCONN) < 0)
-		return k8c_error_errno(err, 0, errno, "listen %s", spec);
+		return k8c_error_errno(err, 0, errno, "%s %s: listen", flag, spec);
 	return k8c_steal_fd(fd);
 }
 
@@ -310,6 +341,51 @@ static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const j
 	json_decref(want);
 }
 
+/*
+ * Load the certificates the table's TLS hosts name (one SSL_CTX per Secret per build). A missing
+ * or bad Secret leaves the host on the default certificate, with a log line.
+ */
+static void attach_certs(struct ing_table *t, struct k8c_informer *secrets)
+{
+	_cleanup_json_ json_t *seen = json_object(); /* secret → index into all hosts, or -1 */
+	size_t n = t->n_tls_exact + t->n_tls_wild;
+
+	t->ctx_free = ing_tls_ctx_free;
+	for (size_t i = 0; i < n; i++) {
+		struct ing_tls_host *th =
+			i < t->n_tls_exact ? &t->tls_exact[i] : &t->tls_wild[i - t->n_tls_exact];
+		json_t *prev = json_object_get(seen, th->secret), *obj;
+		const char *slash = strchr(th->secret, '/');
+		char ns[256];
+		struct k8c_error err = K8C_ERROR_INIT;
+
+		if (prev) {
+			json_int_t j = json_integer_value(prev);
+			struct ing_tls_host *o = j < 0 ? NULL
+						 : (size_t)j < t->n_tls_exact
+							 ? &t->tls_exact[j]
+							 : &t->tls_wild[(size_t)j - t->n_tls_exact];
+			if (o && o->ctx && SSL_CTX_up_ref(o->ctx) == 1)
+				th->ctx = o->ctx;
+			continue;
+		}
+		if (!slash || (size_t)(slash - th->secret) >= sizeof(ns))
+			continue;
+		memcpy(ns, th->secret, (size_t)(slash - th->secret));
+		ns[slash - th->secret] = '\0';
+		if (!(obj = k8c_informer_get(secrets, ns, slash + 1)))
+			k8c_error_set(&err, 0, "not found");
+		else
+			th->ctx = ing_tls_secret_ctx(obj, &err);
+		if (!th->ctx)
+			k8c_log_warn("TLS secret not usable, the default certificate answers",
+				     "secret=%s host=%s error=\"%s\"", th->secret, th->name,
+				     err.msg ? err.msg : "?");
+		json_object_set_new(seen, th->secret, json_integer(th->ctx ? (json_int_t)i : -1));
+		k8c_error_clear(&err);
+	}
+}
+
 struct loop {
 	const char *kind;
 	bool changed;
@@ -336,11 +412,16 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 static void usage(FILE *f)
 {
 	fputs("usage: k8c-ingress [--kubeconfig PATH] [--listen-http ADDR:PORT]\n"
+	      "                   [--listen-https ADDR:PORT]\n"
 	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
 	      "                   [--upstream-keepalive-timeout MS]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
-	      "(default k8c.io/ingress) over HTTP/1.1 on ADDR:PORT (default 0.0.0.0:80), proxying\n"
+	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
+	      "HTTPS (HTTP/1.1 and HTTP/2; certificates of kubernetes.io/tls Secrets by SNI, else "
+	      "a\n"
+	      "self-signed default) on --listen-https (default 0.0.0.0:443; \"\" for none), "
+	      "proxying\n"
 	      "to the ready endpoints of their Services (round robin). --publish-address goes "
 	      "into\n"
 	      "status.loadBalancer.ingress of every served Ingress (default: the listen address\n"
@@ -354,6 +435,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{"kubeconfig", required_argument, NULL, 'k'},
 		{"listen-http", required_argument, NULL, 'l'},
+		{"listen-https", required_argument, NULL, 's'},
 		{"controller-class", required_argument, NULL, 'c'},
 		{"publish-address", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'v'},
@@ -361,7 +443,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80",
+	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80", *listen_tls = "0.0.0.0:443",
 		   *controller = ING_DEFAULT_CONTROLLER;
 	char *publish = NULL;
 	enum k8c_log_level level = K8C_LOG_INFO;
@@ -371,12 +453,15 @@ int main(int argc, char **argv)
 	struct loop loops[N_INFORMERS] = {{.kind = "Ingress"},
 					  {.kind = "IngressClass"},
 					  {.kind = "Service"},
-					  {.kind = "EndpointSlice"}};
+					  {.kind = "EndpointSlice"},
+					  {.kind = "Secret"}};
 	const struct k8c_gvr gvrs[N_INFORMERS] = {K8C_GVR_INGRESSES, K8C_GVR_INGRESSCLASSES,
-						  K8C_GVR_SERVICES, K8C_GVR_ENDPOINTSLICES};
-	struct serve_thread st = {.lfd = -1};
+						  K8C_GVR_SERVICES, K8C_GVR_ENDPOINTSLICES,
+						  K8C_GVR_SECRETS};
+	struct serve_thread st = {.lfd = -1, .lfd_tls = -1};
 	struct k8c_kube *kc = NULL;
 	pthread_t tid;
+	SSL_CTX *default_ctx = NULL;
 	bool serving = false;
 	unsigned long gen = 0;
 	sigset_t mask;
@@ -389,6 +474,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			listen_addr = optarg;
+			break;
+		case 's':
+			listen_tls = optarg;
 			break;
 		case 'c':
 			controller = optarg;
@@ -451,14 +539,24 @@ int main(int argc, char **argv)
 		goto out;
 	for (i = 0; i < N_INFORMERS; i++) {
 		struct k8c_informer_opts o = {.gvr = gvrs[i], .user_agent = "k8c-ingress"};
+		if (i == 4) /* only the certificates of kubernetes.io/tls Secrets are kept */
+			o.transform = ing_tls_secret_transform;
 		if (!(inf[i] = k8c_informer_new(&cfg, &o, &err)) ||
 		    k8c_informer_start(inf[i], &err) < 0) {
 			k8c_error_wrap(&err, "informer %s", loops[i].kind);
 			goto out;
 		}
 	}
-	if ((st.lfd = listen_on(listen_addr, &err)) < 0)
+	if (*listen_addr && (st.lfd = listen_on("--listen-http", listen_addr, &err)) < 0)
 		goto out;
+	if (*listen_tls) {
+		if ((st.lfd_tls = listen_on("--listen-https", listen_tls, &err)) < 0)
+			goto out;
+		if (!(default_ctx = ing_tls_default_ctx(&err)))
+			goto out;
+		SSL_CTX_set_tlsext_servername_callback(default_ctx, on_servername);
+		st.actx_tls.ssl_ctx = default_ctx;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
@@ -478,7 +576,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	serving = true;
-	k8c_log_info("listening", "http=%s controller=%s publish=%s", listen_addr, controller,
+	k8c_log_info("listening", "http=%s https=%s controller=%s publish=%s",
+		     *listen_addr ? listen_addr : "-", *listen_tls ? listen_tls : "-", controller,
 		     publish ? publish : "-");
 
 	while (!atomic_load(&stop_requested)) {
@@ -513,8 +612,11 @@ int main(int argc, char **argv)
 				k8c_error_clear(&err);
 				continue;
 			}
-			k8c_log_info("routes published", "generation=%lu ingresses=%zu hosts=%zu",
-				     gen, json_array_size(t->served), t->n_exact + t->n_wild);
+			attach_certs(t, inf[4]);
+			k8c_log_info("routes published",
+				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu", gen,
+				     json_array_size(t->served), t->n_exact + t->n_wild,
+				     t->n_tls_exact + t->n_tls_wild);
 			ing_table_ref(t);
 			publish_table(t);
 			if (publish)
@@ -537,6 +639,11 @@ out:
 		k8c_kube_free(kc);
 	if (sfd >= 0)
 		close(sfd);
+	if (st.lfd >= 0 && !serving)
+		close(st.lfd);
+	if (st.lfd_tls >= 0 && !serving)
+		close(st.lfd_tls);
+	SSL_CTX_free(default_ctx);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);
 	free(publish);

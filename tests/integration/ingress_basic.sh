@@ -110,6 +110,8 @@ kind: Ingress
 metadata: {name: web, namespace: ing}
 spec:
   ingressClassName: k8c
+  tls:
+  - {hosts: [foo.test], secretName: foo-tls}
   rules:
   - host: foo.test
     http:
@@ -138,7 +140,8 @@ spec:
 EOF
 
 IP=$(srv_port)
-"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" \
+SP=$(srv_port)
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
 	--upstream-keepalive-timeout 600000 2>"$D/ingress.log" &
 ING_PID=$!
 
@@ -206,6 +209,30 @@ ok "status.loadBalancer.ingress of ing/web"
 [[ -z $(k -n ing get ingress theirs -o jsonpath='{.status.loadBalancer.ingress}') ]] ||
 	ifail "ing/theirs (another class) got a status"
 ok "no status on another class' Ingress"
+
+# TLS: the Secret named by the Ingress does not exist yet, so the default certificate answers;
+# once it is created, foo.test's own certificate is served (picked up live, chosen by SNI)
+command -v openssl >/dev/null || fail "openssl not found"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=foo.test \
+	-addext subjectAltName=DNS:foo.test -keyout "$D/foo.key" -out "$D/foo.crt" 2>/dev/null
+tls() { curl -s --max-time 10 --resolve "$1:$SP:127.0.0.1" "${@:3}" "https://$1:$SP$2"; }
+tls foo.test /api -k | grep -q "backend=b .*xfp=https" || ifail "HTTPS with the default certificate"
+ok "HTTPS before the Secret exists (default certificate)"
+tls foo.test /api --cacert "$D/foo.crt" >/dev/null && ifail "foo.test's certificate served before its Secret exists"
+k -n ing create secret tls foo-tls --cert "$D/foo.crt" --key "$D/foo.key" >/dev/null
+for _ in $(seq 600); do
+	tls foo.test /api --cacert "$D/foo.crt" | grep -q "backend=b" && break
+	sleep 0.1
+done
+tls foo.test /api --cacert "$D/foo.crt" | grep -q "backend=b .*xfp=https" ||
+	ifail "foo.test's certificate not served after its Secret was created"
+ok "the Secret's certificate is picked up live and verifies"
+[[ $(tls foo.test /api --cacert "$D/foo.crt" --http2 -o /dev/null -w '%{http_version}') == 2 ]] ||
+	ifail "no HTTP/2 over TLS"
+ok "HTTP/2 over TLS"
+tls x.wild.test / --cacert "$D/foo.crt" >/dev/null && ifail "x.wild.test got foo.test's certificate"
+tls x.wild.test / -k | grep -q "backend=b" || ifail "x.wild.test over HTTPS (default certificate)"
+ok "a host without TLS gets the default certificate"
 
 # live changes, no restart: a new Ingress on a new host, a path moved, endpoints removed
 k apply -f - >/dev/null <<EOF
