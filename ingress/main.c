@@ -161,6 +161,37 @@ static void release_table(void *p)
 	ing_table_unref(*(struct ing_table **)p);
 }
 
+static int https_port; /* of --listen-https, 0: none (no ssl-redirect) */
+
+/* ssl-redirect: 308 to https:// for a plain HTTP request to a TLS host. */
+static bool redirected(struct ing_table *t, h2o_req_t *req)
+{
+	char host[256], *url;
+	size_t n = 0;
+	const struct ing_tls_host *th;
+	int len;
+
+	if (!https_port || req->scheme != &H2O_URL_SCHEME_HTTP)
+		return false;
+	while (n < req->authority.len && n < sizeof(host) - 1 && req->authority.base[n] != ':') {
+		host[n] = req->authority.base[n];
+		n++;
+	}
+	host[n] = '\0';
+	if (!(th = ing_table_tls(t, host)) || !th->redirect)
+		return false;
+	len = https_port == 443
+		      ? asprintf(&url, "https://%s%.*s", host, (int)req->path.len, req->path.base)
+		      : asprintf(&url, "https://%s:%d%.*s", host, https_port, (int)req->path.len,
+				 req->path.base);
+	if (len < 0)
+		return false;
+	h2o_send_redirect(req, 308, "Permanent Redirect",
+			  h2o_strdup(&req->pool, url, (size_t)len).base, (size_t)len);
+	free(url);
+	return true;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
@@ -174,6 +205,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		h2o_send_error_503(req, "Service Unavailable", "not synced yet\n", 0);
 		return 0;
 	}
+	if (redirected(t, req))
+		return 0;
 	if (!(b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len,
 				  NULL))) {
 		h2o_send_error_404(req, "Not Found", "no rule matches\n", 0);
@@ -552,6 +585,7 @@ int main(int argc, char **argv)
 	if (*listen_tls) {
 		if ((st.lfd_tls = listen_on("--listen-https", listen_tls, &err)) < 0)
 			goto out;
+		https_port = atoi(strrchr(listen_tls, ':') + 1);
 		if (!(default_ctx = ing_tls_default_ctx(&err)))
 			goto out;
 		SSL_CTX_set_tlsext_servername_callback(default_ctx, on_servername);

@@ -22,6 +22,7 @@ struct entry {
 struct tls_entry {
 	char *host; /* lower case, "*.x" for a wildcard */
 	char *secret;
+	bool redirect;
 	size_t seq; /* Ingresses are visited oldest first */
 };
 
@@ -288,12 +289,29 @@ static int cmp_entry(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* ssl-redirect: on unless our annotation or ingress-nginx's says "false". */
+static bool ssl_redirect(const json_t *ing)
+{
+	const json_t *ann = json_object_get(json_object_get(ing, "metadata"), "annotations");
+	static const char *const names[] = {"k8c.io/ssl-redirect",
+					    "nginx.ingress.kubernetes.io/ssl-redirect"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = json_string_value(json_object_get(ann, names[i]));
+		if (v && !strcasecmp(v, "false"))
+			return false;
+	}
+	return true;
+}
+
 static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 {
 	json_t *spec = json_object_get(ing, "spec"), *rule, *p, *def;
 	const char *ns = jpath(ing, "metadata", "namespace");
 	char *key = obj_key(ing);
 	size_t i, j;
+
+	bool redirect = ssl_redirect(ing);
 
 	json_array_foreach(json_object_get(spec, "tls"), i, rule)
 	{
@@ -320,6 +338,7 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 				*c = (char)tolower((unsigned char)*c);
 			if (asprintf(&te->secret, "%s/%s", ns, secret) < 0)
 				abort();
+			te->redirect = redirect;
 			te->seq = bd->n_tls++;
 		}
 	}
@@ -373,6 +392,7 @@ static void group_tls(struct builder *bd)
 		th = wild ? &t->tls_wild[t->n_tls_wild++] : &t->tls_exact[t->n_tls_exact++];
 		th->name = xstrdup(wild ? h + 2 : h);
 		th->secret = xstrdup(bd->tls[i].secret);
+		th->redirect = bd->tls[i].redirect;
 	}
 }
 

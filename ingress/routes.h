@@ -59,9 +59,10 @@ struct ing_host {
 
 /* A TLS host of spec.tls[]: the Secret whose certificate answers its SNI name. */
 struct ing_tls_host {
-	char *name;   /* lower case; a wildcard "*.foo.com" is keyed "foo.com" */
-	char *secret; /* "ns/name" */
-	void *ctx;    /* filled after the build by whoever loads certificates (an SSL_CTX) */
+	char *name;    /* lower case; a wildcard "*.foo.com" is keyed "foo.com" */
+	char *secret;  /* "ns/name" */
+	void *ctx;     /* filled after the build by whoever loads certificates (an SSL_CTX) */
+	bool redirect; /* HTTP requests get 308 to HTTPS (ssl-redirect, unless annotated "false") */
 };
 
 struct ing_table {

@@ -107,7 +107,10 @@ endpoints:
 ---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: web, namespace: ing}
+metadata:
+  name: web
+  namespace: ing
+  annotations: {nginx.ingress.kubernetes.io/ssl-redirect: "false"}
 spec:
   ingressClassName: k8c
   tls:
@@ -123,6 +126,19 @@ spec:
       - {path: /empty, pathType: Prefix, backend: {service: {name: svc-empty, port: {number: 80}}}}
       - {path: /gone, pathType: Prefix, backend: {service: {name: svc-gone, port: {number: 80}}}}
   - host: "*.wild.test"
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 8080}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: secure, namespace: ing}
+spec:
+  ingressClassName: k8c
+  tls:
+  - {hosts: [sec.test], secretName: foo-tls}
+  rules:
+  - host: sec.test
     http:
       paths:
       - {path: /, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 8080}}}}
@@ -233,6 +249,14 @@ ok "HTTP/2 over TLS"
 tls x.wild.test / --cacert "$D/foo.crt" >/dev/null && ifail "x.wild.test got foo.test's certificate"
 tls x.wild.test / -k | grep -q "backend=b" || ifail "x.wild.test over HTTPS (default certificate)"
 ok "a host without TLS gets the default certificate"
+
+# ssl-redirect: on by default for a TLS host (sec.test), off by annotation (foo.test, above)
+r=$(curl -s --max-time 10 --resolve "sec.test:$IP:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' \
+	"http://sec.test:$IP/p/q?x=1")
+[[ $r == "308 https://sec.test:$SP/p/q?x=1" ]] || ifail "ssl-redirect of sec.test: got '$r'"
+ok "ssl-redirect: $r"
+tls sec.test /p -k | grep -q "backend=b .*xfp=https" || ifail "sec.test over HTTPS"
+ok "sec.test over HTTPS"
 
 # live changes, no restart: a new Ingress on a new host, a path moved, endpoints removed
 k apply -f - >/dev/null <<EOF

@@ -301,21 +301,23 @@ static void test_backends(void **state)
 
 static void test_tls_hosts(void **state)
 {
-	struct ing_table *t =
-		build("[{'metadata':{'namespace':'ns1','name':'new','creationTimestamp':'2026-01-"
-		      "02T00:00:00Z'},"
-		      "'spec':{'ingressClassName':'k8c','tls':[{'hosts':['foo.com','*.foo.com'],"
-		      "'secretName':'new-cert'}]}},"
-		      "{'metadata':{'namespace':'ns1','name':'old','creationTimestamp':'2026-01-"
-		      "01T00:00:00Z'},"
-		      "'spec':{'ingressClassName':'k8c','tls':[{'hosts':['Foo.com'],'secretName':'"
-		      "old-cert'},"
-		      "{'hosts':['nosecret.com']}]}}]");
+	struct ing_table *t = build(
+		"[{'metadata':{'namespace':'ns1','name':'new','creationTimestamp':'2026-01-"
+		"02T00:00:00Z'},"
+		"'spec':{'ingressClassName':'k8c','tls':[{'hosts':['foo.com','*.foo.com'],"
+		"'secretName':'new-cert'}]}},"
+		"{'metadata':{'namespace':'ns1','name':'old','creationTimestamp':'2026-01-"
+		"01T00:00:00Z','annotations':{'nginx.ingress.kubernetes.io/ssl-redirect':'false'}},"
+		"'spec':{'ingressClassName':'k8c','tls':[{'hosts':['Foo.com'],'secretName':'"
+		"old-cert'},"
+		"{'hosts':['nosecret.com']}]}}]");
 
 	assert_string_equal(ing_table_tls(t, "foo.com")->secret, "ns1/old-cert"); /* oldest */
 	assert_string_equal(ing_table_tls(t, "FOO.COM")->secret, "ns1/old-cert");
 	assert_string_equal(ing_table_tls(t, "a.foo.com")->secret, "ns1/new-cert");
 	assert_null(ing_table_tls(t, "b.a.foo.com"));
+	assert_false(ing_table_tls(t, "foo.com")->redirect);  /* annotated "false" */
+	assert_true(ing_table_tls(t, "a.foo.com")->redirect); /* on by default */
 	assert_null(ing_table_tls(t, "nosecret.com"));
 	assert_null(ing_table_tls(t, "bar.com"));
 	assert_null(ing_table_tls(t, ""));
