@@ -619,6 +619,8 @@ const struct ing_backend *ing_table_match(const struct ing_table *t, const char 
 	/* the host without ":port" (an IPv6 literal in brackets matches no rule host) */
 	for (i = 0; i < host_len && host[i] != ':' && n < sizeof(name) - 1; i++)
 		name[n++] = (char)tolower((unsigned char)host[i]);
+	if (i < host_len && host[i] != ':') /* longer than any DNS name: matches no host rule */
+		n = 0;
 	name[n] = '\0';
 	while (n > 0 && name[n - 1] == '.') /* "foo.com." is "foo.com" */
 		name[--n] = '\0';
@@ -678,6 +680,8 @@ const struct ing_tls_host *ing_table_tls(const struct ing_table *t, const char *
 		return NULL;
 	for (; name[n] && n < sizeof(lc) - 1; n++)
 		lc[n] = (char)tolower((unsigned char)name[n]);
+	if (name[n]) /* longer than any DNS name */
+		return NULL;
 	lc[n] = '\0';
 	if (!n || (th = find_tls(t->tls_exact, t->n_tls_exact, lc, n)))
 		return n ? th : NULL;

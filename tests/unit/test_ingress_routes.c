@@ -173,6 +173,14 @@ static void test_hosts(void **state)
 	assert_route(t, ".foo.com", "/", "404");
 	assert_route(t, "other.com", "/", "404");
 	assert_route(t, "", "/", "404");
+	{ /* a name longer than any DNS name matches nothing (and is not truncated) */
+		char long_host[400];
+		memset(long_host, 'a', sizeof(long_host) - 1);
+		long_host[sizeof(long_host) - 1] = '\0';
+		memcpy(long_host + sizeof(long_host) - 1 - 12, ".bar.foo.com", 12);
+		assert_route(t, long_host, "/", "404");
+		assert_null(ing_table_tls(t, long_host));
+	}
 	ing_table_unref(t);
 }
 
