@@ -14,10 +14,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -161,6 +164,21 @@ static void release_table(void *p)
 	ing_table_unref(*(struct ing_table **)p);
 }
 
+/* X-Request-ID: 128 random-looking bits per request (splitmix64 seeded from getrandom). */
+static _Thread_local uint64_t rid_state;
+
+static uint64_t rid_next(void)
+{
+	uint64_t z;
+
+	if (!rid_state && getrandom(&rid_state, sizeof(rid_state), 0) != sizeof(rid_state))
+		rid_state = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&z;
+	z = (rid_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 static int https_port; /* of --listen-https, 0: none (no ssl-redirect) */
 
 /* ssl-redirect: 308 to https:// for a plain HTTP request to a TLS host. */
@@ -229,6 +247,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-host"), 0, NULL,
 			      req->input.authority.base, req->input.authority.len);
+	if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1) < 0) {
+		char *id = h2o_mem_alloc_pool(&req->pool, 33);
+		uint64_t a = rid_next(), b2 = rid_next();
+		snprintf(id, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b2);
+		h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0,
+				      NULL, id, 32);
+	}
 	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
 	return 0;
 }
@@ -419,6 +444,32 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets)
 	}
 }
 
+/* One log line per backend error that the previous table did not have (not every rebuild). */
+static void log_new_errors(const struct ing_table *t, json_t **prev)
+{
+	json_t *now = json_object();
+
+	for (size_t i = 0; i < t->n_backends; i++) {
+		const struct ing_backend *b = t->backends[i];
+		char *key;
+
+		if (!b->error && b->n_eps)
+			continue;
+		if (asprintf(&key, "%s %s:%s %s", b->ingress, b->service, b->port,
+			     b->error ? b->error : "no ready endpoints") < 0)
+			continue;
+		if (!json_object_get(*prev, key) && !json_object_get(now, key))
+			k8c_log_warn("backend not served (503)",
+				     "ingress=%s service=%s port=%s error=\"%s\"", b->ingress,
+				     b->service, b->port,
+				     b->error ? b->error : "no ready endpoints");
+		json_object_set_new(now, key, json_true());
+		free(key);
+	}
+	json_decref(*prev);
+	*prev = now;
+}
+
 struct loop {
 	const char *kind;
 	bool changed;
@@ -495,6 +546,7 @@ int main(int argc, char **argv)
 	struct k8c_kube *kc = NULL;
 	pthread_t tid;
 	SSL_CTX *default_ctx = NULL;
+	json_t *prev_errors = json_object();
 	bool serving = false;
 	unsigned long gen = 0;
 	sigset_t mask;
@@ -647,6 +699,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			attach_certs(t, inf[4]);
+			log_new_errors(t, &prev_errors);
 			k8c_log_info("routes published",
 				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu", gen,
 				     json_array_size(t->served), t->n_exact + t->n_wild,
@@ -678,6 +731,7 @@ out:
 	if (st.lfd_tls >= 0 && !serving)
 		close(st.lfd_tls);
 	SSL_CTX_free(default_ctx);
+	json_decref(prev_errors);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);
 	free(publish);

@@ -33,10 +33,10 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         h = self.headers
-        body = ("backend=%s host=%s path=%s xfh=%s xff=%s xfp=%s peer=%d\n" % (
+        body = ("backend=%s host=%s path=%s xfh=%s xff=%s xfp=%s peer=%d rid=%s\n" % (
             name, h.get("Host"), self.path, h.get("X-Forwarded-Host"),
             h.get("X-Forwarded-For"), h.get("X-Forwarded-Proto"),
-            self.client_address[1])).encode()
+            self.client_address[1], h.get("X-Request-ID"))).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -194,6 +194,13 @@ expect foo.test /api/v1/x?q=1 "backend=b .*path=/api/v1/x\?q=1 "
 expect FOO.test /api "backend=b"		# host case is not significant
 # what the backend saw
 expect foo.test /hdr "host=foo.test:$IP path=/hdr xfh=foo.test:$IP xff=127.0.0.1 xfp=http"
+# X-Request-ID: generated (32 hex digits, another per request) unless the client sent one
+r1=$(get foo.test /rid | grep -oE 'rid=[0-9a-f]{32}$')
+r2=$(get foo.test /rid | grep -oE 'rid=[0-9a-f]{32}$')
+[[ -n $r1 && -n $r2 && $r1 != "$r2" ]] || ifail "X-Request-ID: got '$r1' and '$r2'"
+curl -s --max-time 10 --resolve "foo.test:$IP:127.0.0.1" -H 'X-Request-ID: mine-1' "http://foo.test:$IP/rid" |
+	grep -q 'rid=mine-1$' || ifail "a client's X-Request-ID was not passed on"
+ok "X-Request-ID ($r1, $r2; a client's own passed on)"
 # upstream keep-alive: two requests in a row to svc-b's one endpoint come over one connection
 p1=$(get foo.test /api | grep -oE 'peer=[0-9]+')
 p2=$(get foo.test /api | grep -oE 'peer=[0-9]+')
@@ -283,6 +290,10 @@ wait_until "an Ingress moved to our class is served" other.test / "backend=a"
 k -n ing delete ingress late >/dev/null
 wait_until "a deleted Ingress is no longer served" late.test /only "status=404"
 
+grep -q 'msg="backend not served (503)" ingress=ing/web service=ing/svc-gone port=80 error="service ing/svc-gone not found"' "$D/ingress.log" ||
+	ifail "no log line for the missing Service"
+[[ $(grep -c 'service=ing/svc-gone' "$D/ingress.log") == 1 ]] || ifail "the missing Service was logged more than once"
+ok "a missing Service is logged once"
 kill -TERM "$ING_PID"
 rc=0
 wait "$ING_PID" || rc=$?
