@@ -317,6 +317,15 @@ static void *serve_run(void *arg)
 	}
 	ing_table_unref(st->table);
 	st->table = NULL;
+	/* the loop has stopped: no connection will come back to a pool */
+	for (size_t i = 0; i < st->cap_pools; i++) {
+		if (st->pools[i].pool) {
+			h2o_socketpool_dispose(st->pools[i].pool);
+			free(st->pools[i].pool);
+		}
+	}
+	free(st->pools);
+	st->pools = NULL;
 	return NULL;
 }
 

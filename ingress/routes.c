@@ -379,7 +379,8 @@ static void group_tls(struct builder *bd)
 {
 	struct ing_table *t = bd->t;
 
-	qsort(bd->tls, bd->n_tls, sizeof(*bd->tls), cmp_tls);
+	if (bd->n_tls)
+		qsort(bd->tls, bd->n_tls, sizeof(*bd->tls), cmp_tls);
 	t->tls_exact = xcalloc(bd->n_tls, sizeof(*t->tls_exact));
 	t->tls_wild = xcalloc(bd->n_tls, sizeof(*t->tls_wild));
 	for (size_t i = 0; i < bd->n_tls; i++) {
@@ -494,7 +495,8 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 		if (!bd.t->fallback && bd.defaults[i])
 			bd.t->fallback = bd.defaults[i];
 	}
-	qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);
+	if (bd.n)
+		qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);
 	group(&bd);
 	group_tls(&bd);
 	json_decref(bd.t->served);
