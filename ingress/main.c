@@ -326,6 +326,8 @@ static void *serve_run(void *arg)
 	}
 	free(st->pools);
 	st->pools = NULL;
+	h2o_context_dispose(&st->ctx);
+	h2o_evloop_destroy(st->ctx.loop);
 	return NULL;
 }
 
@@ -725,8 +727,10 @@ out:
 	if (rc && err.msg)
 		k8c_log_error("fatal", "error=\"%s\"", err.msg);
 	atomic_store(&stop_requested, true);
-	if (serving)
+	if (serving) {
 		pthread_join(tid, NULL);
+		h2o_config_dispose(&st.conf);
+	}
 	ing_table_unref(pub.table);
 	for (i = 0; i < N_INFORMERS; i++)
 		if (inf[i])
