@@ -27,12 +27,15 @@ ok() { echo "  ok: $*" >&2; }
 
 # An echo backend: answers every GET with who it is and what it saw.
 cat >"$D/echo.py" <<'EOF'
-import http.server, sys
-name, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import http.server, os, sys, time
+name, addr, port, release = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         h = self.headers
+        if self.path == "/slow":  # answers once the test creates the file `release`
+            while not os.path.exists(release):
+                time.sleep(0.05)
         body = ("backend=%s host=%s path=%s xfh=%s xff=%s xfp=%s peer=%d rid=%s\n" % (
             name, h.get("Host"), self.path, h.get("X-Forwarded-Host"),
             h.get("X-Forwarded-For"), h.get("X-Forwarded-Proto"),
@@ -47,9 +50,9 @@ http.server.ThreadingHTTPServer((addr, port), H).serve_forever()
 EOF
 PA=$(srv_port)
 PB=$(srv_port)
-$PY "$D/echo.py" a1 127.0.0.2 "$PA" & BACK_PIDS+=($!)
-$PY "$D/echo.py" a2 127.0.0.4 "$PA" & BACK_PIDS+=($!)
-$PY "$D/echo.py" b 127.0.0.3 "$PB" & BACK_PIDS+=($!)
+$PY "$D/echo.py" a1 127.0.0.2 "$PA" "$D/release" & BACK_PIDS+=($!)
+$PY "$D/echo.py" a2 127.0.0.4 "$PA" "$D/release" & BACK_PIDS+=($!)
+$PY "$D/echo.py" b 127.0.0.3 "$PB" "$D/release" & BACK_PIDS+=($!)
 for hp in 127.0.0.2:$PA 127.0.0.4:$PA 127.0.0.3:$PB; do
 	for _ in $(seq 100); do
 		curl -s "http://$hp/" >/dev/null && break
@@ -280,9 +283,45 @@ spec:
 EOF
 wait_until "a new Ingress is served" late.test /only "backend=b"
 expect late.test /only/not "status=404"
+# a route change while a request is in flight (/slow waits for $D/release) and while a client
+# holds a keep-alive connection: neither is dropped, the new request on the old connection
+# takes the new route
+cat >"$D/client.py" <<'EOF'
+import http.client, os, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=120)
+def get():
+    c.request("GET", "/keep", headers={"Host": "foo.test"})
+    r = c.getresponse()
+    return "%d %s" % (r.status, r.read().decode().strip())
+first = get()
+port = c.sock.getsockname()[1]
+open(sys.argv[2] + "/client-ready", "w").close()
+while not os.path.exists(sys.argv[2] + "/go"):
+    time.sleep(0.05)
+second = get()
+print("%s | %s | same-connection=%s" % (first, second, c.sock.getsockname()[1] == port))
+EOF
+curl -s --max-time 120 --resolve "foo.test:$IP:127.0.0.1" -w ' code=%{http_code}' "http://foo.test:$IP/slow" >"$D/slow.out" &
+SLOW_PID=$!
+BACK_PIDS+=($SLOW_PID)
+$PY "$D/client.py" "$IP" "$D" >"$D/client.out" &
+CLIENT_PID=$!
+BACK_PIDS+=($CLIENT_PID)
+for _ in $(seq 600); do [[ -e $D/client-ready ]] && break; sleep 0.1; done
+[[ -e $D/client-ready ]] || ifail "the keep-alive client did not start"
 k -n ing patch ingress web --type=json \
 	-p '[{"op":"replace","path":"/spec/rules/0/http/paths/0/backend/service","value":{"name":"svc-b","port":{"number":8080}}}]' >/dev/null
 wait_until "a changed backend is served" foo.test /x "backend=b"
+[[ ! -s $D/slow.out ]] || ifail "the slow request answered before it was released: $(cat "$D/slow.out")"
+touch "$D/release" "$D/go"
+wait "$SLOW_PID" || ifail "the in-flight request failed: $(cat "$D/slow.out")"
+wait "$CLIENT_PID" || ifail "the keep-alive client failed: $(cat "$D/client.out")"
+{ grep -Eq '^backend=a[12] .*path=/slow ' "$D/slow.out" && grep -q '^ code=200$' "$D/slow.out"; } ||
+	ifail "in-flight request across the change: $(cat "$D/slow.out")"
+ok "a request in flight during the change finished on its old route"
+grep -Eq '^200 backend=a[12] .*\| 200 backend=b .*\| same-connection=True$' "$D/client.out" ||
+	ifail "keep-alive client across the change: $(cat "$D/client.out")"
+ok "a keep-alive connection survived the change and took the new route"
 k -n ing patch endpointslice svc-b-1 --type=merge -p '{"endpoints":[]}' >/dev/null
 wait_until "an emptied EndpointSlice answers 503" foo.test /x "status=503"
 k -n ing patch ingress theirs --type=merge -p '{"spec":{"ingressClassName":"k8c"}}' >/dev/null
