@@ -371,43 +371,48 @@ static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
 }
 
 /* status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve. */
+/*
+ * status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve, and cleared on
+ * an Ingress we no longer serve (another class now) that still shows our address. Written only
+ * when different, so our own status updates coming back as deltas write nothing.
+ */
 static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const json_t *served,
 			 const char *addr)
 {
 	struct in6_addr a6;
 	bool is_ip = inet_pton(AF_INET, addr, &a6) == 1 || inet_pton(AF_INET6, addr, &a6) == 1;
-	json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr), *k;
+	_cleanup_json_ json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr);
+	_cleanup_json_ json_t *none = json_array(), *ours = json_object();
+	json_t *k, *obj;
+	const char *key;
 	size_t i;
 
-	json_array_foreach(served, i, k)
+	json_array_foreach(served, i, k) json_object_set(ours, json_string_value(k), json_true());
+	json_object_foreach(k8c_informer_cache(ings), key, obj)
 	{
-		const char *key = json_string_value(k), *slash = strchr(key, '/');
-		char ns[256];
-		json_t *obj, *cur;
+		const char *ns = json_string_value(
+			json_object_get(json_object_get(obj, "metadata"), "namespace"));
+		bool serve = json_object_get(ours, key) != NULL;
+		json_t *cur = json_object_get(
+			json_object_get(json_object_get(obj, "status"), "loadBalancer"), "ingress");
 		_cleanup_json_ json_t *copy = NULL;
 		struct k8c_error err = K8C_ERROR_INIT;
 
-		if (!slash || (size_t)(slash - key) >= sizeof(ns))
-			continue;
-		memcpy(ns, key, (size_t)(slash - key));
-		ns[slash - key] = '\0';
-		if (!(obj = k8c_informer_get(ings, ns, slash + 1)))
-			continue;
-		cur = json_object_get(
-			json_object_get(json_object_get(obj, "status"), "loadBalancer"), "ingress");
-		if (json_equal(cur, want))
+		if (!ns || (serve ? json_equal(cur, want) : !json_equal(cur, want)))
 			continue;
 		copy = json_deep_copy(obj);
-		json_object_set_new(copy, "status",
-				    json_pack("{s:{s:O}}", "loadBalancer", "ingress", want));
+		json_object_set_new(
+			copy, "status",
+			json_pack("{s:{s:O}}", "loadBalancer", "ingress", serve ? want : none));
 		if (k8c_kube_update_status(kc, K8C_GVR_INGRESSES, ns, copy, NULL, &err) < 0)
 			k8c_log_warn("status update failed (retried on the next change)",
 				     "ingress=%s error=\"%s\"", key, err.msg ? err.msg : "?");
 		else
-			k8c_log_info("status updated", "ingress=%s address=%s", key, addr);
+			k8c_log_info(serve ? "status updated"
+					   : "status cleared (not ours any more)",
+				     "ingress=%s address=%s", key, addr);
 		k8c_error_clear(&err);
 	}
-	json_decref(want);
 }
 
 /*

@@ -326,6 +326,15 @@ k -n ing patch endpointslice svc-b-1 --type=merge -p '{"endpoints":[]}' >/dev/nu
 wait_until "an emptied EndpointSlice answers 503" foo.test /x "status=503"
 k -n ing patch ingress theirs --type=merge -p '{"spec":{"ingressClassName":"k8c"}}' >/dev/null
 wait_until "an Ingress moved to our class is served" other.test / "backend=a"
+st() { k -n ing get ingress "$1" -o jsonpath='{.status.loadBalancer.ingress[*].ip}'; }
+for _ in $(seq 600); do [[ $(st theirs) == 127.0.0.1 ]] && break; sleep 0.1; done
+[[ $(st theirs) == 127.0.0.1 ]] || ifail "ing/theirs moved to our class has no status"
+ok "an Ingress moved to our class gets our status"
+k -n ing patch ingress theirs --type=merge -p '{"spec":{"ingressClassName":"other"}}' >/dev/null
+wait_until "an Ingress moved to another class is no longer served" other.test / "status=404"
+for _ in $(seq 600); do [[ -z $(st theirs) ]] && break; sleep 0.1; done
+[[ -z $(st theirs) ]] || ifail "ing/theirs moved away still shows our address: $(st theirs)"
+ok "an Ingress moved to another class has our status cleared"
 k -n ing delete ingress late >/dev/null
 wait_until "a deleted Ingress is no longer served" late.test /only "status=404"
 
