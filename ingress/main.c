@@ -52,12 +52,14 @@ struct pool_slot {
 	h2o_socketpool_t *pool;
 };
 
+static h2o_globalconf_t conf; /* shared by the serving threads, read-only once they run */
+
 struct serve_thread {
-	h2o_globalconf_t conf;
 	h2o_context_t ctx;
 	h2o_accept_ctx_t actx, actx_tls; /* HTTP, HTTPS (ssl_ctx: the default certificate) */
 	h2o_socket_t *lsock, *lsock_tls;
 	int lfd, lfd_tls;
+	pthread_t tid;
 	struct ing_table *table; /* this thread's reference */
 	unsigned long generation;
 	struct pool_slot *pools; /* open addressing, size a power of two */
@@ -290,7 +292,7 @@ static h2o_socket_t *start_listener(struct serve_thread *st, int fd, h2o_accept_
 	h2o_socket_t *sock = h2o_evloop_socket_create(st->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
 
 	actx->ctx = &st->ctx;
-	actx->hosts = st->conf.hosts;
+	actx->hosts = conf.hosts;
 	sock->data = actx;
 	h2o_socket_read_start(sock, on_accept);
 	return sock;
@@ -301,7 +303,7 @@ static void *serve_run(void *arg)
 	struct serve_thread *st = arg;
 
 	self_thread = st;
-	h2o_context_init(&st->ctx, h2o_evloop_create(), &st->conf);
+	h2o_context_init(&st->ctx, h2o_evloop_create(), &conf);
 	if (st->lfd >= 0)
 		st->lsock = start_listener(st, st->lfd, &st->actx);
 	if (st->lfd_tls >= 0)
@@ -363,6 +365,9 @@ static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return k8c_error_errno(err, 0, errno, "socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* one listening socket per serving thread on the same address; the kernel spreads the
+	 * connections */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
 		return k8c_error_errno(err, 0, errno, "%s %s: bind", flag, spec);
 	if (listen(fd, SOMAXCONN) < 0)
@@ -514,7 +519,7 @@ static void usage(FILE *f)
 	fputs("usage: k8c-ingress [--kubeconfig PATH] [--listen-http ADDR:PORT]\n"
 	      "                   [--listen-https ADDR:PORT]\n"
 	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
-	      "                   [--upstream-keepalive-timeout MS]\n"
+	      "                   [--upstream-keepalive-timeout MS] [--threads N]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
 	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
@@ -526,7 +531,9 @@ static void usage(FILE *f)
 	      "into\n"
 	      "status.loadBalancer.ingress of every served Ingress (default: the listen address\n"
 	      "when it is not a wildcard; none otherwise). Idle upstream connections are kept\n"
-	      "for reuse for MS milliseconds (default 2000). See docs/ingress.md.\n",
+	      "for reuse for MS milliseconds (default 2000). N serving threads (default 1), each\n"
+	      "with its own event loop and listening sockets (SO_REUSEPORT). See "
+	      "docs/ingress.md.\n",
 	      f);
 }
 
@@ -539,6 +546,7 @@ int main(int argc, char **argv)
 		{"controller-class", required_argument, NULL, 'c'},
 		{"publish-address", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'v'},
+		{"threads", required_argument, NULL, 't'},
 		{"upstream-keepalive-timeout", required_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -558,12 +566,11 @@ int main(int argc, char **argv)
 	const struct k8c_gvr gvrs[N_INFORMERS] = {K8C_GVR_INGRESSES, K8C_GVR_INGRESSCLASSES,
 						  K8C_GVR_SERVICES, K8C_GVR_ENDPOINTSLICES,
 						  K8C_GVR_SECRETS};
-	struct serve_thread st = {.lfd = -1, .lfd_tls = -1};
+	struct serve_thread *sts = NULL;
+	int n_threads = 1, n_started = 0;
 	struct k8c_kube *kc = NULL;
-	pthread_t tid;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
-	bool serving = false;
 	unsigned long gen = 0;
 	sigset_t mask;
 	int sfd = -1, opt, rc = 1, i;
@@ -597,6 +604,17 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		}
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || v < 1 || v > 64) {
+				fprintf(stderr, "k8c-ingress: --threads %s: want 1 to 64\n",
+					optarg);
+				return 2;
+			}
+			n_threads = (int)v;
 			break;
 		}
 		case 'v':
@@ -648,16 +666,26 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (*listen_addr && (st.lfd = listen_on("--listen-http", listen_addr, &err)) < 0)
+	if (!(sts = calloc((size_t)n_threads, sizeof(*sts)))) {
+		k8c_error_set(&err, 0, "out of memory");
 		goto out;
+	}
+	for (i = 0; i < n_threads; i++)
+		sts[i].lfd = sts[i].lfd_tls = -1;
 	if (*listen_tls) {
-		if ((st.lfd_tls = listen_on("--listen-https", listen_tls, &err)) < 0)
-			goto out;
 		https_port = atoi(strrchr(listen_tls, ':') + 1);
 		if (!(default_ctx = ing_tls_default_ctx(&err)))
 			goto out;
 		SSL_CTX_set_tlsext_servername_callback(default_ctx, on_servername);
-		st.actx_tls.ssl_ctx = default_ctx;
+	}
+	for (i = 0; i < n_threads; i++) {
+		if (*listen_addr &&
+		    (sts[i].lfd = listen_on("--listen-http", listen_addr, &err)) < 0)
+			goto out;
+		if (*listen_tls &&
+		    (sts[i].lfd_tls = listen_on("--listen-https", listen_tls, &err)) < 0)
+			goto out;
+		sts[i].actx_tls.ssl_ctx = default_ctx;
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -666,21 +694,23 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	h2o_config_init(&st.conf);
+	h2o_config_init(&conf);
 	h2o_create_handler(h2o_config_register_path(
 				   h2o_config_register_host(
-					   &st.conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
+					   &conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
 				   "/", 0),
 			   sizeof(h2o_handler_t))
 		->on_req = on_req;
-	if ((errno = pthread_create(&tid, NULL, serve_run, &st))) {
-		k8c_error_errno(&err, 0, errno, "pthread_create");
-		goto out;
+	for (; n_started < n_threads; n_started++) {
+		if ((errno = pthread_create(&sts[n_started].tid, NULL, serve_run,
+					    &sts[n_started]))) {
+			k8c_error_errno(&err, 0, errno, "pthread_create");
+			goto out;
+		}
 	}
-	serving = true;
-	k8c_log_info("listening", "http=%s https=%s controller=%s publish=%s",
-		     *listen_addr ? listen_addr : "-", *listen_tls ? listen_tls : "-", controller,
-		     publish ? publish : "-");
+	k8c_log_info("listening", "http=%s https=%s threads=%d controller=%s publish=%s",
+		     *listen_addr ? listen_addr : "-", *listen_tls ? listen_tls : "-", n_threads,
+		     controller, publish ? publish : "-");
 
 	while (!atomic_load(&stop_requested)) {
 		struct pollfd pfd[N_INFORMERS + 1];
@@ -732,10 +762,10 @@ out:
 	if (rc && err.msg)
 		k8c_log_error("fatal", "error=\"%s\"", err.msg);
 	atomic_store(&stop_requested, true);
-	if (serving) {
-		pthread_join(tid, NULL);
-		h2o_config_dispose(&st.conf);
-	}
+	for (i = 0; i < n_started; i++)
+		pthread_join(sts[i].tid, NULL);
+	if (n_started)
+		h2o_config_dispose(&conf);
 	ing_table_unref(pub.table);
 	for (i = 0; i < N_INFORMERS; i++)
 		if (inf[i])
@@ -744,10 +774,13 @@ out:
 		k8c_kube_free(kc);
 	if (sfd >= 0)
 		close(sfd);
-	if (st.lfd >= 0 && !serving)
-		close(st.lfd);
-	if (st.lfd_tls >= 0 && !serving)
-		close(st.lfd_tls);
+	for (i = n_started; sts && i < n_threads; i++) {
+		if (sts[i].lfd >= 0)
+			close(sts[i].lfd);
+		if (sts[i].lfd_tls >= 0)
+			close(sts[i].lfd_tls);
+	}
+	free(sts);
 	SSL_CTX_free(default_ctx);
 	json_decref(prev_errors);
 	k8c_error_clear(&err);

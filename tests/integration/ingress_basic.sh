@@ -348,5 +348,26 @@ wait "$ING_PID" || rc=$?
 ING_PID=
 [[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
 ok "k8c-ingress stopped cleanly"
+
+# restart with two serving threads: the routes come back from the informers alone, the statuses
+# already right are not written again, and it serves with two threads
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
+	--threads 2 2>"$D/ingress.log" &
+ING_PID=$!
+wait_until "routes served after a restart" foo.test /app/x "backend=a"
+for n in $(seq 16); do
+	expect foo.test /app/$n "backend=a[12] .*path=/app/$n " 2>/dev/null
+done
+ok "16 requests with two serving threads (16 connections)"
+[[ $(tls foo.test /app/1 --cacert "$D/foo.crt" -o /dev/null -w '%{http_code}') == 200 ]] ||
+	ifail "HTTPS with the Secret's certificate after a restart"
+ok "HTTPS with the Secret's certificate after a restart"
+grep -q 'msg="status updated"' "$D/ingress.log" && ifail "statuses were rewritten after a restart"
+ok "no status rewritten after a restart"
+kill -TERM "$ING_PID"
+rc=0
+wait "$ING_PID" || rc=$?
+ING_PID=
+[[ $rc == 0 ]] || ifail "k8c-ingress (2 threads) exit status $rc after SIGTERM"
 srv_stop
 echo PASS
