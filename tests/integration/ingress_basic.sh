@@ -303,10 +303,10 @@ print("%s | %s | same-connection=%s" % (first, second, c.sock.getsockname()[1] =
 EOF
 curl -s --max-time 120 --resolve "foo.test:$IP:127.0.0.1" -w ' code=%{http_code}' "http://foo.test:$IP/slow" >"$D/slow.out" &
 SLOW_PID=$!
-BACK_PIDS+=($SLOW_PID)
+BACK_PIDS+=("$SLOW_PID")
 $PY "$D/client.py" "$IP" "$D" >"$D/client.out" &
 CLIENT_PID=$!
-BACK_PIDS+=($CLIENT_PID)
+BACK_PIDS+=("$CLIENT_PID")
 for _ in $(seq 600); do [[ -e $D/client-ready ]] && break; sleep 0.1; done
 [[ -e $D/client-ready ]] || ifail "the keep-alive client did not start"
 k -n ing patch ingress web --type=json \
