@@ -247,6 +247,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
 		ov->hostport.port = ep->port;
 	}
+	/* X-Forwarded-Host is ours: a client's own is replaced, never passed on */
+	for (ssize_t i;
+	     (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-host"), -1)) >= 0;)
+		h2o_delete_header(&req->headers, i);
 	h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-host"), 0, NULL,
 			      req->input.authority.base, req->input.authority.len);
 	if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1) < 0) {

@@ -197,6 +197,10 @@ expect foo.test /api/v1/x?q=1 "backend=b .*path=/api/v1/x\?q=1 "
 expect FOO.test /api "backend=b"		# host case is not significant
 # what the backend saw
 expect foo.test /hdr "host=foo.test:$IP path=/hdr xfh=foo.test:$IP xff=127.0.0.1 xfp=http"
+# a client's own X-Forwarded-Host is replaced (the echo shows the first one it got)
+curl -s --max-time 10 --resolve "foo.test:$IP:127.0.0.1" -H 'X-Forwarded-Host: evil.test' "http://foo.test:$IP/xfh" |
+	grep -q "xfh=foo.test:$IP " || ifail "a client's X-Forwarded-Host was passed on"
+ok "a client's X-Forwarded-Host is replaced"
 # X-Request-ID: generated (32 hex digits, another per request) unless the client sent one
 r1=$(get foo.test /rid | grep -oE 'rid=[0-9a-f]{32}$')
 r2=$(get foo.test /rid | grep -oE 'rid=[0-9a-f]{32}$')
