@@ -142,6 +142,37 @@ char *api_query(h2o_req_t *req, const char *name)
 	return NULL;
 }
 
+void api_send_invalid(h2o_req_t *req, const char *group, const char *kind, const char *name,
+		      json_t *causes)
+{
+	char *buf = NULL;
+	size_t len = 0, i, n = json_array_size(causes);
+	FILE *f = open_memstream(&buf, &len);
+	json_t *c;
+
+	if (!f) {
+		json_decref(causes);
+		api_send_status(req, 422, "Invalid", NULL, "%s \"%s\" is invalid", kind, name);
+		return;
+	}
+	if (n > 1)
+		fputc('[', f);
+	json_array_foreach(causes, i, c)
+	{
+		fprintf(f, "%s%s: %s", i ? ", " : "",
+			json_string_value(json_object_get(c, "field")),
+			json_string_value(json_object_get(c, "message")));
+	}
+	if (n > 1)
+		fputc(']', f);
+	fclose(f);
+	api_send_status(req, 422, "Invalid",
+			json_pack("{s:s, s:s, s:s, s:o}", "name", name, "group", group, "kind",
+				  kind, "causes", causes),
+			"%s%s%s \"%s\" is invalid: %s", kind, *group ? "." : "", group, name, buf);
+	free(buf);
+}
+
 int api_dry_run(h2o_req_t *req, const char *options_kind, bool *dry)
 {
 	_cleanup_free_ char *v = api_query(req, "dryRun");
@@ -155,11 +186,9 @@ int api_dry_run(h2o_req_t *req, const char *options_kind, bool *dry)
 		return 0;
 	}
 	msg = k8c_xasprintf("Unsupported value: \"%s\": supported values: \"All\"", v);
-	api_send_status(req, 422, "Invalid",
-			json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
-				  "meta.k8s.io", "kind", options_kind, "causes", "reason",
-				  "FieldValueNotSupported", "message", msg, "field", "dryRun"),
-			"%s.meta.k8s.io \"\" is invalid: dryRun: %s", options_kind, msg);
+	api_send_invalid(req, "meta.k8s.io", options_kind, "",
+			 json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueNotSupported",
+				   "message", msg, "field", "dryRun"));
 	return -1;
 }
 

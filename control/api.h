@@ -55,6 +55,13 @@ json_t *api_status_new(int code, const char *reason, const char *message);
 char *api_query(h2o_req_t *req, const char *name);
 
 /*
+ * 422 Invalid with causes ({reason, message, field}; stolen), worded as kube-apiserver's:
+ * `Deployment.apps "web" is invalid: [spec.replicas: ..., ...]` (no group for the core group).
+ */
+void api_send_invalid(h2o_req_t *req, const char *group, const char *kind, const char *name,
+		      json_t *causes);
+
+/*
  * The dryRun query parameter of a create/update/patch: *dry when it is "All"; any other value is
  * answered 422 (options_kind "CreateOptions", "UpdateOptions", "PatchOptions") and <0 returned.
  */

@@ -44,19 +44,6 @@ static char *key_of(const struct api_resource *r, const char *ns, const char *na
 			     : k8c_xasprintf("/registry/%s/%s", s, name);
 }
 
-/* The stored bytes as an object with its resourceVersion; NULL when not a JSON object. */
-static json_t *decode(const void *value, size_t len, int64_t rev)
-{
-	json_t *obj = json_loadb(value, len, 0, NULL);
-
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return NULL;
-	}
-	api_set_resource_version(obj, rev);
-	return obj;
-}
-
 static int load(struct store *store, const char *key, json_t **out, int64_t *rev,
 		struct k8c_error *err)
 {
@@ -65,7 +52,7 @@ static int load(struct store *store, const char *key, json_t **out, int64_t *rev
 	if (store_get(store, key, &kv, err) < 0)
 		return -1;
 	*rev = kv.mod_revision;
-	*out = decode(kv.value, kv.value_len, kv.mod_revision);
+	*out = obj_decode(kv.value, kv.value_len, kv.mod_revision);
 	store_kv_free(&kv);
 	if (!*out)
 		return k8c_error_set(err, STORE_E_IO, "stored object %s is corrupt", key);
@@ -177,29 +164,6 @@ static void send_out(h2o_req_t *req, const struct api_resource *r, int status, j
 	api_send_json(req, status, obj);
 }
 
-/* 422 Invalid for DeleteOptions, worded as kube-apiserver's. */
-static void send_invalid_options(h2o_req_t *req, json_t *causes)
-{
-	char *buf = NULL;
-	size_t len = 0, i, n = json_array_size(causes);
-	FILE *f = open_memstream(&buf, &len);
-	json_t *c;
-
-	if (n > 1)
-		fputc('[', f);
-	json_array_foreach(causes, i, c) fprintf(f, "%s%s: %s", i ? ", " : "",
-						 json_string_value(json_object_get(c, "field")),
-						 json_string_value(json_object_get(c, "message")));
-	if (n > 1)
-		fputc(']', f);
-	fclose(f);
-	api_send_status(req, 422, "Invalid",
-			json_pack("{s:s, s:s, s:s, s:o}", "name", "", "group", "meta.k8s.io",
-				  "kind", "DeleteOptions", "causes", causes),
-			"DeleteOptions.meta.k8s.io \"\" is invalid: %s", buf);
-	free(buf);
-}
-
 static bool is_protobuf(h2o_req_t *req)
 {
 	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
@@ -261,7 +225,7 @@ static int read_options(h2o_req_t *req, struct api_delete_options *o)
 	causes = json_array();
 	api_delete_options_validate(o, causes);
 	if (json_array_size(causes)) {
-		send_invalid_options(req, k8c_steal_ptr(causes));
+		api_send_invalid(req, "meta.k8s.io", "DeleteOptions", "", k8c_steal_ptr(causes));
 		api_delete_options_free(o);
 		return -1;
 	}
@@ -479,25 +443,7 @@ void api_namespace_finalize_serve(struct api *api, h2o_req_t *req, const struct 
 	causes = json_array();
 	fins = api_namespace_finalizers(body, causes);
 	if (json_array_size(causes)) {
-		char *buf = NULL;
-		size_t len = 0, i, n = json_array_size(causes);
-		FILE *f = open_memstream(&buf, &len);
-		json_t *c;
-
-		if (n > 1)
-			fputc('[', f);
-		json_array_foreach(causes, i, c)
-			fprintf(f, "%s%s: %s", i ? ", " : "",
-				json_string_value(json_object_get(c, "field")),
-				json_string_value(json_object_get(c, "message")));
-		if (n > 1)
-			fputc(']', f);
-		fclose(f);
-		api_send_status(req, 422, "Invalid",
-				json_pack("{s:s, s:s, s:s, s:O}", "name", name, "group", "", "kind",
-					  "Namespace", "causes", causes),
-				"Namespace \"%s\" is invalid: %s", name, buf);
-		free(buf);
+		api_send_invalid(req, "", "Namespace", name, json_incref(causes));
 		return;
 	}
 	if (namespace_finalize(api->store, name, fins, expected, &out, &deleted, &err) < 0) {
@@ -655,7 +601,7 @@ static bool namespaces_finalize(struct api_deleter *d)
 	}
 	for (size_t i = 0; i < l.n && !worker_stopping(d); i++) {
 		_cleanup_json_ json_t *ns =
-			decode(l.items[i].value, l.items[i].value_len, l.items[i].mod_revision);
+			obj_decode(l.items[i].value, l.items[i].value_len, l.items[i].mod_revision);
 		_cleanup_json_ json_t *fins = NULL, *out = NULL;
 		const char *name;
 		json_t *f;

@@ -28,30 +28,13 @@ void api_delete_options_free(struct api_delete_options *o)
 	api_delete_options_init(o);
 }
 
-static const char *json_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	default:
-		return "number";
-	}
-}
-
 /* Go's encoding/json message for a value of the wrong type. */
 static int type_error(struct k8c_error *err, const json_t *v, const char *field, const char *type)
 {
 	return k8c_error_set(err, 400,
 			     "json: cannot unmarshal %s into Go struct field DeleteOptions.%s of "
 			     "type %s",
-			     json_type_name(v), field, type);
+			     api_json_type_name(v), field, type);
 }
 
 static enum api_propagation propagation_of(const char *s)
@@ -688,7 +671,8 @@ void api_delete_validate_meta(const json_t *obj, const json_t *old, json_t *caus
 		return;
 	if (!json_is_array(fins)) {
 		api_cause_add(causes, "FieldValueInvalid", "metadata.finalizers",
-			      "Invalid value: %s: must be a list of strings", json_type_name(fins));
+			      "Invalid value: %s: must be a list of strings",
+			      api_json_type_name(fins));
 		return;
 	}
 	json_array_foreach(fins, i, f)
@@ -696,7 +680,7 @@ void api_delete_validate_meta(const json_t *obj, const json_t *old, json_t *caus
 		if (!json_is_string(f)) {
 			api_cause_add(causes, "FieldValueInvalid", "metadata.finalizers",
 				      "Invalid value: %s: must be a list of strings",
-				      json_type_name(f));
+				      api_json_type_name(f));
 			return;
 		}
 	}
@@ -768,7 +752,8 @@ json_t *api_namespace_finalizers(const json_t *body, json_t *causes)
 		return NULL;
 	if (!json_is_array(fins)) {
 		api_cause_add(causes, "FieldValueInvalid", "spec.finalizers",
-			      "Invalid value: %s: must be a list of strings", json_type_name(fins));
+			      "Invalid value: %s: must be a list of strings",
+			      api_json_type_name(fins));
 		return NULL;
 	}
 	json_array_foreach(fins, i, f)
@@ -778,7 +763,7 @@ json_t *api_namespace_finalizers(const json_t *body, json_t *causes)
 		snprintf(field, sizeof(field), "spec.finalizers[%zu]", i);
 		if (!json_is_string(f)) {
 			api_cause_add(causes, "FieldValueInvalid", field,
-				      "Invalid value: %s: must be a string", json_type_name(f));
+				      "Invalid value: %s: must be a string", api_json_type_name(f));
 			continue;
 		}
 		qualified_name_causes(json_string_value(f), field, causes);

@@ -89,3 +89,20 @@ json_t *api_cell_containers(const json_t *spec, const char *field)
 	free(buf);
 	return out;
 }
+
+const char *api_json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "bool";
+	default:
+		return "number";
+	}
+}

@@ -21,6 +21,9 @@ json_t *api_cell_name(const json_t *obj);
 json_t *api_cell_str(const char *s);
 json_t *api_cell_containers(const json_t *spec, const char *field);
 
+/* The JSON type name Go's encoding/json uses in "cannot unmarshal X into ...". */
+const char *api_json_type_name(const json_t *v);
+
 /* The Table columns of ReplicationControllers and ReplicaSets (kubectl's are the same). */
 extern const struct api_column api_replicas_columns[];
 

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "api_patch.h"
+#include "api_kind.h"
 #include "api_registry.h"
 #include "api_schema.h"
 #include "cleanup.h"
@@ -31,21 +32,6 @@ static const char directive_marker[] = "$patch";
 static const char retain_keys_directive[] = "$retainKeys";
 static const char delete_prefix[] = "$deleteFromPrimitiveList";
 static const char order_prefix[] = "$setElementOrder";
-
-static int fail(struct k8c_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct k8c_error *err, int code, const char *fmt, ...)
-{
-	_cleanup_free_ char *msg = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return k8c_error_set(err, code, "%s", msg);
-}
 
 static bool has_prefix(const char *s, const char *prefix)
 {
@@ -208,41 +194,24 @@ static const char *go_type(const json_t *v)
 	}
 }
 
-/* The JSON type name encoding/json uses in "cannot unmarshal X into ...". */
-static const char *json_kind_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	default:
-		return "number";
-	}
-}
-
 static int err_bad_arg_type(struct k8c_error *err, const char *expected, const json_t *actual)
 {
-	return fail(err, 500, "expected a %s, but received a %s", expected, go_type(actual));
+	return k8c_error_set(err, 500, "expected a %s, but received a %s", expected,
+			     go_type(actual));
 }
 
 static int err_no_merge_key(struct k8c_error *err, const json_t *m, const char *key)
 {
 	_cleanup_free_ char *s = go_str(m, false);
 
-	return fail(err, 500, "map: %s does not contain declared merge key: %s", s, key);
+	return k8c_error_set(err, 500, "map: %s does not contain declared merge key: %s", s, key);
 }
 
 static int err_bad_patch_type(struct k8c_error *err, const json_t *t, const json_t *m)
 {
 	_cleanup_free_ char *ts = go_str(t, true), *ms = go_str(m, false);
 
-	return fail(err, 500, "unknown patch type: %s in map: %s", ts, ms);
+	return k8c_error_set(err, 500, "unknown patch type: %s in map: %s", ts, ms);
 }
 
 /* ---- JSON patch (gopkg.in/evanphx/json-patch.v4) ---- */
@@ -459,15 +428,16 @@ static int jp_add(json_t **doc, const json_t *op, struct k8c_error *err)
 	json_t *con;
 
 	if (op_string(op, "path", &path) < 0)
-		return fail(err, 422, "add operation failed to decode path: missing value");
+		return k8c_error_set(err, 422,
+				     "add operation failed to decode path: missing value");
 	con = find_object(*doc, path, &key);
 	if (!con)
-		return fail(
+		return k8c_error_set(
 			err, 422,
 			"add operation does not apply: doc is missing path: \"%s\": missing value",
 			path);
 	if (con_add(con, key, op_value(op), &msg) < 0)
-		return fail(err, 422, "error in add for path: '%s': %s", path, msg);
+		return k8c_error_set(err, 422, "error in add for path: '%s': %s", path, msg);
 	return 0;
 }
 
@@ -478,15 +448,17 @@ static int jp_remove(json_t **doc, const json_t *op, struct k8c_error *err)
 	json_t *con;
 
 	if (op_string(op, "path", &path) < 0)
-		return fail(err, 422, "remove operation failed to decode path: missing value");
+		return k8c_error_set(err, 422,
+				     "remove operation failed to decode path: missing value");
 	con = find_object(*doc, path, &key);
 	if (!con)
-		return fail(err, 422,
-			    "remove operation does not apply: doc is missing path: \"%s\": missing "
-			    "value",
-			    path);
+		return k8c_error_set(
+			err, 422,
+			"remove operation does not apply: doc is missing path: \"%s\": missing "
+			"value",
+			path);
 	if (con_remove(con, key, &msg) < 0)
-		return fail(err, 422, "error in remove for path: '%s': %s", path, msg);
+		return k8c_error_set(err, 422, "error in remove for path: '%s': %s", path, msg);
 	return 0;
 }
 
@@ -498,7 +470,7 @@ static int jp_replace(json_t **doc, const json_t *op, struct k8c_error *err)
 	long long idx;
 
 	if (op_string(op, "path", &path) < 0)
-		return fail(
+		return k8c_error_set(
 			err, 422,
 			"replace operation failed to decode path: operation missing path field: "
 			"missing value");
@@ -514,12 +486,12 @@ static int jp_replace(json_t **doc, const json_t *op, struct k8c_error *err)
 	}
 	con = find_object(*doc, path, &key);
 	if (!con)
-		return fail(
+		return k8c_error_set(
 			err, 422,
 			"replace operation does not apply: doc is missing path: %s: missing value",
 			path);
 	if (con_get(con, key, &cur, &msg) < 0)
-		return fail(
+		return k8c_error_set(
 			err, 422,
 			"replace operation does not apply: doc is missing key: %s: missing value",
 			path);
@@ -544,32 +516,36 @@ static int jp_move(json_t **doc, const json_t *op, struct k8c_error *err)
 	json_t *con, *v;
 
 	if (op_string(op, "from", &from) < 0)
-		return fail(err, 422,
-			    "move operation failed to decode from: operation, missing from field: "
-			    "missing value");
+		return k8c_error_set(
+			err, 422,
+			"move operation failed to decode from: operation, missing from field: "
+			"missing value");
 	con = find_object(*doc, from, &fkey);
 	if (!con)
-		return fail(err, 422,
-			    "move operation does not apply: doc is missing from path: %s: missing "
-			    "value",
-			    from);
+		return k8c_error_set(
+			err, 422,
+			"move operation does not apply: doc is missing from path: %s: missing "
+			"value",
+			from);
 	if (con_get(con, fkey, &v, &msg) < 0)
-		return fail(err, 422, "error in move for path: '%s': %s", fkey, msg);
+		return k8c_error_set(err, 422, "error in move for path: '%s': %s", fkey, msg);
 	val = json_incref(v);
 	if (con_remove(con, fkey, &msg) < 0)
-		return fail(err, 422, "error in move for path: '%s': %s", fkey, msg);
+		return k8c_error_set(err, 422, "error in move for path: '%s': %s", fkey, msg);
 	if (op_string(op, "path", &path) < 0)
-		return fail(err, 422,
-			    "move operation failed to decode path: operation missing path field: "
-			    "missing value");
+		return k8c_error_set(
+			err, 422,
+			"move operation failed to decode path: operation missing path field: "
+			"missing value");
 	con = find_object(*doc, path, &key);
 	if (!con)
-		return fail(err, 422,
-			    "move operation does not apply: doc is missing destination path: %s: "
-			    "missing value",
-			    path);
+		return k8c_error_set(
+			err, 422,
+			"move operation does not apply: doc is missing destination path: %s: "
+			"missing value",
+			path);
 	if (con_add(con, key, json_incref(val), &msg) < 0)
-		return fail(err, 422, "error in move for path: '%s': %s", path, msg);
+		return k8c_error_set(err, 422, "error in move for path: '%s': %s", path, msg);
 	return 0;
 }
 
@@ -580,28 +556,29 @@ static int jp_test(json_t **doc, const json_t *op, struct k8c_error *err)
 	json_t *con, *cur, *want = json_object_get(op, "value");
 
 	if (op_string(op, "path", &path) < 0)
-		return fail(err, 422,
-			    "test operation failed to decode path: operation missing path field: "
-			    "missing value");
+		return k8c_error_set(
+			err, 422,
+			"test operation failed to decode path: operation missing path field: "
+			"missing value");
 	if (!*path) {
 		if (want && json_equal(*doc, want))
 			return 0;
-		return fail(err, 422, "testing value  failed: test failed");
+		return k8c_error_set(err, 422, "testing value  failed: test failed");
 	}
 	con = find_object(*doc, path, &key);
 	if (!con)
-		return fail(err, 422,
-			    "test operation does not apply: is missing path: %s: missing value",
-			    path);
+		return k8c_error_set(
+			err, 422,
+			"test operation does not apply: is missing path: %s: missing value", path);
 	if (con_get(con, key, &cur, &msg) < 0)
-		return fail(err, 422, "error in test for path: '%s': %s", path, msg);
+		return k8c_error_set(err, 422, "error in test for path: '%s': %s", path, msg);
 	if (!cur) {
 		if (!want || json_is_null(want))
 			return 0;
 	} else if (want && json_equal(cur, want)) {
 		return 0;
 	}
-	return fail(err, 422, "testing value %s failed: test failed", path);
+	return k8c_error_set(err, 422, "testing value %s failed: test failed", path);
 }
 
 static int jp_copy(json_t **doc, const json_t *op, struct k8c_error *err)
@@ -611,27 +588,31 @@ static int jp_copy(json_t **doc, const json_t *op, struct k8c_error *err)
 	json_t *con, *v;
 
 	if (op_string(op, "from", &from) < 0)
-		return fail(err, 422,
-			    "copy operation failed to decode from: operation, missing from field: "
-			    "missing value");
+		return k8c_error_set(
+			err, 422,
+			"copy operation failed to decode from: operation, missing from field: "
+			"missing value");
 	con = find_object(*doc, from, &fkey);
 	if (!con)
-		return fail(err, 422,
-			    "copy operation does not apply: doc is missing from path: %s: missing "
-			    "value",
-			    from);
+		return k8c_error_set(
+			err, 422,
+			"copy operation does not apply: doc is missing from path: %s: missing "
+			"value",
+			from);
 	if (con_get(con, fkey, &v, &msg) < 0)
-		return fail(err, 422, "error in copy for from: '%s': %s", from, msg);
+		return k8c_error_set(err, 422, "error in copy for from: '%s': %s", from, msg);
 	if (op_string(op, "path", &path) < 0)
-		return fail(err, 422, "copy operation failed to decode path: missing value");
+		return k8c_error_set(err, 422,
+				     "copy operation failed to decode path: missing value");
 	con = find_object(*doc, path, &key);
 	if (!con)
-		return fail(err, 422,
-			    "copy operation does not apply: doc is missing destination path: %s: "
-			    "missing value",
-			    path);
+		return k8c_error_set(
+			err, 422,
+			"copy operation does not apply: doc is missing destination path: %s: "
+			"missing value",
+			path);
 	if (con_add(con, key, v ? json_deep_copy(v) : NULL, &msg) < 0)
-		return fail(err, 422, "error while adding value during copy: %s", msg);
+		return k8c_error_set(err, 422, "error while adding value during copy: %s", msg);
 	return 0;
 }
 
@@ -648,35 +629,38 @@ static int jp_decode(const json_t *ops, struct k8c_error *err)
 	if (json_is_null(ops))
 		return 0;
 	if (!json_is_array(ops))
-		return fail(err, 400,
-			    "error decoding patch: json: cannot unmarshal %s into Go value of type "
-			    "[]handlers.jsonPatchOp",
-			    json_kind_name(ops));
+		return k8c_error_set(
+			err, 400,
+			"error decoding patch: json: cannot unmarshal %s into Go value of type "
+			"[]handlers.jsonPatchOp",
+			api_json_type_name(ops));
 	json_array_foreach(ops, i, op)
 	{
 		if (json_is_null(op))
 			continue;
 		if (!json_is_object(op))
-			return fail(err, 400,
-				    "error decoding patch: json: cannot unmarshal %s into Go value "
-				    "of type handlers.jsonPatchOp",
-				    json_kind_name(op));
+			return k8c_error_set(
+				err, 400,
+				"error decoding patch: json: cannot unmarshal %s into Go value "
+				"of type handlers.jsonPatchOp",
+				api_json_type_name(op));
 		for (const char *const *f = fields; *f; f++) {
 			json_t *v = json_object_get(op, *f);
 
 			if (v && !json_is_string(v) && !json_is_null(v))
-				return fail(
+				return k8c_error_set(
 					err, 400,
 					"error decoding patch: json: cannot unmarshal %s into Go "
 					"struct field jsonPatchOp.%s of type string",
-					json_kind_name(v), *f);
+					api_json_type_name(v), *f);
 		}
 	}
 	if (json_array_size(ops) > MAX_JSON_PATCH_OPS)
-		return fail(err, 413,
-			    "Request entity too large: The allowed maximum operations in a JSON "
-			    "patch is %d, got %zu",
-			    MAX_JSON_PATCH_OPS, json_array_size(ops));
+		return k8c_error_set(
+			err, 413,
+			"Request entity too large: The allowed maximum operations in a JSON "
+			"patch is %d, got %zu",
+			MAX_JSON_PATCH_OPS, json_array_size(ops));
 	return 0;
 }
 
@@ -704,7 +688,7 @@ static json_t *json_patch(const json_t *obj, const json_t *ops, struct k8c_error
 			if (kind && strcmp(kind, kinds[k].name) == 0)
 				break;
 		if (k == sizeof(kinds) / sizeof(kinds[0])) {
-			fail(err, 422, "Unexpected kind: %s", kind ? kind : "unknown");
+			k8c_error_set(err, 422, "Unexpected kind: %s", kind ? kind : "unknown");
 			json_decref(doc);
 			return NULL;
 		}
@@ -900,7 +884,7 @@ static long find_by_key(const json_t *list, const char *key, const json_t *value
 		json_t *v;
 
 		if (!json_is_object(e)) {
-			fail(err, 500, "value for key %zu is not a map", i);
+			k8c_error_set(err, 500, "value for key %zu is not a map", i);
 			return -2;
 		}
 		v = json_object_get(e, key);
@@ -1006,7 +990,7 @@ static long find_indexed(const json_t *pm, long bad, const json_t *value, struct
 
 	if (at >= 0 || bad < 0)
 		return at;
-	fail(err, 500, "value for key %ld is not a map", bad);
+	k8c_error_set(err, 500, "value for key %ld is not a map", bad);
 	return -2;
 }
 
@@ -1029,21 +1013,22 @@ static enum elem_kind element_kind(const json_t *a, const json_t *b, struct k8c_
 			if (type < 0) {
 				type = t;
 				if (t == JSON_ARRAY) {
-					fail(err, 422, "lists of lists are not supported");
+					k8c_error_set(err, 422, "lists of lists are not supported");
 					return ELEM_NONE;
 				}
 			} else if (type != t) {
 				_cleanup_free_ char *sa = go_str(a ? a : json_array(), false);
 				_cleanup_free_ char *sb = go_str(b ? b : json_array(), false);
 
-				fail(err, 500, "list element types are not identical: [%s %s]", sa,
-				     sb);
+				k8c_error_set(err, 500,
+					      "list element types are not identical: [%s %s]", sa,
+					      sb);
 				return ELEM_NONE;
 			}
 		}
 	}
 	if (type < 0) {
-		fail(err, 500, "no elements in any of the given slices");
+		k8c_error_set(err, 500, "no elements in any of the given slices");
 		return ELEM_NONE;
 	}
 	return type == JSON_OBJECT ? ELEM_MAP : ELEM_SCALAR;
@@ -1266,7 +1251,7 @@ static json_t *merge_slice(json_t *orig, json_t *patch, const struct api_schema_
 		bool replace = false;
 
 		if (!*key) {
-			fail(err, 500, "cannot merge lists without merge key for struct");
+			k8c_error_set(err, 500, "cannot merge lists without merge key for struct");
 			return NULL;
 		}
 		/* mergeSliceWithSpecialElements */
@@ -1294,8 +1279,8 @@ static json_t *merge_slice(json_t *orig, json_t *patch, const struct api_schema_
 			} else if (ds && strcmp(ds, "replace") == 0) {
 				replace = true;
 			} else if (ds && strcmp(ds, "merge") == 0) {
-				fail(err, 500,
-				     "merging lists cannot yet be specified in the patch");
+				k8c_error_set(err, 500,
+					      "merging lists cannot yet be specified in the patch");
 				return NULL;
 			} else {
 				err_bad_patch_type(err, d, e);
@@ -1372,10 +1357,10 @@ static const char *directive_key(const char *k, const char *prefix, struct k8c_e
 	size_t n = strlen(prefix);
 
 	if (strncmp(k, prefix, n) != 0 || k[n] != '/') {
-		fail(err, 400, "%s",
-		     strcmp(prefix, delete_prefix) == 0
-			     ? "invalid patch format of primitive list"
-			     : "invalid patch format of setElementOrder list");
+		k8c_error_set(err, 400, "%s",
+			      strcmp(prefix, delete_prefix) == 0
+				      ? "invalid patch format of primitive list"
+				      : "invalid patch format of setElementOrder list");
 		return NULL;
 	}
 	return k + n + 1;
@@ -1434,8 +1419,9 @@ static int check_order_list(const json_t *plist, const json_t *order, const char
 	if (pi < json_array_size(nondel) && oi >= json_array_size(order)) {
 		_cleanup_free_ char *ps = go_str(plist, false), *os = go_str(order, false);
 
-		return fail(err, 500, "The order in patch list:\n%s\n doesn't match %s list:\n%s\n",
-			    ps, order_prefix, os);
+		return k8c_error_set(err, 500,
+				     "The order in patch list:\n%s\n doesn't match %s list:\n%s\n",
+				     ps, order_prefix, os);
 	}
 	return 0;
 }
@@ -1512,7 +1498,7 @@ static int apply_retain_keys(json_t *orig, json_t *patch, struct k8c_error *err)
 		return 0;
 	json_object_del(patch, retain_keys_directive);
 	if (!json_is_array(list))
-		return fail(err, 400, "invalid patch format of retainKeys");
+		return k8c_error_set(err, 400, "invalid patch format of retainKeys");
 	json_object_foreach(patch, k, v)
 	{
 		_cleanup_json_ json_t *ks = NULL;
@@ -1521,7 +1507,7 @@ static int apply_retain_keys(json_t *orig, json_t *patch, struct k8c_error *err)
 			continue;
 		ks = json_string(k);
 		if (index_in(list, ks, NULL, false) < 0)
-			return fail(err, 400, "invalid patch format of retainKeys");
+			return k8c_error_set(err, 400, "invalid patch format of retainKeys");
 	}
 	json_object_foreach_safe(orig, tmp, k, v)
 	{
@@ -1641,8 +1627,9 @@ json_t *api_patch_apply(const json_t *obj, const char *body, size_t len, enum ap
 
 	patch = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &jerr);
 	if (!patch) {
-		fail(err, 400, "%s%s",
-		     type == API_PATCH_STRATEGIC ? "" : "error decoding patch: ", jerr.text);
+		k8c_error_set(
+			err, 400, "%s%s",
+			type == API_PATCH_STRATEGIC ? "" : "error decoding patch: ", jerr.text);
 		return NULL;
 	}
 	switch (type) {
@@ -1650,15 +1637,16 @@ json_t *api_patch_apply(const json_t *obj, const char *body, size_t len, enum ap
 		return json_patch(obj, patch, err);
 	case API_PATCH_MERGE:
 		if (json_is_null(patch)) {
-			fail(err, 400, "Invalid JSON Patch");
+			k8c_error_set(err, 400, "Invalid JSON Patch");
 			return NULL;
 		}
 		if (!json_is_object(patch)) {
-			fail(err, 400,
-			     "error decoding patch: json: cannot unmarshal %s into Go value of "
-			     "type "
-			     "map[string]interface {}",
-			     json_kind_name(patch));
+			k8c_error_set(
+				err, 400,
+				"error decoding patch: json: cannot unmarshal %s into Go value of "
+				"type "
+				"map[string]interface {}",
+				api_json_type_name(patch));
 			return NULL;
 		}
 		doc = json_deep_copy(obj);
@@ -1668,10 +1656,11 @@ json_t *api_patch_apply(const json_t *obj, const char *body, size_t len, enum ap
 		if (json_is_null(patch))
 			return json_deep_copy(obj);
 		if (!json_is_object(patch)) {
-			fail(err, 400,
-			     "json: cannot unmarshal %s into Go value of type map[string]interface "
-			     "{}",
-			     json_kind_name(patch));
+			k8c_error_set(err, 400,
+				      "json: cannot unmarshal %s into Go value of type "
+				      "map[string]interface "
+				      "{}",
+				      api_json_type_name(patch));
 			return NULL;
 		}
 		doc = json_deep_copy(obj);
@@ -1682,7 +1671,7 @@ json_t *api_patch_apply(const json_t *obj, const char *body, size_t len, enum ap
 			return res;
 		}
 	}
-	fail(err, 415, "unknown patch type");
+	k8c_error_set(err, 415, "unknown patch type");
 	return NULL;
 }
 

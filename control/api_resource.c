@@ -200,25 +200,7 @@ static void send_object(const struct api_resource *r, h2o_req_t *req, int status
 static void send_causes(h2o_req_t *req, const struct api_resource *r, const char *name,
 			json_t *causes)
 {
-	char *buf = NULL;
-	size_t len = 0, i;
-	FILE *f = open_memstream(&buf, &len);
-	json_t *c;
-	size_t n = json_array_size(causes);
-
-	if (n > 1)
-		fputc('[', f);
-	json_array_foreach(causes, i, c) fprintf(f, "%s%s: %s", i ? ", " : "",
-						 json_string_value(json_object_get(c, "field")),
-						 json_string_value(json_object_get(c, "message")));
-	if (n > 1)
-		fputc(']', f);
-	fclose(f);
-	api_send_status(req, 422, "Invalid",
-			json_pack("{s:s, s:s, s:s, s:o}", "name", name, "group", r->group, "kind",
-				  r->kind, "causes", causes),
-			"%s \"%s\" is invalid: %s", r->kind, name, buf);
-	free(buf);
+	api_send_invalid(req, r->group, r->kind, name, causes);
 }
 
 static void send_invalid(h2o_req_t *req, const struct api_resource *r, const char *name,

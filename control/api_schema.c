@@ -357,8 +357,11 @@ static int scan_value(struct scan *s, const char *path)
 		return 0;
 	}
 	default:
-		/* a number or a literal */
-		while (s->p < s->end && !strchr(",}] \t\r\n", *s->p))
+		/*
+		 * a number or a literal; a NUL byte ends the token's text for strchr() but not
+		 * for jansson, which drops a NUL right after a number ("1\0,2" is [1, 2])
+		 */
+		while (s->p < s->end && (!*s->p || !strchr(",}] \t\r\n", *s->p)))
 			s->p++;
 		return 0;
 	}
