@@ -166,8 +166,11 @@ bool api_field_validate(h2o_req_t *req, const struct api_resource *r, json_t *ob
  * object, its Table form and its served version.
  */
 /* One requirement of a field or label selector: key=value, key!=value, key, !key. */
+/* A label requirement may also be set-based: key in (a,b), key notin (a,b) (negate). */
 struct sel_req {
-	char *key, *value; /* value NULL: existence test */
+	char *key, *value; /* value NULL: existence test (or a set test when set is not NULL) */
+	char **set;	   /* in/notin values, nset of them */
+	size_t nset;
 	bool negate;
 };
 

@@ -18,15 +18,23 @@
 #include "api_schema.h"
 #include "api_validate.h"
 #include "cleanup.h"
+#include "yaml_json.h"
 
 K8C_DEFINE_CLEANUP(store_kv_freep, struct store_kv, store_kv_free)
 
+static void sel_req_free(struct sel_req *r)
+{
+	free(r->key);
+	free(r->value);
+	for (size_t i = 0; i < r->nset; i++)
+		free(r->set[i]);
+	free(r->set);
+}
+
 void selector_free(struct selector *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->reqs[i].key);
-		free(s->reqs[i].value);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		sel_req_free(&s->reqs[i]);
 	free(s->reqs);
 	s->reqs = NULL;
 	s->n = 0;
@@ -41,23 +49,76 @@ static char *trim_dup(const char *s, size_t len)
 	return strndup(s, len);
 }
 
-/* Equality-based selectors only ("in", "notin" come with the label index). */
+/*
+ * "key in (a,b)" / "key notin (a,b)" in term (trimmed): r gets the key and the set; 1 when term
+ * is such a requirement, 0 when it is not, <0 when it is malformed.
+ */
+static int set_requirement(const char *term, struct sel_req *r)
+{
+	const char *sp = strpbrk(term, " \t"), *op, *open, *close, *p;
+
+	if (!sp)
+		return 0;
+	for (op = sp; *op == ' ' || *op == '\t'; op++)
+		;
+	if (strncmp(op, "in", 2) == 0 && (op[2] == ' ' || op[2] == '('))
+		open = op + 2;
+	else if (strncmp(op, "notin", 5) == 0 && (op[5] == ' ' || op[5] == '('))
+		open = op + 5, r->negate = true;
+	else
+		return 0;
+	while (*open == ' ' || *open == '\t')
+		open++;
+	close = strrchr(open, ')');
+	if (*open != '(' || !close || close[1] != '\0')
+		return -1;
+	r->key = trim_dup(term, (size_t)(sp - term));
+	for (p = open + 1; p <= close;) {
+		const char *end = memchr(p, ',', (size_t)(close - p));
+
+		if (!end)
+			end = close;
+		r->set = k8c_xrealloc(r->set, (r->nset + 1) * sizeof(*r->set));
+		r->set[r->nset++] = trim_dup(p, (size_t)(end - p));
+		if (strpbrk(r->set[r->nset - 1], " ()"))
+			return -1;
+		p = end + 1;
+	}
+	return 1;
+}
+
+/*
+ * Label selectors: key=value, key==value, key!=value, key, !key, key in (a,b), key notin (a,b);
+ * field selectors: the equality forms. Terms are separated by commas outside parentheses.
+ */
 static int selector_parse(const struct api_resource *res, const char *text, bool field,
 			  struct selector *out, struct k8c_error *err)
 {
 	const char *p = text;
 
 	while (*p) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		size_t len = 0;
+		int depth = 0, set;
+
+		while (p[len] && (p[len] != ',' || depth > 0)) {
+			depth += p[len] == '(' ? 1 : p[len] == ')' ? -1 : 0;
+			len++;
+		}
 		_cleanup_free_ char *term = trim_dup(p, len);
 		struct sel_req r = {0};
 		char *op;
 
-		p += len + (comma ? 1 : 0);
+		p += len + (p[len] == ',' ? 1 : 0);
 		if (!*term)
 			continue;
-		if ((op = strstr(term, "!="))) {
+		set = field ? 0 : set_requirement(term, &r);
+		if (set < 0) {
+			sel_req_free(&r);
+			selector_free(out);
+			return k8c_error_set(err, 400, "unable to parse requirement: \"%s\"", term);
+		} else if (set > 0) {
+			/* r is filled */
+		} else if ((op = strstr(term, "!="))) {
 			r.negate = true;
 			r.key = trim_dup(term, (size_t)(op - term));
 			r.value = trim_dup(op + 2, strlen(op + 2));
@@ -77,15 +138,13 @@ static int selector_parse(const struct api_resource *res, const char *text, bool
 			return k8c_error_set(err, 400, "unable to parse requirement: \"%s\"", term);
 		}
 		if (!*r.key || strpbrk(r.key, " ()") || (r.value && strpbrk(r.value, " ()"))) {
-			free(r.key);
-			free(r.value);
+			sel_req_free(&r);
 			selector_free(out);
 			return k8c_error_set(err, 400, "unable to parse requirement: \"%s\"", term);
 		}
 		if (field && !api_field_supported(res, r.key)) {
 			k8c_error_set(err, 400, "field label not supported: %s", r.key);
-			free(r.key);
-			free(r.value);
+			sel_req_free(&r);
 			selector_free(out);
 			return -1;
 		}
@@ -127,7 +186,13 @@ bool selector_match(const struct selector *s, json_t *obj, bool field)
 
 		if (field && !v)
 			v = "";
-		if (!r->value)
+		if (r->set) {
+			bool in = false;
+
+			for (size_t k = 0; v && k < r->nset && !in; k++)
+				in = strcmp(v, r->set[k]) == 0;
+			ok = in != r->negate;
+		} else if (!r->value)
 			ok = (v != NULL) != r->negate;
 		else if (r->negate)
 			ok = !v || strcmp(v, r->value) != 0;
@@ -266,6 +331,41 @@ static json_t *parse_protobuf_body(h2o_req_t *req)
 }
 
 /* The request body as a JSON object, or NULL after answering the error. */
+/* Content-Type application/yaml (kube-apiserver decodes YAML bodies of creates and updates). */
+static bool is_yaml(h2o_req_t *req)
+{
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	h2o_iovec_t v;
+
+	if (i < 0)
+		return false;
+	v = req->headers.entries[i].value;
+	return v.len >= 16 && strncasecmp(v.base, "application/yaml", 16) == 0 &&
+	       (v.len == 16 || v.base[16] == ';' || v.base[16] == ' ');
+}
+
+static json_t *parse_yaml_body(h2o_req_t *req)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	json_t *obj = k8c_yaml_to_json(req->entity.base ? req->entity.base : "", req->entity.len,
+				       true, &err);
+
+	if (!obj) {
+		api_send_status(req, 400, "BadRequest", NULL,
+				"the body of the request could not be decoded as YAML: %s",
+				err.msg ? err.msg : "invalid");
+		k8c_error_clear(&err);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		api_send_status(req, 400, "BadRequest", NULL,
+				"the body of the request must be a YAML mapping (an object)");
+		return NULL;
+	}
+	return obj;
+}
+
 static json_t *parse_body(h2o_req_t *req, bool patch)
 {
 	enum api_patch_type type;
@@ -274,7 +374,9 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 
 	if (!patch && is_protobuf(req))
 		return parse_protobuf_body(req);
-	if (!(patch ? patch_type_ok(req, &type) : content_type_ok(req))) {
+	if (!patch && is_yaml(req) && req->entity.len <= API_MAX_BODY)
+		return parse_yaml_body(req);
+	if (!(patch ? patch_type_ok(req, &type) : content_type_ok(req) || is_yaml(req))) {
 		ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 		h2o_iovec_t ct = i >= 0 ? req->headers.entries[i].value
 					: h2o_iovec_init(H2O_STRLIT("no Content-Type"));
@@ -282,7 +384,9 @@ static json_t *parse_body(h2o_req_t *req, bool patch)
 		api_send_status(req, 415, "UnsupportedMediaType", NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: %s (got %.*s)",
-				patch ? API_PATCH_MEDIA_TYPES : "application/json",
+				patch ? API_PATCH_MEDIA_TYPES
+				      : "application/json, application/yaml, "
+					"application/vnd.kubernetes.protobuf",
 				(int)(ct.len > 100 ? 100 : ct.len), ct.base);
 		return NULL;
 	}
@@ -385,7 +489,7 @@ static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 	json_t *obj = parse_body(req, false);
 
 	obj = obj ? check_object(r, req, obj) : NULL;
-	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req))) {
+	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req) && !is_yaml(req))) {
 		json_decref(obj);
 		return NULL;
 	}

@@ -283,6 +283,71 @@ static json_int_t old_node_port(const json_t *old, const json_t *p)
 	return 0;
 }
 
+/* A random free NodePort, 0 when the range is full. */
+static json_int_t pick_free(const unsigned char *used)
+{
+	uint32_t start;
+
+	if (RAND_bytes((unsigned char *)&start, sizeof(start)) != 1)
+		abort();
+	for (uint32_t k = 0; k < NODE_PORT_N; k++) {
+		json_int_t c = NODE_PORT_MIN + (json_int_t)((start + k) % NODE_PORT_N);
+
+		if (!is_used(used, c))
+			return c;
+	}
+	return 0;
+}
+
+/*
+ * spec.healthCheckNodePort, as kube-apiserver: a LoadBalancer Service with externalTrafficPolicy
+ * Local gets one from the NodePort range (the requested one, else the one it had, else a free
+ * one); any other Service may not have one (it is dropped when the Service stops needing it).
+ */
+static int allocate_health_check_port(json_t *svc, const json_t *old, unsigned char *used,
+				      json_t *causes)
+{
+	json_t *spec = json_object_get(svc, "spec");
+	const char *type = json_string_value(json_object_get(spec, "type"));
+	const char *etp = json_string_value(json_object_get(spec, "externalTrafficPolicy"));
+	json_int_t hc = json_integer_value(json_object_get(spec, "healthCheckNodePort"));
+	json_int_t was = old ? json_integer_value(json_object_get(json_object_get(old, "spec"),
+								  "healthCheckNodePort"))
+			     : 0;
+
+	if (!type || strcmp(type, "LoadBalancer") || !etp || strcmp(etp, "Local")) {
+		if (hc && hc != was) {
+			api_cause_add(causes, "FieldValueInvalid", "spec.healthCheckNodePort",
+				      "Invalid value: %lld: may only be set when `type` is "
+				      "'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+				      (long long)hc);
+			return -1;
+		}
+		json_object_del(spec, "healthCheckNodePort");
+		return 0;
+	}
+	if (hc && hc != was && (hc < NODE_PORT_MIN || hc > NODE_PORT_MAX || is_used(used, hc))) {
+		api_cause_add(
+			causes, "FieldValueInvalid", "spec.healthCheckNodePort",
+			hc < NODE_PORT_MIN || hc > NODE_PORT_MAX
+				? "Invalid value: %lld: provided port is not in the valid range"
+				: "Invalid value: %lld: provided port is already allocated",
+			(long long)hc);
+		return -1;
+	}
+	if (!hc)
+		hc = was && !is_used(used, was) ? was : pick_free(used);
+	if (!hc) {
+		api_cause_add(causes, "FieldValueInvalid", "spec.healthCheckNodePort",
+			      "Internal error: range is full");
+		return -1;
+	}
+	mark(used, hc);
+	reserve(svc, 0, hc);
+	json_object_set_new(spec, "healthCheckNodePort", json_integer(hc));
+	return 0;
+}
+
 static int allocate_node_ports(const struct store_list *l, json_t *svc, const json_t *old,
 			       json_t *causes)
 {
@@ -315,7 +380,8 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 			free(field);
 			rc = -1;
 		}
-		return rc;
+		/* not a LoadBalancer: no health check port (used is not read then) */
+		return rc < 0 ? rc : allocate_health_check_port(svc, old, NULL, causes);
 	}
 	memset(used, 0, sizeof(used));
 	for (size_t k = 0; k < l->n; k++) {
@@ -328,6 +394,8 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 		o = json_loadb(l->items[k].value, l->items[k].value_len, 0, NULL);
 		json_array_foreach(json_object_get(json_object_get(o, "spec"), "ports"), j, op)
 			mark(used, json_integer_value(json_object_get(op, "nodePort")));
+		mark(used, json_integer_value(json_object_get(json_object_get(o, "spec"),
+							      "healthCheckNodePort")));
 	}
 	for (size_t k = 0; k < n_reserved; k++)
 		if (!reserved[k].ip && reserved_by_other(svc, 0, reserved[k].port))
@@ -367,7 +435,6 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 	json_array_foreach(ports, i, p)
 	{
 		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
-		uint32_t start;
 
 		if (np)
 			continue;
@@ -378,17 +445,7 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 			json_object_set_new(p, "nodePort", json_integer(np));
 			continue;
 		}
-		if (RAND_bytes((unsigned char *)&start, sizeof(start)) != 1)
-			abort();
-		np = 0;
-		for (uint32_t k = 0; k < NODE_PORT_N; k++) {
-			json_int_t c = NODE_PORT_MIN + (json_int_t)((start + k) % NODE_PORT_N);
-
-			if (!is_used(used, c)) {
-				np = c;
-				break;
-			}
-		}
+		np = pick_free(used);
 		if (!np) {
 			_cleanup_free_ char *field = k8c_xasprintf("spec.ports[%zu].nodePort", i);
 
@@ -400,5 +457,5 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 		reserve(svc, 0, np);
 		json_object_set_new(p, "nodePort", json_integer(np));
 	}
-	return 0;
+	return allocate_health_check_port(svc, old, used, causes);
 }

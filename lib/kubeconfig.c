@@ -6,10 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "cleanup.h"
 #include "kubeconfig.h"
+#include "yaml_json.h"
 
 #define SA_DIR	 "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_FILE (16u << 20)
@@ -103,88 +103,17 @@ static int read_file(const char *path, char **out, size_t *out_len, int *errnum)
 	return 0;
 }
 
-/* YAML document → JSON: mappings, sequences, and scalars as strings (plain true/false/null typed). */
-static json_t *yaml_to_json(yaml_document_t *doc, yaml_node_t *node, int depth)
-{
-	json_t *j;
-
-	if (!node || depth > 64)
-		return NULL;
-	switch (node->type) {
-	case YAML_SCALAR_NODE: {
-		const char *s = (const char *)node->data.scalar.value;
-		size_t len = node->data.scalar.length;
-
-		if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-			if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-				return json_true();
-			if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-				return json_false();
-			if (!strcmp(s, "null") || !strcmp(s, "~") || len == 0)
-				return json_null();
-		}
-		return json_stringn(s, len);
-	}
-	case YAML_SEQUENCE_NODE:
-		j = json_array();
-		for (yaml_node_item_t *i = node->data.sequence.items.start;
-		     i < node->data.sequence.items.top; i++) {
-			json_t *v = yaml_to_json(doc, yaml_document_get_node(doc, *i), depth + 1);
-
-			if (!v) {
-				json_decref(j);
-				return NULL;
-			}
-			json_array_append_new(j, v);
-		}
-		return j;
-	case YAML_MAPPING_NODE:
-		j = json_object();
-		for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-		     p < node->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(doc, p->key);
-			json_t *v;
-
-			if (!k || k->type != YAML_SCALAR_NODE) {
-				json_decref(j);
-				return NULL;
-			}
-			v = yaml_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1);
-			if (!v) {
-				json_decref(j);
-				return NULL;
-			}
-			json_object_setn_new(j, (const char *)k->data.scalar.value,
-					     k->data.scalar.length, v);
-		}
-		return j;
-	default:
-		return NULL;
-	}
-}
-
 static int yaml_load(const char *name, const char *text, size_t len, json_t **out,
 		     struct k8c_error *err)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root;
-
-	if (!yaml_parser_initialize(&parser))
-		abort();
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		k8c_error_set(err, 0, "kubeconfig %s: line %zu column %zu: %s", name,
-			      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			      parser.problem ? parser.problem : "invalid YAML");
-		yaml_parser_delete(&parser);
-		return -1;
+	*out = k8c_yaml_to_json(text, len, false, err);
+	if (!*out)
+		return k8c_error_wrap(err, "kubeconfig %s", name);
+	if (json_is_null(*out)) {
+		json_decref(*out);
+		*out = json_object();
 	}
-	root = yaml_document_get_root_node(&doc);
-	*out = root ? yaml_to_json(&doc, root, 0) : json_object();
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-	if (!*out || !json_is_object(*out)) {
+	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
 		return k8c_error_set(err, 0,

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	const struct proxy_backend_ops *ops = &proxy_nft_ops;
 	struct proxy_model *m;
 	void *be;
-	int c, rc = 0;
+	int c, rc = 0, netns_fd = -1; /* kept open: health-check ports are opened there */
 
 	k8c_ipnet_parse("10.96.0.0/12", 1, &cfg.service_cidr);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -230,13 +230,14 @@ int main(int argc, char **argv)
 		/* the backend's netlink socket belongs to the namespace it was opened in */
 		int fd = k8c_netns_open(netns, &err), saved = -1;
 
+		netns_fd = fd;
+
 		if (fd < 0 || k8c_netns_enter(fd, &saved, &err) < 0) {
 			fprintf(stderr, "k8c-proxy: --netns %s: %s\n", netns, err.msg);
 			if (fd >= 0)
 				close(fd);
 			return 2;
 		}
-		close(fd);
 		be = proxy_nft_new(&cfg, &err);
 		k8c_netns_restore(&saved);
 	} else {
@@ -245,6 +246,8 @@ int main(int argc, char **argv)
 	free(cfg.nodeport_ips);
 	if (!be) {
 		k8c_log_error("cannot start", "error=\"%s\"", err.msg);
+		if (netns_fd >= 0)
+			close(netns_fd);
 		if (have_kc)
 			k8c_kubeconfig_free(&kc);
 		return 1;
@@ -255,6 +258,8 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 		ops->free(be);
+		if (netns_fd >= 0)
+			close(netns_fd);
 		k8c_error_clear(&err);
 		free(files);
 		return rc;
@@ -268,6 +273,7 @@ int main(int argc, char **argv)
 			.kc = &kc,
 			.min_sync_ms = min_sync_ms,
 			.metrics_addr = metrics,
+			.netns_fd = netns_fd,
 		};
 
 		if (proxy_run(&ro, &err) < 0) {
@@ -309,6 +315,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	proxy_model_free(m);
+	if (netns_fd >= 0)
+		close(netns_fd);
 	ops->free(be);
 	k8c_error_clear(&err);
 	free(files);

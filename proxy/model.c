@@ -24,6 +24,7 @@ struct svc_obj {
 	struct k8c_ipnet *cips, *eips;
 	size_t n_cips, n_eips;
 	bool affinity, etp_local, itp_local;
+	uint16_t health_port;
 	uint32_t timeout;
 	struct svc_port *ports;
 	size_t n_ports;
@@ -233,6 +234,7 @@ static uint64_t port_hash(const struct proxy_svcport *p)
 	h_add(&h, &p->proto, sizeof(p->proto));
 	h_add(&h, &p->port, sizeof(p->port));
 	h_add(&h, &p->node_port, sizeof(p->node_port));
+	h_add(&h, &p->health_port, sizeof(p->health_port));
 	h_add(&h, &flags, 1);
 	h_add(&h, &p->affinity_timeout, sizeof(p->affinity_timeout));
 	h_add(&h, &p->n_cluster_ips, sizeof(size_t));
@@ -430,6 +432,11 @@ static struct svc_obj *svc_parse(json_t *svc)
 	o->timeout = o->affinity ? (uint32_t)timeout : 0;
 	o->etp_local = etp && strcmp(etp, "Local") == 0;
 	o->itp_local = itp && strcmp(itp, "Local") == 0;
+	if (o->etp_local) { /* the API allocates it for LoadBalancer services with policy Local */
+		long long hp = jint(spec, "healthCheckNodePort", 0);
+
+		o->health_port = hp > 0 && hp <= 65535 ? (uint16_t)hp : 0;
+	}
 	o->ports =
 		k8c_xcalloc(json_array_size(json_object_get(spec, "ports")) + 1, sizeof(*o->ports));
 	json_array_foreach(json_object_get(spec, "ports"), i, sp)
@@ -490,6 +497,7 @@ static struct proxy_svcport **build_ports(struct svc_entry *e, const char *ns, c
 		p->affinity_timeout = o->timeout;
 		p->etp_local = o->etp_local;
 		p->itp_local = o->itp_local;
+		p->health_port = o->health_port;
 		port_endpoints(e, p);
 		p->hash = port_hash(p);
 		out = k8c_xrealloc(out, (n + 1) * sizeof(*out));

@@ -37,6 +37,7 @@ struct proxy_svcport {
 	bool affinity;		    /* sessionAffinity ClientIP */
 	uint32_t affinity_timeout;  /* seconds */
 	bool etp_local, itp_local;  /* externalTrafficPolicy / internalTrafficPolicy Local */
+	uint16_t health_port;	    /* spec.healthCheckNodePort (etp Local only), or 0 */
 	struct proxy_endpoint *eps; /* from every slice of the service, sorted, no duplicates */
 	size_t n_eps;
 	uint64_t hash; /* of all of the above */

@@ -581,7 +581,15 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 	} else if (strcmp(chain, "masquerading") == 0) {
 		uint32_t bit = MASQ_BIT, zero = 0, all = ~0u;
 
+		uint32_t dnat = IPS_DST_NAT;
+
+		/* hairpin: only connections to a service (DNATed): an endpoint at 127.0.0.1 (the
+		 * API server's own) would otherwise masquerade all of the node's loopback traffic,
+		 * which then goes nowhere */
 		rs[n] = rule_new(chain);
+		nft_rule_ct(rs[n], NFT_CT_STATUS, NFT_REG_1);
+		nft_rule_bitwise(rs[n], NFT_REG_1, NFT_REG_1, &dnat, &zero, 4);
+		nft_rule_cmp(rs[n], NFT_REG_1, NFT_CMP_NEQ, &zero, 4);
 		ld_saddr(rs[n], R(0));
 		ld_daddr(rs[n], R(1));
 		nft_rule_lookup(rs[n], R(0), sets[S_HAIRPIN].name, false);
@@ -679,7 +687,7 @@ static const struct chaindef base_chains[] = {
 #define N_BASE (sizeof(base_chains) / sizeof(base_chains[0]))
 
 /* Bump when chain_rules() changes what it builds: restarted proxies then rewrite the chains. */
-#define RULES_VERSION "k8c-proxy rules 8"
+#define RULES_VERSION "k8c-proxy rules 9"
 
 /* The rules of a chain are a function of its name, the configuration and (for `services`) the
  * classes in use: hash those. */

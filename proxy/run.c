@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "health.h"
 #include "informer.h"
 #include "log.h"
 #include "metrics.h"
@@ -71,6 +72,8 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 	struct k8c_informer *svc = NULL, *eps = NULL;
 	struct loop l = {.o = o};
 	struct proxy_metrics mt = {0};
+	struct proxy_health *hc = proxy_health_new(o->netns_fd);
+	struct pollfd *p = NULL;
 	sigset_t mask;
 	_cleanup_close_ int sfd = -1, hfd = -1;
 	double last_sync = -1e12, retry_at = 0;
@@ -91,10 +94,7 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 		goto out;
 	k8c_log_info("watching", "server=%s", o->kc->server);
 	for (;;) {
-		struct pollfd p[4] = {{.fd = sfd, .events = POLLIN},
-				      {.fd = k8c_informer_fd(svc), .events = POLLIN},
-				      {.fd = k8c_informer_fd(eps), .events = POLLIN},
-				      {.fd = hfd, .events = POLLIN}};
+		size_t nh = proxy_health_count(hc);
 		bool synced = k8c_informer_has_synced(svc) && k8c_informer_has_synced(eps);
 		bool pending = synced && (full || proxy_model_dirty_count(o->m) > 0);
 		double now = now_ms(), due = last_sync + o->min_sync_ms;
@@ -142,6 +142,7 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 						l.first_delta = 0;
 					}
 					full = false;
+					proxy_health_update(hc, o->m);
 					retry_at = 0;
 					retry_ms = RETRY_MIN_MS;
 				}
@@ -150,7 +151,13 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 			}
 			timeout = (int)(due - now) + 1;
 		}
-		if (poll(p, hfd >= 0 ? 4 : 3, timeout) < 0) {
+		p = k8c_xrealloc(p, (4 + nh) * sizeof(*p));
+		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = k8c_informer_fd(svc), .events = POLLIN};
+		p[2] = (struct pollfd){.fd = k8c_informer_fd(eps), .events = POLLIN};
+		p[3] = (struct pollfd){.fd = hfd, .events = POLLIN}; /* -1: ignored by poll */
+		proxy_health_pollfds(hc, p + 4, nh);
+		if (poll(p, 4 + nh, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			k8c_error_errno(err, 0, errno, "poll");
@@ -166,12 +173,17 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 		}
 		if (hfd >= 0 && p[3].revents)
 			proxy_http_serve(hfd, &mt, o->m);
+		for (size_t i = 0; i < nh; i++)
+			if (p[4 + i].revents)
+				proxy_health_serve(hc, i, mt.synced_once && !mt.last_failed);
 		l.kind = "Service";
 		k8c_informer_dispatch(svc, on_delta, &l);
 		l.kind = "EndpointSlice";
 		k8c_informer_dispatch(eps, on_delta, &l);
 	}
 out:
+	proxy_health_free(hc);
+	free(p);
 	k8c_informer_free(svc);
 	k8c_informer_free(eps);
 	sigprocmask(SIG_UNBLOCK, &mask, NULL);

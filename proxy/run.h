@@ -14,6 +14,7 @@ struct proxy_run_opts {
 	/* syncs at most this often; a change after a quiet time goes at once */
 	unsigned min_sync_ms;
 	const char *metrics_addr; /* host:port for /healthz and /metrics, or NULL */
+	int netns_fd; /* the node's network namespace (health-check ports), -1: the current one */
 };
 
 /* Runs until SIGTERM or SIGINT (returns 0) or a fatal error (-1, err set). The rules stay in

@@ -320,6 +320,19 @@ assert_match "several transactions" 'transactions=([2-9]|[1-9][0-9]+) ' "$out"
 assert_eq "and the result works" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
 assert_match "restart after it: nothing to send" 'messages=0 ' "$(proxy --objects "$D/c.json")"
 
+log "an endpoint at 127.0.0.1 (the API server's kubernetes service) leaves loopback alone"
+objects "$D/lo.json" \
+	"$(svc kubernetes 10.96.0.1 '[{"name":"https","port":443}]')" \
+	"$(slice kubernetes kubernetes '[{"name":"https","port":6443}]' 127.0.0.1)" \
+	"$(svc web 10.96.0.10 '[{"name":"http","port":80}]')" \
+	"$(slice web-1 web '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/lo.json" >/dev/null
+bg_in "$NODE" "$PY" "$D/server.py" node "$D/node.ready"
+for _ in $(seq 100); do [[ -e $D/node.ready ]] && break; sleep 0.05; done
+# (hairpin masquerading once matched every 127.0.0.1 -> 127.0.0.1 packet, and such flows hung)
+assert_eq "node loopback connections still work" "node:8080 127.0.0.1" "$(from "$NODE" tcp 127.0.0.1 8080 1)"
+assert_eq "hairpin still masqueraded" "169.254.1.1" "$(from "$S1" tcp 10.96.0.10 80 20 | grep '^s1' | cut -d' ' -f2 | sort -u)"
+
 log "cleanup"
 assert_ok "--cleanup" proxy --cleanup
 assert_fails "table gone" ip netns exec "$NODE" nft list table ip k8c-proxy

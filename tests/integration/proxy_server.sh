@@ -117,6 +117,62 @@ grep -qE '^k8c_proxy_nftables_elements [1-9]' <<<"$metrics" || pfail "/metrics e
 ok "/metrics: service ports, endpoints, syncs, programming latency, elements"
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$M/nothing") == 404 ]] || pfail "unknown path: not 404"
 
+# health-check node port (externalTrafficPolicy Local): served in the node's namespace, 200 with
+# kube-proxy's JSON while this node has a ready endpoint of the service, 503 otherwise
+HCP=32123
+hc() { ip netns exec "$NODE" curl -s -m 5 -w ' %{http_code}' "http://127.0.0.1:$HCP/healthz"; }
+hc_is() { [[ $(hc) == "$1" ]]; }
+lb_slice() { # lb_slice NODE READY
+	k apply -f - >/dev/null <<YAML
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: lb-abc
+  namespace: default
+  labels: {kubernetes.io/service-name: lb}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [10.244.0.7]
+  conditions: {ready: $2}
+  nodeName: $1
+- addresses: [10.244.0.8]
+  conditions: {ready: true}
+  nodeName: node-2
+YAML
+}
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: lb, namespace: default}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  healthCheckNodePort: $HCP
+  ports: [{name: http, port: 80, targetPort: 8080}]
+YAML
+[[ $(k get svc lb -o jsonpath='{.spec.healthCheckNodePort}') == "$HCP" ]] ||
+	fail "healthCheckNodePort not kept: $(k get svc lb -o json)"
+lb_slice node-1 true
+want='{"service":{"namespace":"default","name":"lb"},"localEndpoints":1,"serviceProxyHealthy":true} 200'
+wait_for "health-check node port: 200 with one local endpoint" hc_is "$want"
+hdrs=$(ip netns exec "$NODE" curl -s -m 5 -o /dev/null -D - "http://127.0.0.1:$HCP/anything")
+grep -qi '^Content-Type: application/json' <<<"$hdrs" || pfail "health check headers: $hdrs"
+grep -qi '^X-Load-Balancing-Endpoint-Weight: 1' <<<"$hdrs" || pfail "health check headers: $hdrs"
+ok "health check: JSON, endpoint weight header, any path"
+[[ $(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HCP/") != 200 ]] ||
+	pfail "the health-check port answered in the host's namespace"
+ok "health check: not in the host's namespace"
+lb_slice node-1 false
+want='{"service":{"namespace":"default","name":"lb"},"localEndpoints":0,"serviceProxyHealthy":true} 503'
+wait_for "local endpoint not ready (another node's is): 503" hc_is "$want"
+lb_slice node-2 true
+wait_for "local endpoint moved to another node: 503" hc_is "$want"
+k delete svc lb >/dev/null
+k delete endpointslice lb-abc >/dev/null
+hc_gone() { ! ip netns exec "$NODE" curl -s -m 2 "http://127.0.0.1:$HCP/" >/dev/null; }
+wait_for "service deleted: health-check port closed" hc_gone
+
 log_n() { grep -c "$1" "$D/proxy.log" || true; }
 # someone deletes the table under the proxy: the next sync fails, is retried with back-off,
 # reads the kernel state back and rebuilds everything

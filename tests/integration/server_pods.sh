@@ -1,6 +1,6 @@
 #!/bin/bash
-# k8c-server's pods/binding (what a scheduler posts) and the checks of pods/log, with curl,
-# kubectl 1.31 and the Python client. No root needed.
+# k8c-server's pods/binding (what a scheduler posts), the checks of pods/log, label selectors and
+# healthCheckNodePort allocation, with curl, kubectl 1.31 and the Python client. No root needed.
 #
 #   kubectl / python3 kubernetes / curl ──TLS──► k8c-server 127.0.0.1:$PORT ($D/data)
 # Usage: server_pods.sh <build>/bin
@@ -77,6 +77,34 @@ code=$(C -o "$D/out" -w '%{http_code}' "$P/web/log")
 [[ $code == 503 ]] && jq -r .message "$D/out" | grep -q 'on node node-1' || fail "log of a bound pod: $code $(cat "$D/out")"
 code=$(C -o "$D/out" -w '%{http_code}' "$P/nope/log")
 [[ $code == 404 ]] || fail "log of a missing pod: $code"
+
+# Label selectors, set-based too (kubectl sends them as written).
+k label pod web tier=front >/dev/null && k label pod two tier=back >/dev/null && k label pod pending tier=db >/dev/null
+sel() { k get pods -l "$1" -o name | sed 's#pod/##' | sort | tr '\n' ' '; }
+[[ $(sel 'tier in (front,back)') == "two web " ]] || fail "in: $(sel 'tier in (front,back)')"
+[[ $(sel 'tier notin (front, back)') == "pending " ]] || fail "notin: $(sel 'tier notin (front, back)')"
+[[ $(sel 'tier notin (front),tier!=db') == "two " ]] || fail "notin + !=: $(sel 'tier notin (front),tier!=db')"
+[[ $(sel 'tier,!nope') == "pending two web " ]] || fail "exists: $(sel 'tier,!nope')"
+[[ $(sel '!tier') == "" ]] || fail "!tier: $(sel '!tier')"
+code=$(C -o "$D/out" -w '%{http_code}' -G --data-urlencode 'labelSelector=tier in (a' "$P")
+[[ $code == 400 ]] || fail "unclosed set: $code $(cat "$D/out")"
+code=$(C -o "$D/out" -w '%{http_code}' -G --data-urlencode 'fieldSelector=metadata.name in (web)' "$P")
+[[ $code == 400 ]] || fail "set-based field selector: $code $(cat "$D/out")"
+
+# healthCheckNodePort: allocated for LoadBalancer + externalTrafficPolicy Local, kept on update,
+# dropped when the policy goes back to Cluster, refused on other types, never shared.
+SVC=$U/api/v1/namespaces/default/services
+lb() { J -X POST -d "{\"metadata\":{\"name\":\"$1\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Local\",\"selector\":{\"app\":\"x\"},\"ports\":[{\"port\":80}]$2}}" "$SVC"; }
+hc1=$(lb lb1 | jq -r .spec.healthCheckNodePort)
+(( hc1 >= 30000 && hc1 <= 32767 )) || fail "no healthCheckNodePort: $hc1"
+code=$(lb lb2 ",\"healthCheckNodePort\":$hc1" | jq -r .code)
+[[ $code == 422 ]] || fail "a taken healthCheckNodePort was given again: $code"
+[[ $(C "$SVC/lb1" | jq '.spec.ports[0].nodePort') != "$hc1" ]] || fail "health check port equals the node port"
+out=$(k label svc lb1 x=y 2>&1) && [[ $(C "$SVC/lb1" | jq -r .spec.healthCheckNodePort) == "$hc1" ]] || fail "update lost the health check port: $out"
+out=$(k patch svc lb1 -p '{"spec":{"externalTrafficPolicy":"Cluster"}}' 2>&1) || fail "patch to Cluster: $out"
+[[ $(C "$SVC/lb1" | jq -r '.spec.healthCheckNodePort // "none"') == none ]] || fail "health check port kept with policy Cluster"
+code=$(J -o "$D/out" -w '%{http_code}' -X POST -d '{"metadata":{"name":"np1"},"spec":{"type":"NodePort","healthCheckNodePort":31999,"ports":[{"port":80}]}}' "$SVC")
+[[ $code == 422 ]] && jq -r .message "$D/out" | grep -q "may only be set when" || fail "healthCheckNodePort on a NodePort service: $code $(cat "$D/out")"
 
 srv_stop
 echo PASS

@@ -1,0 +1,794 @@
+/*
+ * k8c-ingress: an Ingress controller on h2o 2.2.5 (docs/ingress.md).
+ *
+ * The main thread runs the informers (Ingresses, IngressClasses, Services, EndpointSlices) in a
+ * poll loop, rebuilds the route table after each batch of deltas and publishes it; the serving
+ * thread runs h2o's event loop with one catch-all handler that routes with the current table and
+ * hands the request to h2o's reverse proxy (h2o_reprocess_request with overrides).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "cleanup.h"
+#include "informer.h"
+#include "kube_client.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "routes.h"
+#include "tls.h"
+
+#define N_INFORMERS 5
+
+static atomic_bool stop_requested;
+
+/* The published table: readers compare the generation (one atomic load per request) and take
+ * a reference under the lock only when it changed. */
+static struct {
+	pthread_mutex_t lock;
+	struct ing_table *table;
+	atomic_ulong generation;
+} pub = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* A keep-alive pool of upstream connections per endpoint address, per serving thread. */
+struct pool_slot {
+	char key[64]; /* "addr port" */
+	h2o_socketpool_t *pool;
+};
+
+static h2o_globalconf_t conf; /* shared by the serving threads, read-only once they run */
+
+struct serve_thread {
+	h2o_context_t ctx;
+	h2o_accept_ctx_t actx, actx_tls; /* HTTP, HTTPS (ssl_ctx: the default certificate) */
+	h2o_socket_t *lsock, *lsock_tls;
+	int lfd, lfd_tls;
+	pthread_t tid;
+	struct ing_table *table; /* this thread's reference */
+	unsigned long generation;
+	struct pool_slot *pools; /* open addressing, size a power of two */
+	size_t n_pools, cap_pools;
+};
+
+static unsigned long upstream_keepalive_ms = 2000;
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * The socketpool of an endpoint, made on first use. Pools are never freed while the thread runs
+ * (a pool must outlive its connections, and requests in flight may still use one whose endpoint
+ * left the table): their number is bounded by the endpoint addresses ever seen.
+ */
+static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing_endpoint *ep)
+{
+	char key[64];
+	size_t i;
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	h2o_socketpool_t *pool;
+
+	snprintf(key, sizeof(key), "%s %u", ep->addr, (unsigned)ep->port);
+	if (st->n_pools * 2 >= st->cap_pools) {
+		size_t cap = st->cap_pools ? 2 * st->cap_pools : 64;
+		struct pool_slot *n = calloc(cap, sizeof(*n));
+		if (!n)
+			return NULL;
+		for (i = 0; i < st->cap_pools; i++) {
+			size_t j;
+			if (!st->pools[i].pool)
+				continue;
+			for (j = hash_str(st->pools[i].key) & (cap - 1); n[j].pool;
+			     j = (j + 1) & (cap - 1))
+				;
+			n[j] = st->pools[i];
+		}
+		free(st->pools);
+		st->pools = n;
+		st->cap_pools = cap;
+	}
+	for (i = hash_str(key) & (st->cap_pools - 1); st->pools[i].pool;
+	     i = (i + 1) & (st->cap_pools - 1))
+		if (!strcmp(st->pools[i].key, key))
+			return st->pools[i].pool;
+	if (inet_pton(AF_INET, ep->addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, ep->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(ep->port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return NULL;
+	}
+	if (!(pool = malloc(sizeof(*pool))))
+		return NULL;
+	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, 0, SIZE_MAX);
+	h2o_socketpool_set_timeout(pool, st->ctx.loop, upstream_keepalive_ms);
+	snprintf(st->pools[i].key, sizeof(st->pools[i].key), "%s", key);
+	st->pools[i].pool = pool;
+	st->n_pools++;
+	return pool;
+}
+
+static void publish_table(struct ing_table *t)
+{
+	struct ing_table *old;
+
+	pthread_mutex_lock(&pub.lock);
+	old = pub.table;
+	pub.table = t;
+	atomic_store(&pub.generation, t->generation);
+	pthread_mutex_unlock(&pub.lock);
+	ing_table_unref(old);
+}
+
+static struct ing_table *current_table(struct serve_thread *st)
+{
+	unsigned long g = atomic_load_explicit(&pub.generation, memory_order_acquire);
+
+	if (g != st->generation) {
+		struct ing_table *old = st->table;
+
+		pthread_mutex_lock(&pub.lock);
+		st->table = pub.table ? ing_table_ref(pub.table) : NULL;
+		st->generation = st->table ? st->table->generation : 0;
+		pthread_mutex_unlock(&pub.lock);
+		ing_table_unref(old);
+	}
+	return st->table;
+}
+
+static void release_table(void *p)
+{
+	ing_table_unref(*(struct ing_table **)p);
+}
+
+/* X-Request-ID: 128 random-looking bits per request (splitmix64 seeded from getrandom). */
+static _Thread_local uint64_t rid_state;
+
+static uint64_t rid_next(void)
+{
+	uint64_t z;
+
+	if (!rid_state && getrandom(&rid_state, sizeof(rid_state), 0) != sizeof(rid_state))
+		rid_state = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&z;
+	z = (rid_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int https_port; /* of --listen-https, 0: none (no ssl-redirect) */
+
+/* ssl-redirect: 308 to https:// for a plain HTTP request to a TLS host. */
+static bool redirected(struct ing_table *t, h2o_req_t *req)
+{
+	char host[256], *url;
+	size_t n = 0;
+	const struct ing_tls_host *th;
+	int len;
+
+	if (!https_port || req->scheme != &H2O_URL_SCHEME_HTTP)
+		return false;
+	while (n < req->authority.len && n < sizeof(host) - 1 && req->authority.base[n] != ':') {
+		host[n] = req->authority.base[n];
+		n++;
+	}
+	host[n] = '\0';
+	if (!(th = ing_table_tls(t, host)) || !th->redirect)
+		return false;
+	len = https_port == 443
+		      ? asprintf(&url, "https://%s%.*s", host, (int)req->path.len, req->path.base)
+		      : asprintf(&url, "https://%s:%d%.*s", host, https_port, (int)req->path.len,
+				 req->path.base);
+	if (len < 0)
+		return false;
+	h2o_send_redirect(req, 308, "Permanent Redirect",
+			  h2o_strdup(&req->pool, url, (size_t)len).base, (size_t)len);
+	free(url);
+	return true;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
+	struct ing_table *t = current_table(st), **hold;
+	const struct ing_backend *b;
+	const struct ing_endpoint *ep;
+	h2o_req_overrides_t *ov;
+	h2o_iovec_t path = req->path_normalized;
+
+	if (!t) {
+		h2o_send_error_503(req, "Service Unavailable", "not synced yet\n", 0);
+		return 0;
+	}
+	if (redirected(t, req))
+		return 0;
+	if (!(b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len,
+				  NULL))) {
+		h2o_send_error_404(req, "Not Found", "no rule matches\n", 0);
+		return 0;
+	}
+	if (!(ep = ing_backend_pick(b))) {
+		h2o_send_error_503(req, "Service Unavailable",
+				   b->error ? "backend not found\n" : "no ready endpoints\n", 0);
+		return 0;
+	}
+	/* the request keeps its table (and so ep->addr) until its pool is freed */
+	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
+	*hold = ing_table_ref(t);
+
+	ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
+	memset(ov, 0, sizeof(*ov));
+	if (!(ov->socketpool = endpoint_pool(st, ep))) {
+		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
+		ov->hostport.port = ep->port;
+	}
+	/* X-Forwarded-Host is ours: a client's own is replaced, never passed on */
+	for (ssize_t i;
+	     (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-host"), -1)) >= 0;)
+		h2o_delete_header(&req->headers, i);
+	h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-host"), 0, NULL,
+			      req->input.authority.base, req->input.authority.len);
+	if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1) < 0) {
+		char *id = h2o_mem_alloc_pool(&req->pool, 33);
+		uint64_t a = rid_next(), b2 = rid_next();
+		snprintf(id, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b2);
+		h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0,
+				      NULL, id, 32);
+	}
+	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+	return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+	h2o_accept_ctx_t *actx = listener->data;
+	h2o_socket_t *sock;
+
+	if (err)
+		return;
+	if (!(sock = h2o_evloop_socket_accept(listener)))
+		return;
+	h2o_accept(actx, sock);
+}
+
+static _Thread_local struct serve_thread *self_thread;
+
+/* SNI: the certificate of the Secret named by the current table for this name, else the
+ * default. SSL_set_SSL_CTX takes its own reference, so the table may go away afterwards. */
+static int on_servername(SSL *ssl, int *al, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	struct ing_table *t = self_thread ? current_table(self_thread) : NULL;
+	const struct ing_tls_host *th;
+
+	if (t && name && (th = ing_table_tls(t, name)) && th->ctx)
+		SSL_set_SSL_CTX(ssl, th->ctx);
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static h2o_socket_t *start_listener(struct serve_thread *st, int fd, h2o_accept_ctx_t *actx)
+{
+	h2o_socket_t *sock = h2o_evloop_socket_create(st->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+
+	actx->ctx = &st->ctx;
+	actx->hosts = conf.hosts;
+	sock->data = actx;
+	h2o_socket_read_start(sock, on_accept);
+	return sock;
+}
+
+static void *serve_run(void *arg)
+{
+	struct serve_thread *st = arg;
+
+	self_thread = st;
+	h2o_context_init(&st->ctx, h2o_evloop_create(), &conf);
+	if (st->lfd >= 0)
+		st->lsock = start_listener(st, st->lfd, &st->actx);
+	if (st->lfd_tls >= 0)
+		st->lsock_tls = start_listener(st, st->lfd_tls, &st->actx_tls);
+	while (!atomic_load(&stop_requested))
+		h2o_evloop_run(st->ctx.loop, 1000);
+	for (int i = 0; i < 2; i++) {
+		h2o_socket_t *sock = i ? st->lsock_tls : st->lsock;
+		if (sock) {
+			h2o_socket_read_stop(sock);
+			h2o_socket_close(sock);
+		}
+	}
+	ing_table_unref(st->table);
+	st->table = NULL;
+	/* the loop has stopped: no connection will come back to a pool */
+	for (size_t i = 0; i < st->cap_pools; i++) {
+		if (st->pools[i].pool) {
+			h2o_socketpool_dispose(st->pools[i].pool);
+			free(st->pools[i].pool);
+		}
+	}
+	free(st->pools);
+	st->pools = NULL;
+	h2o_context_dispose(&st->ctx);
+	h2o_evloop_destroy(st->ctx.loop);
+	return NULL;
+}
+
+static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
+{
+	char host[128];
+	const char *colon = strrchr(spec, ':');
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int port, one = 1;
+	_cleanup_close_ int fd = -1;
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(host) || (port = atoi(colon + 1)) <= 0 ||
+	    port > 65535)
+		return k8c_error_set(err, 0, "%s %s: want ADDR:PORT", flag, spec);
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return k8c_error_set(err, 0, "%s %s: %s is not an IP address", flag, spec, host);
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return k8c_error_errno(err, 0, errno, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* one listening socket per serving thread on the same address; the kernel spreads the
+	 * connections */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		return k8c_error_errno(err, 0, errno, "%s %s: bind", flag, spec);
+	if (listen(fd, SOMAXCONN) < 0)
+		return k8c_error_errno(err, 0, errno, "%s %s: listen", flag, spec);
+	return k8c_steal_fd(fd);
+}
+
+/* status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve. */
+/*
+ * status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve, and cleared on
+ * an Ingress we no longer serve (another class now) that still shows our address. Written only
+ * when different, so our own status updates coming back as deltas write nothing.
+ */
+static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const json_t *served,
+			 const char *addr)
+{
+	struct in6_addr a6;
+	bool is_ip = inet_pton(AF_INET, addr, &a6) == 1 || inet_pton(AF_INET6, addr, &a6) == 1;
+	_cleanup_json_ json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr);
+	_cleanup_json_ json_t *none = json_array(), *ours = json_object();
+	json_t *k, *obj;
+	const char *key;
+	size_t i;
+
+	json_array_foreach(served, i, k) json_object_set(ours, json_string_value(k), json_true());
+	json_object_foreach(k8c_informer_cache(ings), key, obj)
+	{
+		const char *ns = json_string_value(
+			json_object_get(json_object_get(obj, "metadata"), "namespace"));
+		bool serve = json_object_get(ours, key) != NULL;
+		json_t *cur = json_object_get(
+			json_object_get(json_object_get(obj, "status"), "loadBalancer"), "ingress");
+		_cleanup_json_ json_t *copy = NULL;
+		struct k8c_error err = K8C_ERROR_INIT;
+
+		if (!ns || (serve ? json_equal(cur, want) : !json_equal(cur, want)))
+			continue;
+		copy = json_deep_copy(obj);
+		json_object_set_new(
+			copy, "status",
+			json_pack("{s:{s:O}}", "loadBalancer", "ingress", serve ? want : none));
+		if (k8c_kube_update_status(kc, K8C_GVR_INGRESSES, ns, copy, NULL, &err) < 0)
+			k8c_log_warn("status update failed (retried on the next change)",
+				     "ingress=%s error=\"%s\"", key, err.msg ? err.msg : "?");
+		else
+			k8c_log_info(serve ? "status updated"
+					   : "status cleared (not ours any more)",
+				     "ingress=%s address=%s", key, addr);
+		k8c_error_clear(&err);
+	}
+}
+
+/*
+ * Load the certificates the table's TLS hosts name (one SSL_CTX per Secret per build). A missing
+ * or bad Secret leaves the host on the default certificate, with a log line.
+ */
+static void attach_certs(struct ing_table *t, struct k8c_informer *secrets)
+{
+	_cleanup_json_ json_t *seen = json_object(); /* secret → index into all hosts, or -1 */
+	size_t n = t->n_tls_exact + t->n_tls_wild;
+
+	t->ctx_free = ing_tls_ctx_free;
+	for (size_t i = 0; i < n; i++) {
+		struct ing_tls_host *th =
+			i < t->n_tls_exact ? &t->tls_exact[i] : &t->tls_wild[i - t->n_tls_exact];
+		json_t *prev = json_object_get(seen, th->secret), *obj;
+		const char *slash = strchr(th->secret, '/');
+		char ns[256];
+		struct k8c_error err = K8C_ERROR_INIT;
+
+		if (prev) {
+			json_int_t j = json_integer_value(prev);
+			struct ing_tls_host *o = j < 0 ? NULL
+						 : (size_t)j < t->n_tls_exact
+							 ? &t->tls_exact[j]
+							 : &t->tls_wild[(size_t)j - t->n_tls_exact];
+			if (o && o->ctx && SSL_CTX_up_ref(o->ctx) == 1)
+				th->ctx = o->ctx;
+			continue;
+		}
+		if (!slash || (size_t)(slash - th->secret) >= sizeof(ns))
+			continue;
+		memcpy(ns, th->secret, (size_t)(slash - th->secret));
+		ns[slash - th->secret] = '\0';
+		if (!(obj = k8c_informer_get(secrets, ns, slash + 1)))
+			k8c_error_set(&err, 0, "not found");
+		else
+			th->ctx = ing_tls_secret_ctx(obj, &err);
+		if (!th->ctx)
+			k8c_log_warn("TLS secret not usable, the default certificate answers",
+				     "secret=%s host=%s error=\"%s\"", th->secret, th->name,
+				     err.msg ? err.msg : "?");
+		json_object_set_new(seen, th->secret, json_integer(th->ctx ? (json_int_t)i : -1));
+		k8c_error_clear(&err);
+	}
+}
+
+/* One log line per backend error that the previous table did not have (not every rebuild). */
+static void log_new_errors(const struct ing_table *t, json_t **prev)
+{
+	json_t *now = json_object();
+
+	for (size_t i = 0; i < t->n_backends; i++) {
+		const struct ing_backend *b = t->backends[i];
+		char *key;
+
+		if (!b->error && b->n_eps)
+			continue;
+		if (asprintf(&key, "%s %s:%s %s", b->ingress, b->service, b->port,
+			     b->error ? b->error : "no ready endpoints") < 0)
+			continue;
+		if (!json_object_get(*prev, key) && !json_object_get(now, key))
+			k8c_log_warn("backend not served (503)",
+				     "ingress=%s service=%s port=%s error=\"%s\"", b->ingress,
+				     b->service, b->port,
+				     b->error ? b->error : "no ready endpoints");
+		json_object_set_new(now, key, json_true());
+		free(key);
+	}
+	json_decref(*prev);
+	*prev = now;
+}
+
+struct loop {
+	const char *kind;
+	bool changed;
+};
+
+static void on_delta(const struct k8c_delta *d, void *arg)
+{
+	struct loop *l = arg;
+
+	switch (d->type) {
+	case K8C_DELTA_ERROR:
+		k8c_log_warn("watch error (retrying)", "kind=%s error=\"%s\"", l->kind,
+			     d->msg ? d->msg : "?");
+		break;
+	case K8C_DELTA_SYNCED:
+		k8c_log_info("informer synced", "kind=%s", l->kind);
+		l->changed = true;
+		break;
+	default:
+		l->changed = true;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: k8c-ingress [--kubeconfig PATH] [--listen-http ADDR:PORT]\n"
+	      "                   [--listen-https ADDR:PORT]\n"
+	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
+	      "                   [--upstream-keepalive-timeout MS] [--threads N]\n"
+	      "                   [--log-level debug|info|warn|error]\n"
+	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
+	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
+	      "HTTPS (HTTP/1.1 and HTTP/2; certificates of kubernetes.io/tls Secrets by SNI, else "
+	      "a\n"
+	      "self-signed default) on --listen-https (default 0.0.0.0:443; \"\" for none), "
+	      "proxying\n"
+	      "to the ready endpoints of their Services (round robin). --publish-address goes "
+	      "into\n"
+	      "status.loadBalancer.ingress of every served Ingress (default: the listen address\n"
+	      "when it is not a wildcard; none otherwise). Idle upstream connections are kept\n"
+	      "for reuse for MS milliseconds (default 2000). N serving threads (default 1), each\n"
+	      "with its own event loop and listening sockets (SO_REUSEPORT). See "
+	      "docs/ingress.md.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"kubeconfig", required_argument, NULL, 'k'},
+		{"listen-http", required_argument, NULL, 'l'},
+		{"listen-https", required_argument, NULL, 's'},
+		{"controller-class", required_argument, NULL, 'c'},
+		{"publish-address", required_argument, NULL, 'p'},
+		{"log-level", required_argument, NULL, 'v'},
+		{"threads", required_argument, NULL, 't'},
+		{"upstream-keepalive-timeout", required_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80", *listen_tls = "0.0.0.0:443",
+		   *controller = ING_DEFAULT_CONTROLLER;
+	char *publish = NULL;
+	enum k8c_log_level level = K8C_LOG_INFO;
+	struct k8c_kubeconfig cfg = {0};
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct k8c_informer *inf[N_INFORMERS] = {0};
+	struct loop loops[N_INFORMERS] = {{.kind = "Ingress"},
+					  {.kind = "IngressClass"},
+					  {.kind = "Service"},
+					  {.kind = "EndpointSlice"},
+					  {.kind = "Secret"}};
+	const struct k8c_gvr gvrs[N_INFORMERS] = {K8C_GVR_INGRESSES, K8C_GVR_INGRESSCLASSES,
+						  K8C_GVR_SERVICES, K8C_GVR_ENDPOINTSLICES,
+						  K8C_GVR_SECRETS};
+	struct serve_thread *sts = NULL;
+	int n_threads = 1, n_started = 0;
+	struct k8c_kube *kc = NULL;
+	SSL_CTX *default_ctx = NULL;
+	json_t *prev_errors = json_object();
+	unsigned long gen = 0;
+	sigset_t mask;
+	int sfd = -1, opt, rc = 1, i;
+
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			kubeconfig = optarg;
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 's':
+			listen_tls = optarg;
+			break;
+		case 'c':
+			controller = optarg;
+			break;
+		case 'p':
+			publish = strdup(optarg);
+			break;
+		case 'u': {
+			char *end;
+			errno = 0;
+			upstream_keepalive_ms = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !upstream_keepalive_ms) {
+				fprintf(stderr,
+					"k8c-ingress: --upstream-keepalive-timeout %s: want a "
+					"number of "
+					"milliseconds > 0\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || v < 1 || v > 64) {
+				fprintf(stderr, "k8c-ingress: --threads %s: want 1 to 64\n",
+					optarg);
+				return 2;
+			}
+			n_threads = (int)v;
+			break;
+		}
+		case 'v':
+			if (k8c_log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr, "k8c-ingress: --log-level %s: unknown level\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	k8c_log_init("k8c-ingress", level);
+	if (!publish) {
+		const char *colon = strrchr(listen_addr, ':');
+		char *host = colon ? strndup(listen_addr, (size_t)(colon - listen_addr)) : NULL;
+		if (host && *host && strcmp(host, "0.0.0.0") && strcmp(host, "[::]"))
+			publish = host;
+		else
+			free(host);
+	}
+
+	/* before any thread starts, so that every thread inherits the mask: the signals are read
+	 * from the signalfd only */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	if (k8c_kubeconfig_default(kubeconfig, NULL, &cfg, &err) < 0)
+		goto out;
+	if (!(kc = k8c_kube_new(&cfg, "k8c-ingress/" K8C_VERSION, &err)))
+		goto out;
+	for (i = 0; i < N_INFORMERS; i++) {
+		struct k8c_informer_opts o = {.gvr = gvrs[i], .user_agent = "k8c-ingress"};
+		if (i == 4) /* only the certificates of kubernetes.io/tls Secrets are kept */
+			o.transform = ing_tls_secret_transform;
+		if (!(inf[i] = k8c_informer_new(&cfg, &o, &err)) ||
+		    k8c_informer_start(inf[i], &err) < 0) {
+			k8c_error_wrap(&err, "informer %s", loops[i].kind);
+			goto out;
+		}
+	}
+	if (!(sts = calloc((size_t)n_threads, sizeof(*sts)))) {
+		k8c_error_set(&err, 0, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n_threads; i++)
+		sts[i].lfd = sts[i].lfd_tls = -1;
+	if (*listen_tls) {
+		https_port = atoi(strrchr(listen_tls, ':') + 1);
+		if (!(default_ctx = ing_tls_default_ctx(&err)))
+			goto out;
+		SSL_CTX_set_tlsext_servername_callback(default_ctx, on_servername);
+	}
+	for (i = 0; i < n_threads; i++) {
+		if (*listen_addr &&
+		    (sts[i].lfd = listen_on("--listen-http", listen_addr, &err)) < 0)
+			goto out;
+		if (*listen_tls &&
+		    (sts[i].lfd_tls = listen_on("--listen-https", listen_tls, &err)) < 0)
+			goto out;
+		sts[i].actx_tls.ssl_ctx = default_ctx;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+		k8c_error_errno(&err, 0, errno, "signalfd");
+		goto out;
+	}
+
+	h2o_config_init(&conf);
+	h2o_create_handler(h2o_config_register_path(
+				   h2o_config_register_host(
+					   &conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
+				   "/", 0),
+			   sizeof(h2o_handler_t))
+		->on_req = on_req;
+	for (; n_started < n_threads; n_started++) {
+		if ((errno = pthread_create(&sts[n_started].tid, NULL, serve_run,
+					    &sts[n_started]))) {
+			k8c_error_errno(&err, 0, errno, "pthread_create");
+			goto out;
+		}
+	}
+	k8c_log_info("listening", "http=%s https=%s threads=%d controller=%s publish=%s",
+		     *listen_addr ? listen_addr : "-", *listen_tls ? listen_tls : "-", n_threads,
+		     controller, publish ? publish : "-");
+
+	while (!atomic_load(&stop_requested)) {
+		struct pollfd pfd[N_INFORMERS + 1];
+		bool changed = false, synced = true;
+
+		for (i = 0; i < N_INFORMERS; i++)
+			pfd[i] = (struct pollfd){.fd = k8c_informer_fd(inf[i]), .events = POLLIN};
+		pfd[N_INFORMERS] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		if (poll(pfd, N_INFORMERS + 1, -1) < 0 && errno != EINTR) {
+			k8c_error_errno(&err, 0, errno, "poll");
+			goto out;
+		}
+		if (pfd[N_INFORMERS].revents & POLLIN) {
+			k8c_log_info("stopping", NULL);
+			atomic_store(&stop_requested, true);
+			break;
+		}
+		for (i = 0; i < N_INFORMERS; i++) {
+			loops[i].changed = false;
+			k8c_informer_dispatch(inf[i], on_delta, &loops[i]);
+			changed |= loops[i].changed;
+			synced &= k8c_informer_has_synced(inf[i]);
+		}
+		if (changed && synced) {
+			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
+			struct ing_table *t = ing_table_build(
+				k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
+				k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]), &bo, &err);
+			if (!t) {
+				k8c_log_error("route table build failed", "error=\"%s\"", err.msg);
+				k8c_error_clear(&err);
+				continue;
+			}
+			attach_certs(t, inf[4]);
+			log_new_errors(t, &prev_errors);
+			k8c_log_info("routes published",
+				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu", gen,
+				     json_array_size(t->served), t->n_exact + t->n_wild,
+				     t->n_tls_exact + t->n_tls_wild);
+			ing_table_ref(t);
+			publish_table(t);
+			if (publish)
+				write_status(kc, inf[0], t->served, publish);
+			ing_table_unref(t);
+		}
+	}
+	rc = 0;
+out:
+	if (rc && err.msg)
+		k8c_log_error("fatal", "error=\"%s\"", err.msg);
+	atomic_store(&stop_requested, true);
+	for (i = 0; i < n_started; i++)
+		pthread_join(sts[i].tid, NULL);
+	if (n_started)
+		h2o_config_dispose(&conf);
+	ing_table_unref(pub.table);
+	for (i = 0; i < N_INFORMERS; i++)
+		if (inf[i])
+			k8c_informer_free(inf[i]);
+	if (kc)
+		k8c_kube_free(kc);
+	if (sfd >= 0)
+		close(sfd);
+	for (i = n_started; sts && i < n_threads; i++) {
+		if (sts[i].lfd >= 0)
+			close(sts[i].lfd);
+		if (sts[i].lfd_tls >= 0)
+			close(sts[i].lfd_tls);
+	}
+	free(sts);
+	SSL_CTX_free(default_ctx);
+	json_decref(prev_errors);
+	k8c_error_clear(&err);
+	k8c_kubeconfig_free(&cfg);
+	free(publish);
+	return rc;
+}

@@ -1,0 +1,704 @@
+/* The Ingress route table: build from the caches, match a request (routes.h). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "routes.h"
+
+#define DEFAULT_CLASS_ANN "ingressclass.kubernetes.io/is-default-class"
+#define LEGACY_CLASS_ANN  "kubernetes.io/ingress.class"
+#define SERVICE_NAME_LBL  "kubernetes.io/service-name"
+
+/* One path rule while building: flattened over all Ingresses, then sorted and grouped by host. */
+struct entry {
+	char *host; /* lower case, "" for none, "*.x" for a wildcard */
+	struct ing_path p;
+	size_t order; /* the Ingress' rank (oldest first) */
+	size_t seq;
+};
+
+struct tls_entry {
+	char *host; /* lower case, "*.x" for a wildcard */
+	char *secret;
+	bool redirect;
+	size_t seq; /* Ingresses are visited oldest first */
+};
+
+struct builder {
+	struct ing_table *t;
+	json_t *svcs;	/* "ns/name" → Service (borrowed) */
+	json_t *slices; /* "ns/service" → array of EndpointSlices */
+	struct entry *e;
+	size_t n, cap;
+	struct ing_backend **defaults; /* per Ingress rank: its defaultBackend or NULL */
+	struct tls_entry *tls;
+	size_t n_tls, cap_tls;
+};
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static const char *jpath(const json_t *o, const char *a, const char *b)
+{
+	return jstr(json_object_get(o, a), b);
+}
+
+/* An informer cache (object) or an array, as a new array. */
+static json_t *as_array(json_t *c)
+{
+	json_t *a = json_array(), *v;
+	const char *k;
+	size_t i;
+
+	if (json_is_array(c))
+		json_array_foreach(c, i, v) json_array_append(a, v);
+	else if (json_is_object(c))
+		json_object_foreach(c, k, v) json_array_append(a, v);
+	return a;
+}
+
+static char *obj_key(const json_t *o)
+{
+	const char *ns = jpath(o, "metadata", "namespace");
+	char *s;
+
+	if (asprintf(&s, "%s/%s", ns, jpath(o, "metadata", "name")) < 0)
+		abort();
+	return s;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+	if (!p)
+		abort();
+	return p;
+}
+
+bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
+{
+	json_t *all = as_array(classes), *c;
+	const char *want = json_string_value(
+		json_object_get(json_object_get(ing, "spec"), "ingressClassName"));
+	bool ours = false, by_default = false;
+	size_t i;
+
+	if (!controller)
+		controller = ING_DEFAULT_CONTROLLER;
+	if (!want) {
+		want = json_string_value(json_object_get(
+			json_object_get(json_object_get(ing, "metadata"), "annotations"),
+			LEGACY_CLASS_ANN));
+		by_default = !want;
+	}
+	json_array_foreach(all, i, c)
+	{
+		if (strcmp(jpath(c, "spec", "controller"), controller))
+			continue;
+		if (by_default) {
+			const char *d = json_string_value(json_object_get(
+				json_object_get(json_object_get(c, "metadata"), "annotations"),
+				DEFAULT_CLASS_ANN));
+			if (d && !strcmp(d, "true"))
+				ours = true;
+		} else if (!strcmp(jpath(c, "metadata", "name"), want)) {
+			ours = true;
+		}
+	}
+	json_decref(all);
+	return ours;
+}
+
+/* Sort Ingresses oldest first (creationTimestamp is RFC 3339 in UTC: compares as text). */
+static int cmp_ingress(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int c = strcmp(jpath(x, "metadata", "creationTimestamp"),
+		       jpath(y, "metadata", "creationTimestamp"));
+	if (c)
+		return c;
+	c = strcmp(jpath(x, "metadata", "namespace"), jpath(y, "metadata", "namespace"));
+	return c ? c : strcmp(jpath(x, "metadata", "name"), jpath(y, "metadata", "name"));
+}
+
+static void add_endpoints(struct ing_backend *b, json_t *slices, const char *port_name)
+{
+	json_t *sl, *p, *ep;
+	size_t i, j, k, cap = 0;
+
+	json_array_foreach(slices, i, sl)
+	{
+		const char *at = jstr(sl, "addressType");
+		long port = -1;
+
+		if (strcmp(at, "IPv4") && strcmp(at, "IPv6"))
+			continue;
+		json_array_foreach(json_object_get(sl, "ports"), j, p)
+		{
+			if (!strcmp(jstr(p, "name"), port_name) &&
+			    json_is_integer(json_object_get(p, "port")))
+				port = (long)json_integer_value(json_object_get(p, "port"));
+		}
+		if (port <= 0 || port > 65535)
+			continue;
+		json_array_foreach(json_object_get(sl, "endpoints"), k, ep)
+		{
+			/* "ready": nil means ready (discovery/v1 EndpointConditions) */
+			json_t *ready = json_object_get(json_object_get(ep, "conditions"), "ready");
+			const char *addr = json_string_value(
+				json_array_get(json_object_get(ep, "addresses"), 0));
+
+			if (json_is_false(ready) || !addr || strlen(addr) >= sizeof(b->eps[0].addr))
+				continue;
+			if (b->n_eps == cap) {
+				cap = cap ? 2 * cap : 4;
+				b->eps = realloc(b->eps, cap * sizeof(*b->eps));
+				if (!b->eps)
+					abort();
+			}
+			snprintf(b->eps[b->n_eps].addr, sizeof(b->eps[0].addr), "%s", addr);
+			b->eps[b->n_eps++].port = (uint16_t)port;
+		}
+	}
+}
+
+/* A backend ({service: {name, port: {number|name}}} or legacy {serviceName, servicePort}). */
+static struct ing_backend *new_backend(struct builder *bd, const char *ing_key, const char *ns,
+				       const json_t *spec)
+{
+	struct ing_backend *b = xcalloc(1, sizeof(*b));
+	const json_t *svc = json_object_get(spec, "service");
+	const char *name;
+	json_t *port, *s, *sp, *match = NULL;
+	char buf[32], *key;
+	size_t i;
+
+	if (svc) {
+		name = jstr(svc, "name");
+		port = json_object_get(json_object_get(svc, "port"), "number");
+		if (!port)
+			port = json_object_get(json_object_get(svc, "port"), "name");
+	} else {
+		name = jstr(spec, "serviceName");
+		port = json_object_get(spec, "servicePort");
+	}
+	b->ingress = xstrdup(ing_key);
+	if (asprintf(&key, "%s/%s", ns, name) < 0)
+		abort();
+	b->service = key;
+	if (json_is_integer(port))
+		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(port));
+	else
+		snprintf(buf, sizeof(buf), "%s",
+			 json_string_value(port) ? json_string_value(port) : "");
+	b->port = xstrdup(buf);
+
+	bd->t->backends = realloc(bd->t->backends, (bd->t->n_backends + 1) * sizeof(b));
+	if (!bd->t->backends)
+		abort();
+	bd->t->backends[bd->t->n_backends++] = b;
+
+	if (!*name) {
+		b->error =
+			xstrdup("the backend names no service (resource backends are not served)");
+		return b;
+	}
+	if (!(s = json_object_get(bd->svcs, key))) {
+		if (asprintf(&b->error, "service %s not found", key) < 0)
+			abort();
+		return b;
+	}
+	json_array_foreach(json_object_get(json_object_get(s, "spec"), "ports"), i, sp)
+	{
+		if (json_is_integer(port) &&
+		    json_integer_value(json_object_get(sp, "port")) == json_integer_value(port))
+			match = sp;
+		else if (json_is_string(port) && !strcmp(jstr(sp, "name"), json_string_value(port)))
+			match = sp;
+		if (match)
+			break;
+	}
+	if (!match) {
+		if (asprintf(&b->error, "service %s has no port %s", key, b->port) < 0)
+			abort();
+		return b;
+	}
+	add_endpoints(b, json_object_get(bd->slices, key), jstr(match, "name"));
+	return b;
+}
+
+static void add_entry(struct builder *bd, const char *host, const char *path, const char *type,
+		      struct ing_backend *b, size_t order)
+{
+	struct entry *e;
+	size_t len;
+
+	if (bd->n == bd->cap) {
+		bd->cap = bd->cap ? 2 * bd->cap : 16;
+		bd->e = realloc(bd->e, bd->cap * sizeof(*bd->e));
+		if (!bd->e)
+			abort();
+	}
+	e = &bd->e[bd->n];
+	memset(e, 0, sizeof(*e));
+	e->host = xstrdup(host);
+	for (char *c = e->host; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	e->p.type = !strcmp(type, "Exact") ? ING_PATH_EXACT : ING_PATH_PREFIX;
+	if (!*path)
+		path = "/";
+	len = strlen(path);
+	if (e->p.type == ING_PATH_PREFIX)
+		while (len > 1 && path[len - 1] == '/')
+			len--;
+	e->p.path = strndup(path, len);
+	if (!e->p.path)
+		abort();
+	e->p.len = len;
+	e->p.backend = b;
+	e->order = order;
+	e->seq = bd->n++;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	if (c)
+		return c;
+	if (x->p.len != y->p.len)
+		return x->p.len > y->p.len ? -1 : 1;
+	if (x->p.type != y->p.type)
+		return x->p.type == ING_PATH_EXACT ? -1 : 1;
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* ssl-redirect: on unless our annotation or ingress-nginx's says "false". */
+static bool ssl_redirect(const json_t *ing)
+{
+	const json_t *ann = json_object_get(json_object_get(ing, "metadata"), "annotations");
+	static const char *const names[] = {"k8c.io/ssl-redirect",
+					    "nginx.ingress.kubernetes.io/ssl-redirect"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = json_string_value(json_object_get(ann, names[i]));
+		if (v && !strcasecmp(v, "false"))
+			return false;
+	}
+	return true;
+}
+
+static void add_ingress(struct builder *bd, json_t *ing, size_t order)
+{
+	json_t *spec = json_object_get(ing, "spec"), *rule, *p, *def;
+	const char *ns = jpath(ing, "metadata", "namespace");
+	char *key = obj_key(ing);
+	size_t i, j;
+
+	bool redirect = ssl_redirect(ing);
+
+	json_array_foreach(json_object_get(spec, "tls"), i, rule)
+	{
+		const char *secret = jstr(rule, "secretName");
+		json_t *h;
+
+		if (!*secret)
+			continue;
+		json_array_foreach(json_object_get(rule, "hosts"), j, h)
+		{
+			struct tls_entry *te;
+
+			if (!json_string_value(h) || !*json_string_value(h))
+				continue;
+			if (bd->n_tls == bd->cap_tls) {
+				bd->cap_tls = bd->cap_tls ? 2 * bd->cap_tls : 8;
+				bd->tls = realloc(bd->tls, bd->cap_tls * sizeof(*bd->tls));
+				if (!bd->tls)
+					abort();
+			}
+			te = &bd->tls[bd->n_tls];
+			te->host = xstrdup(json_string_value(h));
+			for (char *c = te->host; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (asprintf(&te->secret, "%s/%s", ns, secret) < 0)
+				abort();
+			te->redirect = redirect;
+			te->seq = bd->n_tls++;
+		}
+	}
+	def = json_object_get(spec, "defaultBackend");
+	if (!def)
+		def = json_object_get(spec, "backend"); /* extensions/v1beta1 */
+	if (def)
+		bd->defaults[order] = new_backend(bd, key, ns, def);
+	json_array_foreach(json_object_get(spec, "rules"), i, rule)
+	{
+		const char *host = jstr(rule, "host");
+		json_t *paths = json_object_get(json_object_get(rule, "http"), "paths");
+
+		if (!json_array_size(paths) && def) /* a host with only the defaultBackend */
+			add_entry(bd, host, "/", "Prefix", bd->defaults[order], order);
+		json_array_foreach(paths, j, p)
+		{
+			const char *type = jstr(p, "pathType");
+			struct ing_backend *b =
+				new_backend(bd, key, ns, json_object_get(p, "backend"));
+			add_entry(bd, host, jstr(p, "path"),
+				  *type ? type : "ImplementationSpecific", b, order);
+		}
+	}
+	free(key);
+}
+
+static int cmp_tls(const void *a, const void *b)
+{
+	const struct tls_entry *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* One TLS host per name (the first after sorting: the oldest Ingress' Secret). */
+static void group_tls(struct builder *bd)
+{
+	struct ing_table *t = bd->t;
+
+	if (bd->n_tls)
+		qsort(bd->tls, bd->n_tls, sizeof(*bd->tls), cmp_tls);
+	t->tls_exact = xcalloc(bd->n_tls, sizeof(*t->tls_exact));
+	t->tls_wild = xcalloc(bd->n_tls, sizeof(*t->tls_wild));
+	for (size_t i = 0; i < bd->n_tls; i++) {
+		const char *h = bd->tls[i].host;
+		bool wild = !strncmp(h, "*.", 2);
+		struct ing_tls_host *th;
+
+		if (i > 0 && !strcmp(h, bd->tls[i - 1].host))
+			continue;
+		th = wild ? &t->tls_wild[t->n_tls_wild++] : &t->tls_exact[t->n_tls_exact++];
+		th->name = xstrdup(wild ? h + 2 : h);
+		th->secret = xstrdup(bd->tls[i].secret);
+		th->redirect = bd->tls[i].redirect;
+	}
+}
+
+/* Group the sorted entries by host into the table. */
+static void group(struct builder *bd)
+{
+	struct ing_table *t = bd->t;
+	size_t i = 0;
+
+	t->exact = xcalloc(bd->n, sizeof(*t->exact));
+	t->wild = xcalloc(bd->n, sizeof(*t->wild));
+	while (i < bd->n) {
+		const char *host = bd->e[i].host;
+		struct ing_host *h;
+		size_t j = i, best = (size_t)-1;
+
+		while (j < bd->n && !strcmp(bd->e[j].host, host))
+			j++;
+		if (!*host) {
+			h = &t->any;
+			t->has_any = true;
+		} else if (!strncmp(host, "*.", 2)) {
+			h = &t->wild[t->n_wild++];
+		} else {
+			h = &t->exact[t->n_exact++];
+		}
+		h->name = xstrdup(!strncmp(host, "*.", 2) ? host + 2 : host);
+		h->paths = xcalloc(j - i, sizeof(*h->paths));
+		for (size_t k = i; k < j; k++) {
+			h->paths[h->n_paths++] = bd->e[k].p;
+			bd->e[k].p.path = NULL; /* moved */
+			if (bd->defaults[bd->e[k].order] && bd->e[k].order < best)
+				best = bd->e[k].order;
+		}
+		h->fallback = best != (size_t)-1 ? bd->defaults[best] : NULL;
+		i = j;
+	}
+}
+
+struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *services,
+				  json_t *slices, const struct ing_build_opts *opts,
+				  struct k8c_error *err)
+{
+	struct builder bd = {0};
+	json_t *ings = as_array(ingresses), *all, *v, *ours = json_array();
+	json_t **sorted;
+	size_t i, n = 0;
+
+	bd.t = xcalloc(1, sizeof(*bd.t));
+	atomic_init(&bd.t->refs, 1);
+	bd.t->generation = opts ? opts->generation : 0;
+	bd.t->served = json_array();
+
+	bd.svcs = json_object();
+	all = as_array(services);
+	json_array_foreach(all, i, v)
+	{
+		char *k = obj_key(v);
+		json_object_set(bd.svcs, k, v);
+		free(k);
+	}
+	json_decref(all);
+	bd.slices = json_object();
+	all = as_array(slices);
+	json_array_foreach(all, i, v)
+	{
+		const char *svc = json_string_value(
+			json_object_get(json_object_get(json_object_get(v, "metadata"), "labels"),
+					SERVICE_NAME_LBL));
+		char *k;
+		json_t *arr;
+
+		if (!svc)
+			continue;
+		if (asprintf(&k, "%s/%s", jpath(v, "metadata", "namespace"), svc) < 0)
+			abort();
+		if (!(arr = json_object_get(bd.slices, k))) {
+			arr = json_array();
+			json_object_set_new(bd.slices, k, arr);
+		}
+		json_array_append(arr, v);
+		free(k);
+	}
+	json_decref(all);
+
+	sorted = xcalloc(json_array_size(ings), sizeof(*sorted));
+	json_array_foreach(ings, i, v)
+	{
+		if (ing_is_ours(v, classes, opts ? opts->controller : NULL))
+			sorted[n++] = v;
+	}
+	qsort(sorted, n, sizeof(*sorted), cmp_ingress);
+	bd.defaults = xcalloc(n, sizeof(*bd.defaults));
+	for (i = 0; i < n; i++) {
+		char *k = obj_key(sorted[i]);
+		json_array_append_new(ours, json_string(k));
+		free(k);
+		add_ingress(&bd, sorted[i], i);
+		if (!bd.t->fallback && bd.defaults[i])
+			bd.t->fallback = bd.defaults[i];
+	}
+	if (bd.n)
+		qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);
+	group(&bd);
+	group_tls(&bd);
+	json_decref(bd.t->served);
+	bd.t->served = ours;
+
+	for (i = 0; i < bd.n; i++) {
+		free(bd.e[i].host);
+		free(bd.e[i].p.path);
+	}
+	free(bd.e);
+	for (i = 0; i < bd.n_tls; i++) {
+		free(bd.tls[i].host);
+		free(bd.tls[i].secret);
+	}
+	free(bd.tls);
+	free(bd.defaults);
+	free(sorted);
+	json_decref(bd.svcs);
+	json_decref(bd.slices);
+	json_decref(ings);
+	(void)err;
+	return bd.t;
+}
+
+struct ing_table *ing_table_ref(struct ing_table *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
+static void free_host(struct ing_host *h)
+{
+	for (size_t i = 0; i < h->n_paths; i++)
+		free(h->paths[i].path);
+	free(h->paths);
+	free(h->name);
+}
+
+void ing_table_unref(struct ing_table *t)
+{
+	size_t i;
+
+	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	for (i = 0; i < t->n_exact; i++)
+		free_host(&t->exact[i]);
+	for (i = 0; i < t->n_wild; i++)
+		free_host(&t->wild[i]);
+	free_host(&t->any);
+	free(t->exact);
+	free(t->wild);
+	for (i = 0; i < t->n_backends; i++) {
+		struct ing_backend *b = t->backends[i];
+		free(b->ingress);
+		free(b->service);
+		free(b->port);
+		free(b->error);
+		free(b->eps);
+		free(b);
+	}
+	free(t->backends);
+	for (i = 0; i < t->n_tls_exact + t->n_tls_wild; i++) {
+		struct ing_tls_host *th =
+			i < t->n_tls_exact ? &t->tls_exact[i] : &t->tls_wild[i - t->n_tls_exact];
+		if (th->ctx && t->ctx_free)
+			t->ctx_free(th->ctx);
+		free(th->name);
+		free(th->secret);
+	}
+	free(t->tls_exact);
+	free(t->tls_wild);
+	json_decref(t->served);
+	free(t);
+}
+
+bool ing_path_matches(const struct ing_path *p, const char *path, size_t len)
+{
+	if (p->type == ING_PATH_EXACT)
+		return len == p->len && !memcmp(path, p->path, len);
+	if (p->len == 1) /* "/" */
+		return len >= 1 && path[0] == '/';
+	return len >= p->len && !memcmp(path, p->path, p->len) &&
+	       (len == p->len || path[p->len] == '/');
+}
+
+/* Binary search of a lower-case host among hosts sorted by name. */
+static const struct ing_host *find_host(const struct ing_host *hosts, size_t n, const char *name,
+					size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(hosts[mid].name, name, len);
+		if (!c && hosts[mid].name[len])
+			c = 1;
+		if (!c)
+			return &hosts[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct ing_backend *ing_table_match(const struct ing_table *t, const char *host,
+					  size_t host_len, const char *path, size_t path_len,
+					  struct ing_match *m)
+{
+	char name[256];
+	const struct ing_host *h = NULL;
+	struct ing_match dummy;
+	size_t i, n = 0;
+	const char *q = memchr(path, '?', path_len);
+
+	if (!m)
+		m = &dummy;
+	memset(m, 0, sizeof(*m));
+	if (q)
+		path_len = (size_t)(q - path);
+	/* the host without ":port" (an IPv6 literal in brackets matches no rule host) */
+	for (i = 0; i < host_len && host[i] != ':' && n < sizeof(name) - 1; i++)
+		name[n++] = (char)tolower((unsigned char)host[i]);
+	if (i < host_len && host[i] != ':') /* longer than any DNS name: matches no host rule */
+		n = 0;
+	name[n] = '\0';
+	while (n > 0 && name[n - 1] == '.') /* "foo.com." is "foo.com" */
+		name[--n] = '\0';
+
+	if (n)
+		h = find_host(t->exact, t->n_exact, name, n);
+	if (!h && n) {
+		const char *dot = memchr(name, '.', n);
+		if (dot && dot > name)
+			h = find_host(t->wild, t->n_wild, dot + 1, n - (size_t)(dot + 1 - name));
+	}
+	if (!h && t->has_any)
+		h = &t->any;
+	m->host = h;
+	if (h) {
+		for (i = 0; i < h->n_paths; i++) {
+			if (ing_path_matches(&h->paths[i], path, path_len)) {
+				m->path = &h->paths[i];
+				m->backend = h->paths[i].backend;
+				return m->backend;
+			}
+		}
+		if (h->fallback)
+			return m->backend = h->fallback;
+	}
+	return m->backend = t->fallback;
+}
+
+static const struct ing_tls_host *find_tls(const struct ing_tls_host *hosts, size_t n,
+					   const char *name, size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(hosts[mid].name, name, len);
+		if (!c && hosts[mid].name[len])
+			c = 1;
+		if (!c)
+			return &hosts[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct ing_tls_host *ing_table_tls(const struct ing_table *t, const char *name)
+{
+	char lc[256];
+	size_t n = 0;
+	const struct ing_tls_host *th;
+	const char *dot;
+
+	if (!name)
+		return NULL;
+	for (; name[n] && n < sizeof(lc) - 1; n++)
+		lc[n] = (char)tolower((unsigned char)name[n]);
+	if (name[n]) /* longer than any DNS name */
+		return NULL;
+	lc[n] = '\0';
+	if (!n || (th = find_tls(t->tls_exact, t->n_tls_exact, lc, n)))
+		return n ? th : NULL;
+	dot = strchr(lc, '.');
+	if (!dot || dot == lc)
+		return NULL;
+	return find_tls(t->tls_wild, t->n_tls_wild, dot + 1, n - (size_t)(dot + 1 - lc));
+}
+
+const struct ing_endpoint *ing_backend_pick(const struct ing_backend *b)
+{
+	unsigned i;
+
+	if (!b || !b->n_eps)
+		return NULL;
+	i = atomic_fetch_add((atomic_uint *)&b->rr, 1);
+	return &b->eps[i % b->n_eps];
+}

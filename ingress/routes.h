@@ -1,0 +1,124 @@
+/*
+ * The Ingress route table: an immutable snapshot built from the informers' caches (Ingresses,
+ * IngressClasses, Services, EndpointSlices) and matched on every request (docs/ingress.md).
+ *
+ * Pure C + jansson, no I/O: ing_table_build() reads JSON collections (an informer cache, a JSON
+ * object key → object, or an array of objects) and returns a table that never changes afterwards
+ * except for the round-robin counters (atomics). Tables are reference counted so that the serving
+ * threads can keep the one they started a request on while the builder publishes a new one.
+ */
+#ifndef K8C_INGRESS_ROUTES_H
+#define K8C_INGRESS_ROUTES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "error.h"
+
+#define ING_DEFAULT_CONTROLLER "k8c.io/ingress"
+
+enum ing_path_type {
+	ING_PATH_EXACT,
+	ING_PATH_PREFIX, /* ImplementationSpecific is Prefix too */
+};
+
+struct ing_endpoint {
+	char addr[48]; /* IPv4 or IPv6 literal, without brackets */
+	uint16_t port;
+};
+
+/* Where a rule sends its requests: a Service port resolved to its ready endpoints. */
+struct ing_backend {
+	char *ingress;		  /* "ns/name" of the Ingress it comes from */
+	char *service;		  /* "ns/name" */
+	char *port;		  /* the Service port as written: "80" or "http" */
+	char *error;		  /* why it cannot be served (missing Service or port), else NULL */
+	struct ing_endpoint *eps; /* ready endpoints; none: 503 */
+	size_t n_eps;
+	atomic_uint rr;
+};
+
+struct ing_path {
+	char *path; /* normalized: a Prefix path has no trailing slash (but "/") */
+	size_t len;
+	enum ing_path_type type;
+	struct ing_backend *backend;
+};
+
+struct ing_host {
+	char *name; /* lower case; for a wildcard "*.foo.com" the key is "foo.com" */
+	struct ing_path
+		*paths; /* by precedence: longest first, Exact before Prefix, oldest first */
+	size_t n_paths;
+	struct ing_backend
+		*fallback; /* defaultBackend of the oldest Ingress of this host, or NULL */
+};
+
+/* A TLS host of spec.tls[]: the Secret whose certificate answers its SNI name. */
+struct ing_tls_host {
+	char *name;    /* lower case; a wildcard "*.foo.com" is keyed "foo.com" */
+	char *secret;  /* "ns/name" */
+	void *ctx;     /* filled after the build by whoever loads certificates (an SSL_CTX) */
+	bool redirect; /* HTTP requests get 308 to HTTPS (ssl-redirect, unless annotated "false") */
+};
+
+struct ing_table {
+	atomic_long refs;
+	unsigned long generation;
+	struct ing_host *exact; /* sorted by name (binary search) */
+	size_t n_exact;
+	struct ing_host *wild; /* keyed by parent domain, sorted */
+	size_t n_wild;
+	struct ing_host any; /* rules without a host */
+	bool has_any;
+	struct ing_backend *fallback;  /* defaultBackend of the oldest Ingress that has one */
+	struct ing_backend **backends; /* every backend, owned */
+	size_t n_backends;
+	json_t *served; /* array of "ns/name" of the Ingresses of our class, sorted */
+	struct ing_tls_host *tls_exact, *tls_wild; /* sorted by name; the oldest Ingress wins */
+	size_t n_tls_exact, n_tls_wild;
+	void (*ctx_free)(void *ctx); /* frees each ing_tls_host.ctx with the table */
+};
+
+struct ing_build_opts {
+	const char *controller; /* spec.controller of our IngressClasses; NULL: the default */
+	unsigned long generation;
+};
+
+/* Collections: a JSON object (key → object, as an informer cache) or an array; NULL: empty. */
+struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *services,
+				  json_t *slices, const struct ing_build_opts *opts,
+				  struct k8c_error *err);
+struct ing_table *ing_table_ref(struct ing_table *t);
+void ing_table_unref(struct ing_table *t);
+
+struct ing_match {
+	const struct ing_backend *backend; /* NULL: 404 */
+	const struct ing_path *path;	   /* the rule that matched; NULL for a defaultBackend */
+	const struct ing_host *host;	   /* NULL when no host entry matched */
+};
+
+/*
+ * Route one request: host as the client sent it (Host or :authority, a ":port" is ignored, case
+ * is not significant), path without the query (a '?' ends it). Returns m->backend or NULL.
+ */
+const struct ing_backend *ing_table_match(const struct ing_table *t, const char *host,
+					  size_t host_len, const char *path, size_t path_len,
+					  struct ing_match *m);
+
+/* The TLS host for an SNI name (exact first, then a single-label wildcard), or NULL. */
+const struct ing_tls_host *ing_table_tls(const struct ing_table *t, const char *name);
+
+/* The next endpoint in round robin, or NULL when the backend has none. Thread-safe. */
+const struct ing_endpoint *ing_backend_pick(const struct ing_backend *b);
+
+/* Whether an Ingress belongs to the IngressClasses of controller (exposed for tests). */
+bool ing_is_ours(const json_t *ingress, json_t *classes, const char *controller);
+
+/* Whether a request path matches one rule path (exposed for tests). */
+bool ing_path_matches(const struct ing_path *p, const char *path, size_t len);
+
+#endif

@@ -1,0 +1,377 @@
+#!/bin/bash
+# k8c-ingress against k8c-server, loopback only (no root): an IngressClass of ours and one of
+# another controller, Services and EndpointSlices pointing at echo backends on 127.0.0.x, Ingresses
+# with hosts and Exact/Prefix paths made with kubectl; curl --resolve checks routing, precedence,
+# wildcard hosts, 404, 503, round robin, X-Forwarded-*, status.loadBalancer and live changes.
+set -e
+. "$(dirname "$0")/server_lib.sh"
+[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+
+ING_PID=
+BACK_PIDS=()
+cleanup_all() {
+	set +e
+	for p in $ING_PID "${BACK_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	srv_cleanup
+}
+srv_setup ingress-basic
+trap cleanup_all EXIT
+srv_instance "$D"
+srv_start 31
+
+ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
+ok() { echo "  ok: $*" >&2; }
+
+# An echo backend: answers every GET with who it is and what it saw.
+cat >"$D/echo.py" <<'EOF'
+import http.server, os, sys, time
+name, addr, port, release = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        h = self.headers
+        if self.path == "/slow":  # answers once the test creates the file `release`
+            while not os.path.exists(release):
+                time.sleep(0.05)
+        body = ("backend=%s host=%s path=%s xfh=%s xff=%s xfp=%s peer=%d rid=%s\n" % (
+            name, h.get("Host"), self.path, h.get("X-Forwarded-Host"),
+            h.get("X-Forwarded-For"), h.get("X-Forwarded-Proto"),
+            self.client_address[1], h.get("X-Request-ID"))).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((addr, port), H).serve_forever()
+EOF
+PA=$(srv_port)
+PB=$(srv_port)
+$PY "$D/echo.py" a1 127.0.0.2 "$PA" "$D/release" & BACK_PIDS+=($!)
+$PY "$D/echo.py" a2 127.0.0.4 "$PA" "$D/release" & BACK_PIDS+=($!)
+$PY "$D/echo.py" b 127.0.0.3 "$PB" "$D/release" & BACK_PIDS+=($!)
+for hp in 127.0.0.2:$PA 127.0.0.4:$PA 127.0.0.3:$PB; do
+	for _ in $(seq 100); do
+		curl -s "http://$hp/" >/dev/null && break
+		sleep 0.1
+	done
+	curl -s "http://$hp/" | grep -q backend= || fail "echo backend $hp not up"
+done
+
+k create namespace ing >/dev/null
+k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: k8c}
+spec: {controller: k8c.io/ingress}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: other}
+spec: {controller: example.com/other}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-a, namespace: ing}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-b, namespace: ing}
+spec: {ports: [{port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-empty, namespace: ing}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-a-1, namespace: ing, labels: {kubernetes.io/service-name: svc-a}}
+addressType: IPv4
+ports: [{name: http, port: $PA}]
+endpoints:
+- addresses: [127.0.0.2]
+  conditions: {ready: true}
+- addresses: [127.0.0.4]
+- addresses: [127.0.0.9]
+  conditions: {ready: false}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-b-1, namespace: ing, labels: {kubernetes.io/service-name: svc-b}}
+addressType: IPv4
+ports: [{port: $PB}]
+endpoints:
+- addresses: [127.0.0.3]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: ing
+  annotations: {nginx.ingress.kubernetes.io/ssl-redirect: "false"}
+spec:
+  ingressClassName: k8c
+  tls:
+  - {hosts: [foo.test], secretName: foo-tls}
+  rules:
+  - host: foo.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}
+      - {path: /app, pathType: Prefix, backend: {service: {name: svc-a, port: {name: http}}}}
+      - {path: /app, pathType: Exact, backend: {service: {name: svc-b, port: {number: 8080}}}}
+      - {path: /api/, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 8080}}}}
+      - {path: /empty, pathType: Prefix, backend: {service: {name: svc-empty, port: {number: 80}}}}
+      - {path: /gone, pathType: Prefix, backend: {service: {name: svc-gone, port: {number: 80}}}}
+  - host: "*.wild.test"
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 8080}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: secure, namespace: ing}
+spec:
+  ingressClassName: k8c
+  tls:
+  - {hosts: [sec.test], secretName: foo-tls}
+  rules:
+  - host: sec.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 8080}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: theirs, namespace: ing}
+spec:
+  ingressClassName: other
+  rules:
+  - host: other.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}
+EOF
+
+IP=$(srv_port)
+SP=$(srv_port)
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
+	--upstream-keepalive-timeout 600000 2>"$D/ingress.log" &
+ING_PID=$!
+
+# get HOST PATH: the body (or the status code line for non-2xx) for HOST's PATH through the ingress.
+get() {
+	curl -s --max-time 10 --resolve "$1:$IP:127.0.0.1" -o "$D/body" -w '%{http_code}' \
+		"http://$1:$IP$2" >"$D/code" || true
+	if [[ $(cat "$D/code") == 200 ]]; then cat "$D/body"; else echo "status=$(cat "$D/code")"; fi
+}
+# expect HOST PATH PATTERN: the answer matches the grep -E pattern.
+expect() {
+	local got
+	got=$(get "$1" "$2")
+	grep -Eq -- "$3" <<<"$got" || ifail "$1$2: got '$got', want /$3/"
+	ok "$1$2 -> $3"
+}
+# wait_until WHAT HOST PATH PATTERN: the controller works asynchronously; 60 s at most.
+wait_until() {
+	for _ in $(seq 600); do
+		get "$2" "$3" | grep -Eq -- "$4" && { ok "$1"; return 0; }
+		kill -0 "$ING_PID" 2>/dev/null || ifail "k8c-ingress exited"
+		sleep 0.1
+	done
+	ifail "$1: $2$3 never matched /$4/ (last: $(get "$2" "$3"))"
+}
+
+wait_until "routes served" foo.test /x "backend=a"
+# precedence and element-wise prefixes
+expect foo.test /app "backend=b "		# Exact beats Prefix on a tie
+expect foo.test /app/x "backend=a"		# only the Prefix matches
+expect foo.test /apple "backend=a.* path=/apple" # /app does not match /apple: falls to /
+expect foo.test /api "backend=b .*path=/api "	# the rule's trailing slash is ignored
+expect foo.test /api/v1/x?q=1 "backend=b .*path=/api/v1/x\?q=1 "
+expect FOO.test /api "backend=b"		# host case is not significant
+# what the backend saw
+expect foo.test /hdr "host=foo.test:$IP path=/hdr xfh=foo.test:$IP xff=127.0.0.1 xfp=http"
+# a client's own X-Forwarded-Host is replaced (the echo shows the first one it got)
+curl -s --max-time 10 --resolve "foo.test:$IP:127.0.0.1" -H 'X-Forwarded-Host: evil.test' "http://foo.test:$IP/xfh" |
+	grep -q "xfh=foo.test:$IP " || ifail "a client's X-Forwarded-Host was passed on"
+ok "a client's X-Forwarded-Host is replaced"
+# X-Request-ID: generated (32 hex digits, another per request) unless the client sent one
+r1=$(get foo.test /rid | grep -oE 'rid=[0-9a-f]{32}$')
+r2=$(get foo.test /rid | grep -oE 'rid=[0-9a-f]{32}$')
+[[ -n $r1 && -n $r2 && $r1 != "$r2" ]] || ifail "X-Request-ID: got '$r1' and '$r2'"
+curl -s --max-time 10 --resolve "foo.test:$IP:127.0.0.1" -H 'X-Request-ID: mine-1' "http://foo.test:$IP/rid" |
+	grep -q 'rid=mine-1$' || ifail "a client's X-Request-ID was not passed on"
+ok "X-Request-ID ($r1, $r2; a client's own passed on)"
+# upstream keep-alive: two requests in a row to svc-b's one endpoint come over one connection
+p1=$(get foo.test /api | grep -oE 'peer=[0-9]+')
+p2=$(get foo.test /api | grep -oE 'peer=[0-9]+')
+[[ -n $p1 && $p1 == "$p2" ]] || ifail "upstream connection not reused: '$p1' then '$p2'"
+ok "upstream keep-alive ($p1 twice)"
+# wildcard hosts: one label only
+expect x.wild.test / "backend=b"
+expect y.x.wild.test / "status=404"
+expect wild.test / "status=404"
+# other hosts and classes, missing endpoints and Services
+expect nothing.test / "status=404"
+expect other.test / "status=404"
+expect foo.test /empty "status=503"
+expect foo.test /gone "status=503"
+# round robin over the ready endpoints of svc-a (127.0.0.9 is not ready)
+seen=""
+for _ in 1 2 3 4; do seen+=$(get foo.test /rr | grep -oE 'backend=a[0-9]')" "; done
+grep -q "a1" <<<"$seen" && grep -q "a2" <<<"$seen" || ifail "round robin: saw only $seen"
+ok "round robin: $seen"
+
+# status.loadBalancer: ours gets the listen address, theirs nothing
+for _ in $(seq 600); do
+	[[ $(k -n ing get ingress web -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == 127.0.0.1 ]] && break
+	sleep 0.1
+done
+[[ $(k -n ing get ingress web -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == 127.0.0.1 ]] ||
+	ifail "status.loadBalancer of ing/web: $(k -n ing get ingress web -o jsonpath='{.status}')"
+ok "status.loadBalancer.ingress of ing/web"
+[[ -z $(k -n ing get ingress theirs -o jsonpath='{.status.loadBalancer.ingress}') ]] ||
+	ifail "ing/theirs (another class) got a status"
+ok "no status on another class' Ingress"
+
+# TLS: the Secret named by the Ingress does not exist yet, so the default certificate answers;
+# once it is created, foo.test's own certificate is served (picked up live, chosen by SNI)
+command -v openssl >/dev/null || fail "openssl not found"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=foo.test \
+	-addext subjectAltName=DNS:foo.test -keyout "$D/foo.key" -out "$D/foo.crt" 2>/dev/null
+tls() { curl -s --max-time 10 --resolve "$1:$SP:127.0.0.1" "${@:3}" "https://$1:$SP$2"; }
+tls foo.test /api -k | grep -q "backend=b .*xfp=https" || ifail "HTTPS with the default certificate"
+ok "HTTPS before the Secret exists (default certificate)"
+tls foo.test /api --cacert "$D/foo.crt" >/dev/null && ifail "foo.test's certificate served before its Secret exists"
+k -n ing create secret tls foo-tls --cert "$D/foo.crt" --key "$D/foo.key" >/dev/null
+for _ in $(seq 600); do
+	tls foo.test /api --cacert "$D/foo.crt" | grep -q "backend=b" && break
+	sleep 0.1
+done
+tls foo.test /api --cacert "$D/foo.crt" | grep -q "backend=b .*xfp=https" ||
+	ifail "foo.test's certificate not served after its Secret was created"
+ok "the Secret's certificate is picked up live and verifies"
+[[ $(tls foo.test /api --cacert "$D/foo.crt" --http2 -o /dev/null -w '%{http_version}') == 2 ]] ||
+	ifail "no HTTP/2 over TLS"
+ok "HTTP/2 over TLS"
+tls x.wild.test / --cacert "$D/foo.crt" >/dev/null && ifail "x.wild.test got foo.test's certificate"
+tls x.wild.test / -k | grep -q "backend=b" || ifail "x.wild.test over HTTPS (default certificate)"
+ok "a host without TLS gets the default certificate"
+
+# ssl-redirect: on by default for a TLS host (sec.test), off by annotation (foo.test, above)
+r=$(curl -s --max-time 10 --resolve "sec.test:$IP:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' \
+	"http://sec.test:$IP/p/q?x=1")
+[[ $r == "308 https://sec.test:$SP/p/q?x=1" ]] || ifail "ssl-redirect of sec.test: got '$r'"
+ok "ssl-redirect: $r"
+tls sec.test /p -k | grep -q "backend=b .*xfp=https" || ifail "sec.test over HTTPS"
+ok "sec.test over HTTPS"
+
+# live changes, no restart: a new Ingress on a new host, a path moved, endpoints removed
+k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: late, namespace: ing}
+spec:
+  ingressClassName: k8c
+  rules:
+  - host: late.test
+    http:
+      paths:
+      - {path: /only, pathType: Exact, backend: {service: {name: svc-b, port: {number: 8080}}}}
+EOF
+wait_until "a new Ingress is served" late.test /only "backend=b"
+expect late.test /only/not "status=404"
+# a route change while a request is in flight (/slow waits for $D/release) and while a client
+# holds a keep-alive connection: neither is dropped, the new request on the old connection
+# takes the new route
+cat >"$D/client.py" <<'EOF'
+import http.client, os, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=120)
+def get():
+    c.request("GET", "/keep", headers={"Host": "foo.test"})
+    r = c.getresponse()
+    return "%d %s" % (r.status, r.read().decode().strip())
+first = get()
+port = c.sock.getsockname()[1]
+open(sys.argv[2] + "/client-ready", "w").close()
+while not os.path.exists(sys.argv[2] + "/go"):
+    time.sleep(0.05)
+second = get()
+print("%s | %s | same-connection=%s" % (first, second, c.sock.getsockname()[1] == port))
+EOF
+curl -s --max-time 120 --resolve "foo.test:$IP:127.0.0.1" -w ' code=%{http_code}' "http://foo.test:$IP/slow" >"$D/slow.out" &
+SLOW_PID=$!
+BACK_PIDS+=("$SLOW_PID")
+$PY "$D/client.py" "$IP" "$D" >"$D/client.out" &
+CLIENT_PID=$!
+BACK_PIDS+=("$CLIENT_PID")
+for _ in $(seq 600); do [[ -e $D/client-ready ]] && break; sleep 0.1; done
+[[ -e $D/client-ready ]] || ifail "the keep-alive client did not start"
+k -n ing patch ingress web --type=json \
+	-p '[{"op":"replace","path":"/spec/rules/0/http/paths/0/backend/service","value":{"name":"svc-b","port":{"number":8080}}}]' >/dev/null
+wait_until "a changed backend is served" foo.test /x "backend=b"
+[[ ! -s $D/slow.out ]] || ifail "the slow request answered before it was released: $(cat "$D/slow.out")"
+touch "$D/release" "$D/go"
+wait "$SLOW_PID" || ifail "the in-flight request failed: $(cat "$D/slow.out")"
+wait "$CLIENT_PID" || ifail "the keep-alive client failed: $(cat "$D/client.out")"
+{ grep -Eq '^backend=a[12] .*path=/slow ' "$D/slow.out" && grep -q '^ code=200$' "$D/slow.out"; } ||
+	ifail "in-flight request across the change: $(cat "$D/slow.out")"
+ok "a request in flight during the change finished on its old route"
+grep -Eq '^200 backend=a[12] .*\| 200 backend=b .*\| same-connection=True$' "$D/client.out" ||
+	ifail "keep-alive client across the change: $(cat "$D/client.out")"
+ok "a keep-alive connection survived the change and took the new route"
+k -n ing patch endpointslice svc-b-1 --type=merge -p '{"endpoints":[]}' >/dev/null
+wait_until "an emptied EndpointSlice answers 503" foo.test /x "status=503"
+k -n ing patch ingress theirs --type=merge -p '{"spec":{"ingressClassName":"k8c"}}' >/dev/null
+wait_until "an Ingress moved to our class is served" other.test / "backend=a"
+st() { k -n ing get ingress "$1" -o jsonpath='{.status.loadBalancer.ingress[*].ip}'; }
+for _ in $(seq 600); do [[ $(st theirs) == 127.0.0.1 ]] && break; sleep 0.1; done
+[[ $(st theirs) == 127.0.0.1 ]] || ifail "ing/theirs moved to our class has no status"
+ok "an Ingress moved to our class gets our status"
+k -n ing patch ingress theirs --type=merge -p '{"spec":{"ingressClassName":"other"}}' >/dev/null
+wait_until "an Ingress moved to another class is no longer served" other.test / "status=404"
+for _ in $(seq 600); do [[ -z $(st theirs) ]] && break; sleep 0.1; done
+[[ -z $(st theirs) ]] || ifail "ing/theirs moved away still shows our address: $(st theirs)"
+ok "an Ingress moved to another class has our status cleared"
+k -n ing delete ingress late >/dev/null
+wait_until "a deleted Ingress is no longer served" late.test /only "status=404"
+
+grep -q 'msg="backend not served (503)" ingress=ing/web service=ing/svc-gone port=80 error="service ing/svc-gone not found"' "$D/ingress.log" ||
+	ifail "no log line for the missing Service"
+[[ $(grep -c 'service=ing/svc-gone' "$D/ingress.log") == 1 ]] || ifail "the missing Service was logged more than once"
+ok "a missing Service is logged once"
+kill -TERM "$ING_PID"
+rc=0
+wait "$ING_PID" || rc=$?
+ING_PID=
+[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ok "k8c-ingress stopped cleanly"
+
+# restart with two serving threads: the routes come back from the informers alone, the statuses
+# already right are not written again, and it serves with two threads
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
+	--threads 2 2>"$D/ingress.log" &
+ING_PID=$!
+wait_until "routes served after a restart" foo.test /app/x "backend=a"
+for n in $(seq 16); do
+	expect foo.test /app/$n "backend=a[12] .*path=/app/$n " 2>/dev/null
+done
+ok "16 requests with two serving threads (16 connections)"
+[[ $(tls foo.test /app/1 --cacert "$D/foo.crt" -o /dev/null -w '%{http_code}') == 200 ]] ||
+	ifail "HTTPS with the Secret's certificate after a restart"
+ok "HTTPS with the Secret's certificate after a restart"
+grep -q 'msg="status updated"' "$D/ingress.log" && ifail "statuses were rewritten after a restart"
+ok "no status rewritten after a restart"
+kill -TERM "$ING_PID"
+rc=0
+wait "$ING_PID" || rc=$?
+ING_PID=
+[[ $rc == 0 ]] || ifail "k8c-ingress (2 threads) exit status $rc after SIGTERM"
+srv_stop
+echo PASS

@@ -1,0 +1,356 @@
+/* ingress/routes: the route table against the Ingress spec's matching tables. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "routes.h"
+
+/* JSON written with ' for " (readable test data). */
+static json_t *j(const char *text)
+{
+	char *s = strdup(text);
+	json_error_t e;
+	json_t *v;
+
+	for (char *c = s; *c; c++)
+		if (*c == '\'')
+			*c = '"';
+	v = json_loads(s, 0, &e);
+	if (!v)
+		fail_msg("bad test JSON: %s: %s", e.text, s);
+	free(s);
+	return v;
+}
+
+#define CLASSES                                                                                    \
+	"[{'metadata':{'name':'k8c'},'spec':{'controller':'k8c.io/ingress'}},"                     \
+	"{'metadata':{'name':'nginx'},'spec':{'controller':'k8s.io/ingress-nginx'}}]"
+
+/* Services a (port 80 "http"), b (port 8080 unnamed), empty (no endpoints) in ns1. */
+#define SERVICES                                                                                   \
+	"[{'metadata':{'namespace':'ns1','name':'a'},'spec':{'ports':[{'name':'http','port':80}]}" \
+	"},"                                                                                       \
+	"{'metadata':{'namespace':'ns1','name':'b'},'spec':{'ports':[{'port':8080}]}},"            \
+	"{'metadata':{'namespace':'ns1','name':'empty'},'spec':{'ports':[{'port':80}]}}]"
+
+#define SLICES                                                                                     \
+	"[{'metadata':{'namespace':'ns1','name':'a-1','labels':{'kubernetes.io/"                   \
+	"service-name':'a'}},"                                                                     \
+	"'addressType':'IPv4','ports':[{'name':'http','port':9001}],"                              \
+	"'endpoints':[{'addresses':['127.0.0.2'],'conditions':{'ready':true}},"                    \
+	"{'addresses':['127.0.0.3']},"                                                             \
+	"{'addresses':['127.0.0.4'],'conditions':{'ready':false}}]},"                              \
+	"{'metadata':{'namespace':'ns1','name':'b-1','labels':{'kubernetes.io/"                    \
+	"service-name':'b'}},"                                                                     \
+	"'addressType':'IPv4','ports':[{'port':9002}],"                                            \
+	"'endpoints':[{'addresses':['127.0.0.5']}]}]"
+
+static struct ing_table *build(const char *ingresses)
+{
+	json_t *i = j(ingresses), *c = j(CLASSES), *s = j(SERVICES), *e = j(SLICES);
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct ing_table *t = ing_table_build(i, c, s, e, NULL, &err);
+
+	assert_non_null(t);
+	json_decref(i);
+	json_decref(c);
+	json_decref(s);
+	json_decref(e);
+	return t;
+}
+
+/* "ns/ingress service path" of the match, or "404". */
+static const char *route(const struct ing_table *t, const char *host, const char *path)
+{
+	static char buf[256];
+	struct ing_match m;
+
+	if (!ing_table_match(t, host, strlen(host), path, strlen(path), &m))
+		return "404";
+	snprintf(buf, sizeof(buf), "%s %s %s", m.backend->ingress, m.backend->service,
+		 m.path ? m.path->path : "default");
+	return buf;
+}
+
+#define BK(svc)		   "{'service':{'name':'" svc "','port':{'number':80}}}"
+#define P(path, type, svc) "{'path':'" path "','pathType':'" type "','backend':" BK(svc) "}"
+#define ING(name, ts, host, paths)                                                                 \
+	"{'metadata':{'namespace':'ns1','name':'" name "','creationTimestamp':'" ts "'},"          \
+	"'spec':{'ingressClassName':'k8c','rules':[{'host':'" host "','http':{'paths':[" paths     \
+	"]}}]}}"
+
+static void assert_route(const struct ing_table *t, const char *host, const char *path,
+			 const char *want)
+{
+	const char *got = route(t, host, path);
+	if (strcmp(got, want))
+		fail_msg("%s%s: got \"%s\", want \"%s\"", host, path, got, want);
+}
+
+/* The table of kubernetes.io/docs/concepts/services-networking/ingress/#examples */
+static void test_spec_examples(void **state)
+{
+	struct ing_table *t;
+
+	/* Prefix / : all paths */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x", P("/", "Prefix", "a")) "]");
+	assert_route(t, "x", "/", "ns1/i ns1/a /");
+	assert_route(t, "x", "/anything/at/all", "ns1/i ns1/a /");
+	ing_table_unref(t);
+
+	/* Exact /foo: /foo yes, /bar no, /foo/ no */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x", P("/foo", "Exact", "a")) "]");
+	assert_route(t, "x", "/foo", "ns1/i ns1/a /foo");
+	assert_route(t, "x", "/bar", "404");
+	assert_route(t, "x", "/foo/", "404");
+	assert_route(t, "x", "/foo?q=1", "ns1/i ns1/a /foo");
+	assert_route(t, "x", "/Foo", "404"); /* case-sensitive */
+	ing_table_unref(t);
+
+	/* Exact /foo/: /foo no */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x", P("/foo/", "Exact", "a")) "]");
+	assert_route(t, "x", "/foo", "404");
+	assert_route(t, "x", "/foo/", "ns1/i ns1/a /foo/");
+	ing_table_unref(t);
+
+	/* Prefix /foo and /foo/: /foo, /foo/ yes; element-wise */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x", P("/foo/", "Prefix", "a")) "]");
+	assert_route(t, "x", "/foo", "ns1/i ns1/a /foo");
+	assert_route(t, "x", "/foo/", "ns1/i ns1/a /foo");
+	assert_route(t, "x", "/foo/bar", "ns1/i ns1/a /foo");
+	assert_route(t, "x", "/foobar", "404");
+	ing_table_unref(t);
+
+	/* Prefix /aaa/bb does not match /aaa/bbb; /aaa/bbb matches /aaa/bbb/ccc, not /aaa/bbbxyz */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x",
+			  P("/aaa/bb", "Prefix", "a") "," P("/aaa/bbb", "Prefix", "b")) "]");
+	assert_route(t, "x", "/aaa/bbb", "ns1/i ns1/b /aaa/bbb");
+	assert_route(t, "x", "/aaa/bbb/ccc", "ns1/i ns1/b /aaa/bbb");
+	assert_route(t, "x", "/aaa/bbbxyz", "404");
+	assert_route(t, "x", "/aaa/bb", "ns1/i ns1/a /aaa/bb");
+	ing_table_unref(t);
+
+	/* Prefix / and /aaa: /aaa/ccc goes to /aaa, /ccc to / */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x",
+			  P("/", "Prefix", "a") "," P("/aaa", "Prefix", "b")) "]");
+	assert_route(t, "x", "/aaa/ccc", "ns1/i ns1/b /aaa");
+	assert_route(t, "x", "/ccc", "ns1/i ns1/a /");
+	ing_table_unref(t);
+
+	/* Exact /foo and Prefix /foo: Exact wins on /foo, Prefix on /foo/x */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x",
+			  P("/foo", "Prefix", "a") "," P("/foo", "Exact", "b")) "]");
+	assert_route(t, "x", "/foo", "ns1/i ns1/b /foo");
+	assert_route(t, "x", "/foo/x", "ns1/i ns1/a /foo");
+	ing_table_unref(t);
+
+	/* ImplementationSpecific is Prefix */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x",
+			  P("/api", "ImplementationSpecific", "a")) "]");
+	assert_route(t, "x", "/api/v1", "ns1/i ns1/a /api");
+	assert_route(t, "x", "/apix", "404");
+	ing_table_unref(t);
+}
+
+static void test_hosts(void **state)
+{
+	struct ing_table *t = build(
+		"[" ING("i", "2026-01-01T00:00:00Z", "*.foo.com", P("/", "Prefix", "a")) "," ING(
+			"j", "2026-01-01T00:00:01Z", "Bar.Foo.com", P("/", "Prefix", "b")) "]");
+
+	assert_route(t, "baz.foo.com", "/", "ns1/i ns1/a /");
+	assert_route(t, "BAZ.foo.com:8080", "/", "ns1/i ns1/a /");
+	assert_route(t, "bar.foo.com", "/", "ns1/j ns1/b /"); /* exact beats wildcard */
+	assert_route(t, "bar.foo.com.", "/", "ns1/j ns1/b /");
+	assert_route(t, "baz.bar.foo.com", "/", "404"); /* a single label only */
+	assert_route(t, "foo.com", "/", "404");
+	assert_route(t, ".foo.com", "/", "404");
+	assert_route(t, "other.com", "/", "404");
+	assert_route(t, "", "/", "404");
+	{ /* a name longer than any DNS name matches nothing (and is not truncated) */
+		char long_host[400];
+		memset(long_host, 'a', sizeof(long_host) - 1);
+		long_host[sizeof(long_host) - 1] = '\0';
+		memcpy(long_host + sizeof(long_host) - 1 - 12, ".bar.foo.com", 12);
+		assert_route(t, long_host, "/", "404");
+		assert_null(ing_table_tls(t, long_host));
+	}
+	ing_table_unref(t);
+}
+
+static void test_merge_and_defaults(void **state)
+{
+	/* two Ingresses on one host; the older wins a duplicate path; a host-less rule; defaults */
+	struct ing_table *t = build("[" ING(
+		"new", "2026-01-02T00:00:00Z", "x",
+		P("/dup", "Prefix", "b") "," P(
+			"/new", "Exact",
+			"b")) "," ING("old", "2026-01-01T00:00:00Z", "x",
+				      P("/dup", "Prefix",
+					"a")) ","
+					      "{'metadata':{'namespace':'ns1','name':'any','"
+					      "creationTimestamp':'2026-01-03T00:00:00Z'},"
+					      "'spec':{'ingressClassName':'k8c','defaultBackend'"
+					      ":" BK("b") ",'rules':[{'http':{'paths':[" P(
+						      "/catch", "Prefix", "a") "]}}]}}]");
+
+	assert_route(t, "x", "/dup/1", "ns1/old ns1/a /dup");
+	assert_route(t, "x", "/new", "ns1/new ns1/b /new");
+	assert_route(t, "x", "/nothing", "ns1/any ns1/b default"); /* the global defaultBackend */
+	assert_route(t, "y", "/catch/me", "ns1/any ns1/a /catch"); /* host-less rules */
+	assert_route(t, "y", "/else", "ns1/any ns1/b default");
+	assert_int_equal(json_array_size(t->served), 3);
+	ing_table_unref(t);
+
+	/* no defaultBackend anywhere: 404 */
+	t = build("[" ING("i", "2026-01-01T00:00:00Z", "x", P("/a", "Exact", "a")) "]");
+	assert_route(t, "x", "/b", "404");
+	ing_table_unref(t);
+}
+
+static void test_classes(void **state)
+{
+	json_t *classes = j(CLASSES);
+	json_t *dflt = j("[{'metadata':{'name':'k8c','annotations':{'ingressclass.kubernetes.io/"
+			 "is-default-class':'true'}},'spec':{'controller':'k8c.io/ingress'}}]");
+	json_t *named = j("{'spec':{'ingressClassName':'k8c'}}");
+	json_t *other = j("{'spec':{'ingressClassName':'nginx'}}");
+	json_t *missing = j("{'spec':{'ingressClassName':'gone'}}");
+	json_t *legacy = j("{'metadata':{'annotations':{'kubernetes.io/ingress.class':'k8c'}}}");
+	json_t *legacy_other =
+		j("{'metadata':{'annotations':{'kubernetes.io/ingress.class':'nginx'}}}");
+	json_t *none = j("{'spec':{}}");
+
+	assert_true(ing_is_ours(named, classes, NULL));
+	assert_false(ing_is_ours(other, classes, NULL));
+	assert_false(ing_is_ours(missing, classes, NULL));
+	assert_true(ing_is_ours(legacy, classes, NULL));
+	assert_false(ing_is_ours(legacy_other, classes, NULL));
+	assert_false(ing_is_ours(none, classes, NULL)); /* no default class */
+	assert_true(ing_is_ours(none, dflt, NULL));	/* our class is the default */
+	assert_false(ing_is_ours(none, dflt, "example.com/other"));
+	assert_true(ing_is_ours(other, classes, "k8s.io/ingress-nginx"));
+
+	json_decref(classes);
+	json_decref(dflt);
+	json_decref(named);
+	json_decref(other);
+	json_decref(missing);
+	json_decref(legacy);
+	json_decref(legacy_other);
+	json_decref(none);
+}
+
+static void test_backends(void **state)
+{
+	struct ing_table *t = build("[" ING(
+		"i", "2026-01-01T00:00:00Z", "x",
+		P("/a", "Prefix",
+		  "a") ","
+		       "{'path':'/"
+		       "named','pathType':'Prefix','backend':{'service':{'name':'a','port':{"
+		       "'name':'http'}}}},"
+		       "{'path':'/b','pathType':'Prefix','backend':{'service':{'name':'b','port':{"
+		       "'number':8080}}}},"
+		       "{'path':'/"
+		       "badport','pathType':'Prefix','backend':{'service':{'name':'b','port':{"
+		       "'number':81}}}}," P("/empty", "Prefix", "empty") "," P(
+			       "/gone", "Prefix",
+			       "gone")) ","
+					"{'metadata':{'namespace':'ns1','name':'legacy','"
+					"creationTimestamp':'2026-01-01T00:00:01Z',"
+					"'annotations':{'kubernetes.io/ingress.class':'k8c'}},"
+					"'spec':{'rules':[{'host':'old','http':{'paths':[{'path':'/"
+					"','backend':{"
+					"'serviceName':'b','servicePort':8080}}]}}]}}"
+					"]");
+	struct ing_match m;
+	const struct ing_endpoint *e1, *e2, *e3;
+
+	/* by number: the ready endpoints (ready unset counts as ready), round robin */
+	assert_non_null(ing_table_match(t, "x", 1, "/a", 2, &m));
+	assert_null(m.backend->error);
+	assert_int_equal(m.backend->n_eps, 2);
+	e1 = ing_backend_pick(m.backend);
+	e2 = ing_backend_pick(m.backend);
+	e3 = ing_backend_pick(m.backend);
+	assert_string_not_equal(e1->addr, e2->addr);
+	assert_string_equal(e1->addr, e3->addr);
+	assert_int_equal(e1->port, 9001);
+
+	assert_non_null(ing_table_match(t, "x", 1, "/named", 6, &m));
+	assert_int_equal(m.backend->n_eps, 2);
+	assert_non_null(ing_table_match(t, "x", 1, "/b", 2, &m));
+	assert_int_equal(m.backend->n_eps, 1);
+	assert_string_equal(ing_backend_pick(m.backend)->addr, "127.0.0.5");
+	assert_int_equal(ing_backend_pick(m.backend)->port, 9002);
+
+	assert_non_null(ing_table_match(t, "x", 1, "/badport", 8, &m));
+	assert_string_equal(m.backend->error, "service ns1/b has no port 81");
+	assert_non_null(ing_table_match(t, "x", 1, "/empty", 6, &m));
+	assert_null(m.backend->error);
+	assert_int_equal(m.backend->n_eps, 0);
+	assert_null(ing_backend_pick(m.backend));
+	assert_non_null(ing_table_match(t, "x", 1, "/gone", 5, &m));
+	assert_string_equal(m.backend->error, "service ns1/gone not found");
+
+	/* the legacy shape: serviceName/servicePort, no pathType */
+	assert_non_null(ing_table_match(t, "old", 3, "/z", 2, &m));
+	assert_string_equal(m.backend->service, "ns1/b");
+	assert_int_equal(m.backend->n_eps, 1);
+	ing_table_unref(t);
+}
+
+static void test_tls_hosts(void **state)
+{
+	struct ing_table *t = build(
+		"[{'metadata':{'namespace':'ns1','name':'new','creationTimestamp':'2026-01-"
+		"02T00:00:00Z'},"
+		"'spec':{'ingressClassName':'k8c','tls':[{'hosts':['foo.com','*.foo.com'],"
+		"'secretName':'new-cert'}]}},"
+		"{'metadata':{'namespace':'ns1','name':'old','creationTimestamp':'2026-01-"
+		"01T00:00:00Z','annotations':{'nginx.ingress.kubernetes.io/ssl-redirect':'false'}},"
+		"'spec':{'ingressClassName':'k8c','tls':[{'hosts':['Foo.com'],'secretName':'"
+		"old-cert'},"
+		"{'hosts':['nosecret.com']}]}}]");
+
+	assert_string_equal(ing_table_tls(t, "foo.com")->secret, "ns1/old-cert"); /* oldest */
+	assert_string_equal(ing_table_tls(t, "FOO.COM")->secret, "ns1/old-cert");
+	assert_string_equal(ing_table_tls(t, "a.foo.com")->secret, "ns1/new-cert");
+	assert_null(ing_table_tls(t, "b.a.foo.com"));
+	assert_false(ing_table_tls(t, "foo.com")->redirect);  /* annotated "false" */
+	assert_true(ing_table_tls(t, "a.foo.com")->redirect); /* on by default */
+	assert_null(ing_table_tls(t, "nosecret.com"));
+	assert_null(ing_table_tls(t, "bar.com"));
+	assert_null(ing_table_tls(t, ""));
+	assert_null(ing_table_tls(t, NULL));
+	ing_table_unref(t);
+}
+
+static void test_refcount(void **state)
+{
+	struct ing_table *t =
+		build("[" ING("i", "2026-01-01T00:00:00Z", "x", P("/", "Prefix", "a")) "]");
+
+	ing_table_ref(t);
+	ing_table_unref(t);
+	assert_route(t, "x", "/", "ns1/i ns1/a /"); /* still alive */
+	ing_table_unref(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spec_examples),	   cmocka_unit_test(test_hosts),
+		cmocka_unit_test(test_merge_and_defaults), cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_backends),	   cmocka_unit_test(test_refcount),
+		cmocka_unit_test(test_tls_hosts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
