@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "cleanup.h"
+#include "log.h"
 #include "pki.h"
 #include "server.h"
 #include "store.h"
@@ -213,8 +214,11 @@ static void on_compact(h2o_timeout_entry_t *entry)
 	int64_t rev = 0;
 
 	if (t->compact_next > 0 && store_compact(srv.store, t->compact_next, &err) < 0) {
-		fprintf(stderr, "k8c-server: compact to revision %lld: %s\n",
-			(long long)t->compact_next, err.msg ? err.msg : "failed");
+		char q[512];
+
+		k8c_log_error("compaction failed", "revision=%lld error=%s",
+			      (long long)t->compact_next,
+			      k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
 		k8c_error_clear(&err);
 	}
 	if (store_revision(srv.store, &rev, &err) < 0)
@@ -363,11 +367,11 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 		}
 	}
 	lfd = -1; /* thread 0's now */
-	fprintf(stderr, "k8c-server: listening on https://%s%s%s:%d (kube minor %d, %d thread%s)\n",
-		strchr(cfg->bind_address, ':') ? "[" : "", cfg->bind_address,
-		strchr(cfg->bind_address, ':') ? "]" : "", cfg->port, cfg->kube_minor,
-		srv.n_threads, srv.n_threads == 1 ? "" : "s");
-	fprintf(stderr, "k8c-server: kubeconfig %s\n", pki.kubeconfig);
+	k8c_log_info("listening", "url=https://%s%s%s:%d kube_minor=%d threads=%d",
+		     strchr(cfg->bind_address, ':') ? "[" : "", cfg->bind_address,
+		     strchr(cfg->bind_address, ':') ? "]" : "", cfg->port, cfg->kube_minor,
+		     srv.n_threads);
+	k8c_log_info("admin kubeconfig", "path=%s", pki.kubeconfig);
 
 	for (int i = 1; i < srv.n_threads; i++)
 		if (pthread_create(&srv.threads[i].tid, NULL, thread_run, &srv.threads[i]) != 0)
@@ -376,8 +380,7 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 	for (int i = 1; i < srv.n_threads; i++)
 		pthread_join(srv.threads[i].tid, NULL);
 
-	fprintf(stderr, "k8c-server: %s, stopping\n",
-		stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
+	k8c_log_info("stopping", "signal=%s", stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
 	ret = 0;
 out:
 	api_deleter_stop(srv.deleter);

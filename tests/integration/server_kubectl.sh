@@ -21,8 +21,8 @@ rc=0; "$BIN/k8c-server" --bind-address nowhere 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || fail "bad bind address: exit $rc, want 2"
 
 srv_start 31
-grep -q "listening on https://127.0.0.1:$PORT" "$D/server.log" || fail "no listening log line"
-grep -q "kubeconfig $KUBECONFIG" "$D/server.log" || fail "no kubeconfig log line"
+grep -q "level=info component=k8c-server msg=listening url=https://127.0.0.1:$PORT kube_minor=31" "$D/server.log" || fail "no listening log line"
+grep -q "msg=\"admin kubeconfig\" path=$KUBECONFIG" "$D/server.log" || fail "no kubeconfig log line"
 
 # Discovery and errors, raw.
 [[ $(C "$U/version" | jq -r .gitVersion) == v1.31.0 ]] || fail "/version"
@@ -155,7 +155,7 @@ done
 # Restart on the same data dir keeps what was created; other kubectl minors work.
 k create -f "$D/ns.yaml" >/dev/null || fail "create before restart"
 srv_stop
-grep -q "stopping" "$D/server.log" || fail "no stop log line"
+grep -q "msg=stopping signal=SIGTERM" "$D/server.log" || fail "no stop log line"
 for MINOR in 27 33; do
 	srv_start $MINOR
 	[[ $(k version -o json 2>/dev/null | jq -r '.clientVersion.minor + "/" + .serverVersion.minor') == "$MINOR/$MINOR" ]] || fail "kubectl 1.$MINOR not picked"

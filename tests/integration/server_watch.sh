@@ -11,7 +11,7 @@ srv_need_pyclient
 srv_setup watch
 srv_instance "$D"
 srv_start 31 --threads 2
-grep -q '2 threads' "$LOG" || fail "the server does not report 2 threads"
+grep -q ' threads=2' "$LOG" || fail "the server does not report 2 threads"
 
 J -X POST -d '{"metadata":{"name":"w"}}' "$U/api/v1/namespaces" >/dev/null
 for n in a b; do
