@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -582,25 +583,39 @@ bool ing_path_matches(const struct ing_path *p, const char *path, size_t len)
 	       (len == p->len || path[p->len] == '/');
 }
 
-/* Binary search of a lower-case host among hosts sorted by name. */
-static const struct ing_host *find_host(const struct ing_host *hosts, size_t n, const char *name,
-					size_t len)
+/*
+ * Binary search of a lower-case name among n elements of size bytes sorted by name, each
+ * starting with its `char *name` (struct ing_host, struct ing_tls_host); NULL when absent.
+ */
+static const void *find_named(const void *base, size_t n, size_t size, const char *name, size_t len)
 {
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strncmp(hosts[mid].name, name, len);
-		if (!c && hosts[mid].name[len])
+		const void *e = (const char *)base + mid * size;
+		const char *en = *(char *const *)e;
+		int c = strncmp(en, name, len);
+
+		if (!c && en[len])
 			c = 1;
 		if (!c)
-			return &hosts[mid];
+			return e;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return NULL;
+}
+
+_Static_assert(offsetof(struct ing_host, name) == 0, "find_named() reads the name first");
+_Static_assert(offsetof(struct ing_tls_host, name) == 0, "find_named() reads the name first");
+
+static const struct ing_host *find_host(const struct ing_host *hosts, size_t n, const char *name,
+					size_t len)
+{
+	return find_named(hosts, n, sizeof(*hosts), name, len);
 }
 
 const struct ing_backend *ing_table_match(const struct ing_table *t, const char *host,
@@ -654,21 +669,7 @@ const struct ing_backend *ing_table_match(const struct ing_table *t, const char 
 static const struct ing_tls_host *find_tls(const struct ing_tls_host *hosts, size_t n,
 					   const char *name, size_t len)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strncmp(hosts[mid].name, name, len);
-		if (!c && hosts[mid].name[len])
-			c = 1;
-		if (!c)
-			return &hosts[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return find_named(hosts, n, sizeof(*hosts), name, len);
 }
 
 const struct ing_tls_host *ing_table_tls(const struct ing_table *t, const char *name)
