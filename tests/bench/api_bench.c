@@ -29,6 +29,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "bench_util.h"
+
 static const char *server_url;
 static char *data_dir;
 static char *ca, *cert, *key;
@@ -42,21 +44,6 @@ static int streams = 100;		   /* watches a HTTP/2 connection */
 static double watch_rate = 500, watch_seconds = 10;
 static pid_t server_pid;
 static const char *only; /* run one phase: rss, create, fill, list, watch */
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void *xmalloc(size_t n)
 {
@@ -78,14 +65,7 @@ static void *xrealloc(void *p, size_t n)
 /* Sorts lat; prints p50/p99/max in ms and returns the p99 in ms. */
 static double print_lat(const char *what, int64_t *lat, size_t n)
 {
-	if (!n) {
-		printf("  %s: no samples\n", what);
-		return -1;
-	}
-	qsort(lat, n, sizeof(*lat), cmp_i64);
-	printf("  %s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu samples)\n", what,
-	       lat[n / 2] / 1e6, lat[n * 99 / 100] / 1e6, lat[n - 1] / 1e6, n);
-	return lat[n * 99 / 100] / 1e6;
+	return print_lat_indented("  ", what, lat, n);
 }
 
 static void ratio(const char *what, double value, double goal, bool lower_better)

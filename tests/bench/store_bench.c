@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "cleanup.h"
 #include "store.h"
 
@@ -27,31 +28,9 @@ static int rate = 500;
 static double watch_seconds = 5.0;
 static int value_size = 600;
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sorts lat; prints p50/p99/max in ms. */
 static void print_lat(const char *what, int64_t *lat, size_t n)
 {
-	if (!n) {
-		printf("%s: no samples\n", what);
-		return;
-	}
-	qsort(lat, n, sizeof(*lat), cmp_i64);
-	printf("%s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu samples)\n", what, lat[n / 2] / 1e6,
-	       lat[n * 99 / 100] / 1e6, lat[n - 1] / 1e6, n);
+	print_lat_indented("", what, lat, n);
 }
 
 static struct store *open_store(const char *name)
