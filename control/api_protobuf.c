@@ -56,78 +56,29 @@ struct pb_msg {
 	size_t n;
 };
 
-#define S(n, j)                                                                                    \
+/* One pb_field initialiser; the macros below name the kinds. */
+#define PBF(num, json, kind, flags, msg)                                                           \
 	{                                                                                          \
-		n, j, PB_STRING, 0, NULL                                                           \
+		num, json, kind, flags, msg                                                        \
 	}
-#define SP(n, j)                                                                                   \
-	{                                                                                          \
-		n, j, PB_STRING, F_PTR, NULL                                                       \
-	}
-#define I32(n, j)                                                                                  \
-	{                                                                                          \
-		n, j, PB_INT32, 0, NULL                                                            \
-	}
-#define I32P(n, j)                                                                                 \
-	{                                                                                          \
-		n, j, PB_INT32, F_PTR, NULL                                                        \
-	}
-#define I64(n, j)                                                                                  \
-	{                                                                                          \
-		n, j, PB_INT64, 0, NULL                                                            \
-	}
-#define I64P(n, j)                                                                                 \
-	{                                                                                          \
-		n, j, PB_INT64, F_PTR, NULL                                                        \
-	}
-#define B(n, j)                                                                                    \
-	{                                                                                          \
-		n, j, PB_BOOL, 0, NULL                                                             \
-	}
-#define BP(n, j)                                                                                   \
-	{                                                                                          \
-		n, j, PB_BOOL, F_PTR, NULL                                                         \
-	}
-#define M(n, j, m)                                                                                 \
-	{                                                                                          \
-		n, j, PB_MSG, 0, &m                                                                \
-	}
-#define INL(n, m)                                                                                  \
-	{                                                                                          \
-		n, NULL, PB_INLINE, 0, &m                                                          \
-	}
-#define RM(n, j, m)                                                                                \
-	{                                                                                          \
-		n, j, PB_REP_MSG, 0, &m                                                            \
-	}
-#define RS(n, j)                                                                                   \
-	{                                                                                          \
-		n, j, PB_REP_STR, 0, NULL                                                          \
-	}
-#define MAPS(n, j)                                                                                 \
-	{                                                                                          \
-		n, j, PB_MAP_STR, 0, NULL                                                          \
-	}
-#define MAPB(n, j)                                                                                 \
-	{                                                                                          \
-		n, j, PB_MAP_BYTES, 0, NULL                                                        \
-	}
-#define MAPQ(n, j)                                                                                 \
-	{                                                                                          \
-		n, j, PB_MAP_QTY, 0, NULL                                                          \
-	}
-#define IOS(n, j)                                                                                  \
-	{                                                                                          \
-		n, j, PB_INTSTR, 0, NULL                                                           \
-	}
-#define QTY(n, j)                                                                                  \
-	{                                                                                          \
-		n, j, PB_QTY, 0, NULL                                                              \
-	}
-#define TIME(n, j)                                                                                 \
-	{                                                                                          \
-		n, j, PB_TIME, 0, NULL                                                             \
-	}
+#define S(n, j)	    PBF(n, j, PB_STRING, 0, NULL)
+#define SP(n, j)    PBF(n, j, PB_STRING, F_PTR, NULL)
+#define I32(n, j)   PBF(n, j, PB_INT32, 0, NULL)
+#define I32P(n, j)  PBF(n, j, PB_INT32, F_PTR, NULL)
+#define I64(n, j)   PBF(n, j, PB_INT64, 0, NULL)
+#define I64P(n, j)  PBF(n, j, PB_INT64, F_PTR, NULL)
+#define B(n, j)	    PBF(n, j, PB_BOOL, 0, NULL)
+#define BP(n, j)    PBF(n, j, PB_BOOL, F_PTR, NULL)
+#define M(n, j, m)  PBF(n, j, PB_MSG, 0, &m)
+#define INL(n, m)   PBF(n, NULL, PB_INLINE, 0, &m)
+#define RM(n, j, m) PBF(n, j, PB_REP_MSG, 0, &m)
+#define RS(n, j)    PBF(n, j, PB_REP_STR, 0, NULL)
+#define MAPS(n, j)  PBF(n, j, PB_MAP_STR, 0, NULL)
+#define MAPB(n, j)  PBF(n, j, PB_MAP_BYTES, 0, NULL)
+#define MAPQ(n, j)  PBF(n, j, PB_MAP_QTY, 0, NULL)
+#define IOS(n, j)   PBF(n, j, PB_INTSTR, 0, NULL)
+#define QTY(n, j)   PBF(n, j, PB_QTY, 0, NULL)
+#define TIME(n, j)  PBF(n, j, PB_TIME, 0, NULL)
 
 #define MSG(id, ...)                                                                               \
 	static const struct pb_field id##_fields[] = {__VA_ARGS__};                                \
