@@ -5,5 +5,6 @@
 #include "controller.h"
 
 extern const struct k8c_controller_def ctrl_serviceaccount_def;
+extern const struct k8c_controller_def ctrl_serviceaccount_token_def;
 
 #endif

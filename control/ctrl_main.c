@@ -105,6 +105,8 @@ int main(int argc, char **argv)
 		k8c_error_clear(&err);
 		return 1;
 	}
+	if (!ctrl_config.root_ca_file && cfg.ca)
+		ctrl_config.root_ca_data = cfg.ca;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);

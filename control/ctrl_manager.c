@@ -15,6 +15,7 @@ struct ctrl_config ctrl_config = {
 
 const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_serviceaccount_def,
+	&ctrl_serviceaccount_token_def,
 	NULL,
 };
 
@@ -29,6 +30,8 @@ enum {
 	O_CLUSTER_CIDR,
 	O_NODE_MASK,
 	O_GRACE,
+	O_SA_KEY,
+	O_ROOT_CA,
 };
 
 const struct option ctrl_options[] = {
@@ -42,6 +45,8 @@ const struct option ctrl_options[] = {
 	{"cluster-cidr", required_argument, NULL, O_CLUSTER_CIDR},
 	{"node-cidr-mask-size", required_argument, NULL, O_NODE_MASK},
 	{"node-monitor-grace-period", required_argument, NULL, O_GRACE},
+	{"service-account-private-key-file", required_argument, NULL, O_SA_KEY},
+	{"root-ca-file", required_argument, NULL, O_ROOT_CA},
 };
 const size_t ctrl_n_options = sizeof(ctrl_options) / sizeof(ctrl_options[0]);
 
@@ -61,7 +66,11 @@ void ctrl_usage(FILE *f)
 	      "  --leader-elect-resource-name NAME     the Lease's name (k8c-controller-manager)\n"
 	      "  --cluster-cidr CIDR     pod CIDR nodes' podCIDRs come from (10.244.0.0/16)\n"
 	      "  --node-cidr-mask-size N prefix length of each node's podCIDR (24)\n"
-	      "  --node-monitor-grace-period D  a node whose Lease is older is Unknown (40s)\n",
+	      "  --node-monitor-grace-period D  a node whose Lease is older is Unknown (40s)\n"
+	      "  --service-account-private-key-file F  RSA key signing legacy Secret tokens\n"
+	      "                          (k8c-server: its pki/sa.key)\n"
+	      "  --root-ca-file F        ca.crt put into token Secrets (default: the CA of the\n"
+	      "                          kubeconfig; k8c-server: its pki/ca.crt)\n",
 	      f);
 }
 
@@ -133,6 +142,12 @@ int ctrl_parse_option(int opt, const char *arg, struct ctrl_flags *f, struct k8c
 		break;
 	case O_LEASE_NS:
 		f->lease_namespace = arg;
+		return 0;
+	case O_SA_KEY:
+		ctrl_config.sa_key_file = arg;
+		return 0;
+	case O_ROOT_CA:
+		ctrl_config.root_ca_file = arg;
 		return 0;
 	case O_LEASE_NAME:
 		f->lease_name = arg;

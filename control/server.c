@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "api.h"
+#include "api_auth.h"
 #include "cleanup.h"
 #include "log.h"
 #include "pki.h"
@@ -101,7 +102,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 	struct srv_thread *t = H2O_STRUCT_FROM_MEMBER(struct srv_thread, ctx, req->conn->ctx);
 
-	if (!is_health(req) && !client_verified(h, req)) {
+	if (!is_health(req) && !client_verified(h, req) && !api_auth_bearer(t->api.store, req)) {
 		api_send_status(req, 401, "Unauthorized", NULL, "Unauthorized");
 		return 0;
 	}
@@ -322,6 +323,17 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 		k8c_error_wrap(err, "certificates in %s", cfg->data_dir);
 		goto out;
 	}
+	{
+		_cleanup_free_ char *dir = k8c_xasprintf("%s/pki", cfg->data_dir);
+
+		if (api_auth_init(dir, err) < 0)
+			goto out;
+		/* the in-process legacy token controller signs with the same key */
+		if (!ctrl_config.sa_key_file)
+			ctrl_config.sa_key_file = k8c_xasprintf("%s/sa.key", dir);
+		if (!ctrl_config.root_ca_file)
+			ctrl_config.root_ca_file = k8c_xstrdup(pki.ca_crt);
+	}
 	if (api_namespaces_bootstrap(store, err) < 0) {
 		k8c_error_wrap(err, "default namespaces");
 		goto out;
@@ -406,6 +418,7 @@ out:
 	if (lfd >= 0)
 		close(lfd);
 	pki_paths_free(&pki);
+	api_auth_free();
 	store_close(store);
 	return ret;
 }
