@@ -1550,6 +1550,21 @@ static int import_docker(struct import_ctx *c, const char *ref, struct k8c_error
 	return 0;
 }
 
+int k8c_image_pull(struct k8c_image_store *s, const char *ref, const struct k8c_pull_auth *auth,
+		   struct k8c_error *err)
+{
+	_cleanup_close_ int gc = -1;
+	struct image_ref r;
+	int rc;
+
+	if (image_ref_parse(ref, &r, err) < 0)
+		return -1;
+	gc = lock_open(s, "gc.lock", LOCK_SH, err);
+	rc = gc < 0 ? -1 : image_pull(s, &r, auth, err);
+	image_ref_clear(&r);
+	return rc;
+}
+
 int k8c_image_import(struct k8c_image_store *s, const char *archive, const char *ref,
 		     struct k8c_error *err)
 {
