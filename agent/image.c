@@ -189,7 +189,7 @@ int image_ref_parse(const char *ref, struct image_ref *out, struct k8c_error *er
 		return k8c_error_set(err, EINVAL, "invalid reference format: \"%s\": bad registry",
 				     ref);
 	}
-	for (const char *p = out->path; *p;) {
+	for (const char *p = out->path;;) {
 		const char *e = strchrnul(p, '/');
 
 		if (!path_component_valid(p, (size_t)(e - p))) {
@@ -203,7 +203,9 @@ int image_ref_parse(const char *ref, struct image_ref *out, struct k8c_error *er
 					     upper ? "repository name must be lowercase"
 						   : "bad repository name");
 		}
-		p = *e ? e + 1 : e;
+		if (!*e)
+			break;
+		p = e + 1;
 	}
 	if (!out->tag && !out->digest)
 		out->tag = k8c_xstrdup("latest");

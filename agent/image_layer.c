@@ -37,6 +37,19 @@ struct layer_reader {
 	unsigned char in[BUFSZ], out[BUFSZ];
 };
 
+/* The rest of the blob after the last gzip member: only hashed. */
+static void drain(struct layer_reader *r)
+{
+	ssize_t n;
+
+	while ((n = read(r->fd, r->in, BUFSZ)) > 0)
+		EVP_DigestUpdate(r->blob_sha, r->in, (size_t)n);
+	if (n < 0)
+		r->err = errno;
+	r->eof = true;
+	r->z.avail_in = 0;
+}
+
 static la_ssize_t layer_read(struct archive *a, void *ud, const void **buf)
 {
 	struct layer_reader *r = ud;
@@ -79,24 +92,29 @@ static la_ssize_t layer_read(struct archive *a, void *ud, const void **buf)
 		zr = inflate(&r->z, Z_NO_FLUSH);
 		produced = BUFSZ - r->z.avail_out;
 		if (zr == Z_STREAM_END) {
-			/* A gzip stream may hold several members one after the other. */
-			if (r->z.avail_in == 0 && r->eof)
-				r->zdone = true;
-			else
-				inflateReset(&r->z);
+			/* Another gzip member may follow; anything else (tar writers pad
+			 * their output with zeros) is hashed as part of the blob and ignored. */
 			if (r->z.avail_in == 0 && !r->eof) {
-				unsigned char peek;
-				ssize_t n = read(r->fd, &peek, 1);
+				ssize_t n = read(r->fd, r->in, BUFSZ);
 
-				if (n <= 0) {
-					r->eof = true;
-					r->zdone = true;
-				} else {
-					EVP_DigestUpdate(r->blob_sha, &peek, 1);
-					r->in[0] = peek;
-					r->z.next_in = r->in;
-					r->z.avail_in = 1;
+				if (n < 0) {
+					r->err = errno;
+					archive_set_error(a, errno, "read layer");
+					return -1;
 				}
+				if (n == 0)
+					r->eof = true;
+				EVP_DigestUpdate(r->blob_sha, r->in, (size_t)n);
+				r->z.next_in = r->in;
+				r->z.avail_in = (uInt)n;
+			}
+			if (r->z.avail_in >= 2 && r->z.next_in[0] == 0x1f &&
+			    r->z.next_in[1] == 0x8b) {
+				inflateReset(&r->z);
+			} else {
+				r->zdone = true;
+				if (!r->eof)
+					drain(r);
 			}
 		} else if (zr == Z_BUF_ERROR && r->eof && r->z.avail_in == 0) {
 			r->zerr = "truncated gzip stream";
