@@ -585,7 +585,7 @@ static int index_tag(struct k8c_image_store *s, const char *ref, const char *dig
 {
 	_cleanup_json_ json_t *idx = NULL;
 	struct image_ref r;
-	json_t *arr, *e, *ann;
+	json_t *arr, *e, *ann, *desc;
 	size_t i;
 	int lock, rc;
 
@@ -602,21 +602,31 @@ static int index_tag(struct k8c_image_store *s, const char *ref, const char *dig
 		image_ref_clear(&r);
 		return -1;
 	}
+	ann = json_pack("{s:s}", "io.containerd.image.name", r.full);
+	if (r.tag)
+		json_object_set_new(ann, "org.opencontainers.image.ref.name", json_string(r.tag));
+	desc = json_pack("{s:s,s:s,s:I,s:o}", "mediaType", media_type, "digest", digest, "size",
+			 (json_int_t)size, "annotations", ann);
+	/* A tag moved keeps its place: index.json changes only where it must. */
 	arr = json_object_get(idx, "manifests");
 	json_array_foreach(arr, i, e)
 	{
 		const char *n = entry_name(e);
 
-		if (n && strcmp(n, r.full) == 0) {
-			json_array_remove(arr, i);
+		if (n && strcmp(n, r.full) == 0)
 			break;
-		}
 	}
-	ann = json_pack("{s:s}", "io.containerd.image.name", r.full);
-	if (r.tag)
-		json_object_set_new(ann, "org.opencontainers.image.ref.name", json_string(r.tag));
-	json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:o}", "mediaType", media_type, "digest",
-					     digest, "size", (json_int_t)size, "annotations", ann));
+	if (i < json_array_size(arr)) {
+		if (json_equal(json_array_get(arr, i), desc)) {
+			json_decref(desc);
+			close(lock);
+			image_ref_clear(&r);
+			return 0;
+		}
+		json_array_set_new(arr, i, desc);
+	} else {
+		json_array_append_new(arr, desc);
+	}
 	rc = index_save(s, idx, err);
 	close(lock);
 	image_ref_clear(&r);
@@ -658,7 +668,8 @@ int image_manifest_parse(const void *buf, size_t len, const char *media_type, js
 			"formats are not supported)",
 			mt);
 	}
-	json_object_set_new(m, "mediaType", json_string(mt));
+	if (!json_object_get(m, "mediaType"))
+		json_object_set_new(m, "mediaType", json_string(mt));
 	if (is_index_type(mt) ? !json_is_array(json_object_get(m, "manifests"))
 			      : (!json_is_object(json_object_get(m, "config")) ||
 				 !json_is_array(json_object_get(m, "layers")))) {

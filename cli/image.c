@@ -94,13 +94,8 @@ int cli_image(int argc, char **argv)
 	int c, rc = 0, nargs;
 	char **args;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	verb = argv[1];
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "q", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
 		switch (c) {
 		case O_ROOT:
 			root = optarg;
@@ -137,8 +132,13 @@ int cli_image(int argc, char **argv)
 			return 2;
 		}
 	}
-	args = argv + 1 + optind;
-	nargs = argc - 1 - optind;
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	verb = argv[optind];
+	args = argv + optind + 1;
+	nargs = argc - optind - 1;
 	if (strcmp(verb, "import") && strcmp(verb, "pull") && strcmp(verb, "list") &&
 	    strcmp(verb, "ls") && strcmp(verb, "inspect") && strcmp(verb, "rm")) {
 		fprintf(stderr, "k8c image: unknown command \"%s\"\n", verb);
