@@ -10,7 +10,7 @@
  *   2026-11-27T14:13:31.123456789Z stdout F a full line
  *   2026-11-27T14:13:31.123456789Z stderr P the first 16 KiB of a longer line
  *
- * rotating it at --log-max-bytes (the current file renamed <path>.<YYYYMMDD-hhmmss>, a new one
+ * rotating it at --log-max-bytes (the current file renamed <path>.<YYYYMMDD-hhmmss.ns>, a new one
  * opened, at most --log-max-files files kept in all, as the kubelet does; SIGUSR1 reopens the
  * file). It reaps the container, records the exit (code, 128+signal, OOMKilled from the memory
  * cgroup) in <bundle>/shim.json, replaced atomically, and exits. The agent may die and restart
@@ -172,7 +172,7 @@ static void log_prune(void)
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		/* <base>.<YYYYMMDD-hhmmss>[.<ns>] */
+		/* <base>.<YYYYMMDD-hhmmss>.<ns> */
 		if (strncmp(e->d_name, base, blen) != 0 || e->d_name[blen] != '.' ||
 		    strlen(e->d_name + blen + 1) < 15 || e->d_name[blen + 9] != '-')
 			continue;
@@ -201,11 +201,8 @@ static void log_rotate(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-	to = k8c_xasprintf("%s.%s", g.log_path, stamp);
-	if (access(to, F_OK) == 0) {
-		free(to);
-		to = k8c_xasprintf("%s.%s.%09ld", g.log_path, stamp, ts.tv_nsec);
-	}
+	/* fixed width, so that names sort as times do (several rotations may share a second) */
+	to = k8c_xasprintf("%s.%s.%09ld", g.log_path, stamp, ts.tv_nsec);
 	if (rename(g.log_path, to) < 0)
 		k8c_log_warn("cannot rotate the log file", "path=%s error=\"%s\"", g.log_path,
 			     strerror(errno));
