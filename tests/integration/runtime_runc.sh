@@ -138,6 +138,36 @@ assert_match "finished after started" true "$(st k9 '.finished_ns > .started_ns 
 assert_fails "a command that does not exist fails to start" start nocmd -- /bin/no-such-command
 assert_eq "and leaves no bundle" "" "$(ls "$STATE" | grep nocmd || true)"
 
+log "OOM kill, a tty, stdin kept open"
+start oom --memory 16777216 -- /bin/sh -c 'x=$(head -c 50000000 /dev/zero | tr "\0" a)'
+start tty --tty -- /bin/sh -c 'tty; echo to-stderr >&2; exit 4'
+start in --stdin -- /bin/sh -c 'read x; echo "read [$x]"'
+start noin -- /bin/sh -c 'read x; echo "read [$x] $?"'
+waitx oom
+waitx tty
+waitx noin
+assert_eq "OOM killed" "137 OOMKilled" "$(st oom '"\(.exit_code) \(.reason)"')"
+assert_match "tty: all output is stdout, no \\r" '^0 /dev/pts/[0-9]+ to-stderr $' "$(grep -c ' stderr ' "$LOGS/tty.log") $(cut -d' ' -f4- "$LOGS/tty.log" | tr '\n' ' ')"
+assert_eq "tty exit code" 4 "$(st tty .exit_code)"
+assert_eq "stdin /dev/null by default" "read [] 1" "$(logtext noin)"
+assert_eq "stdin kept open" running "$(st in .state)"
+"${RT[@]}" remove in
+
+log "capabilities; joining another container's ipc and uts namespaces"
+start caps --cap-drop net_raw --cap-add CAP_NET_ADMIN --hostname first -- /bin/sh -c '
+	c=$(grep CapEff /proc/self/status | cut -f2)
+	echo "net_admin=$(( 0x$c >> 12 & 1 )) net_raw=$(( 0x$c >> 13 & 1 )) chown=$(( 0x$c & 1 )) sys_admin=$(( 0x$c >> 21 & 1 ))"
+	sleep 1000'
+cpid=$(st caps .pid)
+start join --ipc "/proc/$cpid/ns/ipc" --uts "/proc/$cpid/ns/uts" --hostname ignored -- /bin/sh -c 'echo "$(hostname) $(readlink /proc/self/ns/ipc)"'
+waitx join
+for ((i = 0; i < 100; i++)); do [[ -s $LOGS/caps.log ]] && break; sleep 0.05; done
+assert_eq "capabilities" "net_admin=1 net_raw=0 chown=1 sys_admin=0" "$(logtext caps)"
+assert_eq "joined uts (keeps its hostname) and ipc namespaces" "first $(readlink "/proc/$cpid/ns/ipc")" "$(logtext join)"
+assert_fails "unknown capability" start badcap --cap-add NO_SUCH_CAP -- /bin/true
+"${RT[@]}" remove caps
+"${RT[@]}" remove join
+
 log "memory limit, cpu, readonly root with a tmpfs and a read-only bind mount"
 echo hello-bind >"$BASE/bindsrc"
 start mem --memory 33554432 --cpu-shares 512 --cpu-quota 50000 --cpu-period 100000 --readonly \
@@ -180,15 +210,17 @@ assert_fails "status after remove" "${RT[@]}" status mem
 assert_ok "remove is idempotent" "${RT[@]}" remove mem
 
 log "list for adoption"
-assert_eq "list" "k15 k9 net part rot three who" "$("${RT[@]}" list | sort | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "list" "k15 k9 net noin oom part rot three tty who" "$("${RT[@]}" list | sort | tr '\n' ' ' | sed 's/ $//')"
 for id in $("${RT[@]}" list); do "${RT[@]}" remove "$id"; done
 assert_eq "nothing left after removes" "$BEFORE" "$(leaks)"
 
 log "50 start/remove cycles (running containers)"
 for ((i = 0; i < 50; i++)); do
 	start "cyc$i" --memory 16777216 -- /bin/sleep 1000 || fail "cycle $i start"
+	((i > 0)) || DURING=$(leaks)
 	"${RT[@]}" remove "cyc$i" || fail "cycle $i remove"
 done
+assert_match "the counts see a running container" '^mounts=1 cgroups=[1-9][0-9]* runc=1 bundles=1 procs=2$' "$DURING"
 AFTER=$(leaks)
 log "after: $AFTER"
 assert_eq "no mounts, cgroups, runc state, bundles or processes left" "$BEFORE" "$AFTER"

@@ -35,7 +35,7 @@ static void usage(FILE *f)
 		"        [--env K=V]... [--cwd DIR] [--uid N] [--gid N] [--memory BYTES]\n"
 		"        [--cpu-shares N] [--cpu-quota US] [--cpu-period US] [--readonly] [--tty]\n"
 		"        [--hostname H] [--cap-add C]... [--cap-drop C]... [--privileged]\n"
-		"        [--bind SRC:DST[:ro]]... [--tmpfs DST] -- ARGV...\n"
+		"        [--bind SRC:DST[:ro]]... [--tmpfs DST] [--stdin] -- ARGV...\n"
 		"  status ID | wait ID | remove ID | kill ID SIGNAL | list\n"
 		"  exec [--tty] [--stdin] ID -- ARGV...   (exits with the command's exit code)\n"
 		"Status is printed as JSON. Drives agent/runtime.c for tests/integration.\n");
@@ -81,6 +81,7 @@ static int cmd_start(struct k8c_runtime *rt, int argc, char **argv)
 		{"privileged", no_argument, NULL, 'P'},
 		{"bind", required_argument, NULL, 'b'},
 		{"tmpfs", required_argument, NULL, 'T'},
+		{"stdin", no_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	struct k8c_container_spec spec = {0};
@@ -155,6 +156,9 @@ static int cmd_start(struct k8c_runtime *rt, int argc, char **argv)
 			break;
 		case 'P':
 			spec.privileged = true;
+			break;
+		case 'I':
+			spec.stdin_open = true;
 			break;
 		case 'b':
 		case 'T': {
