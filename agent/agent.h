@@ -32,4 +32,7 @@ struct k8c_agent_config {
 	struct k8c_kubeconfig kc;
 };
 
+/* pods.c: the node loop, until SIGTERM/SIGINT (pods keep running). */
+int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err);
+
 #endif

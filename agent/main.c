@@ -13,10 +13,6 @@
 #include "cni_runtime.h"
 #include "log.h"
 
-#ifndef K8C_AGENT_NO_RUN
-int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err);
-#endif
-
 static void usage(FILE *f)
 {
 	fputs("Usage: k8c-agent [options]\n"
@@ -364,15 +360,10 @@ int main(int argc, char **argv)
 		k8c_error_clear(&err);
 		return 2;
 	}
-#ifdef K8C_AGENT_NO_RUN
-	fprintf(stderr, "k8c-agent: the node loop is not built yet\n");
-	rc = 1;
-#else
 	if (k8c_agent_run(&cfg, &err) < 0) {
 		k8c_log_error("stopped", "error=\"%s\"", err.msg);
 		rc = 1;
 	}
-#endif
 	k8c_kubeconfig_free(&cfg.kc);
 	k8c_error_clear(&err);
 	return rc;

@@ -1614,8 +1614,6 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err);
-
 int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 {
 	struct agent a = {.cfg = cfg};
