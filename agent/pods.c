@@ -84,6 +84,8 @@ int quantity_parse(const char *s, bool milli, long long *out)
 	return -1;
 }
 
+static int mkdir_p(const char *path);
+
 static void strv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
@@ -415,9 +417,9 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 			full = k8c_xasprintf("%s/%s", src, sub);
 			free(src);
 			src = full;
-			if (access(src, F_OK) < 0)
-				mkdir(src,
-				      0777); /* as the kubelet: a missing subPath is a new dir */
+			/* as the kubelet: a missing subPath is a new directory */
+			if (access(src, F_OK) < 0 && mkdir_p(src) == 0)
+				chmod(src, 0777);
 		}
 		mstr[nms++] = src;
 		mv[nm++] = (struct k8c_mount){
