@@ -42,7 +42,7 @@ static void usage(FILE *f)
 	      "  --register-with-taints K=V:EFFECT,...  taints of the Node at registration\n"
 	      "  --cluster-dns IP        nameserver for pods (default: the node's resolv.conf)\n"
 	      "  --cluster-domain NAME   default cluster.local\n"
-	      "  --workers N             pod sync threads (default 8)\n"
+	      "  --workers N             pod sync threads (default 16)\n"
 	      "  --insecure-registry     pull over plain HTTP / unverified TLS\n"
 	      "  --log-level LEVEL       debug, info, warn, error\n"
 	      "  --help\n",
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 		.cluster_domain = "cluster.local",
 		.port = 10250,
 		.max_pods = 110,
-		.workers = 8,
+		.workers = 16,
 	};
 	const char *kubeconfig = NULL;
 	enum k8c_log_level level = K8C_LOG_INFO;

@@ -121,6 +121,13 @@ int volumes_teardown(struct agent *a, const char *uid, struct k8c_error *err);
 int probe_run(struct agent_worker *w, struct agent_pod *p, struct agent_ctr *c, json_t *ctr,
 	      json_t *probe, char *msg, size_t msglen);
 
+/*
+ * For the node server (logs, exec): the runtime id and CRI log file of a container of a pod of
+ * this node (of its previous instance with previous), malloc'd. Any thread. -1 with err->code 404.
+ */
+int agent_container_lookup(const char *ns, const char *pod, const char *container, bool previous,
+			   char **id, char **log, struct k8c_error *err);
+
 /* Quantities ("100m", "64Mi") to milli-units or bytes. */
 int quantity_parse(const char *s, bool milli, long long *out);
 void ctr_event(struct agent_worker *w, json_t *pod, const char *type, const char *reason,

@@ -43,6 +43,7 @@ struct table {
 	bool ready; /* the start-up sweep is done: workers may run */
 	bool stop;
 	char **existing; /* runtime container ids at start (adoption); read-only once ready */
+	struct agent *agent;
 };
 
 static struct table T = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -539,6 +540,8 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 		k8c_container_remove(a->rt, id, &e2);
 		k8c_error_clear(&e2);
 	}
+	double t_start = agent_now();
+
 	if (k8c_container_start(a->rt, &spec, &err) < 0) {
 		struct k8c_error e2 = K8C_ERROR_INIT;
 
@@ -604,6 +607,8 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 	memset(&c->live, 0, sizeof(c->live));
 	memset(&c->readiness, 0, sizeof(c->readiness));
 	memset(&c->startup, 0, sizeof(c->startup));
+	k8c_log_debug("container started", "pod=%s/%s container=%s ms=%.1f", p->ns, p->name,
+		      c->name, (agent_now() - t_start) * 1e3);
 	ctr_event(w, pod, "Normal", "Created", fp, "Created container %s", c->name);
 	ctr_event(w, pod, "Normal", "Started", fp, "Started container %s", c->name);
 	rc = 1;
@@ -877,8 +882,12 @@ static int ensure_sandbox(struct agent_worker *w, struct agent_pod *p, json_t *p
 		if (access(p->netns_path, F_OK) < 0 &&
 		    sandbox_netns_create(p->netns_path, &err) < 0)
 			goto fail;
+		double t0 = agent_now();
+
 		if (k8c_cni_add(a->cni, &att, &res, &err) < 0)
 			goto fail;
+		k8c_log_debug("network ready", "pod=%s/%s ms=%.1f", p->ns, p->name,
+			      (agent_now() - t0) * 1e3);
 		{
 			const char *addr = json_string_value(json_object_get(
 				json_array_get(json_object_get(res, "ips"), 0), "address"));
@@ -1524,6 +1533,50 @@ static void on_pod(const struct k8c_delta *d, void *arg)
 	pthread_mutex_unlock(&T.mu);
 }
 
+int agent_container_lookup(const char *ns, const char *pod, const char *container, bool previous,
+			   char **id, char **log, struct k8c_error *err)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&T.mu);
+	for (size_t i = 0; i < T.n && rc < 0; i++) {
+		struct agent_pod *p = T.pods[i];
+		struct agent_ctr *ctrs = p->ctrs;
+
+		if (p->finished || strcmp(p->ns, ns) != 0 || strcmp(p->name, pod) != 0 || !ctrs)
+			continue;
+		for (size_t k = 0; k < p->n_ctrs; k++) {
+			/* attempt is an int the worker updates: read once, never a worker's pointer */
+			int attempt = __atomic_load_n(&ctrs[k].attempt, __ATOMIC_RELAXED);
+
+			if (strcmp(ctrs[k].name, container) != 0)
+				continue;
+			if (previous)
+				attempt--;
+			if (attempt < 0) {
+				k8c_error_set(
+					err, 404,
+					"previous terminated container \"%s\" in pod \"%s\" not "
+					"found",
+					container, pod);
+				goto out;
+			}
+			if (id)
+				*id = ctr_id(p, &ctrs[k], attempt);
+			if (log)
+				*log = log_path(T.agent, p, &ctrs[k], attempt);
+			rc = 0;
+			goto out;
+		}
+		k8c_error_set(err, 404, "container %s is not valid for pod %s", container, pod);
+		goto out;
+	}
+	k8c_error_set(err, 404, "pod %s/%s is not on this node", ns, pod);
+out:
+	pthread_mutex_unlock(&T.mu);
+	return rc;
+}
+
 static bool uid_known(json_t *cache, const char *uid)
 {
 	const char *k;
@@ -1639,6 +1692,7 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	int rc = -1, started = 0;
 	bool swept = false;
 
+	T.agent = &a;
 	a.pods_dir = k8c_xasprintf("%s/pods", cfg->root_dir);
 	a.logs_dir = k8c_xasprintf("%s/logs", cfg->root_dir);
 	if (mkdir_p(a.pods_dir) < 0 || mkdir_p(a.logs_dir) < 0 || mkdir_p(state) < 0 ||
