@@ -89,6 +89,7 @@ struct agent_worker {
 	struct agent *a;
 	struct k8c_kube *kube;
 	int index;
+	json_t *pending; /* events made during a sync, posted after it */
 };
 
 double agent_now(void);

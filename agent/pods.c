@@ -132,11 +132,31 @@ void ctr_event(struct agent_worker *w, json_t *pod, const char *type, const char
 		json_object_set_new(json_object_get(ev, "involvedObject"), "fieldPath",
 				    json_string(fieldpath));
 	json_object_del(ev, "eventTime"); /* core/v1 events of the kubelet carry none */
-	if (k8c_kube_create(w->kube, K8C_GVR_EVENTS, ns, ev, NULL, &err) < 0)
-		k8c_log_debug("event not recorded", "reason=%s error=\"%s\"", reason, err.msg);
+	/* posted after the sync (events_flush), so that the status goes out first */
+	if (!w->pending)
+		w->pending = json_array();
+	json_array_append(w->pending, ev);
 	k8c_log_info("event", "pod=%s/%s type=%s reason=%s", ns, k8c_str_at(pod, "metadata.name"),
 		     type, reason);
 	k8c_error_clear(&err);
+}
+
+static void events_flush(struct agent_worker *w)
+{
+	size_t i;
+	json_t *ev;
+
+	json_array_foreach(w->pending, i, ev)
+	{
+		struct k8c_error err = K8C_ERROR_INIT;
+
+		if (k8c_kube_create(w->kube, K8C_GVR_EVENTS, k8c_str_at(ev, "metadata.namespace"),
+				    ev, NULL, &err) < 0)
+			k8c_log_debug("event not recorded", "reason=%s error=\"%s\"",
+				      k8c_str_at(ev, "reason"), err.msg);
+		k8c_error_clear(&err);
+	}
+	json_array_clear(w->pending);
 }
 
 /* --- containers --- */
@@ -1298,8 +1318,11 @@ static double sync_pod(struct agent_worker *w, struct agent_pod *p, json_t *pod)
 	for (size_t i = 0; i < p->n_ctrs; i++)
 		ctr_refresh(w, &p->ctrs[i]);
 	/* a terminal pod: nothing runs any more; its network is released */
-	if (p->last_status) {
-		const char *lp = json_string_value(json_object_get(p->last_status, "phase"));
+	{
+		/* what this agent wrote, or (after a restart) what the API has */
+		const char *lp =
+			p->last_status ? json_string_value(json_object_get(p->last_status, "phase"))
+				       : k8c_str_at(pod, "status.phase");
 
 		if (lp && (!strcmp(lp, "Succeeded") || !strcmp(lp, "Failed"))) {
 			if (!p->network_down && p->sandbox &&
@@ -1485,6 +1508,7 @@ static void *worker_main(void *arg)
 		pod = json_incref(p->pod);
 		pthread_mutex_unlock(&T.mu);
 		next = sync_pod(w, p, pod);
+		events_flush(w);
 		json_decref(pod);
 		pthread_mutex_lock(&T.mu);
 		p->busy = false;
@@ -1818,8 +1842,10 @@ out:
 		k8c_kube_interrupt(workers[i].kube);
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
-	for (int i = 0; workers && i < cfg->workers; i++)
+	for (int i = 0; workers && i < cfg->workers; i++) {
 		k8c_kube_free(workers[i].kube);
+		json_decref(workers[i].pending);
+	}
 	free(workers);
 	free(threads);
 	k8c_informer_free(inf);

@@ -43,6 +43,7 @@ for _ in $(seq 10); do
 	sleep 0.2
 done
 kill "$WPID" 2>/dev/null || true
+cpu=$(awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/${AG_PID[node1]}/stat")
 "$PY" - "$W" "$PODS" <<'P'
 import sys
 added, running = {}, {}
@@ -63,7 +64,7 @@ if n:
     pct = lambda p: lat[min(n - 1, int(round(p / 100.0 * n + 0.5)) - 1)]
     print("pods=%d create->Running p50=%.3fs p90=%.3fs p99=%.3fs max=%.3fs" % (n, pct(50), pct(90), pct(99), lat[-1]))
 P
-echo "agent RSS max=$((rss / 1024)) MiB ($rss kB) with $PODS pods"
+echo "agent RSS max=$((rss / 1024)) MiB ($rss kB) with $PODS pods; agent CPU so far ${cpu}s; load average $(cut -d' ' -f1 /proc/loadavg)"
 k delete pods --all --wait=false >/dev/null
 for _ in $(seq 600); do [[ -z $(k get pods -o name) ]] && break; sleep 0.2; done
 
