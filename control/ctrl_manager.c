@@ -18,6 +18,7 @@ const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_serviceaccount_token_def,
 	&ctrl_nodeipam_def,
 	&ctrl_nodelifecycle_def,
+	&ctrl_garbagecollector_def,
 	NULL,
 };
 
