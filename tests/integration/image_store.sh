@@ -244,3 +244,35 @@ expect_fail "pull access denied" K pull --creds k8c:wrong "$REG/private/netserve
 K pull --creds k8c:s3cret "$REG/private/netserver:1"
 K inspect "$REG/private/netserver:1" | jq -e '.layers | length == 2' >/dev/null || fail "authenticated pull"
 (($(count "$S/tmp") == 0)) || fail "pulls left files in tmp/: $(ls "$S/tmp")"
+
+log "pull with Bearer token auth (docker-registry token auth, image_token_server.py)"
+S=$D/store5
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/token.key" -out "$D/token.crt" -days 1 \
+	-subj /CN=k8c-token 2>/dev/null
+tport=$(free_port)
+$PY "$(dirname "$0")/image_token_server.py" "$tport" "$D/token.key" "$D/token.crt" k8c-issuer \
+	k8c:s3cret 2>"$D/token.log" &
+PIDS+=($!)
+registry token "auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: k8c-registry
+    issuer: k8c-issuer
+    rootcertbundle: $D/token.crt"
+for ((i = 0; i < 100; i++)); do
+	curl -s -o /dev/null "http://127.0.0.1:$tport/token" && break
+	sleep 0.1
+done
+curl -s -D - -o /dev/null "http://$REG/v2/" | grep -qi '^www-authenticate: Bearer' || fail "no Bearer challenge"
+for repo in public/busybox private/busybox; do
+	skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds k8c:s3cret \
+		"oci-archive:$IMAGES/busybox.tar" "docker://$REG/$repo:1"
+done
+K pull "$REG/public/busybox:1"
+chroot "$(layers "$REG/public/busybox:1")" /bin/true || fail "token-pulled busybox does not run"
+expect_fail "pull access denied" K pull "$REG/private/busybox:1"
+expect_fail "failed to fetch oauth token" K pull --creds k8c:wrong "$REG/private/busybox:1"
+K pull --creds k8c:s3cret "$REG/private/busybox:1"
+[[ $(layers "$REG/private/busybox:1") == "$(layers "$REG/public/busybox:1")" ]] || fail "token pulls"
+grep -q 'GET /token?scope=repository%3Aprivate%2Fbusybox%3Apull&service=k8c-registry' "$D/token.log" ||
+	fail "no token request with the pull scope: $(cat "$D/token.log")"
