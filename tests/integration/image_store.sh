@@ -84,6 +84,24 @@ before=$(snapshot)
 K import "$IMAGES/busybox.tar"
 [[ $(snapshot) == "$before" ]] || fail "a second import changed the store"
 
+log "whiteouts through overlayfs: a file deleted and a directory made opaque by an upper layer"
+MKIMAGE=$(realpath -m "$BIN/../tests/k8c_mkimage")
+[[ -x $MKIMAGE ]] || fail "$MKIMAGE not built"
+printf '%s\n' 'ref example.com/whiteouts:1' layer 'text /data/a 0644 a' 'text /data/b 0644 b' \
+	'text /keep/x 0644 x' layer 'whiteout /data/a' 'dir /keep 0755' 'opaque /keep' \
+	'text /keep/y 0644 y' >"$D/wh.spec"
+"$MKIMAGE" "$D/wh.spec" "$D/wh.tar" >/dev/null
+K import "$D/wh.tar"
+mapfile -t wl < <(layers example.com/whiteouts:1)
+[[ $(stat -c '%F %t:%T' "${wl[1]}/data/a") == "character special file 0:0" ]] ||
+	fail "whiteout: $(stat -c '%F %t:%T' "${wl[1]}/data/a")"
+# A read-only overlay of the two layers (upper first), in a mount namespace of its own.
+mkdir "$D/mnt"
+seen=$(unshare -m sh -c "mount -t overlay overlay -o 'lowerdir=${wl[1]}:${wl[0]}' '$D/mnt' &&
+	cd '$D/mnt' && find . -type f | sort | tr '\n' ' '")
+[[ $seen == "./data/b ./keep/y " ]] || fail "overlay of the layers shows: $seen"
+K rm example.com/whiteouts:1
+
 log "docker-archive (docker save format, made by skopeo)"
 skopeo --insecure-policy copy -q "oci-archive:$IMAGES/netserver.tar" \
 	"docker-archive:$D/ns-docker.tar:k8c.io/netserver:docker"
