@@ -774,6 +774,11 @@ static int layer_ensure(struct k8c_image_store *s, const char *digest, const cha
 			return 0;
 		return k8c_error_errno(err, EIO, e, "layer %s: rename into place", digest);
 	}
+	{
+		_cleanup_free_ char *layers = k8c_xasprintf("%s/layers", s->root);
+
+		fsync_dir(layers);
+	}
 	return 0;
 }
 
