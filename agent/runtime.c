@@ -819,27 +819,15 @@ fail:
 
 /* ---- status ------------------------------------------------------------------------------- */
 
-static bool shim_alive(pid_t pid)
+/* The shim of that record still runs (not exited, not a zombie, its pid not reused). */
+static bool shim_alive(const struct k8c_shim_state *ss)
 {
-	char path[64], comm[32] = "";
-	_cleanup_fclose_ FILE *f = NULL;
+	unsigned long long t;
 
-	if (pid <= 0)
+	if (ss->shim_pid <= 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (!f || !fgets(comm, sizeof(comm), f))
-		return false;
-	/* a zombie shim has exited; its pid may also have been reused by another program */
-	if (strncmp(comm, "k8c-shim", 8) != 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	_cleanup_fclose_ FILE *s = fopen(path, "re");
-	char line[512];
-	if (!s || !fgets(line, sizeof(line), s))
-		return false;
-	char *p = strrchr(line, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	t = k8c_proc_start_time(ss->shim_pid);
+	return t != 0 && t == ss->shim_start;
 }
 
 static int read_shim_state(struct k8c_runtime *rt, const char *id, struct k8c_shim_state *ss)
@@ -876,7 +864,7 @@ int k8c_container_status(struct k8c_runtime *rt, const char *id, struct k8c_cont
 			snprintf(st->reason, sizeof(st->reason), "%s", ss.reason);
 			return 0;
 		}
-		if (shim_alive(ss.shim_pid)) {
+		if (shim_alive(&ss)) {
 			st->state = ss.state;
 			return 0;
 		}
@@ -1045,13 +1033,13 @@ int k8c_container_remove(struct k8c_runtime *rt, const char *id, struct k8c_erro
 	 * 2 s at most, then it is ended): runc delete --force of a running container polls for its
 	 * death and takes 100 ms here, a kill and a delete of the stopped one a third of that.
 	 */
-	if (have_shim && ss.shim_pid > 0 && shim_alive(ss.shim_pid)) {
+	if (have_shim && ss.shim_pid > 0 && shim_alive(&ss)) {
 		if (access(runc_state, F_OK) == 0)
 			runc_run(rt, (const char *const[]){"kill", id, "9", NULL}, NULL, &derr);
 		k8c_error_clear(&derr);
-		for (int i = 0; i < 2000 && shim_alive(ss.shim_pid); i++)
+		for (int i = 0; i < 2000 && shim_alive(&ss); i++)
 			usleep(1000);
-		if (shim_alive(ss.shim_pid)) {
+		if (shim_alive(&ss)) {
 			k8c_log_warn("shim did not exit after its container was killed, ending it",
 				     "container=%s shim_pid=%d", id, (int)ss.shim_pid);
 			kill(ss.shim_pid, SIGKILL);

@@ -443,6 +443,7 @@ static int run(void)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	g.st.shim_pid = getpid();
+	g.st.shim_start = k8c_proc_start_time(g.st.shim_pid);
 	g.st.state = K8C_CTR_CREATED;
 	g.st.created_ns = now_ns();
 	save_state();
