@@ -118,6 +118,17 @@ seqs=$(cat $(find "$LOGS" -name 'rot.log.*' | LC_ALL=C sort) "$LOGS/rot.log" | a
 first=$(head -1 <<<"$seqs")
 assert_eq "kept lines are consecutive up to 300" "$(seq "$first" 300 | tr '\n' ' ')" "$(tr '\n' ' ' <<<"$seqs")"
 
+log "SIGUSR1 reopens the log file (after it was moved away)"
+start tick -- /bin/sh -c 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.05; done'
+for ((i = 0; i < 100; i++)); do [[ -s $LOGS/tick.log ]] && break; sleep 0.05; done
+mv "$LOGS/tick.log" "$LOGS/tick.moved"
+kill -USR1 "$(jq -r .shim_pid "$STATE/tick/shim.json")"
+for ((i = 0; i < 100; i++)); do [[ -s $LOGS/tick.log ]] && break; sleep 0.05; done
+"${RT[@]}" remove tick
+last_moved=$(tail -1 "$LOGS/tick.moved" | awk '{print $5}')
+first_new=$(head -1 "$LOGS/tick.log" | awk '{print $5}')
+assert_eq "the reopened file continues where the moved one ended" "$((last_moved + 1))" "$first_new"
+
 log "exit codes: 3, SIGKILL -> 137, SIGTERM caught -> 7"
 start three -- /bin/sh -c 'exit 3'
 start k9 -- /bin/sleep 1000
