@@ -96,6 +96,26 @@ assert_eq "stderr line" "to-stderr" "$(grep ' stderr ' "$LOGS/who.log" | cut -d'
 assert_match "CRI log line format" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z stdout F bar ' "$(head -1 "$LOGS/who.log")"
 assert_eq "exit 0 -> Completed" "exited 0 Completed" "$(st who '"\(.state) \(.exit_code) \(.reason)"')"
 
+log "layers: the image store's busybox (when built) at the bottom, the top layer wins"
+IMG_TAR=$OURS_DIR/../images/busybox.tar
+bottom=$LOWER
+if [[ -x $OURS_DIR/k8c && -f $IMG_TAR ]]; then
+	"$OURS_DIR/k8c" image --root "$BASE/images" import "$IMG_TAR" --ref busybox:rt-test >/dev/null
+	bottom=$("$OURS_DIR/k8c" image --root "$BASE/images" inspect busybox:rt-test | jq -r '.layers | join(":")')
+else
+	log "(no image store build: our busybox lowerdir instead)"
+fi
+mkdir -p "$BASE/l1/etc" "$BASE/l2/etc"
+echo low >"$BASE/l1/etc/msg"
+echo high >"$BASE/l2/etc/msg"
+echo only-low >"$BASE/l1/etc/low"
+"${RT[@]}" start layers --rootfs "$bottom:$BASE/l1:$BASE/l2" --log "$LOGS/layers.log" --netns "$NSPATH" -- \
+	/bin/sh -c 'echo "$(cat /etc/msg) $(cat /etc/low)" > /etc/written; cat /etc/written'
+waitx layers
+assert_eq "top layer first, lower ones visible" "high only-low" "$(logtext layers)"
+assert_eq "writes go to the container's upper dir" "high only-low" "$(cat "$STATE/layers/upper/etc/written")"
+assert_eq "layers untouched" "low " "$(cat "$BASE/l1/etc/msg") $(ls "$BASE/l2/etc/written" 2>/dev/null)"
+
 log "partial lines (16 KiB) and an unterminated last line"
 start part -- /bin/sh -c 'head -c 40000 /dev/zero | tr "\0" a; echo; printf tail'
 waitx part
@@ -221,7 +241,7 @@ assert_fails "status after remove" "${RT[@]}" status mem
 assert_ok "remove is idempotent" "${RT[@]}" remove mem
 
 log "list for adoption"
-assert_eq "list" "k15 k9 net noin oom part rot three tty who" "$("${RT[@]}" list | sort | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "list" "k15 k9 layers net noin oom part rot three tty who" "$("${RT[@]}" list | sort | tr '\n' ' ' | sed 's/ $//')"
 for id in $("${RT[@]}" list); do "${RT[@]}" remove "$id"; done
 assert_eq "nothing left after removes" "$BEFORE" "$(leaks)"
 
