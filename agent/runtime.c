@@ -629,10 +629,15 @@ static json_t *spec_json(struct k8c_runtime *rt, const struct k8c_container_spec
 			json_object_set_new(cpu, "period", json_integer(spec->cpu_period_us));
 		json_object_set_new(res, "cpu", cpu);
 	}
-	if (spec->memory_limit_bytes > 0)
-		json_object_set_new(
-			res, "memory",
-			json_pack("{s:I}", "limit", (json_int_t)spec->memory_limit_bytes));
+	if (spec->memory_limit_bytes > 0) {
+		json_t *mem = json_pack("{s:I}", "limit", (json_int_t)spec->memory_limit_bytes);
+
+		/* no swap beyond the limit, as the kubelet asks (memory+swap = limit) where the
+		 * kernel accounts swap */
+		if (access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0)
+			json_object_set_new(mem, "swap", json_integer(spec->memory_limit_bytes));
+		json_object_set_new(res, "memory", mem);
+	}
 
 	linux_ = json_pack("{s:o,s:s,s:o}", "namespaces", ns, "cgroupsPath", cg, "resources", res);
 	if (!spec->privileged) {

@@ -211,6 +211,8 @@ start mem --memory 33554432 --cpu-shares 512 --cpu-quota 50000 --cpu-period 1000
 for ((i = 0; i < 100; i++)); do [[ $(grep -c . "$LOGS/mem.log" 2>/dev/null) -ge 5 ]] && break; sleep 0.05; done
 assert_eq "limit inside" "33554432 root-readonly tmp-writable hello-bind bind-readonly" "$(logtext mem | tr '\n' ' ' | sed 's/ $//')"
 assert_eq "memory limit in the host's cgroup" 33554432 "$(cat /sys/fs/cgroup/memory$CGP/mem/memory.limit_in_bytes)"
+[[ -e /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]] &&
+	assert_eq "no swap beyond the limit" 33554432 "$(cat /sys/fs/cgroup/memory$CGP/mem/memory.memsw.limit_in_bytes)"
 assert_eq "cpu shares" 512 "$(cat /sys/fs/cgroup/cpu$CGP/mem/cpu.shares)"
 assert_eq "cpu quota" 50000 "$(cat /sys/fs/cgroup/cpu$CGP/mem/cpu.cfs_quota_us)"
 
