@@ -168,6 +168,11 @@ assert_ok "kill of an exited container succeeds" "${RT[@]}" kill k9 9
 assert_match "finished after started" true "$(st k9 '.finished_ns > .started_ns and .started_ns >= .created_ns')"
 assert_fails "a command that does not exist fails to start" start nocmd -- /bin/no-such-command
 assert_eq "and leaves no bundle" "" "$(ls "$STATE" | grep nocmd || true)"
+assert_fails "a network namespace that does not exist fails the start" \
+	"${RT[@]}" start nonet --rootfs "$LOWER" --log "$LOGS/nonet.log" --netns /var/run/netns/no-such-ns-$TAG -- /bin/true
+assert_fails "a layer that does not exist fails the start" start nolayer --rootfs "$BASE/no-such-layer" -- /bin/true
+assert_fails "a second container with the same id fails" start three -- /bin/true
+assert_eq "and leaves the first one alone" "3" "$(st three .exit_code)"
 
 log "OOM kill, a tty, stdin kept open"
 start oom --memory 16777216 -- /bin/sh -c 'x=$(head -c 50000000 /dev/zero | tr "\0" a)'
@@ -236,6 +241,9 @@ assert_eq "status from a new process" running "$(st mem .state)"
 kill -9 "$spid"
 for ((i = 0; i < 100; i++)); do [[ $(awk '{print $3}' "/proc/$spid/stat" 2>/dev/null) =~ ^(Z|)$ ]] && break; sleep 0.05; done
 assert_eq "with the shim dead, runc says running" "running $cpid" "$(st mem '"\(.state) \(.pid)"')"
+"${RT[@]}" kill mem 9
+for ((i = 0; i < 100; i++)); do [[ $(st mem .state) == exited ]] && break; sleep 0.05; done
+assert_eq "its exit then is runc's stopped, code unknown" "exited 255 Error" "$(st mem '"\(.state) \(.exit_code) \(.reason)"')"
 assert_ok "remove without a shim" "${RT[@]}" remove mem
 # (a zombie until this machine's init reaps it: the shim that would have was killed)
 assert_match "container process gone" '^(Z|)$' "$(awk '{print $3}' "/proc/$cpid/stat" 2>/dev/null)"
