@@ -216,7 +216,17 @@ static void runc_msg(const char *text, char *buf, size_t size)
 
 		m += 5;
 		end = strrchr(m, '"');
-		snprintf(buf, size, "%.*s", (int)(end && end > m ? end - m : (long)strlen(m)), m);
+		if (!end || end < m)
+			end = m + strlen(m);
+		/* unquote logrus' \" and \\ */
+		size_t o = 0;
+
+		for (; m < end && o + 1 < size; m++) {
+			if (*m == '\\' && m + 1 < end && (m[1] == '"' || m[1] == '\\'))
+				m++;
+			buf[o++] = *m;
+		}
+		buf[o] = 0;
 	} else {
 		snprintf(buf, size, "%s", *text ? text : "no output");
 	}
@@ -674,6 +684,8 @@ static int mount_rootfs(struct k8c_runtime *rt, const struct k8c_container_spec 
 
 		if (strchr(l, ':') || strchr(l, ','))
 			return k8c_error_set(err, EINVAL, "layer path %s has ':' or ','", l);
+		if (access(l, F_OK) < 0)
+			return k8c_error_errno(err, errno, errno, "layer %s", l);
 		strcat(lower, l);
 		if (i > 0)
 			strcat(lower, ":");
@@ -924,6 +936,11 @@ int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k
 	if (k8c_container_status(rt, id, &st, &serr) == 0 && st.state == K8C_CTR_EXITED) {
 		k8c_error_clear(err);
 		return 0;
+	}
+	if (serr.code == ENOENT) {
+		k8c_error_clear(err);
+		*err = serr;
+		return -1;
 	}
 	k8c_error_clear(&serr);
 	return k8c_error_wrap(err, "container %s: signal %d", id, sig);
