@@ -919,6 +919,19 @@ int k8c_container_status(struct k8c_runtime *rt, const char *id, struct k8c_cont
 	return 0;
 }
 
+/* Hand a local error to the caller's err (which may be NULL); returns -1. */
+static int move_error(struct k8c_error *err, struct k8c_error *from)
+{
+	if (!err) {
+		k8c_error_clear(from);
+		return -1;
+	}
+	k8c_error_clear(err);
+	*err = *from;
+	from->msg = NULL;
+	return -1;
+}
+
 /* ---- kill, remove, list ------------------------------------------------------------------- */
 
 int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k8c_error *err)
@@ -938,9 +951,7 @@ int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k
 		return 0;
 	}
 	if (serr.code == ENOENT) {
-		k8c_error_clear(err);
-		*err = serr;
-		return -1;
+		return move_error(err, &serr);
 	}
 	k8c_error_clear(&serr);
 	return k8c_error_wrap(err, "container %s: signal %d", id, sig);
@@ -1072,8 +1083,7 @@ int k8c_container_remove(struct k8c_runtime *rt, const char *id, struct k8c_erro
 	    runc_run(rt, (const char *const[]){"delete", "--force", id, NULL}, NULL, &derr) < 0 &&
 	    access(runc_state, F_OK) == 0) {
 		k8c_error_wrap(&derr, "container %s", id);
-		*err = derr;
-		return -1;
+		return move_error(err, &derr);
 	}
 	k8c_error_clear(&derr);
 	if (is_mountpoint(rootfs) && umount2(rootfs, 0) < 0) {
