@@ -161,6 +161,28 @@ k patch secret s1 -p '{"stringData": {"absent": "now"}}' >/dev/null
 ag_wait pod/nokey '{.status.phase}' Running
 assert_eq "other pods unaffected" "hello-from-web" "$(ip netns exec "${AG_NS[node1]}" wget -qO- -T 5 "http://$ip:8080/" 2>&1)"
 
+log "a second agent on the same machine, in its own node namespace"
+ag_node node2 2
+N2=$(ag_leaks node2 2)
+k apply -f - <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: web2}
+spec:
+  nodeName: node2
+  containers:
+  - {name: httpd, image: busybox, imagePullPolicy: Never, command: ["sh", "-c", "echo two > /tmp/i; exec httpd -f -p 8080 -h /tmp"]}
+Y
+ag_wait pod/web2 '{.status.phase}' Running
+ip2=$(k get pod web2 -o jsonpath='{.status.podIP}')
+assert_match "node2's pod is in node2's podCIDR" '^10\.244\.2\.[0-9]+$' "$ip2"
+assert_eq "node2 -> its pod" two "$(ip netns exec "${AG_NS[node2]}" wget -qO- -T 5 "http://$ip2:8080/i" 2>&1)"
+assert_eq "node1's pods unaffected" "hello-from-web" "$(ip netns exec "${AG_NS[node1]}" wget -qO- -T 5 "http://$ip:8080/" 2>&1)"
+k delete pod web2 --wait=false >/dev/null
+for _ in $(seq 150); do [[ -z $(k get pod web2 -o name 2>/dev/null) ]] && break; sleep 0.2; done
+for _ in $(seq 50); do [[ $(ag_leaks node2 2) == "$N2" ]] && break; sleep 0.2; done
+assert_eq "node2 left nothing" "$N2" "$(ag_leaks node2 2)"
+
 log "deletion: graceful, then the pod is gone and nothing is left"
 k delete pod --all --wait=false >/dev/null
 for _ in $(seq 300); do
