@@ -29,6 +29,7 @@ struct k8c_agent_config {
 	long long cpu_milli, memory_bytes; /* 0: from the machine */
 	int workers;			   /* pod sync threads */
 	bool insecure_registry;
+	const char *client_ca_file; /* node server clients (default: the kubeconfig's CA) */
 	struct k8c_kubeconfig kc;
 };
 

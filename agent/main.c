@@ -44,6 +44,8 @@ static void usage(FILE *f)
 	      "  --cluster-domain NAME   default cluster.local\n"
 	      "  --workers N             pod sync threads (default 16)\n"
 	      "  --insecure-registry     pull over plain HTTP / unverified TLS\n"
+	      "  --client-ca-file PATH   CA of the node endpoint's clients (default: the\n"
+	      "                          kubeconfig's CA, the API server's)\n"
 	      "  --log-level LEVEL       debug, info, warn, error\n"
 	      "  --help\n",
 	      f);
@@ -180,6 +182,7 @@ int main(int argc, char **argv)
 		O_DOMAIN,
 		O_WORKERS,
 		O_INSECURE,
+		O_CLIENT_CA,
 		O_LOG,
 		O_HELP,
 	};
@@ -207,6 +210,7 @@ int main(int argc, char **argv)
 		{"cluster-domain", required_argument, NULL, O_DOMAIN},
 		{"workers", required_argument, NULL, O_WORKERS},
 		{"insecure-registry", no_argument, NULL, O_INSECURE},
+		{"client-ca-file", required_argument, NULL, O_CLIENT_CA},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -319,6 +323,9 @@ int main(int argc, char **argv)
 			break;
 		case O_INSECURE:
 			cfg.insecure_registry = true;
+			break;
+		case O_CLIENT_CA:
+			cfg.client_ca_file = optarg;
 			break;
 		case O_LOG:
 			if (k8c_log_parse_level(optarg, &level) < 0) {
