@@ -41,6 +41,7 @@ static const char *const watched[] = {
 	"/serviceaccounts",
 	"/persistentvolumeclaims",
 	"/podtemplates",
+	"/nodes", /* owners of the agents' Leases */
 	"apps/replicasets",
 	"apps/deployments",
 	"apps/daemonsets",

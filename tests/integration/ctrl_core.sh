@@ -140,6 +140,20 @@ k delete node ipam1 >/dev/null
 mknode ipam6
 wait_for "podCIDR of ipam6" has_cidr ipam6
 [[ $(cidr ipam6) == "$freed" ]] || fail "after a restart ipam6 got $(cidr ipam6), not the freed $freed"
+# a crash (SIGKILL: the Lease is not released): the restarted server holds the same identity
+# and renews its own Lease at once (no takeover: leaseTransitions unchanged)
+lease() { k -n kube-system get lease k8c-controller-manager -o jsonpath="{.spec.$1}"; }
+id0=$(lease holderIdentity)
+tr0=$(lease leaseTransitions)
+n0=$(grep -c 'msg=leading' "$LOG")
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null || true
+PID=
+srv_start 31 "${FLAGS[@]}"
+led() { (( $(grep -c 'msg=leading' "$LOG") > n0 )); }
+wait_for "leading after the crash" led
+[[ $(lease holderIdentity) == "$id0" && $(lease leaseTransitions) == "$tr0" ]] ||
+	fail "after a crash: holder $(lease holderIdentity) (was $id0), transitions $(lease leaseTransitions) (was $tr0)"
 dups=$(k get nodes -o json | jq -r '.items[].spec.podCIDR // empty' | sort | uniq -d)
 [[ -z $dups ]] || fail "podCIDR given twice: $dups"
 k delete node ipam2 ipam4 ipam5 ipam6 >/dev/null
