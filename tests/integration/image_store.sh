@@ -261,6 +261,13 @@ expect_fail "pull access denied" K pull "$REG/private/netserver:1"
 expect_fail "pull access denied" K pull --creds k8c:wrong "$REG/private/netserver:1"
 K pull --creds k8c:s3cret "$REG/private/netserver:1"
 K inspect "$REG/private/netserver:1" | jq -e '.layers | length == 2' >/dev/null || fail "authenticated pull"
+# The same through an imagePullSecret's content (a docker config.json): the most specific key wins.
+K rm "$REG/private/netserver:1"
+jq -n --arg reg "$REG" --arg good "$(printf k8c:s3cret | base64)" --arg bad "$(printf k8c:no | base64)" \
+	'{auths: {($reg): {auth: $bad}, ($reg + "/private"): {auth: $good}, "other.example.com": {auth: $bad}}}' \
+	>"$D/config.json"
+K pull --auth-file "$D/config.json" "$REG/private/netserver:1"
+expect_fail "pull access denied" K pull --auth-file "$D/config.json" "$REG/elsewhere/netserver:1"
 (($(count "$S/tmp") == 0)) || fail "pulls left files in tmp/: $(ls "$S/tmp")"
 
 log "pull with Bearer token auth (docker-registry token auth, image_token_server.py)"

@@ -96,6 +96,67 @@ static void test_ref_parts(void **state)
 	image_ref_clear(&r);
 }
 
+/* user:password for ref from config, "-" when none matches, "!" when it is refused. */
+static void auth_is(const char *config, const char *ref, const char *want)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	char *u = NULL, *p = NULL, got[256];
+
+	if (k8c_image_auth_lookup(config, strlen(config), ref, &u, &p, &err) < 0) {
+		assert_non_null(err.msg);
+		snprintf(got, sizeof(got), "!");
+		k8c_error_clear(&err);
+	} else if (!u) {
+		assert_null(p);
+		snprintf(got, sizeof(got), "-");
+	} else {
+		snprintf(got, sizeof(got), "%s:%s", u, p);
+	}
+	if (strcmp(got, want) != 0)
+		fail_msg("%s with %s: got %s, want %s", ref, config, got, want);
+	free(u);
+	free(p);
+}
+
+static void test_auth_lookup(void **state)
+{
+	/* "auth" is base64 of user:password: dTE6cDE= is u1:p1, dTI6cDI= u2:p2, dTM6cDM= u3:p3. */
+	static const char hub[] =
+		"{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"dTE6cDE=\"}}}";
+	static const char many[] =
+		"{\"auths\":{"
+		"\"registry.example.com\":{\"auth\":\"dTE6cDE=\"},"
+		"\"registry.example.com/team\":{\"auth\":\"dTI6cDI=\"},"
+		"\"*.corp.example.com\":{\"username\":\"u3\",\"password\":\"p3\"},"
+		"\"127.0.0.1:5000\":{\"auth\":\"dTI6cDI=\"},"
+		"\"http://localhost:5000/v2/\":{\"username\":\"u1\",\"password\":\"p1\"}}}";
+
+	auth_is(hub, "busybox", "u1:p1");
+	auth_is(hub, "docker.io/foo/bar:1", "u1:p1");
+	auth_is(hub, "quay.io/foo/bar", "-");
+	auth_is("{\"docker.io\":{\"auth\":\"dTI6cDI=\"}}", "busybox", "u2:p2"); /* .dockercfg */
+	auth_is("{\"auths\":{\"registry-1.docker.io\":{\"auth\":\"dTM6cDM=\"}}}", "library/x",
+		"u3:p3");
+	auth_is(many, "registry.example.com/other/x", "u1:p1");
+	auth_is(many, "registry.example.com/team/x:1", "u2:p2");
+	auth_is(many, "registry.example.com/teamx/y", "u1:p1");
+	auth_is(many, "a.corp.example.com/x", "u3:p3");
+	auth_is(many, "a.b.corp.example.com/x", "-");
+	auth_is(many, "corp.example.com/x", "-");
+	auth_is(many, "127.0.0.1:5000/x", "u2:p2");
+	auth_is(many, "127.0.0.1:5001/x", "-");
+	auth_is(many, "127.0.0.1/x", "-");
+	auth_is(many, "localhost:5000/x/y", "u1:p1");
+	auth_is(many, "example.com/x", "-");
+	auth_is("{\"auths\":{}}", "busybox", "-");
+	auth_is("{\"auths\":{\"docker.io\":{\"auth\":\"not base64!\"}}}", "busybox", "!");
+	auth_is("{\"auths\":{\"docker.io\":{\"auth\":\"bm9jb2xvbg==\"}}}", "busybox", "!");
+	auth_is("{\"auths\":[]}", "busybox", "!");
+	auth_is("[1]", "busybox", "!");
+	auth_is("{", "busybox", "!");
+	auth_is(hub, "Bad", "!");
+}
+
 /* ---- layers ---- */
 
 struct buf {
@@ -335,9 +396,8 @@ static void test_unpack_bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_ref_parts),
-		cmocka_unit_test(test_unpack),
+		cmocka_unit_test(test_normalize),   cmocka_unit_test(test_ref_parts),
+		cmocka_unit_test(test_auth_lookup), cmocka_unit_test(test_unpack),
 		cmocka_unit_test(test_unpack_bad),
 	};
 
