@@ -79,6 +79,36 @@ mapfile -t ns < <(layers k8c.io/netserver)
 [[ $(chroot "$bb" /bin/sh -c 'echo $(id -u):$(cat /etc/group | wc -l)') == 0:3 ]] || fail "chroot busybox"
 [[ $(stat -c %a "$bb/tmp") == 1777 ]] || fail "/tmp mode $(stat -c %a "$bb/tmp")"
 [[ -x ${ns[1]}/netserver ]] || fail "no /netserver in the top layer"
+# netserver, run from the unpacked top layer in a network namespace of its own (unshare -n: gone
+# with the shell), answers HTTP (hostname and client address, echo, a chosen status), TCP echo,
+# discard and source.
+out=$(unshare -n sh -c '
+	ip link set lo up
+	chroot "$1" /netserver --http-port 18080 --echo-port 17 --discard-port 19 --source-port 20 \
+		2>/dev/null &
+	p=$!
+	trap "kill $p" EXIT
+	i=0
+	until curl -s -o /dev/null http://127.0.0.1:18080/healthz || [ $((i += 1)) -gt 100 ]; do
+		sleep 0.1
+	done
+	curl -s http://127.0.0.1:18080/
+	curl -s "http://127.0.0.1:18080/echo?msg=hi%20there"; echo
+	curl -s --data-binary posted http://127.0.0.1:18080/echo; echo
+	curl -s -o /dev/null -w "%{http_code}\n" http://127.0.0.1:18080/status/503
+	printf ping | timeout 5 busybox nc 127.0.0.1 17; echo
+	head -c 100000 /dev/zero | timeout 5 busybox nc 127.0.0.1 19 && echo discarded
+	timeout 5 busybox nc 127.0.0.1 20 </dev/null | head -c 100000 | wc -c
+' sh "${ns[1]}")
+want="$(hostname) 127.0.0.1:
+hi there
+posted
+503
+ping
+discarded
+100000"
+[[ $(sed -E '1s/:[0-9]+$/:/' <<<"$out") == "$want" ]] || fail "netserver answered: $out"
+
 # Importing again changes nothing.
 before=$(snapshot)
 K import "$IMAGES/busybox.tar"
