@@ -393,12 +393,85 @@ static void test_unpack_bad(void **state)
 	free(gz.p);
 }
 
+/* A symlink to a directory outside, then a file "through" it: nothing is written outside. */
+static void test_unpack_symlink_escape(void **state)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct buf tar = {0};
+	struct archive *a = archive_write_new();
+	char *outside = fresh_dir(), *dir = fresh_dir(), *blob, p[512];
+	struct stat st;
+
+	if (geteuid() != 0)
+		skip();
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open(a, &tar, NULL, buf_write, NULL), ARCHIVE_OK);
+	add(a, "esc", AE_IFLNK, 0777, NULL, outside, 0, 0);
+	add(a, "esc/pwned", AE_IFREG, 0644, "x\n", NULL, 0, 0);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	blob = write_blob(&tar);
+	/* libarchive (SECURE_SYMLINKS with UNLINK) replaces the symlink by a directory. */
+	if (image_layer_unpack(blob, dir, NULL, NULL, &err) < 0)
+		fail_msg("unpack: %s", err.msg);
+	snprintf(p, sizeof(p), "%s/pwned", outside);
+	assert_int_equal(lstat(p, &st), -1);
+	snprintf(p, sizeof(p), "%s/esc", dir);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	snprintf(p, sizeof(p), "%s/esc/pwned", dir);
+	assert_int_equal(lstat(p, &st), 0);
+	image_remove_tree(dir);
+	unlink(blob);
+	free(blob);
+	free(tar.p);
+
+	/* A hard link whose target goes through a symlink to the outside file: refused. */
+	{
+		struct stat out_st;
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/secret", outside);
+		fd = open(p, O_CREAT | O_WRONLY, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+		assert_int_equal(stat(p, &out_st), 0);
+		memset(&tar, 0, sizeof(tar));
+		a = archive_write_new();
+		archive_write_set_format_pax_restricted(a);
+		assert_int_equal(archive_write_open(a, &tar, NULL, buf_write, NULL), ARCHIVE_OK);
+		add(a, "esc2", AE_IFLNK, 0777, NULL, outside, 0, 0);
+		add(a, "hl", AE_IFREG, 0644, NULL, "esc2/secret", 0, 0);
+		assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+		archive_write_free(a);
+		blob = write_blob(&tar);
+		mkdir(dir, 0700);
+		if (image_layer_unpack(blob, dir, NULL, NULL, &err) == 0) {
+			snprintf(p, sizeof(p), "%s/hl", dir);
+			if (lstat(p, &st) == 0 && st.st_ino == out_st.st_ino)
+				fail_msg("hl is a hard link to %s/secret", outside);
+			print_message(
+				"hard link through a symlink: extracted, not to the outside\n");
+		} else {
+			print_message("hard link through a symlink: %s\n", err.msg);
+		}
+		k8c_error_clear(&err);
+		image_remove_tree(dir);
+		unlink(blob);
+		free(blob);
+		free(tar.p);
+	}
+	image_remove_tree(outside);
+	free(dir);
+	free(outside);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normalize),   cmocka_unit_test(test_ref_parts),
 		cmocka_unit_test(test_auth_lookup), cmocka_unit_test(test_unpack),
-		cmocka_unit_test(test_unpack_bad),
+		cmocka_unit_test(test_unpack_bad),  cmocka_unit_test(test_unpack_symlink_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
