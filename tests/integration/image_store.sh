@@ -8,7 +8,9 @@
 # Checks: both archive kinds import; layers are shared between images and between imports and
 # pulls; bad archives fail with a message naming the archive and the cause and leave the store as
 # it was; concurrent imports; rm collects only what no image uses; pulls (tag, digest, manifest
-# list, not found with kubelet's wording, htpasswd Basic auth with and without credentials).
+# list, not found with kubelet's wording, htpasswd Basic auth with and without credentials, token
+# auth, an imagePullSecret's config.json); concurrent pulls fetch each layer once; netserver works.
+# KEEP=1 keeps the work directory (/tmp/k8c-image-test.*) for a look afterwards.
 set -euo pipefail
 BIN=$(realpath -m "${1:?usage: $0 <build>/bin}")
 IMAGES=$(realpath -m "$BIN/../images")
@@ -32,7 +34,7 @@ cleanup() {
 	set +e
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf -- "$D"
+	[[ -n ${KEEP:-} ]] || rm -rf -- "$D"
 	((rc == 0)) && echo PASS
 	exit $rc
 }
@@ -208,7 +210,9 @@ registry() {
 	cat >"$dir/config.yml" <<-EOF
 		version: 0.1
 		log:
-		  level: error
+		  level: info
+		  accesslog:
+		    disabled: true
 		storage:
 		  filesystem:
 		    rootdirectory: $dir/data
@@ -251,6 +255,22 @@ expect_fail "$REG/library/nothere:latest: not found" K pull "$REG/library/nother
 expect_fail "not found" K pull "$REG/library/busybox@sha256:$(printf x | sha256sum | cut -d' ' -f1)"
 dead=$(free_port)
 expect_fail "failed to do request" K pull "127.0.0.1:$dead/library/busybox:1.0"
+
+log "concurrent pulls of one image fetch each layer once"
+S=$D/store3b
+pids=()
+for i in 1 2 3 4; do
+	K pull "$REG/library/busybox:netserver" >/dev/null & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent pull failed"; done
+(($(count "$S/layers") == 2 && $(count "$S/tmp") == 0)) || fail "after concurrent pulls: $(ls "$S/layers" "$S/tmp")"
+for l in $(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+	-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+	"http://$REG/v2/library/busybox/manifests/netserver" | jq -r '.layers[].digest'); do
+	n=$(grep -c "http.request.method=GET http.request.remoteaddr=[^ ]* http.request.uri=\"/v2/library/busybox/blobs/$l\"" "$D/open/log" || true)
+	((n == 1)) || fail "layer $l fetched $n times by 4 concurrent pulls"
+done
+S=$D/store3
 
 log "pull a manifest list: the linux/amd64 entry"
 m_bb=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
