@@ -461,6 +461,36 @@ static void test_unpack_symlink_escape(void **state)
 		free(blob);
 		free(tar.p);
 	}
+
+	/* A directory replaced by a symlink to the outside, then a file and a directory below it. */
+	memset(&tar, 0, sizeof(tar));
+	a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open(a, &tar, NULL, buf_write, NULL), ARCHIVE_OK);
+	add(a, "d/", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	add(a, "d", AE_IFLNK, 0777, NULL, outside, 0, 0);
+	add(a, "d/x", AE_IFREG, 0644, "x\n", NULL, 0, 0);
+	add(a, "e", AE_IFLNK, 0777, NULL, outside, 0, 0);
+	add(a, "e/", AE_IFDIR, 0751, NULL, NULL, 0, 0);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	blob = write_blob(&tar);
+	mkdir(dir, 0700);
+	if (image_layer_unpack(blob, dir, NULL, NULL, &err) < 0)
+		print_message("directory replaced by a symlink: %s\n", err.msg);
+	k8c_error_clear(&err);
+	snprintf(p, sizeof(p), "%s/x", outside);
+	assert_int_equal(lstat(p, &st), -1);
+	assert_int_equal(stat(outside, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700); /* mkdtemp's: e/'s 0751 did not go there */
+	snprintf(p, sizeof(p), "%s/e", dir);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0751);
+	image_remove_tree(dir);
+	unlink(blob);
+	free(blob);
+	free(tar.p);
 	image_remove_tree(outside);
 	free(dir);
 	free(outside);
