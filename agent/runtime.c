@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -934,6 +935,40 @@ static int move_error(struct k8c_error *err, struct k8c_error *from)
 
 /* ---- kill, remove, list ------------------------------------------------------------------- */
 
+/*
+ * Signal the container's init directly when its shim runs (saves a runc process: 5 ms of CPU):
+ * through a pidfd, after checking that the process behind it is in the container's cgroup, so
+ * that a pid the shim has just reaped and the kernel reused is never signalled. 0 when sent.
+ */
+static int signal_direct(struct k8c_runtime *rt, const char *id, int sig)
+{
+	struct k8c_shim_state ss;
+	_cleanup_free_ char *cg = cgroup_path(rt, id), *path = NULL, *suffix = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_close_ int pfd = -1;
+	char *line = NULL;
+	size_t cap = 0, slen;
+	bool ours = false;
+	ssize_t n;
+
+	if (read_shim_state(rt, id, &ss) < 0 || ss.state != K8C_CTR_RUNNING || ss.pid <= 0 ||
+	    !shim_alive(&ss))
+		return -1;
+	pfd = (int)syscall(SYS_pidfd_open, ss.pid, 0);
+	if (pfd < 0)
+		return -1;
+	path = k8c_xasprintf("/proc/%d/cgroup", (int)ss.pid);
+	suffix = k8c_xasprintf(":%s\n", cg);
+	slen = strlen(suffix);
+	f = fopen(path, "re");
+	while (f && (n = getline(&line, &cap, f)) > 0)
+		ours = ours || ((size_t)n >= slen && strcmp(line + n - slen, suffix) == 0);
+	free(line);
+	if (!ours)
+		return -1;
+	return (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+}
+
 int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k8c_error *err)
 {
 	char signum[16];
@@ -942,6 +977,8 @@ int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k
 
 	if (!valid_id(id))
 		return k8c_error_set(err, EINVAL, "container id \"%s\" is not valid", id ? id : "");
+	if (signal_direct(rt, id, sig) == 0)
+		return 0;
 	snprintf(signum, sizeof(signum), "%d", sig);
 	if (runc_run(rt, (const char *const[]){"kill", id, signum, NULL}, NULL, err) == 0)
 		return 0;
@@ -1067,7 +1104,7 @@ int k8c_container_remove(struct k8c_runtime *rt, const char *id, struct k8c_erro
 	 * death and takes 100 ms here, a kill and a delete of the stopped one a third of that.
 	 */
 	if (have_shim && ss.shim_pid > 0 && shim_alive(&ss)) {
-		if (access(runc_state, F_OK) == 0)
+		if (signal_direct(rt, id, SIGKILL) < 0 && access(runc_state, F_OK) == 0)
 			runc_run(rt, (const char *const[]){"kill", id, "9", NULL}, NULL, &derr);
 		k8c_error_clear(&derr);
 		for (int i = 0; i < 2000 && shim_alive(&ss); i++)
