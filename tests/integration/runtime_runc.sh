@@ -249,6 +249,12 @@ assert_ok "remove without a shim" "${RT[@]}" remove mem
 assert_match "container process gone" '^(Z|)$' "$(awk '{print $3}' "/proc/$cpid/stat" 2>/dev/null)"
 assert_fails "status after remove" "${RT[@]}" status mem
 assert_ok "remove is idempotent" "${RT[@]}" remove mem
+# after a reboot: the bundle remains, its shim and runc's state (on /run) are gone
+start lost -- /bin/sleep 1000
+kill -9 "$(jq -r .shim_pid "$STATE/lost/shim.json")"
+runc --root "$RUNC_ROOT" delete --force lost
+assert_eq "neither shim nor runc: unknown" "unknown Unknown" "$(st lost '"\(.state) \(.reason)"')"
+assert_ok "and it can be removed" "${RT[@]}" remove lost
 
 log "list for adoption"
 assert_eq "list" "k15 k9 layers net noin oom part rot three tty who" "$("${RT[@]}" list | sort | tr '\n' ' ' | sed 's/ $//')"
