@@ -1224,7 +1224,8 @@ fail:
 static int exec_tty(struct k8c_runtime *rt, const char *id, const char *const *argv, int fds[3],
 		    pid_t *pid, struct k8c_error *err)
 {
-	char dir[] = "/tmp/k8c-exec.XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	_cleanup_free_ char *dir = k8c_xasprintf("%s/k8c-exec.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	_cleanup_free_ char *sock = NULL, *pidfile = NULL;
 	_cleanup_close_ int lfd = -1;
 	int master;
@@ -1295,8 +1296,11 @@ static int exec_tty(struct k8c_runtime *rt, const char *id, const char *const *a
 		while ((w = waitpid(runc, &status, 0)) < 0 && errno == EINTR)
 			;
 		if (w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			/* runc never connected: unblock the caller's accept */
+			/* runc failed, perhaps without connecting: unblock the caller's accept */
 			k8c_console_cancel(sock);
+			unlink(pidfile);
+			unlink(sock);
+			rmdir(dir);
 			_exit(126);
 		}
 		int pf = open(pidfile, O_RDONLY);

@@ -18,6 +18,9 @@ BASE=$(tmpdir_new)
 CGP=/k8c-rt-test-$TAG
 STATE=$BASE/state RUNC_ROOT=$BASE/runc LOGS=$BASE/logs
 NS=k8crt-$TAG
+# tty execs make their console socket dirs here
+export TMPDIR=$BASE/tmp
+mkdir -p "$TMPDIR"
 RT=("$TOOL" --state-dir "$STATE" --runc-root "$RUNC_ROOT" --cgroup-parent "$CGP")
 
 # Remove every container still known, then our cgroup parent in every hierarchy, then lib_cleanup.
@@ -231,6 +234,9 @@ assert_eq "tty exec exit code" 5 "$rc"
 assert_match "tty exec has a pty" '^/dev/pts/[0-9]+' "$out"
 assert_eq "exec sees the pod's netns" "$(ip -n "$NS" -o link | wc -l)" "$("${RT[@]}" exec mem -- /bin/sh -c 'ip -o link | wc -l')"
 assert_fails "exec into an exited container fails" "${RT[@]}" exec k9 -- /bin/true
+assert_eq "tty exec of a missing command" 126 "$("${RT[@]}" exec --tty mem -- /bin/no-such-command >/dev/null 2>&1; echo $?)"
+assert_fails "tty exec into an exited container fails" "${RT[@]}" exec --tty k9 -- /bin/true
+assert_eq "tty execs leave no console socket dirs" "" "$(ls "$TMPDIR")"
 
 log "the shim outlives its caller; a shim that dies leaves runc's word"
 spid=$(jq -r .shim_pid "$STATE/mem/shim.json")
