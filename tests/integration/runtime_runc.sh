@@ -204,6 +204,19 @@ for ((i = 0; i < 100; i++)); do [[ -s $LOGS/caps.log ]] && break; sleep 0.05; do
 assert_eq "capabilities" "net_admin=1 net_raw=0 chown=1 sys_admin=0" "$(logtext caps)"
 assert_eq "joined uts (keeps its hostname) and ipc namespaces" "first $(readlink "/proc/$cpid/ns/ipc")" "$(logtext join)"
 assert_fails "unknown capability" start badcap --cap-add NO_SUCH_CAP -- /bin/true
+# /sys's first mount option, and the size of /proc/timer_list (masked: /dev/null over it)
+probe='echo "sys=$(grep " /sys sysfs " /proc/mounts | cut -d" " -f4 | cut -d, -f1) timer_list=$(wc -c </proc/timer_list | tr -d " ")"'
+# (its own netns: sysfs mounts of one netns share a superblock, and the first, read-only
+# mount of an unprivileged container there would make this one read-only too)
+netns_new "$NS-p"
+start priv --privileged --netns "/var/run/netns/$NS-p" -- /bin/sh -c 'c=$(grep CapEff /proc/self/status | cut -f2); echo "sys_admin=$(( 0x$c >> 21 & 1 ))"; '"$probe"
+start unpriv -- /bin/sh -c "$probe"
+waitx priv
+waitx unpriv
+assert_match "privileged: our capabilities, /sys rw, nothing masked" '^sys_admin=1 sys=rw timer_list=[1-9][0-9]*$' "$(logtext priv | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "unprivileged: /sys ro, /proc/timer_list masked" "sys=ro timer_list=0" "$(logtext unpriv)"
+"${RT[@]}" remove priv
+"${RT[@]}" remove unpriv
 "${RT[@]}" remove caps
 "${RT[@]}" remove join
 
