@@ -463,20 +463,6 @@ static bool list_has(const char *const *l, const char *want)
 	return false;
 }
 
-static int check_caps(const char *const *l, struct k8c_error *err)
-{
-	for (; l && *l; l++) {
-		_cleanup_free_ char *n = cap_name(*l);
-		bool ok = !n;
-
-		for (size_t i = 0; n && all_caps[i]; i++)
-			ok = ok || strcmp(all_caps[i], n) == 0;
-		if (!ok)
-			return k8c_error_set(err, EINVAL, "unknown capability %s", *l);
-	}
-	return 0;
-}
-
 /* This process's bounding set (all_caps[i] is capability number i); all ones if unreadable. */
 static unsigned long long own_caps(void)
 {
@@ -489,12 +475,35 @@ static unsigned long long own_caps(void)
 	return ~0ULL;
 }
 
+/* Every name known; with `have`, every name (but "ALL") also in our own bounding set. */
+static int check_caps(const char *const *l, unsigned long long have, struct k8c_error *err)
+{
+	for (; l && *l; l++) {
+		_cleanup_free_ char *n = cap_name(*l);
+		bool known = !n;
+
+		for (size_t i = 0; n && all_caps[i]; i++) {
+			if (strcmp(all_caps[i], n) != 0)
+				continue;
+			known = true;
+			if (have && !((have >> i) & 1))
+				return k8c_error_set(err, EPERM,
+						     "capability %s: not held by the runtime, so "
+						     "runc cannot grant it",
+						     n);
+		}
+		if (!known)
+			return k8c_error_set(err, EINVAL, "unknown capability %s", *l);
+	}
+	return 0;
+}
+
 static json_t *caps_json(const struct k8c_container_spec *spec)
 {
 	json_t *set = json_array();
 	/* privileged: every capability we have ourselves (as containerd's
 	 * WithAllCurrentCapabilities: runc cannot grant more) */
-	unsigned long long have = spec->privileged ? own_caps() : 0;
+	unsigned long long have = own_caps();
 
 	for (size_t i = 0; all_caps[i]; i++) {
 		bool on;
@@ -505,8 +514,9 @@ static json_t *caps_json(const struct k8c_container_spec *spec)
 			on = false;
 			for (size_t j = 0; default_caps[j]; j++)
 				on = on || strcmp(default_caps[j], all_caps[i]) == 0;
+			/* "ALL" adds what we have */
 			if (list_has(spec->add_caps, all_caps[i]))
-				on = true;
+				on = (have >> i) & 1;
 			if (list_has(spec->drop_caps, all_caps[i]))
 				on = false;
 		}
@@ -821,7 +831,8 @@ int k8c_container_start(struct k8c_runtime *rt, const struct k8c_container_spec 
 	if (!spec->log_path || spec->log_path[0] != '/')
 		return k8c_error_set(err, EINVAL, "container %s: log path must be absolute",
 				     spec->id);
-	if (check_caps(spec->add_caps, err) < 0 || check_caps(spec->drop_caps, err) < 0)
+	if (check_caps(spec->add_caps, own_caps(), err) < 0 ||
+	    check_caps(spec->drop_caps, 0, err) < 0)
 		return k8c_error_wrap(err, "container %s", spec->id);
 	bundle = bundle_path(rt, spec->id, NULL);
 	if (mkdir(bundle, 0700) < 0) {

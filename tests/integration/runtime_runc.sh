@@ -204,6 +204,10 @@ for ((i = 0; i < 100; i++)); do [[ -s $LOGS/caps.log ]] && break; sleep 0.05; do
 assert_eq "capabilities" "net_admin=1 net_raw=0 chown=1 sys_admin=0" "$(logtext caps)"
 assert_eq "joined uts (keeps its hostname) and ipc namespaces" "first $(readlink "/proc/$cpid/ns/ipc")" "$(logtext join)"
 assert_fails "unknown capability" start badcap --cap-add NO_SUCH_CAP -- /bin/true
+start allcaps --cap-add ALL -- /bin/sh -c 'grep CapEff /proc/self/status | cut -f2'
+waitx allcaps
+assert_eq "cap-add ALL: the runtime's own bounding set" "$(grep CapBnd /proc/self/status | cut -f2)" "$(logtext allcaps)"
+"${RT[@]}" remove allcaps
 # /sys's first mount option, and the size of /proc/timer_list (masked: /dev/null over it)
 probe='echo "sys=$(grep " /sys sysfs " /proc/mounts | cut -d" " -f4 | cut -d, -f1) timer_list=$(wc -c </proc/timer_list | tr -d " ")"'
 # (its own netns: sysfs mounts of one netns share a superblock, and the first, read-only
