@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -598,6 +599,23 @@ static int log_fill(struct log_stream *ls)
 
 static void log_pump(struct log_stream *ls);
 
+/* Whether the client closed its side of the connection. */
+static bool peer_gone(h2o_req_t *req)
+{
+	h2o_socket_t *sock = req->conn->callbacks->get_socket
+				     ? req->conn->callbacks->get_socket(req->conn)
+				     : NULL;
+	struct pollfd pfd;
+
+	if (!sock)
+		return false;
+	pfd.fd = h2o_socket_get_fd(sock);
+	pfd.events = POLLRDHUP;
+	pfd.revents = 0;
+	return pfd.fd >= 0 && poll(&pfd, 1, 0) == 1 &&
+	       (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static void log_on_timer(h2o_timeout_entry_t *entry)
 {
 	struct log_stream *ls = H2O_STRUCT_FROM_MEMBER(struct log_stream, timer, entry);
@@ -623,6 +641,13 @@ static void log_pump(struct log_stream *ls)
 	if (buf.len) {
 		ls->sending = true;
 		h2o_send(ls->req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+		return;
+	}
+	if (peer_gone(ls->req)) {
+		/* h2o does not read an HTTP/1 connection while it answers: a follower that left
+		 * is seen here, and its stream ends */
+		ls->done = true;
+		h2o_send(ls->req, NULL, 0, H2O_SEND_STATE_FINAL);
 		return;
 	}
 	if (!h2o_timeout_is_linked(&ls->timer))
@@ -706,35 +731,54 @@ static char **rotated_files(const char *path, size_t *n)
 	return v;
 }
 
+/* Whether a raw CRI line ends its entry (tag F, or not CRI at all). */
+static bool line_ends_entry(const char *l, size_t n)
+{
+	const char *sp1 = memchr(l, ' ', n), *sp2;
+
+	if (!sp1 || !(sp2 = memchr(sp1 + 1, ' ', (size_t)(l + n - sp1 - 1))))
+		return true;
+	return !(sp2 + 1 < l + n && sp2[1] == 'P' && (sp2 + 2 == l + n || sp2[2] == ' '));
+}
+
+#define TAIL_RING (1 << 20) /* a larger tailLines reads whole files */
+
 /*
- * Where the last *need lines of the file begin: the offset after the (need+1)-th newline from
- * the end; when the file has fewer, 0 and *need reduced by the lines it has.
+ * Where the last *need entries of the file begin (an entry: its P lines and the F line that
+ * ends it); when the file has fewer, 0 and *need reduced by the entries it has.
  */
 static off_t tail_start(const char *path, int64_t *need)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char buf[65536];
-	struct stat st;
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ off_t *ring = NULL;
+	size_t cap = 0, rn = *need > TAIL_RING ? TAIL_RING : (size_t)*need;
+	off_t off = 0, entry = 0, after_last = 0;
 	int64_t count = 0;
-	off_t pos;
+	ssize_t n;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (!f)
 		return 0;
-	pos = st.st_size;
-	while (pos > 0) {
-		size_t len = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
-		ssize_t r;
+	if (rn)
+		ring = k8c_xmalloc(sizeof(off_t) * rn);
+	while ((n = getline(&line, &cap, f)) > 0) {
+		off += n;
+		if (line[n - 1] != '\n')
+			break; /* an incomplete last line is not an entry yet */
+		if (!line_ends_entry(line, (size_t)n - 1))
+			continue;
+		if (rn)
+			ring[count % (int64_t)rn] = entry;
+		count++;
+		entry = after_last = off;
+	}
+	if (*need == 0)
+		return after_last;
+	if (*need <= TAIL_RING && count >= *need) {
+		off_t start = ring[count % (int64_t)rn];
 
-		pos -= (off_t)len;
-		r = pread(fd, buf, len, pos);
-		if (r != (ssize_t)len)
-			break;
-		for (size_t i = len; i-- > 0;) {
-			if (buf[i] == '\n' && ++count == *need + 1) {
-				*need = 0;
-				return pos + (off_t)i + 1;
-			}
-		}
+		*need = 0;
+		return start;
 	}
 	*need -= count;
 	if (*need < 0)
