@@ -848,7 +848,8 @@ static void serve_logs(struct k8c_node_server *srv, h2o_req_t *req, char *names[
 	ls->pod = k8c_xstrdup(names[1]);
 	ls->container = k8c_xstrdup(names[2]);
 	ls->path = path;
-	ls->follow = query_bool(req, "follow");
+	/* a previous instance has ended: its log does not grow */
+	ls->follow = query_bool(req, "follow") && !query_bool(req, "previous");
 	ls->timestamps = query_bool(req, "timestamps");
 	ls->since_ns = since_ns;
 	ls->limit = limit_n;
@@ -917,12 +918,13 @@ struct exec_sess {
 	size_t in_pending_len, in_pending_cap;
 	char *in_flight;
 	bool in_writing, in_close;
+	int depth; /* > 0 while ws_send() runs: a close seen inside waits for the caller */
 	h2o_timeout_entry_t close_timer, drain_timer, resume_timer;
 };
 
 static void sess_maybe_free(struct exec_sess *s)
 {
-	if (!s->ws_closed || s->pidsock || s->in || s->out || s->err)
+	if (s->depth || !s->ws_closed || s->pidsock || s->in || s->out || s->err)
 		return;
 	if (h2o_timeout_is_linked(&s->close_timer))
 		h2o_timeout_unlink(&s->close_timer);
@@ -964,8 +966,22 @@ static void ws_send(struct exec_sess *s, unsigned char chan, const void *data, s
 	msg.msg_length = len + 1;
 	wslay_event_queue_msg(s->ws->ws_ctx, &msg);
 	free(b);
+	s->depth++;
 	if (s->ws->sock)
-		h2o_websocket_proceed(s->ws);
+		h2o_websocket_proceed(s->ws); /* may close it: on_ws_msg(NULL) */
+	s->depth--;
+}
+
+/* The WebSocket is gone: the process loses its stdio (stdin once what is queued is written). */
+static void sess_drop_stdio(struct exec_sess *s)
+{
+	s->in_close = true;
+	s->in_pending_len = 0;
+	if (!s->in_writing)
+		close_sock(&s->in);
+	close_sock(&s->out);
+	close_sock(&s->err);
+	s->out_eof = s->err_eof = true;
 }
 
 static void sess_finish(struct exec_sess *s);
@@ -1030,6 +1046,8 @@ static void sess_finish(struct exec_sess *s)
 	json_decref(st);
 	if (!s->ws_closed && s->ws) {
 		ws_send(s, 3, text, strlen(text));
+		if (s->ws_closed)
+			sess_drop_stdio(s);
 		if (!s->ws_closed && s->ws) {
 			wslay_event_queue_close(s->ws->ws_ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
 			if (s->ws->sock)
@@ -1069,11 +1087,17 @@ static void out_on_read(h2o_socket_t *sock, const char *err)
 	struct exec_sess *s = sock->data;
 	unsigned char chan = sock == s->err ? 2 : 1;
 
-	while (sock->input->size) {
+	while (sock->input->size && !s->ws_closed) {
 		size_t n = sock->input->size > READ_CHUNK ? READ_CHUNK : sock->input->size;
 
 		ws_send(s, chan, sock->input->bytes, n);
 		h2o_buffer_consume(&sock->input, n);
+	}
+	if (s->ws_closed) {
+		/* nobody to send to (sock is closed here: not touched again) */
+		sess_drop_stdio(s);
+		sess_maybe_free(s);
+		return;
 	}
 	if (err) {
 		if (sock == s->err) {
@@ -1129,8 +1153,8 @@ static void in_on_written(h2o_socket_t *sock, const char *err)
 	s->in_flight = NULL;
 	if (err) {
 		s->in_pending_len = 0;
-		if (!s->tty)
-			close_sock(&s->in);
+		close_sock(&s->in);
+		sess_maybe_free(s);
 		return;
 	}
 	in_write_next(s);
@@ -1143,8 +1167,8 @@ static void in_write_next(struct exec_sess *s)
 	if (s->in_writing || !s->in)
 		return;
 	if (!s->in_pending_len) {
-		if (s->in_close && !s->tty)
-			close_sock(&s->in);
+		if (s->in_close)
+			close_sock(&s->in); /* a tty's is a dup: the pty stays open */
 		sess_maybe_free(s);
 		return;
 	}
@@ -1161,17 +1185,15 @@ static void on_ws_msg(h2o_websocket_conn_t *conn, const struct wslay_event_on_ms
 	struct exec_sess *s = conn->data;
 
 	if (!arg) {
-		/* closed by the peer or an error: the process loses its stdio */
+		/* closed by the peer or an error */
 		h2o_websocket_close(conn);
 		s->ws = NULL;
 		s->ws_closed = true;
 		if (h2o_timeout_is_linked(&s->close_timer))
 			h2o_timeout_unlink(&s->close_timer);
-		if (!s->in_writing)
-			close_sock(&s->in);
-		close_sock(&s->out);
-		close_sock(&s->err);
-		s->out_eof = s->err_eof = true;
+		if (s->depth)
+			return; /* inside ws_send(): its caller drops the stdio */
+		sess_drop_stdio(s);
 		sess_maybe_free(s);
 		return;
 	}
