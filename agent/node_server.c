@@ -38,6 +38,7 @@
 #include <h2o.h>
 #include <h2o/websocket.h>
 #include <jansson.h>
+#include <zlib.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -903,6 +904,8 @@ static void serve_logs(struct k8c_node_server *srv, h2o_req_t *req, char *names[
 
 /* ---- exec ---- */
 
+enum { R_ERROR, R_STDIN, R_STDOUT, R_STDERR, R_RESIZE, R_N };
+
 struct exec_sess {
 	struct k8c_node_server *srv;
 	struct exec_sess *next, **pprev;
@@ -918,8 +921,24 @@ struct exec_sess {
 	size_t in_pending_len, in_pending_cap;
 	char *in_flight;
 	bool in_writing, in_close;
-	int depth; /* > 0 while ws_send() runs: a close seen inside waits for the caller */
+	int depth; /* > 0 while sess_send() runs: a close seen inside waits for the caller */
 	h2o_timeout_entry_t close_timer, drain_timer, resume_timer;
+	/*
+	 * SPDY/3.1 (kubectl 1.29 and older): the upgraded connection; the client's streams, one per
+	 * role, in the order client-go creates them (error, stdin, stdout, stderr, resize: those
+	 * the query asks for); the process starts once they are all there.
+	 */
+	bool is_spdy, spdy_writing, started, want_in;
+	h2o_socket_t *spdy;
+	int roles[R_N], nroles, nseen;
+	uint32_t sid[R_N];
+	char *sp_pending, *sp_flight;
+	size_t sp_pending_len, sp_pending_cap;
+	z_stream zout;
+	bool z_ready;
+	char *resize_buf;
+	size_t resize_len, resize_cap;
+	char *ns, *pod, *container, **argv;
 };
 
 static void sess_maybe_free(struct exec_sess *s)
@@ -940,6 +959,15 @@ static void sess_maybe_free(struct exec_sess *s)
 	free(s->cmd);
 	free(s->in_pending);
 	free(s->in_flight);
+	free(s->sp_pending);
+	free(s->sp_flight);
+	free(s->resize_buf);
+	free(s->ns);
+	free(s->pod);
+	free(s->container);
+	strv_free(s->argv);
+	if (s->z_ready)
+		deflateEnd(&s->zout);
 	free(s);
 }
 
@@ -951,12 +979,24 @@ static void close_sock(h2o_socket_t **sp)
 	}
 }
 
-static void ws_send(struct exec_sess *s, unsigned char chan, const void *data, size_t len)
+static void spdy_frame_data(struct exec_sess *s, int role, const void *data, size_t len, bool fin);
+
+static void sess_send(struct exec_sess *s, unsigned char chan, const void *data, size_t len)
 {
 	struct wslay_event_msg msg;
 	unsigned char *b;
 
-	if (s->ws_closed || !s->ws)
+	if (s->ws_closed)
+		return;
+	if (s->is_spdy) {
+		spdy_frame_data(s,
+				chan == 1   ? R_STDOUT
+				: chan == 2 ? R_STDERR
+					    : R_ERROR,
+				data, len, false);
+		return;
+	}
+	if (!s->ws)
 		return;
 	b = k8c_xmalloc(len + 1);
 	b[0] = chan;
@@ -986,16 +1026,45 @@ static void sess_drop_stdio(struct exec_sess *s)
 
 static void sess_finish(struct exec_sess *s);
 
+/* After the Status: a close frame, or the ends of the SPDY streams; the peer closes then. */
+static void sess_end_transport(struct exec_sess *s)
+{
+	if (s->ws_closed)
+		return;
+	if (s->is_spdy) {
+		spdy_frame_data(s, R_ERROR, NULL, 0, true);
+		spdy_frame_data(s, R_STDOUT, NULL, 0, true);
+		spdy_frame_data(s, R_STDERR, NULL, 0, true);
+	} else if (s->ws) {
+		wslay_event_queue_close(s->ws->ws_ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+		if (s->ws->sock)
+			h2o_websocket_proceed(s->ws);
+	}
+	if (!s->ws_closed && !h2o_timeout_is_linked(&s->close_timer))
+		h2o_timeout_link(s->srv->ctx.loop, &s->srv->close_timeout, &s->close_timer);
+}
+
+/* Bytes queued for the client. */
+static size_t sess_queued(struct exec_sess *s)
+{
+	if (s->ws_closed)
+		return 0;
+	if (s->is_spdy)
+		return s->sp_pending_len;
+	return s->ws ? wslay_event_get_queued_msg_length(s->ws->ws_ctx) : 0;
+}
+
 static void on_close_timer(h2o_timeout_entry_t *entry)
 {
 	struct exec_sess *s = H2O_STRUCT_FROM_MEMBER(struct exec_sess, close_timer, entry);
 
-	/* the peer never answered our close frame */
+	/* the peer never answered our close frame (or never closed its SPDY connection) */
 	if (!s->ws_closed && s->ws) {
 		h2o_websocket_close(s->ws);
 		s->ws = NULL;
-		s->ws_closed = true;
 	}
+	close_sock(&s->spdy);
+	s->ws_closed = true;
 	close_sock(&s->in);
 	close_sock(&s->out);
 	close_sock(&s->err);
@@ -1044,17 +1113,11 @@ static void sess_finish(struct exec_sess *s)
 	}
 	text = json_dumps(st, JSON_COMPACT);
 	json_decref(st);
-	if (!s->ws_closed && s->ws) {
-		ws_send(s, 3, text, strlen(text));
+	if (!s->ws_closed) {
+		sess_send(s, 3, text, strlen(text));
 		if (s->ws_closed)
 			sess_drop_stdio(s);
-		if (!s->ws_closed && s->ws) {
-			wslay_event_queue_close(s->ws->ws_ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
-			if (s->ws->sock)
-				h2o_websocket_proceed(s->ws);
-		}
-		if (!s->ws_closed)
-			h2o_timeout_link(s->srv->ctx.loop, &s->srv->close_timeout, &s->close_timer);
+		sess_end_transport(s);
 	}
 	free(text);
 	close_sock(&s->in);
@@ -1076,7 +1139,7 @@ static void on_resume_timer(h2o_timeout_entry_t *entry)
 {
 	struct exec_sess *s = H2O_STRUCT_FROM_MEMBER(struct exec_sess, resume_timer, entry);
 
-	if (!s->ws_closed && s->ws && wslay_event_get_queued_msg_length(s->ws->ws_ctx) > WS_HIGH)
+	if (sess_queued(s) > WS_HIGH)
 		h2o_timeout_link(s->srv->ctx.loop, &s->srv->poll_timeout, &s->resume_timer);
 	else
 		resume_reads(s);
@@ -1090,7 +1153,7 @@ static void out_on_read(h2o_socket_t *sock, const char *err)
 	while (sock->input->size && !s->ws_closed) {
 		size_t n = sock->input->size > READ_CHUNK ? READ_CHUNK : sock->input->size;
 
-		ws_send(s, chan, sock->input->bytes, n);
+		sess_send(s, chan, sock->input->bytes, n);
 		h2o_buffer_consume(&sock->input, n);
 	}
 	if (s->ws_closed) {
@@ -1112,8 +1175,7 @@ static void out_on_read(h2o_socket_t *sock, const char *err)
 		sess_finish(s);
 		return;
 	}
-	if (!s->ws_closed && s->ws && wslay_event_get_queued_msg_length(s->ws->ws_ctx) > WS_HIGH &&
-	    !s->paused) {
+	if (sess_queued(s) > WS_HIGH && !s->paused) {
 		s->paused = true;
 		if (s->out)
 			h2o_socket_read_stop(s->out);
@@ -1192,7 +1254,7 @@ static void on_ws_msg(h2o_websocket_conn_t *conn, const struct wslay_event_on_ms
 		if (h2o_timeout_is_linked(&s->close_timer))
 			h2o_timeout_unlink(&s->close_timer);
 		if (s->depth)
-			return; /* inside ws_send(): its caller drops the stdio */
+			return; /* inside sess_send(): its caller drops the stdio */
 		sess_drop_stdio(s);
 		sess_maybe_free(s);
 		return;
@@ -1305,65 +1367,14 @@ static char *argv_text(char **argv)
 	return out;
 }
 
-static void serve_exec(struct k8c_node_server *srv, h2o_req_t *req, char *names[3])
+/* The process's stdio as sockets of the loop, and its pidfd. */
+static void sess_attach(struct exec_sess *s, int fds[3], pid_t pid, bool want_in)
 {
-	struct k8c_error err = K8C_ERROR_INIT;
-	const char *key = NULL, *proto_name;
-	struct exec_sess *s;
-	size_t argc;
-	char **argv = NULL;
-	bool want_in, want_out, want_err, tty;
-	int fds[3] = {-1, -1, -1}, proto, pfd;
-	pid_t pid = -1;
+	struct k8c_node_server *srv = s->srv;
+	int pfd;
 
-	if (req->version >= 0x200 || h2o_is_websocket_handshake(req, &key) != 0 || !key) {
-		send_text(req, 400,
-			  "Upgrade request required: this endpoint speaks WebSocket "
-			  "(v5.channel.k8s.io, v4.channel.k8s.io) over HTTP/1.1");
-		return;
-	}
-	if (!(proto_name = pick_protocol(req, &proto))) {
-		send_text(req, 400,
-			  "unable to upgrade: no supported protocol requested "
-			  "(v5.channel.k8s.io, v4.channel.k8s.io)");
-		return;
-	}
-	argv = query_all(req, "command", &argc);
-	if (!argc) {
-		strv_free(argv);
-		send_text(req, 400, "you must specify at least 1 command");
-		return;
-	}
-	want_in = query_bool(req, "stdin") || query_bool(req, "input");
-	want_out = query_bool(req, "stdout") || query_bool(req, "output");
-	want_err = query_bool(req, "stderr") || query_bool(req, "error");
-	tty = query_bool(req, "tty");
-	if (!want_in && !want_out && !want_err) {
-		strv_free(argv);
-		send_text(req, 400, "you must specify at least 1 of stdin, stdout, stderr");
-		return;
-	}
-	if (srv->ops.exec(srv->ops.data, names[0], names[1], names[2], (const char *const *)argv,
-			  tty, fds, &pid, &err) < 0) {
-		send_text(req, err.code >= 400 && err.code < 600 ? err.code : 500, "%s",
-			  err.msg ? err.msg : "exec failed");
-		k8c_error_clear(&err);
-		strv_free(argv);
-		return;
-	}
-	s = k8c_xmalloc(sizeof(*s));
-	memset(s, 0, sizeof(*s));
-	s->srv = srv;
-	s->proto = proto;
-	s->tty = tty;
 	s->pid = pid;
-	s->pty = -1;
-	s->cmd = argv_text(argv);
-	strv_free(argv);
-	s->close_timer.cb = on_close_timer;
-	s->drain_timer.cb = on_drain_timer;
-	s->resume_timer.cb = on_resume_timer;
-	if (tty) {
+	if (s->tty) {
 		s->pty = fds[0];
 		s->out = fd_sock(srv, s, fds[0]);
 		if (want_in)
@@ -1389,31 +1400,433 @@ static void serve_exec(struct k8c_node_server *srv, h2o_req_t *req, char *names[
 		s->pidsock->data = s;
 		h2o_socket_read_start(s->pidsock, pid_on_read);
 	} else {
-		/* no pidfd: the exit is noticed when the outputs end */
-		k8c_log_warn("pidfd_open failed", "pid=%d errno=%d", (int)pid, errno);
-	}
-	s->next = srv->sessions;
-	if (s->next)
-		s->next->pprev = &s->next;
-	srv->sessions = s;
-	s->pprev = &srv->sessions;
-
-	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-protocol"),
-			      0, NULL, proto_name, strlen(proto_name));
-	s->ws = h2o_upgrade_to_websocket(req, key, s, on_ws_msg);
-	if (s->out)
-		h2o_socket_read_start(s->out, out_on_read);
-	if (s->err)
-		h2o_socket_read_start(s->err, out_on_read);
-	if (!s->pidsock) {
 		int status;
 
-		/* best effort without pidfd: block once the outputs are done (rare kernels) */
+		/* no pidfd (old kernel): the exit is seen only if it already happened */
+		k8c_log_warn("pidfd_open failed", "pid=%d errno=%d", (int)pid, errno);
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			s->exited = true;
 			s->wstatus = status;
 		}
 	}
+	if (s->out)
+		h2o_socket_read_start(s->out, out_on_read);
+	if (s->err)
+		h2o_socket_read_start(s->err, out_on_read);
+}
+
+/* ---- SPDY/3.1 ---- */
+
+static void spdy_flush(struct exec_sess *s);
+
+static void spdy_on_written(h2o_socket_t *sock, const char *err)
+{
+	struct exec_sess *s = sock->data;
+
+	s->spdy_writing = false;
+	free(s->sp_flight);
+	s->sp_flight = NULL;
+	if (err)
+		return; /* the read side sees the end too */
+	spdy_flush(s);
+}
+
+static void spdy_flush(struct exec_sess *s)
+{
+	h2o_iovec_t buf;
+
+	if (s->spdy_writing || !s->sp_pending_len || !s->spdy)
+		return;
+	s->sp_flight = s->sp_pending;
+	buf = h2o_iovec_init(s->sp_flight, s->sp_pending_len);
+	s->sp_pending = NULL;
+	s->sp_pending_len = s->sp_pending_cap = 0;
+	s->spdy_writing = true;
+	h2o_socket_write(s->spdy, &buf, 1, spdy_on_written);
+}
+
+static void put32(unsigned char *b, uint32_t v)
+{
+	b[0] = (unsigned char)(v >> 24);
+	b[1] = (unsigned char)(v >> 16);
+	b[2] = (unsigned char)(v >> 8);
+	b[3] = (unsigned char)v;
+}
+
+static uint32_t get32(const unsigned char *b)
+{
+	return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+
+/* A control frame: version 3, type, flags, the payload. */
+static void spdy_control_out(struct exec_sess *s, int type, int flags, const void *payload,
+			     size_t len)
+{
+	unsigned char h[8] = {0x80, 3, (unsigned char)(type >> 8), (unsigned char)type,
+			      (unsigned char)flags};
+
+	h[5] = (unsigned char)(len >> 16);
+	h[6] = (unsigned char)(len >> 8);
+	h[7] = (unsigned char)len;
+	buf_append(&s->sp_pending, &s->sp_pending_len, &s->sp_pending_cap, (const char *)h, 8);
+	buf_append(&s->sp_pending, &s->sp_pending_len, &s->sp_pending_cap, payload, len);
+	spdy_flush(s);
+}
+
+static void spdy_frame_data(struct exec_sess *s, int role, const void *data, size_t len, bool fin)
+{
+	unsigned char h[8];
+
+	if (!s->sid[role] || s->ws_closed)
+		return;
+	put32(h, s->sid[role] & 0x7fffffff);
+	h[4] = fin ? 1 : 0;
+	h[5] = (unsigned char)(len >> 16);
+	h[6] = (unsigned char)(len >> 8);
+	h[7] = (unsigned char)len;
+	buf_append(&s->sp_pending, &s->sp_pending_len, &s->sp_pending_cap, (const char *)h, 8);
+	if (len)
+		buf_append(&s->sp_pending, &s->sp_pending_len, &s->sp_pending_cap, data, len);
+	if (fin)
+		s->sid[role] = 0;
+	spdy_flush(s);
+}
+
+/* SYN_REPLY with no headers (a block of our own zlib stream, which needs no dictionary). */
+static void spdy_reply(struct exec_sess *s, uint32_t sid)
+{
+	unsigned char in[4] = {0, 0, 0, 0}, out[64], payload[4 + sizeof(out)];
+	size_t n;
+
+	s->zout.next_in = in;
+	s->zout.avail_in = sizeof(in);
+	s->zout.next_out = out;
+	s->zout.avail_out = sizeof(out);
+	if (deflate(&s->zout, Z_SYNC_FLUSH) != Z_OK)
+		return;
+	n = sizeof(out) - s->zout.avail_out;
+	put32(payload, sid & 0x7fffffff);
+	memcpy(payload + 4, out, n);
+	spdy_control_out(s, 2, 0, payload, 4 + n);
+}
+
+static void spdy_window(struct exec_sess *s, uint32_t sid, size_t delta)
+{
+	unsigned char p[8];
+
+	put32(p, sid & 0x7fffffff);
+	put32(p + 4, (uint32_t)delta);
+	spdy_control_out(s, 9, 0, p, 8);
+}
+
+/* The connection is gone (or goes now): as a closed WebSocket. */
+static void spdy_gone(struct exec_sess *s)
+{
+	close_sock(&s->spdy);
+	s->ws_closed = true;
+	if (h2o_timeout_is_linked(&s->close_timer))
+		h2o_timeout_unlink(&s->close_timer);
+	sess_drop_stdio(s);
+	sess_maybe_free(s);
+}
+
+/* Before the process runs: a Failure Status on the error stream, and the end. */
+static void spdy_fail(struct exec_sess *s, int code, const char *msg)
+{
+	json_t *st =
+		json_pack("{s:{}, s:s, s:s, s:s, s:i}", "metadata", "status", "Failure", "message",
+			  msg, "reason", code == 404 ? "NotFound" : "InternalError", "code", code);
+	char *text = json_dumps(st, JSON_COMPACT);
+
+	json_decref(st);
+	s->status_sent = true;
+	spdy_frame_data(s, R_ERROR, text, strlen(text), false);
+	free(text);
+	sess_end_transport(s);
+}
+
+static void spdy_start(struct exec_sess *s)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	int fds[3] = {-1, -1, -1};
+	pid_t pid = -1;
+
+	s->started = true;
+	if (s->srv->ops.exec(s->srv->ops.data, s->ns, s->pod, s->container,
+			     (const char *const *)s->argv, s->tty, fds, &pid, &err) < 0) {
+		spdy_fail(s, err.code >= 400 && err.code < 600 ? err.code : 500,
+			  err.msg ? err.msg : "exec failed");
+		k8c_error_clear(&err);
+		return;
+	}
+	sess_attach(s, fds, pid, s->want_in);
+	in_write_next(s); /* stdin that came before */
+}
+
+static void spdy_resize(struct exec_sess *s, const unsigned char *d, size_t n)
+{
+	buf_append(&s->resize_buf, &s->resize_len, &s->resize_cap, (const char *)d, n);
+	for (;;) {
+		json_error_t jerr;
+		json_t *j = json_loadb(s->resize_buf, s->resize_len, JSON_DISABLE_EOF_CHECK, &jerr);
+		struct winsize ws = {0};
+		size_t used;
+
+		if (!j)
+			break;
+		used = (size_t)jerr.position;
+		ws.ws_col = (unsigned short)json_integer_value(json_object_get(j, "Width"));
+		ws.ws_row = (unsigned short)json_integer_value(json_object_get(j, "Height"));
+		json_decref(j);
+		if (s->pty >= 0 && ws.ws_col && ws.ws_row)
+			ioctl(s->pty, TIOCSWINSZ, &ws);
+		if (used == 0 || used > s->resize_len)
+			break;
+		memmove(s->resize_buf, s->resize_buf + used, s->resize_len - used);
+		s->resize_len -= used;
+	}
+}
+
+/* One frame; false when the connection ended with it. */
+static bool spdy_frame_in(struct exec_sess *s, const unsigned char *b, size_t len)
+{
+	const unsigned char *d = b + 8;
+
+	if (b[0] & 0x80) {
+		int type = (b[2] << 8) | b[3];
+		uint32_t sid = len >= 4 ? get32(d) & 0x7fffffff : 0;
+
+		switch (type) {
+		case 1: /* SYN_STREAM */
+			if (len < 10)
+				break;
+			if (s->nseen < s->nroles)
+				s->sid[s->roles[s->nseen++]] = sid;
+			spdy_reply(s, sid);
+			if (s->nseen == s->nroles && !s->started)
+				spdy_start(s);
+			break;
+		case 3: /* RST_STREAM */
+			if (sid && sid == s->sid[R_STDIN]) {
+				s->in_close = true;
+				in_write_next(s);
+			}
+			break;
+		case 6: /* PING: back as it came */
+			spdy_control_out(s, 6, 0, d, len);
+			break;
+		case 7: /* GOAWAY */
+			spdy_gone(s);
+			return false;
+		default: /* SETTINGS, WINDOW_UPDATE, HEADERS: nothing to do */
+			break;
+		}
+		return true;
+	}
+	{
+		uint32_t sid = get32(b) & 0x7fffffff;
+		bool fin = b[4] & 1;
+
+		if (sid && sid == s->sid[R_STDIN]) {
+			if (len && !s->in_close) {
+				buf_append(&s->in_pending, &s->in_pending_len, &s->in_pending_cap,
+					   (const char *)d, len);
+				spdy_window(s, sid, len);
+				spdy_window(s, 0, len);
+			}
+			if (fin) {
+				s->in_close = true;
+				if (s->tty) {
+					static const char eot = 4;
+
+					buf_append(&s->in_pending, &s->in_pending_len,
+						   &s->in_pending_cap, &eot, 1);
+				}
+			}
+			in_write_next(s);
+		} else if (sid && sid == s->sid[R_RESIZE] && len) {
+			spdy_resize(s, d, len);
+		}
+	}
+	return true;
+}
+
+#define SPDY_FRAME_MAX (1 << 20)
+
+static void spdy_on_read(h2o_socket_t *sock, const char *err)
+{
+	struct exec_sess *s = sock->data;
+
+	while (sock->input->size >= 8) {
+		const unsigned char *b = (const unsigned char *)sock->input->bytes;
+		size_t len = ((size_t)b[5] << 16) | ((size_t)b[6] << 8) | b[7];
+
+		if (len > SPDY_FRAME_MAX) {
+			spdy_gone(s);
+			return;
+		}
+		if (sock->input->size < 8 + len)
+			break;
+		if (!spdy_frame_in(s, b, len))
+			return; /* closed: sock is gone */
+		h2o_buffer_consume(&sock->input, 8 + len);
+	}
+	if (err)
+		spdy_gone(s);
+}
+
+static void spdy_on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
+{
+	struct exec_sess *s = data;
+
+	if (!sock) {
+		s->ws_closed = true;
+		sess_maybe_free(s);
+		return;
+	}
+	s->spdy = sock;
+	sock->data = s;
+	h2o_buffer_consume(&sock->input, reqsize);
+	if (sock->input->size)
+		spdy_on_read(sock, NULL);
+	if (s->spdy)
+		h2o_socket_read_start(sock, spdy_on_read);
+}
+
+/* Whether a comma-separated header (all its instances) lists value. */
+static bool header_lists(h2o_req_t *req, const char *name, const char *value)
+{
+	ssize_t i = -1;
+	size_t vl = strlen(value);
+
+	while ((i = h2o_find_header_by_str(&req->headers, name, strlen(name), i)) != -1) {
+		const h2o_iovec_t *v = &req->headers.entries[i].value;
+
+		for (size_t k = 0; k < v->len;) {
+			size_t e = k, a, b;
+
+			while (e < v->len && v->base[e] != ',')
+				e++;
+			a = k;
+			b = e;
+			while (a < b && (v->base[a] == ' ' || v->base[a] == '\t'))
+				a++;
+			while (b > a && (v->base[b - 1] == ' ' || v->base[b - 1] == '\t'))
+				b--;
+			if (b - a == vl && strncasecmp(v->base + a, value, vl) == 0)
+				return true;
+			k = e + 1;
+		}
+	}
+	return false;
+}
+
+static void serve_exec(struct k8c_node_server *srv, h2o_req_t *req, char *names[3])
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	const char *key = NULL, *proto_name = NULL;
+	struct exec_sess *s;
+	size_t argc;
+	char **argv = NULL;
+	bool want_in, want_out, want_err, tty, spdy;
+	int fds[3] = {-1, -1, -1}, proto = 4;
+	pid_t pid = -1;
+
+	spdy = req->version < 0x200 && req->upgrade.base &&
+	       h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("spdy/3.1"));
+	if (spdy) {
+		if (!header_lists(req, "x-stream-protocol-version", "v4.channel.k8s.io")) {
+			send_text(req, 400,
+				  "unable to upgrade: SPDY/3.1 is served with protocol "
+				  "v4.channel.k8s.io only");
+			return;
+		}
+	} else if (req->version >= 0x200 || h2o_is_websocket_handshake(req, &key) != 0 || !key) {
+		send_text(req, 400,
+			  "Upgrade request required: this endpoint speaks WebSocket "
+			  "(v5.channel.k8s.io, v4.channel.k8s.io) or SPDY/3.1 over HTTP/1.1");
+		return;
+	} else if (!(proto_name = pick_protocol(req, &proto))) {
+		send_text(req, 400,
+			  "unable to upgrade: no supported protocol requested "
+			  "(v5.channel.k8s.io, v4.channel.k8s.io)");
+		return;
+	}
+	argv = query_all(req, "command", &argc);
+	if (!argc) {
+		strv_free(argv);
+		send_text(req, 400, "you must specify at least 1 command");
+		return;
+	}
+	want_in = query_bool(req, "stdin") || query_bool(req, "input");
+	want_out = query_bool(req, "stdout") || query_bool(req, "output");
+	want_err = query_bool(req, "stderr") || query_bool(req, "error");
+	tty = query_bool(req, "tty");
+	if (!want_in && !want_out && !want_err) {
+		strv_free(argv);
+		send_text(req, 400, "you must specify at least 1 of stdin, stdout, stderr");
+		return;
+	}
+	if (!spdy && srv->ops.exec(srv->ops.data, names[0], names[1], names[2],
+				   (const char *const *)argv, tty, fds, &pid, &err) < 0) {
+		send_text(req, err.code >= 400 && err.code < 600 ? err.code : 500, "%s",
+			  err.msg ? err.msg : "exec failed");
+		k8c_error_clear(&err);
+		strv_free(argv);
+		return;
+	}
+	s = k8c_xmalloc(sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	s->srv = srv;
+	s->proto = proto;
+	s->tty = tty;
+	s->pid = -1;
+	s->pty = -1;
+	s->cmd = argv_text(argv);
+	s->close_timer.cb = on_close_timer;
+	s->drain_timer.cb = on_drain_timer;
+	s->resume_timer.cb = on_resume_timer;
+	s->next = srv->sessions;
+	if (s->next)
+		s->next->pprev = &s->next;
+	srv->sessions = s;
+	s->pprev = &srv->sessions;
+	if (spdy) {
+		/* the streams client-go opens, in its order (remotecommand v2..v4) */
+		s->is_spdy = true;
+		s->want_in = want_in;
+		s->argv = argv;
+		s->ns = k8c_xstrdup(names[0]);
+		s->pod = k8c_xstrdup(names[1]);
+		s->container = k8c_xstrdup(names[2]);
+		s->roles[s->nroles++] = R_ERROR;
+		if (want_in)
+			s->roles[s->nroles++] = R_STDIN;
+		if (want_out)
+			s->roles[s->nroles++] = R_STDOUT;
+		if (want_err && !tty)
+			s->roles[s->nroles++] = R_STDERR;
+		if (tty)
+			s->roles[s->nroles++] = R_RESIZE;
+		s->out_eof = s->err_eof = true; /* until the process runs */
+		s->z_ready = deflateInit(&s->zout, Z_DEFAULT_COMPRESSION) == Z_OK;
+		req->res.status = 101;
+		req->res.reason = "Switching Protocols";
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_UPGRADE, NULL,
+			       H2O_STRLIT("SPDY/3.1"));
+		h2o_add_header_by_str(&req->pool, &req->res.headers,
+				      H2O_STRLIT("x-stream-protocol-version"), 0, NULL,
+				      H2O_STRLIT("v4.channel.k8s.io"));
+		h2o_http1_upgrade(req, NULL, 0, spdy_on_upgraded, s);
+		k8c_log_debug("exec", "ns=%s pod=%s container=%s protocol=SPDY/3.1", names[0],
+			      names[1], names[2]);
+		return;
+	}
+	strv_free(argv);
+	sess_attach(s, fds, pid, want_in);
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-protocol"),
+			      0, NULL, proto_name, strlen(proto_name));
+	s->ws = h2o_upgrade_to_websocket(req, key, s, on_ws_msg);
 	k8c_log_debug("exec", "ns=%s pod=%s container=%s pid=%d protocol=%s", names[0], names[1],
 		      names[2], (int)pid, proto_name);
 }

@@ -51,8 +51,8 @@ struct nproxy {
 	char *request;	     /* the upstream request bytes */
 	h2o_socket_t *up, *down;
 	h2o_timeout_entry_t timeout;
-	int status; /* the node's answer */
-	char *accept, *protocol;
+	int status;						/* the node's answer */
+	char *accept, *protocol, *stream_protocol, *up_upgrade; /* from the node's 101 */
 	/* logs: bytes read from the node, not yet handed to h2o; the ones h2o is sending */
 	char *pending, *out;
 	size_t pending_len, pending_cap;
@@ -99,6 +99,8 @@ static void np_free(struct nproxy *p)
 	free(p->request);
 	free(p->accept);
 	free(p->protocol);
+	free(p->stream_protocol);
+	free(p->up_upgrade);
 	free(p->pending);
 	free(p->out);
 	free(p->early);
@@ -401,6 +403,10 @@ static void up_on_head(h2o_socket_t *sock, const char *err)
 			p->accept = strndup(val, vlen);
 		else if (header_is(line, len, "sec-websocket-protocol", &val, &vlen))
 			p->protocol = strndup(val, vlen);
+		else if (header_is(line, len, "x-stream-protocol-version", &val, &vlen))
+			p->stream_protocol = strndup(val, vlen);
+		else if (header_is(line, len, "upgrade", &val, &vlen))
+			p->up_upgrade = strndup(val, vlen);
 		line = nl + 1;
 	}
 	h2o_buffer_consume(&sock->input, headlen);
@@ -412,9 +418,8 @@ static void up_on_head(h2o_socket_t *sock, const char *err)
 		h2o_iovec_t early;
 		size_t nearly = sock->input->size;
 
-		if (!p->accept) {
-			np_fail(p, 502,
-				"the node agent of node %s answered 101 without an accept key",
+		if (!p->up_upgrade) {
+			np_fail(p, 502, "the node agent of node %s answered 101 without Upgrade",
 				p->node);
 			return;
 		}
@@ -422,10 +427,15 @@ static void up_on_head(h2o_socket_t *sock, const char *err)
 		req->res.status = 101;
 		req->res.reason = "Switching Protocols";
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_UPGRADE, NULL,
-			       H2O_STRLIT("websocket"));
-		h2o_add_header_by_str(&req->pool, &req->res.headers,
-				      H2O_STRLIT("sec-websocket-accept"), 0, NULL, p->accept,
-				      strlen(p->accept));
+			       p->up_upgrade, strlen(p->up_upgrade));
+		if (p->accept)
+			h2o_add_header_by_str(&req->pool, &req->res.headers,
+					      H2O_STRLIT("sec-websocket-accept"), 0, NULL,
+					      p->accept, strlen(p->accept));
+		if (p->stream_protocol)
+			h2o_add_header_by_str(&req->pool, &req->res.headers,
+					      H2O_STRLIT("x-stream-protocol-version"), 0, NULL,
+					      p->stream_protocol, strlen(p->stream_protocol));
 		if (p->protocol)
 			h2o_add_header_by_str(&req->pool, &req->res.headers,
 					      H2O_STRLIT("sec-websocket-protocol"), 0, NULL,
@@ -615,24 +625,25 @@ void api_node_proxy(struct api *api, h2o_req_t *req, const char *node, const cha
 	if (!f)
 		abort();
 	if (upgrade) {
-		ssize_t i = -1;
+		static const char *const relay[] = {"sec-websocket-key", "sec-websocket-version",
+						    "sec-websocket-protocol",
+						    "x-stream-protocol-version"};
 
+		/* the client's handshake: WebSocket (GET) or SPDY/3.1 (POST) */
 		fprintf(f,
-			"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\n"
-			"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
-			path, p->target);
-		if ((i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("sec-websocket-key"),
-						-1)) >= 0)
-			fprintf(f, "Sec-WebSocket-Key: %.*s\r\n",
-				(int)req->headers.entries[i].value.len,
-				req->headers.entries[i].value.base);
-		i = -1;
-		while ((i = h2o_find_header_by_str(&req->headers,
-						   H2O_STRLIT("sec-websocket-protocol"), i)) >= 0)
-			fprintf(f, "Sec-WebSocket-Protocol: %.*s\r\n",
-				(int)req->headers.entries[i].value.len,
-				req->headers.entries[i].value.base);
-		fputs("\r\n", f);
+			"%.*s %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %.*s\r\n",
+			(int)req->method.len, req->method.base, path, p->target,
+			(int)req->upgrade.len, req->upgrade.base);
+		for (size_t k = 0; k < sizeof(relay) / sizeof(relay[0]); k++) {
+			ssize_t i = -1;
+
+			while ((i = h2o_find_header_by_str(&req->headers, relay[k],
+							   strlen(relay[k]), i)) >= 0)
+				fprintf(f, "%s: %.*s\r\n", relay[k],
+					(int)req->headers.entries[i].value.len,
+					req->headers.entries[i].value.base);
+		}
+		fputs("Content-Length: 0\r\n\r\n", f);
 	} else {
 		fprintf(f, "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: k8c-server\r\n\r\n", path,
 			p->target);

@@ -315,27 +315,22 @@ static void pod_log(struct api *api, h2o_req_t *req, const char *ns, const char 
 }
 
 /*
- * exec is served over WebSocket (v5.channel.k8s.io for kubectl 1.30+, v4 for the Python
- * client); kubectl falls back to SPDY/3.1 on any other answer, which gets a 400 saying so.
+ * exec: an upgrade to WebSocket (v5.channel.k8s.io for kubectl 1.30+, v4 for the Python client)
+ * or SPDY/3.1 (older kubectls), over HTTP/1.1, relayed to the node.
  */
 static void pod_exec(struct api *api, h2o_req_t *req, const char *ns, const char *name)
 {
 	_cleanup_free_ char *node = NULL, *container = NULL, *path = NULL;
-	bool ws = req->upgrade.base &&
-		  h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"));
+	bool up = req->upgrade.base &&
+		  (h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket")) ||
+		   h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("spdy/3.1")));
 
 	if (!pod_target(api, req, ns, name, true, &node, &container))
 		return;
-	if (!ws || req->version >= 0x200) {
-		bool spdy = req->upgrade.base && req->upgrade.len >= 4 &&
-			    strncasecmp(req->upgrade.base, "SPDY", 4) == 0;
-
+	if (!up || req->version >= 0x200) {
 		api_send_status(req, 400, "BadRequest", NULL,
-				"%s: this server serves exec over WebSocket (v5.channel.k8s.io, "
-				"v4.channel.k8s.io) on HTTP/1.1 only%s",
-				spdy ? "unable to upgrade connection: SPDY/3.1 is not supported"
-				     : "Upgrade request required",
-				spdy ? " (kubectl 1.30 or newer uses it)" : "");
+				"Upgrade request required: exec is served over WebSocket "
+				"(v5.channel.k8s.io, v4.channel.k8s.io) or SPDY/3.1, on HTTP/1.1");
 		return;
 	}
 	path = node_path(req, "exec", ns, name, container);

@@ -2,7 +2,7 @@
 # kubectl exec (WebSocket v5.channel.k8s.io) and the Python client's stream() (v4) through
 # k8c-server's pods/exec to a node agent's /exec (agent/node_server.c in k8c_node_server_tool,
 # which runs the command on this host in $D/work): stdout and stderr, exit codes, -i with stdin
-# (closed by v5's channel 255), -c, a tty, and the errors.
+# (closed by v5's channel 255), -c, a tty, and the errors; kubectl 1.29 over SPDY/3.1.
 set -e
 . "$(dirname "$0")/streams_lib.sh"
 srv_need_pyclient
@@ -37,11 +37,14 @@ out=$(C -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Versi
 	--http1.1 "$U/api/v1/namespaces/default/pods/p2/exec?command=true&stdout=true")
 [[ $(jq -r .message <<<"$out") == "a container name must be specified for pod p2, choose one of: [a b]" ]] ||
 	fail "exec without a container: $out"
-# SPDY and plain requests get a 400 that says why
+# a request without an upgrade, and SPDY without a protocol the node speaks, get a 400 that says why
+out=$(C --http1.1 "$U/api/v1/namespaces/default/pods/p1/exec?command=true&stdout=true")
+[[ $(jq -r .code <<<"$out") == 400 && $(jq -r .message <<<"$out") == "Upgrade request required"* ]] ||
+	fail "no upgrade: $out"
 out=$(C -X POST -H 'Connection: Upgrade' -H 'Upgrade: SPDY/3.1' --http1.1 \
 	"$U/api/v1/namespaces/default/pods/p1/exec?command=true&stdout=true")
-[[ $(jq -r .code <<<"$out") == 400 && $(jq -r .message <<<"$out") == *"SPDY/3.1 is not supported"* ]] ||
-	fail "SPDY: $out"
+[[ $(jq -r .code <<<"$out") == 400 && $(jq -r .message <<<"$out") == *"v4.channel.k8s.io only"* ]] ||
+	fail "SPDY without a protocol: $out"
 # a completed pod
 C -X PATCH -H "Content-Type: application/merge-patch+json" \
 	"$U/api/v1/namespaces/default/pods/p2/status" -d '{"status":{"phase":"Succeeded"}}' >/dev/null
@@ -80,4 +83,18 @@ r.run_forever(timeout=20)
 out = r.read_stdout()
 assert out.startswith("/dev/pts/"), repr(out)
 EOF
+# kubectl 1.29 speaks SPDY/3.1 (remotecommand v4 over SPDY streams)
+srv_stop
+srv_start 29
+rc=0
+out=$(k exec p1 -- sh -c 'echo hi; exit 3' 2>"$D/err") || rc=$?
+[[ $out == hi && $rc == 3 ]] || fail "SPDY exec: $out, exit status $rc: $(cat "$D/err")"
+out=$(k exec -v=8 p1 -- true 2>&1)
+[[ $out == *"Upgrade: [SPDY/3.1]"* || $out == *"SPDY/3.1"* ]] || fail "kubectl 1.29 did not use SPDY: $out"
+out=$(k exec p1 -- sh -c 'echo to-out; echo to-err >&2' 2>"$D/err")
+[[ $out == to-out && $(cat "$D/err") == to-err ]] || fail "SPDY stdout/stderr: $out"
+out=$(head -c 300000 /dev/zero | tr '\0' x | k exec -i p1 -- wc -c)
+[[ $out == 300000 ]] || fail "SPDY exec -i of 300000 bytes: $out"
+out=$(k exec p1 -c zz -- true 2>&1) && fail "SPDY exec -c zz succeeded"
+[[ $out == *"container zz is not valid for pod p1"* ]] || fail "SPDY exec -c zz: $out"
 echo "streams_exec: ok"
