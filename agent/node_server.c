@@ -415,6 +415,8 @@ struct log_stream {
 
 static void buf_append(char **b, size_t *len, size_t *cap, const char *s, size_t n)
 {
+	if (!n)
+		return;
 	if (*len + n > *cap) {
 		*cap = (*len + n) * 2 + 256;
 		*b = realloc(*b, *cap);
@@ -1000,7 +1002,8 @@ static void sess_send(struct exec_sess *s, unsigned char chan, const void *data,
 		return;
 	b = k8c_xmalloc(len + 1);
 	b[0] = chan;
-	memcpy(b + 1, data, len);
+	if (len)
+		memcpy(b + 1, data, len);
 	msg.opcode = WSLAY_BINARY_FRAME;
 	msg.msg = b;
 	msg.msg_length = len + 1;

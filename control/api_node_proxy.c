@@ -442,8 +442,10 @@ static void up_on_head(h2o_socket_t *sock, const char *err)
 					      p->protocol, strlen(p->protocol));
 		/* frames the node sent right after its head go out with ours */
 		p->early = k8c_xmalloc(nearly + 1);
-		memcpy(p->early, sock->input->bytes, nearly);
-		h2o_buffer_consume(&sock->input, nearly);
+		if (nearly) {
+			memcpy(p->early, sock->input->bytes, nearly);
+			h2o_buffer_consume(&sock->input, nearly);
+		}
 		early = h2o_iovec_init(p->early, nearly);
 		p->st = NP_UPGRADING;
 		h2o_http1_upgrade(req, nearly ? &early : NULL, nearly ? 1 : 0, on_upgraded, p);

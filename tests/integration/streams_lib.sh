@@ -43,7 +43,7 @@ st_setup() {
 	mkdir -p "$LOGS" "$D/work"
 	"$BIN/k8c_node_server_tool" --client-ca "$SRV_DIR/data/pki/ca.crt" --cert-dir "$D/nodepki" \
 		--log-dir "$LOGS" --port 0 --port-file "$D/node.port" --exec-cwd "$D/work" \
-		2>>"$D/node.log" &
+		2>>"${ST_NODE_LOG:-$D/node.log}" &
 	NPID=$!
 	wait_for test -s "$D/node.port"
 	NPORT=$(cat "$D/node.port")
