@@ -924,7 +924,8 @@ struct exec_sess {
 	char *in_flight;
 	bool in_writing, in_close;
 	int depth; /* > 0 while sess_send() runs: a close seen inside waits for the caller */
-	h2o_timeout_entry_t close_timer, drain_timer, resume_timer;
+	h2o_timeout_entry_t close_timer, drain_timer, resume_timer, reap_timer;
+	bool reaping; /* exited, its status asked of ops.wait_exit */
 	/*
 	 * SPDY/3.1 (kubectl 1.29 and older): the upgraded connection; the client's streams, one per
 	 * role, in the order client-go creates them (error, stdin, stdout, stderr, resize: those
@@ -945,7 +946,7 @@ struct exec_sess {
 
 static void sess_maybe_free(struct exec_sess *s)
 {
-	if (s->depth || !s->ws_closed || s->pidsock || s->in || s->out || s->err)
+	if (s->depth || !s->ws_closed || s->pidsock || s->reaping || s->in || s->out || s->err)
 		return;
 	if (h2o_timeout_is_linked(&s->close_timer))
 		h2o_timeout_unlink(&s->close_timer);
@@ -953,6 +954,8 @@ static void sess_maybe_free(struct exec_sess *s)
 		h2o_timeout_unlink(&s->drain_timer);
 	if (h2o_timeout_is_linked(&s->resume_timer))
 		h2o_timeout_unlink(&s->resume_timer);
+	if (h2o_timeout_is_linked(&s->reap_timer))
+		h2o_timeout_unlink(&s->reap_timer);
 	if (s->pprev) {
 		*s->pprev = s->next;
 		if (s->next)
@@ -1188,23 +1191,54 @@ static void out_on_read(h2o_socket_t *sock, const char *err)
 	}
 }
 
-static void pid_on_read(h2o_socket_t *sock, const char *err)
+static void sess_exited(struct exec_sess *s, int wstatus)
 {
-	struct exec_sess *s = sock->data;
-	int status;
-	pid_t r = waitpid(s->pid, &status, WNOHANG);
-
-	if (sock->input->size)
-		h2o_buffer_consume(&sock->input, sock->input->size);
-	if (r == 0)
-		return; /* not yet (spurious) */
-	close_sock(&s->pidsock);
+	s->reaping = false;
 	s->exited = true;
-	s->wstatus = r == s->pid ? status : (1 << 8);
+	s->wstatus = wstatus;
 	if (!s->out_eof || !s->err_eof)
 		h2o_timeout_link(s->srv->ctx.loop, &s->srv->drain_timeout, &s->drain_timer);
 	sess_finish(s);
 	sess_maybe_free(s);
+}
+
+/* The embedder's wait_exit: its status, or ask again a poll later. */
+static void sess_ask_exit(struct exec_sess *s)
+{
+	int status = 0, r = s->srv->ops.wait_exit(s->srv->ops.data, s->pid, &status);
+
+	if (r > 0) {
+		h2o_timeout_link(s->srv->ctx.loop, &s->srv->poll_timeout, &s->reap_timer);
+		return;
+	}
+	sess_exited(s, r == 0 ? status : (1 << 8));
+}
+
+static void on_reap_timer(h2o_timeout_entry_t *entry)
+{
+	sess_ask_exit(H2O_STRUCT_FROM_MEMBER(struct exec_sess, reap_timer, entry));
+}
+
+static void pid_on_read(h2o_socket_t *sock, const char *err)
+{
+	struct exec_sess *s = sock->data;
+	int status = 0;
+	pid_t r;
+
+	if (sock->input->size)
+		h2o_buffer_consume(&sock->input, sock->input->size);
+	if (s->srv->ops.wait_exit) {
+		/* it exited (the pidfd says so); the embedder reaps it and tells the status */
+		close_sock(&s->pidsock);
+		s->reaping = true;
+		sess_ask_exit(s);
+		return;
+	}
+	r = waitpid(s->pid, &status, WNOHANG);
+	if (r == 0)
+		return; /* not yet (spurious) */
+	close_sock(&s->pidsock);
+	sess_exited(s, r == s->pid ? status : (1 << 8));
 }
 
 static void in_write_next(struct exec_sess *s);
@@ -1789,6 +1823,7 @@ static void serve_exec(struct k8c_node_server *srv, h2o_req_t *req, char *names[
 	s->close_timer.cb = on_close_timer;
 	s->drain_timer.cb = on_drain_timer;
 	s->resume_timer.cb = on_resume_timer;
+	s->reap_timer.cb = on_reap_timer;
 	s->next = srv->sessions;
 	if (s->next)
 		s->next->pprev = &s->next;
@@ -1917,7 +1952,8 @@ static void *thread_run(void *arg)
 			int status;
 
 			kill(s->pid, SIGKILL);
-			waitpid(s->pid, &status, 0);
+			if (!srv->ops.wait_exit)
+				waitpid(s->pid, &status, 0);
 		}
 	}
 	h2o_context_request_shutdown(&srv->ctx);

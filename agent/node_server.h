@@ -12,8 +12,8 @@
  * TLS with a serving certificate (given, or self-signed and kept in cert_dir), and every client
  * must present a certificate signed by client_ca_file (the cluster CA: the API server's).
  * The server runs its own thread with an h2o event loop; the ops are called from that thread.
- * The pid an exec returns is reaped here (waitid on its pidfd): the embedder must not reap it
- * (no waitpid(-1) in the agent).
+ * The pid an exec returns is reaped here (waitpid when its pidfd says it exited) unless the
+ * embedder reaps its children itself and gives ops.wait_exit.
  */
 #ifndef K8C_AGENT_NODE_SERVER_H
 #define K8C_AGENT_NODE_SERVER_H
@@ -45,6 +45,13 @@ struct k8c_node_server_ops {
 	int (*exec)(void *data, const char *ns, const char *pod, const char *container,
 		    const char *const *argv, bool tty, int fds[3], pid_t *pid,
 		    struct k8c_error *err);
+	/*
+	 * Optional, for an embedder that reaps its children itself (a waitpid(-1) loop): called
+	 * once an exec'd pid has exited (its pidfd said so), to get its wait status: 0 with
+	 * *wstatus, 1 when not reaped yet (asked again 100 ms later), <0 when unknown (exit code
+	 * 1 is reported). NULL: the node server reaps the pid with waitpid.
+	 */
+	int (*wait_exit)(void *data, pid_t pid, int *wstatus);
 };
 
 struct k8c_node_server_config {

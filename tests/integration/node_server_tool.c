@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -22,6 +24,51 @@
 #include "node_server.h"
 
 static const char *log_dir = ".", *exec_cwd = "/", *netns;
+
+/*
+ * --reaper: this process reaps every child itself (waitpid(-1) in the main thread, as an agent
+ * that is a child subreaper would) and answers ops.wait_exit from what it reaped.
+ */
+#define REAPED_MAX 256
+static struct {
+	pthread_mutex_t lock;
+	pid_t pid[REAPED_MAX];
+	int status[REAPED_MAX];
+	size_t n;
+} reaped = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int wait_exit(void *data, pid_t pid, int *wstatus)
+{
+	int r = 1;
+
+	pthread_mutex_lock(&reaped.lock);
+	for (size_t i = 0; i < reaped.n; i++) {
+		if (reaped.pid[i] == pid) {
+			*wstatus = reaped.status[i];
+			reaped.pid[i] = reaped.pid[--reaped.n];
+			reaped.status[i] = reaped.status[reaped.n];
+			r = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&reaped.lock);
+	return r;
+}
+
+static void reap_all(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		pthread_mutex_lock(&reaped.lock);
+		if (reaped.n == REAPED_MAX)
+			reaped.n--; /* forget the newest: the table is for a test */
+		reaped.pid[reaped.n] = pid;
+		reaped.status[reaped.n++] = status;
+		pthread_mutex_unlock(&reaped.lock);
+	}
+}
 
 static char *file_of(const char *ns, const char *pod, const char *container, const char *suffix)
 {
@@ -75,6 +122,12 @@ static void child(const char *const *argv, int in, int out, int errfd, const cha
 			_exit(126);
 		ioctl(s, TIOCSCTTY, 0);
 		in = out = errfd = s;
+	}
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL); /* main() blocked some for sigwait */
 	}
 	dup2(in, 0);
 	dup2(out, 1);
@@ -132,6 +185,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: k8c_node_server_tool --client-ca FILE --cert-dir DIR --log-dir DIR\n"
 		   "         [--port N] [--port-file FILE] [--exec-cwd DIR] [--netns PATH]\n"
+		   "         [--reaper]  (reap every child here; exit statuses through wait_exit)\n"
 		   "Serves agent/node_server.c's /containerLogs and /exec from files and host\n"
 		   "processes (tests/integration/streams_*.sh).\n");
 }
@@ -145,6 +199,7 @@ int main(int argc, char **argv)
 					     {"port-file", required_argument, NULL, 'f'},
 					     {"exec-cwd", required_argument, NULL, 'w'},
 					     {"netns", required_argument, NULL, 'n'},
+					     {"reaper", no_argument, NULL, 'r'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct k8c_node_server_config cfg = {.address = "127.0.0.1", .port = -1};
@@ -153,6 +208,7 @@ int main(int argc, char **argv)
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct k8c_node_server *srv;
 	const char *port_file = NULL;
+	bool reaper = false;
 	sigset_t set;
 	int c, sig;
 
@@ -181,6 +237,10 @@ int main(int argc, char **argv)
 		case 'n':
 			netns = optarg;
 			break;
+		case 'r':
+			reaper = true;
+			ops.wait_exit = wait_exit;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -193,6 +253,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	cfg.node_name = "test-node";
 	if (!(srv = k8c_node_server_start(&cfg, &ops, &err))) {
@@ -209,7 +270,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	sigwait(&set, &sig);
+	for (;;) {
+		sigwait(&set, &sig);
+		if (sig != SIGCHLD)
+			break;
+		if (reaper)
+			reap_all();
+	}
 	k8c_node_server_stop(srv);
 	return 0;
 }

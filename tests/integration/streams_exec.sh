@@ -83,6 +83,14 @@ r.run_forever(timeout=20)
 out = r.read_stdout()
 assert out.startswith("/dev/pts/"), repr(out)
 EOF
+# an embedder that reaps its children itself (ops.wait_exit): exit codes still come through
+st_node "reaper-$NODE" --reaper
+st_pod p5 "reaper-$NODE" c1
+rc=0
+out=$(k exec p5 -- sh -c 'echo from-reaper; exit 7' 2>/dev/null) || rc=$?
+[[ $out == from-reaper && $rc == 7 ]] || fail "exec with --reaper: $out, exit status $rc"
+[[ $(k exec p5 -- true; echo $?) == 0 ]] || fail "exec true with --reaper"
+
 # kubectl 1.29 speaks SPDY/3.1 (remotecommand v4 over SPDY streams)
 srv_stop
 srv_start 29

@@ -6,23 +6,25 @@
 #
 #   . "$(dirname "$0")/streams_lib.sh" <build>/bin
 #   st_setup NAME MINOR        server + node tool up, node registered; NPORT, LOGS, NODE set
+#   st_node NAME [FLAGS...]    another node tool (e.g. --reaper) registered as Node NAME
 #   st_pod NAME NODE C1 [C2..] a Running pod with those containers on NODE ("" = unscheduled)
 #   st_log POD CONTAINER LINE  append a CRI line ("<now> stdout F LINE") to the container's log
 #   wait_for CMD...            poll CMD until it succeeds (20 s), else fail
 
 . "$(dirname "$0")/server_lib.sh"
 
-NPID=
+NPIDS=()
 NPORT=
 LOGS=
 NODE=
 
 st_cleanup() {
-	if [[ -n $NPID ]]; then
-		kill "$NPID" 2>/dev/null || true
-		wait "$NPID" 2>/dev/null || true
-		NPID=
-	fi
+	local p
+	for p in "${NPIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	NPIDS=()
 	srv_cleanup
 }
 
@@ -34,6 +36,29 @@ wait_for() {
 	fail "timed out waiting for: $*"
 }
 
+# st_node NAME [TOOL FLAGS...]: another k8c_node_server_tool (logs in $LOGS), registered as Node
+# NAME; NPORT is its port.
+st_node() {
+	local name=$1
+	shift
+	rm -f "$D/$name.port"
+	"$BIN/k8c_node_server_tool" --client-ca "$SRV_DIR/data/pki/ca.crt" --cert-dir "$D/nodepki" \
+		--log-dir "$LOGS" --port 0 --port-file "$D/$name.port" --exec-cwd "$D/work" "$@" \
+		2>>"${ST_NODE_LOG:-$D/node.log}" &
+	NPIDS+=($!)
+	for _ in $(seq 200); do
+		[[ -s $D/$name.port ]] && break
+		kill -0 "${NPIDS[-1]}" 2>/dev/null || fail "k8c_node_server_tool $* exited at start"
+		sleep 0.1
+	done
+	NPORT=$(cat "$D/$name.port")
+	J -X POST "$U/api/v1/nodes" -d '{"metadata":{"name":"'"$name"'"},"status":{
+		"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"'"$name"'"}],
+		"daemonEndpoints":{"kubeletEndpoint":{"Port":'"$NPORT"'}}}}' >/dev/null
+	[[ $(C "$U/api/v1/nodes/$name" | jq -r .status.daemonEndpoints.kubeletEndpoint.Port) == "$NPORT" ]] ||
+		fail "node $name was not registered with port $NPORT"
+}
+
 st_setup() {
 	srv_setup "$1"
 	trap st_cleanup EXIT
@@ -41,18 +66,8 @@ st_setup() {
 	srv_start "$2"
 	LOGS=$D/logs
 	mkdir -p "$LOGS" "$D/work"
-	"$BIN/k8c_node_server_tool" --client-ca "$SRV_DIR/data/pki/ca.crt" --cert-dir "$D/nodepki" \
-		--log-dir "$LOGS" --port 0 --port-file "$D/node.port" --exec-cwd "$D/work" \
-		2>>"${ST_NODE_LOG:-$D/node.log}" &
-	NPID=$!
-	wait_for test -s "$D/node.port"
-	NPORT=$(cat "$D/node.port")
 	NODE=node-$RANDOM
-	J -X POST "$U/api/v1/nodes" -d '{"metadata":{"name":"'"$NODE"'"},"status":{
-		"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"'"$NODE"'"}],
-		"daemonEndpoints":{"kubeletEndpoint":{"Port":'"$NPORT"'}}}}' >/dev/null
-	[[ $(C "$U/api/v1/nodes/$NODE" | jq -r .status.daemonEndpoints.kubeletEndpoint.Port) == "$NPORT" ]] ||
-		fail "node $NODE was not registered with port $NPORT"
+	st_node "$NODE"
 }
 
 st_pod() {
