@@ -1,7 +1,7 @@
 /*
  * The node's HTTPS endpoint (agent/node_server.h, helper "streams") wired to this agent's pods:
  * logs from the CRI files of the current or previous attempt, exec through the runtime
- * (docs/agent.md "Logs and exec"). Built when agent/node_server.c is in the tree.
+ * (docs/agent.md "Logs and exec").
  */
 #include <errno.h>
 #include <stdio.h>

@@ -28,10 +28,8 @@
 #include "node.h"
 #include "objutil.h"
 #include "pod.h"
-#ifdef K8C_AGENT_NODE_SERVER
 #include "node_glue.h"
 #include "node_server.h"
-#endif
 
 #define BACKOFF_MIN   10.0
 #define BACKOFF_MAX   300.0
@@ -1704,9 +1702,7 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	struct agent_worker *workers = NULL;
 	pthread_t *threads = NULL;
 	struct k8c_informer *inf = NULL;
-#ifdef K8C_AGENT_NODE_SERVER
 	struct k8c_node_server *streams = NULL;
-#endif
 	_cleanup_free_ char *selector = k8c_xasprintf("spec.nodeName=%s", cfg->node_name);
 	_cleanup_free_ char *state = k8c_xasprintf("%s/containers", cfg->root_dir);
 	_cleanup_free_ char *ipam = k8c_xasprintf("%s/cni-ipam", cfg->root_dir);
@@ -1766,11 +1762,9 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	T.existing = k8c_container_list(a.rt, err);
 	if (!T.existing)
 		goto out;
-#ifdef K8C_AGENT_NODE_SERVER
 	streams = agent_streams_start(&a, err);
 	if (!streams)
 		goto out;
-#endif
 	agent_node_set_ready(node, true, "kubelet is posting ready status");
 	if (agent_node_start(node, err) < 0)
 		goto out;
@@ -1861,10 +1855,8 @@ out:
 	free(workers);
 	free(threads);
 	k8c_informer_free(inf);
-#ifdef K8C_AGENT_NODE_SERVER
 	if (streams)
 		k8c_node_server_stop(streams);
-#endif
 	agent_node_free(node);
 	for (size_t i = 0; i < T.n; i++)
 		pod_free(T.pods[i]);
