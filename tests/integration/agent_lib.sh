@@ -41,7 +41,7 @@ D=
 SRVNS=k8cs-$TAG
 SRV_PID=
 PORT=6443
-declare -A AG_PID AG_NS
+declare -A AG_PID AG_NS AG_CIDR
 AG_NODES=()
 
 log() { echo "== $*" >&2; }
@@ -82,10 +82,13 @@ ag_setup() {
 	return 0
 }
 
-# ag_node NAME N [AGENT FLAGS...]: node namespace, link to the server, agent started.
+# ag_node NAME N [AGENT FLAGS...]: node namespace, link to the server, agent started. The agent
+# gets --pod-cidr 10.244.N.0/24 unless AG_NODE_IPAM=1 (then the server's nodeipam assigns one).
 ag_node() {
 	local name=$1 n=$2 ns=k8cn$2-$TAG
 	shift 2
+	AG_CIDR[$name]=10.244.$n.0/24
+	[[ ${AG_NODE_IPAM:-} == 1 ]] && AG_CIDR[$name]=
 	ip netns add "$ns"
 	AG_NS[$name]=$ns
 	AG_NODES+=("$name")
@@ -104,12 +107,13 @@ ag_node() {
 
 # ag_start NAME N: (re)start the agent of node NAME.
 ag_start() {
-	local name=$1 n=$2 ns=${AG_NS[$1]}
+	local name=$1 n=$2 ns=${AG_NS[$1]} cidr=()
+	[[ -n ${AG_CIDR[$1]} ]] && cidr=(--pod-cidr "${AG_CIDR[$1]}")
 	nsenter --net="/run/netns/$ns" "$BIN/k8c-agent" --kubeconfig "$D/$name/kubeconfig" --node-name "$name" \
 		--node-ip "10.255.$n.2" --root-dir "$D/$name/root" --runc-root "$D/$name/runc" \
 		--cni-bin-dir "$BIN" --cni-conf-dir "$D/$name/cni/conf" --cni-cache-dir "$D/$name/cni/cache" \
 		--netns-dir "$D/$name/netns" --cgroup-parent "/k8c-ag-$TAG-$n" --image-root "$D/images" \
-		--pod-cidr "10.244.$n.0/24" --workers 4 --log-level debug "${AG_FLAGS_EXTRA[@]}" \
+		"${cidr[@]}" --workers 4 --log-level debug "${AG_FLAGS_EXTRA[@]}" \
 		</dev/null >/dev/null 2>>"$D/$name/agent.log" &
 	AG_PID[$name]=$!
 	for _ in $(seq 100); do

@@ -161,8 +161,11 @@ k patch secret s1 -p '{"stringData": {"absent": "now"}}' >/dev/null
 ag_wait pod/nokey '{.status.phase}' Running
 assert_eq "other pods unaffected" "hello-from-web" "$(ip netns exec "${AG_NS[node1]}" wget -qO- -T 5 "http://$ip:8080/" 2>&1)"
 
-log "a second agent on the same machine, in its own node namespace"
-ag_node node2 2
+log "a second agent on the same machine, in its own node namespace, podCIDR from the server"
+AG_NODE_IPAM=1 ag_node node2 2
+cidr2=$(k get node node2 -o jsonpath='{.spec.podCIDR}')
+assert_match "node2 got a podCIDR from nodeipam" '^10\.244\.[0-9]+\.0/24$' "$cidr2"
+[[ $cidr2 != 10.244.1.0/24 ]] && pass "not node1's" || fail "node2 got node1's podCIDR"
 N2=$(ag_leaks node2 2)
 k apply -f - <<'Y'
 apiVersion: v1
@@ -175,7 +178,7 @@ spec:
 Y
 ag_wait pod/web2 '{.status.phase}' Running
 ip2=$(k get pod web2 -o jsonpath='{.status.podIP}')
-assert_match "node2's pod is in node2's podCIDR" '^10\.244\.2\.[0-9]+$' "$ip2"
+assert_match "node2's pod is in node2's podCIDR" "^${cidr2%.0/24}\.[0-9]+$" "$ip2"
 assert_eq "node2 -> its pod" two "$(ip netns exec "${AG_NS[node2]}" wget -qO- -T 5 "http://$ip2:8080/i" 2>&1)"
 assert_eq "node1's pods unaffected" "hello-from-web" "$(ip netns exec "${AG_NS[node1]}" wget -qO- -T 5 "http://$ip:8080/" 2>&1)"
 k delete pod web2 --wait=false >/dev/null
