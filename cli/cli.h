@@ -11,4 +11,10 @@ struct cli_command {
 /* k8c image import|list|pull|rm|inspect (cli/image.c). */
 int cli_image(int argc, char **argv);
 
+/* k8c up|down|status|kubeconfig: local clusters of network-namespace nodes (cli/cluster.c). */
+int cli_up(int argc, char **argv);
+int cli_down(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_kubeconfig(int argc, char **argv);
+
 #endif

@@ -6,13 +6,17 @@
 
 static const struct cli_command commands[] = {
 	{"image", "manage the node's image store (import, list, pull, rm, inspect)", cli_image},
+	{"up", "start a local cluster whose nodes are network namespaces", cli_up},
+	{"down", "stop a local cluster and remove everything it made", cli_down},
+	{"status", "a local cluster's addresses, daemons and nodes", cli_status},
+	{"kubeconfig", "print the path of a local cluster's kubeconfig", cli_kubeconfig},
 };
 
 static void usage(FILE *f)
 {
 	fputs("Usage: k8c COMMAND [ARGS...]\n\nCommands:\n", f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fputs("\nRun 'k8c COMMAND --help' for a command's options.\n", f);
 }
 
