@@ -1,0 +1,245 @@
+#!/bin/bash
+# `k8c up --nodes 2` end to end (docs/up.md): both nodes Ready; a Deployment of 2 netserver
+# replicas spread over the nodes; pod to pod across nodes; a ClusterIP Service from a pod and
+# from the host; a NodePort from the host's shell on either node; the ingress class; the host's
+# routes into the underlay only; `up` again after a kill -9 of the server and an agent cleans
+# the leftovers and comes up; `k8c down` leaves nothing (namespaces, links, routes, nftables
+# tables, mounts, cgroups, runc containers, processes).
+# Without the deployment, replicaset, scheduler and endpointslice controllers in k8c-server
+# (they land with issue 5), the two pods are pinned to the nodes and the EndpointSlice is
+# written by the test; everything else is the same.
+# Usage: up_cluster.sh <build>/bin
+set -e
+BIN=$(realpath "${1:?usage: $0 <build>/bin}")
+IMAGES=$(realpath -m "$BIN/../images")
+FAILS=0
+
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+[[ $(id -u) == 0 ]] || skip "needs root"
+for t in kubectl jq runc nsenter ip curl nft; do
+	command -v "$t" >/dev/null || skip "needs $t"
+done
+for b in k8c k8c-server k8c-agent k8c-shim k8c-proxy k8c-bridge k8c-host-local; do
+	[[ -x $BIN/$b ]] || skip "$BIN/$b not built"
+done
+[[ -f $IMAGES/netserver.tar ]] || skip "$IMAGES/netserver.tar not built (target images)"
+
+NAME=e2e-$$
+S=$(mktemp -d /tmp/k8c-e2e.XXXXXX)
+C=$S/$NAME
+UPPED=
+
+log() { echo "== $*" >&2; }
+pass() { echo "  ok: $*" >&2; }
+fail() {
+	echo "FAIL: $*" >&2
+	FAILS=$((FAILS + 1))
+	return 0
+}
+assert_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi; }
+assert_match() { if [[ "$3" =~ $2 ]]; then pass "$1"; else fail "$1: expected to match /$2/ got [$3]"; fi; }
+die() {
+	echo "FAIL: $*" >&2
+	FAILS=$((FAILS + 1))
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	if ((rc != 0 || FAILS > 0)); then
+		for f in "$C"/logs/*.log; do
+			[[ -f $f ]] || continue
+			echo "--- $f:" >&2
+			tail -15 "$f" >&2
+		done
+	fi
+	[[ -n $UPPED && -f $C/state.json ]] && "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2
+	rm -rf "$S"
+	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi
+	if ((rc == 0)); then echo "PASS" >&2; elif ((rc != 77)); then echo "FAIL ($FAILS assertion(s), rc=$rc)" >&2; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+
+k() { kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" "$@"; }
+up() { "$BIN/k8c" up --name "$NAME" --state-dir "$S" "$@"; }
+
+# What the cluster holds in the kernel and in processes, by the names its state.json gives.
+held() {
+	echo "netns=$(ip netns list | grep -c "^k8c-$NAME-node")" \
+		"links=$(ip -o link show | grep -c -e "$BR[:@]" -e "k8cv${BR#k8cb}-")" \
+		"routes=$(ip route show | grep -c -e "dev $BR" -e "^unreachable $CIDR")" \
+		"mounts=$(grep -c " $S/" /proc/self/mountinfo)" \
+		"cgroups=$(for m in $(awk '$9 ~ /^cgroup2?$/ {print $5}' /proc/self/mountinfo); do
+			[[ -d $m/k8c-$NAME ]] && find "$m/k8c-$NAME" -type d; done | wc -l)" \
+		"runc=$(for r in "$C"/nodes/*/runc; do [[ -d $r ]] && runc --root "$r" list -q; done 2>/dev/null | wc -l)" \
+		"procs=$(grep -l -s -e "$S[/]" /proc/[0-9]*/cmdline | grep -vc "^/proc/$$/")"
+}
+
+# wait_for WHAT SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+	local what=$1 n=$(($2 * 5))
+	shift 2
+	for ((i = 0; i < n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	fail "$what: not within $((n / 5)) s"
+	return 1
+}
+
+NFT0=$(nft list tables | sort)
+ROUTES0=$(ip route show | sort)
+log "k8c up --nodes 2"
+UPPED=1
+up --nodes 2 >&2 || die "k8c up failed"
+BR=$(jq -r .bridge "$C/state.json")
+CIDR=$(jq -r .clusterCIDR "$C/state.json")
+assert_eq "k8c kubeconfig prints the path" "$C/kubeconfig" "$("$BIN/k8c" kubeconfig --name "$NAME" --state-dir "$S")"
+"$BIN/k8c" status --name "$NAME" --state-dir "$S" >"$S/status" || fail "k8c status: not every daemon runs: $(cat "$S/status")"
+assert_eq "status: 2 nodes Ready" 2 "$(grep -c ' Ready ' "$S/status")"
+assert_eq "kubectl: both nodes Ready" "node1=True node2=True" \
+	"$(k get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}' | xargs)"
+N1=$(k get node node1 -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+N2=$(k get node node2 -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+assert_match "InternalIPs on the underlay" '^10\.250\.[0-9]+\.11 10\.250\.[0-9]+\.12$' "$N1 $N2"
+assert_eq "IngressClass k8c, the default" "k8c.io/ingress true" \
+	"$(k get ingressclass k8c -o jsonpath='{.spec.controller} {.metadata.annotations.ingressclass\.kubernetes\.io/is-default-class}')"
+b=${CIDR%%/*}
+assert_match "a pod address of no node does not go out by the default route" "unreachable|No route to host" \
+	"$(ip route get "${b%.*.*}.250.1" 2>&1)"
+assert_eq "the nodes have no default route" "" "$(ip -n "k8c-$NAME-node1" route show default)"
+
+known=$("$BIN/k8c-server" --help | grep -o 'known:.*')
+FULL=1
+for ctl in deployment replicaset scheduler endpointslice; do
+	[[ $known =~ (^|[ ,:])$ctl(,|$) ]] || FULL=
+done
+if [[ -n $FULL ]]; then
+	log "a Deployment of 2 netserver replicas, spread over the nodes"
+	k apply -f - >/dev/null <<'Y'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: net}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: net}}
+  template:
+    metadata: {labels: {app: net}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never, args: ["--http-port", "8080"],
+         readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}}
+Y
+	wait_for "Deployment available" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get deploy net -o jsonpath='{.status.availableReplicas}') == 2 ]]"
+else
+	log "2 netserver pods pinned to the nodes (no deployment/scheduler controllers in k8c-server)"
+	for n in 1 2; do
+		k apply -f - >/dev/null <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: net-$n, labels: {app: net}}
+spec:
+  nodeName: node$n
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never, args: ["--http-port", "8080"]}
+Y
+	done
+	wait_for "pods Running" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get pods -l app=net -o jsonpath='{.items[*].status.phase}') == 'Running Running' ]]"
+fi
+pods=$(k get pods -l app=net -o json)
+assert_eq "one replica per node" "node1 node2" "$(jq -r '[.items[].spec.nodeName] | sort | join(" ")' <<<"$pods")"
+P1=$(jq -r '.items[] | select(.spec.nodeName=="node1") | .metadata.name' <<<"$pods")
+P2=$(jq -r '.items[] | select(.spec.nodeName=="node2") | .metadata.name' <<<"$pods")
+IP1=$(jq -r '.items[] | select(.spec.nodeName=="node1") | .status.podIP' <<<"$pods")
+IP2=$(jq -r '.items[] | select(.spec.nodeName=="node2") | .status.podIP' <<<"$pods")
+C1=$(k get node node1 -o jsonpath='{.spec.podCIDR}')
+C2=$(k get node node2 -o jsonpath='{.spec.podCIDR}')
+assert_match "pod IPs in their nodes' podCIDRs" "^${C1%.0/24}\.[0-9]+ ${C2%.0/24}\.[0-9]+$" "$IP1 $IP2"
+NS1=$C/nodes/node1/netns/$(jq -r '.items[] | select(.spec.nodeName=="node1") | .metadata.uid' <<<"$pods")
+
+log "pod to pod across nodes, host to pods"
+assert_match "pod on node1 -> pod on node2" "^$P2 " "$(nsenter --net="$NS1" curl -s -m 5 "http://$IP2:8080/")"
+assert_match "host -> pod on node1" "^$P1 " "$(curl -s -m 5 "http://$IP1:8080/")"
+assert_match "host -> pod on node2" "^$P2 " "$(curl -s -m 5 "http://$IP2:8080/")"
+
+log "Services: ClusterIP from a pod, NodePort from the host"
+k apply -f - >/dev/null <<'Y'
+apiVersion: v1
+kind: Service
+metadata: {name: net}
+spec:
+  type: NodePort
+  selector: {app: net}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+Y
+if [[ -z $FULL ]]; then
+	k apply -f - >/dev/null <<Y
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: net-e2e, labels: {kubernetes.io/service-name: net}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- {addresses: [$IP1], conditions: {ready: true}, nodeName: node1}
+- {addresses: [$IP2], conditions: {ready: true}, nodeName: node2}
+Y
+fi
+VIP=$(k get svc net -o jsonpath='{.spec.clusterIP}')
+NP=$(k get svc net -o jsonpath='{.spec.ports[0].nodePort}')
+wait_for "ClusterIP $VIP from the pod on node1" 30 nsenter --net="$NS1" curl -sf -m 2 "http://$VIP/healthz"
+# both backends answer through the service (random choice: a few tries)
+seen=
+for _ in $(seq 40); do
+	seen+=" $(nsenter --net="$NS1" curl -s -m 2 "http://$VIP/hostname")"
+	[[ $seen == *"$P1"* && $seen == *"$P2"* ]] && break
+done
+[[ $seen == *"$P1"* && $seen == *"$P2"* ]] && pass "ClusterIP reaches both replicas (across nodes)" || fail "ClusterIP backends seen: [$seen]"
+if [[ $(jq -r .serviceRoute "$C/state.json") == true ]]; then
+	assert_match "ClusterIP from the host" "^($P1|$P2)\$" "$(curl -s -m 5 "http://$VIP/hostname")"
+else
+	echo "  (the host's route to the service CIDR belongs to another cluster: not tried)" >&2
+fi
+wait_for "NodePort $N1:$NP from the host" 20 curl -sf -m 2 "http://$N1:$NP/healthz"
+assert_match "NodePort on node1 from the host" "^($P1|$P2)\$" "$(curl -s -m 5 "http://$N1:$NP/hostname")"
+assert_match "NodePort on node2 from the host" "^($P1|$P2)\$" "$(curl -s -m 5 "http://$N2:$NP/hostname")"
+
+log "kill -9 of the server and an agent, then k8c up again: the leftovers are removed first"
+for role in server agent-node2; do
+	read -r pid _ <"$C/run/$role.pid"
+	[[ $(readlink "/proc/$pid/exe") == "$BIN/"k8c-* ]] && kill -9 "$pid"
+done
+up --nodes 2 >"$S/up2" 2>&1 || die "k8c up after kill -9: $(cat "$S/up2")"
+assert_match "up said it removed what was left" "removing what a previous run left" "$(cat "$S/up2")"
+assert_eq "both nodes Ready again" "node1=True node2=True" \
+	"$(k get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}' | xargs)"
+assert_eq "a fresh cluster: no pods" "" "$(k get pods -o name)"
+k apply -f - >/dev/null <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: again}
+spec:
+  nodeName: node2
+  terminationGracePeriodSeconds: 1
+  containers: [{name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never}]
+Y
+wait_for "a pod Running after the restart" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get pod again -o jsonpath='{.status.phase}') == Running ]]"
+BR=$(jq -r .bridge "$C/state.json")
+CIDR=$(jq -r .clusterCIDR "$C/state.json")
+before=$(held)
+assert_match "what a running cluster holds" "netns=2 links=3 .* runc=[1-9]" "$before"
+
+log "k8c down"
+"$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2 || fail "k8c down: exit $?"
+UPPED=
+assert_eq "nothing left" "netns=0 links=0 routes=0 mounts=0 cgroups=0 runc=0 procs=0" "$(held)"
+assert_eq "the host's nftables tables as before" "$NFT0" "$(nft list tables | sort)"
+assert_eq "the host's routes as before" "$ROUTES0" "$(ip route show | sort)"
+assert_eq "the cluster's dir is gone" "" "$(ls -d "$C" 2>/dev/null)"
+assert_eq "status of a cluster that is down" 1 "$("$BIN/k8c" status --name "$NAME" --state-dir "$S" >/dev/null 2>&1; echo $?)"
