@@ -6,6 +6,7 @@
  *   blobs/sha256/<hex>          manifests, indexes, configs and layer tarballs, by digest
  *   layers/<diff-id hex>/       each layer unpacked once, overlayfs-ready (whiteouts converted)
  *   tmp/<pid>-...               work in progress; left-overs of dead processes are removed
+ *   locks/<diff-id hex>         flock(2) while one process fetches and unpacks that layer
  *   gc.lock, index.lock         flock(2): writers of content hold gc.lock shared, removal holds
  *                               it exclusive; index.json is rewritten under index.lock
  *
@@ -484,7 +485,7 @@ static void clean_stale_tmp(struct k8c_image_store *s)
 
 struct k8c_image_store *k8c_image_store_open(const char *root, struct k8c_error *err)
 {
-	static const char *const dirs[] = {"blobs/sha256", "layers", "tmp"};
+	static const char *const dirs[] = {"blobs/sha256", "layers", "tmp", "locks"};
 	struct k8c_image_store *s;
 	char real[PATH_MAX];
 	_cleanup_free_ char *layout = NULL;
@@ -645,39 +646,34 @@ int image_manifest_parse(const void *buf, size_t len, const char *media_type, js
 			 struct k8c_error *err)
 {
 	json_error_t jerr;
-	json_t *m = json_loadb(buf, len, 0, &jerr);
-	const char *mt;
+	_cleanup_json_ json_t *m = json_loadb(buf, len, 0, &jerr);
+	_cleanup_free_ char *mt = NULL;
+	const char *v;
 
-	if (!m || !json_is_object(m)) {
-		json_decref(m);
-		return k8c_error_set(err, EINVAL, "manifest is not a JSON object: %s",
-				     m ? "" : jerr.text);
-	}
-	mt = json_string_value(json_object_get(m, "mediaType"));
-	if (!mt)
-		mt = media_type;
-	if (!mt || !*mt)
-		mt = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+	if (!m || !json_is_object(m))
+		return k8c_error_set(err, EINVAL, "manifest is not a JSON object%s%s",
+				     m ? "" : ": ", m ? "" : jerr.text);
+	v = json_string_value(json_object_get(m, "mediaType"));
+	if (!v || !*v)
+		v = media_type;
+	if (!v || !*v)
+		v = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+	mt = k8c_xstrdup(v);
 	if (json_integer_value(json_object_get(m, "schemaVersion")) == 1 ||
 	    (strcmp(mt, MT_OCI_INDEX) && strcmp(mt, MT_OCI_MANIFEST) &&
-	     strcmp(mt, MT_DOCKER_LIST) && strcmp(mt, MT_DOCKER_MANIFEST))) {
-		json_decref(m);
+	     strcmp(mt, MT_DOCKER_LIST) && strcmp(mt, MT_DOCKER_MANIFEST)))
 		return k8c_error_set(
 			err, EINVAL,
 			"unsupported manifest media type %s (Docker schema 1 and other "
 			"formats are not supported)",
 			mt);
-	}
-	if (!json_object_get(m, "mediaType"))
-		json_object_set_new(m, "mediaType", json_string(mt));
+	json_object_set_new(m, "mediaType", json_string(mt));
 	if (is_index_type(mt) ? !json_is_array(json_object_get(m, "manifests"))
 			      : (!json_is_object(json_object_get(m, "config")) ||
-				 !json_is_array(json_object_get(m, "layers")))) {
-		json_decref(m);
+				 !json_is_array(json_object_get(m, "layers"))))
 		return k8c_error_set(err, EINVAL, "%s without %s", mt,
 				     is_index_type(mt) ? "manifests" : "config and layers");
-	}
-	*out = m;
+	*out = k8c_steal_ptr(m);
 	return 0;
 }
 
@@ -778,6 +774,11 @@ static int layer_ensure(struct k8c_image_store *s, const char *digest, const cha
 		if (e == EEXIST || e == ENOTEMPTY)
 			return 0;
 		return k8c_error_errno(err, EIO, e, "layer %s: rename into place", digest);
+	}
+	{
+		_cleanup_free_ char *layers = k8c_xasprintf("%s/layers", s->root);
+
+		fsync_dir(layers);
 	}
 	return 0;
 }
@@ -907,6 +908,8 @@ int image_store_tree(struct k8c_image_store *s, const struct image_source *src, 
 		const char *ld = json_string_value(json_object_get(l, "digest"));
 		const char *diff = json_string_value(json_array_get(diffs, i));
 		_cleanup_free_ char *dir = NULL;
+		char *lockname;
+		int lk;
 
 		if (!image_digest_valid(ld))
 			return k8c_error_set(err, EINVAL,
@@ -915,11 +918,23 @@ int image_store_tree(struct k8c_image_store *s, const struct image_source *src, 
 		dir = layer_dir(s, diff);
 		if (access(dir, F_OK) == 0)
 			continue;
+		/* One process fetches and unpacks a layer; the others wait for it, then find it. */
+		lockname = k8c_xasprintf("locks/%s", diff + 7);
+		lk = lock_open(s, lockname, LOCK_EX, err);
+		free(lockname);
+		if (lk < 0)
+			return -1;
+		if (access(dir, F_OK) == 0) {
+			close(lk);
+			continue;
+		}
 		if (source_fetch(src, s, ld, json_string_value(json_object_get(l, "mediaType")),
-				 false, err) < 0)
+				 false, err) < 0 ||
+		    layer_ensure(s, ld, diff, err) < 0) {
+			close(lk);
 			return -1;
-		if (layer_ensure(s, ld, diff, err) < 0)
-			return -1;
+		}
+		close(lk);
 	}
 	{
 		_cleanup_free_ char *p = image_blob_path(s, digest);
@@ -1222,6 +1237,8 @@ int k8c_image_remove(struct k8c_image_store *s, const char *ref, struct k8c_erro
 	json_array_foreach(arr, i, e) mark_entry(s, e, keep_blobs, keep_layers);
 	sweep(s, "blobs/sha256", keep_blobs);
 	sweep(s, "layers", keep_layers);
+	/* No import or pull runs (gc.lock is ours): nobody holds a layer lock. */
+	sweep(s, "locks", NULL);
 	image_ref_clear(&r);
 	return 0;
 fail:
