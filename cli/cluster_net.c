@@ -494,9 +494,12 @@ int net_teardown(const struct cluster *c)
 		if (netns_exists(nd->netns) &&
 		    RUN(&err, "ip", "netns", "del", (char *)nd->netns) < 0)
 			goto failed;
+		/* the veth goes with the namespace, asynchronously: gone meanwhile is fine */
 		if (net_link_exists(nd->veth) &&
-		    RUN(&err, "ip", "link", "del", (char *)nd->veth) < 0)
+		    RUN(&err, "ip", "link", "del", (char *)nd->veth) < 0 &&
+		    net_link_exists(nd->veth))
 			goto failed;
+		k8c_error_clear(&err);
 		continue;
 	failed:
 		fprintf(stderr, "k8c down: %s\n", err.msg);
