@@ -71,13 +71,13 @@ up() { "$BIN/k8c" up --name "$NAME" --state-dir "$S" "$@"; }
 # What the cluster holds in the kernel and in processes, by the names its state.json gives.
 held() {
 	echo "netns=$(ip netns list | grep -c "^k8c-$NAME-node")" \
-		"links=$(ip -o link show | grep -c -e "$BR[:@]" -e "k8cv${BR#k8cb}-")" \
+		"links=$(ip -o link show | grep -c -e "${BR}[:@]" -e "k8cv${BR#k8cb}-")" \
 		"routes=$(ip route show | grep -c -e "dev $BR" -e "^unreachable $CIDR")" \
 		"mounts=$(grep -c " $S/" /proc/self/mountinfo)" \
 		"cgroups=$(for m in $(awk '$9 ~ /^cgroup2?$/ {print $5}' /proc/self/mountinfo); do
 			[[ -d $m/k8c-$NAME ]] && find "$m/k8c-$NAME" -type d; done | wc -l)" \
 		"runc=$(for r in "$C"/nodes/*/runc; do [[ -d $r ]] && runc --root "$r" list -q; done 2>/dev/null | wc -l)" \
-		"procs=$(grep -l -s -e "$S[/]" /proc/[0-9]*/cmdline | grep -vc "^/proc/$$/")"
+		"procs=$(grep -l -s -e "${S}[/]" /proc/[0-9]*/cmdline | grep -vc "^/proc/$$/")"
 }
 
 # wait_for WHAT SECONDS CMD...: poll until CMD succeeds.
@@ -200,7 +200,11 @@ for _ in $(seq 40); do
 	seen+=" $(nsenter --net="$NS1" curl -s -m 2 "http://$VIP/hostname")"
 	[[ $seen == *"$P1"* && $seen == *"$P2"* ]] && break
 done
-[[ $seen == *"$P1"* && $seen == *"$P2"* ]] && pass "ClusterIP reaches both replicas (across nodes)" || fail "ClusterIP backends seen: [$seen]"
+if [[ $seen == *"$P1"* && $seen == *"$P2"* ]]; then
+	pass "ClusterIP reaches both replicas (across nodes)"
+else
+	fail "ClusterIP backends seen: [$seen]"
+fi
 if [[ $(jq -r .serviceRoute "$C/state.json") == true ]]; then
 	assert_match "ClusterIP from the host" "^($P1|$P2)\$" "$(curl -s -m 5 "http://$VIP/hostname")"
 else
@@ -209,6 +213,24 @@ fi
 wait_for "NodePort $N1:$NP from the host" 20 curl -sf -m 2 "http://$N1:$NP/healthz"
 assert_match "NodePort on node1 from the host" "^($P1|$P2)\$" "$(curl -s -m 5 "http://$N1:$NP/hostname")"
 assert_match "NodePort on node2 from the host" "^($P1|$P2)\$" "$(curl -s -m 5 "http://$N2:$NP/hostname")"
+
+if [[ -x $BIN/k8c-ingress ]]; then
+	log "Ingress through k8c-ingress on node1, from the host"
+	k apply -f - >/dev/null <<'Y'
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: net}
+spec:
+  ingressClassName: k8c
+  rules:
+  - host: net.example
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: net, port: {number: 80}}}}]
+Y
+	wait_for "Ingress on http://$N1/ (Host net.example)" 20 curl -sf -m 2 -H "Host: net.example" "http://$N1/healthz"
+	assert_match "Ingress from the host" "^($P1|$P2)\$" "$(curl -s -m 5 -H "Host: net.example" "http://$N1/hostname")"
+	wait_for "the Ingress's status has node1's address" 20 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get ingress net -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == $N1 ]]"
+fi
 
 log "kill -9 of the server and an agent, then k8c up again: the leftovers are removed first"
 for role in server agent-node2; do
