@@ -300,7 +300,7 @@ static struct daemon *daemons_load(const struct cluster *c, size_t *n)
 struct spawn_arg {
 	int fd;
 	pid_t parent;
-	const char *netns, *log;
+	const char *netns, *log, *pidfile;
 	const char **argv;
 };
 
@@ -318,6 +318,12 @@ static void spawn_child(void *p)
 		return;
 	}
 	(void)!write(a->fd, &me, sizeof(me));
+	/* recorded here, before the exec (the start time stays): no window in which `up` could die
+	 * and leave a daemon nobody knows of */
+	if ((fd = open(a->pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 ||
+	    dprintf(fd, "%d %llu %s\n", (int)me, proc_start(me), a->argv[0]) < 0)
+		goto fail;
+	close(fd);
 	if (a->netns) {
 		_cleanup_free_ char *path = k8c_xasprintf("/run/netns/%s", a->netns);
 
@@ -345,8 +351,8 @@ static int spawn(const struct cluster *c, const char *role, const char *netns, c
 {
 	_cleanup_free_ char *log = k8c_xasprintf("%s/logs/%s.log", c->dir, role);
 	_cleanup_free_ char *pidf = k8c_xasprintf("%s/run/%s.pid", c->dir, role);
-	_cleanup_fclose_ FILE *f = NULL;
-	struct spawn_arg a = {.parent = getpid(), .netns = netns, .log = log, .argv = argv};
+	struct spawn_arg a = {
+		.parent = getpid(), .netns = netns, .log = log, .pidfile = pidf, .argv = argv};
 	int fds[2], e = 0;
 	pid_t pid = -1;
 	ssize_t n;
@@ -368,9 +374,6 @@ static int spawn(const struct cluster *c, const char *role, const char *netns, c
 	close(fds[0]);
 	if (n != sizeof(pid) || pid <= 0)
 		return k8c_error_set(err, 0, "%s: could not fork", role);
-	if (!(f = fopen(pidf, "we")) ||
-	    fprintf(f, "%d %llu %s\n", (int)pid, proc_start(pid), argv[0]) < 0)
-		return k8c_error_errno(err, 0, errno, "write %s", pidf);
 	return 0;
 }
 
