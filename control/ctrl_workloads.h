@@ -221,4 +221,25 @@ json_t **wl_claim(struct k8c_ctrl *c, const json_t *owner, struct k8c_gvr owner_
 		  bool (*matches)(const json_t *, const void *), const void *arg, json_t *keep,
 		  size_t *n, struct k8c_error *err);
 
+#define WL_GVR_CREV K8C_GVR("apps", "v1", "controllerrevisions")
+
+/* The data of a ControllerRevision for a template: {"spec":{"template":{..,"$patch":"replace"}}}. */
+json_t *wl_revision_data(const json_t *owner);
+/*
+ * constructHistory of the DaemonSet and StatefulSet controllers: the ControllerRevision
+ * <owner>-<hash> holding the owner's template (revs: the informer's revisions owned by it),
+ * created with revision max+1, or an existing equal one renumbered to max+1 when it is not the
+ * newest (a rollback). Returns the revision (a new reference) and its hash in hash.
+ */
+json_t *wl_current_revision(struct k8c_ctrl *c, const json_t *owner, const char *kind,
+			    json_t *const *revs, size_t nrevs, char hash[11],
+			    struct k8c_error *err);
+/*
+ * Delete the oldest revisions beyond spec.revisionHistoryLimit (default 10) that no live pod
+ * uses (in_use: a JSON object whose keys are the hash label values in use) and are not cur.
+ */
+int wl_cleanup_history(struct k8c_ctrl *c, const json_t *owner, json_t *const *revs, size_t nrevs,
+		       const json_t *cur, const json_t *in_use, const char *label,
+		       struct k8c_error *err);
+
 #endif
