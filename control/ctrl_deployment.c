@@ -316,7 +316,7 @@ static int get_new_rs(struct dsync *s, bool create, struct k8c_error *err)
 	if (!create)
 		return 0;
 	{
-		json_t *tmpl = json_deep_copy(k8c_at(d, "spec.template"));
+		json_t *tmpl = wl_template_normalized(k8c_at(d, "spec.template"));
 		json_t *sel = json_deep_copy(k8c_at(d, "spec.selector"));
 		json_t *tmeta, *labels, *ml, *rs, *out = NULL;
 		json_t *cc = k8c_at(d, "status.collisionCount");

@@ -160,7 +160,7 @@ json_t **wl_claim(struct k8c_ctrl *c, const json_t *owner, struct k8c_gvr owner_
 
 json_t *wl_revision_data(const json_t *owner)
 {
-	json_t *t = json_deep_copy(k8c_at(owner, "spec.template"));
+	json_t *t = wl_template_normalized(k8c_at(owner, "spec.template"));
 
 	if (!json_is_object(t)) {
 		json_decref(t);

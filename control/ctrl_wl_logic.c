@@ -107,7 +107,8 @@ static uint32_t fnv1a(uint32_t h, const void *data, size_t n)
 void wl_template_hash(const json_t *tmpl, long long collision, char out[11])
 {
 	static const char alphanums[] = "bcdfghjklmnpqrstvwxz2456789";
-	_cleanup_free_ char *s = json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS);
+	_cleanup_json_ json_t *norm = wl_template_normalized(tmpl);
+	_cleanup_free_ char *s = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
 	uint32_t h = fnv1a(2166136261u, s ? s : "", s ? strlen(s) : 0);
 	char digits[11];
 	size_t i;
@@ -126,9 +127,21 @@ void wl_template_hash(const json_t *tmpl, long long collision, char out[11])
 	out[i] = '\0';
 }
 
-static json_t *without_hash(const json_t *tmpl)
+json_t *wl_template_normalized(const json_t *tmpl)
 {
 	json_t *c = json_deep_copy(tmpl);
+	json_t *meta = json_object_get(c, "metadata");
+
+	/* kubectl sends "creationTimestamp": null in templates (rollout undo); kube's typed
+	 * decoding drops it, so it must not make two templates differ */
+	if (json_is_null(json_object_get(meta, "creationTimestamp")))
+		json_object_del(meta, "creationTimestamp");
+	return c;
+}
+
+static json_t *without_hash(const json_t *tmpl)
+{
+	json_t *c = wl_template_normalized(tmpl);
 	json_t *labels = k8c_at(c, "metadata.labels");
 
 	if (json_is_object(labels)) {

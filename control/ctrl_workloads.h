@@ -52,6 +52,8 @@ long wl_deploy_max_unavailable(const json_t *d);
  * Kubernetes' SafeEncodeString alphabet (no vowels, no 0/1/3). out: at least 11 bytes.
  */
 void wl_template_hash(const json_t *tmpl, long long collision, char out[11]);
+/* A copy without what kube's decoding would drop (a null metadata.creationTimestamp). */
+json_t *wl_template_normalized(const json_t *tmpl);
 /* Two pod templates equal once the pod-template-hash label is left out (EqualIgnoreHash). */
 bool wl_templates_equal_ignore_hash(const json_t *a, const json_t *b);
 

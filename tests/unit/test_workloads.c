@@ -86,6 +86,14 @@ static void hashing(void **state)
 	assert_true(strlen(h1) >= 1 && strlen(h1) <= 10);
 	assert_int_equal(strspn(h1, "bcdfghjklmnpqrstvwxz2456789"), strlen(h1));
 	assert_true(wl_templates_equal_ignore_hash(t1, t2));
+	/* kubectl rollout undo sends "creationTimestamp": null */
+	json_object_set_new(json_object_get(t2, "metadata"), "creationTimestamp", json_null());
+	assert_true(wl_templates_equal_ignore_hash(t1, t2));
+	wl_template_hash(t2, -1, h1b);
+	json_object_del(json_object_get(json_object_get(t2, "metadata"), "labels"),
+			"pod-template-hash");
+	wl_template_hash(t2, -1, h1b);
+	assert_string_equal(h1, h1b);
 	assert_false(wl_templates_equal_ignore_hash(t1, t3));
 	json_decref(t1);
 	json_decref(t1b);
