@@ -6,5 +6,10 @@
 
 extern const struct k8c_controller_def ctrl_serviceaccount_def;
 extern const struct k8c_controller_def ctrl_serviceaccount_token_def;
+extern const struct k8c_controller_def ctrl_replicaset_def;
+extern const struct k8c_controller_def ctrl_replicationcontroller_def;
+extern const struct k8c_controller_def ctrl_deployment_def;
+extern const struct k8c_controller_def ctrl_daemonset_def;
+extern const struct k8c_controller_def ctrl_statefulset_def;
 
 #endif

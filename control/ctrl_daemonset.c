@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "controller.h"
+#include "ctrl_controllers.h"
 #include "ctrl_workloads.h"
 #include "log.h"
 #include "objutil.h"
@@ -55,7 +56,7 @@ static void enqueue_all(struct ds_ctrl *dc, const char *ns, const json_t *pod)
 
 static void on_ds(const struct k8c_delta *d, void *arg)
 {
-	struct ds_ctrl *dc = arg;
+	struct ds_ctrl *dc = k8c_ctrl_data(arg);
 
 	if (d->type == K8C_DELTA_DELETE)
 		wl_expectations_delete(dc->exp, d->key);
@@ -65,7 +66,7 @@ static void on_ds(const struct k8c_delta *d, void *arg)
 
 static void on_pod(const struct k8c_delta *d, void *arg)
 {
-	struct ds_ctrl *dc = arg;
+	struct ds_ctrl *dc = k8c_ctrl_data(arg);
 	_cleanup_free_ char *nk = NULL, *ok = NULL;
 
 	switch (d->type) {
@@ -107,7 +108,7 @@ static void on_pod(const struct k8c_delta *d, void *arg)
 
 static void on_node(const struct k8c_delta *d, void *arg)
 {
-	struct ds_ctrl *dc = arg;
+	struct ds_ctrl *dc = k8c_ctrl_data(arg);
 
 	if (d->type == K8C_DELTA_UPDATE &&
 	    json_equal(k8c_at(d->old, "metadata.labels"), k8c_at(d->new, "metadata.labels")) &&

@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "controller.h"
+#include "ctrl_controllers.h"
 #include "ctrl_workloads.h"
 #include "log.h"
 #include "objutil.h"
@@ -63,7 +64,7 @@ static void enqueue_selecting(struct dp_ctrl *dc, const json_t *rs)
 
 static void on_deploy(const struct k8c_delta *d, void *arg)
 {
-	struct dp_ctrl *dc = arg;
+	struct dp_ctrl *dc = k8c_ctrl_data(arg);
 
 	if (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE)
 		k8c_ctrl_enqueue(dc->c, d->key);
@@ -71,7 +72,7 @@ static void on_deploy(const struct k8c_delta *d, void *arg)
 
 static void on_rs(const struct k8c_delta *d, void *arg)
 {
-	struct dp_ctrl *dc = arg;
+	struct dp_ctrl *dc = k8c_ctrl_data(arg);
 	_cleanup_free_ char *nk = NULL, *ok = NULL;
 
 	if (d->type != K8C_DELTA_ADD && d->type != K8C_DELTA_UPDATE && d->type != K8C_DELTA_DELETE)
@@ -89,7 +90,7 @@ static void on_rs(const struct k8c_delta *d, void *arg)
 /* Recreate waits for the old pods to be gone: a pod's deletion is worth a look. */
 static void on_pod(const struct k8c_delta *d, void *arg)
 {
-	struct dp_ctrl *dc = arg;
+	struct dp_ctrl *dc = k8c_ctrl_data(arg);
 	json_t *ref, *rs;
 	_cleanup_free_ char *dk = NULL;
 

@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "controller.h"
+#include "ctrl_controllers.h"
 #include "ctrl_workloads.h"
 #include "log.h"
 #include "objutil.h"
@@ -91,7 +92,7 @@ static void enqueue_selecting(struct rs_ctrl *rc, const json_t *pod)
 
 static void on_set(const struct k8c_delta *d, void *arg)
 {
-	struct rs_ctrl *rc = arg;
+	struct rs_ctrl *rc = k8c_ctrl_data(arg);
 
 	if (d->type == K8C_DELTA_DELETE) {
 		wl_expectations_delete(rc->exp, d->key);
@@ -103,7 +104,7 @@ static void on_set(const struct k8c_delta *d, void *arg)
 
 static void on_pod(const struct k8c_delta *d, void *arg)
 {
-	struct rs_ctrl *rc = arg;
+	struct rs_ctrl *rc = k8c_ctrl_data(arg);
 	_cleanup_free_ char *nk = NULL, *ok = NULL;
 
 	switch (d->type) {

@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "controller.h"
+#include "ctrl_controllers.h"
 #include "ctrl_workloads.h"
 #include "log.h"
 #include "objutil.h"
@@ -39,7 +40,7 @@ static char *sts_owner_key(const json_t *pod)
 
 static void on_set(const struct k8c_delta *d, void *arg)
 {
-	struct sts_ctrl *sc = arg;
+	struct sts_ctrl *sc = k8c_ctrl_data(arg);
 
 	if (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE)
 		k8c_ctrl_enqueue(sc->c, d->key);
@@ -47,7 +48,7 @@ static void on_set(const struct k8c_delta *d, void *arg)
 
 static void on_pod(const struct k8c_delta *d, void *arg)
 {
-	struct sts_ctrl *sc = arg;
+	struct sts_ctrl *sc = k8c_ctrl_data(arg);
 	_cleanup_free_ char *nk = NULL, *ok = NULL;
 
 	if (d->type != K8C_DELTA_ADD && d->type != K8C_DELTA_UPDATE && d->type != K8C_DELTA_DELETE)

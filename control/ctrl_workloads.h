@@ -13,12 +13,7 @@
 #include <time.h>
 #include <jansson.h>
 
-struct k8c_controller_def;
-extern const struct k8c_controller_def ctrl_replicaset_def;
-extern const struct k8c_controller_def ctrl_replicationcontroller_def;
-extern const struct k8c_controller_def ctrl_deployment_def;
-extern const struct k8c_controller_def ctrl_daemonset_def;
-extern const struct k8c_controller_def ctrl_statefulset_def;
+/* The controllers' definitions are in ctrl_controllers.h. */
 
 /* Annotations and labels, as Kubernetes spells them. */
 #define WL_REVISION_ANN		"deployment.kubernetes.io/revision"

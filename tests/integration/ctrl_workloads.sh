@@ -10,22 +10,8 @@ set -e
 . "$(dirname "$0")/server_lib.sh"
 srv_setup wl
 srv_instance "$D"
-CTRL_PID=
-if [[ -n ${K8C_DEV_CTRL:-} ]]; then
-	srv_start 31
-	"$K8C_DEV_CTRL" "$KUBECONFIG" >"$D/ctrl.log" 2>&1 &
-	CTRL_PID=$!
-else
-	srv_start 31 --controllers replicaset,replicationcontroller,deployment,daemonset,statefulset
-fi
-cleanup() {
-	if [[ -n $CTRL_PID ]]; then
-		kill "$CTRL_PID" 2>/dev/null || true
-		wait "$CTRL_PID" 2>/dev/null || true
-	fi
-	srv_cleanup
-}
-trap cleanup EXIT
+K8C_CONTROLLERS=replicaset,replicationcontroller,deployment,daemonset,statefulset
+srv_start 31
 
 NS=wl
 k create namespace $NS >/dev/null
@@ -44,7 +30,6 @@ wait_for() {
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	[[ -z $CTRL_PID ]] || tail -20 "$D/ctrl.log" >&2
 	fail "timed out waiting for: $desc"
 }
 
