@@ -6,6 +6,9 @@
 
 extern const struct k8c_controller_def ctrl_serviceaccount_def;
 extern const struct k8c_controller_def ctrl_serviceaccount_token_def;
+extern const struct k8c_controller_def ctrl_nodeipam_def;
+extern const struct k8c_controller_def ctrl_nodelifecycle_def;
+extern const struct k8c_controller_def ctrl_garbagecollector_def;
 extern const struct k8c_controller_def ctrl_replicaset_def;
 extern const struct k8c_controller_def ctrl_replicationcontroller_def;
 extern const struct k8c_controller_def ctrl_deployment_def;
