@@ -49,7 +49,10 @@ k -n $NS get events -o json | jq -e --arg rs "$RS1" '[.items[] | select(.reason 
 	>/dev/null || fail "no SuccessfulCreate event"
 
 # ---- scale ----
+# a restart right after the change loses nothing: the controllers resume from the store
 k -n $NS scale deploy web --replicas=5 >/dev/null
+srv_stop
+srv_start 31
 wait_for "5 pods" pods_are app=web 5
 roll web app=web
 k -n $NS scale deploy web --replicas=2 >/dev/null
