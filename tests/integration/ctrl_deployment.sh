@@ -80,14 +80,31 @@ k -n $NS get rs "$RS1" -o json | jq -e '.spec.replicas == 2 and .metadata.annota
 	.metadata.annotations["deployment.kubernetes.io/revision-history"] == "1"' >/dev/null || fail "undo: the old replica set is not revision 3: $(k -n $NS get rs "$RS1" -o json | jq -c "[.spec.replicas, .metadata.annotations]")"
 k -n $NS get rs "$RS2" -o json | jq -e '.spec.replicas == 0' >/dev/null || fail "undo: revision 2 not scaled down"
 
+# ---- proportional scaling during a rollout ----
+# web has 2 ready pods (maxSurge 1, maxUnavailable 0); a new image whose pods never get ready
+# stops at old 2 + new 1. Scaled to 6 then, with max-replicas 3 on both: allowed 6+1 = 7, old
+# gets round(2*7/3) = 5, new round(1*7/3) = 2.
+k -n $NS set image deploy/web c=nginx:4 >/dev/null
+rs_of() { apps "replicasets?labelSelector=app=web" | jq -r --arg i "$1" '.items[] | select(.spec.template.spec.containers[0].image == $i) | .spec.replicas'; }
+step1() { [[ $(rs_of nginx:4) == 1 && $(rs_of nginx:1) == 2 ]]; }
+wait_for "the first rollout step" step1
+sleep 0.3
+step1 || fail "the rollout went on without ready pods"
+k -n $NS scale deploy web --replicas=6 >/dev/null
+prop() { [[ $(rs_of nginx:4) == 2 && $(rs_of nginx:1) == 5 ]]; }
+wait_for "proportional scaling (old 5, new 2)" prop
+k -n $NS rollout undo deploy/web >/dev/null
+k -n $NS scale deploy web --replicas=2 >/dev/null
+roll web app=web
+
 # ---- pause: a template change makes no new replica set ----
 k -n $NS rollout pause deploy/web >/dev/null
 k -n $NS set image deploy/web c=nginx:3 >/dev/null
 wait_for "Progressing DeploymentPaused" sh -c "kubectl --cache-dir '$SRV_CACHE' -n $NS get deploy web -o json |
 	jq -e '.status.conditions[] | select(.type == \"Progressing\" and .reason == \"DeploymentPaused\")'"
-[[ $(k -n $NS get rs -l app=web -o name | wc -l) == 2 ]] || fail "a paused deployment rolled out"
+rs_count_is app=web 3 || fail "a paused deployment rolled out"
 k -n $NS rollout resume deploy/web >/dev/null
-wait_for "a replica set for nginx:3" rs_count_is app=web 3
+wait_for "a replica set for nginx:3" rs_count_is app=web 4
 roll web app=web
 
 # ---- Recreate: the old pods are gone before the new replica set exists ----
