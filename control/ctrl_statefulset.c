@@ -186,13 +186,13 @@ static int create_claims(struct sts_ctrl *sc, const json_t *set, long ord, struc
 }
 
 static int create_pod(struct sts_ctrl *sc, const json_t *set, long ord, const char *rev,
-		      struct k8c_error *err)
+		      const json_t *tmpl, struct k8c_error *err)
 {
 	const char *sn = k8c_str_at(set, "metadata.name") ?: "";
 	_cleanup_free_ char *name = k8c_xasprintf("%s-%ld", sn, ord);
 	_cleanup_json_ json_t *ref = wl_controller_ref(set, "apps/v1", "StatefulSet");
-	_cleanup_json_ json_t *pod = wl_pod_from_template(
-		k8c_at(set, "spec.template"), k8c_str_at(set, "metadata.namespace"), sn, ref);
+	_cleanup_json_ json_t *pod =
+		wl_pod_from_template(tmpl, k8c_str_at(set, "metadata.namespace"), sn, ref);
 	json_t *meta = json_object_get(pod, "metadata"), *spec = json_object_get(pod, "spec");
 	json_t *labels = json_object_get(meta, "labels"), *vols, *t;
 	const char *svc = k8c_str_at(set, "spec.serviceName");
@@ -362,7 +362,24 @@ static int sts_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 			continue;
 		}
 		if (!p) {
-			if (create_pod(sc, set, o, upd_rev, err) < 0)
+			/* below the partition a new pod is of the current revision (as kube) */
+			const json_t *tmpl = k8c_at(set, "spec.template");
+			const char *rev = upd_rev;
+			_cleanup_json_ json_t *old_tmpl = NULL;
+
+			if (rolling && o < partition && strcmp(cur_rev, upd_rev) != 0) {
+				for (size_t i = 0; i < nrevs; i++) {
+					if (strcmp(k8c_str_at(revs[i], "metadata.name") ?: "",
+						   cur_rev) != 0)
+						continue;
+					old_tmpl = json_deep_copy(
+						k8c_at(revs[i], "data.spec.template"));
+					json_object_del(old_tmpl, "$patch");
+					tmpl = old_tmpl;
+					rev = cur_rev;
+				}
+			}
+			if (create_pod(sc, set, o, rev, tmpl, err) < 0)
 				return -1;
 			acted = ordered;
 			continue;

@@ -149,6 +149,19 @@ done
 k -n $NS get sts db -o json | jq -e '.status.replicas == 3 and .status.readyReplicas == 3 and .status.currentRevision == .status.updateRevision' \
 	>/dev/null || fail "sts status: $(k -n $NS get sts db -o json | jq -c .status)"
 k -n $NS get pvc data-db-1 data-db-2 >/dev/null || fail "PVCs of db-1 and db-2"
+# rolling update with a partition: only db-2 moves to the new revision; a deleted db-0 comes
+# back at the current one
+k -n $NS patch sts db --type=merge -p '{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}},"template":{"spec":{"containers":[{"name":"c","image":"db:2"}]}}}}' >/dev/null
+img() { C "$U/api/v1/namespaces/$NS/pods/$1" | jq -r '.spec.containers[0].image'; }
+sts_part() {
+	ready_all app=db
+	[[ $(img db-2) == db:2 && $(img db-1) == db:1 && $(img db-0) == db:1 ]] &&
+		apps statefulsets/db | jq -e '.status.updatedReplicas == 1 and .status.readyReplicas == 3 and .status.currentRevision != .status.updateRevision'
+}
+wait_for "partitioned rolling update" sts_part
+k -n $NS delete pod db-0 --wait=false >/dev/null
+db0_back() { ready_all app=db; C "$U/api/v1/namespaces/$NS/pods/db-0" | jq -e '.metadata.deletionTimestamp == null and .spec.containers[0].image == "db:1"'; }
+wait_for "db-0 recreated at the current revision" db0_back
 k -n $NS scale sts db --replicas=1 >/dev/null
 # one at a time from the top: db-1 stays while db-2 terminates
 wait_for "db-2 terminating" sh -c "kubectl --cache-dir '$SRV_CACHE' -n $NS get pod db-2 -o json | jq -e '.metadata.deletionTimestamp'"
