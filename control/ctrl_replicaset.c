@@ -191,6 +191,7 @@ struct create_ctx {
 	const json_t *set;
 	json_t *pod;
 	struct k8c_error *err; /* the first failure */
+	bool terminating;      /* the namespace refused a create: being deleted */
 };
 
 static int create_one(void *arg, int i)
@@ -202,6 +203,12 @@ static int create_one(void *arg, int i)
 	(void)i;
 	if (k8c_kube_create(k8c_ctrl_kube(x->rc->c), K8C_GVR_PODS,
 			    k8c_str_at(x->set, "metadata.namespace"), x->pod, &out, &e) < 0) {
+		/* as kube: a namespace being deleted refuses everything; not a failure of ours */
+		if (e.code == 403 && e.msg && strstr(e.msg, "because it is being terminated")) {
+			k8c_error_clear(&e);
+			x->terminating = true;
+			return 0;
+		}
 		k8c_ctrl_event(x->rc->c, x->set, "Warning", "FailedCreate", "Error creating: %s",
 			       wl_api_message(&e));
 		if (!x->err->msg)
@@ -225,7 +232,7 @@ static int manage(struct rs_ctrl *rc, const char *key, const json_t *set, json_t
 	if (diff < 0) {
 		_cleanup_json_ json_t *ref =
 			wl_controller_ref(set, rc->k->api_version, rc->k->kind);
-		struct create_ctx x = {rc, set, NULL, err};
+		struct create_ctx x = {rc, set, NULL, err, false};
 		int ok, tried;
 
 		diff = -diff;
@@ -240,6 +247,8 @@ static int manage(struct rs_ctrl *rc, const char *key, const json_t *set, json_t
 		/* the ones never attempted or failed will not be observed */
 		for (long i = ok; i < diff; i++)
 			wl_creation_observed(rc->exp, key);
+		if (x.terminating)
+			wl_expectations_delete(rc->exp, key);
 		if (ok < diff) {
 			*fail_reason = "FailedCreate";
 			return -1;
