@@ -131,6 +131,19 @@ OLD_DEL=$(k -n $NS get events -o json | jq -r '[.items[] | select(.reason == "Sc
 NEW_RS=$(k -n $NS get rs -l app=rec -o json | jq -r '.items[] | select(.spec.template.spec.containers[0].image == "busybox:2") | .metadata.creationTimestamp')
 [[ -n $OLD_DEL && $OLD_DEL != null && ! $NEW_RS < $OLD_DEL ]] || fail "recreate: new replica set ($NEW_RS) before the scale down ($OLD_DEL)"
 
+# ---- minReadySeconds: available only minReadySeconds after Ready ----
+J -X POST -d '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"mrs"},"spec":{"replicas":1,"minReadySeconds":2,"selector":{"matchLabels":{"app":"mrs"}},"template":{"metadata":{"labels":{"app":"mrs"}},"spec":{"containers":[{"name":"c","image":"nginx:1"}]}}}}' \
+	"$U/apis/apps/v1/namespaces/$NS/deployments" | jq -e .metadata.uid >/dev/null || fail "deployment mrs"
+wait_for "mrs pod" pods_are app=mrs 1
+ready_all app=mrs
+READY_AT=$(pods_json app=mrs | jq -r '.items[0].status.conditions[] | select(.type == "Ready") | .lastTransitionTime')
+mrs_avail() { apps deployments/mrs | jq -e '.status.availableReplicas == 1 and (.status.conditions[] | select(.type == "Available") | .status == "True")'; }
+wait_for "mrs available" mrs_avail
+AVAIL_AT=$(apps deployments/mrs | jq -r '.status.conditions[] | select(.type == "Available") | .lastTransitionTime')
+[[ $(( $(date -d "$AVAIL_AT" +%s) - $(date -d "$READY_AT" +%s) )) -ge 2 ]] ||
+	fail "available at $AVAIL_AT, ready at $READY_AT: less than minReadySeconds"
+apps replicasets?labelSelector=app=mrs | jq -e '.items[0].spec.minReadySeconds == 2' >/dev/null || fail "minReadySeconds not on the replica set"
+
 # ---- a rollout that never becomes ready ends in ProgressDeadlineExceeded ----
 k -n $NS create deployment stuck --image=nginx:1 --replicas=1 >/dev/null
 k -n $NS patch deploy stuck -p '{"spec":{"progressDeadlineSeconds":1}}' >/dev/null
