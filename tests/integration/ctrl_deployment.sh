@@ -152,4 +152,12 @@ wait_for "ProgressDeadlineExceeded" sh -c "kubectl --cache-dir '$SRV_CACHE' -n $
 if k -n $NS rollout status deploy/stuck --timeout=20s >"$D/stuck" 2>&1; then fail "rollout status of a stuck deployment succeeded"; fi
 grep -q 'exceeded its progress deadline' "$D/stuck" || fail "rollout status: $(cat "$D/stuck")"
 
+# ---- deletion with the garbage collector: background and foreground ----
+k -n $NS delete deploy rec --wait=false >/dev/null
+rec_gone() { ready_all app=rec; pods_are app=rec 0 && rs_count_is app=rec 0; }
+wait_for "rec's replica sets and pods collected" rec_gone
+k -n $NS delete deploy stuck --cascade=foreground --wait=false >/dev/null
+stuck_gone() { ready_all app=stuck; ! apps deployments/stuck | jq -e .metadata.name && rs_count_is app=stuck 0 && pods_are app=stuck 0; }
+wait_for "stuck deleted in the foreground" stuck_gone
+
 echo "PASS"
