@@ -144,6 +144,18 @@ AVAIL_AT=$(apps deployments/mrs | jq -r '.status.conditions[] | select(.type == 
 	fail "available at $AVAIL_AT, ready at $READY_AT: less than minReadySeconds"
 apps replicasets?labelSelector=app=mrs | jq -e '.items[0].spec.minReadySeconds == 2' >/dev/null || fail "minReadySeconds not on the replica set"
 
+# ---- revisionHistoryLimit: old replica sets beyond it are deleted ----
+J -X POST -d '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"hist"},"spec":{"replicas":1,"revisionHistoryLimit":1,"selector":{"matchLabels":{"app":"hist"}},"template":{"metadata":{"labels":{"app":"hist"}},"spec":{"containers":[{"name":"c","image":"h:1"}]}}}}' \
+	"$U/apis/apps/v1/namespaces/$NS/deployments" | jq -e .metadata.uid >/dev/null || fail "deployment hist"
+wait_for "hist pod" pods_are app=hist 1
+roll hist app=hist
+for v in 2 3 4; do
+	k -n $NS set image deploy/hist c=h:$v >/dev/null
+	roll hist app=hist
+done
+hist_kept() { [[ $(apps "replicasets?labelSelector=app=hist" | jq -c '[.items[].spec.template.spec.containers[0].image] | sort') == '["h:3","h:4"]' ]]; }
+wait_for "only the newest old replica set kept" hist_kept
+
 # ---- a rollout that never becomes ready ends in ProgressDeadlineExceeded ----
 k -n $NS create deployment stuck --image=nginx:1 --replicas=1 >/dev/null
 k -n $NS patch deploy stuck -p '{"spec":{"progressDeadlineSeconds":1}}' >/dev/null

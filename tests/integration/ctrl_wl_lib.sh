@@ -31,8 +31,9 @@ pods_are() { [[ $(count_pods "$1") == "$2" ]]; }
 rs_count_is() { [[ $(apps "replicasets?labelSelector=$1" | jq '.items | length') == "$2" ]]; }
 count_pods() { pods_json "$1" | jq '[.items[] | select(.metadata.deletionTimestamp == null)] | length'; }
 
-# ready_all SELECTOR: as kubelets would: finish the deletion of terminating pods, bind unbound
-# pods round-robin to n1/n2 and mark every pod Running+Ready.
+# ready_all SELECTOR: as a scheduler and kubelets would: finish the deletion of terminating pods,
+# bind unbound pods (to the node their required matchFields affinity names, else round-robin to
+# n1/n2) and mark every pod that has not failed or succeeded Running+Ready.
 ready_all() {
 	local now i=0
 	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -41,9 +42,12 @@ ready_all() {
 			J -X DELETE -d '{"gracePeriodSeconds":0}' "$U/api/v1/namespaces/$NS/pods/$name" >/dev/null
 		done
 	pods_json "$1" | jq -r '.items[] | select(.metadata.deletionTimestamp == null) |
+		select(.status.phase != "Failed" and .status.phase != "Succeeded") |
 		select(.status.phase != "Running" or ([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length == 0)) |
-		"\(.metadata.name) \(.spec.nodeName // "")"' |
-		while read -r name node; do
+		"\(.metadata.name)|\(.spec.nodeName // "")|\(.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values[0] // "")"' |
+		while IFS='|' read -r name node want; do
+			[[ -z $node && -n $want ]] && node=$want && J -X POST -d "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"$name\"},\"target\":{\"kind\":\"Node\",\"name\":\"$node\"}}" \
+				"$U/api/v1/namespaces/$NS/pods/$name/binding" >/dev/null
 			if [[ -z $node ]]; then
 				node=n$((i % 2 + 1))
 				i=$((i + 1))

@@ -108,7 +108,7 @@ done
 k -n $NS get ds agent -o json | jq -e '.status.updatedNumberScheduled == 3 and .status.numberAvailable == 3' >/dev/null ||
 	fail "ds rolling update: $(k -n $NS get ds agent -o json | jq -c .status)"
 pods_json app=agent | jq -e '[.items[] | select(.metadata.deletionTimestamp == null) | .spec.nodeName] | sort == ["n1", "n2", "n3"]' \
-	>/dev/null || fail "daemon pods not one per node"
+	>/dev/null || fail "daemon pods not one per node: $(pods_json app=agent | jq -c '[.items[] | [.metadata.name, .spec.nodeName, .status.phase, .metadata.deletionTimestamp]]')"
 k -n $NS rollout status ds/agent --timeout=30s | grep -q 'successfully rolled out' || fail "ds rollout status"
 k -n $NS rollout history ds/agent | grep -qE '^2 ' || fail "ds rollout history"
 # undo: the first template comes back and its ControllerRevision becomes revision 3
@@ -116,6 +116,45 @@ k -n $NS rollout undo ds/agent >/dev/null || fail "ds rollout undo"
 apps daemonsets/agent | jq -e '.spec.template.spec.tolerations == null' >/dev/null || fail "ds undo: template"
 ds_rev3() { k -n $NS rollout history ds/agent | grep -qE '^3 ' && ! k -n $NS rollout history ds/agent | grep -qE '^1 '; }
 wait_for "ds revision 3" ds_rev3
+
+# a failed daemon pod is deleted and replaced
+pick_n1() {
+	ready_all app=agent
+	FAILED=$(pods_json app=agent | jq -r '[.items[] | select(.metadata.deletionTimestamp == null and .spec.nodeName == "n1" and .status.phase == "Running")][0].metadata.name // empty')
+	[[ -n $FAILED ]]
+}
+wait_for "a running daemon pod on n1" pick_n1
+C -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Failed"}}' \
+	"$U/api/v1/namespaces/$NS/pods/$FAILED/status" >/dev/null
+replaced() {
+	ready_all app=agent
+	pods_json app=agent | jq -e --arg f "$FAILED" '[.items[] | select(.metadata.name == $f)] | length == 0' >/dev/null &&
+		pods_json app=agent | jq -e '[.items[] | select(.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values[0] == "n1")] | length == 1'
+}
+wait_for "failed daemon pod replaced" replaced
+k -n $NS get events -o json | jq -e '[.items[] | select(.reason == "FailedDaemonPod")] | length >= 1' >/dev/null || fail "no FailedDaemonPod event"
+
+# a nodeSelector follows node labels: a pod appears when a node gets the label, and goes
+cat >"$D/ds2.yaml" <<EOF
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: blue, namespace: $NS}
+spec:
+  selector: {matchLabels: {app: blue}}
+  template:
+    metadata: {labels: {app: blue}}
+    spec: {nodeSelector: {color: blue}, containers: [{name: c, image: "b:1"}]}
+EOF
+k apply -f "$D/ds2.yaml" >/dev/null
+blue_seen() { apps daemonsets/blue | jq -e '.status.observedGeneration == 1 and .status.desiredNumberScheduled == 0'; }
+wait_for "blue observed" blue_seen
+pods_are app=blue 0 || fail "a daemon pod without a blue node"
+k label node n2 color=blue >/dev/null
+blue_on_n2() { pods_json app=blue | jq -e '[.items[].spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values[0]] == ["n2"]'; }
+wait_for "a blue pod on n2" blue_on_n2
+k label node n2 color=green --overwrite >/dev/null
+blue_gone() { ready_all app=blue; pods_are app=blue 0; }
+wait_for "the blue pod removed" blue_gone
 
 # ---- StatefulSet: ordered, PVCs, scale down from the top ----
 cat >"$D/sts.yaml" <<EOF
