@@ -185,6 +185,7 @@ struct ds_sync {
 	json_t *del;	 /* pods to delete */
 	struct k8c_error first;
 	time_t now;
+	long surge; /* RollingUpdate maxSurge against desiredNumberScheduled */
 };
 
 static int create_on(void *arg, int i)
@@ -320,15 +321,31 @@ static void plan(struct ds_sync *s)
 				}
 				json_array_append(live, p);
 			}
-			/* more than one: keep the oldest */
+			/* more than one: keep the oldest (when surging, the oldest new and the
+			 * oldest old one) */
 			if (json_array_size(live) > 1) {
 				_cleanup_free_ json_t **v =
 					k8c_xcalloc(json_array_size(live), sizeof(*v));
+				bool have_new = false, have_old = false;
 
 				json_array_foreach(live, i, p) v[i] = p;
 				qsort(v, json_array_size(live), sizeof(*v), cmp_created);
-				for (i = 1; i < json_array_size(live); i++)
+				for (i = 0; i < json_array_size(live); i++) {
+					const char *h = pod_hash(v[i]);
+					bool cur = h && strcmp(h, s->hash) == 0;
+
+					if (s->surge > 0 && cur && !have_new) {
+						have_new = true;
+						continue;
+					}
+					if (s->surge > 0 && !cur && !have_old) {
+						have_old = true;
+						continue;
+					}
+					if (s->surge == 0 && i == 0)
+						continue;
 					json_array_append(s->del, v[i]);
+				}
 			}
 		} else if (!cont) {
 			json_array_foreach(pods, i, p) if (!k8c_at(p, "metadata.deletionTimestamp"))
@@ -349,6 +366,79 @@ static void plan(struct ds_sync *s)
 	}
 }
 
+/* The new and old pod of a node (the last of each); false when it has several of one kind. */
+static bool pods_on_node(struct ds_sync *s, json_t *pods, json_t **newp, json_t **oldp)
+{
+	size_t i;
+	json_t *p;
+
+	*newp = *oldp = NULL;
+	json_array_foreach(pods, i, p)
+	{
+		const char *h = pod_hash(p);
+		json_t **slot = h && strcmp(h, s->hash) == 0 ? newp : oldp;
+
+		if (k8c_at(p, "metadata.deletionTimestamp"))
+			continue;
+		if (*slot)
+			return false;
+		*slot = p;
+	}
+	return true;
+}
+
+/*
+ * rollingUpdate with maxSurge: a new pod is created next to an available old one (at most
+ * maxSurge nodes at a time, at once where the old one is not available), and the old one is
+ * deleted once the new one is available.
+ */
+static void plan_surge(struct ds_sync *s)
+{
+	long min_ready = (long)k8c_int_at(s->ds, "spec.minReadySeconds", 0), surging = 0;
+	_cleanup_json_ json_t *allowed = json_array(), *cands = json_array();
+	json_t *nodes = k8c_informer_cache(s->dc->nodes);
+	const char *nn;
+	json_t *pods;
+
+	json_object_foreach(s->by_node, nn, pods)
+	{
+		json_t *newp, *oldp, *node = json_object_get(nodes, nn);
+		bool run = false, cont = false;
+
+		if (node)
+			wl_node_should_run(k8c_at(s->ds, "spec.template.spec"), node, &run, &cont);
+		if (!run)
+			continue;
+		if (!pods_on_node(s, pods, &newp, &oldp)) {
+			surging++;
+			continue;
+		}
+		if (!oldp)
+			continue;
+		if (!newp) {
+			if (!wl_pod_available(oldp, min_ready, s->now))
+				json_array_append_new(allowed, json_string(nn));
+			else if (surging < s->surge)
+				json_array_append_new(cands, json_string(nn));
+			continue;
+		}
+		if (!wl_pod_available(newp, min_ready, s->now)) {
+			surging++;
+			continue;
+		}
+		json_array_append(s->del, oldp);
+	}
+	{
+		long remaining = s->surge - surging;
+
+		if (remaining < 0)
+			remaining = 0;
+		json_array_extend(s->create, allowed);
+		for (long i = 0; i < remaining && i < (long)json_array_size(cands); i++)
+			json_array_append(s->create, json_array_get(cands, (size_t)i));
+	}
+}
+
 /* rollingUpdate with maxSurge 0: old pods deleted within maxUnavailable. */
 static void plan_rolling(struct ds_sync *s, long desired)
 {
@@ -360,6 +450,10 @@ static void plan_rolling(struct ds_sync *s, long desired)
 	const char *nn;
 	json_t *pods;
 
+	if (s->surge > 0) {
+		plan_surge(s);
+		return;
+	}
 	if (max_unavail <= 0)
 		max_unavail = 1;
 	json_object_foreach(s->by_node, nn, pods)
@@ -495,6 +589,27 @@ static int ds_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 		return 0;
 	s.ds = ds;
 	s.by_node = by_node;
+	{
+		const char *t = k8c_str_at(ds, "spec.updateStrategy.type");
+		const char *nk;
+		json_t *node;
+		long d = 0;
+
+		json_object_foreach(k8c_informer_cache(dc->nodes), nk, node)
+		{
+			bool run, cont;
+
+			wl_node_should_run(k8c_at(ds, "spec.template.spec"), node, &run, &cont);
+			d += run;
+		}
+		if (!t || strcmp(t, "RollingUpdate") == 0)
+			s.surge = wl_scaled_value(
+				k8c_at(ds, "spec.updateStrategy.rollingUpdate.maxSurge"), d, true,
+				0);
+		if (s.surge < 0)
+			s.surge = 0;
+		desired = d;
+	}
 	s.create = create;
 	s.del = del;
 	revs = wl_bucket(k8c_informer_index(dc->revs, k8c_str_at(ds, "metadata.uid") ?: ""),
@@ -538,23 +653,11 @@ static int ds_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 			const char *t = k8c_str_at(ds, "spec.updateStrategy.type");
 
 			if (!t || strcmp(t, "RollingUpdate") == 0) {
-				long d = 0;
 				struct k8c_error e2 = K8C_ERROR_INIT;
-				const char *nk;
-				json_t *node;
 
-				/* desiredNumberScheduled, as the status counts it */
-				json_object_foreach(k8c_informer_cache(dc->nodes), nk, node)
-				{
-					bool run, cont;
-
-					wl_node_should_run(k8c_at(ds, "spec.template.spec"), node,
-							   &run, &cont);
-					d += run;
-				}
 				json_array_clear(del);
 				json_array_clear(create);
-				plan_rolling(&s, d);
+				plan_rolling(&s, desired);
 				r = sync_nodes(&s, &e2);
 				if (r < 0) {
 					k8c_error_set(err, e2.code, "%s", e2.msg);

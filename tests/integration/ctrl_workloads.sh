@@ -156,6 +156,30 @@ k label node n2 color=green --overwrite >/dev/null
 blue_gone() { ready_all app=blue; pods_are app=blue 0; }
 wait_for "the blue pod removed" blue_gone
 
+# maxSurge: the new pod starts next to the old one, which goes once the new one is available
+cat >"$D/ds3.yaml" <<EOF
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: surge, namespace: $NS}
+spec:
+  selector: {matchLabels: {app: surge}}
+  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  template:
+    metadata: {labels: {app: surge}}
+    spec: {containers: [{name: c, image: "s:1"}]}
+EOF
+k apply -f "$D/ds3.yaml" >/dev/null
+surge_ready() { ready_all app=surge; apps daemonsets/surge | jq -e '.status.numberAvailable == 2'; }
+wait_for "surge available" surge_ready
+k -n $NS patch ds surge --type=merge -p '{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"s:2"}]}}}}' >/dev/null
+live() { pods_json app=surge | jq -c '[.items[] | select(.metadata.deletionTimestamp == null) | .spec.containers[0].image] | sort'; }
+surged() { [[ $(live) == '["s:1","s:1","s:2"]' ]]; }
+wait_for "one node surged (old pods all kept)" surged
+sleep 0.3
+surged || fail "surge: $(live)"
+surge_done() { ready_all app=surge; [[ $(live) == '["s:2","s:2"]' ]] && apps daemonsets/surge | jq -e '.status.updatedNumberScheduled == 2 and .status.numberAvailable == 2'; }
+wait_for "surge rollout done" surge_done
+
 # ---- StatefulSet: ordered, PVCs, scale down from the top ----
 cat >"$D/sts.yaml" <<EOF
 apiVersion: apps/v1
