@@ -15,11 +15,11 @@ for n in n1 n2 n3; do
 		"$U/api/v1/nodes" | jq -e '.metadata.uid' >/dev/null || fail "node $n"
 done
 
-# wait_for DESC CMD...: poll CMD (quietly) up to 60 s.
+# wait_for DESC CMD...: poll CMD (quietly) up to 90 s.
 wait_for() {
-	local desc=$1
+	local desc=$1 end=$((SECONDS + 90))
 	shift
-	for _ in $(seq 600); do
+	while ((SECONDS < end)); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
@@ -69,7 +69,8 @@ deploy_done() {
 }
 # roll NAME SELECTOR: keep marking pods ready until the rollout is done.
 roll() {
-	for _ in $(seq 300); do
+	local end=$((SECONDS + 90))
+	while ((SECONDS < end)); do
 		ready_all "$2"
 		deploy_done "$1" && return 0
 		sleep 0.2
