@@ -9,5 +9,10 @@ extern const struct k8c_controller_def ctrl_serviceaccount_token_def;
 extern const struct k8c_controller_def ctrl_nodeipam_def;
 extern const struct k8c_controller_def ctrl_nodelifecycle_def;
 extern const struct k8c_controller_def ctrl_garbagecollector_def;
+extern const struct k8c_controller_def ctrl_replicaset_def;
+extern const struct k8c_controller_def ctrl_replicationcontroller_def;
+extern const struct k8c_controller_def ctrl_deployment_def;
+extern const struct k8c_controller_def ctrl_daemonset_def;
+extern const struct k8c_controller_def ctrl_statefulset_def;
 
 #endif

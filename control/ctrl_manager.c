@@ -21,6 +21,11 @@ const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_nodeipam_def,
 	&ctrl_nodelifecycle_def,
 	&ctrl_garbagecollector_def,
+	&ctrl_replicaset_def,
+	&ctrl_replicationcontroller_def,
+	&ctrl_deployment_def,
+	&ctrl_daemonset_def,
+	&ctrl_statefulset_def,
 	NULL,
 };
 /* clang-format on */
