@@ -152,8 +152,12 @@ static void endpoints_object(void **state)
 	/* headless without ports: one subset without ports, with the hostname of the subdomain */
 	s = J("{\"metadata\":{\"name\":\"web\",\"namespace\":\"ns\"},\"spec\":{\"selector\":"
 	      "{\"app\":\"web\"},\"clusterIP\":\"None\"}}");
-	json_object_update_recursive(
-		pods[0], json_pack("{s:{s:s,s:s}}", "spec", "hostname", "h0", "subdomain", "web"));
+	{
+		json_t *h = J("{\"spec\":{\"hostname\":\"h0\",\"subdomain\":\"web\"}}");
+
+		json_object_update_recursive(pods[0], h);
+		json_decref(h);
+	}
 	want = eps_endpoints_want(s, pods, 2);
 	assert_non_null(
 		json_object_get(k8c_at(want, "metadata.labels"), "service.kubernetes.io/headless"));
