@@ -1,0 +1,392 @@
+/*
+ * scheduler: binds pending pods (spec.nodeName empty, schedulerName default-scheduler) to nodes
+ * through pods/binding, as kube-scheduler's default profile does for the plugins k8c implements
+ * (sched_fit.c). The node cache counts every pod bound or assumed on a node, so a burst never
+ * overbooks one: a pod is assumed on its node before its binding is posted and forgotten again
+ * if the binding fails. A pod that fits nowhere gets PodScheduled=False, reason Unschedulable,
+ * kube's FitError message and a FailedScheduling Event, and waits until a node or a pod changes
+ * (or a minute passes). docs/controllers.md.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "ctrl_controllers.h"
+#include "log.h"
+#include "objutil.h"
+#include "sched_fit.h"
+
+#define K8C_GVR_PVCS	       K8C_GVR("", "v1", "persistentvolumeclaims")
+#define K8C_GVR_PVS	       K8C_GVR("", "v1", "persistentvolumes")
+#define K8C_GVR_STORAGECLASSES K8C_GVR("storage.k8s.io", "v1", "storageclasses")
+#define SCHEDULER_NAME	       "default-scheduler"
+#define SELECTED_NODE	       "volume.kubernetes.io/selected-node"
+#define RETRY_UNSCHEDULABLE_MS 60000
+
+struct sched_ctrl {
+	struct k8c_informer *nodes, *pods, *pvcs, *pvs, *classes;
+	struct sched_cache cache;
+	struct strmap unschedulable; /* pod keys waiting for the cluster to change */
+	struct sched_volumes vol;
+	unsigned long long bound;
+};
+
+static bool ours(const json_t *pod)
+{
+	const char *s = k8c_str_at(pod, "spec.schedulerName");
+
+	return !s || !*s || strcmp(s, SCHEDULER_NAME) == 0;
+}
+
+static bool pending(const json_t *pod)
+{
+	const char *n = k8c_str_at(pod, "spec.nodeName");
+	json_t *dt = k8c_at(pod, "metadata.deletionTimestamp");
+
+	return (!n || !*n) && (!dt || json_is_null(dt)) && ours(pod);
+}
+
+static bool terminal(const json_t *pod)
+{
+	const char *phase = k8c_str_at(pod, "status.phase");
+
+	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+/* Every pod that waits for a change gets another try. */
+static void wake(struct k8c_ctrl *c, struct sched_ctrl *s)
+{
+	struct strmap_entry *e;
+	size_t i;
+
+	if (!s->unschedulable.n)
+		return;
+	for (e = strmap_first(&s->unschedulable, &i); e; e = strmap_next(&s->unschedulable, e, &i))
+		k8c_ctrl_enqueue(c, e->key);
+	strmap_free(&s->unschedulable, NULL);
+}
+
+/* Node changes that can make a pod fit: anything but status heartbeats. */
+static bool node_changed(const json_t *a, const json_t *b)
+{
+	static const char *const paths[] = {"metadata.labels", "spec.taints", "spec.unschedulable",
+					    "status.allocatable", "status.capacity"};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		json_t *x = k8c_at(a, paths[i]), *y = k8c_at(b, paths[i]);
+
+		if ((x || y) && (!x || !y || !json_equal(x, y)))
+			return true;
+	}
+	return k8c_condition_true(a, "Ready") != k8c_condition_true(b, "Ready");
+}
+
+static void on_node(const struct k8c_delta *d, void *arg)
+{
+	struct k8c_ctrl *c = arg;
+	struct sched_ctrl *s = k8c_ctrl_data(c);
+
+	switch (d->type) {
+	case K8C_DELTA_ADD:
+		sched_cache_node_set(&s->cache, d->new);
+		wake(c, s);
+		break;
+	case K8C_DELTA_UPDATE:
+		sched_cache_node_set(&s->cache, d->new);
+		if (node_changed(d->old, d->new))
+			wake(c, s);
+		break;
+	case K8C_DELTA_DELETE:
+		sched_cache_node_del(&s->cache,
+				     k8c_str_at(d->old ? d->old : d->new, "metadata.name") ?: "");
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_pod(const struct k8c_delta *d, void *arg)
+{
+	struct k8c_ctrl *c = arg;
+	struct sched_ctrl *s = k8c_ctrl_data(c);
+	const json_t *pod = d->new ? d->new : d->old;
+	const char *node = k8c_str_at(pod, "spec.nodeName");
+
+	if (d->type != K8C_DELTA_ADD && d->type != K8C_DELTA_UPDATE && d->type != K8C_DELTA_DELETE)
+		return;
+	if (d->type == K8C_DELTA_DELETE || terminal(pod)) {
+		bool had = sched_cache_pod(&s->cache, d->key) != NULL;
+
+		sched_cache_pod_del(&s->cache, d->key);
+		strmap_del(&s->unschedulable, d->key);
+		if (had)
+			wake(c, s); /* its resources and ports are free */
+		return;
+	}
+	if (node && *node) {
+		struct sched_pod *p = sched_cache_pod(&s->cache, d->key);
+
+		/* bound: count it (once: this replaces our assumption) */
+		if (!p || p->assumed || d->type == K8C_DELTA_ADD || !d->old ||
+		    !json_equal(k8c_at(d->old, "spec"), k8c_at(d->new, "spec")))
+			sched_cache_pod_set(&s->cache, sched_pod_new(d->new));
+		strmap_del(&s->unschedulable, d->key);
+		return;
+	}
+	if (pending(pod) && !strmap_get(&s->unschedulable, d->key))
+		k8c_ctrl_enqueue(c, d->key);
+}
+
+static void on_volume(const struct k8c_delta *d, void *arg)
+{
+	struct k8c_ctrl *c = arg;
+
+	if (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE)
+		wake(c, k8c_ctrl_data(c));
+}
+
+static json_t *vol_pvc(void *arg, const char *ns, const char *name)
+{
+	return k8c_informer_get(((struct sched_ctrl *)arg)->pvcs, ns, name);
+}
+
+static json_t *vol_pv(void *arg, const char *name)
+{
+	return k8c_informer_get(((struct sched_ctrl *)arg)->pvs, NULL, name);
+}
+
+/* The scheduler reads little of a pod: drop what is heavy and never used. */
+static json_t *pod_transform(json_t *pod)
+{
+	json_t *c = json_copy(pod), *md = json_copy(json_object_get(pod, "metadata"));
+
+	json_object_del(md, "managedFields");
+	json_object_set_new(c, "metadata", md);
+	return c;
+}
+
+static int sched_init(struct k8c_ctrl *c, struct k8c_error *err)
+{
+	struct sched_ctrl *s = k8c_xcalloc(1, sizeof(*s));
+	struct k8c_informer_opts no = {.gvr = K8C_GVR_NODES};
+	struct k8c_informer_opts po = {.gvr = K8C_GVR_PODS, .transform = pod_transform};
+	struct k8c_informer_opts vco = {.gvr = K8C_GVR_PVCS};
+	struct k8c_informer_opts vo = {.gvr = K8C_GVR_PVS};
+	struct k8c_informer_opts sco = {.gvr = K8C_GVR_STORAGECLASSES};
+
+	sched_cache_init(&s->cache);
+	s->vol = (struct sched_volumes){vol_pvc, vol_pv, s};
+	k8c_ctrl_set_data(c, s);
+	if (!(s->nodes = k8c_ctrl_informer(c, &no, on_node, err)) ||
+	    !(s->pods = k8c_ctrl_informer(c, &po, on_pod, err)) ||
+	    !(s->pvcs = k8c_ctrl_informer(c, &vco, on_volume, err)) ||
+	    !(s->pvs = k8c_ctrl_informer(c, &vo, on_volume, err)) ||
+	    !(s->classes = k8c_ctrl_informer(c, &sco, NULL, err)))
+		return -1;
+	return 0;
+}
+
+/* The pod as an Event's object (informer items carry no kind). */
+static json_t *pod_ref(const json_t *pod)
+{
+	json_t *r = json_pack("{s:s,s:s,s:O}", "apiVersion", "v1", "kind", "Pod", "metadata",
+			      json_object_get(pod, "metadata"));
+
+	return r;
+}
+
+/* PodScheduled=False with the reason and message, unless the pod says so already. */
+static int set_unschedulable(struct k8c_ctrl *c, const json_t *pod, const char *reason,
+			     const char *msg, struct k8c_error *err)
+{
+	json_t *cond = k8c_condition(pod, "PodScheduled");
+	const char *ns = k8c_str_at(pod, "metadata.namespace");
+	const char *name = k8c_str_at(pod, "metadata.name");
+	_cleanup_json_ json_t *patch = NULL;
+	char ts[21];
+
+	if (cond && strcmp(k8c_str_at(cond, "status") ?: "", "False") == 0 &&
+	    strcmp(k8c_str_at(cond, "reason") ?: "", reason) == 0 &&
+	    strcmp(k8c_str_at(cond, "message") ?: "", msg) == 0)
+		return 0;
+	k8c_rfc3339(time(NULL), ts);
+	patch = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}}", "status", "conditions", "type",
+			  "PodScheduled", "status", "False", "reason", reason, "message", msg,
+			  "lastProbeTime", "lastTransitionTime",
+			  cond && strcmp(k8c_str_at(cond, "status") ?: "", "False") == 0 &&
+					  k8c_str_at(cond, "lastTransitionTime")
+				  ? k8c_str_at(cond, "lastTransitionTime")
+				  : ts);
+	if (k8c_kube_patch(k8c_ctrl_kube(c), K8C_GVR_PODS, ns, name, "status", K8C_PATCH_STRATEGIC,
+			   patch, NULL, err) < 0) {
+		if (err->code == 404) {
+			k8c_error_clear(err);
+			return 0;
+		}
+		return k8c_error_wrap(err, "pod %s/%s: set PodScheduled", ns, name);
+	}
+	return 0;
+}
+
+/*
+ * Volumes before any node is tried: a missing claim or an unbound claim of an Immediate class
+ * stops here (kube's VolumeBinding PreFilter); *wffc says a claim waits for this pod's node.
+ */
+static const char *volume_prefilter(struct sched_ctrl *s, const json_t *pod, bool *wffc, char *buf,
+				    size_t len)
+{
+	const char *ns = k8c_str_at(pod, "metadata.namespace");
+	size_t i;
+	json_t *v;
+
+	*wffc = false;
+	json_array_foreach(k8c_at(pod, "spec.volumes"), i, v)
+	{
+		const char *claim = k8c_str_at(v, "persistentVolumeClaim.claimName");
+		const char *vn, *cls, *mode;
+		json_t *pvc, *sc;
+
+		if (!claim)
+			continue;
+		pvc = k8c_informer_get(s->pvcs, ns, claim);
+		if (!pvc) {
+			snprintf(buf, len, "persistentvolumeclaim \"%s\" not found", claim);
+			return buf;
+		}
+		vn = k8c_str_at(pvc, "spec.volumeName");
+		if (vn && *vn)
+			continue;
+		cls = k8c_str_at(pvc, "spec.storageClassName");
+		sc = cls && *cls ? k8c_informer_get(s->classes, NULL, cls) : NULL;
+		mode = sc ? k8c_str_at(sc, "volumeBindingMode") : NULL;
+		if (mode && strcmp(mode, "WaitForFirstConsumer") == 0) {
+			*wffc = true;
+			continue;
+		}
+		return "pod has unbound immediate PersistentVolumeClaims";
+	}
+	return NULL;
+}
+
+/* WaitForFirstConsumer: tell each unbound claim the chosen node (the provisioner acts on it). */
+static int select_node_for_claims(struct k8c_ctrl *c, struct sched_ctrl *s, const json_t *pod,
+				  const char *node, struct k8c_error *err)
+{
+	const char *ns = k8c_str_at(pod, "metadata.namespace");
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(k8c_at(pod, "spec.volumes"), i, v)
+	{
+		const char *claim = k8c_str_at(v, "persistentVolumeClaim.claimName");
+		json_t *pvc = claim ? k8c_informer_get(s->pvcs, ns, claim) : NULL;
+		const char *vn = pvc ? k8c_str_at(pvc, "spec.volumeName") : NULL;
+		const char *sel = pvc ? json_string_value(json_object_get(
+						k8c_at(pvc, "metadata.annotations"), SELECTED_NODE))
+				      : NULL;
+		_cleanup_json_ json_t *patch = NULL;
+
+		if (!pvc || (vn && *vn) || (sel && strcmp(sel, node) == 0))
+			continue;
+		patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", SELECTED_NODE, node);
+		if (k8c_kube_patch(k8c_ctrl_kube(c), K8C_GVR_PVCS, ns, claim, NULL, K8C_PATCH_MERGE,
+				   patch, NULL, err) < 0)
+			return k8c_error_wrap(err, "persistentvolumeclaim %s/%s: select node %s",
+					      ns, claim, node);
+	}
+	return 0;
+}
+
+static int unschedulable(struct k8c_ctrl *c, struct sched_ctrl *s, const char *key,
+			 const json_t *pod, const char *msg, struct k8c_error *err)
+{
+	_cleanup_json_ json_t *ref = pod_ref(pod);
+
+	strmap_set(&s->unschedulable, key, (void *)1);
+	k8c_ctrl_enqueue_after(c, key, RETRY_UNSCHEDULABLE_MS);
+	k8c_log_debug("pod unschedulable", "pod=%s message=\"%s\"", key, msg);
+	k8c_ctrl_event(c, ref, "Warning", "FailedScheduling", "%s", msg);
+	return set_unschedulable(c, pod, "Unschedulable", msg, err);
+}
+
+static int sched_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
+{
+	struct sched_ctrl *s = k8c_ctrl_data(c);
+	const char *slash = strchr(key, '/');
+	_cleanup_free_ char *ns = slash ? strndup(key, (size_t)(slash - key)) : NULL;
+	json_t *pod = ns ? k8c_informer_get(s->pods, ns, slash + 1) : NULL;
+	_cleanup_json_ json_t *binding = NULL, *ref = NULL;
+	_cleanup_free_ char *msg = NULL, *path = NULL;
+	struct sched_pod *p;
+	struct sched_node *n;
+	const char *vmsg;
+	char vbuf[512];
+	bool wffc;
+
+	if (!pod || !pending(pod) || sched_cache_pod(&s->cache, key))
+		return 0; /* gone, bound, not ours, or assumed with its binding on the way */
+	strmap_del(&s->unschedulable, key);
+	vmsg = volume_prefilter(s, pod, &wffc, vbuf, sizeof(vbuf));
+	if (vmsg) {
+		msg = k8c_xasprintf("0/%zu nodes are available: %s.", s->cache.n_nodes, vmsg);
+		return unschedulable(c, s, key, pod, msg, err);
+	}
+	p = sched_pod_new(pod);
+	n = sched_pick(&s->cache, p, &s->vol, &msg);
+	if (!n) {
+		sched_pod_free(p);
+		return unschedulable(c, s, key, pod, msg, err);
+	}
+	if (wffc) {
+		/* the claim gets a volume on n first; the pod is bound once it is Bound */
+		int r = select_node_for_claims(c, s, pod, n->name, err);
+
+		sched_pod_free(p);
+		if (r < 0)
+			return r;
+		strmap_set(&s->unschedulable, key, (void *)1);
+		k8c_ctrl_enqueue_after(c, key, 1000);
+		return 0;
+	}
+	p->node = k8c_xstrdup(n->name);
+	p->assumed = true;
+	sched_cache_pod_set(&s->cache, p); /* p belongs to the cache now */
+	binding = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
+			    "Binding", "metadata", "name", slash + 1, "namespace", ns, "target",
+			    "apiVersion", "v1", "kind", "Node", "name", n->name);
+	path = k8c_kube_path(K8C_GVR_PODS, ns, slash + 1, "binding");
+	if (k8c_kube_request(k8c_ctrl_kube(c), "POST", path, NULL, binding, NULL, NULL, err) < 0) {
+		sched_cache_pod_del(&s->cache, key);
+		if (err->code == 409 || err->code == 404) {
+			/* bound by someone else, or deleted: the informer will say */
+			k8c_error_clear(err);
+			return 0;
+		}
+		return k8c_error_wrap(err, "pod %s: bind to %s", key,
+				      k8c_str_at(pod, "spec.nodeName") ?: n->name);
+	}
+	s->bound++;
+	ref = pod_ref(pod);
+	k8c_ctrl_event(c, ref, "Normal", "Scheduled", "Successfully assigned %s to %s", key,
+		       n->name);
+	return 0;
+}
+
+static void sched_fini(struct k8c_ctrl *c)
+{
+	struct sched_ctrl *s = k8c_ctrl_data(c);
+
+	if (!s)
+		return;
+	sched_cache_free(&s->cache);
+	strmap_free(&s->unschedulable, NULL);
+	free(s);
+}
+
+const struct k8c_controller_def ctrl_scheduler_def = {
+	.name = "scheduler",
+	.init = sched_init,
+	.sync = sched_sync,
+	.fini = sched_fini,
+};
