@@ -115,8 +115,16 @@ static int ep_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 	} else if (eps_endpoints_differ(have, want)) {
 		_cleanup_json_ json_t *upd = json_deep_copy(have);
 
-		json_object_set(json_object_get(upd, "metadata"), "labels",
-				k8c_at(want, "metadata.labels"));
+		json_t *md = json_object_get(upd, "metadata");
+		json_t *ann = json_object_get(md, "annotations");
+
+		json_object_set(md, "labels", k8c_at(want, "metadata.labels"));
+		if (!ann)
+			json_object_set_new(md, "annotations", ann = json_object());
+		if (k8c_at(want, "metadata.annotations"))
+			json_object_update(ann, k8c_at(want, "metadata.annotations"));
+		else
+			json_object_del(ann, EPS_OVER_CAPACITY);
 		json_object_set(upd, "subsets", json_object_get(want, "subsets"));
 		if (k8c_kube_update(k8c_ctrl_kube(c), K8C_GVR_ENDPOINTS, ns, upd, &out, err) < 0)
 			return k8c_error_wrap(err, "update endpoints %s", key);

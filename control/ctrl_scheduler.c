@@ -134,6 +134,10 @@ static void on_pod(const struct k8c_delta *d, void *arg)
 		strmap_del(&s->unschedulable, d->key);
 		return;
 	}
+	/* a waiting pod is tried again when its spec changes (tolerations added, gates removed) */
+	if (d->type == K8C_DELTA_UPDATE && d->old &&
+	    !json_equal(k8c_at(d->old, "spec"), k8c_at(d->new, "spec")))
+		strmap_del(&s->unschedulable, d->key);
 	if (pending(pod) && !strmap_get(&s->unschedulable, d->key))
 		k8c_ctrl_enqueue(c, d->key);
 }
@@ -327,6 +331,13 @@ static int sched_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err
 	if (!pod || !pending(pod) || sched_cache_pod(&s->cache, key))
 		return 0; /* gone, bound, not ours, or assumed with its binding on the way */
 	strmap_del(&s->unschedulable, key);
+	if (json_array_size(k8c_at(pod, "spec.schedulingGates"))) {
+		/* kube's SchedulingGates PreEnqueue: not tried until the gates are gone */
+		strmap_set(&s->unschedulable, key, (void *)1);
+		return set_unschedulable(c, pod, "SchedulingGated",
+					 "Scheduling is blocked due to non-empty scheduling gates",
+					 err);
+	}
 	vmsg = volume_prefilter(s, pod, &wffc, vbuf, sizeof(vbuf));
 	if (vmsg) {
 		msg = k8c_xasprintf("0/%zu nodes are available: %s.", s->cache.n_nodes, vmsg);

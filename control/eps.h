@@ -13,11 +13,13 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#define EPS_MAX_PER_SLICE 100
-#define EPS_MANAGED_BY	  "endpointslice.kubernetes.io/managed-by"
-#define EPS_SERVICE_NAME  "kubernetes.io/service-name"
-#define EPS_CONTROLLER	  "endpointslice-controller.k8s.io"
-#define EPS_MIRRORING	  "endpointslicemirroring-controller.k8s.io"
+#define EPS_MAX_PER_SLICE	    100
+#define EPS_MANAGED_BY		    "endpointslice.kubernetes.io/managed-by"
+#define EPS_SERVICE_NAME	    "kubernetes.io/service-name"
+#define EPS_CONTROLLER		    "endpointslice-controller.k8s.io"
+#define EPS_MIRRORING		    "endpointslicemirroring-controller.k8s.io"
+#define EPS_OVER_CAPACITY	    "endpoints.kubernetes.io/over-capacity"
+#define EPS_MAX_ENDPOINTS_ADDRESSES 1000
 
 /* The Service selects pods: a selector with at least one label (empty or absent: none). */
 bool eps_service_has_selector(const json_t *svc);
@@ -41,7 +43,9 @@ json_t *eps_pod_ports(const json_t *svc, const json_t *pod);
 /*
  * The Endpoints object a selector Service should have from its selected pods (pods[n]):
  * addresses / notReadyAddresses with targetRef, nodeName, hostname; ports by name; labels of the
- * Service plus service.kubernetes.io/headless for headless ones.
+ * Service plus service.kubernetes.io/headless for headless ones. Over 1000 addresses it keeps
+ * 1000 (ready ones first) and sets the annotation endpoints.kubernetes.io/over-capacity:
+ * truncated, as kube does.
  */
 json_t *eps_endpoints_want(const json_t *svc, json_t *const *pods, size_t n);
 /* Whether have (the stored Endpoints) differs from want in labels or subsets. */

@@ -285,6 +285,52 @@ static json_t *repack(struct strmap *entries)
 	return subsets;
 }
 
+/*
+ * kube's endpoint controller keeps at most 1000 addresses (ready ones first, spread over the
+ * subsets in proportion) and marks the object over-capacity: "truncated". True if it cut.
+ */
+static bool truncate_subsets(json_t *subsets, size_t max)
+{
+	size_t total = 0, ready = 0, i;
+	json_t *ss;
+
+	json_array_foreach(subsets, i, ss)
+	{
+		ready += json_array_size(json_object_get(ss, "addresses"));
+		total += json_array_size(json_object_get(ss, "addresses")) +
+			 json_array_size(json_object_get(ss, "notReadyAddresses"));
+	}
+	if (total <= max)
+		return false;
+	{
+		size_t keep_ready = ready < max ? ready : max, keep_nr = max - keep_ready;
+		size_t left_r = keep_ready, left_n = keep_nr;
+
+		json_array_foreach(subsets, i, ss)
+		{
+			json_t *a = json_object_get(ss, "addresses");
+			json_t *n = json_object_get(ss, "notReadyAddresses");
+			size_t ka = ready ? json_array_size(a) * keep_ready / ready : 0;
+			size_t kn =
+				total > ready ? json_array_size(n) * keep_nr / (total - ready) : 0;
+
+			if (i + 1 == json_array_size(subsets)) {
+				ka = left_r; /* the rounding remainder goes to the last subset */
+				kn = left_n;
+			}
+			ka = ka < json_array_size(a) ? ka : json_array_size(a);
+			kn = kn < json_array_size(n) ? kn : json_array_size(n);
+			while (json_array_size(a) > ka)
+				json_array_remove(a, json_array_size(a) - 1);
+			while (json_array_size(n) > kn)
+				json_array_remove(n, json_array_size(n) - 1);
+			left_r -= ka;
+			left_n -= kn;
+		}
+	}
+	return true;
+}
+
 json_t *eps_endpoints_want(const json_t *svc, json_t *const *pods, size_t n)
 {
 	bool tolerate = json_is_true(k8c_at(svc, "spec.publishNotReadyAddresses"));
@@ -335,6 +381,9 @@ json_t *eps_endpoints_want(const json_t *svc, json_t *const *pods, size_t n)
 			"metadata", "name", k8c_str_at(svc, "metadata.name") ?: "", "namespace",
 			k8c_str_at(svc, "metadata.namespace") ?: "", "labels", labels, "subsets",
 			repack(&entries));
+	if (truncate_subsets(json_object_get(out, "subsets"), EPS_MAX_ENDPOINTS_ADDRESSES))
+		json_object_set_new(json_object_get(out, "metadata"), "annotations",
+				    json_pack("{s:s}", EPS_OVER_CAPACITY, "truncated"));
 	strmap_free(&entries, entry_free);
 	return out;
 }
@@ -353,6 +402,13 @@ static bool same_or_empty(const json_t *a, const json_t *b)
 
 bool eps_endpoints_differ(const json_t *have, const json_t *want)
 {
+	const char *hc = json_string_value(
+		json_object_get(k8c_at(have, "metadata.annotations"), EPS_OVER_CAPACITY));
+	const char *wc = json_string_value(
+		json_object_get(k8c_at(want, "metadata.annotations"), EPS_OVER_CAPACITY));
+
+	if (!hc != !wc)
+		return true;
 	return !same_or_empty(k8c_at(have, "metadata.labels"), k8c_at(want, "metadata.labels")) ||
 	       !same_or_empty(json_object_get(have, "subsets"), json_object_get(want, "subsets"));
 }

@@ -171,6 +171,34 @@ static void endpoints_object(void **state)
 	free_pods(pods, 5);
 }
 
+static void endpoints_truncated(void **state)
+{
+	json_t *s = svc(NULL), *want, *pods[1100];
+	size_t ready = 0, notready = 0, i;
+	json_t *ss;
+
+	(void)state;
+	for (i = 0; i < 1100; i++)
+		pods[i] = pod((int)i, i % 4 != 0, NULL); /* 825 ready, 275 not */
+	want = eps_endpoints_want(s, pods, 1100);
+	json_array_foreach(json_object_get(want, "subsets"), i, ss)
+	{
+		ready += json_array_size(json_object_get(ss, "addresses"));
+		notready += json_array_size(json_object_get(ss, "notReadyAddresses"));
+	}
+	assert_int_equal(ready, 825);
+	assert_int_equal(notready, 175);
+	assert_string_equal(json_string_value(json_object_get(k8c_at(want, "metadata.annotations"),
+							      EPS_OVER_CAPACITY)),
+			    "truncated");
+	json_decref(want);
+	want = eps_endpoints_want(s, pods, 1000);
+	assert_null(k8c_at(want, "metadata.annotations"));
+	json_decref(want);
+	free_pods(pods, 1100);
+	json_decref(s);
+}
+
 static json_t *zone_node(void *arg, const char *name)
 {
 	return json_object_get(arg, name);
@@ -390,11 +418,9 @@ static void mirror(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ports_and_inclusion),
-		cmocka_unit_test(endpoints_object),
-		cmocka_unit_test(slice_endpoint),
-		cmocka_unit_test(slices_plan),
-		cmocka_unit_test(mirror),
+		cmocka_unit_test(ports_and_inclusion), cmocka_unit_test(endpoints_object),
+		cmocka_unit_test(endpoints_truncated), cmocka_unit_test(slice_endpoint),
+		cmocka_unit_test(slices_plan),	       cmocka_unit_test(mirror),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
