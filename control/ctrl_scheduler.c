@@ -7,6 +7,7 @@
  * kube's FitError message and a FailedScheduling Event, and waits until a node or a pod changes
  * (or a minute passes). docs/controllers.md.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,34 @@
 #define SCHEDULER_NAME	       "default-scheduler"
 #define SELECTED_NODE	       "volume.kubernetes.io/selected-node"
 #define RETRY_UNSCHEDULABLE_MS 60000
+/*
+ * Bindings are posted by a few worker threads with clients of their own: one blocking POST (and
+ * its Event) per pod on the controller's thread caps throughput at one round trip per pod; with
+ * BIND_WORKERS in flight the controller thread only filters, scores and assumes.
+ */
+#define BIND_WORKERS  4
+#define DRAIN_KEY     "\x01bindings" /* not a pod key: collects the workers' failures */
+#define DRAIN_MS      20
+#define BIND_RETRY_MS 200
+
+struct bind_job {
+	struct bind_job *next;
+	char *key, *ns, *name, *node;
+	char *uid, *rv; /* the Event's involvedObject */
+	int code;	/* result: 0 bound, else the HTTP status (or -1 transport) */
+	char *msg;
+};
+
+struct bind_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct bind_job *todo, **todo_tail, *done;
+	bool stop;
+	pthread_t th[BIND_WORKERS];
+	struct k8c_kube *kube[BIND_WORKERS];
+	int n_threads;
+	unsigned long in_flight; /* jobs pushed and not yet drained */
+};
 
 struct sched_ctrl {
 	struct k8c_informer *nodes, *pods, *pvcs, *pvs, *classes;
@@ -30,6 +59,8 @@ struct sched_ctrl {
 	struct strmap unschedulable; /* pod keys waiting for the cluster to change */
 	struct sched_volumes vol;
 	unsigned long long bound;
+	struct bind_pool pool;
+	bool drain_queued;
 };
 
 static bool ours(const json_t *pod)
@@ -170,6 +201,217 @@ static json_t *pod_transform(json_t *pod)
 	return c;
 }
 
+/* ---- the binding workers ---- */
+
+static void job_free(struct bind_job *j)
+{
+	free(j->key);
+	free(j->ns);
+	free(j->name);
+	free(j->node);
+	free(j->msg);
+	free(j->uid);
+	free(j->rv);
+	free(j);
+}
+
+/* The Scheduled Event, as the runtime writes Events (k8c_ctrl_event is for its thread only). */
+static void post_event(struct k8c_kube *k, const struct bind_job *j)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	_cleanup_free_ char *ename = NULL, *msg = NULL;
+	_cleanup_json_ json_t *ev = NULL;
+	struct timespec t;
+	char ts[21];
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	k8c_rfc3339(t.tv_sec, ts);
+	ename = k8c_xasprintf("%s.%llx", j->name,
+			      (unsigned long long)t.tv_sec * 1000000000ULL +
+				      (unsigned long long)t.tv_nsec);
+	msg = k8c_xasprintf("Successfully assigned %s to %s", j->key, j->node);
+	ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
+		       "s:s,s:s,s:i,s:s}",
+		       "apiVersion", "v1", "kind", "Event", "metadata", "name", ename, "namespace",
+		       j->ns, "involvedObject", "apiVersion", "v1", "kind", "Pod", "namespace",
+		       j->ns, "name", j->name, "uid", j->uid, "resourceVersion", j->rv, "reason",
+		       "Scheduled", "message", msg, "type", "Normal", "source", "component",
+		       SCHEDULER_NAME, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1,
+		       "reportingComponent", SCHEDULER_NAME);
+	if (ev && k8c_kube_create(k, K8C_GVR_EVENTS, j->ns, ev, NULL, &err) < 0) {
+		char q[512];
+
+		k8c_log_warn("event not recorded",
+			     "controller=scheduler object=%s reason=Scheduled "
+			     "error=%s",
+			     j->key, k8c_log_quote(q, sizeof(q), err.msg ?: "failed"));
+	}
+	k8c_error_clear(&err);
+}
+
+struct worker_arg {
+	struct bind_pool *p;
+	struct k8c_kube *k;
+};
+
+static void *bind_worker(void *arg)
+{
+	struct worker_arg *wa = arg;
+	struct bind_pool *p = wa->p;
+	struct k8c_kube *k = wa->k;
+
+	free(wa);
+	for (;;) {
+		struct k8c_error err = K8C_ERROR_INIT;
+		_cleanup_json_ json_t *binding = NULL;
+		_cleanup_free_ char *path = NULL;
+		struct bind_job *j;
+
+		pthread_mutex_lock(&p->mu);
+		while (!p->todo && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
+		}
+		j = p->todo;
+		p->todo = j->next;
+		if (!p->todo)
+			p->todo_tail = &p->todo;
+		pthread_mutex_unlock(&p->mu);
+
+		binding = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1",
+				    "kind", "Binding", "metadata", "name", j->name, "namespace",
+				    j->ns, "target", "apiVersion", "v1", "kind", "Node", "name",
+				    j->node);
+		path = k8c_kube_path(K8C_GVR_PODS, j->ns, j->name, "binding");
+		if (k8c_kube_request(k, "POST", path, NULL, binding, NULL, NULL, &err) < 0) {
+			j->code = err.code ? err.code : -1;
+			j->msg = k8c_xstrdup(err.msg ? err.msg : "failed");
+		} else {
+			post_event(k, j);
+		}
+		k8c_error_clear(&err);
+		pthread_mutex_lock(&p->mu);
+		j->next = p->done;
+		p->done = j;
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+static void pool_start(struct bind_pool *p, const struct k8c_kubeconfig *cfg)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->todo_tail = &p->todo;
+	for (int i = 0; cfg && i < BIND_WORKERS; i++) {
+		struct worker_arg *wa;
+
+		p->kube[i] = k8c_kube_new(cfg, "k8c-scheduler/binder", &err);
+		if (!p->kube[i])
+			break;
+		wa = k8c_xcalloc(1, sizeof(*wa));
+		*wa = (struct worker_arg){p, p->kube[i]};
+		if (pthread_create(&p->th[i], NULL, bind_worker, wa) != 0) {
+			free(wa);
+			k8c_kube_free(p->kube[i]);
+			p->kube[i] = NULL;
+			break;
+		}
+		p->n_threads++;
+	}
+	if (err.msg)
+		k8c_log_warn("binding workers", "error=\"%s\" workers=%d", err.msg, p->n_threads);
+	k8c_error_clear(&err);
+}
+
+static void pool_stop(struct bind_pool *p)
+{
+	struct bind_job *j, *next;
+
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n_threads; i++)
+		k8c_kube_interrupt(p->kube[i]);
+	for (int i = 0; i < p->n_threads; i++) {
+		pthread_join(p->th[i], NULL);
+		k8c_kube_free(p->kube[i]);
+	}
+	for (j = p->todo; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	for (j = p->done; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+}
+
+/* Results of the workers: failed bindings are forgotten and the pod tried again. */
+static void drain(struct k8c_ctrl *c, struct sched_ctrl *s)
+{
+	struct bind_job *j, *next;
+
+	pthread_mutex_lock(&s->pool.mu);
+	j = s->pool.done;
+	s->pool.done = NULL;
+	pthread_mutex_unlock(&s->pool.mu);
+	for (; j; j = next) {
+		next = j->next;
+		s->pool.in_flight--;
+		if (!j->code) {
+			s->bound++;
+		} else {
+			struct sched_pod *p = sched_cache_pod(&s->cache, j->key);
+
+			if (p && p->assumed)
+				sched_cache_pod_del(&s->cache, j->key);
+			if (j->code != 409 && j->code != 404) {
+				char q[512];
+
+				k8c_log_warn("binding failed (retrying)",
+					     "controller=scheduler pod=%s node=%s error=%s", j->key,
+					     j->node, k8c_log_quote(q, sizeof(q), j->msg));
+				k8c_ctrl_enqueue_after(c, j->key, BIND_RETRY_MS);
+			}
+		}
+		job_free(j);
+	}
+	if (s->pool.in_flight && !s->drain_queued) {
+		s->drain_queued = true;
+		k8c_ctrl_enqueue_after(c, DRAIN_KEY, DRAIN_MS);
+	}
+}
+
+static void bind_async(struct k8c_ctrl *c, struct sched_ctrl *s, const char *key, const char *ns,
+		       const char *name, const char *node, const json_t *pod)
+{
+	struct bind_job *j = k8c_xcalloc(1, sizeof(*j));
+
+	j->key = k8c_xstrdup(key);
+	j->ns = k8c_xstrdup(ns);
+	j->name = k8c_xstrdup(name);
+	j->node = k8c_xstrdup(node);
+	j->uid = k8c_xstrdup(k8c_str_at(pod, "metadata.uid") ?: "");
+	j->rv = k8c_xstrdup(k8c_str_at(pod, "metadata.resourceVersion") ?: "");
+	pthread_mutex_lock(&s->pool.mu);
+	*s->pool.todo_tail = j;
+	s->pool.todo_tail = &j->next;
+	pthread_cond_signal(&s->pool.cv);
+	pthread_mutex_unlock(&s->pool.mu);
+	s->pool.in_flight++;
+	if (!s->drain_queued) {
+		s->drain_queued = true;
+		k8c_ctrl_enqueue_after(c, DRAIN_KEY, DRAIN_MS);
+	}
+}
+
 static int sched_init(struct k8c_ctrl *c, struct k8c_error *err)
 {
 	struct sched_ctrl *s = k8c_xcalloc(1, sizeof(*s));
@@ -181,6 +423,7 @@ static int sched_init(struct k8c_ctrl *c, struct k8c_error *err)
 
 	sched_cache_init(&s->cache);
 	s->vol = (struct sched_volumes){vol_pvc, vol_pv, s};
+	pool_start(&s->pool, k8c_ctrl_config(c));
 	k8c_ctrl_set_data(c, s);
 	if (!(s->nodes = k8c_ctrl_informer(c, &no, on_node, err)) ||
 	    !(s->pods = k8c_ctrl_informer(c, &po, on_pod, err)) ||
@@ -328,6 +571,12 @@ static int sched_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err
 	char vbuf[512];
 	bool wffc;
 
+	drain(c, s);
+	if (strcmp(key, DRAIN_KEY) == 0) {
+		s->drain_queued = false;
+		drain(c, s);
+		return 0;
+	}
 	if (!pod || !pending(pod) || sched_cache_pod(&s->cache, key))
 		return 0; /* gone, bound, not ours, or assumed with its binding on the way */
 	strmap_del(&s->unschedulable, key);
@@ -363,6 +612,10 @@ static int sched_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err
 	p->node = k8c_xstrdup(n->name);
 	p->assumed = true;
 	sched_cache_pod_set(&s->cache, p); /* p belongs to the cache now */
+	if (s->pool.n_threads) {
+		bind_async(c, s, key, ns, slash + 1, n->name, pod);
+		return 0;
+	}
 	binding = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
 			    "Binding", "metadata", "name", slash + 1, "namespace", ns, "target",
 			    "apiVersion", "v1", "kind", "Node", "name", n->name);
@@ -374,8 +627,7 @@ static int sched_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err
 			k8c_error_clear(err);
 			return 0;
 		}
-		return k8c_error_wrap(err, "pod %s: bind to %s", key,
-				      k8c_str_at(pod, "spec.nodeName") ?: n->name);
+		return k8c_error_wrap(err, "pod %s: bind to %s", key, n->name);
 	}
 	s->bound++;
 	ref = pod_ref(pod);
@@ -390,6 +642,7 @@ static void sched_fini(struct k8c_ctrl *c)
 
 	if (!s)
 		return;
+	pool_stop(&s->pool);
 	sched_cache_free(&s->cache);
 	strmap_free(&s->unschedulable, NULL);
 	free(s);

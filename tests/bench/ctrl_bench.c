@@ -240,7 +240,8 @@ static json_t *make_pending_pod(int i, struct k8c_gvr *gvr, const char **ns, jso
 struct bound_watch {
 	int want, seen;
 	int64_t first, last;
-	json_t *bound; /* names seen bound */
+	json_t *bound;	  /* names seen bound */
+	json_t *per_node; /* node -> pods bound there */
 };
 
 static int on_pod_event(const char *type, json_t *obj, void *arg, struct k8c_error *err)
@@ -253,6 +254,9 @@ static int on_pod_event(const char *type, json_t *obj, void *arg, struct k8c_err
 	if (!node || !*node || !name || json_object_get(w->bound, name))
 		return 0;
 	json_object_set_new(w->bound, name, json_true());
+	json_object_set_new(
+		w->per_node, node,
+		json_integer(json_integer_value(json_object_get(w->per_node, node)) + 1));
 	w->last = now_ns();
 	if (!w->seen++)
 		w->first = w->last;
@@ -265,7 +269,7 @@ static void bench_sched(void)
 {
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct k8c_kube *k = k8c_kube_new(&cfg, "ctrl-bench", &err);
-	struct bound_watch w = {.want = n_pods, .bound = json_object()};
+	struct bound_watch w = {.want = n_pods, .bound = json_object(), .per_node = json_object()};
 	struct k8c_watch_opts wo = {0};
 	json_t *items = NULL, *nsobj = make_ns();
 	char *rv = NULL;
@@ -298,7 +302,24 @@ static void bench_sched(void)
 	printf("  first to last binding: %.3f s: %.0f pods/s (goal >= 500: ratio %.2f)\n",
 	       (w.last - w.first) / 1e9, (n_pods - 1) / ((w.last - w.first) / 1e9),
 	       (n_pods - 1) / ((w.last - w.first) / 1e9) / 500);
+	{
+		long long lo = -1, hi = 0;
+		const char *name;
+		json_t *v;
+
+		json_object_foreach(w.per_node, name, v)
+		{
+			long long x = json_integer_value(v);
+
+			lo = lo < 0 || x < lo ? x : lo;
+			hi = x > hi ? x : hi;
+		}
+		printf("  pods per node: min %lld, max %lld over %zu nodes\n",
+		       json_object_size(w.per_node) < (size_t)n_nodes ? 0 : lo, hi,
+		       json_object_size(w.per_node));
+	}
 	free(rv);
+	json_decref(w.per_node);
 	json_decref(w.bound);
 	k8c_kube_free(k);
 }
