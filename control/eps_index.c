@@ -244,6 +244,15 @@ json_t *eps_overlay_merge(struct eps_overlay *o, const char *owner, const json_t
 	return out;
 }
 
+bool eps_overlay_own(const struct eps_overlay *o, const char *owner, const json_t *obj)
+{
+	json_t *m = strmap_get(&o->owners, owner);
+	const char *name = k8c_str_at(obj, "metadata.name");
+	json_t *w = m && name ? json_object_get(m, name) : NULL;
+
+	return w && !json_is_null(w) && rv(w) == rv(obj);
+}
+
 static void decref(void *p)
 {
 	json_decref(p);

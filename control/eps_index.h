@@ -9,6 +9,7 @@
 #ifndef K8C_EPS_INDEX_H
 #define K8C_EPS_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -50,6 +51,8 @@ void eps_overlay_put(struct eps_overlay *o, const char *owner, const char *name,
  * deleted ones left out. Entries the cache has caught up with are forgotten. New array.
  */
 json_t *eps_overlay_merge(struct eps_overlay *o, const char *owner, const json_t *cached);
+/* obj (from a watch) is the echo of our own write: same name and resourceVersion as recorded. */
+bool eps_overlay_own(const struct eps_overlay *o, const char *owner, const json_t *obj);
 void eps_overlay_free(struct eps_overlay *o);
 
 #endif
