@@ -183,6 +183,14 @@ k -n "$NS" patch endpoints ext --type=merge -p '{"subsets":[{"addresses":[{"ip":
 remirrored() { slices ext | jq -e '.items[0].endpoints[0].addresses[0] == "192.0.2.11"'; }
 wait_for "mirror follows" remirrored
 
+# ---- repaired: a deleted Endpoints comes back, a hand-edited slice is rewritten ----
+k -n "$NS" delete endpoints web >/dev/null
+wait_for "Endpoints web recreated" want_eps '[{"a":["10.9.0.1"],"n":[],"p":["http=8080","metrics=9090"]},{"a":["10.9.0.3"],"n":[],"p":["metrics=9090"]}]'
+sl=$(slices web | jq -r '.items[] | select(.endpoints[0].addresses[0] == "10.9.0.1") | .metadata.name')
+k -n "$NS" patch endpointslice "$sl" --type=merge -p '{"endpoints":[]}' >/dev/null
+repaired() { slices web | jq -e --arg n "$sl" '.items[] | select(.metadata.name == $n) | .endpoints[0].addresses[0] == "10.9.0.1"'; }
+wait_for "slice $sl repaired" repaired
+
 # ---- the Service goes: its Endpoints and slices go ----
 k -n "$NS" delete service web >/dev/null
 no_web() { ! ep web && [[ $(slices web | jq '.items | length') == 0 ]]; }
