@@ -1,0 +1,17 @@
+/* The controllers' definitions, one line each; ctrl_manager.c lists them in ctrl_registry. */
+#ifndef K8C_CTRL_CONTROLLERS_H
+#define K8C_CTRL_CONTROLLERS_H
+
+#include "controller.h"
+
+extern const struct k8c_controller_def ctrl_serviceaccount_def;
+extern const struct k8c_controller_def ctrl_serviceaccount_token_def;
+extern const struct k8c_controller_def ctrl_nodeipam_def;
+extern const struct k8c_controller_def ctrl_nodelifecycle_def;
+extern const struct k8c_controller_def ctrl_garbagecollector_def;
+extern const struct k8c_controller_def ctrl_scheduler_def;
+extern const struct k8c_controller_def ctrl_endpoint_def;
+extern const struct k8c_controller_def ctrl_endpointslice_def;
+extern const struct k8c_controller_def ctrl_endpointslicemirroring_def;
+
+#endif
