@@ -50,14 +50,14 @@ static void account(struct sched_node *n, const struct sched_pod *p, int sign)
 	n->nz_cpu += sign * p->nz_cpu;
 	n->nz_mem += sign * p->nz_mem;
 	n->npods += sign;
-	if (sign > 0) {
+	if (sign > 0 && p->n_ports) {
 		if (n->n_ports + p->n_ports > n->cap_ports) {
 			n->cap_ports = (n->n_ports + p->n_ports) * 2;
 			n->ports = k8c_xrealloc(n->ports, n->cap_ports * sizeof(*n->ports));
 		}
 		memcpy(n->ports + n->n_ports, p->ports, p->n_ports * sizeof(*p->ports));
 		n->n_ports += p->n_ports;
-	} else {
+	} else if (sign < 0) {
 		for (size_t i = 0; i < p->n_ports; i++)
 			for (size_t j = 0; j < n->n_ports; j++)
 				if (memcmp(&n->ports[j], &p->ports[i], sizeof(p->ports[i])) == 0) {
