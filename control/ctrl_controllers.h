@@ -14,5 +14,9 @@ extern const struct k8c_controller_def ctrl_replicationcontroller_def;
 extern const struct k8c_controller_def ctrl_deployment_def;
 extern const struct k8c_controller_def ctrl_daemonset_def;
 extern const struct k8c_controller_def ctrl_statefulset_def;
+extern const struct k8c_controller_def ctrl_scheduler_def;
+extern const struct k8c_controller_def ctrl_endpoint_def;
+extern const struct k8c_controller_def ctrl_endpointslice_def;
+extern const struct k8c_controller_def ctrl_endpointslicemirroring_def;
 
 #endif

@@ -26,6 +26,10 @@ const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_deployment_def,
 	&ctrl_daemonset_def,
 	&ctrl_statefulset_def,
+	&ctrl_scheduler_def,
+	&ctrl_endpoint_def,
+	&ctrl_endpointslice_def,
+	&ctrl_endpointslicemirroring_def,
 	NULL,
 };
 /* clang-format on */
