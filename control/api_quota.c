@@ -198,7 +198,7 @@ static int limits_validate(struct api *api, h2o_req_t *req, const struct api_res
 
 /* Write a quota's new status.used at its revision; 1 on a conflict, <0 with err. */
 static int charge(struct store *store, const struct stored *q, const json_t *used,
-		  struct k8c_error *err)
+		  const char *pending_key, const char *uid, struct k8c_error *err)
 {
 	_cleanup_json_ json_t *next = json_deep_copy(q->obj);
 	_cleanup_free_ char *value = NULL;
@@ -208,6 +208,13 @@ static int charge(struct store *store, const struct stored *q, const json_t *use
 	if (!json_is_object(status)) {
 		status = json_object();
 		json_object_set_new(next, "status", status);
+	}
+	if (pending_key) {
+		/* a create: counted by the controller once it sees the object */
+		_cleanup_json_ json_t *sub = quota_list_sub(used, json_object_get(status, "used"));
+		_cleanup_json_ json_t *delta = quota_list_nonzero(sub);
+
+		quota_pending_add(status, pending_key, uid, delta, time(NULL));
 	}
 	json_object_set(status, "used", (json_t *)used);
 	json_object_del(json_object_get(next, "metadata"), "resourceVersion");
@@ -228,6 +235,8 @@ static int quota_admit(struct api *api, h2o_req_t *req, const struct api_resourc
 {
 	struct k8c_error err = K8C_ERROR_INIT;
 	_cleanup_json_ json_t *done = json_object(); /* quotas charged already */
+	_cleanup_free_ char *pending = old ? NULL : quota_pending_key(r->group, r->resource, name);
+	const char *uid = k8c_str_at(obj, "metadata.uid");
 	time_t now = time(NULL);
 
 	if (old && !quota_handles_update(r->group, r->resource))
@@ -267,7 +276,8 @@ static int quota_admit(struct api *api, h2o_req_t *req, const struct api_resourc
 			json_t *ch = json_array_get(charges, c);
 			const struct stored *q =
 				&l.items[json_integer_value(json_object_get(ch, "i"))];
-			int rc = charge(api->store, q, json_object_get(ch, "used"), &err);
+			int rc = charge(api->store, q, json_object_get(ch, "used"), pending, uid,
+					&err);
 
 			if (rc < 0) {
 				json_decref(charges);

@@ -67,7 +67,7 @@ static void enqueue_namespace(struct rq_ctrl *s, const char *ns)
 
 static void on_quota(const struct k8c_delta *d, void *arg)
 {
-	struct rq_ctrl *s = arg;
+	struct rq_ctrl *s = k8c_ctrl_data(arg);
 	const json_t *o = d->new ? d->new : d->old;
 
 	if (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE) {
@@ -86,7 +86,7 @@ static void on_quota(const struct k8c_delta *d, void *arg)
 
 static void on_object(const struct k8c_delta *d, void *arg)
 {
-	struct rq_ctrl *s = arg;
+	struct rq_ctrl *s = k8c_ctrl_data(arg);
 	const json_t *o = d->new ? d->new : d->old;
 
 	if (d->type != K8C_DELTA_ADD && d->type != K8C_DELTA_UPDATE && d->type != K8C_DELTA_DELETE)
@@ -124,9 +124,24 @@ static int rq_init(struct k8c_ctrl *c, struct k8c_error *err)
 	return 0;
 }
 
-/* Add the usage of each object (a JSON object of objects) the quota selects. */
-static void add_usage(json_t *used, const json_t *quota, const char *group, const char *resource,
-		      const json_t *objs, bool keyed, time_t now)
+/* One object: seen (pending key -> uid), and its usage when the quota selects it. */
+static void add_one(json_t *used, json_t *seen, const json_t *quota, const char *group,
+		    const char *resource, const json_t *o, time_t now)
+{
+	_cleanup_free_ char *pk =
+		quota_pending_key(group, resource, k8c_str_at(o, "metadata.name") ?: "");
+	_cleanup_json_ json_t *u = NULL;
+
+	json_object_set_new(seen, pk, json_string(k8c_str_at(o, "metadata.uid") ?: ""));
+	if (!quota_scopes_match(quota, group, resource, o))
+		return;
+	u = quota_usage(group, resource, o, now);
+	quota_list_add(used, u);
+}
+
+/* Add the usage of the objects (an array, or a JSON object of them when keyed). */
+static void add_usage(json_t *used, json_t *seen, const json_t *quota, const char *group,
+		      const char *resource, const json_t *objs, bool keyed, time_t now)
 {
 	json_t *o;
 	const char *k;
@@ -134,23 +149,10 @@ static void add_usage(json_t *used, const json_t *quota, const char *group, cons
 
 	if (keyed) {
 		json_object_foreach((json_t *)objs, k, o)
-		{
-			if (!quota_scopes_match(quota, group, resource, o))
-				continue;
-			_cleanup_json_ json_t *u = quota_usage(group, resource, o, now);
-
-			quota_list_add(used, u);
-		}
+			add_one(used, seen, quota, group, resource, o, now);
 		return;
 	}
-	json_array_foreach(objs, i, o)
-	{
-		if (!quota_scopes_match(quota, group, resource, o))
-			continue;
-		_cleanup_json_ json_t *u = quota_usage(group, resource, o, now);
-
-		quota_list_add(used, u);
-	}
+	json_array_foreach(objs, i, o) add_one(used, seen, quota, group, resource, o, now);
 }
 
 /* "count/deployments.apps" -> group apps, resource deployments (core: no dot). */
@@ -188,7 +190,7 @@ static bool informed(const char *group, const char *resource)
  * networking.k8s.io, rbac, storage...).
  */
 static int list_count(struct k8c_ctrl *c, const char *ns, const char *group, const char *resource,
-		      json_t *used, const json_t *quota, struct k8c_error *err)
+		      json_t *used, json_t *seen, const json_t *quota, struct k8c_error *err)
 {
 	_cleanup_json_ json_t *items = NULL;
 	_cleanup_free_ char *rv = NULL;
@@ -202,7 +204,7 @@ static int list_count(struct k8c_ctrl *c, const char *ns, const char *group, con
 		}
 		return -1;
 	}
-	add_usage(used, quota, group, resource, items, false, time(NULL));
+	add_usage(used, seen, quota, group, resource, items, false, time(NULL));
 	return 0;
 }
 
@@ -213,7 +215,8 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 	char *slash = strchr(ns, '/');
 	json_t *quota, *hard, *v;
 	_cleanup_json_ json_t *used = json_object(), *masked = NULL, *next = NULL, *out = NULL;
-	time_t now = time(NULL);
+	_cleanup_json_ json_t *seen = json_object(), *pending = NULL;
+	time_t now = time(NULL), expiry;
 	const char *k;
 
 	if (!slash)
@@ -229,13 +232,13 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 		json_object_foreach(hard, k, v) if (quota_tracks("", counted[i].resource, k))
 			relevant = true;
 		if (relevant)
-			add_usage(used, quota, "", counted[i].resource,
+			add_usage(used, seen, quota, "", counted[i].resource,
 				  k8c_informer_index(s->objs[i], ns), true, now);
 	}
 	json_object_foreach(hard, k, v) if (quota_tracks("", "resourcequotas", k))
 	{
-		add_usage(used, quota, "", "resourcequotas", k8c_informer_index(s->quotas, ns),
-			  true, now);
+		add_usage(used, seen, quota, "", "resourcequotas",
+			  k8c_informer_index(s->quotas, ns), true, now);
 		break;
 	}
 	json_object_foreach(hard, k, v)
@@ -244,23 +247,31 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 
 		if (!split_count(k, group, sizeof(group), res, sizeof(res)) || informed(group, res))
 			continue;
-		if (list_count(c, ns, group, res, used, quota, err) < 0)
+		if (list_count(c, ns, group, res, used, seen, quota, err) < 0)
 			return k8c_error_wrap(err, "resourcequota %s: count %s", key, k);
 	}
+	/* creates the admission charged that the caches do not show yet still count */
+	pending = quota_pending_keep(k8c_at(quota, "status"), seen, now, used, &expiry);
 	/* every hard name has a used value, 0 when nothing uses it */
 	masked = quota_list_mask(used, hard);
 	json_object_foreach(hard, k, v) if (!json_object_get(masked, k))
 		json_object_set_new(masked, k, json_string("0"));
+	if (expiry) /* count again when the oldest pending charge expires */
+		k8c_ctrl_enqueue_after(c, key, (long)(expiry - now) * 1000 + 100);
 	if (json_equal(k8c_at(quota, "status.hard"), hard) &&
 	    quota_list_equal(k8c_at(quota, "status.used"), masked) &&
-	    json_object_size(k8c_at(quota, "status.used")) == json_object_size(masked)) {
-		k8c_ctrl_enqueue_after(c, key, RESYNC_MS);
+	    json_object_size(k8c_at(quota, "status.used")) == json_object_size(masked) &&
+	    json_equal(k8c_at(quota, "status." QUOTA_PENDING_FIELD) ?: pending, pending)) {
+		if (!expiry)
+			k8c_ctrl_enqueue_after(c, key, RESYNC_MS);
 		return 0;
 	}
 	next = json_deep_copy(quota);
 	json_object_set_new(next, "status",
 			    json_pack("{s:o, s:O}", "hard",
 				      hard ? json_incref(hard) : json_object(), "used", masked));
+	if (json_object_size(pending))
+		json_object_set(json_object_get(next, "status"), QUOTA_PENDING_FIELD, pending);
 	if (k8c_kube_update_status(k8c_ctrl_kube(c), GVR_QUOTAS, ns, next, &out, err) < 0) {
 		if (err->code == 404) {
 			k8c_error_clear(err);
@@ -269,7 +280,8 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 		/* 409: admission charged it meanwhile; recount on the newer version */
 		return k8c_error_wrap(err, "resourcequota %s: status update", key);
 	}
-	k8c_ctrl_enqueue_after(c, key, RESYNC_MS);
+	if (!expiry)
+		k8c_ctrl_enqueue_after(c, key, RESYNC_MS);
 	return 0;
 }
 

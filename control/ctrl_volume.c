@@ -81,7 +81,7 @@ static void enqueue_pending_claims(struct vol_ctrl *s)
 
 static void on_pv(const struct k8c_delta *d, void *arg)
 {
-	struct vol_ctrl *s = arg;
+	struct vol_ctrl *s = k8c_ctrl_data(arg);
 	const json_t *o = d->new ? d->new : d->old;
 	const char *cns = k8c_str_at(o, "spec.claimRef.namespace");
 	const char *cn = k8c_str_at(o, "spec.claimRef.name");
@@ -106,7 +106,7 @@ static void on_pv(const struct k8c_delta *d, void *arg)
 
 static void on_pvc(const struct k8c_delta *d, void *arg)
 {
-	struct vol_ctrl *s = arg;
+	struct vol_ctrl *s = k8c_ctrl_data(arg);
 	const json_t *o = d->new ? d->new : d->old;
 	const char *vn = k8c_str_at(o, "spec.volumeName");
 
@@ -129,7 +129,7 @@ static void on_pvc(const struct k8c_delta *d, void *arg)
 
 static void on_class(const struct k8c_delta *d, void *arg)
 {
-	struct vol_ctrl *s = arg;
+	struct vol_ctrl *s = k8c_ctrl_data(arg);
 
 	if (d->type == K8C_DELTA_SYNCED || d->type == K8C_DELTA_DELETE ||
 	    d->type == K8C_DELTA_UPDATE)
@@ -141,7 +141,7 @@ static void on_class(const struct k8c_delta *d, void *arg)
 static void on_node(const struct k8c_delta *d, void *arg)
 {
 	if (d->type == K8C_DELTA_ADD)
-		enqueue_pending_claims(arg);
+		enqueue_pending_claims(k8c_ctrl_data(arg));
 }
 
 static int vol_init(struct k8c_ctrl *c, struct k8c_error *err)

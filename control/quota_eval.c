@@ -709,6 +709,55 @@ int quota_check(const json_t *quota, const char *group, const char *resource, co
 	return 0;
 }
 
+/* Charges in flight. */
+
+char *quota_pending_key(const char *group, const char *resource, const char *name)
+{
+	return group && *group ? k8c_xasprintf("%s.%s/%s", resource, group, name)
+			       : k8c_xasprintf("%s/%s", resource, name);
+}
+
+void quota_pending_add(json_t *status, const char *key, const char *uid, const json_t *delta,
+		       time_t now)
+{
+	json_t *p = json_object_get(status, QUOTA_PENDING_FIELD), *v;
+	const char *k;
+	void *tmp;
+
+	if (!json_is_object(p)) {
+		p = json_object();
+		json_object_set_new(status, QUOTA_PENDING_FIELD, p);
+	}
+	json_object_foreach_safe(p, tmp, k, v) if (json_integer_value(json_object_get(v, "at")) +
+							   QUOTA_PENDING_S <=
+						   now) json_object_del(p, k);
+	json_object_set_new(p, key,
+			    json_pack("{s:s, s:I, s:O}", "uid", uid ? uid : "", "at",
+				      (json_int_t)now, "used", delta));
+}
+
+json_t *quota_pending_keep(const json_t *status, const json_t *seen, time_t now, json_t *used,
+			   time_t *next_expiry)
+{
+	json_t *out = json_object(), *v;
+	const char *k;
+
+	*next_expiry = 0;
+	json_object_foreach(json_object_get(status, QUOTA_PENDING_FIELD), k, v)
+	{
+		time_t exp = (time_t)json_integer_value(json_object_get(v, "at")) + QUOTA_PENDING_S;
+		const char *uid = json_string_value(json_object_get(v, "uid"));
+
+		if (exp <= now || is(json_string_value(json_object_get(seen, k)), uid))
+			continue;
+		json_object_set(out, k, v);
+		quota_list_add(used, json_object_get(v, "used"));
+		if (!*next_expiry || exp < *next_expiry)
+			*next_expiry = exp;
+	}
+	return out;
+}
+
 /* LimitRanger. */
 
 /* Append one error of the aggregate. */

@@ -71,6 +71,30 @@ int quota_check(const json_t *quota, const char *group, const char *resource, co
 		const json_t *old, time_t now, json_t **charged, char **msg);
 
 /*
+ * Charges in flight. The admission charges a quota before the object is written, and the
+ * controller recounts from its caches, which may not hold the object yet: were it to write that
+ * count, a burst of creates could overshoot. So the admission also records each create it
+ * charged in the quota's status.k8cPendingCharges ({"<resource>[.<group>]/<name>": {uid, at,
+ * used}}), and the controller keeps counting an entry until it sees the object (same name and
+ * uid) or QUOTA_PENDING_S seconds passed (the create failed), then drops it.
+ */
+#define QUOTA_PENDING_FIELD "k8cPendingCharges"
+#define QUOTA_PENDING_S	    30
+
+/* The pending key of an object: "pods/web", "deployments.apps/web". malloc'd. */
+char *quota_pending_key(const char *group, const char *resource, const char *name);
+/* Add an entry to status (delta: what was charged), dropping the expired ones. */
+void quota_pending_add(json_t *status, const char *key, const char *uid, const json_t *delta,
+		       time_t now);
+/*
+ * The entries of status still pending at now, given seen (pending key -> uid of the objects
+ * counted): a new object, possibly empty; their usage is added to used. *next_expiry gets the
+ * first expiry time of those kept (0 when none).
+ */
+json_t *quota_pending_keep(const json_t *status, const json_t *seen, time_t now, json_t *used,
+			   time_t *next_expiry);
+
+/*
  * LimitRanger on a pod's create: each LimitRange (ranges: array) of type Container sets its
  * default and defaultRequest on containers (and init containers) without them, with the
  * kubernetes.io/limit-ranger annotation; then min, max and maxLimitRequestRatio of types
