@@ -25,6 +25,7 @@ struct k8c_image {
 	/* From the image config (may be NULL / empty): */
 	char **entrypoint, **cmd, **env; /* NULL-terminated; env as "K=V" */
 	char *working_dir, *user;
+	long long size; /* bytes of the image's blobs (config and compressed layers) */
 };
 
 struct k8c_pull_auth {
@@ -47,5 +48,16 @@ int k8c_image_pull(struct k8c_image_store *s, const char *ref, const struct k8c_
 /* Import an OCI layout or docker-archive tarball; tags it as ref (or the archive's own names). */
 int k8c_image_import(struct k8c_image_store *s, const char *archive, const char *ref,
 		     struct k8c_error *err);
+
+/* The normalised form of ref in *out (owned); -1 with err->code EINVAL when it is malformed. */
+int k8c_image_normalize(const char *ref, char **out, struct k8c_error *err);
+
+/* Every image in the store, sorted by reference; free with k8c_image_list_free. */
+int k8c_image_list(struct k8c_image_store *s, struct k8c_image **out, size_t *n,
+		   struct k8c_error *err);
+void k8c_image_list_free(struct k8c_image *imgs, size_t n);
+
+/* Untag ref; blobs and layer directories no image references any more are deleted. */
+int k8c_image_remove(struct k8c_image_store *s, const char *ref, struct k8c_error *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "api_auth.h"
 #include "api_delete.h"
 #include "api_patch.h"
 #include "api_protobuf.h"
@@ -1467,6 +1468,11 @@ void api_resource_serve(struct api *api, h2o_req_t *req, const struct api_resour
 	if (sub && strcmp(sub, "finalize") == 0 && !*r->group &&
 	    strcmp(r->resource, "namespaces") == 0) {
 		api_namespace_finalize_serve(api, req, r, name);
+		return;
+	}
+	if (sub && ns && !*r->group && strcmp(r->resource, "serviceaccounts") == 0 &&
+	    strcmp(sub, "token") == 0) {
+		api_token_serve(api, req, ns, name);
 		return;
 	}
 	if (sub && ns && !*r->group && strcmp(r->resource, "pods") == 0 &&

@@ -28,9 +28,13 @@ static void usage(FILE *f)
 	      "  --threads N             event-loop threads serving requests (default: the\n"
 	      "                          number of CPUs)\n"
 	      "  --log-level LEVEL       debug, info, warn or error (default info); logs are\n"
-	      "                          logfmt lines on stderr\n"
-	      "  --help                  show this help\n",
+	      "                          logfmt lines on stderr\n",
 	      f);
+	fputs("The controllers run in-process against this server (admin certificate, loopback)\n"
+	      "unless --controllers is empty; see docs/controllers.md:\n",
+	      f);
+	ctrl_usage(f);
+	fputs("  --help                  show this help\n", f);
 }
 
 /* A Go duration of hours, minutes and seconds ("1h", "1h30m", "90s", "0") in whole seconds. */
@@ -84,7 +88,7 @@ static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
+	struct option opts[32] = {
 		{"data-dir", required_argument, NULL, 'd'},
 		{"secure-port", required_argument, NULL, 'p'},
 		{"bind-address", required_argument, NULL, 'b'},
@@ -94,8 +98,9 @@ int main(int argc, char **argv)
 		{"threads", required_argument, NULL, 't'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
 	};
+	struct ctrl_flags ctrl = CTRL_FLAGS_DEFAULT;
+	size_t n_opts = 9;
 	struct server_config cfg = {
 		.data_dir = "/var/lib/k8c",
 		.bind_address = "0.0.0.0",
@@ -104,11 +109,14 @@ int main(int argc, char **argv)
 		.compact_interval = 300,
 		.event_ttl = 3600,
 		.threads = 0,
+		.ctrl = &ctrl,
 	};
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_error err = K8C_ERROR_INIT;
 	int c;
 
+	for (size_t i = 0; i < ctrl_n_options; i++)
+		opts[n_opts++] = ctrl_options[i];
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
@@ -155,10 +163,16 @@ int main(int argc, char **argv)
 		case ':':
 			fprintf(stderr, "k8c-server: %s needs a value\n", argv[optind - 1]);
 			return 2;
-		default:
+		case '?':
 			fprintf(stderr, "k8c-server: unknown flag %s (see --help)\n",
 				argv[optind - 1]);
 			return 2;
+		default:
+			if (ctrl_parse_option(c, optarg, &ctrl, &err) < 0) {
+				fprintf(stderr, "k8c-server: %s\n", err.msg);
+				k8c_error_clear(&err);
+				return 2;
+			}
 		}
 	}
 	if (optind < argc) {
@@ -174,6 +188,16 @@ int main(int argc, char **argv)
 				cfg.bind_address);
 			return 2;
 		}
+	}
+	{
+		const char **names = NULL;
+
+		if (ctrl_select(ctrl.controllers, &names, NULL, &err) < 0) {
+			fprintf(stderr, "k8c-server: %s\n", err.msg);
+			k8c_error_clear(&err);
+			return 2;
+		}
+		free(names);
 	}
 	if (!*cfg.data_dir) {
 		fprintf(stderr, "k8c-server: --data-dir must not be empty\n");

@@ -21,10 +21,12 @@
 #include <openssl/x509.h>
 
 #include "api.h"
+#include "api_auth.h"
 #include "cleanup.h"
 #include "log.h"
 #include "pki.h"
 #include "server.h"
+#include "server_ctrl.h"
 #include "store.h"
 
 struct server_handler {
@@ -47,6 +49,8 @@ struct srv_thread {
 };
 
 static volatile sig_atomic_t stop_requested;
+/* the in-process controllers have stopped (they need the loops to answer until then) */
+static atomic_int ctrl_stopped = 1;
 
 /* how often a loop checks for a stop, and how long it then has to end its watches */
 #define STOP_POLL_MS 100
@@ -98,7 +102,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 	struct srv_thread *t = H2O_STRUCT_FROM_MEMBER(struct srv_thread, ctx, req->conn->ctx);
 
-	if (!is_health(req) && !client_verified(h, req)) {
+	if (!is_health(req) && !client_verified(h, req) && !api_auth_bearer(t->api.store, req)) {
 		api_send_status(req, 401, "Unauthorized", NULL, "Unauthorized");
 		return 0;
 	}
@@ -254,7 +258,7 @@ static void *thread_run(void *arg)
 	h2o_socket_read_start(t->lsock, on_accept);
 
 	/* a signal interrupts one thread's epoll_wait: the others see the flag within STOP_POLL_MS */
-	while (!stop_requested)
+	while (!stop_requested || !atomic_load(&ctrl_stopped))
 		h2o_evloop_run(t->ctx.loop, STOP_POLL_MS);
 
 	/*
@@ -296,6 +300,7 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 	size_t n_ips = 0;
 	int lfd = -1, ret = -1;
 	struct sigaction sa = {0};
+	struct server_ctrl *ctrl = NULL;
 
 	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST)
 		return k8c_error_errno(err, 0, errno, "data dir %s", cfg->data_dir);
@@ -317,6 +322,17 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 	if (pki_ensure(&preq, &pki, err) < 0) {
 		k8c_error_wrap(err, "certificates in %s", cfg->data_dir);
 		goto out;
+	}
+	{
+		_cleanup_free_ char *dir = k8c_xasprintf("%s/pki", cfg->data_dir);
+
+		if (api_auth_init(dir, err) < 0)
+			goto out;
+		/* the in-process legacy token controller signs with the same key */
+		if (!ctrl_config.sa_key_file)
+			ctrl_config.sa_key_file = k8c_xasprintf("%s/sa.key", dir);
+		if (!ctrl_config.root_ca_file)
+			ctrl_config.root_ca_file = k8c_xstrdup(pki.ca_crt);
 	}
 	if (api_namespaces_bootstrap(store, err) < 0) {
 		k8c_error_wrap(err, "default namespaces");
@@ -372,6 +388,19 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 		     strchr(cfg->bind_address, ':') ? "]" : "", cfg->port, cfg->kube_minor,
 		     srv.n_threads);
 	k8c_log_info("admin kubeconfig", "path=%s", pki.kubeconfig);
+	if (cfg->ctrl) {
+		_cleanup_free_ char *self = k8c_xasprintf("https://%s", srv.server_address);
+
+		atomic_store(&ctrl_stopped, 0);
+		ctrl = server_ctrl_start(cfg->ctrl, pki.kubeconfig, self, &stop_requested,
+					 &ctrl_stopped, err);
+		if (!ctrl && err->msg) {
+			atomic_store(&ctrl_stopped, 1);
+			for (int i = 0; i < srv.n_threads; i++)
+				close(srv.threads[i].lfd);
+			goto out;
+		}
+	}
 
 	for (int i = 1; i < srv.n_threads; i++)
 		if (pthread_create(&srv.threads[i].tid, NULL, thread_run, &srv.threads[i]) != 0)
@@ -379,6 +408,7 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 	thread_run(&srv.threads[0]);
 	for (int i = 1; i < srv.n_threads; i++)
 		pthread_join(srv.threads[i].tid, NULL);
+	server_ctrl_free(ctrl);
 
 	k8c_log_info("stopping", "signal=%s", stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
 	ret = 0;
@@ -388,6 +418,7 @@ out:
 	if (lfd >= 0)
 		close(lfd);
 	pki_paths_free(&pki);
+	api_auth_free();
 	store_close(store);
 	return ret;
 }

@@ -2,6 +2,7 @@
 #ifndef K8C_SERVER_H
 #define K8C_SERVER_H
 
+#include "ctrl_manager.h"
 #include "error.h"
 
 struct server_config {
@@ -12,6 +13,7 @@ struct server_config {
 	int compact_interval; /* seconds between compactions, 0 = never */
 	int event_ttl;	      /* seconds an Event is kept after its last write, 0 = forever */
 	int threads;	      /* event-loop threads (>= 1) */
+	const struct ctrl_flags *ctrl; /* the in-process controller manager (server_ctrl.h) */
 };
 
 /*

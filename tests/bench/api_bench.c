@@ -726,6 +726,7 @@ static void start_server(const char *argv0)
 		args[n++] = port;
 		args[n++] = "--bind-address";
 		args[n++] = "127.0.0.1";
+		args[n++] = "--controllers="; /* the API server alone */
 		if (threads_arg) {
 			args[n++] = "--threads";
 			args[n++] = threads;

@@ -22,6 +22,11 @@
 # so a test restarts the same instance with srv_stop; srv_start [another minor or flags], or
 # runs several minors side by side in their own DIRs (srv_instance "$D/32").
 #
+# Controllers: k8c-server runs its controllers in-process by default (docs/controllers.md); srv_start
+# turns them off (--controllers=) so that server tests see only what they do themselves. A test
+# of controllers sets K8C_CONTROLLERS before srv_start: its value is passed as --controllers
+# ("*" for all, "serviceaccount,nodeipam"...), together with whatever flags the test gives.
+#
 # k is kubectl with a --cache-dir of its own per instance and minor (SRV_CACHE, set by
 # srv_start): kubectl's dispatcher caches the server's version per URL, and a restart with
 # another --kube-minor must pick that kubectl. C is curl with the admin client cert; J is C
@@ -86,7 +91,7 @@ srv_start() {
 	shift
 	SRV_CACHE=$SRV_DIR/cache.$minor
 	"$BIN/k8c-server" --data-dir "$SRV_DIR/data" --secure-port "$PORT" --bind-address 127.0.0.1 \
-		--kube-minor "$minor" "$@" 2>>"$LOG" &
+		--kube-minor "$minor" --controllers="${K8C_CONTROLLERS-}" "$@" 2>>"$LOG" &
 	PID=$!
 	for _ in $(seq 100); do
 		curl -sk "$U/healthz" 2>/dev/null | grep -qx ok && return 0

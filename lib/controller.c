@@ -1,0 +1,607 @@
+/*
+ * The controller runtime (lib/controller.h, docs/controllers.md): one thread per controller,
+ * polling its informers' eventfds, a timerfd for delayed keys and an eventfd for stop; a work
+ * queue of keys with dedup, per-key exponential back-off and delayed adds; Events with count
+ * aggregation. The manager and leader election are in controller_manager.c.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+
+#include "cleanup.h"
+#include "controller.h"
+#include "controller_internal.h"
+#include "log.h"
+#include "objutil.h"
+
+#define BACKOFF_BASE_MS	   5LL
+#define BACKOFF_MAX_MS	   (1000LL * 1000)
+#define SYNC_BATCH	   64  /* keys synced before the fds are looked at again */
+#define EVENT_AGG_WINDOW_S 600 /* repeats within 10 min bump count */
+#define EVENT_CACHE_MAX	   4096
+
+struct ctrl_informer {
+	struct k8c_informer *inf;
+	k8c_delta_fn fn;
+	struct k8c_ctrl *c;
+	char *resource; /* for logs */
+};
+
+struct delayed {
+	int64_t due_ms;
+	char *key;
+};
+
+struct k8c_ctrl {
+	const struct k8c_controller_def *def;
+	const struct k8c_kubeconfig *cfg;
+	char *user_agent;
+	const char *component; /* source.component of its Events */
+	struct k8c_kube *kube;
+	void *data;
+	pthread_t thread;
+	bool started, inited;
+	int stop_fd, timer_fd;
+	atomic_bool stopping;
+
+	struct ctrl_informer *infs;
+	size_t n_infs;
+	bool synced;
+
+	/* the queue: FIFO ring of keys; `queued` is the set of keys in it */
+	char **ring;
+	size_t ring_cap, ring_head, ring_len;
+	json_t *queued;	  /* key → true */
+	json_t *failures; /* key → number of failed syncs in a row */
+	/* delayed keys: a min-heap on due_ms; `waiting` key → due (stale heap entries skipped) */
+	struct delayed *heap;
+	size_t heap_len, heap_cap;
+	json_t *waiting;
+	int64_t timer_armed; /* due_ms the timerfd is set to, 0: disarmed */
+
+	/* Event aggregation: "uid\x1ftype\x1freason\x1fmessage" → {ns, name, count, last} */
+	json_t *events;
+
+	/* counters for tests */
+	unsigned long syncs, failed_syncs;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rounded up: a key due at now_ms_ceil() + delay never runs before delay has passed. */
+static int64_t now_ms_ceil(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000;
+}
+
+/* ---- the queue ---- */
+
+static void ring_push(struct k8c_ctrl *c, const char *key)
+{
+	if (c->ring_len == c->ring_cap) {
+		size_t ncap = c->ring_cap ? c->ring_cap * 2 : 64;
+		char **n = k8c_xmalloc(ncap * sizeof(*n));
+
+		for (size_t i = 0; i < c->ring_len; i++)
+			n[i] = c->ring[(c->ring_head + i) % c->ring_cap];
+		free(c->ring);
+		c->ring = n;
+		c->ring_cap = ncap;
+		c->ring_head = 0;
+	}
+	c->ring[(c->ring_head + c->ring_len) % c->ring_cap] = k8c_xstrdup(key);
+	c->ring_len++;
+}
+
+static char *ring_pop(struct k8c_ctrl *c)
+{
+	char *k;
+
+	if (!c->ring_len)
+		return NULL;
+	k = c->ring[c->ring_head];
+	c->ring_head = (c->ring_head + 1) % c->ring_cap;
+	c->ring_len--;
+	return k;
+}
+
+void k8c_ctrl_enqueue(struct k8c_ctrl *c, const char *key)
+{
+	if (!key || !*key || json_object_get(c->queued, key))
+		return;
+	json_object_set_new(c->queued, key, json_true());
+	ring_push(c, key);
+}
+
+void k8c_ctrl_enqueue_obj(struct k8c_ctrl *c, const json_t *obj)
+{
+	_cleanup_free_ char *key = k8c_object_key(obj);
+
+	k8c_ctrl_enqueue(c, key);
+}
+
+static void heap_swap(struct delayed *a, struct delayed *b)
+{
+	struct delayed t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void heap_push(struct k8c_ctrl *c, int64_t due, const char *key)
+{
+	size_t i;
+
+	if (c->heap_len == c->heap_cap) {
+		c->heap_cap = c->heap_cap ? c->heap_cap * 2 : 32;
+		c->heap = k8c_xrealloc(c->heap, c->heap_cap * sizeof(*c->heap));
+	}
+	i = c->heap_len++;
+	c->heap[i].due_ms = due;
+	c->heap[i].key = k8c_xstrdup(key);
+	while (i > 0 && c->heap[(i - 1) / 2].due_ms > c->heap[i].due_ms) {
+		heap_swap(&c->heap[(i - 1) / 2], &c->heap[i]);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_pop(struct k8c_ctrl *c)
+{
+	size_t i = 0;
+
+	free(c->heap[0].key);
+	c->heap[0] = c->heap[--c->heap_len];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < c->heap_len && c->heap[l].due_ms < c->heap[m].due_ms)
+			m = l;
+		if (r < c->heap_len && c->heap[r].due_ms < c->heap[m].due_ms)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(&c->heap[i], &c->heap[m]);
+		i = m;
+	}
+}
+
+static void arm_timer(struct k8c_ctrl *c)
+{
+	struct itimerspec its = {0};
+	int64_t due = c->heap_len ? c->heap[0].due_ms : 0;
+
+	if (due == c->timer_armed)
+		return;
+	if (due) {
+		its.it_value.tv_sec = due / 1000;
+		its.it_value.tv_nsec = (due % 1000) * 1000000;
+	}
+	if (timerfd_settime(c->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		c->timer_armed = due;
+}
+
+void k8c_ctrl_enqueue_after(struct k8c_ctrl *c, const char *key, long delay_ms)
+{
+	int64_t due;
+	json_t *w;
+
+	if (!key || !*key)
+		return;
+	if (delay_ms <= 0) {
+		k8c_ctrl_enqueue(c, key);
+		return;
+	}
+	due = now_ms_ceil() + delay_ms;
+	/* as client-go's delaying queue: a key already waiting keeps the earlier time */
+	w = json_object_get(c->waiting, key);
+	if (w && json_integer_value(w) <= due)
+		return;
+	json_object_set_new(c->waiting, key, json_integer(due));
+	heap_push(c, due, key);
+	arm_timer(c);
+}
+
+/* Move the keys whose time came to the queue. */
+static void move_due(struct k8c_ctrl *c)
+{
+	int64_t now = now_ms();
+
+	while (c->heap_len && c->heap[0].due_ms <= now) {
+		json_t *w = json_object_get(c->waiting, c->heap[0].key);
+
+		if (w && json_integer_value(w) == c->heap[0].due_ms) {
+			json_object_del(c->waiting, c->heap[0].key);
+			k8c_ctrl_enqueue(c, c->heap[0].key);
+		}
+		heap_pop(c);
+	}
+}
+
+static long backoff_ms(long long failures)
+{
+	long long d = BACKOFF_BASE_MS;
+
+	for (long long i = 0; i < failures && d < BACKOFF_MAX_MS; i++)
+		d *= 2;
+	return (long)(d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d);
+}
+
+static void sync_one(struct k8c_ctrl *c, char *key)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	int r;
+
+	json_object_del(c->queued, key);
+	c->syncs++;
+	r = c->def->sync(c, key, &err);
+	if (r < 0) {
+		json_t *f = json_object_get(c->failures, key);
+		long long n = f ? json_integer_value(f) : 0;
+		long delay = backoff_ms(n);
+		char q[1024], kq[512];
+
+		c->failed_syncs++;
+		json_object_set_new(c->failures, key, json_integer(n + 1));
+		if (!atomic_load(&c->stopping))
+			k8c_log_warn("sync failed, retrying",
+				     "controller=%s key=%s retry_ms=%ld error=%s", c->def->name,
+				     k8c_log_quote(kq, sizeof(kq), key), delay,
+				     k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
+		k8c_ctrl_enqueue_after(c, key, delay);
+	} else {
+		json_object_del(c->failures, key);
+	}
+	k8c_error_clear(&err);
+}
+
+/* ---- informers ---- */
+
+struct k8c_informer *k8c_ctrl_informer(struct k8c_ctrl *c, const struct k8c_informer_opts *opts,
+				       k8c_delta_fn on_delta, struct k8c_error *err)
+{
+	struct k8c_informer_opts o = *opts;
+	struct k8c_informer *inf;
+	struct ctrl_informer *ci;
+
+	if (!o.user_agent)
+		o.user_agent = c->user_agent;
+	inf = k8c_informer_new(c->cfg, &o, err);
+	if (!inf)
+		return NULL;
+	c->infs = k8c_xrealloc(c->infs, (c->n_infs + 1) * sizeof(*c->infs));
+	ci = &c->infs[c->n_infs++];
+	ci->inf = inf;
+	ci->fn = on_delta;
+	ci->c = c;
+	ci->resource = k8c_xasprintf("%s%s%s/%s", o.gvr.group ? o.gvr.group : "",
+				     o.gvr.group && *o.gvr.group ? "/" : "", o.gvr.version,
+				     o.gvr.resource);
+	return inf;
+}
+
+static void on_delta(const struct k8c_delta *d, void *arg)
+{
+	struct ctrl_informer *ci = arg;
+
+	if (d->type == K8C_DELTA_ERROR) {
+		char q[1024];
+
+		k8c_log_warn("watch error (retrying)", "controller=%s resource=%s error=%s",
+			     ci->c->def->name, ci->resource,
+			     k8c_log_quote(q, sizeof(q), d->msg ? d->msg : "?"));
+	}
+	if (ci->fn)
+		ci->fn(d, ci->c);
+}
+
+/* ---- accessors ---- */
+
+struct k8c_kube *k8c_ctrl_kube(struct k8c_ctrl *c)
+{
+	return c->kube;
+}
+
+const char *k8c_ctrl_name(const struct k8c_ctrl *c)
+{
+	return c->def->name;
+}
+
+void *k8c_ctrl_data(const struct k8c_ctrl *c)
+{
+	return c->data;
+}
+
+void k8c_ctrl_set_data(struct k8c_ctrl *c, void *data)
+{
+	c->data = data;
+}
+
+/* ---- Events ---- */
+
+static void events_prune(struct k8c_ctrl *c, time_t now)
+{
+	const char *k;
+	json_t *v, *tmp;
+
+	json_object_foreach_safe(c->events, tmp, k, v)
+	{
+		if (now - (time_t)json_integer_value(json_object_get(v, "last")) >
+		    EVENT_AGG_WINDOW_S)
+			json_object_del(c->events, k);
+	}
+	/* still too many: start afresh (only aggregation is lost) */
+	if (json_object_size(c->events) >= EVENT_CACHE_MAX)
+		json_object_clear(c->events);
+}
+
+void k8c_ctrl_event(struct k8c_ctrl *c, const json_t *obj, const char *type, const char *reason,
+		    const char *fmt, ...)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	_cleanup_free_ char *msg = NULL, *agg = NULL, *ename = NULL;
+	const char *kind = k8c_str_at(obj, "kind"), *name = k8c_str_at(obj, "metadata.name");
+	const char *ns = k8c_str_at(obj, "metadata.namespace"),
+		   *uid = k8c_str_at(obj, "metadata.uid");
+	const char *evns;
+	time_t now = time(NULL);
+	char ts[21], q[1024];
+	json_t *prev;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (!name)
+		return;
+	evns = ns && *ns ? ns : "default"; /* as kube: Events of cluster-scoped objects */
+	k8c_rfc3339(now, ts);
+	agg = k8c_xasprintf("%s\x1f%s/%s\x1f%s\x1f%s\x1f%s", uid ? uid : "", evns, name, type,
+			    reason, msg);
+	prev = json_object_get(c->events, agg);
+	if (prev &&
+	    now - (time_t)json_integer_value(json_object_get(prev, "last")) <= EVENT_AGG_WINDOW_S) {
+		long long count = json_integer_value(json_object_get(prev, "count")) + 1;
+		_cleanup_json_ json_t *patch =
+			json_pack("{s:I, s:s}", "count", (json_int_t)count, "lastTimestamp", ts);
+
+		if (k8c_kube_patch(c->kube, K8C_GVR_EVENTS,
+				   json_string_value(json_object_get(prev, "ns")),
+				   json_string_value(json_object_get(prev, "name")), NULL,
+				   K8C_PATCH_MERGE, patch, NULL, &err) == 0) {
+			json_object_set_new(prev, "count", json_integer(count));
+			json_object_set_new(prev, "last", json_integer(now));
+			return;
+		}
+		if (err.code != 404)
+			goto fail;
+		k8c_error_clear(&err); /* expired or deleted: a new one */
+	}
+	{
+		struct timespec t;
+		_cleanup_json_ json_t *ev = NULL;
+		json_t *io;
+
+		clock_gettime(CLOCK_REALTIME, &t);
+		/* as client-go: the object's name and a hex timestamp in nanoseconds */
+		ename = k8c_xasprintf("%s.%llx", name,
+				      (unsigned long long)t.tv_sec * 1000000000ULL +
+					      (unsigned long long)t.tv_nsec);
+		io = json_object();
+		if (kind)
+			json_object_set_new(io, "kind", json_string(kind));
+		if (ns && *ns)
+			json_object_set_new(io, "namespace", json_string(ns));
+		json_object_set_new(io, "name", json_string(name));
+		if (uid)
+			json_object_set_new(io, "uid", json_string(uid));
+		if (k8c_str_at(obj, "apiVersion"))
+			json_object_set_new(io, "apiVersion",
+					    json_string(k8c_str_at(obj, "apiVersion")));
+		if (k8c_str_at(obj, "metadata.resourceVersion"))
+			json_object_set_new(
+				io, "resourceVersion",
+				json_string(k8c_str_at(obj, "metadata.resourceVersion")));
+		ev = json_pack(
+			"{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:i, "
+			"s:s}",
+			"apiVersion", "v1", "kind", "Event", "metadata", "name", ename, "namespace",
+			evns, "involvedObject", io, "reason", reason, "message", msg, "type", type,
+			"source", "component", c->component, "firstTimestamp", ts, "lastTimestamp",
+			ts, "count", 1, "reportingComponent", c->component);
+		if (!ev)
+			return;
+		if (k8c_kube_create(c->kube, K8C_GVR_EVENTS, evns, ev, NULL, &err) < 0)
+			goto fail;
+		events_prune(c, now);
+		json_object_set_new(c->events, agg,
+				    json_pack("{s:s, s:s, s:i, s:I}", "ns", evns, "name", ename,
+					      "count", 1, "last", (json_int_t)now));
+		return;
+	}
+fail:
+	if (!atomic_load(&c->stopping))
+		k8c_log_warn("event not recorded", "controller=%s object=%s/%s reason=%s error=%s",
+			     c->def->name, evns, name, reason,
+			     k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
+	k8c_error_clear(&err);
+}
+
+/* ---- the thread ---- */
+
+static bool all_synced(struct k8c_ctrl *c)
+{
+	for (size_t i = 0; i < c->n_infs; i++)
+		if (!k8c_informer_has_synced(c->infs[i].inf))
+			return false;
+	return true;
+}
+
+static void *ctrl_thread(void *arg)
+{
+	struct k8c_ctrl *c = arg;
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct pollfd *p = NULL;
+	char q[1024];
+
+	if (c->def->init && c->def->init(c, &err) < 0) {
+		k8c_log_error("controller init failed", "controller=%s error=%s", c->def->name,
+			      k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
+		goto out;
+	}
+	c->inited = true;
+	for (size_t i = 0; i < c->n_infs; i++)
+		if (k8c_informer_start(c->infs[i].inf, &err) < 0) {
+			k8c_log_error("informer start failed", "controller=%s error=%s",
+				      c->def->name,
+				      k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
+			goto out;
+		}
+	k8c_log_info("controller started", "controller=%s informers=%zu", c->def->name, c->n_infs);
+	p = k8c_xcalloc(c->n_infs + 2, sizeof(*p));
+	p[0].fd = c->stop_fd;
+	p[1].fd = c->timer_fd;
+	for (size_t i = 0; i < c->n_infs; i++)
+		p[i + 2].fd = k8c_informer_fd(c->infs[i].inf);
+	for (size_t i = 0; i < c->n_infs + 2; i++)
+		p[i].events = POLLIN;
+	c->synced = all_synced(c);
+	while (!atomic_load(&c->stopping)) {
+		int timeout = c->synced && c->ring_len ? 0 : -1;
+		uint64_t v;
+
+		if (poll(p, c->n_infs + 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents || atomic_load(&c->stopping))
+			break;
+		if (p[1].revents) {
+			if (read(c->timer_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: re-armed meanwhile */
+			}
+			c->timer_armed = 0;
+		}
+		for (size_t i = 0; i < c->n_infs; i++)
+			if (p[i + 2].revents)
+				k8c_informer_dispatch(c->infs[i].inf, on_delta, &c->infs[i]);
+		move_due(c);
+		if (!c->synced && all_synced(c)) {
+			c->synced = true;
+			k8c_log_info("controller synced", "controller=%s queued=%zu", c->def->name,
+				     c->ring_len);
+		}
+		for (int n = 0; c->synced && n < SYNC_BATCH && !atomic_load(&c->stopping); n++) {
+			_cleanup_free_ char *key = ring_pop(c);
+
+			if (!key)
+				break;
+			sync_one(c, key);
+		}
+		arm_timer(c);
+	}
+out:
+	free(p);
+	k8c_error_clear(&err);
+	return NULL;
+}
+
+struct k8c_ctrl *k8c_ctrl_start(const struct k8c_controller_def *def,
+				const struct k8c_kubeconfig *cfg, const char *user_agent,
+				struct k8c_error *err)
+{
+	struct k8c_ctrl *c = k8c_xcalloc(1, sizeof(*c));
+
+	c->def = def;
+	c->cfg = cfg;
+	c->user_agent = k8c_xasprintf("%s/%s", user_agent ? user_agent : "k8c-controller-manager",
+				      def->name);
+	c->component = strcmp(def->name, "scheduler") == 0 ? "default-scheduler"
+							   : "k8c-controller-manager";
+	c->queued = json_object();
+	c->failures = json_object();
+	c->waiting = json_object();
+	c->events = json_object();
+	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (c->stop_fd < 0 || c->timer_fd < 0) {
+		k8c_error_errno(err, 0, errno, "controller %s: eventfd/timerfd", def->name);
+		goto fail;
+	}
+	c->kube = k8c_kube_new(cfg, c->user_agent, err);
+	if (!c->kube) {
+		k8c_error_wrap(err, "controller %s", def->name);
+		goto fail;
+	}
+	if (pthread_create(&c->thread, NULL, ctrl_thread, c) != 0) {
+		k8c_error_set(err, 0, "controller %s: cannot start its thread", def->name);
+		goto fail;
+	}
+	c->started = true;
+	return c;
+fail:
+	k8c_ctrl_stop(c);
+	return NULL;
+}
+
+void k8c_ctrl_stop(struct k8c_ctrl *c)
+{
+	uint64_t one = 1;
+
+	if (!c)
+		return;
+	atomic_store(&c->stopping, true);
+	if (c->started) {
+		if (write(c->stop_fd, &one, sizeof(one)) < 0) {
+			/* cannot fail on an eventfd below its maximum */
+		}
+		k8c_kube_interrupt(c->kube);
+		pthread_join(c->thread, NULL);
+	}
+	if (c->inited && c->def->fini)
+		c->def->fini(c);
+	for (size_t i = 0; i < c->n_infs; i++) {
+		k8c_informer_free(c->infs[i].inf);
+		free(c->infs[i].resource);
+	}
+	free(c->infs);
+	while (c->ring_len)
+		free(ring_pop(c));
+	free(c->ring);
+	while (c->heap_len)
+		heap_pop(c);
+	free(c->heap);
+	json_decref(c->queued);
+	json_decref(c->failures);
+	json_decref(c->waiting);
+	json_decref(c->events);
+	k8c_kube_free(c->kube);
+	if (c->stop_fd >= 0)
+		close(c->stop_fd);
+	if (c->timer_fd >= 0)
+		close(c->timer_fd);
+	free(c->user_agent);
+	free(c);
+}
+
+void k8c_ctrl_counters(const struct k8c_ctrl *c, unsigned long *syncs, unsigned long *failed)
+{
+	*syncs = c->syncs;
+	*failed = c->failed_syncs;
+}

@@ -1,0 +1,16 @@
+/* Between the controller runtime (controller.c) and the manager (controller_manager.c). */
+#ifndef K8C_CONTROLLER_INTERNAL_H
+#define K8C_CONTROLLER_INTERNAL_H
+
+#include "controller.h"
+
+/* Start one controller on its own thread (init, informers, queue). */
+struct k8c_ctrl *k8c_ctrl_start(const struct k8c_controller_def *def,
+				const struct k8c_kubeconfig *cfg, const char *user_agent,
+				struct k8c_error *err);
+/* Stop its thread (interrupting a request in flight), fini, free everything. NULL: nothing. */
+void k8c_ctrl_stop(struct k8c_ctrl *c);
+/* Syncs run and syncs that failed so far (its thread, or after it stopped). */
+void k8c_ctrl_counters(const struct k8c_ctrl *c, unsigned long *syncs, unsigned long *failed);
+
+#endif
