@@ -2,10 +2,11 @@
  * resourcequota: keeps every ResourceQuota's status.hard (= spec.hard) and status.used (the
  * usage of the namespace's objects, quota_eval.c) true, as kube's resourcequota-controller: on
  * a quota's create and update, on any change of an object it counts (pods, services, claims,
- * configmaps, secrets, replication controllers, quotas), and in a full resync every 5 minutes.
- * Deleted objects and pods that ended stop being counted, which releases what the API server's
- * admission charged for them. count/<resource>.<group> of other resources are listed from the
- * API at each sync. docs/controllers.md.
+ * configmaps, secrets, replication controllers, quotas, deployments, replica sets, stateful sets,
+ * daemon sets), and in a full resync every 5 minutes. Deleted objects and pods that ended stop
+ * being counted, which releases what the API server's admission charged for them.
+ * count/<resource>.<group> of other resources are listed from the API at each sync (and every
+ * 30 s). docs/controllers.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "quota_eval.h"
 
 #define RESYNC_MS (5 * 60 * 1000L)
+/* Quotas with count/ names no informer follows are recounted more often (no deltas for them). */
+#define LISTED_RESYNC_MS (30 * 1000L)
 
 #define GVR_QUOTAS K8C_GVR("", "v1", "resourcequotas")
 
@@ -29,7 +32,13 @@ static const struct k8c_gvr counted[] = {
 	K8C_GVR("", "v1", "configmaps"),
 	K8C_GVR("", "v1", "secrets"),
 	K8C_GVR("", "v1", "replicationcontrollers"),
+	K8C_GVR("apps", "v1", "deployments"),
+	K8C_GVR("apps", "v1", "replicasets"),
+	K8C_GVR("apps", "v1", "statefulsets"),
+	K8C_GVR("apps", "v1", "daemonsets"),
 };
+/* The first ones have usage beyond their count: their caches keep whole objects. */
+#define N_WHOLE	  3
 #define N_COUNTED (sizeof(counted) / sizeof(counted[0]))
 
 struct rq_ctrl {
@@ -45,7 +54,7 @@ static char *index_namespace(const json_t *obj)
 	return ns ? k8c_xstrdup(ns) : NULL;
 }
 
-/* ConfigMaps and Secrets are counted only: keep their metadata, not their data. */
+/* Objects that are only counted: keep their metadata, not their data or specs. */
 static json_t *keep_meta(json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata");
@@ -115,8 +124,7 @@ static int rq_init(struct k8c_ctrl *c, struct k8c_error *err)
 	for (size_t i = 0; i < N_COUNTED; i++) {
 		struct k8c_informer_opts o = {.gvr = counted[i], .index = index_namespace};
 
-		if (!strcmp(counted[i].resource, "configmaps") ||
-		    !strcmp(counted[i].resource, "secrets"))
+		if (i >= N_WHOLE)
 			o.transform = keep_meta;
 		if (!(s->objs[i] = k8c_ctrl_informer(c, &o, on_object, err)))
 			return -1;
@@ -175,12 +183,10 @@ static bool split_count(const char *name, char *group, size_t glen, char *res, s
 /* Whether group/resource is one the informers count. */
 static bool informed(const char *group, const char *resource)
 {
-	if (*group)
-		return false;
-	if (!strcmp(resource, "resourcequotas"))
+	if (!*group && !strcmp(resource, "resourcequotas"))
 		return true;
 	for (size_t i = 0; i < N_COUNTED; i++)
-		if (!strcmp(counted[i].resource, resource))
+		if (!strcmp(counted[i].group, group) && !strcmp(counted[i].resource, resource))
 			return true;
 	return false;
 }
@@ -217,6 +223,7 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 	_cleanup_json_ json_t *used = json_object(), *masked = NULL, *next = NULL, *out = NULL;
 	_cleanup_json_ json_t *seen = json_object(), *pending = NULL;
 	time_t now = time(NULL), expiry;
+	long resync = RESYNC_MS;
 	const char *k;
 
 	if (!slash)
@@ -229,10 +236,11 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 	for (size_t i = 0; i < N_COUNTED; i++) {
 		bool relevant = false;
 
-		json_object_foreach(hard, k, v) if (quota_tracks("", counted[i].resource, k))
+		json_object_foreach(hard, k,
+				    v) if (quota_tracks(counted[i].group, counted[i].resource, k))
 			relevant = true;
 		if (relevant)
-			add_usage(used, seen, quota, "", counted[i].resource,
+			add_usage(used, seen, quota, counted[i].group, counted[i].resource,
 				  k8c_informer_index(s->objs[i], ns), true, now);
 	}
 	json_object_foreach(hard, k, v) if (quota_tracks("", "resourcequotas", k))
@@ -249,6 +257,7 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 			continue;
 		if (list_count(c, ns, group, res, used, seen, quota, err) < 0)
 			return k8c_error_wrap(err, "resourcequota %s: count %s", key, k);
+		resync = LISTED_RESYNC_MS;
 	}
 	/* creates the admission charged that the caches do not show yet still count */
 	pending = quota_pending_keep(k8c_at(quota, "status"), seen, now, used, &expiry);
@@ -263,7 +272,7 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 	    json_object_size(k8c_at(quota, "status.used")) == json_object_size(masked) &&
 	    json_equal(k8c_at(quota, "status." QUOTA_PENDING_FIELD) ?: pending, pending)) {
 		if (!expiry)
-			k8c_ctrl_enqueue_after(c, key, RESYNC_MS);
+			k8c_ctrl_enqueue_after(c, key, resync);
 		return 0;
 	}
 	next = json_deep_copy(quota);
@@ -281,7 +290,7 @@ static int rq_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 		return k8c_error_wrap(err, "resourcequota %s: status update", key);
 	}
 	if (!expiry)
-		k8c_ctrl_enqueue_after(c, key, RESYNC_MS);
+		k8c_ctrl_enqueue_after(c, key, resync);
 	return 0;
 }
 

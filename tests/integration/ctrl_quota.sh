@@ -87,6 +87,20 @@ code=$(J -o "$D/out" -w '%{http_code}' -X POST -d '{"metadata":{"name":"rc2"},"s
 jq -e '.reason == "Forbidden" and .code == 403 and .details.kind == "replicationcontrollers" and .details.name == "rc2" and (.message | startswith("replicationcontrollers \"rc2\" is forbidden: exceeded quota: objects, requested: replicationcontrollers=1"))' "$D/out" >/dev/null ||
 	fail "rc Status: $(cat "$D/out")"
 
+# replica sets are counted as count/replicasets.apps (conformance "capture the life of a replica set")
+k create quota apps -n $NS --hard=count/replicasets.apps=1,count/deployments.apps=0 >/dev/null
+wait_used apps '.used["count/replicasets.apps"] == "0" and .used["count/deployments.apps"] == "0"'
+rs() { printf '{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"%s"},"spec":{"replicas":0,"selector":{"matchLabels":{"rs":"%s"}},"template":{"metadata":{"labels":{"rs":"%s"}},"spec":{"containers":[{"name":"c","image":"busybox:1"}]}}}}' "$1" "$1" "$1"; }
+rs rs1 | k apply -n $NS -f - >/dev/null
+wait_used apps '.used["count/replicasets.apps"] == "1"'
+expect_forbidden 'replicasets.apps "rs2" is forbidden: exceeded quota: apps, requested: count/replicasets.apps=1, used: count/replicasets.apps=1, limited: count/replicasets.apps=1' \
+	k apply -n $NS -f <(rs rs2)
+expect_forbidden 'deployments.apps "d1" is forbidden: exceeded quota: apps, requested: count/deployments.apps=1, used: count/deployments.apps=0, limited: count/deployments.apps=0' \
+	k create deployment d1 -n $NS --image=busybox:1
+k delete rs rs1 -n $NS >/dev/null
+wait_used apps '.used["count/replicasets.apps"] == "0" and (.k8cPendingCharges // {} | length) == 0'
+k delete quota apps -n $NS >/dev/null
+
 # --- Compute resources: pods must state what the quota constrains; usage released when pods end.
 k create quota compute -n $NS --hard=pods=3,requests.cpu=1,requests.memory=1Gi,limits.cpu=2,limits.memory=2Gi >/dev/null
 wait_used compute '.used.pods == "0" and .used["requests.cpu"] == "0"'
