@@ -9,6 +9,7 @@
  * The accounting itself is pure (quota_eval.c); this file reads the namespace's LimitRanges,
  * StorageClasses and ResourceQuotas from the store and answers 403 Forbidden with kube's text.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +88,119 @@ static json_t *objects_array(const struct stored_list *l)
 	return a;
 }
 
+/*
+ * Which namespaces have ResourceQuotas or LimitRanges, so that a create in a namespace without
+ * them (the common case) costs no store read: a count per namespace, loaded by one list and kept
+ * by a store watch drained before each use. The store publishes a write's events before it
+ * acknowledges the write, so the index holds every acknowledged create and delete.
+ */
+struct ns_index {
+	const char *prefix;
+	pthread_mutex_t lock;
+	struct store_watch *w;
+	json_t *counts; /* namespace -> number of objects */
+};
+
+static struct ns_index quota_index = {.prefix = "/registry/resourcequotas/",
+				      .lock = PTHREAD_MUTEX_INITIALIZER};
+static struct ns_index limits_index = {.prefix = "/registry/limitranges/",
+				       .lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void ns_index_reset(struct ns_index *x)
+{
+	store_watch_close(x->w);
+	x->w = NULL;
+	json_decref(x->counts);
+	x->counts = NULL;
+}
+
+/* The namespace of a key under the prefix, into buf; false when it has none. */
+static bool key_namespace(const struct ns_index *x, const char *key, char *buf, size_t len)
+{
+	const char *ns = key + strlen(x->prefix), *slash;
+
+	if (!store_key_has_prefix(key, x->prefix) || !(slash = strchr(ns, '/')) ||
+	    (size_t)(slash - ns) >= len)
+		return false;
+	memcpy(buf, ns, (size_t)(slash - ns));
+	buf[slash - ns] = 0;
+	return true;
+}
+
+static void ns_index_count(struct ns_index *x, const char *key, int delta)
+{
+	char ns[256];
+
+	if (key_namespace(x, key, ns, sizeof(ns)))
+		json_object_set_new(
+			x->counts, ns,
+			json_integer(json_integer_value(json_object_get(x->counts, ns)) + delta));
+}
+
+static int ns_index_load(struct store *store, struct ns_index *x, struct k8c_error *err)
+{
+	struct store_list l = {0};
+
+	if (store_list(store, x->prefix, 0, 0, NULL, &l, err) < 0)
+		return -1;
+	x->counts = json_object();
+	for (size_t i = 0; i < l.n; i++)
+		ns_index_count(x, l.items[i].key, 1);
+	if (store_watch(store, x->prefix, l.revision, &x->w, err) < 0) {
+		store_list_free(&l);
+		ns_index_reset(x);
+		return -1;
+	}
+	store_list_free(&l);
+	return 0;
+}
+
+static int ns_index_drain(struct ns_index *x, struct k8c_error *err)
+{
+	struct store_event *evs[64];
+	int n;
+
+	while ((n = store_watch_next(x->w, evs, 64, err)) > 0) {
+		for (int i = 0; i < n; i++) {
+			if (evs[i]->type == STORE_ADDED)
+				ns_index_count(x, evs[i]->key, 1);
+			else if (evs[i]->type == STORE_DELETED)
+				ns_index_count(x, evs[i]->key, -1);
+			store_event_unref(evs[i]);
+		}
+	}
+	return n;
+}
+
+/* Whether ns may hold objects of the index (true when the store cannot tell). */
+static bool ns_index_has(struct store *store, struct ns_index *x, const char *ns)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	bool has = true;
+
+	pthread_mutex_lock(&x->lock);
+	if (!x->w && ns_index_load(store, x, &err) < 0)
+		goto out;
+	if (ns_index_drain(x, &err) < 0) {
+		ns_index_reset(x); /* compacted under us: load again next time */
+		goto out;
+	}
+	has = json_integer_value(json_object_get(x->counts, ns)) > 0;
+out:
+	if (err.msg)
+		k8c_log(K8C_LOG_WARN, "quota admission index", "prefix=%s error=\"%s\"", x->prefix,
+			err.msg);
+	k8c_error_clear(&err);
+	pthread_mutex_unlock(&x->lock);
+	return has;
+}
+
+void api_quota_free(void)
+{
+	ns_index_reset(&quota_index);
+	ns_index_reset(&limits_index);
+}
+
 /* admission.NewForbidden: `pods "web" is forbidden: <msg>`. */
 static void send_forbidden(h2o_req_t *req, const struct api_resource *r, const char *name,
 			   const char *msg)
@@ -125,6 +239,8 @@ int api_admission_mutate(struct api *api, h2o_req_t *req, const struct api_resou
 		_cleanup_json_ json_t *ranges = NULL;
 		_cleanup_free_ char *msg = NULL;
 
+		if (!ns_index_has(api->store, &limits_index, ns))
+			return 0;
 		if (list_objects(api->store, "", "limitranges", ns, &l, &err) < 0) {
 			send_error(req, &err);
 			return -1;
@@ -174,6 +290,8 @@ static int limits_validate(struct api *api, h2o_req_t *req, const struct api_res
 	int rc;
 
 	if (!(core(r, "pods") && !old) && !core(r, "persistentvolumeclaims"))
+		return 0;
+	if (!ns_index_has(api->store, &limits_index, ns))
 		return 0;
 	if (list_objects(api->store, "", "limitranges", ns, &l, &err) < 0) {
 		send_error(req, &err);
@@ -240,6 +358,8 @@ static int quota_admit(struct api *api, h2o_req_t *req, const struct api_resourc
 	time_t now = time(NULL);
 
 	if (old && !quota_handles_update(r->group, r->resource))
+		return 0;
+	if (!ns_index_has(api->store, &quota_index, ns))
 		return 0;
 	for (int attempt = 0; attempt < CHARGE_ATTEMPTS; attempt++) {
 		struct stored_list l;

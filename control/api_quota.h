@@ -29,4 +29,7 @@ int api_admission_validate(struct api *api, h2o_req_t *req, const struct api_res
 			   const char *ns, const char *name, const json_t *obj, const json_t *old,
 			   bool dry);
 
+/* Release the admission's store watches (before store_close()). */
+void api_quota_free(void);
+
 #endif
