@@ -645,39 +645,34 @@ int image_manifest_parse(const void *buf, size_t len, const char *media_type, js
 			 struct k8c_error *err)
 {
 	json_error_t jerr;
-	json_t *m = json_loadb(buf, len, 0, &jerr);
-	const char *mt;
+	_cleanup_json_ json_t *m = json_loadb(buf, len, 0, &jerr);
+	_cleanup_free_ char *mt = NULL;
+	const char *v;
 
-	if (!m || !json_is_object(m)) {
-		json_decref(m);
-		return k8c_error_set(err, EINVAL, "manifest is not a JSON object: %s",
-				     m ? "" : jerr.text);
-	}
-	mt = json_string_value(json_object_get(m, "mediaType"));
-	if (!mt)
-		mt = media_type;
-	if (!mt || !*mt)
-		mt = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+	if (!m || !json_is_object(m))
+		return k8c_error_set(err, EINVAL, "manifest is not a JSON object%s%s",
+				     m ? "" : ": ", m ? "" : jerr.text);
+	v = json_string_value(json_object_get(m, "mediaType"));
+	if (!v || !*v)
+		v = media_type;
+	if (!v || !*v)
+		v = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+	mt = k8c_xstrdup(v);
 	if (json_integer_value(json_object_get(m, "schemaVersion")) == 1 ||
 	    (strcmp(mt, MT_OCI_INDEX) && strcmp(mt, MT_OCI_MANIFEST) &&
-	     strcmp(mt, MT_DOCKER_LIST) && strcmp(mt, MT_DOCKER_MANIFEST))) {
-		json_decref(m);
+	     strcmp(mt, MT_DOCKER_LIST) && strcmp(mt, MT_DOCKER_MANIFEST)))
 		return k8c_error_set(
 			err, EINVAL,
 			"unsupported manifest media type %s (Docker schema 1 and other "
 			"formats are not supported)",
 			mt);
-	}
-	if (!json_object_get(m, "mediaType"))
-		json_object_set_new(m, "mediaType", json_string(mt));
+	json_object_set_new(m, "mediaType", json_string(mt));
 	if (is_index_type(mt) ? !json_is_array(json_object_get(m, "manifests"))
 			      : (!json_is_object(json_object_get(m, "config")) ||
-				 !json_is_array(json_object_get(m, "layers")))) {
-		json_decref(m);
+				 !json_is_array(json_object_get(m, "layers"))))
 		return k8c_error_set(err, EINVAL, "%s without %s", mt,
 				     is_index_type(mt) ? "manifests" : "config and layers");
-	}
-	*out = m;
+	*out = k8c_steal_ptr(m);
 	return 0;
 }
 
@@ -778,6 +773,11 @@ static int layer_ensure(struct k8c_image_store *s, const char *digest, const cha
 		if (e == EEXIST || e == ENOTEMPTY)
 			return 0;
 		return k8c_error_errno(err, EIO, e, "layer %s: rename into place", digest);
+	}
+	{
+		_cleanup_free_ char *layers = k8c_xasprintf("%s/layers", s->root);
+
+		fsync_dir(layers);
 	}
 	return 0;
 }

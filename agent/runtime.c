@@ -216,7 +216,17 @@ static void runc_msg(const char *text, char *buf, size_t size)
 
 		m += 5;
 		end = strrchr(m, '"');
-		snprintf(buf, size, "%.*s", (int)(end && end > m ? end - m : (long)strlen(m)), m);
+		if (!end || end < m)
+			end = m + strlen(m);
+		/* unquote logrus' \" and \\ */
+		size_t o = 0;
+
+		for (; m < end && o + 1 < size; m++) {
+			if (*m == '\\' && m + 1 < end && (m[1] == '"' || m[1] == '\\'))
+				m++;
+			buf[o++] = *m;
+		}
+		buf[o] = 0;
 	} else {
 		snprintf(buf, size, "%s", *text ? text : "no output");
 	}
@@ -629,10 +639,15 @@ static json_t *spec_json(struct k8c_runtime *rt, const struct k8c_container_spec
 			json_object_set_new(cpu, "period", json_integer(spec->cpu_period_us));
 		json_object_set_new(res, "cpu", cpu);
 	}
-	if (spec->memory_limit_bytes > 0)
-		json_object_set_new(
-			res, "memory",
-			json_pack("{s:I}", "limit", (json_int_t)spec->memory_limit_bytes));
+	if (spec->memory_limit_bytes > 0) {
+		json_t *mem = json_pack("{s:I}", "limit", (json_int_t)spec->memory_limit_bytes);
+
+		/* no swap beyond the limit, as the kubelet asks (memory+swap = limit) where the
+		 * kernel accounts swap */
+		if (access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0)
+			json_object_set_new(mem, "swap", json_integer(spec->memory_limit_bytes));
+		json_object_set_new(res, "memory", mem);
+	}
 
 	linux_ = json_pack("{s:o,s:s,s:o}", "namespaces", ns, "cgroupsPath", cg, "resources", res);
 	if (!spec->privileged) {
@@ -669,6 +684,8 @@ static int mount_rootfs(struct k8c_runtime *rt, const struct k8c_container_spec 
 
 		if (strchr(l, ':') || strchr(l, ','))
 			return k8c_error_set(err, EINVAL, "layer path %s has ':' or ','", l);
+		if (access(l, F_OK) < 0)
+			return k8c_error_errno(err, errno, errno, "layer %s", l);
 		strcat(lower, l);
 		if (i > 0)
 			strcat(lower, ":");
@@ -819,27 +836,15 @@ fail:
 
 /* ---- status ------------------------------------------------------------------------------- */
 
-static bool shim_alive(pid_t pid)
+/* The shim of that record still runs (not exited, not a zombie, its pid not reused). */
+static bool shim_alive(const struct k8c_shim_state *ss)
 {
-	char path[64], comm[32] = "";
-	_cleanup_fclose_ FILE *f = NULL;
+	unsigned long long t;
 
-	if (pid <= 0)
+	if (ss->shim_pid <= 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (!f || !fgets(comm, sizeof(comm), f))
-		return false;
-	/* a zombie shim has exited; its pid may also have been reused by another program */
-	if (strncmp(comm, "k8c-shim", 8) != 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	_cleanup_fclose_ FILE *s = fopen(path, "re");
-	char line[512];
-	if (!s || !fgets(line, sizeof(line), s))
-		return false;
-	char *p = strrchr(line, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	t = k8c_proc_start_time(ss->shim_pid);
+	return t != 0 && t == ss->shim_start;
 }
 
 static int read_shim_state(struct k8c_runtime *rt, const char *id, struct k8c_shim_state *ss)
@@ -876,7 +881,7 @@ int k8c_container_status(struct k8c_runtime *rt, const char *id, struct k8c_cont
 			snprintf(st->reason, sizeof(st->reason), "%s", ss.reason);
 			return 0;
 		}
-		if (shim_alive(ss.shim_pid)) {
+		if (shim_alive(&ss)) {
 			st->state = ss.state;
 			return 0;
 		}
@@ -914,6 +919,19 @@ int k8c_container_status(struct k8c_runtime *rt, const char *id, struct k8c_cont
 	return 0;
 }
 
+/* Hand a local error to the caller's err (which may be NULL); returns -1. */
+static int move_error(struct k8c_error *err, struct k8c_error *from)
+{
+	if (!err) {
+		k8c_error_clear(from);
+		return -1;
+	}
+	k8c_error_clear(err);
+	*err = *from;
+	from->msg = NULL;
+	return -1;
+}
+
 /* ---- kill, remove, list ------------------------------------------------------------------- */
 
 int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k8c_error *err)
@@ -931,6 +949,9 @@ int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k
 	if (k8c_container_status(rt, id, &st, &serr) == 0 && st.state == K8C_CTR_EXITED) {
 		k8c_error_clear(err);
 		return 0;
+	}
+	if (serr.code == ENOENT) {
+		return move_error(err, &serr);
 	}
 	k8c_error_clear(&serr);
 	return k8c_error_wrap(err, "container %s: signal %d", id, sig);
@@ -1045,13 +1066,13 @@ int k8c_container_remove(struct k8c_runtime *rt, const char *id, struct k8c_erro
 	 * 2 s at most, then it is ended): runc delete --force of a running container polls for its
 	 * death and takes 100 ms here, a kill and a delete of the stopped one a third of that.
 	 */
-	if (have_shim && ss.shim_pid > 0 && shim_alive(ss.shim_pid)) {
+	if (have_shim && ss.shim_pid > 0 && shim_alive(&ss)) {
 		if (access(runc_state, F_OK) == 0)
 			runc_run(rt, (const char *const[]){"kill", id, "9", NULL}, NULL, &derr);
 		k8c_error_clear(&derr);
-		for (int i = 0; i < 2000 && shim_alive(ss.shim_pid); i++)
+		for (int i = 0; i < 2000 && shim_alive(&ss); i++)
 			usleep(1000);
-		if (shim_alive(ss.shim_pid)) {
+		if (shim_alive(&ss)) {
 			k8c_log_warn("shim did not exit after its container was killed, ending it",
 				     "container=%s shim_pid=%d", id, (int)ss.shim_pid);
 			kill(ss.shim_pid, SIGKILL);
@@ -1062,8 +1083,7 @@ int k8c_container_remove(struct k8c_runtime *rt, const char *id, struct k8c_erro
 	    runc_run(rt, (const char *const[]){"delete", "--force", id, NULL}, NULL, &derr) < 0 &&
 	    access(runc_state, F_OK) == 0) {
 		k8c_error_wrap(&derr, "container %s", id);
-		*err = derr;
-		return -1;
+		return move_error(err, &derr);
 	}
 	k8c_error_clear(&derr);
 	if (is_mountpoint(rootfs) && umount2(rootfs, 0) < 0) {

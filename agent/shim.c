@@ -364,6 +364,18 @@ static void drain_msg(int fd, char *msg, size_t size)
 		end = strrchr(m, '"');
 		if (end)
 			*end = 0;
+		/* logrus quotes: \" and \\ */
+		char *w = m;
+
+		for (char *r = m; *r; r++) {
+			if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+				r++;
+			*w++ = *r;
+		}
+		*w = 0;
+		/* "runc create: runc create failed: x" says it twice */
+		if (strncmp(m, "runc create failed: ", 20) == 0)
+			m += 20;
 		snprintf(msg, size, "%.*s", (int)(size - 1), m);
 	} else {
 		snprintf(msg, size, "%.*s", (int)(size - 1), len ? text : "no output");
@@ -443,6 +455,7 @@ static int run(void)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	g.st.shim_pid = getpid();
+	g.st.shim_start = k8c_proc_start_time(g.st.shim_pid);
 	g.st.state = K8C_CTR_CREATED;
 	g.st.created_ns = now_ns();
 	save_state();

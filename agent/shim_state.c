@@ -47,10 +47,11 @@ int k8c_write_atomic(const char *path, const char *data, size_t len)
 int k8c_shim_state_write(const char *path, const struct k8c_shim_state *ss)
 {
 	_cleanup_json_ json_t *doc = json_pack(
-		"{s:s,s:i,s:i,s:I,s:I,s:I,s:i,s:s}", "state", state_names[ss->state], "shim_pid",
-		(int)ss->shim_pid, "pid", (int)ss->pid, "created_ns", (json_int_t)ss->created_ns,
-		"started_ns", (json_int_t)ss->started_ns, "finished_ns",
-		(json_int_t)ss->finished_ns, "exit_code", ss->exit_code, "reason", ss->reason);
+		"{s:s,s:i,s:I,s:i,s:I,s:I,s:I,s:i,s:s}", "state", state_names[ss->state],
+		"shim_pid", (int)ss->shim_pid, "shim_start", (json_int_t)ss->shim_start, "pid",
+		(int)ss->pid, "created_ns", (json_int_t)ss->created_ns, "started_ns",
+		(json_int_t)ss->started_ns, "finished_ns", (json_int_t)ss->finished_ns, "exit_code",
+		ss->exit_code, "reason", ss->reason);
 	_cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT);
 
 	return k8c_write_atomic(path, text, strlen(text));
@@ -70,6 +71,7 @@ int k8c_shim_state_read(const char *path, struct k8c_shim_state *ss)
 		if (strcmp(state, state_names[i]) == 0)
 			ss->state = (enum k8c_container_state)i;
 	ss->shim_pid = (pid_t)json_integer_value(json_object_get(doc, "shim_pid"));
+	ss->shim_start = (unsigned long long)json_integer_value(json_object_get(doc, "shim_start"));
 	ss->pid = (pid_t)json_integer_value(json_object_get(doc, "pid"));
 	ss->created_ns = json_integer_value(json_object_get(doc, "created_ns"));
 	ss->started_ns = json_integer_value(json_object_get(doc, "started_ns"));
@@ -77,5 +79,28 @@ int k8c_shim_state_read(const char *path, struct k8c_shim_state *ss)
 	ss->exit_code = (int)json_integer_value(json_object_get(doc, "exit_code"));
 	reason = json_string_value(json_object_get(doc, "reason"));
 	snprintf(ss->reason, sizeof(ss->reason), "%s", reason ? reason : "");
+	return 0;
+}
+
+unsigned long long k8c_proc_start_time(pid_t pid)
+{
+	char path[64], line[1024], *p, *save = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	int field = 3;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f || !fgets(line, sizeof(line), f))
+		return 0;
+	/* after "pid (comm)": field 3 is the state, field 22 the start time */
+	p = strrchr(line, ')');
+	if (!p)
+		return 0;
+	for (char *t = strtok_r(p + 1, " ", &save); t; t = strtok_r(NULL, " ", &save), field++) {
+		if (field == 3 && (*t == 'Z' || *t == 'X'))
+			return 0;
+		if (field == 22)
+			return strtoull(t, NULL, 10);
+	}
 	return 0;
 }

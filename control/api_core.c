@@ -1010,6 +1010,47 @@ static void requests_from_limits(json_t *c)
 	}
 }
 
+/* Whether one of the tolerations tolerates a NoExecute taint `key` with no value. */
+static bool tolerates_noexecute(const json_t *tols, const char *key)
+{
+	json_t *t;
+	size_t i;
+
+	json_array_foreach(tols, i, t)
+	{
+		const char *k = api_jstr(t, "key"), *op = api_jstr(t, "operator");
+		const char *eff = api_jstr(t, "effect"), *val = api_jstr(t, "value");
+
+		if (eff && *eff && strcmp(eff, "NoExecute") != 0)
+			continue;
+		if (op && strcmp(op, "Exists") == 0) {
+			if (!k || !*k || strcmp(k, key) == 0)
+				return true;
+		} else if (k && strcmp(k, key) == 0 && (!val || !*val)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * kube's DefaultTolerationSeconds admission: a pod that does not tolerate the NoExecute taint
+ * `key` (node.kubernetes.io/not-ready, /unreachable) gets a toleration of it for 300 s.
+ */
+static void default_toleration(json_t *spec, const char *key)
+{
+	json_t *tols = json_object_get(spec, "tolerations");
+
+	if (!json_is_array(tols)) {
+		tols = json_array();
+		json_object_set_new(spec, "tolerations", tols);
+	}
+	if (!tolerates_noexecute(tols, key))
+		json_array_append_new(tols, json_pack("{s:s, s:s, s:s, s:I}", "key", key,
+						      "operator", "Exists", "effect", "NoExecute",
+						      "tolerationSeconds", (json_int_t)300));
+}
+
 static void pod_defaults(json_t *obj)
 {
 	static const char *const lists[] = {"containers", "initContainers", NULL};
@@ -1022,14 +1063,8 @@ static void pod_defaults(json_t *obj)
 		json_object_set_new(spec, "enableServiceLinks", json_true());
 	api_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
 	api_default_int(spec, "priority", 0);
-	if (!json_object_get(spec, "tolerations"))
-		json_object_set_new(
-			spec, "tolerations",
-			json_pack("[{s:s, s:s, s:s, s:I}, {s:s, s:s, s:s, s:I}]", "key",
-				  "node.kubernetes.io/not-ready", "operator", "Exists", "effect",
-				  "NoExecute", "tolerationSeconds", (json_int_t)300, "key",
-				  "node.kubernetes.io/unreachable", "operator", "Exists", "effect",
-				  "NoExecute", "tolerationSeconds", (json_int_t)300));
+	default_toleration(spec, "node.kubernetes.io/not-ready");
+	default_toleration(spec, "node.kubernetes.io/unreachable");
 	api_default_str(spec, "serviceAccountName", "default");
 	api_default_str(spec, "serviceAccount", api_jstr(spec, "serviceAccountName"));
 	for (const char *const *l = lists; *l; l++) {

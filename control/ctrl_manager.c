@@ -17,6 +17,9 @@ struct ctrl_config ctrl_config = {
 const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_serviceaccount_def,
 	&ctrl_serviceaccount_token_def,
+	&ctrl_nodeipam_def,
+	&ctrl_nodelifecycle_def,
+	&ctrl_garbagecollector_def,
 	&ctrl_resourcequota_def,
 	&ctrl_volume_def,
 	NULL,

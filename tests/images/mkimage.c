@@ -17,6 +17,8 @@
  *   text PATH MODE TEXT        a file holding TEXT ("\n" for newlines)
  *   symlink PATH TARGET
  *   applets BUSYBOX DEST       a symlink to DEST for each applet of `BUSYBOX --list-full`
+ *   whiteout PATH              PATH is deleted (the AUFS-style ".wh.NAME" entry images carry)
+ *   opaque DIR                 DIR hides what lower layers have in it (".wh..wh..opq")
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -384,6 +386,20 @@ static void spec_line(struct image *img, const char *spec, char *line)
 			archive_entry_set_size(e, (la_int64_t)b.len);
 			layer_write(&img->cur, e, b.p, b.len);
 			free(b.p);
+		} else if (strcmp(kw, "whiteout") == 0 || strcmp(kw, "opaque") == 0) {
+			char *slash = strrchr(rel, '/'), *wh;
+			struct archive_entry *e;
+
+			if (kw[0] == 'w' &&
+			    asprintf(&wh, "%.*s.wh.%s", slash ? (int)(slash - rel + 1) : 0, rel,
+				     slash ? slash + 1 : rel) < 0)
+				die("asprintf");
+			if (kw[0] == 'o' && asprintf(&wh, "%s/.wh..wh..opq", rel) < 0)
+				die("asprintf");
+			e = entry_new(wh, AE_IFREG, 0644);
+			archive_entry_set_size(e, 0);
+			layer_write(&img->cur, e, NULL, 0);
+			free(wh);
 		} else if (strcmp(kw, "symlink") == 0) {
 			struct archive_entry *e = entry_new(rel, AE_IFLNK, 0777);
 

@@ -84,6 +84,24 @@ before=$(snapshot)
 K import "$IMAGES/busybox.tar"
 [[ $(snapshot) == "$before" ]] || fail "a second import changed the store"
 
+log "whiteouts through overlayfs: a file deleted and a directory made opaque by an upper layer"
+MKIMAGE=$(realpath -m "$BIN/../tests/k8c_mkimage")
+[[ -x $MKIMAGE ]] || fail "$MKIMAGE not built"
+printf '%s\n' 'ref example.com/whiteouts:1' layer 'text /data/a 0644 a' 'text /data/b 0644 b' \
+	'text /keep/x 0644 x' layer 'whiteout /data/a' 'dir /keep 0755' 'opaque /keep' \
+	'text /keep/y 0644 y' >"$D/wh.spec"
+"$MKIMAGE" "$D/wh.spec" "$D/wh.tar" >/dev/null
+K import "$D/wh.tar"
+mapfile -t wl < <(layers example.com/whiteouts:1)
+[[ $(stat -c '%F %t:%T' "${wl[1]}/data/a") == "character special file 0:0" ]] ||
+	fail "whiteout: $(stat -c '%F %t:%T' "${wl[1]}/data/a")"
+# A read-only overlay of the two layers (upper first), in a mount namespace of its own.
+mkdir "$D/mnt"
+seen=$(unshare -m sh -c "mount -t overlay overlay -o 'lowerdir=${wl[1]}:${wl[0]}' '$D/mnt' &&
+	cd '$D/mnt' && find . -type f | sort | tr '\n' ' '")
+[[ $seen == "./data/b ./keep/y " ]] || fail "overlay of the layers shows: $seen"
+K rm example.com/whiteouts:1
+
 log "docker-archive (docker save format, made by skopeo)"
 skopeo --insecure-policy copy -q "oci-archive:$IMAGES/netserver.tar" \
 	"docker-archive:$D/ns-docker.tar:k8c.io/netserver:docker"
@@ -244,3 +262,35 @@ expect_fail "pull access denied" K pull --creds k8c:wrong "$REG/private/netserve
 K pull --creds k8c:s3cret "$REG/private/netserver:1"
 K inspect "$REG/private/netserver:1" | jq -e '.layers | length == 2' >/dev/null || fail "authenticated pull"
 (($(count "$S/tmp") == 0)) || fail "pulls left files in tmp/: $(ls "$S/tmp")"
+
+log "pull with Bearer token auth (docker-registry token auth, image_token_server.py)"
+S=$D/store5
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/token.key" -out "$D/token.crt" -days 1 \
+	-subj /CN=k8c-token 2>/dev/null
+tport=$(free_port)
+$PY "$(dirname "$0")/image_token_server.py" "$tport" "$D/token.key" "$D/token.crt" k8c-issuer \
+	k8c:s3cret 2>"$D/token.log" &
+PIDS+=($!)
+registry token "auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: k8c-registry
+    issuer: k8c-issuer
+    rootcertbundle: $D/token.crt"
+for ((i = 0; i < 100; i++)); do
+	curl -s -o /dev/null "http://127.0.0.1:$tport/token" && break
+	sleep 0.1
+done
+curl -s -D - -o /dev/null "http://$REG/v2/" | grep -qi '^www-authenticate: Bearer' || fail "no Bearer challenge"
+for repo in public/busybox private/busybox; do
+	skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds k8c:s3cret \
+		"oci-archive:$IMAGES/busybox.tar" "docker://$REG/$repo:1"
+done
+K pull "$REG/public/busybox:1"
+chroot "$(layers "$REG/public/busybox:1")" /bin/true || fail "token-pulled busybox does not run"
+expect_fail "pull access denied" K pull "$REG/private/busybox:1"
+expect_fail "failed to fetch oauth token" K pull --creds k8c:wrong "$REG/private/busybox:1"
+K pull --creds k8c:s3cret "$REG/private/busybox:1"
+[[ $(layers "$REG/private/busybox:1") == "$(layers "$REG/public/busybox:1")" ]] || fail "token pulls"
+grep -q 'GET /token?scope=repository%3Aprivate%2Fbusybox%3Apull&service=k8c-registry' "$D/token.log" ||
+	fail "no token request with the pull scope: $(cat "$D/token.log")"

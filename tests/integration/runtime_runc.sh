@@ -96,6 +96,26 @@ assert_eq "stderr line" "to-stderr" "$(grep ' stderr ' "$LOGS/who.log" | cut -d'
 assert_match "CRI log line format" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z stdout F bar ' "$(head -1 "$LOGS/who.log")"
 assert_eq "exit 0 -> Completed" "exited 0 Completed" "$(st who '"\(.state) \(.exit_code) \(.reason)"')"
 
+log "layers: the image store's busybox (when built) at the bottom, the top layer wins"
+IMG_TAR=$OURS_DIR/../images/busybox.tar
+bottom=$LOWER
+if [[ -x $OURS_DIR/k8c && -f $IMG_TAR ]]; then
+	"$OURS_DIR/k8c" image --root "$BASE/images" import "$IMG_TAR" --ref busybox:rt-test >/dev/null
+	bottom=$("$OURS_DIR/k8c" image --root "$BASE/images" inspect busybox:rt-test | jq -r '.layers | join(":")')
+else
+	log "(no image store build: our busybox lowerdir instead)"
+fi
+mkdir -p "$BASE/l1/etc" "$BASE/l2/etc"
+echo low >"$BASE/l1/etc/msg"
+echo high >"$BASE/l2/etc/msg"
+echo only-low >"$BASE/l1/etc/low"
+"${RT[@]}" start layers --rootfs "$bottom:$BASE/l1:$BASE/l2" --log "$LOGS/layers.log" --netns "$NSPATH" -- \
+	/bin/sh -c 'echo "$(cat /etc/msg) $(cat /etc/low)" > /etc/written; cat /etc/written'
+waitx layers
+assert_eq "top layer first, lower ones visible" "high only-low" "$(logtext layers)"
+assert_eq "writes go to the container's upper dir" "high only-low" "$(cat "$STATE/layers/upper/etc/written")"
+assert_eq "layers untouched" "low " "$(cat "$BASE/l1/etc/msg") $(ls "$BASE/l2/etc/written" 2>/dev/null)"
+
 log "partial lines (16 KiB) and an unterminated last line"
 start part -- /bin/sh -c 'head -c 40000 /dev/zero | tr "\0" a; echo; printf tail'
 waitx part
@@ -118,6 +138,17 @@ seqs=$(cat $(find "$LOGS" -name 'rot.log.*' | LC_ALL=C sort) "$LOGS/rot.log" | a
 first=$(head -1 <<<"$seqs")
 assert_eq "kept lines are consecutive up to 300" "$(seq "$first" 300 | tr '\n' ' ')" "$(tr '\n' ' ' <<<"$seqs")"
 
+log "SIGUSR1 reopens the log file (after it was moved away)"
+start tick -- /bin/sh -c 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.05; done'
+for ((i = 0; i < 100; i++)); do [[ -s $LOGS/tick.log ]] && break; sleep 0.05; done
+mv "$LOGS/tick.log" "$LOGS/tick.moved"
+kill -USR1 "$(jq -r .shim_pid "$STATE/tick/shim.json")"
+for ((i = 0; i < 100; i++)); do [[ -s $LOGS/tick.log ]] && break; sleep 0.05; done
+"${RT[@]}" remove tick
+last_moved=$(tail -1 "$LOGS/tick.moved" | awk '{print $5}')
+first_new=$(head -1 "$LOGS/tick.log" | awk '{print $5}')
+assert_eq "the reopened file continues where the moved one ended" "$((last_moved + 1))" "$first_new"
+
 log "exit codes: 3, SIGKILL -> 137, SIGTERM caught -> 7"
 start three -- /bin/sh -c 'exit 3'
 start k9 -- /bin/sleep 1000
@@ -137,6 +168,11 @@ assert_ok "kill of an exited container succeeds" "${RT[@]}" kill k9 9
 assert_match "finished after started" true "$(st k9 '.finished_ns > .started_ns and .started_ns >= .created_ns')"
 assert_fails "a command that does not exist fails to start" start nocmd -- /bin/no-such-command
 assert_eq "and leaves no bundle" "" "$(ls "$STATE" | grep nocmd || true)"
+assert_fails "a network namespace that does not exist fails the start" \
+	"${RT[@]}" start nonet --rootfs "$LOWER" --log "$LOGS/nonet.log" --netns /var/run/netns/no-such-ns-$TAG -- /bin/true
+assert_fails "a layer that does not exist fails the start" start nolayer --rootfs "$BASE/no-such-layer" -- /bin/true
+assert_fails "a second container with the same id fails" start three -- /bin/true
+assert_eq "and leaves the first one alone" "3" "$(st three .exit_code)"
 
 log "OOM kill, a tty, stdin kept open"
 start oom --memory 16777216 -- /bin/sh -c 'x=$(head -c 50000000 /dev/zero | tr "\0" a)'
@@ -180,6 +216,8 @@ start mem --memory 33554432 --cpu-shares 512 --cpu-quota 50000 --cpu-period 1000
 for ((i = 0; i < 100; i++)); do [[ $(grep -c . "$LOGS/mem.log" 2>/dev/null) -ge 5 ]] && break; sleep 0.05; done
 assert_eq "limit inside" "33554432 root-readonly tmp-writable hello-bind bind-readonly" "$(logtext mem | tr '\n' ' ' | sed 's/ $//')"
 assert_eq "memory limit in the host's cgroup" 33554432 "$(cat /sys/fs/cgroup/memory$CGP/mem/memory.limit_in_bytes)"
+[[ -e /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]] &&
+	assert_eq "no swap beyond the limit" 33554432 "$(cat /sys/fs/cgroup/memory$CGP/mem/memory.memsw.limit_in_bytes)"
 assert_eq "cpu shares" 512 "$(cat /sys/fs/cgroup/cpu$CGP/mem/cpu.shares)"
 assert_eq "cpu quota" 50000 "$(cat /sys/fs/cgroup/cpu$CGP/mem/cpu.cfs_quota_us)"
 
@@ -203,6 +241,9 @@ assert_eq "status from a new process" running "$(st mem .state)"
 kill -9 "$spid"
 for ((i = 0; i < 100; i++)); do [[ $(awk '{print $3}' "/proc/$spid/stat" 2>/dev/null) =~ ^(Z|)$ ]] && break; sleep 0.05; done
 assert_eq "with the shim dead, runc says running" "running $cpid" "$(st mem '"\(.state) \(.pid)"')"
+"${RT[@]}" kill mem 9
+for ((i = 0; i < 100; i++)); do [[ $(st mem .state) == exited ]] && break; sleep 0.05; done
+assert_eq "its exit then is runc's stopped, code unknown" "exited 255 Error" "$(st mem '"\(.state) \(.exit_code) \(.reason)"')"
 assert_ok "remove without a shim" "${RT[@]}" remove mem
 # (a zombie until this machine's init reaps it: the shim that would have was killed)
 assert_match "container process gone" '^(Z|)$' "$(awk '{print $3}' "/proc/$cpid/stat" 2>/dev/null)"
@@ -210,7 +251,7 @@ assert_fails "status after remove" "${RT[@]}" status mem
 assert_ok "remove is idempotent" "${RT[@]}" remove mem
 
 log "list for adoption"
-assert_eq "list" "k15 k9 net noin oom part rot three tty who" "$("${RT[@]}" list | sort | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "list" "k15 k9 layers net noin oom part rot three tty who" "$("${RT[@]}" list | sort | tr '\n' ' ' | sed 's/ $//')"
 for id in $("${RT[@]}" list); do "${RT[@]}" remove "$id"; done
 assert_eq "nothing left after removes" "$BEFORE" "$(leaks)"
 
