@@ -22,7 +22,7 @@
 #include "quota_eval.h"
 
 /* Attempts of the quota charge when quotas change under it (kube retries 3 times). */
-#define CHARGE_ATTEMPTS 8
+#define CHARGE_ATTEMPTS 16
 
 /* One stored object with its key and mod_revision. */
 struct stored {
@@ -416,9 +416,10 @@ static int quota_admit(struct api *api, h2o_req_t *req, const struct api_resourc
 		if (!retry)
 			return 0;
 	}
-	send_forbidden(req, r, name,
-		       "Operation cannot be fulfilled on resourcequotas: the object has been "
-		       "modified; please apply your changes to the latest version and try again");
+	/* as kube, the last conflict of the quota's update is the answer */
+	api_send_status(req, 409, "Conflict", json_pack("{s:s}", "kind", "resourcequotas"),
+			"Operation cannot be fulfilled on resourcequotas: the object has been "
+			"modified; please apply your changes to the latest version and try again");
 	return -1;
 }
 
