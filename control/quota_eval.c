@@ -9,6 +9,7 @@
 
 #include "quota_eval.h"
 
+#include "api_registry.h"
 #include "api_validate.h"
 #include "cleanup.h"
 #include "objutil.h"
@@ -551,6 +552,105 @@ bool quota_matches(const json_t *quota, const char *group, const char *resource,
 	json_object_foreach(k8c_at(quota, "status.hard"), k,
 			    v) if (quota_tracks(group, resource, k)) tracked = true;
 	return tracked && quota_scopes_match(quota, group, resource, obj);
+}
+
+/* Validation of a quota's scopes. */
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (is(s, *list))
+			return true;
+	return false;
+}
+
+void quota_validate_scopes(const json_t *quota, json_t *causes)
+{
+	static const char *const scopes[] = {"Terminating",
+					     "NotTerminating",
+					     "BestEffort",
+					     "NotBestEffort",
+					     "PriorityClass",
+					     "CrossNamespacePodAffinity",
+					     NULL};
+	static const char *const standard[] = {"cpu",
+					       "memory",
+					       "ephemeral-storage",
+					       "requests.cpu",
+					       "requests.memory",
+					       "requests.storage",
+					       "requests.ephemeral-storage",
+					       "limits.cpu",
+					       "limits.memory",
+					       "limits.ephemeral-storage",
+					       "pods",
+					       "services",
+					       "replicationcontrollers",
+					       "resourcequotas",
+					       "secrets",
+					       "persistentvolumeclaims",
+					       "configmaps",
+					       "services.nodeports",
+					       "services.loadbalancers",
+					       NULL};
+	static const char *const compute[] = {
+		"pods",		 "cpu",		 "memory",	    "limits.cpu",
+		"limits.memory", "requests.cpu", "requests.memory", NULL};
+	json_t *list = k8c_at(quota, "spec.scopes"), *v;
+	size_t i, n_hard;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!json_array_size(list))
+		return;
+	/* the value as Go's %#v of []core.ResourceQuotaScope */
+	f = open_memstream(&text, &len);
+	fputs("[]core.ResourceQuotaScope{", f);
+	json_array_foreach(list, i, v)
+		fprintf(f, "%s\"%s\"", i ? ", " : "", json_string_value(v) ?: "");
+	fputc('}', f);
+	fclose(f);
+	_cleanup_free_ const char **hard = sorted_keys(k8c_at(quota, "spec.hard"), &n_hard);
+
+	json_array_foreach(list, i, v)
+	{
+		const char *scope = json_string_value(v);
+
+		if (!in_list(scope, scopes))
+			api_cause_add(causes, "FieldValueInvalid", "spec.scopes",
+				      "Invalid value: %s: unsupported scope", text);
+		for (size_t h = 0; h < n_hard; h++) {
+			bool ok = true;
+
+			if (!in_list(hard[h], standard))
+				continue;
+			if (is(scope, "BestEffort"))
+				ok = is(hard[h], "pods");
+			else if (in_list(scope, scopes))
+				ok = in_list(hard[h], compute);
+			if (!ok)
+				api_cause_add(causes, "FieldValueInvalid", "spec.scopes",
+					      "Invalid value: %s: unsupported scope applied to "
+					      "resource",
+					      text);
+		}
+	}
+	static const char *const pairs[][2] = {{"BestEffort", "NotBestEffort"},
+					       {"Terminating", "NotTerminating"}};
+	for (size_t p = 0; p < 2; p++) {
+		bool a = false, b = false;
+
+		json_array_foreach(list, i, v)
+		{
+			a = a || is(json_string_value(v), pairs[p][0]);
+			b = b || is(json_string_value(v), pairs[p][1]);
+		}
+		if (a && b)
+			api_cause_add(causes, "FieldValueInvalid", "spec.scopes",
+				      "Invalid value: %s: conflicting scopes", text);
+	}
+	free(text);
 }
 
 /* Admission. */

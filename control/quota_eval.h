@@ -41,6 +41,14 @@ bool quota_scopes_match(const json_t *quota, const char *group, const char *reso
 /* Whether the quota applies: it tracks one of the names of its status.hard, and scopes match. */
 bool quota_matches(const json_t *quota, const char *group, const char *resource, const json_t *obj);
 
+/*
+ * ValidateResourceQuotaSpec's scope rules, as causes: "unsupported scope", "unsupported scope
+ * applied to resource" (BestEffort: only pods; the other pod scopes: pods and compute
+ * resources), "conflicting scopes" (BestEffort with NotBestEffort, Terminating with
+ * NotTerminating).
+ */
+void quota_validate_scopes(const json_t *quota, json_t *causes);
+
 /* a += b for every name of b (a keeps the format of its nonzero values). */
 void quota_list_add(json_t *a, const json_t *b);
 /* a - b, names of a only, never below zero (a new list). */

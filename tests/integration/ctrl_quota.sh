@@ -135,6 +135,9 @@ pod_json p4 400m | k apply -n $NS -f - >/dev/null
 NS2=$NS-scopes
 k create ns $NS2 >/dev/null
 Q="$U/api/v1/namespaces/$NS2/resourcequotas"
+out=$(k create quota bad -n $NS2 --hard=pods=1,cpu=1 --scopes=BestEffort 2>&1) && fail "BestEffort with cpu accepted"
+grep -qF 'ResourceQuota "bad" is invalid: spec.scopes: Invalid value: []core.ResourceQuotaScope{"BestEffort"}: unsupported scope applied to resource' <<<"$out" ||
+	fail "scope validation: $out"
 k create quota be -n $NS2 --hard=pods=1 --scopes=BestEffort >/dev/null
 k create quota notbe -n $NS2 --hard=pods=1 --scopes=NotBestEffort >/dev/null
 k create quota term -n $NS2 --hard=pods=1 --scopes=Terminating >/dev/null

@@ -269,6 +269,34 @@ static void test_default_class(void **state)
 	json_decref(c);
 }
 
+static void test_validate_scopes(void **state)
+{
+	json_t *q = load("{\"spec\":{\"scopes\":[\"BestEffort\",\"NotBestEffort\"],\"hard\":{"
+			 "\"cpu\":\"1\",\"pods\":\"2\",\"count/secrets\":\"1\"}}}");
+	json_t *causes = json_array();
+	char *all;
+
+	(void)state;
+	quota_validate_scopes(q, causes);
+	all = json_dumps(causes, JSON_COMPACT);
+	/* BestEffort: cpu is not a pod count; NotBestEffort allows both; the pair conflicts */
+	assert_int_equal(json_array_size(causes), 2);
+	assert_non_null(strstr(all,
+			       "Invalid value: []core.ResourceQuotaScope{\\\"BestEffort\\\", "
+			       "\\\"NotBestEffort\\\"}: unsupported scope applied to resource"));
+	assert_non_null(strstr(all, "conflicting scopes"));
+	free(all);
+	json_decref(causes);
+	json_decref(q);
+	q = load("{\"spec\":{\"scopes\":[\"Terminating\"],\"hard\":{\"limits.cpu\":\"1\","
+		 "\"pods\":\"2\"}}}");
+	causes = json_array();
+	quota_validate_scopes(q, causes);
+	assert_int_equal(json_array_size(causes), 0);
+	json_decref(causes);
+	json_decref(q);
+}
+
 static void test_list_ops(void **state)
 {
 	json_t *a = load("{\"cpu\":\"500m\",\"memory\":\"1Gi\"}");
@@ -300,7 +328,7 @@ int main(void)
 		cmocka_unit_test(test_pod_usage),  cmocka_unit_test(test_other_usage),
 		cmocka_unit_test(test_check),	   cmocka_unit_test(test_scopes),
 		cmocka_unit_test(test_limitrange), cmocka_unit_test(test_default_class),
-		cmocka_unit_test(test_list_ops),
+		cmocka_unit_test(test_list_ops),   cmocka_unit_test(test_validate_scopes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
