@@ -541,6 +541,8 @@ static int sync_claim(struct vol_ctrl *s, const char *nskey, struct k8c_error *e
 	if (vn && *vn) {
 		pv = k8c_informer_get(s->pvs, NULL, vn);
 		if (!pv) {
+			if (is(k8c_str_at(pvc, "status.phase"), "Lost"))
+				return 0; /* stays Lost (kube: until the volume is back) */
 			if (is(k8c_str_at(pvc, "status.phase"), "Bound")) {
 				k8c_ctrl_event(s->c, pvc, "Warning", "ClaimLost",
 					       "Bound claim has lost its PersistentVolume. Data on "

@@ -100,6 +100,15 @@ pvc named manual 1Gi '"volumeName":"pv-named"' | k apply -n $NS -f - >/dev/null
 wait_for "named Bound" pvc_is named '.status.phase == "Bound"'
 wait_for "pv-named Bound to named" pv_is pv-named '.status.phase == "Bound" and .spec.claimRef.name == "named"'
 
+# A bound claim whose volume is deleted is Lost.
+pv pv-lost manual 1Gi | k apply -f - >/dev/null
+pvc lost manual 1Gi '"volumeName":"pv-lost"' | k apply -n $NS -f - >/dev/null
+wait_for "lost Bound" pvc_is lost '.status.phase == "Bound"'
+k delete pv pv-lost >/dev/null
+wait_for "lost Lost" pvc_is lost '.status.phase == "Lost"'
+wait_for "ClaimLost event" has_event lost ClaimLost
+k delete pvc lost -n $NS >/dev/null
+
 # --- Release and reclaim: Retain keeps a Released volume; Delete of a static one is Failed.
 k delete pvc c1 -n $NS >/dev/null
 wait_for "pv-small Released" pv_is pv-small '.status.phase == "Released"'
