@@ -6,6 +6,7 @@
  *   blobs/sha256/<hex>          manifests, indexes, configs and layer tarballs, by digest
  *   layers/<diff-id hex>/       each layer unpacked once, overlayfs-ready (whiteouts converted)
  *   tmp/<pid>-...               work in progress; left-overs of dead processes are removed
+ *   locks/<diff-id hex>         flock(2) while one process fetches and unpacks that layer
  *   gc.lock, index.lock         flock(2): writers of content hold gc.lock shared, removal holds
  *                               it exclusive; index.json is rewritten under index.lock
  *
@@ -484,7 +485,7 @@ static void clean_stale_tmp(struct k8c_image_store *s)
 
 struct k8c_image_store *k8c_image_store_open(const char *root, struct k8c_error *err)
 {
-	static const char *const dirs[] = {"blobs/sha256", "layers", "tmp"};
+	static const char *const dirs[] = {"blobs/sha256", "layers", "tmp", "locks"};
 	struct k8c_image_store *s;
 	char real[PATH_MAX];
 	_cleanup_free_ char *layout = NULL;
@@ -907,6 +908,8 @@ int image_store_tree(struct k8c_image_store *s, const struct image_source *src, 
 		const char *ld = json_string_value(json_object_get(l, "digest"));
 		const char *diff = json_string_value(json_array_get(diffs, i));
 		_cleanup_free_ char *dir = NULL;
+		char *lockname;
+		int lk;
 
 		if (!image_digest_valid(ld))
 			return k8c_error_set(err, EINVAL,
@@ -915,11 +918,23 @@ int image_store_tree(struct k8c_image_store *s, const struct image_source *src, 
 		dir = layer_dir(s, diff);
 		if (access(dir, F_OK) == 0)
 			continue;
+		/* One process fetches and unpacks a layer; the others wait for it, then find it. */
+		lockname = k8c_xasprintf("locks/%s", diff + 7);
+		lk = lock_open(s, lockname, LOCK_EX, err);
+		free(lockname);
+		if (lk < 0)
+			return -1;
+		if (access(dir, F_OK) == 0) {
+			close(lk);
+			continue;
+		}
 		if (source_fetch(src, s, ld, json_string_value(json_object_get(l, "mediaType")),
-				 false, err) < 0)
+				 false, err) < 0 ||
+		    layer_ensure(s, ld, diff, err) < 0) {
+			close(lk);
 			return -1;
-		if (layer_ensure(s, ld, diff, err) < 0)
-			return -1;
+		}
+		close(lk);
 	}
 	{
 		_cleanup_free_ char *p = image_blob_path(s, digest);
@@ -1222,6 +1237,8 @@ int k8c_image_remove(struct k8c_image_store *s, const char *ref, struct k8c_erro
 	json_array_foreach(arr, i, e) mark_entry(s, e, keep_blobs, keep_layers);
 	sweep(s, "blobs/sha256", keep_blobs);
 	sweep(s, "layers", keep_layers);
+	/* No import or pull runs (gc.lock is ours): nobody holds a layer lock. */
+	sweep(s, "locks", NULL);
 	image_ref_clear(&r);
 	return 0;
 fail:

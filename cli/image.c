@@ -75,18 +75,19 @@ static int fail(const char *what, struct k8c_error *err)
 
 int cli_image(int argc, char **argv)
 {
-	enum { O_ROOT = 1, O_REF, O_INSECURE, O_CREDS, O_QUIET, O_HELP };
+	enum { O_ROOT = 1, O_REF, O_INSECURE, O_CREDS, O_AUTHFILE, O_QUIET, O_HELP };
 	static const struct option opts[] = {
 		{"root", required_argument, NULL, O_ROOT},
 		{"ref", required_argument, NULL, O_REF},
 		{"insecure", no_argument, NULL, O_INSECURE},
 		{"creds", required_argument, NULL, O_CREDS},
+		{"auth-file", required_argument, NULL, O_AUTHFILE},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	const char *root = DEFAULT_ROOT, *ref = NULL, *verb;
-	_cleanup_free_ char *user = NULL;
+	const char *root = DEFAULT_ROOT, *ref = NULL, *verb, *auth_file = NULL;
+	_cleanup_free_ char *user = NULL, *file_user = NULL, *file_pass = NULL;
 	struct k8c_pull_auth auth = {0};
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct k8c_image_store *s;
@@ -120,6 +121,9 @@ int cli_image(int argc, char **argv)
 			auth.password = colon + 1;
 			break;
 		}
+		case O_AUTHFILE:
+			auth_file = optarg;
+			break;
 		case 'q':
 		case O_QUIET:
 			quiet = true;
@@ -161,6 +165,29 @@ int cli_image(int argc, char **argv)
 	} else if (!strcmp(verb, "pull")) {
 		struct k8c_image img;
 
+		if (auth_file && !auth.username) {
+			_cleanup_free_ char *text = NULL;
+			size_t len = 0;
+			FILE *f = fopen(auth_file, "re");
+
+			if (!f || getdelim(&text, &len, '\0', f) < 0) {
+				fprintf(stderr, "k8c image pull: %s: %s\n", auth_file,
+					strerror(errno));
+				if (f)
+					fclose(f);
+				k8c_image_store_close(s);
+				return 1;
+			}
+			fclose(f);
+			if (k8c_image_auth_lookup(text, strlen(text), args[0], &file_user,
+						  &file_pass, &err) < 0) {
+				k8c_error_wrap(&err, "%s", auth_file);
+				k8c_image_store_close(s);
+				return fail(verb, &err);
+			}
+			auth.username = file_user;
+			auth.password = file_pass;
+		}
 		if (k8c_image_pull(s, args[0], &auth, &err) < 0 ||
 		    k8c_image_get(s, args[0], &img, &err) < 0) {
 			rc = fail(verb, &err);

@@ -30,6 +30,9 @@ struct api {
 	h2o_timeout_t tick;		 /* ends watches at their timeoutSeconds */
 	h2o_timeout_entry_t tick_entry;
 	struct api_deleter *deleter; /* api_delete.c's worker */
+	SSL_CTX *node_tls;	     /* client TLS to node agents (api_node_proxy.c), shared */
+	h2o_timeout_t node_timeout;  /* this thread's node proxy deadlines */
+	bool node_timeout_ready;
 };
 
 /* Start the watch timer (once, after api->loop is set). */
@@ -93,11 +96,21 @@ void api_scale_serve(struct api *api, h2o_req_t *req, const struct api_resource 
 		     const char *name);
 
 /*
- * Serve pods/binding and pods/log (api_pods.c), and with name NULL the core group's bindings
+ * Serve pods/binding, pods/log and pods/exec (api_pods.c), and with name NULL the core group's bindings
  * collection (POST namespaces/{ns}/bindings); false for another subresource.
  */
 bool api_pods_serve(struct api *api, h2o_req_t *req, const char *ns, const char *name,
 		    const char *sub);
+
+/*
+ * pods/log and pods/exec (api_node_proxy.c): proxy req to path (with its query) on the agent of
+ * node, streaming the answer; upgrade: the client's WebSocket handshake is relayed and the two
+ * connections joined. Always answers. api_node_client_tls(): the TLS context for it (client
+ * certificate crt/key), shared by the threads.
+ */
+void api_node_proxy(struct api *api, h2o_req_t *req, const char *node, const char *path,
+		    bool upgrade);
+SSL_CTX *api_node_client_tls(const char *crt, const char *key, struct k8c_error *err);
 
 /* Create the namespaces every cluster has (default, kube-system...) when absent. */
 int api_namespaces_bootstrap(struct store *store, struct k8c_error *err);

@@ -1,6 +1,6 @@
 /*
  * The Pod subresources that are not the generic status: pods/binding (what a scheduler posts to
- * put a pod on a node) and pods/log (read from the pod's node agent).
+ * put a pod on a node), pods/log and pods/exec (proxied to the pod's node agent).
  *
  * binding follows kube-apiserver's BindingREST: the Binding's name must be the pod's, its target
  * a Node by name; a pod that already has a node or is being deleted is a 409 Conflict; otherwise
@@ -8,9 +8,9 @@
  * condition becomes True, in one optimistic update retried on conflicts. The answer is a
  * Success Status with code 201.
  *
- * log checks what kube-apiserver checks before it proxies to the kubelet (the pod, the container
- * choice, that the pod has a node) with the same messages; the stream itself comes from the node
- * agent (k8c-agent), which does not exist yet: a pod that passes the checks gets 503.
+ * log and exec check what kube-apiserver checks before it proxies to the kubelet (the pod, the
+ * container choice, that the pod has a node, for exec that it has not completed) with the same
+ * messages, then api_node_proxy.c streams from the pod's node agent (agent/node_server.c).
  */
 #include <string.h>
 #include <time.h>
@@ -231,23 +231,29 @@ static bool has_container(json_t *spec, const char *name)
 	return false;
 }
 
-static void pod_log(struct api *api, h2o_req_t *req, const char *ns, const char *name)
+/*
+ * What kube-apiserver checks before it proxies to the node: the pod, the container (the only
+ * one when none is named), that the pod has a node; for exec that the pod has not completed.
+ * The node's name and the container (malloc'd), or false after answering.
+ */
+static bool pod_target(struct api *api, h2o_req_t *req, const char *ns, const char *name, bool exec,
+		       char **node, char **container)
 {
 	_cleanup_free_ char *key = k8c_xasprintf("/registry/pods/%s/%s", ns, name);
-	_cleanup_free_ char *container = api_query(req, "container");
+	_cleanup_free_ char *c = api_query(req, "container");
 	_cleanup_json_ json_t *pod = NULL;
 	json_t *spec;
-	const char *node;
+	const char *n, *phase;
 	int64_t rev;
 
 	pod = pod_load(api, req, key, name, &rev);
 	if (!pod)
-		return;
+		return false;
 	spec = json_object_get(pod, "spec");
-	if (!container || !*container) {
-		size_t n = json_array_size(json_object_get(spec, "containers"));
+	if (!c || !*c) {
+		size_t cnt = json_array_size(json_object_get(spec, "containers"));
 
-		if (n != 1) {
+		if (cnt != 1) {
 			_cleanup_free_ char *names = container_names(spec, "containers");
 			_cleanup_free_ char *inits = container_names(spec, "initContainers");
 
@@ -257,37 +263,91 @@ static void pod_log(struct api *api, h2o_req_t *req, const char *ns, const char 
 					name, names,
 					*inits ? " or one of the init containers: [" : "", inits,
 					*inits ? "]" : "");
-			return;
+			return false;
 		}
-		free(container);
-		container = k8c_xstrdup(
+		free(c);
+		c = k8c_xstrdup(
 			api_jstr(json_array_get(json_object_get(spec, "containers"), 0), "name")
 				?: "");
-	} else if (!has_container(spec, container)) {
+	} else if (!has_container(spec, c)) {
 		api_send_status(req, 400, "BadRequest", NULL,
-				"container %s is not valid for pod %s", container, name);
-		return;
+				"container %s is not valid for pod %s", c, name);
+		return false;
 	}
-	node = api_jstr(spec, "nodeName");
-	if (!node || !*node) {
+	phase = api_jstr(pod, "status.phase");
+	if (exec && phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)) {
+		api_send_status(
+			req, 400, "BadRequest", NULL,
+			"cannot exec into a container in a completed pod; current phase is %s",
+			phase);
+		return false;
+	}
+	n = api_jstr(spec, "nodeName");
+	if (!n || !*n) {
 		api_send_status(req, 400, "BadRequest", NULL,
 				"pod %s does not have a host assigned", name);
+		return false;
+	}
+	*node = k8c_xstrdup(n);
+	*container = k8c_steal_ptr(c);
+	return true;
+}
+
+/* The node agent's path for pod's container: /<endpoint>/ns/pod/container?<the query>. */
+static char *node_path(h2o_req_t *req, const char *endpoint, const char *ns, const char *name,
+		       const char *container)
+{
+	h2o_iovec_t q = req->query_at == SIZE_MAX ? h2o_iovec_init("", 0)
+						  : h2o_iovec_init(req->path.base + req->query_at,
+								   req->path.len - req->query_at);
+
+	return k8c_xasprintf("/%s/%s/%s/%s%.*s", endpoint, ns, name, container, (int)q.len, q.base);
+}
+
+static void pod_log(struct api *api, h2o_req_t *req, const char *ns, const char *name)
+{
+	_cleanup_free_ char *node = NULL, *container = NULL, *path = NULL;
+
+	if (!pod_target(api, req, ns, name, false, &node, &container))
+		return;
+	path = node_path(req, "containerLogs", ns, name, container);
+	api_node_proxy(api, req, node, path, false);
+}
+
+/*
+ * exec: an upgrade to WebSocket (v5.channel.k8s.io for kubectl 1.30+, v4 for the Python client)
+ * or SPDY/3.1 (older kubectls), over HTTP/1.1, relayed to the node.
+ */
+static void pod_exec(struct api *api, h2o_req_t *req, const char *ns, const char *name)
+{
+	_cleanup_free_ char *node = NULL, *container = NULL, *path = NULL;
+	bool up = req->upgrade.base &&
+		  (h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket")) ||
+		   h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("spdy/3.1")));
+
+	if (!pod_target(api, req, ns, name, true, &node, &container))
+		return;
+	if (!up || req->version >= 0x200) {
+		api_send_status(req, 400, "BadRequest", NULL,
+				"Upgrade request required: exec is served over WebSocket "
+				"(v5.channel.k8s.io, v4.channel.k8s.io) or SPDY/3.1, on HTTP/1.1");
 		return;
 	}
-	api_send_status(req, 503, "ServiceUnavailable", NULL,
-			"the logs of container %s in pod %s are on node %s: reading them needs the "
-			"node agent's log endpoint, which this server does not proxy yet",
-			container, name, node);
+	path = node_path(req, "exec", ns, name, container);
+	api_node_proxy(api, req, node, path, true);
 }
 
 bool api_pods_serve(struct api *api, h2o_req_t *req, const char *ns, const char *name,
 		    const char *sub)
 {
 	bool binding = !name || strcmp(sub, "binding") == 0;
+	bool exec = !binding && strcmp(sub, "exec") == 0;
 	const char *want = binding ? "POST" : "GET";
 
-	if (!binding && strcmp(sub, "log") != 0)
+	if (!binding && !exec && strcmp(sub, "log") != 0)
 		return false;
+	if (exec && h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+		want = "POST"; /* GET (WebSocket) or POST (SPDY) */
 	if (req->method.len != strlen(want) || memcmp(req->method.base, want, req->method.len)) {
 		api_send_status(req, 405, "MethodNotAllowed", NULL,
 				"the server does not allow this method on the requested resource");
@@ -296,6 +356,8 @@ bool api_pods_serve(struct api *api, h2o_req_t *req, const char *ns, const char 
 	/* name NULL: POST /api/v1/namespaces/{ns}/bindings */
 	if (binding)
 		pod_binding(api, req, ns, name);
+	else if (exec)
+		pod_exec(api, req, ns, name);
 	else
 		pod_log(api, req, ns, name);
 	return true;

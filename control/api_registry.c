@@ -61,6 +61,7 @@ static const char *const status_verbs[] = {"get", "patch", "update", NULL};
 
 static const char *const create_verbs[] = {"create", NULL};
 static const char *const get_verbs[] = {"get", NULL};
+static const char *const exec_verbs[] = {"create", "get", NULL};
 
 static json_t *subresource(const struct api_resource *r, const char *sub, const char *kind,
 			   const char *group, const char *version, const char *const *sub_verbs)
@@ -114,6 +115,8 @@ json_t *api_registry_discovery_gv(const char *group, const char *version)
 							       create_verbs));
 			json_array_append_new(res,
 					      subresource(r, "log", "Pod", NULL, NULL, get_verbs));
+			json_array_append_new(res, subresource(r, "exec", "PodExecOptions", NULL,
+							       NULL, exec_verbs));
 		}
 	}
 	if (list && !*group)

@@ -41,6 +41,7 @@ static const char *const watched[] = {
 	"/serviceaccounts",
 	"/persistentvolumeclaims",
 	"/podtemplates",
+	"/nodes", /* owners of the agents' Leases */
 	"apps/replicasets",
 	"apps/deployments",
 	"apps/daemonsets",
@@ -65,9 +66,19 @@ struct gc_res {
 struct gc {
 	struct gc_res *res;
 	size_t n_res;
-	json_t *uids; /* uid -> [res index, key] */
-	json_t *deps; /* owner uid -> {dependent uid: true} */
+	json_t *uids;	/* uid -> [res index, key] */
+	json_t *deps;	/* owner uid -> {dependent uid: true} */
+	json_t *absent; /* uids known deleted (seen deleted, or a GET said so): never back */
 };
+
+#define ABSENT_MAX 100000 /* the absent cache starts afresh beyond this */
+
+static void note_absent(struct gc *g, const char *uid)
+{
+	if (json_object_size(g->absent) >= ABSENT_MAX)
+		json_object_clear(g->absent);
+	json_object_set_new(g->absent, uid, json_true());
+}
 
 static struct k8c_gvr gvr_of(const struct gc_res *r)
 {
@@ -206,6 +217,7 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 			return;
 		deps_update(g, o, false);
 		json_object_del(g->uids, uid);
+		note_absent(g, uid);
 		enqueue_deleting_owners(c, g, o);
 		/* its dependents may have no owner left */
 		set = json_object_get(g->deps, uid);
@@ -281,6 +293,7 @@ static int gc_init(struct k8c_ctrl *c, struct k8c_error *err)
 	k8c_ctrl_set_data(c, g);
 	g->uids = json_object();
 	g->deps = json_object();
+	g->absent = json_object();
 	if (discover(c, g, err) < 0)
 		return -1;
 	for (size_t i = 0; i < g->n_res; i++) {
@@ -343,6 +356,8 @@ static int owner_state(struct k8c_ctrl *c, struct gc *g, const char *ns, const j
 
 	if (owner)
 		return state_of(owner);
+	if (uid && json_object_get(g->absent, uid))
+		return OWNER_ABSENT;
 	r = find_kind(g, k8c_str_at(ref, "apiVersion"), k8c_str_at(ref, "kind"));
 	if (!r || !uid || !name)
 		return OWNER_SOLID; /* a kind this server does not serve: leave it alone */
@@ -351,13 +366,16 @@ static int owner_state(struct k8c_ctrl *c, struct gc *g, const char *ns, const j
 	    0) {
 		if (err->code == 404) {
 			k8c_error_clear(err);
+			note_absent(g, uid);
 			return OWNER_ABSENT;
 		}
 		return -1;
 	}
 	have = k8c_str_at(live, "metadata.uid");
-	if (!have || strcmp(have, uid) != 0)
+	if (!have || strcmp(have, uid) != 0) {
+		note_absent(g, uid);
 		return OWNER_ABSENT;
+	}
 	return state_of(live);
 }
 
@@ -602,6 +620,7 @@ static void gc_fini(struct k8c_ctrl *c)
 	free(g->res);
 	json_decref(g->uids);
 	json_decref(g->deps);
+	json_decref(g->absent);
 	free(g);
 }
 

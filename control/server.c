@@ -206,6 +206,7 @@ static struct {
 	struct srv_thread *threads;
 	int n_threads;
 	struct api_deleter *deleter; /* api_delete.c's worker, shared */
+	SSL_CTX *node_tls;	     /* to node agents: pods/log, pods/exec */
 } srv;
 
 /*
@@ -246,6 +247,7 @@ static void *thread_run(void *arg)
 	t->api.kube_minor = srv.kube_minor;
 	t->api.server_address = srv.server_address;
 	t->api.deleter = srv.deleter;
+	t->api.node_tls = srv.node_tls;
 	api_watch_start(&t->api);
 	if (t->index == 0 && srv.compact_interval > 0) {
 		h2o_timeout_init(t->ctx.loop, &t->compact_timeout,
@@ -345,6 +347,18 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 		goto out;
 	if ((lfd = listen_on(cfg->bind_address, cfg->port, err)) < 0)
 		goto out;
+	{
+		struct k8c_error terr = K8C_ERROR_INIT;
+
+		/* the admin certificate (system:masters) is what node agents see */
+		if (!(srv.node_tls = api_node_client_tls(pki.admin_crt, pki.admin_key, &terr))) {
+			char q[512];
+
+			k8c_log_warn("no client TLS for node agents: pods/log and pods/exec fail",
+				     "error=%s", k8c_log_quote(q, sizeof(q), terr.msg ?: "failed"));
+			k8c_error_clear(&terr);
+		}
+	}
 
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);

@@ -17,6 +17,7 @@ struct server_ctrl {
 	struct k8c_kubeconfig cfg;
 	struct k8c_ctrl_manager_opts opts;
 	const char **names;
+	char *identity;
 	struct k8c_ctrl_manager *m;
 	volatile sig_atomic_t *stop;
 	atomic_int *done;
@@ -77,6 +78,18 @@ struct server_ctrl *server_ctrl_start(const struct ctrl_flags *fl, const char *k
 	s->opts.renew_deadline_s = fl->renew_deadline_s;
 	s->opts.retry_period_s = fl->retry_period_s;
 	s->opts.user_agent = "k8c-controller-manager";
+	/*
+	 * A stable identity (host and listening address): a server restarted after a crash finds
+	 * its own unexpired Lease and leads at once instead of waiting for it to expire.
+	 */
+	{
+		char host[256] = "localhost";
+
+		gethostname(host, sizeof(host) - 1);
+		s->identity = k8c_xasprintf("%s_%s", host,
+					    strncmp(url, "https://", 8) == 0 ? url + 8 : url);
+		s->opts.identity = s->identity;
+	}
 	s->stop = stop;
 	s->done = done;
 	if (!(s->m = k8c_ctrl_manager_start(&s->opts, ctrl_registry, err)))
@@ -93,6 +106,7 @@ fail:
 	k8c_error_wrap(err, "controller manager");
 	k8c_kubeconfig_free(&s->cfg);
 	free(s->names);
+	free(s->identity);
 	free(s);
 	return NULL;
 }
@@ -104,5 +118,6 @@ void server_ctrl_free(struct server_ctrl *s)
 	pthread_join(s->thread, NULL);
 	k8c_kubeconfig_free(&s->cfg);
 	free(s->names);
+	free(s->identity);
 	free(s);
 }

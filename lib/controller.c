@@ -28,6 +28,8 @@
 #define SYNC_BATCH	   64  /* keys synced before the fds are looked at again */
 #define EVENT_AGG_WINDOW_S 600 /* repeats within 10 min bump count */
 #define EVENT_CACHE_MAX	   4096
+#define INIT_RETRY_MIN_MS  1000
+#define INIT_RETRY_MAX_MS  30000
 
 struct ctrl_informer {
 	struct k8c_informer *inf;
@@ -455,6 +457,33 @@ static bool all_synced(struct k8c_ctrl *c)
 	return true;
 }
 
+static void clear_queue(struct k8c_ctrl *c)
+{
+	while (c->ring_len)
+		free(ring_pop(c));
+	while (c->heap_len)
+		heap_pop(c);
+	json_object_clear(c->queued);
+	json_object_clear(c->waiting);
+	json_object_clear(c->failures);
+}
+
+/* After a failed init: fini (it must cope with a partial init), informers and queue gone. */
+static void undo_init(struct k8c_ctrl *c)
+{
+	if (c->def->fini)
+		c->def->fini(c);
+	c->data = NULL;
+	for (size_t i = 0; i < c->n_infs; i++) {
+		k8c_informer_free(c->infs[i].inf);
+		free(c->infs[i].resource);
+	}
+	free(c->infs);
+	c->infs = NULL;
+	c->n_infs = 0;
+	clear_queue(c);
+}
+
 static void *ctrl_thread(void *arg)
 {
 	struct k8c_ctrl *c = arg;
@@ -462,19 +491,26 @@ static void *ctrl_thread(void *arg)
 	struct pollfd *p = NULL;
 	char q[1024];
 
-	if (c->def->init && c->def->init(c, &err) < 0) {
-		k8c_log_error("controller init failed", "controller=%s error=%s", c->def->name,
+	/* init and the informers' start, retried (1 s doubling to 30 s) until they work */
+	for (int delay = INIT_RETRY_MIN_MS;;
+	     delay = delay * 2 > INIT_RETRY_MAX_MS ? INIT_RETRY_MAX_MS : delay * 2) {
+		struct pollfd sp = {.fd = c->stop_fd, .events = POLLIN};
+		bool ok = !c->def->init || c->def->init(c, &err) == 0;
+
+		for (size_t i = 0; ok && i < c->n_infs; i++)
+			ok = k8c_informer_start(c->infs[i].inf, &err) == 0;
+		if (ok)
+			break;
+		k8c_log_error("controller init failed, retrying",
+			      "controller=%s retry_ms=%d error=%s", c->def->name, delay,
 			      k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
-		goto out;
+		k8c_error_clear(&err);
+		undo_init(c);
+		if (atomic_load(&c->stopping) || poll(&sp, 1, delay) > 0 ||
+		    atomic_load(&c->stopping))
+			goto out;
 	}
 	c->inited = true;
-	for (size_t i = 0; i < c->n_infs; i++)
-		if (k8c_informer_start(c->infs[i].inf, &err) < 0) {
-			k8c_log_error("informer start failed", "controller=%s error=%s",
-				      c->def->name,
-				      k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
-			goto out;
-		}
 	k8c_log_info("controller started", "controller=%s informers=%zu", c->def->name, c->n_infs);
 	p = k8c_xcalloc(c->n_infs + 2, sizeof(*p));
 	p[0].fd = c->stop_fd;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The controller runtime (lib/controller.c) and k8c-controller-manager against a real
-# k8c-server: queue dedup, re-enqueue during a sync, per-key back-off, enqueue_after, no sync
+# k8c-server: init retried after a failure, queue dedup, re-enqueue during a sync, per-key back-off, enqueue_after, no sync
 # before the informers synced, Event count aggregation (k8c_ctrl_tool's probe controller); then
 # leader election between two managers: one leads, a stop hands over, a stolen lease makes the
 # leader exit.
@@ -21,6 +21,9 @@ k create ns probe >/dev/null
 	fail "probe controller: $(cat "$D/probe.out" "$D/probe.log")"
 out=$(cat "$D/probe.out")
 echo "$out"
+# the first init failed and was retried; what it had queued was dropped with it
+grep -q 'controller init failed, retrying.*probe init fails once' "$D/probe.log" || fail "init not retried"
+! grep -q '^sync from-failed-init ' <<<"$out" || fail "a key of the failed init was synced"
 # every sync ran after the informers synced
 [[ $(grep -c ' 0$' <<<"$out" || true) == 0 ]] || fail "a sync before the informers synced"
 # six enqueues of "dup" before the first sync: one sync, plus one for the enqueue made inside it

@@ -6,7 +6,8 @@
  *   sync KEY T_US RESULT SYNCED   (T_US microseconds since the start; RESULT ok|fail; SYNCED 1 when every
  *                                  informer had synced at that moment)
  *
- * The probe, at init: enqueues "dup" five times (and once more by object), "fail" (whose first
+ * The probe's first init fails (after asking for an informer and enqueueing
+ * "from-failed-init"): the runtime undoes it and retries. At init, it also enqueues "dup" five times (and once more by object), "fail" (whose first
  * four syncs fail: back-off), "later" after 10 min then 100 ms (the earlier wins), "keep" after
  * 200 ms then 10 min (the earlier is kept); it ends when both were synced (or after 30 s). Syncing "dup" records the same Event about NAMESPACE
  * twice (count aggregation) and a sync of "dup" re-enqueues "dup" from inside once (synced
@@ -29,7 +30,7 @@ static const char *probe_ns;
 static struct k8c_informer *ns_inf;
 static char lines[256][128];
 static volatile int n_lines, done;
-static int fails, dup_syncs;
+static int fails, dup_syncs, inits;
 
 static long us_since(void)
 {
@@ -46,6 +47,10 @@ static int probe_init(struct k8c_ctrl *c, struct k8c_error *err)
 
 	if (!(ns_inf = k8c_ctrl_informer(c, &o, NULL, err)))
 		return -1;
+	if (inits == 0)
+		k8c_ctrl_enqueue(c, "from-failed-init");
+	if (++inits == 1) /* the runtime retries a failed init, after undoing it */
+		return k8c_error_set(err, 0, "probe init fails once");
 	for (int i = 0; i < 5; i++)
 		k8c_ctrl_enqueue(c, "dup");
 	k8c_ctrl_enqueue_obj(c, obj);

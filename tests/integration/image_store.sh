@@ -8,7 +8,9 @@
 # Checks: both archive kinds import; layers are shared between images and between imports and
 # pulls; bad archives fail with a message naming the archive and the cause and leave the store as
 # it was; concurrent imports; rm collects only what no image uses; pulls (tag, digest, manifest
-# list, not found with kubelet's wording, htpasswd Basic auth with and without credentials).
+# list, not found with kubelet's wording, htpasswd Basic auth with and without credentials, token
+# auth, an imagePullSecret's config.json); concurrent pulls fetch each layer once; netserver works.
+# KEEP=1 keeps the work directory (/tmp/k8c-image-test.*) for a look afterwards.
 set -euo pipefail
 BIN=$(realpath -m "${1:?usage: $0 <build>/bin}")
 IMAGES=$(realpath -m "$BIN/../images")
@@ -32,7 +34,7 @@ cleanup() {
 	set +e
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf -- "$D"
+	[[ -n ${KEEP:-} ]] || rm -rf -- "$D"
 	((rc == 0)) && echo PASS
 	exit $rc
 }
@@ -79,6 +81,36 @@ mapfile -t ns < <(layers k8c.io/netserver)
 [[ $(chroot "$bb" /bin/sh -c 'echo $(id -u):$(cat /etc/group | wc -l)') == 0:3 ]] || fail "chroot busybox"
 [[ $(stat -c %a "$bb/tmp") == 1777 ]] || fail "/tmp mode $(stat -c %a "$bb/tmp")"
 [[ -x ${ns[1]}/netserver ]] || fail "no /netserver in the top layer"
+# netserver, run from the unpacked top layer in a network namespace of its own (unshare -n: gone
+# with the shell), answers HTTP (hostname and client address, echo, a chosen status), TCP echo,
+# discard and source.
+out=$(unshare -n sh -c '
+	ip link set lo up
+	chroot "$1" /netserver --http-port 18080 --echo-port 17 --discard-port 19 --source-port 20 \
+		2>/dev/null &
+	p=$!
+	trap "kill $p" EXIT
+	i=0
+	until curl -s -o /dev/null http://127.0.0.1:18080/healthz || [ $((i += 1)) -gt 100 ]; do
+		sleep 0.1
+	done
+	curl -s http://127.0.0.1:18080/
+	curl -s "http://127.0.0.1:18080/echo?msg=hi%20there"; echo
+	curl -s --data-binary posted http://127.0.0.1:18080/echo; echo
+	curl -s -o /dev/null -w "%{http_code}\n" http://127.0.0.1:18080/status/503
+	printf ping | timeout 5 busybox nc 127.0.0.1 17; echo
+	head -c 100000 /dev/zero | timeout 5 busybox nc 127.0.0.1 19 && echo discarded
+	timeout 5 busybox nc 127.0.0.1 20 </dev/null | head -c 100000 | wc -c
+' sh "${ns[1]}")
+want="$(hostname) 127.0.0.1:
+hi there
+posted
+503
+ping
+discarded
+100000"
+[[ $(sed -E '1s/:[0-9]+$/:/' <<<"$out") == "$want" ]] || fail "netserver answered: $out"
+
 # Importing again changes nothing.
 before=$(snapshot)
 K import "$IMAGES/busybox.tar"
@@ -90,7 +122,7 @@ MKIMAGE=$(realpath -m "$BIN/../tests/k8c_mkimage")
 printf '%s\n' 'ref example.com/whiteouts:1' layer 'text /data/a 0644 a' 'text /data/b 0644 b' \
 	'text /keep/x 0644 x' layer 'whiteout /data/a' 'dir /keep 0755' 'opaque /keep' \
 	'text /keep/y 0644 y' >"$D/wh.spec"
-"$MKIMAGE" "$D/wh.spec" "$D/wh.tar" >/dev/null
+ASAN_OPTIONS=detect_leaks=0 "$MKIMAGE" "$D/wh.spec" "$D/wh.tar" >/dev/null # a one-shot tool
 K import "$D/wh.tar"
 mapfile -t wl < <(layers example.com/whiteouts:1)
 [[ $(stat -c '%F %t:%T' "${wl[1]}/data/a") == "character special file 0:0" ]] ||
@@ -178,7 +210,9 @@ registry() {
 	cat >"$dir/config.yml" <<-EOF
 		version: 0.1
 		log:
-		  level: error
+		  level: info
+		  accesslog:
+		    disabled: true
 		storage:
 		  filesystem:
 		    rootdirectory: $dir/data
@@ -222,6 +256,22 @@ expect_fail "not found" K pull "$REG/library/busybox@sha256:$(printf x | sha256s
 dead=$(free_port)
 expect_fail "failed to do request" K pull "127.0.0.1:$dead/library/busybox:1.0"
 
+log "concurrent pulls of one image fetch each layer once"
+S=$D/store3b
+pids=()
+for i in 1 2 3 4; do
+	K pull "$REG/library/busybox:netserver" >/dev/null & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent pull failed"; done
+(($(count "$S/layers") == 2 && $(count "$S/tmp") == 0)) || fail "after concurrent pulls: $(ls "$S/layers" "$S/tmp")"
+for l in $(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+	-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+	"http://$REG/v2/library/busybox/manifests/netserver" | jq -r '.layers[].digest'); do
+	n=$(grep -c "http.request.method=GET http.request.remoteaddr=[^ ]* http.request.uri=\"/v2/library/busybox/blobs/$l\"" "$D/open/log" || true)
+	((n == 1)) || fail "layer $l fetched $n times by 4 concurrent pulls"
+done
+S=$D/store3
+
 log "pull a manifest list: the linux/amd64 entry"
 m_bb=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
 	"http://$REG/v2/library/busybox/manifests/1.0")
@@ -261,6 +311,13 @@ expect_fail "pull access denied" K pull "$REG/private/netserver:1"
 expect_fail "pull access denied" K pull --creds k8c:wrong "$REG/private/netserver:1"
 K pull --creds k8c:s3cret "$REG/private/netserver:1"
 K inspect "$REG/private/netserver:1" | jq -e '.layers | length == 2' >/dev/null || fail "authenticated pull"
+# The same through an imagePullSecret's content (a docker config.json): the most specific key wins.
+K rm "$REG/private/netserver:1"
+jq -n --arg reg "$REG" --arg good "$(printf k8c:s3cret | base64)" --arg bad "$(printf k8c:no | base64)" \
+	'{auths: {($reg): {auth: $bad}, ($reg + "/private"): {auth: $good}, "other.example.com": {auth: $bad}}}' \
+	>"$D/config.json"
+K pull --auth-file "$D/config.json" "$REG/private/netserver:1"
+expect_fail "pull access denied" K pull --auth-file "$D/config.json" "$REG/elsewhere/netserver:1"
 (($(count "$S/tmp") == 0)) || fail "pulls left files in tmp/: $(ls "$S/tmp")"
 
 log "pull with Bearer token auth (docker-registry token auth, image_token_server.py)"

@@ -18,6 +18,9 @@ BASE=$(tmpdir_new)
 CGP=/k8c-rt-test-$TAG
 STATE=$BASE/state RUNC_ROOT=$BASE/runc LOGS=$BASE/logs
 NS=k8crt-$TAG
+# tty execs make their console socket dirs here
+export TMPDIR=$BASE/tmp
+mkdir -p "$TMPDIR"
 RT=("$TOOL" --state-dir "$STATE" --runc-root "$RUNC_ROOT" --cgroup-parent "$CGP")
 
 # Remove every container still known, then our cgroup parent in every hierarchy, then lib_cleanup.
@@ -201,6 +204,23 @@ for ((i = 0; i < 100; i++)); do [[ -s $LOGS/caps.log ]] && break; sleep 0.05; do
 assert_eq "capabilities" "net_admin=1 net_raw=0 chown=1 sys_admin=0" "$(logtext caps)"
 assert_eq "joined uts (keeps its hostname) and ipc namespaces" "first $(readlink "/proc/$cpid/ns/ipc")" "$(logtext join)"
 assert_fails "unknown capability" start badcap --cap-add NO_SUCH_CAP -- /bin/true
+start allcaps --cap-add ALL -- /bin/sh -c 'grep CapEff /proc/self/status | cut -f2'
+waitx allcaps
+assert_eq "cap-add ALL: the runtime's own bounding set" "$(grep CapBnd /proc/self/status | cut -f2)" "$(logtext allcaps)"
+"${RT[@]}" remove allcaps
+# /sys's first mount option, and the size of /proc/timer_list (masked: /dev/null over it)
+probe='echo "sys=$(grep " /sys sysfs " /proc/mounts | cut -d" " -f4 | cut -d, -f1) timer_list=$(wc -c </proc/timer_list | tr -d " ")"'
+# (its own netns: sysfs mounts of one netns share a superblock, and the first, read-only
+# mount of an unprivileged container there would make this one read-only too)
+netns_new "$NS-p"
+start priv --privileged --netns "/var/run/netns/$NS-p" -- /bin/sh -c 'c=$(grep CapEff /proc/self/status | cut -f2); echo "sys_admin=$(( 0x$c >> 21 & 1 ))"; '"$probe"
+start unpriv -- /bin/sh -c "$probe"
+waitx priv
+waitx unpriv
+assert_match "privileged: our capabilities, /sys rw, nothing masked" '^sys_admin=1 sys=rw timer_list=[1-9][0-9]*$' "$(logtext priv | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "unprivileged: /sys ro, /proc/timer_list masked" "sys=ro timer_list=0" "$(logtext unpriv)"
+"${RT[@]}" remove priv
+"${RT[@]}" remove unpriv
 "${RT[@]}" remove caps
 "${RT[@]}" remove join
 
@@ -231,6 +251,9 @@ assert_eq "tty exec exit code" 5 "$rc"
 assert_match "tty exec has a pty" '^/dev/pts/[0-9]+' "$out"
 assert_eq "exec sees the pod's netns" "$(ip -n "$NS" -o link | wc -l)" "$("${RT[@]}" exec mem -- /bin/sh -c 'ip -o link | wc -l')"
 assert_fails "exec into an exited container fails" "${RT[@]}" exec k9 -- /bin/true
+assert_eq "tty exec of a missing command" 126 "$("${RT[@]}" exec --tty mem -- /bin/no-such-command >/dev/null 2>&1; echo $?)"
+assert_fails "tty exec into an exited container fails" "${RT[@]}" exec --tty k9 -- /bin/true
+assert_eq "tty execs leave no console socket dirs" "" "$(ls "$TMPDIR")"
 
 log "the shim outlives its caller; a shim that dies leaves runc's word"
 spid=$(jq -r .shim_pid "$STATE/mem/shim.json")
@@ -249,6 +272,12 @@ assert_ok "remove without a shim" "${RT[@]}" remove mem
 assert_match "container process gone" '^(Z|)$' "$(awk '{print $3}' "/proc/$cpid/stat" 2>/dev/null)"
 assert_fails "status after remove" "${RT[@]}" status mem
 assert_ok "remove is idempotent" "${RT[@]}" remove mem
+# after a reboot: the bundle remains, its shim and runc's state (on /run) are gone
+start lost -- /bin/sleep 1000
+kill -9 "$(jq -r .shim_pid "$STATE/lost/shim.json")"
+runc --root "$RUNC_ROOT" delete --force lost
+assert_eq "neither shim nor runc: unknown" "unknown Unknown" "$(st lost '"\(.state) \(.reason)"')"
+assert_ok "and it can be removed" "${RT[@]}" remove lost
 
 log "list for adoption"
 assert_eq "list" "k15 k9 layers net noin oom part rot three tty who" "$("${RT[@]}" list | sort | tr '\n' ' ' | sed 's/ $//')"

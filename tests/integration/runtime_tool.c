@@ -41,10 +41,11 @@ static void usage(FILE *f)
 		"Status is printed as JSON. Drives agent/runtime.c for tests/integration.\n");
 }
 
-static void die(const char *what, struct k8c_error *err)
+static int die(const char *what, struct k8c_error *err)
 {
 	fprintf(stderr, "%s: %s\n", what, err->msg ? err->msg : "failed");
-	exit(1);
+	k8c_error_clear(err);
+	return 1;
 }
 
 static void print_status(const char *id, const struct k8c_container_status *st)
@@ -205,7 +206,7 @@ static int cmd_start(struct k8c_runtime *rt, int argc, char **argv)
 	spec.drop_caps = drop;
 	spec.mounts = mounts;
 	if (k8c_container_start(rt, &spec, &err) < 0)
-		die("start", &err);
+		return die("start", &err);
 	return 0;
 }
 
@@ -231,7 +232,7 @@ static int cmd_exec(struct k8c_runtime *rt, int argc, char **argv)
 	if (i < argc && strcmp(argv[i], "--") == 0)
 		i++;
 	if (k8c_container_exec(rt, id, (const char *const *)&argv[i], tty, fds, &pid, &err) < 0)
-		die("exec", &err);
+		return die("exec", &err);
 	/* stdin: copied when asked (to EOF, then closed); output to ours */
 	struct pollfd p[3] = {{.fd = in ? 0 : -1, .events = POLLIN},
 			      {.fd = fds[1], .events = POLLIN},
@@ -284,6 +285,59 @@ static int cmd_exec(struct k8c_runtime *rt, int argc, char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+static int dispatch(struct k8c_runtime *rt, const char *cmd, int argc, char **argv)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct k8c_container_status st;
+
+	if (strcmp(cmd, "start") == 0)
+		return cmd_start(rt, argc, argv);
+	if (strcmp(cmd, "exec") == 0)
+		return cmd_exec(rt, argc, argv);
+	if (strcmp(cmd, "list") == 0) {
+		char **ids = k8c_container_list(rt, &err);
+
+		if (!ids)
+			return die("list", &err);
+		for (char **i = ids; *i; i++) {
+			printf("%s\n", *i);
+			free(*i);
+		}
+		free(ids);
+		return 0;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		if (k8c_container_status(rt, argv[1], &st, &err) < 0)
+			return die("status", &err);
+		print_status(argv[1], &st);
+	} else if (strcmp(cmd, "wait") == 0) {
+		/* until exited, up to 20 s */
+		for (int i = 0; i < 400; i++) {
+			if (k8c_container_status(rt, argv[1], &st, &err) < 0)
+				return die("status", &err);
+			if (st.state == K8C_CTR_EXITED)
+				break;
+			usleep(50000);
+		}
+		print_status(argv[1], &st);
+		return st.state == K8C_CTR_EXITED ? 0 : 1;
+	} else if (strcmp(cmd, "kill") == 0 && argc >= 3) {
+		if (k8c_container_kill(rt, argv[1], atoi(argv[2]), &err) < 0)
+			return die("kill", &err);
+	} else if (strcmp(cmd, "remove") == 0) {
+		if (k8c_container_remove(rt, argv[1], &err) < 0)
+			return die("remove", &err);
+	} else {
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -299,9 +353,7 @@ int main(int argc, char **argv)
 	struct k8c_runtime_opts o = {0};
 	struct k8c_runtime *rt;
 	struct k8c_error err = K8C_ERROR_INIT;
-	struct k8c_container_status st;
-	const char *cmd;
-	int c;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
@@ -337,55 +389,8 @@ int main(int argc, char **argv)
 	}
 	rt = k8c_runtime_new(&o, &err);
 	if (!rt)
-		die("runtime", &err);
-	cmd = argv[optind];
-	argc -= optind;
-	argv += optind;
-	if (strcmp(cmd, "start") == 0)
-		return cmd_start(rt, argc, argv);
-	if (strcmp(cmd, "exec") == 0)
-		return cmd_exec(rt, argc, argv);
-	if (strcmp(cmd, "list") == 0) {
-		char **ids = k8c_container_list(rt, &err);
-
-		if (!ids)
-			die("list", &err);
-		for (char **i = ids; *i; i++) {
-			printf("%s\n", *i);
-			free(*i);
-		}
-		free(ids);
-		return 0;
-	}
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(cmd, "status") == 0) {
-		if (k8c_container_status(rt, argv[1], &st, &err) < 0)
-			die("status", &err);
-		print_status(argv[1], &st);
-	} else if (strcmp(cmd, "wait") == 0) {
-		/* until exited, up to 20 s */
-		for (int i = 0; i < 400; i++) {
-			if (k8c_container_status(rt, argv[1], &st, &err) < 0)
-				die("status", &err);
-			if (st.state == K8C_CTR_EXITED)
-				break;
-			usleep(50000);
-		}
-		print_status(argv[1], &st);
-		return st.state == K8C_CTR_EXITED ? 0 : 1;
-	} else if (strcmp(cmd, "kill") == 0 && argc >= 3) {
-		if (k8c_container_kill(rt, argv[1], atoi(argv[2]), &err) < 0)
-			die("kill", &err);
-	} else if (strcmp(cmd, "remove") == 0) {
-		if (k8c_container_remove(rt, argv[1], &err) < 0)
-			die("remove", &err);
-	} else {
-		usage(stderr);
-		return 2;
-	}
+		return die("runtime", &err);
+	rc = dispatch(rt, argv[optind], argc - optind, argv + optind);
 	k8c_runtime_free(rt);
-	return 0;
+	return rc;
 }

@@ -96,6 +96,67 @@ static void test_ref_parts(void **state)
 	image_ref_clear(&r);
 }
 
+/* user:password for ref from config, "-" when none matches, "!" when it is refused. */
+static void auth_is(const char *config, const char *ref, const char *want)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	char *u = NULL, *p = NULL, got[256];
+
+	if (k8c_image_auth_lookup(config, strlen(config), ref, &u, &p, &err) < 0) {
+		assert_non_null(err.msg);
+		snprintf(got, sizeof(got), "!");
+		k8c_error_clear(&err);
+	} else if (!u) {
+		assert_null(p);
+		snprintf(got, sizeof(got), "-");
+	} else {
+		snprintf(got, sizeof(got), "%s:%s", u, p);
+	}
+	if (strcmp(got, want) != 0)
+		fail_msg("%s with %s: got %s, want %s", ref, config, got, want);
+	free(u);
+	free(p);
+}
+
+static void test_auth_lookup(void **state)
+{
+	/* "auth" is base64 of user:password: dTE6cDE= is u1:p1, dTI6cDI= u2:p2, dTM6cDM= u3:p3. */
+	static const char hub[] =
+		"{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"dTE6cDE=\"}}}";
+	static const char many[] =
+		"{\"auths\":{"
+		"\"registry.example.com\":{\"auth\":\"dTE6cDE=\"},"
+		"\"registry.example.com/team\":{\"auth\":\"dTI6cDI=\"},"
+		"\"*.corp.example.com\":{\"username\":\"u3\",\"password\":\"p3\"},"
+		"\"127.0.0.1:5000\":{\"auth\":\"dTI6cDI=\"},"
+		"\"http://localhost:5000/v2/\":{\"username\":\"u1\",\"password\":\"p1\"}}}";
+
+	auth_is(hub, "busybox", "u1:p1");
+	auth_is(hub, "docker.io/foo/bar:1", "u1:p1");
+	auth_is(hub, "quay.io/foo/bar", "-");
+	auth_is("{\"docker.io\":{\"auth\":\"dTI6cDI=\"}}", "busybox", "u2:p2"); /* .dockercfg */
+	auth_is("{\"auths\":{\"registry-1.docker.io\":{\"auth\":\"dTM6cDM=\"}}}", "library/x",
+		"u3:p3");
+	auth_is(many, "registry.example.com/other/x", "u1:p1");
+	auth_is(many, "registry.example.com/team/x:1", "u2:p2");
+	auth_is(many, "registry.example.com/teamx/y", "u1:p1");
+	auth_is(many, "a.corp.example.com/x", "u3:p3");
+	auth_is(many, "a.b.corp.example.com/x", "-");
+	auth_is(many, "corp.example.com/x", "-");
+	auth_is(many, "127.0.0.1:5000/x", "u2:p2");
+	auth_is(many, "127.0.0.1:5001/x", "-");
+	auth_is(many, "127.0.0.1/x", "-");
+	auth_is(many, "localhost:5000/x/y", "u1:p1");
+	auth_is(many, "example.com/x", "-");
+	auth_is("{\"auths\":{}}", "busybox", "-");
+	auth_is("{\"auths\":{\"docker.io\":{\"auth\":\"not base64!\"}}}", "busybox", "!");
+	auth_is("{\"auths\":{\"docker.io\":{\"auth\":\"bm9jb2xvbg==\"}}}", "busybox", "!");
+	auth_is("{\"auths\":[]}", "busybox", "!");
+	auth_is("[1]", "busybox", "!");
+	auth_is("{", "busybox", "!");
+	auth_is(hub, "Bad", "!");
+}
+
 /* ---- layers ---- */
 
 struct buf {
@@ -332,13 +393,115 @@ static void test_unpack_bad(void **state)
 	free(gz.p);
 }
 
+/* A symlink to a directory outside, then a file "through" it: nothing is written outside. */
+static void test_unpack_symlink_escape(void **state)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct buf tar = {0};
+	struct archive *a = archive_write_new();
+	char *outside = fresh_dir(), *dir = fresh_dir(), *blob, p[512];
+	struct stat st;
+
+	if (geteuid() != 0)
+		skip();
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open(a, &tar, NULL, buf_write, NULL), ARCHIVE_OK);
+	add(a, "esc", AE_IFLNK, 0777, NULL, outside, 0, 0);
+	add(a, "esc/pwned", AE_IFREG, 0644, "x\n", NULL, 0, 0);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	blob = write_blob(&tar);
+	/* libarchive (SECURE_SYMLINKS with UNLINK) replaces the symlink by a directory. */
+	if (image_layer_unpack(blob, dir, NULL, NULL, &err) < 0)
+		fail_msg("unpack: %s", err.msg);
+	snprintf(p, sizeof(p), "%s/pwned", outside);
+	assert_int_equal(lstat(p, &st), -1);
+	snprintf(p, sizeof(p), "%s/esc", dir);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	snprintf(p, sizeof(p), "%s/esc/pwned", dir);
+	assert_int_equal(lstat(p, &st), 0);
+	image_remove_tree(dir);
+	unlink(blob);
+	free(blob);
+	free(tar.p);
+
+	/* A hard link whose target goes through a symlink to the outside file: refused. */
+	{
+		struct stat out_st;
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/secret", outside);
+		fd = open(p, O_CREAT | O_WRONLY, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+		assert_int_equal(stat(p, &out_st), 0);
+		memset(&tar, 0, sizeof(tar));
+		a = archive_write_new();
+		archive_write_set_format_pax_restricted(a);
+		assert_int_equal(archive_write_open(a, &tar, NULL, buf_write, NULL), ARCHIVE_OK);
+		add(a, "esc2", AE_IFLNK, 0777, NULL, outside, 0, 0);
+		add(a, "hl", AE_IFREG, 0644, NULL, "esc2/secret", 0, 0);
+		assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+		archive_write_free(a);
+		blob = write_blob(&tar);
+		mkdir(dir, 0700);
+		if (image_layer_unpack(blob, dir, NULL, NULL, &err) == 0) {
+			snprintf(p, sizeof(p), "%s/hl", dir);
+			if (lstat(p, &st) == 0 && st.st_ino == out_st.st_ino)
+				fail_msg("hl is a hard link to %s/secret", outside);
+			print_message(
+				"hard link through a symlink: extracted, not to the outside\n");
+		} else {
+			print_message("hard link through a symlink: %s\n", err.msg);
+		}
+		k8c_error_clear(&err);
+		image_remove_tree(dir);
+		unlink(blob);
+		free(blob);
+		free(tar.p);
+	}
+
+	/* A directory replaced by a symlink to the outside, then a file and a directory below it. */
+	memset(&tar, 0, sizeof(tar));
+	a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open(a, &tar, NULL, buf_write, NULL), ARCHIVE_OK);
+	add(a, "d/", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	add(a, "d", AE_IFLNK, 0777, NULL, outside, 0, 0);
+	add(a, "d/x", AE_IFREG, 0644, "x\n", NULL, 0, 0);
+	add(a, "e", AE_IFLNK, 0777, NULL, outside, 0, 0);
+	add(a, "e/", AE_IFDIR, 0751, NULL, NULL, 0, 0);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	blob = write_blob(&tar);
+	mkdir(dir, 0700);
+	if (image_layer_unpack(blob, dir, NULL, NULL, &err) < 0)
+		print_message("directory replaced by a symlink: %s\n", err.msg);
+	k8c_error_clear(&err);
+	snprintf(p, sizeof(p), "%s/x", outside);
+	assert_int_equal(lstat(p, &st), -1);
+	assert_int_equal(stat(outside, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700); /* mkdtemp's: e/'s 0751 did not go there */
+	snprintf(p, sizeof(p), "%s/e", dir);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0751);
+	image_remove_tree(dir);
+	unlink(blob);
+	free(blob);
+	free(tar.p);
+	image_remove_tree(outside);
+	free(dir);
+	free(outside);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_ref_parts),
-		cmocka_unit_test(test_unpack),
-		cmocka_unit_test(test_unpack_bad),
+		cmocka_unit_test(test_normalize),   cmocka_unit_test(test_ref_parts),
+		cmocka_unit_test(test_auth_lookup), cmocka_unit_test(test_unpack),
+		cmocka_unit_test(test_unpack_bad),  cmocka_unit_test(test_unpack_symlink_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
