@@ -120,6 +120,8 @@ for ctl in deployment replicaset scheduler endpointslice; do
 	[[ $known =~ (^|[ ,:])$ctl(,|$) ]] || FULL=
 done
 if [[ -n $FULL ]]; then
+	# one per node for sure: the scheduler's NodePorts filter keeps two pods with the same
+	# hostPort apart (its spreading score alone could race with its own binding of the first)
 	log "a Deployment of 2 netserver replicas, spread over the nodes"
 	k apply -f - >/dev/null <<'Y'
 apiVersion: apps/v1
@@ -134,6 +136,7 @@ spec:
       terminationGracePeriodSeconds: 1
       containers:
       - {name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never, args: ["--http-port", "8080"],
+         ports: [{containerPort: 8080, hostPort: 18080}],
          readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}}
 Y
 	wait_for "Deployment available" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get deploy net -o jsonpath='{.status.availableReplicas}') == 2 ]]"
