@@ -251,6 +251,20 @@ fi
 assert_eq "kernel: only element changes" "" "$(grep -E '^(add|delete) ' "$D/monitor" | grep -vE '^(add|delete) element ' || true)"
 fi
 
+log "restarts and changes under load: no connection fails"
+from "$CL" tcp 10.96.0.10 80 300 >"$D/load" &
+LOAD=$!
+LIB_PIDS+=("$LOAD")
+restarts=0
+while kill -0 "$LOAD" 2>/dev/null; do # alternately with and without the second endpoint
+	proxy --objects "$D/$( ((restarts % 2)) && echo b || echo a).json" >/dev/null
+	restarts=$((restarts + 1))
+done
+wait "$LOAD"
+assert_match "restarts happened during the load" '^[1-9]' "$restarts"
+assert_eq "300 connections during $restarts restarts, each answered" "300" "$(grep -c '^s[12]:' "$D/load")"
+proxy --objects "$D/b.json" >/dev/null
+
 log "NodePort (masqueraded), hairpin"
 objects "$D/c.json" \
 	"$(svc web 10.96.0.10 '[{"name":"http","port":80,"nodePort":30080}]')" \
