@@ -13,10 +13,17 @@ struct ctrl_config ctrl_config = {
 	.node_monitor_grace_period = 40,
 };
 
+/* one line per controller (kept so for merges: clang-format would pack them) */
+/* clang-format off */
 const struct k8c_controller_def *const ctrl_registry[] = {
-	&ctrl_serviceaccount_def, &ctrl_serviceaccount_token_def, &ctrl_nodeipam_def,
-	&ctrl_nodelifecycle_def,  &ctrl_garbagecollector_def,	  NULL,
+	&ctrl_serviceaccount_def,
+	&ctrl_serviceaccount_token_def,
+	&ctrl_nodeipam_def,
+	&ctrl_nodelifecycle_def,
+	&ctrl_garbagecollector_def,
+	NULL,
 };
+/* clang-format on */
 
 enum {
 	O_CONTROLLERS = CTRL_OPT_BASE,
