@@ -92,6 +92,16 @@ if sys.argv[1] == "udpflow":  # udpflow IP PORT OUT GO: one socket, one query, w
         except socket.timeout: line = "TIMEOUT"
         with open(out, "a") as f: f.write(line + "\n")
     sys.exit(0)
+if sys.argv[1] == "peer":  # peer IP TCPPORT UDPPORT: the peer address a TCP socket
+    ip, port, uport = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])  # (getpeername) and an
+    s = socket.create_connection((ip, port), timeout=2)  # unconnected UDP socket (recvfrom) see
+    t = "%s:%d" % s.getpeername()
+    s.close()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
+    u.sendto(b"q", (ip, uport))
+    data, peer = u.recvfrom(100)
+    print("tcp %s udp %s:%d" % (t, peer[0], peer[1]))
+    sys.exit(0)
 proto, ip, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 for _ in range(count):
     try:
@@ -179,6 +189,8 @@ assert_eq "ClusterIP TCP reaches both endpoints" "s1 s2" "$(names "$CL" tcp 10.9
 assert_eq "second port goes to the second target port" "s1:9090 s2:9090" \
 	"$(client tcp 10.96.0.10 90 40 | cut -d' ' -f1 | sort -u | tr '\n' ' ' | sed 's/ $//')"
 assert_eq "ClusterIP UDP reaches both endpoints" "s1 s2" "$(names "$CL" udp 10.96.0.10 53 40)"
+assert_eq "getpeername and UDP replies show the service address" "tcp 10.96.0.10:80 udp 10.96.0.10:53" \
+	"$(client peer 10.96.0.10 80 53)"
 assert_eq "client address kept (no masquerade for pods)" "10.244.0.2" \
 	"$(client tcp 10.96.0.10 80 4 | cut -d' ' -f2 | sort -u)"
 assert_eq "other service: its one endpoint" "s2" "$(names "$CL" tcp 10.96.0.20 80 10)"
