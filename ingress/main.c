@@ -31,6 +31,7 @@
 #include "kube_client.h"
 #include "kubeconfig.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "tls.h"
 
@@ -50,6 +51,7 @@ static struct {
 struct pool_slot {
 	char key[64]; /* "addr port" */
 	h2o_socketpool_t *pool;
+	unsigned long mark; /* the sweep that last saw this endpoint in the current table */
 };
 
 static h2o_globalconf_t conf; /* shared by the serving threads, read-only once they run */
@@ -64,9 +66,28 @@ struct serve_thread {
 	unsigned long generation;
 	struct pool_slot *pools; /* open addressing, size a power of two */
 	size_t n_pools, cap_pools;
+	unsigned long sweep_mark, swept_generation;
+	size_t n_retired; /* pools of endpoints gone from the table, still busy */
+	uint64_t last_sweep_ms;
+	atomic_size_t live_pools; /* n_pools, for /metrics */
+	struct ing_stats *stats;
+	h2o_accept_ctx_t actx_metrics; /* thread 0 only */
+	h2o_socket_t *lsock_metrics;
+	int lfd_metrics;
 };
 
+/* Per request: the overrides handed to h2o's proxy, and the labels of its metrics. */
+struct req_info {
+	h2o_req_overrides_t ov; /* first: req->overrides points here */
+	const char *ingress, *host;
+};
+
+static struct serve_thread *threads;
+static int n_threads = 1;
+static h2o_hostconf_t *ingress_hosts[2], *metrics_hosts[2];
+
 static unsigned long upstream_keepalive_ms = 2000;
+static atomic_ulong pools_freed; /* over all threads, for the log and /metrics */
 
 static size_t hash_str(const char *s)
 {
@@ -76,42 +97,63 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
+static void endpoint_key(const struct ing_endpoint *ep, char *key, size_t n)
+{
+	snprintf(key, n, "%s %u", ep->addr, (unsigned)ep->port);
+}
+
+/* The slot of key, or the empty slot where it would go. */
+static struct pool_slot *find_slot(struct pool_slot *slots, size_t cap, const char *key)
+{
+	size_t i;
+
+	for (i = hash_str(key) & (cap - 1); slots[i].pool; i = (i + 1) & (cap - 1))
+		if (!strcmp(slots[i].key, key))
+			break;
+	return &slots[i];
+}
+
+/* Rehash the pools that keep() accepts into a table of cap slots (a power of two). */
+static int rehash_pools(struct serve_thread *st, size_t cap,
+			bool (*keep)(struct serve_thread *, struct pool_slot *))
+{
+	struct pool_slot *n = calloc(cap, sizeof(*n));
+
+	if (!n)
+		return -1;
+	st->n_pools = 0;
+	for (size_t i = 0; i < st->cap_pools; i++) {
+		if (!st->pools[i].pool || (keep && !keep(st, &st->pools[i])))
+			continue;
+		*find_slot(n, cap, st->pools[i].key) = st->pools[i];
+		st->n_pools++;
+	}
+	free(st->pools);
+	st->pools = n;
+	st->cap_pools = cap;
+	return 0;
+}
+
 /*
- * The socketpool of an endpoint, made on first use. Pools are never freed while the thread runs
- * (a pool must outlive its connections, and requests in flight may still use one whose endpoint
- * left the table): their number is bounded by the endpoint addresses ever seen.
+ * The socketpool of an endpoint, made on first use. A pool must outlive the connections it
+ * handed out (they come back to it, or tell it when they close): sweep_pools() frees it only
+ * once its endpoint left the current table and all its connections are idle in it.
  */
 static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing_endpoint *ep)
 {
 	char key[64];
-	size_t i;
+	struct pool_slot *slot;
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	h2o_socketpool_t *pool;
 
-	snprintf(key, sizeof(key), "%s %u", ep->addr, (unsigned)ep->port);
-	if (st->n_pools * 2 >= st->cap_pools) {
-		size_t cap = st->cap_pools ? 2 * st->cap_pools : 64;
-		struct pool_slot *n = calloc(cap, sizeof(*n));
-		if (!n)
-			return NULL;
-		for (i = 0; i < st->cap_pools; i++) {
-			size_t j;
-			if (!st->pools[i].pool)
-				continue;
-			for (j = hash_str(st->pools[i].key) & (cap - 1); n[j].pool;
-			     j = (j + 1) & (cap - 1))
-				;
-			n[j] = st->pools[i];
-		}
-		free(st->pools);
-		st->pools = n;
-		st->cap_pools = cap;
-	}
-	for (i = hash_str(key) & (st->cap_pools - 1); st->pools[i].pool;
-	     i = (i + 1) & (st->cap_pools - 1))
-		if (!strcmp(st->pools[i].key, key))
-			return st->pools[i].pool;
+	endpoint_key(ep, key, sizeof(key));
+	if ((st->n_pools + 1) * 2 > st->cap_pools &&
+	    rehash_pools(st, st->cap_pools ? 2 * st->cap_pools : 64, NULL) < 0)
+		return NULL;
+	slot = find_slot(st->pools, st->cap_pools, key);
+	if (slot->pool)
+		return slot->pool;
 	if (inet_pton(AF_INET, ep->addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
 		((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
@@ -127,10 +169,68 @@ static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing
 		return NULL;
 	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, 0, SIZE_MAX);
 	h2o_socketpool_set_timeout(pool, st->ctx.loop, upstream_keepalive_ms);
-	snprintf(st->pools[i].key, sizeof(st->pools[i].key), "%s", key);
-	st->pools[i].pool = pool;
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	slot->pool = pool;
+	slot->mark = st->sweep_mark;
 	st->n_pools++;
+	atomic_store(&st->live_pools, st->n_pools);
 	return pool;
+}
+
+/* Whether every connection of the pool is idle in it (none leased, none connecting). */
+static bool pool_idle(h2o_socketpool_t *pool)
+{
+	size_t idle = 0;
+
+	pthread_mutex_lock(&pool->_shared.mutex);
+	for (h2o_linklist_t *l = pool->_shared.sockets.next; l != &pool->_shared.sockets;
+	     l = l->next)
+		idle++;
+	pthread_mutex_unlock(&pool->_shared.mutex);
+	return __sync_add_and_fetch(&pool->_shared.count, 0) == idle;
+}
+
+/* rehash_pools() filter: drop (dispose) the pools of endpoints gone that nothing uses. */
+static bool keep_pool(struct serve_thread *st, struct pool_slot *s)
+{
+	if (s->mark == st->sweep_mark)
+		return true;
+	if (!pool_idle(s->pool)) {
+		st->n_retired++;
+		return true;
+	}
+	k8c_log_debug("upstream pool freed", "endpoint=\"%s\"", s->key);
+	h2o_socketpool_dispose(s->pool); /* closes its idle connections */
+	free(s->pool);
+	atomic_fetch_add(&pools_freed, 1);
+	return false;
+}
+
+/*
+ * Free the pools of the endpoints that are in no backend of the current table (requests in
+ * flight on an older table hold leased connections, so their pools are not idle and wait for
+ * the next sweep). Runs in the serving thread's loop, on each new table and then every second
+ * while some retired pool is still busy.
+ */
+static void sweep_pools(struct serve_thread *st, struct ing_table *t)
+{
+	char key[64];
+
+	if (!st->n_pools)
+		return;
+	st->sweep_mark++;
+	for (size_t i = 0; t && i < t->n_backends; i++) {
+		const struct ing_backend *b = t->backends[i];
+		for (size_t j = 0; j < b->n_eps; j++) {
+			struct pool_slot *s;
+			endpoint_key(&b->eps[j], key, sizeof(key));
+			if ((s = find_slot(st->pools, st->cap_pools, key))->pool)
+				s->mark = st->sweep_mark;
+		}
+	}
+	st->n_retired = 0;
+	rehash_pools(st, st->cap_pools, keep_pool);
+	atomic_store(&st->live_pools, st->n_pools);
 }
 
 static void publish_table(struct ing_table *t)
@@ -212,37 +312,59 @@ static bool redirected(struct ing_table *t, h2o_req_t *req)
 	return true;
 }
 
+/* The metrics label of a rule host: "" for rules without a host, "*.foo.com" for a wildcard. */
+static const char *host_label(h2o_req_t *req, const struct ing_table *t, const struct ing_host *h)
+{
+	if (!h || h == &t->any)
+		return "";
+	if (t->n_wild && h >= t->wild && h < t->wild + t->n_wild) {
+		size_t n = strlen(h->name);
+		char *s = h2o_mem_alloc_pool(&req->pool, n + 3);
+		memcpy(s, "*.", 2);
+		memcpy(s + 2, h->name, n + 1);
+		return s;
+	}
+	return h->name;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
 	struct ing_table *t = current_table(st), **hold;
 	const struct ing_backend *b;
 	const struct ing_endpoint *ep;
+	struct ing_match m;
+	struct req_info *info;
 	h2o_req_overrides_t *ov;
 	h2o_iovec_t path = req->path_normalized;
 
+	info = h2o_mem_alloc_pool(&req->pool, sizeof(*info));
+	memset(info, 0, sizeof(*info));
+	info->ingress = info->host = "";
+	req->overrides = &info->ov; /* read by on_log() for the labels */
 	if (!t) {
 		h2o_send_error_503(req, "Service Unavailable", "not synced yet\n", 0);
 		return 0;
 	}
+	/* the request keeps its table (the labels, and ep->addr) until its pool is freed */
+	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
+	*hold = ing_table_ref(t);
 	if (redirected(t, req))
 		return 0;
-	if (!(b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len,
-				  NULL))) {
+	b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len, &m);
+	info->host = host_label(req, t, m.host);
+	if (!b) {
 		h2o_send_error_404(req, "Not Found", "no rule matches\n", 0);
 		return 0;
 	}
+	info->ingress = b->ingress;
 	if (!(ep = ing_backend_pick(b))) {
 		h2o_send_error_503(req, "Service Unavailable",
 				   b->error ? "backend not found\n" : "no ready endpoints\n", 0);
 		return 0;
 	}
-	/* the request keeps its table (and so ep->addr) until its pool is freed */
-	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
-	*hold = ing_table_ref(t);
 
-	ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
-	memset(ov, 0, sizeof(*ov));
+	ov = &info->ov;
 	if (!(ov->socketpool = endpoint_pool(st, ep))) {
 		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
 		ov->hostport.port = ep->port;
@@ -261,6 +383,82 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 				      NULL, id, 32);
 	}
 	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+	return 0;
+}
+
+/* h2o's access-log hook, called once per request as it ends: the request metrics. */
+static void on_log(h2o_logger_t *self, h2o_req_t *req)
+{
+	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
+	const struct req_info *info = (const struct req_info *)req->overrides;
+	int64_t usec = 0;
+
+	if (!h2o_time_compute_duration(req, &usec))
+		usec = 0;
+	ing_stats_request(st->stats, info ? info->ingress : "", info ? info->host : "",
+			  req->res.status, usec);
+}
+
+static atomic_ulong published_generation;
+
+static void send_text(h2o_req_t *req, const char *type, const char *body, size_t len)
+{
+	static h2o_generator_t gen = {NULL, NULL};
+	h2o_iovec_t v = h2o_strdup(&req->pool, body, len);
+
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type,
+		       strlen(type));
+	h2o_start_response(req, &gen);
+	h2o_send(req, &v, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* --metrics-addr: /healthz (200 once the first table is served) and /metrics. */
+static int on_metrics_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	h2o_iovec_t p = req->path_normalized;
+	struct ing_stats *all[64];
+	size_t len = 0, pools = 0;
+	char *buf = NULL;
+	FILE *f;
+
+	if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz"))) {
+		if (!atomic_load(&published_generation))
+			h2o_send_error_503(req, "Service Unavailable", "not synced yet\n", 0);
+		else
+			send_text(req, "text/plain", "ok\n", 3);
+		return 0;
+	}
+	if (!h2o_memis(p.base, p.len, H2O_STRLIT("/metrics"))) {
+		h2o_send_error_404(req, "Not Found", "only /healthz and /metrics here\n", 0);
+		return 0;
+	}
+	if (!(f = open_memstream(&buf, &len))) {
+		h2o_send_error_503(req, "Service Unavailable", "out of memory\n", 0);
+		return 0;
+	}
+	for (int i = 0; i < n_threads; i++) {
+		all[i] = threads[i].stats;
+		pools += atomic_load(&threads[i].live_pools);
+	}
+	ing_stats_render(all, (size_t)n_threads, f);
+	fprintf(f,
+		"# HELP k8c_ingress_config_generation Generation of the route table served.\n"
+		"# TYPE k8c_ingress_config_generation gauge\n"
+		"k8c_ingress_config_generation %lu\n"
+		"# HELP k8c_ingress_upstream_pools Keep-alive pools of upstream connections (one "
+		"per endpoint per serving thread).\n"
+		"# TYPE k8c_ingress_upstream_pools gauge\n"
+		"k8c_ingress_upstream_pools %zu\n"
+		"# HELP k8c_ingress_upstream_pools_freed_total Pools freed after their endpoint "
+		"left the route table.\n"
+		"# TYPE k8c_ingress_upstream_pools_freed_total counter\n"
+		"k8c_ingress_upstream_pools_freed_total %lu\n",
+		atomic_load(&published_generation), pools, atomic_load(&pools_freed));
+	fclose(f);
+	send_text(req, "text/plain; version=0.0.4", buf, len);
+	free(buf);
 	return 0;
 }
 
@@ -296,7 +494,8 @@ static h2o_socket_t *start_listener(struct serve_thread *st, int fd, h2o_accept_
 	h2o_socket_t *sock = h2o_evloop_socket_create(st->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
 
 	actx->ctx = &st->ctx;
-	actx->hosts = conf.hosts;
+	if (!actx->hosts)
+		actx->hosts = ingress_hosts;
 	sock->data = actx;
 	h2o_socket_read_start(sock, on_accept);
 	return sock;
@@ -312,10 +511,26 @@ static void *serve_run(void *arg)
 		st->lsock = start_listener(st, st->lfd, &st->actx);
 	if (st->lfd_tls >= 0)
 		st->lsock_tls = start_listener(st, st->lfd_tls, &st->actx_tls);
-	while (!atomic_load(&stop_requested))
+	if (st->lfd_metrics >= 0) {
+		st->actx_metrics.hosts = metrics_hosts;
+		st->lsock_metrics = start_listener(st, st->lfd_metrics, &st->actx_metrics);
+	}
+	while (!atomic_load(&stop_requested)) {
+		struct ing_table *t;
+		uint64_t now;
+
 		h2o_evloop_run(st->ctx.loop, 1000);
-	for (int i = 0; i < 2; i++) {
-		h2o_socket_t *sock = i ? st->lsock_tls : st->lsock;
+		t = current_table(st);
+		now = h2o_now(st->ctx.loop);
+		if (st->generation != st->swept_generation ||
+		    (st->n_retired && now - st->last_sweep_ms >= 1000)) {
+			sweep_pools(st, t);
+			st->swept_generation = st->generation;
+			st->last_sweep_ms = now;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		h2o_socket_t *sock = i == 2 ? st->lsock_metrics : i ? st->lsock_tls : st->lsock;
 		if (sock) {
 			h2o_socket_read_stop(sock);
 			h2o_socket_close(sock);
@@ -524,6 +739,7 @@ static void usage(FILE *f)
 	      "                   [--listen-https ADDR:PORT]\n"
 	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
 	      "                   [--upstream-keepalive-timeout MS] [--threads N]\n"
+	      "                   [--metrics-addr ADDR:PORT]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
 	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
@@ -536,8 +752,9 @@ static void usage(FILE *f)
 	      "status.loadBalancer.ingress of every served Ingress (default: the listen address\n"
 	      "when it is not a wildcard; none otherwise). Idle upstream connections are kept\n"
 	      "for reuse for MS milliseconds (default 2000). N serving threads (default 1), each\n"
-	      "with its own event loop and listening sockets (SO_REUSEPORT). See "
-	      "docs/ingress.md.\n",
+	      "with its own event loop and listening sockets (SO_REUSEPORT). /healthz and\n"
+	      "/metrics (Prometheus) are served on --metrics-addr (default 0.0.0.0:10254; \"\"\n"
+	      "for none). See docs/ingress.md.\n",
 	      f);
 }
 
@@ -552,11 +769,12 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'v'},
 		{"threads", required_argument, NULL, 't'},
 		{"upstream-keepalive-timeout", required_argument, NULL, 'u'},
+		{"metrics-addr", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80", *listen_tls = "0.0.0.0:443",
-		   *controller = ING_DEFAULT_CONTROLLER;
+		   *controller = ING_DEFAULT_CONTROLLER, *metrics_addr = "0.0.0.0:10254";
 	char *publish = NULL;
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_kubeconfig cfg = {0};
@@ -571,7 +789,7 @@ int main(int argc, char **argv)
 						  K8C_GVR_SERVICES, K8C_GVR_ENDPOINTSLICES,
 						  K8C_GVR_SECRETS};
 	struct serve_thread *sts = NULL;
-	int n_threads = 1, n_started = 0;
+	int n_started = 0;
 	struct k8c_kube *kc = NULL;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
@@ -592,6 +810,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			controller = optarg;
+			break;
+		case 'm':
+			metrics_addr = optarg;
 			break;
 		case 'p':
 			publish = strdup(optarg);
@@ -674,8 +895,17 @@ int main(int argc, char **argv)
 		k8c_error_set(&err, 0, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < n_threads; i++)
-		sts[i].lfd = sts[i].lfd_tls = -1;
+	threads = sts;
+	for (i = 0; i < n_threads; i++) {
+		sts[i].lfd = sts[i].lfd_tls = sts[i].lfd_metrics = -1;
+		if (!(sts[i].stats = ing_stats_new())) {
+			k8c_error_set(&err, 0, "out of memory");
+			goto out;
+		}
+	}
+	if (*metrics_addr &&
+	    (sts[0].lfd_metrics = listen_on("--metrics-addr", metrics_addr, &err)) < 0)
+		goto out;
 	if (*listen_tls) {
 		https_port = atoi(strrchr(listen_tls, ':') + 1);
 		if (!(default_ctx = ing_tls_default_ctx(&err)))
@@ -699,12 +929,21 @@ int main(int argc, char **argv)
 	}
 
 	h2o_config_init(&conf);
-	h2o_create_handler(h2o_config_register_path(
-				   h2o_config_register_host(
-					   &conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
-				   "/", 0),
-			   sizeof(h2o_handler_t))
-		->on_req = on_req;
+	{
+		h2o_pathconf_t *pc = h2o_config_register_path(
+			ingress_hosts[0] = h2o_config_register_host(
+				&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
+			"/", 0);
+		h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_req;
+		h2o_create_logger(pc, sizeof(h2o_logger_t))->log_access = on_log;
+		h2o_create_handler(
+			h2o_config_register_path(
+				metrics_hosts[0] = h2o_config_register_host(
+					&conf, h2o_iovec_init(H2O_STRLIT("metrics")), 65535),
+				"/", 0),
+			sizeof(h2o_handler_t))
+			->on_req = on_metrics_req;
+	}
 	for (; n_started < n_threads; n_started++) {
 		if ((errno = pthread_create(&sts[n_started].tid, NULL, serve_run,
 					    &sts[n_started]))) {
@@ -756,6 +995,7 @@ int main(int argc, char **argv)
 				     t->n_tls_exact + t->n_tls_wild);
 			ing_table_ref(t);
 			publish_table(t);
+			atomic_store(&published_generation, gen);
 			if (publish)
 				write_status(kc, inf[0], t->served, publish);
 			ing_table_unref(t);
@@ -783,7 +1023,11 @@ out:
 			close(sts[i].lfd);
 		if (sts[i].lfd_tls >= 0)
 			close(sts[i].lfd_tls);
+		if (sts[i].lfd_metrics >= 0)
+			close(sts[i].lfd_metrics);
 	}
+	for (i = 0; sts && i < n_threads; i++)
+		ing_stats_free(sts[i].stats);
 	free(sts);
 	SSL_CTX_free(default_ctx);
 	json_decref(prev_errors);
