@@ -51,7 +51,8 @@ static struct {
 struct pool_slot {
 	char key[64]; /* "addr port" */
 	h2o_socketpool_t *pool;
-	unsigned long mark; /* the sweep that last saw this endpoint in the current table */
+	unsigned long mark;  /* the sweep that last saw this endpoint in the current table */
+	uint64_t down_until; /* passive health: a connect failed, skipped until then (loop ms) */
 };
 
 static h2o_globalconf_t conf; /* shared by the serving threads, read-only once they run */
@@ -74,6 +75,7 @@ struct serve_thread {
 	h2o_accept_ctx_t actx_metrics; /* thread 0 only */
 	h2o_socket_t *lsock_metrics;
 	int lfd_metrics;
+	h2o_timeout_t connect_timeout;
 };
 
 /* Per request: the overrides handed to h2o's proxy, and the labels of its metrics. */
@@ -87,7 +89,10 @@ static int n_threads = 1;
 static h2o_hostconf_t *ingress_hosts[2], *metrics_hosts[2];
 
 static unsigned long upstream_keepalive_ms = 2000;
-static atomic_ulong pools_freed; /* over all threads, for the log and /metrics */
+static unsigned long connect_timeout_ms = 5000; /* --upstream-connect-timeout */
+static unsigned long fail_timeout_ms = 10000;	/* --upstream-fail-timeout */
+#define MAX_TRIES 3				/* endpoints tried per request (connect failures) */
+static atomic_ulong pools_freed;		/* over all threads, for the log and /metrics */
 
 static size_t hash_str(const char *s)
 {
@@ -327,15 +332,211 @@ static const char *host_label(h2o_req_t *req, const struct ing_table *t, const s
 	return h->name;
 }
 
+/* X-Forwarded-Host and X-Request-ID (h2o's proxy adds X-Forwarded-For and -Proto). */
+static void set_forward_headers(h2o_req_t *req)
+{
+	/* X-Forwarded-Host is ours: a client's own is replaced, never passed on */
+	for (ssize_t i;
+	     (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-host"), -1)) >= 0;)
+		h2o_delete_header(&req->headers, i);
+	h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-host"), 0, NULL,
+			      req->input.authority.base, req->input.authority.len);
+	if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1) < 0) {
+		char *id = h2o_mem_alloc_pool(&req->pool, 33);
+		uint64_t a = rid_next(), b2 = rid_next();
+		snprintf(id, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b2);
+		h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0,
+				      NULL, id, 32);
+	}
+}
+
+/* A connection attempt made before handing the request to h2o's proxy (which has no retry). */
+struct attempt {
+	struct serve_thread *st;
+	h2o_req_t *req;
+	struct req_info *info;
+	const struct ing_backend *b;
+	const struct ing_endpoint *ep;
+	h2o_socketpool_t *pool;
+	h2o_socketpool_connect_request_t *creq;
+	h2o_timeout_entry_t timeout;
+	const struct ing_endpoint *tried[MAX_TRIES];
+	unsigned n_tried;
+};
+
+static struct pool_slot *slot_of(struct serve_thread *st, const struct ing_endpoint *ep)
+{
+	char key[64];
+	struct pool_slot *s;
+
+	if (!st->cap_pools)
+		return NULL;
+	endpoint_key(ep, key, sizeof(key));
+	s = find_slot(st->pools, st->cap_pools, key);
+	return s->pool ? s : NULL;
+}
+
+/*
+ * The next endpoint in round robin that this request has not tried, skipping those that
+ * refused a connection less than --upstream-fail-timeout ago (passive health) unless all are.
+ */
+static const struct ing_endpoint *pick(struct serve_thread *st, const struct ing_backend *b,
+				       const struct attempt *a)
+{
+	const struct ing_endpoint *fallback = NULL;
+	uint64_t now = h2o_now(st->ctx.loop);
+
+	for (size_t k = 0; k < b->n_eps; k++) {
+		const struct ing_endpoint *ep = ing_backend_pick(b);
+		struct pool_slot *s;
+		bool tried = false;
+
+		for (unsigned i = 0; a && i < a->n_tried; i++)
+			tried |= a->tried[i] == ep;
+		if (tried)
+			continue;
+		if ((s = slot_of(st, ep)) && s->down_until > now) {
+			if (!fallback)
+				fallback = ep;
+			continue;
+		}
+		return ep;
+	}
+	return fallback;
+}
+
+static void proxy_to(h2o_req_t *req, struct req_info *info, const struct ing_endpoint *ep,
+		     h2o_socketpool_t *pool)
+{
+	h2o_req_overrides_t *ov = &info->ov;
+
+	if (!(ov->socketpool = pool)) {
+		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
+		ov->hostport.port = ep->port;
+	}
+	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+}
+
+static bool pool_has_idle(h2o_socketpool_t *pool)
+{
+	bool idle;
+
+	pthread_mutex_lock(&pool->_shared.mutex);
+	idle = !h2o_linklist_is_empty(&pool->_shared.sockets);
+	pthread_mutex_unlock(&pool->_shared.mutex);
+	return idle;
+}
+
+static void attempt_connected(h2o_socket_t *sock, const char *errstr, void *data);
+
+static void attempt_failed(struct attempt *a, const char *why)
+{
+	struct pool_slot *s = slot_of(a->st, a->ep);
+	const struct ing_endpoint *next;
+
+	ing_stats_upstream_error(a->st->stats, a->info->ingress, a->info->host);
+	if (s)
+		s->down_until = h2o_now(a->st->ctx.loop) + fail_timeout_ms;
+	k8c_log_warn("upstream connect failed",
+		     "ingress=%s service=%s endpoint=%s:%u error=\"%s\"%s", a->b->ingress,
+		     a->b->service, a->ep->addr, (unsigned)a->ep->port, why,
+		     a->n_tried < MAX_TRIES ? " retry=another endpoint" : "");
+	if (a->n_tried >= MAX_TRIES || !(next = pick(a->st, a->b, a))) {
+		h2o_send_error_502(a->req, "Bad Gateway", "no endpoint accepted a connection\n", 0);
+		return;
+	}
+	a->ep = next;
+	a->tried[a->n_tried++] = next;
+	if (!(a->pool = endpoint_pool(a->st, next)) || pool_has_idle(a->pool)) {
+		proxy_to(a->req, a->info, next, a->pool);
+		return;
+	}
+	h2o_timeout_link(a->st->ctx.loop, &a->st->connect_timeout, &a->timeout);
+	h2o_socketpool_connect(&a->creq, a->pool, a->st->ctx.loop,
+			       &a->st->ctx.receivers.hostinfo_getaddr, attempt_connected, a);
+}
+
+static void attempt_connected(h2o_socket_t *sock, const char *errstr, void *data)
+{
+	struct attempt *a = data;
+	struct pool_slot *s;
+
+	a->creq = NULL;
+	h2o_timeout_unlink(&a->timeout);
+	if (!sock) {
+		attempt_failed(a, errstr ? errstr : "connection failed");
+		return;
+	}
+	if ((s = slot_of(a->st, a->ep)))
+		s->down_until = 0;
+	/* into the pool, where h2o's proxy takes it at once */
+	h2o_socketpool_return(a->pool, sock);
+	proxy_to(a->req, a->info, a->ep, a->pool);
+}
+
+static void attempt_timed_out(h2o_timeout_entry_t *entry)
+{
+	struct attempt *a = H2O_STRUCT_FROM_MEMBER(struct attempt, timeout, entry);
+
+	if (a->creq) {
+		h2o_socketpool_cancel_connect(a->creq);
+		a->creq = NULL;
+	}
+	attempt_failed(a, "connect timed out");
+}
+
+/* The request is gone (client closed) while a connection attempt is pending. */
+static void attempt_dispose(void *p)
+{
+	struct attempt *a = p;
+
+	if (a->creq)
+		h2o_socketpool_cancel_connect(a->creq);
+	if (h2o_timeout_is_linked(&a->timeout))
+		h2o_timeout_unlink(&a->timeout);
+}
+
+/*
+ * Proxy the request to an endpoint of b. When the endpoint's pool has an idle connection, h2o's
+ * proxy uses it at once; else the connection is made here first (with --upstream-connect-timeout),
+ * so that a refused or timed-out connect can go to another endpoint: up to MAX_TRIES endpoints,
+ * each failure marking its endpoint down for --upstream-fail-timeout.
+ */
+static void try_endpoint(struct serve_thread *st, h2o_req_t *req, struct req_info *info,
+			 const struct ing_backend *b, const struct ing_endpoint *ep)
+{
+	h2o_socketpool_t *pool;
+	struct attempt *a;
+
+	if (!ep)
+		ep = pick(st, b, NULL);
+	pool = endpoint_pool(st, ep);
+	if (!pool || pool_has_idle(pool)) {
+		proxy_to(req, info, ep, pool);
+		return;
+	}
+	a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), attempt_dispose);
+	memset(a, 0, sizeof(*a));
+	a->st = st;
+	a->req = req;
+	a->info = info;
+	a->b = b;
+	a->ep = ep;
+	a->pool = pool;
+	a->tried[a->n_tried++] = ep;
+	a->timeout.cb = attempt_timed_out;
+	h2o_timeout_link(st->ctx.loop, &st->connect_timeout, &a->timeout);
+	h2o_socketpool_connect(&a->creq, pool, st->ctx.loop, &st->ctx.receivers.hostinfo_getaddr,
+			       attempt_connected, a);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
 	struct ing_table *t = current_table(st), **hold;
 	const struct ing_backend *b;
-	const struct ing_endpoint *ep;
 	struct ing_match m;
 	struct req_info *info;
-	h2o_req_overrides_t *ov;
 	h2o_iovec_t path = req->path_normalized;
 
 	info = h2o_mem_alloc_pool(&req->pool, sizeof(*info));
@@ -358,31 +559,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		return 0;
 	}
 	info->ingress = b->ingress;
-	if (!(ep = ing_backend_pick(b))) {
+	if (!b->n_eps) {
 		h2o_send_error_503(req, "Service Unavailable",
 				   b->error ? "backend not found\n" : "no ready endpoints\n", 0);
 		return 0;
 	}
-
-	ov = &info->ov;
-	if (!(ov->socketpool = endpoint_pool(st, ep))) {
-		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
-		ov->hostport.port = ep->port;
-	}
-	/* X-Forwarded-Host is ours: a client's own is replaced, never passed on */
-	for (ssize_t i;
-	     (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-host"), -1)) >= 0;)
-		h2o_delete_header(&req->headers, i);
-	h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-host"), 0, NULL,
-			      req->input.authority.base, req->input.authority.len);
-	if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1) < 0) {
-		char *id = h2o_mem_alloc_pool(&req->pool, 33);
-		uint64_t a = rid_next(), b2 = rid_next();
-		snprintf(id, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b2);
-		h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0,
-				      NULL, id, 32);
-	}
-	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+	set_forward_headers(req);
+	try_endpoint(st, req, info, b, NULL);
 	return 0;
 }
 
@@ -507,6 +690,7 @@ static void *serve_run(void *arg)
 
 	self_thread = st;
 	h2o_context_init(&st->ctx, h2o_evloop_create(), &conf);
+	h2o_timeout_init(st->ctx.loop, &st->connect_timeout, connect_timeout_ms);
 	if (st->lfd >= 0)
 		st->lsock = start_listener(st, st->lfd, &st->actx);
 	if (st->lfd_tls >= 0)
@@ -547,6 +731,7 @@ static void *serve_run(void *arg)
 	}
 	free(st->pools);
 	st->pools = NULL;
+	h2o_timeout_dispose(st->ctx.loop, &st->connect_timeout);
 	h2o_context_dispose(&st->ctx);
 	h2o_evloop_destroy(st->ctx.loop);
 	return NULL;
@@ -739,7 +924,8 @@ static void usage(FILE *f)
 	      "                   [--listen-https ADDR:PORT]\n"
 	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
 	      "                   [--upstream-keepalive-timeout MS] [--threads N]\n"
-	      "                   [--metrics-addr ADDR:PORT]\n"
+	      "                   [--metrics-addr ADDR:PORT] [--upstream-connect-timeout MS]\n"
+	      "                   [--upstream-fail-timeout MS]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
 	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
@@ -754,7 +940,10 @@ static void usage(FILE *f)
 	      "for reuse for MS milliseconds (default 2000). N serving threads (default 1), each\n"
 	      "with its own event loop and listening sockets (SO_REUSEPORT). /healthz and\n"
 	      "/metrics (Prometheus) are served on --metrics-addr (default 0.0.0.0:10254; \"\"\n"
-	      "for none). See docs/ingress.md.\n",
+	      "for none). A connect to an endpoint that fails (refused, or not done within\n"
+	      "--upstream-connect-timeout, default 5000) is retried on another endpoint (3 in\n"
+	      "all), and that endpoint is skipped for --upstream-fail-timeout ms (default\n"
+	      "10000; 0: never). See docs/ingress.md.\n",
 	      f);
 }
 
@@ -770,6 +959,8 @@ int main(int argc, char **argv)
 		{"threads", required_argument, NULL, 't'},
 		{"upstream-keepalive-timeout", required_argument, NULL, 'u'},
 		{"metrics-addr", required_argument, NULL, 'm'},
+		{"upstream-connect-timeout", required_argument, NULL, 'C'},
+		{"upstream-fail-timeout", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -814,6 +1005,22 @@ int main(int argc, char **argv)
 		case 'm':
 			metrics_addr = optarg;
 			break;
+		case 'C':
+		case 'F': {
+			char *end;
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || (opt == 'C' && !v)) {
+				fprintf(stderr, "k8c-ingress: %s %s: want milliseconds\n",
+					opt == 'C' ? "--upstream-connect-timeout"
+						   : "--upstream-fail-timeout",
+					optarg);
+				return 2;
+			}
+			*(opt == 'C' ? &connect_timeout_ms : &fail_timeout_ms) = v;
+			break;
+		}
 		case 'p':
 			publish = strdup(optarg);
 			break;
