@@ -29,6 +29,7 @@
 #include "cleanup.h"
 #include "informer.h"
 #include "kube_client.h"
+#include "objutil.h"
 #include "kubeconfig.h"
 #include "log.h"
 #include "metrics.h"
@@ -76,12 +77,27 @@ struct serve_thread {
 	h2o_socket_t *lsock_metrics;
 	int lfd_metrics;
 	h2o_timeout_t connect_timeout;
+	struct {
+		unsigned ms;
+		h2o_timeout_t to;
+	} tmos[8]; /* proxy-connect-timeout values in use */
+	size_t n_tmos;
+	struct {
+		unsigned ms;
+		h2o_timeout_t io;
+		h2o_http1client_ctx_t c;
+	} cctxs[8]; /* proxy-read-timeout values in use: h2o client contexts */
+	size_t n_cctxs;
 };
 
 /* Per request: the overrides handed to h2o's proxy, and the labels of its metrics. */
 struct req_info {
 	h2o_req_overrides_t ov; /* first: req->overrides points here */
 	const char *ingress, *host;
+	const struct ing_backend *b;
+	h2o_iovec_t path;	/* rewrite-target's, with the query; base NULL: unchanged */
+	bool cors;		/* enable-cors: the response gets the CORS headers */
+	h2o_iovec_t set_cookie; /* affinity: a Set-Cookie for the response, base NULL: none */
 };
 
 static struct serve_thread *threads;
@@ -92,6 +108,8 @@ static unsigned long upstream_keepalive_ms = 2000;
 static unsigned long connect_timeout_ms = 5000; /* --upstream-connect-timeout */
 static unsigned long fail_timeout_ms = 10000;	/* --upstream-fail-timeout */
 #define MAX_TRIES 3				/* endpoints tried per request (connect failures) */
+static unsigned long read_timeout_ms = 60000;	/* as ingress-nginx's proxy-read-timeout */
+static SSL_CTX *upstream_ssl_ctx;		/* backend-protocol HTTPS (no verification) */
 static atomic_ulong pools_freed;		/* over all threads, for the log and /metrics */
 
 static size_t hash_str(const char *s)
@@ -102,9 +120,9 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
-static void endpoint_key(const struct ing_endpoint *ep, char *key, size_t n)
+static void endpoint_key(const struct ing_endpoint *ep, bool https, char *key, size_t n)
 {
-	snprintf(key, n, "%s %u", ep->addr, (unsigned)ep->port);
+	snprintf(key, n, "%s %u%s", ep->addr, (unsigned)ep->port, https ? " https" : "");
 }
 
 /* The slot of key, or the empty slot where it would go. */
@@ -144,7 +162,8 @@ static int rehash_pools(struct serve_thread *st, size_t cap,
  * handed out (they come back to it, or tell it when they close): sweep_pools() frees it only
  * once its endpoint left the current table and all its connections are idle in it.
  */
-static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing_endpoint *ep)
+static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing_endpoint *ep,
+				       bool https)
 {
 	char key[64];
 	struct pool_slot *slot;
@@ -152,7 +171,7 @@ static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing
 	socklen_t len;
 	h2o_socketpool_t *pool;
 
-	endpoint_key(ep, key, sizeof(key));
+	endpoint_key(ep, https, key, sizeof(key));
 	if ((st->n_pools + 1) * 2 > st->cap_pools &&
 	    rehash_pools(st, st->cap_pools ? 2 * st->cap_pools : 64, NULL) < 0)
 		return NULL;
@@ -172,7 +191,7 @@ static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing
 	}
 	if (!(pool = malloc(sizeof(*pool))))
 		return NULL;
-	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, 0, SIZE_MAX);
+	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, https, SIZE_MAX);
 	h2o_socketpool_set_timeout(pool, st->ctx.loop, upstream_keepalive_ms);
 	snprintf(slot->key, sizeof(slot->key), "%s", key);
 	slot->pool = pool;
@@ -228,7 +247,7 @@ static void sweep_pools(struct serve_thread *st, struct ing_table *t)
 		const struct ing_backend *b = t->backends[i];
 		for (size_t j = 0; j < b->n_eps; j++) {
 			struct pool_slot *s;
-			endpoint_key(&b->eps[j], key, sizeof(key));
+			endpoint_key(&b->eps[j], b->ann->backend_https, key, sizeof(key));
 			if ((s = find_slot(st->pools, st->cap_pools, key))->pool)
 				s->mark = st->sweep_mark;
 		}
@@ -289,7 +308,7 @@ static uint64_t rid_next(void)
 static int https_port; /* of --listen-https, 0: none (no ssl-redirect) */
 
 /* ssl-redirect: 308 to https:// for a plain HTTP request to a TLS host. */
-static bool redirected(struct ing_table *t, h2o_req_t *req)
+static bool redirected(struct ing_table *t, h2o_req_t *req, bool force)
 {
 	char host[256], *url;
 	size_t n = 0;
@@ -303,7 +322,7 @@ static bool redirected(struct ing_table *t, h2o_req_t *req)
 		n++;
 	}
 	host[n] = '\0';
-	if (!(th = ing_table_tls(t, host)) || !th->redirect)
+	if (!force && (!(th = ing_table_tls(t, host)) || !th->redirect))
 		return false;
 	len = https_port == 443
 		      ? asprintf(&url, "https://%s%.*s", host, (int)req->path.len, req->path.base)
@@ -364,14 +383,14 @@ struct attempt {
 	unsigned n_tried;
 };
 
-static struct pool_slot *slot_of(struct serve_thread *st, const struct ing_endpoint *ep)
+static struct pool_slot *slot_of(struct serve_thread *st, const struct ing_endpoint *ep, bool https)
 {
 	char key[64];
 	struct pool_slot *s;
 
 	if (!st->cap_pools)
 		return NULL;
-	endpoint_key(ep, key, sizeof(key));
+	endpoint_key(ep, https, key, sizeof(key));
 	s = find_slot(st->pools, st->cap_pools, key);
 	return s->pool ? s : NULL;
 }
@@ -395,7 +414,7 @@ static const struct ing_endpoint *pick(struct serve_thread *st, const struct ing
 			tried |= a->tried[i] == ep;
 		if (tried)
 			continue;
-		if ((s = slot_of(st, ep)) && s->down_until > now) {
+		if ((s = slot_of(st, ep, b->ann->backend_https)) && s->down_until > now) {
 			if (!fallback)
 				fallback = ep;
 			continue;
@@ -405,16 +424,238 @@ static const struct ing_endpoint *pick(struct serve_thread *st, const struct ing
 	return fallback;
 }
 
+/* The h2o timeout of a backend's connect timeout (proxy-connect-timeout, else the flag's). */
+static h2o_timeout_t *connect_timeout(struct serve_thread *st, const struct ing_backend *b)
+{
+	unsigned ms = b->ann->connect_timeout_ms;
+	size_t i;
+
+	if (!ms)
+		return &st->connect_timeout;
+	for (i = 0; i < st->n_tmos; i++)
+		if (st->tmos[i].ms == ms)
+			return &st->tmos[i].to;
+	if (i == sizeof(st->tmos) / sizeof(st->tmos[0]))
+		return &st->connect_timeout; /* more distinct values than slots: the default */
+	st->tmos[i].ms = ms;
+	h2o_timeout_init(st->ctx.loop, &st->tmos[i].to, ms);
+	st->n_tmos++;
+	return &st->tmos[i].to;
+}
+
+/*
+ * The h2o client context of a backend: its I/O timeout is proxy-read-timeout (default 60 s),
+ * which is also the idle timeout of a websocket passed through; TLS to HTTPS backends.
+ */
+static h2o_http1client_ctx_t *client_ctx(struct serve_thread *st, const struct ing_backend *b)
+{
+	unsigned ms =
+		b && b->ann->read_timeout_ms ? b->ann->read_timeout_ms : (unsigned)read_timeout_ms;
+	size_t i;
+
+	for (i = 0; i < st->n_cctxs; i++)
+		if (st->cctxs[i].ms == ms)
+			return &st->cctxs[i].c;
+	if (i == sizeof(st->cctxs) / sizeof(st->cctxs[0]))
+		return &st->cctxs[0].c; /* the first one made is the default's */
+	st->cctxs[i].ms = ms;
+	h2o_timeout_init(st->ctx.loop, &st->cctxs[i].io, ms);
+	st->cctxs[i].c = (h2o_http1client_ctx_t){
+		.loop = st->ctx.loop,
+		.getaddr_receiver = &st->ctx.receivers.hostinfo_getaddr,
+		.io_timeout = &st->cctxs[i].io,
+		.websocket_timeout = &st->cctxs[i].io,
+		.ssl_ctx = upstream_ssl_ctx,
+	};
+	st->n_cctxs++;
+	return &st->cctxs[i].c;
+}
+
+/* whitelist-source-range: whether the client's address is in one of the ranges. */
+static bool source_allowed(h2o_req_t *req, const struct ing_annotations *an)
+{
+	struct sockaddr_storage ss;
+	uint8_t a[16];
+	int family;
+
+	if (!req->conn->callbacks->get_peername ||
+	    !req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss))
+		return false;
+	if (ss.ss_family == AF_INET) {
+		family = AF_INET;
+		memcpy(a, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		const uint8_t *v6 = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (!memcmp(v6, mapped, 12)) {
+			family = AF_INET;
+			memcpy(a, v6 + 12, 4);
+		} else {
+			family = AF_INET6;
+			memcpy(a, v6, 16);
+		}
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < an->n_allow; i++) {
+		const struct ing_cidr *c = &an->allow[i];
+		unsigned full = c->bits / 8, rest = c->bits % 8;
+		if (c->family != family || memcmp(a, c->addr, full))
+			continue;
+		if (rest && ((a[full] ^ c->addr[full]) & (uint8_t)(0xff << (8 - rest))))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * limit-rps: a token bucket per (Ingress, client address) shared by the serving threads, of
+ * limit-rps tokens a second and a burst of 5 times that (ingress-nginx's default burst
+ * multiplier). A fixed table: a client whose slot is taken by another evicts it (a fresh bucket).
+ */
+#define LIMIT_SLOTS 16384
+static struct {
+	pthread_mutex_t lock;
+	struct {
+		uint64_t key;
+		double tokens;
+		uint64_t at_ms;
+	} b[LIMIT_SLOTS];
+} limits = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool rate_allowed(h2o_req_t *req, const struct ing_backend *b)
+{
+	struct sockaddr_storage ss = {0};
+	uint64_t key = 1469598103934665603ULL, now = h2o_now(req->conn->ctx->loop);
+	double rate = b->ann->limit_rps, burst = 5.0 * b->ann->limit_rps;
+	const unsigned char *p;
+	size_t n;
+	bool ok;
+
+	if (req->conn->callbacks->get_peername)
+		req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+	for (const char *c = b->ingress; *c; c++)
+		key = (key ^ (unsigned char)*c) * 1099511628211ULL;
+	if (ss.ss_family == AF_INET)
+		p = (const void *)&((struct sockaddr_in *)&ss)->sin_addr, n = 4;
+	else
+		p = (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr, n = 16;
+	for (size_t i = 0; i < n; i++)
+		key = (key ^ p[i]) * 1099511628211ULL;
+	key |= 1; /* 0 is a free slot */
+	pthread_mutex_lock(&limits.lock);
+	{
+		typeof(limits.b[0]) *e = &limits.b[key % LIMIT_SLOTS];
+		if (e->key != key) {
+			e->key = key;
+			e->tokens = burst;
+			e->at_ms = now;
+		}
+		e->tokens += rate * (double)(now - e->at_ms) / 1000.0;
+		if (e->tokens > burst)
+			e->tokens = burst;
+		e->at_ms = now;
+		if ((ok = e->tokens >= 1.0))
+			e->tokens -= 1.0;
+	}
+	pthread_mutex_unlock(&limits.lock);
+	return ok;
+}
+
+/* rewrite-target: the new path (with the original query) into info->path; false if invalid. */
+static bool rewrite(h2o_req_t *req, struct req_info *info, const struct ing_match *m,
+		    const char *target)
+{
+	char out[4096];
+	long n = ing_rewrite(m, target, req->path_normalized.base, req->path_normalized.len, out,
+			     sizeof(out));
+	const char *q = memchr(req->path.base, '?', req->path.len);
+	size_t qlen = q ? req->path.len - (size_t)(q - req->path.base) : 0;
+	char *p;
+
+	if (n < 0 || strpbrk(out, " \r\n")) {
+		k8c_log_warn("rewrite-target made no valid path (503)", "ingress=%s path=\"%.*s\"",
+			     info->ingress, (int)req->path.len, req->path.base);
+		return false;
+	}
+	p = h2o_mem_alloc_pool(&req->pool, (size_t)n + qlen + 1);
+	memcpy(p, out, (size_t)n);
+	if (qlen)
+		memcpy(p + n, q, qlen);
+	info->path = h2o_iovec_init(p, (size_t)n + qlen);
+	return true;
+}
+
+static uint64_t endpoint_hash(const struct ing_endpoint *ep)
+{
+	uint64_t h = 1469598103934665603ULL;
+	char key[64];
+
+	endpoint_key(ep, false, key, sizeof(key));
+	for (const char *c = key; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * affinity: cookie: the endpoint named by the request's cookie (16 hex digits of a hash of its
+ * address and port) when it is still a ready endpoint of the backend and not marked down; else
+ * NULL (round robin) and the response sets the cookie for the endpoint chosen.
+ */
+static const struct ing_endpoint *sticky(struct serve_thread *st, h2o_req_t *req,
+					 struct req_info *info, const struct ing_backend *b)
+{
+	const char *name = b->ann->cookie_name;
+	size_t nlen = strlen(name);
+	ssize_t i = -1;
+
+	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
+		h2o_iovec_t v = req->headers.entries[i].value;
+		for (size_t k = 0; k + nlen + 17 <= v.len; k++) {
+			char hex[17];
+			uint64_t want;
+			if ((k && v.base[k - 1] != ' ' && v.base[k - 1] != ';') ||
+			    memcmp(v.base + k, name, nlen) || v.base[k + nlen] != '=')
+				continue;
+			memcpy(hex, v.base + k + nlen + 1, 16);
+			hex[16] = '\0';
+			want = strtoull(hex, NULL, 16);
+			for (size_t e = 0; e < b->n_eps; e++) {
+				struct pool_slot *s =
+					slot_of(st, &b->eps[e], b->ann->backend_https);
+				if (endpoint_hash(&b->eps[e]) == want &&
+				    !(s && s->down_until > h2o_now(st->ctx.loop)))
+					return &b->eps[e];
+			}
+		}
+	}
+	{
+		const struct ing_endpoint *ep = pick(st, b, NULL);
+		char *c;
+		int len = asprintf(&c, "%s=%016llx; Path=/; HttpOnly", name,
+				   (unsigned long long)endpoint_hash(ep));
+		if (len > 0) {
+			info->set_cookie = h2o_strdup(&req->pool, c, (size_t)len);
+			free(c);
+		}
+		return ep;
+	}
+}
+
 static void proxy_to(h2o_req_t *req, struct req_info *info, const struct ing_endpoint *ep,
 		     h2o_socketpool_t *pool)
 {
 	h2o_req_overrides_t *ov = &info->ov;
 
+	ov->client_ctx = client_ctx(
+		H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx), info->b);
 	if (!(ov->socketpool = pool)) {
 		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
 		ov->hostport.port = ep->port;
 	}
-	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+	h2o_reprocess_request(req, req->method, req->scheme, req->authority,
+			      info->path.base ? info->path : req->path, ov, 0);
 }
 
 static bool pool_has_idle(h2o_socketpool_t *pool)
@@ -431,7 +672,7 @@ static void attempt_connected(h2o_socket_t *sock, const char *errstr, void *data
 
 static void attempt_failed(struct attempt *a, const char *why)
 {
-	struct pool_slot *s = slot_of(a->st, a->ep);
+	struct pool_slot *s = slot_of(a->st, a->ep, a->b->ann->backend_https);
 	const struct ing_endpoint *next;
 
 	ing_stats_upstream_error(a->st->stats, a->info->ingress, a->info->host);
@@ -447,11 +688,12 @@ static void attempt_failed(struct attempt *a, const char *why)
 	}
 	a->ep = next;
 	a->tried[a->n_tried++] = next;
-	if (!(a->pool = endpoint_pool(a->st, next)) || pool_has_idle(a->pool)) {
+	if (!(a->pool = endpoint_pool(a->st, next, a->b->ann->backend_https)) ||
+	    pool_has_idle(a->pool)) {
 		proxy_to(a->req, a->info, next, a->pool);
 		return;
 	}
-	h2o_timeout_link(a->st->ctx.loop, &a->st->connect_timeout, &a->timeout);
+	h2o_timeout_link(a->st->ctx.loop, connect_timeout(a->st, a->b), &a->timeout);
 	h2o_socketpool_connect(&a->creq, a->pool, a->st->ctx.loop,
 			       &a->st->ctx.receivers.hostinfo_getaddr, attempt_connected, a);
 }
@@ -467,7 +709,7 @@ static void attempt_connected(h2o_socket_t *sock, const char *errstr, void *data
 		attempt_failed(a, errstr ? errstr : "connection failed");
 		return;
 	}
-	if ((s = slot_of(a->st, a->ep)))
+	if ((s = slot_of(a->st, a->ep, a->b->ann->backend_https)))
 		s->down_until = 0;
 	/* into the pool, where h2o's proxy takes it at once */
 	h2o_socketpool_return(a->pool, sock);
@@ -510,7 +752,7 @@ static void try_endpoint(struct serve_thread *st, h2o_req_t *req, struct req_inf
 
 	if (!ep)
 		ep = pick(st, b, NULL);
-	pool = endpoint_pool(st, ep);
+	pool = endpoint_pool(st, ep, b->ann->backend_https);
 	if (!pool || pool_has_idle(pool)) {
 		proxy_to(req, info, ep, pool);
 		return;
@@ -525,7 +767,7 @@ static void try_endpoint(struct serve_thread *st, h2o_req_t *req, struct req_inf
 	a->pool = pool;
 	a->tried[a->n_tried++] = ep;
 	a->timeout.cb = attempt_timed_out;
-	h2o_timeout_link(st->ctx.loop, &st->connect_timeout, &a->timeout);
+	h2o_timeout_link(st->ctx.loop, connect_timeout(st, b), &a->timeout);
 	h2o_socketpool_connect(&a->creq, pool, st->ctx.loop, &st->ctx.receivers.hostinfo_getaddr,
 			       attempt_connected, a);
 }
@@ -550,23 +792,84 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	/* the request keeps its table (the labels, and ep->addr) until its pool is freed */
 	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
 	*hold = ing_table_ref(t);
-	if (redirected(t, req))
-		return 0;
 	b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len, &m);
 	info->host = host_label(req, t, m.host);
+	if (redirected(t, req, b && b->ann->force_ssl_redirect))
+		return 0;
 	if (!b) {
 		h2o_send_error_404(req, "Not Found", "no rule matches\n", 0);
 		return 0;
 	}
 	info->ingress = b->ingress;
-	if (!b->n_eps) {
+	info->b = b;
+	if (b->ann->allow_set && !source_allowed(req, b->ann)) {
+		h2o_send_error_generic(req, 403, "Forbidden", "source address not allowed\n", 0);
+		return 0;
+	}
+	if (b->ann->limit_rps && !rate_allowed(req, b)) {
+		h2o_send_error_503(req, "Service Unavailable", "rate limited\n", 0);
+		return 0;
+	}
+	if (b->ann->body_max > 0 && req->entity.base &&
+	    (long long)req->entity.len > b->ann->body_max) {
+		h2o_send_error_generic(req, 413, "Request Entity Too Large",
+				       "request body too large\n", 0);
+		return 0;
+	}
+	if (b->ann->enable_cors) {
+		info->cors = true;
+		if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+			static h2o_generator_t gen = {NULL, NULL};
+			req->res.status = 204;
+			req->res.reason = "No Content";
+			h2o_start_response(req, &gen);
+			h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+			return 0;
+		}
+	}
+	if (b->error || !b->n_eps) {
 		h2o_send_error_503(req, "Service Unavailable",
-				   b->error ? "backend not found\n" : "no ready endpoints\n", 0);
+				   b->error ? "rule not served (see the Ingress' Events)\n"
+					    : "no ready endpoints\n",
+				   0);
+		return 0;
+	}
+	if (b->ann->rewrite_target && !rewrite(req, info, &m, b->ann->rewrite_target)) {
+		h2o_send_error_503(req, "Service Unavailable",
+				   "rewrite-target made no valid path\n", 0);
 		return 0;
 	}
 	set_forward_headers(req);
-	try_endpoint(st, req, info, b, NULL);
+	try_endpoint(st, req, info, b, b->ann->affinity_cookie ? sticky(st, req, info, b) : NULL);
 	return 0;
+}
+
+/* Response headers: CORS (enable-cors) and the affinity cookie. */
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+	const struct req_info *info = (const struct req_info *)req->overrides;
+
+	if (info && info->cors) {
+		static const struct {
+			const char *name, *value;
+		} cors[] = {
+			{"access-control-allow-origin", "*"},
+			{"access-control-allow-credentials", "true"},
+			{"access-control-allow-methods", "GET, PUT, POST, DELETE, PATCH, OPTIONS"},
+			{"access-control-allow-headers",
+			 "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-"
+			 "Control,Content-Type,Range,Authorization"},
+			{"access-control-max-age", "1728000"},
+		};
+		for (size_t i = 0; i < sizeof(cors) / sizeof(cors[0]); i++)
+			h2o_set_header_by_str(&req->pool, &req->res.headers, cors[i].name,
+					      strlen(cors[i].name), 0, cors[i].value,
+					      strlen(cors[i].value), 1);
+	}
+	if (info && info->set_cookie.base)
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL,
+			       info->set_cookie.base, info->set_cookie.len);
+	h2o_setup_next_ostream(req, slot);
 }
 
 /* h2o's access-log hook, called once per request as it ends: the request metrics. */
@@ -669,6 +972,8 @@ static int on_servername(SSL *ssl, int *al, void *arg)
 
 	if (t && name && (th = ing_table_tls(t, name)) && th->ctx)
 		SSL_set_SSL_CTX(ssl, th->ctx);
+	else if (t && t->default_ctx) /* --default-ssl-certificate */
+		SSL_set_SSL_CTX(ssl, t->default_ctx);
 	return SSL_TLSEXT_ERR_OK;
 }
 
@@ -732,6 +1037,10 @@ static void *serve_run(void *arg)
 	free(st->pools);
 	st->pools = NULL;
 	h2o_timeout_dispose(st->ctx.loop, &st->connect_timeout);
+	for (size_t i = 0; i < st->n_tmos; i++)
+		h2o_timeout_dispose(st->ctx.loop, &st->tmos[i].to);
+	for (size_t i = 0; i < st->n_cctxs; i++)
+		h2o_timeout_dispose(st->ctx.loop, &st->cctxs[i].io);
 	h2o_context_dispose(&st->ctx);
 	h2o_evloop_destroy(st->ctx.loop);
 	return NULL;
@@ -828,12 +1137,38 @@ static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const j
  * Load the certificates the table's TLS hosts name (one SSL_CTX per Secret per build). A missing
  * or bad Secret leaves the host on the default certificate, with a log line.
  */
-static void attach_certs(struct ing_table *t, struct k8c_informer *secrets)
+static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
+			 const char *default_secret)
 {
 	_cleanup_json_ json_t *seen = json_object(); /* secret → index into all hosts, or -1 */
 	size_t n = t->n_tls_exact + t->n_tls_wild;
+	static char *default_error; /* logged when it changes */
 
 	t->ctx_free = ing_tls_ctx_free;
+	if (default_secret) {
+		const char *slash = strchr(default_secret, '/');
+		_cleanup_free_ char *ns = strndup(default_secret, (size_t)(slash - default_secret));
+		const json_t *obj = ns ? k8c_informer_get(secrets, ns, slash + 1) : NULL;
+		struct k8c_error err = K8C_ERROR_INIT;
+
+		if (!obj)
+			k8c_error_set(&err, 0, "not found");
+		else
+			t->default_ctx = ing_tls_secret_ctx(obj, &err);
+		if (!t->default_ctx && (!default_error || strcmp(default_error, err.msg))) {
+			k8c_log_warn("--default-ssl-certificate not usable, the self-signed "
+				     "certificate answers",
+				     "secret=%s error=\"%s\"", default_secret, err.msg);
+			free(default_error);
+			default_error = strdup(err.msg);
+		} else if (t->default_ctx && default_error) {
+			k8c_log_info("--default-ssl-certificate loaded", "secret=%s",
+				     default_secret);
+			free(default_error);
+			default_error = NULL;
+		}
+		k8c_error_clear(&err);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct ing_tls_host *th =
 			i < t->n_tls_exact ? &t->tls_exact[i] : &t->tls_wild[i - t->n_tls_exact];
@@ -869,25 +1204,88 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets)
 	}
 }
 
-/* One log line per backend error that the previous table did not have (not every rebuild). */
-static void log_new_errors(const struct ing_table *t, json_t **prev)
+/* A Warning Event on an Ingress ("ns/name", from the informer's cache). */
+static void ingress_event(struct k8c_kube *kc, struct k8c_informer *ings, const char *key,
+			  const char *reason, const char *msg)
+{
+	char ns[256], ts[21];
+	const char *slash = strchr(key, '/');
+	const json_t *obj;
+	struct timespec now;
+	_cleanup_json_ json_t *ev = NULL;
+	_cleanup_free_ char *name = NULL;
+	struct k8c_error err = K8C_ERROR_INIT;
+
+	if (!kc || !slash || (size_t)(slash - key) >= sizeof(ns))
+		return;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	if (!(obj = k8c_informer_get(ings, ns, slash + 1)))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	k8c_rfc3339(now.tv_sec, ts);
+	if (asprintf(&name, "%s.%llx", slash + 1,
+		     (unsigned long long)now.tv_sec * 1000000000ULL +
+			     (unsigned long long)now.tv_nsec) < 0)
+		return;
+	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s?}, s:s, s:s, s:s, "
+		       "s:{s:s}, s:s, s:s, s:i, s:s}",
+		       "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
+		       ns, "involvedObject", "apiVersion", "networking.k8s.io/v1", "kind",
+		       "Ingress", "namespace", ns, "name", slash + 1, "uid",
+		       k8c_str_at(obj, "metadata.uid"), "reason", reason, "message", msg, "type",
+		       "Warning", "source", "component", "k8c-ingress", "firstTimestamp", ts,
+		       "lastTimestamp", ts, "count", 1, "reportingComponent", "k8c-ingress");
+	if (ev && k8c_kube_create(kc, K8C_GVR_EVENTS, ns, ev, NULL, &err) < 0)
+		k8c_log_warn("event not recorded", "ingress=%s reason=%s error=\"%s\"", key, reason,
+			     err.msg ? err.msg : "?");
+	k8c_error_clear(&err);
+}
+
+/*
+ * One log line and one Event per backend error and annotation warning that the previous table
+ * did not have (not on every rebuild).
+ */
+static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_kube *kc,
+			   struct k8c_informer *ings)
 {
 	json_t *now = json_object();
 
 	for (size_t i = 0; i < t->n_backends; i++) {
 		const struct ing_backend *b = t->backends[i];
-		char *key;
+		char *key, *msg;
 
 		if (!b->error && b->n_eps)
 			continue;
 		if (asprintf(&key, "%s %s:%s %s", b->ingress, b->service, b->port,
 			     b->error ? b->error : "no ready endpoints") < 0)
 			continue;
-		if (!json_object_get(*prev, key) && !json_object_get(now, key))
+		if (!json_object_get(*prev, key) && !json_object_get(now, key)) {
 			k8c_log_warn("backend not served (503)",
 				     "ingress=%s service=%s port=%s error=\"%s\"", b->ingress,
 				     b->service, b->port,
 				     b->error ? b->error : "no ready endpoints");
+			if (b->error && asprintf(&msg, "backend %s:%s answers 503: %s", b->service,
+						 b->port, b->error) >= 0) {
+				ingress_event(kc, ings, b->ingress, "BackendNotServed", msg);
+				free(msg);
+			}
+		}
+		json_object_set_new(now, key, json_true());
+		free(key);
+	}
+	for (size_t i = 0; i < t->n_anns && i < json_array_size(t->served); i++) {
+		const char *ing = json_string_value(json_array_get(t->served, i));
+		char *key;
+
+		if (!t->anns[i]->warnings ||
+		    asprintf(&key, "ann %s %s", ing, t->anns[i]->warnings) < 0)
+			continue;
+		if (!json_object_get(*prev, key) && !json_object_get(now, key)) {
+			k8c_log_warn("annotation ignored", "ingress=%s error=\"%s\"", ing,
+				     t->anns[i]->warnings);
+			ingress_event(kc, ings, ing, "InvalidAnnotation", t->anns[i]->warnings);
+		}
 		json_object_set_new(now, key, json_true());
 		free(key);
 	}
@@ -926,6 +1324,7 @@ static void usage(FILE *f)
 	      "                   [--upstream-keepalive-timeout MS] [--threads N]\n"
 	      "                   [--metrics-addr ADDR:PORT] [--upstream-connect-timeout MS]\n"
 	      "                   [--upstream-fail-timeout MS]\n"
+	      "                   [--default-ssl-certificate NAMESPACE/NAME]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
 	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
@@ -943,7 +1342,9 @@ static void usage(FILE *f)
 	      "for none). A connect to an endpoint that fails (refused, or not done within\n"
 	      "--upstream-connect-timeout, default 5000) is retried on another endpoint (3 in\n"
 	      "all), and that endpoint is skipped for --upstream-fail-timeout ms (default\n"
-	      "10000; 0: never). See docs/ingress.md.\n",
+	      "10000; 0: never). --default-ssl-certificate: the kubernetes.io/tls Secret that\n"
+	      "answers names without a certificate of their own (default: self-signed).\n"
+	      "See docs/ingress.md.\n",
 	      f);
 }
 
@@ -959,13 +1360,15 @@ int main(int argc, char **argv)
 		{"threads", required_argument, NULL, 't'},
 		{"upstream-keepalive-timeout", required_argument, NULL, 'u'},
 		{"metrics-addr", required_argument, NULL, 'm'},
+		{"default-ssl-certificate", required_argument, NULL, 'D'},
 		{"upstream-connect-timeout", required_argument, NULL, 'C'},
 		{"upstream-fail-timeout", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80", *listen_tls = "0.0.0.0:443",
-		   *controller = ING_DEFAULT_CONTROLLER, *metrics_addr = "0.0.0.0:10254";
+		   *controller = ING_DEFAULT_CONTROLLER, *default_cert = NULL,
+		   *metrics_addr = "0.0.0.0:10254";
 	char *publish = NULL;
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_kubeconfig cfg = {0};
@@ -1004,6 +1407,16 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			metrics_addr = optarg;
+			break;
+		case 'D':
+			if (!strchr(optarg, '/') || optarg[0] == '/' || !strchr(optarg, '/')[1]) {
+				fprintf(stderr,
+					"k8c-ingress: --default-ssl-certificate %s: want "
+					"NAMESPACE/NAME\n",
+					optarg);
+				return 2;
+			}
+			default_cert = optarg;
 			break;
 		case 'C':
 		case 'F': {
@@ -1113,6 +1526,12 @@ int main(int argc, char **argv)
 	if (*metrics_addr &&
 	    (sts[0].lfd_metrics = listen_on("--metrics-addr", metrics_addr, &err)) < 0)
 		goto out;
+	if (!(upstream_ssl_ctx = SSL_CTX_new(TLS_client_method()))) {
+		k8c_error_set(&err, 0, "SSL_CTX_new (upstream) failed");
+		goto out;
+	}
+	/* as ingress-nginx (proxy-ssl-verify off): backends' certificates are not verified */
+	SSL_CTX_set_verify(upstream_ssl_ctx, SSL_VERIFY_NONE, NULL);
 	if (*listen_tls) {
 		https_port = atoi(strrchr(listen_tls, ':') + 1);
 		if (!(default_ctx = ing_tls_default_ctx(&err)))
@@ -1143,6 +1562,7 @@ int main(int argc, char **argv)
 			"/", 0);
 		h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_req;
 		h2o_create_logger(pc, sizeof(h2o_logger_t))->log_access = on_log;
+		h2o_create_filter(pc, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
 		h2o_create_handler(
 			h2o_config_register_path(
 				metrics_hosts[0] = h2o_config_register_host(
@@ -1194,8 +1614,8 @@ int main(int argc, char **argv)
 				k8c_error_clear(&err);
 				continue;
 			}
-			attach_certs(t, inf[4]);
-			log_new_errors(t, &prev_errors);
+			attach_certs(t, inf[4], default_cert);
+			log_new_errors(t, &prev_errors, kc, inf[0]);
 			k8c_log_info("routes published",
 				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu", gen,
 				     json_array_size(t->served), t->n_exact + t->n_wild,
@@ -1237,6 +1657,7 @@ out:
 		ing_stats_free(sts[i].stats);
 	free(sts);
 	SSL_CTX_free(default_ctx);
+	SSL_CTX_free(upstream_ssl_ctx);
 	json_decref(prev_errors);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);
