@@ -457,7 +457,7 @@ static h2o_http1client_ctx_t *client_ctx(struct serve_thread *st, const struct i
 		if (st->cctxs[i].ms == ms)
 			return &st->cctxs[i].c;
 	if (i == sizeof(st->cctxs) / sizeof(st->cctxs[0]))
-		return &st->cctxs[0].c; /* the first one made is the default's */
+		return &st->cctxs[0].c; /* the default's, made first */
 	st->cctxs[i].ms = ms;
 	h2o_timeout_init(st->ctx.loop, &st->cctxs[i].io, ms);
 	st->cctxs[i].c = (h2o_http1client_ctx_t){
@@ -996,6 +996,7 @@ static void *serve_run(void *arg)
 	self_thread = st;
 	h2o_context_init(&st->ctx, h2o_evloop_create(), &conf);
 	h2o_timeout_init(st->ctx.loop, &st->connect_timeout, connect_timeout_ms);
+	client_ctx(st, NULL); /* cctxs[0]: the default read timeout's, the fallback when full */
 	if (st->lfd >= 0)
 		st->lsock = start_listener(st, st->lfd, &st->actx);
 	if (st->lfd_tls >= 0)
