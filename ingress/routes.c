@@ -109,8 +109,8 @@ static void warn(struct ing_annotations *a, const char *name, const char *value,
 {
 	char *w;
 
-	if (asprintf(&w, "%s%s%s '%s': %s", a->warnings ? a->warnings : "",
-		     a->warnings ? "; " : "", name, value, why) < 0)
+	if (asprintf(&w, "%s%s%s '%s': %s", a->warnings ? a->warnings : "", a->warnings ? "; " : "",
+		     name, value, why) < 0)
 		abort();
 	free(a->warnings);
 	a->warnings = w;
