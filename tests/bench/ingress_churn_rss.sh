@@ -45,7 +45,9 @@ spec:
       - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 EOF
 IP=$(srv_port)
-"$ING" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" 2>"$D/ingress.log" &
+extra=()
+"$ING" --help | grep -q -- --metrics-addr && extra=(--metrics-addr "") # older binaries: none
+"$ING" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" "${extra[@]}" 2>"$D/ingress.log" &
 ING_PID=$!
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$ING_PID/status"; }
 slice() { # FIRST_PORT: ENDPOINTS endpoints on 127.0.0.1, one port each (one slice per port)
