@@ -196,6 +196,11 @@ void selector_free(struct selector *s);
 bool selector_match(const struct selector *s, json_t *obj, bool field);
 /* The stored object with its resourceVersion, or NULL when the stored bytes are not JSON. */
 json_t *obj_decode(const void *value, size_t len, int64_t rev);
+/*
+ * The body of a create or update as a JSON object, from JSON, YAML or Kubernetes protobuf (by
+ * Content-Type), or NULL after answering the error (415, 413, 400).
+ */
+json_t *api_request_body(h2o_req_t *req);
 /* A one-row Table of obj. */
 json_t *table_one(const struct api_resource *r, json_t *obj);
 /* obj (stored version) in r's version, for an answer: a legacy version's conversion. */

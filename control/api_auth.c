@@ -183,27 +183,16 @@ void api_token_serve(struct api *api, h2o_req_t *req, const char *ns, const char
 	long long exp_s;
 	time_t now = time(NULL);
 	char ts[21], exp_ts[21];
-	json_error_t jerr;
 
 	if (req->method.len != 4 || memcmp(req->method.base, "POST", 4) != 0) {
 		api_send_status(req, 405, "MethodNotAllowed", NULL,
 				"the server does not allow this method on the requested resource");
 		return;
 	}
-	if (req->entity.len > API_MAX_BODY) {
-		api_send_status(req, 413, "RequestEntityTooLarge", NULL,
-				"Request entity too large: limit is %u", API_MAX_BODY);
+	/* JSON, YAML or protobuf (kubectl 1.33 sends a protobuf TokenRequest) */
+	b = req->entity.len ? api_request_body(req) : json_object();
+	if (!b)
 		return;
-	}
-	b = req->entity.len ? json_loadb(req->entity.base, req->entity.len, 0, &jerr)
-			    : json_object();
-	if (!json_is_object(b)) {
-		api_send_status(
-			req, 400, "BadRequest", NULL,
-			"the body of the request could not be decoded as a TokenRequest: %s",
-			b ? "not a JSON object" : jerr.text);
-		return;
-	}
 	spec = json_object_get(b, "spec");
 	exp_s = k8c_int_at(spec, "expirationSeconds", TOKEN_DEFAULT_S);
 	if (exp_s < TOKEN_MIN_S || exp_s > (1LL << 32)) {

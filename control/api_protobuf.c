@@ -208,6 +208,12 @@ MSG(pdb_spec, IOS(1, "minAvailable"), M(2, "selector", label_selector),
     IOS(3, "maxUnavailable"), SP(4, "unhealthyPodEvictionPolicy"));
 MSG(pdb, M(1, "metadata", object_meta), M(2, "spec", pdb_spec));
 
+/* authentication.k8s.io/v1 (kubectl 1.33 `create token`) */
+MSG(bound_object_reference, S(1, "kind"), S(2, "apiVersion"), S(3, "name"), S(4, "uid"));
+MSG(token_request_spec, RS(1, "audiences"), M(3, "boundObjectRef", bound_object_reference),
+    I64P(4, "expirationSeconds"));
+MSG(token_request, M(1, "metadata", object_meta), M(2, "spec", token_request_spec));
+
 /* runtime.Unknown and its TypeMeta */
 MSG(type_meta, S(1, "apiVersion"), S(2, "kind"));
 /* clang-format on */
@@ -233,6 +239,7 @@ static const struct {
 	{"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &role_binding},
 	{"scheduling.k8s.io/v1", "PriorityClass", &priority_class},
 	{"policy/v1", "PodDisruptionBudget", &pdb},
+	{"authentication.k8s.io/v1", "TokenRequest", &token_request},
 };
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };

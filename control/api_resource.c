@@ -368,6 +368,13 @@ static json_t *parse_yaml_body(h2o_req_t *req)
 	return obj;
 }
 
+static json_t *parse_body(h2o_req_t *req, bool patch);
+
+json_t *api_request_body(h2o_req_t *req)
+{
+	return parse_body(req, false);
+}
+
 static json_t *parse_body(h2o_req_t *req, bool patch)
 {
 	enum api_patch_type type;
@@ -488,7 +495,7 @@ static json_t *check_object(const struct api_resource *r, h2o_req_t *req, json_t
 /* The request body as an object of r (in its stored version), or NULL after answering. */
 static json_t *read_body(const struct api_resource *r, h2o_req_t *req)
 {
-	json_t *obj = parse_body(req, false);
+	json_t *obj = api_request_body(req);
 
 	obj = obj ? check_object(r, req, obj) : NULL;
 	if (obj && !api_field_validate(req, r, obj, !is_protobuf(req) && !is_yaml(req))) {

@@ -6,6 +6,7 @@
 
 #include "cleanup.h"
 #include "kube_client.h"
+#include "log.h"
 
 #define REQUEST_TIMEOUT_S 60
 #define CONNECT_TIMEOUT_S 10
@@ -355,9 +356,9 @@ static void query_add(CURL *e, char **q, const char *key, const char *value)
 	*q = n;
 }
 
-static int perform(struct k8c_kube *c, const char *method, const char *path, const char *query,
-		   const json_t *body, const char *content_type, struct xfer *x, long *http,
-		   struct k8c_error *err)
+static int perform_once(struct k8c_kube *c, const char *method, const char *path, const char *query,
+			const json_t *body, const char *content_type, struct xfer *x, long *http,
+			CURLcode *result, struct k8c_error *err)
 {
 	CURL *e = c->easy;
 	_cleanup_free_ char *url = NULL, *payload = NULL, *ct = NULL, *what = NULL;
@@ -414,6 +415,7 @@ static int perform(struct k8c_kube *c, const char *method, const char *path, con
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, http);
 	curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &ver);
 	c->h2 = ver == CURL_HTTP_VERSION_2_0;
+	*result = rc;
 	if (running)
 		return k8c_error_set(err, 0, "%s: interrupted", what);
 	if (x->failed)
@@ -438,6 +440,39 @@ static int perform(struct k8c_kube *c, const char *method, const char *path, con
 				     x->body ? x->body : "(empty answer)");
 	}
 	return 0;
+}
+
+/*
+ * A reused connection the server has closed meanwhile (idle, GOAWAY) fails before any answer
+ * arrives ("Error in the HTTP2 framing layer", "Send failure", "Empty reply"): the request was
+ * not processed, so it is sent once more on a new connection. GETs are also retried after a
+ * receive error (they change nothing). Nothing is retried once an answer came, nor a watch.
+ */
+static bool retryable(const char *method, CURLcode rc, long http, const struct xfer *x)
+{
+	if (http != 0 || x->len || x->failed || x->streaming) /* watches: the informer resumes */
+		return false;
+	if (rc == CURLE_HTTP2 || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING)
+		return true;
+	return strcmp(method, "GET") == 0 && (rc == CURLE_RECV_ERROR || rc == CURLE_HTTP2_STREAM);
+}
+
+static int perform(struct k8c_kube *c, const char *method, const char *path, const char *query,
+		   const json_t *body, const char *content_type, struct xfer *x, long *http,
+		   struct k8c_error *err)
+{
+	CURLcode rc = CURLE_OK;
+	int r = perform_once(c, method, path, query, body, content_type, x, http, &rc, err);
+
+	if (r == 0 || !retryable(method, rc, *http, x) || atomic_load(&c->stop))
+		return r;
+	k8c_log(K8C_LOG_DEBUG, "api client", "retry=\"%s\" error=\"%s\"", path,
+		err->msg ? err->msg : "");
+	k8c_error_clear(err);
+	curl_easy_setopt(c->easy, CURLOPT_FRESH_CONNECT, 1L);
+	r = perform_once(c, method, path, query, body, content_type, x, http, &rc, err);
+	curl_easy_setopt(c->easy, CURLOPT_FRESH_CONNECT, 0L);
+	return r;
 }
 
 int k8c_kube_request(struct k8c_kube *c, const char *method, const char *path, const char *query,

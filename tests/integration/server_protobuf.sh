@@ -28,6 +28,11 @@ run_minor() {
 	out=$(k create configmap c --from-literal=k=v -n x 2>&1) || fail "1.$m: create configmap: $out"
 	[[ $(k get cm c -n x -o jsonpath='{.data.k}') == v ]] || fail "1.$m: configmap data"
 	out=$(k create serviceaccount sa -n x 2>&1) || fail "1.$m: create serviceaccount: $out"
+	# kubectl 1.33 sends the TokenRequest as protobuf
+	out=$(k create token sa -n x --duration=20m 2>&1) || fail "1.$m: create token: $out"
+	out=$(cut -d. -f2 <<<"$out" | tr '_-' '/+' | { b=$(cat); while (( ${#b} % 4 )); do b+='='; done; base64 -d <<<"$b"; })
+	[[ $(jq -r '.sub, .exp - .iat' <<<"$out" | paste -sd/) == system:serviceaccount:x:sa/1200 ]] ||
+		fail "1.$m: token claims: $out"
 	out=$(k create service clusterip web --tcp=80:8080 -n x 2>&1) || fail "1.$m: create service: $out"
 	[[ $(k get svc web -n x -o jsonpath='{.spec.ports[0].port}/{.spec.ports[0].targetPort}/{.spec.selector.app}/{.spec.type}') == 80/8080/web/ClusterIP ]] ||
 		fail "1.$m: service: $(k get svc web -n x -o json)"
