@@ -223,7 +223,11 @@ sts_part() {
 }
 wait_for "partitioned rolling update" sts_part
 k -n $NS delete pod db-0 --wait=false >/dev/null
-db0_back() { ready_all app=db; C "$U/api/v1/namespaces/$NS/pods/db-0" | jq -e '.metadata.deletionTimestamp == null and .spec.containers[0].image == "db:1"'; }
+db0_back() {
+	ready_all app=db
+	C "$U/api/v1/namespaces/$NS/pods/db-0" | jq -e '.metadata.deletionTimestamp == null and .spec.containers[0].image == "db:1" and
+		.status.phase == "Running" and (.status.conditions[] | select(.type == "Ready") | .status == "True")'
+}
 wait_for "db-0 recreated at the current revision" db0_back
 k -n $NS scale sts db --replicas=1 >/dev/null
 # one at a time from the top: db-1 stays while db-2 terminates
