@@ -12,6 +12,7 @@
 #include "api_registry.h"
 #include "api_validate.h"
 #include "cleanup.h"
+#include "quota_eval.h"
 
 /* Helpers. */
 
@@ -1745,6 +1746,7 @@ static void quota_defaults(json_t *obj)
 static void quota_validate(const json_t *obj, const json_t *old, json_t *causes)
 {
 	api_validate_resource_list(api_jget(obj, "spec.hard"), "spec.hard", false, causes);
+	quota_validate_scopes(obj, causes);
 }
 
 /* SetDefaults_LimitRangeItem: for containers, default <- max, defaultRequest <- default, min. */

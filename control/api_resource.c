@@ -17,6 +17,7 @@
 #include "api_patch.h"
 #include "api_protobuf.h"
 #include "api_schema.h"
+#include "api_quota.h"
 #include "api_validate.h"
 #include "cleanup.h"
 #include "yaml_json.h"
@@ -597,16 +598,21 @@ static void set_meta_string(json_t *meta, const char *key, const char *value)
 	json_object_set_new(meta, key, json_string(value));
 }
 
-/* Defaults, then validation; <0 after answering 422. old is NULL on create. */
-static int admit(h2o_req_t *req, const struct api_resource *r, const char *name, json_t *obj,
-		 const json_t *old)
+/*
+ * Defaults, mutating admission, then validation; <0 after answering (422). old is NULL on create.
+ */
+static int admit(struct api *api, h2o_req_t *req, const struct api_resource *r, const char *ns,
+		 const char *name, json_t *obj, const json_t *old)
 {
-	json_t *causes = json_array();
+	json_t *causes;
 
 	if (r->defaults)
 		r->defaults(obj);
 	if (!old && r->on_create)
 		r->on_create(obj);
+	if (api_admission_mutate(api, req, r, ns, name, obj, old) < 0)
+		return -1;
+	causes = json_array();
 	api_validate_meta(obj, causes);
 	if (r->validate)
 		r->validate(obj, old, causes);
@@ -683,7 +689,9 @@ static void res_create(struct api *api, h2o_req_t *req, const struct api_resourc
 		json_object_del(meta, "generation");
 	if (r->has_status && !r->create_keeps_status)
 		json_object_del(obj, "status");
-	if (admit(req, r, name, obj, NULL) < 0)
+	if (admit(api, req, r, ns, name, obj, NULL) < 0)
+		return;
+	if (api_admission_validate(api, req, r, ns, name, obj, NULL, dry) < 0)
 		return;
 	if (r->allocate) {
 		json_t *causes = json_array();
@@ -782,7 +790,9 @@ static void res_replace(struct api *api, h2o_req_t *req, const struct api_resour
 	json_object_del(meta, "resourceVersion");
 	json_object_del(meta, "selfLink");
 	json_object_del(meta, "managedFields");
-	if (admit(req, r, name, next, old) < 0)
+	if (admit(api, req, r, ns, name, next, old) < 0)
+		return;
+	if (!status_only && api_admission_validate(api, req, r, ns, name, next, old, dry) < 0)
 		return;
 	if (r->allocate && !status_only) {
 		json_t *causes = json_array();

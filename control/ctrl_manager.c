@@ -11,8 +11,11 @@ struct ctrl_config ctrl_config = {
 	.cluster_cidr = "10.244.0.0/16",
 	.node_cidr_mask_size = 24,
 	.node_monitor_grace_period = 40,
+	.provision_root = "/var/lib/k8c/volumes",
 };
 
+/* one line per controller (kept so for merges: clang-format would pack them) */
+/* clang-format off */
 const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_serviceaccount_def,
 	&ctrl_serviceaccount_token_def,
@@ -24,8 +27,15 @@ const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_deployment_def,
 	&ctrl_daemonset_def,
 	&ctrl_statefulset_def,
+	&ctrl_scheduler_def,
+	&ctrl_endpoint_def,
+	&ctrl_endpointslice_def,
+	&ctrl_endpointslicemirroring_def,
+	&ctrl_resourcequota_def,
+	&ctrl_volume_def,
 	NULL,
 };
+/* clang-format on */
 
 enum {
 	O_CONTROLLERS = CTRL_OPT_BASE,
@@ -38,6 +48,7 @@ enum {
 	O_CLUSTER_CIDR,
 	O_NODE_MASK,
 	O_GRACE,
+	O_PROVISION_ROOT,
 	O_SA_KEY,
 	O_ROOT_CA,
 };
@@ -53,6 +64,7 @@ const struct option ctrl_options[] = {
 	{"cluster-cidr", required_argument, NULL, O_CLUSTER_CIDR},
 	{"node-cidr-mask-size", required_argument, NULL, O_NODE_MASK},
 	{"node-monitor-grace-period", required_argument, NULL, O_GRACE},
+	{"provision-root", required_argument, NULL, O_PROVISION_ROOT},
 	{"service-account-private-key-file", required_argument, NULL, O_SA_KEY},
 	{"root-ca-file", required_argument, NULL, O_ROOT_CA},
 };
@@ -159,6 +171,9 @@ int ctrl_parse_option(int opt, const char *arg, struct ctrl_flags *f, struct k8c
 		return 0;
 	case O_LEASE_NAME:
 		f->lease_name = arg;
+		return 0;
+	case O_PROVISION_ROOT:
+		ctrl_config.provision_root = arg;
 		return 0;
 	case O_CLUSTER_CIDR:
 		ctrl_config.cluster_cidr = arg;

@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "api_auth.h"
+#include "api_quota.h"
 #include "cleanup.h"
 #include "log.h"
 #include "pki.h"
@@ -433,6 +434,7 @@ out:
 		close(lfd);
 	pki_paths_free(&pki);
 	api_auth_free();
+	api_quota_free();
 	store_close(store);
 	return ret;
 }
