@@ -44,6 +44,8 @@ struct agent_ctr {
 	bool running, ready, started;
 	bool finished_ok;     /* init containers: exited 0 */
 	char *image_id;	      /* image_ref_id */
+	char *image;	      /* spec image the current attempt runs (a change restarts it) */
+	bool changed;	      /* killed because its spec changed: restart whatever the policy */
 	double kill_deadline; /* liveness kill in progress: SIGKILL after this (0: none) */
 	struct probe_state live, readiness, startup;
 };

@@ -626,6 +626,9 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 	c->message = NULL;
 	free(c->image_id);
 	c->image_id = k8c_xstrdup(img.image_ref_id ? img.image_ref_id : img.id ? img.id : "");
+	free(c->image);
+	c->image = k8c_xstrdup(json_string_value(json_object_get(cj, "image")) ?: "");
+	c->changed = false;
 	memset(&c->live, 0, sizeof(c->live));
 	memset(&c->readiness, 0, sizeof(c->readiness));
 	memset(&c->startup, 0, sizeof(c->startup));
@@ -698,7 +701,10 @@ static json_t *ctr_status(json_t *pod, struct agent_ctr *c)
 {
 	json_t *cj = ctr_json(pod, c);
 	json_t *st = json_pack("{s:s, s:s, s:s, s:b, s:i}", "name", c->name, "image",
-			       json_string_value(json_object_get(cj, "image")) ?: "", "imageID",
+			       /* the image the container runs, the spec's before it ran */
+			       c->image && c->created ? c->image
+						      : json_string_value(json_object_get(cj, "image")) ?: "",
+			       "imageID",
 			       c->image_id ? c->image_id : "", "ready", c->ready, "restartCount",
 			       c->attempt);
 
@@ -1012,6 +1018,9 @@ static void adopt(struct agent_worker *w, struct agent_pod *p, json_t *pod)
 				continue;
 			c->image_id =
 				k8c_xstrdup(json_string_value(json_object_get(x, "imageID")) ?: "");
+			if (json_string_value(json_object_get(x, "image")))
+				c->image =
+					k8c_xstrdup(json_string_value(json_object_get(x, "image")));
 			if (k8c_at(x, "lastState.terminated"))
 				c->last = json_pack("{s:O}", "terminated",
 						    k8c_at(x, "lastState.terminated"));
@@ -1395,7 +1404,24 @@ static double sync_pod(struct agent_worker *w, struct agent_pod *p, json_t *pod)
 
 		if (c->running) {
 			double pn;
+			const char *want =
+				json_string_value(json_object_get(ctr_json(pod, c), "image"));
 
+			if (c->image && want && strcmp(c->image, want) != 0 && !c->changed) {
+				/* as the kubelet: a changed definition restarts, whatever the policy */
+				_cleanup_free_ char *fp = fieldpath(c);
+
+				ctr_event(w, pod, "Normal", "Killing", fp,
+					  "Container %s definition changed, will be restarted",
+					  c->name);
+				c->changed = true;
+				ctr_kill(w, c, SIGTERM);
+				c->kill_deadline =
+					now +
+					(double)k8c_int_at(
+						pod, "spec.terminationGracePeriodSeconds", 30);
+				c->ready = false;
+			}
 			if (c->kill_deadline && now >= c->kill_deadline) {
 				ctr_kill(w, c, SIGKILL);
 				c->kill_deadline = now + 3600;
@@ -1407,11 +1433,13 @@ static double sync_pod(struct agent_worker *w, struct agent_pod *p, json_t *pod)
 		}
 		if (c->term) {
 			long long code = json_integer_value(json_object_get(c->term, "exitCode"));
-			bool restart =
-				!strcmp(rp, "Always") || (!strcmp(rp, "OnFailure") && code != 0);
+			bool restart = !strcmp(rp, "Always") ||
+				       (!strcmp(rp, "OnFailure") && code != 0) || c->changed;
 
 			if (!restart)
 				continue;
+			if (c->changed)
+				c->backoff_until = 0; /* not a crash: no back-off */
 			json_decref(c->last);
 			c->last = json_pack("{s:O}", "terminated", c->term);
 			json_decref(c->term);
@@ -1468,6 +1496,7 @@ static void pod_free(struct agent_pod *p)
 		json_decref(c->term);
 		free(c->message);
 		free(c->image_id);
+		free(c->image);
 	}
 	free(p->ctrs);
 	free(p->uid);

@@ -128,6 +128,8 @@ int api_services_allocate(struct store *store, json_t *svc, const json_t *old, j
  * reserved is in the store now (or not taken), so other threads may hand it out again.
  */
 void api_services_settle(void);
+/* Close the store watch of the allocator (before the store is closed). */
+void api_services_free(void);
 
 /* Human age of an RFC 3339 timestamp, as kubectl prints it ("5m", "3d4h"). */
 void api_age(const char *rfc3339, char *buf, size_t len);

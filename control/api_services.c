@@ -1,8 +1,12 @@
 /*
  * Service ClusterIP allocation from 10.96.0.0/12 and NodePort allocation from 30000-32767. The
- * allocations live in the Service objects themselves: the used sets are read from the stored
- * Services at each allocation (one list), so they are as persistent as the Services and released
- * when one is deleted (or, for NodePorts, updated back to type ClusterIP). The server's event-loop
+ * allocations live in the Service objects themselves, so they are as persistent as the Services
+ * and released when one is deleted (or, for NodePorts, updated back to type ClusterIP). The used
+ * sets are counts per address and per port, loaded by one list of the stored Services at the
+ * first allocation and kept current by a store watch drained before each allocation (the store
+ * publishes a write's events before it acknowledges it): an allocation costs O(change), not
+ * O(Services), and a Service deleted by any path (DELETE, namespace deletion) is released. The
+ * server's event-loop
  * threads call this concurrently: allocations are serialised by a mutex, and what was handed out
  * is remembered (struct reservation) until the allocating thread has written the Service
  * (api_services_settle(), after the store write; RESERVE_SECONDS at most), so two writes racing
@@ -101,6 +105,110 @@ static bool reserved_by_other(const json_t *svc, uint32_t ip, json_int_t port)
 	return false;
 }
 
+/* What the stored Services hold: counts per address offset and per NodePort. */
+struct used_state {
+	struct store_watch *w;
+	uint16_t *ips; /* CIDR_SIZE counters */
+	uint16_t ports[NODE_PORT_N];
+};
+
+static struct used_state used_state;
+
+static void used_reset(void)
+{
+	store_watch_close(used_state.w);
+	free(used_state.ips);
+	memset(&used_state, 0, sizeof(used_state));
+}
+
+static bool parse_ip(const char *s, uint32_t *out);
+static bool in_range(uint32_t ip);
+
+static void count_port(uint16_t *ports, json_int_t np, int delta)
+{
+	if (np >= NODE_PORT_MIN && np <= NODE_PORT_MAX)
+		ports[np - NODE_PORT_MIN] = (uint16_t)(ports[np - NODE_PORT_MIN] + delta);
+}
+
+/* Add (delta 1) or remove (-1) what one stored Service holds: its address and NodePorts. */
+static void account(const void *value, size_t len, int delta, uint16_t *ips, uint16_t *ports)
+{
+	_cleanup_json_ json_t *o = value ? json_loadb(value, len, 0, NULL) : NULL;
+	json_t *spec = json_object_get(o, "spec"), *p;
+	uint32_t ip;
+	size_t i;
+
+	if (!spec)
+		return;
+	if (ips && parse_ip(json_string_value(json_object_get(spec, "clusterIP")), &ip) &&
+	    in_range(ip))
+		ips[ip - CIDR_BASE] = (uint16_t)(ips[ip - CIDR_BASE] + delta);
+	json_array_foreach(json_object_get(spec, "ports"), i, p)
+		count_port(ports, json_integer_value(json_object_get(p, "nodePort")), delta);
+	count_port(ports, json_integer_value(json_object_get(spec, "healthCheckNodePort")), delta);
+}
+
+static int used_load(struct store *store, struct k8c_error *err)
+{
+	struct store_list l = {0};
+
+	if (store_list(store, "/registry/services/", 0, 0, NULL, &l, err) < 0)
+		return -1;
+	used_state.ips = k8c_xmalloc(CIDR_SIZE * sizeof(*used_state.ips));
+	memset(used_state.ips, 0, CIDR_SIZE * sizeof(*used_state.ips));
+	for (size_t i = 0; i < l.n; i++)
+		account(l.items[i].value, l.items[i].value_len, 1, used_state.ips,
+			used_state.ports);
+	if (store_watch(store, "/registry/services/", l.revision, &used_state.w, err) < 0) {
+		store_list_free(&l);
+		used_reset();
+		return -1;
+	}
+	store_list_free(&l);
+	return 0;
+}
+
+/* Load (first use, or after the watch fell behind compaction) and apply what changed since. */
+static int used_sync(struct store *store, struct k8c_error *err)
+{
+	struct store_event *evs[64];
+	int n;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!used_state.w && used_load(store, err) < 0)
+			return -1;
+		while ((n = store_watch_next(used_state.w, evs, 64, err)) > 0) {
+			for (int i = 0; i < n; i++) {
+				struct store_event *e = evs[i];
+
+				if (e->type != STORE_ADDED)
+					account(e->type == STORE_MODIFIED ? e->prev_value
+									  : e->value,
+						e->type == STORE_MODIFIED ? e->prev_value_len
+									  : e->value_len,
+						-1, used_state.ips, used_state.ports);
+				if (e->type != STORE_DELETED)
+					account(e->value, e->value_len, 1, used_state.ips,
+						used_state.ports);
+				store_event_unref(e);
+			}
+		}
+		if (n == 0)
+			return 0;
+		used_reset(); /* compacted under us: load again */
+		if (attempt == 0)
+			k8c_error_clear(err);
+	}
+	return -1;
+}
+
+void api_services_free(void)
+{
+	pthread_mutex_lock(&alloc_lock);
+	used_reset();
+	pthread_mutex_unlock(&alloc_lock);
+}
+
 static bool parse_ip(const char *s, uint32_t *out)
 {
 	struct in_addr a;
@@ -117,19 +225,16 @@ static bool in_range(uint32_t ip)
 	return ip > CIDR_BASE && ip < CIDR_BASE + CIDR_SIZE - 1;
 }
 
-static int allocate_node_ports(const struct store_list *l, json_t *svc, const json_t *old,
+static int allocate_node_ports(const uint16_t *self, json_t *svc, const json_t *old,
 			       json_t *causes);
 
-/* Whether the stored Service at key is svc itself (same namespace and name). */
-static bool same_service(const char *key, const json_t *svc)
+/*
+ * Whether the address at offset off is held by a stored Service, reserved by another Service's
+ * pending write, or the kubernetes Service's (also while that Service is absent).
+ */
+static bool ip_taken(const json_t *svc, uint32_t off)
 {
-	json_t *meta = json_object_get(svc, "metadata");
-	const char *ns = json_string_value(json_object_get(meta, "namespace"));
-	const char *name = json_string_value(json_object_get(meta, "name"));
-	_cleanup_free_ char *own =
-		k8c_xasprintf("/registry/services/%s/%s", ns ? ns : "", name ? name : "");
-
-	return strcmp(key, own) == 0;
+	return off == 1 || used_state.ips[off] || reserved_by_other(svc, CIDR_BASE + off, 0);
 }
 
 static int allocate(struct store *store, json_t *svc, const json_t *old, json_t *causes);
@@ -153,31 +258,34 @@ static int allocate(struct store *store, json_t *svc, const json_t *old, json_t 
 	const char *type = json_string_value(json_object_get(spec, "type"));
 	const char *want = json_string_value(json_object_get(spec, "clusterIP"));
 	struct k8c_error err = K8C_ERROR_INIT;
-	struct store_list l = {0};
+	struct store_kv cur = {0};
+	_cleanup_free_ char *key = service_key(svc);
+	uint16_t self[NODE_PORT_N];
 	uint32_t ip = 0, req = 0;
-	unsigned char *used = NULL;
 	char buf[INET_ADDRSTRLEN];
 	struct in_addr a;
 
 	int rc;
 
-	if (store_list(store, "/registry/services/", 0, 0, NULL, &l, &err) < 0) {
+	if (used_sync(store, &err) < 0) {
 		api_cause_add(causes, "InternalError", "spec.clusterIP", "Internal error: %s",
 			      err.msg ? err.msg : "store");
 		k8c_error_clear(&err);
 		return -1;
 	}
+	/* the NodePorts the stored version of this Service holds are its own to keep */
+	memset(self, 0, sizeof(self));
+	if (store_get(store, key, &cur, &err) == 0)
+		account(cur.value, cur.value_len, 1, NULL, self);
+	store_kv_free(&cur);
+	k8c_error_clear(&err);
 	reservations_prune(false);
-	rc = allocate_node_ports(&l, svc, old, causes);
+	rc = allocate_node_ports(self, svc, old, causes);
 	if (rc < 0 || (type && strcmp(type, "ExternalName") == 0) ||
 	    (want && strcmp(want, "None") == 0) ||
-	    (old &&
-	     json_string_value(json_object_get(json_object_get(old, "spec"), "clusterIP")))) {
-		store_list_free(&l);
+	    (old && json_string_value(json_object_get(json_object_get(old, "spec"), "clusterIP"))))
 		return rc;
-	}
 	if (want && *want && (!parse_ip(want, &req) || !in_range(req))) {
-		store_list_free(&l);
 		api_cause_add(causes, "FieldValueInvalid", "spec.clusterIPs",
 			      "Invalid value: []string{\"%s\"}: failed to allocate IP %s: the "
 			      "provided IP (%s) is not in the valid range. The range of valid IPs "
@@ -185,33 +293,12 @@ static int allocate(struct store *store, json_t *svc, const json_t *old, json_t 
 			      want, want, want);
 		return -1;
 	}
-	used = k8c_xmalloc(CIDR_SIZE / 8);
-	memset(used, 0, CIDR_SIZE / 8);
-	for (size_t i = 0; i < l.n; i++) {
-		_cleanup_json_ json_t *o =
-			json_loadb(l.items[i].value, l.items[i].value_len, 0, NULL);
-		uint32_t u;
-
-		if (parse_ip(json_string_value(
-				     json_object_get(json_object_get(o, "spec"), "clusterIP")),
-			     &u) &&
-		    in_range(u))
-			used[(u - CIDR_BASE) / 8] |= (unsigned char)(1u << ((u - CIDR_BASE) % 8));
-	}
-	store_list_free(&l);
-	for (size_t i = 0; i < n_reserved; i++)
-		if (in_range(reserved[i].ip) && reserved_by_other(svc, reserved[i].ip, 0))
-			used[(reserved[i].ip - CIDR_BASE) / 8] |=
-				(unsigned char)(1u << ((reserved[i].ip - CIDR_BASE) % 8));
-	/* the kubernetes Service's address, also while that Service is absent */
-	used[0] |= 2u;
 	if (req) {
-		if (used[(req - CIDR_BASE) / 8] & (1u << ((req - CIDR_BASE) % 8))) {
+		if (ip_taken(svc, req - CIDR_BASE)) {
 			api_cause_add(causes, "FieldValueInvalid", "spec.clusterIPs",
 				      "Invalid value: []string{\"%s\"}: failed to allocate IP %s: "
 				      "provided IP is already allocated",
 				      want, want);
-			free(used);
 			return -1;
 		}
 		ip = req;
@@ -225,7 +312,7 @@ static int allocate(struct store *store, json_t *svc, const json_t *old, json_t 
 		for (uint32_t k = 0; k < CIDR_SIZE - 257; k++) {
 			uint32_t off = 256 + (start - 256 + k) % (CIDR_SIZE - 257);
 
-			if (!(used[off / 8] & (1u << (off % 8)))) {
+			if (!ip_taken(svc, off)) {
 				ip = CIDR_BASE + off;
 				break;
 			}
@@ -233,11 +320,9 @@ static int allocate(struct store *store, json_t *svc, const json_t *old, json_t 
 		if (!ip) {
 			api_cause_add(causes, "FieldValueInvalid", "spec.clusterIPs",
 				      "Internal error: range is full");
-			free(used);
 			return -1;
 		}
 	}
-	free(used);
 	reserve(svc, ip, 0);
 	a.s_addr = htonl(ip);
 	inet_ntop(AF_INET, &a, buf, sizeof(buf));
@@ -348,8 +433,7 @@ static int allocate_health_check_port(json_t *svc, const json_t *old, unsigned c
 	return 0;
 }
 
-static int allocate_node_ports(const struct store_list *l, json_t *svc, const json_t *old,
-			       json_t *causes)
+static int allocate_node_ports(const uint16_t *self, json_t *svc, const json_t *old, json_t *causes)
 {
 	json_t *ports = json_object_get(json_object_get(svc, "spec"), "ports"), *p;
 	unsigned char used[NODE_PORT_N / 8 + 1];
@@ -384,19 +468,9 @@ static int allocate_node_ports(const struct store_list *l, json_t *svc, const js
 		return rc < 0 ? rc : allocate_health_check_port(svc, old, NULL, causes);
 	}
 	memset(used, 0, sizeof(used));
-	for (size_t k = 0; k < l->n; k++) {
-		_cleanup_json_ json_t *o = NULL;
-		json_t *op;
-		size_t j;
-
-		if (same_service(l->items[k].key, svc))
-			continue;
-		o = json_loadb(l->items[k].value, l->items[k].value_len, 0, NULL);
-		json_array_foreach(json_object_get(json_object_get(o, "spec"), "ports"), j, op)
-			mark(used, json_integer_value(json_object_get(op, "nodePort")));
-		mark(used, json_integer_value(json_object_get(json_object_get(o, "spec"),
-							      "healthCheckNodePort")));
-	}
+	for (json_int_t np = NODE_PORT_MIN; np <= NODE_PORT_MAX; np++)
+		if (used_state.ports[np - NODE_PORT_MIN] > self[np - NODE_PORT_MIN])
+			mark(used, np);
 	for (size_t k = 0; k < n_reserved; k++)
 		if (!reserved[k].ip && reserved_by_other(svc, 0, reserved[k].port))
 			mark(used, reserved[k].port);

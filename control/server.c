@@ -435,6 +435,7 @@ out:
 	pki_paths_free(&pki);
 	api_auth_free();
 	api_quota_free();
+	api_services_free();
 	store_close(store);
 	return ret;
 }

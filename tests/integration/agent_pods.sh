@@ -161,6 +161,13 @@ k patch secret s1 -p '{"stringData": {"absent": "now"}}' >/dev/null
 ag_wait pod/nokey '{.status.phase}' Running
 assert_eq "other pods unaffected" "hello-from-web" "$(ip netns exec "${AG_NS[node1]}" wget -qO- -T 5 "http://$ip:8080/" 2>&1)"
 
+log "a changed image restarts the container"
+k patch pod client -p '{"spec": {"containers": [{"name": "c", "image": "k8c.io/netserver:latest"}]}}' >/dev/null
+ag_wait pod/client '{.status.containerStatuses[0].image}' k8c.io/netserver:latest
+ag_wait pod/client '{.status.containerStatuses[0].ready}' true
+assert_eq "restarted once" 1 "$(k get pod client -o jsonpath='{.status.containerStatuses[0].restartCount}')"
+assert_match "Killing event names the change" "definition changed" "$(k get events --field-selector involvedObject.name=client -o jsonpath='{.items[*].message}')"
+
 log "a second agent on the same machine, in its own node namespace, podCIDR from the server"
 AG_NODE_IPAM=1 ag_node node2 2
 cidr2=$(k get node node2 -o jsonpath='{.spec.podCIDR}')

@@ -139,6 +139,37 @@ assert_match "..data now points elsewhere" '^\.\.[0-9]' "$(readlink "$V/cfg/..da
 [[ $(readlink "$V/cfg/..data") != "$before" ]] && pass "new timestamped dir" || fail "..data did not change"
 assert_eq "old timestamped dir removed" 1 "$(ls -a "$V/cfg" | grep -c '^\.\.[0-9]')"
 
+log "projected service account token"
+k apply -f - <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: tok}
+spec:
+  nodeName: node1
+  containers: [{name: main, image: busybox, imagePullPolicy: Never, command: ["sleep", "3600"], volumeMounts: [{name: t, mountPath: /t}]}]
+  volumes:
+  - name: t
+    projected:
+      sources:
+      - serviceAccountToken: {path: token, audience: test-aud, expirationSeconds: 3600}
+      - configMap: {name: cfg, items: [{key: level, path: level}]}
+      - downwardAPI: {items: [{path: ns, fieldRef: {fieldPath: metadata.namespace}}]}
+Y
+ag_wait pod/tok '{.status.phase}' Running
+tuid=$(k get pod tok -o jsonpath='{.metadata.uid}')
+TV=$D/node1/root/pods/$tuid/volumes/t
+assert_eq "projected configMap and downwardAPI" "3 default" "$(cat "$TV/level") $(cat "$TV/ns")"
+for _ in $(seq 50); do k get sa default >/dev/null 2>&1 && break; sleep 0.2; done
+# (kubectl create token sends protobuf, which this server's TokenRequest does not decode: JSON)
+if echo '{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}' |
+	k create --raw /api/v1/namespaces/default/serviceaccounts/default/token -f - >/dev/null 2>&1; then
+	assert_match "token is a JWT" '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' "$(cat "$TV/token")"
+	aud=$(cut -d. -f2 "$TV/token" | tr '_-' '/+' | base64 -d 2>/dev/null | jq -r '.aud | if type == "array" then .[0] else . end' 2>/dev/null || true)
+	assert_eq "its audience" test-aud "$aud"
+else
+	assert_eq "no TokenRequest API: the token is left out, the pod runs" no "$([[ -e $TV/token ]] && echo yes || echo no)"
+fi
+
 log "hostPath type checks: FailedMount, other pods unaffected"
 k apply -f - <<Y
 apiVersion: v1
