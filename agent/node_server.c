@@ -744,44 +744,58 @@ static bool line_ends_entry(const char *l, size_t n)
 	return !(sp2 + 1 < l + n && sp2[1] == 'P' && (sp2 + 2 == l + n || sp2[2] == ' '));
 }
 
-#define TAIL_RING (1 << 20) /* a larger tailLines reads whole files */
+/* Whether the complete line [start, end) of fd ends its entry (read from its first bytes). */
+static bool line_at_ends_entry(int fd, off_t start, off_t end)
+{
+	char head[80];
+	size_t want = (size_t)(end - start) < sizeof(head) ? (size_t)(end - start) : sizeof(head);
+	ssize_t r = pread(fd, head, want, start);
+
+	if (r <= 0)
+		return true;
+	/* a line longer than head: its tag is within the first bytes all the same */
+	return line_ends_entry(head, (size_t)r);
+}
 
 /*
  * Where the last *need entries of the file begin (an entry: its P lines and the F line that
- * ends it); when the file has fewer, 0 and *need reduced by the entries it has.
+ * ends it), scanning back from the end; when the file has fewer, 0 and *need reduced by the
+ * entries it has. An incomplete last line is not an entry yet.
  */
 static off_t tail_start(const char *path, int64_t *need)
 {
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	_cleanup_free_ char *line = NULL;
-	_cleanup_free_ off_t *ring = NULL;
-	size_t cap = 0, rn = *need > TAIL_RING ? TAIL_RING : (size_t)*need;
-	off_t off = 0, entry = 0, after_last = 0;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[65536];
+	struct stat st;
 	int64_t count = 0;
-	ssize_t n;
+	off_t pos, line_end = -1; /* the newline that ends the line being scanned */
 
-	if (!f)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return 0;
-	if (rn)
-		ring = k8c_xmalloc(sizeof(off_t) * rn);
-	while ((n = getline(&line, &cap, f)) > 0) {
-		off += n;
-		if (line[n - 1] != '\n')
-			break; /* an incomplete last line is not an entry yet */
-		if (!line_ends_entry(line, (size_t)n - 1))
-			continue;
-		if (rn)
-			ring[count % (int64_t)rn] = entry;
-		count++;
-		entry = after_last = off;
-	}
-	if (*need == 0)
-		return after_last;
-	if (*need <= TAIL_RING && count >= *need) {
-		off_t start = ring[count % (int64_t)rn];
+	pos = st.st_size;
+	while (pos > 0) {
+		size_t len = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
 
+		pos -= (off_t)len;
+		if (pread(fd, buf, len, pos) != (ssize_t)len)
+			break;
+		for (size_t k = len; k-- > 0;) {
+			off_t at = pos + (off_t)k;
+
+			if (buf[k] != '\n')
+				continue;
+			if (line_end >= 0 && line_at_ends_entry(fd, at + 1, line_end) &&
+			    ++count == *need + 1) {
+				*need = 0;
+				return line_end + 1;
+			}
+			line_end = at;
+		}
+	}
+	/* the first line of the file */
+	if (line_end >= 0 && line_at_ends_entry(fd, 0, line_end) && ++count == *need + 1) {
 		*need = 0;
-		return start;
+		return line_end + 1;
 	}
 	*need -= count;
 	if (*need < 0)

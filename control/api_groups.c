@@ -5,6 +5,7 @@
  * pkg/apis/<group> (defaults.go, validation.go) and kubectl's printers
  * (pkg/printers/internalversion/printers.go); and the autoscaling/v1 Scale of the controllers.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -933,6 +934,43 @@ static json_t *lease_cells(const json_t *obj)
 	return json_pack("[o, s, o]", api_cell_name(obj), h ? h : "", api_cell_age(obj));
 }
 
+/* apps/v1 ControllerRevisions (DaemonSet and StatefulSet history; `kubectl rollout history`). */
+
+static const struct api_column crev_columns[] = {{"Name", "string", "name", 0},
+						 {"Controller", "string", NULL, 0},
+						 {"Revision", "integer", NULL, 0},
+						 {"Age", "string", NULL, 0},
+						 {NULL}};
+
+static json_t *crev_cells(const json_t *obj)
+{
+	json_t *refs = api_jget(obj, "metadata.ownerReferences");
+	json_t *ctl = NULL, *r;
+	size_t i;
+	char owner[512] = "<none>";
+
+	json_array_foreach(refs, i, r) if (json_is_true(json_object_get(r, "controller"))) ctl = r;
+	if (ctl) {
+		const char *av = json_string_value(json_object_get(ctl, "apiVersion"));
+		const char *slash = av ? strchr(av, '/') : NULL;
+		const char *kind = json_string_value(json_object_get(ctl, "kind"));
+		const char *name = json_string_value(json_object_get(ctl, "name"));
+		char k[128];
+
+		snprintf(k, sizeof(k), "%s", kind ? kind : "");
+		for (char *p = k; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (slash)
+			snprintf(owner, sizeof(owner), "%s.%.*s/%s", k, (int)(slash - av), av,
+				 name ? name : "");
+		else
+			snprintf(owner, sizeof(owner), "%s/%s", k, name ? name : "");
+	}
+	return json_pack("[o, s, I, o]", api_cell_name(obj), owner,
+			 (json_int_t)json_integer_value(api_jget(obj, "revision")),
+			 api_cell_age(obj));
+}
+
 /* events.k8s.io Events (stored apart from core v1 Events: /registry/events.k8s.io/events). */
 
 static const struct api_column eventsv1_columns[] = {
@@ -1158,6 +1196,9 @@ const struct api_resource api_registry_groups[] = {
 	 .has_status = true, .has_scale = true, .name_rule = API_NAME_SUBDOMAIN,
 	 .short_names = NAMES("sts"), .categories = ALL, .columns = sts_columns, .cells = sts_cells,
 	 .defaults = sts_defaults, .on_create = sts_on_create, .validate = sts_validate},
+	{GROUP("apps", "controllerrevisions", "controllerrevision", "ControllerRevision"),
+	 .namespaced = true, .name_rule = API_NAME_SUBDOMAIN, .columns = crev_columns,
+	 .cells = crev_cells},
 	{GROUP("networking.k8s.io", "ingresses", "ingress", "Ingress"), .namespaced = true,
 	 .has_status = true, .name_rule = API_NAME_SUBDOMAIN, .short_names = NAMES("ing"),
 	 .columns = ing_columns, .cells = ing_cells, .on_create = ing_on_create,

@@ -28,6 +28,7 @@ KINDS = [
     ('apps', 'v1', 'ReplicaSet', 'V1ReplicaSet'),
     ('apps', 'v1', 'DaemonSet', 'V1DaemonSet'),
     ('apps', 'v1', 'StatefulSet', 'V1StatefulSet'),
+    ('apps', 'v1', 'ControllerRevision', 'V1ControllerRevision'),
     ('autoscaling', 'v1', 'Scale', 'V1Scale'),
     ('networking.k8s.io', 'v1', 'Ingress', 'V1Ingress'),
     ('networking.k8s.io', 'v1', 'IngressClass', 'V1IngressClass'),
@@ -119,6 +120,7 @@ TYPE_DESCRIPTIONS = {
                     'any given time.',
     'V1DaemonSet': 'DaemonSet represents the configuration of a daemon set.',
     'V1StatefulSet': 'StatefulSet represents a set of pods with consistent identities.',
+    'V1ControllerRevision': 'ControllerRevision implements an immutable snapshot of state data.',
     'V1Scale': 'Scale represents a scaling request for a resource.',
     'V1Ingress': 'Ingress is a collection of rules that allow inbound connections to reach the '
                  'endpoints defined by a backend.',

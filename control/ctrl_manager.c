@@ -14,16 +14,28 @@ struct ctrl_config ctrl_config = {
 	.provision_root = "/var/lib/k8c/volumes",
 };
 
+/* one line per controller (kept so for merges: clang-format would pack them) */
+/* clang-format off */
 const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_serviceaccount_def,
 	&ctrl_serviceaccount_token_def,
 	&ctrl_nodeipam_def,
 	&ctrl_nodelifecycle_def,
 	&ctrl_garbagecollector_def,
+	&ctrl_replicaset_def,
+	&ctrl_replicationcontroller_def,
+	&ctrl_deployment_def,
+	&ctrl_daemonset_def,
+	&ctrl_statefulset_def,
+	&ctrl_scheduler_def,
+	&ctrl_endpoint_def,
+	&ctrl_endpointslice_def,
+	&ctrl_endpointslicemirroring_def,
 	&ctrl_resourcequota_def,
 	&ctrl_volume_def,
 	NULL,
 };
+/* clang-format on */
 
 enum {
 	O_CONTROLLERS = CTRL_OPT_BASE,

@@ -321,6 +321,11 @@ struct k8c_kube *k8c_ctrl_kube(struct k8c_ctrl *c)
 	return c->kube;
 }
 
+const struct k8c_kubeconfig *k8c_ctrl_config(const struct k8c_ctrl *c)
+{
+	return c->cfg;
+}
+
 const char *k8c_ctrl_name(const struct k8c_ctrl *c)
 {
 	return c->def->name;

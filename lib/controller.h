@@ -65,6 +65,8 @@ void k8c_ctrl_enqueue_obj(struct k8c_ctrl *c, const json_t *obj);
 /* The controller's API client (its thread only). */
 struct k8c_kube *k8c_ctrl_kube(struct k8c_ctrl *c);
 const char *k8c_ctrl_name(const struct k8c_ctrl *c);
+/* The kubeconfig the controller runs with, for clients of its own (e.g. parallel writers). */
+const struct k8c_kubeconfig *k8c_ctrl_config(const struct k8c_ctrl *c);
 void *k8c_ctrl_data(const struct k8c_ctrl *c);
 void k8c_ctrl_set_data(struct k8c_ctrl *c, void *data);
 

@@ -43,7 +43,7 @@ static long us_since(void)
 static int probe_init(struct k8c_ctrl *c, struct k8c_error *err)
 {
 	struct k8c_informer_opts o = {.gvr = K8C_GVR_NAMESPACES};
-	json_t *obj = json_pack("{s:{s:s}}", "metadata", "name", "dup");
+	json_t *obj;
 
 	if (!(ns_inf = k8c_ctrl_informer(c, &o, NULL, err)))
 		return -1;
@@ -53,6 +53,7 @@ static int probe_init(struct k8c_ctrl *c, struct k8c_error *err)
 		return k8c_error_set(err, 0, "probe init fails once");
 	for (int i = 0; i < 5; i++)
 		k8c_ctrl_enqueue(c, "dup");
+	obj = json_pack("{s:{s:s}}", "metadata", "name", "dup");
 	k8c_ctrl_enqueue_obj(c, obj);
 	json_decref(obj);
 	k8c_ctrl_enqueue(c, "fail");

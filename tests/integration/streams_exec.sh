@@ -24,6 +24,12 @@ out=$(printf 'line 1\nline 2\n' | k exec -i p1 -- cat)
 [[ $out == $'line 1\nline 2' ]] || fail "exec -i: $out"
 out=$(head -c 300000 /dev/zero | tr '\0' x | k exec -i p1 -- wc -c)
 [[ $out == 300000 ]] || fail "exec -i of 300000 bytes: $out"
+# kubectl cp: binary data both ways (tar through exec's stdin and stdout)
+head -c 1000000 /dev/urandom >"$D/blob"
+k cp "$D/blob" "p1:$D/work/blob.in" >/dev/null 2>&1 || fail "kubectl cp to the pod"
+cmp -s "$D/blob" "$D/work/blob.in" || fail "kubectl cp to the pod: contents differ"
+k cp "p1:$D/work/blob.in" "$D/blob.out" >/dev/null 2>&1 || fail "kubectl cp from the pod"
+cmp -s "$D/blob" "$D/blob.out" || fail "kubectl cp from the pod: contents differ"
 out=$(k exec -v=6 p1 -- true 2>&1)
 [[ $out == *"The subprotocol is v5.channel.k8s.io"* ]] || fail "not v5: $out"
 
@@ -103,6 +109,9 @@ out=$(k exec p1 -- sh -c 'echo to-out; echo to-err >&2' 2>"$D/err")
 [[ $out == to-out && $(cat "$D/err") == to-err ]] || fail "SPDY stdout/stderr: $out"
 out=$(head -c 300000 /dev/zero | tr '\0' x | k exec -i p1 -- wc -c)
 [[ $out == 300000 ]] || fail "SPDY exec -i of 300000 bytes: $out"
+rm -f "$D/blob.out"
+k cp "p1:$D/work/blob.in" "$D/blob.out" >/dev/null 2>&1 || fail "kubectl cp over SPDY"
+cmp -s "$D/blob" "$D/blob.out" || fail "kubectl cp over SPDY: contents differ"
 out=$(k exec p1 -c zz -- true 2>&1) && fail "SPDY exec -c zz succeeded"
 [[ $out == *"container zz is not valid for pod p1"* ]] || fail "SPDY exec -c zz: $out"
 echo "streams_exec: ok"
