@@ -241,6 +241,11 @@ PATCH = {
 # Fields added to the served kinds after Kubernetes 1.22: model -> [(JSON name, type,
 # description[, required])].
 ADD_FIELDS = {
+    'V1ResourceQuotaStatus': [
+        ('k8cPendingCharges', 'any', 'k8c: the creates the quota admission charged that the '
+         'resourcequota controller has not seen yet, by "<resource>/<name>" (uid, at, used); '
+         'see docs/controllers.md.'),
+    ],
     'V1PodSpec': [
         ('os', 'V1PodOS', 'Specifies the OS of the containers in the pod (linux or windows).'),
         ('hostUsers', 'bool', 'Use the host\'s user namespace (default true); false creates a '

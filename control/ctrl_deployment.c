@@ -230,8 +230,32 @@ static int scale_rs(struct dsync *s, size_t ix, long scale, const char *op, bool
 		return 0;
 	json_object_set_new(json_object_get(copy, "spec"), "replicas", json_integer(scale));
 	if (k8c_kube_update(k8c_ctrl_kube(s->c), GVR_RS, k8c_str_at(rs, "metadata.namespace"), copy,
-			    &out, err) < 0)
-		return -1;
+			    &out, err) < 0) {
+		json_t *fresh = NULL;
+		int r;
+
+		if (err->code != 409)
+			return -1;
+		/* the ReplicaSet controller wrote its status meanwhile: once more on a fresh
+		 * copy when its spec is still the one this decision was made on */
+		k8c_error_clear(err);
+		if (k8c_kube_get(k8c_ctrl_kube(s->c), GVR_RS, k8c_str_at(rs, "metadata.namespace"),
+				 k8c_str_at(rs, "metadata.name"), &fresh, err) < 0)
+			return -1;
+		if (!json_equal(json_object_get(fresh, "spec"), json_object_get(rs, "spec"))) {
+			json_decref(fresh);
+			return k8c_error_set(err, 409, "replica set %s changed meanwhile",
+					     k8c_str_at(rs, "metadata.name"));
+		}
+		json_object_set(fresh, "spec", json_object_get(copy, "spec"));
+		json_object_set(json_object_get(fresh, "metadata"), "annotations",
+				k8c_at(copy, "metadata.annotations"));
+		r = k8c_kube_update(k8c_ctrl_kube(s->c), GVR_RS,
+				    k8c_str_at(rs, "metadata.namespace"), fresh, &out, err);
+		json_decref(fresh);
+		if (r < 0)
+			return -1;
+	}
 	json_array_set_new(s->rss, ix, out);
 	if (size) {
 		if (scaled)

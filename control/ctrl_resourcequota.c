@@ -166,10 +166,12 @@ static void add_usage(json_t *used, json_t *seen, const json_t *quota, const cha
 /* "count/deployments.apps" -> group apps, resource deployments (core: no dot). */
 static bool split_count(const char *name, char *group, size_t glen, char *res, size_t rlen)
 {
-	const char *r = name + 6, *dot = strchr(r, '.');
+	const char *r, *dot;
 
-	if (strncmp(name, "count/", 6) != 0 || !*r)
+	if (strncmp(name, "count/", 6) != 0 || !name[6])
 		return false;
+	r = name + 6;
+	dot = strchr(r, '.');
 	if (dot) {
 		snprintf(res, rlen, "%.*s", (int)(dot - r), r);
 		snprintf(group, glen, "%s", dot + 1);

@@ -42,11 +42,26 @@ void wl_split_key(const char *key, char **ns, char **name)
 int wl_update_status(struct k8c_ctrl *c, struct k8c_gvr gvr, const json_t *obj, json_t *status,
 		     struct k8c_error *err)
 {
-	_cleanup_json_ json_t *copy = json_deep_copy(obj);
+	_cleanup_json_ json_t *copy = json_deep_copy(obj), *fresh = NULL;
+	const char *ns = k8c_str_at(obj, "metadata.namespace");
 
 	json_object_set(copy, "status", status);
-	return k8c_kube_update_status(k8c_ctrl_kube(c), gvr, k8c_str_at(obj, "metadata.namespace"),
-				      copy, NULL, err);
+	if (k8c_kube_update_status(k8c_ctrl_kube(c), gvr, ns, copy, NULL, err) == 0)
+		return 0;
+	if (err->code != 409)
+		return -1;
+	/* as kube's updateReplicaSetStatus: one more try on a fresh copy (the spec or metadata
+	 * moved, e.g. the deployment scaled it), instead of a rate-limited requeue */
+	k8c_error_clear(err);
+	if (k8c_kube_get(k8c_ctrl_kube(c), gvr, ns, k8c_str_at(obj, "metadata.name"), &fresh, err) <
+	    0)
+		return -1;
+	if (k8c_int_at(fresh, "metadata.generation", 0) !=
+	    k8c_int_at(obj, "metadata.generation", 0))
+		return k8c_error_set(err, 409, "%s: changed while its status was computed",
+				     k8c_str_at(obj, "metadata.name"));
+	json_object_set(fresh, "status", status);
+	return k8c_kube_update_status(k8c_ctrl_kube(c), gvr, ns, fresh, NULL, err);
 }
 
 /* ownerReferences without the one of uid (NULL when none are left). New reference. */

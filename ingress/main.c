@@ -29,8 +29,10 @@
 #include "cleanup.h"
 #include "informer.h"
 #include "kube_client.h"
+#include "objutil.h"
 #include "kubeconfig.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "tls.h"
 
@@ -50,6 +52,8 @@ static struct {
 struct pool_slot {
 	char key[64]; /* "addr port" */
 	h2o_socketpool_t *pool;
+	unsigned long mark;  /* the sweep that last saw this endpoint in the current table */
+	uint64_t down_until; /* passive health: a connect failed, skipped until then (loop ms) */
 };
 
 static h2o_globalconf_t conf; /* shared by the serving threads, read-only once they run */
@@ -64,9 +68,49 @@ struct serve_thread {
 	unsigned long generation;
 	struct pool_slot *pools; /* open addressing, size a power of two */
 	size_t n_pools, cap_pools;
+	unsigned long sweep_mark, swept_generation;
+	size_t n_retired; /* pools of endpoints gone from the table, still busy */
+	uint64_t last_sweep_ms;
+	atomic_size_t live_pools; /* n_pools, for /metrics */
+	struct ing_stats *stats;
+	h2o_accept_ctx_t actx_metrics; /* thread 0 only */
+	h2o_socket_t *lsock_metrics;
+	int lfd_metrics;
+	h2o_timeout_t connect_timeout;
+	struct {
+		unsigned ms;
+		h2o_timeout_t to;
+	} tmos[8]; /* proxy-connect-timeout values in use */
+	size_t n_tmos;
+	struct {
+		unsigned ms;
+		h2o_timeout_t io;
+		h2o_http1client_ctx_t c;
+	} cctxs[8]; /* proxy-read-timeout values in use: h2o client contexts */
+	size_t n_cctxs;
 };
 
+/* Per request: the overrides handed to h2o's proxy, and the labels of its metrics. */
+struct req_info {
+	h2o_req_overrides_t ov; /* first: req->overrides points here */
+	const char *ingress, *host;
+	const struct ing_backend *b;
+	h2o_iovec_t path;	/* rewrite-target's, with the query; base NULL: unchanged */
+	bool cors;		/* enable-cors: the response gets the CORS headers */
+	h2o_iovec_t set_cookie; /* affinity: a Set-Cookie for the response, base NULL: none */
+};
+
+static struct serve_thread *threads;
+static int n_threads = 1;
+static h2o_hostconf_t *ingress_hosts[2], *metrics_hosts[2];
+
 static unsigned long upstream_keepalive_ms = 2000;
+static unsigned long connect_timeout_ms = 5000; /* --upstream-connect-timeout */
+static unsigned long fail_timeout_ms = 10000;	/* --upstream-fail-timeout */
+#define MAX_TRIES 3				/* endpoints tried per request (connect failures) */
+static unsigned long read_timeout_ms = 60000;	/* as ingress-nginx's proxy-read-timeout */
+static SSL_CTX *upstream_ssl_ctx;		/* backend-protocol HTTPS (no verification) */
+static atomic_ulong pools_freed;		/* over all threads, for the log and /metrics */
 
 static size_t hash_str(const char *s)
 {
@@ -76,42 +120,64 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
+static void endpoint_key(const struct ing_endpoint *ep, bool https, char *key, size_t n)
+{
+	snprintf(key, n, "%s %u%s", ep->addr, (unsigned)ep->port, https ? " https" : "");
+}
+
+/* The slot of key, or the empty slot where it would go. */
+static struct pool_slot *find_slot(struct pool_slot *slots, size_t cap, const char *key)
+{
+	size_t i;
+
+	for (i = hash_str(key) & (cap - 1); slots[i].pool; i = (i + 1) & (cap - 1))
+		if (!strcmp(slots[i].key, key))
+			break;
+	return &slots[i];
+}
+
+/* Rehash the pools that keep() accepts into a table of cap slots (a power of two). */
+static int rehash_pools(struct serve_thread *st, size_t cap,
+			bool (*keep)(struct serve_thread *, struct pool_slot *))
+{
+	struct pool_slot *n = calloc(cap, sizeof(*n));
+
+	if (!n)
+		return -1;
+	st->n_pools = 0;
+	for (size_t i = 0; i < st->cap_pools; i++) {
+		if (!st->pools[i].pool || (keep && !keep(st, &st->pools[i])))
+			continue;
+		*find_slot(n, cap, st->pools[i].key) = st->pools[i];
+		st->n_pools++;
+	}
+	free(st->pools);
+	st->pools = n;
+	st->cap_pools = cap;
+	return 0;
+}
+
 /*
- * The socketpool of an endpoint, made on first use. Pools are never freed while the thread runs
- * (a pool must outlive its connections, and requests in flight may still use one whose endpoint
- * left the table): their number is bounded by the endpoint addresses ever seen.
+ * The socketpool of an endpoint, made on first use. A pool must outlive the connections it
+ * handed out (they come back to it, or tell it when they close): sweep_pools() frees it only
+ * once its endpoint left the current table and all its connections are idle in it.
  */
-static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing_endpoint *ep)
+static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing_endpoint *ep,
+				       bool https)
 {
 	char key[64];
-	size_t i;
+	struct pool_slot *slot;
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	h2o_socketpool_t *pool;
 
-	snprintf(key, sizeof(key), "%s %u", ep->addr, (unsigned)ep->port);
-	if (st->n_pools * 2 >= st->cap_pools) {
-		size_t cap = st->cap_pools ? 2 * st->cap_pools : 64;
-		struct pool_slot *n = calloc(cap, sizeof(*n));
-		if (!n)
-			return NULL;
-		for (i = 0; i < st->cap_pools; i++) {
-			size_t j;
-			if (!st->pools[i].pool)
-				continue;
-			for (j = hash_str(st->pools[i].key) & (cap - 1); n[j].pool;
-			     j = (j + 1) & (cap - 1))
-				;
-			n[j] = st->pools[i];
-		}
-		free(st->pools);
-		st->pools = n;
-		st->cap_pools = cap;
-	}
-	for (i = hash_str(key) & (st->cap_pools - 1); st->pools[i].pool;
-	     i = (i + 1) & (st->cap_pools - 1))
-		if (!strcmp(st->pools[i].key, key))
-			return st->pools[i].pool;
+	endpoint_key(ep, https, key, sizeof(key));
+	if ((st->n_pools + 1) * 2 > st->cap_pools &&
+	    rehash_pools(st, st->cap_pools ? 2 * st->cap_pools : 64, NULL) < 0)
+		return NULL;
+	slot = find_slot(st->pools, st->cap_pools, key);
+	if (slot->pool)
+		return slot->pool;
 	if (inet_pton(AF_INET, ep->addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
 		((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
@@ -125,12 +191,70 @@ static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing
 	}
 	if (!(pool = malloc(sizeof(*pool))))
 		return NULL;
-	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, 0, SIZE_MAX);
+	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, https, SIZE_MAX);
 	h2o_socketpool_set_timeout(pool, st->ctx.loop, upstream_keepalive_ms);
-	snprintf(st->pools[i].key, sizeof(st->pools[i].key), "%s", key);
-	st->pools[i].pool = pool;
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	slot->pool = pool;
+	slot->mark = st->sweep_mark;
 	st->n_pools++;
+	atomic_store(&st->live_pools, st->n_pools);
 	return pool;
+}
+
+/* Whether every connection of the pool is idle in it (none leased, none connecting). */
+static bool pool_idle(h2o_socketpool_t *pool)
+{
+	size_t idle = 0;
+
+	pthread_mutex_lock(&pool->_shared.mutex);
+	for (h2o_linklist_t *l = pool->_shared.sockets.next; l != &pool->_shared.sockets;
+	     l = l->next)
+		idle++;
+	pthread_mutex_unlock(&pool->_shared.mutex);
+	return __sync_add_and_fetch(&pool->_shared.count, 0) == idle;
+}
+
+/* rehash_pools() filter: drop (dispose) the pools of endpoints gone that nothing uses. */
+static bool keep_pool(struct serve_thread *st, struct pool_slot *s)
+{
+	if (s->mark == st->sweep_mark)
+		return true;
+	if (!pool_idle(s->pool)) {
+		st->n_retired++;
+		return true;
+	}
+	k8c_log_debug("upstream pool freed", "endpoint=\"%s\"", s->key);
+	h2o_socketpool_dispose(s->pool); /* closes its idle connections */
+	free(s->pool);
+	atomic_fetch_add(&pools_freed, 1);
+	return false;
+}
+
+/*
+ * Free the pools of the endpoints that are in no backend of the current table (requests in
+ * flight on an older table hold leased connections, so their pools are not idle and wait for
+ * the next sweep). Runs in the serving thread's loop, on each new table and then every second
+ * while some retired pool is still busy.
+ */
+static void sweep_pools(struct serve_thread *st, struct ing_table *t)
+{
+	char key[64];
+
+	if (!st->n_pools)
+		return;
+	st->sweep_mark++;
+	for (size_t i = 0; t && i < t->n_backends; i++) {
+		const struct ing_backend *b = t->backends[i];
+		for (size_t j = 0; j < b->n_eps; j++) {
+			struct pool_slot *s;
+			endpoint_key(&b->eps[j], b->ann->backend_https, key, sizeof(key));
+			if ((s = find_slot(st->pools, st->cap_pools, key))->pool)
+				s->mark = st->sweep_mark;
+		}
+	}
+	st->n_retired = 0;
+	rehash_pools(st, st->cap_pools, keep_pool);
+	atomic_store(&st->live_pools, st->n_pools);
 }
 
 static void publish_table(struct ing_table *t)
@@ -184,7 +308,7 @@ static uint64_t rid_next(void)
 static int https_port; /* of --listen-https, 0: none (no ssl-redirect) */
 
 /* ssl-redirect: 308 to https:// for a plain HTTP request to a TLS host. */
-static bool redirected(struct ing_table *t, h2o_req_t *req)
+static bool redirected(struct ing_table *t, h2o_req_t *req, bool force)
 {
 	char host[256], *url;
 	size_t n = 0;
@@ -198,7 +322,7 @@ static bool redirected(struct ing_table *t, h2o_req_t *req)
 		n++;
 	}
 	host[n] = '\0';
-	if (!(th = ing_table_tls(t, host)) || !th->redirect)
+	if (!force && (!(th = ing_table_tls(t, host)) || !th->redirect))
 		return false;
 	len = https_port == 443
 		      ? asprintf(&url, "https://%s%.*s", host, (int)req->path.len, req->path.base)
@@ -212,41 +336,24 @@ static bool redirected(struct ing_table *t, h2o_req_t *req)
 	return true;
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+/* The metrics label of a rule host: "" for rules without a host, "*.foo.com" for a wildcard. */
+static const char *host_label(h2o_req_t *req, const struct ing_table *t, const struct ing_host *h)
 {
-	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
-	struct ing_table *t = current_table(st), **hold;
-	const struct ing_backend *b;
-	const struct ing_endpoint *ep;
-	h2o_req_overrides_t *ov;
-	h2o_iovec_t path = req->path_normalized;
+	if (!h || h == &t->any)
+		return "";
+	if (t->n_wild && h >= t->wild && h < t->wild + t->n_wild) {
+		size_t n = strlen(h->name);
+		char *s = h2o_mem_alloc_pool(&req->pool, n + 3);
+		memcpy(s, "*.", 2);
+		memcpy(s + 2, h->name, n + 1);
+		return s;
+	}
+	return h->name;
+}
 
-	if (!t) {
-		h2o_send_error_503(req, "Service Unavailable", "not synced yet\n", 0);
-		return 0;
-	}
-	if (redirected(t, req))
-		return 0;
-	if (!(b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len,
-				  NULL))) {
-		h2o_send_error_404(req, "Not Found", "no rule matches\n", 0);
-		return 0;
-	}
-	if (!(ep = ing_backend_pick(b))) {
-		h2o_send_error_503(req, "Service Unavailable",
-				   b->error ? "backend not found\n" : "no ready endpoints\n", 0);
-		return 0;
-	}
-	/* the request keeps its table (and so ep->addr) until its pool is freed */
-	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
-	*hold = ing_table_ref(t);
-
-	ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
-	memset(ov, 0, sizeof(*ov));
-	if (!(ov->socketpool = endpoint_pool(st, ep))) {
-		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
-		ov->hostport.port = ep->port;
-	}
+/* X-Forwarded-Host and X-Request-ID (h2o's proxy adds X-Forwarded-For and -Proto). */
+static void set_forward_headers(h2o_req_t *req)
+{
 	/* X-Forwarded-Host is ours: a client's own is replaced, never passed on */
 	for (ssize_t i;
 	     (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-host"), -1)) >= 0;)
@@ -260,7 +367,584 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0,
 				      NULL, id, 32);
 	}
-	h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+}
+
+/* A connection attempt made before handing the request to h2o's proxy (which has no retry). */
+struct attempt {
+	struct serve_thread *st;
+	h2o_req_t *req;
+	struct req_info *info;
+	const struct ing_backend *b;
+	const struct ing_endpoint *ep;
+	h2o_socketpool_t *pool;
+	h2o_socketpool_connect_request_t *creq;
+	h2o_timeout_entry_t timeout;
+	const struct ing_endpoint *tried[MAX_TRIES];
+	unsigned n_tried;
+};
+
+static struct pool_slot *slot_of(struct serve_thread *st, const struct ing_endpoint *ep, bool https)
+{
+	char key[64];
+	struct pool_slot *s;
+
+	if (!st->cap_pools)
+		return NULL;
+	endpoint_key(ep, https, key, sizeof(key));
+	s = find_slot(st->pools, st->cap_pools, key);
+	return s->pool ? s : NULL;
+}
+
+/*
+ * The next endpoint in round robin that this request has not tried, skipping those that
+ * refused a connection less than --upstream-fail-timeout ago (passive health) unless all are.
+ */
+static const struct ing_endpoint *pick(struct serve_thread *st, const struct ing_backend *b,
+				       const struct attempt *a)
+{
+	const struct ing_endpoint *fallback = NULL;
+	uint64_t now = h2o_now(st->ctx.loop);
+
+	for (size_t k = 0; k < b->n_eps; k++) {
+		const struct ing_endpoint *ep = ing_backend_pick(b);
+		struct pool_slot *s;
+		bool tried = false;
+
+		for (unsigned i = 0; a && i < a->n_tried; i++)
+			tried |= a->tried[i] == ep;
+		if (tried)
+			continue;
+		if ((s = slot_of(st, ep, b->ann->backend_https)) && s->down_until > now) {
+			if (!fallback)
+				fallback = ep;
+			continue;
+		}
+		return ep;
+	}
+	return fallback;
+}
+
+/* The h2o timeout of a backend's connect timeout (proxy-connect-timeout, else the flag's). */
+static h2o_timeout_t *connect_timeout(struct serve_thread *st, const struct ing_backend *b)
+{
+	unsigned ms = b->ann->connect_timeout_ms;
+	size_t i;
+
+	if (!ms)
+		return &st->connect_timeout;
+	for (i = 0; i < st->n_tmos; i++)
+		if (st->tmos[i].ms == ms)
+			return &st->tmos[i].to;
+	if (i == sizeof(st->tmos) / sizeof(st->tmos[0]))
+		return &st->connect_timeout; /* more distinct values than slots: the default */
+	st->tmos[i].ms = ms;
+	h2o_timeout_init(st->ctx.loop, &st->tmos[i].to, ms);
+	st->n_tmos++;
+	return &st->tmos[i].to;
+}
+
+/*
+ * The h2o client context of a backend: its I/O timeout is proxy-read-timeout (default 60 s),
+ * which is also the idle timeout of a websocket passed through; TLS to HTTPS backends.
+ */
+static h2o_http1client_ctx_t *client_ctx(struct serve_thread *st, const struct ing_backend *b)
+{
+	unsigned ms =
+		b && b->ann->read_timeout_ms ? b->ann->read_timeout_ms : (unsigned)read_timeout_ms;
+	size_t i;
+
+	for (i = 0; i < st->n_cctxs; i++)
+		if (st->cctxs[i].ms == ms)
+			return &st->cctxs[i].c;
+	if (i == sizeof(st->cctxs) / sizeof(st->cctxs[0]))
+		return &st->cctxs[0].c; /* the default's, made first */
+	st->cctxs[i].ms = ms;
+	h2o_timeout_init(st->ctx.loop, &st->cctxs[i].io, ms);
+	st->cctxs[i].c = (h2o_http1client_ctx_t){
+		.loop = st->ctx.loop,
+		.getaddr_receiver = &st->ctx.receivers.hostinfo_getaddr,
+		.io_timeout = &st->cctxs[i].io,
+		.websocket_timeout = &st->cctxs[i].io,
+		.ssl_ctx = upstream_ssl_ctx,
+	};
+	st->n_cctxs++;
+	return &st->cctxs[i].c;
+}
+
+/* whitelist-source-range: whether the client's address is in one of the ranges. */
+static bool source_allowed(h2o_req_t *req, const struct ing_annotations *an)
+{
+	struct sockaddr_storage ss;
+	uint8_t a[16];
+	int family;
+
+	if (!req->conn->callbacks->get_peername ||
+	    !req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss))
+		return false;
+	if (ss.ss_family == AF_INET) {
+		family = AF_INET;
+		memcpy(a, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		const uint8_t *v6 = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (!memcmp(v6, mapped, 12)) {
+			family = AF_INET;
+			memcpy(a, v6 + 12, 4);
+		} else {
+			family = AF_INET6;
+			memcpy(a, v6, 16);
+		}
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < an->n_allow; i++) {
+		const struct ing_cidr *c = &an->allow[i];
+		unsigned full = c->bits / 8, rest = c->bits % 8;
+		if (c->family != family || memcmp(a, c->addr, full))
+			continue;
+		if (rest && ((a[full] ^ c->addr[full]) & (uint8_t)(0xff << (8 - rest))))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * limit-rps: a token bucket per (Ingress, client address) shared by the serving threads, of
+ * limit-rps tokens a second and a burst of 5 times that (ingress-nginx's default burst
+ * multiplier). A fixed table: a client whose slot is taken by another evicts it (a fresh bucket).
+ */
+#define LIMIT_SLOTS 16384
+static struct {
+	pthread_mutex_t lock;
+	struct {
+		uint64_t key;
+		double tokens;
+		uint64_t at_ms;
+	} b[LIMIT_SLOTS];
+} limits = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool rate_allowed(h2o_req_t *req, const struct ing_backend *b)
+{
+	struct sockaddr_storage ss = {0};
+	uint64_t key = 1469598103934665603ULL, now = h2o_now(req->conn->ctx->loop);
+	double rate = b->ann->limit_rps, burst = 5.0 * b->ann->limit_rps;
+	const unsigned char *p;
+	size_t n;
+	bool ok;
+
+	if (req->conn->callbacks->get_peername)
+		req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+	for (const char *c = b->ingress; *c; c++)
+		key = (key ^ (unsigned char)*c) * 1099511628211ULL;
+	if (ss.ss_family == AF_INET)
+		p = (const void *)&((struct sockaddr_in *)&ss)->sin_addr, n = 4;
+	else
+		p = (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr, n = 16;
+	for (size_t i = 0; i < n; i++)
+		key = (key ^ p[i]) * 1099511628211ULL;
+	key |= 1; /* 0 is a free slot */
+	pthread_mutex_lock(&limits.lock);
+	{
+		typeof(limits.b[0]) *e = &limits.b[key % LIMIT_SLOTS];
+		if (e->key != key) {
+			e->key = key;
+			e->tokens = burst;
+			e->at_ms = now;
+		}
+		e->tokens += rate * (double)(now - e->at_ms) / 1000.0;
+		if (e->tokens > burst)
+			e->tokens = burst;
+		e->at_ms = now;
+		if ((ok = e->tokens >= 1.0))
+			e->tokens -= 1.0;
+	}
+	pthread_mutex_unlock(&limits.lock);
+	return ok;
+}
+
+/* rewrite-target: the new path (with the original query) into info->path; false if invalid. */
+static bool rewrite(h2o_req_t *req, struct req_info *info, const struct ing_match *m,
+		    const char *target)
+{
+	char out[4096];
+	long n = ing_rewrite(m, target, req->path_normalized.base, req->path_normalized.len, out,
+			     sizeof(out));
+	const char *q = memchr(req->path.base, '?', req->path.len);
+	size_t qlen = q ? req->path.len - (size_t)(q - req->path.base) : 0;
+	char *p;
+
+	if (n < 0 || strpbrk(out, " \r\n")) {
+		k8c_log_warn("rewrite-target made no valid path (503)", "ingress=%s path=\"%.*s\"",
+			     info->ingress, (int)req->path.len, req->path.base);
+		return false;
+	}
+	p = h2o_mem_alloc_pool(&req->pool, (size_t)n + qlen + 1);
+	memcpy(p, out, (size_t)n);
+	if (qlen)
+		memcpy(p + n, q, qlen);
+	info->path = h2o_iovec_init(p, (size_t)n + qlen);
+	return true;
+}
+
+static uint64_t endpoint_hash(const struct ing_endpoint *ep)
+{
+	uint64_t h = 1469598103934665603ULL;
+	char key[64];
+
+	endpoint_key(ep, false, key, sizeof(key));
+	for (const char *c = key; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * affinity: cookie: the endpoint named by the request's cookie (16 hex digits of a hash of its
+ * address and port) when it is still a ready endpoint of the backend and not marked down; else
+ * NULL (round robin) and the response sets the cookie for the endpoint chosen.
+ */
+static const struct ing_endpoint *sticky(struct serve_thread *st, h2o_req_t *req,
+					 struct req_info *info, const struct ing_backend *b)
+{
+	const char *name = b->ann->cookie_name;
+	size_t nlen = strlen(name);
+	ssize_t i = -1;
+
+	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
+		h2o_iovec_t v = req->headers.entries[i].value;
+		for (size_t k = 0; k + nlen + 17 <= v.len; k++) {
+			char hex[17];
+			uint64_t want;
+			if ((k && v.base[k - 1] != ' ' && v.base[k - 1] != ';') ||
+			    memcmp(v.base + k, name, nlen) || v.base[k + nlen] != '=')
+				continue;
+			memcpy(hex, v.base + k + nlen + 1, 16);
+			hex[16] = '\0';
+			want = strtoull(hex, NULL, 16);
+			for (size_t e = 0; e < b->n_eps; e++) {
+				struct pool_slot *s =
+					slot_of(st, &b->eps[e], b->ann->backend_https);
+				if (endpoint_hash(&b->eps[e]) == want &&
+				    !(s && s->down_until > h2o_now(st->ctx.loop)))
+					return &b->eps[e];
+			}
+		}
+	}
+	{
+		const struct ing_endpoint *ep = pick(st, b, NULL);
+		char *c;
+		int len = asprintf(&c, "%s=%016llx; Path=/; HttpOnly", name,
+				   (unsigned long long)endpoint_hash(ep));
+		if (len > 0) {
+			info->set_cookie = h2o_strdup(&req->pool, c, (size_t)len);
+			free(c);
+		}
+		return ep;
+	}
+}
+
+static void proxy_to(h2o_req_t *req, struct req_info *info, const struct ing_endpoint *ep,
+		     h2o_socketpool_t *pool)
+{
+	h2o_req_overrides_t *ov = &info->ov;
+
+	ov->client_ctx = client_ctx(
+		H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx), info->b);
+	if (!(ov->socketpool = pool)) {
+		ov->hostport.host = h2o_iovec_init(ep->addr, strlen(ep->addr));
+		ov->hostport.port = ep->port;
+	}
+	h2o_reprocess_request(req, req->method, req->scheme, req->authority,
+			      info->path.base ? info->path : req->path, ov, 0);
+}
+
+static bool pool_has_idle(h2o_socketpool_t *pool)
+{
+	bool idle;
+
+	pthread_mutex_lock(&pool->_shared.mutex);
+	idle = !h2o_linklist_is_empty(&pool->_shared.sockets);
+	pthread_mutex_unlock(&pool->_shared.mutex);
+	return idle;
+}
+
+static void attempt_connected(h2o_socket_t *sock, const char *errstr, void *data);
+
+static void attempt_failed(struct attempt *a, const char *why)
+{
+	struct pool_slot *s = slot_of(a->st, a->ep, a->b->ann->backend_https);
+	const struct ing_endpoint *next;
+
+	ing_stats_upstream_error(a->st->stats, a->info->ingress, a->info->host);
+	if (s)
+		s->down_until = h2o_now(a->st->ctx.loop) + fail_timeout_ms;
+	k8c_log_warn("upstream connect failed",
+		     "ingress=%s service=%s endpoint=%s:%u error=\"%s\"%s", a->b->ingress,
+		     a->b->service, a->ep->addr, (unsigned)a->ep->port, why,
+		     a->n_tried < MAX_TRIES ? " retry=another endpoint" : "");
+	if (a->n_tried >= MAX_TRIES || !(next = pick(a->st, a->b, a))) {
+		h2o_send_error_502(a->req, "Bad Gateway", "no endpoint accepted a connection\n", 0);
+		return;
+	}
+	a->ep = next;
+	a->tried[a->n_tried++] = next;
+	if (!(a->pool = endpoint_pool(a->st, next, a->b->ann->backend_https)) ||
+	    pool_has_idle(a->pool)) {
+		proxy_to(a->req, a->info, next, a->pool);
+		return;
+	}
+	h2o_timeout_link(a->st->ctx.loop, connect_timeout(a->st, a->b), &a->timeout);
+	h2o_socketpool_connect(&a->creq, a->pool, a->st->ctx.loop,
+			       &a->st->ctx.receivers.hostinfo_getaddr, attempt_connected, a);
+}
+
+static void attempt_connected(h2o_socket_t *sock, const char *errstr, void *data)
+{
+	struct attempt *a = data;
+	struct pool_slot *s;
+
+	a->creq = NULL;
+	h2o_timeout_unlink(&a->timeout);
+	if (!sock) {
+		attempt_failed(a, errstr ? errstr : "connection failed");
+		return;
+	}
+	if ((s = slot_of(a->st, a->ep, a->b->ann->backend_https)))
+		s->down_until = 0;
+	/* into the pool, where h2o's proxy takes it at once */
+	h2o_socketpool_return(a->pool, sock);
+	proxy_to(a->req, a->info, a->ep, a->pool);
+}
+
+static void attempt_timed_out(h2o_timeout_entry_t *entry)
+{
+	struct attempt *a = H2O_STRUCT_FROM_MEMBER(struct attempt, timeout, entry);
+
+	if (a->creq) {
+		h2o_socketpool_cancel_connect(a->creq);
+		a->creq = NULL;
+	}
+	attempt_failed(a, "connect timed out");
+}
+
+/* The request is gone (client closed) while a connection attempt is pending. */
+static void attempt_dispose(void *p)
+{
+	struct attempt *a = p;
+
+	if (a->creq)
+		h2o_socketpool_cancel_connect(a->creq);
+	if (h2o_timeout_is_linked(&a->timeout))
+		h2o_timeout_unlink(&a->timeout);
+}
+
+/*
+ * Proxy the request to an endpoint of b. When the endpoint's pool has an idle connection, h2o's
+ * proxy uses it at once; else the connection is made here first (with --upstream-connect-timeout),
+ * so that a refused or timed-out connect can go to another endpoint: up to MAX_TRIES endpoints,
+ * each failure marking its endpoint down for --upstream-fail-timeout.
+ */
+static void try_endpoint(struct serve_thread *st, h2o_req_t *req, struct req_info *info,
+			 const struct ing_backend *b, const struct ing_endpoint *ep)
+{
+	h2o_socketpool_t *pool;
+	struct attempt *a;
+
+	if (!ep)
+		ep = pick(st, b, NULL);
+	pool = endpoint_pool(st, ep, b->ann->backend_https);
+	if (!pool || pool_has_idle(pool)) {
+		proxy_to(req, info, ep, pool);
+		return;
+	}
+	a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), attempt_dispose);
+	memset(a, 0, sizeof(*a));
+	a->st = st;
+	a->req = req;
+	a->info = info;
+	a->b = b;
+	a->ep = ep;
+	a->pool = pool;
+	a->tried[a->n_tried++] = ep;
+	a->timeout.cb = attempt_timed_out;
+	h2o_timeout_link(st->ctx.loop, connect_timeout(st, b), &a->timeout);
+	h2o_socketpool_connect(&a->creq, pool, st->ctx.loop, &st->ctx.receivers.hostinfo_getaddr,
+			       attempt_connected, a);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
+	struct ing_table *t = current_table(st), **hold;
+	const struct ing_backend *b;
+	struct ing_match m;
+	struct req_info *info;
+	h2o_iovec_t path = req->path_normalized;
+
+	info = h2o_mem_alloc_pool(&req->pool, sizeof(*info));
+	memset(info, 0, sizeof(*info));
+	info->ingress = info->host = "";
+	req->overrides = &info->ov; /* read by on_log() for the labels */
+	if (!t) {
+		h2o_send_error_503(req, "Service Unavailable", "not synced yet\n", 0);
+		return 0;
+	}
+	/* the request keeps its table (the labels, and ep->addr) until its pool is freed */
+	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
+	*hold = ing_table_ref(t);
+	b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len, &m);
+	info->host = host_label(req, t, m.host);
+	if (redirected(t, req, b && b->ann->force_ssl_redirect))
+		return 0;
+	if (!b) {
+		h2o_send_error_404(req, "Not Found", "no rule matches\n", 0);
+		return 0;
+	}
+	info->ingress = b->ingress;
+	info->b = b;
+	if (b->ann->allow_set && !source_allowed(req, b->ann)) {
+		h2o_send_error_generic(req, 403, "Forbidden", "source address not allowed\n", 0);
+		return 0;
+	}
+	if (b->ann->limit_rps && !rate_allowed(req, b)) {
+		h2o_send_error_503(req, "Service Unavailable", "rate limited\n", 0);
+		return 0;
+	}
+	if (b->ann->body_max > 0 && req->entity.base &&
+	    (long long)req->entity.len > b->ann->body_max) {
+		h2o_send_error_generic(req, 413, "Request Entity Too Large",
+				       "request body too large\n", 0);
+		return 0;
+	}
+	if (b->ann->enable_cors) {
+		info->cors = true;
+		if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+			static h2o_generator_t gen = {NULL, NULL};
+			req->res.status = 204;
+			req->res.reason = "No Content";
+			h2o_start_response(req, &gen);
+			h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+			return 0;
+		}
+	}
+	if (b->error || !b->n_eps) {
+		h2o_send_error_503(req, "Service Unavailable",
+				   b->error ? "rule not served (see the Ingress' Events)\n"
+					    : "no ready endpoints\n",
+				   0);
+		return 0;
+	}
+	if (b->ann->rewrite_target && !rewrite(req, info, &m, b->ann->rewrite_target)) {
+		h2o_send_error_503(req, "Service Unavailable",
+				   "rewrite-target made no valid path\n", 0);
+		return 0;
+	}
+	set_forward_headers(req);
+	try_endpoint(st, req, info, b, b->ann->affinity_cookie ? sticky(st, req, info, b) : NULL);
+	return 0;
+}
+
+/* Response headers: CORS (enable-cors) and the affinity cookie. */
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+	const struct req_info *info = (const struct req_info *)req->overrides;
+
+	if (info && info->cors) {
+		static const struct {
+			const char *name, *value;
+		} cors[] = {
+			{"access-control-allow-origin", "*"},
+			{"access-control-allow-credentials", "true"},
+			{"access-control-allow-methods", "GET, PUT, POST, DELETE, PATCH, OPTIONS"},
+			{"access-control-allow-headers",
+			 "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-"
+			 "Control,Content-Type,Range,Authorization"},
+			{"access-control-max-age", "1728000"},
+		};
+		for (size_t i = 0; i < sizeof(cors) / sizeof(cors[0]); i++)
+			h2o_set_header_by_str(&req->pool, &req->res.headers, cors[i].name,
+					      strlen(cors[i].name), 0, cors[i].value,
+					      strlen(cors[i].value), 1);
+	}
+	if (info && info->set_cookie.base)
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL,
+			       info->set_cookie.base, info->set_cookie.len);
+	h2o_setup_next_ostream(req, slot);
+}
+
+/* h2o's access-log hook, called once per request as it ends: the request metrics. */
+static void on_log(h2o_logger_t *self, h2o_req_t *req)
+{
+	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
+	const struct req_info *info = (const struct req_info *)req->overrides;
+	int64_t usec = 0;
+
+	if (!h2o_time_compute_duration(req, &usec))
+		usec = 0;
+	ing_stats_request(st->stats, info ? info->ingress : "", info ? info->host : "",
+			  req->res.status, usec);
+}
+
+static atomic_ulong published_generation;
+
+static void send_text(h2o_req_t *req, const char *type, const char *body, size_t len)
+{
+	static h2o_generator_t gen = {NULL, NULL};
+	h2o_iovec_t v = h2o_strdup(&req->pool, body, len);
+
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type,
+		       strlen(type));
+	h2o_start_response(req, &gen);
+	h2o_send(req, &v, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* --metrics-addr: /healthz (200 once the first table is served) and /metrics. */
+static int on_metrics_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	h2o_iovec_t p = req->path_normalized;
+	struct ing_stats *all[64];
+	size_t len = 0, pools = 0;
+	char *buf = NULL;
+	FILE *f;
+
+	if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz"))) {
+		if (!atomic_load(&published_generation))
+			h2o_send_error_503(req, "Service Unavailable", "not synced yet\n", 0);
+		else
+			send_text(req, "text/plain", "ok\n", 3);
+		return 0;
+	}
+	if (!h2o_memis(p.base, p.len, H2O_STRLIT("/metrics"))) {
+		h2o_send_error_404(req, "Not Found", "only /healthz and /metrics here\n", 0);
+		return 0;
+	}
+	if (!(f = open_memstream(&buf, &len))) {
+		h2o_send_error_503(req, "Service Unavailable", "out of memory\n", 0);
+		return 0;
+	}
+	for (int i = 0; i < n_threads; i++) {
+		all[i] = threads[i].stats;
+		pools += atomic_load(&threads[i].live_pools);
+	}
+	ing_stats_render(all, (size_t)n_threads, f);
+	fprintf(f,
+		"# HELP k8c_ingress_config_generation Generation of the route table served.\n"
+		"# TYPE k8c_ingress_config_generation gauge\n"
+		"k8c_ingress_config_generation %lu\n"
+		"# HELP k8c_ingress_upstream_pools Keep-alive pools of upstream connections (one "
+		"per endpoint per serving thread).\n"
+		"# TYPE k8c_ingress_upstream_pools gauge\n"
+		"k8c_ingress_upstream_pools %zu\n"
+		"# HELP k8c_ingress_upstream_pools_freed_total Pools freed after their endpoint "
+		"left the route table.\n"
+		"# TYPE k8c_ingress_upstream_pools_freed_total counter\n"
+		"k8c_ingress_upstream_pools_freed_total %lu\n",
+		atomic_load(&published_generation), pools, atomic_load(&pools_freed));
+	fclose(f);
+	send_text(req, "text/plain; version=0.0.4", buf, len);
+	free(buf);
 	return 0;
 }
 
@@ -288,6 +972,8 @@ static int on_servername(SSL *ssl, int *al, void *arg)
 
 	if (t && name && (th = ing_table_tls(t, name)) && th->ctx)
 		SSL_set_SSL_CTX(ssl, th->ctx);
+	else if (t && t->default_ctx) /* --default-ssl-certificate */
+		SSL_set_SSL_CTX(ssl, t->default_ctx);
 	return SSL_TLSEXT_ERR_OK;
 }
 
@@ -296,7 +982,8 @@ static h2o_socket_t *start_listener(struct serve_thread *st, int fd, h2o_accept_
 	h2o_socket_t *sock = h2o_evloop_socket_create(st->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
 
 	actx->ctx = &st->ctx;
-	actx->hosts = conf.hosts;
+	if (!actx->hosts)
+		actx->hosts = ingress_hosts;
 	sock->data = actx;
 	h2o_socket_read_start(sock, on_accept);
 	return sock;
@@ -308,14 +995,32 @@ static void *serve_run(void *arg)
 
 	self_thread = st;
 	h2o_context_init(&st->ctx, h2o_evloop_create(), &conf);
+	h2o_timeout_init(st->ctx.loop, &st->connect_timeout, connect_timeout_ms);
+	client_ctx(st, NULL); /* cctxs[0]: the default read timeout's, the fallback when full */
 	if (st->lfd >= 0)
 		st->lsock = start_listener(st, st->lfd, &st->actx);
 	if (st->lfd_tls >= 0)
 		st->lsock_tls = start_listener(st, st->lfd_tls, &st->actx_tls);
-	while (!atomic_load(&stop_requested))
+	if (st->lfd_metrics >= 0) {
+		st->actx_metrics.hosts = metrics_hosts;
+		st->lsock_metrics = start_listener(st, st->lfd_metrics, &st->actx_metrics);
+	}
+	while (!atomic_load(&stop_requested)) {
+		struct ing_table *t;
+		uint64_t now;
+
 		h2o_evloop_run(st->ctx.loop, 1000);
-	for (int i = 0; i < 2; i++) {
-		h2o_socket_t *sock = i ? st->lsock_tls : st->lsock;
+		t = current_table(st);
+		now = h2o_now(st->ctx.loop);
+		if (st->generation != st->swept_generation ||
+		    (st->n_retired && now - st->last_sweep_ms >= 1000)) {
+			sweep_pools(st, t);
+			st->swept_generation = st->generation;
+			st->last_sweep_ms = now;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		h2o_socket_t *sock = i == 2 ? st->lsock_metrics : i ? st->lsock_tls : st->lsock;
 		if (sock) {
 			h2o_socket_read_stop(sock);
 			h2o_socket_close(sock);
@@ -332,6 +1037,11 @@ static void *serve_run(void *arg)
 	}
 	free(st->pools);
 	st->pools = NULL;
+	h2o_timeout_dispose(st->ctx.loop, &st->connect_timeout);
+	for (size_t i = 0; i < st->n_tmos; i++)
+		h2o_timeout_dispose(st->ctx.loop, &st->tmos[i].to);
+	for (size_t i = 0; i < st->n_cctxs; i++)
+		h2o_timeout_dispose(st->ctx.loop, &st->cctxs[i].io);
 	h2o_context_dispose(&st->ctx);
 	h2o_evloop_destroy(st->ctx.loop);
 	return NULL;
@@ -428,12 +1138,38 @@ static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const j
  * Load the certificates the table's TLS hosts name (one SSL_CTX per Secret per build). A missing
  * or bad Secret leaves the host on the default certificate, with a log line.
  */
-static void attach_certs(struct ing_table *t, struct k8c_informer *secrets)
+static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
+			 const char *default_secret)
 {
 	_cleanup_json_ json_t *seen = json_object(); /* secret → index into all hosts, or -1 */
 	size_t n = t->n_tls_exact + t->n_tls_wild;
+	static char *default_error; /* logged when it changes */
 
 	t->ctx_free = ing_tls_ctx_free;
+	if (default_secret) {
+		const char *slash = strchr(default_secret, '/');
+		_cleanup_free_ char *ns = strndup(default_secret, (size_t)(slash - default_secret));
+		const json_t *obj = ns ? k8c_informer_get(secrets, ns, slash + 1) : NULL;
+		struct k8c_error err = K8C_ERROR_INIT;
+
+		if (!obj)
+			k8c_error_set(&err, 0, "not found");
+		else
+			t->default_ctx = ing_tls_secret_ctx(obj, &err);
+		if (!t->default_ctx && (!default_error || strcmp(default_error, err.msg))) {
+			k8c_log_warn("--default-ssl-certificate not usable, the self-signed "
+				     "certificate answers",
+				     "secret=%s error=\"%s\"", default_secret, err.msg);
+			free(default_error);
+			default_error = strdup(err.msg);
+		} else if (t->default_ctx && default_error) {
+			k8c_log_info("--default-ssl-certificate loaded", "secret=%s",
+				     default_secret);
+			free(default_error);
+			default_error = NULL;
+		}
+		k8c_error_clear(&err);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct ing_tls_host *th =
 			i < t->n_tls_exact ? &t->tls_exact[i] : &t->tls_wild[i - t->n_tls_exact];
@@ -469,25 +1205,88 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets)
 	}
 }
 
-/* One log line per backend error that the previous table did not have (not every rebuild). */
-static void log_new_errors(const struct ing_table *t, json_t **prev)
+/* A Warning Event on an Ingress ("ns/name", from the informer's cache). */
+static void ingress_event(struct k8c_kube *kc, struct k8c_informer *ings, const char *key,
+			  const char *reason, const char *msg)
+{
+	char ns[256], ts[21];
+	const char *slash = strchr(key, '/');
+	const json_t *obj;
+	struct timespec now;
+	_cleanup_json_ json_t *ev = NULL;
+	_cleanup_free_ char *name = NULL;
+	struct k8c_error err = K8C_ERROR_INIT;
+
+	if (!kc || !slash || (size_t)(slash - key) >= sizeof(ns))
+		return;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	if (!(obj = k8c_informer_get(ings, ns, slash + 1)))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	k8c_rfc3339(now.tv_sec, ts);
+	if (asprintf(&name, "%s.%llx", slash + 1,
+		     (unsigned long long)now.tv_sec * 1000000000ULL +
+			     (unsigned long long)now.tv_nsec) < 0)
+		return;
+	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s?}, s:s, s:s, s:s, "
+		       "s:{s:s}, s:s, s:s, s:i, s:s}",
+		       "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
+		       ns, "involvedObject", "apiVersion", "networking.k8s.io/v1", "kind",
+		       "Ingress", "namespace", ns, "name", slash + 1, "uid",
+		       k8c_str_at(obj, "metadata.uid"), "reason", reason, "message", msg, "type",
+		       "Warning", "source", "component", "k8c-ingress", "firstTimestamp", ts,
+		       "lastTimestamp", ts, "count", 1, "reportingComponent", "k8c-ingress");
+	if (ev && k8c_kube_create(kc, K8C_GVR_EVENTS, ns, ev, NULL, &err) < 0)
+		k8c_log_warn("event not recorded", "ingress=%s reason=%s error=\"%s\"", key, reason,
+			     err.msg ? err.msg : "?");
+	k8c_error_clear(&err);
+}
+
+/*
+ * One log line and one Event per backend error and annotation warning that the previous table
+ * did not have (not on every rebuild).
+ */
+static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_kube *kc,
+			   struct k8c_informer *ings)
 {
 	json_t *now = json_object();
 
 	for (size_t i = 0; i < t->n_backends; i++) {
 		const struct ing_backend *b = t->backends[i];
-		char *key;
+		char *key, *msg;
 
 		if (!b->error && b->n_eps)
 			continue;
 		if (asprintf(&key, "%s %s:%s %s", b->ingress, b->service, b->port,
 			     b->error ? b->error : "no ready endpoints") < 0)
 			continue;
-		if (!json_object_get(*prev, key) && !json_object_get(now, key))
+		if (!json_object_get(*prev, key) && !json_object_get(now, key)) {
 			k8c_log_warn("backend not served (503)",
 				     "ingress=%s service=%s port=%s error=\"%s\"", b->ingress,
 				     b->service, b->port,
 				     b->error ? b->error : "no ready endpoints");
+			if (b->error && asprintf(&msg, "backend %s:%s answers 503: %s", b->service,
+						 b->port, b->error) >= 0) {
+				ingress_event(kc, ings, b->ingress, "BackendNotServed", msg);
+				free(msg);
+			}
+		}
+		json_object_set_new(now, key, json_true());
+		free(key);
+	}
+	for (size_t i = 0; i < t->n_anns && i < json_array_size(t->served); i++) {
+		const char *ing = json_string_value(json_array_get(t->served, i));
+		char *key;
+
+		if (!t->anns[i]->warnings ||
+		    asprintf(&key, "ann %s %s", ing, t->anns[i]->warnings) < 0)
+			continue;
+		if (!json_object_get(*prev, key) && !json_object_get(now, key)) {
+			k8c_log_warn("annotation ignored", "ingress=%s error=\"%s\"", ing,
+				     t->anns[i]->warnings);
+			ingress_event(kc, ings, ing, "InvalidAnnotation", t->anns[i]->warnings);
+		}
 		json_object_set_new(now, key, json_true());
 		free(key);
 	}
@@ -524,6 +1323,9 @@ static void usage(FILE *f)
 	      "                   [--listen-https ADDR:PORT]\n"
 	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
 	      "                   [--upstream-keepalive-timeout MS] [--threads N]\n"
+	      "                   [--metrics-addr ADDR:PORT] [--upstream-connect-timeout MS]\n"
+	      "                   [--upstream-fail-timeout MS]\n"
+	      "                   [--default-ssl-certificate NAMESPACE/NAME]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
 	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
@@ -536,8 +1338,14 @@ static void usage(FILE *f)
 	      "status.loadBalancer.ingress of every served Ingress (default: the listen address\n"
 	      "when it is not a wildcard; none otherwise). Idle upstream connections are kept\n"
 	      "for reuse for MS milliseconds (default 2000). N serving threads (default 1), each\n"
-	      "with its own event loop and listening sockets (SO_REUSEPORT). See "
-	      "docs/ingress.md.\n",
+	      "with its own event loop and listening sockets (SO_REUSEPORT). /healthz and\n"
+	      "/metrics (Prometheus) are served on --metrics-addr (default 0.0.0.0:10254; \"\"\n"
+	      "for none). A connect to an endpoint that fails (refused, or not done within\n"
+	      "--upstream-connect-timeout, default 5000) is retried on another endpoint (3 in\n"
+	      "all), and that endpoint is skipped for --upstream-fail-timeout ms (default\n"
+	      "10000; 0: never). --default-ssl-certificate: the kubernetes.io/tls Secret that\n"
+	      "answers names without a certificate of their own (default: self-signed).\n"
+	      "See docs/ingress.md.\n",
 	      f);
 }
 
@@ -552,11 +1360,16 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'v'},
 		{"threads", required_argument, NULL, 't'},
 		{"upstream-keepalive-timeout", required_argument, NULL, 'u'},
+		{"metrics-addr", required_argument, NULL, 'm'},
+		{"default-ssl-certificate", required_argument, NULL, 'D'},
+		{"upstream-connect-timeout", required_argument, NULL, 'C'},
+		{"upstream-fail-timeout", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80", *listen_tls = "0.0.0.0:443",
-		   *controller = ING_DEFAULT_CONTROLLER;
+		   *controller = ING_DEFAULT_CONTROLLER, *default_cert = NULL,
+		   *metrics_addr = "0.0.0.0:10254";
 	char *publish = NULL;
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_kubeconfig cfg = {0};
@@ -571,7 +1384,7 @@ int main(int argc, char **argv)
 						  K8C_GVR_SERVICES, K8C_GVR_ENDPOINTSLICES,
 						  K8C_GVR_SECRETS};
 	struct serve_thread *sts = NULL;
-	int n_threads = 1, n_started = 0;
+	int n_started = 0;
 	struct k8c_kube *kc = NULL;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
@@ -593,6 +1406,35 @@ int main(int argc, char **argv)
 		case 'c':
 			controller = optarg;
 			break;
+		case 'm':
+			metrics_addr = optarg;
+			break;
+		case 'D':
+			if (!strchr(optarg, '/') || optarg[0] == '/' || !strchr(optarg, '/')[1]) {
+				fprintf(stderr,
+					"k8c-ingress: --default-ssl-certificate %s: want "
+					"NAMESPACE/NAME\n",
+					optarg);
+				return 2;
+			}
+			default_cert = optarg;
+			break;
+		case 'C':
+		case 'F': {
+			char *end;
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || (opt == 'C' && !v)) {
+				fprintf(stderr, "k8c-ingress: %s %s: want milliseconds\n",
+					opt == 'C' ? "--upstream-connect-timeout"
+						   : "--upstream-fail-timeout",
+					optarg);
+				return 2;
+			}
+			*(opt == 'C' ? &connect_timeout_ms : &fail_timeout_ms) = v;
+			break;
+		}
 		case 'p':
 			publish = strdup(optarg);
 			break;
@@ -674,8 +1516,23 @@ int main(int argc, char **argv)
 		k8c_error_set(&err, 0, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < n_threads; i++)
-		sts[i].lfd = sts[i].lfd_tls = -1;
+	threads = sts;
+	for (i = 0; i < n_threads; i++) {
+		sts[i].lfd = sts[i].lfd_tls = sts[i].lfd_metrics = -1;
+		if (!(sts[i].stats = ing_stats_new())) {
+			k8c_error_set(&err, 0, "out of memory");
+			goto out;
+		}
+	}
+	if (*metrics_addr &&
+	    (sts[0].lfd_metrics = listen_on("--metrics-addr", metrics_addr, &err)) < 0)
+		goto out;
+	if (!(upstream_ssl_ctx = SSL_CTX_new(TLS_client_method()))) {
+		k8c_error_set(&err, 0, "SSL_CTX_new (upstream) failed");
+		goto out;
+	}
+	/* as ingress-nginx (proxy-ssl-verify off): backends' certificates are not verified */
+	SSL_CTX_set_verify(upstream_ssl_ctx, SSL_VERIFY_NONE, NULL);
 	if (*listen_tls) {
 		https_port = atoi(strrchr(listen_tls, ':') + 1);
 		if (!(default_ctx = ing_tls_default_ctx(&err)))
@@ -699,12 +1556,22 @@ int main(int argc, char **argv)
 	}
 
 	h2o_config_init(&conf);
-	h2o_create_handler(h2o_config_register_path(
-				   h2o_config_register_host(
-					   &conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
-				   "/", 0),
-			   sizeof(h2o_handler_t))
-		->on_req = on_req;
+	{
+		h2o_pathconf_t *pc = h2o_config_register_path(
+			ingress_hosts[0] = h2o_config_register_host(
+				&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
+			"/", 0);
+		h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_req;
+		h2o_create_logger(pc, sizeof(h2o_logger_t))->log_access = on_log;
+		h2o_create_filter(pc, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
+		h2o_create_handler(
+			h2o_config_register_path(
+				metrics_hosts[0] = h2o_config_register_host(
+					&conf, h2o_iovec_init(H2O_STRLIT("metrics")), 65535),
+				"/", 0),
+			sizeof(h2o_handler_t))
+			->on_req = on_metrics_req;
+	}
 	for (; n_started < n_threads; n_started++) {
 		if ((errno = pthread_create(&sts[n_started].tid, NULL, serve_run,
 					    &sts[n_started]))) {
@@ -748,14 +1615,15 @@ int main(int argc, char **argv)
 				k8c_error_clear(&err);
 				continue;
 			}
-			attach_certs(t, inf[4]);
-			log_new_errors(t, &prev_errors);
+			attach_certs(t, inf[4], default_cert);
+			log_new_errors(t, &prev_errors, kc, inf[0]);
 			k8c_log_info("routes published",
 				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu", gen,
 				     json_array_size(t->served), t->n_exact + t->n_wild,
 				     t->n_tls_exact + t->n_tls_wild);
 			ing_table_ref(t);
 			publish_table(t);
+			atomic_store(&published_generation, gen);
 			if (publish)
 				write_status(kc, inf[0], t->served, publish);
 			ing_table_unref(t);
@@ -783,9 +1651,14 @@ out:
 			close(sts[i].lfd);
 		if (sts[i].lfd_tls >= 0)
 			close(sts[i].lfd_tls);
+		if (sts[i].lfd_metrics >= 0)
+			close(sts[i].lfd_metrics);
 	}
+	for (i = 0; sts && i < n_threads; i++)
+		ing_stats_free(sts[i].stats);
 	free(sts);
 	SSL_CTX_free(default_ctx);
+	SSL_CTX_free(upstream_ssl_ctx);
 	json_decref(prev_errors);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);

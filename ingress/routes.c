@@ -1,5 +1,7 @@
 /* The Ingress route table: build from the caches, match a request (routes.h). */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -87,6 +89,192 @@ static void *xcalloc(size_t n, size_t sz)
 	if (!p)
 		abort();
 	return p;
+}
+
+/* An annotation's value: ours (k8c.io/NAME) first, else ingress-nginx's; NULL when unset. */
+static const char *annotation(const json_t *ing, const char *name)
+{
+	const json_t *ann = json_object_get(json_object_get(ing, "metadata"), "annotations");
+	char key[128];
+	const char *v;
+
+	snprintf(key, sizeof(key), "k8c.io/%s", name);
+	if ((v = json_string_value(json_object_get(ann, key))))
+		return v;
+	snprintf(key, sizeof(key), "nginx.ingress.kubernetes.io/%s", name);
+	return json_string_value(json_object_get(ann, key));
+}
+
+static void warn(struct ing_annotations *a, const char *name, const char *value, const char *why)
+{
+	char *w;
+
+	if (asprintf(&w, "%s%s%s '%s': %s", a->warnings ? a->warnings : "", a->warnings ? "; " : "",
+		     name, value, why) < 0)
+		abort();
+	free(a->warnings);
+	a->warnings = w;
+}
+
+static bool boolean(const json_t *ing, struct ing_annotations *a, const char *name)
+{
+	const char *v = annotation(ing, name);
+
+	if (!v || !strcasecmp(v, "false"))
+		return false;
+	if (!strcasecmp(v, "true"))
+		return true;
+	warn(a, name, v, "want true or false");
+	return false;
+}
+
+/* nginx sizes: a number of bytes with an optional k, m or g suffix. */
+static long long size_value(const char *v)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || n < 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+		return n;
+	case 'k':
+	case 'K':
+		n *= 1024;
+		break;
+	case 'm':
+	case 'M':
+		n *= 1024 * 1024;
+		break;
+	case 'g':
+	case 'G':
+		n *= 1024LL * 1024 * 1024;
+		break;
+	default:
+		return -1;
+	}
+	return end[1] ? -1 : n;
+}
+
+/* Seconds ("5" or "5s") as milliseconds, 0 when invalid. */
+static unsigned seconds_ms(const char *v)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || (*end && strcmp(end, "s")) || !n || n > 86400)
+		return 0;
+	return (unsigned)n * 1000;
+}
+
+static bool parse_cidr(const char *s, struct ing_cidr *c)
+{
+	char buf[64], *slash;
+	unsigned long bits;
+	char *end;
+
+	if (strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	if ((slash = strchr(buf, '/')))
+		*slash++ = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, buf, c->addr) == 1)
+		c->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, c->addr) == 1)
+		c->family = AF_INET6;
+	else
+		return false;
+	c->bits = c->family == AF_INET ? 32 : 128;
+	if (slash) {
+		errno = 0;
+		bits = strtoul(slash, &end, 10);
+		if (errno || end == slash || *end || bits > c->bits)
+			return false;
+		c->bits = (unsigned)bits;
+	}
+	return true;
+}
+
+struct ing_annotations *ing_annotations_parse(const json_t *ing)
+{
+	struct ing_annotations *a = xcalloc(1, sizeof(*a));
+	const char *v;
+
+	a->body_max = -1;
+	a->force_ssl_redirect = boolean(ing, a, "force-ssl-redirect");
+	a->use_regex = boolean(ing, a, "use-regex");
+	a->enable_cors = boolean(ing, a, "enable-cors");
+	if ((v = annotation(ing, "rewrite-target")) && *v) {
+		if (*v == '/')
+			a->rewrite_target = xstrdup(v);
+		else
+			warn(a, "rewrite-target", v, "not a path (must start with /)");
+	}
+	if ((v = annotation(ing, "proxy-body-size")) && (a->body_max = size_value(v)) < 0)
+		warn(a, "proxy-body-size", v, "want bytes with an optional k, m or g suffix");
+	if ((v = annotation(ing, "proxy-connect-timeout")) &&
+	    !(a->connect_timeout_ms = seconds_ms(v)))
+		warn(a, "proxy-connect-timeout", v, "want seconds (1 to 86400)");
+	if ((v = annotation(ing, "proxy-read-timeout")) && !(a->read_timeout_ms = seconds_ms(v)))
+		warn(a, "proxy-read-timeout", v, "want seconds (1 to 86400)");
+	if ((v = annotation(ing, "whitelist-source-range")) ||
+	    (v = annotation(ing, "allowlist-source-range"))) {
+		char *copy = xstrdup(v), *save = NULL, *tok;
+
+		a->allow_set = true; /* an invalid range allows nobody more: fails closed */
+		for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			struct ing_cidr c;
+			if (!parse_cidr(tok, &c)) {
+				warn(a, "whitelist-source-range", tok, "not an address or CIDR");
+				continue;
+			}
+			a->allow = realloc(a->allow, (a->n_allow + 1) * sizeof(*a->allow));
+			if (!a->allow)
+				abort();
+			a->allow[a->n_allow++] = c;
+		}
+		free(copy);
+	}
+	if ((v = annotation(ing, "affinity"))) {
+		if (!strcmp(v, "cookie"))
+			a->affinity_cookie = true;
+		else
+			warn(a, "affinity", v, "only \"cookie\" is supported");
+	}
+	v = annotation(ing, "session-cookie-name");
+	a->cookie_name = xstrdup(v && *v && !strpbrk(v, "=;, \t\r\n\"") ? v : "INGRESSCOOKIE");
+	if ((v = annotation(ing, "limit-rps"))) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+		if (end == v || *end || !n || n > 1000000)
+			warn(a, "limit-rps", v, "want requests per second (1 to 1000000)");
+		else
+			a->limit_rps = (unsigned)n;
+	}
+	if ((v = annotation(ing, "backend-protocol"))) {
+		if (!strcasecmp(v, "HTTPS"))
+			a->backend_https = true;
+		else if (strcasecmp(v, "HTTP"))
+			warn(a, "backend-protocol", v, "only HTTP and HTTPS are supported");
+	}
+	return a;
+}
+
+void ing_annotations_free(struct ing_annotations *a)
+{
+	if (!a)
+		return;
+	free(a->rewrite_target);
+	free(a->allow);
+	free(a->cookie_name);
+	free(a->warnings);
+	free(a);
 }
 
 bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
@@ -178,7 +366,7 @@ static void add_endpoints(struct ing_backend *b, json_t *slices, const char *por
 
 /* A backend ({service: {name, port: {number|name}}} or legacy {serviceName, servicePort}). */
 static struct ing_backend *new_backend(struct builder *bd, const char *ing_key, const char *ns,
-				       const json_t *spec)
+				       const json_t *spec, const struct ing_annotations *ann)
 {
 	struct ing_backend *b = xcalloc(1, sizeof(*b));
 	const json_t *svc = json_object_get(spec, "service");
@@ -197,6 +385,7 @@ static struct ing_backend *new_backend(struct builder *bd, const char *ing_key, 
 		port = json_object_get(spec, "servicePort");
 	}
 	b->ingress = xstrdup(ing_key);
+	b->ann = ann;
 	if (asprintf(&key, "%s/%s", ns, name) < 0)
 		abort();
 	b->service = key;
@@ -242,7 +431,7 @@ static struct ing_backend *new_backend(struct builder *bd, const char *ing_key, 
 }
 
 static void add_entry(struct builder *bd, const char *host, const char *path, const char *type,
-		      struct ing_backend *b, size_t order)
+		      struct ing_backend *b, size_t order, bool regex)
 {
 	struct entry *e;
 	size_t len;
@@ -262,7 +451,26 @@ static void add_entry(struct builder *bd, const char *host, const char *path, co
 	if (!*path)
 		path = "/";
 	len = strlen(path);
-	if (e->p.type == ING_PATH_PREFIX)
+	if (regex && e->p.type == ING_PATH_PREFIX) {
+		/* use-regex: the path is a POSIX ERE matched from the path's start, as nginx's
+		 * case-insensitive "location ~*"; an invalid one makes this rule answer 503 */
+		char *anchored, msg[256];
+		int rc;
+
+		if (asprintf(&anchored, "^%s", path) < 0)
+			abort();
+		e->p.re = xcalloc(1, sizeof(*e->p.re));
+		if ((rc = regcomp(e->p.re, anchored, REG_EXTENDED | REG_ICASE))) {
+			regerror(rc, e->p.re, msg, sizeof(msg));
+			free(e->p.re);
+			e->p.re = NULL;
+			if (!b->error &&
+			    asprintf(&b->error, "invalid regex path %s: %s", path, msg) < 0)
+				abort();
+		}
+		free(anchored);
+	}
+	if (e->p.type == ING_PATH_PREFIX && !e->p.re)
 		while (len > 1 && path[len - 1] == '/')
 			len--;
 	e->p.path = strndup(path, len);
@@ -311,8 +519,13 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 	const char *ns = jpath(ing, "metadata", "namespace");
 	char *key = obj_key(ing);
 	size_t i, j;
-
+	struct ing_annotations *ann = ing_annotations_parse(ing);
 	bool redirect = ssl_redirect(ing);
+
+	bd->t->anns = realloc(bd->t->anns, (bd->t->n_anns + 1) * sizeof(*bd->t->anns));
+	if (!bd->t->anns)
+		abort();
+	bd->t->anns[bd->t->n_anns++] = ann;
 
 	json_array_foreach(json_object_get(spec, "tls"), i, rule)
 	{
@@ -347,21 +560,22 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 	if (!def)
 		def = json_object_get(spec, "backend"); /* extensions/v1beta1 */
 	if (def)
-		bd->defaults[order] = new_backend(bd, key, ns, def);
+		bd->defaults[order] = new_backend(bd, key, ns, def, ann);
 	json_array_foreach(json_object_get(spec, "rules"), i, rule)
 	{
 		const char *host = jstr(rule, "host");
 		json_t *paths = json_object_get(json_object_get(rule, "http"), "paths");
 
 		if (!json_array_size(paths) && def) /* a host with only the defaultBackend */
-			add_entry(bd, host, "/", "Prefix", bd->defaults[order], order);
+			add_entry(bd, host, "/", "Prefix", bd->defaults[order], order, false);
 		json_array_foreach(paths, j, p)
 		{
 			const char *type = jstr(p, "pathType");
 			struct ing_backend *b =
-				new_backend(bd, key, ns, json_object_get(p, "backend"));
+				new_backend(bd, key, ns, json_object_get(p, "backend"), ann);
 			add_entry(bd, host, jstr(p, "path"),
-				  *type ? type : "ImplementationSpecific", b, order);
+				  *type ? type : "ImplementationSpecific", b, order,
+				  ann->use_regex);
 		}
 	}
 	free(key);
@@ -426,6 +640,7 @@ static void group(struct builder *bd)
 		for (size_t k = i; k < j; k++) {
 			h->paths[h->n_paths++] = bd->e[k].p;
 			bd->e[k].p.path = NULL; /* moved */
+			bd->e[k].p.re = NULL;
 			if (bd->defaults[bd->e[k].order] && bd->e[k].order < best)
 				best = bd->e[k].order;
 		}
@@ -506,6 +721,10 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 	for (i = 0; i < bd.n; i++) {
 		free(bd.e[i].host);
 		free(bd.e[i].p.path);
+		if (bd.e[i].p.re) {
+			regfree(bd.e[i].p.re);
+			free(bd.e[i].p.re);
+		}
 	}
 	free(bd.e);
 	for (i = 0; i < bd.n_tls; i++) {
@@ -530,8 +749,13 @@ struct ing_table *ing_table_ref(struct ing_table *t)
 
 static void free_host(struct ing_host *h)
 {
-	for (size_t i = 0; i < h->n_paths; i++)
+	for (size_t i = 0; i < h->n_paths; i++) {
 		free(h->paths[i].path);
+		if (h->paths[i].re) {
+			regfree(h->paths[i].re);
+			free(h->paths[i].re);
+		}
+	}
 	free(h->paths);
 	free(h->name);
 }
@@ -569,7 +793,12 @@ void ing_table_unref(struct ing_table *t)
 	}
 	free(t->tls_exact);
 	free(t->tls_wild);
+	if (t->default_ctx && t->ctx_free)
+		t->ctx_free(t->default_ctx);
 	json_decref(t->served);
+	for (i = 0; i < t->n_anns; i++)
+		ing_annotations_free(t->anns[i]);
+	free(t->anns);
 	free(t);
 }
 
@@ -654,6 +883,18 @@ const struct ing_backend *ing_table_match(const struct ing_table *t, const char 
 	m->host = h;
 	if (h) {
 		for (i = 0; i < h->n_paths; i++) {
+			const struct ing_path *p = &h->paths[i];
+			if (p->re) {
+				char buf[4096];
+				if (path_len >= sizeof(buf))
+					continue;
+				memcpy(buf, path, path_len);
+				buf[path_len] = '\0';
+				if (regexec(p->re, buf, ING_MAX_GROUPS, m->groups, 0))
+					continue;
+				m->path = p;
+				return m->backend = p->backend;
+			}
 			if (ing_path_matches(&h->paths[i], path, path_len)) {
 				m->path = &h->paths[i];
 				m->backend = h->paths[i].backend;
@@ -702,4 +943,37 @@ const struct ing_endpoint *ing_backend_pick(const struct ing_backend *b)
 		return NULL;
 	i = atomic_fetch_add((atomic_uint *)&b->rr, 1);
 	return &b->eps[i % b->n_eps];
+}
+
+long ing_rewrite(const struct ing_match *m, const char *target, const char *path, size_t len,
+		 char *out, size_t size)
+{
+	size_t n = 0;
+	const char *q = memchr(path, '?', len);
+
+#define PUT(p, l)                                                                                  \
+	do {                                                                                       \
+		if (n + (l) >= size)                                                               \
+			return -1;                                                                 \
+		memcpy(out + n, (p), (l));                                                         \
+		n += (l);                                                                          \
+	} while (0)
+
+	if (q)
+		len = (size_t)(q - path);
+	/* as nginx's "rewrite": the target replaces the whole path, $1..$9 the groups of a regex
+	 * path (empty for other paths) */
+	for (const char *c = target; *c; c++) {
+		if (*c == '$' && c[1] >= '0' && c[1] <= '9') {
+			const regmatch_t *g = &m->groups[c[1] - '0'];
+			if (m->path && m->path->re && g->rm_so >= 0 && (size_t)g->rm_eo <= len)
+				PUT(path + g->rm_so, (size_t)(g->rm_eo - g->rm_so));
+			c++;
+		} else {
+			PUT(c, 1);
+		}
+	}
+#undef PUT
+	out[n] = '\0';
+	return n && out[0] == '/' ? (long)n : -1;
 }

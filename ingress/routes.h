@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <regex.h>
 
 #include "error.h"
 
@@ -30,6 +31,31 @@ struct ing_endpoint {
 	uint16_t port;
 };
 
+/* An address range of whitelist-source-range. */
+struct ing_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	unsigned bits;
+};
+
+/*
+ * The annotations of one Ingress (k8c.io/NAME, else nginx.ingress.kubernetes.io/NAME), shared by
+ * its backends. An invalid value is ignored with a warning in `warnings` (logged, and an Event).
+ */
+struct ing_annotations {
+	bool force_ssl_redirect, use_regex, enable_cors, affinity_cookie, backend_https;
+	char *rewrite_target;	     /* NULL: none */
+	long long body_max;	     /* proxy-body-size in bytes, -1: unset, 0: unlimited */
+	unsigned connect_timeout_ms; /* proxy-connect-timeout, 0: the flag's */
+	unsigned read_timeout_ms;    /* proxy-read-timeout, 0: h2o's default */
+	struct ing_cidr *allow;	     /* whitelist-source-range (allow_set): only these */
+	size_t n_allow;
+	bool allow_set;
+	unsigned limit_rps; /* 0: none */
+	char *cookie_name;  /* session-cookie-name, default INGRESSCOOKIE */
+	char *warnings;	    /* "; "-joined, NULL when none */
+};
+
 /* Where a rule sends its requests: a Service port resolved to its ready endpoints. */
 struct ing_backend {
 	char *ingress;		  /* "ns/name" of the Ingress it comes from */
@@ -39,6 +65,7 @@ struct ing_backend {
 	struct ing_endpoint *eps; /* ready endpoints; none: 503 */
 	size_t n_eps;
 	atomic_uint rr;
+	const struct ing_annotations *ann; /* of its Ingress, never NULL */
 };
 
 struct ing_path {
@@ -46,6 +73,7 @@ struct ing_path {
 	size_t len;
 	enum ing_path_type type;
 	struct ing_backend *backend;
+	regex_t *re; /* use-regex (not Exact): POSIX ERE anchored at the start, case-insensitive */
 };
 
 struct ing_host {
@@ -78,9 +106,12 @@ struct ing_table {
 	struct ing_backend **backends; /* every backend, owned */
 	size_t n_backends;
 	json_t *served; /* array of "ns/name" of the Ingresses of our class, sorted */
+	struct ing_annotations **anns; /* one per served Ingress, owned */
+	size_t n_anns;
 	struct ing_tls_host *tls_exact, *tls_wild; /* sorted by name; the oldest Ingress wins */
 	size_t n_tls_exact, n_tls_wild;
 	void (*ctx_free)(void *ctx); /* frees each ing_tls_host.ctx with the table */
+	void *default_ctx; /* --default-ssl-certificate's, filled after the build, or NULL */
 };
 
 struct ing_build_opts {
@@ -95,11 +126,27 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 struct ing_table *ing_table_ref(struct ing_table *t);
 void ing_table_unref(struct ing_table *t);
 
+#define ING_MAX_GROUPS 10
+
 struct ing_match {
 	const struct ing_backend *backend; /* NULL: 404 */
 	const struct ing_path *path;	   /* the rule that matched; NULL for a defaultBackend */
 	const struct ing_host *host;	   /* NULL when no host entry matched */
+	regmatch_t groups[ING_MAX_GROUPS]; /* of a regex path: $0..$9 */
 };
+
+/*
+ * The path rewrite-target makes of the request path (without the query) that m matched, into
+ * out (NUL-terminated): as nginx's rewrite, the target replaces the whole path, with $0..$9
+ * replaced by the groups of a regex path (by nothing for other paths). Returns the length, or -1
+ * when it does not fit or is not a path (does not start with '/').
+ */
+long ing_rewrite(const struct ing_match *m, const char *target, const char *path, size_t len,
+		 char *out, size_t size);
+
+/* Parse the annotations of an Ingress (exposed for tests); free with ing_annotations_free. */
+struct ing_annotations *ing_annotations_parse(const json_t *ingress);
+void ing_annotations_free(struct ing_annotations *a);
 
 /*
  * Route one request: host as the client sent it (Host or :authority, a ":port" is ignored, case

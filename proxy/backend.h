@@ -58,4 +58,22 @@ size_t proxy_nft_dry_take(void *be, struct nft_batch ***out);
 
 #define PROXY_NFT_TABLE "k8c-proxy"
 
+/* The eBPF backend (proxy/bpf_backend.c, programs in bpf/): socket-level load balancing by
+ * cgroup sock_addr programs, maps and links pinned under pin_dir. */
+struct proxy_bpf_config {
+	struct k8c_ipnet service_cidr;	/* IPv4 service CIDR: unallocated IPs are refused */
+	const char *pin_dir;		/* bpffs directory of maps and links (created) */
+	const char *cgroup_path;	/* cgroup v2 directory the programs attach to */
+	struct k8c_ipnet *nodeport_ips; /* NodePorts only on these addresses (else every local) */
+	size_t n_nodeport_ips;
+};
+
+#define PROXY_BPF_PIN_DIR "/sys/fs/bpf/k8c"
+#define PROXY_BPF_CGROUP  "/sys/fs/cgroup/unified"
+
+extern const struct proxy_backend_ops proxy_bpf_ops;
+/* Reads the node's addresses (NodePorts) in the calling thread's network namespace; loads and
+ * attaches nothing until the first sync. */
+void *proxy_bpf_new(const struct proxy_bpf_config *cfg, struct k8c_error *err);
+
 #endif

@@ -20,11 +20,16 @@
 static void usage(FILE *f)
 {
 	fputs("Usage: k8c-proxy [options]\n"
-	      "Programs the node's nftables for Kubernetes Services (docs/proxy.md).\n\n"
+	      "Programs the node's nftables or eBPF socket load balancer for Kubernetes Services\n"
+	      "(docs/proxy.md).\n\n"
 	      "  --kubeconfig PATH          API server credentials (else $KUBECONFIG,\n"
 	      "                             the in-cluster config, ~/.kube/config)\n"
 	      "  --node-name NAME           this node (traffic policy Local)\n"
-	      "  --mode nftables            the backend (only nftables so far)\n"
+	      "  --mode nftables|ebpf       the backend (default nftables)\n"
+	      "  --cgroup-path DIR          ebpf: the cgroup v2 directory whose processes are\n"
+	      "                             balanced (default " PROXY_BPF_CGROUP ")\n"
+	      "  --bpf-pin-dir DIR          ebpf: where maps and links are pinned (bpffs;\n"
+	      "                             default " PROXY_BPF_PIN_DIR ")\n"
 	      "  --netns PATH               program the nftables of this network namespace\n"
 	      "                             (the API is still reached from the caller's)\n"
 	      "  --service-cidr CIDR        IPv4 service CIDR (default 10.96.0.0/12)\n"
@@ -53,6 +58,23 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static void *new_backend(const struct proxy_backend_ops *ops, const struct proxy_nft_config *cfg,
+			 const char *cgroup_path, const char *pin_dir, struct k8c_error *err)
+{
+	if (ops == &proxy_bpf_ops) {
+		struct proxy_bpf_config bc = {
+			.service_cidr = cfg->service_cidr,
+			.pin_dir = pin_dir,
+			.cgroup_path = cgroup_path,
+			.nodeport_ips = cfg->nodeport_ips,
+			.n_nodeport_ips = cfg->n_nodeport_ips,
+		};
+
+		return proxy_bpf_new(&bc, err);
+	}
+	return proxy_nft_new(cfg, err);
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -70,7 +92,9 @@ int main(int argc, char **argv)
 		O_MAXTX,
 		O_MINSYNC,
 		O_NETNS,
-		O_METRICS
+		O_METRICS,
+		O_CGROUP,
+		O_PINDIR
 	};
 	static const struct option opts[] = {
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -86,6 +110,8 @@ int main(int argc, char **argv)
 		{"min-sync-period", required_argument, NULL, O_MINSYNC},
 		{"netns", required_argument, NULL, O_NETNS},
 		{"metrics-bind-address", required_argument, NULL, O_METRICS},
+		{"cgroup-path", required_argument, NULL, O_CGROUP},
+		{"bpf-pin-dir", required_argument, NULL, O_PINDIR},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -100,6 +126,7 @@ int main(int argc, char **argv)
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_error err = K8C_ERROR_INIT;
 	const struct proxy_backend_ops *ops = &proxy_nft_ops;
+	const char *cgroup_path = NULL, *pin_dir = NULL;
 	struct proxy_model *m;
 	void *be;
 	int c, rc = 0, netns_fd = -1; /* kept open: health-check ports are opened there */
@@ -114,12 +141,21 @@ int main(int argc, char **argv)
 			node = optarg;
 			break;
 		case O_MODE:
-			if (strcmp(optarg, "nftables") != 0) {
-				fprintf(stderr,
-					"k8c-proxy: --mode %s: only nftables is available\n",
+			if (strcmp(optarg, "nftables") == 0) {
+				ops = &proxy_nft_ops;
+			} else if (strcmp(optarg, "ebpf") == 0) {
+				ops = &proxy_bpf_ops;
+			} else {
+				fprintf(stderr, "k8c-proxy: --mode %s: not nftables or ebpf\n",
 					optarg);
 				return 2;
 			}
+			break;
+		case O_CGROUP:
+			cgroup_path = optarg;
+			break;
+		case O_PINDIR:
+			pin_dir = optarg;
 			break;
 		case O_SVC:
 		case O_CLUSTER: {
@@ -238,10 +274,10 @@ int main(int argc, char **argv)
 				close(fd);
 			return 2;
 		}
-		be = proxy_nft_new(&cfg, &err);
+		be = new_backend(ops, &cfg, cgroup_path, pin_dir, &err);
 		k8c_netns_restore(&saved);
 	} else {
-		be = proxy_nft_new(&cfg, &err);
+		be = new_backend(ops, &cfg, cgroup_path, pin_dir, &err);
 	}
 	free(cfg.nodeport_ips);
 	if (!be) {

@@ -17,6 +17,9 @@ srv_start 31
 for i in $(seq "$NODES"); do
 	echo "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"fake-$i\",\"labels\":{\"kubernetes.io/hostname\":\"fake-$i\"}},\"status\":{\"allocatable\":{\"cpu\":\"64\",\"memory\":\"256Gi\",\"pods\":\"110\"},\"capacity\":{\"cpu\":\"64\",\"memory\":\"256Gi\",\"pods\":\"110\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >"$D/node.json"
 	J -X POST --data-binary @"$D/node.json" "$U/api/v1/nodes" >/dev/null
+	# a create drops the status: Ready and allocatable come through nodes/status
+	C -X PATCH -H 'Content-Type: application/merge-patch+json' --data-binary @"$D/node.json" \
+		"$U/api/v1/nodes/fake-$i/status" >/dev/null
 done
 J -X POST -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench"}}' "$U/api/v1/namespaces" >/dev/null
 # A watch on the namespace's pods timestamps the moments (no polling load on the server).

@@ -9,6 +9,11 @@
 #   server ns eth0 10.244.0.3 ---/
 #
 #   tests/bench/proxy_dp_bench.sh [BUILD/bin] [ROUNDS] [SECONDS]    (defaults build/bin 3 3)
+#   MODES="ebpf nftables" (default): each backend in turn, in the same run; the eBPF one balances
+#   the processes of a cgroup v2 directory this script makes (tests/integration/proxy_ebpf_lib.sh).
+#   Each mode's ClusterIP leads to server ports of its own (nftables 5301/5302, eBPF 5401/5402):
+#   the same PAWS trap as below (seen: 225 instead of 11,000 connections/s when the second mode
+#   reused the first one's server port).
 # Needs build/bin/k8c-proxy and build/bin/proxy_dp (cmake --build build --target proxy_dp).
 set -e
 BIN=$(realpath -m "${1:-$(dirname "$0")/../../build/bin}")
@@ -17,6 +22,12 @@ ROUNDS=${2:-3} SECS=${3:-3} LAT_N=${LAT_N:-3000}
 need_root
 need_tools ip nft
 for b in k8c-proxy proxy_dp; do [[ -x $BIN/$b ]] || skip "$BIN/$b not built"; done
+MODES=${MODES:-ebpf nftables}
+PROXY=$BIN/k8c-proxy
+if [[ $MODES == *ebpf* ]]; then
+	need_tools bpftool
+	. ./proxy_ebpf_lib.sh # (lib.sh moved to tests/integration)
+fi
 
 NODE=k8c-pxb-node-$TAG CL=k8c-pxb-cl-$TAG SV=k8c-pxb-sv-$TAG
 D=$(tmpdir_new)
@@ -39,10 +50,10 @@ ip netns exec "$CL" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
 ip netns exec "$NODE" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=1 2>/dev/null ||
 	true
 
-# gen N FILE: the benchmarked service (10.96.0.10:80 -> 5301, :81 -> 5302, one endpoint: the server
+# gen N FILE PORT: the benchmarked service (10.96.0.10:80 -> PORT, :81 -> PORT+1, one endpoint: the server
 # pod) and N-1 others with two endpoints each
 gen() {
-	"$PY" - "$1" >"$2" <<'PYEOF'
+	"$PY" - "$1" "$3" >"$2" <<'PYEOF'
 import json, sys
 n = int(sys.argv[1])
 def svc(name, ip, ports):
@@ -53,7 +64,7 @@ def slc(name, ports, eps):
             "metadata": {"namespace": "b", "name": name + "-1", "labels": {"kubernetes.io/service-name": name}},
             "addressType": "IPv4", "ports": [{"name": p, "port": t} for p, _, t in ports],
             "endpoints": [{"addresses": [e], "conditions": {"ready": True}} for e in eps]}
-bp = [("a", 80, 5301), ("b", 81, 5302)]
+bp = [("a", 80, int(sys.argv[2])), ("b", 81, int(sys.argv[2]) + 1)]
 out = [svc("bench", "10.96.0.10", bp), slc("bench", bp, ["10.244.0.3"])]
 for i in range(1, n):
     ip = "10.%d.%d.%d" % (100 + (i >> 16), (i >> 8) & 255, i & 255)
@@ -63,52 +74,79 @@ for i in range(1, n):
 json.dump(out, sys.stdout)
 PYEOF
 }
-gen 100 "$D/small.json"
-gen 100000 "$D/big.json"
-program() { ip netns exec "$NODE" "$BIN/k8c-proxy" --objects "$1" | sed 's/^/  /' >&2; }
+declare -A SPORT=([nftables]=5301 [ebpf]=5401)
+for MODE in $MODES; do
+	gen 100 "$D/small-$MODE.json" "${SPORT[$MODE]}"
+	gen 100000 "$D/big-$MODE.json" "${SPORT[$MODE]}"
+done
+program() {
+	if [[ $MODE == ebpf ]]; then
+		"$PROXY" --mode ebpf --netns "/var/run/netns/$NODE" "${EBPF_ARGS[@]}" --objects "$1"
+	else
+		ip netns exec "$NODE" "$PROXY" --objects "$1"
+	fi | sed 's/^/  /' >&2
+}
+programmed() { # the number of service frontends programmed
+	if [[ $MODE == ebpf ]]; then
+		bpftool -j map dump pinned "$EBPF_PIN/k8c_lb4_v1" |
+			jq '[.[] | (.formatted // .) | select(.key.slot == 0 and .key.port != 0)] | length'
+	else
+		ip netns exec "$NODE" nft list map ip k8c-proxy service-ips | grep -c ' : '
+	fi
+}
 
 # The same server program in the same pod on two port pairs: 5201/5202 for the direct path,
-# 5301/5302 behind the ClusterIP. One pair for both would measure TCP, not the proxy: the client's
+# 5301/5302 (eBPF: 5401/5402) behind the ClusterIP. One pair for both would measure TCP, not the proxy: the client's
 # timestamp offset depends on the destination address (pod IP or ClusterIP), so a SYN of one path
 # reusing a client port that the other path left in the server's TIME_WAIT fails PAWS, is dropped
 # and retransmitted (seen: 36 connections/s instead of 28,000, TcpExtPAWSTimewait).
-for port in 5201 5301; do
+for port in 5201 5301 5401; do
 	bg_in "$SV" "$BIN/proxy_dp" serve "$port" >"$D/serve.$port"
 	for _ in $(seq 100); do [[ -s $D/serve.$port ]] && break; sleep 0.05; done
 	[[ -s $D/serve.$port ]] || { fail "server on $port did not start"; exit 1; }
 done
 dp() { ip netns exec "$CL" "$BIN/proxy_dp" "$@"; }
 
-log "100 services programmed"
-program "$D/small.json"
-[[ $(ip netns exec "$NODE" nft list map ip k8c-proxy service-ips | grep -c ' : ') -ge 100 ]] ||
-	fail "the services are not programmed"
-# paths: direct = the pod IP and a port of the server; cluster = the ClusterIP and service port
-declare -A T C
-for r in $(seq "$ROUNDS"); do
-	T[direct]+=" $(dp tput 10.244.0.3 5201 "$SECS")"
-	T[cluster]+=" $(dp tput 10.96.0.10 80 "$SECS")"
-	C[direct]+=" $(dp conns 10.244.0.3 5201 "$SECS")"
-	C[cluster]+=" $(dp conns 10.96.0.10 80 "$SECS")"
-	echo "round $r: Gbit/s direct${T[direct]##* } cluster${T[cluster]##* };" \
-		"conn/s direct${C[direct]##* } cluster${C[cluster]##* }" >&2
-done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-lat() { # lat LABEL: direct and ClusterIP connect() latency
-	echo "latency $1 direct (p50 p90 p99 us): $(dp lat 10.244.0.3 5201 "$LAT_N")"
-	echo "latency $1 cluster (p50 p90 p99 us): $(dp lat 10.96.0.10 80 "$LAT_N")"
-}
-{
-	td=$(median <<<"${T[direct]}") tc=$(median <<<"${T[cluster]}")
-	cd_=$(median <<<"${C[direct]}") cc=$(median <<<"${C[cluster]}")
-	echo "throughput Gbit/s median of $ROUNDS: direct $td cluster $tc ratio $(awk "BEGIN{printf \"%.3f\", $tc/$td}")"
-	echo "new conn/s median of $ROUNDS: direct $cd_ cluster $cc ratio $(awk "BEGIN{printf \"%.3f\", $cc/$cd_}")"
-	lat "at 100 services"
-} | tee "$D/result" >&2
-log "100,000 services programmed"
-program "$D/big.json"
-lat "at 100,000 services" | tee -a "$D/result" >&2
-log "back to 100 services"
-program "$D/small.json"
-lat "at 100 services (again)" | tee -a "$D/result" >&2
+for MODE in $MODES; do
+	declare -A T=() C=()
+	log "[$MODE] 100 services programmed"
+	program "$D/small-$MODE.json"
+	[[ $(programmed) -ge 100 ]] ||
+		fail "the services are not programmed"
+	# paths: direct = the pod IP and a port of the server; cluster = the ClusterIP and service port
+	for r in $(seq "$ROUNDS"); do
+		T[direct]+=" $(dp tput 10.244.0.3 5201 "$SECS")"
+		T[cluster]+=" $(dp tput 10.96.0.10 80 "$SECS")"
+		C[direct]+=" $(dp conns 10.244.0.3 5201 "$SECS")"
+		C[cluster]+=" $(dp conns 10.96.0.10 80 "$SECS")"
+		echo "round $r: Gbit/s direct${T[direct]##* } cluster${T[cluster]##* };" \
+			"conn/s direct${C[direct]##* } cluster${C[cluster]##* }" >&2
+	done
+	lat() { # lat LABEL: direct and ClusterIP connect() latency
+		echo "[$MODE] latency $1 direct (p50 p90 p99 us): $(dp lat 10.244.0.3 5201 "$LAT_N")"
+		echo "[$MODE] latency $1 cluster (p50 p90 p99 us): $(dp lat 10.96.0.10 80 "$LAT_N")"
+	}
+	{
+		td=$(median <<<"${T[direct]}") tc=$(median <<<"${T[cluster]}")
+		cd_=$(median <<<"${C[direct]}") cc=$(median <<<"${C[cluster]}")
+		echo "[$MODE] throughput Gbit/s median of $ROUNDS: direct $td cluster $tc ratio $(awk "BEGIN{printf \"%.3f\", $tc/$td}")"
+		echo "[$MODE] new conn/s median of $ROUNDS: direct $cd_ cluster $cc ratio $(awk "BEGIN{printf \"%.3f\", $cc/$cd_}")"
+		lat "at 100 services"
+	} | tee -a "$D/result" >&2
+	log "[$MODE] 100,000 services programmed"
+	program "$D/big-$MODE.json"
+	lat "at 100,000 services" | tee -a "$D/result" >&2
+	log "[$MODE] back to 100 services"
+	program "$D/small-$MODE.json"
+	lat "at 100 services (again)" | tee -a "$D/result" >&2
+	# the next backend starts from a node without this one's state
+	if [[ $MODE == ebpf ]]; then
+		"$PROXY" --mode ebpf "${EBPF_ARGS[@]}" --cleanup
+	else
+		ip netns exec "$NODE" "$PROXY" --cleanup
+	fi
+done
+echo "== summary" >&2
+cat "$D/result" >&2
 pass "done"

@@ -7,13 +7,13 @@
 # annotation), events; the conformance "PV and PVC lifecycle" and "StorageClass lifecycle".
 # Through the real kubectl and curl. No root needed.
 #
-#   kubectl / curl ──TLS──► k8c-server 127.0.0.1:$PORT --controllers=persistentvolume-binder
+#   kubectl / curl ──TLS──► k8c-server 127.0.0.1:$PORT --controllers=persistentvolume-binder,scheduler
 # Usage: ctrl_storage.sh <build>/bin
 set -e
 . "$(dirname "$0")/server_lib.sh"
 srv_setup storage
 srv_instance "$D"
-K8C_CONTROLLERS=persistentvolume-binder srv_start 31 --provision-root "$D/volumes"
+K8C_CONTROLLERS=persistentvolume-binder,scheduler srv_start 31 --provision-root "$D/volumes"
 
 NS=storage-$$
 k create ns $NS >/dev/null
@@ -41,7 +41,7 @@ has_event() { # object reason
 
 # Two fake Ready nodes.
 for n in node1 node2; do
-	J -X POST -d "{\"metadata\":{\"name\":\"$n\",\"labels\":{\"kubernetes.io/hostname\":\"$n\"}},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" \
+	J -X POST -d "{\"metadata\":{\"name\":\"$n\",\"labels\":{\"kubernetes.io/hostname\":\"$n\"}},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],\"allocatable\":{\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":\"110\"}}}" \
 		"$U/api/v1/nodes" >/dev/null
 done
 
@@ -149,6 +149,18 @@ wait_for "dflt Bound" pvc_is dflt '.status.phase == "Bound"'
 uid=$(C "$U/api/v1/namespaces/$NS/persistentvolumeclaims/dflt" | jq -r .metadata.uid)
 pv_is "pvc-$uid" '.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values == ["node2"] and .spec.storageClassName == "standard"' >/dev/null ||
 	fail "WaitForFirstConsumer pv: $(k get pv pvc-$uid -o json)"
+
+# --- With the scheduler: a pod's WaitForFirstConsumer claim is provisioned on the pod's node.
+pvc data - 1Gi | k apply -n $NS -f - >/dev/null
+J -X POST -d '{"metadata":{"name":"user"},"spec":{"containers":[{"name":"c","image":"busybox:1"}],"volumes":[{"name":"d","persistentVolumeClaim":{"claimName":"data"}}]}}' \
+	"$U/api/v1/namespaces/$NS/pods" >/dev/null
+wait_for "data Bound" pvc_is data '.status.phase == "Bound"'
+wait_for "user scheduled" jq_is "/api/v1/namespaces/$NS/pods/user" '.spec.nodeName != null'
+node=$(C "$U/api/v1/namespaces/$NS/pods/user" | jq -r .spec.nodeName)
+vol=$(C "$U/api/v1/namespaces/$NS/persistentvolumeclaims/data" | jq -r .spec.volumeName)
+pv_is "$vol" ".spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values == [\"$node\"]" >/dev/null ||
+	fail "pod on $node, volume: $(k get pv "$vol" -o json)"
+k delete pod user -n $NS --grace-period=0 --force >/dev/null 2>&1
 
 # --- StorageClass lifecycle: with another default, a deleted `standard` is not made again.
 k patch storageclass fast -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}' >/dev/null

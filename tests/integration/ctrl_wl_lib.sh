@@ -3,7 +3,7 @@
 # a k8c-server with the workload controllers, namespace $NS, fake nodes n1, n2 and n3 (n3
 # tainted dedicated=db:NoSchedule), and the helpers that stand in for a scheduler and kubelets.
 srv_instance "$D"
-K8C_CONTROLLERS=replicaset,replicationcontroller,deployment,daemonset,statefulset,garbagecollector
+K8C_CONTROLLERS=replicaset,replicationcontroller,deployment,daemonset,statefulset,garbagecollector,resourcequota
 srv_start 31
 
 NS=wl

@@ -43,6 +43,35 @@ wait_for "replacement after delete" sh -c "[ \"\$(curl -s --cacert '$SRV_DIR/dat
 k -n $NS scale rs rs1 --replicas=0 >/dev/null
 wait_for "rs1 scaled to 0" pods_are app=rs1 0
 
+# ---- a create refused by a ResourceQuota: condition ReplicaFailure, Event FailedCreate ----
+NS=wlq
+k create namespace $NS >/dev/null
+J -X POST -d '{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"two"},"spec":{"hard":{"count/pods":"2","pods":"2"}}}' \
+	"$U/api/v1/namespaces/$NS/resourcequotas" | jq -e .metadata.uid >/dev/null || fail "quota"
+quota_seen() { C "$U/api/v1/namespaces/$NS/resourcequotas/two" | jq -e '.status.hard.pods == "2"'; }
+wait_for "quota status" quota_seen
+cat >"$D/rsq.yaml" <<EOF
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: rsq, namespace: $NS}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: rsq}}
+  template:
+    metadata: {labels: {app: rsq}}
+    spec: {containers: [{name: c, image: "x"}]}
+EOF
+k apply -f "$D/rsq.yaml" >/dev/null
+rsq_failed() { apps replicasets/rsq | jq -e '.status.conditions[] | select(.type == "ReplicaFailure" and .status == "True" and .reason == "FailedCreate" and (.message | test("exceeded quota")))'; }
+wait_for "ReplicaFailure on rsq" rsq_failed
+pods_are app=rsq 2 || fail "rsq: $(count_pods app=rsq) pods under a quota of 2"
+k -n $NS get events -o json | jq -e '[.items[] | select(.reason == "FailedCreate" and .involvedObject.name == "rsq" and (.message | test("^Error creating: .*exceeded quota")))] | length >= 1' \
+	>/dev/null || fail "no FailedCreate event for rsq"
+k -n $NS delete resourcequota two >/dev/null
+rsq_ok() { pods_are app=rsq 3 && apps replicasets/rsq | jq -e '.status.conditions == null and .status.replicas == 3'; }
+wait_for "rsq at 3 without ReplicaFailure" rsq_ok
+NS=wl
+
 # ---- ReplicationController ----
 cat >"$D/rc.yaml" <<EOF
 apiVersion: v1
@@ -223,7 +252,11 @@ sts_part() {
 }
 wait_for "partitioned rolling update" sts_part
 k -n $NS delete pod db-0 --wait=false >/dev/null
-db0_back() { ready_all app=db; C "$U/api/v1/namespaces/$NS/pods/db-0" | jq -e '.metadata.deletionTimestamp == null and .spec.containers[0].image == "db:1"'; }
+db0_back() {
+	ready_all app=db
+	C "$U/api/v1/namespaces/$NS/pods/db-0" | jq -e '.metadata.deletionTimestamp == null and .spec.containers[0].image == "db:1" and
+		.status.phase == "Running" and (.status.conditions[] | select(.type == "Ready") | .status == "True")'
+}
 wait_for "db-0 recreated at the current revision" db0_back
 k -n $NS scale sts db --replicas=1 >/dev/null
 # one at a time from the top: db-1 stays while db-2 terminates

@@ -160,8 +160,9 @@ EOF
 
 IP=$(srv_port)
 SP=$(srv_port)
+MP=$(srv_port)
 "$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
-	--upstream-keepalive-timeout 600000 2>"$D/ingress.log" &
+	--metrics-addr "127.0.0.1:$MP" --upstream-keepalive-timeout 600000 2>"$D/ingress.log" &
 ING_PID=$!
 
 # get HOST PATH: the body (or the status code line for non-2xx) for HOST's PATH through the ingress.
@@ -346,6 +347,37 @@ grep -q 'msg="backend not served (503)" ingress=ing/web service=ing/svc-gone por
 	ifail "no log line for the missing Service"
 [[ $(grep -c 'service=ing/svc-gone' "$D/ingress.log") == 1 ]] || ifail "the missing Service was logged more than once"
 ok "a missing Service is logged once"
+
+# /healthz and /metrics on --metrics-addr (Prometheus text: requests by Ingress, rule host and
+# status; the latency histogram; the config generation)
+[[ $(curl -s --max-time 10 "http://127.0.0.1:$MP/healthz") == ok ]] || ifail "/healthz is not ok"
+ok "/healthz"
+curl -s --max-time 10 "http://127.0.0.1:$MP/metrics" >"$D/metrics.1"
+for n in 1 2 3; do expect foo.test "/app/m$n" "backend=a"; done
+expect foo.test /gone "status=503"
+expect none.test / "status=404"
+curl -s --max-time 10 "http://127.0.0.1:$MP/metrics" >"$D/metrics.2"
+# metric FILE 'NAME{LABELS}': its value (0 when absent)
+metric() { awk -v k="$2" '$1 == k {v = $2} END {print v + 0}' "$1"; }
+delta() { echo $(($(metric "$D/metrics.2" "$1") - $(metric "$D/metrics.1" "$1"))); }
+ok200='k8c_ingress_requests_total{ingress="ing/web",host="foo.test",status="200"}'
+[[ $(delta "$ok200") == 3 ]] || ifail "3 requests to foo.test counted $(delta "$ok200") times: $(cat "$D/metrics.2")"
+[[ $(delta 'k8c_ingress_requests_total{ingress="ing/web",host="foo.test",status="503"}') == 1 ]] ||
+	ifail "the 503 was not counted once: $(cat "$D/metrics.2")"
+[[ $(delta 'k8c_ingress_requests_total{ingress="",host="",status="404"}') == 1 ]] ||
+	ifail "the 404 was not counted once: $(cat "$D/metrics.2")"
+[[ $(metric "$D/metrics.2" 'k8c_ingress_requests_total{ingress="ing/web",host="*.wild.test",status="200"}') -ge 1 ]] ||
+	ifail "no count for the wildcard host: $(cat "$D/metrics.2")"
+ok "k8c_ingress_requests_total by ingress, host, status"
+hc='k8c_ingress_request_duration_seconds_count{ingress="ing/web",host="foo.test"}'
+hinf='k8c_ingress_request_duration_seconds_bucket{ingress="ing/web",host="foo.test",le="+Inf"}'
+[[ $(delta "$hc") == 4 && $(delta "$hinf") == 4 ]] ||
+	ifail "the latency histogram of foo.test did not count 4 requests: $(grep duration "$D/metrics.2")"
+ok "the latency histogram"
+g=$(metric "$D/metrics.2" k8c_ingress_config_generation)
+[[ $g -ge 1 ]] || ifail "k8c_ingress_config_generation is $g"
+grep -q '^# TYPE k8c_ingress_request_duration_seconds histogram$' "$D/metrics.2" || ifail "no histogram TYPE line"
+ok "k8c_ingress_config_generation $g"
 kill -TERM "$ING_PID"
 rc=0
 wait "$ING_PID" || rc=$?
@@ -356,13 +388,18 @@ ok "k8c-ingress stopped cleanly"
 # restart with two serving threads: the routes come back from the informers alone, the statuses
 # already right are not written again, and it serves with two threads
 "$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
-	--threads 2 2>"$D/ingress.log" &
+	--metrics-addr "127.0.0.1:$MP" --threads 2 2>"$D/ingress.log" &
 ING_PID=$!
 wait_until "routes served after a restart" foo.test /app/x "backend=a"
 for n in $(seq 16); do
 	expect foo.test /app/$n "backend=a[12] .*path=/app/$n " 2>/dev/null
 done
 ok "16 requests with two serving threads (16 connections)"
+# the counts of both threads are summed: 16 requests (and those of wait_until) to /app/*
+curl -s --max-time 10 "http://127.0.0.1:$MP/metrics" >"$D/metrics.3"
+[[ $(metric "$D/metrics.3" "$ok200") -ge 17 && $(grep -c "^k8c_ingress_requests_total{ingress=\"ing/web\",host=\"foo.test\",status=\"200\"}" "$D/metrics.3") == 1 ]] ||
+	ifail "metrics of two threads: $(cat "$D/metrics.3")"
+ok "metrics summed over two threads"
 [[ $(tls foo.test /app/1 --cacert "$D/foo.crt" -o /dev/null -w '%{http_code}') == 200 ]] ||
 	ifail "HTTPS with the Secret's certificate after a restart"
 ok "HTTPS with the Secret's certificate after a restart"

@@ -344,13 +344,85 @@ static void test_refcount(void **state)
 	ing_table_unref(t);
 }
 
+/* Annotations: ours first, else ingress-nginx's; invalid values ignored with a warning. */
+static void test_annotations(void **state)
+{
+	json_t *ing = j(
+		"{'metadata':{'annotations':{"
+		"'k8c.io/proxy-body-size':'2m','nginx.ingress.kubernetes.io/proxy-body-size':'1k',"
+		"'nginx.ingress.kubernetes.io/whitelist-source-range':'10.0.0.0/8, ::1, 300.1.1.1',"
+		"'nginx.ingress.kubernetes.io/proxy-read-timeout':'30s',"
+		"'nginx.ingress.kubernetes.io/proxy-connect-timeout':'x',"
+		"'nginx.ingress.kubernetes.io/use-regex':'TRUE',"
+		"'nginx.ingress.kubernetes.io/limit-rps':'7',"
+		"'nginx.ingress.kubernetes.io/backend-protocol':'GRPC'}}}");
+	struct ing_annotations *a = ing_annotations_parse(ing);
+
+	assert_int_equal(a->body_max, 2 * 1024 * 1024);
+	assert_true(a->allow_set);
+	assert_int_equal(a->n_allow, 2);
+	assert_int_equal(a->allow[0].bits, 8);
+	assert_int_equal(a->allow[1].bits, 128);
+	assert_int_equal(a->read_timeout_ms, 30000);
+	assert_int_equal(a->connect_timeout_ms, 0);
+	assert_true(a->use_regex);
+	assert_int_equal(a->limit_rps, 7);
+	assert_false(a->backend_https);
+	assert_string_equal(a->cookie_name, "INGRESSCOOKIE");
+	assert_non_null(strstr(a->warnings, "whitelist-source-range '300.1.1.1'"));
+	assert_non_null(strstr(a->warnings, "proxy-connect-timeout 'x'"));
+	assert_non_null(strstr(a->warnings, "backend-protocol 'GRPC'"));
+	ing_annotations_free(a);
+	json_decref(ing);
+}
+
+/* use-regex paths (anchored, case-insensitive), rewrite-target with groups, a bad regex. */
+static void test_regex_rewrite(void **state)
+{
+	struct ing_table *t = build(
+		"[{'metadata':{'namespace':'ns1','name':'r','creationTimestamp':'2026-01-01T00:00:"
+		"00Z',"
+		"'annotations':{'nginx.ingress.kubernetes.io/use-regex':'true'}},'spec':{"
+		"'ingressClassName':'k8c','rules':[{'host':'x','http':{'paths':["
+		"{'path':'/api(/|$)(.*)','pathType':'ImplementationSpecific','backend':{'service':"
+		"{'name':'a','port':{'number':80}}}},"
+		"{'path':'/bad(','pathType':'ImplementationSpecific','backend':{'service':"
+		"{'name':'a','port':{'number':80}}}},"
+		"{'path':'/e','pathType':'Exact','backend':{'service':{'name':'b','port':"
+		"{'number':8080}}}}]}}]}}]");
+	struct ing_match m;
+	char out[64];
+	const char *p = "/API/v1/x?q=1";
+
+	assert_non_null(ing_table_match(t, "x", 1, p, strlen(p), &m));
+	assert_non_null(m.path->re);
+	assert_int_equal(ing_rewrite(&m, "/$2", p, strlen(p), out, sizeof(out)), 5);
+	assert_string_equal(out, "/v1/x");
+	assert_int_equal(ing_rewrite(&m, "/v2/$2/$1", p, strlen(p), out, sizeof(out)), 10);
+	assert_string_equal(out, "/v2/v1/x//");
+	assert_int_equal(ing_rewrite(&m, "$2", p, strlen(p), out, sizeof(out)), -1); /* no '/' */
+	assert_null(ing_table_match(t, "x", 1, "/apix", 5, &m));
+	assert_null(ing_table_match(t, "x", 1, "/v/api", 6, &m)); /* anchored */
+	/* the invalid regex: matched as a literal prefix, its backend in error (503) */
+	assert_non_null(ing_table_match(t, "x", 1, "/bad(", 5, &m));
+	assert_non_null(strstr(m.backend->error, "invalid regex path /bad("));
+	/* Exact stays exact, and rewrites to the target without groups */
+	assert_non_null(ing_table_match(t, "x", 1, "/e", 2, &m));
+	assert_null(m.path->re);
+	assert_int_equal(ing_rewrite(&m, "/$2", "/e", 2, out, sizeof(out)), 1);
+	assert_string_equal(out, "/");
+	assert_null(ing_table_match(t, "x", 1, "/E", 2, &m));
+	ing_table_unref(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_examples),	   cmocka_unit_test(test_hosts),
 		cmocka_unit_test(test_merge_and_defaults), cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_backends),	   cmocka_unit_test(test_refcount),
-		cmocka_unit_test(test_tls_hosts),
+		cmocka_unit_test(test_tls_hosts),	   cmocka_unit_test(test_annotations),
+		cmocka_unit_test(test_regex_rewrite),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

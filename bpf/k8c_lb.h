@@ -1,0 +1,88 @@
+/*
+ * Map keys and values shared by the socket load balancer's BPF programs (bpf/) and k8c-proxy's
+ * eBPF backend (proxy/bpf_backend.c). Addresses and ports are in network byte order, as the
+ * kernel hands them to cgroup sock_addr programs. Changing a layout means a new K8C_LB_VERSION:
+ * the maps are pinned by versioned names, so a proxy of another layout never reads them.
+ */
+#ifndef K8C_BPF_LB_H
+#define K8C_BPF_LB_H
+
+#include <linux/types.h>
+
+#define K8C_LB_VERSION "v1"
+/* Pinned map names (at most 15 characters: the kernel's object name limit). */
+#define K8C_LB4_MAP	"k8c_lb4_v1"
+#define K8C_AFF4_MAP	"k8c_aff4_v1"
+#define K8C_RNAT4_MAP	"k8c_rnat4_v1"
+#define K8C_CFG4_MAP	"k8c_cfg4_v1"
+#define K8C_NODEIP4_MAP "k8c_nodeip4_v1"
+
+#define K8C_LB4_MAX   1048576
+#define K8C_AFF4_MAX  262144
+#define K8C_RNAT4_MAX 262144
+
+/*
+ * One map holds every frontend and its backends: slot 0 is the service entry (count, flags),
+ * slots 1..count the backends. A key with port 0 and proto 0 marks an address as a ClusterIP
+ * (a port the service does not have is rejected, not dropped). addr 0 is a NodePort (any
+ * address of k8c_nodeip4).
+ */
+struct k8c_lb4_key {
+	__u32 addr;
+	__u16 port;
+	__u8 proto;
+	__u8 pad;
+	__u16 slot;
+	__u16 pad2;
+};
+
+#define K8C_LB_F_AFFINITY 0x1 /* sessionAffinity ClientIP (timeout in affinity_timeout) */
+#define K8C_LB_F_DROP	  0x2 /* count 0 under a Local policy: drop (EPERM), not reject */
+#define K8C_LB_F_MARK	  0x4 /* the ClusterIP marker (port 0, proto 0) */
+
+struct k8c_lb4_val {
+	__u32 addr;		/* backend address (slot > 0) */
+	__u16 port;		/* backend port (slot > 0) */
+	__u16 count;		/* slot 0: backends; 0: reject (or drop with K8C_LB_F_DROP) */
+	__u32 flags;		/* slot 0 */
+	__u32 affinity_timeout; /* slot 0: seconds */
+};
+
+/* Session affinity: a client (its network namespace) and a frontend -> the backend it got. */
+struct k8c_aff4_key {
+	__u64 netns_cookie;
+	__u32 addr;
+	__u16 port;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct k8c_aff4_val {
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last use */
+	__u32 addr;
+	__u16 port;
+	__u16 slot;
+};
+
+/* Reverse NAT: a socket and the backend it was sent to -> the service address it asked for
+ * (UDP replies, getpeername). */
+struct k8c_rnat4_key {
+	__u64 cookie;
+	__u32 addr;
+	__u16 port;
+	__u16 pad;
+};
+
+struct k8c_rnat4_val {
+	__u32 addr;
+	__u16 port;
+	__u16 pad;
+};
+
+/* Configuration (array, one entry). */
+struct k8c_cfg4 {
+	__u32 service_net;  /* unallocated service IPs in it are dropped */
+	__u32 service_mask; /* network order; 0: no service CIDR */
+};
+
+#endif

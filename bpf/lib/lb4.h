@@ -1,0 +1,177 @@
+/*
+ * The socket load balancer's shared logic: maps (pinned by name, so the programs of every hook
+ * and every proxy restart share them) and the frontend -> backend translation of a sock_addr
+ * context. Included by each bpf/<hook>.bpf.c.
+ */
+#ifndef K8C_BPF_LIB_LB4_H
+#define K8C_BPF_LIB_LB4_H
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+
+#include "../k8c_lb.h"
+
+#define K8C_EPERM	 1
+#define K8C_ECONNREFUSED 111
+#define NSEC_PER_SEC	 1000000000ULL
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, K8C_LB4_MAX);
+	__type(key, struct k8c_lb4_key);
+	__type(value, struct k8c_lb4_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} k8c_lb4_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, K8C_AFF4_MAX);
+	__type(key, struct k8c_aff4_key);
+	__type(value, struct k8c_aff4_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} k8c_aff4_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, K8C_RNAT4_MAX);
+	__type(key, struct k8c_rnat4_key);
+	__type(value, struct k8c_rnat4_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} k8c_rnat4_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct k8c_cfg4);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} k8c_cfg4_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} k8c_nodeip4_v1 SEC(".maps");
+
+static __always_inline int lb4_proto_ok(__u32 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+}
+
+/* Reject: the call fails with ECONNREFUSED (as a TCP RST or ICMP port unreachable would make it
+ * fail). Drop: EPERM, at once (a socket-level balancer cannot make a connection time out). */
+static __always_inline int lb4_reject(void)
+{
+	bpf_set_retval(-K8C_ECONNREFUSED);
+	return 0;
+}
+
+static __always_inline int lb4_drop(void)
+{
+	return 0;
+}
+
+/*
+ * Translate ctx's destination when it is a frontend. Returns 1 (let the call go on, possibly
+ * rewritten) or 0 (refuse it, errno as set). rnat: remember the service address for the socket.
+ */
+static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
+{
+	struct k8c_lb4_key key = {};
+	struct k8c_lb4_val *svc, *be;
+	__u32 daddr = ctx->user_ip4, proto = ctx->protocol, zero = 0;
+	__u16 dport = (__u16)ctx->user_port;
+	__u16 slot = 0;
+
+	if (!lb4_proto_ok(proto))
+		return 1;
+	key.addr = daddr;
+	key.port = dport;
+	key.proto = (__u8)proto;
+	svc = bpf_map_lookup_elem(&k8c_lb4_v1, &key);
+	if (!svc && bpf_map_lookup_elem(&k8c_nodeip4_v1, &daddr)) {
+		key.addr = 0; /* a NodePort */
+		svc = bpf_map_lookup_elem(&k8c_lb4_v1, &key);
+	}
+	if (!svc) {
+		struct k8c_cfg4 *cfg = bpf_map_lookup_elem(&k8c_cfg4_v1, &zero);
+		struct k8c_lb4_key mark = {.addr = daddr};
+
+		if (!cfg || !cfg->service_mask || (daddr & cfg->service_mask) != cfg->service_net)
+			return 1;
+		/* in the service CIDR: a port a ClusterIP does not have, or an unallocated IP */
+		if (bpf_map_lookup_elem(&k8c_lb4_v1, &mark))
+			return lb4_reject();
+		return lb4_drop();
+	}
+	if (svc->count == 0)
+		return (svc->flags & K8C_LB_F_DROP) ? lb4_drop() : lb4_reject();
+
+	struct k8c_aff4_key akey = {};
+	struct k8c_aff4_val *aff = NULL;
+	__u64 now = 0;
+
+	if (svc->flags & K8C_LB_F_AFFINITY) {
+		akey.netns_cookie = bpf_get_netns_cookie(ctx);
+		akey.addr = key.addr;
+		akey.port = key.port;
+		akey.proto = key.proto;
+		now = bpf_ktime_get_ns();
+		aff = bpf_map_lookup_elem(&k8c_aff4_v1, &akey);
+		if (aff && aff->slot >= 1 && aff->slot <= svc->count &&
+		    now - aff->last_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC)
+			slot = aff->slot;
+	}
+	if (!slot)
+		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
+	key.slot = slot;
+	be = bpf_map_lookup_elem(&k8c_lb4_v1, &key);
+	if (aff && slot == aff->slot && be && (be->addr != aff->addr || be->port != aff->port)) {
+		/* the slot holds another backend now: choose again */
+		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
+		key.slot = slot;
+		be = bpf_map_lookup_elem(&k8c_lb4_v1, &key);
+	}
+	if (!be) /* the service is being rewritten: count and slots disagree for a moment */
+		return lb4_reject();
+	if (svc->flags & K8C_LB_F_AFFINITY) {
+		struct k8c_aff4_val nv = {
+			.last_ns = now, .addr = be->addr, .port = be->port, .slot = slot};
+
+		bpf_map_update_elem(&k8c_aff4_v1, &akey, &nv, BPF_ANY);
+	}
+	if (rnat) {
+		struct k8c_rnat4_key rk = {
+			.cookie = bpf_get_socket_cookie(ctx), .addr = be->addr, .port = be->port};
+		struct k8c_rnat4_val rv = {.addr = daddr, .port = dport};
+
+		bpf_map_update_elem(&k8c_rnat4_v1, &rk, &rv, BPF_ANY);
+	}
+	ctx->user_ip4 = be->addr;
+	ctx->user_port = be->port;
+	return 1;
+}
+
+/* Replies (recvmsg) and getpeername: show the service address the socket asked for. */
+static __always_inline int lb4_rev(struct bpf_sock_addr *ctx)
+{
+	struct k8c_rnat4_key rk = {.cookie = bpf_get_socket_cookie(ctx),
+				   .addr = ctx->user_ip4,
+				   .port = (__u16)ctx->user_port};
+	struct k8c_rnat4_val *rv = bpf_map_lookup_elem(&k8c_rnat4_v1, &rk);
+
+	if (rv) {
+		ctx->user_ip4 = rv->addr;
+		ctx->user_port = rv->port;
+	}
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+
+#endif

@@ -1,0 +1,584 @@
+/*
+ * k8c-proxy's eBPF backend: socket-level load balancing. The cgroup sock_addr programs of bpf/
+ * (connect4, sendmsg4, recvmsg4, getpeername4) rewrite a socket's destination from a service
+ * frontend to a backend once, in the system call, so established flows cost nothing per packet.
+ *
+ * This file loads the programs (bpftool skeletons), pins their maps (by versioned names) and
+ * links under --bpf-pin-dir, attaches the links to --cgroup-path, and turns the model's changes
+ * into map updates: it mirrors every map element it owns (key -> value, reference count) and
+ * writes only the elements whose value changed. A restarted proxy reuses the pinned maps (their
+ * content is read back into the mirror) and replaces the programs behind the pinned links
+ * atomically (bpf_link_update), so connections never see a moment without the balancer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "backend.h"
+#include "cleanup.h"
+#include "k8c_lb.h"
+#include "log.h"
+#include "pmap.h"
+#include "sock_connect4.skel.h"
+#include "sock_getpeername4.skel.h"
+#include "sock_recvmsg4.skel.h"
+#include "sock_sendmsg4.skel.h"
+
+#define BPF_FS_MAGIC_ 0xcafe4a11
+
+/* A mirrored element of the lb4 map. */
+struct ment {
+	struct k8c_lb4_key key;
+	struct k8c_lb4_val want, have;
+	unsigned refs;
+	bool in_kernel, touched;
+};
+
+enum { H_CONNECT4, H_SENDMSG4, H_RECVMSG4, H_GETPEERNAME4, H_COUNT };
+static const char *const hook_names[H_COUNT] = {"connect4", "sendmsg4", "recvmsg4", "getpeername4"};
+static const char *const map_names[] = {K8C_LB4_MAP, K8C_AFF4_MAP, K8C_RNAT4_MAP, K8C_CFG4_MAP,
+					K8C_NODEIP4_MAP};
+#define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
+
+struct bpf_be {
+	struct proxy_bpf_config cfg;
+	uint32_t *node_ips; /* network order: NodePorts answer on these */
+	size_t n_node_ips;
+	struct k8c_sock_connect4 *s_connect4;
+	struct k8c_sock_sendmsg4 *s_sendmsg4;
+	struct k8c_sock_recvmsg4 *s_recvmsg4;
+	struct k8c_sock_getpeername4 *s_getpeername4;
+	struct bpf_link *links[H_COUNT];
+	int lb_fd, cfg_fd, nodeip_fd;
+	bool loaded, synced; /* synced: the mirror is the kernel's content */
+	struct pmap mirror;  /* struct k8c_lb4_key -> struct ment */
+	struct ment **touched;
+	size_t n_touched, cap_touched;
+	struct proxy_sync_stats *st;
+};
+
+static void link_path(const struct bpf_be *be, int h, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/link_%s_" K8C_LB_VERSION, be->cfg.pin_dir, hook_names[h]);
+}
+
+static int read_node_ips(struct bpf_be *be, const struct proxy_bpf_config *cfg,
+			 struct k8c_error *err)
+{
+	struct ifaddrs *ifa = NULL;
+
+	if (cfg->n_nodeport_ips) {
+		for (size_t i = 0; i < cfg->n_nodeport_ips; i++) {
+			uint32_t a;
+
+			if (cfg->nodeport_ips[i].family != AF_INET)
+				continue;
+			memcpy(&a, cfg->nodeport_ips[i].addr, 4);
+			be->node_ips =
+				k8c_xrealloc(be->node_ips, (be->n_node_ips + 1) * sizeof(uint32_t));
+			be->node_ips[be->n_node_ips++] = a;
+		}
+		return 0;
+	}
+	if (getifaddrs(&ifa) < 0)
+		return k8c_error_errno(err, 0, errno, "getifaddrs");
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		be->node_ips = k8c_xrealloc(be->node_ips, (be->n_node_ips + 1) * sizeof(uint32_t));
+		be->node_ips[be->n_node_ips++] =
+			((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+void *proxy_bpf_new(const struct proxy_bpf_config *cfg, struct k8c_error *err)
+{
+	struct bpf_be *be = k8c_xcalloc(1, sizeof(*be));
+
+	be->cfg = *cfg;
+	be->cfg.pin_dir = k8c_xstrdup(cfg->pin_dir ? cfg->pin_dir : PROXY_BPF_PIN_DIR);
+	be->cfg.cgroup_path = k8c_xstrdup(cfg->cgroup_path ? cfg->cgroup_path : PROXY_BPF_CGROUP);
+	be->cfg.nodeport_ips = NULL; /* copied into node_ips */
+	be->lb_fd = be->cfg_fd = be->nodeip_fd = -1;
+	if (read_node_ips(be, cfg, err) < 0) {
+		proxy_bpf_ops.free(be);
+		return NULL;
+	}
+	return be;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = 0;
+	if (level == LIBBPF_WARN)
+		k8c_log_warn("libbpf", "msg=\"%s\"", buf);
+	else
+		k8c_log_debug("libbpf", "msg=\"%s\"", buf);
+	return 0;
+}
+
+/* Attach prog to the cgroup through the link pinned at path, or a new pinned one. */
+static int attach(struct bpf_be *be, int h, struct bpf_program *prog, int cgfd,
+		  struct k8c_error *err)
+{
+	char path[PATH_MAX];
+	struct bpf_link *l;
+	struct stat cg;
+
+	link_path(be, h, path, sizeof(path));
+	if (fstat(cgfd, &cg) < 0)
+		return k8c_error_errno(err, 0, errno, "%s", be->cfg.cgroup_path);
+	l = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
+	if (l) {
+		struct bpf_link_info info = {0};
+		__u32 len = sizeof(info);
+
+		/* the cgroup id is the directory's inode number */
+		if (bpf_obj_get_info_by_fd(bpf_link__fd(l), &info, &len) == 0 &&
+		    info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == cg.st_ino &&
+		    bpf_link__update_program(l, prog) == 0) {
+			be->links[h] = l;
+			return 0;
+		}
+		/* another cgroup (the flag changed) or a link that cannot be updated */
+		k8c_log_info("replacing pinned link", "path=%s", path);
+		bpf_link__unpin(l);
+		bpf_link__destroy(l);
+	}
+	l = bpf_program__attach_cgroup(prog, cgfd);
+	if (!l)
+		return k8c_error_errno(err, 0, errno, "attach cgroup/%s to %s", hook_names[h],
+				       be->cfg.cgroup_path);
+	if (bpf_link__pin(l, path) < 0) {
+		int e = errno;
+
+		bpf_link__destroy(l);
+		return k8c_error_errno(err, 0, e, "pin %s", path);
+	}
+	be->links[h] = l;
+	return 0;
+}
+
+#define OPEN_LOAD(field, type, opts)                                                               \
+	do {                                                                                       \
+		be->field = type##__open_opts(opts);                                               \
+		if (!be->field)                                                                    \
+			return k8c_error_errno(err, 0, errno, "open BPF object " #type);           \
+		if (type##__load(be->field) < 0)                                                   \
+			return k8c_error_errno(err, 0, errno,                                      \
+					       "load BPF object " #type " (maps pinned in %s)",    \
+					       be->cfg.pin_dir);                                   \
+	} while (0)
+
+static int load(struct bpf_be *be, struct k8c_error *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = be->cfg.pin_dir);
+	struct statfs sf;
+	_cleanup_close_ int cgfd = -1;
+	struct k8c_cfg4 c = {0};
+	uint32_t zero = 0;
+
+	libbpf_set_print(libbpf_quiet);
+	if (mkdir(be->cfg.pin_dir, 0700) < 0 && errno != EEXIST)
+		return k8c_error_errno(err, 0, errno, "--bpf-pin-dir %s", be->cfg.pin_dir);
+	if (statfs(be->cfg.pin_dir, &sf) < 0 || sf.f_type != BPF_FS_MAGIC_)
+		return k8c_error_set(err, 0, "--bpf-pin-dir %s: not on a BPF file system (bpffs)",
+				     be->cfg.pin_dir);
+	cgfd = open(be->cfg.cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return k8c_error_errno(err, 0, errno, "--cgroup-path %s", be->cfg.cgroup_path);
+	OPEN_LOAD(s_connect4, k8c_sock_connect4, &opts);
+	OPEN_LOAD(s_sendmsg4, k8c_sock_sendmsg4, &opts);
+	OPEN_LOAD(s_recvmsg4, k8c_sock_recvmsg4, &opts);
+	OPEN_LOAD(s_getpeername4, k8c_sock_getpeername4, &opts);
+	if (attach(be, H_CONNECT4, be->s_connect4->progs.k8c_connect4, cgfd, err) < 0 ||
+	    attach(be, H_SENDMSG4, be->s_sendmsg4->progs.k8c_sendmsg4, cgfd, err) < 0 ||
+	    attach(be, H_RECVMSG4, be->s_recvmsg4->progs.k8c_recvmsg4, cgfd, err) < 0 ||
+	    attach(be, H_GETPEERNAME4, be->s_getpeername4->progs.k8c_getpeername4, cgfd, err) < 0)
+		return -1;
+	be->lb_fd = bpf_map__fd(be->s_connect4->maps.k8c_lb4_v1);
+	be->cfg_fd = bpf_map__fd(be->s_connect4->maps.k8c_cfg4_v1);
+	be->nodeip_fd = bpf_map__fd(be->s_connect4->maps.k8c_nodeip4_v1);
+	if (be->cfg.service_cidr.family == AF_INET) {
+		uint32_t mask = be->cfg.service_cidr.prefix
+					? htonl(~0u << (32 - be->cfg.service_cidr.prefix))
+					: 0;
+
+		memcpy(&c.service_net, be->cfg.service_cidr.addr, 4);
+		c.service_net &= mask;
+		c.service_mask = mask;
+	}
+	if (bpf_map_update_elem(be->cfg_fd, &zero, &c, BPF_ANY) < 0)
+		return k8c_error_errno(err, 0, errno, "update map " K8C_CFG4_MAP);
+	be->loaded = true;
+	return 0;
+}
+
+/* The node addresses of NodePorts: exactly node_ips. */
+static int sync_node_ips(struct bpf_be *be, struct k8c_error *err)
+{
+	uint32_t k, next, *pk = NULL;
+	uint8_t one = 1;
+
+	while (bpf_map_get_next_key(be->nodeip_fd, pk, &next) == 0) {
+		bool keep = false;
+
+		for (size_t i = 0; i < be->n_node_ips; i++)
+			keep |= be->node_ips[i] == next;
+		k = next;
+		pk = &k;
+		if (!keep) {
+			if (bpf_map_delete_elem(be->nodeip_fd, &k) < 0)
+				return k8c_error_errno(err, 0, errno,
+						       "delete from " K8C_NODEIP4_MAP);
+			pk = NULL; /* start over: the walk's position is gone */
+			be->st->messages++;
+		}
+	}
+	for (size_t i = 0; i < be->n_node_ips; i++) {
+		uint8_t v;
+
+		if (bpf_map_lookup_elem(be->nodeip_fd, &be->node_ips[i], &v) == 0)
+			continue;
+		if (bpf_map_update_elem(be->nodeip_fd, &be->node_ips[i], &one, BPF_ANY) < 0)
+			return k8c_error_errno(err, 0, errno, "update " K8C_NODEIP4_MAP);
+		be->st->messages++;
+	}
+	return 0;
+}
+
+/* ---- the mirror ------------------------------------------------------------------------- */
+
+static void touch(struct bpf_be *be, struct ment *e)
+{
+	if (e->touched)
+		return;
+	e->touched = true;
+	if (be->n_touched == be->cap_touched) {
+		be->cap_touched = be->cap_touched ? 2 * be->cap_touched : 256;
+		be->touched = k8c_xrealloc(be->touched, be->cap_touched * sizeof(*be->touched));
+	}
+	be->touched[be->n_touched++] = e;
+}
+
+static struct ment *ment_get(struct bpf_be *be, const struct k8c_lb4_key *k)
+{
+	bool created;
+	void **slot = pmap_put(&be->mirror, k, sizeof(*k), &created);
+
+	if (created) {
+		struct ment *e = k8c_xcalloc(1, sizeof(*e));
+
+		e->key = *k;
+		*slot = e;
+	}
+	return *slot;
+}
+
+static void claim(struct bpf_be *be, const struct k8c_lb4_key *k, const struct k8c_lb4_val *v,
+		  bool acquire)
+{
+	struct ment *e;
+
+	if (acquire) {
+		e = ment_get(be, k);
+		if (e->refs && memcmp(&e->want, v, sizeof(*v)) != 0)
+			be->st->conflicts++; /* two services, one key: the last one wins */
+		e->refs++;
+		e->want = *v;
+	} else {
+		e = pmap_get(&be->mirror, k, sizeof(*k));
+		if (!e || !e->refs)
+			return;
+		e->refs--;
+	}
+	touch(be, e);
+}
+
+/* One frontend (addr 0: the NodePort) and its usable endpoints. */
+static void frontend(struct bpf_be *be, uint32_t addr, uint16_t port, const struct proxy_svcport *p,
+		     const struct proxy_endpoint **eps, size_t n, bool any_eps, bool acquire)
+{
+	struct k8c_lb4_key k = {.addr = addr, .port = htons(port), .proto = p->proto};
+	struct k8c_lb4_val v = {0};
+
+	n = n > 65535 ? 65535 : n;
+	v.count = (uint16_t)n;
+	if (n == 0 && any_eps)
+		v.flags |= K8C_LB_F_DROP; /* traffic policy Local, no local endpoint */
+	if (p->affinity) {
+		v.flags |= K8C_LB_F_AFFINITY;
+		v.affinity_timeout = p->affinity_timeout;
+	}
+	claim(be, &k, &v, acquire);
+	for (size_t i = 0; i < n; i++) {
+		struct k8c_lb4_val b = {.port = htons(eps[i]->port)};
+
+		memcpy(&b.addr, eps[i]->ip.addr, 4);
+		k.slot = (uint16_t)(i + 1);
+		claim(be, &k, &b, acquire);
+	}
+}
+
+static void record(struct bpf_be *be, const struct proxy_model *m, const struct proxy_svcport *p,
+		   bool acquire)
+{
+	const struct proxy_endpoint **all = k8c_xcalloc(p->n_eps + 1, sizeof(*all));
+	const struct proxy_endpoint **in = k8c_xcalloc(p->n_eps + 1, sizeof(*in));
+	const struct proxy_endpoint **ex = k8c_xcalloc(p->n_eps + 1, sizeof(*ex));
+	size_t n_all = proxy_svcport_usable(m, p, AF_INET, false, all);
+	size_t n_in = p->itp_local ? proxy_svcport_usable(m, p, AF_INET, true, in) : n_all;
+	size_t n_ex = p->etp_local ? proxy_svcport_usable(m, p, AF_INET, true, ex) : n_all;
+	bool v4 = false;
+
+	if (!p->itp_local)
+		memcpy(in, all, n_all * sizeof(*all));
+	if (!p->etp_local)
+		memcpy(ex, all, n_all * sizeof(*all));
+	for (size_t i = 0; i < p->n_cluster_ips; i++) {
+		struct k8c_lb4_key mk = {0};
+		struct k8c_lb4_val mv = {.flags = K8C_LB_F_MARK};
+		uint32_t a;
+
+		if (p->cluster_ips[i].family != AF_INET)
+			continue;
+		v4 = true;
+		memcpy(&a, p->cluster_ips[i].addr, 4);
+		mk.addr = a;
+		claim(be, &mk, &mv, acquire);
+		frontend(be, a, p->port, p, in, n_in, n_all > 0, acquire);
+	}
+	if (v4) {
+		for (size_t i = 0; i < p->n_external_ips; i++) {
+			uint32_t a;
+
+			if (p->external_ips[i].family != AF_INET)
+				continue;
+			memcpy(&a, p->external_ips[i].addr, 4);
+			frontend(be, a, p->port, p, ex, n_ex, n_all > 0, acquire);
+		}
+		if (p->node_port)
+			frontend(be, 0, p->node_port, p, ex, n_ex, n_all > 0, acquire);
+	}
+	free(all);
+	free(in);
+	free(ex);
+}
+
+struct walk {
+	struct bpf_be *be;
+	const struct proxy_model *m;
+};
+
+static void each_all(const struct proxy_svcport *p, void *arg)
+{
+	struct walk *w = arg;
+
+	w->be->st->records++;
+	record(w->be, w->m, p, true);
+}
+
+static void each_dirty(const char *key, const struct proxy_svcport *old,
+		       const struct proxy_svcport *p, void *arg)
+{
+	struct walk *w = arg;
+
+	(void)key;
+	w->be->st->records++;
+	if (old)
+		record(w->be, w->m, old, false);
+	if (p)
+		record(w->be, w->m, p, true);
+}
+
+/* Load the kernel's elements into the mirror (reference counts 0). */
+static int read_back(struct bpf_be *be, struct k8c_error *err)
+{
+	struct k8c_lb4_key k, next, *pk = NULL;
+
+	pmap_for_each(&be->mirror, it) free(it->val);
+	pmap_free(&be->mirror);
+	memset(&be->mirror, 0, sizeof(be->mirror));
+	be->n_touched = 0;
+	while (bpf_map_get_next_key(be->lb_fd, pk, &next) == 0) {
+		struct k8c_lb4_val v;
+
+		k = next;
+		pk = &k;
+		if (bpf_map_lookup_elem(be->lb_fd, &k, &v) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return k8c_error_errno(err, 0, errno, "read map " K8C_LB4_MAP);
+		}
+		struct ment *e = ment_get(be, &k);
+
+		e->have = v;
+		e->in_kernel = true;
+	}
+	if (errno != ENOENT)
+		return k8c_error_errno(err, 0, errno, "walk map " K8C_LB4_MAP);
+	return 0;
+}
+
+/* Send what the touched elements need: backends before the service entries that count them,
+ * service entries removed before their backends. */
+static int apply(struct bpf_be *be, struct k8c_error *err)
+{
+	int rc = 0;
+
+	for (int pass = 0; pass < 4 && rc == 0; pass++) {
+		for (size_t i = 0; i < be->n_touched; i++) {
+			struct ment *e = be->touched[i];
+			bool master;
+
+			if (!e)
+				continue;
+			master = e->key.slot == 0;
+			if (e->refs == 0) {
+				if (!e->in_kernel) {
+					be->touched[i] = NULL;
+					free(pmap_del(&be->mirror, &e->key, sizeof(e->key)));
+					continue;
+				}
+				if (pass != (master ? 2 : 3))
+					continue;
+				if (bpf_map_delete_elem(be->lb_fd, &e->key) < 0 &&
+				    errno != ENOENT) {
+					rc = k8c_error_errno(err, 0, errno,
+							     "delete from " K8C_LB4_MAP);
+					break;
+				}
+				be->st->messages++;
+				be->st->elems_deleted++;
+				be->touched[i] = NULL;
+				free(pmap_del(&be->mirror, &e->key, sizeof(e->key)));
+				continue;
+			}
+			if (e->in_kernel && memcmp(&e->have, &e->want, sizeof(e->want)) == 0) {
+				e->touched = false;
+				be->touched[i] = NULL;
+				continue;
+			}
+			if (pass != (master ? 1 : 0))
+				continue;
+			if (bpf_map_update_elem(be->lb_fd, &e->key, &e->want, BPF_ANY) < 0) {
+				rc = k8c_error_errno(err, 0, errno, "update " K8C_LB4_MAP);
+				break;
+			}
+			be->st->messages++;
+			be->st->elems_added++;
+			e->have = e->want;
+			e->in_kernel = true;
+			e->touched = false;
+			be->touched[i] = NULL;
+		}
+	}
+	for (size_t i = 0; i < be->n_touched; i++)
+		if (be->touched[i])
+			be->touched[i]->touched = false;
+	be->n_touched = 0;
+	return rc;
+}
+
+static int bpf_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sync_stats *st,
+		    struct k8c_error *err)
+{
+	struct bpf_be *be = arg;
+	struct proxy_sync_stats local = {0};
+	struct walk w = {.be = be, .m = m};
+
+	be->st = st ? st : &local;
+	memset(be->st, 0, sizeof(*be->st));
+	if (!be->loaded && load(be, err) < 0)
+		return -1;
+	if (!be->synced)
+		full = true;
+	if (sync_node_ips(be, err) < 0)
+		return -1;
+	if (full) {
+		if (read_back(be, err) < 0)
+			return -1;
+		pmap_for_each(&be->mirror, it) touch(be, it->val);
+		proxy_model_each(m, each_all, &w);
+	} else {
+		proxy_model_each_dirty(m, each_dirty, &w);
+	}
+	if (apply(be, err) < 0) {
+		be->synced = false; /* read the kernel back next time */
+		return -1;
+	}
+	be->synced = true;
+	be->st->transactions = be->st->messages ? 1 : 0;
+	be->st->elements = be->mirror.n;
+	proxy_model_clear_dirty(m);
+	return 0;
+}
+
+static int bpf_cleanup(void *arg, struct k8c_error *err)
+{
+	struct bpf_be *be = arg;
+	char path[PATH_MAX];
+	int rc = 0;
+
+	/* links first: unpinning the last reference detaches the programs */
+	for (int h = 0; h < H_COUNT; h++) {
+		link_path(be, h, path, sizeof(path));
+		if (unlink(path) < 0 && errno != ENOENT)
+			rc = k8c_error_errno(err, 0, errno, "unpin %s", path);
+	}
+	for (size_t i = 0; i < N_MAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", be->cfg.pin_dir, map_names[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			rc = k8c_error_errno(err, 0, errno, "unpin %s", path);
+	}
+	if (rmdir(be->cfg.pin_dir) < 0 && errno != ENOENT && rc == 0)
+		rc = k8c_error_errno(err, 0, errno, "remove %s", be->cfg.pin_dir);
+	return rc;
+}
+
+static void bpf_free(void *arg)
+{
+	struct bpf_be *be = arg;
+
+	if (!be)
+		return;
+	/* the links stay pinned (attached): closing our descriptors detaches nothing */
+	for (int h = 0; h < H_COUNT; h++)
+		bpf_link__destroy(be->links[h]);
+	k8c_sock_connect4__destroy(be->s_connect4);
+	k8c_sock_sendmsg4__destroy(be->s_sendmsg4);
+	k8c_sock_recvmsg4__destroy(be->s_recvmsg4);
+	k8c_sock_getpeername4__destroy(be->s_getpeername4);
+	pmap_for_each(&be->mirror, it) free(it->val);
+	pmap_free(&be->mirror);
+	free(be->touched);
+	free(be->node_ips);
+	free((char *)be->cfg.pin_dir);
+	free((char *)be->cfg.cgroup_path);
+	free(be);
+}
+
+const struct proxy_backend_ops proxy_bpf_ops = {
+	.name = "ebpf",
+	.sync = bpf_sync,
+	.cleanup = bpf_cleanup,
+	.free = bpf_free,
+};

@@ -1,0 +1,187 @@
+#!/bin/bash
+# k8c-ingress against Debian's nginx-light and haproxy, all proxying to the same backend in one run
+# (docs/BENCHMARKS.md "Ingress"), on demand, loopback only, root not needed:
+#   tests/bench/ingress_bench.sh <build>/bin [SECONDS] [CONNECTIONS]
+# The backend is an nginx (one worker) answering "hello" on 127.0.0.2 and 127.0.0.3; each proxy
+# runs one worker/thread with keep-alive to the backend and round robin over both addresses.
+# 1. keep-alive: wrk -t1 -c CONNECTIONS (default 32) for SECONDS (default 10) against each proxy:
+#    requests/s and p99 latency.
+# 2. churn for 2*SECONDS: k8c-ingress with one Ingress change a second and an EndpointSlice change
+#    every 100 ms (always one endpoint or more, all alive); nginx with one reload a second
+#    (its upstream list changed): socket errors and non-2xx answers counted by wrk.
+# Needs wrk, nginx-light and haproxy (scripts/packages.txt).
+set -e
+. "$(dirname "$0")/../integration/server_lib.sh"
+SECS=${2:-10}
+CONNS=${3:-32}
+for t in wrk nginx haproxy; do command -v $t >/dev/null || { echo "SKIP: $t not found"; exit 77; }; done
+PIDS=()
+cleanup_all() {
+	set +e
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	srv_cleanup
+}
+srv_setup ingress-bench
+trap cleanup_all EXIT
+srv_instance "$D"
+srv_start 31
+
+PB=$(srv_port) # backend
+PN=$(srv_port) # nginx proxy
+PH=$(srv_port) # haproxy
+PI=$(srv_port) # k8c-ingress
+mkdir -p "$D/be" "$D/ngx"
+nginx_conf() { # DIR BODY
+	cat >"$1/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $1/tmp;
+  proxy_temp_path $1/tmp;
+  $2
+}
+EOF
+}
+nginx_conf "$D/be" "server { listen 127.0.0.2:$PB; listen 127.0.0.3:$PB; keepalive_requests 100000;
+  location / { return 200 \"hello\\n\"; } }"
+ngx_proxy() { # the upstream servers
+	nginx_conf "$D/ngx" "upstream be { $1 keepalive 64; }
+  server { listen 127.0.0.1:$PN; keepalive_requests 100000;
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+}
+ngx_proxy "server 127.0.0.2:$PB; server 127.0.0.3:$PB;"
+nginx -c "$D/be/nginx.conf" -e "$D/be/error.log" & PIDS+=($!)
+nginx -c "$D/ngx/nginx.conf" -e "$D/ngx/error.log" & NGX=$!
+PIDS+=($NGX)
+cat >"$D/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend f
+  bind 127.0.0.1:$PH
+  default_backend b
+backend b
+  balance roundrobin
+  http-reuse always
+  server s1 127.0.0.2:$PB
+  server s2 127.0.0.3:$PB
+EOF
+haproxy -f "$D/haproxy.cfg" -db >"$D/haproxy.log" 2>&1 & PIDS+=($!)
+
+k create namespace bench >/dev/null
+k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: k8c}
+spec: {controller: k8c.io/ingress}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: bench}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: bench, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{port: $PB}]
+endpoints: [{addresses: [127.0.0.2]}, {addresses: [127.0.0.3]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: bench}
+spec:
+  ingressClassName: k8c
+  rules:
+  - host: bench.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+EOF
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$PI" --listen-https "" \
+	--metrics-addr "" --threads 1 2>"$D/ingress.log" & PIDS+=($!)
+for u in "127.0.0.2:$PB" "127.0.0.1:$PN" "127.0.0.1:$PH" "127.0.0.1:$PI"; do
+	for _ in $(seq 300); do
+		[[ $(curl -s -H 'Host: bench.test' "http://$u/") == hello ]] && break
+		sleep 0.1
+	done
+	[[ $(curl -s -H "Host: bench.test" "http://$u/") == hello ]] ||
+		fail "$u does not answer: $(cat "$D/haproxy.log" "$D/ngx/error.log" "$D/ingress.log" 2>&1 | tail -20)"
+done
+
+# run NAME PORT SECONDS: wrk's figures as "NAME rps p99 socket_errors non2xx"
+run() {
+	wrk -t1 -c"$CONNS" -d"$3"s --latency -H 'Host: bench.test' "http://127.0.0.1:$2/" >"$D/wrk.$1" 2>&1
+	awk -v n="$1" '
+		/Requests\/sec:/ {rps = $2}
+		/^ +99%/ {p99 = $2}
+		/Socket errors:/ {gsub(",", ""); err = $4 + $6 + $8 + $10}
+		/Non-2xx or 3xx responses:/ {bad = $5}
+		END {printf "%-12s %10s %10s %8d %8d\n", n, rps, p99, err, bad}' "$D/wrk.$1"
+}
+echo "# keep-alive, ${SECS}s, $CONNS connections, wrk -t1 (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf "%-12s %10s %10s %8s %8s\n" proxy req/s p99 sockerr non2xx
+for p in "k8c-ingress $PI" "nginx $PN" "haproxy $PH"; do
+	set -- $p
+	wrk -t1 -c"$CONNS" -d2s -H 'Host: bench.test' "http://127.0.0.1:$2/" >/dev/null 2>&1 # warm-up
+	run "$1" "$2" "$SECS"
+done
+
+# churn
+CH=$((2 * SECS))
+echo "# churn, ${CH}s"
+printf "%-12s %10s %10s %8s %8s %s\n" proxy req/s p99 sockerr non2xx changes
+patch() { # KIND NAME JSON
+	C -X PATCH -H 'Content-Type: application/merge-patch+json' -o /dev/null -d "$3" \
+		"$U/apis/$1/namespaces/bench/$2" || true
+}
+(
+	end=$((SECONDS + CH))
+	i=0
+	while ((SECONDS < end)); do
+		case $((i % 3)) in
+		0) eps='[{"addresses":["127.0.0.2"]}]' ;;
+		1) eps='[{"addresses":["127.0.0.2"]},{"addresses":["127.0.0.3"]}]' ;;
+		2) eps='[{"addresses":["127.0.0.3"]}]' ;;
+		esac
+		patch discovery.k8s.io/v1 endpointslices/web-1 "{\"endpoints\":$eps}"
+		if ((i % 10 == 0)); then
+			patch networking.k8s.io/v1 ingresses/web "{\"metadata\":{\"annotations\":{\"k8c.io/bench\":\"$i\"}},\"spec\":{\"rules\":[{\"host\":\"bench.test\",\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"web\",\"port\":{\"number\":80}}}},{\"path\":\"/v$i\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"web\",\"port\":{\"number\":80}}}}]}}]}}"
+		fi
+		i=$((i + 1))
+		sleep 0.1
+	done
+	echo "$i" >"$D/churn.count"
+) &
+CP=$!
+g0=$(grep -c 'msg="routes published"' "$D/ingress.log")
+line=$(run k8c-ingress "$PI" "$CH")
+wait "$CP"
+echo "$line  $(cat "$D/churn.count") endpoint changes, $(($(grep -c 'msg="routes published"' "$D/ingress.log") - g0)) tables published"
+(
+	end=$((SECONDS + CH))
+	i=0
+	while ((SECONDS < end)); do
+		if ((i % 2)); then ngx_proxy "server 127.0.0.2:$PB; server 127.0.0.3:$PB;"; else ngx_proxy "server 127.0.0.3:$PB;"; fi
+		kill -HUP "$NGX"
+		i=$((i + 1))
+		sleep 1
+	done
+	echo "$i" >"$D/reload.count"
+) &
+CP=$!
+line=$(run nginx "$PN" "$CH")
+wait "$CP"
+echo "$line  $(cat "$D/reload.count") reloads"

@@ -1,0 +1,246 @@
+#!/bin/bash
+# k8c-ingress annotations (k8c.io/ and nginx.ingress.kubernetes.io/ names) and
+# --default-ssl-certificate, loopback only: use-regex with rewrite-target and capture groups, an
+# invalid regex (that rule 503, a log line and an Event, the others served), a prefix
+# rewrite-target, proxy-body-size (413), whitelist-source-range (403), force-ssl-redirect (308),
+# limit-rps (503), enable-cors, affinity cookie, proxy-read-timeout, backend-protocol HTTPS, an
+# invalid annotation value (log line and Event).
+set -e
+. "$(dirname "$0")/server_lib.sh"
+[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+command -v openssl >/dev/null || { echo "SKIP: openssl not found"; exit 77; }
+
+ING_PID=
+BACK_PIDS=()
+cleanup_all() {
+	set +e
+	for p in $ING_PID "${BACK_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	srv_cleanup
+}
+srv_setup ingress-ann
+trap cleanup_all EXIT
+srv_instance "$D"
+srv_start 31
+
+ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
+ok() { echo "  ok: $*" >&2; }
+
+# echo backend: NAME ADDR PORT [CERT KEY] (HTTPS when given a certificate); /hang never answers
+cat >"$D/echo.py" <<'EOF'
+import http.server, ssl, sys, threading
+name, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, extra=""):
+        if self.path == "/hang":
+            threading.Event().wait(120)
+        body = ("backend=%s path=%s%s\n" % (name, self.path, extra)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        self.answer()
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        self.answer(" body=%d" % len(self.rfile.read(n)))
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer((addr, port), H)
+if len(sys.argv) > 5:
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    c.load_cert_chain(sys.argv[4], sys.argv[5])
+    srv.socket = c.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+EOF
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=backend \
+	-keyout "$D/be.key" -out "$D/be.crt" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=default.test \
+	-addext subjectAltName=DNS:nocert.test -keyout "$D/def.key" -out "$D/def.crt" 2>/dev/null
+P=$(srv_port)
+PS=$(srv_port)
+$PY "$D/echo.py" a1 127.0.0.2 "$P" & BACK_PIDS+=($!)
+$PY "$D/echo.py" a2 127.0.0.4 "$P" & BACK_PIDS+=($!)
+$PY "$D/echo.py" tls 127.0.0.3 "$PS" "$D/be.crt" "$D/be.key" & BACK_PIDS+=($!)
+for u in "http://127.0.0.2:$P/" "http://127.0.0.4:$P/" "https://127.0.0.3:$PS/"; do
+	for _ in $(seq 100); do curl -sk "$u" | grep -q backend= && break; sleep 0.1; done
+	curl -sk "$u" | grep -q backend= || fail "backend $u not up"
+done
+
+k create namespace ann >/dev/null
+k -n ann create secret tls default-cert --cert "$D/def.crt" --key "$D/def.key" >/dev/null
+ing() { # NAME HOST ANNOTATIONS(flow map) PATHS(flow list) [SERVICE]
+	cat <<EOF
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: $1, namespace: ann, annotations: $3}
+spec:
+  ingressClassName: k8c
+  rules:
+  - host: $2
+    http:
+      paths: $4
+EOF
+}
+be() { echo "{service: {name: ${1:-web}, port: {number: 80}}}"; }
+{
+	cat <<EOF
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: k8c}
+spec: {controller: k8c.io/ingress}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ann}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: secure, namespace: ann}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: ann, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{port: $P}]
+endpoints: [{addresses: [127.0.0.2]}, {addresses: [127.0.0.4]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: secure-1, namespace: ann, labels: {kubernetes.io/service-name: secure}}
+addressType: IPv4
+ports: [{port: $PS}]
+endpoints: [{addresses: [127.0.0.3]}]
+EOF
+	ing regex regex.test '{nginx.ingress.kubernetes.io/use-regex: "true", nginx.ingress.kubernetes.io/rewrite-target: "/$2"}' \
+		"[{path: '/api(/|\$)(.*)', pathType: ImplementationSpecific, backend: $(be)}, {path: '/bad(', pathType: ImplementationSpecific, backend: $(be)}, {path: /exact, pathType: Exact, backend: $(be)}]"
+	ing rw rw.test '{k8c.io/rewrite-target: /new}' "[{path: /old, pathType: Prefix, backend: $(be)}]"
+	ing body body.test '{nginx.ingress.kubernetes.io/proxy-body-size: 1k}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing deny deny.test '{nginx.ingress.kubernetes.io/whitelist-source-range: "10.0.0.0/8, 192.168.0.0/16"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing allow allow.test '{k8c.io/whitelist-source-range: "10.0.0.0/8,127.0.0.0/8"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing force force.test '{nginx.ingress.kubernetes.io/force-ssl-redirect: "true"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing rps rps.test '{nginx.ingress.kubernetes.io/limit-rps: "1"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing cors cors.test '{nginx.ingress.kubernetes.io/enable-cors: "true"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing aff aff.test '{nginx.ingress.kubernetes.io/affinity: cookie, nginx.ingress.kubernetes.io/session-cookie-name: route}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing slow slow.test '{nginx.ingress.kubernetes.io/proxy-read-timeout: "1"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing tls tls.test '{nginx.ingress.kubernetes.io/backend-protocol: HTTPS}' "[{path: /, pathType: Prefix, backend: $(be secure)}]"
+	ing bad bad.test '{nginx.ingress.kubernetes.io/proxy-body-size: lots}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+	ing plain nocert.test '{}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+} | k apply -f - >/dev/null
+
+IP=$(srv_port)
+SP=$(srv_port)
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
+	--metrics-addr "" --default-ssl-certificate ann/default-cert 2>"$D/ingress.log" &
+ING_PID=$!
+
+# req HOST PATH [CURL ARGS...]: "CODE BODY"
+req() {
+	local h=$1 p=$2
+	shift 2
+	curl -s --max-time 30 --resolve "$h:$IP:127.0.0.1" -o "$D/body" -w '%{http_code}' "$@" "http://$h:$IP$p" >"$D/code" || true
+	echo "$(cat "$D/code") $(cat "$D/body" 2>/dev/null)"
+}
+expect() { # HOST PATH PATTERN [CURL ARGS...]
+	local got
+	got=$(req "$1" "$2" "${@:4}")
+	grep -Eq -- "$3" <<<"$got" || ifail "$1$2: got '$got', want /$3/"
+	ok "$1$2 -> $3"
+}
+for _ in $(seq 600); do
+	req plain.test / >/dev/null
+	[[ $(req nocert.test /) == "200 backend="* ]] && break
+	kill -0 "$ING_PID" 2>/dev/null || ifail "k8c-ingress exited"
+	sleep 0.1
+done
+
+# use-regex + rewrite-target with capture groups (case-insensitive like nginx's ~*)
+expect regex.test '/api/v1/items?q=1' '^200 backend=a[12] path=/v1/items\?q=1$'
+expect regex.test /API/x '^200 backend=a[12] path=/x$'
+expect regex.test /api '^200 backend=a[12] path=/$'
+expect regex.test /apix '^404 '
+expect regex.test /exact '^200 backend=a[12] path=/$'
+# the invalid regex: that rule 503 (matched as a literal prefix), a log line and an Event
+expect regex.test '/bad(' '^503 '
+grep -q 'msg="backend not served (503)" ingress=ann/regex .*invalid regex path /bad(' "$D/ingress.log" ||
+	ifail "no log line for the invalid regex"
+for _ in $(seq 100); do
+	k -n ann get events --field-selector involvedObject.name=regex -o jsonpath='{.items[*].message}' |
+		grep -q 'invalid regex path /bad(' && break
+	sleep 0.1
+done
+k -n ann get events --field-selector involvedObject.name=regex -o jsonpath='{.items[*].reason} {.items[*].message}' |
+	grep -q 'BackendNotServed.*invalid regex' || ifail "no Event for the invalid regex"
+ok "an invalid regex: 503, a log line and an Event"
+# a rewrite-target without use-regex: the whole path is replaced (nginx's rewrite), the query kept
+expect rw.test /old/a/b?x=2 '^200 backend=a[12] path=/new\?x=2$'
+expect rw.test /old '^200 backend=a[12] path=/new$'
+# proxy-body-size
+head -c 2000 /dev/zero | tr '\0' x >"$D/big"
+expect body.test /up '^413 ' --data-binary @"$D/big"
+expect body.test /up '^200 backend=a[12] path=/up body=10$' --data-binary 0123456789
+# whitelist-source-range
+expect deny.test / '^403 '
+expect allow.test / '^200 backend='
+# force-ssl-redirect on a host without TLS
+r=$(curl -s --max-time 10 --resolve "force.test:$IP:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' "http://force.test:$IP/p?q=1")
+[[ $r == "308 https://force.test:$SP/p?q=1" ]] || ifail "force-ssl-redirect: got '$r'"
+ok "force-ssl-redirect: $r"
+# limit-rps 1 (burst 5): 30 requests back to back on one connection
+urls=()
+for i in $(seq 30); do urls+=(-o /dev/null "http://rps.test:$IP/$i"); done
+curl -s --max-time 60 --resolve "rps.test:$IP:127.0.0.1" -w '%{http_code}\n' "${urls[@]}" >"$D/rps" || true
+[[ $(head -1 "$D/rps") == 200 && $(grep -c '^503$' "$D/rps") -ge 1 && $(grep -c '^200$' "$D/rps") -ge 5 ]] ||
+	ifail "limit-rps: $(sort "$D/rps" | uniq -c | tr '\n' ' ')"
+ok "limit-rps: $(sort "$D/rps" | uniq -c | tr '\n' ' ')"
+# enable-cors: preflight answered here, CORS headers on the proxied answer
+h=$(curl -s --max-time 10 --resolve "cors.test:$IP:127.0.0.1" -X OPTIONS -D - -o /dev/null "http://cors.test:$IP/x")
+grep -q '^HTTP/1.1 204' <<<"$h" && grep -qi '^access-control-allow-origin: \*' <<<"$h" || ifail "CORS preflight: $h"
+h=$(curl -s --max-time 10 --resolve "cors.test:$IP:127.0.0.1" -D - "http://cors.test:$IP/x")
+grep -qi '^access-control-allow-methods: GET' <<<"$h" && grep -q 'backend=a' <<<"$h" || ifail "CORS on GET: $h"
+ok "enable-cors"
+# affinity cookie: the first answer sets it, then every request with it goes to one endpoint
+h=$(curl -s --max-time 10 --resolve "aff.test:$IP:127.0.0.1" -D - "http://aff.test:$IP/")
+cookie=$(grep -i '^set-cookie: route=' <<<"$h" | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r')
+first=$(grep -o 'backend=a[12]' <<<"$h")
+[[ $cookie =~ ^route=[0-9a-f]{16}$ && -n $first ]] || ifail "affinity: no cookie: $h"
+seen=""
+for _ in 1 2 3 4 5 6; do seen+="$(req aff.test / -H "Cookie: other=1; $cookie" | grep -o 'backend=a[12]') "; done
+[[ $(tr ' ' '\n' <<<"$seen" | sort -u | grep -c .) == 1 && $seen == "$first "* ]] || ifail "affinity: $first then $seen"
+seen=""
+for _ in 1 2 3 4; do seen+="$(req aff.test / | grep -o 'backend=a[12]') "; done
+grep -q a1 <<<"$seen" && grep -q a2 <<<"$seen" || ifail "without the cookie, round robin: $seen"
+ok "affinity cookie ($cookie: $first every time; without it: $seen)"
+# proxy-read-timeout 1 s: a backend that never answers gets a gateway error, not a hang
+expect slow.test /hang '^50[24] '
+expect slow.test /fine '^200 backend='
+# backend-protocol HTTPS
+expect tls.test /s '^200 backend=tls path=/s$'
+# an invalid annotation value: ignored, a log line and an Event; the Ingress is served
+expect bad.test / '^200 backend='
+grep -q "msg=\"annotation ignored\" ingress=ann/bad error=\"proxy-body-size 'lots': want bytes" "$D/ingress.log" ||
+	ifail "no log line for the invalid annotation"
+for _ in $(seq 100); do
+	k -n ann get events --field-selector involvedObject.name=bad -o jsonpath='{.items[*].reason}' | grep -q InvalidAnnotation && break
+	sleep 0.1
+done
+k -n ann get events --field-selector involvedObject.name=bad -o jsonpath='{.items[*].reason}' | grep -q InvalidAnnotation ||
+	ifail "no Event for the invalid annotation"
+ok "an invalid annotation: ignored, a log line and an Event"
+# --default-ssl-certificate answers a name without a certificate of its own
+curl -s --max-time 10 --resolve "nocert.test:$SP:127.0.0.1" --cacert "$D/def.crt" "https://nocert.test:$SP/" | grep -q backend= ||
+	ifail "the default certificate from ann/default-cert does not verify for nocert.test"
+ok "--default-ssl-certificate"
+kill -TERM "$ING_PID"
+rc=0
+wait "$ING_PID" || rc=$?
+ING_PID=
+[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+srv_stop
+echo PASS

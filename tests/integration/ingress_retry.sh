@@ -1,0 +1,151 @@
+#!/bin/bash
+# k8c-ingress retries and passive health (loopback only): a Service with two live endpoints and two
+# that refuse connections. Every request is answered by a live one (a refused connect goes to
+# another endpoint), round robin still alternates over the live ones, each dead endpoint is tried
+# once and then skipped (--upstream-fail-timeout), the failures are counted in /metrics, and when
+# every endpoint refuses the answer is 502.
+set -e
+. "$(dirname "$0")/server_lib.sh"
+[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+
+ING_PID=
+BACK_PIDS=()
+cleanup_all() {
+	set +e
+	for p in $ING_PID "${BACK_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	srv_cleanup
+}
+srv_setup ingress-retry
+trap cleanup_all EXIT
+srv_instance "$D"
+srv_start 31
+
+ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
+ok() { echo "  ok: $*" >&2; }
+
+cat >"$D/multi.py" <<'EOF'
+import http.server, os, sys, threading
+n, out = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = ("port=%d path=%s\n" % (self.server.server_address[1], self.path)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), H) for _ in range(n)]
+for s in servers:
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+with open(out + ".tmp", "w") as f:
+    f.write(" ".join(str(s.server_address[1]) for s in servers) + "\n")
+os.rename(out + ".tmp", out)
+threading.Event().wait()
+EOF
+$PY "$D/multi.py" 2 "$D/ports" &
+BACK_PIDS+=($!)
+for _ in $(seq 100); do [[ -s $D/ports ]] && break; sleep 0.1; done
+read -r L1 L2 <"$D/ports"
+[[ -n $L2 ]] || fail "backend ports: $(cat "$D/ports")"
+X1=$(srv_port) # nothing listens on these: connections are refused
+X2=$(srv_port)
+
+k create namespace retry >/dev/null
+k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: k8c}
+spec: {controller: k8c.io/ingress}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: retry}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dead, namespace: retry}
+spec: {ports: [{name: http, port: 80}]}
+EOF
+# one slice per endpoint (their ports differ), dead and live interleaved in round-robin order
+for p in "$X1" "$L1" "$X2" "$L2"; do
+	k apply -f - >/dev/null <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-$p, namespace: retry, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: $p}]
+endpoints: [{addresses: [127.0.0.1]}]
+EOF
+done
+for p in "$X1" "$X2"; do
+	k apply -f - >/dev/null <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: dead-$p, namespace: retry, labels: {kubernetes.io/service-name: dead}}
+addressType: IPv4
+ports: [{name: http, port: $p}]
+endpoints: [{addresses: [127.0.0.1]}]
+EOF
+done
+k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: retry}
+spec:
+  ingressClassName: k8c
+  rules:
+  - host: retry.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {name: http}}}}
+      - {path: /dead, pathType: Prefix, backend: {service: {name: dead, port: {name: http}}}}
+EOF
+
+IP=$(srv_port)
+MP=$(srv_port)
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" \
+	--metrics-addr "127.0.0.1:$MP" --upstream-fail-timeout 600000 2>"$D/ingress.log" &
+ING_PID=$!
+get() {
+	curl -s --max-time 20 --resolve "retry.test:$IP:127.0.0.1" -o "$D/body" -w '%{http_code}' \
+		"http://retry.test:$IP$1" >"$D/code" || true
+	echo "$(cat "$D/code") $(cat "$D/body" 2>/dev/null)"
+}
+# the table is served once all four endpoints are in it: wait for a request that reached L2
+for _ in $(seq 600); do
+	[[ $(grep -c 'port=' <<<"$(for _ in 1 2 3 4; do get /w; done)") == 4 ]] &&
+		[[ -n $(k -n retry get endpointslice "web-$L2" -o name 2>/dev/null) ]] && break
+	kill -0 "$ING_PID" 2>/dev/null || ifail "k8c-ingress exited"
+	sleep 0.1
+done
+: >"$D/answers"
+for i in $(seq 12); do get "/r$i" >>"$D/answers"; done
+[[ $(grep -c '^200 port=' "$D/answers") == 12 ]] || ifail "not every request answered 200: $(cat "$D/answers")"
+ok "12 requests, all answered by a live endpoint"
+grep -q "^200 port=$L1 " "$D/answers" && grep -q "^200 port=$L2 " "$D/answers" ||
+	ifail "round robin lost a live endpoint: $(cat "$D/answers")"
+ok "round robin over the live endpoints ($(grep -c "port=$L1 " "$D/answers") / $(grep -c "port=$L2 " "$D/answers"))"
+for p in "$X1" "$X2"; do
+	n=$(grep -c "msg=\"upstream connect failed\" ingress=retry/web service=retry/web endpoint=127.0.0.1:$p " "$D/ingress.log" || true)
+	[[ $n == 1 ]] || ifail "the refusing endpoint $p was tried $n times (want once, then skipped)"
+done
+ok "each refusing endpoint was tried once, then skipped (passive health)"
+[[ $(get /dead/x) == "502 "* ]] || ifail "a backend whose endpoints all refuse: $(get /dead/x)"
+ok "502 when every endpoint refuses"
+curl -s --max-time 10 "http://127.0.0.1:$MP/metrics" >"$D/metrics"
+e=$(awk '$1 == "k8c_ingress_upstream_errors_total{ingress=\"retry/web\",host=\"retry.test\"}" {print $2}' "$D/metrics")
+[[ $e -ge 4 ]] || ifail "k8c_ingress_upstream_errors_total: $(grep upstream_errors "$D/metrics")"
+ok "k8c_ingress_upstream_errors_total $e"
+kill -TERM "$ING_PID"
+rc=0
+wait "$ING_PID" || rc=$?
+ING_PID=
+[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+srv_stop
+echo PASS

@@ -1,0 +1,151 @@
+#!/bin/bash
+# k8c-proxy --mode ebpf watching k8c-server: Services and EndpointSlices made with kubectl are
+# balanced for the processes of a cgroup v2 directory of this test (never the root), with real
+# TCP connections in a node namespace of our own; pins in a private bpffs. On every exit path: the
+# proxy and servers stopped (by PID), --cleanup, bpffs unmounted, cgroup and namespace removed.
+set -e
+. "$(dirname "$0")/server_lib.sh"
+[[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 77; }
+[[ -x $BIN/k8c-proxy && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+V2=/sys/fs/cgroup/unified
+[[ -e $V2/cgroup.procs ]] || V2=/sys/fs/cgroup
+[[ -e $V2/cgroup.procs ]] || { echo "SKIP: no cgroup v2 hierarchy"; exit 77; }
+command -v bpftool >/dev/null || { echo "SKIP: bpftool not installed"; exit 77; }
+
+NODE=k8c-pxe-node-$$
+CG=$V2/k8c-test-pxe-$$
+PROXY_PID= SERVE_PID=
+cleanup_all() {
+	local rc=$?
+	set +e
+	for p in $PROXY_PID $SERVE_PID; do kill "$p" 2>/dev/null; done
+	for p in $PROXY_PID $SERVE_PID; do wait "$p" 2>/dev/null; done
+	if [[ -n $PIN && -d $PIN ]]; then
+		"$BIN/k8c-proxy" --mode ebpf --cgroup-path "$CG" --bpf-pin-dir "$PIN" --cleanup
+	fi
+	[[ -n $BPFFS ]] && mountpoint -q "$BPFFS" && umount "$BPFFS"
+	[[ -d $CG ]] && rmdir "$CG"
+	ip netns del "$NODE" 2>/dev/null
+	(exit "$rc")
+	srv_cleanup
+}
+srv_setup proxy-server-ebpf
+trap cleanup_all EXIT
+BPFFS=$D/bpffs PIN=$D/bpffs/k8c
+mkdir "$CG" "$BPFFS"
+mount -t bpf bpf "$BPFFS"
+srv_instance "$D"
+srv_start 31
+ip netns add "$NODE"
+ip -n "$NODE" link set lo up
+ip -n "$NODE" addr add 10.244.0.5/32 dev lo
+ip -n "$NODE" addr add 10.244.0.6/32 dev lo
+
+cat >"$D/serve.py" <<'PYEOF'
+import socket, sys, threading
+def tcp(ip):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((ip, 8080)); s.listen(64)
+    while True:
+        c, _ = s.accept(); c.sendall((ip + "\n").encode()); c.close()
+for ip in sys.argv[2:]:
+    threading.Thread(target=tcp, args=(ip,), daemon=True).start()
+open(sys.argv[1], "w").close()
+threading.Event().wait()
+PYEOF
+cat >"$D/client.py" <<'PYEOF'
+import errno, socket, sys
+for _ in range(int(sys.argv[2])):
+    try:
+        s = socket.create_connection((sys.argv[1], 80), timeout=2)
+        print(s.makefile().readline().strip()); s.close()
+    except socket.timeout: print("TIMEOUT")
+    except OSError as e: print(errno.errorcode.get(e.errno, str(e.errno)))
+PYEOF
+ip netns exec "$NODE" "$PY" "$D/serve.py" "$D/ready" 10.244.0.5 10.244.0.6 &
+SERVE_PID=$!
+for _ in $(seq 100); do [[ -e $D/ready ]] && break; sleep 0.05; done
+# client IP N: N connections to IP:80 from a process in the test's cgroup, in the node namespace;
+# the distinct answers, sorted
+client() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
+		ip netns exec "$NODE" "$PY" "$D/client.py" "$1" "$2" | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+MPORT=$(srv_port)
+M=http://127.0.0.1:$MPORT
+"$BIN/k8c-proxy" --mode ebpf --kubeconfig "$KUBECONFIG" --netns "/var/run/netns/$NODE" \
+	--cgroup-path "$CG" --bpf-pin-dir "$PIN" --node-name node-1 --min-sync-period 0 \
+	--metrics-bind-address "127.0.0.1:$MPORT" 2>"$D/proxy.log" &
+PROXY_PID=$!
+pfail() { echo "--- proxy log:" >&2; cat "$D/proxy.log" >&2; fail "$@"; }
+ok() { echo "  ok: $*" >&2; }
+# wait_for WHAT EXPECTED IP N: until client IP N answers EXPECTED; 20 s at most
+wait_for() {
+	local got
+	for _ in $(seq 100); do
+		got=$(client "$3" "$4")
+		[[ $got == "$2" ]] && { ok "$1"; return 0; }
+		kill -0 "$PROXY_PID" 2>/dev/null || pfail "k8c-proxy exited"
+		sleep 0.2
+	done
+	pfail "$1: expected [$2], last got [$got]"
+}
+
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+YAML
+IP=$(k get svc web -o jsonpath='{.spec.clusterIP}')
+[[ $IP =~ ^10\. ]] || fail "no clusterIP allocated: [$IP]"
+wait_for "a service without endpoints: connect refused ($IP)" ECONNREFUSED "$IP" 1
+
+slice() { # slice READY_OF_SECOND
+	k apply -f - >/dev/null <<YAML
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-abc
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [10.244.0.5]
+  conditions: {ready: true}
+- addresses: [10.244.0.6]
+  conditions: {ready: $1}
+YAML
+}
+slice true
+wait_for "endpoints arrive: balanced over two" "10.244.0.5 10.244.0.6" "$IP" 40
+slice false
+wait_for "an endpoint not ready: no longer used" "10.244.0.5" "$IP" 20
+
+metrics=$(curl -s "$M/metrics")
+[[ $(curl -s "$M/healthz") == ok ]] || pfail "/healthz: $(curl -s -i "$M/healthz")"
+grep -qE '^k8c_proxy_syncs_total\{result="ok"\} [1-9]' <<<"$metrics" || pfail "/metrics syncs: $metrics"
+grep -qE '^k8c_proxy_nftables_elements [1-9]' <<<"$metrics" || pfail "/metrics elements: $metrics"
+ok "/healthz and /metrics as in nftables mode"
+[[ -z $(ip netns exec "$NODE" nft list ruleset 2>/dev/null) ]] || pfail "nftables touched in ebpf mode"
+ok "no nftables rules made"
+
+k delete svc web >/dev/null
+wait_for "service deleted: its IP is unallocated (EPERM, nothing sent)" EPERM "$IP" 1
+
+kill -TERM "$PROXY_PID"
+rc=0
+wait "$PROXY_PID" || rc=$?
+PROXY_PID=
+[[ $rc == 0 ]] || pfail "SIGTERM: exit status $rc"
+[[ $(bpftool cgroup show "$CG" | grep -c k8c_) == 4 ]] ||
+	fail "the programs must stay attached after a stop: $(bpftool cgroup show "$CG")"
+ls "$PIN/link_connect4_v1" >/dev/null || fail "the links must stay pinned after a stop"
+ok "stopped: programs, links and maps stay"
+"$BIN/k8c-proxy" --mode ebpf --cgroup-path "$CG" --bpf-pin-dir "$PIN" --cleanup ||
+	fail "--cleanup failed"
+[[ ! -e $PIN ]] || fail "--cleanup left $PIN"
+ok "--cleanup removed the pins"
