@@ -1252,30 +1252,13 @@ fail:
 /* An archive entry name made relative and checked: no "..", no empty result. */
 static char *clean_name(const char *name)
 {
-	_cleanup_free_ char *out = k8c_xcalloc(1, strlen(name) + 1);
-	const char *p = name;
-	size_t n = 0;
+	char *rel = image_entry_rel(name);
 
-	while (*p) {
-		const char *e;
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		e = strchrnul(p, '/');
-		len = (size_t)(e - p);
-		if (len == 2 && p[0] == '.' && p[1] == '.')
-			return NULL;
-		if (len && !(len == 1 && p[0] == '.')) {
-			if (n)
-				out[n++] = '/';
-			memcpy(out + n, p, len);
-			n += len;
-		}
-		p = e;
+	if (rel && !*rel) {
+		free(rel);
+		return NULL;
 	}
-	out[n] = '\0';
-	return n ? k8c_steal_ptr(out) : NULL;
+	return rel;
 }
 
 struct import_ctx {

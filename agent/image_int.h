@@ -38,6 +38,8 @@ void image_ref_clear(struct image_ref *r);
 
 /* true when d is "sha256:" and 64 lowercase hex digits. */
 bool image_digest_valid(const char *d);
+/* "a/./b//c" -> "a/b/c", leading "/" and "./" dropped; "" for the root; NULL on "..". */
+char *image_entry_rel(const char *name);
 
 /* Where blobs go while they are written: a fresh name under root/tmp (owned). */
 char *image_tmp_name(struct k8c_image_store *s, const char *what);

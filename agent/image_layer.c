@@ -143,8 +143,7 @@ static void hex_of(EVP_MD_CTX *ctx, char *out)
 		sprintf(out + 7 + 2 * i, "%02x", md[i]);
 }
 
-/* "a/./b//c" -> "a/b/c", leading "/" and "./" dropped; "" for the root; NULL on "..". */
-static char *entry_rel(const char *name)
+char *image_entry_rel(const char *name)
 {
 	_cleanup_free_ char *out = k8c_xcalloc(1, strlen(name) + 1);
 	const char *p = name;
@@ -342,7 +341,7 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *dige
 		goto out;
 	}
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		_cleanup_free_ char *rel = entry_rel(archive_entry_pathname(e));
+		_cleanup_free_ char *rel = image_entry_rel(archive_entry_pathname(e));
 		_cleanup_free_ char *abs = NULL;
 		const char *base;
 
@@ -391,7 +390,7 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *dige
 			}
 		}
 		if (archive_entry_hardlink(e)) {
-			_cleanup_free_ char *t = entry_rel(archive_entry_hardlink(e));
+			_cleanup_free_ char *t = image_entry_rel(archive_entry_hardlink(e));
 			_cleanup_free_ char *tabs = NULL, *tdir = NULL;
 			_cleanup_close_ int tfd = -1;
 
