@@ -6,27 +6,10 @@
 # limit-rps (503), enable-cors, affinity cookie, proxy-read-timeout, backend-protocol HTTPS, an
 # invalid annotation value (log line and Event).
 set -e
-. "$(dirname "$0")/server_lib.sh"
-[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+. "$(dirname "$0")/ingress_lib.sh"
 command -v openssl >/dev/null || { echo "SKIP: openssl not found"; exit 77; }
 
-ING_PID=
-BACK_PIDS=()
-cleanup_all() {
-	set +e
-	for p in $ING_PID "${BACK_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	srv_cleanup
-}
-srv_setup ingress-ann
-trap cleanup_all EXIT
-srv_instance "$D"
-srv_start 31
-
-ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
-ok() { echo "  ok: $*" >&2; }
+ing_setup ingress-ann
 
 # echo backend: NAME ADDR PORT [CERT KEY] (HTTPS when given a certificate); /hang never answers
 cat >"$D/echo.py" <<'EOF'

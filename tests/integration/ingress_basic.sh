@@ -4,26 +4,9 @@
 # with hosts and Exact/Prefix paths made with kubectl; curl --resolve checks routing, precedence,
 # wildcard hosts, 404, 503, round robin, X-Forwarded-*, status.loadBalancer and live changes.
 set -e
-. "$(dirname "$0")/server_lib.sh"
-[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+. "$(dirname "$0")/ingress_lib.sh"
 
-ING_PID=
-BACK_PIDS=()
-cleanup_all() {
-	set +e
-	for p in $ING_PID "${BACK_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	srv_cleanup
-}
-srv_setup ingress-basic
-trap cleanup_all EXIT
-srv_instance "$D"
-srv_start 31
-
-ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
-ok() { echo "  ok: $*" >&2; }
+ing_setup ingress-basic
 
 # An echo backend: answers every GET with who it is and what it saw.
 cat >"$D/echo.py" <<'EOF'

@@ -4,27 +4,10 @@
 # endpoint that left the table is freed, not the current one, and not one that a request in flight
 # still uses until that request is done (docs/ingress.md, "Threads, swap and lifetime").
 set -e
-. "$(dirname "$0")/server_lib.sh"
-[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+. "$(dirname "$0")/ingress_lib.sh"
 command -v ss >/dev/null || { echo "SKIP: ss not found"; exit 77; }
 
-ING_PID=
-BACK_PIDS=()
-cleanup_all() {
-	set +e
-	for p in $ING_PID "${BACK_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	srv_cleanup
-}
-srv_setup ingress-churn
-trap cleanup_all EXIT
-srv_instance "$D"
-srv_start 31
-
-ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
-ok() { echo "  ok: $*" >&2; }
+ing_setup ingress-churn
 
 N=12
 # One backend process listening on N ports of 127.0.0.1; each answers with its port. /slow waits

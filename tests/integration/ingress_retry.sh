@@ -5,26 +5,9 @@
 # once and then skipped (--upstream-fail-timeout), the failures are counted in /metrics, and when
 # every endpoint refuses the answer is 502.
 set -e
-. "$(dirname "$0")/server_lib.sh"
-[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+. "$(dirname "$0")/ingress_lib.sh"
 
-ING_PID=
-BACK_PIDS=()
-cleanup_all() {
-	set +e
-	for p in $ING_PID "${BACK_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	srv_cleanup
-}
-srv_setup ingress-retry
-trap cleanup_all EXIT
-srv_instance "$D"
-srv_start 31
-
-ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
-ok() { echo "  ok: $*" >&2; }
+ing_setup ingress-retry
 
 cat >"$D/multi.py" <<'EOF'
 import http.server, os, sys, threading

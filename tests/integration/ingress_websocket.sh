@@ -4,26 +4,9 @@
 # changed to another Service and the old EndpointSlice emptied while the session is open: the
 # session keeps working on its backend, and a new session takes the new route.
 set -e
-. "$(dirname "$0")/server_lib.sh"
-[[ -x $BIN/k8c-ingress && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
+. "$(dirname "$0")/ingress_lib.sh"
 
-ING_PID=
-BACK_PIDS=()
-cleanup_all() {
-	set +e
-	for p in $ING_PID "${BACK_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	srv_cleanup
-}
-srv_setup ingress-ws
-trap cleanup_all EXIT
-srv_instance "$D"
-srv_start 31
-
-ifail() { echo "--- ingress log:" >&2; cat "$D/ingress.log" >&2; fail "$@"; }
-ok() { echo "  ok: $*" >&2; }
+ing_setup ingress-ws
 
 # A websocket backend NAME ADDR PORT: answers the upgrade (RFC 6455 accept key) and then echoes
 # every text frame as "NAME:text" (client frames are masked, server frames are not).
