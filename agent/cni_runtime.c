@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "cni_runtime.h"
 #include "cni_types.h"
 #include "log.h"
@@ -72,23 +73,6 @@ static char *b64_decode(const char *s, size_t *len)
 	*o = 0;
 	*len = (size_t)(o - out);
 	return out;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = k8c_xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 static bool conf_ext(const char *name)
@@ -203,7 +187,7 @@ int k8c_cni_write_default_conf(const char *conf_dir, const char *bridge, const c
 	strv_free(files);
 	if (have)
 		return 0;
-	if (mkdir_p(conf_dir, 0755) < 0)
+	if (k8c_mkdir_p(conf_dir, 0755) < 0)
 		return k8c_error_errno(err, 0, errno, "CNI conf dir %s", conf_dir);
 	conf = json_pack("{s:s, s:s, s:[{s:s, s:s, s:b, s:b, s:b, s:{s:s, s:s, s:[[{s:s}]], "
 			 "s:[{s:s}]}}]}",
@@ -524,7 +508,7 @@ static int cache_write(const struct k8c_cni *c, const struct k8c_cni_att *a, jso
 					      "K8S_POD_NAME", a->pod_name,
 					      "K8S_POD_INFRA_CONTAINER_ID", a->container_id,
 					      "K8S_POD_UID", a->pod_uid ? a->pod_uid : ""));
-	if (mkdir_p(dir, 0700) < 0)
+	if (k8c_mkdir_p(dir, 0700) < 0)
 		return k8c_error_errno(err, 0, errno, "CNI cache %s", dir);
 	if (json_dump_file(j, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
 		unlink(tmp);

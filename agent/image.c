@@ -30,6 +30,7 @@
 #include <archive_entry.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "image.h"
 #include "image_int.h"
 
@@ -230,23 +231,6 @@ int k8c_image_normalize(const char *ref, char **out, struct k8c_error *err)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Store, blobs */
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = k8c_xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
 
 #include <ftw.h>
 
@@ -490,7 +474,7 @@ struct k8c_image_store *k8c_image_store_open(const char *root, struct k8c_error 
 	char real[PATH_MAX];
 	_cleanup_free_ char *layout = NULL;
 
-	if (mkdir_p(root, 0711) < 0 || !realpath(root, real)) {
+	if (k8c_mkdir_p(root, 0711) < 0 || !realpath(root, real)) {
 		k8c_error_errno(err, EIO, errno, "image store %s", root);
 		return NULL;
 	}
@@ -499,7 +483,7 @@ struct k8c_image_store *k8c_image_store_open(const char *root, struct k8c_error 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		_cleanup_free_ char *p = k8c_xasprintf("%s/%s", s->root, dirs[i]);
 
-		if (mkdir_p(p, 0711) < 0) {
+		if (k8c_mkdir_p(p, 0711) < 0) {
 			k8c_error_errno(err, EIO, errno, "image store %s: mkdir %s", root, p);
 			k8c_image_store_close(s);
 			return NULL;
@@ -1291,13 +1275,13 @@ static int extract_archive(struct import_ctx *c, struct k8c_error *err)
 		parent = k8c_xstrdup(path);
 		*strrchr(parent, '/') = '\0';
 		if (type == AE_IFDIR) {
-			if (mkdir_p(path, 0700) < 0) {
+			if (k8c_mkdir_p(path, 0700) < 0) {
 				k8c_error_errno(err, EIO, errno, "mkdir %s", path);
 				goto out;
 			}
 			continue;
 		}
-		if (mkdir_p(parent, 0700) < 0) {
+		if (k8c_mkdir_p(parent, 0700) < 0) {
 			k8c_error_errno(err, EIO, errno, "mkdir %s", parent);
 			goto out;
 		}

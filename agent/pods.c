@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "informer.h"
 #include "kubeconfig.h"
 #include "log.h"
@@ -86,8 +87,6 @@ int quantity_parse(const char *s, bool milli, long long *out)
 		}
 	return -1;
 }
-
-static int mkdir_p(const char *path);
 
 static void strv_free(char **v)
 {
@@ -441,7 +440,7 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 			free(src);
 			src = full;
 			/* as the kubelet: a missing subPath is a new directory */
-			if (access(src, F_OK) < 0 && mkdir_p(src) == 0)
+			if (access(src, F_OK) < 0 && k8c_mkdir_p(src, 0755) == 0)
 				chmod(src, 0777);
 		}
 		mstr[nms++] = src;
@@ -1707,23 +1706,6 @@ static void startup_sweep(struct agent *a, json_t *cache)
 	free(valid);
 }
 
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = k8c_xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 {
 	struct agent a = {.cfg = cfg};
@@ -1751,8 +1733,8 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	T.agent = &a;
 	a.pods_dir = k8c_xasprintf("%s/pods", cfg->root_dir);
 	a.logs_dir = k8c_xasprintf("%s/logs", cfg->root_dir);
-	if (mkdir_p(a.pods_dir) < 0 || mkdir_p(a.logs_dir) < 0 || mkdir_p(state) < 0 ||
-	    mkdir_p(cfg->netns_dir) < 0) {
+	if (k8c_mkdir_p(a.pods_dir, 0755) < 0 || k8c_mkdir_p(a.logs_dir, 0755) < 0 ||
+	    k8c_mkdir_p(state, 0755) < 0 || k8c_mkdir_p(cfg->netns_dir, 0755) < 0) {
 		k8c_error_errno(err, 0, errno, "state directories under %s", cfg->root_dir);
 		goto out;
 	}

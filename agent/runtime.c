@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "console.h"
 #include "log.h"
 #include "runtime.h"
@@ -47,24 +48,6 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = k8c_xstrdup(path);
-	char *s;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* Find an executable: a path with a '/' as is, else along PATH. */
@@ -304,11 +287,11 @@ struct k8c_runtime *k8c_runtime_new(const struct k8c_runtime_opts *opts, struct 
 			      opts->shim ? opts->shim : "k8c-shim");
 		return NULL;
 	}
-	if (mkdir_p(opts->state_dir, 0711) < 0) {
+	if (k8c_mkdir_p(opts->state_dir, 0711) < 0) {
 		k8c_error_errno(err, errno, errno, "runtime: create state dir %s", opts->state_dir);
 		return NULL;
 	}
-	if (mkdir_p(opts->runc_root, 0711) < 0) {
+	if (k8c_mkdir_p(opts->runc_root, 0711) < 0) {
 		k8c_error_errno(err, errno, errno, "runtime: create runc root %s", opts->runc_root);
 		return NULL;
 	}

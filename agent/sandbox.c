@@ -13,24 +13,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "netns.h"
 #include "objutil.h"
 #include "pod.h"
-
-static int mkdir_parents(const char *path)
-{
-	_cleanup_free_ char *p = k8c_xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return 0;
-}
 
 /* As `ip netns add`: a new namespace (lo up) bind-mounted on path. */
 int sandbox_netns_create(const char *path, struct k8c_error *err)
@@ -39,7 +25,7 @@ int sandbox_netns_create(const char *path, struct k8c_error *err)
 	struct ifreq ifr = {0};
 	int s, rc = 0;
 
-	if (mkdir_parents(path) < 0)
+	if (k8c_mkdir_parents(path, 0755) < 0)
 		return k8c_error_errno(err, 0, errno, "netns dir of %s", path);
 	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 	if (fd < 0 && errno != EEXIST)

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "console.h"
 #include "log.h"
 #include "runtime_int.h"
@@ -119,29 +120,13 @@ static void save_state(void)
 
 /* ---- the CRI log file --------------------------------------------------------------------- */
 
-static int mkdir_parent(const char *path)
-{
-	_cleanup_free_ char *p = k8c_xstrdup(path);
-	char *s;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return 0;
-}
-
 static void log_open(void)
 {
 	struct stat sb;
 
 	if (g.log_fd >= 0)
 		close(g.log_fd);
-	mkdir_parent(g.log_path);
+	k8c_mkdir_parents(g.log_path, 0755);
 	g.log_fd = open(g.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (g.log_fd < 0) {
 		k8c_log_error("cannot open the log file", "path=%s error=\"%s\"", g.log_path,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "kubeconfig.h"
 #include "log.h"
 #include "objutil.h"
@@ -30,23 +31,6 @@
 #endif
 
 char *podenv_resource_value(struct agent *a, json_t *ctr, json_t *ref);
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = k8c_xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -325,7 +309,7 @@ static int atomic_write(const char *dir, json_t *pl, struct k8c_error *err)
 		char *slash = strrchr(p, '/');
 
 		*slash = 0;
-		mkdir_p(p, 0755);
+		k8c_mkdir_p(p, 0755);
 		*slash = '/';
 		if (write_file(p, json_string_value(json_object_get(v, "data")),
 			       json_string_length(json_object_get(v, "data")),
@@ -438,7 +422,7 @@ int volumes_setup(struct agent_worker *w, struct agent_pod *p, json_t *pod, bool
 
 			if (refresh)
 				continue;
-			if (mkdir_p(dir, 0777) < 0)
+			if (k8c_mkdir_p(dir, 0777) < 0)
 				return k8c_error_errno(err, 1, errno, "emptyDir %s", dir);
 			chmod(dir, 0777);
 			if (medium && !strcmp(medium, "Memory") &&
@@ -465,7 +449,7 @@ int volumes_setup(struct agent_worker *w, struct agent_pod *p, json_t *pod, bool
 			if (refresh)
 				continue;
 			if (!strcmp(type, "DirectoryOrCreate")) {
-				if (mkdir_p(path, 0755) < 0)
+				if (k8c_mkdir_p(path, 0755) < 0)
 					return k8c_error_errno(err, 1, errno,
 							       "hostPath %s: create directory",
 							       path);
@@ -551,7 +535,7 @@ int volumes_setup(struct agent_worker *w, struct agent_pod *p, json_t *pod, bool
 		} else {
 			continue; /* other volume types: not supported, left out */
 		}
-		if (mkdir_p(dir, 0755) < 0)
+		if (k8c_mkdir_p(dir, 0755) < 0)
 			return k8c_error_errno(err, 1, errno, "volume %s", dir);
 		if (atomic_write(dir, pl, err) < 0)
 			return k8c_error_wrap(err, "volume %s", name);
@@ -604,7 +588,7 @@ char *volumes_path(struct agent_worker *w, struct agent_pod *p, json_t *pod, con
 		}
 		if (k8c_str_at(pv, "spec.hostPath.path") &&
 		    !strcmp(k8c_str_at(pv, "spec.hostPath.type") ?: "", "DirectoryOrCreate"))
-			mkdir_p(path, 0755);
+			k8c_mkdir_p(path, 0755);
 		return k8c_xstrdup(path);
 	}
 	return vol_dir(w->a, p->uid, name);
