@@ -16,5 +16,7 @@ int cli_up(int argc, char **argv);
 int cli_down(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_kubeconfig(int argc, char **argv);
+/* k8c bench: service throughput on a local cluster (cli/bench.c). */
+int cli_bench(int argc, char **argv);
 
 #endif

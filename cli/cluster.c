@@ -30,8 +30,8 @@
 #include "kubeconfig.h"
 #include "objutil.h"
 
-#define DEFAULT_STATE_DIR "/var/lib/k8c/clusters"
-#define DEFAULT_NAME	  "k8c"
+#define DEFAULT_STATE_DIR CLUSTER_DEFAULT_STATE_DIR
+#define DEFAULT_NAME	  CLUSTER_DEFAULT_NAME
 #define SERVICE_CIDR	  "10.96.0.0/12" /* the server's (its `kubernetes` Service is 10.96.0.1) */
 #define UP_TIMEOUT_S	  120
 
@@ -1118,10 +1118,32 @@ out:
 
 static int load_or_fail(struct cluster *c, const struct opts *o, const char *verb)
 {
+	return cluster_open(c, o->name, o->state_dir, verb);
+}
+
+struct k8c_kube *cluster_api(const struct cluster *c, struct k8c_error *err)
+{
+	return api_client(c, err);
+}
+
+bool cluster_daemon_runs(const struct cluster *c, const char *role)
+{
+	size_t n;
+	struct daemon *d = daemons_load(c, &n);
+	bool alive = false;
+
+	for (size_t i = 0; i < n; i++)
+		alive |= !strcmp(d[i].role, role) && daemon_alive(&d[i]);
+	free(d);
+	return alive;
+}
+
+int cluster_open(struct cluster *c, const char *name, const char *state_dir, const char *verb)
+{
 	struct k8c_error err = K8C_ERROR_INIT;
 	int r;
 
-	cluster_names(c, o->name, o->state_dir);
+	cluster_names(c, name, state_dir);
 	if ((r = state_load(c, &err)) < 0) {
 		fprintf(stderr, "k8c %s: %s\n", verb, err.msg);
 		k8c_error_clear(&err);

@@ -38,6 +38,20 @@ struct cluster {
 	struct cluster_node nodes[CLUSTER_MAX_NODES];
 };
 
+/* cluster.c */
+
+#define CLUSTER_DEFAULT_STATE_DIR "/var/lib/k8c/clusters"
+#define CLUSTER_DEFAULT_NAME	  "k8c"
+
+struct k8c_kube;
+/* Load the cluster NAME of state_dir (its state.json); a message naming verb on stderr and -1
+ * when there is none. */
+int cluster_open(struct cluster *c, const char *name, const char *state_dir, const char *verb);
+/* An API client from the cluster's kubeconfig. */
+struct k8c_kube *cluster_api(const struct cluster *c, struct k8c_error *err);
+/* Whether the daemon of that role (server, agent-node1, ingress...) runs. */
+bool cluster_daemon_runs(const struct cluster *c, const char *role);
+
 /* cluster_net.c */
 
 /* Run argv (argv[0] looked up in PATH); its stdout in *out when out is not NULL. An error names

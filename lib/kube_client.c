@@ -497,6 +497,23 @@ int k8c_kube_request(struct k8c_kube *c, const char *method, const char *path, c
 	return r;
 }
 
+int k8c_kube_request_text(struct k8c_kube *c, const char *path, const char *query, char **out,
+			  size_t *len, struct k8c_error *err)
+{
+	struct xfer x = {.c = c, .err = err};
+	long http = 0;
+	int r = perform(c, "GET", path, query, NULL, NULL, &x, &http, err);
+
+	if (r < 0) {
+		free(x.body);
+		return r;
+	}
+	*len = x.len;
+	*out = x.body ? k8c_xrealloc(x.body, x.len + 1) : k8c_xmalloc(1);
+	(*out)[x.len] = 0;
+	return 0;
+}
+
 int k8c_kube_get(struct k8c_kube *c, struct k8c_gvr gvr, const char *ns, const char *name,
 		 json_t **out, struct k8c_error *err)
 {

@@ -66,6 +66,10 @@ bool k8c_kube_last_http2(struct k8c_kube *c);
 int k8c_kube_request(struct k8c_kube *c, const char *method, const char *path, const char *query,
 		     const json_t *body, const char *content_type, json_t **out,
 		     struct k8c_error *err);
+/* A GET whose answer is not JSON (pods/log): *out the body, NUL-terminated (malloc'd), *len
+ * its length. */
+int k8c_kube_request_text(struct k8c_kube *c, const char *path, const char *query, char **out,
+			  size_t *len, struct k8c_error *err);
 /* "/api/v1/namespaces/NS/RES/NAME/SUB" with the NULL parts left out (ns NULL: cluster scope). */
 char *k8c_kube_path(struct k8c_gvr gvr, const char *ns, const char *name, const char *sub);
 

@@ -3,7 +3,8 @@
  * statically so that it runs in any root filesystem. One thread per connection.
  *
  *   HTTP (--http-port, 8080): GET / answers "<hostname> <client address>:<port>", /hostname,
- *        /clientip, /echo (the query's msg=, or the request body), /healthz, /status/CODE;
+ *        /clientip, /echo (the query's msg=, or the request body), /healthz, /status/CODE,
+ *        /bytes/N (N zero bytes: the download of k8c bench's throughput test);
  *        --status CODE makes every other path answer CODE (readiness/liveness tests).
  *   TCP and UDP echo (--echo-port, 7), TCP discard (--discard-port, 9), TCP source
  *   (--source-port, 19: sends zeros until the client closes), for throughput tests.
@@ -113,6 +114,28 @@ static int respond(int fd, int code, const char *body, size_t len, int keep)
 	return len ? write_all(fd, body, len) : 0;
 }
 
+/* 200 with n zero bytes, written in 64 KiB pieces (a download of any size). */
+static int respond_zeros(int fd, unsigned long long n, int keep, int head_only)
+{
+	static const char zeros[65536];
+	char head[256];
+	int hl = snprintf(head, sizeof(head),
+			  "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+			  "Content-Length: %llu\r\nConnection: %s\r\n\r\n",
+			  n, keep ? "keep-alive" : "close");
+
+	if (write_all(fd, head, (size_t)hl) < 0)
+		return -1;
+	while (!head_only && n) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+
+		if (write_all(fd, zeros, k) < 0)
+			return -1;
+		n -= k;
+	}
+	return 0;
+}
+
 /* The value of header name in the request head (case-insensitive), or NULL. */
 static const char *header(const char *head, const char *name, size_t *len)
 {
@@ -216,6 +239,12 @@ static void serve_http(struct conn *c)
 			if (code < 100 || code > 599)
 				code = 400;
 			olen = (size_t)snprintf(out, sizeof(out), "%d\n", code);
+		} else if (strncmp(path, "/bytes/", 7) == 0) {
+			if (respond_zeros(c->fd, strtoull(path + 7, NULL, 10), keep,
+					  strcmp(method, "HEAD") == 0) < 0 ||
+			    !keep)
+				goto done;
+			goto next;
 		} else if (strcmp(path, "/echo") == 0) {
 			const char *msg = q ? strstr(q, "msg=") : NULL;
 
