@@ -527,7 +527,7 @@ static int write_chart(const struct bench *b, const char *dir, struct k8c_error 
 
 	if (!d)
 		return k8c_error_errno(err, 0, errno, "%s", dat);
-	fputs("label throughput requests connections\n", d);
+	fputs("# label throughput requests connections (ratios to pod IP)\n", d);
 	for (int i = 0; i < b->n_rounds; i++)
 		for (int pl = 0; pl < b->places; pl++)
 			for (int p = 0; p < P_N; p++) {

@@ -738,8 +738,25 @@ static int start_daemons(const struct cluster *c, struct k8c_error *err)
 				       (char *)c->cluster_cidr,
 				       "--service-cidr",
 				       (char *)c->service_cidr,
+				       NULL,
+				       NULL,
+				       NULL,
+				       NULL,
 				       NULL};
 
+		_cleanup_free_ char *cg2 = NULL, *pin = NULL;
+
+		if (!strcmp(c->proxy_mode, "ebpf")) {
+			/* balance the node's pods only: their cgroup v2 subtree; its own pins */
+			_cleanup_free_ char *fs = net_node_bpffs(c, n);
+
+			cg2 = net_node_cgroup2(c, n);
+			pin = k8c_xasprintf("%s/k8c", fs);
+			pargv[11] = "--cgroup-path";
+			pargv[12] = cg2;
+			pargv[13] = "--bpf-pin-dir";
+			pargv[14] = pin;
+		}
 		if (mkdir(nd, 0755) < 0 && errno != EEXIST)
 			return k8c_error_errno(err, 0, errno, "mkdir %s", nd);
 		if (spawn(c, role_a, n->netns, aargv, err) < 0 ||
@@ -867,7 +884,8 @@ static void usage_up(FILE *f)
 	      "crash is removed first. Needs root.\n\n"
 	      "  --name NAME           the cluster (default " DEFAULT_NAME ")\n"
 	      "  --nodes N             node namespaces (default 1)\n"
-	      "  --proxy-mode MODE     nftables (default; the only one so far)\n"
+	      "  --proxy-mode MODE     nftables (default) or ebpf (socket load balancing of the\n"
+	      "                        pods; its own cgroup v2 subtree and bpffs per node)\n"
 	      "  --pod-network MODE    host-gw (default; the only one so far)\n"
 	      "  --cluster-cidr CIDR   pods (default: the first of 10.244.0.0/16 .. "
 	      "10.249.0.0/16\n"
@@ -930,8 +948,8 @@ int cli_up(int argc, char **argv)
 		free(c);
 		return r;
 	}
-	if (strcmp(o.proxy_mode, "nftables") != 0) {
-		fprintf(stderr, "k8c up: --proxy-mode %s: only nftables so far\n", o.proxy_mode);
+	if (strcmp(o.proxy_mode, "nftables") != 0 && strcmp(o.proxy_mode, "ebpf") != 0) {
+		fprintf(stderr, "k8c up: --proxy-mode %s: nftables or ebpf\n", o.proxy_mode);
 		free(c);
 		return 2;
 	}
@@ -1047,7 +1065,8 @@ int cli_up(int argc, char **argv)
 	if (net_underlay_up(c, &err) < 0)
 		goto fail;
 	for (int i = 0; i < c->n_nodes; i++)
-		if (net_node_up(c, &c->nodes[i], &err) < 0)
+		if (net_node_up(c, &c->nodes[i], &err) < 0 ||
+		    (!strcmp(c->proxy_mode, "ebpf") && net_node_ebpf_up(c, &c->nodes[i], &err) < 0))
 			goto fail;
 	step("underlay bridge %s (%s), %d node namespace(s) k8c-%s-node*", c->bridge, c->host_ip,
 	     c->n_nodes, c->name);

@@ -71,6 +71,13 @@ int net_node_up(const struct cluster *c, const struct cluster_node *n, struct k8
 /* host-gw routes, once the nodes have podCIDRs: every node to the others' podCIDRs, the host to
  * all, the cluster CIDR unreachable otherwise; the service CIDR to the first node. */
 int net_routes(struct cluster *c, struct k8c_error *err);
+/* eBPF proxy mode: the node's cgroup v2 directory (where the agent puts its pods: the proxy's
+ * --cgroup-path) and its private bpffs (the pins live in bpffs/k8c), both made by
+ * net_node_ebpf_up; the paths are malloc'd (NULL: no cgroup v2 hierarchy). */
+int net_cgroup2_root(char *out, size_t len);
+char *net_node_cgroup2(const struct cluster *c, const struct cluster_node *n);
+char *net_node_bpffs(const struct cluster *c, const struct cluster_node *n);
+int net_node_ebpf_up(const struct cluster *c, const struct cluster_node *n, struct k8c_error *err);
 /* Remove every kernel object of the cluster that exists; the messages of what failed go to
  * stderr. Returns the number of failures. */
 int net_teardown(const struct cluster *c);

@@ -19,6 +19,7 @@
 
 #include "cleanup.h"
 #include "cluster.h"
+#include "fsutil.h"
 #include "netns.h"
 
 static char *read_fd(int fd)
@@ -464,6 +465,80 @@ static void shims_kill(const struct cluster *c)
 	}
 }
 
+int net_cgroup2_root(char *out, size_t len)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = -1;
+
+	while (f && ret < 0 && getline(&line, &cap, f) > 0) {
+		char mp[4096], *sep = strstr(line, " - "), fstype[32];
+
+		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+		    sscanf(sep + 3, "%31s", fstype) == 1 && strcmp(fstype, "cgroup2") == 0) {
+			unescape(mp);
+			snprintf(out, len, "%s", mp);
+			ret = 0;
+		}
+	}
+	free(line);
+	return ret;
+}
+
+char *net_node_cgroup2(const struct cluster *c, const struct cluster_node *n)
+{
+	char root[4096];
+
+	if (net_cgroup2_root(root, sizeof(root)) < 0)
+		return NULL;
+	return k8c_xasprintf("%s/k8c-%s/%s", root, c->name, n->name);
+}
+
+char *net_node_bpffs(const struct cluster *c, const struct cluster_node *n)
+{
+	return k8c_xasprintf("%s/nodes/%s/bpffs", c->dir, n->name);
+}
+
+int net_node_ebpf_up(const struct cluster *c, const struct cluster_node *n, struct k8c_error *err)
+{
+	_cleanup_free_ char *cg = net_node_cgroup2(c, n);
+	_cleanup_free_ char *fs = net_node_bpffs(c, n);
+
+	if (!cg)
+		return k8c_error_set(err, 0, "node %s: no cgroup v2 hierarchy mounted", n->name);
+	if (k8c_mkdir_p(cg, 0755) < 0)
+		return k8c_error_errno(err, 0, errno, "node %s: mkdir %s", n->name, cg);
+	if (k8c_mkdir_p(fs, 0700) < 0)
+		return k8c_error_errno(err, 0, errno, "node %s: mkdir %s", n->name, fs);
+	if (mount("bpf", fs, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return k8c_error_errno(err, 0, errno, "node %s: mount bpffs on %s", n->name, fs);
+	return 0;
+}
+
+/* eBPF mode: each node's pinned links (the programs detach) and maps, by its proxy's own
+ * --cleanup; the bpffs itself goes with the mounts. */
+static int ebpf_cleanup(const struct cluster *c)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	_cleanup_free_ char *proxy = k8c_xasprintf("%s/k8c-proxy", c->bin);
+	int fails = 0;
+
+	for (int i = 0; i < c->n_nodes; i++) {
+		_cleanup_free_ char *fs = net_node_bpffs(c, &c->nodes[i]);
+		_cleanup_free_ char *pin = k8c_xasprintf("%s/k8c", fs);
+
+		if (access(pin, F_OK) < 0)
+			continue;
+		if (RUN(&err, proxy, "--mode", "ebpf", "--bpf-pin-dir", pin, "--cleanup") < 0) {
+			fprintf(stderr, "k8c down: %s\n", err.msg);
+			k8c_error_clear(&err);
+			fails++;
+		}
+	}
+	return fails;
+}
+
 int net_teardown(const struct cluster *c)
 {
 	struct k8c_error err = K8C_ERROR_INIT;
@@ -478,6 +553,7 @@ int net_teardown(const struct cluster *c)
 		fails += runc_cleanup(root);
 	}
 	shims_kill(c);
+	fails += ebpf_cleanup(c);
 	/* pods' namespaces, volumes, rootfs: every mount below the cluster's dir, deepest first */
 	v = mounts_below(c->dir, &n);
 	for (size_t i = n; i-- > 0;) {

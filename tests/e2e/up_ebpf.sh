@@ -1,0 +1,140 @@
+#!/bin/bash
+# `k8c up --nodes 1 --proxy-mode ebpf` end to end (docs/up.md "Proxy modes"): the node's k8c-proxy
+# balances by cgroup sock_addr programs attached to the node's own cgroup v2 subtree, where the
+# agent puts the pods, with its pins on a bpffs of its own; a ClusterIP from a pod (kubectl exec);
+# a NodePort on the node's InternalIP from a process of the node (its namespace and its cgroup);
+# no nftables table in the node; `k8c down` removes the pins, the bpffs, the cgroups and the
+# rest (nothing left).
+# Usage: up_ebpf.sh <build>/bin
+set -e
+BIN=$(realpath "${1:?usage: $0 <build>/bin}")
+IMAGES=$(realpath -m "$BIN/../images")
+FAILS=0
+
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+[[ $(id -u) == 0 ]] || skip "needs root"
+for t in kubectl jq runc nsenter ip nft curl timeout; do
+	command -v "$t" >/dev/null || skip "needs $t"
+done
+for b in k8c k8c-server k8c-agent k8c-shim k8c-proxy k8c-bridge k8c-host-local; do
+	[[ -x $BIN/$b ]] || skip "$BIN/$b not built"
+done
+[[ -f $IMAGES/netserver.tar ]] || skip "$IMAGES/netserver.tar not built (target images)"
+V2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+[[ -n $V2 ]] || skip "no cgroup v2 hierarchy"
+
+NAME=e2eb-$$
+S=$(mktemp -d /tmp/k8c-e2eb.XXXXXX)
+C=$S/$NAME
+UPPED=
+
+log() { echo "== $*" >&2; }
+pass() { echo "  ok: $*" >&2; }
+fail() {
+	echo "FAIL: $*" >&2
+	FAILS=$((FAILS + 1))
+	return 0
+}
+assert_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi; }
+assert_match() { if [[ "$3" =~ $2 ]]; then pass "$1"; else fail "$1: expected to match /$2/ got [$3]"; fi; }
+die() {
+	echo "FAIL: $*" >&2
+	FAILS=$((FAILS + 1))
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	if ((rc != 0 || FAILS > 0)); then
+		for f in "$C"/logs/*.log; do
+			[[ -f $f ]] || continue
+			echo "--- $f:" >&2
+			tail -15 "$f" >&2
+		done
+	fi
+	[[ -n $UPPED && -f $C/state.json ]] && "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2
+	rm -rf "$S"
+	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi
+	if ((rc == 0)); then echo "PASS" >&2; elif ((rc != 77)); then echo "FAIL ($FAILS assertion(s), rc=$rc)" >&2; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+
+k() { kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" "$@"; }
+wait_for() {
+	local what=$1 n=$(($2 * 5))
+	shift 2
+	for ((i = 0; i < n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	fail "$what: not within $((n / 5)) s"
+	return 1
+}
+
+NFT0=$(nft list tables | sort)
+ROUTES0=$(ip route show | sort)
+log "k8c up --nodes 1 --proxy-mode ebpf"
+UPPED=1
+"$BIN/k8c" up --name "$NAME" --state-dir "$S" --nodes 1 --proxy-mode ebpf >&2 || die "k8c up failed"
+NS=k8c-$NAME-node1
+CG=$V2/k8c-$NAME/node1
+PIN=$C/nodes/node1/bpffs/k8c
+assert_eq "state.json: proxy mode" ebpf "$(jq -r .proxyMode "$C/state.json")"
+assert_match "the proxy runs with the node's cgroup and pin dir" "--mode ebpf.*--cgroup-path $CG --bpf-pin-dir $PIN" \
+	"$(read -r pid _ <"$C/run/proxy-node1.pid" && tr '\0' ' ' <"/proc/$pid/cmdline")"
+assert_eq "the node's bpffs is a bpf mount" bpf "$(awk -v m="$C/nodes/node1/bpffs" '$5 == m {print $9}' /proc/self/mountinfo)"
+wait_for "pinned connect4 link" 20 test -e "$PIN/link_connect4_v1"
+assert_eq "no nftables table in the node (ebpf mode)" "" "$(ip netns exec "$NS" nft list tables)"
+
+log "a netserver pod and a NodePort Service"
+k apply -f - >/dev/null <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: net, labels: {app: net}}
+spec:
+  nodeName: node1
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never, args: ["--http-port", "8080"]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: net}
+spec:
+  type: NodePort
+  selector: {app: net}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+Y
+wait_for "pod Running" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get pod net -o jsonpath='{.status.phase}') == Running ]]"
+assert_match "the pod's processes are in the node's cgroup v2 subtree" "^[1-9]" \
+	"$(find "$CG" -mindepth 1 -name cgroup.procs -exec cat {} + | wc -l)"
+VIP=$(k get svc net -o jsonpath='{.spec.clusterIP}')
+NP=$(k get svc net -o jsonpath='{.spec.ports[0].nodePort}')
+N1=$(jq -r '.nodes[0].ip' "$C/state.json")
+
+log "ClusterIP $VIP from the pod (connect4 rewrites it), NodePort $N1:$NP from the node"
+# (busybox-static's wget -T crashes, SIGSEGV: the time limit is timeout's)
+pod_get() { timeout 5 kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" exec net -- wget -q -O - "$1"; }
+wait_for "ClusterIP from the pod" 30 pod_get "http://$VIP/healthz"
+assert_eq "ClusterIP from the pod answers its hostname" net "$(pod_get "http://$VIP/hostname")"
+# a process of the node: its network namespace and its cgroup (the programs' scope)
+node_get() { bash -c 'echo $$ >"$1/cgroup.procs" && exec timeout 5 nsenter --net="/run/netns/$2" curl -sf -m 2 "$3"' _ "$CG" "$NS" "$1"; }
+wait_for "NodePort from the node" 30 node_get "http://$N1:$NP/healthz"
+assert_eq "NodePort on the node's InternalIP from the node" net "$(node_get "http://$N1:$NP/hostname")"
+assert_match "the backend sees the pod's own address (no NAT: socket LB)" "^10\.2[0-9][0-9]\." \
+	"$(pod_get "http://$VIP/clientip")"
+
+log "k8c down"
+"$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2 || fail "k8c down: exit $?"
+UPPED=
+assert_eq "no bpffs left" 0 "$(grep -c " $S/" /proc/self/mountinfo)"
+assert_eq "no cgroup left" "" "$(ls -d "$V2/k8c-$NAME" 2>/dev/null)"
+assert_eq "no node namespace left" "" "$(ip netns list | grep "^$NS" || true)"
+assert_eq "the host's nftables tables as before" "$NFT0" "$(nft list tables | sort)"
+assert_eq "the host's routes as before" "$ROUTES0" "$(ip route show | sort)"
+assert_eq "the cluster's dir is gone" "" "$(ls -d "$C" 2>/dev/null)"
