@@ -886,7 +886,8 @@ static void usage_up(FILE *f)
 	      "  --nodes N             node namespaces (default 1)\n"
 	      "  --proxy-mode MODE     nftables (default) or ebpf (socket load balancing of the\n"
 	      "                        pods; its own cgroup v2 subtree and bpffs per node)\n"
-	      "  --pod-network MODE    host-gw (default; the only one so far)\n"
+	      "  --pod-network MODE    host-gw (default: routes via the nodes' InternalIPs) or\n"
+	      "                        vxlan (an overlay between the node namespaces)\n"
 	      "  --cluster-cidr CIDR   pods (default: the first of 10.244.0.0/16 .. "
 	      "10.249.0.0/16\n"
 	      "                        that no route of the host overlaps)\n"
@@ -953,8 +954,8 @@ int cli_up(int argc, char **argv)
 		free(c);
 		return 2;
 	}
-	if (strcmp(o.pod_network, "host-gw") != 0) {
-		fprintf(stderr, "k8c up: --pod-network %s: only host-gw so far\n", o.pod_network);
+	if (strcmp(o.pod_network, "host-gw") != 0 && strcmp(o.pod_network, "vxlan") != 0) {
+		fprintf(stderr, "k8c up: --pod-network %s: host-gw or vxlan\n", o.pod_network);
 		free(c);
 		return 2;
 	}
@@ -1113,7 +1114,8 @@ int cli_up(int argc, char **argv)
 	step("%d node(s) Ready", c->n_nodes);
 	if (net_routes(c, &err) < 0 || state_save(c, &err) < 0)
 		goto fail;
-	step("host-gw routes between the nodes' podCIDRs%s",
+	step("%s between the nodes' podCIDRs%s",
+	     strcmp(c->pod_network, "vxlan") ? "host-gw routes" : "a vxlan overlay (k8cvx0)",
 	     c->service_route ? "; services routed to node1" : "");
 	if (ingress_class(k, &err) < 0 ||
 	    wait_for(c, "the default ServiceAccount", now_s() + 30, check_default_sa, k, &err) < 0)

@@ -78,6 +78,11 @@ int net_cgroup2_root(char *out, size_t len);
 char *net_node_cgroup2(const struct cluster *c, const struct cluster_node *n);
 char *net_node_bpffs(const struct cluster *c, const struct cluster_node *n);
 int net_node_ebpf_up(const struct cluster *c, const struct cluster_node *n, struct k8c_error *err);
+/* cluster_vxlan.c: --pod-network vxlan, once the nodes have podCIDRs: node i's vxlan device
+ * and its peers' neighbour, fdb and route entries (libnl). The underlay links carry
+ * UNDERLAY_MTU_VXLAN so the overlay keeps an MTU of 1500. */
+#define UNDERLAY_MTU_VXLAN "1550"
+int net_vxlan_node(const struct cluster *c, int i, struct k8c_error *err);
 /* Remove every kernel object of the cluster that exists; the messages of what failed go to
  * stderr. Returns the number of failures. */
 int net_teardown(const struct cluster *c);

@@ -1,5 +1,5 @@
 /* The kernel objects of a local cluster: underlay bridge, node namespaces and their links,
- * host-gw routes; and their removal with the runc containers, mounts and cgroups the agents made
+ * host-gw routes (the vxlan overlay is cluster_vxlan.c); and their removal with the runc containers, mounts and cgroups the agents made
  * (docs/up.md). Links, addresses and routes are made with iproute2's `ip`. */
 
 #include <arpa/inet.h>
@@ -234,10 +234,15 @@ int net_node_up(const struct cluster *c, const struct cluster_node *n, struct k8
 	_cleanup_free_ char *addr = k8c_xasprintf("%s/24", n->ip);
 	char *ns = (char *)n->netns;
 
+	bool vxlan = !strcmp(c->pod_network, "vxlan");
+
 	if (RUN(err, "ip", "netns", "add", ns) < 0 ||
 	    RUN(err, "ip", "-n", ns, "link", "set", "lo", "up") < 0 ||
 	    RUN(err, "ip", "link", "add", (char *)n->veth, "type", "veth", "peer", "name", "k8cu0",
 		"netns", ns) < 0 ||
+	    (vxlan &&
+	     (RUN(err, "ip", "link", "set", (char *)n->veth, "mtu", UNDERLAY_MTU_VXLAN) < 0 ||
+	      RUN(err, "ip", "-n", ns, "link", "set", "k8cu0", "mtu", UNDERLAY_MTU_VXLAN) < 0)) ||
 	    RUN(err, "ip", "link", "set", (char *)n->veth, "master", (char *)c->bridge, "up") < 0 ||
 	    RUN(err, "ip", "-n", ns, "addr", "add", addr, "dev", "k8cu0") < 0 ||
 	    RUN(err, "ip", "-n", ns, "link", "set", "k8cu0", "up") < 0 ||
@@ -248,10 +253,14 @@ int net_node_up(const struct cluster *c, const struct cluster_node *n, struct k8
 
 int net_routes(struct cluster *c, struct k8c_error *err)
 {
+	bool vxlan = !strcmp(c->pod_network, "vxlan");
+
 	for (int i = 0; i < c->n_nodes; i++) {
 		struct cluster_node *n = &c->nodes[i];
 
-		for (int j = 0; j < c->n_nodes; j++) {
+		if (vxlan && net_vxlan_node(c, i, err) < 0)
+			return -1;
+		for (int j = 0; j < c->n_nodes && !vxlan; j++) {
 			struct cluster_node *o = &c->nodes[j];
 
 			if (j == i || !o->pod_cidr[0])

@@ -3,7 +3,8 @@
 # replicas spread over the nodes; pod to pod across nodes; a ClusterIP Service from a pod and
 # from the host; a NodePort from the host's shell on either node; the ingress class; the host's
 # routes into the underlay only; `up` again after a kill -9 of the server and an agent cleans
-# the leftovers and comes up; `k8c down` leaves nothing (namespaces, links, routes, nftables
+# the leftovers and comes up, this time with --pod-network vxlan (pod to pod across nodes by the
+# overlay); `k8c down` leaves nothing (namespaces, links, routes, nftables
 # tables, mounts, cgroups, runc containers, processes).
 # Without the deployment, replicaset, scheduler and endpointslice controllers in k8c-server
 # (they land with issue 5), the two pods are pinned to the nodes and the EndpointSlice is
@@ -235,12 +236,12 @@ Y
 	wait_for "the Ingress's status has node1's address" 20 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get ingress net -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == $N1 ]]"
 fi
 
-log "kill -9 of the server and an agent, then k8c up again: the leftovers are removed first"
+log "kill -9 of the server and an agent, then k8c up again (--pod-network vxlan): the leftovers are removed first"
 for role in server agent-node2; do
 	read -r pid _ <"$C/run/$role.pid"
 	[[ $(readlink "/proc/$pid/exe") == "$BIN/"k8c-* ]] && kill -9 "$pid"
 done
-up --nodes 2 >"$S/up2" 2>&1 || die "k8c up after kill -9: $(cat "$S/up2")"
+up --nodes 2 --pod-network vxlan >"$S/up2" 2>&1 || die "k8c up after kill -9: $(cat "$S/up2")"
 assert_match "up said it removed what was left" "removing what a previous run left" "$(cat "$S/up2")"
 assert_eq "both nodes Ready again" "node1=True node2=True" \
 	"$(k get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}' | xargs)"
@@ -254,7 +255,22 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [{name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never}]
 Y
+k apply -f - >/dev/null <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: again1}
+spec:
+  nodeName: node1
+  terminationGracePeriodSeconds: 1
+  containers: [{name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never}]
+Y
 wait_for "a pod Running after the restart" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get pod again -o jsonpath='{.status.phase}') == Running ]]"
+wait_for "a pod on node1 Running" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get pod again1 -o jsonpath='{.status.phase}') == Running ]]"
+IPV=$(k get pod again -o jsonpath='{.status.podIP}')
+NSV=$C/nodes/node1/netns/$(k get pod again1 -o jsonpath='{.metadata.uid}')
+assert_match "vxlan: node1 reaches node2's pods by its k8cvx0" "dev k8cvx0" "$(ip -n "k8c-$NAME-node1" route get "$IPV")"
+assert_match "vxlan: pod on node1 -> pod on node2 across the overlay" "^again " "$(nsenter --net="$NSV" curl -s -m 5 "http://$IPV:8080/")"
+assert_match "vxlan: node2's k8cvx0 received it" "^[1-9]" "$(ip netns exec "k8c-$NAME-node2" cat /sys/class/net/k8cvx0/statistics/rx_packets)"
 BR=$(jq -r .bridge "$C/state.json")
 CIDR=$(jq -r .clusterCIDR "$C/state.json")
 before=$(held)
