@@ -10,6 +10,8 @@ static const struct cli_command commands[] = {
 	{"down", "stop a local cluster and remove everything it made", cli_down},
 	{"status", "a local cluster's addresses, daemons and nodes", cli_status},
 	{"kubeconfig", "print the path of a local cluster's kubeconfig", cli_kubeconfig},
+	{"join-config", "a kubeconfig with a token for another machine's node daemons",
+	 cli_join_config},
 	{"bench", "measure service throughput on a local cluster (pod IP, ClusterIP...)",
 	 cli_bench},
 };

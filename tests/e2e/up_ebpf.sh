@@ -3,7 +3,8 @@
 # balances by cgroup sock_addr programs attached to the node's own cgroup v2 subtree, where the
 # agent puts the pods, with its pins on a bpffs of its own; a ClusterIP from a pod (kubectl exec);
 # a NodePort on the node's InternalIP from a process of the node (its namespace and its cgroup);
-# no nftables table in the node; `k8c down` removes the pins, the bpffs, the cgroups and the
+# no nftables table in the node; a `k8c join-config` token kubeconfig works with kubectl and is
+# refused once its Secret is deleted; `k8c down` removes the pins, the bpffs, the cgroups and the
 # rest (nothing left).
 # Usage: up_ebpf.sh <build>/bin
 set -e
@@ -128,6 +129,20 @@ wait_for "NodePort from the node" 30 node_get "http://$N1:$NP/healthz"
 assert_eq "NodePort on the node's InternalIP from the node" net "$(node_get "http://$N1:$NP/hostname")"
 assert_match "the backend sees the pod's own address (no NAT: socket LB)" "^10\.2[0-9][0-9]\." \
 	"$(pod_get "http://$VIP/clientip")"
+
+log "k8c join-config: a token kubeconfig for another machine's node daemons (docs/deploy.md)"
+"$BIN/k8c" join-config --kubeconfig "$C/kubeconfig" --node joiner --out "$S/join.kubeconfig" 2>/dev/null ||
+	fail "k8c join-config failed"
+assert_eq "the join kubeconfig is private" 600 "$(stat -c %a "$S/join.kubeconfig")"
+assert_match "it holds a token, not a certificate" "token: ey" "$(grep 'token:' "$S/join.kubeconfig")"
+assert_eq "kubectl with the join kubeconfig" node/node1 \
+	"$(kubectl --kubeconfig "$S/join.kubeconfig" --cache-dir "$S/kcache2" get nodes -o name)"
+assert_eq "again: the same token" "$(cat "$S/join.kubeconfig")" \
+	"$("$BIN/k8c" join-config --kubeconfig "$C/kubeconfig" --node joiner 2>/dev/null)"
+k -n kube-system delete secret k8c-node-joiner-token >/dev/null
+wait_for "the token refused once its Secret is deleted" 10 bash -c \
+	"! kubectl --kubeconfig $S/join.kubeconfig --cache-dir $S/kcache2 get nodes" &&
+	pass "the token is refused once its Secret is deleted"
 
 log "k8c down"
 "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2 || fail "k8c down: exit $?"
