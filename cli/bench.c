@@ -242,9 +242,23 @@ static int make_dummies(struct bench *b, int from, int to, struct k8c_error *err
 	return 0;
 }
 
+static int last_service_ip(struct bench *b, int n, char *ip, size_t len, struct k8c_error *err)
+{
+	_cleanup_json_ json_t *svc = NULL;
+	char name[32];
+
+	snprintf(name, sizeof(name), "extra-%d", n - 1);
+	if (k8c_kube_get(b->k, K8C_GVR_SERVICES, b->ns, name, &svc, err) < 0)
+		return -1;
+	snprintf(ip, len, "%s", k8c_str_at(svc, "spec.clusterIP") ?: "");
+	return *ip ? 0 : k8c_error_set(err, 0, "Service %s/%s has no clusterIP", b->ns, name);
+}
+
 /* ---- the client ---- */
 
-static json_t *client_args(const struct bench *b)
+/* sync: a ClusterIP that must answer before the round is measured (the last extra Service:
+ * node1's proxy has programmed them all), or NULL. */
+static json_t *client_args(const struct bench *b, const char *sync)
 {
 	json_t *a = json_array();
 	const char *n1 = b->c.nodes[0].ip;
@@ -256,6 +270,11 @@ static json_t *client_args(const struct bench *b)
 	json_array_append_new(a, json_string("--warmup"));
 	snprintf(buf, sizeof(buf), "%d", WARMUP_S);
 	json_array_append_new(a, json_string(buf));
+	if (sync) {
+		/* an id of no path: its result line is ignored */
+		snprintf(buf, sizeof(buf), "sync/same-node,rps,%s:80", sync);
+		json_array_append_new(a, json_string(buf));
+	}
 	for (int p = 0; p < b->places; p++)
 		for (int path = 0; path < P_N; path++) {
 			if (path == P_INGRESS && !b->ingress)
@@ -340,7 +359,8 @@ static bool take_line(struct bench *b, struct round *rd, const char *line)
 	return false;
 }
 
-static int run_client(struct bench *b, struct round *rd, const char *name, struct k8c_error *err)
+static int run_client(struct bench *b, struct round *rd, const char *name, const char *sync,
+		      struct k8c_error *err)
 {
 	_cleanup_free_ char *logpath = k8c_kube_path(K8C_GVR_PODS, b->ns, name, "log");
 	double deadline = now_s() + n_tests(b) * (b->secs + 2.0) + WARMUP_S + 120;
@@ -348,7 +368,8 @@ static int run_client(struct bench *b, struct round *rd, const char *name, struc
 	bool done = false;
 
 	if (create(b, K8C_GVR_PODS,
-		   pod_obj(name, b->c.nodes[0].name, json_pack("[s]", "/netbench"), client_args(b)),
+		   pod_obj(name, b->c.nodes[0].name, json_pack("[s]", "/netbench"),
+			   client_args(b, sync)),
 		   NULL, err) < 0)
 		return -1;
 	step("client pod %s on %s: %d tests of %g s", name, b->c.nodes[0].name, n_tests(b),
@@ -828,15 +849,18 @@ int cli_bench(int argc, char **argv)
 	if (!b->ingress)
 		step("no k8c-ingress runs: no Ingress path");
 	b->n_rounds = 1;
-	if (run_client(b, &b->rounds[0], "client", &err) < 0)
+	if (run_client(b, &b->rounds[0], "client", NULL, &err) < 0)
 		goto fail;
 	if (services > 0) {
+		char last[64];
+
 		step("creating %d extra Services", services);
 		if (make_dummies(b, 0, services, &err) < 0)
 			goto fail;
 		b->rounds[1].services = services;
 		b->n_rounds = 2;
-		if (run_client(b, &b->rounds[1], "client-2", &err) < 0)
+		if (last_service_ip(b, services, last, sizeof(last), &err) < 0 ||
+		    run_client(b, &b->rounds[1], "client-2", last, &err) < 0)
 			goto fail;
 	}
 	print_table(b);

@@ -226,6 +226,11 @@ int net_underlay_up(const struct cluster *c, struct k8c_error *err)
 	    RUN(err, "ip", "addr", "add", addr, "dev", (char *)c->bridge) < 0 ||
 	    RUN(err, "ip", "link", "set", (char *)c->bridge, "up") < 0)
 		return k8c_error_wrap(err, "underlay bridge %s", c->bridge);
+	/* the cluster CIDR taken at once (net_routes keeps it): another `up` running meanwhile
+	 * sees the route and picks another one, instead of the same in the seconds before the
+	 * nodes' routes are in */
+	if (RUN(err, "ip", "route", "replace", "unreachable", (char *)c->cluster_cidr) < 0)
+		return -1;
 	return 0;
 }
 

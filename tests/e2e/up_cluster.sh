@@ -1,7 +1,8 @@
 #!/bin/bash
 # `k8c up --nodes 2` end to end (docs/up.md): both nodes Ready; a Deployment of 2 netserver
 # replicas spread over the nodes; pod to pod across nodes; a ClusterIP Service from a pod and
-# from the host; a NodePort from the host's shell on either node; the ingress class; the host's
+# from the host; a NodePort from the host's shell on either node; the ingress class; `k8c bench`
+# (every path measured, JSON/CSV written, its namespace removed); the host's
 # routes into the underlay only; `up` again after a kill -9 of the server and an agent cleans
 # the leftovers and comes up, this time with --pod-network vxlan (pod to pod across nodes by the
 # overlay); `k8c down` leaves nothing (namespaces, links, routes, nftables
@@ -94,7 +95,10 @@ wait_for() {
 }
 
 NFT0=$(nft list tables | sort)
-ROUTES0=$(ip route show | sort)
+# the host's routes but those of k8c clusters (other clusters may come and go meanwhile; this
+# one's are checked by name)
+other_routes() { ip route show | grep -v -e ' dev k8cb' -e '^unreachable 10\.2[4-9][0-9]\.0\.0/16' | sort; }
+ROUTES0=$(other_routes)
 log "k8c up --nodes 2"
 UPPED=1
 up --nodes 2 >&2 || die "k8c up failed"
@@ -236,6 +240,21 @@ Y
 	wait_for "the Ingress's status has node1's address" 20 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get ingress net -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == $N1 ]]"
 fi
 
+log "k8c bench (0.1 s a test): every path answers, results written, its namespace removed"
+if "$BIN/k8c" bench --name "$NAME" --state-dir "$S" --seconds 0.1 --out "$S/bench" >"$S/bench.out" 2>&1; then
+	pass "k8c bench ran"
+else
+	fail "k8c bench: $(tail -5 "$S/bench.out")"
+fi
+npaths=3
+[[ -x $BIN/k8c-ingress ]] && npaths=4
+assert_eq "bench: pod IP, ClusterIP, NodePort (and Ingress), same node and cross node, 3 measures each" \
+	"$((npaths * 2 * 3)) 0" \
+	"$(jq -r '"\(.results | length) \([.results[] | select(.error != null or .value <= 0)] | length)"' "$S/bench/bench.json")"
+assert_eq "bench: the table has a row per path" $((npaths * 2)) "$(grep -cE '^(pod IP|ClusterIP|NodePort|Ingress) +(same|cross) node' "$S/bench.out")"
+assert_eq "bench: a CSV line per result" $((npaths * 6 + 1)) "$(wc -l <"$S/bench/bench.csv")"
+assert_eq "bench: its namespace is gone" "" "$(k get ns -l k8c.io/bench-run -o name)"
+
 log "kill -9 of the server and an agent, then k8c up again (--pod-network vxlan): the leftovers are removed first"
 for role in server agent-node2; do
 	read -r pid _ <"$C/run/$role.pid"
@@ -281,6 +300,6 @@ log "k8c down"
 UPPED=
 assert_eq "nothing left" "netns=0 links=0 routes=0 mounts=0 cgroups=0 runc=0 procs=0" "$(held)"
 assert_eq "the host's nftables tables as before" "$NFT0" "$(nft list tables | sort)"
-assert_eq "the host's routes as before" "$ROUTES0" "$(ip route show | sort)"
+assert_eq "the host's routes as before" "$ROUTES0" "$(other_routes)"
 assert_eq "the cluster's dir is gone" "" "$(ls -d "$C" 2>/dev/null)"
 assert_eq "status of a cluster that is down" 1 "$("$BIN/k8c" status --name "$NAME" --state-dir "$S" >/dev/null 2>&1; echo $?)"
