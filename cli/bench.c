@@ -29,10 +29,12 @@
 #include "kube_client.h"
 #include "objutil.h"
 
-#define IMAGE	     "k8c.io/netserver:latest"
-#define WARMUP_S     20 /* how long the client waits for a path to answer before measuring */
-#define QUICK_SECS   0.4
-#define DEFAULT_SECS 3.0
+#define IMAGE	       "k8c.io/netserver:latest"
+#define WARMUP_S       20 /* how long the client waits for a path to answer before measuring */
+#define QUICK_SECS     0.4
+#define DEFAULT_SECS   1.0
+#define DEFAULT_ROUNDS 3
+#define MAX_ROUNDS     20
 
 static volatile sig_atomic_t interrupted;
 
@@ -82,7 +84,9 @@ static const char *const place_label[2] = {"same node", "cross node"};
 
 struct result {
 	bool done, failed;
-	double value;
+	double value; /* the median of the samples */
+	double samples[MAX_ROUNDS];
+	int n;
 	long long count, errors;
 	char error[256];
 };
@@ -99,6 +103,7 @@ struct bench {
 	int places; /* 1, or 2 with a second node */
 	bool ingress;
 	double secs;
+	int passes; /* --rounds */
 	char pod_ip[2][64], cluster_ip[2][64];
 	int node_port[2];
 	struct round rounds[2];
@@ -270,6 +275,9 @@ static json_t *client_args(const struct bench *b, const char *sync)
 	json_array_append_new(a, json_string("--warmup"));
 	snprintf(buf, sizeof(buf), "%d", WARMUP_S);
 	json_array_append_new(a, json_string(buf));
+	json_array_append_new(a, json_string("--rounds"));
+	snprintf(buf, sizeof(buf), "%d", b->passes);
+	json_array_append_new(a, json_string(buf));
 	if (sync) {
 		/* an id of no path: its result line is ignored */
 		snprintf(buf, sizeof(buf), "sync/same-node,rps,%s:80", sync);
@@ -321,6 +329,22 @@ static int lookup(const char *s, const char *const *v, int n)
 	return -1;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+	double s[MAX_ROUNDS];
+
+	memcpy(s, v, sizeof(*v) * (size_t)n);
+	qsort(s, (size_t)n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
 /* One line of the client's log into the round; true when it is the last ("done"). */
 static bool take_line(struct bench *b, struct round *rd, const char *line)
 {
@@ -345,16 +369,20 @@ static bool take_line(struct bench *b, struct round *rd, const char *line)
 	r = &rd->r[pl][p][k];
 	r->done = true;
 	if ((error = k8c_str_at(o, "error"))) {
-		r->failed = true;
+		r->failed = r->n == 0;
 		snprintf(r->error, sizeof(r->error), "%s", error);
 		step("%-9s %-10s %-4s  FAILED: %s", path_label[p], place_label[pl], kind, error);
 		return false;
 	}
-	r->value = json_number_value(json_object_get(o, "value"));
-	r->count = json_integer_value(json_object_get(o, "count"));
-	r->errors = json_integer_value(json_object_get(o, "errors"));
+	if (r->n < MAX_ROUNDS)
+		r->samples[r->n++] = json_number_value(json_object_get(o, "value"));
+	r->failed = false;
+	r->value = median(r->samples, r->n);
+	r->count += json_integer_value(json_object_get(o, "count"));
+	r->errors += json_integer_value(json_object_get(o, "errors"));
 	step("%-9s %-10s %-4s  %10.*f %s%s", path_label[p], place_label[pl], kind,
-	     k == K_TPUT ? 2 : 0, r->value, kind_unit[k], r->errors ? " (with errors)" : "");
+	     k == K_TPUT ? 2 : 0, r->samples[r->n - 1], kind_unit[k],
+	     r->errors ? " (with errors)" : "");
 	(void)b;
 	return false;
 }
@@ -363,7 +391,7 @@ static int run_client(struct bench *b, struct round *rd, const char *name, const
 		      struct k8c_error *err)
 {
 	_cleanup_free_ char *logpath = k8c_kube_path(K8C_GVR_PODS, b->ns, name, "log");
-	double deadline = now_s() + n_tests(b) * (b->secs + 2.0) + WARMUP_S + 120;
+	double deadline = now_s() + n_tests(b) * b->passes * (b->secs + 2.0) + WARMUP_S + 120;
 	size_t seen = 0;
 	bool done = false;
 
@@ -372,8 +400,8 @@ static int run_client(struct bench *b, struct round *rd, const char *name, const
 			   client_args(b, sync)),
 		   NULL, err) < 0)
 		return -1;
-	step("client pod %s on %s: %d tests of %g s", name, b->c.nodes[0].name, n_tests(b),
-	     b->secs);
+	step("client pod %s on %s: %d tests of %g s, %d round(s)", name, b->c.nodes[0].name,
+	     n_tests(b), b->secs, b->passes);
 	while (!done) {
 		_cleanup_json_ json_t *pod = NULL;
 		_cleanup_free_ char *text = NULL;
@@ -444,8 +472,8 @@ static void print_cell(const struct round *rd, int pl, int p, int k)
 static void print_table(const struct bench *b)
 {
 	printf("\nk8c bench: cluster \"%s\", %d node(s), proxy %s, pod network %s, %g s a test, "
-	       "one connection at a time\n",
-	       b->c.name, b->c.n_nodes, b->c.proxy_mode, b->c.pod_network, b->secs);
+	       "median of %d round(s), one connection at a time\n",
+	       b->c.name, b->c.n_nodes, b->c.proxy_mode, b->c.pod_network, b->secs, b->passes);
 	printf("%-9s %-10s %5s %10s %6s %10s %6s %10s %6s\n", "path", "to", "svcs", "Gbit/s",
 	       "x pod", "req/s", "x pod", "conn/s", "x pod");
 	for (int i = 0; i < b->n_rounds; i++)
@@ -487,8 +515,14 @@ static json_t *results_json(const struct bench *b)
 						json_object_set_new(row, "error",
 								    json_string(r->error));
 					} else {
+						json_t *sm = json_array();
+
+						for (int j = 0; j < r->n; j++)
+							json_array_append_new(
+								sm, json_real(r->samples[j]));
 						json_object_set_new(row, "value",
 								    json_real(r->value));
+						json_object_set_new(row, "samples", sm);
 						json_object_set_new(row, "count",
 								    json_integer(r->count));
 						json_object_set_new(row, "errors",
@@ -499,9 +533,10 @@ static json_t *results_json(const struct bench *b)
 					}
 					json_array_append_new(rows, row);
 				}
-	return json_pack("{s:s,s:s,s:i,s:s,s:s,s:f,s:o}", "cluster", b->c.name, "time", when,
+	return json_pack("{s:s,s:s,s:i,s:s,s:s,s:f,s:i,s:o}", "cluster", b->c.name, "time", when,
 			 "nodes", b->c.n_nodes, "proxyMode", b->c.proxy_mode, "podNetwork",
-			 b->c.pod_network, "secondsPerTest", b->secs, "results", rows);
+			 b->c.pod_network, "secondsPerTest", b->secs, "rounds", b->passes,
+			 "results", rows);
 }
 
 static int write_csv(const struct bench *b, const char *path, struct k8c_error *err)
@@ -715,8 +750,10 @@ static void usage(FILE *f)
 	      "Everything runs in a namespace of its own, removed at the end.\n\n"
 	      "  --name NAME           the cluster (default " CLUSTER_DEFAULT_NAME ")\n"
 	      "  --state-dir DIR       clusters' state (default " CLUSTER_DEFAULT_STATE_DIR ")\n"
-	      "  --quick               0.4 s a test (the whole run in about 20 s)\n"
-	      "  --seconds S           seconds a test (default 3)\n"
+	      "  --quick               0.4 s a test, one round (the whole run in about 15 s)\n"
+	      "  --seconds S           seconds a test (default 1)\n"
+	      "  --rounds R            passes over every test; the table has the median\n"
+	      "                        (default 3; a busy moment of the machine spreads out)\n"
 	      "  --services N          then again with N extra Services (proxy rules) in place\n"
 	      "  --out DIR             results (default STATE-DIR/NAME/bench/<time>)\n"
 	      "  --keep                leave the namespace, its pods and Services\n"
@@ -724,7 +761,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-enum { O_NAME = 256, O_STATE, O_QUICK, O_SECS, O_SVCS, O_OUT, O_KEEP };
+enum { O_NAME = 256, O_STATE, O_QUICK, O_SECS, O_ROUNDS, O_SVCS, O_OUT, O_KEEP };
 
 int cli_bench(int argc, char **argv)
 {
@@ -733,6 +770,7 @@ int cli_bench(int argc, char **argv)
 		{"state-dir", required_argument, NULL, O_STATE},
 		{"quick", no_argument, NULL, O_QUICK},
 		{"seconds", required_argument, NULL, O_SECS},
+		{"rounds", required_argument, NULL, O_ROUNDS},
 		{"services", required_argument, NULL, O_SVCS},
 		{"out", required_argument, NULL, O_OUT},
 		{"keep", no_argument, NULL, O_KEEP},
@@ -746,7 +784,7 @@ int cli_bench(int argc, char **argv)
 	struct bench *b;
 	bool keep = false, quick = false;
 	double secs = 0;
-	int opt, services = 0, ret = 1;
+	int opt, services = 0, rounds = 0, ret = 1;
 	char *end;
 
 	t0 = now_s();
@@ -767,6 +805,14 @@ int cli_bench(int argc, char **argv)
 			if (*end || secs <= 0 || secs > 600) {
 				fprintf(stderr, "k8c bench: --seconds: \"%s\" is not in (0, 600]\n",
 					optarg);
+				return 2;
+			}
+			break;
+		case O_ROUNDS:
+			rounds = (int)strtol(optarg, &end, 10);
+			if (*end || rounds < 1 || rounds > MAX_ROUNDS) {
+				fprintf(stderr, "k8c bench: --rounds: \"%s\" is not in 1..%d\n",
+					optarg, MAX_ROUNDS);
 				return 2;
 			}
 			break;
@@ -806,6 +852,7 @@ int cli_bench(int argc, char **argv)
 		return 1;
 	}
 	b->secs = secs > 0 ? secs : quick ? QUICK_SECS : DEFAULT_SECS;
+	b->passes = rounds > 0 ? rounds : quick ? 1 : DEFAULT_ROUNDS;
 	b->places = b->c.n_nodes >= 2 ? 2 : 1;
 	b->ingress = cluster_daemon_runs(&b->c, "ingress");
 	if (!(b->k = cluster_api(&b->c, &err))) {

@@ -4,7 +4,7 @@
  * time, run for --seconds after a warm-up that waits (up to --warmup seconds) for the target to
  * answer, so that a Service the proxy has not programmed yet is not measured as a failure.
  *
- *   netbench [--seconds S] [--warmup W] TEST...
+ *   netbench [--seconds S] [--warmup W] [--rounds R] TEST...    (R passes over the tests)
  *   TEST is ID,KIND,HOST:PORT[,HOST-HEADER] with KIND one of
  *     tput  HTTP keep-alive downloads of GET /bytes/N (netserver), counted in Gbit/s
  *     rps   HTTP keep-alive GET /hostname, one after another, in requests/s
@@ -292,7 +292,7 @@ static int parse_test(const char *s, struct test *t)
 
 static void usage(FILE *f)
 {
-	fputs("Usage: netbench [--seconds S] [--warmup W] ID,KIND,IP:PORT[,HOST]...\n"
+	fputs("Usage: netbench [--seconds S] [--warmup W] [--rounds R] ID,KIND,IP:PORT[,HOST]...\n"
 	      "KIND: tput (GET /bytes/N downloads, Gbit/s), rps (keep-alive GET /hostname,\n"
 	      "requests/s), cps (a connection per GET /healthz, connections/s). One JSON line\n"
 	      "per test on stdout, then {\"done\":true}. Targets are netserver (HTTP).\n",
@@ -302,7 +302,8 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	double secs = 3, warmup = 20;
-	int i = 1;
+	int i = 1, rounds = 1, first;
+	struct test *tests;
 
 	signal(SIGPIPE, SIG_IGN);
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -318,25 +319,34 @@ int main(int argc, char **argv)
 			secs = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--warmup"))
 			warmup = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--rounds"))
+			rounds = atoi(argv[++i]);
 		else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (i == argc || secs <= 0) {
+	if (i == argc || secs <= 0 || rounds < 1) {
 		usage(stderr);
 		return 2;
 	}
-	for (; i < argc; i++) {
-		struct test t;
-
-		if (parse_test(argv[i], &t) < 0) {
+	first = i;
+	if (argc - first > 10000 ||
+	    !(tests = calloc((size_t)(unsigned)(argc - first), sizeof(*tests)))) {
+		fprintf(stderr, "netbench: too many tests\n");
+		return 2;
+	}
+	for (; i < argc; i++)
+		if (parse_test(argv[i], &tests[i - first]) < 0) {
 			fprintf(stderr, "netbench: \"%s\": not ID,tput|rps|cps,IP:PORT[,HOST]\n",
 				argv[i]);
 			return 2;
 		}
-		run(&t, secs, warmup);
-	}
+	/* round after round over every test: a slow moment of the machine spreads over all */
+	for (int r = 0; r < rounds; r++)
+		for (int t = 0; t < argc - first; t++)
+			run(&tests[t], secs, warmup);
+	free(tests);
 	printf("{\"done\":true}\n");
 	return 0;
 }
