@@ -36,42 +36,6 @@
 #define DEFAULT_ROUNDS 3
 #define MAX_ROUNDS     20
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-	nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-}
-
-static double t0;
-
-static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void step(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("[%6.2fs] ", now_s() - t0);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
 /* The paths, in the table's order; placement: the server on the client's node or another. */
 enum path { P_POD, P_CLUSTERIP, P_NODEPORT, P_INGRESS, P_N };
 enum kind { K_TPUT, K_RPS, K_CPS, K_N };
@@ -177,7 +141,7 @@ static int make_servers(struct bench *b, struct k8c_error *err)
 /* Until the server pods run (their IPs) and the Services have their addresses. */
 static int wait_servers(struct bench *b, struct k8c_error *err)
 {
-	double deadline = now_s() + 120;
+	double deadline = cli_now() + 120;
 
 	for (int p = 0; p < b->places; p++) {
 		char name[32];
@@ -197,15 +161,15 @@ static int wait_servers(struct bench *b, struct k8c_error *err)
 			}
 			if (!strcmp(phase, "Failed"))
 				return k8c_error_set(err, 0, "pod %s/%s failed", b->ns, name);
-			if (interrupted)
+			if (cli_interrupted)
 				return k8c_error_set(err, 0, "interrupted");
-			if (now_s() > deadline)
+			if (cli_now() > deadline)
 				return k8c_error_set(err, 0,
 						     "pod %s/%s not Running within 120 s (phase "
 						     "%s; `kubectl -n %s describe pod %s`)",
 						     b->ns, name, *phase ? phase : "none", b->ns,
 						     name);
-			sleep_ms(100);
+			cli_sleep_ms(100);
 		}
 		{
 			_cleanup_json_ json_t *svc = NULL;
@@ -240,8 +204,8 @@ static int make_dummies(struct bench *b, int from, int to, struct k8c_error *err
 			   NULL, err) < 0)
 			return -1;
 		if ((i + 1) % 200 == 0 && i + 1 < to)
-			step("  %d/%d extra Services", i + 1, to);
-		if (interrupted)
+			cli_step("  %d/%d extra Services", i + 1, to);
+		if (cli_interrupted)
 			return k8c_error_set(err, 0, "interrupted");
 	}
 	return 0;
@@ -371,7 +335,8 @@ static bool take_line(struct bench *b, struct round *rd, const char *line)
 	if ((error = k8c_str_at(o, "error"))) {
 		r->failed = r->n == 0;
 		snprintf(r->error, sizeof(r->error), "%s", error);
-		step("%-9s %-10s %-4s  FAILED: %s", path_label[p], place_label[pl], kind, error);
+		cli_step("%-9s %-10s %-4s  FAILED: %s", path_label[p], place_label[pl], kind,
+			 error);
 		return false;
 	}
 	if (r->n < MAX_ROUNDS)
@@ -380,9 +345,9 @@ static bool take_line(struct bench *b, struct round *rd, const char *line)
 	r->value = median(r->samples, r->n);
 	r->count += json_integer_value(json_object_get(o, "count"));
 	r->errors += json_integer_value(json_object_get(o, "errors"));
-	step("%-9s %-10s %-4s  %10.*f %s%s", path_label[p], place_label[pl], kind,
-	     k == K_TPUT ? 2 : 0, r->samples[r->n - 1], kind_unit[k],
-	     r->errors ? " (with errors)" : "");
+	cli_step("%-9s %-10s %-4s  %10.*f %s%s", path_label[p], place_label[pl], kind,
+		 k == K_TPUT ? 2 : 0, r->samples[r->n - 1], kind_unit[k],
+		 r->errors ? " (with errors)" : "");
 	(void)b;
 	return false;
 }
@@ -391,7 +356,7 @@ static int run_client(struct bench *b, struct round *rd, const char *name, const
 		      struct k8c_error *err)
 {
 	_cleanup_free_ char *logpath = k8c_kube_path(K8C_GVR_PODS, b->ns, name, "log");
-	double deadline = now_s() + n_tests(b) * b->passes * (b->secs + 2.0) + WARMUP_S + 120;
+	double deadline = cli_now() + n_tests(b) * b->passes * (b->secs + 2.0) + WARMUP_S + 120;
 	size_t seen = 0;
 	bool done = false;
 
@@ -400,8 +365,8 @@ static int run_client(struct bench *b, struct round *rd, const char *name, const
 			   client_args(b, sync)),
 		   NULL, err) < 0)
 		return -1;
-	step("client pod %s on %s: %d tests of %g s, %d round(s)", name, b->c.nodes[0].name,
-	     n_tests(b), b->secs, b->passes);
+	cli_step("client pod %s on %s: %d tests of %g s, %d round(s)", name, b->c.nodes[0].name,
+		 n_tests(b), b->secs, b->passes);
 	while (!done) {
 		_cleanup_json_ json_t *pod = NULL;
 		_cleanup_free_ char *text = NULL;
@@ -433,12 +398,12 @@ static int run_client(struct bench *b, struct round *rd, const char *name, const
 					     "client pod %s/%s ended (%s) before its last result "
 					     "(`kubectl -n %s logs %s`)",
 					     b->ns, name, phase, b->ns, name);
-		if (interrupted)
+		if (cli_interrupted)
 			return k8c_error_set(err, 0, "interrupted");
-		if (now_s() > deadline)
+		if (cli_now() > deadline)
 			return k8c_error_set(err, 0, "client pod %s/%s: no results in time", b->ns,
 					     name);
-		sleep_ms(!strcmp(phase, "Running") ? 300 : 100);
+		cli_sleep_ms(!strcmp(phase, "Running") ? 300 : 100);
 	}
 	return 0;
 }
@@ -678,7 +643,7 @@ static void delete_ns(struct bench *b, const char *ns, bool wait)
 	_cleanup_json_ json_t *opts = json_pack("{s:i}", "gracePeriodSeconds", 0);
 	_cleanup_json_ json_t *pods = NULL;
 	_cleanup_free_ char *rv = NULL;
-	double deadline = now_s() + 30;
+	double deadline = cli_now() + 30;
 	size_t i;
 	json_t *p;
 
@@ -698,14 +663,14 @@ static void delete_ns(struct bench *b, const char *ns, bool wait)
 		return;
 	}
 	k8c_error_clear(&err);
-	while (wait && now_s() < deadline) {
+	while (wait && cli_now() < deadline) {
 		_cleanup_json_ json_t *o = NULL;
 
 		if (k8c_kube_get(b->k, K8C_GVR_NAMESPACES, NULL, ns, &o, &err) < 0) {
 			k8c_error_clear(&err);
 			return;
 		}
-		sleep_ms(200);
+		cli_sleep_ms(200);
 	}
 	if (wait)
 		fprintf(stderr, "k8c bench: namespace %s still there after 30 s (being deleted)\n",
@@ -731,7 +696,7 @@ static void delete_leftovers(struct bench *b)
 
 		if (name && !k8c_str_at(ns, "metadata.deletionTimestamp") &&
 		    !json_object_get(k8c_at(ns, "metadata.labels"), "k8c.io/bench-keep")) {
-			step("removing namespace %s of an earlier run", name);
+			cli_step("removing namespace %s of an earlier run", name);
 			delete_ns(b, name, false);
 		}
 	}
@@ -780,14 +745,14 @@ int cli_bench(int argc, char **argv)
 	const char *name = CLUSTER_DEFAULT_NAME, *state_dir = CLUSTER_DEFAULT_STATE_DIR;
 	_cleanup_free_ char *out = NULL;
 	struct k8c_error err = K8C_ERROR_INIT;
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_handler = cli_on_signal};
 	struct bench *b;
 	bool keep = false, quick = false;
 	double secs = 0;
 	int opt, services = 0, rounds = 0, ret = 1;
 	char *end;
 
-	t0 = now_s();
+	cli_t0 = cli_now();
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
@@ -871,8 +836,8 @@ int cli_bench(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	snprintf(b->ns, sizeof(b->ns), "k8c-bench-%lx", (unsigned long)time(NULL));
-	step("bench on cluster \"%s\": %d node(s), proxy %s, pod network %s; namespace %s",
-	     b->c.name, b->c.n_nodes, b->c.proxy_mode, b->c.pod_network, b->ns);
+	cli_step("bench on cluster \"%s\": %d node(s), proxy %s, pod network %s; namespace %s",
+		 b->c.name, b->c.n_nodes, b->c.proxy_mode, b->c.pod_network, b->ns);
 	delete_leftovers(b);
 	{
 		json_t *labels = json_pack("{s:s}", BENCH_LABEL, "true");
@@ -891,17 +856,17 @@ int cli_bench(int argc, char **argv)
 	if (make_servers(b, &err) < 0 || wait_servers(b, &err) < 0)
 		goto fail;
 	for (int p = 0; p < b->places; p++)
-		step("server srv-%s: pod %s, ClusterIP %s, NodePort %d", b->c.nodes[p].name,
-		     b->pod_ip[p], b->cluster_ip[p], b->node_port[p]);
+		cli_step("server srv-%s: pod %s, ClusterIP %s, NodePort %d", b->c.nodes[p].name,
+			 b->pod_ip[p], b->cluster_ip[p], b->node_port[p]);
 	if (!b->ingress)
-		step("no k8c-ingress runs: no Ingress path");
+		cli_step("no k8c-ingress runs: no Ingress path");
 	b->n_rounds = 1;
 	if (run_client(b, &b->rounds[0], "client", NULL, &err) < 0)
 		goto fail;
 	if (services > 0) {
 		char last[64];
 
-		step("creating %d extra Services", services);
+		cli_step("creating %d extra Services", services);
 		if (make_dummies(b, 0, services, &err) < 0)
 			goto fail;
 		b->rounds[1].services = services;
@@ -924,9 +889,9 @@ fail:
 	if (keep) {
 		printf("namespace %s kept (--keep): kubectl delete namespace %s\n", b->ns, b->ns);
 	} else {
-		step("removing namespace %s", b->ns);
+		cli_step("removing namespace %s", b->ns);
 		delete_ns(b, b->ns, true);
-		step("done");
+		cli_step("done");
 	}
 	goto out;
 fail_nons:

@@ -35,15 +35,15 @@
 #define SERVICE_CIDR	  "10.96.0.0/12" /* the server's (its `kubernetes` Service is 10.96.0.1) */
 #define UP_TIMEOUT_S	  120
 
-static volatile sig_atomic_t interrupted;
+volatile sig_atomic_t cli_interrupted;
 
-static void on_signal(int sig)
+void cli_on_signal(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	cli_interrupted = 1;
 }
 
-static double now_s(void)
+double cli_now(void)
 {
 	struct timespec ts;
 
@@ -51,20 +51,18 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(long ms)
+void cli_sleep_ms(long ms)
 {
 	nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
 }
 
-static double t0;
+double cli_t0;
 
-/* One line of progress: the time since `up` began and the step. */
-static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void step(const char *fmt, ...)
+void cli_step(const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("[%6.2fs] ", now_s() - t0);
+	printf("[%6.2fs] ", cli_now() - cli_t0);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -382,7 +380,7 @@ static void daemons_stop(const struct cluster *c)
 {
 	size_t n;
 	struct daemon *d = daemons_load(c, &n);
-	double deadline = now_s() + 5;
+	double deadline = cli_now() + 5;
 	bool any;
 
 	for (size_t i = 0; i < n; i++)
@@ -393,8 +391,8 @@ static void daemons_stop(const struct cluster *c)
 		for (size_t i = 0; i < n; i++)
 			any |= daemon_alive(&d[i]);
 		if (any)
-			sleep_ms(20);
-	} while (any && now_s() < deadline);
+			cli_sleep_ms(20);
+	} while (any && cli_now() < deadline);
 	for (size_t i = 0; i < n; i++)
 		if (daemon_alive(&d[i])) {
 			fprintf(stderr, "k8c down: %s (PID %d) did not stop in 5 s: killed\n",
@@ -405,7 +403,7 @@ static void daemons_stop(const struct cluster *c)
 		_cleanup_free_ char *p = k8c_xasprintf("%s/run/%s.pid", c->dir, d[i].role);
 
 		for (int k = 0; k < 100 && daemon_alive(&d[i]); k++)
-			sleep_ms(10);
+			cli_sleep_ms(10);
 		unlink(p);
 	}
 	free(d);
@@ -556,11 +554,11 @@ static int wait_for(const struct cluster *c, const char *what, double deadline,
 			log_tail(c, dead, 15);
 			return k8c_error_set(err, 0, "%s exited while waiting for %s", dead, what);
 		}
-		if (interrupted)
+		if (cli_interrupted)
 			return k8c_error_set(err, 0, "interrupted while waiting for %s", what);
-		if (now_s() > deadline)
+		if (cli_now() > deadline)
 			return k8c_error_set(err, 0, "timed out waiting for %s", what);
-		sleep_ms(100);
+		cli_sleep_ms(100);
 	}
 }
 
@@ -937,10 +935,10 @@ int cli_up(int argc, char **argv)
 	struct k8c_kube *k = NULL;
 	_cleanup_free_ char *images = NULL, *srv = NULL, *data = NULL, *logs = NULL, *run = NULL;
 	_cleanup_free_ char *port = NULL;
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_handler = cli_on_signal};
 	int r, n_images = 0, ret = 1;
 
-	t0 = now_s();
+	cli_t0 = cli_now();
 	if ((r = parse(argc, argv, &o, true)) >= 0) {
 		if (o.help)
 			usage_up(stdout);
@@ -993,7 +991,7 @@ int cli_up(int argc, char **argv)
 			free(c);
 			return 1;
 		}
-		step("cluster \"%s\": removing what a previous run left", c->name);
+		cli_step("cluster \"%s\": removing what a previous run left", c->name);
 		if (cluster_remove(c, false) > 0) {
 			fprintf(stderr, "k8c up: could not remove the previous cluster \"%s\"\n",
 				c->name);
@@ -1060,8 +1058,8 @@ int cli_up(int argc, char **argv)
 	/* before anything is made: `down` after a crash finds what to remove */
 	if (state_save(c, &err) < 0)
 		goto fail;
-	step("cluster \"%s\" in %s: %d node(s), underlay %s, pods %s, services %s", c->name, c->dir,
-	     c->n_nodes, c->subnet, c->cluster_cidr, c->service_cidr);
+	cli_step("cluster \"%s\" in %s: %d node(s), underlay %s, pods %s, services %s", c->name,
+		 c->dir, c->n_nodes, c->subnet, c->cluster_cidr, c->service_cidr);
 
 	if (net_underlay_up(c, &err) < 0)
 		goto fail;
@@ -1069,8 +1067,8 @@ int cli_up(int argc, char **argv)
 		if (net_node_up(c, &c->nodes[i], &err) < 0 ||
 		    (!strcmp(c->proxy_mode, "ebpf") && net_node_ebpf_up(c, &c->nodes[i], &err) < 0))
 			goto fail;
-	step("underlay bridge %s (%s), %d node namespace(s) k8c-%s-node*", c->bridge, c->host_ip,
-	     c->n_nodes, c->name);
+	cli_step("underlay bridge %s (%s), %d node namespace(s) k8c-%s-node*", c->bridge,
+		 c->host_ip, c->n_nodes, c->name);
 
 	srv = k8c_xasprintf("%s/k8c-server", c->bin);
 	{
@@ -1089,38 +1087,39 @@ int cli_up(int argc, char **argv)
 		if (spawn(c, "server", NULL, sargv, &err) < 0)
 			goto fail;
 	}
-	if (wait_for(c, "the server's kubeconfig", now_s() + 30, check_kubeconfig, NULL, &err) <
+	if (wait_for(c, "the server's kubeconfig", cli_now() + 30, check_kubeconfig, NULL, &err) <
 		    0 ||
 	    write_kubeconfig(c, &err) < 0 ||
-	    wait_for(c, "the API server", now_s() + 30, check_api, &k, &err) < 0)
+	    wait_for(c, "the API server", cli_now() + 30, check_api, &k, &err) < 0)
 		goto fail;
-	step("k8c-server: https://%s:%d", c->host_ip, c->port);
+	cli_step("k8c-server: https://%s:%d", c->host_ip, c->port);
 
 	if (import_images(c, images, &n_images, &err) < 0)
 		goto fail;
 	if (n_images)
-		step("%d image(s) from %s imported", n_images, images);
+		cli_step("%d image(s) from %s imported", n_images, images);
 	else
-		step("no images in %s (none imported)", images);
+		cli_step("no images in %s (none imported)", images);
 
 	if (start_daemons(c, &err) < 0)
 		goto fail;
-	step("started %d agent(s), %d prox%s%s", c->n_nodes, c->n_nodes,
-	     c->n_nodes == 1 ? "y" : "ies",
-	     access(srv, X_OK) == 0 && daemons_dead(c) == NULL ? ", the ingress controller" : "");
-	if (wait_for(c, "every node Ready with a podCIDR", now_s() + UP_TIMEOUT_S, check_nodes, k,
+	cli_step("started %d agent(s), %d prox%s%s", c->n_nodes, c->n_nodes,
+		 c->n_nodes == 1 ? "y" : "ies",
+		 access(srv, X_OK) == 0 && daemons_dead(c) == NULL ? ", the ingress controller"
+								   : "");
+	if (wait_for(c, "every node Ready with a podCIDR", cli_now() + UP_TIMEOUT_S, check_nodes, k,
 		     &err) < 0)
 		goto fail;
-	step("%d node(s) Ready", c->n_nodes);
+	cli_step("%d node(s) Ready", c->n_nodes);
 	if (net_routes(c, &err) < 0 || state_save(c, &err) < 0)
 		goto fail;
-	step("%s between the nodes' podCIDRs%s",
-	     strcmp(c->pod_network, "vxlan") ? "host-gw routes" : "a vxlan overlay (k8cvx0)",
-	     c->service_route ? "; services routed to node1" : "");
-	if (ingress_class(k, &err) < 0 ||
-	    wait_for(c, "the default ServiceAccount", now_s() + 30, check_default_sa, k, &err) < 0)
+	cli_step("%s between the nodes' podCIDRs%s",
+		 strcmp(c->pod_network, "vxlan") ? "host-gw routes" : "a vxlan overlay (k8cvx0)",
+		 c->service_route ? "; services routed to node1" : "");
+	if (ingress_class(k, &err) < 0 || wait_for(c, "the default ServiceAccount", cli_now() + 30,
+						   check_default_sa, k, &err) < 0)
 		goto fail;
-	step("IngressClass k8c (default), ServiceAccount default/default");
+	cli_step("IngressClass k8c (default), ServiceAccount default/default");
 	printf("\ncluster \"%s\" is up. Its kubeconfig:\n  export KUBECONFIG=%s/kubeconfig\n"
 	       "Nodes' InternalIPs %s..%s (NodePorts answer there), ingress on http://%s/\n"
 	       "k8c status --name %s; k8c down --name %s\n",
@@ -1184,7 +1183,7 @@ int cli_down(int argc, char **argv)
 	struct cluster *c;
 	int r, fails;
 
-	t0 = now_s();
+	cli_t0 = cli_now();
 	if ((r = parse(argc, argv, &o, false)) >= 0) {
 		usage_other(o.help ? stdout : stderr, "down");
 		return r;
@@ -1199,7 +1198,7 @@ int cli_down(int argc, char **argv)
 		return 1;
 	}
 	fails = cluster_remove(c, false);
-	step("cluster \"%s\" %s", c->name, fails ? "removed, with errors (above)" : "removed");
+	cli_step("cluster \"%s\" %s", c->name, fails ? "removed, with errors (above)" : "removed");
 	free(c);
 	return fails ? 1 : 0;
 }

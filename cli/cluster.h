@@ -6,6 +6,7 @@
 #ifndef K8C_CLI_CLUSTER_H
 #define K8C_CLI_CLUSTER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -42,6 +43,15 @@ struct cluster {
 
 #define CLUSTER_DEFAULT_STATE_DIR "/var/lib/k8c/clusters"
 #define CLUSTER_DEFAULT_NAME	  "k8c"
+
+/* Shared by the verbs: the signal flag (SIGINT, SIGTERM... set it through cli_on_signal), the
+ * monotonic clock, and a progress line "[  1.23s] ..." timed from cli_t0. */
+extern volatile sig_atomic_t cli_interrupted;
+extern double cli_t0;
+void cli_on_signal(int sig);
+double cli_now(void);
+void cli_sleep_ms(long ms);
+void cli_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct k8c_kube;
 /* Load the cluster NAME of state_dir (its state.json); a message naming verb on stderr and -1

@@ -8,83 +8,18 @@
 # rest (nothing left).
 # Usage: up_ebpf.sh <build>/bin
 set -e
-BIN=$(realpath "${1:?usage: $0 <build>/bin}")
-IMAGES=$(realpath -m "$BIN/../images")
-FAILS=0
-
-skip() {
-	echo "SKIP: $*" >&2
-	exit 77
-}
-[[ $(id -u) == 0 ]] || skip "needs root"
-for t in kubectl jq runc nsenter ip nft curl timeout; do
-	command -v "$t" >/dev/null || skip "needs $t"
-done
-for b in k8c k8c-server k8c-agent k8c-shim k8c-proxy k8c-bridge k8c-host-local; do
-	[[ -x $BIN/$b ]] || skip "$BIN/$b not built"
-done
-[[ -f $IMAGES/netserver.tar ]] || skip "$IMAGES/netserver.tar not built (target images)"
+E2E_PREFIX=e2eb
+E2E_TOOLS=timeout
+# shellcheck source=tests/e2e/e2e_lib.sh
+source "$(dirname "$0")/e2e_lib.sh"
 V2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 [[ -n $V2 ]] || skip "no cgroup v2 hierarchy"
 
-NAME=e2eb-$$
-S=$(mktemp -d /tmp/k8c-e2eb.XXXXXX)
-C=$S/$NAME
-UPPED=
-
-log() { echo "== $*" >&2; }
-pass() { echo "  ok: $*" >&2; }
-fail() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-	return 0
-}
-assert_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi; }
-assert_match() { if [[ "$3" =~ $2 ]]; then pass "$1"; else fail "$1: expected to match /$2/ got [$3]"; fi; }
-die() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	if ((rc != 0 || FAILS > 0)); then
-		for f in "$C"/logs/*.log; do
-			[[ -f $f ]] || continue
-			echo "--- $f:" >&2
-			tail -15 "$f" >&2
-		done
-	fi
-	[[ -n $UPPED && -f $C/state.json ]] && "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2
-	rm -rf "$S"
-	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi
-	if ((rc == 0)); then echo "PASS" >&2; elif ((rc != 77)); then echo "FAIL ($FAILS assertion(s), rc=$rc)" >&2; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-
-k() { kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" "$@"; }
-wait_for() {
-	local what=$1 n=$(($2 * 5))
-	shift 2
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	fail "$what: not within $((n / 5)) s"
-	return 1
-}
-
 NFT0=$(nft list tables | sort)
-# the host's routes but those of k8c clusters (other clusters may come and go meanwhile; this
-# one's are checked by name)
-other_routes() { ip route show | grep -v -e ' dev k8cb' -e '^unreachable 10\.2[4-9][0-9]\.0\.0/16' | sort; }
 ROUTES0=$(other_routes)
 log "k8c up --nodes 1 --proxy-mode ebpf"
 UPPED=1
-"$BIN/k8c" up --name "$NAME" --state-dir "$S" --nodes 1 --proxy-mode ebpf >&2 || die "k8c up failed"
+up --nodes 1 --proxy-mode ebpf >&2 || die "k8c up failed"
 NS=k8c-$NAME-node1
 CG=$V2/k8c-$NAME/node1
 PIN=$C/nodes/node1/bpffs/k8c
