@@ -67,6 +67,9 @@ bool cluster_daemon_runs(const struct cluster *c, const char *role);
 /* Run argv (argv[0] looked up in PATH); its stdout in *out when out is not NULL. An error names
  * the command and holds what it printed on stderr. */
 int net_run(const char *const argv[], char **out, struct k8c_error *err);
+/* fn(arg) run inside the network namespace /run/netns/<netns>, then back in ours. */
+int net_in_netns(const char *netns, int (*fn)(void *arg, struct k8c_error *err), void *arg,
+		 struct k8c_error *err);
 /* Whether a link of that name exists in the host's namespace. */
 bool net_link_exists(const char *name);
 /* The first free /24 in 10.250.0.0/16 and /16 in 10.244-249 (no route of the host's main table

@@ -200,9 +200,8 @@ int net_pick_cluster_cidr(char *cidr, size_t len, struct k8c_error *err)
 			     "clusters up?): choose one with --cluster-cidr");
 }
 
-/* Write a sysctl inside the namespace `netns` (/run/netns/NAME). */
-static int netns_sysctl(const char *netns, const char *key, const char *value,
-			struct k8c_error *err)
+int net_in_netns(const char *netns, int (*fn)(void *arg, struct k8c_error *err), void *arg,
+		 struct k8c_error *err)
 {
 	_cleanup_free_ char *path = k8c_xasprintf("/run/netns/%s", netns);
 	_cleanup_close_ int fd = k8c_netns_open(path, err);
@@ -210,9 +209,29 @@ static int netns_sysctl(const char *netns, const char *key, const char *value,
 
 	if (fd < 0 || k8c_netns_enter(fd, &saved, err) < 0)
 		return -1;
-	ret = k8c_sysctl_write(key, value, err);
+	ret = fn(arg, err);
 	k8c_netns_restore(&saved);
 	return ret;
+}
+
+struct sysctl_arg {
+	const char *key, *value;
+};
+
+static int sysctl_here(void *arg, struct k8c_error *err)
+{
+	const struct sysctl_arg *a = arg;
+
+	return k8c_sysctl_write(a->key, a->value, err);
+}
+
+/* Write a sysctl inside the namespace `netns` (/run/netns/NAME). */
+static int netns_sysctl(const char *netns, const char *key, const char *value,
+			struct k8c_error *err)
+{
+	struct sysctl_arg a = {key, value};
+
+	return net_in_netns(netns, sysctl_here, &a, err);
 }
 
 int net_underlay_up(const struct cluster *c, struct k8c_error *err)

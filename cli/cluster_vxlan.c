@@ -31,7 +31,6 @@
 
 #include "cleanup.h"
 #include "cluster.h"
-#include "netns.h"
 
 #define VXLAN_DEV  "k8cvx0"
 #define VXLAN_VNI  1
@@ -200,15 +199,21 @@ static int vxlan_here(const struct cluster *c, int i, struct k8c_error *err)
 	return 0;
 }
 
+struct vxlan_arg {
+	const struct cluster *c;
+	int i;
+};
+
+static int vxlan_here_cb(void *arg, struct k8c_error *err)
+{
+	const struct vxlan_arg *a = arg;
+
+	return vxlan_here(a->c, a->i, err);
+}
+
 int net_vxlan_node(const struct cluster *c, int i, struct k8c_error *err)
 {
-	_cleanup_free_ char *path = k8c_xasprintf("/run/netns/%s", c->nodes[i].netns);
-	_cleanup_close_ int fd = k8c_netns_open(path, err);
-	int saved = -1, ret;
+	struct vxlan_arg a = {c, i};
 
-	if (fd < 0 || k8c_netns_enter(fd, &saved, err) < 0)
-		return -1;
-	ret = vxlan_here(c, i, err);
-	k8c_netns_restore(&saved);
-	return ret;
+	return net_in_netns(c->nodes[i].netns, vxlan_here_cb, &a, err);
 }
