@@ -233,6 +233,7 @@ static void es_fini(struct k8c_ctrl *c)
 
 const struct k8c_controller_def ctrl_endpointslice_def = {
 	.name = "endpointslice",
+	.component = "endpoint-slice-controller",
 	.init = es_init,
 	.sync = es_sync,
 	.fini = es_fini,
@@ -315,6 +316,7 @@ static int mirror_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *er
 
 const struct k8c_controller_def ctrl_endpointslicemirroring_def = {
 	.name = "endpointslicemirroring",
+	.component = "endpoint-slice-mirroring-controller",
 	.init = mirror_init,
 	.sync = mirror_sync,
 	.fini = es_fini,
