@@ -284,6 +284,9 @@ struct nft_be {
 	size_t n_stale;
 	struct nft_batch **dry; /* dry run (no socket): the batches not sent */
 	size_t n_dry;
+	struct k8c_ipnet *np_next; /* set_nodeport_ips: the next sync's NodePort addresses */
+	size_t n_np_next;
+	bool np_changed;
 };
 
 /* ---- transactions, split at batch_limit objects ------------------------------------------ */
@@ -528,7 +531,7 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 				ld_proto_port(rs[n], R(1));
 				nft_rule_map(rs[n], R(0), R(4), sets[S_SERVICE_IPS].name);
 			} else {
-				if (be->cfg.n_nodeport_ips) {
+				if (be->cfg.nodeport_filter) {
 					ld_daddr(rs[n], NFT_REG_1);
 					nft_rule_lookup(rs[n], NFT_REG_1, sets[S_NODEPORT_IPS].name,
 							false);
@@ -699,7 +702,7 @@ static uintptr_t rules_hash(const struct nft_be *be, const char *chain)
 			 k8c_ipnet_format(&be->cfg.service_cidr, a),
 			 be->cfg.have_cluster_cidr ? k8c_ipnet_format(&be->cfg.cluster_cidr, b)
 						   : "",
-			 be->cfg.n_nodeport_ips > 0);
+			 be->cfg.nodeport_filter);
 	uint64_t h = pmap_hash(buf, (size_t)n);
 
 	if (strcmp(chain, "services") == 0) {
@@ -1462,6 +1465,31 @@ static void ensure_class_chains(struct txn *t)
 	pmap_free(&checked);
 }
 
+static void np_contrib(struct nft_be *be, const struct k8c_ipnet *ip, bool take)
+{
+	struct contrib x = {.set = S_NODEPORT_IPS, .klen = 4};
+
+	if (ip->family != AF_INET)
+		return;
+	memcpy(x.key, ip->addr, 4);
+	if (take)
+		acquire(be, &x);
+	else
+		release(be, &x);
+}
+
+static void nft_set_nodeport_ips(void *arg, const struct k8c_ipnet *ips, size_t n)
+{
+	struct nft_be *be = arg;
+
+	free(be->np_next);
+	be->np_next = n ? k8c_xmalloc(n * sizeof(*ips)) : NULL;
+	if (n)
+		memcpy(be->np_next, ips, n * sizeof(*ips));
+	be->n_np_next = n;
+	be->np_changed = true;
+}
+
 static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sync_stats *st,
 		    struct k8c_error *err)
 {
@@ -1519,6 +1547,18 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 
 	/* elements of the changed records; on a full sync everything is counted again from zero
 	 * and what nothing claims goes */
+	if (be->np_changed) { /* the NodePort addresses: the old ones go, the new ones come */
+		for (size_t i = 0; !full && i < be->cfg.n_nodeport_ips; i++)
+			np_contrib(be, &be->cfg.nodeport_ips[i], false);
+		free(be->cfg.nodeport_ips);
+		be->cfg.nodeport_ips = be->np_next;
+		be->cfg.n_nodeport_ips = be->n_np_next;
+		be->np_next = NULL;
+		be->n_np_next = 0;
+		be->np_changed = false;
+		for (size_t i = 0; !full && i < be->cfg.n_nodeport_ips; i++)
+			np_contrib(be, &be->cfg.nodeport_ips[i], true);
+	}
 	if (full) {
 		for (int s = 0; s < S_COUNT; s++)
 			for (size_t i = 0; i < be->mirror[s].cap; i++) {
@@ -1526,14 +1566,8 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 				be->mirror[s].e[i].queued = false;
 			}
 		be->n_cand = 0;
-		for (size_t i = 0; i < be->cfg.n_nodeport_ips; i++) {
-			struct contrib x = {.set = S_NODEPORT_IPS, .klen = 4};
-
-			if (be->cfg.nodeport_ips[i].family != AF_INET)
-				continue;
-			memcpy(x.key, be->cfg.nodeport_ips[i].addr, 4);
-			acquire(be, &x);
-		}
+		for (size_t i = 0; i < be->cfg.n_nodeport_ips; i++)
+			np_contrib(be, &be->cfg.nodeport_ips[i], true);
 		proxy_model_each(m, sync_all, &c);
 		for (int s = 0; s < S_COUNT; s++)
 			for (size_t i = 0; i < be->mirror[s].cap; i++)
@@ -1620,6 +1654,7 @@ static void nft_free(void *arg)
 		free(be->adds[s].v);
 	}
 	free(be->cfg.nodeport_ips);
+	free(be->np_next);
 	free(be->stale);
 	nft_sock_close(be->sock);
 	proxy_nft_dry_take(be, NULL);
@@ -1681,5 +1716,6 @@ const struct proxy_backend_ops proxy_nft_ops = {
 	.name = "nftables",
 	.sync = nft_sync,
 	.cleanup = nft_cleanup,
+	.set_nodeport_ips = nft_set_nodeport_ips,
 	.free = nft_free,
 };

@@ -369,7 +369,15 @@ proxy --nodeport-addresses 192.0.2.77 --objects "$D/c.json" >/dev/null
 assert_eq "not on other local addresses (nothing listens there)" "ECONNREFUSED" \
 	"$(client tcp 169.254.1.1 30080 1)"
 assert_eq "ClusterIPs unaffected" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
-assert_fails "a wider CIDR is refused" proxy --nodeport-addresses 10.0.0.0/8 --objects "$D/c.json"
+ip -n "$NODE" addr add 10.99.0.1/32 dev lo # a second node address, in 10.0.0.0/8
+proxy --nodeport-addresses 10.0.0.0/8 --objects "$D/c.json" >/dev/null
+assert_eq "a CIDR: NodePort on the node's address inside it" "s1 s2" "$(names "$CL" tcp 10.99.0.1 30080 40)"
+assert_eq "a CIDR: not on the node's addresses outside it" "ECONNREFUSED" "$(client tcp 169.254.1.1 30080 1)"
+proxy --nodeport-addresses 169.254.0.0/16,10.99.0.1 --objects "$D/c.json" >/dev/null
+assert_eq "a CIDR and an address: both" "s1 s2 s1 s2" \
+	"$(names "$CL" tcp 169.254.1.1 30080 40) $(names "$CL" tcp 10.99.0.1 30080 40)"
+assert_fails "not a CIDR: refused" proxy --nodeport-addresses 10.0.0.0/33 --objects "$D/c.json"
+ip -n "$NODE" addr del 10.99.0.1/32 dev lo
 proxy --objects "$D/c.json" >/dev/null
 assert_eq "back to every local address" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30080 40)"
 
