@@ -4,6 +4,8 @@
  * a sync diffs the changed records' elements against it and sends the difference.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -33,6 +35,11 @@
 #define MASQ_BIT	    0x4000u
 #define ELEMS_PER_MSG	    256
 #define DEFAULT_BATCH_LIMIT 20000
+/* The kernel dumps a set 32 KiB at a time (netlink caps a dump message there whatever the
+ * receive buffer) and walks the set from its first element again for each message, so reading
+ * a large set back is quadratic in its size and all of it is kernel time: the sets are dumped
+ * by this many threads in parallel, each with a socket of its own. */
+#define DUMP_WORKERS 3
 
 /* nft's datatype numbers (nftables include/datatype.h), so `nft list` prints the keys. */
 #define T_IPADDR	    7
@@ -284,6 +291,9 @@ struct nft_be {
 	size_t n_stale;
 	struct nft_batch **dry; /* dry run (no socket): the batches not sent */
 	size_t n_dry;
+	/* more sockets of the same network namespace, for the read-back's element dumps in
+	 * parallel (opened with the first; NULL: dumps one after another) */
+	struct nft_sock *dump_sock[DUMP_WORKERS - 1];
 	struct k8c_ipnet *np_next; /* set_nodeport_ips: the next sync's NodePort addresses */
 	size_t n_np_next;
 	bool np_changed;
@@ -1312,6 +1322,82 @@ static void mirror_reset(struct nft_be *be)
 	be->loaded = false;
 }
 
+/* The element dumps: workers take the sets in turn, largest first. */
+struct dump_work {
+	struct nft_be *be;
+	int order[S_COUNT], n;
+	atomic_int next;
+};
+
+struct dump_worker {
+	struct dump_work *w;
+	struct nft_sock *sock;
+	pthread_t thread;
+	int rc;
+	struct k8c_error err;
+};
+
+static void *dump_worker(void *arg)
+{
+	struct dump_worker *dw = arg;
+	struct nft_be *be = dw->w->be;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	for (int i; dw->rc == 0 && (i = atomic_fetch_add(&dw->w->next, 1)) < dw->w->n;) {
+		int s = dw->w->order[i];
+		struct elem_dump d = {be, s};
+		struct nftnl_set *set = set_obj(s);
+		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY,
+							     NLM_F_DUMP, nft_sock_seq(dw->sock));
+		_cleanup_free_ char *what =
+			k8c_xasprintf("list set ip %s %s", PROXY_NFT_TABLE, sets[s].name);
+
+		nftnl_set_elems_nlmsg_build_payload(nlh, set);
+		nftnl_set_free(set);
+		dw->rc = nft_request(dw->sock, nlh, elem_dump_cb, &d, what, &dw->err);
+	}
+	return NULL;
+}
+
+static int dump_elements(struct nft_be *be, struct k8c_error *err)
+{
+	/* by expected size: two elements a frontend's endpoint, then one a frontend ... */
+	static const int by_size[] = {S_BACKENDS,	S_HAIRPIN,	 S_SERVICE_IPS,
+				      S_CLUSTER_IPS,	S_NOEP_SERVICES, S_NODEPORTS,
+				      S_NOEP_NODEPORTS, S_NODEPORT_IPS};
+	struct dump_work w = {.be = be};
+	struct dump_worker dw[DUMP_WORKERS] = {0};
+	int nw = 1, rc = 0;
+
+	_Static_assert(sizeof(by_size) / sizeof(by_size[0]) == S_COUNT - 3, "every mirrored set");
+	for (size_t i = 0; i < sizeof(by_size) / sizeof(by_size[0]); i++)
+		if (be->have_set[by_size[i]])
+			w.order[w.n++] = by_size[i];
+	atomic_init(&w.next, 0);
+	dw[0] = (struct dump_worker){.w = &w, .sock = be->sock, .err = K8C_ERROR_INIT};
+	for (int i = 0; i < DUMP_WORKERS - 1 && be->dump_sock[i] && nw < w.n; i++) {
+		dw[nw] = (struct dump_worker){
+			.w = &w, .sock = be->dump_sock[i], .err = K8C_ERROR_INIT};
+		if (pthread_create(&dw[nw].thread, NULL, dump_worker, &dw[nw]) != 0)
+			break;
+		nw++;
+	}
+	dump_worker(&dw[0]);
+	for (int i = 1; i < nw; i++)
+		pthread_join(dw[i].thread, NULL);
+	for (int i = 0; i < nw; i++) {
+		if (dw[i].rc < 0 && rc == 0) {
+			rc = dw[i].rc;
+			k8c_error_set(err, dw[i].err.code, "%s",
+				      dw[i].err.msg ? dw[i].err.msg : "?");
+		}
+		k8c_error_clear(&dw[i].err);
+	}
+	if (rc == 0)
+		be->loaded = true;
+	return rc;
+}
+
 static int read_back(struct nft_be *be, struct k8c_error *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -1360,24 +1446,7 @@ static int read_back(struct nft_be *be, struct k8c_error *err)
 	rc = nft_request(be->sock, nlh, set_cb, be, "list sets", err);
 	if (rc < 0)
 		return rc;
-	for (int s = 0; s < S_COUNT; s++) {
-		struct elem_dump d = {be, s};
-		struct nftnl_set *set;
-		_cleanup_free_ char *what = NULL;
-
-		/* the classes are rebuilt by the full sync that follows; affinity is the kernel's */
-		if (sets[s].virt || sets[s].dynamic || !be->have_set[s])
-			continue;
-		set = set_obj(s);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY, NLM_F_DUMP,
-					    nft_sock_seq(be->sock));
-		nftnl_set_elems_nlmsg_build_payload(nlh, set);
-		nftnl_set_free(set);
-		what = k8c_xasprintf("list set ip %s %s", PROXY_NFT_TABLE, sets[s].name);
-		rc = nft_request(be->sock, nlh, elem_dump_cb, &d, what, err);
-		if (rc < 0)
-			return rc;
-	}
+	return dump_elements(be, err);
 	be->loaded = true;
 	return 0;
 }
@@ -1657,6 +1726,9 @@ static void nft_free(void *arg)
 	free(be->np_next);
 	free(be->stale);
 	nft_sock_close(be->sock);
+	for (int i = 0; i < DUMP_WORKERS - 1; i++)
+		if (be->dump_sock[i])
+			nft_sock_close(be->dump_sock[i]);
 	proxy_nft_dry_take(be, NULL);
 	free(be);
 }
@@ -1708,6 +1780,12 @@ void *proxy_nft_new(const struct proxy_nft_config *cfg, struct k8c_error *err)
 		free(be->cfg.nodeport_ips);
 		free(be);
 		return NULL;
+	}
+	for (int i = 0; i < DUMP_WORKERS - 1; i++) {
+		struct k8c_error derr = K8C_ERROR_INIT;
+
+		be->dump_sock[i] = nft_sock_open(&derr); /* NULL: fewer dumps in parallel */
+		k8c_error_clear(&derr);
 	}
 	return be;
 }
