@@ -9,12 +9,17 @@
  * writes only the elements whose value changed. A restarted proxy reuses the pinned maps (their
  * content is read back into the mirror) and replaces the programs behind the pinned links
  * atomically (bpf_link_update), so connections never see a moment without the balancer.
+ *
+ * Traffic from outside the node (NodePorts, externalIPs, LoadBalancer IPs) is translated by tc
+ * programs (tc_ingress, tc_egress) attached with tcx links to --tc-interfaces, pinned as
+ * link_tc_<ingress|egress>_<interface>_v1 and replaced the same way on restart.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +34,22 @@
 #include "cleanup.h"
 #include "k8c_lb.h"
 #include "log.h"
+#include "netns.h"
 #include "pmap.h"
 #include "sock_connect4.skel.h"
 #include "sock_getpeername4.skel.h"
 #include "sock_recvmsg4.skel.h"
 #include "sock_sendmsg4.skel.h"
+#include "tc_egress.skel.h"
+#include "tc_ingress.skel.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
+/* tcx (kernel 6.6) is newer than Debian 12's headers and libbpf 1.1: its attach types and link
+ * type by number (uapi enum bpf_attach_type, enum bpf_link_type). */
+#define K8C_BPF_TCX_INGRESS   46
+#define K8C_BPF_TCX_EGRESS    47
+#define K8C_BPF_LINK_TYPE_TCX 11
+#define TC_LINK_PREFIX	      "link_tc_"
 
 /* A mirrored element of the lb4 map. */
 struct ment {
@@ -47,8 +61,8 @@ struct ment {
 
 enum { H_CONNECT4, H_SENDMSG4, H_RECVMSG4, H_GETPEERNAME4, H_COUNT };
 static const char *const hook_names[H_COUNT] = {"connect4", "sendmsg4", "recvmsg4", "getpeername4"};
-static const char *const map_names[] = {K8C_LB4_MAP, K8C_AFF4_MAP, K8C_RNAT4_MAP, K8C_CFG4_MAP,
-					K8C_NODEIP4_MAP};
+static const char *const map_names[] = {K8C_LB4_MAP,  K8C_AFF4_MAP,    K8C_RNAT4_MAP,
+					K8C_CFG4_MAP, K8C_NODEIP4_MAP, K8C_CT4_MAP};
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 struct bpf_be {
@@ -59,7 +73,14 @@ struct bpf_be {
 	struct k8c_sock_sendmsg4 *s_sendmsg4;
 	struct k8c_sock_recvmsg4 *s_recvmsg4;
 	struct k8c_sock_getpeername4 *s_getpeername4;
+	struct k8c_tc_ingress *s_tc_ingress;
+	struct k8c_tc_egress *s_tc_egress;
 	struct bpf_link *links[H_COUNT];
+	char **tc_ifs; /* interfaces of the tc programs */
+	size_t n_tc_ifs;
+	int netns_fd; /* the network namespace of the interfaces */
+	int *tc_link_fds;
+	size_t n_tc_link_fds;
 	int lb_fd, cfg_fd, nodeip_fd;
 	bool loaded, synced; /* synced: the mirror is the kernel's content */
 	struct pmap mirror;  /* struct k8c_lb4_key -> struct ment */
@@ -104,6 +125,52 @@ static int read_node_ips(struct bpf_be *be, const struct proxy_bpf_config *cfg,
 	return 0;
 }
 
+static void add_tc_if(struct bpf_be *be, const char *name, size_t len)
+{
+	if (len == 0 || len >= IF_NAMESIZE)
+		return;
+	for (size_t i = 0; i < be->n_tc_ifs; i++)
+		if (strlen(be->tc_ifs[i]) == len && strncmp(be->tc_ifs[i], name, len) == 0)
+			return;
+	be->tc_ifs = k8c_xrealloc(be->tc_ifs, (be->n_tc_ifs + 1) * sizeof(*be->tc_ifs));
+	be->tc_ifs[be->n_tc_ifs] = k8c_xcalloc(1, len + 1);
+	memcpy(be->tc_ifs[be->n_tc_ifs++], name, len);
+}
+
+/* The tc interfaces: the list given, or the non-loopback interfaces holding node_ips. */
+static int read_tc_ifs(struct bpf_be *be, const char *list, struct k8c_error *err)
+{
+	struct ifaddrs *ifa = NULL;
+
+	if (list) {
+		for (const char *p = list; *p;) {
+			size_t n = strcspn(p, ",");
+
+			if (n >= IF_NAMESIZE)
+				return k8c_error_set(err, 0, "--tc-interfaces: %.*s: name too long",
+						     (int)n, p);
+			add_tc_if(be, p, n);
+			p += n + (p[n] == ',');
+		}
+		return 0;
+	}
+	if (getifaddrs(&ifa) < 0)
+		return k8c_error_errno(err, 0, errno, "getifaddrs");
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		uint32_t a;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		a = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		for (size_t n = 0; n < be->n_node_ips; n++)
+			if (be->node_ips[n] == a)
+				add_tc_if(be, i->ifa_name, strlen(i->ifa_name));
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
 void *proxy_bpf_new(const struct proxy_bpf_config *cfg, struct k8c_error *err)
 {
 	struct bpf_be *be = k8c_xcalloc(1, sizeof(*be));
@@ -112,8 +179,15 @@ void *proxy_bpf_new(const struct proxy_bpf_config *cfg, struct k8c_error *err)
 	be->cfg.pin_dir = k8c_xstrdup(cfg->pin_dir ? cfg->pin_dir : PROXY_BPF_PIN_DIR);
 	be->cfg.cgroup_path = k8c_xstrdup(cfg->cgroup_path ? cfg->cgroup_path : PROXY_BPF_CGROUP);
 	be->cfg.nodeport_ips = NULL; /* copied into node_ips */
+	be->cfg.tc_interfaces = NULL;
 	be->lb_fd = be->cfg_fd = be->nodeip_fd = -1;
-	if (read_node_ips(be, cfg, err) < 0) {
+	be->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (be->netns_fd < 0) {
+		k8c_error_errno(err, 0, errno, "open /proc/thread-self/ns/net");
+		proxy_bpf_ops.free(be);
+		return NULL;
+	}
+	if (read_node_ips(be, cfg, err) < 0 || read_tc_ifs(be, cfg->tc_interfaces, err) < 0) {
 		proxy_bpf_ops.free(be);
 		return NULL;
 	}
@@ -177,6 +251,111 @@ static int attach(struct bpf_be *be, int h, struct bpf_program *prog, int cgfd,
 	return 0;
 }
 
+static void tc_link_path(const struct bpf_be *be, bool egress, const char *ifname, char *buf,
+			 size_t len)
+{
+	snprintf(buf, len, "%s/" TC_LINK_PREFIX "%s_%s_" K8C_LB_VERSION, be->cfg.pin_dir,
+		 egress ? "egress" : "ingress", ifname);
+}
+
+/* Attach prog to ifname's tcx ingress or egress through the link pinned for it (its program
+ * replaced) or a new pinned one. Runs in the interfaces' network namespace. */
+static int attach_tc(struct bpf_be *be, bool egress, const char *ifname, struct bpf_program *prog,
+		     struct k8c_error *err)
+{
+	char path[PATH_MAX];
+	unsigned ifindex = if_nametoindex(ifname);
+	int fd;
+
+	if (!ifindex)
+		return k8c_error_errno(err, 0, errno, "--tc-interfaces: %s", ifname);
+	tc_link_path(be, egress, ifname, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		struct bpf_link_info info = {0};
+		__u32 len = sizeof(info);
+
+		/* tcx's link info (ifindex, attach type) lies where xdp's ifindex does */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    info.type == K8C_BPF_LINK_TYPE_TCX && info.xdp.ifindex == ifindex &&
+		    bpf_link_update(fd, bpf_program__fd(prog), NULL) == 0)
+			goto done;
+		/* the interface was re-created (its link detached) or the link cannot be updated */
+		k8c_log_info("replacing pinned link", "path=%s", path);
+		close(fd);
+		unlink(path);
+	}
+	fd = bpf_link_create(bpf_program__fd(prog), (int)ifindex,
+			     egress ? K8C_BPF_TCX_EGRESS : K8C_BPF_TCX_INGRESS, NULL);
+	if (fd < 0)
+		return k8c_error_errno(err, 0, errno, "attach tcx %s to %s (kernel >= 6.6)",
+				       egress ? "egress" : "ingress", ifname);
+	if (bpf_obj_pin(fd, path) < 0) {
+		int e = errno;
+
+		close(fd);
+		return k8c_error_errno(err, 0, e, "pin %s", path);
+	}
+done:
+	be->tc_link_fds =
+		k8c_xrealloc(be->tc_link_fds, (be->n_tc_link_fds + 1) * sizeof(*be->tc_link_fds));
+	be->tc_link_fds[be->n_tc_link_fds++] = fd;
+	return 0;
+}
+
+/* Unpin the tc links of interfaces no longer listed (keep: false: all of them). */
+static int unpin_tc_links(struct bpf_be *be, bool keep, struct k8c_error *err)
+{
+	_cleanup_closedir_ DIR *d = opendir(be->cfg.pin_dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : k8c_error_errno(err, 0, errno, "%s", be->cfg.pin_dir);
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		bool listed = false;
+
+		if (strncmp(de->d_name, TC_LINK_PREFIX, strlen(TC_LINK_PREFIX)) != 0)
+			continue;
+		for (size_t i = 0; keep && i < be->n_tc_ifs && !listed; i++) {
+			char want[PATH_MAX];
+
+			for (int eg = 0; eg < 2; eg++) {
+				tc_link_path(be, eg, be->tc_ifs[i], want, sizeof(want));
+				listed |= strcmp(strrchr(want, '/') + 1, de->d_name) == 0;
+			}
+		}
+		if (listed)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", be->cfg.pin_dir, de->d_name);
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && rc == 0)
+			rc = k8c_error_errno(err, 0, errno, "unpin %s", path);
+		else
+			k8c_log_info("tc link removed", "path=%s", path);
+	}
+	return rc;
+}
+
+static int attach_tc_all(struct bpf_be *be, struct k8c_error *err)
+{
+	int saved = -1, rc = 0;
+
+	if (k8c_netns_enter(be->netns_fd, &saved, err) < 0)
+		return -1;
+	for (size_t i = 0; i < be->n_tc_ifs && rc == 0; i++) {
+		rc = attach_tc(be, false, be->tc_ifs[i], be->s_tc_ingress->progs.k8c_tc_ingress,
+			       err);
+		if (rc == 0)
+			rc = attach_tc(be, true, be->tc_ifs[i],
+				       be->s_tc_egress->progs.k8c_tc_egress, err);
+	}
+	k8c_netns_restore(&saved);
+	if (rc == 0)
+		rc = unpin_tc_links(be, true, err);
+	return rc;
+}
+
 #define OPEN_LOAD(field, type, opts)                                                               \
 	do {                                                                                       \
 		be->field = type##__open_opts(opts);                                               \
@@ -209,10 +388,13 @@ static int load(struct bpf_be *be, struct k8c_error *err)
 	OPEN_LOAD(s_sendmsg4, k8c_sock_sendmsg4, &opts);
 	OPEN_LOAD(s_recvmsg4, k8c_sock_recvmsg4, &opts);
 	OPEN_LOAD(s_getpeername4, k8c_sock_getpeername4, &opts);
+	OPEN_LOAD(s_tc_ingress, k8c_tc_ingress, &opts);
+	OPEN_LOAD(s_tc_egress, k8c_tc_egress, &opts);
 	if (attach(be, H_CONNECT4, be->s_connect4->progs.k8c_connect4, cgfd, err) < 0 ||
 	    attach(be, H_SENDMSG4, be->s_sendmsg4->progs.k8c_sendmsg4, cgfd, err) < 0 ||
 	    attach(be, H_RECVMSG4, be->s_recvmsg4->progs.k8c_recvmsg4, cgfd, err) < 0 ||
-	    attach(be, H_GETPEERNAME4, be->s_getpeername4->progs.k8c_getpeername4, cgfd, err) < 0)
+	    attach(be, H_GETPEERNAME4, be->s_getpeername4->progs.k8c_getpeername4, cgfd, err) < 0 ||
+	    attach_tc_all(be, err) < 0)
 		return -1;
 	be->lb_fd = bpf_map__fd(be->s_connect4->maps.k8c_lb4_v1);
 	be->cfg_fd = bpf_map__fd(be->s_connect4->maps.k8c_cfg4_v1);
@@ -315,7 +497,8 @@ static void claim(struct bpf_be *be, const struct k8c_lb4_key *k, const struct k
 
 /* One frontend (addr 0: the NodePort) and its usable endpoints. */
 static void frontend(struct bpf_be *be, uint32_t addr, uint16_t port, const struct proxy_svcport *p,
-		     const struct proxy_endpoint **eps, size_t n, bool any_eps, bool acquire)
+		     const struct proxy_endpoint **eps, size_t n, bool any_eps, bool local,
+		     bool acquire)
 {
 	struct k8c_lb4_key k = {.addr = addr, .port = htons(port), .proto = p->proto};
 	struct k8c_lb4_val v = {0};
@@ -324,6 +507,8 @@ static void frontend(struct bpf_be *be, uint32_t addr, uint16_t port, const stru
 	v.count = (uint16_t)n;
 	if (n == 0 && any_eps)
 		v.flags |= K8C_LB_F_DROP; /* traffic policy Local, no local endpoint */
+	if (local)
+		v.flags |= K8C_LB_F_LOCAL; /* externalTrafficPolicy Local: no SNAT in tc */
 	if (p->affinity) {
 		v.flags |= K8C_LB_F_AFFINITY;
 		v.affinity_timeout = p->affinity_timeout;
@@ -364,7 +549,7 @@ static void record(struct bpf_be *be, const struct proxy_model *m, const struct 
 		memcpy(&a, p->cluster_ips[i].addr, 4);
 		mk.addr = a;
 		claim(be, &mk, &mv, acquire);
-		frontend(be, a, p->port, p, in, n_in, n_all > 0, acquire);
+		frontend(be, a, p->port, p, in, n_in, n_all > 0, false, acquire);
 	}
 	if (v4) {
 		for (size_t i = 0; i < p->n_external_ips; i++) {
@@ -373,10 +558,11 @@ static void record(struct bpf_be *be, const struct proxy_model *m, const struct 
 			if (p->external_ips[i].family != AF_INET)
 				continue;
 			memcpy(&a, p->external_ips[i].addr, 4);
-			frontend(be, a, p->port, p, ex, n_ex, n_all > 0, acquire);
+			frontend(be, a, p->port, p, ex, n_ex, n_all > 0, p->etp_local, acquire);
 		}
 		if (p->node_port)
-			frontend(be, 0, p->node_port, p, ex, n_ex, n_all > 0, acquire);
+			frontend(be, 0, p->node_port, p, ex, n_ex, n_all > 0, p->etp_local,
+				 acquire);
 	}
 	free(all);
 	free(in);
@@ -544,6 +730,8 @@ static int bpf_cleanup(void *arg, struct k8c_error *err)
 		if (unlink(path) < 0 && errno != ENOENT)
 			rc = k8c_error_errno(err, 0, errno, "unpin %s", path);
 	}
+	if (unpin_tc_links(be, false, err) < 0)
+		rc = -1;
 	for (size_t i = 0; i < N_MAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", be->cfg.pin_dir, map_names[i]);
 		if (unlink(path) < 0 && errno != ENOENT)
@@ -567,6 +755,16 @@ static void bpf_free(void *arg)
 	k8c_sock_sendmsg4__destroy(be->s_sendmsg4);
 	k8c_sock_recvmsg4__destroy(be->s_recvmsg4);
 	k8c_sock_getpeername4__destroy(be->s_getpeername4);
+	k8c_tc_ingress__destroy(be->s_tc_ingress);
+	k8c_tc_egress__destroy(be->s_tc_egress);
+	for (size_t i = 0; i < be->n_tc_link_fds; i++)
+		close(be->tc_link_fds[i]);
+	free(be->tc_link_fds);
+	for (size_t i = 0; i < be->n_tc_ifs; i++)
+		free(be->tc_ifs[i]);
+	free(be->tc_ifs);
+	if (be->netns_fd >= 0)
+		close(be->netns_fd);
 	pmap_for_each(&be->mirror, it) free(it->val);
 	pmap_free(&be->mirror);
 	free(be->touched);

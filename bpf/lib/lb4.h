@@ -77,6 +77,51 @@ static __always_inline int lb4_drop(void)
 }
 
 /*
+ * Choose a backend of the frontend key (slot 0: svc, its service entry; count > 0). client
+ * identifies the client for session affinity: a network namespace cookie (sockets) or
+ * K8C_AFF_CLIENT_IP | address (packets from outside, tc). NULL: the service is being rewritten
+ * (count and slots disagree for a moment).
+ */
+static __always_inline struct k8c_lb4_val *lb4_pick(struct k8c_lb4_key *key,
+						    const struct k8c_lb4_val *svc, __u64 client)
+{
+	struct k8c_aff4_key akey = {};
+	struct k8c_aff4_val *aff = NULL;
+	struct k8c_lb4_val *be;
+	__u64 now = 0;
+	__u16 slot = 0;
+
+	if (svc->flags & K8C_LB_F_AFFINITY) {
+		akey.netns_cookie = client;
+		akey.addr = key->addr;
+		akey.port = key->port;
+		akey.proto = key->proto;
+		now = bpf_ktime_get_ns();
+		aff = bpf_map_lookup_elem(&k8c_aff4_v1, &akey);
+		if (aff && aff->slot >= 1 && aff->slot <= svc->count &&
+		    now - aff->last_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC)
+			slot = aff->slot;
+	}
+	if (!slot)
+		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
+	key->slot = slot;
+	be = bpf_map_lookup_elem(&k8c_lb4_v1, key);
+	if (aff && slot == aff->slot && be && (be->addr != aff->addr || be->port != aff->port)) {
+		/* the slot holds another backend now: choose again */
+		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
+		key->slot = slot;
+		be = bpf_map_lookup_elem(&k8c_lb4_v1, key);
+	}
+	if (be && (svc->flags & K8C_LB_F_AFFINITY)) {
+		struct k8c_aff4_val nv = {
+			.last_ns = now, .addr = be->addr, .port = be->port, .slot = slot};
+
+		bpf_map_update_elem(&k8c_aff4_v1, &akey, &nv, BPF_ANY);
+	}
+	return be;
+}
+
+/*
  * Translate ctx's destination when it is a frontend. Returns 1 (let the call go on, possibly
  * rewritten) or 0 (refuse it, errno as set). rnat: remember the service address for the socket.
  */
@@ -86,7 +131,6 @@ static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
 	struct k8c_lb4_val *svc, *be;
 	__u32 daddr = ctx->user_ip4, proto = ctx->protocol, zero = 0;
 	__u16 dport = (__u16)ctx->user_port;
-	__u16 slot = 0;
 
 	if (!lb4_proto_ok(proto))
 		return 1;
@@ -112,39 +156,9 @@ static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
 	if (svc->count == 0)
 		return (svc->flags & K8C_LB_F_DROP) ? lb4_drop() : lb4_reject();
 
-	struct k8c_aff4_key akey = {};
-	struct k8c_aff4_val *aff = NULL;
-	__u64 now = 0;
-
-	if (svc->flags & K8C_LB_F_AFFINITY) {
-		akey.netns_cookie = bpf_get_netns_cookie(ctx);
-		akey.addr = key.addr;
-		akey.port = key.port;
-		akey.proto = key.proto;
-		now = bpf_ktime_get_ns();
-		aff = bpf_map_lookup_elem(&k8c_aff4_v1, &akey);
-		if (aff && aff->slot >= 1 && aff->slot <= svc->count &&
-		    now - aff->last_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC)
-			slot = aff->slot;
-	}
-	if (!slot)
-		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
-	key.slot = slot;
-	be = bpf_map_lookup_elem(&k8c_lb4_v1, &key);
-	if (aff && slot == aff->slot && be && (be->addr != aff->addr || be->port != aff->port)) {
-		/* the slot holds another backend now: choose again */
-		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
-		key.slot = slot;
-		be = bpf_map_lookup_elem(&k8c_lb4_v1, &key);
-	}
+	be = lb4_pick(&key, svc, (svc->flags & K8C_LB_F_AFFINITY) ? bpf_get_netns_cookie(ctx) : 0);
 	if (!be) /* the service is being rewritten: count and slots disagree for a moment */
 		return lb4_reject();
-	if (svc->flags & K8C_LB_F_AFFINITY) {
-		struct k8c_aff4_val nv = {
-			.last_ns = now, .addr = be->addr, .port = be->port, .slot = slot};
-
-		bpf_map_update_elem(&k8c_aff4_v1, &akey, &nv, BPF_ANY);
-	}
 	if (rnat) {
 		struct k8c_rnat4_key rk = {
 			.cookie = bpf_get_socket_cookie(ctx), .addr = be->addr, .port = be->port};

@@ -1,0 +1,228 @@
+#!/bin/bash
+# k8c-proxy --mode ebpf, traffic from OUTSIDE the node: the tc programs (tcx links on the node's
+# interfaces) translate NodePorts, externalIPs and LoadBalancer IPs to backends (DNAT, SNAT to the
+# node's address under externalTrafficPolicy Cluster, reverse NAT of the replies) and drop
+# unallocated service IPs; everything else passes. Real TCP and UDP in namespaces of our own;
+# the outside client runs outside the test's cgroup, so the socket load balancer never sees it.
+#
+#   out ns  eth0 192.0.2.2/24 --- pxext 192.0.2.1/24 \
+#   s1 ns   eth0 10.244.0.3/32 --- pxs1  169.254.1.1  > node ns (ip_forward, routes /32 per pod)
+#   s2 ns   eth0 10.244.0.4/32 --- pxs2  169.254.1.1 /
+#
+# Usage: proxy_ebpf_tc.sh [BINDIR]. On every exit path: processes stopped by PID, --cleanup
+# (links unpinned: programs detached), bpffs unmounted, cgroup and namespaces removed.
+set -e
+. "$(dirname "$0")/lib.sh"
+need_root
+need_tools ip bpftool jq
+PROXY=$OURS_DIR/k8c-proxy
+[[ -x $PROXY ]] || skip "$PROXY not built yet"
+. "$(dirname "$0")/proxy_ebpf_lib.sh"
+
+NODE=k8c-pxt-node-$TAG OUT=k8c-pxt-out-$TAG S1=k8c-pxt-s1-$TAG S2=k8c-pxt-s2-$TAG
+D=$(tmpdir_new)
+netns_new "$NODE"
+netns_new "$OUT"
+for p in "$S1:10.244.0.3:s1" "$S2:10.244.0.4:s2"; do
+	IFS=: read -r ns ip short <<<"$p"
+	netns_new "$ns"
+	ip link add "px$short" netns "$NODE" type veth peer name eth0 netns "$ns"
+	ip -n "$NODE" addr add 169.254.1.1/32 dev "px$short"
+	ip -n "$NODE" link set "px$short" up
+	ip -n "$NODE" route add "$ip/32" dev "px$short"
+	ip -n "$ns" addr add "$ip/32" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add 169.254.1.1 dev eth0
+	ip -n "$ns" route add default via 169.254.1.1 dev eth0
+done
+ip link add pxext netns "$NODE" type veth peer name eth0 netns "$OUT"
+ip -n "$NODE" addr add 192.0.2.1/24 dev pxext
+ip -n "$NODE" link set pxext up
+ip -n "$OUT" addr add 192.0.2.2/24 dev eth0
+ip -n "$OUT" link set eth0 up
+ip -n "$OUT" route add default via 192.0.2.1 dev eth0
+for ns in "$NODE" "$OUT" "$S1" "$S2"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
+ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1
+
+cat >"$D/server.py" <<'PYEOF'
+import socket, sys, threading
+name = sys.argv[1]
+def tcp(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(64)
+    while True:
+        c, peer = s.accept()
+        c.sendall(("%s:%d %s\n" % (name, port, peer[0])).encode()); c.close()
+def udp(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    while True:
+        data, peer = s.recvfrom(100)
+        s.sendto(("%s:%d %s\n" % (name, port, peer[0])).encode(), peer)
+ts = [threading.Thread(target=tcp, args=(8080,), daemon=True),
+      threading.Thread(target=udp, args=(5353,), daemon=True)]
+for t in ts: t.start()
+open(sys.argv[2], "w").close()
+ts[0].join()
+PYEOF
+# client.py tcp|udp IP PORT COUNT: one connection (or connected UDP socket: a reply from another
+# address than IP:PORT is not received) per try; the answer, ECONNREFUSED, or TIMEOUT.
+cat >"$D/client.py" <<'PYEOF'
+import errno, socket, sys
+proto, ip, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for _ in range(count):
+    try:
+        if proto == "tcp":
+            s = socket.create_connection((ip, port), timeout=1)
+            print(s.makefile().readline().strip())
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+            s.connect((ip, port)); s.send(b"q")
+            print(s.recv(100).decode().strip())
+        s.close()
+    except socket.timeout:
+        print("TIMEOUT")
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, str(e.errno)))
+PYEOF
+for s in "$S1:s1" "$S2:s2"; do
+	bg_in "${s%%:*}" "$PY" "$D/server.py" "${s##*:}" "$D/${s##*:}.ready"
+done
+for s in s1 s2; do
+	for _ in $(seq 100); do [[ -e $D/$s.ready ]] && break; sleep 0.05; done
+	[[ -e $D/$s.ready ]] || { fail "server $s did not start"; exit 1; }
+done
+
+# from NETNS ARGS...: client.py in NETNS, from this shell's original cgroup (not the test's: no
+# socket hook sees it); outside ARGS...: from the outside namespace
+from() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$EBPF_V2$EBPF_HOME" \
+		ip netns exec "$1" "$PY" "$D/client.py" "${@:2}"
+}
+outside() { from "$OUT" "$@"; }
+names() { outside "$@" | sed 's/:.*//' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+peers() { outside "$@" | cut -d' ' -f2 | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+proxy() { "$PROXY" --mode ebpf --netns "/var/run/netns/$NODE" "${EBPF_ARGS[@]}" "$@"; }
+# tc_links: the pinned tcx links (bpftool 7.1 does not list tcx attachments; the behaviour
+# checks below show what is attached where)
+tc_links() { (cd "$EBPF_PIN" 2>/dev/null && ls -d link_tc_* 2>/dev/null | tr '\n' ' ' | sed 's/ $//'); }
+prog_ids() { for f in "$EBPF_PIN"/link_tc_*; do bpftool -j link show pinned "$f" | jq -r .prog_id; done | sort -u | tr '\n' ' '; }
+link_ids() { for f in "$EBPF_PIN"/link_tc_*; do bpftool -j link show pinned "$f" | jq -r .id; done | sort | tr '\n' ' '; }
+
+svc() { # svc NAME IP PORTS_JSON [EXTRA_SPEC_JSON]
+	printf '{"kind":"Service","metadata":{"namespace":"t","name":"%s"},"spec":{"clusterIP":"%s","ports":%s%s}}' \
+		"$1" "$2" "$3" "${4:+,$4}"
+}
+slice() { # slice NAME SERVICE PORTS_JSON IP[:NODE]...
+	local name=$1 svcname=$2 ports=$3 eps="" e node
+	shift 3
+	for e in "$@"; do
+		node=${e#*:}
+		[[ $node == "$e" ]] && node=node-1
+		eps+="${eps:+,}{\"addresses\":[\"${e%%:*}\"],\"conditions\":{\"ready\":true},\"nodeName\":\"$node\"}"
+	done
+	printf '{"kind":"EndpointSlice","metadata":{"namespace":"t","name":"%s","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":%s,"endpoints":[%s]}' \
+		"$name" "$svcname" "$ports" "$eps"
+}
+objects() { # objects FILE OBJECT...
+	local f=$1
+	shift
+	(IFS=,; echo "[$*]") >"$f"
+}
+WEBP='[{"name":"http","port":80,"nodePort":30080},{"name":"dns","protocol":"UDP","port":53,"nodePort":30053}]'
+WEBT='[{"name":"http","port":8080},{"name":"dns","protocol":"UDP","port":5353}]'
+AFF='"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":600}}'
+LB='{"kind":"Service","metadata":{"namespace":"t","name":"lb"},"spec":{"type":"LoadBalancer","clusterIP":"10.96.0.70","ports":[{"name":"http","port":80,"nodePort":30070}]},"status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.70"}]}}}'
+objects "$D/a.json" \
+	"$(svc web 10.96.0.10 "$WEBP" '"type":"NodePort","externalIPs":["198.51.100.50"]')" \
+	"$(slice web-1 web "$WEBT" 10.244.0.3 10.244.0.4:node-2)" \
+	"$(svc etp 10.96.0.52 '[{"name":"http","port":80,"nodePort":30052}]' '"type":"NodePort","externalTrafficPolicy":"Local"')" \
+	"$(slice etp-1 etp '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4:node-2)" \
+	"$(svc etpnone 10.96.0.53 '[{"name":"http","port":80,"nodePort":30054}]' '"type":"NodePort","externalTrafficPolicy":"Local"')" \
+	"$(slice etpnone-1 etpnone '[{"name":"http","port":8080}]' 10.244.0.4:node-2)" \
+	"$(svc empty 10.96.0.11 '[{"name":"http","port":80,"nodePort":30011}]' '"type":"NodePort"')" \
+	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80,"nodePort":30040}]' "\"type\":\"NodePort\",$AFF")" \
+	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)" \
+	"$LB" "$(slice lb-1 lb '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
+
+log "before the proxy: the node forwards nothing to services"
+assert_eq "NodePort from outside: nothing listens" "ECONNREFUSED" "$(outside tcp 192.0.2.1 30080 1)"
+
+log "tc programs on the node's interfaces (default: those holding node addresses, not lo)"
+out=$(proxy --node-name node-1 --objects "$D/a.json")
+assert_match "first sync programs" 'messages=[1-9]' "$out"
+ALL_LINKS="link_tc_egress_pxext_v1 link_tc_egress_pxs1_v1 link_tc_egress_pxs2_v1 link_tc_ingress_pxext_v1 link_tc_ingress_pxs1_v1 link_tc_ingress_pxs2_v1"
+assert_eq "tcx ingress and egress links on pxext, pxs1, pxs2" "$ALL_LINKS" "$(tc_links)"
+assert_eq "a pod's packet to an unallocated service IP: dropped at pxs1's ingress" "TIMEOUT" \
+	"$(from "$S1" tcp 10.96.0.99 80 1)"
+assert_eq "NodePort TCP from outside reaches both endpoints" "s1 s2" "$(names tcp 192.0.2.1 30080 40)"
+assert_eq "NodePort: masqueraded to the node's address toward the pod" "169.254.1.1" \
+	"$(peers tcp 192.0.2.1 30080 6)"
+assert_eq "NodePort UDP (connected socket: replies come from the NodePort)" "s1 s2" \
+	"$(names udp 192.0.2.1 30053 40)"
+assert_eq "externalIP from outside reaches both endpoints" "s1 s2" "$(names tcp 198.51.100.50 80 40)"
+assert_eq "externalIP: masqueraded" "169.254.1.1" "$(peers tcp 198.51.100.50 80 6)"
+assert_eq "LoadBalancer ingress IP from outside" "s1 s2" "$(names tcp 198.51.100.70 80 40)"
+assert_eq "its NodePort" "s1 s2" "$(names tcp 192.0.2.1 30070 40)"
+assert_eq "ClusterIP from outside (routed to the node)" "s1 s2" "$(names tcp 10.96.0.10 80 40)"
+assert_eq "externalTrafficPolicy Local: this node's endpoint only" "s1" "$(names tcp 192.0.2.1 30052 20)"
+assert_eq "externalTrafficPolicy Local: client address kept" "192.0.2.2" "$(peers tcp 192.0.2.1 30052 4)"
+assert_eq "externalTrafficPolicy Local, no endpoint here: dropped" "TIMEOUT" "$(outside tcp 192.0.2.1 30054 1)"
+assert_eq "no endpoints: dropped" "TIMEOUT" "$(outside tcp 192.0.2.1 30011 1)"
+assert_eq "unallocated service IP: dropped" "TIMEOUT" "$(outside tcp 10.96.0.99 80 1)"
+assert_eq "a port the ClusterIP does not have: dropped" "TIMEOUT" "$(outside tcp 10.96.0.10 81 1)"
+assert_eq "unused NodePort: passed to the node (nothing listens)" "ECONNREFUSED" "$(outside tcp 192.0.2.1 30081 1)"
+assert_eq "non-service traffic passes untouched (pod IP, client kept)" "s1:8080 192.0.2.2" \
+	"$(outside tcp 10.244.0.3 8080 1)"
+assert_match "ClientIP affinity from outside: one endpoint" '^s[12]$' "$(names tcp 192.0.2.1 30040 20)"
+ct=$(bpftool -j map dump pinned "$EBPF_PIN/k8c_ct4_v1" | jq 'length')
+assert_match "connection tracking entries made" '^[1-9][0-9]*$' "$ct"
+
+log "restart: links kept, programs replaced"
+ids=$(link_ids) p0=$(prog_ids)
+out=$(proxy --node-name node-1 --objects "$D/a.json")
+assert_match "restart: no map write" 'messages=0 ' "$out"
+assert_eq "restart: the same tcx links" "$ids" "$(link_ids)"
+p1=$(prog_ids)
+if [[ -n $p1 && $p1 != "$p0" ]]; then pass "the programs behind them are new ($p0-> $p1)"; else
+	fail "the programs were not replaced: before [$p0] after [$p1]"
+fi
+assert_eq "... ours" "k8c_tc_egress k8c_tc_ingress" \
+	"$(for id in $p1; do bpftool -j prog show id "$id" | jq -r .name; done | sort -u | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "still translated" "s1 s2" "$(names tcp 192.0.2.1 30080 40)"
+
+log "a long-lived connection survives a restart"
+sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$EBPF_V2$EBPF_HOME" \
+	ip netns exec "$OUT" "$PY" -c '
+import socket, sys, time, os
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect(("192.0.2.1", 30053))
+s.send(b"q"); a = s.recv(100).decode().split(":")[0]
+open(sys.argv[1] + ".1", "w").write(a)
+while not os.path.exists(sys.argv[2]): time.sleep(0.05)
+s.send(b"q"); b = s.recv(100).decode().split(":")[0]
+open(sys.argv[1] + ".2", "w").write(b)' "$D/flow" "$D/go" &
+FLOW=$!
+LIB_PIDS+=("$FLOW")
+for _ in $(seq 100); do [[ -s $D/flow.1 ]] && break; sleep 0.05; done
+proxy --node-name node-1 --objects "$D/a.json" >/dev/null
+touch "$D/go"
+wait "$FLOW" || true
+assert_match "a UDP flow keeps its endpoint across a restart" '^(s[12]) \1$' \
+	"$(cat "$D/flow.1" 2>/dev/null) $(cat "$D/flow.2" 2>/dev/null)"
+
+log "--tc-interfaces"
+out=$(proxy --node-name node-1 --tc-interfaces pxext --objects "$D/a.json")
+assert_eq "only the listed interface keeps programs" "link_tc_egress_pxext_v1 link_tc_ingress_pxext_v1" "$(tc_links)"
+assert_match "pxs1 has none: a pod's packet to an unallocated service IP is routed (unreachable)" \
+	'^E(NET|HOST)UNREACH$' "$(from "$S1" tcp 10.96.0.99 80 1)"
+assert_eq "externalTrafficPolicy Local still works (replies un-NATed at pxext's egress)" "s1" \
+	"$(names tcp 192.0.2.1 30052 10)"
+assert_fails "an unknown interface is refused" proxy --tc-interfaces nosuchif0 --objects "$D/a.json"
+proxy --node-name node-1 --objects "$D/a.json" >/dev/null
+assert_eq "default interfaces again" "$ALL_LINKS" "$(tc_links)"
+assert_eq "pxs1 drops again" "TIMEOUT" "$(from "$S1" tcp 10.96.0.99 80 1)"
+
+log "cleanup"
+assert_ok "--cleanup" proxy --cleanup
+assert_eq "no tc program left" "" "$(tc_links)"
+assert_fails "pins gone" ls "$EBPF_PIN"
+assert_eq "NodePort from outside: nothing there again" "ECONNREFUSED" "$(outside tcp 192.0.2.1 30080 1)"
