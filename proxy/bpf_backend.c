@@ -3,6 +3,9 @@
  * (connect4, sendmsg4, recvmsg4, getpeername4) rewrite a socket's destination from a service
  * frontend to a backend once, in the system call, so established flows cost nothing per packet.
  *
+ * The IPv6 hooks (connect6, sendmsg6, recvmsg6, getpeername6) balance IPv4 services reached
+ * through IPv4-mapped addresses of dual-stack sockets (::ffff:10.96.0.10).
+ *
  * This file loads the programs (bpftool skeletons), pins their maps (by versioned names) and
  * links under --bpf-pin-dir, attaches the links to --cgroup-path, and turns the model's changes
  * into map updates: it mirrors every map element it owns (key -> value, reference count) and
@@ -37,9 +40,13 @@
 #include "netns.h"
 #include "pmap.h"
 #include "sock_connect4.skel.h"
+#include "sock_connect6.skel.h"
 #include "sock_getpeername4.skel.h"
+#include "sock_getpeername6.skel.h"
 #include "sock_recvmsg4.skel.h"
+#include "sock_recvmsg6.skel.h"
 #include "sock_sendmsg4.skel.h"
+#include "sock_sendmsg6.skel.h"
 #include "tc_egress.skel.h"
 #include "tc_ingress.skel.h"
 
@@ -59,8 +66,19 @@ struct ment {
 	bool in_kernel, touched;
 };
 
-enum { H_CONNECT4, H_SENDMSG4, H_RECVMSG4, H_GETPEERNAME4, H_COUNT };
-static const char *const hook_names[H_COUNT] = {"connect4", "sendmsg4", "recvmsg4", "getpeername4"};
+enum {
+	H_CONNECT4,
+	H_SENDMSG4,
+	H_RECVMSG4,
+	H_GETPEERNAME4,
+	H_CONNECT6,
+	H_SENDMSG6,
+	H_RECVMSG6,
+	H_GETPEERNAME6,
+	H_COUNT
+};
+static const char *const hook_names[H_COUNT] = {"connect4", "sendmsg4", "recvmsg4", "getpeername4",
+						"connect6", "sendmsg6", "recvmsg6", "getpeername6"};
 static const char *const map_names[] = {K8C_LB4_MAP,  K8C_AFF4_MAP,    K8C_RNAT4_MAP,
 					K8C_CFG4_MAP, K8C_NODEIP4_MAP, K8C_CT4_MAP};
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
@@ -73,6 +91,10 @@ struct bpf_be {
 	struct k8c_sock_sendmsg4 *s_sendmsg4;
 	struct k8c_sock_recvmsg4 *s_recvmsg4;
 	struct k8c_sock_getpeername4 *s_getpeername4;
+	struct k8c_sock_connect6 *s_connect6;
+	struct k8c_sock_sendmsg6 *s_sendmsg6;
+	struct k8c_sock_recvmsg6 *s_recvmsg6;
+	struct k8c_sock_getpeername6 *s_getpeername6;
 	struct k8c_tc_ingress *s_tc_ingress;
 	struct k8c_tc_egress *s_tc_egress;
 	struct bpf_link *links[H_COUNT];
@@ -234,6 +256,7 @@ static int attach(struct bpf_be *be, int h, struct bpf_program *prog, int cgfd,
 		}
 		/* another cgroup (the flag changed) or a link that cannot be updated */
 		k8c_log_info("replacing pinned link", "path=%s", path);
+		bpf_link__detach(l);
 		bpf_link__unpin(l);
 		bpf_link__destroy(l);
 	}
@@ -249,6 +272,20 @@ static int attach(struct bpf_be *be, int h, struct bpf_program *prog, int cgfd,
 	}
 	be->links[h] = l;
 	return 0;
+}
+
+/* Detach the link pinned at path and remove the pin. The last reference going away would detach
+ * it too, but later (the kernel frees links in a work queue): a --cleanup that returns with a
+ * program still attached would leave a moment of half-translated flows. */
+static int unpin_link(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd >= 0) {
+		bpf_link_detach(fd); /* fails harmlessly for a link already detached */
+		close(fd);
+	}
+	return unlink(path);
 }
 
 static void tc_link_path(const struct bpf_be *be, bool egress, const char *ifname, char *buf,
@@ -283,7 +320,7 @@ static int attach_tc(struct bpf_be *be, bool egress, const char *ifname, struct 
 		/* the interface was re-created (its link detached) or the link cannot be updated */
 		k8c_log_info("replacing pinned link", "path=%s", path);
 		close(fd);
-		unlink(path);
+		unpin_link(path);
 	}
 	fd = bpf_link_create(bpf_program__fd(prog), (int)ifindex,
 			     egress ? K8C_BPF_TCX_EGRESS : K8C_BPF_TCX_INGRESS, NULL);
@@ -329,7 +366,7 @@ static int unpin_tc_links(struct bpf_be *be, bool keep, struct k8c_error *err)
 		if (listed)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", be->cfg.pin_dir, de->d_name);
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && rc == 0)
+		if (unpin_link(path) < 0 && errno != ENOENT && rc == 0)
 			rc = k8c_error_errno(err, 0, errno, "unpin %s", path);
 		else
 			k8c_log_info("tc link removed", "path=%s", path);
@@ -388,12 +425,20 @@ static int load(struct bpf_be *be, struct k8c_error *err)
 	OPEN_LOAD(s_sendmsg4, k8c_sock_sendmsg4, &opts);
 	OPEN_LOAD(s_recvmsg4, k8c_sock_recvmsg4, &opts);
 	OPEN_LOAD(s_getpeername4, k8c_sock_getpeername4, &opts);
+	OPEN_LOAD(s_connect6, k8c_sock_connect6, &opts);
+	OPEN_LOAD(s_sendmsg6, k8c_sock_sendmsg6, &opts);
+	OPEN_LOAD(s_recvmsg6, k8c_sock_recvmsg6, &opts);
+	OPEN_LOAD(s_getpeername6, k8c_sock_getpeername6, &opts);
 	OPEN_LOAD(s_tc_ingress, k8c_tc_ingress, &opts);
 	OPEN_LOAD(s_tc_egress, k8c_tc_egress, &opts);
 	if (attach(be, H_CONNECT4, be->s_connect4->progs.k8c_connect4, cgfd, err) < 0 ||
 	    attach(be, H_SENDMSG4, be->s_sendmsg4->progs.k8c_sendmsg4, cgfd, err) < 0 ||
 	    attach(be, H_RECVMSG4, be->s_recvmsg4->progs.k8c_recvmsg4, cgfd, err) < 0 ||
 	    attach(be, H_GETPEERNAME4, be->s_getpeername4->progs.k8c_getpeername4, cgfd, err) < 0 ||
+	    attach(be, H_CONNECT6, be->s_connect6->progs.k8c_connect6, cgfd, err) < 0 ||
+	    attach(be, H_SENDMSG6, be->s_sendmsg6->progs.k8c_sendmsg6, cgfd, err) < 0 ||
+	    attach(be, H_RECVMSG6, be->s_recvmsg6->progs.k8c_recvmsg6, cgfd, err) < 0 ||
+	    attach(be, H_GETPEERNAME6, be->s_getpeername6->progs.k8c_getpeername6, cgfd, err) < 0 ||
 	    attach_tc_all(be, err) < 0)
 		return -1;
 	be->lb_fd = bpf_map__fd(be->s_connect4->maps.k8c_lb4_v1);
@@ -724,10 +769,10 @@ static int bpf_cleanup(void *arg, struct k8c_error *err)
 	char path[PATH_MAX];
 	int rc = 0;
 
-	/* links first: unpinning the last reference detaches the programs */
+	/* links first: detached, then unpinned */
 	for (int h = 0; h < H_COUNT; h++) {
 		link_path(be, h, path, sizeof(path));
-		if (unlink(path) < 0 && errno != ENOENT)
+		if (unpin_link(path) < 0 && errno != ENOENT)
 			rc = k8c_error_errno(err, 0, errno, "unpin %s", path);
 	}
 	if (unpin_tc_links(be, false, err) < 0)
@@ -755,6 +800,10 @@ static void bpf_free(void *arg)
 	k8c_sock_sendmsg4__destroy(be->s_sendmsg4);
 	k8c_sock_recvmsg4__destroy(be->s_recvmsg4);
 	k8c_sock_getpeername4__destroy(be->s_getpeername4);
+	k8c_sock_connect6__destroy(be->s_connect6);
+	k8c_sock_sendmsg6__destroy(be->s_sendmsg6);
+	k8c_sock_recvmsg6__destroy(be->s_recvmsg6);
+	k8c_sock_getpeername6__destroy(be->s_getpeername6);
 	k8c_tc_ingress__destroy(be->s_tc_ingress);
 	k8c_tc_egress__destroy(be->s_tc_egress);
 	for (size_t i = 0; i < be->n_tc_link_fds; i++)

@@ -8,6 +8,7 @@
 
 #include <linux/bpf.h>
 #include <linux/in.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "../k8c_lb.h"
@@ -125,12 +126,13 @@ static __always_inline struct k8c_lb4_val *lb4_pick(struct k8c_lb4_key *key,
  * Translate ctx's destination when it is a frontend. Returns 1 (let the call go on, possibly
  * rewritten) or 0 (refuse it, errno as set). rnat: remember the service address for the socket.
  */
-static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
+static __always_inline int lb4_xlate_addr(struct bpf_sock_addr *ctx, __u32 *addr, __u32 *port,
+					  int rnat)
 {
 	struct k8c_lb4_key key = {};
 	struct k8c_lb4_val *svc, *be;
-	__u32 daddr = ctx->user_ip4, proto = ctx->protocol, zero = 0;
-	__u16 dport = (__u16)ctx->user_port;
+	__u32 daddr = *addr, proto = ctx->protocol, zero = 0;
+	__u16 dport = (__u16)*port;
 
 	if (!lb4_proto_ok(proto))
 		return 1;
@@ -166,23 +168,85 @@ static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
 
 		bpf_map_update_elem(&k8c_rnat4_v1, &rk, &rv, BPF_ANY);
 	}
-	ctx->user_ip4 = be->addr;
-	ctx->user_port = be->port;
+	*addr = be->addr;
+	*port = be->port;
 	return 1;
 }
 
 /* Replies (recvmsg) and getpeername: show the service address the socket asked for. */
-static __always_inline int lb4_rev(struct bpf_sock_addr *ctx)
+static __always_inline void lb4_rev_addr(struct bpf_sock_addr *ctx, __u32 *addr, __u32 *port)
 {
-	struct k8c_rnat4_key rk = {.cookie = bpf_get_socket_cookie(ctx),
-				   .addr = ctx->user_ip4,
-				   .port = (__u16)ctx->user_port};
+	struct k8c_rnat4_key rk = {
+		.cookie = bpf_get_socket_cookie(ctx), .addr = *addr, .port = (__u16)*port};
 	struct k8c_rnat4_val *rv = bpf_map_lookup_elem(&k8c_rnat4_v1, &rk);
 
 	if (rv) {
-		ctx->user_ip4 = rv->addr;
-		ctx->user_port = rv->port;
+		*addr = rv->addr;
+		*port = rv->port;
 	}
+}
+
+/* The IPv4 hooks. */
+static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
+{
+	__u32 addr = ctx->user_ip4, port = ctx->user_port;
+	int rc = lb4_xlate_addr(ctx, &addr, &port, rnat);
+
+	if (rc) {
+		ctx->user_ip4 = addr;
+		ctx->user_port = port;
+	}
+	return rc;
+}
+
+static __always_inline int lb4_rev(struct bpf_sock_addr *ctx)
+{
+	__u32 addr = ctx->user_ip4, port = ctx->user_port;
+
+	lb4_rev_addr(ctx, &addr, &port);
+	ctx->user_ip4 = addr;
+	ctx->user_port = port;
+	return 1;
+}
+
+/*
+ * The IPv6 hooks: IPv4 services reached through IPv4-mapped addresses (::ffff:a.b.c.d) of
+ * dual-stack sockets, as Java and Go programs use them. Other IPv6 addresses pass untouched.
+ */
+static __always_inline int lb6_mapped(struct bpf_sock_addr *ctx)
+{
+	return ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 &&
+	       ctx->user_ip6[2] == bpf_htonl(0xffff);
+}
+
+static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, int rnat)
+{
+	__u32 addr, port;
+	int rc;
+
+	if (!lb6_mapped(ctx))
+		return 1;
+	addr = ctx->user_ip6[3];
+	port = ctx->user_port;
+	rc = lb4_xlate_addr(ctx, &addr, &port, rnat);
+	if (rc) {
+		ctx->user_ip6[3] = addr;
+		ctx->user_port = port;
+	}
+	return rc;
+}
+
+static __always_inline int lb6_rev(struct bpf_sock_addr *ctx)
+{
+	__u32 addr, port;
+
+	if (!lb6_mapped(ctx))
+		return 1;
+	addr = ctx->user_ip6[3];
+	port = ctx->user_port;
+	lb4_rev_addr(ctx, &addr, &port);
+	ctx->user_ip6[3] = addr;
+	ctx->user_port = port;
 	return 1;
 }
 

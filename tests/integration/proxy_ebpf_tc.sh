@@ -221,6 +221,42 @@ proxy --node-name node-1 --objects "$D/a.json" >/dev/null
 assert_eq "default interfaces again" "$ALL_LINKS" "$(tc_links)"
 assert_eq "pxs1 drops again" "TIMEOUT" "$(from "$S1" tcp 10.96.0.99 80 1)"
 
+log "dual-stack sockets (AF_INET6) of the node's processes: IPv4 services at IPv4-mapped addresses"
+cat >"$D/client6.py" <<'PYEOF'
+import errno, socket, sys
+what, ip, port, count = sys.argv[1], "::ffff:" + sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for _ in range(count):
+    try:
+        if what == "tcp":
+            s = socket.socket(socket.AF_INET6); s.settimeout(1); s.connect((ip, port))
+            print(s.makefile().readline().strip().split(":")[0], "peer %s:%d" % s.getpeername()[:2])
+        elif what == "udp":  # connected
+            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(1)
+            s.connect((ip, port)); s.send(b"q")
+            print(s.recv(100).decode().split(":")[0], "peer %s:%d" % s.getpeername()[:2])
+        else:  # unconnected: sendto and recvfrom
+            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(1)
+            s.sendto(b"q", (ip, port)); data, peer = s.recvfrom(100)
+            print(data.decode().split(":")[0], "from %s:%d" % peer[:2])
+        s.close()
+    except socket.timeout:
+        print("TIMEOUT")
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, str(e.errno)))
+PYEOF
+# (this shell is in the test's cgroup: the socket hooks see these clients)
+c6() { ip netns exec "$NODE" "$PY" "$D/client6.py" "$@" | sort -u | tr '\n' ',' | sed 's/,$//'; }
+assert_eq "TCP to ::ffff:ClusterIP reaches both endpoints; getpeername shows the service" \
+	"s1 peer ::ffff:10.96.0.10:80,s2 peer ::ffff:10.96.0.10:80" "$(c6 tcp 10.96.0.10 80 40)"
+assert_eq "connected UDP: replies from the service address" \
+	"s1 peer ::ffff:10.96.0.10:53,s2 peer ::ffff:10.96.0.10:53" "$(c6 udp 10.96.0.10 53 40)"
+assert_eq "unconnected UDP: recvfrom shows the service address" \
+	"s1 from ::ffff:10.96.0.10:53,s2 from ::ffff:10.96.0.10:53" "$(c6 sendto 10.96.0.10 53 40)"
+assert_eq "NodePort at a mapped node address" "s1 peer ::ffff:192.0.2.1:30080,s2 peer ::ffff:192.0.2.1:30080" \
+	"$(c6 tcp 192.0.2.1 30080 40)"
+assert_eq "no endpoints: refused" "ECONNREFUSED" "$(c6 tcp 10.96.0.11 80 1)"
+assert_eq "unallocated service IP: dropped (EPERM)" "EPERM" "$(c6 tcp 10.96.0.99 80 1)"
+
 log "cleanup"
 assert_ok "--cleanup" proxy --cleanup
 assert_eq "no tc program left" "" "$(tc_links)"

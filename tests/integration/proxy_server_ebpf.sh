@@ -141,7 +141,7 @@ rc=0
 wait "$PROXY_PID" || rc=$?
 PROXY_PID=
 [[ $rc == 0 ]] || pfail "SIGTERM: exit status $rc"
-[[ $(bpftool cgroup show "$CG" | grep -c k8c_) == 4 ]] ||
+[[ $(bpftool cgroup show "$CG" | grep -c k8c_) == 8 ]] ||
 	fail "the programs must stay attached after a stop: $(bpftool cgroup show "$CG")"
 ls "$PIN/link_connect4_v1" >/dev/null || fail "the links must stay pinned after a stop"
 ok "stopped: programs, links and maps stay"
