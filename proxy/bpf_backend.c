@@ -47,6 +47,7 @@
 #include "sock_recvmsg6.skel.h"
 #include "sock_sendmsg4.skel.h"
 #include "sock_sendmsg6.skel.h"
+#include "iter_udp.skel.h"
 #include "tc_egress.skel.h"
 #include "tc_ingress.skel.h"
 
@@ -109,7 +110,15 @@ struct bpf_be {
 	struct ment **touched;
 	size_t n_touched, cap_touched;
 	struct proxy_sync_stats *st;
+	struct k8c_iter_udp *s_iter_udp; /* NULL: not loaded yet (or not on this kernel) */
+	struct bpf_link *iter_link;
+	bool iter_failed;
+	struct k8c_rnat4_val *gone; /* UDP backends replaced or deleted by this sync */
+	size_t n_gone, cap_gone;
 };
+
+static void gone_candidate(struct bpf_be *be, const struct k8c_lb4_key *k,
+			   const struct k8c_lb4_val *old);
 
 static void link_path(const struct bpf_be *be, int h, char *buf, size_t len)
 {
@@ -691,6 +700,7 @@ static int apply(struct bpf_be *be, struct k8c_error *err)
 				}
 				if (pass != (master ? 2 : 3))
 					continue;
+				gone_candidate(be, &e->key, &e->have);
 				if (bpf_map_delete_elem(be->lb_fd, &e->key) < 0 &&
 				    errno != ENOENT) {
 					rc = k8c_error_errno(err, 0, errno,
@@ -710,6 +720,8 @@ static int apply(struct bpf_be *be, struct k8c_error *err)
 			}
 			if (pass != (master ? 1 : 0))
 				continue;
+			if (e->in_kernel)
+				gone_candidate(be, &e->key, &e->have);
 			if (bpf_map_update_elem(be->lb_fd, &e->key, &e->want, BPF_ANY) < 0) {
 				rc = k8c_error_errno(err, 0, errno, "update " K8C_LB4_MAP);
 				break;
@@ -727,6 +739,134 @@ static int apply(struct bpf_be *be, struct k8c_error *err)
 			be->touched[i]->touched = false;
 	be->n_touched = 0;
 	return rc;
+}
+
+/* ---- UDP sockets connected to removed backends ---------------------------------------------- */
+
+static void gone_candidate(struct bpf_be *be, const struct k8c_lb4_key *k,
+			   const struct k8c_lb4_val *old)
+{
+	if (k->slot == 0 || k->proto != IPPROTO_UDP)
+		return;
+	if (be->n_gone == be->cap_gone) {
+		be->cap_gone = be->cap_gone ? 2 * be->cap_gone : 16;
+		be->gone = k8c_xrealloc(be->gone, be->cap_gone * sizeof(*be->gone));
+	}
+	be->gone[be->n_gone++] = (struct k8c_rnat4_val){.addr = old->addr, .port = old->port};
+}
+
+/* The network namespaces (one fd each, unique) of the processes under the cgroup directory. */
+static void cgroup_netns(const char *dir, int depth, int **fds, ino_t **inos, size_t *n)
+{
+	char path[PATH_MAX];
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	FILE *f;
+
+	if (!d || depth > 32)
+		return;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	if (f) {
+		long pid;
+
+		while (fscanf(f, "%ld", &pid) == 1) {
+			char ns[64];
+			struct stat st;
+			bool seen = false;
+			int fd;
+
+			snprintf(ns, sizeof(ns), "/proc/%ld/ns/net", pid);
+			if (stat(ns, &st) < 0)
+				continue;
+			for (size_t i = 0; i < *n && !seen; i++)
+				seen = (*inos)[i] == st.st_ino;
+			if (seen || (fd = open(ns, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			*fds = k8c_xrealloc(*fds, (*n + 1) * sizeof(**fds));
+			*inos = k8c_xrealloc(*inos, (*n + 1) * sizeof(**inos));
+			(*fds)[*n] = fd;
+			(*inos)[(*n)++] = st.st_ino;
+		}
+		fclose(f);
+	}
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		cgroup_netns(path, depth + 1, fds, inos, n);
+	}
+}
+
+/* Destroy the UDP sockets the balancer connected to backends this sync removed from every
+ * service (kube-proxy deletes their conntrack entries); counted as conntrack_deleted. */
+static void destroy_gone_udp(struct bpf_be *be)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = be->cfg.pin_dir);
+	int gfd, *fds = NULL;
+	ino_t *inos = NULL;
+	size_t n = 0, n_gone = 0;
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < be->n_gone; i++) {
+		bool used = false;
+
+		pmap_for_each(&be->mirror, it)
+		{
+			const struct ment *e = it->val;
+
+			if (e->refs && e->key.slot && e->key.proto == IPPROTO_UDP &&
+			    e->want.addr == be->gone[i].addr && e->want.port == be->gone[i].port) {
+				used = true;
+				break;
+			}
+		}
+		if (!used)
+			be->gone[n_gone++] = be->gone[i];
+	}
+	be->n_gone = 0;
+	if (n_gone == 0 || be->iter_failed)
+		return;
+	if (!be->s_iter_udp) {
+		be->s_iter_udp = k8c_iter_udp__open_opts(&opts);
+		if (!be->s_iter_udp || k8c_iter_udp__load(be->s_iter_udp) < 0 ||
+		    !(be->iter_link =
+			      bpf_program__attach_iter(be->s_iter_udp->progs.k8c_iter_udp, NULL))) {
+			k8c_log_warn("UDP sockets to removed backends are not destroyed",
+				     "cause=\"iter/udp with bpf_sock_destroy (kernel >= 6.5): %s\"",
+				     strerror(errno));
+			be->iter_failed = true;
+			return;
+		}
+	}
+	gfd = bpf_map__fd(be->s_iter_udp->maps.k8c_gone4);
+	for (size_t i = 0; i < n_gone && i < 4096; i++)
+		bpf_map_update_elem(gfd, &be->gone[i], &one, BPF_ANY);
+	be->s_iter_udp->bss->destroyed = 0;
+	cgroup_netns(be->cfg.cgroup_path, 0, &fds, &inos, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct k8c_error err = K8C_ERROR_INIT;
+		int saved = -1, it = -1;
+		char buf[64];
+
+		if (k8c_netns_enter(fds[i], &saved, &err) == 0) {
+			it = bpf_iter_create(bpf_link__fd(be->iter_link));
+			k8c_netns_restore(&saved);
+		}
+		while (it >= 0 && read(it, buf, sizeof(buf)) > 0)
+			;
+		if (it >= 0)
+			close(it);
+		close(fds[i]);
+	}
+	be->st->conntrack_deleted += be->s_iter_udp->bss->destroyed;
+	k8c_log_debug("UDP sockets to removed backends destroyed",
+		      "backends=%zu netns=%zu sockets=%llu", n_gone, n,
+		      (unsigned long long)be->s_iter_udp->bss->destroyed);
+	for (size_t i = 0; i < n_gone && i < 4096; i++)
+		bpf_map_delete_elem(gfd, &be->gone[i]);
+	free(fds);
+	free(inos);
 }
 
 static int bpf_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sync_stats *st,
@@ -757,6 +897,7 @@ static int bpf_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		return -1;
 	}
 	be->synced = true;
+	destroy_gone_udp(be);
 	be->st->transactions = be->st->messages ? 1 : 0;
 	be->st->elements = be->mirror.n;
 	proxy_model_clear_dirty(m);
@@ -806,6 +947,9 @@ static void bpf_free(void *arg)
 	k8c_sock_getpeername6__destroy(be->s_getpeername6);
 	k8c_tc_ingress__destroy(be->s_tc_ingress);
 	k8c_tc_egress__destroy(be->s_tc_egress);
+	bpf_link__destroy(be->iter_link);
+	k8c_iter_udp__destroy(be->s_iter_udp);
+	free(be->gone);
 	for (size_t i = 0; i < be->n_tc_link_fds; i++)
 		close(be->tc_link_fds[i]);
 	free(be->tc_link_fds);

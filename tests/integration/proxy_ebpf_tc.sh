@@ -257,6 +257,44 @@ assert_eq "NodePort at a mapped node address" "s1 peer ::ffff:192.0.2.1:30080,s2
 assert_eq "no endpoints: refused" "ECONNREFUSED" "$(c6 tcp 10.96.0.11 80 1)"
 assert_eq "unallocated service IP: dropped (EPERM)" "EPERM" "$(c6 tcp 10.96.0.99 80 1)"
 
+log "UDP sockets connected to a removed endpoint are destroyed (bpf_sock_destroy)"
+cat >"$D/udpflow.py" <<'PYEOF'
+import errno, os, socket, sys, time
+out, go = sys.argv[1], sys.argv[2]
+ips = {"s1": "10.244.0.3", "s2": "10.244.0.4"}
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.settimeout(2); a.connect(("10.96.0.60", 53))
+a.send(b"q"); name = a.recv(100).decode().split(":")[0]
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.settimeout(2); b.connect((ips[name], 5353))
+with open(out + ".tmp", "w") as f: f.write(name + "\n")
+os.rename(out + ".tmp", out)
+while not os.path.exists(go): time.sleep(0.05)
+res = []
+for s in (a, b):
+    e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    res.append(errno.errorcode.get(e, str(e)))
+for s in (a, b):
+    try: s.send(b"q"); res.append(s.recv(100).decode().split(":")[0])
+    except OSError as e: res.append(errno.errorcode.get(e.errno, str(e.errno)))
+with open(out, "a") as f: f.write(" ".join(res) + "\n")
+PYEOF
+U1='[{"name":"dns","protocol":"UDP","port":53}]' U2='[{"name":"dns","protocol":"UDP","port":5353}]'
+objects "$D/u1.json" "$(svc udp 10.96.0.60 "$U1")" "$(slice udp-1 udp "$U2" 10.244.0.3 10.244.0.4)"
+proxy --objects "$D/u1.json" >/dev/null
+ip netns exec "$NODE" "$PY" "$D/udpflow.py" "$D/uflow" "$D/ugo" &
+UFLOW=$!
+LIB_PIDS+=("$UFLOW")
+for _ in $(seq 100); do [[ -s $D/uflow ]] && break; sleep 0.05; done
+first=$(sed -n 1p "$D/uflow")
+assert_match "a connected UDP socket gets an endpoint" '^s[12]$' "$first"
+if [[ $first == s1 ]]; then other_ip=10.244.0.4; else other_ip=10.244.0.3; fi
+objects "$D/u2.json" "$(svc udp 10.96.0.60 "$U1")" "$(slice udp-1 udp "$U2" "$other_ip")"
+assert_match "endpoint removed: its socket destroyed (counted as a deleted UDP flow)" \
+	'conntrack_deleted=1 ' "$(proxy --objects "$D/u2.json")"
+touch "$D/ugo"
+wait "$UFLOW" || true
+assert_eq "the balanced socket failed with ECONNABORTED (and is disconnected); a socket connected to the pod IP itself is untouched" \
+	"ECONNABORTED 0 EDESTADDRREQ $first" "$(sed -n 2p "$D/uflow")"
+
 log "cleanup"
 assert_ok "--cleanup" proxy --cleanup
 assert_eq "no tc program left" "" "$(tc_links)"
