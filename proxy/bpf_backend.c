@@ -413,6 +413,45 @@ static int attach_tc_all(struct bpf_be *be, struct k8c_error *err)
 					       be->cfg.pin_dir);                                   \
 	} while (0)
 
+/* Close what load() opened (the pinned links stay: closing our descriptors detaches nothing), so
+ * a failed load can be retried at the next sync. */
+static void unload(struct bpf_be *be)
+{
+	for (int h = 0; h < H_COUNT; h++)
+		bpf_link__destroy(be->links[h]);
+	k8c_sock_connect4__destroy(be->s_connect4);
+	k8c_sock_sendmsg4__destroy(be->s_sendmsg4);
+	k8c_sock_recvmsg4__destroy(be->s_recvmsg4);
+	k8c_sock_getpeername4__destroy(be->s_getpeername4);
+	k8c_sock_connect6__destroy(be->s_connect6);
+	k8c_sock_sendmsg6__destroy(be->s_sendmsg6);
+	k8c_sock_recvmsg6__destroy(be->s_recvmsg6);
+	k8c_sock_getpeername6__destroy(be->s_getpeername6);
+	k8c_tc_ingress__destroy(be->s_tc_ingress);
+	k8c_tc_egress__destroy(be->s_tc_egress);
+	bpf_link__destroy(be->iter_link);
+	k8c_iter_udp__destroy(be->s_iter_udp);
+	for (size_t i = 0; i < be->n_tc_link_fds; i++)
+		close(be->tc_link_fds[i]);
+	free(be->tc_link_fds);
+	memset(be->links, 0, sizeof(be->links));
+	be->s_connect4 = NULL;
+	be->s_sendmsg4 = NULL;
+	be->s_recvmsg4 = NULL;
+	be->s_getpeername4 = NULL;
+	be->s_connect6 = NULL;
+	be->s_sendmsg6 = NULL;
+	be->s_recvmsg6 = NULL;
+	be->s_getpeername6 = NULL;
+	be->s_tc_ingress = NULL;
+	be->s_tc_egress = NULL;
+	be->iter_link = NULL;
+	be->s_iter_udp = NULL;
+	be->tc_link_fds = NULL;
+	be->n_tc_link_fds = 0;
+	be->lb_fd = be->cfg_fd = be->nodeip_fd = -1;
+}
+
 static int load(struct bpf_be *be, struct k8c_error *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = be->cfg.pin_dir);
@@ -422,6 +461,7 @@ static int load(struct bpf_be *be, struct k8c_error *err)
 	uint32_t zero = 0;
 
 	libbpf_set_print(libbpf_quiet);
+	unload(be); /* what a failed load left */
 	if (mkdir(be->cfg.pin_dir, 0700) < 0 && errno != EEXIST)
 		return k8c_error_errno(err, 0, errno, "--bpf-pin-dir %s", be->cfg.pin_dir);
 	if (statfs(be->cfg.pin_dir, &sf) < 0 || sf.f_type != BPF_FS_MAGIC_)
@@ -934,25 +974,8 @@ static void bpf_free(void *arg)
 
 	if (!be)
 		return;
-	/* the links stay pinned (attached): closing our descriptors detaches nothing */
-	for (int h = 0; h < H_COUNT; h++)
-		bpf_link__destroy(be->links[h]);
-	k8c_sock_connect4__destroy(be->s_connect4);
-	k8c_sock_sendmsg4__destroy(be->s_sendmsg4);
-	k8c_sock_recvmsg4__destroy(be->s_recvmsg4);
-	k8c_sock_getpeername4__destroy(be->s_getpeername4);
-	k8c_sock_connect6__destroy(be->s_connect6);
-	k8c_sock_sendmsg6__destroy(be->s_sendmsg6);
-	k8c_sock_recvmsg6__destroy(be->s_recvmsg6);
-	k8c_sock_getpeername6__destroy(be->s_getpeername6);
-	k8c_tc_ingress__destroy(be->s_tc_ingress);
-	k8c_tc_egress__destroy(be->s_tc_egress);
-	bpf_link__destroy(be->iter_link);
-	k8c_iter_udp__destroy(be->s_iter_udp);
+	unload(be);
 	free(be->gone);
-	for (size_t i = 0; i < be->n_tc_link_fds; i++)
-		close(be->tc_link_fds[i]);
-	free(be->tc_link_fds);
 	for (size_t i = 0; i < be->n_tc_ifs; i++)
 		free(be->tc_ifs[i]);
 	free(be->tc_ifs);

@@ -294,8 +294,13 @@ static __always_inline int nat4_ingress(struct __sk_buff *skb)
 			return nat4_new(skb, &p);
 		ct->last_ns = now;
 	}
-	if (!ct)
+	if (!ct) {
+		/* a TCP flow starts with a SYN: other packets of no tracked flow (most of what the
+		 * pods send through this hook) need no frontend lookup */
+		if (p.t.proto == IPPROTO_TCP && (p.tcp_flags & K8C_TCP_F_SYN_ACK) != K8C_TCP_F_SYN)
+			return TC_ACT_OK;
 		return nat4_new(skb, &p);
+	}
 	nw = *ct;
 	if (nat4_rewrite(skb, &p, &nw) < 0)
 		return TC_ACT_SHOT;

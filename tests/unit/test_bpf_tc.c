@@ -299,6 +299,10 @@ static void test_pass_through(void **state)
 	assert_memory_equal(o.b, p.b, p.len);
 	assert_int_equal(run_eg(&p, &o), TC_ACT_OK);
 	assert_memory_equal(o.b, p.b, p.len);
+	/* a TCP packet of no tracked flow that is no SYN: not balanced (passes) */
+	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40009, "192.0.2.1", 30080, 0x10, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_OK);
+	assert_memory_equal(o.b, p.b, p.len);
 	/* a node address but no NodePort there */
 	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40002, "192.0.2.1", 30081, 0x02, false);
 	assert_int_equal(run_in(&p, &o), TC_ACT_OK);
