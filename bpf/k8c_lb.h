@@ -21,7 +21,7 @@
 #define K8C_LB4_MAX   1048576
 #define K8C_AFF4_MAX  262144
 #define K8C_RNAT4_MAX 262144
-#define K8C_CT4_MAX   524288
+#define K8C_CT4_MAX   65536 /* 32,768 flows from outside (LRU: always preallocated) */
 
 /*
  * One map holds every frontend and its backends: slot 0 is the service entry (count, flags),
