@@ -125,37 +125,6 @@ static void link_path(const struct bpf_be *be, int h, char *buf, size_t len)
 	snprintf(buf, len, "%s/link_%s_" K8C_LB_VERSION, be->cfg.pin_dir, hook_names[h]);
 }
 
-static int read_node_ips(struct bpf_be *be, const struct proxy_bpf_config *cfg,
-			 struct k8c_error *err)
-{
-	struct ifaddrs *ifa = NULL;
-
-	if (cfg->n_nodeport_ips) {
-		for (size_t i = 0; i < cfg->n_nodeport_ips; i++) {
-			uint32_t a;
-
-			if (cfg->nodeport_ips[i].family != AF_INET)
-				continue;
-			memcpy(&a, cfg->nodeport_ips[i].addr, 4);
-			be->node_ips =
-				k8c_xrealloc(be->node_ips, (be->n_node_ips + 1) * sizeof(uint32_t));
-			be->node_ips[be->n_node_ips++] = a;
-		}
-		return 0;
-	}
-	if (getifaddrs(&ifa) < 0)
-		return k8c_error_errno(err, 0, errno, "getifaddrs");
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		be->node_ips = k8c_xrealloc(be->node_ips, (be->n_node_ips + 1) * sizeof(uint32_t));
-		be->node_ips[be->n_node_ips++] =
-			((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
-	}
-	freeifaddrs(ifa);
-	return 0;
-}
-
 static void add_tc_if(struct bpf_be *be, const char *name, size_t len)
 {
 	if (len == 0 || len >= IF_NAMESIZE)
@@ -168,33 +137,51 @@ static void add_tc_if(struct bpf_be *be, const char *name, size_t len)
 	memcpy(be->tc_ifs[be->n_tc_ifs++], name, len);
 }
 
-/* The tc interfaces: the list given, or the non-loopback interfaces holding node_ips. */
-static int read_tc_ifs(struct bpf_be *be, const char *list, struct k8c_error *err)
+static void add_node_ip(struct bpf_be *be, uint32_t a)
 {
+	be->node_ips = k8c_xrealloc(be->node_ips, (be->n_node_ips + 1) * sizeof(uint32_t));
+	be->node_ips[be->n_node_ips++] = a;
+}
+
+/* The node addresses of NodePorts (--nodeport-addresses, else every IPv4 address of the
+ * namespace) and the tc interfaces (--tc-interfaces, else the non-loopback interfaces holding a
+ * node address). */
+static int read_node(struct bpf_be *be, const struct proxy_bpf_config *cfg, struct k8c_error *err)
+{
+	const char *list = cfg->tc_interfaces;
 	struct ifaddrs *ifa = NULL;
 
-	if (list) {
-		for (const char *p = list; *p;) {
-			size_t n = strcspn(p, ",");
+	for (size_t i = 0; i < cfg->n_nodeport_ips; i++) {
+		uint32_t a;
 
-			if (n >= IF_NAMESIZE)
-				return k8c_error_set(err, 0, "--tc-interfaces: %.*s: name too long",
-						     (int)n, p);
-			add_tc_if(be, p, n);
-			p += n + (p[n] == ',');
-		}
-		return 0;
+		if (cfg->nodeport_ips[i].family != AF_INET)
+			continue;
+		memcpy(&a, cfg->nodeport_ips[i].addr, 4);
+		add_node_ip(be, a);
 	}
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n >= IF_NAMESIZE)
+			return k8c_error_set(err, 0, "--tc-interfaces: %.*s: name too long", (int)n,
+					     p);
+		add_tc_if(be, p, n);
+		p += n + (p[n] == ',');
+	}
+	if (cfg->n_nodeport_ips && list)
+		return 0;
 	if (getifaddrs(&ifa) < 0)
 		return k8c_error_errno(err, 0, errno, "getifaddrs");
 	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
 		uint32_t a;
 
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
-		    (i->ifa_flags & IFF_LOOPBACK))
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
 			continue;
 		a = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
-		for (size_t n = 0; n < be->n_node_ips; n++)
+		if (!cfg->n_nodeport_ips)
+			add_node_ip(be, a);
+		for (size_t n = 0; !list && !(i->ifa_flags & IFF_LOOPBACK) && n < be->n_node_ips;
+		     n++)
 			if (be->node_ips[n] == a)
 				add_tc_if(be, i->ifa_name, strlen(i->ifa_name));
 	}
@@ -218,7 +205,7 @@ void *proxy_bpf_new(const struct proxy_bpf_config *cfg, struct k8c_error *err)
 		proxy_bpf_ops.free(be);
 		return NULL;
 	}
-	if (read_node_ips(be, cfg, err) < 0 || read_tc_ifs(be, cfg->tc_interfaces, err) < 0) {
+	if (read_node(be, cfg, err) < 0) {
 		proxy_bpf_ops.free(be);
 		return NULL;
 	}

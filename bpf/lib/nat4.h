@@ -78,36 +78,23 @@ static __always_inline int nat4_parse(struct __sk_buff *skb, struct nat4_pkt *p)
 	return 1;
 }
 
-/* Rewrite one address (off: K8C_IP_SADDR or K8C_IP_DADDR) with the IP and L4 checksums. */
-static __always_inline int nat4_set_addr(struct __sk_buff *skb, const struct nat4_pkt *p, __u32 off,
-					 __u32 from, __u32 to)
+/* Rewrite one field of size 4 (an address at off in the packet, in the pseudo header too) or 2
+ * (a port at off in the L4 header), with the IP (addresses) and L4 checksums. */
+static __always_inline int nat4_set(struct __sk_buff *skb, const struct nat4_pkt *p, __u32 off,
+				    __u32 from, __u32 to, __u32 size)
 {
 	__u32 csum = p->l4off + (p->t.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
 							   : offsetof(struct udphdr, check));
-	__u64 l4f = BPF_F_PSEUDO_HDR | sizeof(to) |
+	__u64 l4f = size | (size == 4 ? BPF_F_PSEUDO_HDR : 0) |
 		    (p->t.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
+	__u16 to16 = (__u16)to;
 
 	if (from == to)
 		return 0;
 	if (bpf_l4_csum_replace(skb, csum, from, to, l4f) < 0 ||
-	    bpf_l3_csum_replace(skb, K8C_IP_CSUM, from, to, sizeof(to)) < 0 ||
-	    bpf_skb_store_bytes(skb, off, &to, sizeof(to), 0) < 0)
-		return -1;
-	return 0;
-}
-
-/* Rewrite one port (off: 0 source, 2 destination, from the L4 header) with the L4 checksum. */
-static __always_inline int nat4_set_port(struct __sk_buff *skb, const struct nat4_pkt *p, __u32 off,
-					 __u16 from, __u16 to)
-{
-	__u32 csum = p->l4off + (p->t.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
-							   : offsetof(struct udphdr, check));
-	__u64 l4f = sizeof(to) | (p->t.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
-
-	if (from == to)
-		return 0;
-	if (bpf_l4_csum_replace(skb, csum, from, to, l4f) < 0 ||
-	    bpf_skb_store_bytes(skb, p->l4off + off, &to, sizeof(to), 0) < 0)
+	    (size == 4 && bpf_l3_csum_replace(skb, K8C_IP_CSUM, from, to, 4) < 0) ||
+	    (size == 4 && bpf_skb_store_bytes(skb, off, &to, 4, 0) < 0) ||
+	    (size == 2 && bpf_skb_store_bytes(skb, p->l4off + off, &to16, 2, 0) < 0))
 		return -1;
 	return 0;
 }
@@ -116,10 +103,10 @@ static __always_inline int nat4_set_port(struct __sk_buff *skb, const struct nat
 static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct nat4_pkt *p,
 					const struct k8c_ct4_val *nw)
 {
-	if (nat4_set_addr(skb, p, K8C_IP_SADDR, p->t.saddr, nw->saddr) < 0 ||
-	    nat4_set_addr(skb, p, K8C_IP_DADDR, p->t.daddr, nw->daddr) < 0 ||
-	    nat4_set_port(skb, p, 0, p->t.sport, nw->sport) < 0 ||
-	    nat4_set_port(skb, p, 2, p->t.dport, nw->dport) < 0)
+	if (nat4_set(skb, p, K8C_IP_SADDR, p->t.saddr, nw->saddr, 4) < 0 ||
+	    nat4_set(skb, p, K8C_IP_DADDR, p->t.daddr, nw->daddr, 4) < 0 ||
+	    nat4_set(skb, p, 0, p->t.sport, nw->sport, 2) < 0 ||
+	    nat4_set(skb, p, 2, p->t.dport, nw->dport, 2) < 0)
 		return -1;
 	return 0;
 }

@@ -18,6 +18,10 @@ EBPF_ARGS=(--cgroup-path "$EBPF_CG" --bpf-pin-dir "$EBPF_PIN")
 # the cgroup hooks k8c-proxy attaches (a link pinned as link_<hook>_v1 each)
 EBPF_HOOKS="connect4 sendmsg4 recvmsg4 getpeername4 connect6 sendmsg6 recvmsg6 getpeername6"
 
+# ebpf_uncaged CMD...: run CMD in this shell's original cgroup, where no program of the test's
+# sees its sockets (a client outside the node)
+ebpf_uncaged() { sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$EBPF_V2$EBPF_HOME" "$@"; }
+
 ebpf_cleanup() {
 	local rc=$? p
 	set +e

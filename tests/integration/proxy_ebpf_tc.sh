@@ -18,23 +18,14 @@ need_tools ip bpftool jq
 PROXY=$OURS_DIR/k8c-proxy
 [[ -x $PROXY ]] || skip "$PROXY not built yet"
 . "$(dirname "$0")/proxy_ebpf_lib.sh"
+. "$(dirname "$0")/proxy_test_lib.sh"
 
 NODE=k8c-pxt-node-$TAG OUT=k8c-pxt-out-$TAG S1=k8c-pxt-s1-$TAG S2=k8c-pxt-s2-$TAG
 D=$(tmpdir_new)
 netns_new "$NODE"
 netns_new "$OUT"
-for p in "$S1:10.244.0.3:s1" "$S2:10.244.0.4:s2"; do
-	IFS=: read -r ns ip short <<<"$p"
-	netns_new "$ns"
-	ip link add "px$short" netns "$NODE" type veth peer name eth0 netns "$ns"
-	ip -n "$NODE" addr add 169.254.1.1/32 dev "px$short"
-	ip -n "$NODE" link set "px$short" up
-	ip -n "$NODE" route add "$ip/32" dev "px$short"
-	ip -n "$ns" addr add "$ip/32" dev eth0
-	ip -n "$ns" link set eth0 up
-	ip -n "$ns" route add 169.254.1.1 dev eth0
-	ip -n "$ns" route add default via 169.254.1.1 dev eth0
-done
+proxy_pod "$NODE" "$S1" 10.244.0.3 pxs1
+proxy_pod "$NODE" "$S2" 10.244.0.4 pxs2
 ip link add pxext netns "$NODE" type veth peer name eth0 netns "$OUT"
 ip -n "$NODE" addr add 192.0.2.1/24 dev pxext
 ip -n "$NODE" link set pxext up
@@ -44,60 +35,13 @@ ip -n "$OUT" route add default via 192.0.2.1 dev eth0
 for ns in "$NODE" "$OUT" "$S1" "$S2"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
 ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1
 
-cat >"$D/server.py" <<'PYEOF'
-import socket, sys, threading
-name = sys.argv[1]
-def tcp(port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(64)
-    while True:
-        c, peer = s.accept()
-        c.sendall(("%s:%d %s\n" % (name, port, peer[0])).encode()); c.close()
-def udp(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
-    while True:
-        data, peer = s.recvfrom(100)
-        s.sendto(("%s:%d %s\n" % (name, port, peer[0])).encode(), peer)
-ts = [threading.Thread(target=tcp, args=(8080,), daemon=True),
-      threading.Thread(target=udp, args=(5353,), daemon=True)]
-for t in ts: t.start()
-open(sys.argv[2], "w").close()
-ts[0].join()
-PYEOF
-# client.py tcp|udp IP PORT COUNT: one connection (or connected UDP socket: a reply from another
-# address than IP:PORT is not received) per try; the answer, ECONNREFUSED, or TIMEOUT.
-cat >"$D/client.py" <<'PYEOF'
-import errno, socket, sys
-proto, ip, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-for _ in range(count):
-    try:
-        if proto == "tcp":
-            s = socket.create_connection((ip, port), timeout=1)
-            print(s.makefile().readline().strip())
-        else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
-            s.connect((ip, port)); s.send(b"q")
-            print(s.recv(100).decode().strip())
-        s.close()
-    except socket.timeout:
-        print("TIMEOUT")
-    except OSError as e:
-        print(errno.errorcode.get(e.errno, str(e.errno)))
-PYEOF
-for s in "$S1:s1" "$S2:s2"; do
-	bg_in "${s%%:*}" "$PY" "$D/server.py" "${s##*:}" "$D/${s##*:}.ready"
-done
-for s in s1 s2; do
-	for _ in $(seq 100); do [[ -e $D/$s.ready ]] && break; sleep 0.05; done
-	[[ -e $D/$s.ready ]] || { fail "server $s did not start"; exit 1; }
-done
+proxy_client_py "$D/client.py"
+export TIMEOUT=1 # (a drop is a timeout)
+proxy_servers "$D" "$S1:s1" "$S2:s2"
 
 # from NETNS ARGS...: client.py in NETNS, from this shell's original cgroup (not the test's: no
 # socket hook sees it); outside ARGS...: from the outside namespace
-from() {
-	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$EBPF_V2$EBPF_HOME" \
-		ip netns exec "$1" "$PY" "$D/client.py" "${@:2}"
-}
+from() { ebpf_uncaged ip netns exec "$1" "$PY" "$D/client.py" "${@:2}"; }
 outside() { from "$OUT" "$@"; }
 names() { outside "$@" | sed 's/:.*//' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 peers() { outside "$@" | cut -d' ' -f2 | sort -u | tr '\n' ' ' | sed 's/ $//'; }
@@ -108,26 +52,6 @@ tc_links() { (cd "$EBPF_PIN" 2>/dev/null && ls -d link_tc_* 2>/dev/null | tr '\n
 prog_ids() { for f in "$EBPF_PIN"/link_tc_*; do bpftool -j link show pinned "$f" | jq -r .prog_id; done | sort -u | tr '\n' ' '; }
 link_ids() { for f in "$EBPF_PIN"/link_tc_*; do bpftool -j link show pinned "$f" | jq -r .id; done | sort | tr '\n' ' '; }
 
-svc() { # svc NAME IP PORTS_JSON [EXTRA_SPEC_JSON]
-	printf '{"kind":"Service","metadata":{"namespace":"t","name":"%s"},"spec":{"clusterIP":"%s","ports":%s%s}}' \
-		"$1" "$2" "$3" "${4:+,$4}"
-}
-slice() { # slice NAME SERVICE PORTS_JSON IP[:NODE]...
-	local name=$1 svcname=$2 ports=$3 eps="" e node
-	shift 3
-	for e in "$@"; do
-		node=${e#*:}
-		[[ $node == "$e" ]] && node=node-1
-		eps+="${eps:+,}{\"addresses\":[\"${e%%:*}\"],\"conditions\":{\"ready\":true},\"nodeName\":\"$node\"}"
-	done
-	printf '{"kind":"EndpointSlice","metadata":{"namespace":"t","name":"%s","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":%s,"endpoints":[%s]}' \
-		"$name" "$svcname" "$ports" "$eps"
-}
-objects() { # objects FILE OBJECT...
-	local f=$1
-	shift
-	(IFS=,; echo "[$*]") >"$f"
-}
 WEBP='[{"name":"http","port":80,"nodePort":30080},{"name":"dns","protocol":"UDP","port":53,"nodePort":30053}]'
 WEBT='[{"name":"http","port":8080},{"name":"dns","protocol":"UDP","port":5353}]'
 AFF='"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":600}}'
@@ -136,7 +60,7 @@ objects "$D/a.json" \
 	"$(svc web 10.96.0.10 "$WEBP" '"type":"NodePort","externalIPs":["198.51.100.50"]')" \
 	"$(slice web-1 web "$WEBT" 10.244.0.3 10.244.0.4:node-2)" \
 	"$(svc etp 10.96.0.52 '[{"name":"http","port":80,"nodePort":30052}]' '"type":"NodePort","externalTrafficPolicy":"Local"')" \
-	"$(slice etp-1 etp '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4:node-2)" \
+	"$(slice etp-1 etp '[{"name":"http","port":8080}]' 10.244.0.3:node-1 10.244.0.4:node-2)" \
 	"$(svc etpnone 10.96.0.53 '[{"name":"http","port":80,"nodePort":30054}]' '"type":"NodePort","externalTrafficPolicy":"Local"')" \
 	"$(slice etpnone-1 etpnone '[{"name":"http","port":8080}]' 10.244.0.4:node-2)" \
 	"$(svc empty 10.96.0.11 '[{"name":"http","port":80,"nodePort":30011}]' '"type":"NodePort"')" \
@@ -191,8 +115,7 @@ assert_eq "... ours" "k8c_tc_egress k8c_tc_ingress" \
 assert_eq "still translated" "s1 s2" "$(names tcp 192.0.2.1 30080 40)"
 
 log "a long-lived connection survives a restart"
-sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$EBPF_V2$EBPF_HOME" \
-	ip netns exec "$OUT" "$PY" -c '
+ebpf_uncaged ip netns exec "$OUT" "$PY" -c '
 import socket, sys, time, os
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect(("192.0.2.1", 30053))
 s.send(b"q"); a = s.recv(100).decode().split(":")[0]
@@ -222,36 +145,18 @@ assert_eq "default interfaces again" "$ALL_LINKS" "$(tc_links)"
 assert_eq "pxs1 drops again" "TIMEOUT" "$(from "$S1" tcp 10.96.0.99 80 1)"
 
 log "dual-stack sockets (AF_INET6) of the node's processes: IPv4 services at IPv4-mapped addresses"
-cat >"$D/client6.py" <<'PYEOF'
-import errno, socket, sys
-what, ip, port, count = sys.argv[1], "::ffff:" + sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-for _ in range(count):
-    try:
-        if what == "tcp":
-            s = socket.socket(socket.AF_INET6); s.settimeout(1); s.connect((ip, port))
-            print(s.makefile().readline().strip().split(":")[0], "peer %s:%d" % s.getpeername()[:2])
-        elif what == "udp":  # connected
-            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(1)
-            s.connect((ip, port)); s.send(b"q")
-            print(s.recv(100).decode().split(":")[0], "peer %s:%d" % s.getpeername()[:2])
-        else:  # unconnected: sendto and recvfrom
-            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(1)
-            s.sendto(b"q", (ip, port)); data, peer = s.recvfrom(100)
-            print(data.decode().split(":")[0], "from %s:%d" % peer[:2])
-        s.close()
-    except socket.timeout:
-        print("TIMEOUT")
-    except OSError as e:
-        print(errno.errorcode.get(e.errno, str(e.errno)))
-PYEOF
 # (this shell is in the test's cgroup: the socket hooks see these clients)
-c6() { ip netns exec "$NODE" "$PY" "$D/client6.py" "$@" | sort -u | tr '\n' ',' | sed 's/,$//'; }
+# c6 tcp|udp|sendto IPV4 PORT N: the distinct "name peer ADDR:PORT" of N tries at ::ffff:IPV4
+c6() {
+	PEER=1 ip netns exec "$NODE" "$PY" "$D/client.py" "$1" "::ffff:$2" "$3" "$4" |
+		sed -E 's/^(s[12]):[0-9]+ [^ ]+ /\1 /' | sort -u | tr '\n' ',' | sed 's/,$//'
+}
 assert_eq "TCP to ::ffff:ClusterIP reaches both endpoints; getpeername shows the service" \
 	"s1 peer ::ffff:10.96.0.10:80,s2 peer ::ffff:10.96.0.10:80" "$(c6 tcp 10.96.0.10 80 40)"
 assert_eq "connected UDP: replies from the service address" \
 	"s1 peer ::ffff:10.96.0.10:53,s2 peer ::ffff:10.96.0.10:53" "$(c6 udp 10.96.0.10 53 40)"
 assert_eq "unconnected UDP: recvfrom shows the service address" \
-	"s1 from ::ffff:10.96.0.10:53,s2 from ::ffff:10.96.0.10:53" "$(c6 sendto 10.96.0.10 53 40)"
+	"s1 peer ::ffff:10.96.0.10:53,s2 peer ::ffff:10.96.0.10:53" "$(c6 sendto 10.96.0.10 53 40)"
 assert_eq "NodePort at a mapped node address" "s1 peer ::ffff:192.0.2.1:30080,s2 peer ::ffff:192.0.2.1:30080" \
 	"$(c6 tcp 192.0.2.1 30080 40)"
 assert_eq "no endpoints: refused" "ECONNREFUSED" "$(c6 tcp 10.96.0.11 80 1)"
