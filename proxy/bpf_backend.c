@@ -977,9 +977,27 @@ static void bpf_free(void *arg)
 	free(be);
 }
 
+/* --nodeport-addresses followed while running: k8c_nodeip4_v1 becomes ips at the next sync (the
+ * tc interfaces chosen at start stay). */
+static void bpf_set_nodeport_ips(void *arg, const struct k8c_ipnet *ips, size_t n)
+{
+	struct bpf_be *be = arg;
+
+	be->n_node_ips = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a;
+
+		if (ips[i].family != AF_INET)
+			continue;
+		memcpy(&a, ips[i].addr, 4);
+		add_node_ip(be, a);
+	}
+}
+
 const struct proxy_backend_ops proxy_bpf_ops = {
 	.name = "ebpf",
 	.sync = bpf_sync,
 	.cleanup = bpf_cleanup,
+	.set_nodeport_ips = bpf_set_nodeport_ips,
 	.free = bpf_free,
 };

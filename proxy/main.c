@@ -41,7 +41,7 @@ static void usage(FILE *f)
 	      "  --nodeport-addresses LIST  NodePorts only on the node's addresses inside these\n"
 	      "                             IPv4 CIDRs and, for \"primary\", its Node's\n"
 	      "                             InternalIPs (comma-separated; default: every local\n"
-	      "                             address); followed while running (nftables)\n"
+	      "                             address); followed while running\n"
 	      "  --metrics-bind-address HOST:PORT  /healthz and /metrics (default\n"
 	      "                             127.0.0.1:10249; \"\" for none)\n"
 	      "  --min-sync-period MS       at most one sync per MS (default 1000); a change\n"
