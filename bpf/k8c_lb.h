@@ -100,14 +100,15 @@ struct k8c_ct4_key {
 	__u8 pad[3];
 };
 
-#define K8C_CT_F_REPLY 0x1 /* a reply entry */
-#define K8C_CT_F_SNAT  0x2 /* the flow is masqueraded */
+#define K8C_CT_F_REPLY	 0x1 /* a reply entry */
+#define K8C_CT_F_SNAT	 0x2 /* the flow is masqueraded */
+#define K8C_CT_F_CLOSING 0x4 /* a TCP FIN or RST went by (either direction) */
 
 struct k8c_ct4_val {
 	__u32 saddr, daddr;
 	__u16 sport, dport;
 	__u32 flags;
-	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet (forward entries) */
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet */
 };
 
 /* SNAT source ports of the tc programs (outside Linux's default ephemeral range 32768-60999, so

@@ -26,8 +26,14 @@
 #define K8C_IP_DADDR	  (ETH_HLEN + offsetof(struct iphdr, daddr))
 #define K8C_TCP_F_SYN_ACK bpf_htons(0x0012) /* in the 16-bit word at offset 12 of a TCP header */
 #define K8C_TCP_F_SYN	  bpf_htons(0x0002)
-#define K8C_FLOW_REUSE_NS (10 * NSEC_PER_SEC) /* a SYN of a flow this idle starts a new one */
-#define K8C_SNAT_TRIES	  16
+#define K8C_TCP_F_FIN_RST bpf_htons(0x0005)
+/* A SYN on the 4-tuple of a flow idle this long (or closing) starts a new flow; the SNAT port of
+ * a flow closed this long ago, or idle this long, is free again. */
+#define K8C_FLOW_REUSE_NS  (10 * NSEC_PER_SEC)
+#define K8C_CLOSED_FREE_NS (1 * NSEC_PER_SEC)
+#define K8C_UDP_FREE_NS	   (30 * NSEC_PER_SEC)
+#define K8C_TCP_FREE_NS	   (600 * NSEC_PER_SEC)
+#define K8C_SNAT_TRIES	   16
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -43,7 +49,6 @@ struct nat4_pkt {
 	__u32 l4off;
 	__u16 tcp_flags; /* the TCP header's word at offset 12 (network order) */
 	__u8 ttl, tos;
-	__u16 tot_len;
 };
 
 /* 1: an unfragmented IPv4 TCP or UDP packet, parsed into p; 0: anything else. */
@@ -74,7 +79,6 @@ static __always_inline int nat4_parse(struct __sk_buff *skb, struct nat4_pkt *p)
 	p->t.proto = ip.protocol;
 	p->ttl = ip.ttl;
 	p->tos = ip.tos;
-	p->tot_len = bpf_ntohs(ip.tot_len);
 	return 1;
 }
 
@@ -130,7 +134,7 @@ static __always_inline int nat4_forward(struct __sk_buff *skb, const struct nat4
 	fib.l4_protocol = p->t.proto;
 	fib.sport = nw->sport;
 	fib.dport = nw->dport;
-	fib.tot_len = p->tot_len;
+	fib.tot_len = 0; /* 0: the MTU check that knows GSO packets (is_skb_forwardable) */
 	fib.ipv4_src = nw->saddr;
 	fib.ipv4_dst = nw->daddr;
 	fib.ifindex = skb->ingress_ifindex;
@@ -150,6 +154,17 @@ static __always_inline int nat4_forward(struct __sk_buff *skb, const struct nat4
 	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 }
 
+/* 1: the flow of CT entry e is over (closed a while ago, or idle long): its SNAT port is free. */
+static __always_inline int nat4_stale(const struct k8c_ct4_val *e, __u8 proto, __u64 now)
+{
+	if (!e)
+		return 1;
+	if (proto == IPPROTO_UDP)
+		return now - e->last_ns > K8C_UDP_FREE_NS;
+	return now - e->last_ns >
+	       ((e->flags & K8C_CT_F_CLOSING) ? K8C_CLOSED_FREE_NS : K8C_TCP_FREE_NS);
+}
+
 /*
  * The source address and port a masqueraded flow to backend be:bport gets: the address the FIB
  * would send from toward it (Kubernetes' MASQUERADE), or fallback; a port of the SNAT range
@@ -166,7 +181,6 @@ static __always_inline int nat4_snat(struct __sk_buff *skb, const struct nat4_pk
 	fib.family = K8C_AF_INET;
 	fib.tos = p->tos;
 	fib.l4_protocol = p->t.proto;
-	fib.tot_len = p->tot_len;
 	fib.ipv4_dst = be;
 	fib.ifindex = skb->ingress_ifindex;
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SRC | BPF_FIB_LOOKUP_SKIP_NEIGH);
@@ -178,11 +192,15 @@ static __always_inline int nat4_snat(struct __sk_buff *skb, const struct nat4_pk
 	for (int i = 0; i < K8C_SNAT_TRIES; i++) {
 		__u16 port = K8C_SNAT_PORT_MIN + (__u16)(bpf_get_prandom_u32() % K8C_SNAT_PORT_N);
 
-		/* the client's port first, when it is in the range */
-		if (i == 0 && bpf_ntohs(p->t.sport) >= K8C_SNAT_PORT_MIN)
+		/* the client's own port first, as the kernel's NAT keeps it when it can: the
+		 * backend then sees one 4-tuple per client flow (TCP timestamps stay monotonic
+		 * on it; a reused one of another client flow can fail PAWS in TIME_WAIT) */
+		if (i == 0)
 			port = bpf_ntohs(p->t.sport);
 		rk.dport = bpf_htons(port);
-		if (bpf_map_update_elem(&k8c_ct4_v1, &rk, rv, BPF_NOEXIST) == 0) {
+		if (bpf_map_update_elem(&k8c_ct4_v1, &rk, rv, BPF_NOEXIST) == 0 ||
+		    (nat4_stale(bpf_map_lookup_elem(&k8c_ct4_v1, &rk), p->t.proto, rv->last_ns) &&
+		     bpf_map_update_elem(&k8c_ct4_v1, &rk, rv, BPF_ANY) == 0)) {
 			fw->saddr = rk.daddr;
 			fw->sport = rk.dport;
 			return 1;
@@ -235,6 +253,7 @@ static __always_inline int nat4_new(struct __sk_buff *skb, struct nat4_pkt *p)
 	rv.daddr = p->t.saddr;
 	rv.dport = p->t.sport;
 	rv.flags = K8C_CT_F_REPLY;
+	rv.last_ns = fw.last_ns = bpf_ktime_get_ns();
 	snat = 0;
 	if (!(svc->flags & K8C_LB_F_LOCAL)) {
 		rv.flags |= K8C_CT_F_SNAT;
@@ -255,7 +274,6 @@ static __always_inline int nat4_new(struct __sk_buff *skb, struct nat4_pkt *p)
 		if (bpf_map_update_elem(&k8c_ct4_v1, &rk, &rv, BPF_ANY) < 0)
 			return TC_ACT_SHOT;
 	}
-	fw.last_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&k8c_ct4_v1, &p->t, &fw, BPF_ANY) < 0)
 		return TC_ACT_SHOT;
 	if (nat4_rewrite(skb, p, &fw) < 0)
@@ -263,24 +281,40 @@ static __always_inline int nat4_new(struct __sk_buff *skb, struct nat4_pkt *p)
 	return nat4_forward(skb, p, &fw);
 }
 
+/*
+ * A packet of a tracked flow (ct: its entry): its entry's last use, and a TCP FIN or RST marks
+ * both entries of the flow closing (the other one is keyed by ct's tuple reversed).
+ */
+static __always_inline void nat4_track(const struct nat4_pkt *p, struct k8c_ct4_val *ct, __u64 now)
+{
+	ct->last_ns = now;
+	if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & K8C_TCP_F_FIN_RST) &&
+	    !(ct->flags & K8C_CT_F_CLOSING)) {
+		struct k8c_ct4_key ok = {.saddr = ct->daddr,
+					 .daddr = ct->saddr,
+					 .sport = ct->dport,
+					 .dport = ct->sport,
+					 .proto = p->t.proto};
+		struct k8c_ct4_val *other = bpf_map_lookup_elem(&k8c_ct4_v1, &ok);
+
+		ct->flags |= K8C_CT_F_CLOSING;
+		if (other) {
+			other->flags |= K8C_CT_F_CLOSING;
+			other->last_ns = now;
+		}
+	}
+}
+
 /* Ingress on a node interface: translate flows from outside and the replies of translated ones. */
 static __always_inline int nat4_ingress(struct __sk_buff *skb)
 {
 	struct nat4_pkt p = {};
 	struct k8c_ct4_val *ct, nw;
+	__u64 now;
 
 	if (!nat4_parse(skb, &p))
 		return TC_ACT_OK;
 	ct = bpf_map_lookup_elem(&k8c_ct4_v1, &p.t);
-	if (ct && !(ct->flags & K8C_CT_F_REPLY)) {
-		__u64 now = bpf_ktime_get_ns();
-
-		/* a new connection on the 4-tuple of an old one: balanced anew */
-		if ((p.tcp_flags & K8C_TCP_F_SYN_ACK) == K8C_TCP_F_SYN &&
-		    now - ct->last_ns > K8C_FLOW_REUSE_NS)
-			return nat4_new(skb, &p);
-		ct->last_ns = now;
-	}
 	if (!ct) {
 		/* a TCP flow starts with a SYN: other packets of no tracked flow (most of what the
 		 * pods send through this hook) need no frontend lookup */
@@ -288,6 +322,12 @@ static __always_inline int nat4_ingress(struct __sk_buff *skb)
 			return TC_ACT_OK;
 		return nat4_new(skb, &p);
 	}
+	now = bpf_ktime_get_ns();
+	/* a new connection on the 4-tuple of an old one (closing, or idle): balanced anew */
+	if (!(ct->flags & K8C_CT_F_REPLY) && (p.tcp_flags & K8C_TCP_F_SYN_ACK) == K8C_TCP_F_SYN &&
+	    ((ct->flags & K8C_CT_F_CLOSING) || now - ct->last_ns > K8C_FLOW_REUSE_NS))
+		return nat4_new(skb, &p);
+	nat4_track(&p, ct, now);
 	nw = *ct;
 	if (nat4_rewrite(skb, &p, &nw) < 0)
 		return TC_ACT_SHOT;
@@ -306,6 +346,7 @@ static __always_inline int nat4_egress(struct __sk_buff *skb)
 	ct = bpf_map_lookup_elem(&k8c_ct4_v1, &p.t);
 	if (!ct || !(ct->flags & K8C_CT_F_REPLY))
 		return TC_ACT_OK;
+	nat4_track(&p, ct, bpf_ktime_get_ns());
 	nw = *ct;
 	if (nat4_rewrite(skb, &p, &nw) < 0)
 		return TC_ACT_SHOT;

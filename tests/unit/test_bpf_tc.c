@@ -122,6 +122,7 @@ static struct pkt mkpkt(int proto, const char *src, uint16_t sport, const char *
 		t->doff = 5;
 		t->syn = !!(tcp_flags & 0x02);
 		t->ack = !!(tcp_flags & 0x10);
+		t->fin = !!(tcp_flags & 0x01);
 		t->window = htons(512);
 		t->check = htons((uint16_t)~l4_sum(&p));
 	} else {
@@ -236,7 +237,7 @@ static void test_nodeport_dnat_snat_and_reply(void **state)
 	assert_int_equal(run_in(&p, &o), TC_ACT_OK);
 	expect(&o, "192.0.2.1", -1, "10.244.0.3", 8080);
 	ports(&o, &snat, &d);
-	assert_true(snat >= K8C_SNAT_PORT_MIN); /* the range ends at 65535 */
+	assert_int_equal(snat, 40000); /* the client's port kept while it is free */
 	assert_int_equal(o.len, p.len);
 	assert_int_equal(ip_of(&o)->ttl, 64); /* not forwarded here: the stack decrements it */
 
@@ -256,6 +257,38 @@ static void test_nodeport_dnat_snat_and_reply(void **state)
 	p = mkpkt(IPPROTO_TCP, "10.244.0.3", 8080, "192.0.2.1", snat, 0x10, false);
 	assert_int_equal(run_eg(&p, &o), TC_ACT_OK);
 	expect(&o, "192.0.2.1", 30080, "192.0.2.2", 40000);
+
+	/* another client with the same port: that SNAT tuple is taken, a port of the range */
+	p = mkpkt(IPPROTO_TCP, "192.0.2.3", 40000, "192.0.2.1", 30080, 0x02, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_OK);
+	expect(&o, "192.0.2.1", -1, "10.244.0.3", 8080);
+	ports(&o, &snat2, &d);
+	assert_true(snat2 >= K8C_SNAT_PORT_MIN); /* the range ends at 65535 */
+	p = mkpkt(IPPROTO_TCP, "10.244.0.3", 8080, "192.0.2.1", snat2, 0x12, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_OK);
+	expect(&o, "192.0.2.1", 30080, "192.0.2.3", 40000);
+
+	/* a FIN marks the flow closing: a SYN on its 4-tuple is balanced anew at once */
+	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40000, "192.0.2.1", 30080, 0x11, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_OK);
+	{
+		struct k8c_ct4_key k = {.saddr = A("192.0.2.2"),
+					.daddr = A("192.0.2.1"),
+					.sport = htons(40000),
+					.dport = htons(30080),
+					.proto = IPPROTO_TCP};
+		struct k8c_ct4_val v;
+
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(in->maps.k8c_ct4_v1), &k, &v), 0);
+		assert_true(v.flags & K8C_CT_F_CLOSING);
+		k = (struct k8c_ct4_key){.saddr = A("10.244.0.3"),
+					 .daddr = A("192.0.2.1"),
+					 .sport = htons(8080),
+					 .dport = htons(snat),
+					 .proto = IPPROTO_TCP};
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(in->maps.k8c_ct4_v1), &k, &v), 0);
+		assert_true(v.flags & K8C_CT_F_CLOSING); /* the reply entry too */
+	}
 }
 
 static void test_local_udp_keeps_client(void **state)
