@@ -52,8 +52,8 @@ tc_links() { (cd "$EBPF_PIN" 2>/dev/null && ls -d link_tc_* 2>/dev/null | tr '\n
 prog_ids() { for f in "$EBPF_PIN"/link_tc_*; do bpftool -j link show pinned "$f" | jq -r .prog_id; done | sort -u | tr '\n' ' '; }
 link_ids() { for f in "$EBPF_PIN"/link_tc_*; do bpftool -j link show pinned "$f" | jq -r .id; done | sort | tr '\n' ' '; }
 
-WEBP='[{"name":"http","port":80,"nodePort":30080},{"name":"dns","protocol":"UDP","port":53,"nodePort":30053}]'
-WEBT='[{"name":"http","port":8080},{"name":"dns","protocol":"UDP","port":5353}]'
+WEBP='[{"name":"http","port":80,"nodePort":30080},{"name":"dns","protocol":"UDP","port":53,"nodePort":30053},{"name":"bulk","port":99,"nodePort":30099}]'
+WEBT='[{"name":"http","port":8080},{"name":"dns","protocol":"UDP","port":5353},{"name":"bulk","port":9099}]'
 AFF='"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":600}}'
 LB='{"kind":"Service","metadata":{"namespace":"t","name":"lb"},"spec":{"type":"LoadBalancer","clusterIP":"10.96.0.70","ports":[{"name":"http","port":80,"nodePort":30070}]},"status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.70"}]}}}'
 objects "$D/a.json" \
@@ -83,6 +83,10 @@ assert_eq "NodePort: masqueraded to the node's address toward the pod" "169.254.
 	"$(peers tcp 192.0.2.1 30080 6)"
 assert_eq "NodePort UDP (connected socket: replies come from the NodePort)" "s1 s2" \
 	"$(names udp 192.0.2.1 30053 40)"
+bulk='import socket; s = socket.create_connection(("192.0.2.1", 30099), timeout=5)
+s.sendall(b"x" * (8 << 20)); s.shutdown(socket.SHUT_WR); print(s.makefile().readline().strip())'
+assert_eq "a bulk TCP stream (8 MiB, GSO segments) through the NodePort arrives whole" "8388608" \
+	"$(ebpf_uncaged ip netns exec "$OUT" "$PY" -c "$bulk" 2>&1)"
 assert_eq "externalIP from outside reaches both endpoints" "s1 s2" "$(names tcp 198.51.100.50 80 40)"
 assert_eq "externalIP: masqueraded" "169.254.1.1" "$(peers tcp 198.51.100.50 80 6)"
 assert_eq "LoadBalancer ingress IP from outside" "s1 s2" "$(names tcp 198.51.100.70 80 40)"

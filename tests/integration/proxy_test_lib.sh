@@ -5,7 +5,8 @@
 #                                 joined to the node namespace NODE by a veth IFNAME holding
 #                                 169.254.1.1, its default route (every packet crosses the node)
 #   proxy_server_py FILE          writes the test server: python3 FILE NAME READYFILE answers
-#                                 "NAME:PORT PEER" on TCP 8080 and 9090 and UDP 5353
+#                                 "NAME:PORT PEER" on TCP 8080 and 9090 and UDP 5353; TCP
+#                                 9099 reads until EOF and answers the byte count
 #   proxy_servers DIR NS:NAME... writes DIR/server.py, runs it as NAME in each NS (registered for
 #                                 cleanup) and waits until each is ready
 #   proxy_client_py FILE          writes the test client: python3 FILE tcp|udp|sendto IP PORT N:
@@ -44,8 +45,21 @@ def udp(port):
     while True:
         data, peer = s.recvfrom(100)
         s.sendto(("%s:%d %s\n" % (name, port, peer[0])).encode(), peer)
+def sink(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(8)
+    def one(c):
+        n = 0
+        while True:
+            b = c.recv(1 << 16)
+            if not b: break
+            n += len(b)
+        c.sendall(b"%d\n" % n); c.close()
+    while True:
+        c, _ = s.accept(); threading.Thread(target=one, args=(c,), daemon=True).start()
 ts = [threading.Thread(target=tcp, args=(p,), daemon=True) for p in (8080, 9090)]
 ts.append(threading.Thread(target=udp, args=(5353,), daemon=True))
+ts.append(threading.Thread(target=sink, args=(9099,), daemon=True))
 for t in ts: t.start()
 open(sys.argv[2], "w").close()
 ts[0].join()
