@@ -317,9 +317,9 @@ static __always_inline int nat4_ingress(struct __sk_buff *skb)
 	ct = bpf_map_lookup_elem(&k8c_ct4_v1, &p.t);
 	if (!ct) {
 		/* a TCP flow starts with a SYN: other packets of no tracked flow (most of what the
-		 * pods send through this hook) need no frontend lookup */
+		 * pods send through this hook) need no frontend lookup, only the service CIDR's */
 		if (p.t.proto == IPPROTO_TCP && (p.tcp_flags & K8C_TCP_F_SYN_ACK) != K8C_TCP_F_SYN)
-			return TC_ACT_OK;
+			return nat4_not_frontend(p.t.daddr);
 		return nat4_new(skb, &p);
 	}
 	now = bpf_ktime_get_ns();

@@ -319,6 +319,8 @@ static void test_drops(void **state)
 	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT); /* a service without endpoints */
 	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.11", 81, 0x02, false);
 	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT); /* a port the ClusterIP does not have */
+	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.99", 80, 0x10, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT); /* not a SYN either */
 }
 
 static void test_pass_through(void **state)
