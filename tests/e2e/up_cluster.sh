@@ -1,6 +1,6 @@
 #!/bin/bash
 # `k8c up --nodes 2` end to end (docs/up.md): both nodes Ready; a Deployment of 2 netserver
-# replicas spread over the nodes; pod to pod across nodes; a ClusterIP Service from a pod and
+# replicas spread over the nodes; pod to pod across nodes (not masqueraded); a ClusterIP Service from a pod and
 # from the host; a NodePort from the host's shell on either node; the ingress class; the host's
 # routes into the underlay only; `up` again after a kill -9 of the server and an agent cleans
 # the leftovers and comes up; `k8c down` leaves nothing (namespaces, links, routes, nftables
@@ -169,6 +169,10 @@ NS1=$C/nodes/node1/netns/$(jq -r '.items[] | select(.spec.nodeName=="node1") | .
 
 log "pod to pod across nodes, host to pods"
 assert_match "pod on node1 -> pod on node2" "^$P2 " "$(nsenter --net="$NS1" curl -s -m 5 "http://$IP2:8080/")"
+# Kubernetes' network model: pod-to-pod traffic is never NATed (the agent's conflist excepts
+# the cluster CIDR from the bridge's masquerade)
+assert_match "the pod on node2 sees the client pod's own address" "^${IP1//./\\.}:[0-9]+\$" \
+	"$(nsenter --net="$NS1" curl -s -m 5 "http://$IP2:8080/clientip")"
 assert_match "host -> pod on node1" "^$P1 " "$(curl -s -m 5 "http://$IP1:8080/")"
 assert_match "host -> pod on node2" "^$P2 " "$(curl -s -m 5 "http://$IP2:8080/")"
 
