@@ -10,63 +10,8 @@
 # written by the test; everything else is the same.
 # Usage: up_cluster.sh <build>/bin
 set -e
-BIN=$(realpath "${1:?usage: $0 <build>/bin}")
-IMAGES=$(realpath -m "$BIN/../images")
-FAILS=0
-
-skip() {
-	echo "SKIP: $*" >&2
-	exit 77
-}
-[[ $(id -u) == 0 ]] || skip "needs root"
-for t in kubectl jq runc nsenter ip curl nft; do
-	command -v "$t" >/dev/null || skip "needs $t"
-done
-for b in k8c k8c-server k8c-agent k8c-shim k8c-proxy k8c-bridge k8c-host-local; do
-	[[ -x $BIN/$b ]] || skip "$BIN/$b not built"
-done
-[[ -f $IMAGES/netserver.tar ]] || skip "$IMAGES/netserver.tar not built (target images)"
-
-NAME=e2e-$$
-S=$(mktemp -d /tmp/k8c-e2e.XXXXXX)
-C=$S/$NAME
-UPPED=
-
-log() { echo "== $*" >&2; }
-pass() { echo "  ok: $*" >&2; }
-fail() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-	return 0
-}
-assert_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi; }
-assert_match() { if [[ "$3" =~ $2 ]]; then pass "$1"; else fail "$1: expected to match /$2/ got [$3]"; fi; }
-die() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	if ((rc != 0 || FAILS > 0)); then
-		for f in "$C"/logs/*.log; do
-			[[ -f $f ]] || continue
-			echo "--- $f:" >&2
-			tail -15 "$f" >&2
-		done
-	fi
-	[[ -n $UPPED && -f $C/state.json ]] && "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2
-	rm -rf "$S"
-	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi
-	if ((rc == 0)); then echo "PASS" >&2; elif ((rc != 77)); then echo "FAIL ($FAILS assertion(s), rc=$rc)" >&2; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-
-k() { kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" "$@"; }
-up() { "$BIN/k8c" up --name "$NAME" --state-dir "$S" "$@"; }
+. "$(dirname "$0")/e2e_lib.sh"
+e2e_need netserver
 
 # What the cluster holds in the kernel and in processes, by the names its state.json gives.
 held() {
@@ -80,23 +25,9 @@ held() {
 		"procs=$(grep -l -s -e "${S}[/]" /proc/[0-9]*/cmdline | grep -vc "^/proc/$$/")"
 }
 
-# wait_for WHAT SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-	local what=$1 n=$(($2 * 5))
-	shift 2
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	fail "$what: not within $((n / 5)) s"
-	return 1
-}
-
 NFT0=$(nft list tables | sort)
 ROUTES0=$(ip route show | sort)
-log "k8c up --nodes 2"
-UPPED=1
-up --nodes 2 >&2 || die "k8c up failed"
+e2e_up --nodes 2
 BR=$(jq -r .bridge "$C/state.json")
 CIDR=$(jq -r .clusterCIDR "$C/state.json")
 assert_eq "k8c kubeconfig prints the path" "$C/kubeconfig" "$("$BIN/k8c" kubeconfig --name "$NAME" --state-dir "$S")"

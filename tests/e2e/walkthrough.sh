@@ -9,93 +9,26 @@
 # and `k8c down` leaves no namespace, runc container or process.
 # Usage: walkthrough.sh <build>/bin NODES [STEPS]   (STEPS: scripts/walkthrough --only, e.g. 1,2,7)
 set -e
-BIN=$(realpath "${1:?usage: $0 <build>/bin NODES [STEPS]}")
+. "$(dirname "$0")/e2e_lib.sh"
 NODES=${2:?usage: $0 <build>/bin NODES [STEPS]}
 ONLY=${3:-}
 ROOT=$(realpath "$(dirname "$0")/../..")
-IMAGES=$(realpath -m "$BIN/../images")
-FAILS=0
-
-skip() {
-	echo "SKIP: $*" >&2
-	exit 77
-}
-[[ $(id -u) == 0 ]] || skip "needs root"
-for t in kubectl jq runc nsenter ip curl nft setsid; do
-	command -v "$t" >/dev/null || skip "needs $t"
-done
-for b in k8c k8c-server k8c-agent k8c-shim k8c-proxy k8c-bridge k8c-host-local k8c-ingress; do
-	[[ -x $BIN/$b ]] || skip "$BIN/$b not built"
-done
-for i in netserver busybox; do
-	[[ -f $IMAGES/$i.tar ]] || skip "$IMAGES/$i.tar not built (target images)"
-done
+[[ -x $BIN/k8c-ingress ]] || skip "$BIN/k8c-ingress not built"
+e2e_need netserver busybox
 WALK_ARGS=(--no-bench)
 [[ -n $ONLY ]] && WALK_ARGS+=(--only "$ONLY")
 if ! /usr/bin/python3 -c 'import kubernetes' 2>/dev/null; then
 	echo "(python3-kubernetes is not installed: the Python client step is skipped)" >&2
 	WALK_ARGS+=(--no-python)
 fi
-
-NAME=e2e-walk-$$
-S=$(mktemp -d /tmp/k8c-e2e-walk.XXXXXX)
-C=$S/$NAME
-UPPED=
-
-log() { echo "== $*" >&2; }
-pass() { echo "  ok: $*" >&2; }
-fail() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-	return 0
-}
-assert_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi; }
-die() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	if ((rc != 0 || FAILS > 0)); then
-		for f in "$C"/logs/*.log; do
-			[[ -f $f ]] || continue
-			echo "--- $f:" >&2
-			tail -15 "$f" >&2
-		done
-	fi
-	[[ -n $UPPED && -f $C/state.json ]] && "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2
-	rm -rf "$S"
-	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi
-	if ((rc == 0)); then echo "PASS" >&2; elif ((rc != 77)); then echo "FAIL ($FAILS assertion(s), rc=$rc)" >&2; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-
-k() { kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" "$@"; }
 kc() { k -n course "$@"; }
-# wait_for WHAT SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-	local what=$1 n=$(($2 * 5))
-	shift 2
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	fail "$what: not within $((n / 5)) s"
-	return 1
-}
 # the pods of a node: name=containerID/restarts, sorted
 pods_on() {
 	k get pods -A --field-selector "spec.nodeName=$1,status.phase=Running" -o json |
 		jq -r '.items[] | "\(.metadata.name)=\(.status.containerStatuses[0].containerID)/\(.status.containerStatuses[0].restartCount)"' | sort | xargs
 }
 
-log "k8c up --nodes $NODES"
-UPPED=1
-"$BIN/k8c" up --name "$NAME" --state-dir "$S" --nodes "$NODES" >&2 || die "k8c up failed"
+e2e_up --nodes "$NODES"
 
 log "scripts/walkthrough ${WALK_ARGS[*]}"
 if K8C_COURSE_DATA=$S/course-data "$ROOT/scripts/walkthrough" --name "$NAME" --state-dir "$S" --k8c "$BIN/k8c" \
