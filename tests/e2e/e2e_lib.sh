@@ -8,7 +8,8 @@
 #
 # The cluster is $NAME (e2e-<test>-PID) with its dir $C = $S/$NAME; k runs kubectl on it. The EXIT
 # trap prints the daemons' last log lines after a failure, runs `k8c down` if the cluster is up
-# ($UPPED), removes $S and turns failed assertions into a failed exit.
+# ($UPPED), deletes the namespaces of $E2E_NETNS, removes $S and turns failed assertions into a
+# failed exit.
 
 BIN=$(realpath "${1:?usage: $0 <build>/bin ...}")
 IMAGES=$(realpath -m "$BIN/../images")
@@ -17,6 +18,7 @@ NAME=e2e-$(basename "$0" .sh | tr '_' '-')-$$
 S=
 C=
 UPPED=
+E2E_NETNS=() # namespaces a test made, deleted on exit
 
 skip() {
 	echo "SKIP: $*" >&2
@@ -64,6 +66,7 @@ e2e_cleanup() {
 			tail -15 "$f" >&2
 		done
 	fi
+	for ns in "${E2E_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	[[ -n $UPPED && -f $C/state.json ]] && "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2
 	rm -rf "$S"
 	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi

@@ -1,7 +1,8 @@
 #!/bin/bash
 # `k8c up --nodes 2` end to end (docs/up.md): both nodes Ready; a Deployment of 2 netserver
 # replicas spread over the nodes; pod to pod across nodes (not masqueraded); a ClusterIP Service from a pod and
-# from the host; a NodePort from the host's shell on either node; the ingress class; the host's
+# from the host; a NodePort from the host's shell on either node, and NodePorts and the Ingress
+# from a namespace standing for a client outside the cluster; the ingress class; the host's
 # routes into the underlay only; `up` again after a kill -9 of the server and an agent cleans
 # the leftovers and comes up; `k8c down` leaves nothing (namespaces, links, routes, nftables
 # tables, mounts, cgroups, runc containers, processes).
@@ -169,6 +170,24 @@ Y
 	assert_match "Ingress from the host" "^($P1|$P2)\$" "$(curl -s -m 5 -H "Host: net.example" "http://$N1/hostname")"
 	wait_for "the Ingress's status has node1's address" 20 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get ingress net -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == $N1 ]]"
 fi
+
+log "a client outside the cluster (a namespace of its own on the underlay) to NodePorts and Ingress"
+OUTNS=k8c-e2e-out-$$
+E2E_NETNS+=("$OUTNS")
+ip netns add "$OUTNS"
+ip link add "k8co$$" type veth peer name eth0 netns "$OUTNS"
+ip link set "k8co$$" master "$BR" up
+HOSTIP=$(jq -r .hostIP "$C/state.json")
+ip -n "$OUTNS" addr add "${HOSTIP%.*}.250/24" dev eth0
+ip -n "$OUTNS" link set eth0 up
+ip -n "$OUTNS" link set lo up
+assert_match "outside -> NodePort on node1" "^($P1|$P2)\$" "$(ip netns exec "$OUTNS" curl -s -m 5 "http://$N1:$NP/hostname")"
+assert_match "outside -> NodePort on node2" "^($P1|$P2)\$" "$(ip netns exec "$OUTNS" curl -s -m 5 "http://$N2:$NP/hostname")"
+if [[ -x $BIN/k8c-ingress ]]; then
+	assert_match "outside -> Ingress" "^($P1|$P2)\$" \
+		"$(ip netns exec "$OUTNS" curl -s -m 5 -H "Host: net.example" "http://$N1/hostname")"
+fi
+ip netns del "$OUTNS"
 
 log "kill -9 of the server and an agent, then k8c up again: the leftovers are removed first"
 for role in server agent-node2; do
