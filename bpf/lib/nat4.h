@@ -192,11 +192,14 @@ static __always_inline int nat4_snat(struct __sk_buff *skb, const struct nat4_pk
 	for (int i = 0; i < K8C_SNAT_TRIES; i++) {
 		__u16 port = K8C_SNAT_PORT_MIN + (__u16)(bpf_get_prandom_u32() % K8C_SNAT_PORT_N);
 
-		/* the client's own port first, as the kernel's NAT keeps it when it can: the
-		 * backend then sees one 4-tuple per client flow (TCP timestamps stay monotonic
-		 * on it; a reused one of another client flow can fail PAWS in TIME_WAIT) */
+		/* first a port derived from the client's address and port, so one client flow
+		 * (4-tuple) always gets the same backend-side tuple (TCP timestamps stay
+		 * monotonic on it; another client flow's reusing it can fail PAWS in the
+		 * backend's TIME_WAIT). Never the client's own port: it would be in the node's
+		 * ephemeral range, and a reply to a node socket could be taken for ours. */
 		if (i == 0)
-			port = bpf_ntohs(p->t.sport);
+			port = K8C_SNAT_PORT_MIN +
+			       (__u16)((p->t.saddr * 2654435761u ^ p->t.sport) % K8C_SNAT_PORT_N);
 		rk.dport = bpf_htons(port);
 		if (bpf_map_update_elem(&k8c_ct4_v1, &rk, rv, BPF_NOEXIST) == 0 ||
 		    (nat4_stale(bpf_map_lookup_elem(&k8c_ct4_v1, &rk), p->t.proto, rv->last_ns) &&
@@ -305,6 +308,19 @@ static __always_inline void nat4_track(const struct nat4_pkt *p, struct k8c_ct4_
 	}
 }
 
+/* The CT entry of packet p; a TCP flow that closed over a second ago is gone (its entries are
+ * deleted): its 4-tuple may be a new, unrelated flow now, such as a node socket's. */
+static __always_inline struct k8c_ct4_val *nat4_lookup(const struct nat4_pkt *p, __u64 now)
+{
+	struct k8c_ct4_val *ct = bpf_map_lookup_elem(&k8c_ct4_v1, &p->t);
+
+	if (ct && (ct->flags & K8C_CT_F_CLOSING) && now - ct->last_ns > K8C_CLOSED_FREE_NS) {
+		bpf_map_delete_elem(&k8c_ct4_v1, &p->t);
+		return NULL;
+	}
+	return ct;
+}
+
 /* Ingress on a node interface: translate flows from outside and the replies of translated ones. */
 static __always_inline int nat4_ingress(struct __sk_buff *skb)
 {
@@ -314,7 +330,8 @@ static __always_inline int nat4_ingress(struct __sk_buff *skb)
 
 	if (!nat4_parse(skb, &p))
 		return TC_ACT_OK;
-	ct = bpf_map_lookup_elem(&k8c_ct4_v1, &p.t);
+	now = bpf_ktime_get_ns();
+	ct = nat4_lookup(&p, now);
 	if (!ct) {
 		/* a TCP flow starts with a SYN: other packets of no tracked flow (most of what the
 		 * pods send through this hook) need no frontend lookup, only the service CIDR's */
@@ -322,7 +339,6 @@ static __always_inline int nat4_ingress(struct __sk_buff *skb)
 			return nat4_not_frontend(p.t.daddr);
 		return nat4_new(skb, &p);
 	}
-	now = bpf_ktime_get_ns();
 	/* a new connection on the 4-tuple of an old one (closing, or idle): balanced anew */
 	if (!(ct->flags & K8C_CT_F_REPLY) && (p.tcp_flags & K8C_TCP_F_SYN_ACK) == K8C_TCP_F_SYN &&
 	    ((ct->flags & K8C_CT_F_CLOSING) || now - ct->last_ns > K8C_FLOW_REUSE_NS))
@@ -340,13 +356,15 @@ static __always_inline int nat4_egress(struct __sk_buff *skb)
 {
 	struct nat4_pkt p = {};
 	struct k8c_ct4_val *ct, nw;
+	__u64 now;
 
 	if (!nat4_parse(skb, &p))
 		return TC_ACT_OK;
-	ct = bpf_map_lookup_elem(&k8c_ct4_v1, &p.t);
+	now = bpf_ktime_get_ns();
+	ct = nat4_lookup(&p, now);
 	if (!ct || !(ct->flags & K8C_CT_F_REPLY))
 		return TC_ACT_OK;
-	nat4_track(&p, ct, bpf_ktime_get_ns());
+	nat4_track(&p, ct, now);
 	nw = *ct;
 	if (nat4_rewrite(skb, &p, &nw) < 0)
 		return TC_ACT_SHOT;
