@@ -321,6 +321,26 @@ static __always_inline struct k8c_ct4_val *nat4_lookup(const struct nat4_pkt *p,
 	return ct;
 }
 
+/* Parse skb into p (0: not an IPv4 TCP/UDP packet); *ct: its CT entry or NULL. */
+static __always_inline int nat4_begin(struct __sk_buff *skb, struct nat4_pkt *p,
+				      struct k8c_ct4_val **ct, __u64 *now)
+{
+	if (!nat4_parse(skb, p))
+		return 0;
+	*now = bpf_ktime_get_ns();
+	*ct = nat4_lookup(p, *now);
+	return 1;
+}
+
+/* A packet of the tracked flow ct: tracked, rewritten to ct's tuple (copied into *nw). */
+static __always_inline int nat4_follow(struct __sk_buff *skb, const struct nat4_pkt *p,
+				       struct k8c_ct4_val *ct, __u64 now, struct k8c_ct4_val *nw)
+{
+	nat4_track(p, ct, now);
+	*nw = *ct;
+	return nat4_rewrite(skb, p, nw);
+}
+
 /* Ingress on a node interface: translate flows from outside and the replies of translated ones. */
 static __always_inline int nat4_ingress(struct __sk_buff *skb)
 {
@@ -328,10 +348,8 @@ static __always_inline int nat4_ingress(struct __sk_buff *skb)
 	struct k8c_ct4_val *ct, nw;
 	__u64 now;
 
-	if (!nat4_parse(skb, &p))
+	if (!nat4_begin(skb, &p, &ct, &now))
 		return TC_ACT_OK;
-	now = bpf_ktime_get_ns();
-	ct = nat4_lookup(&p, now);
 	if (!ct) {
 		/* a TCP flow starts with a SYN: other packets of no tracked flow (most of what the
 		 * pods send through this hook) need no frontend lookup, only the service CIDR's */
@@ -343,9 +361,7 @@ static __always_inline int nat4_ingress(struct __sk_buff *skb)
 	if (!(ct->flags & K8C_CT_F_REPLY) && (p.tcp_flags & K8C_TCP_F_SYN_ACK) == K8C_TCP_F_SYN &&
 	    ((ct->flags & K8C_CT_F_CLOSING) || now - ct->last_ns > K8C_FLOW_REUSE_NS))
 		return nat4_new(skb, &p);
-	nat4_track(&p, ct, now);
-	nw = *ct;
-	if (nat4_rewrite(skb, &p, &nw) < 0)
+	if (nat4_follow(skb, &p, ct, now, &nw) < 0)
 		return TC_ACT_SHOT;
 	return nat4_forward(skb, &p, &nw);
 }
@@ -358,17 +374,9 @@ static __always_inline int nat4_egress(struct __sk_buff *skb)
 	struct k8c_ct4_val *ct, nw;
 	__u64 now;
 
-	if (!nat4_parse(skb, &p))
+	if (!nat4_begin(skb, &p, &ct, &now) || !ct || !(ct->flags & K8C_CT_F_REPLY))
 		return TC_ACT_OK;
-	now = bpf_ktime_get_ns();
-	ct = nat4_lookup(&p, now);
-	if (!ct || !(ct->flags & K8C_CT_F_REPLY))
-		return TC_ACT_OK;
-	nat4_track(&p, ct, now);
-	nw = *ct;
-	if (nat4_rewrite(skb, &p, &nw) < 0)
-		return TC_ACT_SHOT;
-	return TC_ACT_OK;
+	return nat4_follow(skb, &p, ct, now, &nw) < 0 ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 #endif

@@ -26,15 +26,8 @@ PROXY=$BIN/k8c-proxy
 NODE=k8c-ptb-node-$TAG OUT=k8c-ptb-out-$TAG S1=k8c-ptb-s1-$TAG
 D=$(tmpdir_new)
 netns_new "$NODE"
-netns_new "$OUT"
 proxy_pod "$NODE" "$S1" 10.244.0.3 pxs1
-ip link add pxext netns "$NODE" type veth peer name eth0 netns "$OUT"
-ip -n "$NODE" addr add 192.0.2.1/24 dev pxext
-ip -n "$NODE" link set pxext up
-ip -n "$OUT" addr add 192.0.2.2/24 dev eth0
-ip -n "$OUT" link set eth0 up
-ip -n "$OUT" route add default via 192.0.2.1 dev eth0
-ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1
+proxy_outside "$NODE" "$OUT"
 ip netns exec "$OUT" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
 # many short connections: keep the node's conntrack table small (the nftables paths cross it)
 ip netns exec "$NODE" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=1 2>/dev/null || true

@@ -23,17 +23,10 @@ PROXY=$OURS_DIR/k8c-proxy
 NODE=k8c-pxt-node-$TAG OUT=k8c-pxt-out-$TAG S1=k8c-pxt-s1-$TAG S2=k8c-pxt-s2-$TAG
 D=$(tmpdir_new)
 netns_new "$NODE"
-netns_new "$OUT"
 proxy_pod "$NODE" "$S1" 10.244.0.3 pxs1
 proxy_pod "$NODE" "$S2" 10.244.0.4 pxs2
-ip link add pxext netns "$NODE" type veth peer name eth0 netns "$OUT"
-ip -n "$NODE" addr add 192.0.2.1/24 dev pxext
-ip -n "$NODE" link set pxext up
-ip -n "$OUT" addr add 192.0.2.2/24 dev eth0
-ip -n "$OUT" link set eth0 up
-ip -n "$OUT" route add default via 192.0.2.1 dev eth0
+proxy_outside "$NODE" "$OUT"
 for ns in "$NODE" "$OUT" "$S1" "$S2"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
-ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1
 
 proxy_client_py "$D/client.py"
 export TIMEOUT=1 # (a drop is a timeout)

@@ -4,6 +4,9 @@
 #   proxy_pod NODE NS IP IFNAME   a pod namespace NS (made and registered) with IP/32 on eth0,
 #                                 joined to the node namespace NODE by a veth IFNAME holding
 #                                 169.254.1.1, its default route (every packet crosses the node)
+#   proxy_outside NODE NS         a namespace NS (made and registered) outside the node: eth0
+#                                 192.0.2.2/24, default route via the node's uplink pxext
+#                                 192.0.2.1/24 (forwarding on in NODE)
 #   proxy_server_py FILE          writes the test server: python3 FILE NAME READYFILE answers
 #                                 "NAME:PORT PEER" on TCP 8080 and 9090 and UDP 5353; TCP
 #                                 9099 reads until EOF and answers the byte count
@@ -28,6 +31,18 @@ proxy_pod() {
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" route add 169.254.1.1 dev eth0
 	ip -n "$ns" route add default via 169.254.1.1 dev eth0
+}
+
+proxy_outside() {
+	local node=$1 ns=$2
+	netns_new "$ns"
+	ip link add pxext netns "$node" type veth peer name eth0 netns "$ns"
+	ip -n "$node" addr add 192.0.2.1/24 dev pxext
+	ip -n "$node" link set pxext up
+	ip -n "$ns" addr add 192.0.2.2/24 dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via 192.0.2.1 dev eth0
+	ip netns exec "$node" sysctl -qw net.ipv4.ip_forward=1
 }
 
 proxy_server_py() {
