@@ -1,30 +1,45 @@
 # shellcheck shell=bash
-# The set-up of the e2e scripts, sourced after `set -e` with the script's arguments: BIN (from
-# $1, <build>/bin) and IMAGES; the checks that skip (exit 77) when root, a tool (E2E_TOOLS), a
-# binary or the netserver image is missing; a cluster NAME (E2E_PREFIX-PID) in a state dir S of
-# its own (C=$S/$NAME); assertions that count failures; on every exit path the daemons' last log
-# lines when something failed, `k8c down` while UPPED is set, and the state dir removed.
-BIN=$(realpath "${1:?usage: $0 <build>/bin}")
+# Shared set-up of the e2e tests (a `k8c up` cluster). A test starts with
+#
+#   set -e
+#   . "$(dirname "$0")/e2e_lib.sh"    # its first argument: <build>/bin
+#   e2e_need netserver busybox        # root, tools, binaries, these images (else exit 77)
+#   e2e_up --nodes 2                  # k8c up of the cluster $NAME in the state dir $S
+#
+# The cluster is $NAME (e2e-<test>-PID) with its dir $C = $S/$NAME; k runs kubectl on it. The EXIT
+# trap prints the daemons' last log lines after a failure, runs `k8c down` if the cluster is up
+# ($UPPED), deletes the namespaces of $E2E_NETNS, removes $S and turns failed assertions into a
+# failed exit.
+
+BIN=$(realpath "${1:?usage: $0 <build>/bin ...}")
 IMAGES=$(realpath -m "$BIN/../images")
 FAILS=0
+NAME=e2e-$(basename "$0" .sh | tr '_' '-')-$$
+S=
+C=
+UPPED=
+E2E_NETNS=() # namespaces a test made, deleted on exit
 
 skip() {
 	echo "SKIP: $*" >&2
 	exit 77
 }
-[[ $(id -u) == 0 ]] || skip "needs root"
-for t in kubectl jq runc nsenter ip curl nft ${E2E_TOOLS:-}; do
-	command -v "$t" >/dev/null || skip "needs $t"
-done
-for b in k8c k8c-server k8c-agent k8c-shim k8c-proxy k8c-bridge k8c-host-local; do
-	[[ -x $BIN/$b ]] || skip "$BIN/$b not built"
-done
-[[ -f $IMAGES/netserver.tar ]] || skip "$IMAGES/netserver.tar not built (target images)"
-
-NAME=${E2E_PREFIX:-e2e}-$$
-S=$(mktemp -d "/tmp/k8c-${E2E_PREFIX:-e2e}.XXXXXX")
-C=$S/$NAME
-UPPED=
+# e2e_need IMAGE...: root, the tools, our binaries, the images of build/images
+e2e_need() {
+	[[ $(id -u) == 0 ]] || skip "needs root"
+	for t in kubectl jq runc nsenter ip curl nft setsid; do
+		command -v "$t" >/dev/null || skip "needs $t"
+	done
+	for b in k8c k8c-server k8c-agent k8c-shim k8c-proxy k8c-bridge k8c-host-local; do
+		[[ -x $BIN/$b ]] || skip "$BIN/$b not built"
+	done
+	for i in "$@"; do
+		[[ -f $IMAGES/$i.tar ]] || skip "$IMAGES/$i.tar not built (target images)"
+	done
+	S=$(mktemp -d /tmp/k8c-e2e.XXXXXX)
+	C=$S/$NAME
+	trap e2e_cleanup EXIT
+}
 
 log() { echo "== $*" >&2; }
 pass() { echo "  ok: $*" >&2; }
@@ -51,16 +66,21 @@ e2e_cleanup() {
 			tail -15 "$f" >&2
 		done
 	fi
+	for ns in "${E2E_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	[[ -n $UPPED && -f $C/state.json ]] && "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2
 	rm -rf "$S"
 	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi
 	if ((rc == 0)); then echo "PASS" >&2; elif ((rc != 77)); then echo "FAIL ($FAILS assertion(s), rc=$rc)" >&2; fi
 	exit "$rc"
 }
-trap e2e_cleanup EXIT
 
 k() { kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" "$@"; }
 up() { "$BIN/k8c" up --name "$NAME" --state-dir "$S" "$@"; }
+e2e_up() {
+	log "k8c up $*"
+	UPPED=1
+	up "$@" >&2 || die "k8c up failed"
+}
 
 # wait_for WHAT SECONDS CMD...: poll until CMD succeeds.
 wait_for() {
@@ -73,7 +93,3 @@ wait_for() {
 	fail "$what: not within $((n / 5)) s"
 	return 1
 }
-
-# The host's routes but those of k8c clusters (other clusters may come and go meanwhile; the
-# test's own are checked by name).
-other_routes() { ip route show | grep -v -e ' dev k8cb' -e '^unreachable 10\.2[4-9][0-9]\.0\.0/16' | sort; }

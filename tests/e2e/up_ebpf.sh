@@ -8,18 +8,17 @@
 # rest (nothing left).
 # Usage: up_ebpf.sh <build>/bin
 set -e
-E2E_PREFIX=e2eb
-E2E_TOOLS=timeout
-# shellcheck source=tests/e2e/e2e_lib.sh
-source "$(dirname "$0")/e2e_lib.sh"
+. "$(dirname "$0")/e2e_lib.sh"
+e2e_need netserver
+command -v timeout >/dev/null || skip "needs timeout"
 V2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 [[ -n $V2 ]] || skip "no cgroup v2 hierarchy"
 
 NFT0=$(nft list tables | sort)
+# the host's routes but those of k8c clusters (another one may come and go on a shared machine)
+other_routes() { ip route show | grep -v -e ' dev k8cb' -e '^unreachable 10\.2[0-9][0-9]\.0\.0/16' | sort; }
 ROUTES0=$(other_routes)
-log "k8c up --nodes 1 --proxy-mode ebpf"
-UPPED=1
-up --nodes 1 --proxy-mode ebpf >&2 || die "k8c up failed"
+e2e_up --nodes 1 --proxy-mode ebpf
 NS=k8c-$NAME-node1
 CG=$V2/k8c-$NAME/node1
 PIN=$C/nodes/node1/bpffs/k8c
