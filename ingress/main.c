@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "routes.h"
 #include "tls.h"
+#include "upool.h"
 
 #define N_INFORMERS 5
 
@@ -70,7 +71,7 @@ struct serve_thread {
 	size_t n_pools, cap_pools;
 	unsigned long sweep_mark, swept_generation;
 	size_t n_retired; /* pools of endpoints gone from the table, still busy */
-	uint64_t last_sweep_ms;
+	uint64_t last_sweep_ms, last_expire_ms;
 	atomic_size_t live_pools; /* n_pools, for /metrics */
 	struct ing_stats *stats;
 	h2o_accept_ctx_t actx_metrics; /* thread 0 only */
@@ -120,9 +121,29 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
+/* "addr port" or "addr port https" into key (64 bytes): on every request, so no snprintf. */
 static void endpoint_key(const struct ing_endpoint *ep, bool https, char *key, size_t n)
 {
-	snprintf(key, n, "%s %u%s", ep->addr, (unsigned)ep->port, https ? " https" : "");
+	size_t a = strnlen(ep->addr, sizeof(ep->addr)), k;
+	char digits[5];
+	unsigned port = ep->port, nd = 0;
+
+	_Static_assert(sizeof(ep->addr) + 1 + 5 + 6 + 1 <= 64, "endpoint keys fit 64 bytes");
+	if (n < 64)
+		abort();
+	memcpy(key, ep->addr, a);
+	key[a] = ' ';
+	k = a + 1;
+	do
+		digits[nd++] = (char)('0' + port % 10);
+	while ((port /= 10));
+	while (nd)
+		key[k++] = digits[--nd];
+	if (https) {
+		memcpy(key + k, " https", 6);
+		k += 6;
+	}
+	key[k] = '\0';
 }
 
 /* The slot of key, or the empty slot where it would go. */
@@ -189,10 +210,9 @@ static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing
 	} else {
 		return NULL;
 	}
-	if (!(pool = malloc(sizeof(*pool))))
+	if (!(pool = ing_pool_new(st->ctx.loop, (struct sockaddr *)&ss, len, https,
+				  upstream_keepalive_ms)))
 		return NULL;
-	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, https, SIZE_MAX);
-	h2o_socketpool_set_timeout(pool, st->ctx.loop, upstream_keepalive_ms);
 	snprintf(slot->key, sizeof(slot->key), "%s", key);
 	slot->pool = pool;
 	slot->mark = st->sweep_mark;
@@ -201,31 +221,17 @@ static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing
 	return pool;
 }
 
-/* Whether every connection of the pool is idle in it (none leased, none connecting). */
-static bool pool_idle(h2o_socketpool_t *pool)
-{
-	size_t idle = 0;
-
-	pthread_mutex_lock(&pool->_shared.mutex);
-	for (h2o_linklist_t *l = pool->_shared.sockets.next; l != &pool->_shared.sockets;
-	     l = l->next)
-		idle++;
-	pthread_mutex_unlock(&pool->_shared.mutex);
-	return __sync_add_and_fetch(&pool->_shared.count, 0) == idle;
-}
-
 /* rehash_pools() filter: drop (dispose) the pools of endpoints gone that nothing uses. */
 static bool keep_pool(struct serve_thread *st, struct pool_slot *s)
 {
 	if (s->mark == st->sweep_mark)
 		return true;
-	if (!pool_idle(s->pool)) {
+	if (!ing_pool_unused(s->pool)) {
 		st->n_retired++;
 		return true;
 	}
 	k8c_log_debug("upstream pool freed", "endpoint=\"%s\"", s->key);
-	h2o_socketpool_dispose(s->pool); /* closes its idle connections */
-	free(s->pool);
+	ing_pool_free(s->pool); /* closes its idle connections */
 	atomic_fetch_add(&pools_freed, 1);
 	return false;
 }
@@ -362,8 +368,10 @@ static void set_forward_headers(h2o_req_t *req)
 			      req->input.authority.base, req->input.authority.len);
 	if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1) < 0) {
 		char *id = h2o_mem_alloc_pool(&req->pool, 33);
-		uint64_t a = rid_next(), b2 = rid_next();
-		snprintf(id, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b2);
+		uint64_t v[2] = {rid_next(), rid_next()};
+		for (int i = 0; i < 32; i++)
+			id[i] = "0123456789abcdef"[(v[i / 16] >> (60 - 4 * (i % 16))) & 15];
+		id[32] = '\0';
 		h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0,
 				      NULL, id, 32);
 	}
@@ -658,16 +666,6 @@ static void proxy_to(h2o_req_t *req, struct req_info *info, const struct ing_end
 			      info->path.base ? info->path : req->path, ov, 0);
 }
 
-static bool pool_has_idle(h2o_socketpool_t *pool)
-{
-	bool idle;
-
-	pthread_mutex_lock(&pool->_shared.mutex);
-	idle = !h2o_linklist_is_empty(&pool->_shared.sockets);
-	pthread_mutex_unlock(&pool->_shared.mutex);
-	return idle;
-}
-
 static void attempt_connected(h2o_socket_t *sock, const char *errstr, void *data);
 
 static void attempt_failed(struct attempt *a, const char *why)
@@ -689,7 +687,7 @@ static void attempt_failed(struct attempt *a, const char *why)
 	a->ep = next;
 	a->tried[a->n_tried++] = next;
 	if (!(a->pool = endpoint_pool(a->st, next, a->b->ann->backend_https)) ||
-	    pool_has_idle(a->pool)) {
+	    ing_pool_has_idle(a->pool)) {
 		proxy_to(a->req, a->info, next, a->pool);
 		return;
 	}
@@ -753,7 +751,7 @@ static void try_endpoint(struct serve_thread *st, h2o_req_t *req, struct req_inf
 	if (!ep)
 		ep = pick(st, b, NULL);
 	pool = endpoint_pool(st, ep, b->ann->backend_https);
-	if (!pool || pool_has_idle(pool)) {
+	if (!pool || ing_pool_has_idle(pool)) {
 		proxy_to(req, info, ep, pool);
 		return;
 	}
@@ -1018,6 +1016,12 @@ static void *serve_run(void *arg)
 			st->swept_generation = st->generation;
 			st->last_sweep_ms = now;
 		}
+		if (now - st->last_expire_ms >= 1000) { /* idle upstream connections timed out */
+			for (size_t i = 0; i < st->cap_pools; i++)
+				if (st->pools[i].pool)
+					ing_pool_expire(st->pools[i].pool);
+			st->last_expire_ms = now;
+		}
 	}
 	for (int i = 0; i < 3; i++) {
 		h2o_socket_t *sock = i == 2 ? st->lsock_metrics : i ? st->lsock_tls : st->lsock;
@@ -1030,10 +1034,8 @@ static void *serve_run(void *arg)
 	st->table = NULL;
 	/* the loop has stopped: no connection will come back to a pool */
 	for (size_t i = 0; i < st->cap_pools; i++) {
-		if (st->pools[i].pool) {
-			h2o_socketpool_dispose(st->pools[i].pool);
-			free(st->pools[i].pool);
-		}
+		if (st->pools[i].pool)
+			ing_pool_free(st->pools[i].pool);
 	}
 	free(st->pools);
 	st->pools = NULL;
@@ -1483,6 +1485,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	k8c_log_init("k8c-ingress", level);
+	if (!ing_pool_interposed()) {
+		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
+		goto out;
+	}
 	if (!publish) {
 		const char *colon = strrchr(listen_addr, ':');
 		char *host = colon ? strndup(listen_addr, (size_t)(colon - listen_addr)) : NULL;
