@@ -606,6 +606,45 @@ static uint64_t endpoint_hash(const struct ing_endpoint *ep)
 	return h;
 }
 
+/* The value of the request's first cookie called name (up to ';'), NULL when it has none. */
+static const char *cookie_value(h2o_req_t *req, const char *name, size_t *len)
+{
+	size_t nlen = strlen(name);
+	ssize_t i = -1;
+
+	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
+		h2o_iovec_t v = req->headers.entries[i].value;
+		for (size_t k = 0; k + nlen < v.len; k++) {
+			const char *end;
+			if ((k && v.base[k - 1] != ' ' && v.base[k - 1] != ';') ||
+			    memcmp(v.base + k, name, nlen) || v.base[k + nlen] != '=')
+				continue;
+			k += nlen + 1;
+			end = memchr(v.base + k, ';', v.len - k);
+			*len = (end ? (size_t)(end - v.base) : v.len) - k;
+			return v.base + k;
+		}
+	}
+	return NULL;
+}
+
+/* canary-by-header, canary-by-cookie, canary-weight: whether this request goes to the canary. */
+static bool canary_chosen(h2o_req_t *req, const struct ing_annotations *c)
+{
+	const char *hv = NULL, *cv = NULL;
+	size_t hlen = 0, clen = 0;
+	ssize_t i;
+
+	if (c->canary_header && (i = h2o_find_header_by_str(&req->headers, c->canary_header,
+							    strlen(c->canary_header), -1)) >= 0) {
+		hv = req->headers.entries[i].value.base;
+		hlen = req->headers.entries[i].value.len;
+	}
+	if (c->canary_cookie)
+		cv = cookie_value(req, c->canary_cookie, &clen);
+	return ing_canary_chosen(c, hv, hlen, cv, clen, (uint32_t)rid_next());
+}
+
 /*
  * affinity: cookie: the endpoint named by the request's cookie (16 hex digits of a hash of its
  * address and port) when it is still a ready endpoint of the backend and not marked down; else
@@ -615,27 +654,20 @@ static const struct ing_endpoint *sticky(struct serve_thread *st, h2o_req_t *req
 					 struct req_info *info, const struct ing_backend *b)
 {
 	const char *name = b->ann->cookie_name;
-	size_t nlen = strlen(name);
-	ssize_t i = -1;
+	size_t vlen;
+	const char *v = cookie_value(req, name, &vlen);
 
-	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
-		h2o_iovec_t v = req->headers.entries[i].value;
-		for (size_t k = 0; k + nlen + 17 <= v.len; k++) {
-			char hex[17];
-			uint64_t want;
-			if ((k && v.base[k - 1] != ' ' && v.base[k - 1] != ';') ||
-			    memcmp(v.base + k, name, nlen) || v.base[k + nlen] != '=')
-				continue;
-			memcpy(hex, v.base + k + nlen + 1, 16);
-			hex[16] = '\0';
-			want = strtoull(hex, NULL, 16);
-			for (size_t e = 0; e < b->n_eps; e++) {
-				struct pool_slot *s =
-					slot_of(st, &b->eps[e], b->ann->backend_https);
-				if (endpoint_hash(&b->eps[e]) == want &&
-				    !(s && s->down_until > h2o_now(st->ctx.loop)))
-					return &b->eps[e];
-			}
+	if (v && vlen >= 16) {
+		char hex[17];
+		uint64_t want;
+		memcpy(hex, v, 16);
+		hex[16] = '\0';
+		want = strtoull(hex, NULL, 16);
+		for (size_t e = 0; e < b->n_eps; e++) {
+			struct pool_slot *s = slot_of(st, &b->eps[e], b->ann->backend_https);
+			if (endpoint_hash(&b->eps[e]) == want &&
+			    !(s && s->down_until > h2o_now(st->ctx.loop)))
+				return &b->eps[e];
 		}
 	}
 	{
@@ -791,6 +823,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
 	*hold = ing_table_ref(t);
 	b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len, &m);
+	if (m.path && m.path->canary && canary_chosen(req, m.path->canary_by))
+		b = m.path->canary;
 	info->host = host_label(req, t, m.host);
 	if (redirected(t, req, b && b->ann->force_ssl_redirect))
 		return 0;

@@ -20,6 +20,7 @@ struct entry {
 	struct ing_path p;
 	size_t order; /* the Ingress' rank (oldest first) */
 	size_t seq;
+	bool canary; /* of a canary Ingress: attached to a main rule, sorted last */
 };
 
 struct tls_entry {
@@ -34,7 +35,7 @@ struct builder {
 	json_t *svcs;	/* "ns/name" → Service (borrowed) */
 	json_t *slices; /* "ns/service" → array of EndpointSlices */
 	struct entry *e;
-	size_t n, cap;
+	size_t n, cap, n_main; /* after sorting, the canary entries follow the n_main others */
 	struct ing_backend **defaults; /* per Ingress rank: its defaultBackend or NULL */
 	struct tls_entry *tls;
 	size_t n_tls, cap_tls;
@@ -201,6 +202,94 @@ static bool parse_cidr(const char *s, struct ing_cidr *c)
 	return true;
 }
 
+/* A number from lo to hi, else warn and return dflt. */
+static unsigned number(const json_t *ing, struct ing_annotations *a, const char *name, unsigned lo,
+		       unsigned hi, unsigned dflt)
+{
+	const char *v = annotation(ing, name);
+	char *end, why[64];
+	unsigned long n;
+
+	if (!v)
+		return dflt;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!errno && end != v && !*end && n >= lo && n <= hi)
+		return (unsigned)n;
+	snprintf(why, sizeof(why), "want a number from %u to %u", lo, hi);
+	warn(a, name, v, why);
+	return dflt;
+}
+
+static void parse_canary(const json_t *ing, struct ing_annotations *a)
+{
+	const char *v;
+
+	if ((v = annotation(ing, "canary-by-header")) && *v) {
+		if (strpbrk(v, " \t\r\n:")) {
+			warn(a, "canary-by-header", v, "not a header name");
+		} else {
+			a->canary_header = xstrdup(v);
+			for (char *c = a->canary_header; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+		}
+	}
+	if ((v = annotation(ing, "canary-by-header-value")) && *v)
+		a->canary_header_value = xstrdup(v);
+	if ((v = annotation(ing, "canary-by-header-pattern")) && *v && !a->canary_header_value) {
+		char msg[256];
+		int rc;
+		a->canary_header_re = xcalloc(1, sizeof(*a->canary_header_re));
+		if ((rc = regcomp(a->canary_header_re, v, REG_EXTENDED | REG_NOSUB))) {
+			regerror(rc, a->canary_header_re, msg, sizeof(msg));
+			free(a->canary_header_re);
+			a->canary_header_re = NULL;
+			warn(a, "canary-by-header-pattern", v, msg);
+		}
+	}
+	if ((v = annotation(ing, "canary-by-cookie")) && *v) {
+		if (strpbrk(v, "=;, \t\r\n\""))
+			warn(a, "canary-by-cookie", v, "not a cookie name");
+		else
+			a->canary_cookie = xstrdup(v);
+	}
+	a->canary_weight_total = number(ing, a, "canary-weight-total", 1, 1000000000, 100);
+	a->canary_weight = number(ing, a, "canary-weight", 0, a->canary_weight_total, 0);
+}
+
+bool ing_canary_chosen(const struct ing_annotations *c, const char *header, size_t header_len,
+		       const char *cookie, size_t cookie_len, uint32_t random)
+{
+	if (c->canary_header && header) {
+		if (c->canary_header_value) {
+			if (strlen(c->canary_header_value) == header_len &&
+			    !memcmp(c->canary_header_value, header, header_len))
+				return true;
+		} else if (c->canary_header_re) {
+			char buf[1024];
+			if (header_len < sizeof(buf)) {
+				memcpy(buf, header, header_len);
+				buf[header_len] = '\0';
+				if (!regexec(c->canary_header_re, buf, 0, NULL, 0))
+					return true;
+			}
+		} else if (header_len == 6 && !memcmp(header, "always", 6)) {
+			return true;
+		} else if (header_len == 5 && !memcmp(header, "never", 5)) {
+			return false;
+		}
+	}
+	if (c->canary_cookie && cookie) {
+		if (cookie_len == 6 && !memcmp(cookie, "always", 6))
+			return true;
+		if (cookie_len == 5 && !memcmp(cookie, "never", 5))
+			return false;
+	}
+	/* as ingress-nginx's math.random(total) <= weight */
+	return c->canary_weight &&
+	       (uint64_t)random * c->canary_weight_total >> 32 < c->canary_weight;
+}
+
 struct ing_annotations *ing_annotations_parse(const json_t *ing)
 {
 	struct ing_annotations *a = xcalloc(1, sizeof(*a));
@@ -257,6 +346,9 @@ struct ing_annotations *ing_annotations_parse(const json_t *ing)
 		else
 			a->limit_rps = (unsigned)n;
 	}
+	a->canary = boolean(ing, a, "canary");
+	if (a->canary)
+		parse_canary(ing, a);
 	if ((v = annotation(ing, "backend-protocol"))) {
 		if (!strcasecmp(v, "HTTPS"))
 			a->backend_https = true;
@@ -273,6 +365,13 @@ void ing_annotations_free(struct ing_annotations *a)
 	free(a->rewrite_target);
 	free(a->allow);
 	free(a->cookie_name);
+	free(a->canary_header);
+	free(a->canary_header_value);
+	if (a->canary_header_re) {
+		regfree(a->canary_header_re);
+		free(a->canary_header_re);
+	}
+	free(a->canary_cookie);
 	free(a->warnings);
 	free(a);
 }
@@ -431,7 +530,7 @@ static struct ing_backend *new_backend(struct builder *bd, const char *ing_key, 
 }
 
 static void add_entry(struct builder *bd, const char *host, const char *path, const char *type,
-		      struct ing_backend *b, size_t order, bool regex)
+		      struct ing_backend *b, size_t order, bool regex, bool canary)
 {
 	struct entry *e;
 	size_t len;
@@ -479,15 +578,18 @@ static void add_entry(struct builder *bd, const char *host, const char *path, co
 	e->p.len = len;
 	e->p.backend = b;
 	e->order = order;
+	e->canary = canary;
 	e->seq = bd->n++;
 }
 
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	int c = strcmp(x->host, y->host);
+	int c;
 
-	if (c)
+	if (x->canary != y->canary)
+		return x->canary ? 1 : -1;
+	if ((c = strcmp(x->host, y->host)))
 		return c;
 	if (x->p.len != y->p.len)
 		return x->p.len > y->p.len ? -1 : 1;
@@ -559,15 +661,18 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 	def = json_object_get(spec, "defaultBackend");
 	if (!def)
 		def = json_object_get(spec, "backend"); /* extensions/v1beta1 */
-	if (def)
+	if (def && ann->canary)
+		warn(ann, "canary", "true", "the defaultBackend of a canary Ingress is not served");
+	else if (def)
 		bd->defaults[order] = new_backend(bd, key, ns, def, ann);
 	json_array_foreach(json_object_get(spec, "rules"), i, rule)
 	{
 		const char *host = jstr(rule, "host");
 		json_t *paths = json_object_get(json_object_get(rule, "http"), "paths");
 
-		if (!json_array_size(paths) && def) /* a host with only the defaultBackend */
-			add_entry(bd, host, "/", "Prefix", bd->defaults[order], order, false);
+		if (!json_array_size(paths) && bd->defaults[order]) /* only the defaultBackend */
+			add_entry(bd, host, "/", "Prefix", bd->defaults[order], order, false,
+				  false);
 		json_array_foreach(paths, j, p)
 		{
 			const char *type = jstr(p, "pathType");
@@ -575,7 +680,7 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 				new_backend(bd, key, ns, json_object_get(p, "backend"), ann);
 			add_entry(bd, host, jstr(p, "path"),
 				  *type ? type : "ImplementationSpecific", b, order,
-				  ann->use_regex);
+				  ann->use_regex && !ann->canary, ann->canary);
 		}
 	}
 	free(key);
@@ -618,14 +723,14 @@ static void group(struct builder *bd)
 	struct ing_table *t = bd->t;
 	size_t i = 0;
 
-	t->exact = xcalloc(bd->n, sizeof(*t->exact));
-	t->wild = xcalloc(bd->n, sizeof(*t->wild));
-	while (i < bd->n) {
+	t->exact = xcalloc(bd->n_main, sizeof(*t->exact));
+	t->wild = xcalloc(bd->n_main, sizeof(*t->wild));
+	while (i < bd->n_main) {
 		const char *host = bd->e[i].host;
 		struct ing_host *h;
 		size_t j = i, best = (size_t)-1;
 
-		while (j < bd->n && !strcmp(bd->e[j].host, host))
+		while (j < bd->n_main && !strcmp(bd->e[j].host, host))
 			j++;
 		if (!*host) {
 			h = &t->any;
@@ -646,6 +751,57 @@ static void group(struct builder *bd)
 		}
 		h->fallback = best != (size_t)-1 ? bd->defaults[best] : NULL;
 		i = j;
+	}
+}
+
+static const struct ing_host *find_host(const struct ing_host *hosts, size_t n, const char *name,
+					size_t len);
+
+/*
+ * Each rule of a canary Ingress becomes the alternative of the main rule with the same host,
+ * path and pathType (as ingress-nginx's): the oldest canary wins a rule; a canary rule with no
+ * such main rule is not served (a warning on the canary Ingress).
+ */
+static void attach_canaries(struct builder *bd)
+{
+	struct ing_table *t = bd->t;
+
+	for (size_t i = bd->n_main; i < bd->n; i++) {
+		struct entry *e = &bd->e[i];
+		const char *host = e->host;
+		const struct ing_host *h;
+		struct ing_path *p = NULL;
+		struct ing_annotations *ann = (struct ing_annotations *)e->p.backend->ann;
+
+		if (!*host)
+			h = t->has_any ? &t->any : NULL;
+		else if (!strncmp(host, "*.", 2))
+			h = find_host(t->wild, t->n_wild, host + 2, strlen(host + 2));
+		else
+			h = find_host(t->exact, t->n_exact, host, strlen(host));
+		for (size_t k = 0; h && k < h->n_paths && !p; k++) {
+			struct ing_path *q = &h->paths[k];
+			if (q->type == e->p.type && q->len == e->p.len &&
+			    !memcmp(q->path, e->p.path, q->len))
+				p = q;
+		}
+		if (!p) {
+			char *what;
+			if (asprintf(&what, "%s%s", host, e->p.path) < 0)
+				abort();
+			warn(ann, "canary", what,
+			     "no rule of a main Ingress has this host, path "
+			     "and pathType: not served");
+			free(what);
+			continue;
+		}
+		if (p->canary)
+			continue; /* an older canary has it */
+		p->canary = e->p.backend;
+		p->canary_by = ann;
+		/* the canary's requests get the main rule's annotations (ingress-nginx's canary
+		 * Ingresses inherit them) */
+		e->p.backend->ann = p->backend->ann;
 	}
 }
 
@@ -713,7 +869,10 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 	}
 	if (bd.n)
 		qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);
+	while (bd.n_main < bd.n && !bd.e[bd.n_main].canary)
+		bd.n_main++;
 	group(&bd);
+	attach_canaries(&bd);
 	group_tls(&bd);
 	json_decref(bd.t->served);
 	bd.t->served = ours;
