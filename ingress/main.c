@@ -919,6 +919,15 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 
 static atomic_ulong published_generation;
 
+/* The status writer's work (write_status hands it over, status_run does it). */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	json_t *todo; /* [[ns, name, serve], ...]: the newest list, NULL when none */
+	bool stop;
+	struct k8c_kube *kc; /* its own client */
+} sw = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
 static void send_text(h2o_req_t *req, const char *type, const char *body, size_t len)
 {
 	static h2o_generator_t gen = {NULL, NULL};
@@ -1131,14 +1140,13 @@ static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
  * an Ingress we no longer serve (another class now) that still shows our address. Written only
  * when different, so our own status updates coming back as deltas write nothing.
  */
-static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const json_t *served,
-			 const char *addr)
+static void write_status(struct k8c_informer *ings, const json_t *served, const char *addr)
 {
 	struct in6_addr a6;
 	bool is_ip = inet_pton(AF_INET, addr, &a6) == 1 || inet_pton(AF_INET6, addr, &a6) == 1;
 	_cleanup_json_ json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr);
-	_cleanup_json_ json_t *none = json_array(), *ours = json_object();
-	json_t *k, *obj;
+	_cleanup_json_ json_t *ours = json_object();
+	json_t *k, *obj, *todo = json_array();
 	const char *key;
 	size_t i;
 
@@ -1147,26 +1155,80 @@ static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const j
 	{
 		const char *ns = json_string_value(
 			json_object_get(json_object_get(obj, "metadata"), "namespace"));
+		const char *name = json_string_value(
+			json_object_get(json_object_get(obj, "metadata"), "name"));
 		bool serve = json_object_get(ours, key) != NULL;
 		json_t *cur = json_object_get(
 			json_object_get(json_object_get(obj, "status"), "loadBalancer"), "ingress");
-		_cleanup_json_ json_t *copy = NULL;
-		struct k8c_error err = K8C_ERROR_INIT;
 
-		if (!ns || (serve ? json_equal(cur, want) : !json_equal(cur, want)))
+		if (!ns || !name || (serve ? json_equal(cur, want) : !json_equal(cur, want)))
 			continue;
-		copy = json_deep_copy(obj);
-		json_object_set_new(
-			copy, "status",
-			json_pack("{s:{s:O}}", "loadBalancer", "ingress", serve ? want : none));
-		if (k8c_kube_update_status(kc, K8C_GVR_INGRESSES, ns, copy, NULL, &err) < 0)
-			k8c_log_warn("status update failed (retried on the next change)",
-				     "ingress=%s error=\"%s\"", key, err.msg ? err.msg : "?");
-		else
-			k8c_log_info(serve ? "status updated"
-					   : "status cleared (not ours any more)",
-				     "ingress=%s address=%s", key, addr);
-		k8c_error_clear(&err);
+		json_array_append_new(todo, json_pack("[s,s,b]", ns, name, serve));
+	}
+	if (!json_array_size(todo)) {
+		json_decref(todo);
+		return;
+	}
+	pthread_mutex_lock(&sw.lock);
+	json_decref(sw.todo); /* what it had not done yet is in this list again */
+	sw.todo = todo;
+	pthread_cond_signal(&sw.cond);
+	pthread_mutex_unlock(&sw.lock);
+}
+
+/*
+ * The status writer thread: patches status.loadBalancer of the Ingresses of the newest list
+ * (a merge patch of the status alone: the cache holds reduced copies, ing_ingress_transform,
+ * never to be written back), one by one, with a client of its own. Off the main thread, so that
+ * writing 10,000 statuses after a start never delays a route change.
+ */
+static void *status_run(void *arg)
+{
+	const char *addr = arg;
+	struct in6_addr a6;
+	bool is_ip = inet_pton(AF_INET, addr, &a6) == 1 || inet_pton(AF_INET6, addr, &a6) == 1;
+	_cleanup_json_ json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr);
+	_cleanup_json_ json_t *none = json_array();
+
+	for (;;) {
+		json_t *todo, *item;
+		size_t i;
+
+		pthread_mutex_lock(&sw.lock);
+		while (!sw.todo && !sw.stop)
+			pthread_cond_wait(&sw.cond, &sw.lock);
+		todo = sw.todo;
+		sw.todo = NULL;
+		pthread_mutex_unlock(&sw.lock);
+		if (!todo)
+			return NULL; /* stop */
+		json_array_foreach(todo, i, item)
+		{
+			const char *ns = json_string_value(json_array_get(item, 0));
+			const char *name = json_string_value(json_array_get(item, 1));
+			bool serve = json_is_true(json_array_get(item, 2)), newer;
+			_cleanup_json_ json_t *patch =
+				json_pack("{s:{s:{s:O}}}", "status", "loadBalancer", "ingress",
+					  serve ? want : none);
+			struct k8c_error err = K8C_ERROR_INIT;
+
+			pthread_mutex_lock(&sw.lock);
+			newer = sw.todo || sw.stop;
+			pthread_mutex_unlock(&sw.lock);
+			if (newer)
+				break;
+			if (k8c_kube_patch(sw.kc, K8C_GVR_INGRESSES, ns, name, "status",
+					   K8C_PATCH_MERGE, patch, NULL, &err) < 0)
+				k8c_log_warn("status update failed (retried on the next change)",
+					     "ingress=%s/%s error=\"%s\"", ns, name,
+					     err.msg ? err.msg : "?");
+			else
+				k8c_log_info(serve ? "status updated"
+						   : "status cleared (not ours any more)",
+					     "ingress=%s/%s address=%s", ns, name, addr);
+			k8c_error_clear(&err);
+		}
+		json_decref(todo);
 	}
 }
 
@@ -1421,6 +1483,8 @@ int main(int argc, char **argv)
 						  K8C_GVR_SECRETS};
 	struct serve_thread *sts = NULL;
 	int n_started = 0;
+	pthread_t status_tid;
+	bool status_started = false;
 	struct k8c_kube *kc = NULL;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
@@ -1542,10 +1606,22 @@ int main(int argc, char **argv)
 		goto out;
 	if (!(kc = k8c_kube_new(&cfg, "k8c-ingress/" K8C_VERSION, &err)))
 		goto out;
+	if (publish) {
+		if (!(sw.kc = k8c_kube_new(&cfg, "k8c-ingress/" K8C_VERSION, &err)))
+			goto out;
+		if ((errno = pthread_create(&status_tid, NULL, status_run, publish))) {
+			k8c_error_errno(&err, 0, errno, "pthread_create");
+			goto out;
+		}
+		status_started = true;
+	}
 	for (i = 0; i < N_INFORMERS; i++) {
 		struct k8c_informer_opts o = {.gvr = gvrs[i], .user_agent = "k8c-ingress"};
-		if (i == 4) /* only the certificates of kubernetes.io/tls Secrets are kept */
-			o.transform = ing_tls_secret_transform;
+		static const k8c_transform_fn transforms[N_INFORMERS] = {
+			ing_ingress_transform,	  NULL, ing_service_transform, ing_slice_transform,
+			ing_tls_secret_transform, /* only the certificates of kubernetes.io/tls */
+		};
+		o.transform = transforms[i]; /* what the build reads, not the whole objects */
 		if (!(inf[i] = k8c_informer_new(&cfg, &o, &err)) ||
 		    k8c_informer_start(inf[i], &err) < 0) {
 			k8c_error_wrap(&err, "informer %s", loops[i].kind);
@@ -1647,9 +1723,13 @@ int main(int argc, char **argv)
 		}
 		if (changed && synced) {
 			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
-			struct ing_table *t = ing_table_build(
-				k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
-				k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]), &bo, &err);
+			struct timespec t0, t1;
+			struct ing_table *t;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			t = ing_table_build(k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
+					    k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]),
+					    &bo, &err);
 			if (!t) {
 				k8c_log_error("route table build failed", "error=\"%s\"", err.msg);
 				k8c_error_clear(&err);
@@ -1657,15 +1737,19 @@ int main(int argc, char **argv)
 			}
 			attach_certs(t, inf[4], default_cert);
 			log_new_errors(t, &prev_errors, kc, inf[0]);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
 			k8c_log_info("routes published",
-				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu", gen,
-				     json_array_size(t->served), t->n_exact + t->n_wild,
-				     t->n_tls_exact + t->n_tls_wild);
+				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu "
+				     "build_ms=%.1f",
+				     gen, json_array_size(t->served), t->n_exact + t->n_wild,
+				     t->n_tls_exact + t->n_tls_wild,
+				     (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+					     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 			ing_table_ref(t);
 			publish_table(t);
 			atomic_store(&published_generation, gen);
 			if (publish)
-				write_status(kc, inf[0], t->served, publish);
+				write_status(inf[0], t->served, publish);
 			ing_table_unref(t);
 		}
 	}
@@ -1674,6 +1758,16 @@ out:
 	if (rc && err.msg)
 		k8c_log_error("fatal", "error=\"%s\"", err.msg);
 	atomic_store(&stop_requested, true);
+	if (status_started) {
+		pthread_mutex_lock(&sw.lock);
+		sw.stop = true;
+		pthread_cond_signal(&sw.cond);
+		pthread_mutex_unlock(&sw.lock);
+		pthread_join(status_tid, NULL); /* after the patch it may be doing */
+	}
+	json_decref(sw.todo);
+	if (sw.kc)
+		k8c_kube_free(sw.kc);
 	for (i = 0; i < n_started; i++)
 		pthread_join(sts[i].tid, NULL);
 	if (n_started)

@@ -96,13 +96,20 @@ static void *xcalloc(size_t n, size_t sz)
 static const char *annotation(const json_t *ing, const char *name)
 {
 	const json_t *ann = json_object_get(json_object_get(ing, "metadata"), "annotations");
+	static const char ours[] = "k8c.io/", theirs[] = "nginx.ingress.kubernetes.io/";
 	char key[128];
+	size_t n = strlen(name);
 	const char *v;
 
-	snprintf(key, sizeof(key), "k8c.io/%s", name);
+	/* on every Ingress of every build: no formatting */
+	if (!json_object_size(ann) || n + sizeof(theirs) > sizeof(key))
+		return NULL;
+	memcpy(key, ours, sizeof(ours) - 1);
+	memcpy(key + sizeof(ours) - 1, name, n + 1);
 	if ((v = json_string_value(json_object_get(ann, key))))
 		return v;
-	snprintf(key, sizeof(key), "nginx.ingress.kubernetes.io/%s", name);
+	memcpy(key, theirs, sizeof(theirs) - 1);
+	memcpy(key + sizeof(theirs) - 1, name, n + 1);
 	return json_string_value(json_object_get(ann, key));
 }
 
@@ -376,50 +383,156 @@ void ing_annotations_free(struct ing_annotations *a)
 	free(a);
 }
 
-bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
+/* A new object with the named members of o (those it has), borrowed references. */
+static json_t *pick_keys(const json_t *o, const char *const *keys)
 {
-	json_t *all = as_array(classes), *c;
-	const char *want = json_string_value(
-		json_object_get(json_object_get(ing, "spec"), "ingressClassName"));
-	bool ours = false, by_default = false;
+	json_t *out = json_object();
+
+	for (; *keys; keys++)
+		if (json_object_get(o, *keys))
+			json_object_set(out, *keys, json_object_get(o, *keys));
+	return out;
+}
+
+static const char *const meta_keys[] = {
+	"name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
+
+json_t *ing_ingress_transform(json_t *obj)
+{
+	const json_t *md = json_object_get(obj, "metadata"), *v;
+	static const char *const keys[] = {"apiVersion", "kind", "spec", "status", NULL};
+	json_t *out = pick_keys(obj, keys), *m = pick_keys(md, meta_keys), *ann = json_object();
+	const char *k;
+
+	json_object_foreach((json_t *)json_object_get(md, "annotations"), k, v)
+	{
+		if (!strncmp(k, "k8c.io/", 7) || !strncmp(k, "nginx.ingress.kubernetes.io/", 28) ||
+		    !strcmp(k, LEGACY_CLASS_ANN))
+			json_object_set(ann, k, (json_t *)v);
+	}
+	if (json_object_size(ann))
+		json_object_set(m, "annotations", ann);
+	json_decref(ann);
+	json_object_set_new(out, "metadata", m);
+	return out;
+}
+
+json_t *ing_service_transform(json_t *obj)
+{
+	static const char *const keys[] = {"apiVersion", "kind", NULL};
+	json_t *out = pick_keys(obj, keys), *spec = json_object();
+
+	json_object_set_new(out, "metadata",
+			    pick_keys(json_object_get(obj, "metadata"), meta_keys));
+	if (json_object_get(json_object_get(obj, "spec"), "ports"))
+		json_object_set(spec, "ports",
+				json_object_get(json_object_get(obj, "spec"), "ports"));
+	json_object_set_new(out, "spec", spec);
+	return out;
+}
+
+json_t *ing_slice_transform(json_t *obj)
+{
+	static const char *const keys[] = {"apiVersion", "kind", "addressType", "ports", NULL};
+	const json_t *md = json_object_get(obj, "metadata"), *ep;
+	const char *svc =
+		json_string_value(json_object_get(json_object_get(md, "labels"), SERVICE_NAME_LBL));
+	json_t *out = pick_keys(obj, keys), *m = pick_keys(md, meta_keys), *eps = json_array();
 	size_t i;
 
+	if (svc)
+		json_object_set_new(m, "labels", json_pack("{s:s}", SERVICE_NAME_LBL, svc));
+	json_object_set_new(out, "metadata", m);
+	json_array_foreach(json_object_get(obj, "endpoints"), i, ep)
+	{
+		json_t *e = json_object();
+		const json_t *ready = json_object_get(json_object_get(ep, "conditions"), "ready");
+		if (json_object_get(ep, "addresses"))
+			json_object_set(e, "addresses", json_object_get(ep, "addresses"));
+		if (ready)
+			json_object_set_new(e, "conditions", json_pack("{s:O}", "ready", ready));
+		json_array_append_new(eps, e);
+	}
+	json_object_set_new(out, "endpoints", eps);
+	return out;
+}
+
+/* Our IngressClasses, read once per build. */
+struct our_classes {
+	const char **names;
+	size_t n;
+	bool has_default; /* one of ours is annotated is-default-class: "true" */
+};
+
+static void our_classes_init(struct our_classes *oc, json_t *classes, const char *controller)
+{
+	json_t *all = as_array(classes), *c;
+	size_t i;
+
+	memset(oc, 0, sizeof(*oc));
+	oc->names = xcalloc(json_array_size(all), sizeof(*oc->names));
 	if (!controller)
 		controller = ING_DEFAULT_CONTROLLER;
-	if (!want) {
+	json_array_foreach(all, i, c)
+	{
+		const char *d = json_string_value(json_object_get(
+			json_object_get(json_object_get(c, "metadata"), "annotations"),
+			DEFAULT_CLASS_ANN));
+
+		if (strcmp(jpath(c, "spec", "controller"), controller))
+			continue;
+		oc->names[oc->n++] = jpath(c, "metadata", "name"); /* classes outlive oc */
+		if (d && !strcmp(d, "true"))
+			oc->has_default = true;
+	}
+	json_decref(all);
+}
+
+static bool is_ours(const json_t *ing, const struct our_classes *oc)
+{
+	const char *want = json_string_value(
+		json_object_get(json_object_get(ing, "spec"), "ingressClassName"));
+
+	if (!want)
 		want = json_string_value(json_object_get(
 			json_object_get(json_object_get(ing, "metadata"), "annotations"),
 			LEGACY_CLASS_ANN));
-		by_default = !want;
-	}
-	json_array_foreach(all, i, c)
-	{
-		if (strcmp(jpath(c, "spec", "controller"), controller))
-			continue;
-		if (by_default) {
-			const char *d = json_string_value(json_object_get(
-				json_object_get(json_object_get(c, "metadata"), "annotations"),
-				DEFAULT_CLASS_ANN));
-			if (d && !strcmp(d, "true"))
-				ours = true;
-		} else if (!strcmp(jpath(c, "metadata", "name"), want)) {
-			ours = true;
-		}
-	}
-	json_decref(all);
+	if (!want)
+		return oc->has_default;
+	for (size_t i = 0; i < oc->n; i++)
+		if (!strcmp(oc->names[i], want))
+			return true;
+	return false;
+}
+
+bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
+{
+	struct our_classes oc;
+	bool ours;
+
+	our_classes_init(&oc, classes, controller);
+	ours = is_ours(ing, &oc);
+	free(oc.names);
 	return ours;
 }
+
+/* An Ingress of ours with its sort key, read once. */
+struct sorted_ing {
+	json_t *obj;
+	const char *ts, *ns, *name;
+	char *key; /* "ns/name" */
+};
 
 /* Sort Ingresses oldest first (creationTimestamp is RFC 3339 in UTC: compares as text). */
 static int cmp_ingress(const void *a, const void *b)
 {
-	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	int c = strcmp(jpath(x, "metadata", "creationTimestamp"),
-		       jpath(y, "metadata", "creationTimestamp"));
+	const struct sorted_ing *x = a, *y = b;
+	int c = strcmp(x->ts, y->ts);
+
 	if (c)
 		return c;
-	c = strcmp(jpath(x, "metadata", "namespace"), jpath(y, "metadata", "namespace"));
-	return c ? c : strcmp(jpath(x, "metadata", "name"), jpath(y, "metadata", "name"));
+	c = strcmp(x->ns, y->ns);
+	return c ? c : strcmp(x->name, y->name);
 }
 
 static void add_endpoints(struct ing_backend *b, json_t *slices, const char *port_name)
@@ -615,11 +728,10 @@ static bool ssl_redirect(const json_t *ing)
 	return true;
 }
 
-static void add_ingress(struct builder *bd, json_t *ing, size_t order)
+static void add_ingress(struct builder *bd, json_t *ing, const char *key, size_t order)
 {
 	json_t *spec = json_object_get(ing, "spec"), *rule, *p, *def;
 	const char *ns = jpath(ing, "metadata", "namespace");
-	char *key = obj_key(ing);
 	size_t i, j;
 	struct ing_annotations *ann = ing_annotations_parse(ing);
 	bool redirect = ssl_redirect(ing);
@@ -683,7 +795,6 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 				  ann->use_regex && !ann->canary, ann->canary);
 		}
 	}
-	free(key);
 }
 
 static int cmp_tls(const void *a, const void *b)
@@ -811,7 +922,8 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 {
 	struct builder bd = {0};
 	json_t *ings = as_array(ingresses), *all, *v, *ours = json_array();
-	json_t **sorted;
+	struct sorted_ing *sorted;
+	struct our_classes oc;
 	size_t i, n = 0;
 
 	bd.t = xcalloc(1, sizeof(*bd.t));
@@ -852,20 +964,25 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 	json_decref(all);
 
 	sorted = xcalloc(json_array_size(ings), sizeof(*sorted));
+	our_classes_init(&oc, classes, opts ? opts->controller : NULL);
 	json_array_foreach(ings, i, v)
 	{
-		if (ing_is_ours(v, classes, opts ? opts->controller : NULL))
-			sorted[n++] = v;
+		const json_t *md = json_object_get(v, "metadata");
+		if (!is_ours(v, &oc))
+			continue;
+		sorted[n] = (struct sorted_ing){v, jstr(md, "creationTimestamp"),
+						jstr(md, "namespace"), jstr(md, "name"), NULL};
+		sorted[n++].key = obj_key(v);
 	}
+	free(oc.names);
 	qsort(sorted, n, sizeof(*sorted), cmp_ingress);
 	bd.defaults = xcalloc(n, sizeof(*bd.defaults));
 	for (i = 0; i < n; i++) {
-		char *k = obj_key(sorted[i]);
-		json_array_append_new(ours, json_string(k));
-		free(k);
-		add_ingress(&bd, sorted[i], i);
+		json_array_append_new(ours, json_string(sorted[i].key));
+		add_ingress(&bd, sorted[i].obj, sorted[i].key, i);
 		if (!bd.t->fallback && bd.defaults[i])
 			bd.t->fallback = bd.defaults[i];
+		free(sorted[i].key);
 	}
 	if (bd.n)
 		qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);

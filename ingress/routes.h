@@ -185,6 +185,18 @@ const struct ing_tls_host *ing_table_tls(const struct ing_table *t, const char *
 /* The next endpoint in round robin, or NULL when the backend has none. Thread-safe. */
 const struct ing_endpoint *ing_backend_pick(const struct ing_backend *b);
 
+/*
+ * Informer transforms (k8c_transform_fn): reduced copies holding only what the build, the
+ * status writer and the Events read, so that 10,000 Ingresses fit in little memory. Ingresses
+ * keep metadata name/namespace/uid/resourceVersion/creationTimestamp and the annotations of
+ * ours, ingress-nginx's and the legacy class, spec and status; Services metadata and
+ * spec.ports; EndpointSlices metadata (with the service-name label), addressType, ports and
+ * endpoints' addresses and ready condition.
+ */
+json_t *ing_ingress_transform(json_t *obj);
+json_t *ing_service_transform(json_t *obj);
+json_t *ing_slice_transform(json_t *obj);
+
 /* Whether an Ingress belongs to the IngressClasses of controller (exposed for tests). */
 bool ing_is_ours(const json_t *ingress, json_t *classes, const char *controller);
 
