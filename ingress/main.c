@@ -1395,7 +1395,25 @@ static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_
 struct loop {
 	const char *kind;
 	bool changed;
+	bool status_only; /* an Ingress update that changed its status alone (no rebuild) */
 };
+
+/* Whether two cached Ingresses differ in their status (and resourceVersion) alone. */
+static bool status_change_only(const json_t *a, const json_t *b)
+{
+	const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+	static const char *const keys[] = {"name", "namespace", "uid", "creationTimestamp",
+					   "annotations"};
+
+	if (!a || !b || !json_equal(json_object_get(a, "spec"), json_object_get(b, "spec")))
+		return false;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const json_t *x = json_object_get(ma, keys[i]), *y = json_object_get(mb, keys[i]);
+		if (x != y && (!x || !y || !json_equal((json_t *)x, (json_t *)y)))
+			return false;
+	}
+	return true;
+}
 
 static void on_delta(const struct k8c_delta *d, void *arg)
 {
@@ -1408,6 +1426,15 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 		break;
 	case K8C_DELTA_SYNCED:
 		k8c_log_info("informer synced", "kind=%s", l->kind);
+		l->changed = true;
+		break;
+	case K8C_DELTA_UPDATE:
+		/* our own status writes come back as updates: nothing to rebuild (the cache
+		 * holds what ing_ingress_transform keeps, so this compares all the build reads) */
+		if (!strcmp(l->kind, "Ingress") && status_change_only(d->old, d->new)) {
+			l->status_only = true;
+			break;
+		}
 		l->changed = true;
 		break;
 	default:
@@ -1488,6 +1515,7 @@ int main(int argc, char **argv)
 	struct k8c_kube *kc = NULL;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
+	json_t *pub_served = NULL; /* the served Ingresses of the table published last */
 	unsigned long gen = 0;
 	sigset_t mask;
 	int sfd = -1, opt, rc = 1, i;
@@ -1715,11 +1743,16 @@ int main(int argc, char **argv)
 			atomic_store(&stop_requested, true);
 			break;
 		}
+		loops[0].status_only = false;
 		for (i = 0; i < N_INFORMERS; i++) {
 			loops[i].changed = false;
 			k8c_informer_dispatch(inf[i], on_delta, &loops[i]);
 			changed |= loops[i].changed;
 			synced &= k8c_informer_has_synced(inf[i]);
+		}
+		if (!changed && loops[0].status_only && publish && pub_served) {
+			/* a status changed under us (by us, mostly): rewrite those that differ */
+			write_status(inf[0], pub_served, publish);
 		}
 		if (changed && synced) {
 			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
@@ -1748,6 +1781,8 @@ int main(int argc, char **argv)
 			ing_table_ref(t);
 			publish_table(t);
 			atomic_store(&published_generation, gen);
+			json_decref(pub_served);
+			pub_served = json_incref(t->served);
 			if (publish)
 				write_status(inf[0], t->served, publish);
 			ing_table_unref(t);
@@ -1794,6 +1829,7 @@ out:
 	SSL_CTX_free(default_ctx);
 	SSL_CTX_free(upstream_ssl_ctx);
 	json_decref(prev_errors);
+	json_decref(pub_served);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);
 	free(publish);
