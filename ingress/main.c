@@ -1236,9 +1236,14 @@ static void *status_run(void *arg)
  * Load the certificates the table's TLS hosts name (one SSL_CTX per Secret per build). A missing
  * or bad Secret leaves the host on the default certificate, with a log line.
  */
+static void ingress_event(struct k8c_kube *kc, struct k8c_informer *ings, const char *key,
+			  const char *reason, const char *msg);
+
 static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
-			 const char *default_secret)
+			 const char *default_secret, json_t **prev_bad, struct k8c_kube *kc,
+			 struct k8c_informer *ings)
 {
+	json_t *bad = json_object(); /* "secret: error" of this build's unusable Secrets */
 	_cleanup_json_ json_t *seen = json_object(); /* secret → index into all hosts, or -1 */
 	size_t n = t->n_tls_exact + t->n_tls_wild;
 	static char *default_error; /* logged when it changes */
@@ -1294,13 +1299,32 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 			k8c_error_set(&err, 0, "not found");
 		else
 			th->ctx = ing_tls_secret_ctx(obj, &err);
-		if (!th->ctx)
-			k8c_log_warn("TLS secret not usable, the default certificate answers",
-				     "secret=%s host=%s error=\"%s\"", th->secret, th->name,
-				     err.msg ? err.msg : "?");
+		if (!th->ctx) {
+			/* a log line and an Event when it becomes unusable, not on every build */
+			char *what;
+			if (asprintf(&what,
+				     "TLS Secret %s not usable, the default certificate "
+				     "answers %s: %s",
+				     th->secret, th->name, err.msg ? err.msg : "?") >= 0) {
+				if (!json_object_get(*prev_bad, what)) {
+					k8c_log_warn(
+						"TLS secret not usable, the default certificate "
+						"answers",
+						"secret=%s host=%s ingress=%s error=\"%s\"",
+						th->secret, th->name, th->ingress,
+						err.msg ? err.msg : "?");
+					ingress_event(kc, ings, th->ingress, "TLSSecretNotUsable",
+						      what);
+				}
+				json_object_set_new(bad, what, json_true());
+				free(what);
+			}
+		}
 		json_object_set_new(seen, th->secret, json_integer(th->ctx ? (json_int_t)i : -1));
 		k8c_error_clear(&err);
 	}
+	json_decref(*prev_bad);
+	*prev_bad = bad;
 }
 
 /* A Warning Event on an Ingress ("ns/name", from the informer's cache). */
@@ -1516,6 +1540,7 @@ int main(int argc, char **argv)
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
 	json_t *pub_served = NULL; /* the served Ingresses of the table published last */
+	json_t *prev_bad_tls = json_object();
 	unsigned long gen = 0;
 	sigset_t mask;
 	int sfd = -1, opt, rc = 1, i;
@@ -1768,7 +1793,7 @@ int main(int argc, char **argv)
 				k8c_error_clear(&err);
 				continue;
 			}
-			attach_certs(t, inf[4], default_cert);
+			attach_certs(t, inf[4], default_cert, &prev_bad_tls, kc, inf[0]);
 			log_new_errors(t, &prev_errors, kc, inf[0]);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			k8c_log_info("routes published",
@@ -1830,6 +1855,7 @@ out:
 	SSL_CTX_free(upstream_ssl_ctx);
 	json_decref(prev_errors);
 	json_decref(pub_served);
+	json_decref(prev_bad_tls);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);
 	free(publish);

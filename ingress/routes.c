@@ -26,6 +26,8 @@ struct entry {
 struct tls_entry {
 	char *host; /* lower case, "*.x" for a wildcard */
 	char *secret;
+	const char
+		*ingress; /* "ns/name", the builder's (sorted_ing.key) until group_tls copies it */
 	bool redirect;
 	size_t seq; /* Ingresses are visited oldest first */
 };
@@ -767,6 +769,7 @@ static void add_ingress(struct builder *bd, json_t *ing, const char *key, size_t
 			if (asprintf(&te->secret, "%s/%s", ns, secret) < 0)
 				abort();
 			te->redirect = redirect;
+			te->ingress = key;
 			te->seq = bd->n_tls++;
 		}
 	}
@@ -825,6 +828,7 @@ static void group_tls(struct builder *bd)
 		th->name = xstrdup(wild ? h + 2 : h);
 		th->secret = xstrdup(bd->tls[i].secret);
 		th->redirect = bd->tls[i].redirect;
+		th->ingress = xstrdup(bd->tls[i].ingress);
 	}
 }
 
@@ -982,7 +986,6 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 		add_ingress(&bd, sorted[i].obj, sorted[i].key, i);
 		if (!bd.t->fallback && bd.defaults[i])
 			bd.t->fallback = bd.defaults[i];
-		free(sorted[i].key);
 	}
 	if (bd.n)
 		qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);
@@ -990,7 +993,9 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 		bd.n_main++;
 	group(&bd);
 	attach_canaries(&bd);
-	group_tls(&bd);
+	group_tls(&bd); /* copies the Ingress keys of the TLS entries */
+	for (i = 0; i < n; i++)
+		free(sorted[i].key);
 	json_decref(bd.t->served);
 	bd.t->served = ours;
 
@@ -1066,6 +1071,7 @@ void ing_table_unref(struct ing_table *t)
 			t->ctx_free(th->ctx);
 		free(th->name);
 		free(th->secret);
+		free(th->ingress);
 	}
 	free(t->tls_exact);
 	free(t->tls_wild);

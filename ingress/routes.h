@@ -101,6 +101,7 @@ struct ing_host {
 struct ing_tls_host {
 	char *name;    /* lower case; a wildcard "*.foo.com" is keyed "foo.com" */
 	char *secret;  /* "ns/name" */
+	char *ingress; /* "ns/name" of the Ingress whose spec.tls names it */
 	void *ctx;     /* filled after the build by whoever loads certificates (an SSL_CTX) */
 	bool redirect; /* HTTP requests get 308 to HTTPS (ssl-redirect, unless annotated "false") */
 };
