@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/random.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,12 +35,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "accesslog.h"
 #include "tls.h"
 #include "upool.h"
 
 #define N_INFORMERS 5
 
 static atomic_bool stop_requested;
+static int access_log_fd = -1; /* --access-log */
 
 /* The published table: readers compare the generation (one atomic load per request) and take
  * a reference under the lock only when it changed. */
@@ -74,6 +77,7 @@ struct serve_thread {
 	uint64_t last_sweep_ms, last_expire_ms;
 	atomic_size_t live_pools; /* n_pools, for /metrics */
 	struct ing_stats *stats;
+	struct ing_alog *alog;	       /* --access-log's buffer, NULL when off */
 	h2o_accept_ctx_t actx_metrics; /* thread 0 only */
 	h2o_socket_t *lsock_metrics;
 	int lfd_metrics;
@@ -96,8 +100,9 @@ struct req_info {
 	h2o_req_overrides_t ov; /* first: req->overrides points here */
 	const char *ingress, *host;
 	const struct ing_backend *b;
-	h2o_iovec_t path;	/* rewrite-target's, with the query; base NULL: unchanged */
-	bool cors;		/* enable-cors: the response gets the CORS headers */
+	const struct ing_endpoint *ep; /* the endpoint it was proxied to, for the access log */
+	h2o_iovec_t path;	       /* rewrite-target's, with the query; base NULL: unchanged */
+	bool cors;		       /* enable-cors: the response gets the CORS headers */
 	h2o_iovec_t set_cookie; /* affinity: a Set-Cookie for the response, base NULL: none */
 };
 
@@ -688,6 +693,7 @@ static void proxy_to(h2o_req_t *req, struct req_info *info, const struct ing_end
 {
 	h2o_req_overrides_t *ov = &info->ov;
 
+	info->ep = ep;
 	ov->client_ctx = client_ctx(
 		H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx), info->b);
 	if (!(ov->socketpool = pool)) {
@@ -915,6 +921,14 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 		usec = 0;
 	ing_stats_request(st->stats, info ? info->ingress : "", info ? info->host : "",
 			  req->res.status, usec);
+	if (st->alog) {
+		char up[64] = "";
+		if (info && info->ep)
+			snprintf(up, sizeof(up), strchr(info->ep->addr, ':') ? "[%s]:%u" : "%s:%u",
+				 info->ep->addr, (unsigned)info->ep->port);
+		ing_alog_request(st->alog, access_log_fd, req, info ? info->ingress : "",
+				 info ? info->host : "", up);
+	}
 }
 
 static atomic_ulong published_generation;
@@ -1051,6 +1065,8 @@ static void *serve_run(void *arg)
 		uint64_t now;
 
 		h2o_evloop_run(st->ctx.loop, 1000);
+		if (st->alog && st->alog->len) /* the lines of this loop iteration, in one write */
+			ing_alog_flush(st->alog, access_log_fd);
 		t = current_table(st);
 		now = h2o_now(st->ctx.loop);
 		if (st->generation != st->swept_generation ||
@@ -1075,6 +1091,8 @@ static void *serve_run(void *arg)
 	}
 	ing_table_unref(st->table);
 	st->table = NULL;
+	if (st->alog)
+		ing_alog_flush(st->alog, access_log_fd);
 	/* the loop has stopped: no connection will come back to a pool */
 	for (size_t i = 0; i < st->cap_pools; i++) {
 		if (st->pools[i].pool)
@@ -1475,6 +1493,7 @@ static void usage(FILE *f)
 	      "                   [--metrics-addr ADDR:PORT] [--upstream-connect-timeout MS]\n"
 	      "                   [--upstream-fail-timeout MS]\n"
 	      "                   [--default-ssl-certificate NAMESPACE/NAME]\n"
+	      "                   [--access-log PATH]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
 	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
@@ -1494,6 +1513,9 @@ static void usage(FILE *f)
 	      "all), and that endpoint is skipped for --upstream-fail-timeout ms (default\n"
 	      "10000; 0: never). --default-ssl-certificate: the kubernetes.io/tls Secret that\n"
 	      "answers names without a certificate of their own (default: self-signed).\n"
+	      "--access-log PATH: one line per request (nginx's combined format and the\n"
+	      "duration, Ingress, rule host and endpoint) appended to PATH (\"-\": stdout);\n"
+	      "default none.\n"
 	      "See docs/ingress.md.\n",
 	      f);
 }
@@ -1513,12 +1535,13 @@ int main(int argc, char **argv)
 		{"default-ssl-certificate", required_argument, NULL, 'D'},
 		{"upstream-connect-timeout", required_argument, NULL, 'C'},
 		{"upstream-fail-timeout", required_argument, NULL, 'F'},
+		{"access-log", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80", *listen_tls = "0.0.0.0:443",
 		   *controller = ING_DEFAULT_CONTROLLER, *default_cert = NULL,
-		   *metrics_addr = "0.0.0.0:10254";
+		   *metrics_addr = "0.0.0.0:10254", *access_log = NULL;
 	char *publish = NULL;
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_kubeconfig cfg = {0};
@@ -1590,6 +1613,9 @@ int main(int argc, char **argv)
 		}
 		case 'p':
 			publish = strdup(optarg);
+			break;
+		case 'A':
+			access_log = optarg;
 			break;
 		case 'u': {
 			char *end;
@@ -1681,6 +1707,14 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (access_log && !strcmp(access_log, "-")) {
+		access_log_fd = STDOUT_FILENO;
+	} else if (access_log &&
+		   (access_log_fd = open(access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+					 0644)) < 0) {
+		k8c_error_errno(&err, 0, errno, "--access-log %s", access_log);
+		goto out;
+	}
 	if (!(sts = calloc((size_t)n_threads, sizeof(*sts)))) {
 		k8c_error_set(&err, 0, "out of memory");
 		goto out;
@@ -1688,6 +1722,10 @@ int main(int argc, char **argv)
 	threads = sts;
 	for (i = 0; i < n_threads; i++) {
 		sts[i].lfd = sts[i].lfd_tls = sts[i].lfd_metrics = -1;
+		if (access_log_fd >= 0 && !(sts[i].alog = calloc(1, sizeof(*sts[i].alog)))) {
+			k8c_error_set(&err, 0, "out of memory");
+			goto out;
+		}
 		if (!(sts[i].stats = ing_stats_new())) {
 			k8c_error_set(&err, 0, "out of memory");
 			goto out;
@@ -1848,8 +1886,12 @@ out:
 		if (sts[i].lfd_metrics >= 0)
 			close(sts[i].lfd_metrics);
 	}
-	for (i = 0; sts && i < n_threads; i++)
+	for (i = 0; sts && i < n_threads; i++) {
 		ing_stats_free(sts[i].stats);
+		free(sts[i].alog);
+	}
+	if (access_log_fd > STDOUT_FILENO)
+		close(access_log_fd);
 	free(sts);
 	SSL_CTX_free(default_ctx);
 	SSL_CTX_free(upstream_ssl_ctx);

@@ -85,7 +85,7 @@ EOF
 
 IP=$(srv_port)
 "$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" \
-	--metrics-addr "" 2>"$D/ingress.log" &
+	--metrics-addr "" --access-log "$D/access.log" 2>"$D/ingress.log" &
 ING_PID=$!
 
 # who HOST [CURL ARGS...]: the backend that answered, or the status code
@@ -160,6 +160,17 @@ done
 k -n can get events --field-selector involvedObject.name=orphan-canary -o jsonpath='{.items[*].message}' |
 	grep -q 'no rule of a main Ingress' || ifail "no Event for the canary without a main rule"
 ok "a canary without a main rule: 404, a log line and an Event"
+# the access log (docs/ingress.md): nginx's combined format, the duration, the Ingress of the
+# rule (the canary's), the rule host and the endpoint; a request no rule matches has "-"
+al='^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} \+0000\] "GET /x HTTP/1\.1" 200 [0-9]+ "-" "ua/1" [0-9]+\.[0-9]{3} can/hdr-canary hdr\.test 127\.0\.0\.4:'"$P"'$'
+an='^127\.0\.0\.1 - - \[[^]]*\] "GET /x\\x22q HTTP/1\.1" 404 [0-9]+ "-" "-" [0-9.]+ - - -$'
+curl -s -o /dev/null --max-time 5 --resolve "hdr.test:$IP:127.0.0.1" -A ua/1 -H 'X-Canary: always' "http://hdr.test:$IP/x"
+printf 'GET /x"q HTTP/1.1\r\nHost: none.test\r\nConnection: close\r\n\r\n' >"$D/q.req"
+$PY -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(open(sys.argv[2],"rb").read()); s.recv(4096)' "$IP" "$D/q.req"
+for _ in $(seq 100); do grep -Eq "$an" "$D/access.log" 2>/dev/null && break; sleep 0.1; done
+grep -Eq "$al" "$D/access.log" || ifail "no access log line for the canary request: $(tail -3 "$D/access.log")"
+grep -Eq "$an" "$D/access.log" || ifail "no access log line for the unmatched request: $(tail -3 "$D/access.log")"
+ok "access log: $(grep -E "$al" "$D/access.log" | tail -1)"
 # the canary Ingress removed: its header no longer chooses it (live, no restart)
 k -n can delete ingress hdr-canary >/dev/null
 for _ in $(seq 300); do
