@@ -15,7 +15,8 @@ for n in n1 n2 n3; do
 		"$U/api/v1/nodes" | jq -e '.metadata.uid' >/dev/null || fail "node $n"
 done
 
-# wait_for DESC CMD...: poll CMD (quietly) up to 90 s.
+# wait_for DESC CMD...: poll CMD (quietly) up to 90 s; on a time-out, the output of $WAIT_DUMP
+# (a command that prints the state, if set) goes with the failure.
 wait_for() {
 	local desc=$1 end=$((SECONDS + 90))
 	shift
@@ -23,7 +24,15 @@ wait_for() {
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
+	[[ -z ${WAIT_DUMP:-} ]] || $WAIT_DUMP >&2 || true
 	fail "timed out waiting for: $desc"
+}
+
+# event_seen OBJECT REASON [MESSAGE-REGEX]: an Event in $NS (Events are written asynchronously:
+# poll it with wait_for)
+event_seen() {
+	k -n $NS get events -o json | jq -e --arg o "$1" --arg r "$2" --arg m "${3:-}" \
+		'[.items[] | select(.involvedObject.name == $o and .reason == $r and (.message | test($m)))] | length >= 1'
 }
 
 pods_json() { C "$U/api/v1/namespaces/$NS/pods?labelSelector=$1"; }
