@@ -937,7 +937,7 @@ static atomic_ulong published_generation;
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	json_t *todo; /* [[ns, name, serve], ...]: the newest list, NULL when none */
+	json_t *todo; /* "ns/name" -> [ns, name, serve]: the statuses to write */
 	bool stop;
 	struct k8c_kube *kc; /* its own client */
 } sw = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -1158,40 +1158,40 @@ static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
  * an Ingress we no longer serve (another class now) that still shows our address. Written only
  * when different, so our own status updates coming back as deltas write nothing.
  */
-static void write_status(struct k8c_informer *ings, const json_t *served, const char *addr)
+/*
+ * Hand the status writer the Ingresses whose status differs from what it should be: ours (a set
+ * of "ns/name") show addr, the others not. keys: only those Ingresses (a set), NULL: all.
+ */
+static void write_status(struct k8c_informer *ings, const json_t *ours, const char *addr,
+			 json_t *keys)
 {
 	struct in6_addr a6;
 	bool is_ip = inet_pton(AF_INET, addr, &a6) == 1 || inet_pton(AF_INET6, addr, &a6) == 1;
 	_cleanup_json_ json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr);
-	_cleanup_json_ json_t *ours = json_object();
-	json_t *k, *obj, *todo = json_array();
-	const char *key;
-	size_t i;
+	json_t *cache = k8c_informer_cache(ings), *over = keys ? keys : cache;
+	json_t *todo = json_object();
 
-	json_array_foreach(served, i, k) json_object_set(ours, json_string_value(k), json_true());
-	json_object_foreach(k8c_informer_cache(ings), key, obj)
-	{
-		const char *ns = json_string_value(
-			json_object_get(json_object_get(obj, "metadata"), "namespace"));
-		const char *name = json_string_value(
-			json_object_get(json_object_get(obj, "metadata"), "name"));
+	for (void *it = json_object_iter(over); it; it = json_object_iter_next(over, it)) {
+		const char *key = json_object_iter_key(it);
+		json_t *obj = keys ? json_object_get(cache, key) : json_object_iter_value(it);
+		const json_t *md = json_object_get(obj, "metadata");
+		const char *ns = json_string_value(json_object_get(md, "namespace"));
+		const char *name = json_string_value(json_object_get(md, "name"));
 		bool serve = json_object_get(ours, key) != NULL;
 		json_t *cur = json_object_get(
 			json_object_get(json_object_get(obj, "status"), "loadBalancer"), "ingress");
 
 		if (!ns || !name || (serve ? json_equal(cur, want) : !json_equal(cur, want)))
 			continue;
-		json_array_append_new(todo, json_pack("[s,s,b]", ns, name, serve));
+		json_object_set_new(todo, key, json_pack("[s,s,b]", ns, name, serve));
 	}
-	if (!json_array_size(todo)) {
-		json_decref(todo);
-		return;
+	if (json_object_size(todo)) {
+		pthread_mutex_lock(&sw.lock);
+		json_object_update(sw.todo, todo); /* newer decisions replace older ones */
+		pthread_cond_signal(&sw.cond);
+		pthread_mutex_unlock(&sw.lock);
 	}
-	pthread_mutex_lock(&sw.lock);
-	json_decref(sw.todo); /* what it had not done yet is in this list again */
-	sw.todo = todo;
-	pthread_cond_signal(&sw.cond);
-	pthread_mutex_unlock(&sw.lock);
+	json_decref(todo);
 }
 
 /*
@@ -1209,44 +1209,40 @@ static void *status_run(void *arg)
 	_cleanup_json_ json_t *none = json_array();
 
 	for (;;) {
-		json_t *todo, *item;
-		size_t i;
+		json_t *item;
+		void *it;
+		const char *ns, *name;
+		bool serve;
+		_cleanup_json_ json_t *patch = NULL;
+		struct k8c_error err = K8C_ERROR_INIT;
 
 		pthread_mutex_lock(&sw.lock);
-		while (!sw.todo && !sw.stop)
+		while (!json_object_size(sw.todo) && !sw.stop)
 			pthread_cond_wait(&sw.cond, &sw.lock);
-		todo = sw.todo;
-		sw.todo = NULL;
-		pthread_mutex_unlock(&sw.lock);
-		if (!todo)
-			return NULL; /* stop */
-		json_array_foreach(todo, i, item)
-		{
-			const char *ns = json_string_value(json_array_get(item, 0));
-			const char *name = json_string_value(json_array_get(item, 1));
-			bool serve = json_is_true(json_array_get(item, 2)), newer;
-			_cleanup_json_ json_t *patch =
-				json_pack("{s:{s:{s:O}}}", "status", "loadBalancer", "ingress",
-					  serve ? want : none);
-			struct k8c_error err = K8C_ERROR_INIT;
-
-			pthread_mutex_lock(&sw.lock);
-			newer = sw.todo || sw.stop;
+		if (sw.stop) {
 			pthread_mutex_unlock(&sw.lock);
-			if (newer)
-				break;
-			if (k8c_kube_patch(sw.kc, K8C_GVR_INGRESSES, ns, name, "status",
-					   K8C_PATCH_MERGE, patch, NULL, &err) < 0)
-				k8c_log_warn("status update failed (retried on the next change)",
-					     "ingress=%s/%s error=\"%s\"", ns, name,
-					     err.msg ? err.msg : "?");
-			else
-				k8c_log_info(serve ? "status updated"
-						   : "status cleared (not ours any more)",
-					     "ingress=%s/%s address=%s", ns, name, addr);
-			k8c_error_clear(&err);
+			return NULL;
 		}
-		json_decref(todo);
+		it = json_object_iter(sw.todo);
+		item = json_incref(json_object_iter_value(it));
+		json_object_del(sw.todo, json_object_iter_key(it));
+		pthread_mutex_unlock(&sw.lock);
+		ns = json_string_value(json_array_get(item, 0));
+		name = json_string_value(json_array_get(item, 1));
+		serve = json_is_true(json_array_get(item, 2));
+		patch = json_pack("{s:{s:{s:O}}}", "status", "loadBalancer", "ingress",
+				  serve ? want : none);
+		if (k8c_kube_patch(sw.kc, K8C_GVR_INGRESSES, ns, name, "status", K8C_PATCH_MERGE,
+				   patch, NULL, &err) < 0)
+			k8c_log_warn("status update failed (retried on the next change)",
+				     "ingress=%s/%s error=\"%s\"", ns, name,
+				     err.msg ? err.msg : "?");
+		else
+			k8c_log_info(serve ? "status updated"
+					   : "status cleared (not ours any more)",
+				     "ingress=%s/%s address=%s", ns, name, addr);
+		k8c_error_clear(&err);
+		json_decref(item);
 	}
 }
 
@@ -1437,7 +1433,7 @@ static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_
 struct loop {
 	const char *kind;
 	bool changed;
-	bool status_only; /* an Ingress update that changed its status alone (no rebuild) */
+	json_t *status_keys; /* Ingress updates that changed their status alone (no rebuild) */
 };
 
 /* Whether two cached Ingresses differ in their status (and resourceVersion) alone. */
@@ -1474,7 +1470,7 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 		/* our own status writes come back as updates: nothing to rebuild (the cache
 		 * holds what ing_ingress_transform keeps, so this compares all the build reads) */
 		if (!strcmp(l->kind, "Ingress") && status_change_only(d->old, d->new)) {
-			l->status_only = true;
+			json_object_set(l->status_keys, d->key, json_true());
 			break;
 		}
 		l->changed = true;
@@ -1562,7 +1558,7 @@ int main(int argc, char **argv)
 	struct k8c_kube *kc = NULL;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
-	json_t *pub_served = NULL; /* the served Ingresses of the table published last */
+	json_t *pub_ours = NULL; /* the set of Ingresses served by the table published last */
 	json_t *prev_bad_tls = json_object();
 	unsigned long gen = 0;
 	sigset_t mask;
@@ -1662,6 +1658,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	k8c_log_init("k8c-ingress", level);
+	sw.todo = json_object();
+	loops[0].status_keys = json_object();
 	if (!ing_pool_interposed()) {
 		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
 		goto out;
@@ -1806,16 +1804,16 @@ int main(int argc, char **argv)
 			atomic_store(&stop_requested, true);
 			break;
 		}
-		loops[0].status_only = false;
+		json_object_clear(loops[0].status_keys);
 		for (i = 0; i < N_INFORMERS; i++) {
 			loops[i].changed = false;
 			k8c_informer_dispatch(inf[i], on_delta, &loops[i]);
 			changed |= loops[i].changed;
 			synced &= k8c_informer_has_synced(inf[i]);
 		}
-		if (!changed && loops[0].status_only && publish && pub_served) {
-			/* a status changed under us (by us, mostly): rewrite those that differ */
-			write_status(inf[0], pub_served, publish);
+		if (!changed && json_object_size(loops[0].status_keys) && publish && pub_ours) {
+			/* statuses changed under us (ours, mostly): rewrite those that differ */
+			write_status(inf[0], pub_ours, publish, loops[0].status_keys);
 		}
 		if (changed && synced) {
 			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
@@ -1844,10 +1842,14 @@ int main(int argc, char **argv)
 			ing_table_ref(t);
 			publish_table(t);
 			atomic_store(&published_generation, gen);
-			json_decref(pub_served);
-			pub_served = json_incref(t->served);
+			json_decref(pub_ours);
+			pub_ours = json_object();
+			for (size_t k = 0; k < json_array_size(t->served); k++)
+				json_object_set(pub_ours,
+						json_string_value(json_array_get(t->served, k)),
+						json_true());
 			if (publish)
-				write_status(inf[0], t->served, publish);
+				write_status(inf[0], pub_ours, publish, NULL);
 			ing_table_unref(t);
 		}
 	}
@@ -1896,7 +1898,8 @@ out:
 	SSL_CTX_free(default_ctx);
 	SSL_CTX_free(upstream_ssl_ctx);
 	json_decref(prev_errors);
-	json_decref(pub_served);
+	json_decref(pub_ours);
+	json_decref(loops[0].status_keys);
 	json_decref(prev_bad_tls);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);

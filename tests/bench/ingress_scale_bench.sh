@@ -9,6 +9,7 @@
 # 1. the time from starting "big" (Ingresses already in the API) to its first full table, and
 #    the build time of one table (its log);
 # 2. idle RSS of both after the sync;
+#    then the time until the status of all is written;
 # 3. CHANGES (default 50) changes one after the other: a new Ingress with a new host is created
 #    in the API (t0, before the POST) and a keep-alive client polls that host through "big"
 #    until it answers 200 (t1): t1 - t0, p50/p99/max; the POST's own time printed beside it;
@@ -179,6 +180,13 @@ for h in h$((N / 2)).scale.test one.scale.test; do
 	for _ in $(seq 100); do [[ $(curl -s -H "Host: $h" "http://127.0.0.1:$p/") == hello ]] && break; sleep 0.1; done
 	[[ $(curl -s -H "Host: $h" "http://127.0.0.1:$p/") == hello ]] || fail "$h not served"
 done
+# the status of every Ingress is written (by a thread of its own, while routes are served)
+for _ in $(seq 6000); do
+	(($(grep -c 'msg="status updated"' "$D/big.log") >= N)) && break
+	sleep 0.1
+done
+t2=$(date +%s.%N)
+echo "# statuses written: $(grep -c 'msg="status updated"' "$D/big.log") in $(awk -v a="$t1" -v b="$t2" 'BEGIN {printf "%.1f", b - a}') s after the full table"
 sleep 3
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 RSS_BIG=$(rss "$BIG") RSS_ONE=$(rss "$ONE")
