@@ -65,23 +65,9 @@ spec:
 EOF
 }
 {
+	ing_yaml_class
+	ing_yaml_service bad web "$P" 127.0.0.2
 	cat <<EOF
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: k8c}
-spec: {controller: k8c.io/ingress}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: bad}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: bad, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{port: $P}]
-endpoints: [{addresses: [127.0.0.2]}]
 ---
 apiVersion: v1
 kind: Secret

@@ -9,29 +9,9 @@ set -e
 
 ing_setup ingress-canary
 
-# echo backend: NAME ADDR PORT
-cat >"$D/echo.py" <<'EOF'
-import http.server, sys
-name, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        body = ("backend=%s path=%s\n" % (name, self.path)).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer((addr, port), H).serve_forever()
-EOF
 P=$(srv_port)
-$PY "$D/echo.py" stable 127.0.0.2 "$P" & BACK_PIDS+=($!)
-$PY "$D/echo.py" canary 127.0.0.4 "$P" & BACK_PIDS+=($!)
-for u in "http://127.0.0.2:$P/" "http://127.0.0.4:$P/"; do
-	for _ in $(seq 100); do curl -s "$u" | grep -q backend= && break; sleep 0.1; done
-	curl -s "$u" | grep -q backend= || fail "backend $u not up"
-done
+ing_echo stable 127.0.0.2 "$P"
+ing_echo canary 127.0.0.4 "$P"
 
 k create namespace can >/dev/null
 ing() { # NAME HOST ANNOTATIONS(flow map) SERVICE [PATH]
@@ -48,32 +28,11 @@ spec:
       paths: [{path: ${5:-/}, pathType: Prefix, backend: {service: {name: $4, port: {number: 80}}}}]
 EOF
 }
-svc() { # NAME ADDR
-	cat <<EOF
----
-apiVersion: v1
-kind: Service
-metadata: {name: $1, namespace: can}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: $1-1, namespace: can, labels: {kubernetes.io/service-name: $1}}
-addressType: IPv4
-ports: [{port: $P}]
-endpoints: [{addresses: [$2]}]
-EOF
-}
 C='nginx.ingress.kubernetes.io/canary: "true"'
 {
-	cat <<EOF
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: k8c}
-spec: {controller: k8c.io/ingress}
-EOF
-	svc stable 127.0.0.2
-	svc canary 127.0.0.4
+	ing_yaml_class
+	ing_yaml_service can stable "$P" 127.0.0.2
+	ing_yaml_service can canary "$P" 127.0.0.4
 	for h in hdr val pat weight all; do ing "$h-main" "$h.test" '{}' stable; done
 	ing hdr-canary hdr.test "{$C, nginx.ingress.kubernetes.io/canary-by-header: X-Canary, nginx.ingress.kubernetes.io/canary-by-cookie: beta}" canary
 	ing val-canary val.test "{$C, nginx.ingress.kubernetes.io/canary-by-header: X-Version, nginx.ingress.kubernetes.io/canary-by-header-value: v2}" canary
