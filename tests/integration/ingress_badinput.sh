@@ -166,12 +166,7 @@ subj=$(openssl s_client -connect "127.0.0.1:$SP" -servername badtls.test </dev/n
 	ifail "badtls.test not served over HTTPS"
 grep -q 'msg="TLS secret not usable, the default certificate answers" secret=bad/garbage host=badtls.test ingress=bad/badtls' "$D/ingress.log" ||
 	ifail "no log line for the bad Secret"
-for _ in $(seq 100); do
-	k -n bad get events --field-selector involvedObject.name=badtls -o jsonpath='{.items[*].reason}' | grep -q TLSSecretNotUsable && break
-	sleep 0.1
-done
-k -n bad get events --field-selector involvedObject.name=badtls -o jsonpath='{.items[*].message}' |
-	grep -q 'TLS Secret bad/garbage not usable' || ifail "no Event for the bad Secret"
+ing_expect_event bad badtls TLSSecretNotUsable 'TLS Secret bad/garbage not usable'
 # rebuilds (another Ingress changes) do not repeat the log line
 k -n bad annotate ingress web k8c.io/touch=1 >/dev/null
 k -n bad annotate ingress web k8c.io/touch=2 --overwrite >/dev/null
@@ -184,12 +179,7 @@ ok "a bad TLS Secret: the default certificate ($subj), one log line, an Event"
 	ifail "noport.test is not 503"
 grep -q 'msg="backend not served (503)" ingress=bad/noport service=bad/web port=9999 error="service bad/web has no port 9999"' "$D/ingress.log" ||
 	ifail "no log line for the missing port"
-for _ in $(seq 100); do
-	k -n bad get events --field-selector involvedObject.name=noport -o jsonpath='{.items[*].reason}' | grep -q BackendNotServed && break
-	sleep 0.1
-done
-k -n bad get events --field-selector involvedObject.name=noport -o jsonpath='{.items[*].message}' |
-	grep -q 'has no port 9999' || ifail "no Event for the missing port"
+ing_expect_event bad noport BackendNotServed 'has no port 9999'
 [[ $(curl -s --max-time 5 -H 'Host: bad.test' "http://127.0.0.1:$IP/still") == "backend ok" ]] || ifail "bad.test broken"
 ok "a missing Service port: 503, a log line, an Event; other rules served"
 kill -0 "$ING_PID" || ifail "k8c-ingress exited"

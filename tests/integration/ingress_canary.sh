@@ -111,13 +111,7 @@ ok "all.test canary-weight 100: $r"
 expect 404 orphan.test
 grep -q 'msg="annotation ignored" ingress=can/orphan-canary .*no rule of a main Ingress' "$D/ingress.log" ||
 	ifail "no log line for the canary without a main rule"
-for _ in $(seq 100); do
-	k -n can get events --field-selector involvedObject.name=orphan-canary -o jsonpath='{.items[*].reason}' |
-		grep -q InvalidAnnotation && break
-	sleep 0.1
-done
-k -n can get events --field-selector involvedObject.name=orphan-canary -o jsonpath='{.items[*].message}' |
-	grep -q 'no rule of a main Ingress' || ifail "no Event for the canary without a main rule"
+ing_expect_event can orphan-canary InvalidAnnotation 'no rule of a main Ingress'
 ok "a canary without a main rule: 404, a log line and an Event"
 # the access log (docs/ingress.md): nginx's combined format, the duration, the Ingress of the
 # rule (the canary's), the rule host and the endpoint; a request no rule matches has "-"

@@ -85,3 +85,15 @@ PY
 	for _ in $(seq 100); do curl -s "http://$2:$3/" | grep -q backend= && return; sleep 0.1; done
 	fail "echo backend $1 on $2:$3 not up"
 }
+
+# ing_expect_event NS OBJECT REASON MESSAGE-PATTERN: wait (10 s) for an Event on OBJECT with
+# REASON, then fail unless one of its Events' messages matches MESSAGE-PATTERN (grep -E).
+ing_expect_event() {
+	for _ in $(seq 100); do
+		k -n "$1" get events --field-selector "involvedObject.name=$2" -o jsonpath='{.items[*].reason}' |
+			grep -q "$3" && break
+		sleep 0.1
+	done
+	k -n "$1" get events --field-selector "involvedObject.name=$2" -o jsonpath='{.items[*].message}' |
+		grep -Eq -- "$4" || ifail "no Event $3 on $1/$2 with '$4'"
+}
