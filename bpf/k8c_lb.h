@@ -16,10 +16,12 @@
 #define K8C_RNAT4_MAP	"k8c_rnat4_v1"
 #define K8C_CFG4_MAP	"k8c_cfg4_v1"
 #define K8C_NODEIP4_MAP "k8c_nodeip4_v1"
+#define K8C_CT4_MAP	"k8c_ct4_v1"
 
 #define K8C_LB4_MAX   1048576
 #define K8C_AFF4_MAX  262144
 #define K8C_RNAT4_MAX 262144
+#define K8C_CT4_MAX   65536 /* 32,768 flows from outside (LRU: always preallocated) */
 
 /*
  * One map holds every frontend and its backends: slot 0 is the service entry (count, flags),
@@ -39,6 +41,7 @@ struct k8c_lb4_key {
 #define K8C_LB_F_AFFINITY 0x1 /* sessionAffinity ClientIP (timeout in affinity_timeout) */
 #define K8C_LB_F_DROP	  0x2 /* count 0 under a Local policy: drop (EPERM), not reject */
 #define K8C_LB_F_MARK	  0x4 /* the ClusterIP marker (port 0, proto 0) */
+#define K8C_LB_F_LOCAL	  0x8 /* externalTrafficPolicy Local: tc keeps the client address */
 
 struct k8c_lb4_val {
 	__u32 addr;		/* backend address (slot > 0) */
@@ -78,6 +81,40 @@ struct k8c_rnat4_val {
 	__u16 port;
 	__u16 pad;
 };
+
+/* Session affinity of a client outside the node (tc): netns_cookie = K8C_AFF_CLIENT_IP | its
+ * address (network order); network namespace cookies never have the bit. */
+#define K8C_AFF_CLIENT_IP (1ULL << 63)
+
+/*
+ * Connection tracking of the tc programs (traffic from outside the node): an LRU hash keyed by
+ * the 5-tuple a packet carries when it reaches a tc hook, whose value is the 5-tuple to write
+ * into it. Each flow has two entries, made when its first packet is translated: forward
+ * (client -> frontend => [node address, SNAT port ->] backend) and reply (backend -> client or
+ * node address:SNAT port => frontend -> client).
+ */
+struct k8c_ct4_key {
+	__u32 saddr, daddr;
+	__u16 sport, dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+#define K8C_CT_F_REPLY	 0x1 /* a reply entry */
+#define K8C_CT_F_SNAT	 0x2 /* the flow is masqueraded */
+#define K8C_CT_F_CLOSING 0x4 /* a TCP FIN or RST went by (either direction) */
+
+struct k8c_ct4_val {
+	__u32 saddr, daddr;
+	__u16 sport, dport;
+	__u32 flags;
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet */
+};
+
+/* SNAT source ports of the tc programs (outside Linux's default ephemeral range 32768-60999, so
+ * a reply to a node's own connection is not taken for one of ours). */
+#define K8C_SNAT_PORT_MIN 61000
+#define K8C_SNAT_PORT_N	  4536
 
 /* Configuration (array, one entry). */
 struct k8c_cfg4 {

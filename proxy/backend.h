@@ -71,6 +71,10 @@ struct proxy_bpf_config {
 	const char *cgroup_path;	/* cgroup v2 directory the programs attach to */
 	struct k8c_ipnet *nodeport_ips; /* NodePorts only on these addresses (else every local) */
 	size_t n_nodeport_ips;
+	/* tc programs (traffic from outside the node) on these interfaces, comma-separated; NULL:
+	 * the interfaces holding the NodePort addresses (every non-loopback one with an IPv4
+	 * address without --nodeport-addresses); "": none */
+	const char *tc_interfaces;
 };
 
 #define PROXY_BPF_PIN_DIR "/sys/fs/bpf/k8c"

@@ -3,18 +3,26 @@
  * (connect4, sendmsg4, recvmsg4, getpeername4) rewrite a socket's destination from a service
  * frontend to a backend once, in the system call, so established flows cost nothing per packet.
  *
+ * The IPv6 hooks (connect6, sendmsg6, recvmsg6, getpeername6) balance IPv4 services reached
+ * through IPv4-mapped addresses of dual-stack sockets (::ffff:10.96.0.10).
+ *
  * This file loads the programs (bpftool skeletons), pins their maps (by versioned names) and
  * links under --bpf-pin-dir, attaches the links to --cgroup-path, and turns the model's changes
  * into map updates: it mirrors every map element it owns (key -> value, reference count) and
  * writes only the elements whose value changed. A restarted proxy reuses the pinned maps (their
  * content is read back into the mirror) and replaces the programs behind the pinned links
  * atomically (bpf_link_update), so connections never see a moment without the balancer.
+ *
+ * Traffic from outside the node (NodePorts, externalIPs, LoadBalancer IPs) is translated by tc
+ * programs (tc_ingress, tc_egress) attached with tcx links to --tc-interfaces, pinned as
+ * link_tc_<ingress|egress>_<interface>_v1 and replaced the same way on restart.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +37,27 @@
 #include "cleanup.h"
 #include "k8c_lb.h"
 #include "log.h"
+#include "netns.h"
 #include "pmap.h"
 #include "sock_connect4.skel.h"
+#include "sock_connect6.skel.h"
 #include "sock_getpeername4.skel.h"
+#include "sock_getpeername6.skel.h"
 #include "sock_recvmsg4.skel.h"
+#include "sock_recvmsg6.skel.h"
 #include "sock_sendmsg4.skel.h"
+#include "sock_sendmsg6.skel.h"
+#include "iter_udp.skel.h"
+#include "tc_egress.skel.h"
+#include "tc_ingress.skel.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
+/* tcx (kernel 6.6) is newer than Debian 12's headers and libbpf 1.1: its attach types and link
+ * type by number (uapi enum bpf_attach_type, enum bpf_link_type). */
+#define K8C_BPF_TCX_INGRESS   46
+#define K8C_BPF_TCX_EGRESS    47
+#define K8C_BPF_LINK_TYPE_TCX 11
+#define TC_LINK_PREFIX	      "link_tc_"
 
 /* A mirrored element of the lb4 map. */
 struct ment {
@@ -45,10 +67,21 @@ struct ment {
 	bool in_kernel, touched;
 };
 
-enum { H_CONNECT4, H_SENDMSG4, H_RECVMSG4, H_GETPEERNAME4, H_COUNT };
-static const char *const hook_names[H_COUNT] = {"connect4", "sendmsg4", "recvmsg4", "getpeername4"};
-static const char *const map_names[] = {K8C_LB4_MAP, K8C_AFF4_MAP, K8C_RNAT4_MAP, K8C_CFG4_MAP,
-					K8C_NODEIP4_MAP};
+enum {
+	H_CONNECT4,
+	H_SENDMSG4,
+	H_RECVMSG4,
+	H_GETPEERNAME4,
+	H_CONNECT6,
+	H_SENDMSG6,
+	H_RECVMSG6,
+	H_GETPEERNAME6,
+	H_COUNT
+};
+static const char *const hook_names[H_COUNT] = {"connect4", "sendmsg4", "recvmsg4", "getpeername4",
+						"connect6", "sendmsg6", "recvmsg6", "getpeername6"};
+static const char *const map_names[] = {K8C_LB4_MAP,  K8C_AFF4_MAP,    K8C_RNAT4_MAP,
+					K8C_CFG4_MAP, K8C_NODEIP4_MAP, K8C_CT4_MAP};
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 struct bpf_be {
@@ -59,46 +92,98 @@ struct bpf_be {
 	struct k8c_sock_sendmsg4 *s_sendmsg4;
 	struct k8c_sock_recvmsg4 *s_recvmsg4;
 	struct k8c_sock_getpeername4 *s_getpeername4;
+	struct k8c_sock_connect6 *s_connect6;
+	struct k8c_sock_sendmsg6 *s_sendmsg6;
+	struct k8c_sock_recvmsg6 *s_recvmsg6;
+	struct k8c_sock_getpeername6 *s_getpeername6;
+	struct k8c_tc_ingress *s_tc_ingress;
+	struct k8c_tc_egress *s_tc_egress;
 	struct bpf_link *links[H_COUNT];
+	char **tc_ifs; /* interfaces of the tc programs */
+	size_t n_tc_ifs;
+	int netns_fd; /* the network namespace of the interfaces */
+	int *tc_link_fds;
+	size_t n_tc_link_fds;
 	int lb_fd, cfg_fd, nodeip_fd;
 	bool loaded, synced; /* synced: the mirror is the kernel's content */
 	struct pmap mirror;  /* struct k8c_lb4_key -> struct ment */
 	struct ment **touched;
 	size_t n_touched, cap_touched;
 	struct proxy_sync_stats *st;
+	struct k8c_iter_udp *s_iter_udp; /* NULL: not loaded yet (or not on this kernel) */
+	struct bpf_link *iter_link;
+	bool iter_failed;
+	struct k8c_rnat4_val *gone; /* UDP backends replaced or deleted by this sync */
+	size_t n_gone, cap_gone;
 };
+
+static void gone_candidate(struct bpf_be *be, const struct k8c_lb4_key *k,
+			   const struct k8c_lb4_val *old);
 
 static void link_path(const struct bpf_be *be, int h, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/link_%s_" K8C_LB_VERSION, be->cfg.pin_dir, hook_names[h]);
 }
 
-static int read_node_ips(struct bpf_be *be, const struct proxy_bpf_config *cfg,
-			 struct k8c_error *err)
+static void add_tc_if(struct bpf_be *be, const char *name, size_t len)
 {
+	if (len == 0 || len >= IF_NAMESIZE)
+		return;
+	for (size_t i = 0; i < be->n_tc_ifs; i++)
+		if (strlen(be->tc_ifs[i]) == len && strncmp(be->tc_ifs[i], name, len) == 0)
+			return;
+	be->tc_ifs = k8c_xrealloc(be->tc_ifs, (be->n_tc_ifs + 1) * sizeof(*be->tc_ifs));
+	be->tc_ifs[be->n_tc_ifs] = k8c_xcalloc(1, len + 1);
+	memcpy(be->tc_ifs[be->n_tc_ifs++], name, len);
+}
+
+static void add_node_ip(struct bpf_be *be, uint32_t a)
+{
+	be->node_ips = k8c_xrealloc(be->node_ips, (be->n_node_ips + 1) * sizeof(uint32_t));
+	be->node_ips[be->n_node_ips++] = a;
+}
+
+/* The node addresses of NodePorts (--nodeport-addresses, else every IPv4 address of the
+ * namespace) and the tc interfaces (--tc-interfaces, else the non-loopback interfaces holding a
+ * node address). */
+static int read_node(struct bpf_be *be, const struct proxy_bpf_config *cfg, struct k8c_error *err)
+{
+	const char *list = cfg->tc_interfaces;
 	struct ifaddrs *ifa = NULL;
 
-	if (cfg->n_nodeport_ips) {
-		for (size_t i = 0; i < cfg->n_nodeport_ips; i++) {
-			uint32_t a;
+	for (size_t i = 0; i < cfg->n_nodeport_ips; i++) {
+		uint32_t a;
 
-			if (cfg->nodeport_ips[i].family != AF_INET)
-				continue;
-			memcpy(&a, cfg->nodeport_ips[i].addr, 4);
-			be->node_ips =
-				k8c_xrealloc(be->node_ips, (be->n_node_ips + 1) * sizeof(uint32_t));
-			be->node_ips[be->n_node_ips++] = a;
-		}
-		return 0;
+		if (cfg->nodeport_ips[i].family != AF_INET)
+			continue;
+		memcpy(&a, cfg->nodeport_ips[i].addr, 4);
+		add_node_ip(be, a);
 	}
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n >= IF_NAMESIZE)
+			return k8c_error_set(err, 0, "--tc-interfaces: %.*s: name too long", (int)n,
+					     p);
+		add_tc_if(be, p, n);
+		p += n + (p[n] == ',');
+	}
+	if (cfg->n_nodeport_ips && list)
+		return 0;
 	if (getifaddrs(&ifa) < 0)
 		return k8c_error_errno(err, 0, errno, "getifaddrs");
 	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		uint32_t a;
+
 		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
 			continue;
-		be->node_ips = k8c_xrealloc(be->node_ips, (be->n_node_ips + 1) * sizeof(uint32_t));
-		be->node_ips[be->n_node_ips++] =
-			((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		a = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		if (!cfg->n_nodeport_ips)
+			add_node_ip(be, a);
+		for (size_t n = 0; !list && !(i->ifa_flags & IFF_LOOPBACK) && n < be->n_node_ips;
+		     n++)
+			if (be->node_ips[n] == a)
+				add_tc_if(be, i->ifa_name, strlen(i->ifa_name));
 	}
 	freeifaddrs(ifa);
 	return 0;
@@ -112,8 +197,15 @@ void *proxy_bpf_new(const struct proxy_bpf_config *cfg, struct k8c_error *err)
 	be->cfg.pin_dir = k8c_xstrdup(cfg->pin_dir ? cfg->pin_dir : PROXY_BPF_PIN_DIR);
 	be->cfg.cgroup_path = k8c_xstrdup(cfg->cgroup_path ? cfg->cgroup_path : PROXY_BPF_CGROUP);
 	be->cfg.nodeport_ips = NULL; /* copied into node_ips */
+	be->cfg.tc_interfaces = NULL;
 	be->lb_fd = be->cfg_fd = be->nodeip_fd = -1;
-	if (read_node_ips(be, cfg, err) < 0) {
+	be->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (be->netns_fd < 0) {
+		k8c_error_errno(err, 0, errno, "open /proc/thread-self/ns/net");
+		proxy_bpf_ops.free(be);
+		return NULL;
+	}
+	if (read_node(be, cfg, err) < 0) {
 		proxy_bpf_ops.free(be);
 		return NULL;
 	}
@@ -160,6 +252,7 @@ static int attach(struct bpf_be *be, int h, struct bpf_program *prog, int cgfd,
 		}
 		/* another cgroup (the flag changed) or a link that cannot be updated */
 		k8c_log_info("replacing pinned link", "path=%s", path);
+		bpf_link__detach(l);
 		bpf_link__unpin(l);
 		bpf_link__destroy(l);
 	}
@@ -177,6 +270,125 @@ static int attach(struct bpf_be *be, int h, struct bpf_program *prog, int cgfd,
 	return 0;
 }
 
+/* Detach the link pinned at path and remove the pin. The last reference going away would detach
+ * it too, but later (the kernel frees links in a work queue): a --cleanup that returns with a
+ * program still attached would leave a moment of half-translated flows. */
+static int unpin_link(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd >= 0) {
+		bpf_link_detach(fd); /* fails harmlessly for a link already detached */
+		close(fd);
+	}
+	return unlink(path);
+}
+
+static void tc_link_path(const struct bpf_be *be, bool egress, const char *ifname, char *buf,
+			 size_t len)
+{
+	snprintf(buf, len, "%s/" TC_LINK_PREFIX "%s_%s_" K8C_LB_VERSION, be->cfg.pin_dir,
+		 egress ? "egress" : "ingress", ifname);
+}
+
+/* Attach prog to ifname's tcx ingress or egress through the link pinned for it (its program
+ * replaced) or a new pinned one. Runs in the interfaces' network namespace. */
+static int attach_tc(struct bpf_be *be, bool egress, const char *ifname, struct bpf_program *prog,
+		     struct k8c_error *err)
+{
+	char path[PATH_MAX];
+	unsigned ifindex = if_nametoindex(ifname);
+	int fd;
+
+	if (!ifindex)
+		return k8c_error_errno(err, 0, errno, "--tc-interfaces: %s", ifname);
+	tc_link_path(be, egress, ifname, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		struct bpf_link_info info = {0};
+		__u32 len = sizeof(info);
+
+		/* tcx's link info (ifindex, attach type) lies where xdp's ifindex does */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    info.type == K8C_BPF_LINK_TYPE_TCX && info.xdp.ifindex == ifindex &&
+		    bpf_link_update(fd, bpf_program__fd(prog), NULL) == 0)
+			goto done;
+		/* the interface was re-created (its link detached) or the link cannot be updated */
+		k8c_log_info("replacing pinned link", "path=%s", path);
+		close(fd);
+		unpin_link(path);
+	}
+	fd = bpf_link_create(bpf_program__fd(prog), (int)ifindex,
+			     egress ? K8C_BPF_TCX_EGRESS : K8C_BPF_TCX_INGRESS, NULL);
+	if (fd < 0)
+		return k8c_error_errno(err, 0, errno, "attach tcx %s to %s (kernel >= 6.6)",
+				       egress ? "egress" : "ingress", ifname);
+	if (bpf_obj_pin(fd, path) < 0) {
+		int e = errno;
+
+		close(fd);
+		return k8c_error_errno(err, 0, e, "pin %s", path);
+	}
+done:
+	be->tc_link_fds =
+		k8c_xrealloc(be->tc_link_fds, (be->n_tc_link_fds + 1) * sizeof(*be->tc_link_fds));
+	be->tc_link_fds[be->n_tc_link_fds++] = fd;
+	return 0;
+}
+
+/* Unpin the tc links of interfaces no longer listed (keep: false: all of them). */
+static int unpin_tc_links(struct bpf_be *be, bool keep, struct k8c_error *err)
+{
+	_cleanup_closedir_ DIR *d = opendir(be->cfg.pin_dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : k8c_error_errno(err, 0, errno, "%s", be->cfg.pin_dir);
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		bool listed = false;
+
+		if (strncmp(de->d_name, TC_LINK_PREFIX, strlen(TC_LINK_PREFIX)) != 0)
+			continue;
+		for (size_t i = 0; keep && i < be->n_tc_ifs && !listed; i++) {
+			char want[PATH_MAX];
+
+			for (int eg = 0; eg < 2; eg++) {
+				tc_link_path(be, eg, be->tc_ifs[i], want, sizeof(want));
+				listed |= strcmp(strrchr(want, '/') + 1, de->d_name) == 0;
+			}
+		}
+		if (listed)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", be->cfg.pin_dir, de->d_name);
+		if (unpin_link(path) < 0 && errno != ENOENT && rc == 0)
+			rc = k8c_error_errno(err, 0, errno, "unpin %s", path);
+		else
+			k8c_log_info("tc link removed", "path=%s", path);
+	}
+	return rc;
+}
+
+static int attach_tc_all(struct bpf_be *be, struct k8c_error *err)
+{
+	int saved = -1, rc = 0;
+
+	if (k8c_netns_enter(be->netns_fd, &saved, err) < 0)
+		return -1;
+	for (size_t i = 0; i < be->n_tc_ifs && rc == 0; i++) {
+		rc = attach_tc(be, false, be->tc_ifs[i], be->s_tc_ingress->progs.k8c_tc_ingress,
+			       err);
+		if (rc == 0)
+			rc = attach_tc(be, true, be->tc_ifs[i],
+				       be->s_tc_egress->progs.k8c_tc_egress, err);
+	}
+	k8c_netns_restore(&saved);
+	if (rc == 0)
+		rc = unpin_tc_links(be, true, err);
+	return rc;
+}
+
 #define OPEN_LOAD(field, type, opts)                                                               \
 	do {                                                                                       \
 		be->field = type##__open_opts(opts);                                               \
@@ -188,6 +400,45 @@ static int attach(struct bpf_be *be, int h, struct bpf_program *prog, int cgfd,
 					       be->cfg.pin_dir);                                   \
 	} while (0)
 
+/* Close what load() opened (the pinned links stay: closing our descriptors detaches nothing), so
+ * a failed load can be retried at the next sync. */
+static void unload(struct bpf_be *be)
+{
+	for (int h = 0; h < H_COUNT; h++)
+		bpf_link__destroy(be->links[h]);
+	k8c_sock_connect4__destroy(be->s_connect4);
+	k8c_sock_sendmsg4__destroy(be->s_sendmsg4);
+	k8c_sock_recvmsg4__destroy(be->s_recvmsg4);
+	k8c_sock_getpeername4__destroy(be->s_getpeername4);
+	k8c_sock_connect6__destroy(be->s_connect6);
+	k8c_sock_sendmsg6__destroy(be->s_sendmsg6);
+	k8c_sock_recvmsg6__destroy(be->s_recvmsg6);
+	k8c_sock_getpeername6__destroy(be->s_getpeername6);
+	k8c_tc_ingress__destroy(be->s_tc_ingress);
+	k8c_tc_egress__destroy(be->s_tc_egress);
+	bpf_link__destroy(be->iter_link);
+	k8c_iter_udp__destroy(be->s_iter_udp);
+	for (size_t i = 0; i < be->n_tc_link_fds; i++)
+		close(be->tc_link_fds[i]);
+	free(be->tc_link_fds);
+	memset(be->links, 0, sizeof(be->links));
+	be->s_connect4 = NULL;
+	be->s_sendmsg4 = NULL;
+	be->s_recvmsg4 = NULL;
+	be->s_getpeername4 = NULL;
+	be->s_connect6 = NULL;
+	be->s_sendmsg6 = NULL;
+	be->s_recvmsg6 = NULL;
+	be->s_getpeername6 = NULL;
+	be->s_tc_ingress = NULL;
+	be->s_tc_egress = NULL;
+	be->iter_link = NULL;
+	be->s_iter_udp = NULL;
+	be->tc_link_fds = NULL;
+	be->n_tc_link_fds = 0;
+	be->lb_fd = be->cfg_fd = be->nodeip_fd = -1;
+}
+
 static int load(struct bpf_be *be, struct k8c_error *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = be->cfg.pin_dir);
@@ -197,6 +448,7 @@ static int load(struct bpf_be *be, struct k8c_error *err)
 	uint32_t zero = 0;
 
 	libbpf_set_print(libbpf_quiet);
+	unload(be); /* what a failed load left */
 	if (mkdir(be->cfg.pin_dir, 0700) < 0 && errno != EEXIST)
 		return k8c_error_errno(err, 0, errno, "--bpf-pin-dir %s", be->cfg.pin_dir);
 	if (statfs(be->cfg.pin_dir, &sf) < 0 || sf.f_type != BPF_FS_MAGIC_)
@@ -209,10 +461,21 @@ static int load(struct bpf_be *be, struct k8c_error *err)
 	OPEN_LOAD(s_sendmsg4, k8c_sock_sendmsg4, &opts);
 	OPEN_LOAD(s_recvmsg4, k8c_sock_recvmsg4, &opts);
 	OPEN_LOAD(s_getpeername4, k8c_sock_getpeername4, &opts);
+	OPEN_LOAD(s_connect6, k8c_sock_connect6, &opts);
+	OPEN_LOAD(s_sendmsg6, k8c_sock_sendmsg6, &opts);
+	OPEN_LOAD(s_recvmsg6, k8c_sock_recvmsg6, &opts);
+	OPEN_LOAD(s_getpeername6, k8c_sock_getpeername6, &opts);
+	OPEN_LOAD(s_tc_ingress, k8c_tc_ingress, &opts);
+	OPEN_LOAD(s_tc_egress, k8c_tc_egress, &opts);
 	if (attach(be, H_CONNECT4, be->s_connect4->progs.k8c_connect4, cgfd, err) < 0 ||
 	    attach(be, H_SENDMSG4, be->s_sendmsg4->progs.k8c_sendmsg4, cgfd, err) < 0 ||
 	    attach(be, H_RECVMSG4, be->s_recvmsg4->progs.k8c_recvmsg4, cgfd, err) < 0 ||
-	    attach(be, H_GETPEERNAME4, be->s_getpeername4->progs.k8c_getpeername4, cgfd, err) < 0)
+	    attach(be, H_GETPEERNAME4, be->s_getpeername4->progs.k8c_getpeername4, cgfd, err) < 0 ||
+	    attach(be, H_CONNECT6, be->s_connect6->progs.k8c_connect6, cgfd, err) < 0 ||
+	    attach(be, H_SENDMSG6, be->s_sendmsg6->progs.k8c_sendmsg6, cgfd, err) < 0 ||
+	    attach(be, H_RECVMSG6, be->s_recvmsg6->progs.k8c_recvmsg6, cgfd, err) < 0 ||
+	    attach(be, H_GETPEERNAME6, be->s_getpeername6->progs.k8c_getpeername6, cgfd, err) < 0 ||
+	    attach_tc_all(be, err) < 0)
 		return -1;
 	be->lb_fd = bpf_map__fd(be->s_connect4->maps.k8c_lb4_v1);
 	be->cfg_fd = bpf_map__fd(be->s_connect4->maps.k8c_cfg4_v1);
@@ -315,7 +578,8 @@ static void claim(struct bpf_be *be, const struct k8c_lb4_key *k, const struct k
 
 /* One frontend (addr 0: the NodePort) and its usable endpoints. */
 static void frontend(struct bpf_be *be, uint32_t addr, uint16_t port, const struct proxy_svcport *p,
-		     const struct proxy_endpoint **eps, size_t n, bool any_eps, bool acquire)
+		     const struct proxy_endpoint **eps, size_t n, bool any_eps, bool local,
+		     bool acquire)
 {
 	struct k8c_lb4_key k = {.addr = addr, .port = htons(port), .proto = p->proto};
 	struct k8c_lb4_val v = {0};
@@ -324,6 +588,8 @@ static void frontend(struct bpf_be *be, uint32_t addr, uint16_t port, const stru
 	v.count = (uint16_t)n;
 	if (n == 0 && any_eps)
 		v.flags |= K8C_LB_F_DROP; /* traffic policy Local, no local endpoint */
+	if (local)
+		v.flags |= K8C_LB_F_LOCAL; /* externalTrafficPolicy Local: no SNAT in tc */
 	if (p->affinity) {
 		v.flags |= K8C_LB_F_AFFINITY;
 		v.affinity_timeout = p->affinity_timeout;
@@ -364,7 +630,7 @@ static void record(struct bpf_be *be, const struct proxy_model *m, const struct 
 		memcpy(&a, p->cluster_ips[i].addr, 4);
 		mk.addr = a;
 		claim(be, &mk, &mv, acquire);
-		frontend(be, a, p->port, p, in, n_in, n_all > 0, acquire);
+		frontend(be, a, p->port, p, in, n_in, n_all > 0, false, acquire);
 	}
 	if (v4) {
 		for (size_t i = 0; i < p->n_external_ips; i++) {
@@ -373,10 +639,11 @@ static void record(struct bpf_be *be, const struct proxy_model *m, const struct 
 			if (p->external_ips[i].family != AF_INET)
 				continue;
 			memcpy(&a, p->external_ips[i].addr, 4);
-			frontend(be, a, p->port, p, ex, n_ex, n_all > 0, acquire);
+			frontend(be, a, p->port, p, ex, n_ex, n_all > 0, p->etp_local, acquire);
 		}
 		if (p->node_port)
-			frontend(be, 0, p->node_port, p, ex, n_ex, n_all > 0, acquire);
+			frontend(be, 0, p->node_port, p, ex, n_ex, n_all > 0, p->etp_local,
+				 acquire);
 	}
 	free(all);
 	free(in);
@@ -460,6 +727,7 @@ static int apply(struct bpf_be *be, struct k8c_error *err)
 				}
 				if (pass != (master ? 2 : 3))
 					continue;
+				gone_candidate(be, &e->key, &e->have);
 				if (bpf_map_delete_elem(be->lb_fd, &e->key) < 0 &&
 				    errno != ENOENT) {
 					rc = k8c_error_errno(err, 0, errno,
@@ -479,6 +747,8 @@ static int apply(struct bpf_be *be, struct k8c_error *err)
 			}
 			if (pass != (master ? 1 : 0))
 				continue;
+			if (e->in_kernel)
+				gone_candidate(be, &e->key, &e->have);
 			if (bpf_map_update_elem(be->lb_fd, &e->key, &e->want, BPF_ANY) < 0) {
 				rc = k8c_error_errno(err, 0, errno, "update " K8C_LB4_MAP);
 				break;
@@ -496,6 +766,134 @@ static int apply(struct bpf_be *be, struct k8c_error *err)
 			be->touched[i]->touched = false;
 	be->n_touched = 0;
 	return rc;
+}
+
+/* ---- UDP sockets connected to removed backends ---------------------------------------------- */
+
+static void gone_candidate(struct bpf_be *be, const struct k8c_lb4_key *k,
+			   const struct k8c_lb4_val *old)
+{
+	if (k->slot == 0 || k->proto != IPPROTO_UDP)
+		return;
+	if (be->n_gone == be->cap_gone) {
+		be->cap_gone = be->cap_gone ? 2 * be->cap_gone : 16;
+		be->gone = k8c_xrealloc(be->gone, be->cap_gone * sizeof(*be->gone));
+	}
+	be->gone[be->n_gone++] = (struct k8c_rnat4_val){.addr = old->addr, .port = old->port};
+}
+
+/* The network namespaces (one fd each, unique) of the processes under the cgroup directory. */
+static void cgroup_netns(const char *dir, int depth, int **fds, ino_t **inos, size_t *n)
+{
+	char path[PATH_MAX];
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	FILE *f;
+
+	if (!d || depth > 32)
+		return;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	if (f) {
+		long pid;
+
+		while (fscanf(f, "%ld", &pid) == 1) {
+			char ns[64];
+			struct stat st;
+			bool seen = false;
+			int fd;
+
+			snprintf(ns, sizeof(ns), "/proc/%ld/ns/net", pid);
+			if (stat(ns, &st) < 0)
+				continue;
+			for (size_t i = 0; i < *n && !seen; i++)
+				seen = (*inos)[i] == st.st_ino;
+			if (seen || (fd = open(ns, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			*fds = k8c_xrealloc(*fds, (*n + 1) * sizeof(**fds));
+			*inos = k8c_xrealloc(*inos, (*n + 1) * sizeof(**inos));
+			(*fds)[*n] = fd;
+			(*inos)[(*n)++] = st.st_ino;
+		}
+		fclose(f);
+	}
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		cgroup_netns(path, depth + 1, fds, inos, n);
+	}
+}
+
+/* Destroy the UDP sockets the balancer connected to backends this sync removed from every
+ * service (kube-proxy deletes their conntrack entries); counted as conntrack_deleted. */
+static void destroy_gone_udp(struct bpf_be *be)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = be->cfg.pin_dir);
+	int gfd, *fds = NULL;
+	ino_t *inos = NULL;
+	size_t n = 0, n_gone = 0;
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < be->n_gone; i++) {
+		bool used = false;
+
+		pmap_for_each(&be->mirror, it)
+		{
+			const struct ment *e = it->val;
+
+			if (e->refs && e->key.slot && e->key.proto == IPPROTO_UDP &&
+			    e->want.addr == be->gone[i].addr && e->want.port == be->gone[i].port) {
+				used = true;
+				break;
+			}
+		}
+		if (!used)
+			be->gone[n_gone++] = be->gone[i];
+	}
+	be->n_gone = 0;
+	if (n_gone == 0 || be->iter_failed)
+		return;
+	if (!be->s_iter_udp) {
+		be->s_iter_udp = k8c_iter_udp__open_opts(&opts);
+		if (!be->s_iter_udp || k8c_iter_udp__load(be->s_iter_udp) < 0 ||
+		    !(be->iter_link =
+			      bpf_program__attach_iter(be->s_iter_udp->progs.k8c_iter_udp, NULL))) {
+			k8c_log_warn("UDP sockets to removed backends are not destroyed",
+				     "cause=\"iter/udp with bpf_sock_destroy (kernel >= 6.5): %s\"",
+				     strerror(errno));
+			be->iter_failed = true;
+			return;
+		}
+	}
+	gfd = bpf_map__fd(be->s_iter_udp->maps.k8c_gone4);
+	for (size_t i = 0; i < n_gone && i < 4096; i++)
+		bpf_map_update_elem(gfd, &be->gone[i], &one, BPF_ANY);
+	be->s_iter_udp->bss->destroyed = 0;
+	cgroup_netns(be->cfg.cgroup_path, 0, &fds, &inos, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct k8c_error err = K8C_ERROR_INIT;
+		int saved = -1, it = -1;
+		char buf[64];
+
+		if (k8c_netns_enter(fds[i], &saved, &err) == 0) {
+			it = bpf_iter_create(bpf_link__fd(be->iter_link));
+			k8c_netns_restore(&saved);
+		}
+		while (it >= 0 && read(it, buf, sizeof(buf)) > 0)
+			;
+		if (it >= 0)
+			close(it);
+		close(fds[i]);
+	}
+	be->st->conntrack_deleted += be->s_iter_udp->bss->destroyed;
+	k8c_log_debug("UDP sockets to removed backends destroyed",
+		      "backends=%zu netns=%zu sockets=%llu", n_gone, n,
+		      (unsigned long long)be->s_iter_udp->bss->destroyed);
+	for (size_t i = 0; i < n_gone && i < 4096; i++)
+		bpf_map_delete_elem(gfd, &be->gone[i]);
+	free(fds);
+	free(inos);
 }
 
 static int bpf_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sync_stats *st,
@@ -526,6 +924,7 @@ static int bpf_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 		return -1;
 	}
 	be->synced = true;
+	destroy_gone_udp(be);
 	be->st->transactions = be->st->messages ? 1 : 0;
 	be->st->elements = be->mirror.n;
 	proxy_model_clear_dirty(m);
@@ -538,12 +937,14 @@ static int bpf_cleanup(void *arg, struct k8c_error *err)
 	char path[PATH_MAX];
 	int rc = 0;
 
-	/* links first: unpinning the last reference detaches the programs */
+	/* links first: detached, then unpinned */
 	for (int h = 0; h < H_COUNT; h++) {
 		link_path(be, h, path, sizeof(path));
-		if (unlink(path) < 0 && errno != ENOENT)
+		if (unpin_link(path) < 0 && errno != ENOENT)
 			rc = k8c_error_errno(err, 0, errno, "unpin %s", path);
 	}
+	if (unpin_tc_links(be, false, err) < 0)
+		rc = -1;
 	for (size_t i = 0; i < N_MAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", be->cfg.pin_dir, map_names[i]);
 		if (unlink(path) < 0 && errno != ENOENT)
@@ -560,13 +961,13 @@ static void bpf_free(void *arg)
 
 	if (!be)
 		return;
-	/* the links stay pinned (attached): closing our descriptors detaches nothing */
-	for (int h = 0; h < H_COUNT; h++)
-		bpf_link__destroy(be->links[h]);
-	k8c_sock_connect4__destroy(be->s_connect4);
-	k8c_sock_sendmsg4__destroy(be->s_sendmsg4);
-	k8c_sock_recvmsg4__destroy(be->s_recvmsg4);
-	k8c_sock_getpeername4__destroy(be->s_getpeername4);
+	unload(be);
+	free(be->gone);
+	for (size_t i = 0; i < be->n_tc_ifs; i++)
+		free(be->tc_ifs[i]);
+	free(be->tc_ifs);
+	if (be->netns_fd >= 0)
+		close(be->netns_fd);
 	pmap_for_each(&be->mirror, it) free(it->val);
 	pmap_free(&be->mirror);
 	free(be->touched);
@@ -576,9 +977,27 @@ static void bpf_free(void *arg)
 	free(be);
 }
 
+/* --nodeport-addresses followed while running: k8c_nodeip4_v1 becomes ips at the next sync (the
+ * tc interfaces chosen at start stay). */
+static void bpf_set_nodeport_ips(void *arg, const struct k8c_ipnet *ips, size_t n)
+{
+	struct bpf_be *be = arg;
+
+	be->n_node_ips = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a;
+
+		if (ips[i].family != AF_INET)
+			continue;
+		memcpy(&a, ips[i].addr, 4);
+		add_node_ip(be, a);
+	}
+}
+
 const struct proxy_backend_ops proxy_bpf_ops = {
 	.name = "ebpf",
 	.sync = bpf_sync,
 	.cleanup = bpf_cleanup,
+	.set_nodeport_ips = bpf_set_nodeport_ips,
 	.free = bpf_free,
 };

@@ -31,6 +31,9 @@ static void usage(FILE *f)
 	      "                             balanced (default " PROXY_BPF_CGROUP ")\n"
 	      "  --bpf-pin-dir DIR          ebpf: where maps and links are pinned (bpffs;\n"
 	      "                             default " PROXY_BPF_PIN_DIR ")\n"
+	      "  --tc-interfaces IF,...     ebpf: tc programs for traffic from outside the node\n"
+	      "                             on these (default: the interfaces holding the\n"
+	      "                             NodePort addresses; \"\" for none)\n"
 	      "  --netns PATH               program the nftables of this network namespace\n"
 	      "                             (the API is still reached from the caller's)\n"
 	      "  --service-cidr CIDR        IPv4 service CIDR (default 10.96.0.0/12)\n"
@@ -38,7 +41,7 @@ static void usage(FILE *f)
 	      "  --nodeport-addresses LIST  NodePorts only on the node's addresses inside these\n"
 	      "                             IPv4 CIDRs and, for \"primary\", its Node's\n"
 	      "                             InternalIPs (comma-separated; default: every local\n"
-	      "                             address); followed while running (nftables)\n"
+	      "                             address); followed while running\n"
 	      "  --metrics-bind-address HOST:PORT  /healthz and /metrics (default\n"
 	      "                             127.0.0.1:10249; \"\" for none)\n"
 	      "  --min-sync-period MS       at most one sync per MS (default 1000); a change\n"
@@ -61,6 +64,8 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static const char *tc_interfaces; /* --tc-interfaces (ebpf) */
+
 static void *new_backend(const struct proxy_backend_ops *ops, const struct proxy_nft_config *cfg,
 			 const char *cgroup_path, const char *pin_dir, struct k8c_error *err)
 {
@@ -71,6 +76,7 @@ static void *new_backend(const struct proxy_backend_ops *ops, const struct proxy
 			.cgroup_path = cgroup_path,
 			.nodeport_ips = cfg->nodeport_ips,
 			.n_nodeport_ips = cfg->n_nodeport_ips,
+			.tc_interfaces = tc_interfaces,
 		};
 
 		return proxy_bpf_new(&bc, err);
@@ -124,7 +130,8 @@ int main(int argc, char **argv)
 		O_NETNS,
 		O_METRICS,
 		O_CGROUP,
-		O_PINDIR
+		O_PINDIR,
+		O_TCIF
 	};
 	static const struct option opts[] = {
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -142,6 +149,7 @@ int main(int argc, char **argv)
 		{"metrics-bind-address", required_argument, NULL, O_METRICS},
 		{"cgroup-path", required_argument, NULL, O_CGROUP},
 		{"bpf-pin-dir", required_argument, NULL, O_PINDIR},
+		{"tc-interfaces", required_argument, NULL, O_TCIF},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -187,6 +195,9 @@ int main(int argc, char **argv)
 			break;
 		case O_PINDIR:
 			pin_dir = optarg;
+			break;
+		case O_TCIF:
+			tc_interfaces = optarg;
 			break;
 		case O_SVC:
 		case O_CLUSTER: {

@@ -8,6 +8,7 @@
 
 #include <linux/bpf.h>
 #include <linux/in.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "../k8c_lb.h"
@@ -77,16 +78,61 @@ static __always_inline int lb4_drop(void)
 }
 
 /*
+ * Choose a backend of the frontend key (slot 0: svc, its service entry; count > 0). client
+ * identifies the client for session affinity: a network namespace cookie (sockets) or
+ * K8C_AFF_CLIENT_IP | address (packets from outside, tc). NULL: the service is being rewritten
+ * (count and slots disagree for a moment).
+ */
+static __always_inline struct k8c_lb4_val *lb4_pick(struct k8c_lb4_key *key,
+						    const struct k8c_lb4_val *svc, __u64 client)
+{
+	struct k8c_aff4_key akey = {};
+	struct k8c_aff4_val *aff = NULL;
+	struct k8c_lb4_val *be;
+	__u64 now = 0;
+	__u16 slot = 0;
+
+	if (svc->flags & K8C_LB_F_AFFINITY) {
+		akey.netns_cookie = client;
+		akey.addr = key->addr;
+		akey.port = key->port;
+		akey.proto = key->proto;
+		now = bpf_ktime_get_ns();
+		aff = bpf_map_lookup_elem(&k8c_aff4_v1, &akey);
+		if (aff && aff->slot >= 1 && aff->slot <= svc->count &&
+		    now - aff->last_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC)
+			slot = aff->slot;
+	}
+	if (!slot)
+		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
+	key->slot = slot;
+	be = bpf_map_lookup_elem(&k8c_lb4_v1, key);
+	if (aff && slot == aff->slot && be && (be->addr != aff->addr || be->port != aff->port)) {
+		/* the slot holds another backend now: choose again */
+		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
+		key->slot = slot;
+		be = bpf_map_lookup_elem(&k8c_lb4_v1, key);
+	}
+	if (be && (svc->flags & K8C_LB_F_AFFINITY)) {
+		struct k8c_aff4_val nv = {
+			.last_ns = now, .addr = be->addr, .port = be->port, .slot = slot};
+
+		bpf_map_update_elem(&k8c_aff4_v1, &akey, &nv, BPF_ANY);
+	}
+	return be;
+}
+
+/*
  * Translate ctx's destination when it is a frontend. Returns 1 (let the call go on, possibly
  * rewritten) or 0 (refuse it, errno as set). rnat: remember the service address for the socket.
  */
-static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
+static __always_inline int lb4_xlate_addr(struct bpf_sock_addr *ctx, __u32 *addr, __u32 *port,
+					  int rnat)
 {
 	struct k8c_lb4_key key = {};
 	struct k8c_lb4_val *svc, *be;
-	__u32 daddr = ctx->user_ip4, proto = ctx->protocol, zero = 0;
-	__u16 dport = (__u16)ctx->user_port;
-	__u16 slot = 0;
+	__u32 daddr = *addr, proto = ctx->protocol, zero = 0;
+	__u16 dport = (__u16)*port;
 
 	if (!lb4_proto_ok(proto))
 		return 1;
@@ -112,39 +158,9 @@ static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
 	if (svc->count == 0)
 		return (svc->flags & K8C_LB_F_DROP) ? lb4_drop() : lb4_reject();
 
-	struct k8c_aff4_key akey = {};
-	struct k8c_aff4_val *aff = NULL;
-	__u64 now = 0;
-
-	if (svc->flags & K8C_LB_F_AFFINITY) {
-		akey.netns_cookie = bpf_get_netns_cookie(ctx);
-		akey.addr = key.addr;
-		akey.port = key.port;
-		akey.proto = key.proto;
-		now = bpf_ktime_get_ns();
-		aff = bpf_map_lookup_elem(&k8c_aff4_v1, &akey);
-		if (aff && aff->slot >= 1 && aff->slot <= svc->count &&
-		    now - aff->last_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC)
-			slot = aff->slot;
-	}
-	if (!slot)
-		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
-	key.slot = slot;
-	be = bpf_map_lookup_elem(&k8c_lb4_v1, &key);
-	if (aff && slot == aff->slot && be && (be->addr != aff->addr || be->port != aff->port)) {
-		/* the slot holds another backend now: choose again */
-		slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
-		key.slot = slot;
-		be = bpf_map_lookup_elem(&k8c_lb4_v1, &key);
-	}
+	be = lb4_pick(&key, svc, (svc->flags & K8C_LB_F_AFFINITY) ? bpf_get_netns_cookie(ctx) : 0);
 	if (!be) /* the service is being rewritten: count and slots disagree for a moment */
 		return lb4_reject();
-	if (svc->flags & K8C_LB_F_AFFINITY) {
-		struct k8c_aff4_val nv = {
-			.last_ns = now, .addr = be->addr, .port = be->port, .slot = slot};
-
-		bpf_map_update_elem(&k8c_aff4_v1, &akey, &nv, BPF_ANY);
-	}
 	if (rnat) {
 		struct k8c_rnat4_key rk = {
 			.cookie = bpf_get_socket_cookie(ctx), .addr = be->addr, .port = be->port};
@@ -152,23 +168,85 @@ static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
 
 		bpf_map_update_elem(&k8c_rnat4_v1, &rk, &rv, BPF_ANY);
 	}
-	ctx->user_ip4 = be->addr;
-	ctx->user_port = be->port;
+	*addr = be->addr;
+	*port = be->port;
 	return 1;
 }
 
 /* Replies (recvmsg) and getpeername: show the service address the socket asked for. */
-static __always_inline int lb4_rev(struct bpf_sock_addr *ctx)
+static __always_inline void lb4_rev_addr(struct bpf_sock_addr *ctx, __u32 *addr, __u32 *port)
 {
-	struct k8c_rnat4_key rk = {.cookie = bpf_get_socket_cookie(ctx),
-				   .addr = ctx->user_ip4,
-				   .port = (__u16)ctx->user_port};
+	struct k8c_rnat4_key rk = {
+		.cookie = bpf_get_socket_cookie(ctx), .addr = *addr, .port = (__u16)*port};
 	struct k8c_rnat4_val *rv = bpf_map_lookup_elem(&k8c_rnat4_v1, &rk);
 
 	if (rv) {
-		ctx->user_ip4 = rv->addr;
-		ctx->user_port = rv->port;
+		*addr = rv->addr;
+		*port = rv->port;
 	}
+}
+
+/* The IPv4 hooks. */
+static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
+{
+	__u32 addr = ctx->user_ip4, port = ctx->user_port;
+	int rc = lb4_xlate_addr(ctx, &addr, &port, rnat);
+
+	if (rc) {
+		ctx->user_ip4 = addr;
+		ctx->user_port = port;
+	}
+	return rc;
+}
+
+static __always_inline int lb4_rev(struct bpf_sock_addr *ctx)
+{
+	__u32 addr = ctx->user_ip4, port = ctx->user_port;
+
+	lb4_rev_addr(ctx, &addr, &port);
+	ctx->user_ip4 = addr;
+	ctx->user_port = port;
+	return 1;
+}
+
+/*
+ * The IPv6 hooks: IPv4 services reached through IPv4-mapped addresses (::ffff:a.b.c.d) of
+ * dual-stack sockets, as Java and Go programs use them. Other IPv6 addresses pass untouched.
+ */
+static __always_inline int lb6_mapped(struct bpf_sock_addr *ctx)
+{
+	return ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 &&
+	       ctx->user_ip6[2] == bpf_htonl(0xffff);
+}
+
+static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, int rnat)
+{
+	__u32 addr, port;
+	int rc;
+
+	if (!lb6_mapped(ctx))
+		return 1;
+	addr = ctx->user_ip6[3];
+	port = ctx->user_port;
+	rc = lb4_xlate_addr(ctx, &addr, &port, rnat);
+	if (rc) {
+		ctx->user_ip6[3] = addr;
+		ctx->user_port = port;
+	}
+	return rc;
+}
+
+static __always_inline int lb6_rev(struct bpf_sock_addr *ctx)
+{
+	__u32 addr, port;
+
+	if (!lb6_mapped(ctx))
+		return 1;
+	addr = ctx->user_ip6[3];
+	port = ctx->user_port;
+	lb4_rev_addr(ctx, &addr, &port);
+	ctx->user_ip6[3] = addr;
+	ctx->user_port = port;
 	return 1;
 }
 

@@ -72,5 +72,6 @@ echo "  deployment status counts:  $(el "$T_STATUS") (polled every 0.1 s)"
 echo "  server CPU (user+system):  $(echo "scale=2; ($CPU1 - $CPU0) / $(getconf CLK_TCK)" | bc) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 if [[ -n ${K8C_BENCH_SCHEDULER:-} ]]; then
 	b=$(el "$(awk '$1 == "bound" {print $2}' "$D/watch.out")")
-	[[ $b == "not reached" ]] || echo "=> deploy_${N}_bound: $b s, goal <= 5 s, ratio $(echo "scale=2; 5 / $b" | bc)"
+	[[ $b == "not reached" ]] ||
+		printf '=> deploy_%s_bound: %.2f s, goal <= 5 s, ratio %.2f\n' "$N" "$b" "$(echo "scale=4; 5 / $b" | bc)"
 fi

@@ -173,12 +173,12 @@ fi
 if [[ $MODE == ebpf ]]; then
 	kernel_state() {
 		bpftool -j map dump pinned "$EBPF_PIN/k8c_lb4_v1" | jq -S -c "map(.formatted // .) | sort_by(.key)"
-		for h in connect4 sendmsg4 recvmsg4 getpeername4; do
+		for h in $EBPF_HOOKS; do
 			bpftool -j link show pinned "$EBPF_PIN/link_${h}_v1" | jq -c '{id, cgroup_id}'
 		done
 	}
 	ebpf_prog_ids() {
-		for h in connect4 sendmsg4 recvmsg4 getpeername4; do
+		for h in $EBPF_HOOKS; do
 			bpftool -j link show pinned "$EBPF_PIN/link_${h}_v1" | jq -r .prog_id
 		done | sort | tr '\n' ' '
 	}

@@ -76,6 +76,7 @@ MPORT=$(srv_port)
 M=http://127.0.0.1:$MPORT
 "$BIN/k8c-proxy" --mode ebpf --kubeconfig "$KUBECONFIG" --netns "/var/run/netns/$NODE" \
 	--cgroup-path "$CG" --bpf-pin-dir "$PIN" --node-name node-1 --min-sync-period 0 \
+	--nodeport-addresses 10.244.0.0/16 \
 	--metrics-bind-address "127.0.0.1:$MPORT" 2>"$D/proxy.log" &
 PROXY_PID=$!
 pfail() { echo "--- proxy log:" >&2; cat "$D/proxy.log" >&2; fail "$@"; }
@@ -133,6 +134,27 @@ ok "/healthz and /metrics as in nftables mode"
 [[ -z $(ip netns exec "$NODE" nft list ruleset 2>/dev/null) ]] || pfail "nftables touched in ebpf mode"
 ok "no nftables rules made"
 
+# --nodeport-addresses CIDR: NodePorts on the node's addresses inside it, followed as they come
+np_ips() {
+	bpftool -j map dump pinned "$PIN/k8c_nodeip4_v1" | jq -r '.[] | (.formatted // .) | .key' |
+		while read -r a; do echo "$((a & 255)).$((a >> 8 & 255)).$((a >> 16 & 255)).$((a >> 24))"; done |
+		sort | tr '\n' ' ' | sed 's/ $//'
+}
+np_wait() {
+	local got
+	for _ in $(seq 100); do
+		got=$(np_ips)
+		[[ $got == "$2" ]] && { ok "$1"; return 0; }
+		sleep 0.2
+	done
+	pfail "$1: expected [$2], last got [$got]"
+}
+np_wait "NodePort addresses: the node's inside the CIDR" "10.244.0.5 10.244.0.6"
+ip -n "$NODE" addr add 10.244.0.7/32 dev lo
+np_wait "an address added to the node: followed" "10.244.0.5 10.244.0.6 10.244.0.7"
+ip -n "$NODE" addr del 10.244.0.7/32 dev lo
+np_wait "and removed" "10.244.0.5 10.244.0.6"
+
 k delete svc web >/dev/null
 wait_for "service deleted: its IP is unallocated (EPERM, nothing sent)" EPERM "$IP" 1
 
@@ -141,7 +163,7 @@ rc=0
 wait "$PROXY_PID" || rc=$?
 PROXY_PID=
 [[ $rc == 0 ]] || pfail "SIGTERM: exit status $rc"
-[[ $(bpftool cgroup show "$CG" | grep -c k8c_) == 4 ]] ||
+[[ $(bpftool cgroup show "$CG" | grep -c k8c_) == 8 ]] ||
 	fail "the programs must stay attached after a stop: $(bpftool cgroup show "$CG")"
 ls "$PIN/link_connect4_v1" >/dev/null || fail "the links must stay pinned after a stop"
 ok "stopped: programs, links and maps stay"

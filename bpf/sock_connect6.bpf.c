@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cgroup/connect6: the socket load balancer's connect6 hook for IPv4 services reached through
+ * IPv4-mapped IPv6 addresses (bpf/lib/lb4.h). */
+#include "lib/lb4.h"
+
+SEC("cgroup/connect6")
+int k8c_connect6(struct bpf_sock_addr *ctx)
+{
+	return lb6_xlate(ctx, 1);
+}
