@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/random.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,11 +35,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "accesslog.h"
 #include "tls.h"
+#include "upool.h"
 
 #define N_INFORMERS 5
 
 static atomic_bool stop_requested;
+static int access_log_fd = -1; /* --access-log */
 
 /* The published table: readers compare the generation (one atomic load per request) and take
  * a reference under the lock only when it changed. */
@@ -70,9 +74,10 @@ struct serve_thread {
 	size_t n_pools, cap_pools;
 	unsigned long sweep_mark, swept_generation;
 	size_t n_retired; /* pools of endpoints gone from the table, still busy */
-	uint64_t last_sweep_ms;
+	uint64_t last_sweep_ms, last_expire_ms;
 	atomic_size_t live_pools; /* n_pools, for /metrics */
 	struct ing_stats *stats;
+	struct ing_alog *alog;	       /* --access-log's buffer, NULL when off */
 	h2o_accept_ctx_t actx_metrics; /* thread 0 only */
 	h2o_socket_t *lsock_metrics;
 	int lfd_metrics;
@@ -95,8 +100,9 @@ struct req_info {
 	h2o_req_overrides_t ov; /* first: req->overrides points here */
 	const char *ingress, *host;
 	const struct ing_backend *b;
-	h2o_iovec_t path;	/* rewrite-target's, with the query; base NULL: unchanged */
-	bool cors;		/* enable-cors: the response gets the CORS headers */
+	const struct ing_endpoint *ep; /* the endpoint it was proxied to, for the access log */
+	h2o_iovec_t path;	       /* rewrite-target's, with the query; base NULL: unchanged */
+	bool cors;		       /* enable-cors: the response gets the CORS headers */
 	h2o_iovec_t set_cookie; /* affinity: a Set-Cookie for the response, base NULL: none */
 };
 
@@ -120,9 +126,29 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
+/* "addr port" or "addr port https" into key (64 bytes): on every request, so no snprintf. */
 static void endpoint_key(const struct ing_endpoint *ep, bool https, char *key, size_t n)
 {
-	snprintf(key, n, "%s %u%s", ep->addr, (unsigned)ep->port, https ? " https" : "");
+	size_t a = strnlen(ep->addr, sizeof(ep->addr)), k;
+	char digits[5];
+	unsigned port = ep->port, nd = 0;
+
+	_Static_assert(sizeof(ep->addr) + 1 + 5 + 6 + 1 <= 64, "endpoint keys fit 64 bytes");
+	if (n < 64)
+		abort();
+	memcpy(key, ep->addr, a);
+	key[a] = ' ';
+	k = a + 1;
+	do
+		digits[nd++] = (char)('0' + port % 10);
+	while ((port /= 10));
+	while (nd)
+		key[k++] = digits[--nd];
+	if (https) {
+		memcpy(key + k, " https", 6);
+		k += 6;
+	}
+	key[k] = '\0';
 }
 
 /* The slot of key, or the empty slot where it would go. */
@@ -189,10 +215,9 @@ static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing
 	} else {
 		return NULL;
 	}
-	if (!(pool = malloc(sizeof(*pool))))
+	if (!(pool = ing_pool_new(st->ctx.loop, (struct sockaddr *)&ss, len, https,
+				  upstream_keepalive_ms)))
 		return NULL;
-	h2o_socketpool_init_by_address(pool, (struct sockaddr *)&ss, len, https, SIZE_MAX);
-	h2o_socketpool_set_timeout(pool, st->ctx.loop, upstream_keepalive_ms);
 	snprintf(slot->key, sizeof(slot->key), "%s", key);
 	slot->pool = pool;
 	slot->mark = st->sweep_mark;
@@ -201,31 +226,17 @@ static h2o_socketpool_t *endpoint_pool(struct serve_thread *st, const struct ing
 	return pool;
 }
 
-/* Whether every connection of the pool is idle in it (none leased, none connecting). */
-static bool pool_idle(h2o_socketpool_t *pool)
-{
-	size_t idle = 0;
-
-	pthread_mutex_lock(&pool->_shared.mutex);
-	for (h2o_linklist_t *l = pool->_shared.sockets.next; l != &pool->_shared.sockets;
-	     l = l->next)
-		idle++;
-	pthread_mutex_unlock(&pool->_shared.mutex);
-	return __sync_add_and_fetch(&pool->_shared.count, 0) == idle;
-}
-
 /* rehash_pools() filter: drop (dispose) the pools of endpoints gone that nothing uses. */
 static bool keep_pool(struct serve_thread *st, struct pool_slot *s)
 {
 	if (s->mark == st->sweep_mark)
 		return true;
-	if (!pool_idle(s->pool)) {
+	if (!ing_pool_unused(s->pool)) {
 		st->n_retired++;
 		return true;
 	}
 	k8c_log_debug("upstream pool freed", "endpoint=\"%s\"", s->key);
-	h2o_socketpool_dispose(s->pool); /* closes its idle connections */
-	free(s->pool);
+	ing_pool_free(s->pool); /* closes its idle connections */
 	atomic_fetch_add(&pools_freed, 1);
 	return false;
 }
@@ -362,8 +373,10 @@ static void set_forward_headers(h2o_req_t *req)
 			      req->input.authority.base, req->input.authority.len);
 	if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1) < 0) {
 		char *id = h2o_mem_alloc_pool(&req->pool, 33);
-		uint64_t a = rid_next(), b2 = rid_next();
-		snprintf(id, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b2);
+		uint64_t v[2] = {rid_next(), rid_next()};
+		for (int i = 0; i < 32; i++)
+			id[i] = "0123456789abcdef"[(v[i / 16] >> (60 - 4 * (i % 16))) & 15];
+		id[32] = '\0';
 		h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0,
 				      NULL, id, 32);
 	}
@@ -598,6 +611,45 @@ static uint64_t endpoint_hash(const struct ing_endpoint *ep)
 	return h;
 }
 
+/* The value of the request's first cookie called name (up to ';'), NULL when it has none. */
+static const char *cookie_value(h2o_req_t *req, const char *name, size_t *len)
+{
+	size_t nlen = strlen(name);
+	ssize_t i = -1;
+
+	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
+		h2o_iovec_t v = req->headers.entries[i].value;
+		for (size_t k = 0; k + nlen < v.len; k++) {
+			const char *end;
+			if ((k && v.base[k - 1] != ' ' && v.base[k - 1] != ';') ||
+			    memcmp(v.base + k, name, nlen) || v.base[k + nlen] != '=')
+				continue;
+			k += nlen + 1;
+			end = memchr(v.base + k, ';', v.len - k);
+			*len = (end ? (size_t)(end - v.base) : v.len) - k;
+			return v.base + k;
+		}
+	}
+	return NULL;
+}
+
+/* canary-by-header, canary-by-cookie, canary-weight: whether this request goes to the canary. */
+static bool canary_chosen(h2o_req_t *req, const struct ing_annotations *c)
+{
+	const char *hv = NULL, *cv = NULL;
+	size_t hlen = 0, clen = 0;
+	ssize_t i;
+
+	if (c->canary_header && (i = h2o_find_header_by_str(&req->headers, c->canary_header,
+							    strlen(c->canary_header), -1)) >= 0) {
+		hv = req->headers.entries[i].value.base;
+		hlen = req->headers.entries[i].value.len;
+	}
+	if (c->canary_cookie)
+		cv = cookie_value(req, c->canary_cookie, &clen);
+	return ing_canary_chosen(c, hv, hlen, cv, clen, (uint32_t)rid_next());
+}
+
 /*
  * affinity: cookie: the endpoint named by the request's cookie (16 hex digits of a hash of its
  * address and port) when it is still a ready endpoint of the backend and not marked down; else
@@ -607,27 +659,20 @@ static const struct ing_endpoint *sticky(struct serve_thread *st, h2o_req_t *req
 					 struct req_info *info, const struct ing_backend *b)
 {
 	const char *name = b->ann->cookie_name;
-	size_t nlen = strlen(name);
-	ssize_t i = -1;
+	size_t vlen;
+	const char *v = cookie_value(req, name, &vlen);
 
-	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
-		h2o_iovec_t v = req->headers.entries[i].value;
-		for (size_t k = 0; k + nlen + 17 <= v.len; k++) {
-			char hex[17];
-			uint64_t want;
-			if ((k && v.base[k - 1] != ' ' && v.base[k - 1] != ';') ||
-			    memcmp(v.base + k, name, nlen) || v.base[k + nlen] != '=')
-				continue;
-			memcpy(hex, v.base + k + nlen + 1, 16);
-			hex[16] = '\0';
-			want = strtoull(hex, NULL, 16);
-			for (size_t e = 0; e < b->n_eps; e++) {
-				struct pool_slot *s =
-					slot_of(st, &b->eps[e], b->ann->backend_https);
-				if (endpoint_hash(&b->eps[e]) == want &&
-				    !(s && s->down_until > h2o_now(st->ctx.loop)))
-					return &b->eps[e];
-			}
+	if (v && vlen >= 16) {
+		char hex[17];
+		uint64_t want;
+		memcpy(hex, v, 16);
+		hex[16] = '\0';
+		want = strtoull(hex, NULL, 16);
+		for (size_t e = 0; e < b->n_eps; e++) {
+			struct pool_slot *s = slot_of(st, &b->eps[e], b->ann->backend_https);
+			if (endpoint_hash(&b->eps[e]) == want &&
+			    !(s && s->down_until > h2o_now(st->ctx.loop)))
+				return &b->eps[e];
 		}
 	}
 	{
@@ -648,6 +693,7 @@ static void proxy_to(h2o_req_t *req, struct req_info *info, const struct ing_end
 {
 	h2o_req_overrides_t *ov = &info->ov;
 
+	info->ep = ep;
 	ov->client_ctx = client_ctx(
 		H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx), info->b);
 	if (!(ov->socketpool = pool)) {
@@ -656,16 +702,6 @@ static void proxy_to(h2o_req_t *req, struct req_info *info, const struct ing_end
 	}
 	h2o_reprocess_request(req, req->method, req->scheme, req->authority,
 			      info->path.base ? info->path : req->path, ov, 0);
-}
-
-static bool pool_has_idle(h2o_socketpool_t *pool)
-{
-	bool idle;
-
-	pthread_mutex_lock(&pool->_shared.mutex);
-	idle = !h2o_linklist_is_empty(&pool->_shared.sockets);
-	pthread_mutex_unlock(&pool->_shared.mutex);
-	return idle;
 }
 
 static void attempt_connected(h2o_socket_t *sock, const char *errstr, void *data);
@@ -689,7 +725,7 @@ static void attempt_failed(struct attempt *a, const char *why)
 	a->ep = next;
 	a->tried[a->n_tried++] = next;
 	if (!(a->pool = endpoint_pool(a->st, next, a->b->ann->backend_https)) ||
-	    pool_has_idle(a->pool)) {
+	    ing_pool_has_idle(a->pool)) {
 		proxy_to(a->req, a->info, next, a->pool);
 		return;
 	}
@@ -753,7 +789,7 @@ static void try_endpoint(struct serve_thread *st, h2o_req_t *req, struct req_inf
 	if (!ep)
 		ep = pick(st, b, NULL);
 	pool = endpoint_pool(st, ep, b->ann->backend_https);
-	if (!pool || pool_has_idle(pool)) {
+	if (!pool || ing_pool_has_idle(pool)) {
 		proxy_to(req, info, ep, pool);
 		return;
 	}
@@ -793,6 +829,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
 	*hold = ing_table_ref(t);
 	b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len, &m);
+	if (m.path && m.path->canary && canary_chosen(req, m.path->canary_by))
+		b = m.path->canary;
 	info->host = host_label(req, t, m.host);
 	if (redirected(t, req, b && b->ann->force_ssl_redirect))
 		return 0;
@@ -883,9 +921,26 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 		usec = 0;
 	ing_stats_request(st->stats, info ? info->ingress : "", info ? info->host : "",
 			  req->res.status, usec);
+	if (st->alog) {
+		char up[64] = "";
+		if (info && info->ep)
+			snprintf(up, sizeof(up), strchr(info->ep->addr, ':') ? "[%s]:%u" : "%s:%u",
+				 info->ep->addr, (unsigned)info->ep->port);
+		ing_alog_request(st->alog, access_log_fd, req, info ? info->ingress : "",
+				 info ? info->host : "", up);
+	}
 }
 
 static atomic_ulong published_generation;
+
+/* The status writer's work (write_status hands it over, status_run does it). */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	json_t *todo; /* "ns/name" -> [ns, name, serve]: the statuses to write */
+	bool stop;
+	struct k8c_kube *kc; /* its own client */
+} sw = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void send_text(h2o_req_t *req, const char *type, const char *body, size_t len)
 {
@@ -1010,6 +1065,8 @@ static void *serve_run(void *arg)
 		uint64_t now;
 
 		h2o_evloop_run(st->ctx.loop, 1000);
+		if (st->alog && st->alog->len) /* the lines of this loop iteration, in one write */
+			ing_alog_flush(st->alog, access_log_fd);
 		t = current_table(st);
 		now = h2o_now(st->ctx.loop);
 		if (st->generation != st->swept_generation ||
@@ -1017,6 +1074,12 @@ static void *serve_run(void *arg)
 			sweep_pools(st, t);
 			st->swept_generation = st->generation;
 			st->last_sweep_ms = now;
+		}
+		if (now - st->last_expire_ms >= 1000) { /* idle upstream connections timed out */
+			for (size_t i = 0; i < st->cap_pools; i++)
+				if (st->pools[i].pool)
+					ing_pool_expire(st->pools[i].pool);
+			st->last_expire_ms = now;
 		}
 	}
 	for (int i = 0; i < 3; i++) {
@@ -1028,12 +1091,12 @@ static void *serve_run(void *arg)
 	}
 	ing_table_unref(st->table);
 	st->table = NULL;
+	if (st->alog)
+		ing_alog_flush(st->alog, access_log_fd);
 	/* the loop has stopped: no connection will come back to a pool */
 	for (size_t i = 0; i < st->cap_pools; i++) {
-		if (st->pools[i].pool) {
-			h2o_socketpool_dispose(st->pools[i].pool);
-			free(st->pools[i].pool);
-		}
+		if (st->pools[i].pool)
+			ing_pool_free(st->pools[i].pool);
 	}
 	free(st->pools);
 	st->pools = NULL;
@@ -1095,42 +1158,91 @@ static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
  * an Ingress we no longer serve (another class now) that still shows our address. Written only
  * when different, so our own status updates coming back as deltas write nothing.
  */
-static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const json_t *served,
-			 const char *addr)
+/*
+ * Hand the status writer the Ingresses whose status differs from what it should be: ours (a set
+ * of "ns/name") show addr, the others not. keys: only those Ingresses (a set), NULL: all.
+ */
+static void write_status(struct k8c_informer *ings, const json_t *ours, const char *addr,
+			 json_t *keys)
 {
 	struct in6_addr a6;
 	bool is_ip = inet_pton(AF_INET, addr, &a6) == 1 || inet_pton(AF_INET6, addr, &a6) == 1;
 	_cleanup_json_ json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr);
-	_cleanup_json_ json_t *none = json_array(), *ours = json_object();
-	json_t *k, *obj;
-	const char *key;
-	size_t i;
+	json_t *cache = k8c_informer_cache(ings), *over = keys ? keys : cache;
+	json_t *todo = json_object();
 
-	json_array_foreach(served, i, k) json_object_set(ours, json_string_value(k), json_true());
-	json_object_foreach(k8c_informer_cache(ings), key, obj)
-	{
-		const char *ns = json_string_value(
-			json_object_get(json_object_get(obj, "metadata"), "namespace"));
+	for (void *it = json_object_iter(over); it; it = json_object_iter_next(over, it)) {
+		const char *key = json_object_iter_key(it);
+		json_t *obj = keys ? json_object_get(cache, key) : json_object_iter_value(it);
+		const json_t *md = json_object_get(obj, "metadata");
+		const char *ns = json_string_value(json_object_get(md, "namespace"));
+		const char *name = json_string_value(json_object_get(md, "name"));
 		bool serve = json_object_get(ours, key) != NULL;
 		json_t *cur = json_object_get(
 			json_object_get(json_object_get(obj, "status"), "loadBalancer"), "ingress");
-		_cleanup_json_ json_t *copy = NULL;
+
+		if (!ns || !name || (serve ? json_equal(cur, want) : !json_equal(cur, want)))
+			continue;
+		json_object_set_new(todo, key, json_pack("[s,s,b]", ns, name, serve));
+	}
+	if (json_object_size(todo)) {
+		pthread_mutex_lock(&sw.lock);
+		json_object_update(sw.todo, todo); /* newer decisions replace older ones */
+		pthread_cond_signal(&sw.cond);
+		pthread_mutex_unlock(&sw.lock);
+	}
+	json_decref(todo);
+}
+
+/*
+ * The status writer thread: patches status.loadBalancer of the Ingresses of the newest list
+ * (a merge patch of the status alone: the cache holds reduced copies, ing_ingress_transform,
+ * never to be written back), one by one, with a client of its own. Off the main thread, so that
+ * writing 10,000 statuses after a start never delays a route change.
+ */
+static void *status_run(void *arg)
+{
+	const char *addr = arg;
+	struct in6_addr a6;
+	bool is_ip = inet_pton(AF_INET, addr, &a6) == 1 || inet_pton(AF_INET6, addr, &a6) == 1;
+	_cleanup_json_ json_t *want = json_pack("[{s:s}]", is_ip ? "ip" : "hostname", addr);
+	_cleanup_json_ json_t *none = json_array();
+
+	for (;;) {
+		json_t *item;
+		void *it;
+		const char *ns, *name;
+		bool serve;
+		_cleanup_json_ json_t *patch = NULL;
 		struct k8c_error err = K8C_ERROR_INIT;
 
-		if (!ns || (serve ? json_equal(cur, want) : !json_equal(cur, want)))
-			continue;
-		copy = json_deep_copy(obj);
-		json_object_set_new(
-			copy, "status",
-			json_pack("{s:{s:O}}", "loadBalancer", "ingress", serve ? want : none));
-		if (k8c_kube_update_status(kc, K8C_GVR_INGRESSES, ns, copy, NULL, &err) < 0)
+		pthread_mutex_lock(&sw.lock);
+		while (!json_object_size(sw.todo) && !sw.stop)
+			pthread_cond_wait(&sw.cond, &sw.lock);
+		if (sw.stop) {
+			pthread_mutex_unlock(&sw.lock);
+			return NULL;
+		}
+		it = json_object_iter(sw.todo);
+		item = json_incref(json_object_iter_value(it));
+		json_object_del(sw.todo, json_object_iter_key(it));
+		pthread_mutex_unlock(&sw.lock);
+		ns = json_string_value(json_array_get(item, 0));
+		name = json_string_value(json_array_get(item, 1));
+		serve = json_is_true(json_array_get(item, 2));
+		patch = json_pack("{s:{s:{s:O}}}", "status", "loadBalancer", "ingress",
+				  serve ? want : none);
+		if (k8c_kube_patch(sw.kc, K8C_GVR_INGRESSES, ns, name, "status", K8C_PATCH_MERGE,
+				   patch, NULL, &err) < 0)
 			k8c_log_warn("status update failed (retried on the next change)",
-				     "ingress=%s error=\"%s\"", key, err.msg ? err.msg : "?");
+				     "ingress=%s/%s error=\"%s\"", ns, name,
+				     err.msg ? err.msg : "?");
 		else
 			k8c_log_info(serve ? "status updated"
 					   : "status cleared (not ours any more)",
-				     "ingress=%s address=%s", key, addr);
+				     "ingress=%s/%s address=%s", ns, name, addr);
 		k8c_error_clear(&err);
+		json_decref(item);
 	}
 }
 
@@ -1138,9 +1250,14 @@ static void write_status(struct k8c_kube *kc, struct k8c_informer *ings, const j
  * Load the certificates the table's TLS hosts name (one SSL_CTX per Secret per build). A missing
  * or bad Secret leaves the host on the default certificate, with a log line.
  */
+static void ingress_event(struct k8c_kube *kc, struct k8c_informer *ings, const char *key,
+			  const char *reason, const char *msg);
+
 static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
-			 const char *default_secret)
+			 const char *default_secret, json_t **prev_bad, struct k8c_kube *kc,
+			 struct k8c_informer *ings)
 {
+	json_t *bad = json_object(); /* "secret: error" of this build's unusable Secrets */
 	_cleanup_json_ json_t *seen = json_object(); /* secret → index into all hosts, or -1 */
 	size_t n = t->n_tls_exact + t->n_tls_wild;
 	static char *default_error; /* logged when it changes */
@@ -1196,13 +1313,32 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 			k8c_error_set(&err, 0, "not found");
 		else
 			th->ctx = ing_tls_secret_ctx(obj, &err);
-		if (!th->ctx)
-			k8c_log_warn("TLS secret not usable, the default certificate answers",
-				     "secret=%s host=%s error=\"%s\"", th->secret, th->name,
-				     err.msg ? err.msg : "?");
+		if (!th->ctx) {
+			/* a log line and an Event when it becomes unusable, not on every build */
+			char *what;
+			if (asprintf(&what,
+				     "TLS Secret %s not usable, the default certificate "
+				     "answers %s: %s",
+				     th->secret, th->name, err.msg ? err.msg : "?") >= 0) {
+				if (!json_object_get(*prev_bad, what)) {
+					k8c_log_warn(
+						"TLS secret not usable, the default certificate "
+						"answers",
+						"secret=%s host=%s ingress=%s error=\"%s\"",
+						th->secret, th->name, th->ingress,
+						err.msg ? err.msg : "?");
+					ingress_event(kc, ings, th->ingress, "TLSSecretNotUsable",
+						      what);
+				}
+				json_object_set_new(bad, what, json_true());
+				free(what);
+			}
+		}
 		json_object_set_new(seen, th->secret, json_integer(th->ctx ? (json_int_t)i : -1));
 		k8c_error_clear(&err);
 	}
+	json_decref(*prev_bad);
+	*prev_bad = bad;
 }
 
 /* A Warning Event on an Ingress ("ns/name", from the informer's cache). */
@@ -1297,7 +1433,25 @@ static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_
 struct loop {
 	const char *kind;
 	bool changed;
+	json_t *status_keys; /* Ingress updates that changed their status alone (no rebuild) */
 };
+
+/* Whether two cached Ingresses differ in their status (and resourceVersion) alone. */
+static bool status_change_only(const json_t *a, const json_t *b)
+{
+	const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+	static const char *const keys[] = {"name", "namespace", "uid", "creationTimestamp",
+					   "annotations"};
+
+	if (!a || !b || !json_equal(json_object_get(a, "spec"), json_object_get(b, "spec")))
+		return false;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const json_t *x = json_object_get(ma, keys[i]), *y = json_object_get(mb, keys[i]);
+		if (x != y && (!x || !y || !json_equal((json_t *)x, (json_t *)y)))
+			return false;
+	}
+	return true;
+}
 
 static void on_delta(const struct k8c_delta *d, void *arg)
 {
@@ -1310,6 +1464,15 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 		break;
 	case K8C_DELTA_SYNCED:
 		k8c_log_info("informer synced", "kind=%s", l->kind);
+		l->changed = true;
+		break;
+	case K8C_DELTA_UPDATE:
+		/* our own status writes come back as updates: nothing to rebuild (the cache
+		 * holds what ing_ingress_transform keeps, so this compares all the build reads) */
+		if (!strcmp(l->kind, "Ingress") && status_change_only(d->old, d->new)) {
+			json_object_set(l->status_keys, d->key, json_true());
+			break;
+		}
 		l->changed = true;
 		break;
 	default:
@@ -1326,6 +1489,7 @@ static void usage(FILE *f)
 	      "                   [--metrics-addr ADDR:PORT] [--upstream-connect-timeout MS]\n"
 	      "                   [--upstream-fail-timeout MS]\n"
 	      "                   [--default-ssl-certificate NAMESPACE/NAME]\n"
+	      "                   [--access-log PATH]\n"
 	      "                   [--log-level debug|info|warn|error]\n"
 	      "Serves the Ingresses of the IngressClasses whose spec.controller is NAME\n"
 	      "(default k8c.io/ingress) over HTTP/1.1 on --listen-http (default 0.0.0.0:80) and\n"
@@ -1345,6 +1509,9 @@ static void usage(FILE *f)
 	      "all), and that endpoint is skipped for --upstream-fail-timeout ms (default\n"
 	      "10000; 0: never). --default-ssl-certificate: the kubernetes.io/tls Secret that\n"
 	      "answers names without a certificate of their own (default: self-signed).\n"
+	      "--access-log PATH: one line per request (nginx's combined format and the\n"
+	      "duration, Ingress, rule host and endpoint) appended to PATH (\"-\": stdout);\n"
+	      "default none.\n"
 	      "See docs/ingress.md.\n",
 	      f);
 }
@@ -1364,12 +1531,13 @@ int main(int argc, char **argv)
 		{"default-ssl-certificate", required_argument, NULL, 'D'},
 		{"upstream-connect-timeout", required_argument, NULL, 'C'},
 		{"upstream-fail-timeout", required_argument, NULL, 'F'},
+		{"access-log", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80", *listen_tls = "0.0.0.0:443",
 		   *controller = ING_DEFAULT_CONTROLLER, *default_cert = NULL,
-		   *metrics_addr = "0.0.0.0:10254";
+		   *metrics_addr = "0.0.0.0:10254", *access_log = NULL;
 	char *publish = NULL;
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_kubeconfig cfg = {0};
@@ -1385,9 +1553,13 @@ int main(int argc, char **argv)
 						  K8C_GVR_SECRETS};
 	struct serve_thread *sts = NULL;
 	int n_started = 0;
+	pthread_t status_tid;
+	bool status_started = false;
 	struct k8c_kube *kc = NULL;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
+	json_t *pub_ours = NULL; /* the set of Ingresses served by the table published last */
+	json_t *prev_bad_tls = json_object();
 	unsigned long gen = 0;
 	sigset_t mask;
 	int sfd = -1, opt, rc = 1, i;
@@ -1438,6 +1610,9 @@ int main(int argc, char **argv)
 		case 'p':
 			publish = strdup(optarg);
 			break;
+		case 'A':
+			access_log = optarg;
+			break;
 		case 'u': {
 			char *end;
 			errno = 0;
@@ -1483,6 +1658,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	k8c_log_init("k8c-ingress", level);
+	sw.todo = json_object();
+	loops[0].status_keys = json_object();
+	if (!ing_pool_interposed()) {
+		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
+		goto out;
+	}
 	if (!publish) {
 		const char *colon = strrchr(listen_addr, ':');
 		char *host = colon ? strndup(listen_addr, (size_t)(colon - listen_addr)) : NULL;
@@ -1502,15 +1683,35 @@ int main(int argc, char **argv)
 		goto out;
 	if (!(kc = k8c_kube_new(&cfg, "k8c-ingress/" K8C_VERSION, &err)))
 		goto out;
+	if (publish) {
+		if (!(sw.kc = k8c_kube_new(&cfg, "k8c-ingress/" K8C_VERSION, &err)))
+			goto out;
+		if ((errno = pthread_create(&status_tid, NULL, status_run, publish))) {
+			k8c_error_errno(&err, 0, errno, "pthread_create");
+			goto out;
+		}
+		status_started = true;
+	}
 	for (i = 0; i < N_INFORMERS; i++) {
 		struct k8c_informer_opts o = {.gvr = gvrs[i], .user_agent = "k8c-ingress"};
-		if (i == 4) /* only the certificates of kubernetes.io/tls Secrets are kept */
-			o.transform = ing_tls_secret_transform;
+		static const k8c_transform_fn transforms[N_INFORMERS] = {
+			ing_ingress_transform,	  NULL, ing_service_transform, ing_slice_transform,
+			ing_tls_secret_transform, /* only the certificates of kubernetes.io/tls */
+		};
+		o.transform = transforms[i]; /* what the build reads, not the whole objects */
 		if (!(inf[i] = k8c_informer_new(&cfg, &o, &err)) ||
 		    k8c_informer_start(inf[i], &err) < 0) {
 			k8c_error_wrap(&err, "informer %s", loops[i].kind);
 			goto out;
 		}
+	}
+	if (access_log && !strcmp(access_log, "-")) {
+		access_log_fd = STDOUT_FILENO;
+	} else if (access_log &&
+		   (access_log_fd = open(access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+					 0644)) < 0) {
+		k8c_error_errno(&err, 0, errno, "--access-log %s", access_log);
+		goto out;
 	}
 	if (!(sts = calloc((size_t)n_threads, sizeof(*sts)))) {
 		k8c_error_set(&err, 0, "out of memory");
@@ -1519,6 +1720,10 @@ int main(int argc, char **argv)
 	threads = sts;
 	for (i = 0; i < n_threads; i++) {
 		sts[i].lfd = sts[i].lfd_tls = sts[i].lfd_metrics = -1;
+		if (access_log_fd >= 0 && !(sts[i].alog = calloc(1, sizeof(*sts[i].alog)))) {
+			k8c_error_set(&err, 0, "out of memory");
+			goto out;
+		}
 		if (!(sts[i].stats = ing_stats_new())) {
 			k8c_error_set(&err, 0, "out of memory");
 			goto out;
@@ -1599,33 +1804,52 @@ int main(int argc, char **argv)
 			atomic_store(&stop_requested, true);
 			break;
 		}
+		json_object_clear(loops[0].status_keys);
 		for (i = 0; i < N_INFORMERS; i++) {
 			loops[i].changed = false;
 			k8c_informer_dispatch(inf[i], on_delta, &loops[i]);
 			changed |= loops[i].changed;
 			synced &= k8c_informer_has_synced(inf[i]);
 		}
+		if (!changed && json_object_size(loops[0].status_keys) && publish && pub_ours) {
+			/* statuses changed under us (ours, mostly): rewrite those that differ */
+			write_status(inf[0], pub_ours, publish, loops[0].status_keys);
+		}
 		if (changed && synced) {
 			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
-			struct ing_table *t = ing_table_build(
-				k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
-				k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]), &bo, &err);
+			struct timespec t0, t1;
+			struct ing_table *t;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			t = ing_table_build(k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
+					    k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]),
+					    &bo, &err);
 			if (!t) {
 				k8c_log_error("route table build failed", "error=\"%s\"", err.msg);
 				k8c_error_clear(&err);
 				continue;
 			}
-			attach_certs(t, inf[4], default_cert);
+			attach_certs(t, inf[4], default_cert, &prev_bad_tls, kc, inf[0]);
 			log_new_errors(t, &prev_errors, kc, inf[0]);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
 			k8c_log_info("routes published",
-				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu", gen,
-				     json_array_size(t->served), t->n_exact + t->n_wild,
-				     t->n_tls_exact + t->n_tls_wild);
+				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu "
+				     "build_ms=%.1f",
+				     gen, json_array_size(t->served), t->n_exact + t->n_wild,
+				     t->n_tls_exact + t->n_tls_wild,
+				     (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+					     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 			ing_table_ref(t);
 			publish_table(t);
 			atomic_store(&published_generation, gen);
+			json_decref(pub_ours);
+			pub_ours = json_object();
+			for (size_t k = 0; k < json_array_size(t->served); k++)
+				json_object_set(pub_ours,
+						json_string_value(json_array_get(t->served, k)),
+						json_true());
 			if (publish)
-				write_status(kc, inf[0], t->served, publish);
+				write_status(inf[0], pub_ours, publish, NULL);
 			ing_table_unref(t);
 		}
 	}
@@ -1634,6 +1858,16 @@ out:
 	if (rc && err.msg)
 		k8c_log_error("fatal", "error=\"%s\"", err.msg);
 	atomic_store(&stop_requested, true);
+	if (status_started) {
+		pthread_mutex_lock(&sw.lock);
+		sw.stop = true;
+		pthread_cond_signal(&sw.cond);
+		pthread_mutex_unlock(&sw.lock);
+		pthread_join(status_tid, NULL); /* after the patch it may be doing */
+	}
+	json_decref(sw.todo);
+	if (sw.kc)
+		k8c_kube_free(sw.kc);
 	for (i = 0; i < n_started; i++)
 		pthread_join(sts[i].tid, NULL);
 	if (n_started)
@@ -1654,12 +1888,19 @@ out:
 		if (sts[i].lfd_metrics >= 0)
 			close(sts[i].lfd_metrics);
 	}
-	for (i = 0; sts && i < n_threads; i++)
+	for (i = 0; sts && i < n_threads; i++) {
 		ing_stats_free(sts[i].stats);
+		free(sts[i].alog);
+	}
+	if (access_log_fd > STDOUT_FILENO)
+		close(access_log_fd);
 	free(sts);
 	SSL_CTX_free(default_ctx);
 	SSL_CTX_free(upstream_ssl_ctx);
 	json_decref(prev_errors);
+	json_decref(pub_ours);
+	json_decref(loops[0].status_keys);
+	json_decref(prev_bad_tls);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);
 	free(publish);

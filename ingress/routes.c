@@ -20,11 +20,14 @@ struct entry {
 	struct ing_path p;
 	size_t order; /* the Ingress' rank (oldest first) */
 	size_t seq;
+	bool canary; /* of a canary Ingress: attached to a main rule, sorted last */
 };
 
 struct tls_entry {
 	char *host; /* lower case, "*.x" for a wildcard */
 	char *secret;
+	const char
+		*ingress; /* "ns/name", the builder's (sorted_ing.key) until group_tls copies it */
 	bool redirect;
 	size_t seq; /* Ingresses are visited oldest first */
 };
@@ -34,7 +37,7 @@ struct builder {
 	json_t *svcs;	/* "ns/name" → Service (borrowed) */
 	json_t *slices; /* "ns/service" → array of EndpointSlices */
 	struct entry *e;
-	size_t n, cap;
+	size_t n, cap, n_main; /* after sorting, the canary entries follow the n_main others */
 	struct ing_backend **defaults; /* per Ingress rank: its defaultBackend or NULL */
 	struct tls_entry *tls;
 	size_t n_tls, cap_tls;
@@ -95,13 +98,20 @@ static void *xcalloc(size_t n, size_t sz)
 static const char *annotation(const json_t *ing, const char *name)
 {
 	const json_t *ann = json_object_get(json_object_get(ing, "metadata"), "annotations");
+	static const char ours[] = "k8c.io/", theirs[] = "nginx.ingress.kubernetes.io/";
 	char key[128];
+	size_t n = strlen(name);
 	const char *v;
 
-	snprintf(key, sizeof(key), "k8c.io/%s", name);
+	/* on every Ingress of every build: no formatting */
+	if (!json_object_size(ann) || n + sizeof(theirs) > sizeof(key))
+		return NULL;
+	memcpy(key, ours, sizeof(ours) - 1);
+	memcpy(key + sizeof(ours) - 1, name, n + 1);
 	if ((v = json_string_value(json_object_get(ann, key))))
 		return v;
-	snprintf(key, sizeof(key), "nginx.ingress.kubernetes.io/%s", name);
+	memcpy(key, theirs, sizeof(theirs) - 1);
+	memcpy(key + sizeof(theirs) - 1, name, n + 1);
 	return json_string_value(json_object_get(ann, key));
 }
 
@@ -201,6 +211,94 @@ static bool parse_cidr(const char *s, struct ing_cidr *c)
 	return true;
 }
 
+/* A number from lo to hi, else warn and return dflt. */
+static unsigned number(const json_t *ing, struct ing_annotations *a, const char *name, unsigned lo,
+		       unsigned hi, unsigned dflt)
+{
+	const char *v = annotation(ing, name);
+	char *end, why[64];
+	unsigned long n;
+
+	if (!v)
+		return dflt;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!errno && end != v && !*end && n >= lo && n <= hi)
+		return (unsigned)n;
+	snprintf(why, sizeof(why), "want a number from %u to %u", lo, hi);
+	warn(a, name, v, why);
+	return dflt;
+}
+
+static void parse_canary(const json_t *ing, struct ing_annotations *a)
+{
+	const char *v;
+
+	if ((v = annotation(ing, "canary-by-header")) && *v) {
+		if (strpbrk(v, " \t\r\n:")) {
+			warn(a, "canary-by-header", v, "not a header name");
+		} else {
+			a->canary_header = xstrdup(v);
+			for (char *c = a->canary_header; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+		}
+	}
+	if ((v = annotation(ing, "canary-by-header-value")) && *v)
+		a->canary_header_value = xstrdup(v);
+	if ((v = annotation(ing, "canary-by-header-pattern")) && *v && !a->canary_header_value) {
+		char msg[256];
+		int rc;
+		a->canary_header_re = xcalloc(1, sizeof(*a->canary_header_re));
+		if ((rc = regcomp(a->canary_header_re, v, REG_EXTENDED | REG_NOSUB))) {
+			regerror(rc, a->canary_header_re, msg, sizeof(msg));
+			free(a->canary_header_re);
+			a->canary_header_re = NULL;
+			warn(a, "canary-by-header-pattern", v, msg);
+		}
+	}
+	if ((v = annotation(ing, "canary-by-cookie")) && *v) {
+		if (strpbrk(v, "=;, \t\r\n\""))
+			warn(a, "canary-by-cookie", v, "not a cookie name");
+		else
+			a->canary_cookie = xstrdup(v);
+	}
+	a->canary_weight_total = number(ing, a, "canary-weight-total", 1, 1000000000, 100);
+	a->canary_weight = number(ing, a, "canary-weight", 0, a->canary_weight_total, 0);
+}
+
+bool ing_canary_chosen(const struct ing_annotations *c, const char *header, size_t header_len,
+		       const char *cookie, size_t cookie_len, uint32_t random)
+{
+	if (c->canary_header && header) {
+		if (c->canary_header_value) {
+			if (strlen(c->canary_header_value) == header_len &&
+			    !memcmp(c->canary_header_value, header, header_len))
+				return true;
+		} else if (c->canary_header_re) {
+			char buf[1024];
+			if (header_len < sizeof(buf)) {
+				memcpy(buf, header, header_len);
+				buf[header_len] = '\0';
+				if (!regexec(c->canary_header_re, buf, 0, NULL, 0))
+					return true;
+			}
+		} else if (header_len == 6 && !memcmp(header, "always", 6)) {
+			return true;
+		} else if (header_len == 5 && !memcmp(header, "never", 5)) {
+			return false;
+		}
+	}
+	if (c->canary_cookie && cookie) {
+		if (cookie_len == 6 && !memcmp(cookie, "always", 6))
+			return true;
+		if (cookie_len == 5 && !memcmp(cookie, "never", 5))
+			return false;
+	}
+	/* as ingress-nginx's math.random(total) <= weight */
+	return c->canary_weight &&
+	       (uint64_t)random * c->canary_weight_total >> 32 < c->canary_weight;
+}
+
 struct ing_annotations *ing_annotations_parse(const json_t *ing)
 {
 	struct ing_annotations *a = xcalloc(1, sizeof(*a));
@@ -257,6 +355,9 @@ struct ing_annotations *ing_annotations_parse(const json_t *ing)
 		else
 			a->limit_rps = (unsigned)n;
 	}
+	a->canary = boolean(ing, a, "canary");
+	if (a->canary)
+		parse_canary(ing, a);
 	if ((v = annotation(ing, "backend-protocol"))) {
 		if (!strcasecmp(v, "HTTPS"))
 			a->backend_https = true;
@@ -273,54 +374,167 @@ void ing_annotations_free(struct ing_annotations *a)
 	free(a->rewrite_target);
 	free(a->allow);
 	free(a->cookie_name);
+	free(a->canary_header);
+	free(a->canary_header_value);
+	if (a->canary_header_re) {
+		regfree(a->canary_header_re);
+		free(a->canary_header_re);
+	}
+	free(a->canary_cookie);
 	free(a->warnings);
 	free(a);
 }
 
-bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
+/* A new object with the named members of o (those it has), borrowed references. */
+static json_t *pick_keys(const json_t *o, const char *const *keys)
 {
-	json_t *all = as_array(classes), *c;
-	const char *want = json_string_value(
-		json_object_get(json_object_get(ing, "spec"), "ingressClassName"));
-	bool ours = false, by_default = false;
+	json_t *out = json_object();
+
+	for (; *keys; keys++)
+		if (json_object_get(o, *keys))
+			json_object_set(out, *keys, json_object_get(o, *keys));
+	return out;
+}
+
+static const char *const meta_keys[] = {
+	"name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
+
+json_t *ing_ingress_transform(json_t *obj)
+{
+	const json_t *md = json_object_get(obj, "metadata"), *v;
+	static const char *const keys[] = {"apiVersion", "kind", "spec", "status", NULL};
+	json_t *out = pick_keys(obj, keys), *m = pick_keys(md, meta_keys), *ann = json_object();
+	const char *k;
+
+	json_object_foreach((json_t *)json_object_get(md, "annotations"), k, v)
+	{
+		if (!strncmp(k, "k8c.io/", 7) || !strncmp(k, "nginx.ingress.kubernetes.io/", 28) ||
+		    !strcmp(k, LEGACY_CLASS_ANN))
+			json_object_set(ann, k, (json_t *)v);
+	}
+	if (json_object_size(ann))
+		json_object_set(m, "annotations", ann);
+	json_decref(ann);
+	json_object_set_new(out, "metadata", m);
+	return out;
+}
+
+json_t *ing_service_transform(json_t *obj)
+{
+	static const char *const keys[] = {"apiVersion", "kind", NULL};
+	json_t *out = pick_keys(obj, keys), *spec = json_object();
+
+	json_object_set_new(out, "metadata",
+			    pick_keys(json_object_get(obj, "metadata"), meta_keys));
+	if (json_object_get(json_object_get(obj, "spec"), "ports"))
+		json_object_set(spec, "ports",
+				json_object_get(json_object_get(obj, "spec"), "ports"));
+	json_object_set_new(out, "spec", spec);
+	return out;
+}
+
+json_t *ing_slice_transform(json_t *obj)
+{
+	static const char *const keys[] = {"apiVersion", "kind", "addressType", "ports", NULL};
+	const json_t *md = json_object_get(obj, "metadata"), *ep;
+	const char *svc =
+		json_string_value(json_object_get(json_object_get(md, "labels"), SERVICE_NAME_LBL));
+	json_t *out = pick_keys(obj, keys), *m = pick_keys(md, meta_keys), *eps = json_array();
 	size_t i;
 
+	if (svc)
+		json_object_set_new(m, "labels", json_pack("{s:s}", SERVICE_NAME_LBL, svc));
+	json_object_set_new(out, "metadata", m);
+	json_array_foreach(json_object_get(obj, "endpoints"), i, ep)
+	{
+		json_t *e = json_object();
+		const json_t *ready = json_object_get(json_object_get(ep, "conditions"), "ready");
+		if (json_object_get(ep, "addresses"))
+			json_object_set(e, "addresses", json_object_get(ep, "addresses"));
+		if (ready)
+			json_object_set_new(e, "conditions", json_pack("{s:O}", "ready", ready));
+		json_array_append_new(eps, e);
+	}
+	json_object_set_new(out, "endpoints", eps);
+	return out;
+}
+
+/* Our IngressClasses, read once per build. */
+struct our_classes {
+	const char **names;
+	size_t n;
+	bool has_default; /* one of ours is annotated is-default-class: "true" */
+};
+
+static void our_classes_init(struct our_classes *oc, json_t *classes, const char *controller)
+{
+	json_t *all = as_array(classes), *c;
+	size_t i;
+
+	memset(oc, 0, sizeof(*oc));
+	oc->names = xcalloc(json_array_size(all), sizeof(*oc->names));
 	if (!controller)
 		controller = ING_DEFAULT_CONTROLLER;
-	if (!want) {
+	json_array_foreach(all, i, c)
+	{
+		const char *d = json_string_value(json_object_get(
+			json_object_get(json_object_get(c, "metadata"), "annotations"),
+			DEFAULT_CLASS_ANN));
+
+		if (strcmp(jpath(c, "spec", "controller"), controller))
+			continue;
+		oc->names[oc->n++] = jpath(c, "metadata", "name"); /* classes outlive oc */
+		if (d && !strcmp(d, "true"))
+			oc->has_default = true;
+	}
+	json_decref(all);
+}
+
+static bool is_ours(const json_t *ing, const struct our_classes *oc)
+{
+	const char *want = json_string_value(
+		json_object_get(json_object_get(ing, "spec"), "ingressClassName"));
+
+	if (!want)
 		want = json_string_value(json_object_get(
 			json_object_get(json_object_get(ing, "metadata"), "annotations"),
 			LEGACY_CLASS_ANN));
-		by_default = !want;
-	}
-	json_array_foreach(all, i, c)
-	{
-		if (strcmp(jpath(c, "spec", "controller"), controller))
-			continue;
-		if (by_default) {
-			const char *d = json_string_value(json_object_get(
-				json_object_get(json_object_get(c, "metadata"), "annotations"),
-				DEFAULT_CLASS_ANN));
-			if (d && !strcmp(d, "true"))
-				ours = true;
-		} else if (!strcmp(jpath(c, "metadata", "name"), want)) {
-			ours = true;
-		}
-	}
-	json_decref(all);
+	if (!want)
+		return oc->has_default;
+	for (size_t i = 0; i < oc->n; i++)
+		if (!strcmp(oc->names[i], want))
+			return true;
+	return false;
+}
+
+bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
+{
+	struct our_classes oc;
+	bool ours;
+
+	our_classes_init(&oc, classes, controller);
+	ours = is_ours(ing, &oc);
+	free(oc.names);
 	return ours;
 }
+
+/* An Ingress of ours with its sort key, read once. */
+struct sorted_ing {
+	json_t *obj;
+	const char *ts, *ns, *name;
+	char *key; /* "ns/name" */
+};
 
 /* Sort Ingresses oldest first (creationTimestamp is RFC 3339 in UTC: compares as text). */
 static int cmp_ingress(const void *a, const void *b)
 {
-	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	int c = strcmp(jpath(x, "metadata", "creationTimestamp"),
-		       jpath(y, "metadata", "creationTimestamp"));
+	const struct sorted_ing *x = a, *y = b;
+	int c = strcmp(x->ts, y->ts);
+
 	if (c)
 		return c;
-	c = strcmp(jpath(x, "metadata", "namespace"), jpath(y, "metadata", "namespace"));
-	return c ? c : strcmp(jpath(x, "metadata", "name"), jpath(y, "metadata", "name"));
+	c = strcmp(x->ns, y->ns);
+	return c ? c : strcmp(x->name, y->name);
 }
 
 static void add_endpoints(struct ing_backend *b, json_t *slices, const char *port_name)
@@ -431,7 +645,7 @@ static struct ing_backend *new_backend(struct builder *bd, const char *ing_key, 
 }
 
 static void add_entry(struct builder *bd, const char *host, const char *path, const char *type,
-		      struct ing_backend *b, size_t order, bool regex)
+		      struct ing_backend *b, size_t order, bool regex, bool canary)
 {
 	struct entry *e;
 	size_t len;
@@ -479,15 +693,18 @@ static void add_entry(struct builder *bd, const char *host, const char *path, co
 	e->p.len = len;
 	e->p.backend = b;
 	e->order = order;
+	e->canary = canary;
 	e->seq = bd->n++;
 }
 
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	int c = strcmp(x->host, y->host);
+	int c;
 
-	if (c)
+	if (x->canary != y->canary)
+		return x->canary ? 1 : -1;
+	if ((c = strcmp(x->host, y->host)))
 		return c;
 	if (x->p.len != y->p.len)
 		return x->p.len > y->p.len ? -1 : 1;
@@ -513,11 +730,10 @@ static bool ssl_redirect(const json_t *ing)
 	return true;
 }
 
-static void add_ingress(struct builder *bd, json_t *ing, size_t order)
+static void add_ingress(struct builder *bd, json_t *ing, const char *key, size_t order)
 {
 	json_t *spec = json_object_get(ing, "spec"), *rule, *p, *def;
 	const char *ns = jpath(ing, "metadata", "namespace");
-	char *key = obj_key(ing);
 	size_t i, j;
 	struct ing_annotations *ann = ing_annotations_parse(ing);
 	bool redirect = ssl_redirect(ing);
@@ -553,21 +769,25 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 			if (asprintf(&te->secret, "%s/%s", ns, secret) < 0)
 				abort();
 			te->redirect = redirect;
+			te->ingress = key;
 			te->seq = bd->n_tls++;
 		}
 	}
 	def = json_object_get(spec, "defaultBackend");
 	if (!def)
 		def = json_object_get(spec, "backend"); /* extensions/v1beta1 */
-	if (def)
+	if (def && ann->canary)
+		warn(ann, "canary", "true", "the defaultBackend of a canary Ingress is not served");
+	else if (def)
 		bd->defaults[order] = new_backend(bd, key, ns, def, ann);
 	json_array_foreach(json_object_get(spec, "rules"), i, rule)
 	{
 		const char *host = jstr(rule, "host");
 		json_t *paths = json_object_get(json_object_get(rule, "http"), "paths");
 
-		if (!json_array_size(paths) && def) /* a host with only the defaultBackend */
-			add_entry(bd, host, "/", "Prefix", bd->defaults[order], order, false);
+		if (!json_array_size(paths) && bd->defaults[order]) /* only the defaultBackend */
+			add_entry(bd, host, "/", "Prefix", bd->defaults[order], order, false,
+				  false);
 		json_array_foreach(paths, j, p)
 		{
 			const char *type = jstr(p, "pathType");
@@ -575,10 +795,9 @@ static void add_ingress(struct builder *bd, json_t *ing, size_t order)
 				new_backend(bd, key, ns, json_object_get(p, "backend"), ann);
 			add_entry(bd, host, jstr(p, "path"),
 				  *type ? type : "ImplementationSpecific", b, order,
-				  ann->use_regex);
+				  ann->use_regex && !ann->canary, ann->canary);
 		}
 	}
-	free(key);
 }
 
 static int cmp_tls(const void *a, const void *b)
@@ -609,6 +828,7 @@ static void group_tls(struct builder *bd)
 		th->name = xstrdup(wild ? h + 2 : h);
 		th->secret = xstrdup(bd->tls[i].secret);
 		th->redirect = bd->tls[i].redirect;
+		th->ingress = xstrdup(bd->tls[i].ingress);
 	}
 }
 
@@ -618,14 +838,14 @@ static void group(struct builder *bd)
 	struct ing_table *t = bd->t;
 	size_t i = 0;
 
-	t->exact = xcalloc(bd->n, sizeof(*t->exact));
-	t->wild = xcalloc(bd->n, sizeof(*t->wild));
-	while (i < bd->n) {
+	t->exact = xcalloc(bd->n_main, sizeof(*t->exact));
+	t->wild = xcalloc(bd->n_main, sizeof(*t->wild));
+	while (i < bd->n_main) {
 		const char *host = bd->e[i].host;
 		struct ing_host *h;
 		size_t j = i, best = (size_t)-1;
 
-		while (j < bd->n && !strcmp(bd->e[j].host, host))
+		while (j < bd->n_main && !strcmp(bd->e[j].host, host))
 			j++;
 		if (!*host) {
 			h = &t->any;
@@ -649,13 +869,65 @@ static void group(struct builder *bd)
 	}
 }
 
+static const struct ing_host *find_host(const struct ing_host *hosts, size_t n, const char *name,
+					size_t len);
+
+/*
+ * Each rule of a canary Ingress becomes the alternative of the main rule with the same host,
+ * path and pathType (as ingress-nginx's): the oldest canary wins a rule; a canary rule with no
+ * such main rule is not served (a warning on the canary Ingress).
+ */
+static void attach_canaries(struct builder *bd)
+{
+	struct ing_table *t = bd->t;
+
+	for (size_t i = bd->n_main; i < bd->n; i++) {
+		struct entry *e = &bd->e[i];
+		const char *host = e->host;
+		const struct ing_host *h;
+		struct ing_path *p = NULL;
+		struct ing_annotations *ann = (struct ing_annotations *)e->p.backend->ann;
+
+		if (!*host)
+			h = t->has_any ? &t->any : NULL;
+		else if (!strncmp(host, "*.", 2))
+			h = find_host(t->wild, t->n_wild, host + 2, strlen(host + 2));
+		else
+			h = find_host(t->exact, t->n_exact, host, strlen(host));
+		for (size_t k = 0; h && k < h->n_paths && !p; k++) {
+			struct ing_path *q = &h->paths[k];
+			if (q->type == e->p.type && q->len == e->p.len &&
+			    !memcmp(q->path, e->p.path, q->len))
+				p = q;
+		}
+		if (!p) {
+			char *what;
+			if (asprintf(&what, "%s%s", host, e->p.path) < 0)
+				abort();
+			warn(ann, "canary", what,
+			     "no rule of a main Ingress has this host, path "
+			     "and pathType: not served");
+			free(what);
+			continue;
+		}
+		if (p->canary)
+			continue; /* an older canary has it */
+		p->canary = e->p.backend;
+		p->canary_by = ann;
+		/* the canary's requests get the main rule's annotations (ingress-nginx's canary
+		 * Ingresses inherit them) */
+		e->p.backend->ann = p->backend->ann;
+	}
+}
+
 struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *services,
 				  json_t *slices, const struct ing_build_opts *opts,
 				  struct k8c_error *err)
 {
 	struct builder bd = {0};
 	json_t *ings = as_array(ingresses), *all, *v, *ours = json_array();
-	json_t **sorted;
+	struct sorted_ing *sorted;
+	struct our_classes oc;
 	size_t i, n = 0;
 
 	bd.t = xcalloc(1, sizeof(*bd.t));
@@ -696,25 +968,34 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 	json_decref(all);
 
 	sorted = xcalloc(json_array_size(ings), sizeof(*sorted));
+	our_classes_init(&oc, classes, opts ? opts->controller : NULL);
 	json_array_foreach(ings, i, v)
 	{
-		if (ing_is_ours(v, classes, opts ? opts->controller : NULL))
-			sorted[n++] = v;
+		const json_t *md = json_object_get(v, "metadata");
+		if (!is_ours(v, &oc))
+			continue;
+		sorted[n] = (struct sorted_ing){v, jstr(md, "creationTimestamp"),
+						jstr(md, "namespace"), jstr(md, "name"), NULL};
+		sorted[n++].key = obj_key(v);
 	}
+	free(oc.names);
 	qsort(sorted, n, sizeof(*sorted), cmp_ingress);
 	bd.defaults = xcalloc(n, sizeof(*bd.defaults));
 	for (i = 0; i < n; i++) {
-		char *k = obj_key(sorted[i]);
-		json_array_append_new(ours, json_string(k));
-		free(k);
-		add_ingress(&bd, sorted[i], i);
+		json_array_append_new(ours, json_string(sorted[i].key));
+		add_ingress(&bd, sorted[i].obj, sorted[i].key, i);
 		if (!bd.t->fallback && bd.defaults[i])
 			bd.t->fallback = bd.defaults[i];
 	}
 	if (bd.n)
 		qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);
+	while (bd.n_main < bd.n && !bd.e[bd.n_main].canary)
+		bd.n_main++;
 	group(&bd);
-	group_tls(&bd);
+	attach_canaries(&bd);
+	group_tls(&bd); /* copies the Ingress keys of the TLS entries */
+	for (i = 0; i < n; i++)
+		free(sorted[i].key);
 	json_decref(bd.t->served);
 	bd.t->served = ours;
 
@@ -790,6 +1071,7 @@ void ing_table_unref(struct ing_table *t)
 			t->ctx_free(th->ctx);
 		free(th->name);
 		free(th->secret);
+		free(th->ingress);
 	}
 	free(t->tls_exact);
 	free(t->tls_wild);

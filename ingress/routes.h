@@ -53,7 +53,14 @@ struct ing_annotations {
 	bool allow_set;
 	unsigned limit_rps; /* 0: none */
 	char *cookie_name;  /* session-cookie-name, default INGRESSCOOKIE */
-	char *warnings;	    /* "; "-joined, NULL when none */
+	/* canary: this Ingress' rules are alternatives of the main Ingress' same host and path */
+	bool canary;
+	char *canary_header;	   /* canary-by-header, lower case, NULL: none */
+	char *canary_header_value; /* canary-by-header-value, NULL: none */
+	regex_t *canary_header_re; /* canary-by-header-pattern (when no -value), NULL: none */
+	char *canary_cookie;	   /* canary-by-cookie, NULL: none */
+	unsigned canary_weight, canary_weight_total; /* canary-weight (0), -total (100) */
+	char *warnings;				     /* "; "-joined, NULL when none */
 };
 
 /* Where a rule sends its requests: a Service port resolved to its ready endpoints. */
@@ -74,6 +81,11 @@ struct ing_path {
 	enum ing_path_type type;
 	struct ing_backend *backend;
 	regex_t *re; /* use-regex (not Exact): POSIX ERE anchored at the start, case-insensitive */
+	/* the rule of a canary Ingress with the same host, path and pathType, or NULL: its backend
+	 * (with this rule's annotations, as ingress-nginx's canaries inherit the main Ingress'),
+	 * and the canary Ingress' annotations that choose it (ing_canary_chosen) */
+	struct ing_backend *canary;
+	const struct ing_annotations *canary_by;
 };
 
 struct ing_host {
@@ -89,6 +101,7 @@ struct ing_host {
 struct ing_tls_host {
 	char *name;    /* lower case; a wildcard "*.foo.com" is keyed "foo.com" */
 	char *secret;  /* "ns/name" */
+	char *ingress; /* "ns/name" of the Ingress whose spec.tls names it */
 	void *ctx;     /* filled after the build by whoever loads certificates (an SSL_CTX) */
 	bool redirect; /* HTTP requests get 308 to HTTPS (ssl-redirect, unless annotated "false") */
 };
@@ -144,6 +157,17 @@ struct ing_match {
 long ing_rewrite(const struct ing_match *m, const char *target, const char *path, size_t len,
 		 char *out, size_t size);
 
+/*
+ * Whether a request goes to the canary, as ingress-nginx decides: canary-by-header first (the
+ * header equal to canary-by-header-value, or matching canary-by-header-pattern: canary; without
+ * either, "always": canary, "never": not; any other value or no header: next rule), then
+ * canary-by-cookie ("always", "never", else next), then canary-weight out of
+ * canary-weight-total with random (uniform over 32 bits). header and cookie are the request's
+ * values (NULL when absent).
+ */
+bool ing_canary_chosen(const struct ing_annotations *c, const char *header, size_t header_len,
+		       const char *cookie, size_t cookie_len, uint32_t random);
+
 /* Parse the annotations of an Ingress (exposed for tests); free with ing_annotations_free. */
 struct ing_annotations *ing_annotations_parse(const json_t *ingress);
 void ing_annotations_free(struct ing_annotations *a);
@@ -161,6 +185,18 @@ const struct ing_tls_host *ing_table_tls(const struct ing_table *t, const char *
 
 /* The next endpoint in round robin, or NULL when the backend has none. Thread-safe. */
 const struct ing_endpoint *ing_backend_pick(const struct ing_backend *b);
+
+/*
+ * Informer transforms (k8c_transform_fn): reduced copies holding only what the build, the
+ * status writer and the Events read, so that 10,000 Ingresses fit in little memory. Ingresses
+ * keep metadata name/namespace/uid/resourceVersion/creationTimestamp and the annotations of
+ * ours, ingress-nginx's and the legacy class, spec and status; Services metadata and
+ * spec.ports; EndpointSlices metadata (with the service-name label), addressType, ports and
+ * endpoints' addresses and ready condition.
+ */
+json_t *ing_ingress_transform(json_t *obj);
+json_t *ing_service_transform(json_t *obj);
+json_t *ing_slice_transform(json_t *obj);
 
 /* Whether an Ingress belongs to the IngressClasses of controller (exposed for tests). */
 bool ing_is_ours(const json_t *ingress, json_t *classes, const char *controller);

@@ -2,10 +2,15 @@
 # k8c-ingress against Debian's nginx-light and haproxy, all proxying to the same backend in one run
 # (docs/BENCHMARKS.md "Ingress"), on demand, loopback only, root not needed:
 #   tests/bench/ingress_bench.sh <build>/bin [SECONDS] [CONNECTIONS]
+#   K8C_INGRESS_BASE=/path/to/an/older/k8c-ingress ROUNDS=3 tests/bench/ingress_bench.sh ...
 # The backend is an nginx (one worker) answering "hello" on 127.0.0.2 and 127.0.0.3; each proxy
 # runs one worker/thread with keep-alive to the backend and round robin over both addresses.
 # 1. keep-alive: wrk -t1 -c CONNECTIONS (default 32) for SECONDS (default 10) against each proxy:
-#    requests/s and p99 latency.
+#    requests/s, p99 latency, and the proxy's CPU time per request (user+system of its worker
+#    process from /proc/PID/stat over the run, in microseconds: the figure that a loaded machine
+#    disturbs least). ROUNDS (default 1) repeats the runs, alternating the proxies. With
+#    K8C_INGRESS_BASE another k8c-ingress binary (say, the build before a change) runs beside
+#    ours on its own port and is measured the same way ("k8c-base").
 # 2. churn for 2*SECONDS: k8c-ingress with one Ingress change a second and an EndpointSlice change
 #    every 100 ms (always one endpoint or more, all alive); nginx with one reload a second
 #    (its upstream list changed): socket errors and non-2xx answers counted by wrk.
@@ -33,6 +38,8 @@ PB=$(srv_port) # backend
 PN=$(srv_port) # nginx proxy
 PH=$(srv_port) # haproxy
 PI=$(srv_port) # k8c-ingress
+PIB=$(srv_port) # K8C_INGRESS_BASE
+ROUNDS=${ROUNDS:-1}
 mkdir -p "$D/be" "$D/ngx"
 nginx_conf() { # DIR BODY
 	cat >"$1/nginx.conf" <<EOF
@@ -111,8 +118,16 @@ spec:
       - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 EOF
 "$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$PI" --listen-https "" \
-	--metrics-addr "" --threads 1 2>"$D/ingress.log" & PIDS+=($!)
-for u in "127.0.0.2:$PB" "127.0.0.1:$PN" "127.0.0.1:$PH" "127.0.0.1:$PI"; do
+	--metrics-addr "" --threads 1 2>"$D/ingress.log" & ING=$!
+PIDS+=($ING)
+HAP=${PIDS[2]}
+PROXIES=("k8c-ingress $PI $ING" "nginx $PN" "haproxy $PH $HAP")
+if [[ -n ${K8C_INGRESS_BASE:-} ]]; then
+	"$K8C_INGRESS_BASE" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$PIB" --listen-https "" \
+		--metrics-addr "" --threads 1 2>"$D/ingress-base.log" & PIDS+=($!)
+	PROXIES=("k8c-ingress $PI $ING" "k8c-base $PIB $!" "nginx $PN" "haproxy $PH $HAP")
+fi
+for u in "127.0.0.2:$PB" "127.0.0.1:$PN" "127.0.0.1:$PH" "127.0.0.1:$PI" ${K8C_INGRESS_BASE:+"127.0.0.1:$PIB"}; do
 	for _ in $(seq 300); do
 		[[ $(curl -s -H 'Host: bench.test' "http://$u/") == hello ]] && break
 		sleep 0.1
@@ -121,28 +136,57 @@ for u in "127.0.0.2:$PB" "127.0.0.1:$PN" "127.0.0.1:$PH" "127.0.0.1:$PI"; do
 		fail "$u does not answer: $(cat "$D/haproxy.log" "$D/ngx/error.log" "$D/ingress.log" 2>&1 | tail -20)"
 done
 
-# run NAME PORT SECONDS: wrk's figures as "NAME rps p99 socket_errors non2xx"
+# the CPU ticks (user + system) of a process
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# run NAME PORT SECONDS [PID]: wrk's figures as "NAME rps p99 socket_errors non2xx [cpu_us/req]"
 run() {
+	local t0=0 t1=0
+	[[ -z ${4:-} ]] || t0=$(ticks "$4")
 	wrk -t1 -c"$CONNS" -d"$3"s --latency -H 'Host: bench.test' "http://127.0.0.1:$2/" >"$D/wrk.$1" 2>&1
-	awk -v n="$1" '
+	[[ -z ${4:-} ]] || t1=$(ticks "$4")
+	awk -v n="$1" -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v cpu="${4:+1}" '
+		/requests in/ {req = $1}
 		/Requests\/sec:/ {rps = $2}
 		/^ +99%/ {p99 = $2}
 		/Socket errors:/ {gsub(",", ""); err = $4 + $6 + $8 + $10}
 		/Non-2xx or 3xx responses:/ {bad = $5}
-		END {printf "%-12s %10s %10s %8d %8d\n", n, rps, p99, err, bad}' "$D/wrk.$1"
+		END {printf "%-12s %10s %10s %8d %8d %10s\n", n, rps, p99, err, bad,
+			cpu && req ? sprintf("%.2f", t * 1e6 / hz / req) : "-"}' "$D/wrk.$1"
 }
-echo "# keep-alive, ${SECS}s, $CONNS connections, wrk -t1 (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-printf "%-12s %10s %10s %8s %8s\n" proxy req/s p99 sockerr non2xx
-for p in "k8c-ingress $PI" "nginx $PN" "haproxy $PH"; do
+# milliseconds of a wrk latency ("812.00us", "1.08ms", "2.01s")
+ms() { awk -v v="$1" 'BEGIN {x = v + 0; if (v ~ /us$/) x /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) x *= 1000; printf "%.3f", x}'; }
+NGXW=$(cat "/proc/$NGX/task/$NGX/children" | cut -d' ' -f1) # nginx's one worker
+PROXIES=("${PROXIES[@]/#nginx $PN/nginx $PN $NGXW}")
+echo "# keep-alive, ${SECS}s, $CONNS connections, wrk -t1, $ROUNDS round(s) (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf "%-12s %10s %10s %8s %8s %10s\n" proxy req/s p99 sockerr non2xx cpu_us/req
+for p in "${PROXIES[@]}"; do
 	set -- $p
 	wrk -t1 -c"$CONNS" -d2s -H 'Host: bench.test' "http://127.0.0.1:$2/" >/dev/null 2>&1 # warm-up
-	run "$1" "$2" "$SECS"
 done
+: >"$D/keepalive"
+for ((r = 0; r < ROUNDS; r++)); do
+	for p in "${PROXIES[@]}"; do
+		set -- $p
+		run "$1" "$2" "$SECS" "${3:-}" | tee -a "$D/keepalive"
+	done
+done
+# medians over the rounds: NAME COLUMN
+median() { awk -v n="$1" -v c="$2" '$1 == n {print $c}' "$D/keepalive" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+KI=$(median k8c-ingress 2) KN=$(median nginx 2)
+PI99=$(ms "$(median k8c-ingress 3)") PN99=$(ms "$(median nginx 3)")
+CI=$(median k8c-ingress 6) CN=$(median nginx 6)
+echo "=> ingress keep-alive req/s: $KI, goal >= nginx's $KN, ratio $(awk -v a="$KI" -v b="$KN" 'BEGIN {printf "%.2f", a / b}')"
+echo "=> ingress keep-alive p99: $PI99 ms, goal <= nginx's $PN99 ms, ratio $(awk -v a="$PI99" -v b="$PN99" 'BEGIN {printf "%.2f", a / b}')"
+echo "=> ingress keep-alive CPU per request: $CI us, nginx $CN us, ratio $(awk -v a="$CI" -v b="$CN" 'BEGIN {printf "%.2f", a / b}')"
+if [[ -n ${K8C_INGRESS_BASE:-} ]]; then
+	CB=$(median k8c-base 6)
+	echo "=> ingress CPU per request, this build vs K8C_INGRESS_BASE: $CI us vs $CB us, ratio $(awk -v a="$CI" -v b="$CB" 'BEGIN {printf "%.2f", a / b}')"
+fi
 
 # churn
 CH=$((2 * SECS))
 echo "# churn, ${CH}s"
-printf "%-12s %10s %10s %8s %8s %s\n" proxy req/s p99 sockerr non2xx changes
+printf "%-12s %10s %10s %8s %8s %10s %s\n" proxy req/s p99 sockerr non2xx cpu_us/req changes
 patch() { # KIND NAME JSON
 	C -X PATCH -H 'Content-Type: application/merge-patch+json' -o /dev/null -d "$3" \
 		"$U/apis/$1/namespaces/bench/$2" || true
@@ -167,9 +211,10 @@ patch() { # KIND NAME JSON
 ) &
 CP=$!
 g0=$(grep -c 'msg="routes published"' "$D/ingress.log")
-line=$(run k8c-ingress "$PI" "$CH")
+line=$(run k8c-ingress "$PI" "$CH" "$ING")
 wait "$CP"
 echo "$line  $(cat "$D/churn.count") endpoint changes, $(($(grep -c 'msg="routes published"' "$D/ingress.log") - g0)) tables published"
+read -r _ _ _ ierr ibad _ <<<"$line"
 (
 	end=$((SECONDS + CH))
 	i=0
@@ -185,3 +230,6 @@ CP=$!
 line=$(run nginx "$PN" "$CH")
 wait "$CP"
 echo "$line  $(cat "$D/reload.count") reloads"
+read -r _ _ _ nerr nbad _ <<<"$line"
+echo "=> ingress churn socket errors: $ierr, goal 0 (nginx with reloads: $nerr)"
+echo "=> ingress churn non-2xx: $ibad, goal 0 (nginx: $nbad)"

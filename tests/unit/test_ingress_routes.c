@@ -415,6 +415,105 @@ static void test_regex_rewrite(void **state)
 	ing_table_unref(t);
 }
 
+#define CANARY(name, ts, anns, host, paths)                                                        \
+	"{'metadata':{'namespace':'ns1','name':'" name "','creationTimestamp':'" ts "',"           \
+	"'annotations':{'nginx.ingress.kubernetes.io/canary':'true'" anns "}},"                    \
+	"'spec':{'ingressClassName':'k8c','rules':[{'host':'" host "','http':{'paths':[" paths     \
+	"]}}]}}"
+
+/* canary: attached to the main rule of the same host, path and pathType; the decision. */
+static void test_canary(void **state)
+{
+	struct ing_table *t = build("[" ING(
+		"main", "2026-01-01T00:00:00Z", "x",
+		P("/", "Prefix", "a") "," P(
+			"/e", "Exact",
+			"a")) "," CANARY("c1", "2026-01-02T00:00:00Z",
+					 ",'k8c.io/canary-by-header':'X-Canary'", "x",
+					 P("/", "Prefix", "b") "," P("/e", "Prefix", "b") "," P(
+						 "/none", "Prefix",
+						 "b")) "," CANARY("c2", "2026-01-03T00:00:00Z", "",
+								  "x",
+								  P("/", "Prefix", "empty")) "]");
+	struct ing_match m;
+	const struct ing_annotations *c;
+
+	/* a canary Ingress makes no rule of its own: /none is not served, the canary / is the
+	 * alternative of main's / */
+	assert_route(t, "x", "/none", "ns1/main ns1/a /");
+	assert_non_null(ing_table_match(t, "x", 1, "/y", 2, &m));
+	assert_non_null(m.path->canary);
+	assert_string_equal(m.path->canary->ingress, "ns1/c1"); /* the oldest canary */
+	assert_string_equal(m.path->canary->service, "ns1/b");
+	assert_ptr_equal(m.path->canary->ann, m.backend->ann); /* the main rule's annotations */
+	c = m.path->canary_by;
+	assert_true(c->canary);
+	assert_string_equal(c->canary_header, "x-canary");
+	/* pathType differs (Exact vs Prefix): no alternative */
+	assert_non_null(ing_table_match(t, "x", 1, "/e", 2, &m));
+	assert_null(m.path->canary);
+	/* c1's /none has no main rule: a warning */
+	assert_non_null(strstr(c->warnings, "x/none"));
+
+	/* header: always / never / other (then weight, 0 here) */
+	assert_true(ing_canary_chosen(c, "always", 6, NULL, 0, 0));
+	assert_false(ing_canary_chosen(c, "never", 5, NULL, 0, 0));
+	assert_false(ing_canary_chosen(c, "yes", 3, NULL, 0, 0));
+	assert_false(ing_canary_chosen(c, NULL, 0, NULL, 0, 0));
+	ing_table_unref(t);
+}
+
+/* canary decision: header value and pattern, cookie, weight, precedence. */
+static void test_canary_decision(void **state)
+{
+	json_t *ing = j("{'metadata':{'annotations':{'nginx.ingress.kubernetes.io/canary':'true',"
+			"'nginx.ingress.kubernetes.io/canary-by-header':'X-Beta',"
+			"'nginx.ingress.kubernetes.io/canary-by-header-value':'yes',"
+			"'nginx.ingress.kubernetes.io/canary-by-cookie':'beta',"
+			"'nginx.ingress.kubernetes.io/canary-weight':'25'}}}");
+	struct ing_annotations *a = ing_annotations_parse(ing);
+	unsigned n = 0;
+
+	assert_null(a->warnings);
+	assert_int_equal(a->canary_weight, 25);
+	assert_int_equal(a->canary_weight_total, 100);
+	/* the header's value: canary; another value ("always" too): the next rules decide */
+	assert_true(ing_canary_chosen(a, "yes", 3, "never", 5, 0));
+	assert_false(ing_canary_chosen(a, "always", 6, "never", 5, 0));
+	assert_true(ing_canary_chosen(a, "no", 2, "always", 6, UINT32_MAX));
+	/* cookie never beats the weight; no header nor cookie: the weight */
+	assert_false(ing_canary_chosen(a, NULL, 0, "never", 5, 0));
+	for (uint32_t r = 0; r < 1000; r++)
+		n += ing_canary_chosen(a, NULL, 0, "other", 5,
+				       (uint32_t)(((uint64_t)r << 32) / 1000));
+	assert_int_equal(n, 250);
+	ing_annotations_free(a);
+	json_decref(ing);
+
+	ing = j("{'metadata':{'annotations':{'k8c.io/canary':'true',"
+		"'k8c.io/canary-by-header':'x-v','k8c.io/canary-by-header-pattern':'^v(2|3)$',"
+		"'k8c.io/canary-weight':'5','k8c.io/canary-weight-total':'10'}}}");
+	a = ing_annotations_parse(ing);
+	assert_null(a->warnings);
+	assert_true(ing_canary_chosen(a, "v3", 2, NULL, 0, UINT32_MAX));
+	assert_false(ing_canary_chosen(a, "v4", 2, NULL, 0, UINT32_MAX));
+	assert_true(ing_canary_chosen(a, "v4", 2, NULL, 0, UINT32_MAX / 2 - 1)); /* 5 of 10 */
+	assert_false(ing_canary_chosen(a, "v4", 2, NULL, 0, UINT32_MAX / 2 + 1));
+	ing_annotations_free(a);
+	json_decref(ing);
+
+	/* invalid: weight over the total, a bad pattern */
+	ing = j("{'metadata':{'annotations':{'k8c.io/canary':'true','k8c.io/canary-weight':'101',"
+		"'k8c.io/canary-by-header':'h','k8c.io/canary-by-header-pattern':'('}}}");
+	a = ing_annotations_parse(ing);
+	assert_int_equal(a->canary_weight, 0);
+	assert_null(a->canary_header_re);
+	assert_non_null(strstr(a->warnings, "canary-weight '101'"));
+	assert_non_null(strstr(a->warnings, "canary-by-header-pattern '('"));
+	ing_annotations_free(a);
+	json_decref(ing);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,7 +521,8 @@ int main(void)
 		cmocka_unit_test(test_merge_and_defaults), cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_backends),	   cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_tls_hosts),	   cmocka_unit_test(test_annotations),
-		cmocka_unit_test(test_regex_rewrite),
+		cmocka_unit_test(test_regex_rewrite),	   cmocka_unit_test(test_canary),
+		cmocka_unit_test(test_canary_decision),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

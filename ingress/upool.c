@@ -1,0 +1,200 @@
+/* Upstream keep-alive pools that keep idle connections attached to the loop (upool.h). */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "upool.h"
+
+struct idle {
+	h2o_socket_t *sock;
+	uint64_t at; /* loop ms it was returned */
+};
+
+struct ing_pool {
+	h2o_socketpool_t super; /* first: h2o's HTTP client reads is_ssl and peer.host */
+	h2o_loop_t *loop;
+	uint64_t keepalive_ms;
+	size_t count;	   /* connections made and not closed: idle, leased or connecting */
+	struct idle *idle; /* a stack: the most recently returned last */
+	size_t n_idle, cap_idle;
+};
+
+/* h2o's type is opaque in its header: this is ours, used by the functions below only. */
+struct st_h2o_socketpool_connect_request_t {
+	struct ing_pool *pool;
+	h2o_socket_t *sock;
+	h2o_socketpool_connect_cb cb;
+	void *data;
+};
+
+h2o_socketpool_t *ing_pool_new(h2o_loop_t *loop, const struct sockaddr *sa, socklen_t len,
+			       bool https, uint64_t keepalive_ms)
+{
+	struct ing_pool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	/* h2o's own init fills peer (address, its text for TLS' server name); no interval timer
+	 * (h2o_socketpool_set_timeout is not called): expiry is ing_pool_expire's */
+	h2o_socketpool_init_by_address(&p->super, (struct sockaddr *)sa, len, https, SIZE_MAX);
+	p->loop = loop;
+	p->keepalive_ms = keepalive_ms;
+	return &p->super;
+}
+
+static void on_close(void *data)
+{
+	((struct ing_pool *)data)->count--;
+}
+
+static void remove_idle(struct ing_pool *p, size_t i)
+{
+	memmove(&p->idle[i], &p->idle[i + 1], (p->n_idle - i - 1) * sizeof(p->idle[0]));
+	p->n_idle--;
+}
+
+/* An idle connection became readable: closed by the endpoint, or bytes nobody asked for. */
+static void on_idle_read(h2o_socket_t *sock, const char *err)
+{
+	struct ing_pool *p = sock->data;
+
+	for (size_t i = p->n_idle; i-- > 0;) {
+		if (p->idle[i].sock == sock) {
+			remove_idle(p, i);
+			break;
+		}
+	}
+	h2o_socket_close(sock); /* on_close: count-- */
+}
+
+void ing_pool_expire(h2o_socketpool_t *pool)
+{
+	struct ing_pool *p = (struct ing_pool *)pool;
+	uint64_t now = h2o_now(p->loop);
+	size_t n = 0;
+
+	while (n < p->n_idle && now - p->idle[n].at >= p->keepalive_ms)
+		h2o_socket_close(p->idle[n++].sock);
+	if (n) {
+		memmove(p->idle, p->idle + n, (p->n_idle - n) * sizeof(p->idle[0]));
+		p->n_idle -= n;
+	}
+}
+
+bool ing_pool_has_idle(h2o_socketpool_t *pool)
+{
+	return ((struct ing_pool *)pool)->n_idle > 0;
+}
+
+bool ing_pool_unused(h2o_socketpool_t *pool)
+{
+	struct ing_pool *p = (struct ing_pool *)pool;
+
+	return p->count == p->n_idle;
+}
+
+void ing_pool_free(h2o_socketpool_t *pool)
+{
+	struct ing_pool *p = (struct ing_pool *)pool;
+
+	while (p->n_idle)
+		h2o_socket_close(p->idle[--p->n_idle].sock);
+	free(p->idle);
+	h2o_socketpool_dispose(&p->super); /* h2o's: frees peer.host */
+	free(p);
+}
+
+static void on_connect(h2o_socket_t *sock, const char *err)
+{
+	h2o_socketpool_connect_request_t *req = sock->data;
+	h2o_socketpool_connect_cb cb = req->cb;
+	void *data = req->data;
+
+	free(req);
+	if (err) {
+		h2o_socket_close(sock);
+		cb(NULL, "connection failed", data);
+		return;
+	}
+	cb(sock, NULL, data);
+}
+
+/*
+ * libh2o's HTTP client (and the retry path of main.c) call these three instead of h2o's own:
+ * the executable's definitions come first in the dynamic linker's lookup.
+ */
+void h2o_socketpool_connect(h2o_socketpool_connect_request_t **_req, h2o_socketpool_t *pool,
+			    h2o_loop_t *loop, h2o_multithread_receiver_t *getaddr_receiver,
+			    h2o_socketpool_connect_cb cb, void *data)
+{
+	struct ing_pool *p = (struct ing_pool *)pool;
+	h2o_socketpool_connect_request_t *req;
+
+	(void)getaddr_receiver; /* pools are made by address: nothing to resolve */
+	if (_req)
+		*_req = NULL;
+	ing_pool_expire(pool);
+	if (p->n_idle) {
+		h2o_socket_t *sock = p->idle[--p->n_idle].sock;
+		/* stopped and restarted by the client within this loop iteration: no epoll change */
+		h2o_socket_read_stop(sock);
+		sock->data = NULL;
+		sock->on_close.cb = on_close;
+		sock->on_close.data = p;
+		cb(sock, NULL, data);
+		return;
+	}
+	if (!(req = calloc(1, sizeof(*req)))) {
+		cb(NULL, "out of memory", data);
+		return;
+	}
+	*req = (h2o_socketpool_connect_request_t){.pool = p, .cb = cb, .data = data};
+	if (!(req->sock = h2o_socket_connect(loop, (struct sockaddr *)&pool->peer.sockaddr.bytes,
+					     pool->peer.sockaddr.len, on_connect))) {
+		free(req);
+		cb(NULL, "failed to connect to host", data);
+		return;
+	}
+	p->count++;
+	req->sock->data = req;
+	req->sock->on_close.cb = on_close;
+	req->sock->on_close.data = p;
+	if (_req)
+		*_req = req;
+}
+
+void h2o_socketpool_cancel_connect(h2o_socketpool_connect_request_t *req)
+{
+	if (req->sock)
+		h2o_socket_close(req->sock); /* on_close: count-- */
+	free(req);
+}
+
+int h2o_socketpool_return(h2o_socketpool_t *pool, h2o_socket_t *sock)
+{
+	struct ing_pool *p = (struct ing_pool *)pool;
+
+	if (p->n_idle == p->cap_idle) {
+		size_t cap = p->cap_idle ? 2 * p->cap_idle : 8;
+		struct idle *n = realloc(p->idle, cap * sizeof(*n));
+		if (!n) {
+			h2o_socket_close(sock);
+			return -1;
+		}
+		p->idle = n;
+		p->cap_idle = cap;
+	}
+	/* the client has consumed its input; a byte from now on is a close or a stray */
+	p->idle[p->n_idle++] = (struct idle){sock, h2o_now(p->loop)};
+	sock->data = p;
+	h2o_socket_read_start(sock, on_idle_read);
+	return 0;
+}
+
+bool ing_pool_interposed(void)
+{
+	return dlsym(RTLD_DEFAULT, "h2o_socketpool_return") == (void *)h2o_socketpool_return &&
+	       dlsym(RTLD_DEFAULT, "h2o_socketpool_connect") == (void *)h2o_socketpool_connect &&
+	       dlsym(RTLD_DEFAULT, "h2o_socketpool_cancel_connect") ==
+		       (void *)h2o_socketpool_cancel_connect;
+}
