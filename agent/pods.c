@@ -64,6 +64,41 @@ static void now_rfc(char buf[21])
 	k8c_rfc3339(time(NULL), buf);
 }
 
+/* Start-up trace: add the time since t0 to *acc (until the trace is logged); returns now. */
+static double tr_add(struct agent_pod *p, double *acc, double t0)
+{
+	double t = agent_now();
+
+	if (!p->tr.logged)
+		*acc += t - t0;
+	return t;
+}
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void tr_log(struct agent_pod *p)
+{
+	struct pod_trace *t = &p->tr;
+
+	t->logged = true;
+	k8c_log_debug("pod start trace",
+		      "pod=%s/%s seen=%.6f written=%.6f total_ms=%.1f queue_ms=%.1f netns_ms=%.1f "
+		      "cni_ms=%.1f etc_ms=%.1f volumes_ms=%.1f image_ms=%.1f env_ms=%.1f "
+		      "prep_ms=%.1f bundle_ms=%.1f mount_ms=%.1f shim_ms=%.1f runc_ms=%.1f "
+		      "status_ms=%.1f events_ms=%.1f cpu_ms=%.1f syncs=%d",
+		      p->ns, p->name, t->seen, t->written, (t->written - t->seen) * 1e3,
+		      (t->picked - t->seen) * 1e3, t->netns * 1e3, t->cni * 1e3, t->etc * 1e3,
+		      t->volumes * 1e3, t->image * 1e3, t->env * 1e3, t->prep * 1e3,
+		      t->bundle * 1e3, t->mount * 1e3, t->shim * 1e3, t->runc * 1e3,
+		      t->status * 1e3, t->events * 1e3, t->cpu * 1e3, t->syncs);
+}
+
 int quantity_parse(const char *s, bool milli, long long *out)
 {
 	char *end;
@@ -378,11 +413,16 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 	struct k8c_container_spec spec = {0};
 	long long v;
 
+	struct k8c_start_times times = {0};
+	double t0 = agent_now();
+
 	if (!cj)
 		return 0;
 	if (!ensure_image(w, p, pod, c, cj, &img))
 		return 0;
+	t0 = tr_add(p, &p->tr.image, t0);
 	env = podenv_build(w, pod, cj, p->ip, (const char *const *)img.env, &err);
+	t0 = tr_add(p, &p->tr.env, t0);
 	if (!env) {
 		set_waiting(c,
 			    err.code == 1 ? "CreateContainerConfigError" : "CreateContainerError",
@@ -554,6 +594,7 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 	spec.hostname = k8c_str_at(pod, "spec.hostname") ?: p->name;
 	spec.netns_path = p->netns_path;
 	spec.log_path = lp;
+	spec.times = &times;
 	/* a leftover of this id (a start that failed half-way) goes first */
 	{
 		struct k8c_error e2 = K8C_ERROR_INIT;
@@ -561,7 +602,7 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 		k8c_container_remove(a->rt, id, &e2);
 		k8c_error_clear(&e2);
 	}
-	double t_start = agent_now();
+	double t_start = tr_add(p, &p->tr.prep, t0);
 
 	if (k8c_container_start(a->rt, &spec, &err) < 0) {
 		struct k8c_error e2 = K8C_ERROR_INIT;
@@ -594,6 +635,12 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 	}
 	strv_free(add);
 	strv_free(drop);
+	if (!p->tr.logged) {
+		p->tr.bundle += times.bundle;
+		p->tr.mount += times.mount;
+		p->tr.shim += times.shim;
+		p->tr.runc += times.runc;
+	}
 	/* the attempt before the previous one is removed (one dead container is kept) */
 	if (attempt >= 2) {
 		_cleanup_free_ char *old = ctr_id(p, c, attempt - 2);
@@ -866,6 +913,8 @@ static int write_status(struct agent_worker *w, struct agent_pod *p, json_t *pod
 	if (p->last_status && json_equal(p->last_status, st))
 		return 0;
 	patch = json_pack("{s:O}", "status", st);
+	double t0 = agent_now();
+
 	if (k8c_kube_patch(w->kube, K8C_GVR_PODS, p->ns, p->name, "status", K8C_PATCH_MERGE, patch,
 			   NULL, &err) < 0) {
 		int code = err.code;
@@ -876,6 +925,9 @@ static int write_status(struct agent_worker *w, struct agent_pod *p, json_t *pod
 		k8c_error_clear(&err);
 		return code == 404 ? 1 : -1;
 	}
+	t0 = tr_add(p, &p->tr.status, t0);
+	if (!p->tr.written && all_ready && !strcmp(phase, "Running"))
+		p->tr.written = t0;
 	json_decref(p->last_status);
 	p->last_status = json_incref(st);
 	return 0;
@@ -894,6 +946,7 @@ static int ensure_sandbox(struct agent_worker *w, struct agent_pod *p, json_t *p
 				  .pod_namespace = p->ns,
 				  .pod_name = p->name,
 				  .pod_uid = p->uid};
+	double t0 = agent_now();
 
 	if (p->sandbox)
 		return 0;
@@ -909,12 +962,10 @@ static int ensure_sandbox(struct agent_worker *w, struct agent_pod *p, json_t *p
 		if (access(p->netns_path, F_OK) < 0 &&
 		    sandbox_netns_create(p->netns_path, &err) < 0)
 			goto fail;
-		double t0 = agent_now();
-
+		t0 = tr_add(p, &p->tr.netns, t0);
 		if (k8c_cni_add(a->cni, &att, &res, &err) < 0)
 			goto fail;
-		k8c_log_debug("network ready", "pod=%s/%s ms=%.1f", p->ns, p->name,
-			      (agent_now() - t0) * 1e3);
+		t0 = tr_add(p, &p->tr.cni, t0);
 		{
 			const char *addr = json_string_value(json_object_get(
 				json_array_get(json_object_get(res, "ips"), 0), "address"));
@@ -926,6 +977,7 @@ static int ensure_sandbox(struct agent_worker *w, struct agent_pod *p, json_t *p
 	etc = k8c_xasprintf("%s/%s/etc", a->pods_dir, p->uid);
 	if (sandbox_write_etc(a, pod, p->ip, etc, &err) < 0)
 		goto fail;
+	tr_add(p, &p->tr.etc, t0);
 	p->sandbox = true;
 	return 0;
 fail:
@@ -1346,7 +1398,11 @@ static double sync_pod(struct agent_worker *w, struct agent_pod *p, json_t *pod)
 		return now + 2;
 	}
 	if (!p->volumes_ready || now >= p->volumes_refresh) {
-		if (volumes_setup(w, p, pod, p->volumes_ready, &err) < 0) {
+		double t0 = agent_now();
+		int r = volumes_setup(w, p, pod, p->volumes_ready, &err);
+
+		tr_add(p, &p->tr.volumes, t0);
+		if (r < 0) {
 			ctr_event(w, pod, "Warning", "FailedMount", NULL,
 				  "MountVolume.SetUp failed: %s", err.msg);
 			k8c_error_clear(&err);
@@ -1537,8 +1593,22 @@ static void *worker_main(void *arg)
 		p->dirty = false;
 		pod = json_incref(p->pod);
 		pthread_mutex_unlock(&T.mu);
+		double cpu0 = thread_cpu(), t0 = agent_now();
+		bool written = p->tr.written > 0;
+
+		if (!p->tr.picked)
+			p->tr.picked = t0;
 		next = sync_pod(w, p, pod);
+		t0 = agent_now();
 		events_flush(w);
+		if (!p->tr.logged) {
+			if (!written && p->tr.written > 0)
+				tr_add(p, &p->tr.events, t0);
+			p->tr.cpu += thread_cpu() - cpu0;
+			p->tr.syncs++;
+			if (p->tr.written > 0)
+				tr_log(p);
+		}
 		json_decref(pod);
 		pthread_mutex_lock(&T.mu);
 		p->busy = false;
@@ -1571,6 +1641,7 @@ static void on_pod(const struct k8c_delta *d, void *arg)
 		p->uid = k8c_xstrdup(uid);
 		p->ns = k8c_xstrdup(k8c_str_at(obj, "metadata.namespace") ?: "default");
 		p->name = k8c_xstrdup(k8c_str_at(obj, "metadata.name") ?: "");
+		p->tr.seen = agent_now();
 		T.pods = k8c_xrealloc(T.pods, (T.n + 1) * sizeof(*T.pods));
 		T.pods[T.n++] = p;
 	}

@@ -50,6 +50,14 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Find an executable: a path with a '/' as is, else along PATH. */
 static char *which(const char *name)
 {
@@ -789,8 +797,14 @@ static int spawn_shim(struct k8c_runtime *rt, const struct k8c_container_spec *s
 	close(sync[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (strncmp(msg, "ok", 2) == 0)
+	if (strncmp(msg, "ok", 2) == 0) {
+		/* "ok <pid> runc_us=<n>" */
+		const char *r = strstr(msg, "runc_us=");
+
+		if (r && spec->times)
+			spec->times->runc = strtod(r + 8, NULL) / 1e6;
 		return 0;
+	}
 	if (got == 0)
 		return k8c_error_set(err, 0, "shim exited without a report (status %d), see %s",
 				     status, shimlog);
@@ -805,6 +819,7 @@ int k8c_container_start(struct k8c_runtime *rt, const struct k8c_container_spec 
 	_cleanup_free_ char *bundle = NULL, *config = NULL, *text = NULL;
 	_cleanup_json_ json_t *doc = NULL;
 	struct k8c_error ignore = K8C_ERROR_INIT;
+	double t0, t1, t2;
 
 	if (!valid_id(spec->id))
 		return k8c_error_set(err, EINVAL, "container id \"%s\": want [A-Za-z0-9_.-]+",
@@ -824,6 +839,7 @@ int k8c_container_start(struct k8c_runtime *rt, const struct k8c_container_spec 
 		return k8c_error_errno(err, errno, errno, "container %s: create bundle %s",
 				       spec->id, bundle);
 	}
+	t0 = mono();
 	doc = spec_json(rt, spec, err);
 	if (!doc)
 		goto fail;
@@ -833,10 +849,17 @@ int k8c_container_start(struct k8c_runtime *rt, const struct k8c_container_spec 
 		k8c_error_errno(err, errno, errno, "write %s", config);
 		goto fail;
 	}
+	t1 = mono();
 	if (mount_rootfs(rt, spec, err) < 0)
 		goto fail;
+	t2 = mono();
 	if (spawn_shim(rt, spec, err) < 0)
 		goto fail;
+	if (spec->times) {
+		spec->times->bundle = t1 - t0;
+		spec->times->mount = t2 - t1;
+		spec->times->shim = mono() - t2;
+	}
 	return 0;
 fail:
 	k8c_container_remove(rt, spec->id, &ignore);

@@ -7,10 +7,30 @@
 # latency is the difference (create -> Running observed by a watch). The agent's RSS is sampled
 # while they run. Then CYCLES pods (default 200) are created and deleted, 10 at a time, and the
 # node's kernel objects and files are counted before and after.
+#
+# CPU of the burst (from the apply until every pod is Running): the script runs in a cpuacct
+# cgroup of its own (cgroup v1; the server, the agent, kubectl, the shims, runc and the CNI plugins
+# inherit it; runc moves each container's init to its own cgroup, counted too), split by process
+# from /proc/PID/stat: server, agent (threads; its waited-for children are the CNI plugins and the
+# shims' first stage), shims (own; their children are runc), the rest (kubectl, the watch, this
+# script). The agent logs a "pod start trace" per pod (debug): the time of each step of its first
+# start; the medians and 90th percentiles of those are printed too, with the watch's view.
 set -e
 . "$(dirname "$0")/../integration/agent_lib.sh"
 PODS=${2:-50}
 CYCLES=${3:-200}
+CG=
+CGROOT=/sys/fs/cgroup/cpuacct
+if [[ -w $CGROOT/cgroup.procs ]]; then
+	CG=$CGROOT/k8c-agent-bench-$$
+	mkdir "$CG"
+	echo $$ >"$CG/cgroup.procs"
+fi
+ag_cleanup_extra() {
+	[[ -n $CG && -d $CG ]] || return 0
+	echo $$ >"$CGROOT/cgroup.procs"
+	rmdir "$CG" 2>/dev/null || true
+}
 ag_setup agent-bench
 ag_node node1 1 --max-pods 250 --workers "${AG_WORKERS:-16}"
 W=$D/watch.txt
@@ -29,7 +49,38 @@ for line in sys.stdin:
 ' >"$W" &
 WPID=$!
 sleep 1
-pods_yaml b 1 "$PODS" | k apply -f - >/dev/null
+
+# CPU seconds: "cgroup server agent agent_children shims shims_children containers"
+cpu_snap() {
+	local tck cg=0 c s=(0 0) f
+	tck=$(getconf CLK_TCK)
+	[[ -n $CG ]] && cg=$(cat "$CG/cpuacct.usage")
+	c=0
+	for f in "$CGROOT"/k8c-ag-"$TAG"-1/*/cpuacct.usage; do [[ -f $f ]] && c=$((c + $(cat "$f"))); done
+	for f in /proc/[0-9]*; do
+		[[ $(cat "$f/comm" 2>/dev/null) == k8c-shim ]] || continue
+		grep -q "$D/" "$f/cmdline" 2>/dev/null || continue
+		read -r -a st <"$f/stat" || continue
+		s[0]=$((s[0] + st[13] + st[14]))
+		s[1]=$((s[1] + st[15] + st[16]))
+	done
+	read -r -a sv <"/proc/$SRV_PID/stat"
+	read -r -a av <"/proc/${AG_PID[node1]}/stat"
+	awk -v tck="$tck" -v cg="$cg" -v c="$c" -v sv=$((sv[13] + sv[14])) -v ao=$((av[13] + av[14])) \
+		-v ac=$((av[15] + av[16])) -v so="${s[0]}" -v sc="${s[1]}" \
+		'BEGIN { printf "%.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", cg / 1e9, sv / tck, ao / tck, ac / tck, so / tck, sc / tck, c / 1e9 }'
+}
+CPU0=$(cpu_snap)
+# AG_PERF=FILE: a perf profile of the server and the agent during the burst (by hand)
+PERF_PID=
+if [[ -n ${AG_PERF:-} ]]; then
+	perf record -q -g -F 2000 -o "$AG_PERF" -p "$SRV_PID,${AG_PID[node1]}" 2>/dev/null &
+	PERF_PID=$!
+	sleep 0.3
+fi
+pods_yaml b 1 "$PODS" >"$D/pods.yaml"
+/usr/bin/time -f "%e %U %S" -o "$D/apply.time" nsenter --net="/run/netns/$SRVNS" kubectl --cache-dir "$D/kcache" ${AG_CREATE:-apply} -f "$D/pods.yaml" >/dev/null
+echo "kubectl ${AG_CREATE:-apply} of $PODS pods: wall, user, sys: $(cat "$D/apply.time")"
 rss=0
 for _ in $(seq 300); do
 	r=$(awk '/VmRSS/ {print $2}' "/proc/${AG_PID[node1]}/status")
@@ -42,10 +93,13 @@ for _ in $(seq 10); do
 	((r > rss)) && rss=$r
 	sleep 0.2
 done
+CPU1=$(cpu_snap)
+[[ -z $PERF_PID ]] || { kill -INT "$PERF_PID"; wait "$PERF_PID" || true; }
 kill "$WPID" 2>/dev/null || true
 cpu=$(awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/${AG_PID[node1]}/stat")
-"$PY" - "$W" "$PODS" <<'P'
-import sys
+grep 'msg="pod start trace"' "$D/node1/agent.log" >"$D/trace.txt" || true
+"$PY" - "$W" "$PODS" "$D/trace.txt" "$CPU0" "$CPU1" <<'P'
+import re, sys
 added, running = {}, {}
 for line in open(sys.argv[1]):
     f = line.split()
@@ -63,6 +117,37 @@ if n < int(sys.argv[2]):
 if n:
     pct = lambda p: lat[min(n - 1, int(round(p / 100.0 * n + 0.5)) - 1)]
     print("pods=%d create->Running p50=%.3fs p90=%.3fs p99=%.3fs max=%.3fs" % (n, pct(50), pct(90), pct(99), lat[-1]))
+    print("=> agent pod start-up p99 (%s pods at once): %.3f s, goal 1 s, ratio %.2f" % (sys.argv[2], pct(99), pct(99) / 1.0))
+
+# the agent's per-pod trace, with the watch's view of each pod around it
+rows = []
+for line in open(sys.argv[3]):
+    kv = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', line))
+    name = kv.get("pod", "").split("/")[-1]
+    if name not in added or name not in running:
+        continue
+    r = {k[:-3]: float(v) for k, v in kv.items() if k.endswith("_ms")}
+    r["watch->agent"] = (float(kv["seen"]) - added[name]) * 1e3
+    r["status->watch"] = (running[name] - float(kv["written"])) * 1e3
+    rows.append(r)
+if rows:
+    keys = ["watch->agent", "queue", "netns", "cni", "etc", "volumes", "image", "env", "prep",
+            "bundle", "mount", "shim", "runc", "status", "status->watch", "events", "cpu", "total"]
+    print("per-pod steps, ms (%d pods): %-13s %7s %7s %7s" % (len(rows), "step", "mean", "p50", "p90"))
+    for k in keys:
+        v = sorted(r.get(k, 0.0) for r in rows)
+        m = len(v)
+        print("  %-13s %7.1f %7.1f %7.1f" % (k, sum(v) / m, v[m // 2], v[min(m - 1, int(m * 0.9))]))
+c0 = [float(x) for x in sys.argv[4].split()]
+c1 = [float(x) for x in sys.argv[5].split()]
+d = [b - a for a, b in zip(c0, c1)]
+total = d[0] + d[6]
+names = ["server", "agent", "agent children (CNI plugins, shim start)", "shims", "runc (shims' children)", "containers' cgroups"]
+print("burst CPU: total %.2f s (%.1f ms per pod)" % (total, total * 1e3 / int(sys.argv[2])))
+for nm, v in zip(names, d[1:]):
+    print("  %-42s %6.2f s %6.1f ms/pod" % (nm, v, v * 1e3 / int(sys.argv[2])))
+rest = d[0] - sum(d[1:6])
+print("  %-42s %6.2f s %6.1f ms/pod" % ("rest (kubectl, watch, script)", rest, rest * 1e3 / int(sys.argv[2])))
 P
 echo "agent RSS max=$((rss / 1024)) MiB ($rss kB) with $PODS pods; agent CPU so far ${cpu}s; load average $(cut -d' ' -f1 /proc/loadavg)"
 k delete pods --all --wait=false >/dev/null
