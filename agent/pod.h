@@ -120,6 +120,13 @@ int sandbox_netns_delete(const char *path, struct k8c_error *err);
 int sandbox_write_etc(struct agent *a, json_t *pod, const char *ip, const char *dir,
 		      struct k8c_error *err);
 
+/*
+ * pods.c: the Services for the service environment variables, from an informer on every
+ * namespace's Services (as the kubelet's lister): those of namespace ns when all, then
+ * default/kubernetes; a new array of copies. Any thread.
+ */
+json_t *agent_services_for_env(const char *ns, bool all);
+
 /* podenv.c: the container's environment ("K=V", NULL-terminated) or NULL with err (code 1 for
  * CreateContainerConfigError). */
 char **podenv_build(struct agent_worker *w, json_t *pod, json_t *ctr, const char *pod_ip,

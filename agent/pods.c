@@ -51,6 +51,59 @@ struct table {
 
 static struct table T = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+/*
+ * The Services (reduced to what the environment needs), kept by the main thread from the
+ * services informer and read by the workers: a pod's start costs no API request for them.
+ */
+static struct {
+	pthread_mutex_t mu;
+	json_t *by_key; /* "ns/name" -> {metadata: {name, namespace}, spec: {clusterIP, ports}} */
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static json_t *service_reduce(json_t *obj)
+{
+	json_t *md = json_object_get(obj, "metadata"), *spec = json_object_get(obj, "spec");
+
+	return json_pack("{s:{s:O*, s:O*, s:O*}, s:{s:O*, s:O*}}", "metadata", "name",
+			 json_object_get(md, "name"), "namespace", json_object_get(md, "namespace"),
+			 "resourceVersion", json_object_get(md, "resourceVersion"), "spec",
+			 "clusterIP", json_object_get(spec, "clusterIP"), "ports",
+			 json_object_get(spec, "ports"));
+}
+
+static void on_service(const struct k8c_delta *d, void *arg)
+{
+	(void)arg;
+	if (d->type != K8C_DELTA_ADD && d->type != K8C_DELTA_UPDATE && d->type != K8C_DELTA_DELETE)
+		return;
+	pthread_mutex_lock(&S.mu);
+	if (!S.by_key)
+		S.by_key = json_object();
+	if (d->type == K8C_DELTA_DELETE)
+		json_object_del(S.by_key, d->key);
+	else
+		json_object_set_new(S.by_key, d->key, json_deep_copy(d->new));
+	pthread_mutex_unlock(&S.mu);
+}
+
+json_t *agent_services_for_env(const char *ns, bool all)
+{
+	json_t *out = json_array(), *v;
+	const char *k;
+
+	pthread_mutex_lock(&S.mu);
+	json_object_foreach(S.by_key, k, v)
+	{
+		if (all && !strcmp(k8c_str_at(v, "metadata.namespace") ?: "", ns))
+			json_array_append_new(out, json_deep_copy(v));
+	}
+	v = json_object_get(S.by_key, "default/kubernetes");
+	if (v)
+		json_array_append_new(out, json_deep_copy(v));
+	pthread_mutex_unlock(&S.mu);
+	return out;
+}
+
 double agent_now(void)
 {
 	struct timespec ts;
@@ -1783,13 +1836,15 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	struct agent_node *node = NULL;
 	struct agent_worker *workers = NULL;
 	pthread_t *threads = NULL;
-	struct k8c_informer *inf = NULL;
+	struct k8c_informer *inf = NULL, *svc_inf = NULL;
 	struct k8c_node_server *streams = NULL;
 	_cleanup_free_ char *selector = k8c_xasprintf("spec.nodeName=%s", cfg->node_name);
 	_cleanup_free_ char *state = k8c_xasprintf("%s/containers", cfg->root_dir);
 	_cleanup_free_ char *ipam = k8c_xasprintf("%s/cni-ipam", cfg->root_dir);
 	struct k8c_informer_opts io = {
 		.gvr = K8C_GVR_PODS, .field_selector = selector, .user_agent = "k8c-agent"};
+	struct k8c_informer_opts so = {
+		.gvr = K8C_GVR_SERVICES, .transform = service_reduce, .user_agent = "k8c-agent"};
 	struct k8c_cni_opts co = {cfg->cni_bin_dir, cfg->cni_conf_dir, cfg->cni_cache_dir};
 	struct k8c_runtime_opts ro = {.state_dir = state,
 				      .runc_root = cfg->runc_root,
@@ -1853,6 +1908,9 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	inf = k8c_informer_new(&cfg->kc, &io, err);
 	if (!inf || k8c_informer_start(inf, err) < 0)
 		goto out;
+	svc_inf = k8c_informer_new(&cfg->kc, &so, err);
+	if (!svc_inf || k8c_informer_start(svc_inf, err) < 0)
+		goto out;
 	workers = k8c_xcalloc((size_t)cfg->workers, sizeof(*workers));
 	threads = k8c_xcalloc((size_t)cfg->workers, sizeof(*threads));
 	for (int i = 0; i < cfg->workers; i++) {
@@ -1869,8 +1927,9 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	k8c_log_info("agent running", "node=%s pods_dir=%s workers=%d", cfg->node_name, a.pods_dir,
 		     cfg->workers);
 	for (;;) {
-		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
-				       {.fd = k8c_informer_fd(inf), .events = POLLIN}};
+		struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN},
+				       {.fd = k8c_informer_fd(inf), .events = POLLIN},
+				       {.fd = k8c_informer_fd(svc_inf), .events = POLLIN}};
 		double now = agent_now(), soonest = now + 1.0;
 		int timeout;
 
@@ -1897,7 +1956,7 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 		pthread_cond_broadcast(&T.cv);
 		pthread_mutex_unlock(&T.mu);
 		timeout = (int)((soonest - now) * 1000) + 1;
-		if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
+		if (poll(pf, 3, timeout) < 0 && errno != EINTR) {
 			k8c_error_errno(err, 0, errno, "poll");
 			goto out;
 		}
@@ -1910,8 +1969,10 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 			rc = 0;
 			goto out;
 		}
+		k8c_informer_dispatch(svc_inf, on_service, NULL);
 		k8c_informer_dispatch(inf, on_pod, NULL);
-		if (!swept && k8c_informer_has_synced(inf)) {
+		/* as the kubelet, no pod starts before the services were read once (environment) */
+		if (!swept && k8c_informer_has_synced(inf) && k8c_informer_has_synced(svc_inf)) {
 			startup_sweep(&a, k8c_informer_cache(inf));
 			swept = true;
 			pthread_mutex_lock(&T.mu);
@@ -1937,6 +1998,11 @@ out:
 	free(workers);
 	free(threads);
 	k8c_informer_free(inf);
+	k8c_informer_free(svc_inf);
+	pthread_mutex_lock(&S.mu);
+	json_decref(S.by_key);
+	S.by_key = NULL;
+	pthread_mutex_unlock(&S.mu);
 	if (streams)
 		k8c_node_server_stop(streams);
 	agent_node_free(node);
