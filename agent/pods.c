@@ -230,22 +230,77 @@ void ctr_event(struct agent_worker *w, json_t *pod, const char *type, const char
 	k8c_error_clear(&err);
 }
 
+/*
+ * Events are posted by one thread of their own, in the order they were made, as the kubelet's
+ * event broadcaster does: a worker hands its sync's events over (after the status write) and
+ * goes on with the next pod instead of waiting for their POSTs. At most EVENTS_MAX wait; more
+ * are dropped (debug log), as client-go's broadcaster drops when its queue is full.
+ */
+#define EVENTS_MAX 1000
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	json_t *queue;
+	bool stop;
+	struct k8c_kube *kube;
+} E = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
 static void events_flush(struct agent_worker *w)
 {
-	size_t i;
+	size_t i, dropped = 0;
 	json_t *ev;
 
+	if (!json_array_size(w->pending))
+		return;
+	pthread_mutex_lock(&E.mu);
+	if (!E.queue)
+		E.queue = json_array();
 	json_array_foreach(w->pending, i, ev)
 	{
-		struct k8c_error err = K8C_ERROR_INIT;
-
-		if (k8c_kube_create(w->kube, K8C_GVR_EVENTS, k8c_str_at(ev, "metadata.namespace"),
-				    ev, NULL, &err) < 0)
-			k8c_log_debug("event not recorded", "reason=%s error=\"%s\"",
-				      k8c_str_at(ev, "reason"), err.msg);
-		k8c_error_clear(&err);
+		if (json_array_size(E.queue) < EVENTS_MAX)
+			json_array_append(E.queue, ev);
+		else
+			dropped++;
 	}
+	pthread_cond_signal(&E.cv);
+	pthread_mutex_unlock(&E.mu);
+	if (dropped)
+		k8c_log_debug("events dropped (queue full)", "count=%zu", dropped);
 	json_array_clear(w->pending);
+}
+
+static void *events_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&E.mu);
+	for (;;) {
+		json_t *batch, *ev;
+		size_t i;
+
+		while (!E.stop && !json_array_size(E.queue))
+			pthread_cond_wait(&E.cv, &E.mu);
+		if (!json_array_size(E.queue))
+			break;
+		batch = E.queue;
+		E.queue = json_array();
+		pthread_mutex_unlock(&E.mu);
+		json_array_foreach(batch, i, ev)
+		{
+			struct k8c_error err = K8C_ERROR_INIT;
+
+			if (k8c_kube_create(E.kube, K8C_GVR_EVENTS,
+					    k8c_str_at(ev, "metadata.namespace"), ev, NULL,
+					    &err) < 0)
+				k8c_log_debug("event not recorded", "reason=%s error=\"%s\"",
+					      k8c_str_at(ev, "reason"), err.msg);
+			k8c_error_clear(&err);
+		}
+		json_decref(batch);
+		pthread_mutex_lock(&E.mu);
+	}
+	pthread_mutex_unlock(&E.mu);
+	return NULL;
 }
 
 /* --- containers --- */
@@ -1674,6 +1729,33 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* The object without status, resourceVersion and managedFields (shallow copies). */
+static json_t *without_status(json_t *pod)
+{
+	json_t *c = json_copy(pod), *md = json_copy(json_object_get(pod, "metadata"));
+
+	json_object_del(c, "status");
+	json_object_del(md, "resourceVersion");
+	json_object_del(md, "managedFields");
+	json_object_set_new(c, "metadata", md);
+	return c;
+}
+
+/*
+ * An update that changed only the status (above all the agent's own status writes coming back)
+ * calls for no sync: nothing the agent acts on is in the status (no readiness gates).
+ */
+static bool status_only(json_t *old, json_t *new)
+{
+	_cleanup_json_ json_t *a = NULL, *b = NULL;
+
+	if (!old || !new)
+		return false;
+	a = without_status(old);
+	b = without_status(new);
+	return json_equal(a, b);
+}
+
 static void on_pod(const struct k8c_delta *d, void *arg)
 {
 	json_t *obj = d->type == K8C_DELTA_DELETE ? (d->old ? d->old : d->new) : d->new;
@@ -1699,14 +1781,19 @@ static void on_pod(const struct k8c_delta *d, void *arg)
 		T.pods[T.n++] = p;
 	}
 	if (p) {
+		bool sync = true;
+
 		if (d->type == K8C_DELTA_DELETE) {
 			p->deleted_in_api = 1;
 		} else {
+			sync = d->type != K8C_DELTA_UPDATE || !status_only(p->pod, obj);
 			json_decref(p->pod);
 			p->pod = json_deep_copy(obj);
 		}
-		p->dirty = true;
-		pthread_cond_signal(&T.cv);
+		if (sync) {
+			p->dirty = true;
+			pthread_cond_signal(&T.cv);
+		}
 	}
 	pthread_mutex_unlock(&T.mu);
 }
@@ -1835,7 +1922,8 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	struct agent a = {.cfg = cfg};
 	struct agent_node *node = NULL;
 	struct agent_worker *workers = NULL;
-	pthread_t *threads = NULL;
+	pthread_t *threads = NULL, events_thread;
+	bool events_started = false;
 	struct k8c_informer *inf = NULL, *svc_inf = NULL;
 	struct k8c_node_server *streams = NULL;
 	_cleanup_free_ char *selector = k8c_xasprintf("spec.nodeName=%s", cfg->node_name);
@@ -1911,6 +1999,14 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	svc_inf = k8c_informer_new(&cfg->kc, &so, err);
 	if (!svc_inf || k8c_informer_start(svc_inf, err) < 0)
 		goto out;
+	E.kube = k8c_kube_new(&cfg->kc, "k8c-agent/" K8C_VERSION, err);
+	if (!E.kube)
+		goto out;
+	if (pthread_create(&events_thread, NULL, events_main, NULL)) {
+		k8c_error_set(err, 0, "cannot start the events thread");
+		goto out;
+	}
+	events_started = true;
 	workers = k8c_xcalloc((size_t)cfg->workers, sizeof(*workers));
 	threads = k8c_xcalloc((size_t)cfg->workers, sizeof(*threads));
 	for (int i = 0; i < cfg->workers; i++) {
@@ -1991,6 +2087,25 @@ out:
 		k8c_kube_interrupt(workers[i].kube);
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	/* the events still queued get up to 2 s to go out */
+	pthread_mutex_lock(&E.mu);
+	E.stop = true;
+	pthread_cond_broadcast(&E.cv);
+	pthread_mutex_unlock(&E.mu);
+	if (events_started) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		if (pthread_timedjoin_np(events_thread, NULL, &ts) != 0) {
+			k8c_kube_interrupt(E.kube);
+			pthread_join(events_thread, NULL);
+		}
+	}
+	k8c_kube_free(E.kube);
+	E.kube = NULL;
+	json_decref(E.queue);
+	E.queue = NULL;
 	for (int i = 0; workers && i < cfg->workers; i++) {
 		k8c_kube_free(workers[i].kube);
 		json_decref(workers[i].pending);

@@ -38,7 +38,10 @@ struct k8c_runtime {
 	char *state_dir, *runc_root, *runc, *shim, *cgroup_parent;
 	long log_max_bytes;
 	int log_max_files;
+	char **cgroup_mounts; /* read once: the hierarchies do not move while we run */
 };
+
+static char **cgroup_mounts(void);
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -321,6 +324,7 @@ struct k8c_runtime *k8c_runtime_new(const struct k8c_runtime_opts *opts, struct 
 		rt->cgroup_parent[n - 1] = 0;
 	rt->log_max_bytes = opts->log_max_bytes > 0 ? opts->log_max_bytes : 10 * 1024 * 1024;
 	rt->log_max_files = opts->log_max_files > 0 ? opts->log_max_files : 5;
+	rt->cgroup_mounts = cgroup_mounts();
 	return rt;
 }
 
@@ -333,6 +337,9 @@ void k8c_runtime_free(struct k8c_runtime *rt)
 	free(rt->runc);
 	free(rt->shim);
 	free(rt->cgroup_parent);
+	for (char **m = rt->cgroup_mounts; m && *m; m++)
+		free(*m);
+	free(rt->cgroup_mounts);
 	free(rt);
 }
 
@@ -1071,15 +1078,12 @@ static char **cgroup_mounts(void)
 static void remove_cgroups(struct k8c_runtime *rt, const char *id)
 {
 	_cleanup_free_ char *cg = cgroup_path(rt, id);
-	char **mps = cgroup_mounts();
 
-	for (char **m = mps; *m; m++) {
+	for (char **m = rt->cgroup_mounts; *m; m++) {
 		_cleanup_free_ char *p = k8c_xasprintf("%s%s", *m, cg);
 
 		rmdir_tree(p);
-		free(*m);
 	}
-	free(mps);
 }
 
 static int rm_rf(const char *path)
