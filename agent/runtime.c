@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -769,25 +770,37 @@ static int spawn_shim(struct k8c_runtime *rt, const struct k8c_container_spec *s
 
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return k8c_error_errno(err, errno, errno, "shim sync pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(sync[0]);
-		close(sync[1]);
-		return k8c_error_errno(err, errno, errno, "fork shim");
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		int logfd = open(shimlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	/*
+	 * posix_spawn (vfork-like) rather than fork: the agent is a process of many threads and
+	 * tens of MiB, whose page tables a fork copies only for the exec to drop them.
+	 */
+	{
+		posix_spawn_file_actions_t fa;
+		posix_spawnattr_t at;
+		sigset_t none, all;
+		int e;
 
-		reset_signals();
-		dup2(sync[1], 3);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(logfd >= 0 ? logfd : null, 2);
-		close_range(4, ~0U, 0);
-		execv(argv[0], (char *const *)argv);
-		dprintf(3, "error exec %s: %s", argv[0], strerror(errno));
-		_exit(127);
+		sigemptyset(&none);
+		sigfillset(&all);
+		posix_spawnattr_init(&at);
+		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+		posix_spawnattr_setsigmask(&at, &none);
+		posix_spawnattr_setsigdefault(&at, &all);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, sync[1], 3);
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+		posix_spawn_file_actions_adddup2(&fa, 0, 1);
+		posix_spawn_file_actions_addopen(&fa, 2, shimlog, O_WRONLY | O_CREAT | O_APPEND,
+						 0600);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+		e = posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&at);
+		if (e) {
+			close(sync[0]);
+			close(sync[1]);
+			return k8c_error_errno(err, e, e, "start shim %s", argv[0]);
+		}
 	}
 	close(sync[1]);
 	/* the shim forks its daemon and exits; the daemon reports on the pipe and closes it */
