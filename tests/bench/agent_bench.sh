@@ -51,25 +51,47 @@ for line in sys.stdin:
 WPID=$!
 sleep 1
 
-# CPU seconds: "cgroup server agent agent_children shims shims_children containers"
-cpu_snap() {
-	local tck cg=0 c s=(0 0) f
-	tck=$(getconf CLK_TCK)
-	[[ -n $CG ]] && cg=$(cat "$CG/cpuacct.usage")
-	c=0
-	for f in "$CGROOT"/k8c-ag-"$TAG"-1/*/cpuacct.usage; do [[ -f $f ]] && c=$((c + $(cat "$f"))); done
-	for f in /proc/[0-9]*; do
-		[[ $(cat "$f/comm" 2>/dev/null) == k8c-shim ]] || continue
-		grep -q "$D/" "$f/cmdline" 2>/dev/null || continue
-		read -r -a st <"$f/stat" || continue
-		s[0]=$((s[0] + st[13] + st[14]))
-		s[1]=$((s[1] + st[15] + st[16]))
+# CPU seconds: "cgroup server agent agent_children shims shims_children containers watch".
+# Processes and their reaped children from /proc/PID/stat (clock ticks), the shims' and the
+# watch's threads from /proc/PID/task/*/schedstat (ns), cgroups from cpuacct.usage (ns).
+task_ns() { # PID...: run time of every thread of those processes, ns
+	local p t n=0 v
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*/schedstat; do
+			read -r v _ <"$t" 2>/dev/null && n=$((n + v))
+		done
 	done
-	read -r -a sv <"/proc/$SRV_PID/stat"
+	echo "$n"
+}
+TCK=$(getconf CLK_TCK)
+cpu_snap() {
+	local cg=0 c=0 f v shims=() wpids=() sc=0 comm args st av me sv
+	[[ -n $CG ]] && read -r cg <"$CG/cpuacct.usage"
+	for f in "$CGROOT"/k8c-ag-"$TAG"-1/*/cpuacct.usage; do [[ -f $f ]] && read -r v <"$f" && c=$((c + v)); done
+	# bash builtins only: this runs inside the measured window
+	for f in /proc/[0-9]*; do
+		comm=
+		read -r comm <"$f/comm" 2>/dev/null || continue
+		case $comm in
+		k8c-shim | kubectl)
+			mapfile -d '' args <"$f/cmdline" 2>/dev/null
+			[[ " ${args[*]} " == *"$D/"* ]] || continue
+			if [[ $comm == k8c-shim ]]; then
+				shims+=("${f#/proc/}")
+				read -r -a st <"$f/stat" && sc=$((sc + st[15] + st[16]))
+			elif [[ " ${args[*]} " == *" --output-watch-events "* ]]; then
+				wpids+=("${f#/proc/}")
+			fi
+			;;
+		esac
+	done
 	read -r -a av <"/proc/${AG_PID[node1]}/stat"
-	awk -v tck="$tck" -v cg="$cg" -v c="$c" -v sv=$((sv[13] + sv[14])) -v ao=$((av[13] + av[14])) \
-		-v ac=$((av[15] + av[16])) -v so="${s[0]}" -v sc="${s[1]}" \
-		'BEGIN { printf "%.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", cg / 1e9, sv / tck, ao / tck, ac / tck, so / tck, sc / tck, c / 1e9 }'
+	read -r -a me <"/proc/$$/stat"
+	read -r -a sv <"/proc/$SRV_PID/stat"
+	awk -v tck="$TCK" -v cg="$cg" -v c="$c" -v sv=$((sv[13] + sv[14])) -v ao=$((av[13] + av[14])) \
+		-v ac=$((av[15] + av[16])) -v so="$(task_ns "${shims[@]}")" -v sc="$sc" -v w="$(task_ns "${wpids[@]}" "$WPID")" \
+		-v me=$((me[13] + me[14] + me[15] + me[16])) \
+		'BEGIN { printf "%.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", cg / 1e9, sv / tck, ao / tck, ac / tck, so / 1e9, sc / tck, c / 1e9, w / 1e9, me / tck }'
 }
 CPU0=$(cpu_snap)
 # AG_PERF=FILE: a perf profile of the server and the agent during the burst (by hand)
@@ -148,12 +170,15 @@ c0 = [float(x) for x in sys.argv[4].split()]
 c1 = [float(x) for x in sys.argv[5].split()]
 d = [b - a for a, b in zip(c0, c1)]
 total = d[0] + d[6]
-names = ["server", "agent", "agent children (CNI plugins, shim start)", "shims", "runc (shims' children)", "containers' cgroups"]
-print("burst CPU: total %.2f s (%.1f ms per pod)" % (total, total * 1e3 / int(sys.argv[2])))
+names = ["server", "agent", "agent children (CNI plugins, shim start)", "shims", "runc (shims' children)", "containers' cgroups", "the watch (kubectl get -w, python)", "this script and its children (kubectl apply)"]
+pods = int(sys.argv[2])
+print("burst CPU: total %.2f s (%.1f ms per pod)" % (total, total * 1e3 / pods))
 for nm, v in zip(names, d[1:]):
-    print("  %-42s %6.2f s %6.1f ms/pod" % (nm, v, v * 1e3 / int(sys.argv[2])))
-rest = d[0] - sum(d[1:6])
-print("  %-42s %6.2f s %6.1f ms/pod" % ("rest (kubectl, watch, script)", rest, rest * 1e3 / int(sys.argv[2])))
+    print("  %-42s %6.2f s %6.1f ms/pod" % (nm, v, v * 1e3 / pods))
+rest = d[0] - sum(d[1:6]) - d[7] - d[8]
+print("  %-42s %6.2f s %6.1f ms/pod" % ("rest (not attributed)", rest, rest * 1e3 / pods))
+node = d[2] + d[3] + d[4] + d[5] + d[6]
+print("=> agent burst CPU on the node (agent, CNI, shims, runc): %.1f ms per pod" % (node * 1e3 / pods))
 P
 echo "agent RSS max=$((rss / 1024)) MiB ($rss kB) with $PODS pods; agent CPU so far ${cpu}s; load average $(cut -d' ' -f1 /proc/loadavg)"
 k delete pods --all --wait=false >/dev/null
