@@ -62,7 +62,7 @@ die() {
 k() { nsenter --net="/run/netns/$SRVNS" kubectl --cache-dir "$D/kcache" "$@"; }
 
 ag_setup() {
-	D=$(mktemp -d "/tmp/k8c-$1-test.XXXXXX")
+	D=$(mktemp -d "${AG_TMPDIR:-/tmp}/k8c-$1-test.XXXXXX")
 	trap ag_cleanup EXIT
 	ip netns add "$SRVNS"
 	ip -n "$SRVNS" link set lo up
