@@ -17,35 +17,10 @@
 #define K8C_GVR_ENDPOINTS K8C_GVR("", "v1", "endpoints")
 
 struct ep_ctrl {
-	struct k8c_informer *svc, *pods, *eps;
-	struct eps_pod_index ix;
+	struct eps_svc_pods sp; /* first: eps_index.c's handlers find it */
+	struct k8c_informer *eps;
 	struct eps_overlay written;
 };
-
-static void enqueue_svc(const json_t *svc, void *arg)
-{
-	k8c_ctrl_enqueue_obj(arg, svc);
-}
-
-static void on_svc(const struct k8c_delta *d, void *arg)
-{
-	if (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE || d->type == K8C_DELTA_DELETE)
-		k8c_ctrl_enqueue(arg, d->key);
-}
-
-static void on_pod(const struct k8c_delta *d, void *arg)
-{
-	struct k8c_ctrl *c = arg;
-	struct ep_ctrl *e = k8c_ctrl_data(c);
-
-	eps_pod_index_delta(&e->ix, d);
-	if (d->old)
-		eps_services_for_pod(e->svc, d->old, enqueue_svc, c);
-	if (d->new && d->new != d->old &&
-	    (!d->old ||
-	     !json_equal(k8c_at(d->old, "metadata.labels"), k8c_at(d->new, "metadata.labels"))))
-		eps_services_for_pod(e->svc, d->new, enqueue_svc, c);
-}
 
 static void on_eps(const struct k8c_delta *d, void *arg)
 {
@@ -57,13 +32,10 @@ static void on_eps(const struct k8c_delta *d, void *arg)
 static int ep_init(struct k8c_ctrl *c, struct k8c_error *err)
 {
 	struct ep_ctrl *e = k8c_xcalloc(1, sizeof(*e));
-	struct k8c_informer_opts so = {.gvr = K8C_GVR_SERVICES, .index = eps_service_index_key};
-	struct k8c_informer_opts po = {.gvr = K8C_GVR_PODS, .transform = eps_pod_transform};
 	struct k8c_informer_opts eo = {.gvr = K8C_GVR_ENDPOINTS};
 
 	k8c_ctrl_set_data(c, e);
-	if (!(e->svc = k8c_ctrl_informer(c, &so, on_svc, err)) ||
-	    !(e->pods = k8c_ctrl_informer(c, &po, on_pod, err)) ||
+	if (eps_svc_pods_init(c, &e->sp, err) < 0 ||
 	    !(e->eps = k8c_ctrl_informer(c, &eo, on_eps, err)))
 		return -1;
 	return 0;
@@ -85,10 +57,9 @@ static json_t *current(struct ep_ctrl *e, const char *key, const char *ns, const
 static int ep_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 {
 	struct ep_ctrl *e = k8c_ctrl_data(c);
-	const char *slash = strchr(key, '/');
-	_cleanup_free_ char *ns = slash ? strndup(key, (size_t)(slash - key)) : NULL;
-	const char *name = slash ? slash + 1 : key;
-	json_t *svc = k8c_informer_get(e->svc, ns, name);
+	_cleanup_free_ char *ns = NULL;
+	const char *name;
+	json_t *svc = eps_sync_service(&e->sp, key, &ns, &name);
 	_cleanup_json_ json_t *have = current(e, key, ns, name);
 	_cleanup_json_ json_t *want = NULL, *out = NULL;
 	_cleanup_free_ json_t **pods = NULL;
@@ -107,7 +78,7 @@ static int ep_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 	}
 	if (!eps_service_has_selector(svc))
 		return 0;
-	n = eps_service_pods(&e->ix, e->pods, svc, &pods);
+	n = eps_service_pods(&e->sp.ix, e->sp.pods, svc, &pods);
 	want = eps_endpoints_want(svc, pods, n);
 	if (!have) {
 		if (k8c_kube_create(k8c_ctrl_kube(c), K8C_GVR_ENDPOINTS, ns, want, &out, err) < 0)
@@ -141,7 +112,7 @@ static void ep_fini(struct k8c_ctrl *c)
 
 	if (!e)
 		return;
-	eps_pod_index_free(&e->ix);
+	eps_svc_pods_free(&e->sp);
 	eps_overlay_free(&e->written);
 	free(e);
 }

@@ -25,8 +25,8 @@
 #define LEADER_ANNOTATION "control-plane.alpha.kubernetes.io/leader"
 
 struct es_ctrl {
-	struct k8c_informer *svc, *pods, *nodes, *slices, *eps;
-	struct eps_pod_index ix;
+	struct eps_svc_pods sp; /* first: eps_index.c's handlers find it (endpointslice only) */
+	struct k8c_informer *nodes, *slices, *eps;
 	struct eps_overlay written;
 	const char *managed_by;
 };
@@ -53,29 +53,9 @@ static void on_slice(const struct k8c_delta *d, void *arg)
 		k8c_ctrl_enqueue(arg, key);
 }
 
-static void on_svc(const struct k8c_delta *d, void *arg)
-{
-	if (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE || d->type == K8C_DELTA_DELETE)
-		k8c_ctrl_enqueue(arg, d->key);
-}
-
 static void enqueue_svc(const json_t *svc, void *arg)
 {
 	k8c_ctrl_enqueue_obj(arg, svc);
-}
-
-static void on_pod(const struct k8c_delta *d, void *arg)
-{
-	struct k8c_ctrl *c = arg;
-	struct es_ctrl *e = k8c_ctrl_data(c);
-
-	eps_pod_index_delta(&e->ix, d);
-	if (d->old)
-		eps_services_for_pod(e->svc, d->old, enqueue_svc, c);
-	if (d->new && d->new != d->old &&
-	    (!d->old ||
-	     !json_equal(k8c_at(d->old, "metadata.labels"), k8c_at(d->new, "metadata.labels"))))
-		eps_services_for_pod(e->svc, d->new, enqueue_svc, c);
 }
 
 static const char *zone_of(const json_t *node)
@@ -99,12 +79,12 @@ static void on_node(const struct k8c_delta *d, void *arg)
 	if ((!a && !b) || (a && b && strcmp(a, b) == 0))
 		return;
 	name = k8c_str_at(d->new, "metadata.name");
-	json_object_foreach(k8c_informer_cache(e->pods), key, pod)
+	json_object_foreach(k8c_informer_cache(e->sp.pods), key, pod)
 	{
 		const char *nn = k8c_str_at(pod, "spec.nodeName");
 
 		if (nn && name && strcmp(nn, name) == 0)
-			eps_services_for_pod(e->svc, pod, enqueue_svc, c);
+			eps_services_for_pod(e->sp.svc, pod, enqueue_svc, c);
 	}
 }
 
@@ -117,8 +97,6 @@ static json_t *node_transform(json_t *node)
 static int es_init(struct k8c_ctrl *c, struct k8c_error *err)
 {
 	struct es_ctrl *e = k8c_xcalloc(1, sizeof(*e));
-	struct k8c_informer_opts so = {.gvr = K8C_GVR_SERVICES, .index = eps_service_index_key};
-	struct k8c_informer_opts po = {.gvr = K8C_GVR_PODS, .transform = eps_pod_transform};
 	struct k8c_informer_opts no = {.gvr = K8C_GVR_NODES, .transform = node_transform};
 	struct k8c_informer_opts lo = {.gvr = K8C_GVR_ENDPOINTSLICES,
 				       .label_selector = EPS_MANAGED_BY "=" EPS_CONTROLLER,
@@ -126,8 +104,7 @@ static int es_init(struct k8c_ctrl *c, struct k8c_error *err)
 
 	e->managed_by = EPS_CONTROLLER;
 	k8c_ctrl_set_data(c, e);
-	if (!(e->svc = k8c_ctrl_informer(c, &so, on_svc, err)) ||
-	    !(e->pods = k8c_ctrl_informer(c, &po, on_pod, err)) ||
+	if (eps_svc_pods_init(c, &e->sp, err) < 0 ||
 	    !(e->nodes = k8c_ctrl_informer(c, &no, on_node, err)) ||
 	    !(e->slices = k8c_ctrl_informer(c, &lo, on_slice, err)))
 		return -1;
@@ -179,45 +156,58 @@ static int apply_plan(struct k8c_ctrl *c, struct es_ctrl *e, const char *key, co
 	return 0;
 }
 
+/*
+ * Plan the slices of key (the Service's or Endpoints' ns/name) from desired and have, with the
+ * labels and ownerReferences of the slices and the placeholder's address type, and write them.
+ * desired NULL: the owner is gone or not ours any more; every slice of it goes.
+ */
+static int reconcile(struct k8c_ctrl *c, struct es_ctrl *e, const char *key, const char *ns,
+		     const char *name, json_t *desired, json_t *have, json_t *labels,
+		     json_t *owners, const char *placeholder, struct k8c_error *err)
+{
+	_cleanup_free_ char *gen = k8c_xasprintf("%.56s-", name);
+	_cleanup_json_ json_t *create = NULL, *update = NULL, *del = NULL, *none = NULL;
+	struct eps_slice_meta meta = {.ns = ns,
+				      .generate_name = gen,
+				      .labels = labels,
+				      .owner_refs = owners,
+				      .placeholder = placeholder};
+
+	if (!desired) {
+		if (!json_array_size(have))
+			return 0;
+		none = json_pack("{s:[], s:{}, s:[]}", "slices", "labels", "owners");
+		desired = json_object_get(none, "slices");
+		meta.labels = json_object_get(none, "labels");
+		meta.owner_refs = json_object_get(none, "owners");
+	}
+	eps_slices_plan(&meta, desired, have, EPS_MAX_PER_SLICE, &create, &update, &del);
+	return apply_plan(c, e, key, ns, create, update, del, err);
+}
+
 static int es_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 {
 	struct es_ctrl *e = k8c_ctrl_data(c);
-	const char *slash = strchr(key, '/');
-	_cleanup_free_ char *ns = slash ? strndup(key, (size_t)(slash - key)) : NULL;
-	const char *name = slash ? slash + 1 : key;
-	json_t *svc = k8c_informer_get(e->svc, ns, name);
+	_cleanup_free_ char *ns = NULL;
+	const char *name;
+	json_t *svc = eps_sync_service(&e->sp, key, &ns, &name);
 	_cleanup_json_ json_t *have =
 		eps_overlay_merge(&e->written, key, k8c_informer_index(e->slices, key));
 	_cleanup_json_ json_t *desired = NULL, *labels = NULL, *owners = NULL;
-	_cleanup_json_ json_t *create = NULL, *update = NULL, *del = NULL;
 	_cleanup_free_ json_t **pods = NULL;
-	_cleanup_free_ char *gen = NULL;
-	struct eps_slice_meta meta = {0};
 	size_t n;
 
 	if (!ns)
 		return 0;
-	if (!svc || !eps_service_has_selector(svc)) {
-		/* gone, or its endpoints are hand-made now: our slices go */
-		if (!json_array_size(have))
-			return 0;
-		desired = json_array();
-		labels = json_object();
-		owners = json_array();
-	} else {
-		n = eps_service_pods(&e->ix, e->pods, svc, &pods);
-		desired = eps_slices_desired(svc, pods, n, node_of, e->nodes);
-		labels = eps_slice_labels(svc, name, EPS_CONTROLLER, eps_service_headless(svc));
-		owners = eps_owner_refs("v1", "Service", svc);
-		meta.placeholder = eps_service_address_type(svc);
-	}
-	gen = k8c_xasprintf("%.56s-", name);
-	meta.ns = ns;
-	meta.generate_name = gen;
-	meta.labels = labels;
-	meta.owner_refs = owners;
-	eps_slices_plan(&meta, desired, have, EPS_MAX_PER_SLICE, &create, &update, &del);
-	return apply_plan(c, e, key, ns, create, update, del, err);
+	/* gone, or its endpoints are hand-made now: our slices go */
+	if (!svc || !eps_service_has_selector(svc))
+		return reconcile(c, e, key, ns, name, NULL, have, NULL, NULL, NULL, err);
+	n = eps_service_pods(&e->sp.ix, e->sp.pods, svc, &pods);
+	desired = eps_slices_desired(svc, pods, n, node_of, e->nodes);
+	labels = eps_slice_labels(svc, name, EPS_CONTROLLER, eps_service_headless(svc));
+	owners = eps_owner_refs("v1", "Service", svc);
+	return reconcile(c, e, key, ns, name, desired, have, labels, owners,
+			 eps_service_address_type(svc), err);
 }
 
 static void es_fini(struct k8c_ctrl *c)
@@ -226,13 +216,14 @@ static void es_fini(struct k8c_ctrl *c)
 
 	if (!e)
 		return;
-	eps_pod_index_free(&e->ix);
+	eps_svc_pods_free(&e->sp);
 	eps_overlay_free(&e->written);
 	free(e);
 }
 
 const struct k8c_controller_def ctrl_endpointslice_def = {
 	.name = "endpointslice",
+	.component = "endpoint-slice-controller",
 	.init = es_init,
 	.sync = es_sync,
 	.fini = es_fini,
@@ -257,7 +248,7 @@ static int mirror_init(struct k8c_ctrl *c, struct k8c_error *err)
 
 	e->managed_by = EPS_MIRRORING;
 	k8c_ctrl_set_data(c, e);
-	if (!(e->svc = k8c_ctrl_informer(c, &so, on_key, err)) ||
+	if (!(e->sp.svc = k8c_ctrl_informer(c, &so, on_key, err)) ||
 	    !(e->eps = k8c_ctrl_informer(c, &eo, on_key, err)) ||
 	    !(e->slices = k8c_ctrl_informer(c, &lo, on_slice, err)))
 		return -1;
@@ -279,42 +270,27 @@ static bool mirrored(const json_t *svc, const json_t *ep)
 static int mirror_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 {
 	struct es_ctrl *e = k8c_ctrl_data(c);
-	const char *slash = strchr(key, '/');
-	_cleanup_free_ char *ns = slash ? strndup(key, (size_t)(slash - key)) : NULL;
-	const char *name = slash ? slash + 1 : key;
-	json_t *svc = k8c_informer_get(e->svc, ns, name);
+	_cleanup_free_ char *ns = NULL;
+	const char *name;
+	json_t *svc = eps_sync_service(&e->sp, key, &ns, &name);
 	json_t *ep = k8c_informer_get(e->eps, ns, name);
 	_cleanup_json_ json_t *have =
 		eps_overlay_merge(&e->written, key, k8c_informer_index(e->slices, key));
 	_cleanup_json_ json_t *desired = NULL, *labels = NULL, *owners = NULL;
-	_cleanup_json_ json_t *create = NULL, *update = NULL, *del = NULL;
-	_cleanup_free_ char *gen = NULL;
-	struct eps_slice_meta meta = {0};
 
 	if (!ns)
 		return 0;
-	if (!mirrored(svc, ep)) {
-		if (!json_array_size(have))
-			return 0;
-		desired = json_array();
-		labels = json_object();
-		owners = json_array();
-	} else {
-		desired = eps_mirror_desired(ep);
-		labels = eps_slice_labels(ep, name, EPS_MIRRORING, false);
-		owners = eps_owner_refs("v1", "Endpoints", ep);
-	}
-	gen = k8c_xasprintf("%.56s-", name);
-	meta.ns = ns;
-	meta.generate_name = gen;
-	meta.labels = labels;
-	meta.owner_refs = owners;
-	eps_slices_plan(&meta, desired, have, EPS_MAX_PER_SLICE, &create, &update, &del);
-	return apply_plan(c, e, key, ns, create, update, del, err);
+	if (!mirrored(svc, ep))
+		return reconcile(c, e, key, ns, name, NULL, have, NULL, NULL, NULL, err);
+	desired = eps_mirror_desired(ep);
+	labels = eps_slice_labels(ep, name, EPS_MIRRORING, false);
+	owners = eps_owner_refs("v1", "Endpoints", ep);
+	return reconcile(c, e, key, ns, name, desired, have, labels, owners, NULL, err);
 }
 
 const struct k8c_controller_def ctrl_endpointslicemirroring_def = {
 	.name = "endpointslicemirroring",
+	.component = "endpoint-slice-mirroring-controller",
 	.init = mirror_init,
 	.sync = mirror_sync,
 	.fini = es_fini,

@@ -626,6 +626,7 @@ static void gc_fini(struct k8c_ctrl *c)
 
 const struct k8c_controller_def ctrl_garbagecollector_def = {
 	.name = "garbagecollector",
+	.component = "garbage-collector-controller",
 	.init = gc_init,
 	.sync = gc_sync,
 	.fini = gc_fini,

@@ -182,6 +182,7 @@ static void ipam_fini(struct k8c_ctrl *c)
 
 const struct k8c_controller_def ctrl_nodeipam_def = {
 	.name = "nodeipam",
+	.component = "cidrAllocator",
 	.init = ipam_init,
 	.sync = ipam_sync,
 	.fini = ipam_fini,

@@ -428,6 +428,7 @@ static void nl_fini(struct k8c_ctrl *c)
 
 const struct k8c_controller_def ctrl_nodelifecycle_def = {
 	.name = "nodelifecycle",
+	.component = "node-controller",
 	.init = nl_init,
 	.sync = nl_sync,
 	.fini = nl_fini,

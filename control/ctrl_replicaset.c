@@ -358,5 +358,9 @@ static int rs_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 
 const struct k8c_controller_def ctrl_replicaset_def = {
 	.name = "replicaset", .init = rs_init, .sync = rs_sync, .fini = rs_fini};
-const struct k8c_controller_def ctrl_replicationcontroller_def = {
-	.name = "replicationcontroller", .init = rc_init, .sync = rs_sync, .fini = rs_fini};
+const struct k8c_controller_def ctrl_replicationcontroller_def = {.name = "replicationcontroller",
+								  .component =
+									  "replication-controller",
+								  .init = rc_init,
+								  .sync = rs_sync,
+								  .fini = rs_fini};

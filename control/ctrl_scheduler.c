@@ -51,6 +51,7 @@ struct bind_pool {
 	struct k8c_kube *kube[BIND_WORKERS];
 	int n_threads;
 	unsigned long in_flight; /* jobs pushed and not yet drained */
+	struct k8c_ctrl *c;	 /* for Events */
 };
 
 struct sched_ctrl {
@@ -215,38 +216,15 @@ static void job_free(struct bind_job *j)
 	free(j);
 }
 
-/* The Scheduled Event, as the runtime writes Events (k8c_ctrl_event is for its thread only). */
-static void post_event(struct k8c_kube *k, const struct bind_job *j)
+/* The Scheduled Event (k8c_ctrl_event queues it for the process' broadcaster: any thread). */
+static void post_event(struct k8c_ctrl *c, const struct bind_job *j)
 {
-	struct k8c_error err = K8C_ERROR_INIT;
-	_cleanup_free_ char *ename = NULL, *msg = NULL;
-	_cleanup_json_ json_t *ev = NULL;
-	struct timespec t;
-	char ts[21];
+	_cleanup_json_ json_t *ref = json_pack(
+		"{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata",
+		"namespace", j->ns, "name", j->name, "uid", j->uid, "resourceVersion", j->rv);
 
-	clock_gettime(CLOCK_REALTIME, &t);
-	k8c_rfc3339(t.tv_sec, ts);
-	ename = k8c_xasprintf("%s.%llx", j->name,
-			      (unsigned long long)t.tv_sec * 1000000000ULL +
-				      (unsigned long long)t.tv_nsec);
-	msg = k8c_xasprintf("Successfully assigned %s to %s", j->key, j->node);
-	ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
-		       "s:s,s:s,s:i,s:s}",
-		       "apiVersion", "v1", "kind", "Event", "metadata", "name", ename, "namespace",
-		       j->ns, "involvedObject", "apiVersion", "v1", "kind", "Pod", "namespace",
-		       j->ns, "name", j->name, "uid", j->uid, "resourceVersion", j->rv, "reason",
-		       "Scheduled", "message", msg, "type", "Normal", "source", "component",
-		       SCHEDULER_NAME, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1,
-		       "reportingComponent", SCHEDULER_NAME);
-	if (ev && k8c_kube_create(k, K8C_GVR_EVENTS, j->ns, ev, NULL, &err) < 0) {
-		char q[512];
-
-		k8c_log_warn("event not recorded",
-			     "controller=scheduler object=%s reason=Scheduled "
-			     "error=%s",
-			     j->key, k8c_log_quote(q, sizeof(q), err.msg ?: "failed"));
-	}
-	k8c_error_clear(&err);
+	k8c_ctrl_event(c, ref, "Normal", "Scheduled", "Successfully assigned %s to %s", j->key,
+		       j->node);
 }
 
 struct worker_arg {
@@ -289,7 +267,7 @@ static void *bind_worker(void *arg)
 			j->code = err.code ? err.code : -1;
 			j->msg = k8c_xstrdup(err.msg ? err.msg : "failed");
 		} else {
-			post_event(k, j);
+			post_event(p->c, j);
 		}
 		k8c_error_clear(&err);
 		pthread_mutex_lock(&p->mu);
@@ -423,6 +401,7 @@ static int sched_init(struct k8c_ctrl *c, struct k8c_error *err)
 
 	sched_cache_init(&s->cache);
 	s->vol = (struct sched_volumes){vol_pvc, vol_pv, s};
+	s->pool.c = c;
 	pool_start(&s->pool, k8c_ctrl_config(c));
 	k8c_ctrl_set_data(c, s);
 	if (!(s->nodes = k8c_ctrl_informer(c, &no, on_node, err)) ||
@@ -650,6 +629,7 @@ static void sched_fini(struct k8c_ctrl *c)
 
 const struct k8c_controller_def ctrl_scheduler_def = {
 	.name = "scheduler",
+	.component = SCHEDULER_NAME,
 	.init = sched_init,
 	.sync = sched_sync,
 	.fini = sched_fini,

@@ -731,6 +731,7 @@ static void vol_fini(struct k8c_ctrl *c)
 
 const struct k8c_controller_def ctrl_volume_def = {
 	.name = "persistentvolume-binder",
+	.component = "persistentvolume-controller",
 	.init = vol_init,
 	.sync = vol_sync,
 	.fini = vol_fini,

@@ -262,3 +262,55 @@ void eps_overlay_free(struct eps_overlay *o)
 {
 	strmap_free(&o->owners, decref);
 }
+
+/* ---- Services and pods of the endpoints controllers ---- */
+
+static void enqueue_svc(const json_t *svc, void *arg)
+{
+	k8c_ctrl_enqueue_obj(arg, svc);
+}
+
+static void on_svc(const struct k8c_delta *d, void *arg)
+{
+	if (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE || d->type == K8C_DELTA_DELETE)
+		k8c_ctrl_enqueue(arg, d->key);
+}
+
+static void on_pod(const struct k8c_delta *d, void *arg)
+{
+	struct k8c_ctrl *c = arg;
+	struct eps_svc_pods *sp = k8c_ctrl_data(c); /* the first member of the data */
+
+	eps_pod_index_delta(&sp->ix, d);
+	if (d->old)
+		eps_services_for_pod(sp->svc, d->old, enqueue_svc, c);
+	if (d->new && d->new != d->old &&
+	    (!d->old ||
+	     !json_equal(k8c_at(d->old, "metadata.labels"), k8c_at(d->new, "metadata.labels"))))
+		eps_services_for_pod(sp->svc, d->new, enqueue_svc, c);
+}
+
+int eps_svc_pods_init(struct k8c_ctrl *c, struct eps_svc_pods *sp, struct k8c_error *err)
+{
+	struct k8c_informer_opts so = {.gvr = K8C_GVR_SERVICES, .index = eps_service_index_key};
+	struct k8c_informer_opts po = {.gvr = K8C_GVR_PODS, .transform = eps_pod_transform};
+
+	if (!(sp->svc = k8c_ctrl_informer(c, &so, on_svc, err)) ||
+	    !(sp->pods = k8c_ctrl_informer(c, &po, on_pod, err)))
+		return -1;
+	return 0;
+}
+
+json_t *eps_sync_service(struct eps_svc_pods *sp, const char *key, char **ns, const char **name)
+{
+	const char *slash = strchr(key, '/');
+
+	*ns = slash ? strndup(key, (size_t)(slash - key)) : NULL;
+	*name = slash ? slash + 1 : key;
+	return k8c_informer_get(sp->svc, *ns, *name);
+}
+
+void eps_svc_pods_free(struct eps_svc_pods *sp)
+{
+	eps_pod_index_free(&sp->ix);
+}

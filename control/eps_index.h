@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "controller.h"
 #include "informer.h"
 #include "strmap.h"
 
@@ -37,6 +38,28 @@ void eps_services_for_pod(struct k8c_informer *svcs, const json_t *pod,
 			  void (*fn)(const json_t *svc, void *arg), void *arg);
 /* Transform for pod informers: drops managedFields and annotations (never read here). */
 json_t *eps_pod_transform(json_t *pod);
+
+/*
+ * What the endpoint and endpointslice controllers share: the Services (indexed by
+ * eps_service_index_key), the pods (eps_pod_transform) and the pod index. It is the FIRST
+ * member of each one's private data (k8c_ctrl_data), so that the handlers below find it.
+ */
+struct eps_svc_pods {
+	struct k8c_informer *svc, *pods;
+	struct eps_pod_index ix;
+};
+
+/*
+ * Ask for both informers: a Service change queues its key; a pod change updates the index and
+ * queues the Services that select the pod (before and after a change of labels).
+ */
+int eps_svc_pods_init(struct k8c_ctrl *c, struct eps_svc_pods *sp, struct k8c_error *err);
+/*
+ * The sync preamble: key "ns/name" split (*ns malloc'd, NULL for a key without a namespace;
+ * *name points into key) and the Service from the cache (NULL: gone).
+ */
+json_t *eps_sync_service(struct eps_svc_pods *sp, const char *key, char **ns, const char **name);
+void eps_svc_pods_free(struct eps_svc_pods *sp);
 
 /* Objects written by a controller, per owner key, until its informer catches up. */
 struct eps_overlay {

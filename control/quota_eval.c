@@ -902,84 +902,112 @@ static void qtext(const json_t *v, char *buf, size_t len)
 		api_quantity_format(&q, buf, len);
 }
 
+/* What a LimitRange constraint compares: its value and the request and limit of a resource. */
+struct constraint {
+	struct api_quantity e, r, l;
+	bool has_r, has_l;
+	char et[64], rt[64], lt[64]; /* as kube formats them in its messages */
+};
+
+/* < 0: the constraint's value does not parse (it is then not enforced). */
+static int constraint_load(struct constraint *c, const char *name, const json_t *enf,
+			   const json_t *req, const json_t *lim)
+{
+	c->has_r = qget(req, name, &c->r);
+	c->has_l = qget(lim, name, &c->l);
+	if (api_quantity_parse_json(enf, &c->e))
+		return -1;
+	qtext(enf, c->et, sizeof(c->et));
+	qtext(json_object_get(req, name), c->rt, sizeof(c->rt));
+	qtext(json_object_get(lim, name), c->lt, sizeof(c->lt));
+	return 0;
+}
+
 static void min_constraint(json_t *errs, const char *type, const char *name, const json_t *enf,
 			   const json_t *req, const json_t *lim)
 {
-	struct api_quantity e, r, l;
-	bool has_r = qget(req, name, &r), has_l = qget(lim, name, &l);
-	char et[64], rt[64], lt[64];
+	struct constraint c;
 
-	if (api_quantity_parse_json(enf, &e))
+	if (constraint_load(&c, name, enf, req, lim) < 0)
 		return;
-	qtext(enf, et, sizeof(et));
-	qtext(json_object_get(req, name), rt, sizeof(rt));
-	qtext(json_object_get(lim, name), lt, sizeof(lt));
-	if (!has_r)
+	if (!c.has_r)
 		errs_add(errs, "Minimum %s usage per %s is %s.  No request is specified.", name,
-			 type, et);
-	else if (api_quantity_cmp(&r, &e) < 0)
-		errs_add(errs, "Minimum %s usage per %s is %s, but request is %s.", name, type, et,
-			 rt);
-	else if (has_l && api_quantity_cmp(&l, &e) < 0)
-		errs_add(errs, "Minimum %s usage per %s is %s, but limit is %s.", name, type, et,
-			 lt);
+			 type, c.et);
+	else if (api_quantity_cmp(&c.r, &c.e) < 0)
+		errs_add(errs, "Minimum %s usage per %s is %s, but request is %s.", name, type,
+			 c.et, c.rt);
+	else if (c.has_l && api_quantity_cmp(&c.l, &c.e) < 0)
+		errs_add(errs, "Minimum %s usage per %s is %s, but limit is %s.", name, type, c.et,
+			 c.lt);
 }
 
 static void max_constraint(json_t *errs, const char *type, const char *name, const json_t *enf,
 			   const json_t *req, const json_t *lim)
 {
-	struct api_quantity e, r, l;
-	bool has_r = qget(req, name, &r), has_l = qget(lim, name, &l);
-	char et[64], rt[64], lt[64];
+	struct constraint c;
 
-	if (api_quantity_parse_json(enf, &e))
+	if (constraint_load(&c, name, enf, req, lim) < 0)
 		return;
-	qtext(enf, et, sizeof(et));
-	qtext(json_object_get(req, name), rt, sizeof(rt));
-	qtext(json_object_get(lim, name), lt, sizeof(lt));
-	if (!has_l)
+	if (!c.has_l)
 		errs_add(errs, "Maximum %s usage per %s is %s.  No limit is specified.", name, type,
-			 et);
-	else if (api_quantity_cmp(&l, &e) > 0)
-		errs_add(errs, "Maximum %s usage per %s is %s, but limit is %s.", name, type, et,
-			 lt);
-	else if (has_r && api_quantity_cmp(&r, &e) > 0)
-		errs_add(errs, "Maximum %s usage per %s is %s, but request is %s.", name, type, et,
-			 rt);
+			 c.et);
+	else if (api_quantity_cmp(&c.l, &c.e) > 0)
+		errs_add(errs, "Maximum %s usage per %s is %s, but limit is %s.", name, type, c.et,
+			 c.lt);
+	else if (c.has_r && api_quantity_cmp(&c.r, &c.e) > 0)
+		errs_add(errs, "Maximum %s usage per %s is %s, but request is %s.", name, type,
+			 c.et, c.rt);
 }
 
 static void ratio_constraint(json_t *errs, const char *type, const char *name, const json_t *enf,
 			     const json_t *req, const json_t *lim)
 {
-	struct api_quantity e, r, l;
-	bool has_r = qget(req, name, &r), has_l = qget(lim, name, &l);
-	char et[64];
+	struct constraint c;
 
-	if (api_quantity_parse_json(enf, &e))
+	if (constraint_load(&c, name, enf, req, lim) < 0)
 		return;
-	qtext(enf, et, sizeof(et));
 	/* compared in milli units, as kube does below its overflow bound */
-	if (!has_r || r.nano / 1000000 == 0) {
+	if (!c.has_r || c.r.nano / 1000000 == 0) {
 		errs_add(errs,
 			 "%s max limit to request ratio per %s is %s, but no request is specified "
 			 "or "
 			 "request is 0.",
-			 name, type, et);
+			 name, type, c.et);
 		return;
 	}
-	if (!has_l || l.nano / 1000000 == 0) {
+	if (!c.has_l || c.l.nano / 1000000 == 0) {
 		errs_add(errs,
 			 "%s max limit to request ratio per %s is %s, but no limit is specified or "
 			 "limit is 0.",
-			 name, type, et);
+			 name, type, c.et);
 		return;
 	}
-	double ratio = (double)(l.nano / 1000000) / (double)(r.nano / 1000000);
+	double ratio = (double)(c.l.nano / 1000000) / (double)(c.r.nano / 1000000);
 
-	if (ratio * 1000 > (double)(e.nano / 1000000))
+	if (ratio * 1000 > (double)(c.e.nano / 1000000))
 		errs_add(errs,
 			 "%s max limit to request ratio per %s is %s, but provided ratio is %f.",
-			 name, type, et, ratio);
+			 name, type, c.et, ratio);
+}
+
+/* The annotation's text for the defaults set: "cpu, memory request for container c". */
+static void defaults_note(json_t *notes, const json_t *set, const char *kind, const char *what,
+			  const char *name)
+{
+	size_t n, len = 0;
+	_cleanup_free_ char *s = NULL;
+	FILE *f;
+
+	if (!json_object_size(set))
+		return;
+	_cleanup_free_ const char **keys = sorted_keys(set, &n);
+
+	f = open_memstream(&s, &len);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? ", " : "", keys[i]);
+	fprintf(f, " %s for %s %s", kind, what, name ?: "");
+	fclose(f);
+	json_array_append_new(notes, json_string(s));
 }
 
 /* The defaults of a container, with the annotation's text for it appended to notes. */
@@ -1018,32 +1046,8 @@ static void container_defaults(json_t *c, const json_t *def_lim, const json_t *d
 		json_object_del(res, "limits");
 	if (!json_object_size(req))
 		json_object_del(res, "requests");
-	if (json_object_size(set_r)) {
-		size_t n;
-		_cleanup_free_ const char **keys = sorted_keys(set_r, &n);
-		_cleanup_free_ char *s = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&s, &len);
-
-		for (size_t i = 0; i < n; i++)
-			fprintf(f, "%s%s", i ? ", " : "", keys[i]);
-		fprintf(f, " request for %s %s", what, k8c_str_at(c, "name") ?: "");
-		fclose(f);
-		json_array_append_new(notes, json_string(s));
-	}
-	if (json_object_size(set_l)) {
-		size_t n;
-		_cleanup_free_ const char **keys = sorted_keys(set_l, &n);
-		_cleanup_free_ char *s = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&s, &len);
-
-		for (size_t i = 0; i < n; i++)
-			fprintf(f, "%s%s", i ? ", " : "", keys[i]);
-		fprintf(f, " limit for %s %s", what, k8c_str_at(c, "name") ?: "");
-		fclose(f);
-		json_array_append_new(notes, json_string(s));
-	}
+	defaults_note(notes, set_r, "request", what, k8c_str_at(c, "name"));
+	defaults_note(notes, set_l, "limit", what, k8c_str_at(c, "name"));
 	json_decref(set_l);
 	json_decref(set_r);
 }

@@ -28,6 +28,8 @@
 #define SYNC_BATCH	   64  /* keys synced before the fds are looked at again */
 #define EVENT_AGG_WINDOW_S 600 /* repeats within 10 min bump count */
 #define EVENT_CACHE_MAX	   4096
+#define EVENT_QUEUE_MAX	   1000 /* as client-go's maxQueuedEvents */
+#define EVENT_FLUSH_MS	   2000 /* on stop, queued Events are sent for this long */
 #define INIT_RETRY_MIN_MS  1000
 #define INIT_RETRY_MAX_MS  30000
 
@@ -48,6 +50,8 @@ struct k8c_ctrl {
 	const struct k8c_kubeconfig *cfg;
 	char *user_agent;
 	const char *component; /* source.component of its Events */
+	char *component_buf;
+	bool events_held; /* a reference on the process' event broadcaster */
 	struct k8c_kube *kube;
 	void *data;
 	pthread_t thread;
@@ -69,9 +73,6 @@ struct k8c_ctrl {
 	size_t heap_len, heap_cap;
 	json_t *waiting;
 	int64_t timer_armed; /* due_ms the timerfd is set to, 0: disarmed */
-
-	/* Event aggregation: "uid\x1ftype\x1freason\x1fmessage" → {ns, name, count, last} */
-	json_t *events;
 
 	/* counters for tests */
 	unsigned long syncs, failed_syncs;
@@ -341,36 +342,247 @@ void k8c_ctrl_set_data(struct k8c_ctrl *c, void *data)
 	c->data = data;
 }
 
-/* ---- Events ---- */
+/* ---- Events: one broadcaster per process ---- */
 
-static void events_prune(struct k8c_ctrl *c, time_t now)
+/*
+ * As client-go's record.EventBroadcaster: controllers hand Events to a queue and go on; one
+ * thread of the process (with a client of its own) aggregates and writes them. The queue is
+ * bounded (client-go's maxQueuedEvents); an Event that finds it full is dropped and counted.
+ * The broadcaster starts with the first controller and stops with the last one, after sending
+ * what is queued (for EVENT_FLUSH_MS at most).
+ */
+struct ev_item {
+	struct ev_item *next;
+	char *agg; /* "component\x1fuid\x1fns/name\x1ftype\x1freason\x1fmessage" */
+	char *ns;
+	char *ctrl;   /* for logs */
+	char *object; /* for logs */
+	char *reason;
+	json_t *ev;
+	time_t t;
+};
+
+static struct {
+	pthread_mutex_t life; /* start/stop of the thread */
+	pthread_mutex_t mu;   /* the rest */
+	pthread_cond_t cv;
+	unsigned refs;
+	bool running, stop, hold;
+	int64_t stop_by_ms;
+	pthread_t thread;
+	struct k8c_kube *kube;
+	struct ev_item *head, **tail;
+	size_t len;
+	struct k8c_ctrl_event_stats st;
+	json_t *agg; /* the thread's: agg key → {ns, name, count, last} */
+} evb = {
+	.life = PTHREAD_MUTEX_INITIALIZER,
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
+
+static void ev_item_free(struct ev_item *it)
+{
+	free(it->agg);
+	free(it->ns);
+	free(it->ctrl);
+	free(it->object);
+	free(it->reason);
+	json_decref(it->ev);
+	free(it);
+}
+
+static void events_prune(time_t now)
 {
 	const char *k;
 	json_t *v, *tmp;
 
-	json_object_foreach_safe(c->events, tmp, k, v)
+	json_object_foreach_safe(evb.agg, tmp, k, v)
 	{
 		if (now - (time_t)json_integer_value(json_object_get(v, "last")) >
 		    EVENT_AGG_WINDOW_S)
-			json_object_del(c->events, k);
+			json_object_del(evb.agg, k);
 	}
 	/* still too many: start afresh (only aggregation is lost) */
-	if (json_object_size(c->events) >= EVENT_CACHE_MAX)
-		json_object_clear(c->events);
+	if (json_object_size(evb.agg) >= EVENT_CACHE_MAX)
+		json_object_clear(evb.agg);
+}
+
+/* Write one Event: a repeat within the window bumps the existing one, else a new one. */
+static void event_write(struct ev_item *it)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	json_t *prev = json_object_get(evb.agg, it->agg);
+	const char *ts = json_string_value(json_object_get(it->ev, "lastTimestamp"));
+	bool ok = false, patched = false;
+	char q[1024];
+
+	if (prev && it->t - (time_t)json_integer_value(json_object_get(prev, "last")) <=
+			    EVENT_AGG_WINDOW_S) {
+		long long count = json_integer_value(json_object_get(prev, "count")) + 1;
+		_cleanup_json_ json_t *patch =
+			json_pack("{s:I, s:s}", "count", (json_int_t)count, "lastTimestamp", ts);
+
+		if (k8c_kube_patch(evb.kube, K8C_GVR_EVENTS,
+				   json_string_value(json_object_get(prev, "ns")),
+				   json_string_value(json_object_get(prev, "name")), NULL,
+				   K8C_PATCH_MERGE, patch, NULL, &err) == 0) {
+			json_object_set_new(prev, "count", json_integer(count));
+			json_object_set_new(prev, "last", json_integer(it->t));
+			ok = patched = true;
+		} else if (err.code == 404) {
+			k8c_error_clear(&err); /* expired or deleted: a new one */
+		}
+	}
+	if (!ok && !err.msg &&
+	    k8c_kube_create(evb.kube, K8C_GVR_EVENTS, it->ns, it->ev, NULL, &err) == 0) {
+		events_prune(it->t);
+		json_object_set_new(evb.agg, it->agg,
+				    json_pack("{s:s, s:s, s:i, s:I}", "ns", it->ns, "name",
+					      k8c_str_at(it->ev, "metadata.name"), "count", 1,
+					      "last", (json_int_t)it->t));
+		ok = true;
+	}
+	pthread_mutex_lock(&evb.mu);
+	if (!ok)
+		evb.st.failed++;
+	else if (patched)
+		evb.st.patched++;
+	else
+		evb.st.created++;
+	pthread_mutex_unlock(&evb.mu);
+	if (!ok && !k8c_kube_interrupted(evb.kube))
+		k8c_log_warn("event not recorded", "controller=%s object=%s reason=%s error=%s",
+			     it->ctrl, it->object, it->reason,
+			     k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
+	k8c_error_clear(&err);
+}
+
+static void *events_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&evb.mu);
+	for (;;) {
+		struct ev_item *it;
+
+		while (!evb.stop && (!evb.head || evb.hold))
+			pthread_cond_wait(&evb.cv, &evb.mu);
+		if (!evb.head || (evb.stop && now_ms() > evb.stop_by_ms))
+			break;
+		it = evb.head;
+		evb.head = it->next;
+		if (!evb.head)
+			evb.tail = &evb.head;
+		evb.len--;
+		pthread_mutex_unlock(&evb.mu);
+		event_write(it);
+		ev_item_free(it);
+		pthread_mutex_lock(&evb.mu);
+	}
+	pthread_mutex_unlock(&evb.mu);
+	return NULL;
+}
+
+/* The first controller starts the broadcaster (its client made from that controller's cfg). */
+static int events_acquire(const struct k8c_kubeconfig *cfg, struct k8c_error *err)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&evb.life);
+	if (evb.refs == 0) {
+		evb.kube = k8c_kube_new(cfg, "k8c-controller-manager/events", err);
+		if (!evb.kube) {
+			r = k8c_error_wrap(err, "event broadcaster");
+			goto out;
+		}
+		evb.agg = json_object();
+		evb.head = NULL;
+		evb.tail = &evb.head;
+		evb.len = 0;
+		evb.stop = evb.hold = false;
+		if (pthread_create(&evb.thread, NULL, events_thread, NULL) != 0) {
+			k8c_kube_free(evb.kube);
+			evb.kube = NULL;
+			json_decref(evb.agg);
+			r = k8c_error_set(err, 0, "event broadcaster: cannot start its thread");
+			goto out;
+		}
+		evb.running = true;
+	}
+	evb.refs++;
+out:
+	pthread_mutex_unlock(&evb.life);
+	return r;
+}
+
+/* The last controller stops it: what is queued is sent for EVENT_FLUSH_MS, then given up. */
+static void events_release(void)
+{
+	struct timespec dl;
+
+	pthread_mutex_lock(&evb.life);
+	if (!evb.refs || --evb.refs) {
+		pthread_mutex_unlock(&evb.life);
+		return;
+	}
+	pthread_mutex_lock(&evb.mu);
+	evb.stop = true;
+	evb.hold = false;
+	evb.stop_by_ms = now_ms() + EVENT_FLUSH_MS;
+	pthread_cond_broadcast(&evb.cv);
+	pthread_mutex_unlock(&evb.mu);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += EVENT_FLUSH_MS / 1000 + 1;
+	if (pthread_timedjoin_np(evb.thread, NULL, &dl) != 0) {
+		k8c_kube_interrupt(evb.kube); /* a request hanging on a server that is gone */
+		pthread_join(evb.thread, NULL);
+	}
+	evb.running = false;
+	while (evb.head) {
+		struct ev_item *it = evb.head;
+
+		evb.head = it->next;
+		evb.st.failed++;
+		ev_item_free(it);
+	}
+	evb.tail = &evb.head;
+	evb.len = 0;
+	k8c_kube_free(evb.kube);
+	evb.kube = NULL;
+	json_decref(evb.agg);
+	evb.agg = NULL;
+	pthread_mutex_unlock(&evb.life);
+}
+
+void k8c_ctrl_event_stats(struct k8c_ctrl_event_stats *st)
+{
+	pthread_mutex_lock(&evb.mu);
+	*st = evb.st;
+	st->queued = evb.len;
+	pthread_mutex_unlock(&evb.mu);
+}
+
+void k8c_ctrl_events_hold(bool hold)
+{
+	pthread_mutex_lock(&evb.mu);
+	evb.hold = hold;
+	pthread_cond_broadcast(&evb.cv);
+	pthread_mutex_unlock(&evb.mu);
 }
 
 void k8c_ctrl_event(struct k8c_ctrl *c, const json_t *obj, const char *type, const char *reason,
 		    const char *fmt, ...)
 {
-	struct k8c_error err = K8C_ERROR_INIT;
-	_cleanup_free_ char *msg = NULL, *agg = NULL, *ename = NULL;
+	_cleanup_free_ char *msg = NULL, *ename = NULL;
 	const char *kind = k8c_str_at(obj, "kind"), *name = k8c_str_at(obj, "metadata.name");
 	const char *ns = k8c_str_at(obj, "metadata.namespace"),
 		   *uid = k8c_str_at(obj, "metadata.uid");
 	const char *evns;
-	time_t now = time(NULL);
-	char ts[21], q[1024];
-	json_t *prev;
+	struct ev_item *it;
+	struct timespec t;
+	unsigned long dropped = 0;
+	char ts[21];
+	json_t *io;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -380,76 +592,63 @@ void k8c_ctrl_event(struct k8c_ctrl *c, const json_t *obj, const char *type, con
 	if (!name)
 		return;
 	evns = ns && *ns ? ns : "default"; /* as kube: Events of cluster-scoped objects */
-	k8c_rfc3339(now, ts);
-	agg = k8c_xasprintf("%s\x1f%s/%s\x1f%s\x1f%s\x1f%s", uid ? uid : "", evns, name, type,
-			    reason, msg);
-	prev = json_object_get(c->events, agg);
-	if (prev &&
-	    now - (time_t)json_integer_value(json_object_get(prev, "last")) <= EVENT_AGG_WINDOW_S) {
-		long long count = json_integer_value(json_object_get(prev, "count")) + 1;
-		_cleanup_json_ json_t *patch =
-			json_pack("{s:I, s:s}", "count", (json_int_t)count, "lastTimestamp", ts);
-
-		if (k8c_kube_patch(c->kube, K8C_GVR_EVENTS,
-				   json_string_value(json_object_get(prev, "ns")),
-				   json_string_value(json_object_get(prev, "name")), NULL,
-				   K8C_PATCH_MERGE, patch, NULL, &err) == 0) {
-			json_object_set_new(prev, "count", json_integer(count));
-			json_object_set_new(prev, "last", json_integer(now));
-			return;
-		}
-		if (err.code != 404)
-			goto fail;
-		k8c_error_clear(&err); /* expired or deleted: a new one */
-	}
-	{
-		struct timespec t;
-		_cleanup_json_ json_t *ev = NULL;
-		json_t *io;
-
-		clock_gettime(CLOCK_REALTIME, &t);
-		/* as client-go: the object's name and a hex timestamp in nanoseconds */
-		ename = k8c_xasprintf("%s.%llx", name,
-				      (unsigned long long)t.tv_sec * 1000000000ULL +
-					      (unsigned long long)t.tv_nsec);
-		io = json_object();
-		if (kind)
-			json_object_set_new(io, "kind", json_string(kind));
-		if (ns && *ns)
-			json_object_set_new(io, "namespace", json_string(ns));
-		json_object_set_new(io, "name", json_string(name));
-		if (uid)
-			json_object_set_new(io, "uid", json_string(uid));
-		if (k8c_str_at(obj, "apiVersion"))
-			json_object_set_new(io, "apiVersion",
-					    json_string(k8c_str_at(obj, "apiVersion")));
-		if (k8c_str_at(obj, "metadata.resourceVersion"))
-			json_object_set_new(
-				io, "resourceVersion",
-				json_string(k8c_str_at(obj, "metadata.resourceVersion")));
-		ev = json_pack(
-			"{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:i, "
-			"s:s}",
-			"apiVersion", "v1", "kind", "Event", "metadata", "name", ename, "namespace",
-			evns, "involvedObject", io, "reason", reason, "message", msg, "type", type,
-			"source", "component", c->component, "firstTimestamp", ts, "lastTimestamp",
-			ts, "count", 1, "reportingComponent", c->component);
-		if (!ev)
-			return;
-		if (k8c_kube_create(c->kube, K8C_GVR_EVENTS, evns, ev, NULL, &err) < 0)
-			goto fail;
-		events_prune(c, now);
-		json_object_set_new(c->events, agg,
-				    json_pack("{s:s, s:s, s:i, s:I}", "ns", evns, "name", ename,
-					      "count", 1, "last", (json_int_t)now));
+	clock_gettime(CLOCK_REALTIME, &t);
+	k8c_rfc3339(t.tv_sec, ts);
+	/* as client-go: the object's name and a hex timestamp in nanoseconds */
+	ename = k8c_xasprintf("%s.%llx", name,
+			      (unsigned long long)t.tv_sec * 1000000000ULL +
+				      (unsigned long long)t.tv_nsec);
+	io = json_object();
+	if (kind)
+		json_object_set_new(io, "kind", json_string(kind));
+	if (ns && *ns)
+		json_object_set_new(io, "namespace", json_string(ns));
+	json_object_set_new(io, "name", json_string(name));
+	if (uid)
+		json_object_set_new(io, "uid", json_string(uid));
+	if (k8c_str_at(obj, "apiVersion"))
+		json_object_set_new(io, "apiVersion", json_string(k8c_str_at(obj, "apiVersion")));
+	if (k8c_str_at(obj, "metadata.resourceVersion"))
+		json_object_set_new(io, "resourceVersion",
+				    json_string(k8c_str_at(obj, "metadata.resourceVersion")));
+	it = k8c_xcalloc(1, sizeof(*it));
+	it->ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:i, "
+			   "s:s}",
+			   "apiVersion", "v1", "kind", "Event", "metadata", "name", ename,
+			   "namespace", evns, "involvedObject", io, "reason", reason, "message",
+			   msg, "type", type, "source", "component", c->component, "firstTimestamp",
+			   ts, "lastTimestamp", ts, "count", 1, "reportingComponent", c->component);
+	if (!it->ev) {
+		free(it);
 		return;
 	}
-fail:
-	if (!atomic_load(&c->stopping))
-		k8c_log_warn("event not recorded", "controller=%s object=%s/%s reason=%s error=%s",
-			     c->def->name, evns, name, reason,
-			     k8c_log_quote(q, sizeof(q), err.msg ? err.msg : "failed"));
-	k8c_error_clear(&err);
+	it->agg = k8c_xasprintf("%s\x1f%s\x1f%s/%s\x1f%s\x1f%s\x1f%s", c->component, uid ? uid : "",
+				evns, name, type, reason, msg);
+	it->ns = k8c_xstrdup(evns);
+	it->ctrl = k8c_xstrdup(c->def->name);
+	it->object = k8c_xasprintf("%s/%s", evns, name);
+	it->reason = k8c_xstrdup(reason);
+	it->t = t.tv_sec;
+	pthread_mutex_lock(&evb.mu);
+	if (!evb.running || evb.len >= EVENT_QUEUE_MAX) {
+		dropped = ++evb.st.dropped;
+	} else {
+		*evb.tail = it;
+		evb.tail = &it->next;
+		evb.len++;
+		evb.st.queued_total++;
+		pthread_cond_signal(&evb.cv);
+		it = NULL;
+	}
+	pthread_mutex_unlock(&evb.mu);
+	if (it) {
+		/* as client-go: the queue is full, the Event is dropped (logged now and then) */
+		if (dropped == 1 || dropped % 1000 == 0)
+			k8c_log_warn("event queue full, event dropped",
+				     "controller=%s object=%s reason=%s dropped=%lu", c->def->name,
+				     it->object, reason, dropped);
+		ev_item_free(it);
+	}
 }
 
 /* ---- the thread ---- */
@@ -573,12 +772,12 @@ struct k8c_ctrl *k8c_ctrl_start(const struct k8c_controller_def *def,
 	c->cfg = cfg;
 	c->user_agent = k8c_xasprintf("%s/%s", user_agent ? user_agent : "k8c-controller-manager",
 				      def->name);
-	c->component = strcmp(def->name, "scheduler") == 0 ? "default-scheduler"
-							   : "k8c-controller-manager";
+	c->component = def->component;
+	if (!c->component)
+		c->component = c->component_buf = k8c_xasprintf("%s-controller", def->name);
 	c->queued = json_object();
 	c->failures = json_object();
 	c->waiting = json_object();
-	c->events = json_object();
 	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (c->stop_fd < 0 || c->timer_fd < 0) {
@@ -590,6 +789,11 @@ struct k8c_ctrl *k8c_ctrl_start(const struct k8c_controller_def *def,
 		k8c_error_wrap(err, "controller %s", def->name);
 		goto fail;
 	}
+	if (events_acquire(cfg, err) < 0) {
+		k8c_error_wrap(err, "controller %s", def->name);
+		goto fail;
+	}
+	c->events_held = true;
 	if (pthread_create(&c->thread, NULL, ctrl_thread, c) != 0) {
 		k8c_error_set(err, 0, "controller %s: cannot start its thread", def->name);
 		goto fail;
@@ -631,8 +835,10 @@ void k8c_ctrl_stop(struct k8c_ctrl *c)
 	json_decref(c->queued);
 	json_decref(c->failures);
 	json_decref(c->waiting);
-	json_decref(c->events);
 	k8c_kube_free(c->kube);
+	if (c->events_held) /* after fini: its threads may have recorded Events */
+		events_release();
+	free(c->component_buf);
 	if (c->stop_fd >= 0)
 		close(c->stop_fd);
 	if (c->timer_fd >= 0)

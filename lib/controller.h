@@ -42,6 +42,9 @@ struct k8c_ctrl;
 
 struct k8c_controller_def {
 	const char *name; /* as in --controllers: "replicaset", "deployment", "scheduler"... */
+	/* source.component of its Events, kube's name ("deployment-controller",
+	 * "default-scheduler"...): `kubectl describe`'s From column. NULL: "<name>-controller". */
+	const char *component;
 	/* Ask for informers (k8c_ctrl_informer) and set private data. Runs on the thread. */
 	int (*init)(struct k8c_ctrl *c, struct k8c_error *err);
 	/* Reconcile one key of the queue. < 0 with err set: retried rate-limited. */
@@ -73,10 +76,13 @@ void k8c_ctrl_set_data(struct k8c_ctrl *c, void *data);
 /*
  * Record an Event (core/v1) about `obj` (its kind, namespace, name, uid, apiVersion,
  * resourceVersion) from this controller's component: type "Normal" or "Warning", a reason
- * ("SuccessfulCreate", "ScalingReplicaSet"...) and a message. Repeats of the same (object,
- * reason, message) within 10 minutes bump count and lastTimestamp of the existing Event instead
- * of creating a new one. Failures are logged, never returned: an Event is never worth failing a
- * sync for.
+ * ("SuccessfulCreate", "ScalingReplicaSet"...) and a message. Asynchronous, as client-go's
+ * recorder: the Event is queued for the process' event broadcaster (one thread with a client of
+ * its own) and the call returns at once; when 1,000 Events wait already it is dropped (counted,
+ * logged now and then). The broadcaster aggregates: a repeat of the same (component, object,
+ * type, reason, message) within 10 minutes bumps count and lastTimestamp of the existing Event
+ * instead of creating a new one. Failures are logged, never returned: an Event is never worth
+ * failing a sync for. Any thread may call it (e.g. a controller's worker threads).
  */
 void k8c_ctrl_event(struct k8c_ctrl *c, const json_t *obj, const char *type, const char *reason,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));

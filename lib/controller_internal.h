@@ -13,4 +13,17 @@ void k8c_ctrl_stop(struct k8c_ctrl *c);
 /* Syncs run and syncs that failed so far (its thread, or after it stopped). */
 void k8c_ctrl_counters(const struct k8c_ctrl *c, unsigned long *syncs, unsigned long *failed);
 
+/* The process' event broadcaster (k8c_ctrl_event), for tests and logs. */
+struct k8c_ctrl_event_stats {
+	unsigned long queued_total; /* accepted into the queue */
+	unsigned long created;	    /* POSTed as new Events */
+	unsigned long patched;	    /* aggregated: count bumped on an existing Event */
+	unsigned long failed;	    /* not written (API error, or left when stopped) */
+	unsigned long dropped;	    /* the queue was full (or no controller running) */
+	size_t queued;		    /* waiting now */
+};
+void k8c_ctrl_event_stats(struct k8c_ctrl_event_stats *st);
+/* Tests: hold (true) or resume (false) the broadcaster's writes; queued Events wait. */
+void k8c_ctrl_events_hold(bool hold);
+
 #endif

@@ -34,6 +34,10 @@ struct proxy_backend_ops {
 		    struct k8c_error *err);
 	/* Remove everything the backend made. */
 	int (*cleanup)(void *be, struct k8c_error *err);
+	/* Optional (NULL: the addresses given at start are kept): with --nodeport-addresses,
+	 * NodePorts answer on exactly these addresses from the next sync on (the node's addresses
+	 * or its Node object changed). Copies ips. */
+	void (*set_nodeport_ips)(void *be, const struct k8c_ipnet *ips, size_t n);
 	void (*free)(void *be);
 };
 
@@ -41,7 +45,8 @@ struct proxy_nft_config {
 	struct k8c_ipnet service_cidr; /* IPv4 service CIDR: unallocated IPs are dropped */
 	bool have_cluster_cidr;	       /* masquerade off-cluster clients of ClusterIPs */
 	struct k8c_ipnet cluster_cidr;
-	struct k8c_ipnet *nodeport_ips; /* NodePorts only on these addresses (else every local) */
+	bool nodeport_filter;		/* --nodeport-addresses given: NodePorts only on */
+	struct k8c_ipnet *nodeport_ips; /* these addresses (maybe none); else every local one */
 	size_t n_nodeport_ips;
 	size_t batch_limit; /* objects (chains, rules, elements) per transaction (0: 20000) */
 };

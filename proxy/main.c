@@ -15,6 +15,7 @@
 #include "log.h"
 #include "model.h"
 #include "netns.h"
+#include "nodeaddr.h"
 #include "run.h"
 
 static void usage(FILE *f)
@@ -34,8 +35,10 @@ static void usage(FILE *f)
 	      "                             (the API is still reached from the caller's)\n"
 	      "  --service-cidr CIDR        IPv4 service CIDR (default 10.96.0.0/12)\n"
 	      "  --cluster-cidr CIDR        pod CIDR: masquerade other clients of ClusterIPs\n"
-	      "  --nodeport-addresses IPS   NodePorts only on these addresses (comma-separated;\n"
-	      "                             default: every local address)\n"
+	      "  --nodeport-addresses LIST  NodePorts only on the node's addresses inside these\n"
+	      "                             IPv4 CIDRs and, for \"primary\", its Node's\n"
+	      "                             InternalIPs (comma-separated; default: every local\n"
+	      "                             address); followed while running (nftables)\n"
 	      "  --metrics-bind-address HOST:PORT  /healthz and /metrics (default\n"
 	      "                             127.0.0.1:10249; \"\" for none)\n"
 	      "  --min-sync-period MS       at most one sync per MS (default 1000); a change\n"
@@ -73,6 +76,33 @@ static void *new_backend(const struct proxy_backend_ops *ops, const struct proxy
 		return proxy_bpf_new(&bc, err);
 	}
 	return proxy_nft_new(cfg, err);
+}
+
+/* The backend, with the NodePort addresses of --nodeport-addresses as they are now (read in
+ * the backend's network namespace; `primary` adds the Node's once the informer has it). */
+static void *start_backend(const struct proxy_backend_ops *ops, struct proxy_nft_config *cfg,
+			   const struct proxy_npaddr *npa, const char *cgroup_path,
+			   const char *pin_dir, struct k8c_error *err)
+{
+	if (cfg->nodeport_filter) {
+		ssize_t n = proxy_npaddr_resolve(npa, &cfg->nodeport_ips, err);
+
+		if (n < 0)
+			return NULL;
+		cfg->n_nodeport_ips = (size_t)n;
+		/* the eBPF backend takes addresses once, and none means every local one: it gets
+		 * the listed single addresses too, local or not (as before CIDRs) */
+		for (size_t i = 0; ops == &proxy_bpf_ops && i < npa->n_cidrs; i++) {
+			if (npa->cidrs[i].prefix != 32)
+				continue;
+			cfg->nodeport_ips =
+				k8c_xrealloc(cfg->nodeport_ips, (cfg->n_nodeport_ips + 1) *
+									sizeof(*cfg->nodeport_ips));
+			cfg->nodeport_ips[cfg->n_nodeport_ips] = npa->cidrs[i];
+			cfg->nodeport_ips[cfg->n_nodeport_ips++].prefix = -1;
+		}
+	}
+	return new_backend(ops, cfg, cgroup_path, pin_dir, err);
 }
 
 int main(int argc, char **argv)
@@ -117,6 +147,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct proxy_nft_config cfg = {0};
+	struct proxy_npaddr npa = {0};
 	const char *node = NULL, *kubeconfig = NULL, *netns = NULL, *metrics = "127.0.0.1:10249";
 	const char **files = NULL;
 	size_t n_files = 0;
@@ -170,31 +201,13 @@ int main(int argc, char **argv)
 			cfg.have_cluster_cidr |= c == O_CLUSTER;
 			break;
 		}
-		case O_NP: {
-			_cleanup_free_ char *list = k8c_xstrdup(optarg);
-			char *save = NULL;
-
-			for (char *t = strtok_r(list, ",", &save); t;
-			     t = strtok_r(NULL, ",", &save)) {
-				struct k8c_ipnet ip;
-
-				/* single addresses (a /32 is one too); wider CIDRs: not yet */
-				if (k8c_ipnet_parse(t, -1, &ip) < 0 || ip.family != AF_INET ||
-				    (ip.prefix >= 0 && ip.prefix != 32)) {
-					fprintf(stderr,
-						"k8c-proxy: --nodeport-addresses: %s: not an IPv4 "
-						"address (CIDRs wider than /32 are not supported "
-						"yet)\n",
-						t);
-					return 2;
-				}
-				ip.prefix = -1;
-				cfg.nodeport_ips = k8c_xrealloc(
-					cfg.nodeport_ips, (cfg.n_nodeport_ips + 1) * sizeof(ip));
-				cfg.nodeport_ips[cfg.n_nodeport_ips++] = ip;
+		case O_NP:
+			if (proxy_npaddr_parse(optarg, &npa, &err) < 0) {
+				fprintf(stderr, "k8c-proxy: %s\n", err.msg);
+				return 2;
 			}
+			cfg.nodeport_filter = true;
 			break;
-		}
 		case O_OBJ:
 			files = k8c_xrealloc(files, (n_files + 1) * sizeof(*files));
 			files[n_files++] = optarg;
@@ -274,13 +287,14 @@ int main(int argc, char **argv)
 				close(fd);
 			return 2;
 		}
-		be = new_backend(ops, &cfg, cgroup_path, pin_dir, &err);
+		be = start_backend(ops, &cfg, &npa, cgroup_path, pin_dir, &err);
 		k8c_netns_restore(&saved);
 	} else {
-		be = new_backend(ops, &cfg, cgroup_path, pin_dir, &err);
+		be = start_backend(ops, &cfg, &npa, cgroup_path, pin_dir, &err);
 	}
 	free(cfg.nodeport_ips);
 	if (!be) {
+		proxy_npaddr_free(&npa);
 		k8c_log_error("cannot start", "error=\"%s\"", err.msg);
 		if (netns_fd >= 0)
 			close(netns_fd);
@@ -294,6 +308,7 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 		ops->free(be);
+		proxy_npaddr_free(&npa);
 		if (netns_fd >= 0)
 			close(netns_fd);
 		k8c_error_clear(&err);
@@ -310,6 +325,8 @@ int main(int argc, char **argv)
 			.min_sync_ms = min_sync_ms,
 			.metrics_addr = metrics,
 			.netns_fd = netns_fd,
+			.npaddr = cfg.nodeport_filter ? &npa : NULL,
+			.node_name = node,
 		};
 
 		if (proxy_run(&ro, &err) < 0) {
@@ -351,6 +368,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	proxy_model_free(m);
+	proxy_npaddr_free(&npa);
 	if (netns_fd >= 0)
 		close(netns_fd);
 	ops->free(be);

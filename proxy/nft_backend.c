@@ -4,6 +4,8 @@
  * a sync diffs the changed records' elements against it and sends the difference.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -33,6 +35,11 @@
 #define MASQ_BIT	    0x4000u
 #define ELEMS_PER_MSG	    256
 #define DEFAULT_BATCH_LIMIT 20000
+/* The kernel dumps a set 32 KiB at a time (netlink caps a dump message there whatever the
+ * receive buffer) and walks the set from its first element again for each message, so reading
+ * a large set back is quadratic in its size and all of it is kernel time: the sets are dumped
+ * by this many threads in parallel, each with a socket of its own. */
+#define DUMP_WORKERS 3
 
 /* nft's datatype numbers (nftables include/datatype.h), so `nft list` prints the keys. */
 #define T_IPADDR	    7
@@ -284,6 +291,12 @@ struct nft_be {
 	size_t n_stale;
 	struct nft_batch **dry; /* dry run (no socket): the batches not sent */
 	size_t n_dry;
+	/* more sockets of the same network namespace, for the read-back's element dumps in
+	 * parallel (opened with the first; NULL: dumps one after another) */
+	struct nft_sock *dump_sock[DUMP_WORKERS - 1];
+	struct k8c_ipnet *np_next; /* set_nodeport_ips: the next sync's NodePort addresses */
+	size_t n_np_next;
+	bool np_changed;
 };
 
 /* ---- transactions, split at batch_limit objects ------------------------------------------ */
@@ -528,7 +541,7 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 				ld_proto_port(rs[n], R(1));
 				nft_rule_map(rs[n], R(0), R(4), sets[S_SERVICE_IPS].name);
 			} else {
-				if (be->cfg.n_nodeport_ips) {
+				if (be->cfg.nodeport_filter) {
 					ld_daddr(rs[n], NFT_REG_1);
 					nft_rule_lookup(rs[n], NFT_REG_1, sets[S_NODEPORT_IPS].name,
 							false);
@@ -699,7 +712,7 @@ static uintptr_t rules_hash(const struct nft_be *be, const char *chain)
 			 k8c_ipnet_format(&be->cfg.service_cidr, a),
 			 be->cfg.have_cluster_cidr ? k8c_ipnet_format(&be->cfg.cluster_cidr, b)
 						   : "",
-			 be->cfg.n_nodeport_ips > 0);
+			 be->cfg.nodeport_filter);
 	uint64_t h = pmap_hash(buf, (size_t)n);
 
 	if (strcmp(chain, "services") == 0) {
@@ -1309,6 +1322,82 @@ static void mirror_reset(struct nft_be *be)
 	be->loaded = false;
 }
 
+/* The element dumps: workers take the sets in turn, largest first. */
+struct dump_work {
+	struct nft_be *be;
+	int order[S_COUNT], n;
+	atomic_int next;
+};
+
+struct dump_worker {
+	struct dump_work *w;
+	struct nft_sock *sock;
+	pthread_t thread;
+	int rc;
+	struct k8c_error err;
+};
+
+static void *dump_worker(void *arg)
+{
+	struct dump_worker *dw = arg;
+	struct nft_be *be = dw->w->be;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	for (int i; dw->rc == 0 && (i = atomic_fetch_add(&dw->w->next, 1)) < dw->w->n;) {
+		int s = dw->w->order[i];
+		struct elem_dump d = {be, s};
+		struct nftnl_set *set = set_obj(s);
+		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY,
+							     NLM_F_DUMP, nft_sock_seq(dw->sock));
+		_cleanup_free_ char *what =
+			k8c_xasprintf("list set ip %s %s", PROXY_NFT_TABLE, sets[s].name);
+
+		nftnl_set_elems_nlmsg_build_payload(nlh, set);
+		nftnl_set_free(set);
+		dw->rc = nft_request(dw->sock, nlh, elem_dump_cb, &d, what, &dw->err);
+	}
+	return NULL;
+}
+
+static int dump_elements(struct nft_be *be, struct k8c_error *err)
+{
+	/* by expected size: two elements a frontend's endpoint, then one a frontend ... */
+	static const int by_size[] = {S_BACKENDS,	S_HAIRPIN,	 S_SERVICE_IPS,
+				      S_CLUSTER_IPS,	S_NOEP_SERVICES, S_NODEPORTS,
+				      S_NOEP_NODEPORTS, S_NODEPORT_IPS};
+	struct dump_work w = {.be = be};
+	struct dump_worker dw[DUMP_WORKERS] = {0};
+	int nw = 1, rc = 0;
+
+	_Static_assert(sizeof(by_size) / sizeof(by_size[0]) == S_COUNT - 3, "every mirrored set");
+	for (size_t i = 0; i < sizeof(by_size) / sizeof(by_size[0]); i++)
+		if (be->have_set[by_size[i]])
+			w.order[w.n++] = by_size[i];
+	atomic_init(&w.next, 0);
+	dw[0] = (struct dump_worker){.w = &w, .sock = be->sock, .err = K8C_ERROR_INIT};
+	for (int i = 0; i < DUMP_WORKERS - 1 && be->dump_sock[i] && nw < w.n; i++) {
+		dw[nw] = (struct dump_worker){
+			.w = &w, .sock = be->dump_sock[i], .err = K8C_ERROR_INIT};
+		if (pthread_create(&dw[nw].thread, NULL, dump_worker, &dw[nw]) != 0)
+			break;
+		nw++;
+	}
+	dump_worker(&dw[0]);
+	for (int i = 1; i < nw; i++)
+		pthread_join(dw[i].thread, NULL);
+	for (int i = 0; i < nw; i++) {
+		if (dw[i].rc < 0 && rc == 0) {
+			rc = dw[i].rc;
+			k8c_error_set(err, dw[i].err.code, "%s",
+				      dw[i].err.msg ? dw[i].err.msg : "?");
+		}
+		k8c_error_clear(&dw[i].err);
+	}
+	if (rc == 0)
+		be->loaded = true;
+	return rc;
+}
+
 static int read_back(struct nft_be *be, struct k8c_error *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -1357,24 +1446,7 @@ static int read_back(struct nft_be *be, struct k8c_error *err)
 	rc = nft_request(be->sock, nlh, set_cb, be, "list sets", err);
 	if (rc < 0)
 		return rc;
-	for (int s = 0; s < S_COUNT; s++) {
-		struct elem_dump d = {be, s};
-		struct nftnl_set *set;
-		_cleanup_free_ char *what = NULL;
-
-		/* the classes are rebuilt by the full sync that follows; affinity is the kernel's */
-		if (sets[s].virt || sets[s].dynamic || !be->have_set[s])
-			continue;
-		set = set_obj(s);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY, NLM_F_DUMP,
-					    nft_sock_seq(be->sock));
-		nftnl_set_elems_nlmsg_build_payload(nlh, set);
-		nftnl_set_free(set);
-		what = k8c_xasprintf("list set ip %s %s", PROXY_NFT_TABLE, sets[s].name);
-		rc = nft_request(be->sock, nlh, elem_dump_cb, &d, what, err);
-		if (rc < 0)
-			return rc;
-	}
+	return dump_elements(be, err);
 	be->loaded = true;
 	return 0;
 }
@@ -1462,6 +1534,31 @@ static void ensure_class_chains(struct txn *t)
 	pmap_free(&checked);
 }
 
+static void np_contrib(struct nft_be *be, const struct k8c_ipnet *ip, bool take)
+{
+	struct contrib x = {.set = S_NODEPORT_IPS, .klen = 4};
+
+	if (ip->family != AF_INET)
+		return;
+	memcpy(x.key, ip->addr, 4);
+	if (take)
+		acquire(be, &x);
+	else
+		release(be, &x);
+}
+
+static void nft_set_nodeport_ips(void *arg, const struct k8c_ipnet *ips, size_t n)
+{
+	struct nft_be *be = arg;
+
+	free(be->np_next);
+	be->np_next = n ? k8c_xmalloc(n * sizeof(*ips)) : NULL;
+	if (n)
+		memcpy(be->np_next, ips, n * sizeof(*ips));
+	be->n_np_next = n;
+	be->np_changed = true;
+}
+
 static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sync_stats *st,
 		    struct k8c_error *err)
 {
@@ -1519,6 +1616,18 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 
 	/* elements of the changed records; on a full sync everything is counted again from zero
 	 * and what nothing claims goes */
+	if (be->np_changed) { /* the NodePort addresses: the old ones go, the new ones come */
+		for (size_t i = 0; !full && i < be->cfg.n_nodeport_ips; i++)
+			np_contrib(be, &be->cfg.nodeport_ips[i], false);
+		free(be->cfg.nodeport_ips);
+		be->cfg.nodeport_ips = be->np_next;
+		be->cfg.n_nodeport_ips = be->n_np_next;
+		be->np_next = NULL;
+		be->n_np_next = 0;
+		be->np_changed = false;
+		for (size_t i = 0; !full && i < be->cfg.n_nodeport_ips; i++)
+			np_contrib(be, &be->cfg.nodeport_ips[i], true);
+	}
 	if (full) {
 		for (int s = 0; s < S_COUNT; s++)
 			for (size_t i = 0; i < be->mirror[s].cap; i++) {
@@ -1526,14 +1635,8 @@ static int nft_sync(void *arg, struct proxy_model *m, bool full, struct proxy_sy
 				be->mirror[s].e[i].queued = false;
 			}
 		be->n_cand = 0;
-		for (size_t i = 0; i < be->cfg.n_nodeport_ips; i++) {
-			struct contrib x = {.set = S_NODEPORT_IPS, .klen = 4};
-
-			if (be->cfg.nodeport_ips[i].family != AF_INET)
-				continue;
-			memcpy(x.key, be->cfg.nodeport_ips[i].addr, 4);
-			acquire(be, &x);
-		}
+		for (size_t i = 0; i < be->cfg.n_nodeport_ips; i++)
+			np_contrib(be, &be->cfg.nodeport_ips[i], true);
 		proxy_model_each(m, sync_all, &c);
 		for (int s = 0; s < S_COUNT; s++)
 			for (size_t i = 0; i < be->mirror[s].cap; i++)
@@ -1620,8 +1723,12 @@ static void nft_free(void *arg)
 		free(be->adds[s].v);
 	}
 	free(be->cfg.nodeport_ips);
+	free(be->np_next);
 	free(be->stale);
 	nft_sock_close(be->sock);
+	for (int i = 0; i < DUMP_WORKERS - 1; i++)
+		if (be->dump_sock[i])
+			nft_sock_close(be->dump_sock[i]);
 	proxy_nft_dry_take(be, NULL);
 	free(be);
 }
@@ -1674,6 +1781,12 @@ void *proxy_nft_new(const struct proxy_nft_config *cfg, struct k8c_error *err)
 		free(be);
 		return NULL;
 	}
+	for (int i = 0; i < DUMP_WORKERS - 1; i++) {
+		struct k8c_error derr = K8C_ERROR_INIT;
+
+		be->dump_sock[i] = nft_sock_open(&derr); /* NULL: fewer dumps in parallel */
+		k8c_error_clear(&derr);
+	}
 	return be;
 }
 
@@ -1681,5 +1794,6 @@ const struct proxy_backend_ops proxy_nft_ops = {
 	.name = "nftables",
 	.sync = nft_sync,
 	.cleanup = nft_cleanup,
+	.set_nodeport_ips = nft_set_nodeport_ips,
 	.free = nft_free,
 };

@@ -12,6 +12,7 @@
 #include "informer.h"
 #include "log.h"
 #include "metrics.h"
+#include "netns.h"
 #include "run.h"
 
 #define RETRY_MIN_MS 1000
@@ -21,6 +22,7 @@ struct loop {
 	const struct proxy_run_opts *o;
 	const char *kind; /* of the informer being dispatched */
 	size_t bad;
+	bool np_dirty; /* the node's addresses or its Node changed: resolve NodePort addresses */
 	double first_delta; /* when the first change since the last sync arrived (0: none) */
 };
 
@@ -65,12 +67,81 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 	k8c_error_clear(&err);
 }
 
+/* The Node (field selector metadata.name=NAME): its addresses for `primary` NodePorts. */
+static void on_node(const struct k8c_delta *d, void *arg)
+{
+	struct loop *l = arg;
+
+	if (d->type == K8C_DELTA_ADD || d->type == K8C_DELTA_UPDATE ||
+	    d->type == K8C_DELTA_DELETE) {
+		if (proxy_npaddr_set_node(l->o->npaddr,
+					  d->type == K8C_DELTA_DELETE ? NULL : d->new))
+			l->np_dirty = true;
+	} else if (d->type == K8C_DELTA_ERROR) {
+		k8c_log_warn("watch error (retrying)", "kind=Node error=\"%s\"",
+			     d->msg ? d->msg : "?");
+	}
+}
+
+/* Run f(arg) in the node's network namespace (o->netns_fd), or here. */
+static int in_node_ns(const struct proxy_run_opts *o, int (*f)(void *, struct k8c_error *),
+		      void *arg, struct k8c_error *err)
+{
+	int saved = -1, rc;
+
+	if (o->netns_fd >= 0 && k8c_netns_enter(o->netns_fd, &saved, err) < 0)
+		return -1;
+	rc = f(arg, err);
+	if (o->netns_fd >= 0)
+		k8c_netns_restore(&saved);
+	return rc;
+}
+
+struct np_state {
+	const struct proxy_run_opts *o;
+	struct k8c_ipnet *cur; /* what the backend was last given */
+	size_t n_cur;
+	int mon; /* address changes (rtnetlink), -1: none */
+};
+
+static int np_monitor_open(void *arg, struct k8c_error *err)
+{
+	struct np_state *ns = arg;
+
+	ns->mon = proxy_npaddr_monitor(err);
+	return ns->mon < 0 ? -1 : 0;
+}
+
+/* Resolve the NodePort addresses again; returns 1 when they changed (the backend told). */
+static int np_refresh(void *arg, struct k8c_error *err)
+{
+	struct np_state *ns = arg;
+	struct k8c_ipnet *v;
+	ssize_t n = proxy_npaddr_resolve(ns->o->npaddr, &v, err);
+
+	if (n < 0)
+		return -1;
+	if ((size_t)n == ns->n_cur && (n == 0 || memcmp(v, ns->cur, (size_t)n * sizeof(*v)) == 0)) {
+		free(v);
+		return 0;
+	}
+	free(ns->cur);
+	ns->cur = v;
+	ns->n_cur = (size_t)n;
+	ns->o->ops->set_nodeport_ips(ns->o->be, v, (size_t)n);
+	k8c_log_info("nodeport addresses", "count=%zu", (size_t)n);
+	return 1;
+}
+
 int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 {
 	struct k8c_informer_opts so = {.gvr = K8C_GVR_SERVICES, .user_agent = "k8c-proxy"};
 	struct k8c_informer_opts eo = {.gvr = K8C_GVR_ENDPOINTSLICES, .user_agent = "k8c-proxy"};
-	struct k8c_informer *svc = NULL, *eps = NULL;
-	struct loop l = {.o = o};
+	struct k8c_informer *svc = NULL, *eps = NULL, *node = NULL;
+	struct loop l = {.o = o, .np_dirty = true};
+	struct np_state nps = {.o = o, .mon = -1};
+	bool np_pending = false, follow_np = o->npaddr && o->ops->set_nodeport_ips;
+	_cleanup_free_ char *node_sel = NULL;
 	struct proxy_metrics mt = {0};
 	struct proxy_health *hc = proxy_health_new(o->netns_fd);
 	struct pollfd *p = NULL;
@@ -88,6 +159,21 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 		return k8c_error_errno(err, 0, errno, "signalfd");
 	if (o->metrics_addr && (hfd = proxy_http_listen(o->metrics_addr, err)) < 0)
 		return k8c_error_wrap(err, "--metrics-bind-address");
+	if (follow_np && o->npaddr->primary) {
+		struct k8c_informer_opts no = {.gvr = K8C_GVR_NODES, .user_agent = "k8c-proxy"};
+
+		if (!o->node_name) {
+			k8c_error_set(err, 0, "--nodeport-addresses primary needs --node-name");
+			goto out;
+		}
+		node_sel = k8c_xasprintf("metadata.name=%s", o->node_name);
+		no.field_selector = node_sel;
+		if (!(node = k8c_informer_new(o->kc, &no, err)) ||
+		    k8c_informer_start(node, err) < 0)
+			goto out;
+	}
+	if (follow_np && o->npaddr->n_cidrs && in_node_ns(o, np_monitor_open, &nps, err) < 0)
+		goto out;
 	svc = k8c_informer_new(o->kc, &so, err);
 	eps = svc ? k8c_informer_new(o->kc, &eo, err) : NULL;
 	if (!svc || !eps || k8c_informer_start(svc, err) < 0 || k8c_informer_start(eps, err) < 0)
@@ -95,8 +181,22 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 	k8c_log_info("watching", "server=%s", o->kc->server);
 	for (;;) {
 		size_t nh = proxy_health_count(hc);
-		bool synced = k8c_informer_has_synced(svc) && k8c_informer_has_synced(eps);
-		bool pending = synced && (full || proxy_model_dirty_count(o->m) > 0);
+		bool synced = k8c_informer_has_synced(svc) && k8c_informer_has_synced(eps) &&
+			      (!node || k8c_informer_has_synced(node));
+		bool pending;
+
+		if (follow_np && l.np_dirty && (!node || k8c_informer_has_synced(node))) {
+			struct k8c_error nerr = K8C_ERROR_INIT;
+			int r = in_node_ns(o, np_refresh, &nps, &nerr);
+
+			if (r < 0)
+				k8c_log_warn("cannot read the node's addresses", "error=\"%s\"",
+					     nerr.msg);
+			np_pending |= r > 0;
+			l.np_dirty = r < 0; /* a failure: again at the next turn */
+			k8c_error_clear(&nerr);
+		}
+		pending = synced && (full || np_pending || proxy_model_dirty_count(o->m) > 0);
 		double now = now_ms(), due = last_sync + o->min_sync_ms;
 		int timeout = -1;
 
@@ -142,6 +242,7 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 						l.first_delta = 0;
 					}
 					full = false;
+					np_pending = false;
 					proxy_health_update(hc, o->m);
 					retry_at = 0;
 					retry_ms = RETRY_MIN_MS;
@@ -151,13 +252,18 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 			}
 			timeout = (int)(due - now) + 1;
 		}
-		p = k8c_xrealloc(p, (4 + nh) * sizeof(*p));
+		p = k8c_xrealloc(p, (6 + nh) * sizeof(*p));
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = k8c_informer_fd(svc), .events = POLLIN};
 		p[2] = (struct pollfd){.fd = k8c_informer_fd(eps), .events = POLLIN};
 		p[3] = (struct pollfd){.fd = hfd, .events = POLLIN}; /* -1: ignored by poll */
 		proxy_health_pollfds(hc, p + 4, nh);
-		if (poll(p, 4 + nh, timeout) < 0) {
+		p[4 + nh] =
+			(struct pollfd){.fd = node ? k8c_informer_fd(node) : -1, .events = POLLIN};
+		p[5 + nh] = (struct pollfd){.fd = nps.mon, .events = POLLIN};
+		if (l.np_dirty && timeout < 0 && follow_np)
+			timeout = 1000; /* resolving failed: try again */
+		if (poll(p, 6 + nh, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			k8c_error_errno(err, 0, errno, "poll");
@@ -176,6 +282,12 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 		for (size_t i = 0; i < nh; i++)
 			if (p[4 + i].revents)
 				proxy_health_serve(hc, i, mt.synced_once && !mt.last_failed);
+		if (nps.mon >= 0 && p[5 + nh].revents) {
+			proxy_npaddr_drain(nps.mon);
+			l.np_dirty = true;
+		}
+		if (node)
+			k8c_informer_dispatch(node, on_node, &l);
 		l.kind = "Service";
 		k8c_informer_dispatch(svc, on_delta, &l);
 		l.kind = "EndpointSlice";
@@ -186,6 +298,10 @@ out:
 	free(p);
 	k8c_informer_free(svc);
 	k8c_informer_free(eps);
+	k8c_informer_free(node);
+	if (nps.mon >= 0)
+		close(nps.mon);
+	free(nps.cur);
 	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 	return rc;
 }

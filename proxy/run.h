@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "kubeconfig.h"
 #include "model.h"
+#include "nodeaddr.h"
 
 struct proxy_run_opts {
 	const struct proxy_backend_ops *ops;
@@ -15,6 +16,10 @@ struct proxy_run_opts {
 	unsigned min_sync_ms;
 	const char *metrics_addr; /* host:port for /healthz and /metrics, or NULL */
 	int netns_fd; /* the node's network namespace (health-check ports), -1: the current one */
+	/* --nodeport-addresses (NULL: every local address): re-resolved when the node's addresses
+	 * change and, with `primary`, from the Node named node_name (an informer on it) */
+	struct proxy_npaddr *npaddr;
+	const char *node_name;
 };
 
 /* Runs until SIGTERM or SIGINT (returns 0) or a fatal error (-1, err set). The rules stay in

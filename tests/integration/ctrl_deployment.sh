@@ -43,10 +43,15 @@ k -n $NS get deploy web -o json | jq -e '.metadata.annotations["deployment.kuber
 	(.status.conditions[] | select(.type == "Progressing") | .reason == "NewReplicaSetAvailable") and
 	(.status.conditions[] | select(.type == "Available") | .status == "True") and .status.readyReplicas == 3' \
 	>/dev/null || fail "deployment status after the rollout: $(k -n $NS get deploy web -o json | jq -c .status)"
-k -n $NS get events -o json | jq -e '[.items[] | select(.reason == "ScalingReplicaSet" and .involvedObject.name == "web")] | length >= 1' \
-	>/dev/null || fail "no ScalingReplicaSet event"
-k -n $NS get events -o json | jq -e --arg rs "$RS1" '[.items[] | select(.reason == "SuccessfulCreate" and .involvedObject.name == $rs)] | length >= 1' \
-	>/dev/null || fail "no SuccessfulCreate event"
+wait_for "ScalingReplicaSet event" event_seen web ScalingReplicaSet
+wait_for "SuccessfulCreate event" event_seen "$RS1" SuccessfulCreate
+# kubectl describe: each Event from its controller's component, as kube's
+out=$(k -n $NS describe deploy web)
+grep -Eq 'Normal +ScalingReplicaSet +[^ ]+ +deployment-controller +Scaled up replica set' <<<"$out" ||
+	fail "describe deployment: $out"
+out=$(k -n $NS describe rs "$RS1")
+grep -Eq 'Normal +SuccessfulCreate +[^ ]+ +replicaset-controller +Created pod: ' <<<"$out" ||
+	fail "describe replicaset: $out"
 
 # ---- scale ----
 # a restart right after the change loses nothing: the controllers resume from the store
@@ -127,6 +132,7 @@ k -n $NS set image deploy/rec c=busybox:2 >/dev/null
 roll rec app=rec
 k -n $NS get rs -l app=rec -o json | jq -e '[.items[] | select(.spec.replicas > 0)] | length == 1' >/dev/null ||
 	fail "recreate: more than one active replica set"
+wait_for "rec scaled down event" event_seen rec ScalingReplicaSet down
 OLD_DEL=$(k -n $NS get events -o json | jq -r '[.items[] | select(.reason == "ScalingReplicaSet" and .involvedObject.name == "rec" and (.message | test("down")))][0].firstTimestamp')
 NEW_RS=$(k -n $NS get rs -l app=rec -o json | jq -r '.items[] | select(.spec.template.spec.containers[0].image == "busybox:2") | .metadata.creationTimestamp')
 [[ -n $OLD_DEL && $OLD_DEL != null && ! $NEW_RS < $OLD_DEL ]] || fail "recreate: new replica set ($NEW_RS) before the scale down ($OLD_DEL)"

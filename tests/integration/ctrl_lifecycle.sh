@@ -66,8 +66,8 @@ wait_for "p-short evicted" evicted
 for p in p-default p-forever; do
 	[[ -z $(k -n lc get pod $p -o jsonpath='{.metadata.deletionTimestamp}') ]] || fail "$p evicted"
 done
-k -n lc get events -o json | jq -e '.items[] | select(.reason == "TaintManagerEviction" and .involvedObject.name == "p-short")' >/dev/null ||
-	fail "no TaintManagerEviction event"
+evicted_event() { k -n lc get events -o json | jq -e '.items[] | select(.reason == "TaintManagerEviction" and .involvedObject.name == "p-short" and .source.component == "node-controller")'; }
+wait_for "TaintManagerEviction event from node-controller" evicted_event
 # a node back (lease renewed, Ready True): taints removed
 back() { renew lc1; set_ready lc1 True; [[ -z $(taints lc1) ]]; }
 wait_for "lc1 untainted" back

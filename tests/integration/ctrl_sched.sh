@@ -67,6 +67,9 @@ ev() {
 has_ev() { [[ -n $(ev "$1" "$2") ]]; }
 wait_for "Scheduled event" has_ev big Scheduled
 [[ $(ev big Scheduled) == "Successfully assigned $NS/big to n1" ]] || fail "event: $(ev big Scheduled)"
+# from kube's scheduler name (kubectl describe's From column)
+k -n "$NS" describe pod big | grep -Eq "Normal +Scheduled +[^ ]+ +default-scheduler +Successfully assigned $NS/big to n1" ||
+	fail "describe pod big: $(k -n "$NS" describe pod big)"
 k -n "$NS" get pod big -o json | jq -e '.status.conditions[] | select(.type=="PodScheduled") |
 	.status=="True"' >/dev/null || fail "PodScheduled not True on big"
 

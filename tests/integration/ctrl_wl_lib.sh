@@ -26,6 +26,13 @@ wait_for() {
 	fail "timed out waiting for: $desc"
 }
 
+# event_seen OBJECT REASON [MESSAGE-REGEX]: an Event in $NS (Events are written asynchronously:
+# poll it with wait_for)
+event_seen() {
+	k -n $NS get events -o json | jq -e --arg o "$1" --arg r "$2" --arg m "${3:-}" \
+		'[.items[] | select(.involvedObject.name == $o and .reason == $r and (.message | test($m)))] | length >= 1'
+}
+
 pods_json() { C "$U/api/v1/namespaces/$NS/pods?labelSelector=$1"; }
 pods_are() { [[ $(count_pods "$1") == "$2" ]]; }
 rs_count_is() { [[ $(apps "replicasets?labelSelector=$1" | jq '.items | length') == "$2" ]]; }

@@ -65,8 +65,9 @@ k apply -f "$D/rsq.yaml" >/dev/null
 rsq_failed() { apps replicasets/rsq | jq -e '.status.conditions[] | select(.type == "ReplicaFailure" and .status == "True" and .reason == "FailedCreate" and (.message | test("exceeded quota")))'; }
 wait_for "ReplicaFailure on rsq" rsq_failed
 pods_are app=rsq 2 || fail "rsq: $(count_pods app=rsq) pods under a quota of 2"
-k -n $NS get events -o json | jq -e '[.items[] | select(.reason == "FailedCreate" and .involvedObject.name == "rsq" and (.message | test("^Error creating: .*exceeded quota")))] | length >= 1' \
-	>/dev/null || fail "no FailedCreate event for rsq"
+wait_for "FailedCreate event for rsq" event_seen rsq FailedCreate '^Error creating: .*exceeded quota'
+[[ $(k -n $NS get events --field-selector involvedObject.name=rsq,reason=FailedCreate -o jsonpath='{.items[0].source.component}') == replicaset-controller ]] ||
+	fail "FailedCreate source: $(k -n $NS get events --field-selector involvedObject.name=rsq -o json)"
 k -n $NS delete resourcequota two >/dev/null
 rsq_ok() { pods_are app=rsq 3 && apps replicasets/rsq | jq -e '.status.conditions == null and .status.replicas == 3'; }
 wait_for "rsq at 3 without ReplicaFailure" rsq_ok

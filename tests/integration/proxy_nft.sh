@@ -71,8 +71,17 @@ def udp(port):
     while True:
         data, peer = s.recvfrom(100)
         s.sendto(("%s:%d %s\n" % (name, port, peer[0])).encode(), peer)
+def echo(port):  # long-lived flows: echoes every line until the client closes
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(64)
+    def one(c):
+        for data in iter(lambda: c.recv(100), b""): c.sendall(data)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=one, args=(c,), daemon=True).start()
 ts = [threading.Thread(target=tcp, args=(p,), daemon=True) for p in (8080, 9090)]
 ts.append(threading.Thread(target=udp, args=(5353,), daemon=True))
+ts.append(threading.Thread(target=echo, args=(7070,), daemon=True))
 for t in ts: t.start()
 open(sys.argv[2], "w").close()
 ts[0].join()
@@ -91,6 +100,31 @@ if sys.argv[1] == "udpflow":  # udpflow IP PORT OUT GO: one socket, one query, w
         try: line = s.recv(100).decode().strip()
         except socket.timeout: line = "TIMEOUT"
         with open(out, "a") as f: f.write(line + "\n")
+    sys.exit(0)
+if sys.argv[1] == "flows":  # flows IP TCPPORT UDPPORT N OUT GO: N TCP connections and a
+    ip, port, uport, n, out, go = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7]
+    ss = [socket.create_connection((ip, port), timeout=3) for _ in range(n)]  # connected UDP
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(3); u.connect((ip, uport))
+    def udp():  # socket, each exchanging a line every 50 ms until GO exists; then writes
+        u.send(b"q"); return u.recv(100).decode().split(":")[0]  # to OUT how many rounds
+    first, rounds, bad = udp(), 0, []  # went through and what broke (UDP: moved or lost)
+    open(out + ".ready", "w").close()
+    while not os.path.exists(go) and not bad:
+        for i, s in enumerate(ss):
+            try:
+                s.sendall(b"x\n"); got = b""
+                while not got.endswith(b"\n"):
+                    d = s.recv(10)
+                    if not d: raise OSError(0, "closed")
+                    got += d
+            except socket.timeout: bad.append("tcp%d:TIMEOUT" % i)
+            except OSError as e: bad.append("tcp%d:%s" % (i, errno.errorcode.get(e.errno, str(e))))
+        try:
+            now = udp()
+            if now != first: bad.append("udp:moved-%s-to-%s" % (first, now))
+        except socket.timeout: bad.append("udp:TIMEOUT")
+        rounds += 1; time.sleep(0.05)
+    with open(out, "w") as f: f.write("rounds=%d broken=%s\n" % (rounds, ",".join(bad) or "none"))
     sys.exit(0)
 if sys.argv[1] == "peer":  # peer IP TCPPORT UDPPORT: the peer address a TCP socket
     ip, port, uport = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])  # (getpeername) and an
@@ -277,6 +311,41 @@ assert_match "restarts happened during the load" '^[1-9]' "$restarts"
 assert_eq "300 connections during $restarts restarts, each answered" "300" "$(grep -c '^s[12]:' "$D/load")"
 proxy --objects "$D/b.json" >/dev/null
 
+log "kill -9 and restarts: established TCP flows and a UDP flow of unchanged services survive"
+EP='[{"name":"echo","port":7},{"name":"dns","protocol":"UDP","port":53}]'
+ET='[{"name":"echo","port":7070},{"name":"dns","protocol":"UDP","port":5353}]'
+objects "$D/fl.json" \
+	"$(svc web 10.96.0.10 "$WEB_PORTS")" "$(slice web-1 web "$WEB_TARGETS" 10.244.0.3 10.244.0.4)" \
+	"$(svc echo 10.96.0.80 "$EP")" "$(slice echo-1 echo "$ET" 10.244.0.3 10.244.0.4)"
+objects "$D/fl2.json" \
+	"$(svc web 10.96.0.10 "$WEB_PORTS")" "$(slice web-1 web "$WEB_TARGETS" 10.244.0.3 10.244.0.4)" \
+	"$(svc echo 10.96.0.80 "$EP")" "$(slice echo-1 echo "$ET" 10.244.0.3 10.244.0.4)" \
+	"$(svc more 10.96.0.81 "$EP")" "$(slice more-1 more "$ET" 10.244.0.4)"
+proxy --objects "$D/fl.json" >/dev/null
+# the same program as proxy(), as one process (its PID is the proxy's own: kill -9 hits it)
+if [[ $MODE == ebpf ]]; then
+	PX=("$PROXY" --mode ebpf --netns "/var/run/netns/$NODE" "${EBPF_ARGS[@]}")
+else
+	PX=(ip netns exec "$NODE" "$PROXY")
+fi
+bg_in "$CL" "$PY" "$D/client.py" flows 10.96.0.80 7 53 8 "$D/flows" "$D/flows.go"
+for _ in $(seq 100); do [[ -e $D/flows.ready ]] && break; sleep 0.05; done
+assert_ok "8 TCP flows and a UDP flow established" test -e "$D/flows.ready"
+for i in $(seq 8); do # killed at some point of a run of syncs (services added and removed)
+	"${PX[@]}" --objects "$D/fl2.json" --objects "$D/fl.json" --objects "$D/fl2.json" >/dev/null &
+	px=$!
+	sleep "0.0$((RANDOM % 10))"
+	kill -KILL "$px" 2>/dev/null || true
+	wait "$px" 2>/dev/null || true
+done
+proxy --objects "$D/fl.json" >/dev/null
+assert_eq "after 8 kill -9: new connections still reach both endpoints" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
+sleep 0.3 # a few more rounds on the final state
+touch "$D/flows.go"
+for _ in $(seq 100); do [[ -s $D/flows ]] && break; sleep 0.05; done
+assert_match "every flow kept working through the kills and restarts" '^rounds=[1-9][0-9]* broken=none$' \
+	"$(cat "$D/flows")"
+
 log "NodePort (masqueraded), hairpin"
 objects "$D/c.json" \
 	"$(svc web 10.96.0.10 '[{"name":"http","port":80,"nodePort":30080}]')" \
@@ -300,7 +369,15 @@ proxy --nodeport-addresses 192.0.2.77 --objects "$D/c.json" >/dev/null
 assert_eq "not on other local addresses (nothing listens there)" "ECONNREFUSED" \
 	"$(client tcp 169.254.1.1 30080 1)"
 assert_eq "ClusterIPs unaffected" "s1 s2" "$(names "$CL" tcp 10.96.0.10 80 40)"
-assert_fails "a wider CIDR is refused" proxy --nodeport-addresses 10.0.0.0/8 --objects "$D/c.json"
+ip -n "$NODE" addr add 10.99.0.1/32 dev lo # a second node address, in 10.0.0.0/8
+proxy --nodeport-addresses 10.0.0.0/8 --objects "$D/c.json" >/dev/null
+assert_eq "a CIDR: NodePort on the node's address inside it" "s1 s2" "$(names "$CL" tcp 10.99.0.1 30080 40)"
+assert_eq "a CIDR: not on the node's addresses outside it" "ECONNREFUSED" "$(client tcp 169.254.1.1 30080 1)"
+proxy --nodeport-addresses 169.254.0.0/16,10.99.0.1 --objects "$D/c.json" >/dev/null
+assert_eq "a CIDR and an address: both" "s1 s2 s1 s2" \
+	"$(names "$CL" tcp 169.254.1.1 30080 40) $(names "$CL" tcp 10.99.0.1 30080 40)"
+assert_fails "not a CIDR: refused" proxy --nodeport-addresses 10.0.0.0/33 --objects "$D/c.json"
+ip -n "$NODE" addr del 10.99.0.1/32 dev lo
 proxy --objects "$D/c.json" >/dev/null
 assert_eq "back to every local address" "s1 s2" "$(names "$CL" tcp 169.254.1.1 30080 40)"
 

@@ -8,15 +8,14 @@ set -e
 command -v nft >/dev/null || { echo "SKIP: nft not installed"; exit 77; }
 [[ -x $BIN/k8c-proxy && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
 
-NODE=k8c-pxs-node-$$
-PROXY_PID=
+NODE=k8c-pxs-node-$$ NODE2=k8c-pxs-np-$$
+PROXY_PID= PROXY2_PID=
 cleanup_all() {
 	set +e
-	if [[ -n $PROXY_PID ]]; then
-		kill "$PROXY_PID" 2>/dev/null
-		wait "$PROXY_PID" 2>/dev/null
-	fi
+	for p in $PROXY_PID $PROXY2_PID; do kill "$p" 2>/dev/null; done
+	for p in $PROXY_PID $PROXY2_PID; do wait "$p" 2>/dev/null; done
 	ip netns del "$NODE" 2>/dev/null
+	ip netns del "$NODE2" 2>/dev/null
 	srv_cleanup
 }
 srv_setup proxy-server
@@ -193,6 +192,39 @@ ok "the failure was logged and retried"
 k delete svc web >/dev/null
 wait_for "service deleted: its elements go" hasnt service-ips "$IP"
 hasnt cluster-ips "$IP" || pfail "cluster IP still known"
+
+# --nodeport-addresses CIDR,primary: a second proxy for node "np-node" (its own namespace)
+# answers NodePorts on its local addresses inside 10.0.0.0/8, followed as they come and go, and
+# on the InternalIP of its Node object, followed as the Node changes
+ip netns add "$NODE2"
+ip -n "$NODE2" link set lo up
+ip -n "$NODE2" addr add 10.55.0.1/32 dev lo
+ip -n "$NODE2" addr add 172.16.0.1/32 dev lo
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Node
+metadata: {name: np-node}
+YAML
+k patch node np-node --subresource=status --type=merge \
+	-p '{"status":{"addresses":[{"type":"InternalIP","address":"192.168.77.7"},{"type":"Hostname","address":"np-node"}]}}' >/dev/null
+"$BIN/k8c-proxy" --kubeconfig "$KUBECONFIG" --netns "/var/run/netns/$NODE2" --node-name np-node \
+	--nodeport-addresses 10.0.0.0/8,primary --min-sync-period 0 --metrics-bind-address "" \
+	2>"$D/proxy2.log" &
+PROXY2_PID=$!
+np_ips() { ip netns exec "$NODE2" nft list set ip k8c-proxy nodeport-ips 2>/dev/null | tr -d '\n\t ' | sed -n 's/.*elements={\([^}]*\)}.*/\1/p'; }
+np_is() { [[ $(np_ips) == "$1" ]]; }
+wait_for "NodePorts on the local address in the CIDR and the Node's InternalIP" np_is "10.55.0.1,192.168.77.7"
+ip -n "$NODE2" addr add 10.55.0.2/32 dev lo
+wait_for "an address added to the node: NodePorts there too" np_is "10.55.0.1,10.55.0.2,192.168.77.7"
+ip -n "$NODE2" addr del 10.55.0.1/32 dev lo
+wait_for "an address removed: gone" np_is "10.55.0.2,192.168.77.7"
+k patch node np-node --subresource=status --type=merge \
+	-p '{"status":{"addresses":[{"type":"InternalIP","address":"192.168.77.8"}]}}' >/dev/null
+wait_for "the Node's InternalIP changed: followed" np_is "10.55.0.2,192.168.77.8"
+grep -q 'msg="nodeport addresses" count=2' "$D/proxy2.log" || pfail "no nodeport addresses log line: $(cat "$D/proxy2.log")"
+kill -TERM "$PROXY2_PID"
+wait "$PROXY2_PID" || pfail "the second proxy did not exit 0"
+PROXY2_PID=
 
 kill -TERM "$PROXY_PID"
 rc=0

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <netinet/in.h>
 
+#include "backend.h"
 #include "model.h"
 
 static json_t *j(const char *text)
@@ -266,6 +267,97 @@ static void test_replace(void **state)
 	proxy_model_free(m);
 }
 
+/* The issue's bad input list, the cases test_odd_input does not cover: a huge port list, an IPv6
+ * slice for an IPv4 service, the same IP and port claimed by two services. Each one is skipped
+ * or kept on its own; the other services and the nftables sync (dry) go on. */
+static void test_bad_input_sync(void **state)
+{
+	struct proxy_model *m = proxy_model_new(NULL);
+	struct proxy_nft_config cfg = {0};
+	struct proxy_sync_stats st;
+	struct k8c_error err = K8C_ERROR_INIT;
+	json_t *svc, *slice, *ports, *sports;
+	void *be;
+
+	(void)state;
+	/* 2,000 named ports on one service and its slice */
+	svc = j("{\"kind\":\"Service\",\"metadata\":{\"namespace\":\"b\",\"name\":\"many\"},"
+		"\"spec\":{\"clusterIP\":\"10.96.0.50\",\"ports\":[]}}");
+	slice = j("{\"kind\":\"EndpointSlice\",\"metadata\":{\"namespace\":\"b\",\"name\":"
+		  "\"many-1\",\"labels\":{\"kubernetes.io/service-name\":\"many\"}},"
+		  "\"addressType\":\"IPv4\",\"ports\":[],\"endpoints\":[{\"addresses\":"
+		  "[\"10.1.0.1\"]}]}");
+	ports = json_object_get(json_object_get(svc, "spec"), "ports");
+	sports = json_object_get(slice, "ports");
+	for (int i = 0; i < 2000; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "p%d", i);
+		json_array_append_new(ports,
+				      json_pack("{s:s,s:i}", "name", name, "port", 1000 + i));
+		json_array_append_new(sports,
+				      json_pack("{s:s,s:i}", "name", name, "port", 20000 + i));
+	}
+	assert_int_equal(proxy_model_apply(m, svc, NULL, false, &err), 0);
+	assert_int_equal(proxy_model_apply(m, slice, NULL, false, &err), 0);
+	json_decref(svc);
+	json_decref(slice);
+	assert_int_equal(proxy_model_count(m), 2000);
+	assert_int_equal(proxy_model_port(m, "b/many/tcp/p1999")->eps[0].port, 21999);
+
+	/* an IPv6 slice for an IPv4 service: kept as IPv6 endpoints (for an IPv6 table), never
+	 * used for the IPv4 frontends (the backend rejects: no endpoints); the service stays */
+	apply(m,
+	      "{\"kind\":\"Service\",\"metadata\":{\"namespace\":\"b\",\"name\":\"v6\"},"
+	      "\"spec\":{\"clusterIP\":\"10.96.0.51\",\"ports\":[{\"name\":\"a\",\"port\":80}]}}",
+	      false);
+	apply(m,
+	      "{\"kind\":\"EndpointSlice\",\"metadata\":{\"namespace\":\"b\",\"name\":\"v6-1\","
+	      "\"labels\":{\"kubernetes.io/service-name\":\"v6\"}},\"addressType\":\"IPv6\","
+	      "\"ports\":[{\"name\":\"a\",\"port\":8080}],\"endpoints\":[{\"addresses\":"
+	      "[\"fd00::5\"]}]}",
+	      false);
+	assert_non_null(proxy_model_port(m, "b/v6/tcp/a"));
+	{
+		const struct proxy_svcport *p = proxy_model_port(m, "b/v6/tcp/a");
+		const struct proxy_endpoint *out[2];
+
+		assert_int_equal(p->n_eps, 1);
+		assert_int_equal(p->eps[0].ip.family, AF_INET6);
+		assert_int_equal(proxy_svcport_usable(m, p, AF_INET, false, out), 0);
+	}
+
+	/* two services with the same ClusterIP and port: both kept in the model; the backend
+	 * gives the key to one and counts the conflict, and the sync of everything else goes on */
+	for (int i = 0; i < 2; i++) {
+		char text[512];
+
+		snprintf(text, sizeof(text),
+			 "{\"kind\":\"Service\",\"metadata\":{\"namespace\":\"b\",\"name\":"
+			 "\"dup%d\"},\"spec\":{\"clusterIP\":\"10.96.0.52\",\"ports\":[{\"name\":"
+			 "\"a\",\"port\":80}]}}",
+			 i);
+		apply(m, text, false);
+		snprintf(text, sizeof(text),
+			 "{\"kind\":\"EndpointSlice\",\"metadata\":{\"namespace\":\"b\",\"name\":"
+			 "\"dup%d-1\",\"labels\":{\"kubernetes.io/service-name\":\"dup%d\"}},"
+			 "\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"a\",\"port\":8080}],"
+			 "\"endpoints\":[{\"addresses\":[\"10.2.0.%d\"]}]}",
+			 i, i, i + 1);
+		apply(m, text, false);
+	}
+	assert_int_equal(proxy_model_count(m), 2003);
+	k8c_ipnet_parse("10.96.0.0/12", 1, &cfg.service_cidr);
+	be = proxy_nft_new_dry(&cfg);
+	assert_int_equal(proxy_nft_ops.sync(be, m, false, &st, &err), 0);
+	assert_true(st.conflicts >= 1); /* (the endpoint at index 0 of 10.96.0.52:80) */
+	assert_int_equal(st.records, 2003);
+	/* 2,000 service-ips, backends, no-endpoint-services (v6, dup), cluster-ips (3) ... */
+	assert_true(st.elems_added >= 2000 + 2000 + 1 + 3);
+	proxy_nft_ops.free(be);
+	proxy_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_ignored_services),
 		cmocka_unit_test(test_odd_input),
 		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_bad_input_sync),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
