@@ -882,9 +882,14 @@ static json_t *ctr_status(json_t *pod, struct agent_ctr *c)
 	return st;
 }
 
+/*
+ * A condition of the status, with lastTransitionTime kept from old (a pod's status object, not
+ * the pod) while its status stays.
+ */
 static json_t *cond(json_t *old, const char *type, bool ok, const char *reason, const char *msg)
 {
-	json_t *o = k8c_condition(old, type);
+	_cleanup_json_ json_t *holder = json_pack("{s:O*}", "status", old);
+	json_t *o = k8c_condition(holder, type);
 	char now[21];
 	json_t *c;
 

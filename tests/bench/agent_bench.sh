@@ -58,7 +58,7 @@ task_ns() { # PID...: run time of every thread of those processes, ns
 	local p t n=0 v
 	for p in "$@"; do
 		for t in /proc/"$p"/task/*/schedstat; do
-			read -r v _ <"$t" 2>/dev/null && n=$((n + v))
+			read -r v _ 2>/dev/null <"$t" && n=$((n + v))
 		done
 	done
 	echo "$n"
@@ -71,14 +71,14 @@ cpu_snap() {
 	# bash builtins only: this runs inside the measured window
 	for f in /proc/[0-9]*; do
 		comm=
-		read -r comm <"$f/comm" 2>/dev/null || continue
+		read -r comm 2>/dev/null <"$f/comm" || continue
 		case $comm in
 		k8c-shim | kubectl)
-			mapfile -d '' args <"$f/cmdline" 2>/dev/null
+			mapfile -d '' args 2>/dev/null <"$f/cmdline"
 			[[ " ${args[*]} " == *"$D/"* ]] || continue
 			if [[ $comm == k8c-shim ]]; then
 				shims+=("${f#/proc/}")
-				read -r -a st <"$f/stat" && sc=$((sc + st[15] + st[16]))
+				read -r -a st 2>/dev/null <"$f/stat" && sc=$((sc + st[15] + st[16]))
 			elif [[ " ${args[*]} " == *" --output-watch-events "* ]]; then
 				wpids+=("${f#/proc/}")
 			fi
@@ -113,7 +113,7 @@ rss=0
 for _ in $(seq 300); do
 	r=$(awk '/VmRSS/ {print $2}' "/proc/${AG_PID[node1]}/status")
 	((r > rss)) && rss=$r
-	[[ $(grep -c ' Running True$' "$W") -ge $PODS ]] && break
+	[[ $(awk '$4 == "Running" && $5 == "True" {print $3}' "$W" | sort -u | wc -l) -ge $PODS ]] && break
 	sleep 0.2
 done
 for _ in $(seq 10); do
@@ -139,6 +139,8 @@ for line in open(sys.argv[1]):
     if len(f) >= 5 and f[3] == "Running" and f[4] == "True" and name not in running:
         running[name] = t
 lat = sorted(running[n] - added[n] for n in running if n in added)
+mods = [line.split()[1] for line in open(sys.argv[1]) if len(line.split()) > 2]
+print("watch events per pod: %.2f (ADDED, MODIFIED...)" % (len(mods) / max(1, len(added))))
 n = len(lat)
 if n < int(sys.argv[2]):
     print("only %d of %s pods reached Running" % (n, sys.argv[2]))
@@ -199,4 +201,5 @@ echo "cycles=$CYCLES seconds=$(($(date +%s) - t0))"
 echo "before: $N0"
 echo "after:  $N1"
 cp "$D/node1/agent.log" /tmp/agent-bench.log 2>/dev/null || true
+cp "$W" /tmp/agent-bench-watch.txt 2>/dev/null || true
 [[ $N0 == "$N1" ]] && echo "leaks: none" || { echo "leaks: DIFFERENT"; FAILS=1; }
