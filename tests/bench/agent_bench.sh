@@ -183,6 +183,13 @@ node = d[2] + d[3] + d[4] + d[5] + d[6]
 print("=> agent burst CPU on the node (agent, CNI, shims, runc): %.1f ms per pod" % (node * 1e3 / pods))
 P
 echo "agent RSS max=$((rss / 1024)) MiB ($rss kB) with $PODS pods; agent CPU so far ${cpu}s; load average $(cut -d' ' -f1 /proc/loadavg)"
+# steady state: what the running pods cost the agent and the server per second (resyncs)
+read -r -a i0 <"/proc/${AG_PID[node1]}/stat"
+read -r -a s0 <"/proc/$SRV_PID/stat"
+sleep 5
+read -r -a i1 <"/proc/${AG_PID[node1]}/stat"
+read -r -a s1 <"/proc/$SRV_PID/stat"
+echo "idle with $PODS running pods: agent $(((i1[13] + i1[14] - i0[13] - i0[14]) * 1000 / TCK / 5)) ms/s, server $(((s1[13] + s1[14] - s0[13] - s0[14]) * 1000 / TCK / 5)) ms/s of CPU"
 k delete pods --all --wait=false >/dev/null
 for _ in $(seq 600); do [[ -z $(k get pods -o name) ]] && break; sleep 0.2; done
 
