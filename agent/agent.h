@@ -21,7 +21,8 @@ struct k8c_agent_config {
 	const char *cgroup_parent; /* "/k8c/<node>" */
 	const char *image_root;	   /* image store */
 	const char *node_name, *node_ip;
-	const char *pod_cidr; /* fallback when the Node's spec has none */
+	const char *pod_cidr;	  /* fallback when the Node's spec has none */
+	const char *cluster_cidr; /* pods of all nodes: not masqueraded (default conflist) */
 	const char *node_labels, *taints;
 	const char *cluster_dns, *cluster_domain;
 	int port; /* kubelet endpoint (status.daemonEndpoints) */

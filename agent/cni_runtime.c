@@ -174,7 +174,8 @@ static json_t *parse_list(const char *raw, size_t len, const char *what, struct 
 }
 
 int k8c_cni_write_default_conf(const char *conf_dir, const char *bridge, const char *pod_cidr,
-			       const char *ipam_data_dir, struct k8c_error *err)
+			       const char *ipam_data_dir, const char *cluster_cidr,
+			       struct k8c_error *err)
 {
 	char **files = conf_files(conf_dir, err);
 	_cleanup_json_ json_t *conf = NULL;
@@ -195,6 +196,9 @@ int k8c_cni_write_default_conf(const char *conf_dir, const char *bridge, const c
 			 "bridge", bridge, "isGateway", 1, "ipMasq", 1, "hairpinMode", 1, "ipam",
 			 "type", "k8c-host-local", "dataDir", ipam_data_dir, "ranges", "subnet",
 			 pod_cidr, "routes", "dst", "0.0.0.0/0");
+	if (cluster_cidr && *cluster_cidr)
+		json_object_set_new(json_array_get(json_object_get(conf, "plugins"), 0),
+				    "ipMasqExceptions", json_pack("[s]", cluster_cidr));
 	path = k8c_xasprintf("%s/10-k8c.conflist", conf_dir);
 	tmp = k8c_xasprintf("%s/.10-k8c.conflist.tmp", conf_dir);
 	if (json_dump_file(conf, tmp, JSON_INDENT(2)) < 0 || rename(tmp, path) < 0) {

@@ -36,11 +36,13 @@ struct k8c_cni;
 
 /*
  * Write <conf_dir>/10-k8c.conflist for this node (bridge `bridge`, k8c-host-local over pod_cidr
- * with its reservations in ipam_data_dir, masquerade) unless the conf dir already holds a
+ * with its reservations in ipam_data_dir, masquerade except toward cluster_cidr (may be NULL:
+ * pod-to-pod traffic across nodes keeps the pod's address) unless the conf dir already holds a
  * configuration. Returns 1 when written, 0 when one was there, -1 on error.
  */
 int k8c_cni_write_default_conf(const char *conf_dir, const char *bridge, const char *pod_cidr,
-			       const char *ipam_data_dir, struct k8c_error *err);
+			       const char *ipam_data_dir, const char *cluster_cidr,
+			       struct k8c_error *err);
 
 /* Load the network from opts->conf_dir (first file in lexical order). */
 struct k8c_cni *k8c_cni_new(const struct k8c_cni_opts *opts, struct k8c_error *err);

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 	fputs("Usage: k8c-agent [options]\n"
 	      "       k8c-agent cni [dir options] add|del|check ID NETNS [NS NAME UID]\n"
 	      "       k8c-agent cni [dir options] gc [VALID-ID...]\n"
-	      "       k8c-agent cni [dir options] conf CIDR IPAM-DATA-DIR\n"
+	      "       k8c-agent cni [dir options] conf CIDR IPAM-DATA-DIR [CLUSTER-CIDR]\n"
 	      "The node agent: registers the Node, runs the pods bound to it (docs/agent.md).\n\n"
 	      "  --kubeconfig PATH       API server credentials (else $KUBECONFIG, "
 	      "~/.kube/config)\n"
@@ -35,6 +35,8 @@ static void usage(FILE *f)
 	      "  --cgroup-parent PATH    cgroup of the pods (default /k8c/<node>)\n"
 	      "  --image-root DIR        image store (default <root-dir>/images)\n"
 	      "  --pod-cidr CIDR         pod CIDR when the Node's spec.podCIDR is empty\n"
+	      "  --cluster-cidr CIDR     every node's pods: the written conflist does not\n"
+	      "                          masquerade toward it (ipMasqExceptions)\n"
 	      "  --max-pods N            capacity pods (default 110)\n"
 	      "  --cpu N                 capacity cpu, e.g. 4 or 3500m (default: the machine)\n"
 	      "  --memory BYTES          capacity memory, e.g. 8Gi (default: the machine)\n"
@@ -97,11 +99,12 @@ static int cni_main(int argc, char **argv, struct k8c_agent_config *cfg)
 	if (!strcmp(cmd, "conf")) {
 		int r;
 
-		if (argc != 3) {
+		if (argc != 3 && argc != 4) {
 			usage(stderr);
 			return 2;
 		}
-		r = k8c_cni_write_default_conf(cfg->cni_conf_dir, "k8c0", argv[1], argv[2], &err);
+		r = k8c_cni_write_default_conf(cfg->cni_conf_dir, "k8c0", argv[1], argv[2],
+					       argc == 4 ? argv[3] : NULL, &err);
 		if (r < 0) {
 			fprintf(stderr, "k8c-agent cni: %s\n", err.msg);
 			k8c_error_clear(&err);
@@ -184,6 +187,7 @@ int main(int argc, char **argv)
 		O_INSECURE,
 		O_CLIENT_CA,
 		O_LOG,
+		O_CLUSTER_CIDR,
 		O_HELP,
 	};
 	static const struct option opts[] = {
@@ -201,6 +205,7 @@ int main(int argc, char **argv)
 		{"cgroup-parent", required_argument, NULL, O_CGROUP},
 		{"image-root", required_argument, NULL, O_IMAGE},
 		{"pod-cidr", required_argument, NULL, O_POD_CIDR},
+		{"cluster-cidr", required_argument, NULL, O_CLUSTER_CIDR},
 		{"max-pods", required_argument, NULL, O_MAX_PODS},
 		{"cpu", required_argument, NULL, O_CPU},
 		{"memory", required_argument, NULL, O_MEMORY},
@@ -279,6 +284,9 @@ int main(int argc, char **argv)
 			break;
 		case O_POD_CIDR:
 			cfg.pod_cidr = optarg;
+			break;
+		case O_CLUSTER_CIDR:
+			cfg.cluster_cidr = optarg;
 			break;
 		case O_MAX_PODS:
 			cfg.max_pods = strtol(optarg, &end, 10);

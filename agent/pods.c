@@ -1972,7 +1972,8 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	a.node_ip = agent_node_ip(node);
 	if (agent_node_pod_cidr(node)) {
 		int r = k8c_cni_write_default_conf(cfg->cni_conf_dir, "k8c0",
-						   agent_node_pod_cidr(node), ipam, err);
+						   agent_node_pod_cidr(node), ipam,
+						   cfg->cluster_cidr, err);
 
 		if (r < 0)
 			goto out;

@@ -718,6 +718,8 @@ static int start_daemons(const struct cluster *c, struct k8c_error *err)
 				       conf,
 				       "--cni-cache-dir",
 				       cache,
+				       "--cluster-cidr",
+				       (char *)c->cluster_cidr,
 				       "--netns-dir",
 				       netns,
 				       "--cgroup-parent",

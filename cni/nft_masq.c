@@ -145,23 +145,52 @@ static void build_setup(struct nft_batch *b, bool create)
 	}
 }
 
-/* The element keys of ip: masq = the address; nomasq = address . first .. address . last of
- * its subnet. */
-static void elem_keys(const struct masq_family *f, const struct k8c_ipnet *ip, unsigned char *start,
-		      unsigned char *end)
+/* The nomasq element keys of ip toward range: address . first .. address . last of range. */
+static void elem_keys(const struct masq_family *f, const struct k8c_ipnet *ip,
+		      const struct k8c_ipnet *range, unsigned char *start, unsigned char *end)
 {
-	struct k8c_ipnet net = *ip;
-
-	k8c_ipnet_mask(&net);
 	memcpy(start, ip->addr, f->len);
-	memcpy(start + f->len, net.addr, f->len);
+	memcpy(start + f->len, range->addr, f->len);
 	memcpy(end, ip->addr, f->len);
-	memcpy(end + f->len, net.addr, f->len);
-	for (int bit = ip->prefix; bit < (int)(8 * f->len); bit++)
+	memcpy(end + f->len, range->addr, f->len);
+	for (int bit = range->prefix; bit < (int)(8 * f->len); bit++)
 		end[f->len + bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
 }
 
-static int check_ip(const struct k8c_ipnet *ip, struct k8c_error *err)
+/* Whether prefix a lies inside prefix b (same family). */
+static bool net_inside(const struct k8c_ipnet *a, const struct k8c_ipnet *b)
+{
+	return a->family == b->family && b->prefix <= a->prefix && k8c_ipnet_contains(b, a);
+}
+
+/* The destinations of ip that are not masqueraded, masked: its own subnet and the exceptions of
+ * its family, leaving out any range inside another (or equal to an earlier one), since a set
+ * refuses overlapping intervals. out has room for 1 + n_except; returns the count. */
+static size_t nomasq_ranges(const struct k8c_ipnet *ip, const struct k8c_ipnet *except,
+			    size_t n_except, struct k8c_ipnet *out)
+{
+	struct k8c_ipnet all[1 + CNI_MASQ_MAX_EXCEPT];
+	size_t n_all = 0, n = 0;
+
+	all[n_all++] = *ip;
+	for (size_t i = 0; i < n_except && i < CNI_MASQ_MAX_EXCEPT; i++)
+		if (except[i].family == ip->family)
+			all[n_all++] = except[i];
+	for (size_t i = 0; i < n_all; i++)
+		k8c_ipnet_mask(&all[i]);
+	for (size_t i = 0; i < n_all; i++) {
+		bool covered = false;
+
+		for (size_t j = 0; j < n_all && !covered; j++)
+			covered = j != i && net_inside(&all[i], &all[j]) &&
+				  (all[i].prefix != all[j].prefix || j < i);
+		if (!covered)
+			out[n++] = all[i];
+	}
+	return n;
+}
+
+static int check_net(const struct k8c_ipnet *ip, const char *what, struct k8c_error *err)
 {
 	const struct masq_family *f = family_of(ip->family);
 
@@ -171,9 +200,24 @@ static int check_ip(const struct k8c_ipnet *ip, struct k8c_error *err)
 	if (ip->prefix < 0 || ip->prefix > (int)(8 * f->len)) {
 		char buf[K8C_IPNET_STRLEN];
 
-		return k8c_error_set(err, 0, "masquerade: %s needs the prefix of its subnet",
-				     k8c_ipnet_format(ip, buf));
+		return k8c_error_set(err, 0, "masquerade: %s needs the prefix of its %s",
+				     k8c_ipnet_format(ip, buf), what);
 	}
+	return 0;
+}
+
+static int check_ips(const struct k8c_ipnet *ips, size_t n, const struct k8c_ipnet *except,
+		     size_t n_except, struct k8c_error *err)
+{
+	if (n_except > CNI_MASQ_MAX_EXCEPT)
+		return k8c_error_set(err, 0, "masquerade: %zu exceptions, at most %d", n_except,
+				     CNI_MASQ_MAX_EXCEPT);
+	for (size_t i = 0; i < n; i++)
+		if (check_net(&ips[i], "subnet", err) < 0)
+			return -1;
+	for (size_t i = 0; i < n_except; i++)
+		if (check_net(&except[i], "exception", err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -181,6 +225,8 @@ struct masq_add {
 	const char *network, *container_id, *ifname;
 	const struct k8c_ipnet *ips;
 	size_t n;
+	const struct k8c_ipnet *except;
+	size_t n_except;
 };
 
 static int build_add(struct nft_batch *b, enum cni_nft_stage stage, void *arg,
@@ -191,31 +237,37 @@ static int build_add(struct nft_batch *b, enum cni_nft_stage stage, void *arg,
 
 	if (cni_nft_tag_format(tag, a->network, a->container_id, a->ifname, err) < 0)
 		return -1;
-	for (size_t i = 0; i < a->n; i++)
-		if (check_ip(&a->ips[i], err) < 0)
-			return -1;
+	if (check_ips(a->ips, a->n, a->except, a->n_except, err) < 0)
+		return -1;
 	if (stage != CNI_NFT_ELEMS)
 		build_setup(b, stage == CNI_NFT_CREATE);
 	if (stage == CNI_NFT_CREATE)
 		return 0;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct masq_family *f = family_of(a->ips[i].family);
-		unsigned char start[32], end[32];
+		struct k8c_ipnet ranges[1 + CNI_MASQ_MAX_EXCEPT];
+		size_t n_ranges = nomasq_ranges(&a->ips[i], a->except, a->n_except, ranges);
 		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-		struct nftnl_set_elem *r = nftnl_set_elem_alloc();
 
-		if (!e || !r)
+		if (!e)
 			abort();
-		elem_keys(f, &a->ips[i], start, end);
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, a->ips[i].addr, f->len);
 		nft_elem_set_comment(e, tag);
 		cni_nft_batch_elem(b, &masq_table, f->set, e, stage != CNI_NFT_ELEMS);
-		nftnl_set_elem_set(r, NFTNL_SET_ELEM_KEY, start, 2 * f->len);
-		nftnl_set_elem_set(r, NFTNL_SET_ELEM_KEY_END, end, 2 * f->len);
-		nft_elem_set_comment(r, tag);
-		cni_nft_batch_elem(b, &masq_table, f->noset, r, stage != CNI_NFT_ELEMS);
 		nftnl_set_elem_free(e);
-		nftnl_set_elem_free(r);
+		for (size_t j = 0; j < n_ranges; j++) {
+			unsigned char start[32], end[32];
+			struct nftnl_set_elem *r = nftnl_set_elem_alloc();
+
+			if (!r)
+				abort();
+			elem_keys(f, &a->ips[i], &ranges[j], start, end);
+			nftnl_set_elem_set(r, NFTNL_SET_ELEM_KEY, start, 2 * f->len);
+			nftnl_set_elem_set(r, NFTNL_SET_ELEM_KEY_END, end, 2 * f->len);
+			nft_elem_set_comment(r, tag);
+			cni_nft_batch_elem(b, &masq_table, f->noset, r, stage != CNI_NFT_ELEMS);
+			nftnl_set_elem_free(r);
+		}
 	}
 	return 0;
 }
@@ -227,17 +279,18 @@ void cni_masq_build_setup(struct nft_batch *b)
 
 int cni_masq_build_add(struct nft_batch *b, const char *network, const char *container_id,
 		       const char *ifname, const struct k8c_ipnet *ips, size_t n,
-		       struct k8c_error *err)
+		       const struct k8c_ipnet *except, size_t n_except, struct k8c_error *err)
 {
-	struct masq_add a = {network, container_id, ifname, ips, n};
+	struct masq_add a = {network, container_id, ifname, ips, n, except, n_except};
 
 	return build_add(b, CNI_NFT_REPAIR, &a, err);
 }
 
 int cni_masq_add(const char *network, const char *container_id, const char *ifname,
-		 const struct k8c_ipnet *ips, size_t n, struct k8c_error *err)
+		 const struct k8c_ipnet *ips, size_t n, const struct k8c_ipnet *except,
+		 size_t n_except, struct k8c_error *err)
 {
-	struct masq_add a = {network, container_id, ifname, ips, n};
+	struct masq_add a = {network, container_id, ifname, ips, n, except, n_except};
 
 	if (n == 0)
 		return 0;
@@ -297,9 +350,14 @@ int cni_masq_del(const char *network, const char *container_id, const char *ifna
 	return 0;
 }
 
+/* Slots of an address in check_arg.found: its masq element, then one per nomasq range. */
+#define CHECK_SLOTS (2 + CNI_MASQ_MAX_EXCEPT)
+
 struct check_arg {
 	struct del_arg who;
-	bool *found; /* 2 per address: [2i] plain set, [2i+1] concatenated set */
+	const struct k8c_ipnet *except;
+	size_t n_except;
+	bool *found; /* CHECK_SLOTS per address */
 };
 
 static int check_cb(const char *set, struct nftnl_set_elem *e, const struct cni_nft_owner *o,
@@ -311,38 +369,43 @@ static int check_cb(const char *set, struct nftnl_set_elem *e, const struct cni_
 		return 0;
 	for (size_t i = 0; i < c->who.n; i++) {
 		const struct masq_family *f = family_of(c->who.ips[i].family);
-		unsigned char start[32], end[32];
+		struct k8c_ipnet ranges[1 + CNI_MASQ_MAX_EXCEPT];
+		size_t n_ranges = nomasq_ranges(&c->who.ips[i], c->except, c->n_except, ranges);
 		uint32_t klen = 0, elen = 0;
 		const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
 		const void *kend = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &elen);
 
-		elem_keys(f, &c->who.ips[i], start, end);
 		if (strcmp(set, f->set) == 0 && key && klen == f->len &&
 		    memcmp(key, c->who.ips[i].addr, f->len) == 0)
-			c->found[2 * i] = true;
-		if (strcmp(set, f->noset) == 0 && key && kend && klen == 2 * f->len &&
-		    elen == 2 * f->len && memcmp(key, start, klen) == 0 &&
-		    memcmp(kend, end, elen) == 0)
-			c->found[2 * i + 1] = true;
+			c->found[CHECK_SLOTS * i] = true;
+		for (size_t j = 0; j < n_ranges; j++) {
+			unsigned char start[32], end[32];
+
+			elem_keys(f, &c->who.ips[i], &ranges[j], start, end);
+			if (strcmp(set, f->noset) == 0 && key && kend && klen == 2 * f->len &&
+			    elen == 2 * f->len && memcmp(key, start, klen) == 0 &&
+			    memcmp(kend, end, elen) == 0)
+				c->found[CHECK_SLOTS * i + 1 + j] = true;
+		}
 	}
 	return 0;
 }
 
 int cni_masq_check(const char *network, const char *container_id, const char *ifname,
-		   const struct k8c_ipnet *ips, size_t n, struct k8c_error *err)
+		   const struct k8c_ipnet *ips, size_t n, const struct k8c_ipnet *except,
+		   size_t n_except, struct k8c_error *err)
 {
-	struct check_arg c = {{network, container_id, ifname, ips, n}, NULL};
+	struct check_arg c = {{network, container_id, ifname, ips, n}, except, n_except, NULL};
 	struct nft_sock *s;
 	size_t rules = 0;
 	int r;
 
-	for (size_t i = 0; i < n; i++)
-		if (check_ip(&ips[i], err) < 0)
-			return -1;
+	if (check_ips(ips, n, except, n_except, err) < 0)
+		return -1;
 	s = nft_sock_open(err);
 	if (!s)
 		return -1;
-	c.found = k8c_xcalloc(2 * n + 1, sizeof(bool));
+	c.found = k8c_xcalloc(CHECK_SLOTS * n + 1, sizeof(bool));
 	r = nft_chain_rule_count(s, NFPROTO_INET, CNI_MASQ_TABLE, CNI_MASQ_CHAIN, &rules, err);
 	if (r == 0 && rules < sizeof(families) / sizeof(families[0]))
 		r = k8c_error_set(err, 0, "chain inet %s %s has %zu rules, expected %zu",
@@ -350,15 +413,22 @@ int cni_masq_check(const char *network, const char *container_id, const char *if
 				  sizeof(families) / sizeof(families[0]));
 	if (r == 0)
 		r = cni_nft_foreach(s, &masq_table, check_cb, &c, err);
-	for (size_t i = 0; r == 0 && i < 2 * n; i++) {
-		if (!c.found[i]) {
-			const struct masq_family *f = family_of(ips[i / 2].family);
-			char buf[K8C_IPNET_STRLEN];
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct masq_family *f = family_of(ips[i].family);
+		struct k8c_ipnet ranges[1 + CNI_MASQ_MAX_EXCEPT];
+		size_t n_ranges = nomasq_ranges(&ips[i], except, n_except, ranges);
+		char buf[K8C_IPNET_STRLEN], rbuf[K8C_IPNET_STRLEN];
 
+		if (!c.found[CHECK_SLOTS * i])
 			r = k8c_error_set(err, 0, "no element for %s in set inet %s %s",
-					  k8c_ipnet_format(&ips[i / 2], buf), CNI_MASQ_TABLE,
-					  i % 2 ? f->noset : f->set);
-		}
+					  k8c_ipnet_format(&ips[i], buf), CNI_MASQ_TABLE, f->set);
+		for (size_t j = 0; r == 0 && j < n_ranges; j++)
+			if (!c.found[CHECK_SLOTS * i + 1 + j])
+				r = k8c_error_set(err, 0,
+						  "no element for %s . %s in set inet %s %s",
+						  k8c_ip_format(&ips[i], buf),
+						  k8c_ipnet_format(&ranges[j], rbuf),
+						  CNI_MASQ_TABLE, f->noset);
 	}
 	free(c.found);
 	nft_sock_close(s);

@@ -7,6 +7,7 @@
 extern const struct k8c_controller_def ctrl_serviceaccount_def;
 extern const struct k8c_controller_def ctrl_resourcequota_def;
 extern const struct k8c_controller_def ctrl_volume_def;
+extern const struct k8c_controller_def ctrl_podgc_def;
 extern const struct k8c_controller_def ctrl_serviceaccount_token_def;
 extern const struct k8c_controller_def ctrl_nodeipam_def;
 extern const struct k8c_controller_def ctrl_nodelifecycle_def;

@@ -7,6 +7,7 @@
  * maxUnavailable and OnDelete, status counts through /status.
  */
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,7 @@ struct ds_ctrl {
 	struct k8c_ctrl *c;
 	struct k8c_informer *dss, *pods, *nodes, *revs;
 	struct wl_expectations *exp;
+	struct wl_par *par; /* the slow-start batches' parallel creates */
 };
 
 static char *ds_owner_key(const json_t *pod)
@@ -132,6 +134,7 @@ static int ds_init(struct k8c_ctrl *c, struct k8c_error *err)
 
 	dc->c = c;
 	dc->exp = wl_expectations_new();
+	dc->par = wl_par_new(c);
 	k8c_ctrl_set_data(c, dc);
 	if (!(dc->dss = k8c_ctrl_informer(c, &o1, on_ds, err)) ||
 	    !(dc->pods = k8c_ctrl_informer(c, &o2, on_pod, err)) ||
@@ -147,6 +150,7 @@ static void ds_fini(struct k8c_ctrl *c)
 
 	if (!dc)
 		return;
+	wl_par_free(dc->par);
 	wl_expectations_free(dc->exp);
 	free(dc);
 }
@@ -180,10 +184,11 @@ struct ds_sync {
 	const json_t *ds;
 	const char *key;
 	char hash[11];
-	json_t *by_node; /* node name -> array of the DS's pods there (borrowed) */
-	json_t *create;	 /* node names that need a pod */
-	json_t *del;	 /* pods to delete */
-	struct k8c_error first;
+	json_t *by_node;	/* node name -> array of the DS's pods there (borrowed) */
+	json_t *create;		/* node names that need a pod */
+	json_t *del;		/* pods to delete */
+	struct k8c_error first; /* creates of a batch run in parallel: under first_mu */
+	pthread_mutex_t first_mu;
 	time_t now;
 	long surge; /* RollingUpdate maxSurge against desiredNumberScheduled */
 };
@@ -221,12 +226,14 @@ static int create_on(void *arg, int i)
 	wl_set_node_name_affinity(spec, node);
 	pod = wl_pod_from_template(tmpl, k8c_str_at(s->ds, "metadata.namespace"),
 				   k8c_str_at(s->ds, "metadata.name"), ref);
-	if (k8c_kube_create(k8c_ctrl_kube(s->c), K8C_GVR_PODS,
+	if (k8c_kube_create(wl_par_kube(s->c), K8C_GVR_PODS,
 			    k8c_str_at(s->ds, "metadata.namespace"), pod, &out, &e) < 0) {
 		k8c_ctrl_event(s->c, s->ds, "Warning", "FailedCreate", "Error creating: %s",
 			       wl_api_message(&e));
+		pthread_mutex_lock(&s->first_mu);
 		if (!s->first.msg)
 			k8c_error_set(&s->first, e.code, "%s", wl_api_message(&e));
+		pthread_mutex_unlock(&s->first_mu);
 		k8c_error_clear(&e);
 		return -1;
 	}
@@ -275,7 +282,7 @@ static int sync_nodes(struct ds_sync *s, struct k8c_error *err)
 		}
 		k8c_ctrl_event(s->c, s->ds, "Normal", "SuccessfulDelete", "Deleted pod: %s", name);
 	}
-	ok = ncreate ? wl_slow_start((int)ncreate, 1, create_on, s, &tried) : 0;
+	ok = ncreate ? wl_par_slow_start(s->dc->par, (int)ncreate, 1, create_on, s, &tried) : 0;
 	for (size_t i = (size_t)ok; i < ncreate; i++)
 		wl_creation_observed(s->dc->exp, s->key);
 	if (failed || (size_t)ok < ncreate)
@@ -573,7 +580,11 @@ static int ds_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err)
 			      **revs = NULL;
 	_cleanup_json_ json_t *keep = json_array(), *cur = NULL, *by_node = json_object(),
 			      *create = json_array(), *del = json_array(), *in_use = json_object();
-	struct ds_sync s = {.dc = dc, .c = c, .key = key, .now = time(NULL)};
+	struct ds_sync s = {.dc = dc,
+			    .c = c,
+			    .key = key,
+			    .first_mu = PTHREAD_MUTEX_INITIALIZER,
+			    .now = time(NULL)};
 	size_t no, nor, nc = 0, n, nrevs;
 	const json_t *ds;
 	long desired = 0;

@@ -11,6 +11,7 @@ struct ctrl_config ctrl_config = {
 	.cluster_cidr = "10.244.0.0/16",
 	.node_cidr_mask_size = 24,
 	.node_monitor_grace_period = 40,
+	.pod_gc_quarantine = 40,
 	.provision_root = "/var/lib/k8c/volumes",
 };
 
@@ -33,6 +34,7 @@ const struct k8c_controller_def *const ctrl_registry[] = {
 	&ctrl_endpointslicemirroring_def,
 	&ctrl_resourcequota_def,
 	&ctrl_volume_def,
+	&ctrl_podgc_def,
 	NULL,
 };
 /* clang-format on */
@@ -48,6 +50,7 @@ enum {
 	O_CLUSTER_CIDR,
 	O_NODE_MASK,
 	O_GRACE,
+	O_PODGC_QUARANTINE,
 	O_PROVISION_ROOT,
 	O_SA_KEY,
 	O_ROOT_CA,
@@ -64,6 +67,7 @@ const struct option ctrl_options[] = {
 	{"cluster-cidr", required_argument, NULL, O_CLUSTER_CIDR},
 	{"node-cidr-mask-size", required_argument, NULL, O_NODE_MASK},
 	{"node-monitor-grace-period", required_argument, NULL, O_GRACE},
+	{"pod-gc-quarantine", required_argument, NULL, O_PODGC_QUARANTINE},
 	{"provision-root", required_argument, NULL, O_PROVISION_ROOT},
 	{"service-account-private-key-file", required_argument, NULL, O_SA_KEY},
 	{"root-ca-file", required_argument, NULL, O_ROOT_CA},
@@ -87,6 +91,8 @@ void ctrl_usage(FILE *f)
 	      "  --cluster-cidr CIDR     pod CIDR nodes' podCIDRs come from (10.244.0.0/16)\n"
 	      "  --node-cidr-mask-size N prefix length of each node's podCIDR (24)\n"
 	      "  --node-monitor-grace-period D  a node whose Lease is older is Unknown (40s)\n"
+	      "  --pod-gc-quarantine D   podgc: how long a pod's node must be gone before the\n"
+	      "                          pod is force-deleted (40s, as kube)\n"
 	      "  --service-account-private-key-file F  RSA key signing legacy Secret tokens\n"
 	      "                          (k8c-server: its pki/sa.key)\n"
 	      "  --root-ca-file F        ca.crt put into token Secrets (default: the CA of the\n"
@@ -159,6 +165,9 @@ int ctrl_parse_option(int opt, const char *arg, struct ctrl_flags *f, struct k8c
 		break;
 	case O_GRACE:
 		secs = &ctrl_config.node_monitor_grace_period;
+		break;
+	case O_PODGC_QUARANTINE:
+		secs = &ctrl_config.pod_gc_quarantine;
 		break;
 	case O_LEASE_NS:
 		f->lease_namespace = arg;

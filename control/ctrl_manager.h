@@ -18,6 +18,7 @@ struct ctrl_config {
 	const char *cluster_cidr;      /* nodeipam: --cluster-cidr (10.244.0.0/16) */
 	int node_cidr_mask_size;       /* nodeipam: --node-cidr-mask-size (24) */
 	int node_monitor_grace_period; /* nodelifecycle: seconds (40) */
+	int pod_gc_quarantine;	       /* podgc: seconds a pod's node must be gone (40) */
 	const char *provision_root;    /* persistentvolume-binder: --provision-root */
 	/* serviceaccount-token: --service-account-private-key-file, --root-ca-file (k8c-server
 	 * sets them to its pki/sa.key and pki/ca.crt); leaked on purpose when set by the server */

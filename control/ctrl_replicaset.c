@@ -7,6 +7,7 @@
  * Expectations (ctrl_workloads.h) keep a sync from acting twice before the informer saw its
  * own creates and deletes.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct rs_ctrl {
 	const struct rs_kind *k;
 	struct k8c_informer *sets, *pods;
 	struct wl_expectations *exp;
+	struct wl_par *par; /* the slow-start batches' parallel creates */
 };
 
 struct claim_arg {
@@ -158,6 +160,7 @@ static int rs_init_kind(struct k8c_ctrl *c, const struct rs_kind *k, struct k8c_
 	rc->c = c;
 	rc->k = k;
 	rc->exp = wl_expectations_new();
+	rc->par = wl_par_new(c);
 	k8c_ctrl_set_data(c, rc);
 	rc->sets = k8c_ctrl_informer(c, &so, on_set, err);
 	if (!rc->sets)
@@ -182,14 +185,17 @@ static void rs_fini(struct k8c_ctrl *c)
 
 	if (!rc)
 		return;
+	wl_par_free(rc->par);
 	wl_expectations_free(rc->exp);
 	free(rc);
 }
 
+/* One create of a batch; the calls of a batch run in parallel (wl_par_slow_start). */
 struct create_ctx {
 	struct rs_ctrl *rc;
 	const json_t *set;
 	json_t *pod;
+	pthread_mutex_t mu;    /* for the two below */
 	struct k8c_error *err; /* the first failure */
 	bool terminating;      /* the namespace refused a create: being deleted */
 };
@@ -201,18 +207,22 @@ static int create_one(void *arg, int i)
 	_cleanup_json_ json_t *out = NULL;
 
 	(void)i;
-	if (k8c_kube_create(k8c_ctrl_kube(x->rc->c), K8C_GVR_PODS,
+	if (k8c_kube_create(wl_par_kube(x->rc->c), K8C_GVR_PODS,
 			    k8c_str_at(x->set, "metadata.namespace"), x->pod, &out, &e) < 0) {
 		/* as kube: a namespace being deleted refuses everything; not a failure of ours */
 		if (e.code == 403 && e.msg && strstr(e.msg, "because it is being terminated")) {
 			k8c_error_clear(&e);
+			pthread_mutex_lock(&x->mu);
 			x->terminating = true;
+			pthread_mutex_unlock(&x->mu);
 			return 0;
 		}
 		k8c_ctrl_event(x->rc->c, x->set, "Warning", "FailedCreate", "Error creating: %s",
 			       wl_api_message(&e));
+		pthread_mutex_lock(&x->mu);
 		if (!x->err->msg)
 			k8c_error_set(x->err, e.code, "%s", wl_api_message(&e));
+		pthread_mutex_unlock(&x->mu);
 		k8c_error_clear(&e);
 		return -1;
 	}
@@ -232,7 +242,7 @@ static int manage(struct rs_ctrl *rc, const char *key, const json_t *set, json_t
 	if (diff < 0) {
 		_cleanup_json_ json_t *ref =
 			wl_controller_ref(set, rc->k->api_version, rc->k->kind);
-		struct create_ctx x = {rc, set, NULL, err, false};
+		struct create_ctx x = {.rc = rc, .set = set, .err = err};
 		int ok, tried;
 
 		diff = -diff;
@@ -242,7 +252,9 @@ static int manage(struct rs_ctrl *rc, const char *key, const json_t *set, json_t
 					     k8c_str_at(set, "metadata.namespace"),
 					     k8c_str_at(set, "metadata.name"), ref);
 		wl_expect_creations(rc->exp, key, diff, now);
-		ok = wl_slow_start((int)diff, 1, create_one, &x, &tried);
+		pthread_mutex_init(&x.mu, NULL);
+		ok = wl_par_slow_start(rc->par, (int)diff, 1, create_one, &x, &tried);
+		pthread_mutex_destroy(&x.mu);
 		json_decref(x.pod);
 		/* the ones never attempted or failed will not be observed */
 		for (long i = ok; i < diff; i++)

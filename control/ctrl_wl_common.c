@@ -1,4 +1,8 @@
-/* What the workload controllers share and that talks to the API: claims, status writes. */
+/*
+ * What the workload controllers share and that talks to the API: claims, status writes, the
+ * pool of parallel creates.
+ */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,4 +314,169 @@ int wl_cleanup_history(struct k8c_ctrl *c, const json_t *owner, json_t *const *r
 		}
 	}
 	return 0;
+}
+
+/* ---- parallel creates ---- */
+
+struct wl_par {
+	struct k8c_ctrl *c;
+	pthread_mutex_t mu;
+	pthread_cond_t work, idle;
+	pthread_t th[WL_PAR_THREADS];
+	struct k8c_kube *kube[WL_PAR_THREADS];
+	int n_threads;
+	bool started, stop;
+	/* the running batch: calls next..end-1 still to make, `running` being made */
+	int (*fn)(void *arg, int i);
+	void *arg;
+	int next, end, running, failed;
+};
+
+static __thread struct k8c_kube *par_kube; /* set on the pool's threads */
+
+struct k8c_kube *wl_par_kube(struct k8c_ctrl *c)
+{
+	return par_kube ? par_kube : k8c_ctrl_kube(c);
+}
+
+/* Make the batch's calls while there are some; p->mu held (released around each call). */
+static void par_take(struct wl_par *p)
+{
+	while (p->next < p->end) {
+		int i = p->next++, r;
+
+		if (k8c_kube_interrupted(k8c_ctrl_kube(p->c))) { /* the controller stops */
+			p->failed += p->end - i;
+			p->next = p->end;
+			break;
+		}
+		p->running++;
+		pthread_mutex_unlock(&p->mu);
+		r = p->fn(p->arg, i);
+		pthread_mutex_lock(&p->mu);
+		p->running--;
+		if (r < 0)
+			p->failed++;
+	}
+	if (!p->running)
+		pthread_cond_broadcast(&p->idle);
+}
+
+struct par_worker {
+	struct wl_par *p;
+	struct k8c_kube *kube;
+};
+
+static void *par_thread(void *arg)
+{
+	struct par_worker w = *(struct par_worker *)arg;
+
+	free(arg);
+	par_kube = w.kube;
+	pthread_mutex_lock(&w.p->mu);
+	while (!w.p->stop) {
+		if (w.p->next < w.p->end)
+			par_take(w.p);
+		else
+			pthread_cond_wait(&w.p->work, &w.p->mu);
+	}
+	pthread_mutex_unlock(&w.p->mu);
+	return NULL;
+}
+
+struct wl_par *wl_par_new(struct k8c_ctrl *c)
+{
+	struct wl_par *p = k8c_xcalloc(1, sizeof(*p));
+
+	p->c = c;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	return p;
+}
+
+/* The threads, on first use; fewer (even none: the batch then runs on the caller) on failure. */
+static void par_start(struct wl_par *p)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	_cleanup_free_ char *ua =
+		k8c_xasprintf("k8c-controller-manager/%s-creates", k8c_ctrl_name(p->c));
+
+	p->started = true;
+	for (int i = 0; i < WL_PAR_THREADS; i++) {
+		struct par_worker *w;
+
+		p->kube[i] = k8c_kube_new(k8c_ctrl_config(p->c), ua, &err);
+		if (!p->kube[i])
+			break;
+		w = k8c_xcalloc(1, sizeof(*w));
+		*w = (struct par_worker){p, p->kube[i]};
+		if (pthread_create(&p->th[i], NULL, par_thread, w) != 0) {
+			free(w);
+			k8c_kube_free(p->kube[i]);
+			p->kube[i] = NULL;
+			break;
+		}
+		p->n_threads++;
+	}
+	if (err.msg)
+		k8c_log_warn("parallel creates", "controller=%s threads=%d error=\"%s\"",
+			     k8c_ctrl_name(p->c), p->n_threads, err.msg);
+	k8c_error_clear(&err);
+}
+
+void wl_par_free(struct wl_par *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n_threads; i++) {
+		pthread_join(p->th[i], NULL);
+		k8c_kube_free(p->kube[i]);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->idle);
+	free(p);
+}
+
+struct par_batch {
+	struct wl_par *p;
+	int (*fn)(void *arg, int i);
+	void *arg;
+};
+
+static int par_run(void *arg, int first, int n)
+{
+	struct par_batch *b = arg;
+	struct wl_par *p = b->p;
+	int failed;
+
+	if (n > 1 && !p->started)
+		par_start(p);
+	pthread_mutex_lock(&p->mu);
+	p->fn = b->fn;
+	p->arg = b->arg;
+	p->next = first;
+	p->end = first + n;
+	p->failed = 0;
+	if (n > 1)
+		pthread_cond_broadcast(&p->work);
+	par_take(p);
+	while (p->running)
+		pthread_cond_wait(&p->idle, &p->mu);
+	failed = p->failed;
+	pthread_mutex_unlock(&p->mu);
+	return failed;
+}
+
+int wl_par_slow_start(struct wl_par *p, int count, int initial, int (*fn)(void *arg, int i),
+		      void *arg, int *attempted)
+{
+	struct par_batch b = {p, fn, arg};
+
+	return wl_slow_start_batches(count, initial, par_run, &b, attempted);
 }

@@ -331,28 +331,48 @@ void wl_sort_pods_for_deletion(json_t **pods, size_t n, json_t *const *related, 
 		pods[i] = r[i].pod;
 }
 
-int wl_slow_start(int count, int initial, int (*fn)(void *arg, int i), void *arg, int *attempted)
+int wl_slow_start_batches(int count, int initial, int (*batch)(void *arg, int first, int n),
+			  void *arg, int *attempted)
 {
 	int remaining = count, successes = 0, done = 0;
-	int batch = initial < remaining ? initial : remaining;
+	int size = initial < remaining ? initial : remaining;
 
-	while (batch > 0) {
-		int failed = 0;
+	while (size > 0) {
+		int failed = batch(arg, done, size);
 
-		for (int i = 0; i < batch; i++) {
-			if (fn(arg, done++) == 0)
-				successes++;
-			else
-				failed++;
-		}
+		done += size;
+		successes += size - failed;
 		if (failed)
 			break;
-		remaining -= batch;
-		batch = 2 * batch < remaining ? 2 * batch : remaining;
+		remaining -= size;
+		size = 2 * size < remaining ? 2 * size : remaining;
 	}
 	if (attempted)
 		*attempted = done;
 	return successes;
+}
+
+struct seq_batch {
+	int (*fn)(void *arg, int i);
+	void *arg;
+};
+
+static int run_in_sequence(void *arg, int first, int n)
+{
+	struct seq_batch *b = arg;
+	int failed = 0;
+
+	for (int i = first; i < first + n; i++)
+		if (b->fn(b->arg, i) < 0)
+			failed++;
+	return failed;
+}
+
+int wl_slow_start(int count, int initial, int (*fn)(void *arg, int i), void *arg, int *attempted)
+{
+	struct seq_batch b = {fn, arg};
+
+	return wl_slow_start_batches(count, initial, run_in_sequence, &b, attempted);
 }
 
 /* ---- conditions ---- */

@@ -73,6 +73,27 @@ void wl_sort_pods_for_deletion(json_t **pods, size_t n, json_t *const *related, 
  * with a failure. Returns the number of successes; *attempted the calls made.
  */
 int wl_slow_start(int count, int initial, int (*fn)(void *arg, int i), void *arg, int *attempted);
+/* The same with the batches run by batch(arg, first, n), which returns how many failed. */
+int wl_slow_start_batches(int count, int initial, int (*batch)(void *arg, int first, int n),
+			  void *arg, int *attempted);
+
+/*
+ * Parallel creates (as kube's slowStartBatch, whose batches run in goroutines): a pool of up to
+ * WL_PAR_THREADS threads, each with an API client of its own, started on first use. Run on it,
+ * a batch has WL_PAR_THREADS + 1 calls in flight (the controller's thread takes part); fn must
+ * then be thread-safe and use wl_par_kube() for its requests. The controller's thread waits for
+ * the batch: caches do not change meanwhile. A stopping controller ends the batch early (the
+ * calls not made count as failed).
+ */
+#define WL_PAR_THREADS 15
+struct wl_par;
+struct k8c_ctrl;
+struct wl_par *wl_par_new(struct k8c_ctrl *c);
+void wl_par_free(struct wl_par *p);
+int wl_par_slow_start(struct wl_par *p, int count, int initial, int (*fn)(void *arg, int i),
+		      void *arg, int *attempted);
+/* The API client for a call of fn: the pool thread's own, or the controller's. */
+struct k8c_kube *wl_par_kube(struct k8c_ctrl *c);
 
 /* ---- ReplicaSet / ReplicationController ---- */
 

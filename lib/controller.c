@@ -28,7 +28,7 @@
 #define SYNC_BATCH	   64  /* keys synced before the fds are looked at again */
 #define EVENT_AGG_WINDOW_S 600 /* repeats within 10 min bump count */
 #define EVENT_CACHE_MAX	   4096
-#define EVENT_QUEUE_MAX	   1000 /* as client-go's maxQueuedEvents */
+#define EVENT_QUEUE_MAX	   1000 /* per controller, as client-go's maxQueuedEvents */
 #define EVENT_FLUSH_MS	   2000 /* on stop, queued Events are sent for this long */
 #define INIT_RETRY_MIN_MS  1000
 #define INIT_RETRY_MAX_MS  30000
@@ -347,7 +347,8 @@ void k8c_ctrl_set_data(struct k8c_ctrl *c, void *data)
 /*
  * As client-go's record.EventBroadcaster: controllers hand Events to a queue and go on; one
  * thread of the process (with a client of its own) aggregates and writes them. The queue is
- * bounded (client-go's maxQueuedEvents); an Event that finds it full is dropped and counted.
+ * bounded: client-go's maxQueuedEvents (1,000) per running controller, as each of kube's has a
+ * broadcaster of its own; an Event that finds it full is dropped and counted.
  * The broadcaster starts with the first controller and stops with the last one, after sending
  * what is queued (for EVENT_FLUSH_MS at most).
  */
@@ -372,7 +373,7 @@ static struct {
 	pthread_t thread;
 	struct k8c_kube *kube;
 	struct ev_item *head, **tail;
-	size_t len;
+	size_t len, cap; /* cap: EVENT_QUEUE_MAX per controller (kube: a queue each) */
 	struct k8c_ctrl_event_stats st;
 	json_t *agg; /* the thread's: agg key → {ns, name, count, last} */
 } evb = {
@@ -510,6 +511,9 @@ static int events_acquire(const struct k8c_kubeconfig *cfg, struct k8c_error *er
 		evb.running = true;
 	}
 	evb.refs++;
+	pthread_mutex_lock(&evb.mu);
+	evb.cap = EVENT_QUEUE_MAX * evb.refs;
+	pthread_mutex_unlock(&evb.mu);
 out:
 	pthread_mutex_unlock(&evb.life);
 	return r;
@@ -522,6 +526,9 @@ static void events_release(void)
 
 	pthread_mutex_lock(&evb.life);
 	if (!evb.refs || --evb.refs) {
+		pthread_mutex_lock(&evb.mu);
+		evb.cap = EVENT_QUEUE_MAX * evb.refs;
+		pthread_mutex_unlock(&evb.mu);
 		pthread_mutex_unlock(&evb.life);
 		return;
 	}
@@ -630,7 +637,7 @@ void k8c_ctrl_event(struct k8c_ctrl *c, const json_t *obj, const char *type, con
 	it->reason = k8c_xstrdup(reason);
 	it->t = t.tv_sec;
 	pthread_mutex_lock(&evb.mu);
-	if (!evb.running || evb.len >= EVENT_QUEUE_MAX) {
+	if (!evb.running || evb.len >= evb.cap) {
 		dropped = ++evb.st.dropped;
 	} else {
 		*evb.tail = it;

@@ -78,8 +78,8 @@ void k8c_ctrl_set_data(struct k8c_ctrl *c, void *data);
  * resourceVersion) from this controller's component: type "Normal" or "Warning", a reason
  * ("SuccessfulCreate", "ScalingReplicaSet"...) and a message. Asynchronous, as client-go's
  * recorder: the Event is queued for the process' event broadcaster (one thread with a client of
- * its own) and the call returns at once; when 1,000 Events wait already it is dropped (counted,
- * logged now and then). The broadcaster aggregates: a repeat of the same (component, object,
+ * its own) and the call returns at once; when 1,000 Events per running controller wait already
+ * it is dropped (counted, logged now and then). The broadcaster aggregates: a repeat of the same (component, object,
  * type, reason, message) within 10 minutes bumps count and lastTimestamp of the existing Event
  * instead of creating a new one. Failures are logged, never returned: an Event is never worth
  * failing a sync for. Any thread may call it (e.g. a controller's worker threads).

@@ -560,7 +560,12 @@ static size_t chain_rules(const struct nft_be *be, const char *chain, struct nft
 				uint8_t id[8];
 
 				rs[n] = rule_new(chain);
-				if (np) {
+				if (np && be->cfg.nodeport_filter) {
+					ld_daddr(rs[n], NFT_REG_1);
+					nft_rule_lookup(rs[n], NFT_REG_1, sets[S_NODEPORT_IPS].name,
+							false);
+					ld_proto_port(rs[n], R(0));
+				} else if (np) {
 					fib_local(rs[n]);
 					ld_proto_port(rs[n], R(0));
 				} else {
@@ -700,7 +705,7 @@ static const struct chaindef base_chains[] = {
 #define N_BASE (sizeof(base_chains) / sizeof(base_chains[0]))
 
 /* Bump when chain_rules() changes what it builds: restarted proxies then rewrite the chains. */
-#define RULES_VERSION "k8c-proxy rules 9"
+#define RULES_VERSION "k8c-proxy rules 10"
 
 /* The rules of a chain are a function of its name, the configuration and (for `services`) the
  * classes in use: hash those. */

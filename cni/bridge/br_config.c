@@ -137,9 +137,32 @@ static int parse_mac(const struct cni_request *req, struct br_config *c, struct 
 	return 0;
 }
 
+static int parse_masq_except(json_t *arr, struct br_config *c, struct k8c_error *err)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_array_size(arr) > CNI_MASQ_MAX_EXCEPT)
+		return k8c_error_set(err, 0, "\"ipMasqExceptions\": %zu prefixes, at most %d",
+				     json_array_size(arr), CNI_MASQ_MAX_EXCEPT);
+	json_array_foreach(arr, i, v)
+	{
+		const char *s = json_string_value(v);
+
+		if (!s || k8c_ipnet_parse(s, 1, &c->masq_except[i]) < 0)
+			return k8c_error_set(err, 0,
+					     "\"ipMasqExceptions\"[%zu]: not a prefix like "
+					     "10.244.0.0/16",
+					     i);
+		k8c_ipnet_mask(&c->masq_except[i]);
+	}
+	c->n_masq_except = json_array_size(arr);
+	return 0;
+}
+
 int br_config_parse(const struct cni_request *req, struct br_config *c, struct k8c_error *err)
 {
-	json_t *conf = req->conf, *trunk;
+	json_t *conf = req->conf, *trunk, *except;
 	long long mtu, vlan;
 
 	memset(c, 0, sizeof(*c));
@@ -149,6 +172,7 @@ int br_config_parse(const struct cni_request *req, struct br_config *c, struct k
 	    k8c_json_bool(conf, "forceAddress", &c->force_address, false, err) < 0 ||
 	    k8c_json_bool(conf, "ipMasq", &c->ip_masq, false, err) < 0 ||
 	    k8c_json_string(conf, "ipMasqBackend", &c->ip_masq_backend, NULL, err) < 0 ||
+	    k8c_json_array(conf, "ipMasqExceptions", &except, err) < 0 ||
 	    k8c_json_int(conf, "mtu", &mtu, 0, err) < 0 ||
 	    k8c_json_bool(conf, "hairpinMode", &c->hairpin_mode, false, err) < 0 ||
 	    k8c_json_bool(conf, "promiscMode", &c->promisc_mode, false, err) < 0 ||
@@ -190,6 +214,8 @@ int br_config_parse(const struct cni_request *req, struct br_config *c, struct k
 	}
 	c->vlan = (int)vlan;
 	if (trunk && parse_trunk(trunk, c, err) < 0)
+		goto fail;
+	if (except && parse_masq_except(except, c, err) < 0)
 		goto fail;
 	if (c->vlan && c->n_vlan_trunk) {
 		k8c_error_set(err, 0, "cannot set \"vlan\" and \"vlanTrunk\" at the same time");

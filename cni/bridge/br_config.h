@@ -6,6 +6,8 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "ipaddr.h"
+#include "nft_masq.h"
 #include "plugin.h"
 
 struct br_config {
@@ -15,7 +17,10 @@ struct br_config {
 	bool force_address;
 	bool ip_masq;
 	const char *ip_masq_backend; /* "iptables", "nftables" or NULL: we always use nftables */
-	int mtu;		     /* 0: kernel default */
+	/* "ipMasqExceptions" (k8c): destinations never masqueraded, e.g. the cluster CIDR */
+	struct k8c_ipnet masq_except[CNI_MASQ_MAX_EXCEPT];
+	size_t n_masq_except;
+	int mtu; /* 0: kernel default */
 	bool hairpin_mode;
 	bool promisc_mode;
 	int vlan;	 /* 0: none */

@@ -341,7 +341,8 @@ int bridge_add(struct cni_request *req, json_t **result, struct k8c_error *err)
 	}
 	if (c.ip_masq && r.n_ips) {
 		result_ips(&r, &ips, &n_ips);
-		if (cni_masq_add(req->name, req->container_id, req->ifname, ips, n_ips, err) < 0) {
+		if (cni_masq_add(req->name, req->container_id, req->ifname, ips, n_ips,
+				 c.masq_except, c.n_masq_except, err) < 0) {
 			k8c_error_wrap(err, "ipMasq");
 			goto out;
 		}
@@ -613,8 +614,8 @@ int bridge_check(struct cni_request *req, json_t **result, struct k8c_error *err
 	}
 	if (c.ip_masq && prev.n_ips) {
 		result_ips(&prev, &ips, &n_ips);
-		if (cni_masq_check(req->name, req->container_id, req->ifname, ips, n_ips, err) <
-		    0) {
+		if (cni_masq_check(req->name, req->container_id, req->ifname, ips, n_ips,
+				   c.masq_except, c.n_masq_except, err) < 0) {
 			k8c_error_wrap(err, "ipMasq");
 			goto out;
 		}

@@ -184,7 +184,9 @@ for MODE in $MODES; do
 	kill -TERM "$PROXY_PID"
 	wait "$PROXY_PID" 2>/dev/null || true
 	res=$(tail -1 "$D/churn-$MODE")
-	eval "$(tr ' ' '\n' <<<"$res" | grep -E '^(conns|failed|slow|rate|broken|exchanges)=')"
+	field() { tr ' ' '\n' <<<"$res" | sed -n "s/^$1=//p"; }
+	conns=$(field conns) failed=$(field failed) slow=$(field slow) rate=$(field rate)
+	broken=$(field broken) exchanges=$(field exchanges)
 	{
 		echo "[$MODE] $RESTARTS kill -9 + restarts ($mid before the first sync had finished," \
 			"$changed with an endpoint change made while down), $EXTRA+1 services: $res"

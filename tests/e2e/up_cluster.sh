@@ -1,7 +1,8 @@
 #!/bin/bash
 # `k8c up --nodes 2` end to end (docs/up.md): both nodes Ready; a Deployment of 2 netserver
-# replicas spread over the nodes; pod to pod across nodes; a ClusterIP Service from a pod and
-# from the host; a NodePort from the host's shell on either node; the ingress class; the host's
+# replicas spread over the nodes; pod to pod across nodes (not masqueraded); a ClusterIP Service from a pod and
+# from the host; a NodePort from the host's shell on either node, and NodePorts and the Ingress
+# from a namespace standing for a client outside the cluster; the ingress class; the host's
 # routes into the underlay only; `up` again after a kill -9 of the server and an agent cleans
 # the leftovers and comes up; `k8c down` leaves nothing (namespaces, links, routes, nftables
 # tables, mounts, cgroups, runc containers, processes).
@@ -10,63 +11,8 @@
 # written by the test; everything else is the same.
 # Usage: up_cluster.sh <build>/bin
 set -e
-BIN=$(realpath "${1:?usage: $0 <build>/bin}")
-IMAGES=$(realpath -m "$BIN/../images")
-FAILS=0
-
-skip() {
-	echo "SKIP: $*" >&2
-	exit 77
-}
-[[ $(id -u) == 0 ]] || skip "needs root"
-for t in kubectl jq runc nsenter ip curl nft; do
-	command -v "$t" >/dev/null || skip "needs $t"
-done
-for b in k8c k8c-server k8c-agent k8c-shim k8c-proxy k8c-bridge k8c-host-local; do
-	[[ -x $BIN/$b ]] || skip "$BIN/$b not built"
-done
-[[ -f $IMAGES/netserver.tar ]] || skip "$IMAGES/netserver.tar not built (target images)"
-
-NAME=e2e-$$
-S=$(mktemp -d /tmp/k8c-e2e.XXXXXX)
-C=$S/$NAME
-UPPED=
-
-log() { echo "== $*" >&2; }
-pass() { echo "  ok: $*" >&2; }
-fail() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-	return 0
-}
-assert_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi; }
-assert_match() { if [[ "$3" =~ $2 ]]; then pass "$1"; else fail "$1: expected to match /$2/ got [$3]"; fi; }
-die() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	if ((rc != 0 || FAILS > 0)); then
-		for f in "$C"/logs/*.log; do
-			[[ -f $f ]] || continue
-			echo "--- $f:" >&2
-			tail -15 "$f" >&2
-		done
-	fi
-	[[ -n $UPPED && -f $C/state.json ]] && "$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2
-	rm -rf "$S"
-	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi
-	if ((rc == 0)); then echo "PASS" >&2; elif ((rc != 77)); then echo "FAIL ($FAILS assertion(s), rc=$rc)" >&2; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-
-k() { kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" "$@"; }
-up() { "$BIN/k8c" up --name "$NAME" --state-dir "$S" "$@"; }
+. "$(dirname "$0")/e2e_lib.sh"
+e2e_need netserver
 
 # What the cluster holds in the kernel and in processes, by the names its state.json gives.
 held() {
@@ -80,23 +26,12 @@ held() {
 		"procs=$(grep -l -s -e "${S}[/]" /proc/[0-9]*/cmdline | grep -vc "^/proc/$$/")"
 }
 
-# wait_for WHAT SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-	local what=$1 n=$(($2 * 5))
-	shift 2
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	fail "$what: not within $((n / 5)) s"
-	return 1
-}
-
 NFT0=$(nft list tables | sort)
-ROUTES0=$(ip route show | sort)
-log "k8c up --nodes 2"
-UPPED=1
-up --nodes 2 >&2 || die "k8c up failed"
+# the host's routes but those of k8c clusters (another one may come and go on a shared machine;
+# ours are counted by held())
+host_routes() { ip route show | grep -v -e ' dev k8cb' -e '^unreachable 10\.2[0-9][0-9]\.0\.0/16' | sort; }
+ROUTES0=$(host_routes)
+e2e_up --nodes 2
 BR=$(jq -r .bridge "$C/state.json")
 CIDR=$(jq -r .clusterCIDR "$C/state.json")
 assert_eq "k8c kubeconfig prints the path" "$C/kubeconfig" "$("$BIN/k8c" kubeconfig --name "$NAME" --state-dir "$S")"
@@ -169,6 +104,10 @@ NS1=$C/nodes/node1/netns/$(jq -r '.items[] | select(.spec.nodeName=="node1") | .
 
 log "pod to pod across nodes, host to pods"
 assert_match "pod on node1 -> pod on node2" "^$P2 " "$(nsenter --net="$NS1" curl -s -m 5 "http://$IP2:8080/")"
+# Kubernetes' network model: pod-to-pod traffic is never NATed (the agent's conflist excepts
+# the cluster CIDR from the bridge's masquerade)
+assert_match "the pod on node2 sees the client pod's own address" "^${IP1//./\\.}:[0-9]+\$" \
+	"$(nsenter --net="$NS1" curl -s -m 5 "http://$IP2:8080/clientip")"
 assert_match "host -> pod on node1" "^$P1 " "$(curl -s -m 5 "http://$IP1:8080/")"
 assert_match "host -> pod on node2" "^$P2 " "$(curl -s -m 5 "http://$IP2:8080/")"
 
@@ -235,6 +174,24 @@ Y
 	wait_for "the Ingress's status has node1's address" 20 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get ingress net -o jsonpath='{.status.loadBalancer.ingress[0].ip}') == $N1 ]]"
 fi
 
+log "a client outside the cluster (a namespace of its own on the underlay) to NodePorts and Ingress"
+OUTNS=k8c-e2e-out-$$
+E2E_NETNS+=("$OUTNS")
+ip netns add "$OUTNS"
+ip link add "k8co$$" type veth peer name eth0 netns "$OUTNS"
+ip link set "k8co$$" master "$BR" up
+HOSTIP=$(jq -r .hostIP "$C/state.json")
+ip -n "$OUTNS" addr add "${HOSTIP%.*}.250/24" dev eth0
+ip -n "$OUTNS" link set eth0 up
+ip -n "$OUTNS" link set lo up
+assert_match "outside -> NodePort on node1" "^($P1|$P2)\$" "$(ip netns exec "$OUTNS" curl -s -m 5 "http://$N1:$NP/hostname")"
+assert_match "outside -> NodePort on node2" "^($P1|$P2)\$" "$(ip netns exec "$OUTNS" curl -s -m 5 "http://$N2:$NP/hostname")"
+if [[ -x $BIN/k8c-ingress ]]; then
+	assert_match "outside -> Ingress" "^($P1|$P2)\$" \
+		"$(ip netns exec "$OUTNS" curl -s -m 5 -H "Host: net.example" "http://$N1/hostname")"
+fi
+ip netns del "$OUTNS"
+
 log "kill -9 of the server and an agent, then k8c up again: the leftovers are removed first"
 for role in server agent-node2; do
 	read -r pid _ <"$C/run/$role.pid"
@@ -265,6 +222,6 @@ log "k8c down"
 UPPED=
 assert_eq "nothing left" "netns=0 links=0 routes=0 mounts=0 cgroups=0 runc=0 procs=0" "$(held)"
 assert_eq "the host's nftables tables as before" "$NFT0" "$(nft list tables | sort)"
-assert_eq "the host's routes as before" "$ROUTES0" "$(ip route show | sort)"
+assert_eq "the host's routes as before" "$ROUTES0" "$(host_routes)"
 assert_eq "the cluster's dir is gone" "" "$(ls -d "$C" 2>/dev/null)"
 assert_eq "status of a cluster that is down" 1 "$("$BIN/k8c" status --name "$NAME" --state-dir "$S" >/dev/null 2>&1; echo $?)"

@@ -56,7 +56,7 @@ ev=$(k -n default get events -o json | jq -c '[.items[] | select(.reason == "Pro
 [[ $(jq -r '.[0].involvedObject.kind + "/" + .[0].involvedObject.name' <<<"$ev") == Namespace/probe ]] ||
 	fail "involvedObject: $ev"
 k -n default describe ns probe >/dev/null
-# Events are asynchronous through a bounded queue (1000): 1200 recorded while the broadcaster was
+# Events are asynchronous through a bounded queue (1000 per controller): 1200 recorded while the broadcaster was
 # held; what did not fit was dropped and counted, the rest written, nothing failed
 st=$(grep '^events ' <<<"$out") || fail "no event counters"
 dropped=$(sed -n 's/.* dropped=\([0-9]*\).*/\1/p' <<<"$st")

@@ -37,7 +37,7 @@ static char lines[256][128];
 static volatile int n_lines, done;
 static int fails, dup_syncs, inits;
 
-#define FLOOD 1200 /* more than the broadcaster's queue holds (1000) */
+#define FLOOD 1200 /* more than the broadcaster's queue holds for one controller (1000) */
 
 static long us_since(void)
 {

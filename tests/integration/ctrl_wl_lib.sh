@@ -15,7 +15,8 @@ for n in n1 n2 n3; do
 		"$U/api/v1/nodes" | jq -e '.metadata.uid' >/dev/null || fail "node $n"
 done
 
-# wait_for DESC CMD...: poll CMD (quietly) up to 90 s.
+# wait_for DESC CMD...: poll CMD (quietly) up to 90 s; on a time-out, the output of $WAIT_DUMP
+# (a command that prints the state, if set) goes with the failure.
 wait_for() {
 	local desc=$1 end=$((SECONDS + 90))
 	shift
@@ -23,6 +24,7 @@ wait_for() {
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
+	[[ -z ${WAIT_DUMP:-} ]] || $WAIT_DUMP >&2 || true
 	fail "timed out waiting for: $desc"
 }
 

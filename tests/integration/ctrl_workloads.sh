@@ -253,15 +253,26 @@ sts_part() {
 }
 wait_for "partitioned rolling update" sts_part
 k -n $NS delete pod db-0 --wait=false >/dev/null
+# the kubelet's part: the deletion finished; the controller recreates db-0 (not ready yet)
+J -X DELETE -d '{"gracePeriodSeconds":0}' "$U/api/v1/namespaces/$NS/pods/db-0" >/dev/null
 db0_back() {
-	ready_all app=db
-	C "$U/api/v1/namespaces/$NS/pods/db-0" | jq -e '.metadata.deletionTimestamp == null and .spec.containers[0].image == "db:1" and
-		.status.phase == "Running" and (.status.conditions[] | select(.type == "Ready") | .status == "True")'
+	C "$U/api/v1/namespaces/$NS/pods/db-0" | jq -e '.metadata.deletionTimestamp == null and .spec.containers[0].image == "db:1"'
 }
 wait_for "db-0 recreated at the current revision" db0_back
+# OrderedReady scale-down (as kube's): nothing is deleted while a replica that stays (db-0) is
+# not Running and Ready. The sync that observed the new generation wrote it after deciding.
 k -n $NS scale sts db --replicas=1 >/dev/null
-# one at a time from the top: db-1 stays while db-2 terminates
-wait_for "db-2 terminating" sh -c "kubectl --cache-dir '$SRV_CACHE' -n $NS get pod db-2 -o json | jq -e '.metadata.deletionTimestamp'"
+gen=$(apps statefulsets/db | jq .metadata.generation)
+scale_seen() { apps statefulsets/db | jq -e --argjson g "$gen" '.status.observedGeneration >= $g'; }
+wait_for "scale to 1 observed" scale_seen
+pods_json app=db | jq -e '[.items[] | select(.metadata.deletionTimestamp != null)] | length == 0' >/dev/null ||
+	fail "scaled down while db-0 is not ready: $(pods_json app=db | jq -c '[.items[] | [.metadata.name, .metadata.deletionTimestamp]]')"
+# db-0 Running and Ready (this pod only: ready_all also finishes deletions); then one at a time
+# from the top: db-2 terminates, db-1 stays while it does
+ready_all statefulset.kubernetes.io/pod-name=db-0
+db2_state() { pods_json app=db | jq -c '[.items[] | [.metadata.name, .metadata.deletionTimestamp, .status.phase]]'; apps statefulsets/db | jq -c .status; }
+db2_terminating() { C "$U/api/v1/namespaces/$NS/pods/db-2" | jq -e '.metadata.deletionTimestamp'; }
+WAIT_DUMP=db2_state wait_for "db-2 terminating" db2_terminating
 sleep 0.5
 k -n $NS get pod db-1 -o json | jq -e '.metadata.deletionTimestamp == null' >/dev/null || fail "db-1 deleted while db-2 terminates"
 db_at_1() { ready_all app=db; [[ $(pods_json app=db | jq -c '[.items[].metadata.name]') == '["db-0"]' ]]; }

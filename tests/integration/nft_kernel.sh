@@ -110,6 +110,27 @@ out=$(tool masq-gc net1 c5)
 got=$(elements masq4)
 [ "$got" = "10.22.0.9=net1/c5/eth0 10.23.0.4=net2/c4/eth0" ] || fail "after gc: $got"
 
+echo "== ipMasqExceptions: toward an exception (the cluster CIDR) the pod keeps its address"
+# 192.0.2.0/24 stands for the other nodes' pods; 10.22.0.0/16 holds the pod's own subnet (so
+# only the /16 element is added: the kernel refuses overlapping intervals)
+tool masq-add net1 c7 eth0 10.22.0.5/24 except 192.0.2.0/24 10.22.0.0/16 fd00::/8
+tool masq-add net1 c7 eth0 10.22.0.5/24 except 192.0.2.0/24 10.22.0.0/16 fd00::/8
+tool masq-check net1 c7 eth0 10.22.0.5/24 except 192.0.2.0/24 10.22.0.0/16
+tool masq-check net1 c7 eth0 10.22.0.5/24 except 198.51.100.0/24 2>/dev/null &&
+	fail "check passed for a missing exception"
+got=$(elements nomasq4 | tr ' ' '\n' | grep -c "net1/c7/eth0")
+[ "$got" = 2 ] || fail "nomasq4 elements of c7: $got ($(elements nomasq4))"
+before=$(counts no | grep -o '10.22.0.5=[0-9]*')
+np ping -c1 -W1 192.0.2.2 >/dev/null && fail "ping answered: masqueraded toward an exception"
+after=$(counts no | grep -o '10.22.0.5=[0-9]*')
+[ "${after#*=}" = $((${before#*=} + 1)) ] || fail "outside saw the pod's address ${before} -> ${after}"
+np ping -c1 -W2 10.22.0.130 >/dev/null || fail "ping to peer in own subnet with exceptions"
+tool masq-del net1 c7 eth0
+[ -z "$(elements nomasq4 | tr ' ' '\n' | grep "net1/c7/eth0")" ] || fail "c7 left: $(elements nomasq4)"
+tool masq-add net1 c7 eth0 10.22.0.5/24
+np ping -c1 -W2 192.0.2.2 >/dev/null || fail "masquerade without the exception again"
+tool masq-del net1 c7 eth0
+
 echo "== MAC spoof check on the bridge port"
 tool macspoof-add net1 c1 eth0 rpod "$POD_MAC"
 tool macspoof-add net1 c1 eth0 rpod "$POD_MAC"

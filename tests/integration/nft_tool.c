@@ -21,7 +21,8 @@ static bool keep_listed(const char *container_id, const char *ifname, void *arg)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: nft_tool masq-add|masq-del|masq-check NET CID IFNAME [IP/PREFIX...]\n"
+		"usage: nft_tool masq-add|masq-del|masq-check NET CID IFNAME [IP/PREFIX...] "
+		"[except PREFIX...]\n"
 		"       nft_tool masq-gc|macspoof-gc NET [KEEP_CID...]\n"
 		"       nft_tool macspoof-add|macspoof-check NET CID IFNAME HOSTIF MAC\n"
 		"       nft_tool macspoof-del NET CID IFNAME\n");
@@ -31,8 +32,8 @@ static int usage(void)
 int main(int argc, char **argv)
 {
 	struct k8c_error err = K8C_ERROR_INIT;
-	struct k8c_ipnet ips[8];
-	size_t n = 0, removed = 0;
+	struct k8c_ipnet ips[8], except[8];
+	size_t n = 0, n_except = 0, removed = 0;
 	const char *cmd;
 	int r;
 
@@ -49,15 +50,25 @@ int main(int argc, char **argv)
 	} else if (argc < 5) {
 		return usage();
 	} else if (strncmp(cmd, "masq-", 5) == 0) {
-		for (int i = 5; i < argc && n < 8; i++)
-			if (k8c_ipnet_parse(argv[i], 1, &ips[n++]) < 0)
+		bool ex = false;
+
+		for (int i = 5; i < argc; i++) {
+			if (strcmp(argv[i], "except") == 0) {
+				ex = true;
+				continue;
+			}
+			if ((ex ? n_except : n) == 8)
+				return fprintf(stderr, "too many addresses\n"), 2;
+			if (k8c_ipnet_parse(argv[i], 1, ex ? &except[n_except++] : &ips[n++]) < 0)
 				return fprintf(stderr, "bad address %s\n", argv[i]), 2;
+		}
 		if (strcmp(cmd, "masq-add") == 0)
-			r = cni_masq_add(argv[2], argv[3], argv[4], ips, n, &err);
+			r = cni_masq_add(argv[2], argv[3], argv[4], ips, n, except, n_except, &err);
 		else if (strcmp(cmd, "masq-del") == 0)
 			r = cni_masq_del(argv[2], argv[3], argv[4], n ? ips : NULL, n, &err);
 		else if (strcmp(cmd, "masq-check") == 0)
-			r = cni_masq_check(argv[2], argv[3], argv[4], ips, n, &err);
+			r = cni_masq_check(argv[2], argv[3], argv[4], ips, n, except, n_except,
+					   &err);
 		else
 			return usage();
 	} else if (strcmp(cmd, "macspoof-del") == 0) {

@@ -331,7 +331,7 @@ fi
 bg_in "$CL" "$PY" "$D/client.py" flows 10.96.0.80 7 53 8 "$D/flows" "$D/flows.go"
 for _ in $(seq 100); do [[ -e $D/flows.ready ]] && break; sleep 0.05; done
 assert_ok "8 TCP flows and a UDP flow established" test -e "$D/flows.ready"
-for i in $(seq 8); do # killed at some point of a run of syncs (services added and removed)
+for _ in $(seq 8); do # killed at some point of a run of syncs (services added and removed)
 	"${PX[@]}" --objects "$D/fl2.json" --objects "$D/fl.json" --objects "$D/fl2.json" >/dev/null &
 	px=$!
 	sleep "0.0$((RANDOM % 10))"

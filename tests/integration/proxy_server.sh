@@ -9,7 +9,7 @@ command -v nft >/dev/null || { echo "SKIP: nft not installed"; exit 77; }
 [[ -x $BIN/k8c-proxy && -x $BIN/k8c-server ]] || { echo "SKIP: not built"; exit 77; }
 
 NODE=k8c-pxs-node-$$ NODE2=k8c-pxs-np-$$
-PROXY_PID= PROXY2_PID=
+PROXY_PID='' PROXY2_PID=''
 cleanup_all() {
 	set +e
 	for p in $PROXY_PID $PROXY2_PID; do kill "$p" 2>/dev/null; done

@@ -85,12 +85,30 @@ static void test_cni_conf(void **state)
 	assert_non_null(strstr(err.msg, conf));
 	k8c_error_clear(&err);
 	/* the default conflist, written once */
-	assert_int_equal(k8c_cni_write_default_conf(conf, "k8c0", "10.1.2.0/24", "/x", &err), 1);
-	assert_int_equal(k8c_cni_write_default_conf(conf, "k8c0", "10.9.9.0/24", "/x", &err), 0);
+	assert_int_equal(
+		k8c_cni_write_default_conf(conf, "k8c0", "10.1.2.0/24", "/x", "10.1.0.0/16", &err),
+		1);
+	assert_int_equal(k8c_cni_write_default_conf(conf, "k8c0", "10.9.9.0/24", "/x", NULL, &err),
+			 0);
 	c = k8c_cni_new(&o, &err);
 	assert_non_null(c);
 	assert_string_equal(k8c_cni_network_name(c), "k8c");
 	k8c_cni_free(c);
+	{
+		/* the cluster CIDR is a masquerade exception: pod-to-pod keeps its address */
+		json_t *j;
+
+		snprintf(path, sizeof(path), "%s/10-k8c.conflist", conf);
+		j = json_load_file(path, 0, NULL);
+		assert_non_null(j);
+		assert_string_equal(
+			json_string_value(json_array_get(
+				json_object_get(json_array_get(json_object_get(j, "plugins"), 0),
+						"ipMasqExceptions"),
+				0)),
+			"10.1.0.0/16");
+		json_decref(j);
+	}
 	/* a broken file first in order is skipped; a single-plugin .conf is a list of one */
 	snprintf(path, sizeof(path), "%s/01-broken.conflist", conf);
 	write_text(path, "{not json");

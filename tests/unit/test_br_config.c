@@ -45,6 +45,21 @@ static void defaults(void **state)
 	assert_true(c.preserve_default_vlan);
 	assert_null(c.ipam_type);
 	assert_string_equal(c.mac, "");
+	assert_int_equal(c.n_masq_except, 0);
+	br_config_free(&c);
+
+	assert_int_equal(
+		parse(PRE ",\"ipMasq\":true,\"ipMasqExceptions\":[\"10.244.3.1/16\",\"fd00::/8\"]}",
+		      NULL, &c, &err),
+		0);
+	assert_int_equal(c.n_masq_except, 2);
+	{
+		char buf[K8C_IPNET_STRLEN];
+
+		assert_string_equal(k8c_ipnet_format(&c.masq_except[0], buf), "10.244.0.0/16");
+		assert_string_equal(k8c_ipnet_format(&c.masq_except[1], buf), "fd00::/8");
+	}
+	br_config_free(&c);
 }
 
 static void mac_precedence(void **state)
@@ -89,6 +104,9 @@ static void invalid(void **state)
 	expect_invalid(PRE ",\"hairpinMode\":true,\"promiscMode\":true}", "hairpinMode");
 	expect_invalid(PRE ",\"bridge\":\"abcdefghijklmnopq\"}", "not a valid interface name");
 	expect_invalid(PRE ",\"ipMasqBackend\":\"ipvs\"}", "ipMasqBackend");
+	expect_invalid(PRE ",\"ipMasqExceptions\":\"10.0.0.0/8\"}", "ipMasqExceptions");
+	expect_invalid(PRE ",\"ipMasqExceptions\":[\"10.0.0.1\"]}", "ipMasqExceptions\"[0]");
+	expect_invalid(PRE ",\"ipMasqExceptions\":[\"10.0.0.0/8\",7]}", "ipMasqExceptions\"[1]");
 	expect_invalid(PRE ",\"runtimeConfig\":{\"mac\":\"zz\"}}", "runtimeConfig.mac");
 	expect_invalid(PRE ",\"disableContainerInterface\":true,\"ipam\":{\"type\":\"x\"}}",
 		       "disableContainerInterface");

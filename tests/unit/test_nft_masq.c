@@ -149,7 +149,7 @@ static void test_masq_add(void **state)
 
 	assert_int_equal(k8c_ipnet_parse("10.22.0.5/24", 1, &ips[0]), 0);
 	assert_int_equal(k8c_ipnet_parse("fd00:22::5/64", 1, &ips[1]), 0);
-	assert_int_equal(cni_masq_build_add(b, "net1", "c1", "eth0", ips, 2, &err), 0);
+	assert_int_equal(cni_masq_build_add(b, "net1", "c1", "eth0", ips, 2, NULL, 0, &err), 0);
 	n = batch_msgs(b, m);
 	/* begin, table, chain, 4 sets, flush, 2 rules, 2 x 2 x 3 elements, end */
 	assert_int_equal(n, 1 + 1 + 1 + 4 + 1 + 2 + 12 + 1);
@@ -249,10 +249,65 @@ static void test_masq_add_errors(void **state)
 	struct nft_batch *b = nft_batch_new(1);
 
 	assert_int_equal(k8c_ipnet_parse("10.22.0.5", 0, &ip), 0);
-	assert_int_equal(cni_masq_build_add(b, "net1", "c1", "eth0", &ip, 1, &err), -1);
+	assert_int_equal(cni_masq_build_add(b, "net1", "c1", "eth0", &ip, 1, NULL, 0, &err), -1);
 	assert_non_null(strstr(err.msg, "prefix"));
-	assert_int_equal(cni_masq_build_add(b, "net1", "c/1", "eth0", &ip, 1, &err), -1);
+	assert_int_equal(cni_masq_build_add(b, "net1", "c/1", "eth0", &ip, 1, NULL, 0, &err), -1);
 	assert_int_equal(nft_batch_count(b), 0); /* nothing half-built */
+	k8c_error_clear(&err);
+	nft_batch_free(b);
+}
+
+/* ipMasqExceptions: one more nomasq element per exception of the pod's family; a range inside
+ * another (the pod's subnet inside the cluster CIDR, a duplicate) is left out. */
+static void test_masq_except(void **state)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct k8c_ipnet ip, ex[5], many[CNI_MASQ_MAX_EXCEPT + 1];
+	struct nft_batch *b = nft_batch_new(1);
+	const struct nlmsghdr *m[MAXMSG];
+	size_t i = 1 + 1 + 1 + 4 + 1 + 2; /* begin, table, chain, sets, flush, rules */
+	unsigned char s1[8] = {10, 244, 1, 5, 10, 244, 0, 0},
+		      e1[8] = {10, 244, 1, 5, 10, 244, 255, 255};
+	unsigned char s2[8] = {10, 244, 1, 5, 10, 96, 0, 0},
+		      e2[8] = {10, 244, 1, 5, 10, 111, 255, 255};
+
+	assert_int_equal(k8c_ipnet_parse("10.244.1.5/24", 1, &ip), 0);
+	assert_int_equal(k8c_ipnet_parse("10.244.7.9/16", 1, &ex[0]), 0); /* masked */
+	assert_int_equal(k8c_ipnet_parse("10.96.0.0/12", 1, &ex[1]), 0);
+	assert_int_equal(k8c_ipnet_parse("10.244.1.0/24", 1, &ex[2]), 0);
+	assert_int_equal(k8c_ipnet_parse("fd00::/8", 1, &ex[3]), 0);
+	assert_int_equal(k8c_ipnet_parse("10.96.0.0/12", 1, &ex[4]), 0);
+	assert_int_equal(cni_masq_build_add(b, "net1", "c1", "eth0", &ip, 1, ex, 5, &err), 0);
+	/* the address, then pod . 10.244.0.0/16 and pod . 10.96.0.0/12 only, each upserted */
+	assert_int_equal(batch_msgs(b, m), i + 3 * 3 + 1);
+	assert_upsert(m + i, "masq4", "net1/c1/eth0", ip.addr, 4, NULL);
+	i += 3;
+	assert_upsert(m + i, "nomasq4", "net1/c1/eth0", s1, 8, e1);
+	i += 3;
+	assert_upsert(m + i, "nomasq4", "net1/c1/eth0", s2, 8, e2);
+	i += 3;
+	assert_int_equal(m[i]->nlmsg_type, NFNL_MSG_BATCH_END);
+	nft_batch_free(b);
+
+	/* an exception outside the pod's subnet keeps both */
+	b = nft_batch_new(1);
+	assert_int_equal(k8c_ipnet_parse("192.168.0.0/16", 1, &ex[0]), 0);
+	assert_int_equal(cni_masq_build_add(b, "net1", "c1", "eth0", &ip, 1, ex, 1, &err), 0);
+	assert_int_equal(batch_msgs(b, m), 1 + 1 + 1 + 4 + 1 + 2 + 3 * 3 + 1);
+	nft_batch_free(b);
+
+	b = nft_batch_new(1);
+	assert_int_equal(k8c_ipnet_parse("10.1.0.0", 0, &ex[0]), 0);
+	assert_int_equal(cni_masq_build_add(b, "net1", "c1", "eth0", &ip, 1, ex, 1, &err), -1);
+	assert_non_null(strstr(err.msg, "exception"));
+	k8c_error_clear(&err);
+	for (int k = 0; k <= CNI_MASQ_MAX_EXCEPT; k++)
+		many[k] = ex[1];
+	assert_int_equal(cni_masq_build_add(b, "net1", "c1", "eth0", &ip, 1, many,
+					    CNI_MASQ_MAX_EXCEPT + 1, &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "at most"));
+	assert_int_equal(nft_batch_count(b), 0);
 	k8c_error_clear(&err);
 	nft_batch_free(b);
 }
@@ -321,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_tag),
 		cmocka_unit_test(test_masq_add),
 		cmocka_unit_test(test_masq_add_errors),
+		cmocka_unit_test(test_masq_except),
 		cmocka_unit_test(test_macspoof_add),
 	};
 

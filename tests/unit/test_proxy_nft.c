@@ -1089,10 +1089,17 @@ static void test_tracer_nodeport_addresses(void **state)
 	be = proxy_nft_new_dry(&cfg);
 	apply(m, SVC);
 	apply(m, SLICE(EP("10.244.1.5") "," EP("10.244.1.6")));
+	apply(m, OBJ_SVC("empty", "{\"clusterIP\":\"10.96.0.11\",\"ports\":[{\"name\":\"http\","
+				  "\"port\":80,\"nodePort\":30011}]}"));
 	assert_int_equal(proxy_nft_ops.sync(be, m, false, &st, &err), 0);
 	tr_load(ts, be);
 	assert_string_equal(trace_all(ts, TR_EXTERNAL, ext, "192.168.0.10", IPPROTO_TCP, 30080),
 			    both);
+	/* a NodePort without endpoints: rejected on the listed address only */
+	assert_string_equal(trace_all(ts, TR_EXTERNAL, ext, "192.168.0.10", IPPROTO_TCP, 30011),
+			    "reject");
+	assert_string_equal(trace_all(ts, TR_EXTERNAL, ext, "10.0.0.5", IPPROTO_TCP, 30011),
+			    "accept 10.0.0.5:30011");
 	assert_string_equal(trace_all(ts, TR_EXTERNAL, ext, "10.0.0.5", IPPROTO_TCP, 30080),
 			    "accept 10.0.0.5:30080");
 	proxy_nft_ops.set_nodeport_ips(be, &b, 1);

@@ -131,6 +131,40 @@ static void slow_start(void **state)
 	assert_int_equal(tried, 1);
 }
 
+/* The batches as the parallel runner sees them: sizes 1, 2, 4, 8, 5 for 20; a failure in one
+ * ends the run after it. */
+struct batches {
+	int sizes[16], firsts[16], n, fail_in;
+};
+
+static int record_batch(void *arg, int first, int n)
+{
+	struct batches *b = arg;
+
+	b->firsts[b->n] = first;
+	b->sizes[b->n++] = n;
+	return b->n == b->fail_in ? 2 : 0;
+}
+
+static void slow_start_batches(void **state)
+{
+	struct batches b = {.fail_in = -1};
+	int tried;
+
+	(void)state;
+	assert_int_equal(wl_slow_start_batches(20, 1, record_batch, &b, &tried), 20);
+	assert_int_equal(tried, 20);
+	assert_int_equal(b.n, 5);
+	assert_int_equal(b.sizes[0], 1);
+	assert_int_equal(b.sizes[3], 8);
+	assert_int_equal(b.sizes[4], 5);
+	assert_int_equal(b.firsts[4], 15);
+	b = (struct batches){.fail_in = 3}; /* two of the batch of 4 fail */
+	assert_int_equal(wl_slow_start_batches(20, 1, record_batch, &b, &tried), 5);
+	assert_int_equal(tried, 7);
+	assert_int_equal(b.n, 3);
+}
+
 static void deletion_order(void **state)
 {
 	json_t *unassigned = J("{\"metadata\":{\"name\":\"u\"},\"spec\":{}}");
@@ -521,14 +555,23 @@ static void pod_template(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(intstr),	    cmocka_unit_test(deploy_max),
-		cmocka_unit_test(hashing),	    cmocka_unit_test(slow_start),
-		cmocka_unit_test(deletion_order),   cmocka_unit_test(deletion_doubled_up),
-		cmocka_unit_test(rs_status),	    cmocka_unit_test(conditions),
-		cmocka_unit_test(rolling),	    cmocka_unit_test(proportional),
-		cmocka_unit_test(active_or_latest), cmocka_unit_test(deploy_status),
-		cmocka_unit_test(timed_out),	    cmocka_unit_test(revisions),
-		cmocka_unit_test(daemon_nodes),	    cmocka_unit_test(expectations),
+		cmocka_unit_test(intstr),
+		cmocka_unit_test(deploy_max),
+		cmocka_unit_test(hashing),
+		cmocka_unit_test(slow_start),
+		cmocka_unit_test(slow_start_batches),
+		cmocka_unit_test(deletion_order),
+		cmocka_unit_test(deletion_doubled_up),
+		cmocka_unit_test(rs_status),
+		cmocka_unit_test(conditions),
+		cmocka_unit_test(rolling),
+		cmocka_unit_test(proportional),
+		cmocka_unit_test(active_or_latest),
+		cmocka_unit_test(deploy_status),
+		cmocka_unit_test(timed_out),
+		cmocka_unit_test(revisions),
+		cmocka_unit_test(daemon_nodes),
+		cmocka_unit_test(expectations),
 		cmocka_unit_test(pod_template),
 	};
 
