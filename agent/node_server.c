@@ -1450,6 +1450,12 @@ static void sess_attach(struct exec_sess *s, int fds[3], pid_t pid, bool want_in
 		s->pidsock = h2o_evloop_socket_create(srv->ctx.loop, pfd, 0);
 		s->pidsock->data = s;
 		h2o_socket_read_start(s->pidsock, pid_on_read);
+	} else if (errno == ESRCH && srv->ops.wait_exit) {
+		/* gone already and reaped by the embedder before we looked (a short command on a
+		 * busy machine): its status is the embedder's; ask for it a poll later, once the
+		 * session is set up (was: never finished, kubectl exec hung) */
+		s->reaping = true;
+		h2o_timeout_link(srv->ctx.loop, &srv->poll_timeout, &s->reap_timer);
 	} else {
 		int status;
 

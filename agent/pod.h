@@ -50,6 +50,22 @@ struct agent_ctr {
 	struct probe_state live, readiness, startup;
 };
 
+/*
+ * Where a pod's first start went (docs/agent.md "Start-up trace"): monotonic times and the
+ * seconds each step took, summed over the syncs until the status that first says Running and
+ * Ready was written; logged once at debug level ("pod start trace").
+ */
+struct pod_trace {
+	double seen;	/* main thread: the informer delivered the pod */
+	double picked;	/* a worker began its first sync */
+	double written; /* the Running+Ready status was written (0: not yet) */
+	double netns, cni, etc, volumes, image, env, prep, bundle, mount, shim, runc, status,
+		events;
+	double cpu; /* the workers' thread CPU time in those syncs */
+	int syncs;
+	bool logged;
+};
+
 struct agent_pod {
 	char *uid, *ns, *name;
 	json_t *pod;   /* latest object from the informer (copy), NULL once gone from the API */
@@ -74,6 +90,7 @@ struct agent_pod {
 	json_t *last_status;	/* last status written */
 	json_t *pending_events; /* not used across syncs */
 	int deleted_in_api;	/* 1 when the object is gone */
+	struct pod_trace tr;
 };
 
 struct agent {
@@ -102,6 +119,13 @@ int sandbox_netns_delete(const char *path, struct k8c_error *err);
 /* /etc/hosts, /etc/resolv.conf, /etc/hostname of the pod in dir. */
 int sandbox_write_etc(struct agent *a, json_t *pod, const char *ip, const char *dir,
 		      struct k8c_error *err);
+
+/*
+ * pods.c: the Services for the service environment variables, from an informer on every
+ * namespace's Services (as the kubelet's lister): those of namespace ns when all, then
+ * default/kubernetes; a new array of copies. Any thread.
+ */
+json_t *agent_services_for_env(const char *ns, bool all);
 
 /* podenv.c: the container's environment ("K=V", NULL-terminated) or NULL with err (code 1 for
  * CreateContainerConfigError). */

@@ -171,20 +171,12 @@ static void service_env(json_t *env, json_t *svc)
 static void services_env(struct envctx *e, json_t *env, json_t *pod)
 {
 	json_t *links = k8c_at(pod, "spec.enableServiceLinks");
-	bool all = !json_is_false(links);
-	_cleanup_json_ json_t *items = NULL, *def = NULL;
-	_cleanup_free_ char *rv = NULL;
-	struct k8c_error err = K8C_ERROR_INIT;
+	/* the namespace's services unless enableServiceLinks is false, then default/kubernetes */
+	_cleanup_json_ json_t *svcs = agent_services_for_env(e->ns, !json_is_false(links));
 	size_t i;
 	json_t *s;
 
-	if (all && k8c_kube_list(e->w->kube, K8C_GVR_SERVICES, e->ns, NULL, &items, &rv, &err) == 0)
-		json_array_foreach(items, i, s) service_env(env, s);
-	k8c_error_clear(&err);
-	/* the master service of the default namespace, always (kubelet) */
-	if (k8c_kube_get(e->w->kube, K8C_GVR_SERVICES, "default", "kubernetes", &def, &err) == 0)
-		service_env(env, def);
-	k8c_error_clear(&err);
+	json_array_foreach(svcs, i, s) service_env(env, s);
 }
 
 /* A fieldRef's value, or NULL when the path is not supported. */

@@ -51,6 +51,59 @@ struct table {
 
 static struct table T = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+/*
+ * The Services (reduced to what the environment needs), kept by the main thread from the
+ * services informer and read by the workers: a pod's start costs no API request for them.
+ */
+static struct {
+	pthread_mutex_t mu;
+	json_t *by_key; /* "ns/name" -> {metadata: {name, namespace}, spec: {clusterIP, ports}} */
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static json_t *service_reduce(json_t *obj)
+{
+	json_t *md = json_object_get(obj, "metadata"), *spec = json_object_get(obj, "spec");
+
+	return json_pack("{s:{s:O*, s:O*, s:O*}, s:{s:O*, s:O*}}", "metadata", "name",
+			 json_object_get(md, "name"), "namespace", json_object_get(md, "namespace"),
+			 "resourceVersion", json_object_get(md, "resourceVersion"), "spec",
+			 "clusterIP", json_object_get(spec, "clusterIP"), "ports",
+			 json_object_get(spec, "ports"));
+}
+
+static void on_service(const struct k8c_delta *d, void *arg)
+{
+	(void)arg;
+	if (d->type != K8C_DELTA_ADD && d->type != K8C_DELTA_UPDATE && d->type != K8C_DELTA_DELETE)
+		return;
+	pthread_mutex_lock(&S.mu);
+	if (!S.by_key)
+		S.by_key = json_object();
+	if (d->type == K8C_DELTA_DELETE)
+		json_object_del(S.by_key, d->key);
+	else
+		json_object_set_new(S.by_key, d->key, json_deep_copy(d->new));
+	pthread_mutex_unlock(&S.mu);
+}
+
+json_t *agent_services_for_env(const char *ns, bool all)
+{
+	json_t *out = json_array(), *v;
+	const char *k;
+
+	pthread_mutex_lock(&S.mu);
+	json_object_foreach(S.by_key, k, v)
+	{
+		if (all && !strcmp(k8c_str_at(v, "metadata.namespace") ?: "", ns))
+			json_array_append_new(out, json_deep_copy(v));
+	}
+	v = json_object_get(S.by_key, "default/kubernetes");
+	if (v)
+		json_array_append_new(out, json_deep_copy(v));
+	pthread_mutex_unlock(&S.mu);
+	return out;
+}
+
 double agent_now(void)
 {
 	struct timespec ts;
@@ -62,6 +115,41 @@ double agent_now(void)
 static void now_rfc(char buf[21])
 {
 	k8c_rfc3339(time(NULL), buf);
+}
+
+/* Start-up trace: add the time since t0 to *acc (until the trace is logged); returns now. */
+static double tr_add(struct agent_pod *p, double *acc, double t0)
+{
+	double t = agent_now();
+
+	if (!p->tr.logged)
+		*acc += t - t0;
+	return t;
+}
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void tr_log(struct agent_pod *p)
+{
+	struct pod_trace *t = &p->tr;
+
+	t->logged = true;
+	k8c_log_debug("pod start trace",
+		      "pod=%s/%s seen=%.6f written=%.6f total_ms=%.1f queue_ms=%.1f netns_ms=%.1f "
+		      "cni_ms=%.1f etc_ms=%.1f volumes_ms=%.1f image_ms=%.1f env_ms=%.1f "
+		      "prep_ms=%.1f bundle_ms=%.1f mount_ms=%.1f shim_ms=%.1f runc_ms=%.1f "
+		      "status_ms=%.1f events_ms=%.1f cpu_ms=%.1f syncs=%d",
+		      p->ns, p->name, t->seen, t->written, (t->written - t->seen) * 1e3,
+		      (t->picked - t->seen) * 1e3, t->netns * 1e3, t->cni * 1e3, t->etc * 1e3,
+		      t->volumes * 1e3, t->image * 1e3, t->env * 1e3, t->prep * 1e3,
+		      t->bundle * 1e3, t->mount * 1e3, t->shim * 1e3, t->runc * 1e3,
+		      t->status * 1e3, t->events * 1e3, t->cpu * 1e3, t->syncs);
 }
 
 int quantity_parse(const char *s, bool milli, long long *out)
@@ -142,22 +230,77 @@ void ctr_event(struct agent_worker *w, json_t *pod, const char *type, const char
 	k8c_error_clear(&err);
 }
 
+/*
+ * Events are posted by one thread of their own, in the order they were made, as the kubelet's
+ * event broadcaster does: a worker hands its sync's events over (after the status write) and
+ * goes on with the next pod instead of waiting for their POSTs. At most EVENTS_MAX wait; more
+ * are dropped (debug log), as client-go's broadcaster drops when its queue is full.
+ */
+#define EVENTS_MAX 1000
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	json_t *queue;
+	bool stop;
+	struct k8c_kube *kube;
+} E = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
 static void events_flush(struct agent_worker *w)
 {
-	size_t i;
+	size_t i, dropped = 0;
 	json_t *ev;
 
+	if (!json_array_size(w->pending))
+		return;
+	pthread_mutex_lock(&E.mu);
+	if (!E.queue)
+		E.queue = json_array();
 	json_array_foreach(w->pending, i, ev)
 	{
-		struct k8c_error err = K8C_ERROR_INIT;
-
-		if (k8c_kube_create(w->kube, K8C_GVR_EVENTS, k8c_str_at(ev, "metadata.namespace"),
-				    ev, NULL, &err) < 0)
-			k8c_log_debug("event not recorded", "reason=%s error=\"%s\"",
-				      k8c_str_at(ev, "reason"), err.msg);
-		k8c_error_clear(&err);
+		if (json_array_size(E.queue) < EVENTS_MAX)
+			json_array_append(E.queue, ev);
+		else
+			dropped++;
 	}
+	pthread_cond_signal(&E.cv);
+	pthread_mutex_unlock(&E.mu);
+	if (dropped)
+		k8c_log_debug("events dropped (queue full)", "count=%zu", dropped);
 	json_array_clear(w->pending);
+}
+
+static void *events_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&E.mu);
+	for (;;) {
+		json_t *batch, *ev;
+		size_t i;
+
+		while (!E.stop && !json_array_size(E.queue))
+			pthread_cond_wait(&E.cv, &E.mu);
+		if (!json_array_size(E.queue))
+			break;
+		batch = E.queue;
+		E.queue = json_array();
+		pthread_mutex_unlock(&E.mu);
+		json_array_foreach(batch, i, ev)
+		{
+			struct k8c_error err = K8C_ERROR_INIT;
+
+			if (k8c_kube_create(E.kube, K8C_GVR_EVENTS,
+					    k8c_str_at(ev, "metadata.namespace"), ev, NULL,
+					    &err) < 0)
+				k8c_log_debug("event not recorded", "reason=%s error=\"%s\"",
+					      k8c_str_at(ev, "reason"), err.msg);
+			k8c_error_clear(&err);
+		}
+		json_decref(batch);
+		pthread_mutex_lock(&E.mu);
+	}
+	pthread_mutex_unlock(&E.mu);
+	return NULL;
 }
 
 /* --- containers --- */
@@ -378,11 +521,16 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 	struct k8c_container_spec spec = {0};
 	long long v;
 
+	struct k8c_start_times times = {0};
+	double t0 = agent_now();
+
 	if (!cj)
 		return 0;
 	if (!ensure_image(w, p, pod, c, cj, &img))
 		return 0;
+	t0 = tr_add(p, &p->tr.image, t0);
 	env = podenv_build(w, pod, cj, p->ip, (const char *const *)img.env, &err);
+	t0 = tr_add(p, &p->tr.env, t0);
 	if (!env) {
 		set_waiting(c,
 			    err.code == 1 ? "CreateContainerConfigError" : "CreateContainerError",
@@ -554,6 +702,7 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 	spec.hostname = k8c_str_at(pod, "spec.hostname") ?: p->name;
 	spec.netns_path = p->netns_path;
 	spec.log_path = lp;
+	spec.times = &times;
 	/* a leftover of this id (a start that failed half-way) goes first */
 	{
 		struct k8c_error e2 = K8C_ERROR_INIT;
@@ -561,7 +710,7 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 		k8c_container_remove(a->rt, id, &e2);
 		k8c_error_clear(&e2);
 	}
-	double t_start = agent_now();
+	double t_start = tr_add(p, &p->tr.prep, t0);
 
 	if (k8c_container_start(a->rt, &spec, &err) < 0) {
 		struct k8c_error e2 = K8C_ERROR_INIT;
@@ -594,6 +743,12 @@ static int start_ctr(struct agent_worker *w, struct agent_pod *p, json_t *pod, s
 	}
 	strv_free(add);
 	strv_free(drop);
+	if (!p->tr.logged) {
+		p->tr.bundle += times.bundle;
+		p->tr.mount += times.mount;
+		p->tr.shim += times.shim;
+		p->tr.runc += times.runc;
+	}
 	/* the attempt before the previous one is removed (one dead container is kept) */
 	if (attempt >= 2) {
 		_cleanup_free_ char *old = ctr_id(p, c, attempt - 2);
@@ -727,9 +882,14 @@ static json_t *ctr_status(json_t *pod, struct agent_ctr *c)
 	return st;
 }
 
+/*
+ * A condition of the status, with lastTransitionTime kept from old (a pod's status object, not
+ * the pod) while its status stays.
+ */
 static json_t *cond(json_t *old, const char *type, bool ok, const char *reason, const char *msg)
 {
-	json_t *o = k8c_condition(old, type);
+	_cleanup_json_ json_t *holder = json_pack("{s:O*}", "status", old);
+	json_t *o = k8c_condition(holder, type);
 	char now[21];
 	json_t *c;
 
@@ -866,6 +1026,8 @@ static int write_status(struct agent_worker *w, struct agent_pod *p, json_t *pod
 	if (p->last_status && json_equal(p->last_status, st))
 		return 0;
 	patch = json_pack("{s:O}", "status", st);
+	double t0 = agent_now();
+
 	if (k8c_kube_patch(w->kube, K8C_GVR_PODS, p->ns, p->name, "status", K8C_PATCH_MERGE, patch,
 			   NULL, &err) < 0) {
 		int code = err.code;
@@ -876,6 +1038,9 @@ static int write_status(struct agent_worker *w, struct agent_pod *p, json_t *pod
 		k8c_error_clear(&err);
 		return code == 404 ? 1 : -1;
 	}
+	t0 = tr_add(p, &p->tr.status, t0);
+	if (!p->tr.written && all_ready && !strcmp(phase, "Running"))
+		p->tr.written = t0;
 	json_decref(p->last_status);
 	p->last_status = json_incref(st);
 	return 0;
@@ -894,6 +1059,7 @@ static int ensure_sandbox(struct agent_worker *w, struct agent_pod *p, json_t *p
 				  .pod_namespace = p->ns,
 				  .pod_name = p->name,
 				  .pod_uid = p->uid};
+	double t0 = agent_now();
 
 	if (p->sandbox)
 		return 0;
@@ -909,12 +1075,10 @@ static int ensure_sandbox(struct agent_worker *w, struct agent_pod *p, json_t *p
 		if (access(p->netns_path, F_OK) < 0 &&
 		    sandbox_netns_create(p->netns_path, &err) < 0)
 			goto fail;
-		double t0 = agent_now();
-
+		t0 = tr_add(p, &p->tr.netns, t0);
 		if (k8c_cni_add(a->cni, &att, &res, &err) < 0)
 			goto fail;
-		k8c_log_debug("network ready", "pod=%s/%s ms=%.1f", p->ns, p->name,
-			      (agent_now() - t0) * 1e3);
+		t0 = tr_add(p, &p->tr.cni, t0);
 		{
 			const char *addr = json_string_value(json_object_get(
 				json_array_get(json_object_get(res, "ips"), 0), "address"));
@@ -926,6 +1090,7 @@ static int ensure_sandbox(struct agent_worker *w, struct agent_pod *p, json_t *p
 	etc = k8c_xasprintf("%s/%s/etc", a->pods_dir, p->uid);
 	if (sandbox_write_etc(a, pod, p->ip, etc, &err) < 0)
 		goto fail;
+	tr_add(p, &p->tr.etc, t0);
 	p->sandbox = true;
 	return 0;
 fail:
@@ -1346,7 +1511,11 @@ static double sync_pod(struct agent_worker *w, struct agent_pod *p, json_t *pod)
 		return now + 2;
 	}
 	if (!p->volumes_ready || now >= p->volumes_refresh) {
-		if (volumes_setup(w, p, pod, p->volumes_ready, &err) < 0) {
+		double t0 = agent_now();
+		int r = volumes_setup(w, p, pod, p->volumes_ready, &err);
+
+		tr_add(p, &p->tr.volumes, t0);
+		if (r < 0) {
 			ctr_event(w, pod, "Warning", "FailedMount", NULL,
 				  "MountVolume.SetUp failed: %s", err.msg);
 			k8c_error_clear(&err);
@@ -1537,8 +1706,22 @@ static void *worker_main(void *arg)
 		p->dirty = false;
 		pod = json_incref(p->pod);
 		pthread_mutex_unlock(&T.mu);
+		double cpu0 = thread_cpu(), t0 = agent_now();
+		bool written = p->tr.written > 0;
+
+		if (!p->tr.picked)
+			p->tr.picked = t0;
 		next = sync_pod(w, p, pod);
+		t0 = agent_now();
 		events_flush(w);
+		if (!p->tr.logged) {
+			if (!written && p->tr.written > 0)
+				tr_add(p, &p->tr.events, t0);
+			p->tr.cpu += thread_cpu() - cpu0;
+			p->tr.syncs++;
+			if (p->tr.written > 0)
+				tr_log(p);
+		}
 		json_decref(pod);
 		pthread_mutex_lock(&T.mu);
 		p->busy = false;
@@ -1549,6 +1732,33 @@ static void *worker_main(void *arg)
 	}
 	pthread_mutex_unlock(&T.mu);
 	return NULL;
+}
+
+/* The object without status, resourceVersion and managedFields (shallow copies). */
+static json_t *without_status(json_t *pod)
+{
+	json_t *c = json_copy(pod), *md = json_copy(json_object_get(pod, "metadata"));
+
+	json_object_del(c, "status");
+	json_object_del(md, "resourceVersion");
+	json_object_del(md, "managedFields");
+	json_object_set_new(c, "metadata", md);
+	return c;
+}
+
+/*
+ * An update that changed only the status (above all the agent's own status writes coming back)
+ * calls for no sync: nothing the agent acts on is in the status (no readiness gates).
+ */
+static bool status_only(json_t *old, json_t *new)
+{
+	_cleanup_json_ json_t *a = NULL, *b = NULL;
+
+	if (!old || !new)
+		return false;
+	a = without_status(old);
+	b = without_status(new);
+	return json_equal(a, b);
 }
 
 static void on_pod(const struct k8c_delta *d, void *arg)
@@ -1571,18 +1781,24 @@ static void on_pod(const struct k8c_delta *d, void *arg)
 		p->uid = k8c_xstrdup(uid);
 		p->ns = k8c_xstrdup(k8c_str_at(obj, "metadata.namespace") ?: "default");
 		p->name = k8c_xstrdup(k8c_str_at(obj, "metadata.name") ?: "");
+		p->tr.seen = agent_now();
 		T.pods = k8c_xrealloc(T.pods, (T.n + 1) * sizeof(*T.pods));
 		T.pods[T.n++] = p;
 	}
 	if (p) {
+		bool sync = true;
+
 		if (d->type == K8C_DELTA_DELETE) {
 			p->deleted_in_api = 1;
 		} else {
+			sync = d->type != K8C_DELTA_UPDATE || !status_only(p->pod, obj);
 			json_decref(p->pod);
 			p->pod = json_deep_copy(obj);
 		}
-		p->dirty = true;
-		pthread_cond_signal(&T.cv);
+		if (sync) {
+			p->dirty = true;
+			pthread_cond_signal(&T.cv);
+		}
 	}
 	pthread_mutex_unlock(&T.mu);
 }
@@ -1711,14 +1927,17 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	struct agent a = {.cfg = cfg};
 	struct agent_node *node = NULL;
 	struct agent_worker *workers = NULL;
-	pthread_t *threads = NULL;
-	struct k8c_informer *inf = NULL;
+	pthread_t *threads = NULL, events_thread;
+	bool events_started = false;
+	struct k8c_informer *inf = NULL, *svc_inf = NULL;
 	struct k8c_node_server *streams = NULL;
 	_cleanup_free_ char *selector = k8c_xasprintf("spec.nodeName=%s", cfg->node_name);
 	_cleanup_free_ char *state = k8c_xasprintf("%s/containers", cfg->root_dir);
 	_cleanup_free_ char *ipam = k8c_xasprintf("%s/cni-ipam", cfg->root_dir);
 	struct k8c_informer_opts io = {
 		.gvr = K8C_GVR_PODS, .field_selector = selector, .user_agent = "k8c-agent"};
+	struct k8c_informer_opts so = {
+		.gvr = K8C_GVR_SERVICES, .transform = service_reduce, .user_agent = "k8c-agent"};
 	struct k8c_cni_opts co = {cfg->cni_bin_dir, cfg->cni_conf_dir, cfg->cni_cache_dir};
 	struct k8c_runtime_opts ro = {.state_dir = state,
 				      .runc_root = cfg->runc_root,
@@ -1783,6 +2002,17 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	inf = k8c_informer_new(&cfg->kc, &io, err);
 	if (!inf || k8c_informer_start(inf, err) < 0)
 		goto out;
+	svc_inf = k8c_informer_new(&cfg->kc, &so, err);
+	if (!svc_inf || k8c_informer_start(svc_inf, err) < 0)
+		goto out;
+	E.kube = k8c_kube_new(&cfg->kc, "k8c-agent/" K8C_VERSION, err);
+	if (!E.kube)
+		goto out;
+	if (pthread_create(&events_thread, NULL, events_main, NULL)) {
+		k8c_error_set(err, 0, "cannot start the events thread");
+		goto out;
+	}
+	events_started = true;
 	workers = k8c_xcalloc((size_t)cfg->workers, sizeof(*workers));
 	threads = k8c_xcalloc((size_t)cfg->workers, sizeof(*threads));
 	for (int i = 0; i < cfg->workers; i++) {
@@ -1799,8 +2029,9 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	k8c_log_info("agent running", "node=%s pods_dir=%s workers=%d", cfg->node_name, a.pods_dir,
 		     cfg->workers);
 	for (;;) {
-		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
-				       {.fd = k8c_informer_fd(inf), .events = POLLIN}};
+		struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN},
+				       {.fd = k8c_informer_fd(inf), .events = POLLIN},
+				       {.fd = k8c_informer_fd(svc_inf), .events = POLLIN}};
 		double now = agent_now(), soonest = now + 1.0;
 		int timeout;
 
@@ -1827,7 +2058,7 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 		pthread_cond_broadcast(&T.cv);
 		pthread_mutex_unlock(&T.mu);
 		timeout = (int)((soonest - now) * 1000) + 1;
-		if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
+		if (poll(pf, 3, timeout) < 0 && errno != EINTR) {
 			k8c_error_errno(err, 0, errno, "poll");
 			goto out;
 		}
@@ -1840,8 +2071,10 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 			rc = 0;
 			goto out;
 		}
+		k8c_informer_dispatch(svc_inf, on_service, NULL);
 		k8c_informer_dispatch(inf, on_pod, NULL);
-		if (!swept && k8c_informer_has_synced(inf)) {
+		/* as the kubelet, no pod starts before the services were read once (environment) */
+		if (!swept && k8c_informer_has_synced(inf) && k8c_informer_has_synced(svc_inf)) {
 			startup_sweep(&a, k8c_informer_cache(inf));
 			swept = true;
 			pthread_mutex_lock(&T.mu);
@@ -1860,6 +2093,25 @@ out:
 		k8c_kube_interrupt(workers[i].kube);
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	/* the events still queued get up to 2 s to go out */
+	pthread_mutex_lock(&E.mu);
+	E.stop = true;
+	pthread_cond_broadcast(&E.cv);
+	pthread_mutex_unlock(&E.mu);
+	if (events_started) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		if (pthread_timedjoin_np(events_thread, NULL, &ts) != 0) {
+			k8c_kube_interrupt(E.kube);
+			pthread_join(events_thread, NULL);
+		}
+	}
+	k8c_kube_free(E.kube);
+	E.kube = NULL;
+	json_decref(E.queue);
+	E.queue = NULL;
 	for (int i = 0; workers && i < cfg->workers; i++) {
 		k8c_kube_free(workers[i].kube);
 		json_decref(workers[i].pending);
@@ -1867,6 +2119,11 @@ out:
 	free(workers);
 	free(threads);
 	k8c_informer_free(inf);
+	k8c_informer_free(svc_inf);
+	pthread_mutex_lock(&S.mu);
+	json_decref(S.by_key);
+	S.by_key = NULL;
+	pthread_mutex_unlock(&S.mu);
 	if (streams)
 		k8c_node_server_stop(streams);
 	agent_node_free(node);

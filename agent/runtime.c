@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,10 @@ struct k8c_runtime {
 	char *state_dir, *runc_root, *runc, *shim, *cgroup_parent;
 	long log_max_bytes;
 	int log_max_files;
+	char **cgroup_mounts; /* read once: the hierarchies do not move while we run */
 };
+
+static char **cgroup_mounts(void);
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -48,6 +52,14 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Find an executable: a path with a '/' as is, else along PATH. */
@@ -313,6 +325,7 @@ struct k8c_runtime *k8c_runtime_new(const struct k8c_runtime_opts *opts, struct 
 		rt->cgroup_parent[n - 1] = 0;
 	rt->log_max_bytes = opts->log_max_bytes > 0 ? opts->log_max_bytes : 10 * 1024 * 1024;
 	rt->log_max_files = opts->log_max_files > 0 ? opts->log_max_files : 5;
+	rt->cgroup_mounts = cgroup_mounts();
 	return rt;
 }
 
@@ -325,6 +338,9 @@ void k8c_runtime_free(struct k8c_runtime *rt)
 	free(rt->runc);
 	free(rt->shim);
 	free(rt->cgroup_parent);
+	for (char **m = rt->cgroup_mounts; m && *m; m++)
+		free(*m);
+	free(rt->cgroup_mounts);
 	free(rt);
 }
 
@@ -754,25 +770,37 @@ static int spawn_shim(struct k8c_runtime *rt, const struct k8c_container_spec *s
 
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return k8c_error_errno(err, errno, errno, "shim sync pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(sync[0]);
-		close(sync[1]);
-		return k8c_error_errno(err, errno, errno, "fork shim");
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		int logfd = open(shimlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	/*
+	 * posix_spawn (vfork-like) rather than fork: the agent is a process of many threads and
+	 * tens of MiB, whose page tables a fork copies only for the exec to drop them.
+	 */
+	{
+		posix_spawn_file_actions_t fa;
+		posix_spawnattr_t at;
+		sigset_t none, all;
+		int e;
 
-		reset_signals();
-		dup2(sync[1], 3);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(logfd >= 0 ? logfd : null, 2);
-		close_range(4, ~0U, 0);
-		execv(argv[0], (char *const *)argv);
-		dprintf(3, "error exec %s: %s", argv[0], strerror(errno));
-		_exit(127);
+		sigemptyset(&none);
+		sigfillset(&all);
+		posix_spawnattr_init(&at);
+		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+		posix_spawnattr_setsigmask(&at, &none);
+		posix_spawnattr_setsigdefault(&at, &all);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, sync[1], 3);
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+		posix_spawn_file_actions_adddup2(&fa, 0, 1);
+		posix_spawn_file_actions_addopen(&fa, 2, shimlog, O_WRONLY | O_CREAT | O_APPEND,
+						 0600);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+		e = posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&at);
+		if (e) {
+			close(sync[0]);
+			close(sync[1]);
+			return k8c_error_errno(err, e, e, "start shim %s", argv[0]);
+		}
 	}
 	close(sync[1]);
 	/* the shim forks its daemon and exits; the daemon reports on the pipe and closes it */
@@ -789,8 +817,14 @@ static int spawn_shim(struct k8c_runtime *rt, const struct k8c_container_spec *s
 	close(sync[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (strncmp(msg, "ok", 2) == 0)
+	if (strncmp(msg, "ok", 2) == 0) {
+		/* "ok <pid> runc_us=<n>" */
+		const char *r = strstr(msg, "runc_us=");
+
+		if (r && spec->times)
+			spec->times->runc = strtod(r + 8, NULL) / 1e6;
 		return 0;
+	}
 	if (got == 0)
 		return k8c_error_set(err, 0, "shim exited without a report (status %d), see %s",
 				     status, shimlog);
@@ -805,6 +839,7 @@ int k8c_container_start(struct k8c_runtime *rt, const struct k8c_container_spec 
 	_cleanup_free_ char *bundle = NULL, *config = NULL, *text = NULL;
 	_cleanup_json_ json_t *doc = NULL;
 	struct k8c_error ignore = K8C_ERROR_INIT;
+	double t0, t1, t2;
 
 	if (!valid_id(spec->id))
 		return k8c_error_set(err, EINVAL, "container id \"%s\": want [A-Za-z0-9_.-]+",
@@ -824,6 +859,7 @@ int k8c_container_start(struct k8c_runtime *rt, const struct k8c_container_spec 
 		return k8c_error_errno(err, errno, errno, "container %s: create bundle %s",
 				       spec->id, bundle);
 	}
+	t0 = mono();
 	doc = spec_json(rt, spec, err);
 	if (!doc)
 		goto fail;
@@ -833,10 +869,17 @@ int k8c_container_start(struct k8c_runtime *rt, const struct k8c_container_spec 
 		k8c_error_errno(err, errno, errno, "write %s", config);
 		goto fail;
 	}
+	t1 = mono();
 	if (mount_rootfs(rt, spec, err) < 0)
 		goto fail;
+	t2 = mono();
 	if (spawn_shim(rt, spec, err) < 0)
 		goto fail;
+	if (spec->times) {
+		spec->times->bundle = t1 - t0;
+		spec->times->mount = t2 - t1;
+		spec->times->shim = mono() - t2;
+	}
 	return 0;
 fail:
 	k8c_container_remove(rt, spec->id, &ignore);
@@ -1048,15 +1091,12 @@ static char **cgroup_mounts(void)
 static void remove_cgroups(struct k8c_runtime *rt, const char *id)
 {
 	_cleanup_free_ char *cg = cgroup_path(rt, id);
-	char **mps = cgroup_mounts();
 
-	for (char **m = mps; *m; m++) {
+	for (char **m = rt->cgroup_mounts; *m; m++) {
 		_cleanup_free_ char *p = k8c_xasprintf("%s%s", *m, cg);
 
 		rmdir_tree(p);
-		free(*m);
 	}
-	free(mps);
 }
 
 static int rm_rf(const char *path)

@@ -45,7 +45,16 @@ struct k8c_container_spec {
 	const char *netns_path;		       /* the pod's network namespace */
 	const char *ipc_ns_path, *uts_ns_path; /* shared with the pod's first container, or NULL */
 	int64_t cpu_shares, cpu_quota_us, cpu_period_us, memory_limit_bytes; /* 0: unset */
-	const char *log_path; /* CRI-format log file */
+	const char *log_path;	       /* CRI-format log file */
+	struct k8c_start_times *times; /* optional, filled by k8c_container_start */
+};
+
+/* Where a start's time went, in seconds (wall). */
+struct k8c_start_times {
+	double bundle; /* config.json written */
+	double mount;  /* the overlay rootfs */
+	double shim;   /* k8c-shim started until it reported the container running */
+	double runc;   /* of which `runc run --detach` (as the shim measured it) */
 };
 
 enum k8c_container_state { K8C_CTR_CREATED, K8C_CTR_RUNNING, K8C_CTR_EXITED, K8C_CTR_UNKNOWN };

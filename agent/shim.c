@@ -403,6 +403,7 @@ static int run(void)
 	char msg[1024], buf[32] = "";
 	sigset_t mask;
 	pid_t pid;
+	int64_t runc_ns;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -450,6 +451,7 @@ static int run(void)
 	}
 	run_argv[n++] = g.id;
 	run_argv[n] = NULL;
+	runc_ns = now_ns();
 	if (g.tty) {
 		pid = spawn(run_argv, null, null, err_pipe[1]);
 	} else {
@@ -461,6 +463,7 @@ static int run(void)
 	if (in_pipe[0] >= 0)
 		close(in_pipe[0]);
 	status = pid < 0 ? -1 : wait_pid(pid);
+	runc_ns = now_ns() - runc_ns;
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		drain_msg(err_pipe[0], msg, sizeof(msg));
 		report("error runc run: %s\n", msg);
@@ -503,7 +506,7 @@ static int run(void)
 	g.st.started_ns = now_ns();
 	g.st.state = K8C_CTR_RUNNING;
 	save_state();
-	report("ok %d\n", (int)g.st.pid);
+	report("ok %d runc_us=%lld\n", (int)g.st.pid, (long long)(runc_ns / 1000));
 	struct rusage ru;
 
 	getrusage(RUSAGE_CHILDREN, &ru);

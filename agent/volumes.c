@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +84,73 @@ static void payload_add(json_t *pl, const char *path, const char *data, size_t l
 			json_pack("{s:o, s:i}", "data", json_stringn(data, len), "mode", mode));
 }
 
+/*
+ * The Secrets and ConfigMaps that volumes read, shared by the pods of the node for SHARED_TTL
+ * seconds: the periodic refresh of N pods that mount one object costs one GET per SHARED_TTL,
+ * not N (the kubelet's "Cache" strategy). A pod's first setup always reads the API (and renews
+ * the entry), as the kubelet does when a pod registers a reference, so a new pod never starts
+ * with content older than its creation.
+ */
+#define SHARED_TTL  5.0
+#define SHARED_DROP 60.0 /* entries unused this long are dropped */
+
+static struct {
+	pthread_mutex_t mu;
+	json_t *by_key; /* "secret/ns/name" -> {"t": monotonic seconds, "obj": object or null} */
+} VC = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* 0 with *obj (a new reference), or -1 with err (code 404: not found). */
+static int shared_get(struct agent_worker *w, bool secret, const char *ns, const char *name,
+		      bool fresh, json_t **obj, struct k8c_error *err)
+{
+	_cleanup_free_ char *key =
+		k8c_xasprintf("%s/%s/%s", secret ? "secret" : "configmap", ns, name);
+	double now = agent_now();
+	json_t *e, *o = NULL;
+	const char *k;
+	void *tmp;
+	int rc;
+
+	pthread_mutex_lock(&VC.mu);
+	e = json_object_get(VC.by_key, key);
+	if (!fresh && e && now - json_real_value(json_object_get(e, "t")) < SHARED_TTL) {
+		o = json_object_get(e, "obj");
+		json_incref(o);
+	}
+	pthread_mutex_unlock(&VC.mu);
+	if (o) {
+		if (json_is_null(o)) {
+			json_decref(o);
+			return k8c_error_set(err, 404, "%s %s/%s not found",
+					     secret ? "secret" : "configmap", ns, name);
+		}
+		*obj = o;
+		return 0;
+	}
+	rc = k8c_kube_get(w->kube, secret ? K8C_GVR_SECRETS : K8C_GVR_CONFIGMAPS, ns, name, &o,
+			  err);
+	if (rc < 0 && err->code != 404)
+		return -1;
+	pthread_mutex_lock(&VC.mu);
+	if (!VC.by_key)
+		VC.by_key = json_object();
+	json_object_foreach_safe(VC.by_key, tmp, k, e)
+	{
+		if (now - json_real_value(json_object_get(e, "t")) > SHARED_DROP)
+			json_object_del(VC.by_key, k);
+	}
+	json_object_set_new(VC.by_key, key,
+			    json_pack("{s:f, s:O}", "t", now, "obj", rc == 0 ? o : json_null()));
+	pthread_mutex_unlock(&VC.mu);
+	if (rc < 0)
+		return -1;
+	*obj = o;
+	return 0;
+}
+
 /* secret or configMap source (volume or projected) into pl; 1 when the object is missing. */
 static int payload_keyed(struct agent_worker *w, const char *ns, json_t *src, bool secret,
-			 int def_mode, json_t *pl, struct k8c_error *err)
+			 int def_mode, json_t *pl, bool fresh, struct k8c_error *err)
 {
 	const char *name = json_string_value(json_object_get(src, secret ? "secretName" : "name"));
 	bool optional = json_is_true(json_object_get(src, "optional"));
@@ -99,8 +164,7 @@ static int payload_keyed(struct agent_worker *w, const char *ns, json_t *src, bo
 		name = json_string_value(json_object_get(src, "name")) ?: "";
 	if (json_is_integer(json_object_get(src, "defaultMode")))
 		def_mode = (int)json_integer_value(json_object_get(src, "defaultMode"));
-	if (k8c_kube_get(w->kube, secret ? K8C_GVR_SECRETS : K8C_GVR_CONFIGMAPS, ns, name, &obj,
-			 err) < 0) {
+	if (shared_get(w, secret, ns, name, fresh, &obj, err) < 0) {
 		if (err->code != 404)
 			return -1;
 		k8c_error_clear(err);
@@ -493,10 +557,10 @@ int volumes_setup(struct agent_worker *w, struct agent_pod *p, json_t *pod, bool
 		}
 		pl = json_object();
 		if ((src = json_object_get(vol, "secret"))) {
-			if (payload_keyed(w, ns, src, true, 0644, pl, err) < 0)
+			if (payload_keyed(w, ns, src, true, 0644, pl, !refresh, err) < 0)
 				return -1;
 		} else if ((src = json_object_get(vol, "configMap"))) {
-			if (payload_keyed(w, ns, src, false, 0644, pl, err) < 0)
+			if (payload_keyed(w, ns, src, false, 0644, pl, !refresh, err) < 0)
 				return -1;
 		} else if ((src = json_object_get(vol, "downwardAPI"))) {
 			int mode = (int)k8c_int_at(src, "defaultMode", 0644);
@@ -512,10 +576,10 @@ int volumes_setup(struct agent_worker *w, struct agent_pod *p, json_t *pod, bool
 				json_t *x;
 
 				if ((x = json_object_get(s, "secret")) &&
-				    payload_keyed(w, ns, x, true, mode, pl, err) < 0)
+				    payload_keyed(w, ns, x, true, mode, pl, !refresh, err) < 0)
 					return -1;
 				if ((x = json_object_get(s, "configMap")) &&
-				    payload_keyed(w, ns, x, false, mode, pl, err) < 0) {
+				    payload_keyed(w, ns, x, false, mode, pl, !refresh, err) < 0) {
 					/* kube-root-ca.crt may not be published by this server */
 					if (strcmp(json_string_value(json_object_get(x, "name"))
 							   ?: "",

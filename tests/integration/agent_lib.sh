@@ -62,7 +62,7 @@ die() {
 k() { nsenter --net="/run/netns/$SRVNS" kubectl --cache-dir "$D/kcache" "$@"; }
 
 ag_setup() {
-	D=$(mktemp -d "/tmp/k8c-$1-test.XXXXXX")
+	D=$(mktemp -d "${AG_TMPDIR:-/tmp}/k8c-$1-test.XXXXXX")
 	trap ag_cleanup EXIT
 	ip netns add "$SRVNS"
 	ip -n "$SRVNS" link set lo up
@@ -161,6 +161,8 @@ ag_cleanup() {
 	if ((rc != 0 || FAILS > 0)) && [[ -n ${AG_DEBUG:-} ]]; then
 		for name in "${AG_NODES[@]}"; do echo "--- agent $name:" >&2; tail -40 "$D/$name/agent.log" >&2; done
 	fi
+	# a caller's own clean-up (e.g. the benchmark's cpuacct cgroup), once everything is stopped
+	declare -F ag_cleanup_extra >/dev/null && ag_cleanup_extra
 	[[ -z $D ]] || rm -rf "$D"
 	if ((FAILS > 0 && (rc == 0 || rc == 77))); then rc=1; fi
 	if ((rc == 0)); then echo "PASS" >&2; elif ((rc != 77)); then echo "FAIL ($FAILS assertion(s), rc=$rc)" >&2; fi
