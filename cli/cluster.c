@@ -742,6 +742,8 @@ static int start_daemons(const struct cluster *c, struct k8c_error *err)
 				       NULL,
 				       NULL,
 				       NULL,
+				       NULL,
+				       NULL,
 				       NULL};
 
 		_cleanup_free_ char *cg2 = NULL, *pin = NULL;
@@ -756,6 +758,12 @@ static int start_daemons(const struct cluster *c, struct k8c_error *err)
 			pargv[12] = cg2;
 			pargv[13] = "--bpf-pin-dir";
 			pargv[14] = pin;
+			/* tc on the underlay (traffic from outside) and on the pod bridge, which
+			 * net_node_ebpf_up made before any pod: a local backend's replies to the
+			 * masquerade address arrive there (without it, a NodePort from the host to
+			 * the node holding the backend got no answer) */
+			pargv[15] = "--tc-interfaces";
+			pargv[16] = "k8cu0," NET_POD_BRIDGE;
 		}
 		if (mkdir(nd, 0755) < 0 && errno != EEXIST)
 			return k8c_error_errno(err, 0, errno, "mkdir %s", nd);

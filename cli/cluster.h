@@ -95,6 +95,8 @@ int net_node_ebpf_up(const struct cluster *c, const struct cluster_node *n, stru
  * and its peers' neighbour, fdb and route entries (libnl). The underlay links carry
  * UNDERLAY_MTU_VXLAN so the overlay keeps an MTU of 1500. */
 #define UNDERLAY_MTU_VXLAN "1550"
+/* The pod bridge of the agent's default conflist (agent/main.c) in each node. */
+#define NET_POD_BRIDGE "k8c0"
 int net_vxlan_node(const struct cluster *c, int i, struct k8c_error *err);
 /* Remove every kernel object of the cluster that exists; the messages of what failed go to
  * stderr. Returns the number of failures. */

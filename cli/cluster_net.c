@@ -546,6 +546,12 @@ int net_node_ebpf_up(const struct cluster *c, const struct cluster_node *n, stru
 		return k8c_error_errno(err, 0, errno, "node %s: mkdir %s", n->name, fs);
 	if (mount("bpf", fs, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
 		return k8c_error_errno(err, 0, errno, "node %s: mount bpffs on %s", n->name, fs);
+	/* the pod bridge the agent's conflist names, made now so that the proxy's tc programs
+	 * attach to it at start (k8c-bridge takes a bridge that exists) */
+	if (RUN(err, "ip", "-n", (char *)n->netns, "link", "add", NET_POD_BRIDGE, "type",
+		"bridge") < 0 ||
+	    RUN(err, "ip", "-n", (char *)n->netns, "link", "set", NET_POD_BRIDGE, "up") < 0)
+		return k8c_error_wrap(err, "node %s: pod bridge", n->name);
 	return 0;
 }
 

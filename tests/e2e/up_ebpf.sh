@@ -66,6 +66,11 @@ wait_for "NodePort from the node" 30 node_get "http://$N1:$NP/healthz"
 assert_eq "NodePort on the node's InternalIP from the node" net "$(node_get "http://$N1:$NP/hostname")"
 assert_match "the backend sees the pod's own address (no NAT: socket LB)" "^10\.2[0-9][0-9]\." \
 	"$(pod_get "http://$VIP/clientip")"
+# the host's shell is outside every node: its packets meet the tc programs on k8cu0, and the
+# local backend's replies to the masquerade address come back through the pod bridge k8c0
+host_get() { curl -sf -m 2 "$1"; }
+wait_for "NodePort from the host (tc)" 30 host_get "http://$N1:$NP/healthz"
+assert_eq "NodePort from the host to the node's own backend" net "$(host_get "http://$N1:$NP/hostname")"
 
 log "k8c join-config: a token kubeconfig for another machine's node daemons (docs/deploy.md)"
 "$BIN/k8c" join-config --kubeconfig "$C/kubeconfig" --node joiner --out "$S/join.kubeconfig" 2>/dev/null ||
