@@ -107,7 +107,7 @@ static int make_servers(struct bench *b, struct k8c_error *err)
 	_cleanup_json_ json_t *rules = json_array();
 
 	for (int p = 0; p < b->places; p++) {
-		char name[32], host[64];
+		char name[48], host[64];
 
 		snprintf(name, sizeof(name), "srv-%s", b->c.nodes[p].name);
 		if (create(b, K8C_GVR_PODS,
@@ -144,7 +144,7 @@ static int wait_servers(struct bench *b, struct k8c_error *err)
 	double deadline = cli_now() + 120;
 
 	for (int p = 0; p < b->places; p++) {
-		char name[32];
+		char name[48];
 
 		snprintf(name, sizeof(name), "srv-%s", b->c.nodes[p].name);
 		for (;;) {
