@@ -35,10 +35,13 @@ static struct k8c_tc_egress *eg;
 
 #define A(s) inet_addr(s)
 
+/* The IP header 4-byte aligned, as a NIC driver's NET_IP_ALIGN headroom gives it: b starts 2
+ * bytes into an aligned struct, so b + ETH_HLEN is aligned (UBSan checks the header casts). */
 struct pkt {
+	uint16_t headroom;
 	uint8_t b[128];
 	size_t len;
-};
+} __attribute__((aligned(8)));
 
 static uint16_t csum_fold(uint32_t s)
 {
