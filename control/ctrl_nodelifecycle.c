@@ -36,21 +36,6 @@ struct nl {
 	json_t *health; /* node -> {seen: "renewTime|heartbeat", probe: monotonic ms} */
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *pod_node(const json_t *pod)
-{
-	const char *n = k8c_str_at(pod, "spec.nodeName");
-
-	return n && *n ? k8c_xstrdup(n) : NULL;
-}
-
 static bool has_noexecute(const json_t *node)
 {
 	json_t *t;
@@ -98,7 +83,7 @@ static int nl_init(struct k8c_ctrl *c, struct k8c_error *err)
 	struct nl *s = k8c_xcalloc(1, sizeof(*s));
 	struct k8c_informer_opts no = {.gvr = K8C_GVR_NODES};
 	struct k8c_informer_opts lo = {.gvr = K8C_GVR_LEASES, .namespace = LEASE_NS};
-	struct k8c_informer_opts po = {.gvr = K8C_GVR_PODS, .index = pod_node};
+	struct k8c_informer_opts po = {.gvr = K8C_GVR_PODS, .index = k8c_pod_node_index};
 
 	k8c_ctrl_set_data(c, s);
 	s->health = json_object();
@@ -375,7 +360,8 @@ static int nl_sync(struct k8c_ctrl *c, const char *name, struct k8c_error *err)
 	struct nl *s = k8c_ctrl_data(c);
 	json_t *node = k8c_informer_get(s->nodes, NULL, name), *h, *lease, *ready;
 	_cleanup_free_ char *seen = NULL;
-	int64_t now = mono_ms(), grace = (int64_t)ctrl_config.node_monitor_grace_period * 1000;
+	int64_t now = k8c_ctrl_now_ms(),
+		grace = (int64_t)ctrl_config.node_monitor_grace_period * 1000;
 	int64_t probe;
 	const char *st, *want = NULL;
 	int r;

@@ -15,7 +15,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cleanup.h"
 #include "ctrl_controllers.h"
@@ -28,24 +27,9 @@ struct podgc {
 	json_t *missing; /* node name -> monotonic ms when we first saw it missing */
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long quarantine_ms(void)
 {
 	return (long)ctrl_config.pod_gc_quarantine * 1000;
-}
-
-static char *pod_node(const json_t *pod)
-{
-	const char *n = k8c_str_at(pod, "spec.nodeName");
-
-	return n && *n ? k8c_xstrdup(n) : NULL;
 }
 
 static void on_pod(const struct k8c_delta *d, void *arg)
@@ -77,7 +61,7 @@ static void on_node(const struct k8c_delta *d, void *arg)
 		return;
 	}
 	if (!json_object_get(g->missing, d->key))
-		json_object_set_new(g->missing, d->key, json_integer(mono_ms()));
+		json_object_set_new(g->missing, d->key, json_integer(k8c_ctrl_now_ms()));
 	on = k8c_informer_index(g->pods, d->key);
 	json_object_foreach(on, key, pod) k8c_ctrl_enqueue_after(c, key, quarantine_ms());
 }
@@ -86,7 +70,7 @@ static int podgc_init(struct k8c_ctrl *c, struct k8c_error *err)
 {
 	struct podgc *g = k8c_xcalloc(1, sizeof(*g));
 	struct k8c_informer_opts no = {.gvr = K8C_GVR_NODES};
-	struct k8c_informer_opts po = {.gvr = K8C_GVR_PODS, .index = pod_node};
+	struct k8c_informer_opts po = {.gvr = K8C_GVR_PODS, .index = k8c_pod_node_index};
 
 	g->missing = json_object();
 	k8c_ctrl_set_data(c, g);
@@ -128,7 +112,7 @@ static int podgc_sync(struct k8c_ctrl *c, const char *key, struct k8c_error *err
 	const json_t *pod;
 	const char *node;
 	json_t *since;
-	int64_t now = mono_ms(), waited;
+	int64_t now = k8c_ctrl_now_ms(), waited;
 
 	if (!name)
 		return 0;

@@ -78,7 +78,7 @@ struct k8c_ctrl {
 	unsigned long syncs, failed_syncs;
 };
 
-static int64_t now_ms(void)
+int64_t k8c_ctrl_now_ms(void)
 {
 	struct timespec ts;
 
@@ -225,7 +225,7 @@ void k8c_ctrl_enqueue_after(struct k8c_ctrl *c, const char *key, long delay_ms)
 /* Move the keys whose time came to the queue. */
 static void move_due(struct k8c_ctrl *c)
 {
-	int64_t now = now_ms();
+	int64_t now = k8c_ctrl_now_ms();
 
 	while (c->heap_len && c->heap[0].due_ms <= now) {
 		json_t *w = json_object_get(c->waiting, c->heap[0].key);
@@ -468,7 +468,7 @@ static void *events_thread(void *arg)
 
 		while (!evb.stop && (!evb.head || evb.hold))
 			pthread_cond_wait(&evb.cv, &evb.mu);
-		if (!evb.head || (evb.stop && now_ms() > evb.stop_by_ms))
+		if (!evb.head || (evb.stop && k8c_ctrl_now_ms() > evb.stop_by_ms))
 			break;
 		it = evb.head;
 		evb.head = it->next;
@@ -535,7 +535,7 @@ static void events_release(void)
 	pthread_mutex_lock(&evb.mu);
 	evb.stop = true;
 	evb.hold = false;
-	evb.stop_by_ms = now_ms() + EVENT_FLUSH_MS;
+	evb.stop_by_ms = k8c_ctrl_now_ms() + EVENT_FLUSH_MS;
 	pthread_cond_broadcast(&evb.cv);
 	pthread_mutex_unlock(&evb.mu);
 	clock_gettime(CLOCK_REALTIME, &dl);

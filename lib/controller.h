@@ -31,6 +31,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "error.h"
@@ -62,6 +63,8 @@ struct k8c_informer *k8c_ctrl_informer(struct k8c_ctrl *c, const struct k8c_info
 
 void k8c_ctrl_enqueue(struct k8c_ctrl *c, const char *key);
 void k8c_ctrl_enqueue_after(struct k8c_ctrl *c, const char *key, long delay_ms);
+/* The runtime's clock: CLOCK_MONOTONIC in milliseconds (for delays and grace periods). */
+int64_t k8c_ctrl_now_ms(void);
 /* Queue the key of an object ("ns/name" or "name"). */
 void k8c_ctrl_enqueue_obj(struct k8c_ctrl *c, const json_t *obj);
 

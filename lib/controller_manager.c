@@ -48,14 +48,6 @@ struct k8c_ctrl_manager {
 	int64_t observed_at_ms;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void now_micro(char buf[28])
 {
 	struct timespec ts;
@@ -114,7 +106,7 @@ static int try_acquire_or_renew(struct k8c_ctrl_manager *m, struct k8c_error *er
 	if (!m->observed || strcmp(m->observed, rec) != 0) {
 		free(m->observed);
 		m->observed = k8c_xstrdup(rec);
-		m->observed_at_ms = mono_ms();
+		m->observed_at_ms = k8c_ctrl_now_ms();
 	}
 	mine = holder && strcmp(holder, m->identity) == 0;
 	if (holder && *holder && !mine) {
@@ -122,7 +114,7 @@ static int try_acquire_or_renew(struct k8c_ctrl_manager *m, struct k8c_error *er
 
 		if (dur <= 0)
 			dur = m->lease_duration_s;
-		if (m->observed_at_ms + dur * 1000 > mono_ms())
+		if (m->observed_at_ms + dur * 1000 > k8c_ctrl_now_ms())
 			return 0; /* held, not expired */
 	}
 	if (!mine) {
@@ -236,14 +228,14 @@ static void *manager_thread(void *arg)
 	atomic_store(&m->leading, true);
 	if (!m->leader_elect)
 		goto out;
-	last_ok = mono_ms();
+	last_ok = k8c_ctrl_now_ms();
 	while (!wait_stop(m, m->retry_period_s * 1000)) {
 		int r = try_acquire_or_renew(m, &err);
 
 		if (atomic_load(&m->stopping))
 			break;
 		if (r == 1) {
-			last_ok = mono_ms();
+			last_ok = k8c_ctrl_now_ms();
 			continue;
 		}
 		if (r < 0) {
@@ -252,7 +244,7 @@ static void *manager_thread(void *arg)
 				     k8c_log_quote(q, sizeof(q), err.msg));
 			k8c_error_clear(&err);
 		}
-		if (r == 0 || mono_ms() - last_ok >= (int64_t)m->renew_deadline_s * 1000) {
+		if (r == 0 || k8c_ctrl_now_ms() - last_ok >= (int64_t)m->renew_deadline_s * 1000) {
 			uint64_t one = 1;
 
 			k8c_log_error("leader lease lost", "lease=%s/%s identity=%s", m->lease_ns,

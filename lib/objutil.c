@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "objutil.h"
 
 json_t *k8c_at(const json_t *obj, const char *path)
@@ -152,6 +153,13 @@ bool k8c_pod_active(const json_t *pod)
 	if (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
 		return false;
 	return k8c_at(pod, "metadata.deletionTimestamp") == NULL;
+}
+
+char *k8c_pod_node_index(const json_t *pod)
+{
+	const char *n = k8c_str_at(pod, "spec.nodeName");
+
+	return n && *n ? k8c_xstrdup(n) : NULL;
 }
 
 void k8c_rfc3339(time_t t, char buf[21])

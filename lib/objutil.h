@@ -41,6 +41,8 @@ bool k8c_condition_true(const json_t *obj, const char *type);
 bool k8c_pod_ready(const json_t *pod);
 /* Not Succeeded/Failed and not being deleted (as controller.IsPodActive). */
 bool k8c_pod_active(const json_t *pod);
+/* The pod's spec.nodeName (malloc'd), NULL when unbound: an informer index of pods by node. */
+char *k8c_pod_node_index(const json_t *pod);
 
 /* RFC 3339 in UTC with seconds ("2026-11-27T14:10:00Z"); buf of at least 21 bytes. */
 void k8c_rfc3339(time_t t, char buf[21]);
