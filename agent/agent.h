@@ -14,6 +14,7 @@
 struct k8c_agent_config {
 	const char *root_dir;	   /* pods' files, runtime state: /var/lib/k8c-agent */
 	const char *runc_root;	   /* runc --root */
+	bool runc_memfd;	   /* runc from a sealed memfd copy (--runc-memfd, default) */
 	const char *cni_bin_dir;   /* CNI_PATH */
 	const char *cni_conf_dir;  /* /etc/cni/net.d */
 	const char *cni_cache_dir; /* /var/lib/cni */

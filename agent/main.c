@@ -27,6 +27,9 @@ static void usage(FILE *f)
 	      "  --port N                the node endpoint's port (default 10250)\n"
 	      "  --root-dir DIR          pods, containers, volumes (default /var/lib/k8c-agent)\n"
 	      "  --runc-root DIR         runc --root (default /run/k8c-agent/runc)\n"
+	      "  --runc-memfd[=BOOL]     run runc from a sealed in-memory copy, made once,\n"
+	      "                          which runc 1.1 need not re-copy or bind-mount in each\n"
+	      "                          runc init (default true; false: the binary)\n"
 	      "  --cni-bin-dir DIRS      CNI plugins, colon-separated (default /opt/cni/bin)\n"
 	      "  --cni-conf-dir DIR      CNI network configuration (default /etc/cni/net.d); the\n"
 	      "                          agent writes 10-k8c.conflist there if it holds none\n"
@@ -188,6 +191,7 @@ int main(int argc, char **argv)
 		O_CLIENT_CA,
 		O_LOG,
 		O_CLUSTER_CIDR,
+		O_RUNC_MEMFD,
 		O_HELP,
 	};
 	static const struct option opts[] = {
@@ -198,6 +202,7 @@ int main(int argc, char **argv)
 		{"port", required_argument, NULL, O_PORT},
 		{"root-dir", required_argument, NULL, O_ROOT},
 		{"runc-root", required_argument, NULL, O_RUNC},
+		{"runc-memfd", optional_argument, NULL, O_RUNC_MEMFD},
 		{"cni-bin-dir", required_argument, NULL, O_CNI_BIN},
 		{"cni-conf-dir", required_argument, NULL, O_CNI_CONF},
 		{"cni-cache-dir", required_argument, NULL, O_CNI_CACHE},
@@ -223,6 +228,7 @@ int main(int argc, char **argv)
 	struct k8c_agent_config cfg = {
 		.root_dir = "/var/lib/k8c-agent",
 		.runc_root = "/run/k8c-agent/runc",
+		.runc_memfd = true,
 		.cni_bin_dir = "/opt/cni/bin",
 		.cni_conf_dir = "/etc/cni/net.d",
 		.cni_cache_dir = "/var/lib/cni",
@@ -263,6 +269,17 @@ int main(int argc, char **argv)
 			break;
 		case O_RUNC:
 			cfg.runc_root = optarg;
+			break;
+		case O_RUNC_MEMFD:
+			if (!optarg || strcmp(optarg, "true") == 0) {
+				cfg.runc_memfd = true;
+			} else if (strcmp(optarg, "false") == 0) {
+				cfg.runc_memfd = false;
+			} else {
+				fprintf(stderr, "k8c-agent: --runc-memfd=%s: not true or false\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case O_CNI_BIN:
 			cfg.cni_bin_dir = optarg;

@@ -1941,6 +1941,7 @@ int k8c_agent_run(struct k8c_agent_config *cfg, struct k8c_error *err)
 	struct k8c_cni_opts co = {cfg->cni_bin_dir, cfg->cni_conf_dir, cfg->cni_cache_dir};
 	struct k8c_runtime_opts ro = {.state_dir = state,
 				      .runc_root = cfg->runc_root,
+				      .runc_memfd = cfg->runc_memfd,
 				      .cgroup_parent = cfg->cgroup_parent,
 				      .log_max_bytes = 10 << 20,
 				      .log_max_files = 5};

@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +39,9 @@
 
 struct k8c_runtime {
 	char *state_dir, *runc_root, *runc, *shim, *cgroup_parent;
+	/* runc's sealed copy (close-on-exec; a child keeps it open for its fexecve:
+	 * k8c_close_fds_except), or -1: runc runs from its binary */
+	int runc_fd;
 	long log_max_bytes;
 	int log_max_files;
 	char **cgroup_mounts; /* read once: the hierarchies do not move while we run */
@@ -111,7 +116,7 @@ static void reset_signals(void)
  * Run argv (argv[0] an absolute path) with stdin /dev/null; collect stdout and stderr (each
  * trimmed, NUL-terminated) when asked. Returns the wait status, or -1 (errno) if it did not run.
  */
-static int run_capture(char *const argv[], char **out, char **errout)
+static int run_capture(int exec_fd, char *const argv[], char **out, char **errout)
 {
 	int po[2] = {-1, -1}, pe[2] = {-1, -1};
 	char *buf[2] = {NULL, NULL};
@@ -144,8 +149,8 @@ static int run_capture(char *const argv[], char **out, char **errout)
 		dup2(null, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		close_range(3, ~0U, 0);
-		execv(argv[0], argv);
+		k8c_close_fds_except(exec_fd);
+		k8c_execv_fd(exec_fd, argv[0], argv);
 		dprintf(2, "exec %s: %s", argv[0], strerror(errno));
 		_exit(127);
 	}
@@ -244,7 +249,7 @@ static int runc_run(struct k8c_runtime *rt, const char *const *args, char **out,
 	for (; *args && n < 15; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	status = run_capture((char *const *)argv, out, &errout);
+	status = run_capture(rt->runc_fd, (char *const *)argv, out, &errout);
 	if (status < 0)
 		return k8c_error_errno(err, errno, errno, "run %s", rt->runc);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -258,6 +263,99 @@ static int runc_run(struct k8c_runtime *rt, const char *const *args, char **out,
 }
 
 /* ---- runtime ------------------------------------------------------------------------------ */
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U /* Linux 6.3: executable, even where vm.memfd_noexec asks otherwise */
+#endif
+/* what runc 1.1 wants to see on /proc/self/exe (is_self_cloned, libcontainer/nsenter) */
+#define RUNC_MEMFD_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/*
+ * A sealed in-memory copy of the runc binary (docs/agent.md "runc from a sealed memfd"). Every
+ * `runc init` (one per container start, one per exec) first makes sure that /proc/self/exe is not
+ * the host's runc binary, which a container could otherwise open and overwrite through
+ * /proc/<pid>/exe (CVE-2019-5736): as root runc 1.1.5 bind-mounts itself read-only on a temporary
+ * file in its state dir, re-executes itself from it and unmounts it (else it copies its 8.7 MB
+ * into a memfd), unless /proc/self/exe already is a memfd sealed with exactly these four seals,
+ * which nobody can write, grow, shrink or unseal: what this makes, once per agent.
+ * Returns the memfd (close-on-exec) or -1 with err set.
+ */
+static int runc_memfd_open(const char *runc, struct k8c_error *err)
+{
+	_cleanup_close_ int in = open(runc, O_RDONLY | O_CLOEXEC), fd = -1;
+	struct stat st;
+	off_t done = 0;
+	int seals;
+
+	if (in < 0 || fstat(in, &st) < 0)
+		return k8c_error_errno(err, errno, errno, "open %s", runc);
+	fd = memfd_create("runc", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (fd < 0 && errno == EINVAL) /* before Linux 6.3: no MFD_EXEC, every memfd executable */
+		fd = memfd_create("runc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return k8c_error_errno(err, errno, errno, "memfd_create");
+	while (done < st.st_size) {
+		ssize_t n = sendfile(fd, in, &done, (size_t)(st.st_size - done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return k8c_error_errno(err, n < 0 ? errno : EIO, n < 0 ? errno : EIO,
+					       "copy %s to a memfd", runc);
+	}
+	if (fcntl(fd, F_ADD_SEALS, RUNC_MEMFD_SEALS) < 0)
+		return k8c_error_errno(err, errno, errno, "seal the memfd copy of %s", runc);
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals != RUNC_MEMFD_SEALS)
+		return k8c_error_set(err, 0, "memfd copy of %s has seals %#x, runc wants %#x", runc,
+				     (unsigned)seals, (unsigned)RUNC_MEMFD_SEALS);
+	/* above the descriptors a child's stdio and the shim's sync (3) and runc (4) ones take */
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+
+	if (high < 0)
+		return k8c_error_errno(err, errno, errno, "dup the runc memfd");
+	return high;
+}
+
+/* rt->runc_fd: the sealed copy when asked for and it runs, else -1 (the binary). */
+static void runc_exec_setup(struct k8c_runtime *rt, bool memfd)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	_cleanup_free_ char *out = NULL, *errout = NULL;
+	char q[512];
+	int fd, status;
+
+	rt->runc_fd = -1;
+	if (!memfd) {
+		k8c_log_debug("runc runs from its binary", "runc=%s reason=--runc-memfd=false",
+			      k8c_log_quote(q, sizeof(q), rt->runc));
+		return;
+	}
+	fd = runc_memfd_open(rt->runc, &err);
+	if (fd >= 0) {
+		const char *argv[] = {rt->runc, "--version", NULL};
+
+		/* it must also run (vm.memfd_noexec, a security module may refuse) */
+		status = run_capture(fd, (char *const *)argv, &out, &errout);
+		if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+		    strncmp(out, "runc version", 12) == 0) {
+			rt->runc_fd = fd;
+			k8c_log_info("runc runs from a sealed memfd", "runc=%s fd=%d",
+				     k8c_log_quote(q, sizeof(q), rt->runc), fd);
+			return;
+		}
+		close(fd);
+		k8c_error_set(&err, 0, "runc from a memfd did not run: %s",
+			      status < 0	  ? strerror(errno)
+			      : errout && *errout ? errout
+						  : "exit status not 0");
+	}
+	char qe[512];
+
+	k8c_log_warn("runc runs from its binary, not from a sealed memfd", "runc=%s error=%s",
+		     k8c_log_quote(q, sizeof(q), rt->runc), k8c_log_quote(qe, sizeof(qe), err.msg));
+	k8c_error_clear(&err);
+}
 
 struct k8c_runtime *k8c_runtime_new(const struct k8c_runtime_opts *opts, struct k8c_error *err)
 {
@@ -326,6 +424,7 @@ struct k8c_runtime *k8c_runtime_new(const struct k8c_runtime_opts *opts, struct 
 	rt->log_max_bytes = opts->log_max_bytes > 0 ? opts->log_max_bytes : 10 * 1024 * 1024;
 	rt->log_max_files = opts->log_max_files > 0 ? opts->log_max_files : 5;
 	rt->cgroup_mounts = cgroup_mounts();
+	runc_exec_setup(rt, opts->runc_memfd);
 	return rt;
 }
 
@@ -336,6 +435,8 @@ void k8c_runtime_free(struct k8c_runtime *rt)
 	free(rt->state_dir);
 	free(rt->runc_root);
 	free(rt->runc);
+	if (rt->runc_fd >= 0)
+		close(rt->runc_fd);
 	free(rt->shim);
 	free(rt->cgroup_parent);
 	for (char **m = rt->cgroup_mounts; m && *m; m++)
@@ -750,6 +851,11 @@ static int spawn_shim(struct k8c_runtime *rt, const struct k8c_container_spec *s
 	argv[n++] = bundle;
 	argv[n++] = "--runc";
 	argv[n++] = rt->runc;
+	if (rt->runc_fd >= 0) {
+		/* the sealed copy, as fd 4 of the shim, which closes it once runc has run */
+		argv[n++] = "--runc-fd";
+		argv[n++] = "4";
+	}
 	argv[n++] = "--runc-root";
 	argv[n++] = rt->runc_root;
 	argv[n++] = "--cgroup-path";
@@ -792,7 +898,9 @@ static int spawn_shim(struct k8c_runtime *rt, const struct k8c_container_spec *s
 		posix_spawn_file_actions_adddup2(&fa, 0, 1);
 		posix_spawn_file_actions_addopen(&fa, 2, shimlog, O_WRONLY | O_CREAT | O_APPEND,
 						 0600);
-		posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+		if (rt->runc_fd >= 0)
+			posix_spawn_file_actions_adddup2(&fa, rt->runc_fd, 4);
+		posix_spawn_file_actions_addclosefrom_np(&fa, rt->runc_fd >= 0 ? 5 : 4);
 		e = posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
 		posix_spawn_file_actions_destroy(&fa);
 		posix_spawnattr_destroy(&at);
@@ -1241,8 +1349,8 @@ static int exec_pipes(struct k8c_runtime *rt, const char *id, const char *const 
 		dup2(p[0][0], 0);
 		dup2(p[1][1], 1);
 		dup2(p[2][1], 2);
-		close_range(3, ~0U, 0);
-		execv(av[0], (char *const *)av);
+		k8c_close_fds_except(rt->runc_fd);
+		k8c_execv_fd(rt->runc_fd, av[0], (char *const *)av);
 		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
 		_exit(127);
 	}
@@ -1336,12 +1444,14 @@ static int exec_tty(struct k8c_runtime *rt, const char *id, const char *const *a
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(ep[1], 2);
-		close_range(3, ~0U, 0);
+		k8c_close_fds_except(rt->runc_fd);
 		runc = fork();
 		if (runc == 0) {
-			execv(av[0], (char *const *)av);
+			k8c_execv_fd(rt->runc_fd, av[0], (char *const *)av);
 			_exit(127);
 		}
+		if (rt->runc_fd >= 0)
+			close(rt->runc_fd); /* this child's copy, not held while the exec runs */
 		while ((w = waitpid(runc, &status, 0)) < 0 && errno == EINTR)
 			;
 		if (w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -22,6 +22,12 @@ struct k8c_runtime_opts {
 	const char *cgroup_parent; /* e.g. "/k8c/node1" (cgroupsPath prefix) */
 	long log_max_bytes;	   /* rotation: --container-log-max-size (10 MiB) */
 	int log_max_files;	   /* --container-log-max-files (5) */
+	/*
+	 * Run runc from a sealed in-memory copy made once (--runc-memfd, docs/agent.md "runc from
+	 * a sealed memfd"): runc 1.1 then skips re-executing itself from a private copy in every
+	 * `runc init`. Falls back to the binary (logged) if the copy cannot be made or run.
+	 */
+	bool runc_memfd;
 };
 
 struct k8c_mount {

@@ -53,13 +53,17 @@ struct stream {
 static struct {
 	const char *id, *bundle, *runc, *runc_root, *cgroup_path, *log_path;
 	long log_max_bytes;
-	int log_max_files, sync_fd;
+	int log_max_files, sync_fd, runc_fd;
 	bool tty, stdin_open;
 	int log_fd;
 	long log_size;
 	char *state_path;
 	struct k8c_shim_state st;
-} g = {.sync_fd = -1, .log_fd = -1, .log_max_bytes = 10 * 1024 * 1024, .log_max_files = 5};
+} g = {.sync_fd = -1,
+       .runc_fd = -1,
+       .log_fd = -1,
+       .log_max_bytes = 10 * 1024 * 1024,
+       .log_max_files = 5};
 
 static int64_t now_ns(void)
 {
@@ -74,7 +78,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: k8c-shim --id ID --bundle DIR --runc PATH --runc-root DIR --log-path FILE\n"
 		"                [--cgroup-path PATH] [--log-max-bytes N] [--log-max-files N]\n"
-		"                [--sync-fd FD] [--tty] [--stdin]\n"
+		"                [--sync-fd FD] [--runc-fd FD] [--tty] [--stdin]\n"
 		"Runs one container with runc and stays with it (as conmon): copies its output to\n"
 		"the CRI log file with rotation, reaps it and records its exit in DIR/shim.json.\n"
 		"Started by the agent's runtime (docs/agent.md \"Runtime\"), not by hand.\n"
@@ -82,6 +86,8 @@ static void usage(FILE *f)
 		"  --bundle DIR       the OCI bundle (config.json, rootfs); shim.json is written "
 		"here\n"
 		"  --runc PATH        the runc binary\n"
+		"  --runc-fd FD       run runc from FD instead, the agent's sealed memfd copy of\n"
+		"                     PATH (closed once runc has run)\n"
 		"  --runc-root DIR    runc --root\n"
 		"  --cgroup-path P    the container's cgroupsPath (for OOM detection)\n"
 		"  --log-path FILE    the CRI log file\n"
@@ -297,7 +303,7 @@ static bool stream_read(struct stream *s)
 
 /* ---- running runc ------------------------------------------------------------------------- */
 
-/* Fork argv with the given stdio; returns the pid or -1. */
+/* Fork argv (exec'd from --runc-fd if given) with the given stdio; returns the pid or -1. */
 static pid_t spawn(const char *const argv[], int in, int out, int err)
 {
 	pid_t pid = fork();
@@ -311,8 +317,8 @@ static pid_t spawn(const char *const argv[], int in, int out, int err)
 		dup2(in, 0);
 		dup2(out, 1);
 		dup2(err, 2);
-		close_range(3, ~0U, 0);
-		execv(argv[0], (char *const *)argv);
+		k8c_close_fds_except(g.runc_fd);
+		k8c_execv_fd(g.runc_fd, argv[0], (char *const *)argv);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
@@ -451,12 +457,19 @@ static int run(void)
 	}
 	run_argv[n++] = g.id;
 	run_argv[n] = NULL;
+	const char *from = g.runc_fd >= 0 ? "memfd" : "binary";
+
 	runc_ns = now_ns();
 	if (g.tty) {
 		pid = spawn(run_argv, null, null, err_pipe[1]);
 	} else {
 		pid = spawn(run_argv, in_pipe[0] >= 0 ? in_pipe[0] : null, out_pipe[1],
 			    err_pipe[1]);
+	}
+	/* runc ran (or not): the memfd is not held for the container's life */
+	if (g.runc_fd >= 0) {
+		close(g.runc_fd);
+		g.runc_fd = -1;
 	}
 	close(out_pipe[1]);
 	close(err_pipe[1]);
@@ -510,8 +523,8 @@ static int run(void)
 	struct rusage ru;
 
 	getrusage(RUSAGE_CHILDREN, &ru);
-	k8c_log_info("container started", "id=%s pid=%d start_ms=%.1f runc_cpu_ms=%.1f", g.id,
-		     (int)g.st.pid, (double)(g.st.started_ns - g.st.created_ns) / 1e6,
+	k8c_log_info("container started", "id=%s pid=%d runc=%s start_ms=%.1f runc_cpu_ms=%.1f",
+		     g.id, (int)g.st.pid, from, (double)(g.st.started_ns - g.st.created_ns) / 1e6,
 		     (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 			     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
 	close(null);
@@ -608,6 +621,7 @@ int main(int argc, char **argv)
 		{"log-max-bytes", required_argument, NULL, 'm'},
 		{"log-max-files", required_argument, NULL, 'n'},
 		{"sync-fd", required_argument, NULL, 's'},
+		{"runc-fd", required_argument, NULL, 'F'},
 		{"tty", no_argument, NULL, 't'},
 		{"stdin", no_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
@@ -645,6 +659,14 @@ int main(int argc, char **argv)
 		case 's':
 			g.sync_fd = atoi(optarg);
 			break;
+		case 'F':
+			g.runc_fd = atoi(optarg);
+			if (g.runc_fd < 3 || fcntl(g.runc_fd, F_GETFD) < 0) {
+				fprintf(stderr, "k8c-shim: --runc-fd %s: not an open descriptor\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 't':
 			g.tty = true;
 			break;
@@ -668,6 +690,8 @@ int main(int argc, char **argv)
 	g.state_path = k8c_xasprintf("%s/%s", g.bundle, K8C_SHIM_STATE);
 	if (g.sync_fd >= 0)
 		fcntl(g.sync_fd, F_SETFD, FD_CLOEXEC);
+	if (g.runc_fd >= 0)
+		fcntl(g.runc_fd, F_SETFD, FD_CLOEXEC);
 
 	/* detach: the caller waits only for this first process */
 	pid = fork();

@@ -33,7 +33,9 @@ ag_cleanup_extra() {
 	rmdir "$CG" 2>/dev/null || true
 }
 ag_setup agent-bench
-ag_node node1 1 --max-pods 250 --workers "${AG_WORKERS:-16}"
+# AG_AGENT_FLAGS: more agent flags, e.g. --runc-memfd=false (docs/BENCHMARKS.md)
+# shellcheck disable=SC2086
+ag_node node1 1 --max-pods 250 --workers "${AG_WORKERS:-16}" ${AG_AGENT_FLAGS:-}
 W=$D/watch.txt
 
 pods_yaml() { # PREFIX FROM TO
