@@ -23,28 +23,15 @@ shim_runc() {
 		grep -o 'runc=[a-z]*' | tail -1
 }
 pods() { # PREFIX: a sleeper and one with an exec readiness probe every second
+	local c='{name: main, image: busybox, imagePullPolicy: Never, command: [sleep, "3600"]'
 	k apply -f - >/dev/null <<Y
-apiVersion: v1
-kind: Pod
-metadata: {name: $1-sleep}
-spec:
-  nodeName: node1
-  terminationGracePeriodSeconds: 0
-  containers:
-  - {name: main, image: busybox, imagePullPolicy: Never, command: ["sleep", "3600"]}
+# $1: two pods
+{apiVersion: v1, kind: Pod, metadata: {name: $1-sleep},
+ spec: {nodeName: node1, terminationGracePeriodSeconds: 0, containers: [$c}]}}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: $1-probe}
-spec:
-  nodeName: node1
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: main
-    image: busybox
-    imagePullPolicy: Never
-    command: ["sleep", "3600"]
-    readinessProbe: {exec: {command: ["true"]}, periodSeconds: 1}
+{apiVersion: v1, kind: Pod, metadata: {name: $1-probe},
+ spec: {nodeName: node1, terminationGracePeriodSeconds: 0,
+  containers: [$c, readinessProbe: {exec: {command: ["true"]}, periodSeconds: 1}}]}}
 Y
 	ag_wait pod/"$1"-sleep '{.status.phase}' Running
 	ag_wait pod/"$1"-probe '{.status.conditions[?(@.type=="Ready")].status}' True
