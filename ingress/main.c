@@ -1660,6 +1660,7 @@ int main(int argc, char **argv)
 	k8c_log_init("k8c-ingress", level);
 	sw.todo = json_object();
 	loops[0].status_keys = json_object();
+	ing_read_stop_init(on_accept);
 	if (!ing_pool_interposed()) {
 		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
 		goto out;
