@@ -142,10 +142,6 @@ ok "an invalid annotation: ignored, a log line and an Event"
 curl -s --max-time 10 --resolve "nocert.test:$SP:127.0.0.1" --cacert "$D/def.crt" "https://nocert.test:$SP/" | grep -q backend= ||
 	ifail "the default certificate from ann/default-cert does not verify for nocert.test"
 ok "--default-ssl-certificate"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

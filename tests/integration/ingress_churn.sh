@@ -85,10 +85,6 @@ curl -s --max-time 10 "http://127.0.0.1:$MP/metrics" >"$D/metrics"
 grep -qx 'k8c_ingress_upstream_pools 1' "$D/metrics" && grep -qx "k8c_ingress_upstream_pools_freed_total $((N - 1))" "$D/metrics" ||
 	ifail "metrics after the churn: $(grep pools "$D/metrics")"
 ok "/metrics: 1 pool live, $((N - 1)) freed"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

@@ -94,10 +94,6 @@ eof"
 # and it still serves (nothing stuck in its loop)
 [[ $(ing_req ka.test /after) == "200 backend=ka path=/after" ]] || ifail "not served after: $(ing_req ka.test /after)"
 ok "served afterwards"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

@@ -188,6 +188,13 @@ ing_start() {
 	ING_PID=$!
 }
 
+# ing_stop_ok: SIGTERM to k8c-ingress; fail unless it exits with status 0.
+ing_stop_ok() {
+	local pid=$ING_PID
+	ING_PID=
+	srv_term_ok "$pid" k8c-ingress ifail
+}
+
 # ing_req HOST PATH [CURL ARGS...]: "CODE BODY" of a request to k8c-ingress ($IP) for HOST.
 ing_req() {
 	local h=$1 p=$2

@@ -54,10 +54,6 @@ curl -s --max-time 10 "http://127.0.0.1:$MP/metrics" >"$D/metrics"
 e=$(awk '$1 == "k8c_ingress_upstream_errors_total{ingress=\"retry/web\",host=\"retry.test\"}" {print $2}' "$D/metrics")
 [[ $e -ge 4 ]] || ifail "k8c_ingress_upstream_errors_total: $(grep upstream_errors "$D/metrics")"
 ok "k8c_ingress_upstream_errors_total $e"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

@@ -137,10 +137,6 @@ $PY "$D/client.py" "$IP" chat.test "$D/s2" >"$D/s2/out" 2>&1 || ifail "a new web
 grep -qx 'HTTP/1.1 101 Switching Protocols | ws-b:one | ws-b:two' "$D/s2/out" ||
 	ifail "a new session after the change: $(cat "$D/s2/out")"
 ok "a new session takes the new route"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS
