@@ -1,5 +1,6 @@
 /* Upstream keep-alive pools that keep idle connections attached to the loop (upool.h). */
 #include <dlfcn.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,8 +235,36 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
 	h2o_read_start(sock, cb);
 }
 
+/*
+ * h2o's proxy formats the client's address for X-Forwarded-For on every request with
+ * h2o_socket_getnumerichost, which formats an IPv4 address with sprintf: the same text here
+ * without stdio; other families go to h2o's (getnameinfo).
+ */
+typedef size_t (*numerichost_fn)(struct sockaddr *, socklen_t, char *);
+static numerichost_fn h2o_numerichost; /* libh2o's */
+
+size_t h2o_socket_getnumerichost(struct sockaddr *sa, socklen_t salen, char *buf)
+{
+	if (sa->sa_family == AF_INET) {
+		const uint8_t *a = (const uint8_t *)&((struct sockaddr_in *)sa)->sin_addr;
+		char *p = buf;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return (size_t)(p - buf - 1);
+	}
+	return h2o_numerichost(sa, salen, buf);
+}
+
 void ing_read_stop_init(h2o_socket_cb listener_cb)
 {
+	h2o_numerichost = (numerichost_fn)dlsym(RTLD_NEXT, "h2o_socket_getnumerichost");
 	h2o_read_stop = (sock_fn)dlsym(RTLD_NEXT, "h2o_socket_read_stop");
 	h2o_read_start = (sock_start_fn)dlsym(RTLD_NEXT, "h2o_socket_read_start");
 	never_lazy = listener_cb;
@@ -243,7 +272,7 @@ void ing_read_stop_init(h2o_socket_cb listener_cb)
 
 bool ing_pool_interposed(void)
 {
-	return h2o_read_stop && h2o_read_start &&
+	return h2o_read_stop && h2o_read_start && h2o_numerichost &&
 	       dlsym(RTLD_DEFAULT, "h2o_socket_read_stop") == (void *)h2o_socket_read_stop &&
 	       dlsym(RTLD_DEFAULT, "h2o_socket_read_start") == (void *)h2o_socket_read_start &&
 	       dlsym(RTLD_DEFAULT, "h2o_socketpool_return") == (void *)h2o_socketpool_return &&
