@@ -933,6 +933,46 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 
 static atomic_ulong published_generation;
 
+/* k8c_ingress_config_build_seconds: route table builds (incremental), by duration. */
+static const double build_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				       0.1,   0.25,   0.5,   1,	   2.5};
+#define N_BUILD_BUCKETS (sizeof(build_buckets) / sizeof(build_buckets[0]))
+static atomic_ulong build_counts[N_BUILD_BUCKETS + 1]; /* the last: +Inf */
+static atomic_ullong build_sum_ns;
+
+static void build_observe(double seconds)
+{
+	size_t i = 0;
+
+	while (i < N_BUILD_BUCKETS && seconds > build_buckets[i])
+		i++;
+	atomic_fetch_add(&build_counts[i], 1);
+	atomic_fetch_add(&build_sum_ns, (unsigned long long)(seconds * 1e9));
+}
+
+static void build_render(FILE *f)
+{
+	unsigned long cum = 0;
+
+	fputs("# HELP k8c_ingress_config_build_seconds Time to build a route table (from the "
+	      "informers' caches to a table ready to publish, certificates and errors "
+	      "included).\n"
+	      "# TYPE k8c_ingress_config_build_seconds histogram\n",
+	      f);
+	for (size_t i = 0; i <= N_BUILD_BUCKETS; i++) {
+		cum += atomic_load(&build_counts[i]);
+		if (i < N_BUILD_BUCKETS)
+			fprintf(f, "k8c_ingress_config_build_seconds_bucket{le=\"%g\"} %lu\n",
+				build_buckets[i], cum);
+		else
+			fprintf(f, "k8c_ingress_config_build_seconds_bucket{le=\"+Inf\"} %lu\n",
+				cum);
+	}
+	fprintf(f, "k8c_ingress_config_build_seconds_sum %.9f\n",
+		(double)atomic_load(&build_sum_ns) / 1e9);
+	fprintf(f, "k8c_ingress_config_build_seconds_count %lu\n", cum);
+}
+
 /* The status writer's work (write_status hands it over, status_run does it). */
 static struct {
 	pthread_mutex_t lock;
@@ -984,6 +1024,7 @@ static int on_metrics_req(h2o_handler_t *self, h2o_req_t *req)
 		pools += atomic_load(&threads[i].live_pools);
 	}
 	ing_stats_render(all, (size_t)n_threads, f);
+	build_render(f);
 	fprintf(f,
 		"# HELP k8c_ingress_config_generation Generation of the route table served.\n"
 		"# TYPE k8c_ingress_config_generation gauge\n"
@@ -1415,13 +1456,12 @@ static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_
 		const char *ing = json_string_value(json_array_get(t->served, i));
 		char *key;
 
-		if (!t->anns[i]->warnings ||
-		    asprintf(&key, "ann %s %s", ing, t->anns[i]->warnings) < 0)
+		if (!t->warnings[i] || asprintf(&key, "ann %s %s", ing, t->warnings[i]) < 0)
 			continue;
 		if (!json_object_get(*prev, key) && !json_object_get(now, key)) {
 			k8c_log_warn("annotation ignored", "ingress=%s error=\"%s\"", ing,
-				     t->anns[i]->warnings);
-			ingress_event(kc, ings, ing, "InvalidAnnotation", t->anns[i]->warnings);
+				     t->warnings[i]);
+			ingress_event(kc, ings, ing, "InvalidAnnotation", t->warnings[i]);
 		}
 		json_object_set_new(now, key, json_true());
 		free(key);
@@ -1558,6 +1598,7 @@ int main(int argc, char **argv)
 	struct k8c_kube *kc = NULL;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
+	struct ing_builder *builder = ing_builder_new(); /* the compiled Ingresses */
 	json_t *pub_ours = NULL; /* the set of Ingresses served by the table published last */
 	json_t *prev_bad_tls = json_object();
 	unsigned long gen = 0;
@@ -1819,11 +1860,13 @@ int main(int argc, char **argv)
 			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
 			struct timespec t0, t1;
 			struct ing_table *t;
+			struct ing_build_stats bs;
+			double ms;
 
 			clock_gettime(CLOCK_MONOTONIC, &t0);
-			t = ing_table_build(k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
-					    k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]),
-					    &bo, &err);
+			t = ing_builder_build(
+				builder, k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
+				k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]), &bo, &err);
 			if (!t) {
 				k8c_log_error("route table build failed", "error=\"%s\"", err.msg);
 				k8c_error_clear(&err);
@@ -1832,13 +1875,15 @@ int main(int argc, char **argv)
 			attach_certs(t, inf[4], default_cert, &prev_bad_tls, kc, inf[0]);
 			log_new_errors(t, &prev_errors, kc, inf[0]);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
+			ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+			build_observe(ms / 1e3);
+			ing_builder_stats(builder, &bs);
 			k8c_log_info("routes published",
 				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu "
-				     "build_ms=%.1f",
+				     "compiled=%zu removed=%zu build_ms=%.1f",
 				     gen, json_array_size(t->served), t->n_exact + t->n_wild,
-				     t->n_tls_exact + t->n_tls_wild,
-				     (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-					     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+				     t->n_tls_exact + t->n_tls_wild, bs.compiled, bs.removed, ms);
 			ing_table_ref(t);
 			publish_table(t);
 			atomic_store(&published_generation, gen);
@@ -1873,6 +1918,7 @@ out:
 	if (n_started)
 		h2o_config_dispose(&conf);
 	ing_table_unref(pub.table);
+	ing_builder_free(builder);
 	for (i = 0; i < N_INFORMERS; i++)
 		if (inf[i])
 			k8c_informer_free(inf[i]);
