@@ -747,6 +747,7 @@ static void test_incremental(void **state)
 	assert_route(t0, "x", "/b/1", "ns1/b ns1/b /b");
 	assert_route(t0, "q.w.test", "/", "ns1/w ns1/a /");
 	ing_table_unref(t0);
+	ing_table_unref(t);
 
 	/* the class nginx becomes ours (o is served), then goes: nothing compiled */
 	json_decref(classes);
