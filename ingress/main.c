@@ -1473,6 +1473,7 @@ static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_
 struct loop {
 	const char *kind;
 	bool changed;
+	struct ing_builder *builder; /* Ingresses: told of status-only updates */
 	json_t *status_keys; /* Ingress updates that changed their status alone (no rebuild) */
 };
 
@@ -1511,6 +1512,8 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 		 * holds what ing_ingress_transform keeps, so this compares all the build reads) */
 		if (!strcmp(l->kind, "Ingress") && status_change_only(d->old, d->new)) {
 			json_object_set(l->status_keys, d->key, json_true());
+			if (l->builder)
+				ing_builder_refresh(l->builder, d->key, d->old, d->new);
 			break;
 		}
 		l->changed = true;
@@ -1701,6 +1704,7 @@ int main(int argc, char **argv)
 	k8c_log_init("k8c-ingress", level);
 	sw.todo = json_object();
 	loops[0].status_keys = json_object();
+	loops[0].builder = builder;
 	if (!ing_pool_interposed()) {
 		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
 		goto out;

@@ -461,7 +461,8 @@ static void our_classes_init(struct our_classes *oc, json_t *classes, const char
 	json_decref(all);
 }
 
-static bool is_ours(const json_t *ing, const struct our_classes *oc)
+/* The class an Ingress names (spec.ingressClassName, else the legacy annotation), or NULL. */
+static const char *wanted_class(const json_t *ing)
 {
 	const char *want = json_string_value(
 		json_object_get(json_object_get(ing, "spec"), "ingressClassName"));
@@ -470,12 +471,22 @@ static bool is_ours(const json_t *ing, const struct our_classes *oc)
 		want = json_string_value(json_object_get(
 			json_object_get(json_object_get(ing, "metadata"), "annotations"),
 			LEGACY_CLASS_ANN));
+	return want;
+}
+
+static bool class_ours(const char *want, const struct our_classes *oc)
+{
 	if (!want)
 		return oc->has_default;
 	for (size_t i = 0; i < oc->n; i++)
 		if (!strcmp(oc->names[i], want))
 			return true;
 	return false;
+}
+
+static bool is_ours(const json_t *ing, const struct our_classes *oc)
+{
+	return class_ours(wanted_class(ing), oc);
 }
 
 bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
@@ -543,9 +554,8 @@ struct ing_unit {
 	struct tls_rule *tls;
 	size_t n_tls;
 	/* the builder's (main thread), never read by the serving threads */
-	struct ing_unit *next; /* hash chain */
-	unsigned long mark;    /* the build that saw it last */
-	bool ours;
+	struct ing_unit *next;	  /* hash chain */
+	unsigned long mark;	  /* the build that saw it last */
 	size_t rank;		  /* among ours, oldest first */
 	struct ing_backend *defb; /* this build's defaultBackend */
 };
@@ -608,11 +618,7 @@ static void unit_read_keys(struct ing_unit *u)
 	u->ts = jstr(md, "creationTimestamp");
 	u->ns = jstr(md, "namespace");
 	u->name = jstr(md, "name");
-	u->want_class = json_string_value(
-		json_object_get(json_object_get(u->obj, "spec"), "ingressClassName"));
-	if (!u->want_class)
-		u->want_class = json_string_value(
-			json_object_get(json_object_get(md, "annotations"), LEGACY_CLASS_ANN));
+	u->want_class = wanted_class(u->obj);
 }
 
 /* A backend spec ({service: {name, port: {number|name}}} or legacy {serviceName, servicePort}). */
@@ -963,6 +969,17 @@ void ing_builder_free(struct ing_builder *b)
 	free(b);
 }
 
+void ing_builder_refresh(struct ing_builder *b, const char *key, json_t *old, json_t *new)
+{
+	struct ing_unit *u = b->buckets ? unit_find(b, key) : NULL;
+
+	if (!u || u->obj != old || !new || !same_for_build(old, new))
+		return;
+	u->obj = json_incref(new);
+	unit_read_keys(u);
+	json_decref(old);
+}
+
 void ing_builder_stats(const struct ing_builder *b, struct ing_build_stats *out)
 {
 	*out = b->stats;
@@ -972,7 +989,7 @@ void ing_builder_stats(const struct ing_builder *b, struct ing_build_stats *out)
  * Bring the builder's units up to date with the Ingresses: compile the new and changed ones,
  * drop the deleted ones (the tables using them keep them alive).
  */
-static void sync_units(struct ing_builder *b, json_t *ingresses)
+static void sync_units(struct ing_builder *b, json_t *ingresses, const struct our_classes *oc)
 {
 	struct ing_unit **added = NULL, **dead = NULL;
 	size_t n_added = 0, cap_added = 0, n_dead = 0, n_rules = 0;
@@ -1002,6 +1019,11 @@ static void sync_units(struct ing_builder *b, json_t *ingresses)
 		}
 		u = b->buckets ? unit_find(b, key) : NULL;
 		if (u && u->mark == b->mark) { /* the same key twice (an array): the first wins */
+			free(own);
+			continue;
+		}
+		/* only the Ingresses of our classes are compiled (others: dropped below) */
+		if (!class_ours(u && u->obj == v ? u->want_class : wanted_class(v), oc)) {
 			free(own);
 			continue;
 		}
@@ -1332,7 +1354,7 @@ static json_t *slices_by_service(json_t *slices)
 	return out;
 }
 
-/* Group the rules of the units of ours, in precedence order, by host into the table. */
+/* Group the rules (all of units of our classes), in precedence order, by host. */
 static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***canaries,
 		  size_t *n_canaries)
 {
@@ -1342,8 +1364,6 @@ static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***ca
 	*n_canaries = 0;
 	for (i = 0; i < bu->n_rules; i++) {
 		const struct rule *r = bu->rules[i];
-		if (!r->u->ours)
-			continue;
 		if (r->canary) {
 			++*n_canaries;
 			continue;
@@ -1372,8 +1392,6 @@ static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***ca
 			struct rule *q = bu->rules[i];
 			struct ing_path *p;
 
-			if (!q->u->ours)
-				continue;
 			if (q->canary) {
 				(*canaries)[(*n_canaries)++] = q;
 				continue;
@@ -1419,29 +1437,23 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 	bd.t = t;
 	atomic_init(&t->refs, 1);
 	t->generation = opts ? opts->generation : 0;
-	sync_units(bu, ingresses);
-
-	/* ours, oldest first: the table's units (references), served, annotations */
 	our_classes_init(&oc, classes, opts ? opts->controller : NULL);
+	sync_units(bu, ingresses, &oc);
+	free(oc.names);
+
+	/* the units (all of our classes), oldest first: references, served, annotations */
 	t->units = xcalloc(bu->n_sorted, sizeof(*t->units));
 	t->served = json_array();
 	for (i = 0; i < bu->n_sorted; i++) {
 		struct ing_unit *u = bu->units[i];
-		bool ours = !u->want_class ? oc.has_default : false;
 
-		for (size_t k = 0; u->want_class && k < oc.n && !ours; k++)
-			ours = !strcmp(oc.names[k], u->want_class);
-		u->ours = ours;
 		u->defb = NULL;
-		if (!ours)
-			continue;
 		u->rank = t->n_units;
 		atomic_fetch_add(&u->refs, 1);
 		t->units[t->n_units++] = u;
 		json_array_append_new(t->served, json_string(u->key));
 		n_bs += u->n_bs;
 	}
-	free(oc.names);
 	t->anns = xcalloc(t->n_units, sizeof(*t->anns));
 	t->warnings = xcalloc(t->n_units, sizeof(*t->warnings));
 	t->n_anns = t->n_units;

@@ -163,9 +163,9 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 
 /*
  * The incremental builder: ing_builder_build() takes the same collections as ing_table_build()
- * and gives the same table, compiling only the Ingresses that are new or changed since its last
- * build (an Ingress whose cached object is the same pointer, or differs in its status or
- * resourceVersion alone, is reused). Services and EndpointSlices are resolved on every build
+ * and gives the same table, compiling only the Ingresses of our classes that are new or changed
+ * since its last build (an Ingress whose cached object is the same pointer, or differs in its
+ * status or resourceVersion alone, is reused; Ingresses of other classes are not kept). Services and EndpointSlices are resolved on every build
  * (one lookup per distinct Service port). Tables it made stay valid after ing_builder_free().
  */
 struct ing_builder;
@@ -180,6 +180,12 @@ struct ing_table *ing_builder_build(struct ing_builder *b, json_t *ingresses, js
 				    json_t *services, json_t *slices,
 				    const struct ing_build_opts *opts, struct k8c_error *err);
 void ing_builder_stats(const struct ing_builder *b, struct ing_build_stats *out);
+/*
+ * Optional, for an update of the Ingress cached under key that changed its status alone: a
+ * compiled Ingress that still holds old takes new instead, so that old is freed now and the
+ * next build finds the same pointer (else it compares the two then).
+ */
+void ing_builder_refresh(struct ing_builder *b, const char *key, json_t *old, json_t *new);
 struct ing_table *ing_table_ref(struct ing_table *t);
 void ing_table_unref(struct ing_table *t);
 

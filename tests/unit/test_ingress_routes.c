@@ -715,13 +715,20 @@ static void test_incremental(void **state)
 	struct ing_table *t0, *t;
 	json_t *v;
 
-	t0 = build_both(b, ings, classes, svcs, slices, 6, 0);
+	t0 = build_both(b, ings, classes, svcs, slices, 5, 0); /* not o (class nginx) */
 	assert_route(t0, "x", "/b/1", "ns1/b ns1/b /b");
 	assert_route(t0, "d.test", "/r/q", "ns1/d ns1/a /r/(.*)");
 
 	/* a status change alone: nothing compiled */
 	v = json_deep_copy(json_object_get(ings, "ns1/a"));
 	json_object_set_new(v, "status", j("{'loadBalancer':{'ingress':[{'ip':'1.2.3.4'}]}}"));
+	json_object_set_new(ings, "ns1/a", v);
+	t = build_both(b, ings, classes, svcs, slices, 0, 0);
+	ing_table_unref(t);
+	/* and told of it (as k8c-ingress does on such an update) */
+	v = json_deep_copy(json_object_get(ings, "ns1/a"));
+	json_object_set_new(v, "status", j("{'loadBalancer':{'ingress':[{'ip':'1.2.3.5'}]}}"));
+	ing_builder_refresh(b, "ns1/a", json_object_get(ings, "ns1/a"), v);
 	json_object_set_new(ings, "ns1/a", v);
 	t = build_both(b, ings, classes, svcs, slices, 0, 0);
 	ing_table_unref(t);
@@ -749,15 +756,15 @@ static void test_incremental(void **state)
 	ing_table_unref(t0);
 	ing_table_unref(t);
 
-	/* the class nginx becomes ours (o is served), then goes: nothing compiled */
+	/* the class nginx becomes ours (o is compiled and served), then goes (o dropped) */
 	json_decref(classes);
 	classes = j("[{'metadata':{'name':'k8c'},'spec':{'controller':'k8c.io/ingress'}},"
 		    "{'metadata':{'name':'nginx'},'spec':{'controller':'k8c.io/ingress'}}]");
-	t0 = build_both(b, ings, classes, svcs, slices, 0, 0);
+	t0 = build_both(b, ings, classes, svcs, slices, 1, 0);
 	assert_route(t0, "x", "/o", "ns1/o ns1/a /o");
 	json_decref(classes);
 	classes = j(CLASSES);
-	t = build_both(b, ings, classes, svcs, slices, 0, 0);
+	t = build_both(b, ings, classes, svcs, slices, 0, 1);
 	assert_route(t, "x", "/o", "ns1/n ns1/empty /");
 	ing_table_unref(t);
 
@@ -782,7 +789,7 @@ static void test_incremental(void **state)
 
 	/* every Ingress deleted, then the builder freed while a table is still in use */
 	json_object_clear(ings);
-	t = build_both(b, ings, classes, svcs, slices, 0, 7);
+	t = build_both(b, ings, classes, svcs, slices, 0, 6);
 	assert_int_equal(t->n_exact + t->n_wild, 0);
 	ing_table_unref(t);
 	json_object_set_new(ings, "ns1/a",
@@ -803,6 +810,7 @@ static void test_incremental_many(void **state)
 {
 	json_t *classes = j(CLASSES), *svcs = j(SERVICES), *slices = j(SLICES),
 	       *ings = json_object();
+	json_t *ours = json_object(); /* key → whether its current version is of our class */
 	struct ing_builder *b = ing_builder_new();
 	unsigned seed = 42;
 
@@ -821,10 +829,11 @@ static void test_incremental_many(void **state)
 			snprintf(key, sizeof(key), "ns1/%s", name);
 			if (json_object_get(fresh, key))
 				continue; /* once per round: the counts below stay simple */
-			had = json_object_get(ings, key) != NULL;
-			if (had && rand_r(&seed) % 3 == 0) {
+			had = json_is_true(json_object_get(ours, key));
+			if (json_object_get(ings, key) && rand_r(&seed) % 3 == 0) {
 				json_object_del(ings, key);
-				removed++;
+				json_object_del(ours, key);
+				removed += had;
 				json_object_set_new(fresh, key, json_true());
 				continue;
 			}
@@ -839,7 +848,8 @@ static void test_incremental_many(void **state)
 				 rand_r(&seed) % 3, rand_r(&seed) % 2 ? "Prefix" : "Exact",
 				 rand_r(&seed) % 2 ? "a" : "b");
 			json_object_set_new(ings, key, j(text));
-			compiled++;
+			json_object_set_new(ours, key, json_boolean(strstr(text, "'k8c'") != NULL));
+			compiled += strstr(text, "'k8c'") != NULL;
 			removed += had;
 			json_object_set_new(fresh, key, json_true());
 		}
@@ -849,6 +859,7 @@ static void test_incremental_many(void **state)
 	}
 	ing_builder_free(b);
 	json_decref(ings);
+	json_decref(ours);
 	json_decref(classes);
 	json_decref(svcs);
 	json_decref(slices);
