@@ -1474,6 +1474,7 @@ struct loop {
 	const char *kind;
 	bool changed;
 	struct ing_builder *builder; /* Ingresses: told of status-only updates */
+	json_t *delta_keys; /* Ingresses: the keys added, changed or deleted since the last build */
 	json_t *status_keys; /* Ingress updates that changed their status alone (no rebuild) */
 };
 
@@ -1517,9 +1518,13 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 			break;
 		}
 		l->changed = true;
+		if (l->delta_keys)
+			json_object_set(l->delta_keys, d->key, json_true());
 		break;
 	default:
 		l->changed = true;
+		if (l->delta_keys && d->key)
+			json_object_set(l->delta_keys, d->key, json_true());
 	}
 }
 
@@ -1705,6 +1710,7 @@ int main(int argc, char **argv)
 	sw.todo = json_object();
 	loops[0].status_keys = json_object();
 	loops[0].builder = builder;
+	loops[0].delta_keys = json_object();
 	if (!ing_pool_interposed()) {
 		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
 		goto out;
@@ -1866,6 +1872,7 @@ int main(int argc, char **argv)
 			struct ing_table *t;
 			struct ing_build_stats bs;
 			double ms;
+			bool first;
 
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			t = ing_builder_build(
@@ -1891,14 +1898,31 @@ int main(int argc, char **argv)
 			ing_table_ref(t);
 			publish_table(t);
 			atomic_store(&published_generation, gen);
-			json_decref(pub_ours);
-			pub_ours = json_object();
-			for (size_t k = 0; k < json_array_size(t->served); k++)
-				json_object_set(pub_ours,
-						json_string_value(json_array_get(t->served, k)),
-						json_true());
+			/* the served set changed by the Ingresses compiled and dropped alone; so
+			 * did the statuses to write, but for this batch's Ingress deltas: after the
+			 * first table, only those are looked at (not all 10,000) */
+			first = !pub_ours;
+			if (first) /* every status is looked at, below */
+				pub_ours = json_object();
+			for (size_t k = 0; k < json_array_size(bs.removed_keys); k++) {
+				const char *key =
+					json_string_value(json_array_get(bs.removed_keys, k));
+				json_object_del(pub_ours, key);
+				if (!first)
+					json_object_set(loops[0].delta_keys, key, json_true());
+			}
+			for (size_t k = 0; k < json_array_size(bs.added_keys); k++) {
+				const char *key =
+					json_string_value(json_array_get(bs.added_keys, k));
+				json_object_set(pub_ours, key, json_true());
+				if (!first)
+					json_object_set(loops[0].delta_keys, key, json_true());
+			}
+			json_object_update(loops[0].delta_keys, loops[0].status_keys);
 			if (publish)
-				write_status(inf[0], pub_ours, publish, NULL);
+				write_status(inf[0], pub_ours, publish,
+					     first ? NULL : loops[0].delta_keys);
+			json_object_clear(loops[0].delta_keys);
 			ing_table_unref(t);
 		}
 	}
@@ -1950,6 +1974,7 @@ out:
 	json_decref(prev_errors);
 	json_decref(pub_ours);
 	json_decref(loops[0].status_keys);
+	json_decref(loops[0].delta_keys);
 	json_decref(prev_bad_tls);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);

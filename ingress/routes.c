@@ -966,6 +966,8 @@ void ing_builder_free(struct ing_builder *b)
 	free(b->units);
 	free(b->rules);
 	free(b->buckets);
+	json_decref(b->stats.added_keys);
+	json_decref(b->stats.removed_keys);
 	free(b);
 }
 
@@ -999,7 +1001,11 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, const struct ou
 	size_t i = 0;
 
 	b->mark++;
+	json_decref(b->stats.added_keys);
+	json_decref(b->stats.removed_keys);
 	memset(&b->stats, 0, sizeof(b->stats));
+	b->stats.added_keys = json_array();
+	b->stats.removed_keys = json_array();
 	for (;;) {
 		char *own = NULL;
 		const char *key;
@@ -1050,6 +1056,7 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, const struct ou
 				abort();
 		}
 		added[n_added++] = u;
+		json_array_append_new(b->stats.added_keys, json_string(u->key));
 		n_rules += u->n_rules;
 		b->stats.compiled++;
 		free(own);
@@ -1063,6 +1070,7 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, const struct ou
 		if (unit_find(b, u->key) == u)
 			unit_unlink(b, u);
 		dead[n_dead++] = u;
+		json_array_append_new(b->stats.removed_keys, json_string(u->key));
 	}
 	b->stats.removed = n_dead;
 	rules = xcalloc(n_rules, sizeof(*rules));

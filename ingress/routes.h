@@ -173,6 +173,10 @@ struct ing_build_stats {
 	size_t compiled; /* Ingresses parsed and compiled by the last build */
 	size_t reused;	 /* Ingresses reused from an earlier build */
 	size_t removed;	 /* compiled Ingresses dropped (deleted or changed) */
+	/* arrays of "ns/name" (borrowed, until the next build): the Ingresses compiled (new,
+	 * changed, or now of our classes) and those dropped (deleted, changed, or not of our
+	 * classes any more); a changed one is in both. The served set changed by these alone. */
+	json_t *added_keys, *removed_keys;
 };
 struct ing_builder *ing_builder_new(void);
 void ing_builder_free(struct ing_builder *b);

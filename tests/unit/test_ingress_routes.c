@@ -640,6 +640,8 @@ static struct ing_table *build_both(struct ing_builder *b, json_t *ings, json_t 
 			 y + l);
 	}
 	ing_builder_stats(b, &st);
+	assert_int_equal(json_array_size(st.added_keys), st.compiled);
+	assert_int_equal(json_array_size(st.removed_keys), st.removed);
 	if (st.compiled != want_compiled || st.removed != want_removed)
 		fail_msg("compiled %zu removed %zu, want %zu and %zu", st.compiled, st.removed,
 			 want_compiled, want_removed);
