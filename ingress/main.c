@@ -1867,7 +1867,10 @@ int main(int argc, char **argv)
 			write_status(inf[0], pub_ours, publish, loops[0].status_keys);
 		}
 		if (changed && synced) {
-			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
+			/* only the Ingresses of this batch's deltas are looked at */
+			struct ing_build_opts bo = {.controller = controller,
+						    .generation = ++gen,
+						    .changed = loops[0].delta_keys};
 			struct timespec t0, t1;
 			struct ing_table *t;
 			struct ing_build_stats bs;
@@ -1892,9 +1895,10 @@ int main(int argc, char **argv)
 			ing_builder_stats(builder, &bs);
 			k8c_log_info("routes published",
 				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu "
-				     "compiled=%zu removed=%zu build_ms=%.1f",
+				     "compiled=%zu removed=%zu by_keys=%d build_ms=%.1f",
 				     gen, json_array_size(t->served), t->n_exact + t->n_wild,
-				     t->n_tls_exact + t->n_tls_wild, bs.compiled, bs.removed, ms);
+				     t->n_tls_exact + t->n_tls_wild, bs.compiled, bs.removed,
+				     bs.by_keys, ms);
 			ing_table_ref(t);
 			publish_table(t);
 			atomic_store(&published_generation, gen);

@@ -544,6 +544,7 @@ struct ing_unit {
 	atomic_long refs; /* the builder's (while current) and one per table using it */
 	json_t *obj;	  /* the cached object compiled (a reference) */
 	char *key;	  /* "ns/name" */
+	json_t *key_json; /* the same as a JSON string, for the tables' served arrays */
 	const char *ts, *ns, *name, *want_class; /* in obj; want_class NULL: none named */
 	struct ing_annotations *ann;
 	struct bspec *bs;
@@ -556,6 +557,7 @@ struct ing_unit {
 	/* the builder's (main thread), never read by the serving threads */
 	struct ing_unit *next;	  /* hash chain */
 	unsigned long mark;	  /* the build that saw it last */
+	bool dead;		  /* dropped by the builder */
 	size_t rank;		  /* among ours, oldest first */
 	struct ing_backend *defb; /* this build's defaultBackend */
 };
@@ -575,6 +577,7 @@ struct ing_builder {
 	struct rule **rules; /* every rule of every unit, by precedence (cmp_rule) */
 	size_t n_rules;
 	unsigned long mark;
+	char *classes; /* our classes at the last build ("name\n"..., "*" first when a default) */
 	struct ing_build_stats stats;
 };
 
@@ -606,6 +609,7 @@ static void unit_unref(struct ing_unit *u)
 	free(u->tls);
 	ing_annotations_free(u->ann);
 	free(u->key);
+	json_decref(u->key_json);
 	json_decref(u->obj);
 	free(u);
 }
@@ -740,6 +744,7 @@ static struct ing_unit *unit_compile(json_t *ing, const char *key)
 	atomic_init(&u->refs, 1);
 	u->obj = json_incref(ing);
 	u->key = xstrdup(key);
+	u->key_json = json_string(key);
 	unit_read_keys(u);
 	u->def = -1;
 	u->ann = ing_annotations_parse(ing);
@@ -909,14 +914,13 @@ static void unit_link(struct ing_builder *b, struct ing_unit *u)
  * A sorted array of pointers after a build: drop those whose unit is not current (dead()), add
  * `add` (n_add): few are inserted where they belong (binary search), many sorted in at once.
  */
-static void sorted_update(void ***arr, size_t *n, bool (*dead)(const void *, unsigned long),
-			  unsigned long mark, void **add, size_t n_add,
-			  int (*cmp)(const void *, const void *))
+static void sorted_update(void ***arr, size_t *n, bool (*dead)(const void *), void **add,
+			  size_t n_add, int (*cmp)(const void *, const void *))
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < *n; i++)
-		if (!dead((*arr)[i], mark))
+		if (!dead((*arr)[i]))
 			(*arr)[k++] = (*arr)[i];
 	if (!(*arr = realloc(*arr, (k + n_add ? k + n_add : 1) * sizeof(**arr))))
 		abort();
@@ -942,14 +946,14 @@ static void sorted_update(void ***arr, size_t *n, bool (*dead)(const void *, uns
 	*n = k;
 }
 
-static bool unit_dead(const void *p, unsigned long mark)
+static bool unit_dead(const void *p)
 {
-	return ((const struct ing_unit *)p)->mark != mark;
+	return ((const struct ing_unit *)p)->dead;
 }
 
-static bool rule_dead(const void *p, unsigned long mark)
+static bool rule_dead(const void *p)
 {
-	return ((const struct rule *)p)->u->mark != mark;
+	return ((const struct rule *)p)->u->dead;
 }
 
 struct ing_builder *ing_builder_new(void)
@@ -966,6 +970,7 @@ void ing_builder_free(struct ing_builder *b)
 	free(b->units);
 	free(b->rules);
 	free(b->buckets);
+	free(b->classes);
 	json_decref(b->stats.added_keys);
 	json_decref(b->stats.removed_keys);
 	free(b);
@@ -987,110 +992,147 @@ void ing_builder_stats(const struct ing_builder *b, struct ing_build_stats *out)
 	*out = b->stats;
 }
 
+/* The units added and dropped by one build. */
+struct sync {
+	struct ing_unit **added, **dead;
+	size_t n_added, cap_added, n_dead, cap_dead, n_rules;
+};
+
+static void push_unit(struct ing_unit ***arr, size_t *n, size_t *cap, struct ing_unit *u)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		if (!(*arr = realloc(*arr, *cap * sizeof(**arr))))
+			abort();
+	}
+	(*arr)[(*n)++] = u;
+}
+
+/* Drop a unit from the builder (the tables using it keep it alive). */
+static void unit_kill(struct ing_builder *b, struct sync *s, struct ing_unit *u)
+{
+	unit_unlink(b, u);
+	u->dead = true;
+	push_unit(&s->dead, &s->n_dead, &s->cap_dead, u);
+	json_array_append(b->stats.removed_keys, u->key_json);
+}
+
+/* One Ingress of the collection (key, v) against its unit: reused, recompiled, or dropped. */
+static void sync_one(struct ing_builder *b, struct sync *s, const char *key, json_t *v,
+		     const struct our_classes *oc, bool same_classes)
+{
+	struct ing_unit *u = b->buckets ? unit_find(b, key) : NULL;
+
+	if (u && u->mark == b->mark) /* the same key twice (an array): the first wins */
+		return;
+	/* only the Ingresses of our classes are compiled; a unit compiled from this very object
+	 * is of them if the classes are the same */
+	if (!(u && u->obj == v && same_classes) &&
+	    !class_ours(u && u->obj == v ? u->want_class : wanted_class(v), oc)) {
+		if (u)
+			unit_kill(b, s, u);
+		return;
+	}
+	if (u && (u->obj == v || same_for_build(u->obj, v))) {
+		if (u->obj != v) { /* a status or resourceVersion change alone */
+			json_t *old = u->obj;
+			u->obj = json_incref(v);
+			unit_read_keys(u);
+			json_decref(old);
+		}
+		u->mark = b->mark;
+		b->stats.reused++;
+		return;
+	}
+	if (u) /* changed */
+		unit_kill(b, s, u);
+	u = unit_compile(v, key);
+	u->mark = b->mark;
+	unit_link(b, u);
+	push_unit(&s->added, &s->n_added, &s->cap_added, u);
+	json_array_append(b->stats.added_keys, u->key_json);
+	s->n_rules += u->n_rules;
+	b->stats.compiled++;
+}
+
 /*
  * Bring the builder's units up to date with the Ingresses: compile the new and changed ones,
- * drop the deleted ones (the tables using them keep them alive).
+ * drop the deleted ones (the tables using them keep them alive). With `changed` (the keys that
+ * changed since the last build), only those are looked at; else all.
  */
-static void sync_units(struct ing_builder *b, json_t *ingresses, const struct our_classes *oc)
+static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed,
+		       const struct our_classes *oc)
 {
-	struct ing_unit **added = NULL, **dead = NULL;
-	size_t n_added = 0, cap_added = 0, n_dead = 0, n_rules = 0;
-	json_t *arr = json_is_array(ingresses) ? ingresses : NULL, *v;
-	void *it = json_is_object(ingresses) ? json_object_iter(ingresses) : NULL;
+	struct sync s = {0};
 	void **rules;
-	size_t i = 0;
+	size_t i, len = 0;
+	bool same_classes, by_keys;
+	char *classes = NULL;
+	FILE *f = open_memstream(&classes, &len);
+	const char *key;
+	json_t *v;
 
+	if (!f)
+		abort();
+	fputs(oc->has_default ? "*\n" : "", f);
+	for (i = 0; i < oc->n; i++)
+		fprintf(f, "%s\n", oc->names[i]);
+	fclose(f);
+	same_classes = b->classes && !strcmp(b->classes, classes);
+	free(b->classes);
+	b->classes = classes;
+	/* by keys once a first build has seen them all and while the classes stay the same */
+	by_keys = json_is_object(changed) && json_is_object(ingresses) && b->mark && same_classes;
 	b->mark++;
 	json_decref(b->stats.added_keys);
 	json_decref(b->stats.removed_keys);
 	memset(&b->stats, 0, sizeof(b->stats));
 	b->stats.added_keys = json_array();
 	b->stats.removed_keys = json_array();
-	for (;;) {
-		char *own = NULL;
-		const char *key;
-		struct ing_unit *u;
+	b->stats.by_keys = by_keys;
+	if (by_keys) {
+		json_object_foreach(changed, key, v)
+		{
+			json_t *now = json_object_get(ingresses, key);
+			struct ing_unit *u;
 
-		if (arr) { /* an array (tests): keyed here */
-			if (i >= json_array_size(arr))
-				break;
-			v = json_array_get(arr, i++);
-			key = own = obj_key(v);
-		} else if (it) {
-			key = json_object_iter_key(it);
-			v = json_object_iter_value(it);
-			it = json_object_iter_next(ingresses, it);
-		} else {
-			break;
+			if (now)
+				sync_one(b, &s, key, now, oc, same_classes);
+			else if (b->buckets && (u = unit_find(b, key)))
+				unit_kill(b, &s, u); /* deleted */
 		}
-		u = b->buckets ? unit_find(b, key) : NULL;
-		if (u && u->mark == b->mark) { /* the same key twice (an array): the first wins */
-			free(own);
-			continue;
+	} else if (json_is_array(ingresses)) { /* an array (tests): keyed here */
+		json_array_foreach(ingresses, i, v)
+		{
+			char *k = obj_key(v);
+			sync_one(b, &s, k, v, oc, same_classes);
+			free(k);
 		}
-		/* only the Ingresses of our classes are compiled (others: dropped below) */
-		if (!class_ours(u && u->obj == v ? u->want_class : wanted_class(v), oc)) {
-			free(own);
-			continue;
-		}
-		if (u && (u->obj == v || same_for_build(u->obj, v))) {
-			if (u->obj != v) { /* a status or resourceVersion change alone */
-				json_t *old = u->obj;
-				u->obj = json_incref(v);
-				unit_read_keys(u);
-				json_decref(old);
-			}
-			u->mark = b->mark;
-			b->stats.reused++;
-			free(own);
-			continue;
-		}
-		if (u) /* changed: dropped below with the deleted ones (its mark is old) */
-			unit_unlink(b, u);
-		u = unit_compile(v, key);
-		u->mark = b->mark;
-		unit_link(b, u);
-		if (n_added == cap_added) {
-			cap_added = cap_added ? 2 * cap_added : 16;
-			if (!(added = realloc(added, cap_added * sizeof(*added))))
-				abort();
-		}
-		added[n_added++] = u;
-		json_array_append_new(b->stats.added_keys, json_string(u->key));
-		n_rules += u->n_rules;
-		b->stats.compiled++;
-		free(own);
+	} else {
+		json_object_foreach(ingresses, key, v) sync_one(b, &s, key, v, oc, same_classes);
 	}
-	/* the deleted and the replaced: not marked by this build */
-	dead = xcalloc(b->n_sorted, sizeof(*dead));
-	for (i = 0; i < b->n_sorted; i++) {
-		struct ing_unit *u = b->units[i];
-		if (u->mark == b->mark)
-			continue;
-		if (unit_find(b, u->key) == u)
-			unit_unlink(b, u);
-		dead[n_dead++] = u;
-		json_array_append_new(b->stats.removed_keys, json_string(u->key));
-	}
-	b->stats.removed = n_dead;
-	rules = xcalloc(n_rules, sizeof(*rules));
-	n_rules = 0;
-	for (i = 0; i < n_added; i++)
-		for (size_t k = 0; k < added[i]->n_rules; k++)
-			rules[n_rules++] = &added[i]->rules[k];
-	if (n_rules && n_rules <= 64)
-		qsort(rules, n_rules, sizeof(*rules), cmp_rule);
-	sorted_update((void ***)&b->rules, &b->n_rules, rule_dead, b->mark, rules, n_rules,
-		      cmp_rule);
-	if (n_added && n_added <= 64)
-		qsort(added, n_added, sizeof(*added), cmp_unit_p);
-	sorted_update((void ***)&b->units, &b->n_sorted, unit_dead, b->mark, (void **)added,
-		      n_added, cmp_unit_p);
-	for (i = 0; i < n_dead; i++)
-		unit_unref(dead[i]);
-	free(dead);
+	if (!by_keys) /* the deleted: not seen by this build */
+		for (i = 0; i < b->n_sorted; i++)
+			if (b->units[i]->mark != b->mark && !b->units[i]->dead)
+				unit_kill(b, &s, b->units[i]);
+	b->stats.removed = s.n_dead;
+	rules = xcalloc(s.n_rules, sizeof(*rules));
+	s.n_rules = 0;
+	for (i = 0; i < s.n_added; i++)
+		for (size_t k = 0; k < s.added[i]->n_rules; k++)
+			rules[s.n_rules++] = &s.added[i]->rules[k];
+	if (s.n_rules && s.n_rules <= 64)
+		qsort(rules, s.n_rules, sizeof(*rules), cmp_rule);
+	sorted_update((void ***)&b->rules, &b->n_rules, rule_dead, rules, s.n_rules, cmp_rule);
+	if (s.n_added && s.n_added <= 64)
+		qsort(s.added, s.n_added, sizeof(*s.added), cmp_unit_p);
+	sorted_update((void ***)&b->units, &b->n_sorted, unit_dead, (void **)s.added, s.n_added,
+		      cmp_unit_p);
+	for (i = 0; i < s.n_dead; i++)
+		unit_unref(s.dead[i]);
+	free(s.dead);
 	free(rules);
-	free(added);
+	free(s.added);
 }
 
 /* The state of one build. */
@@ -1446,7 +1488,7 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 	atomic_init(&t->refs, 1);
 	t->generation = opts ? opts->generation : 0;
 	our_classes_init(&oc, classes, opts ? opts->controller : NULL);
-	sync_units(bu, ingresses, &oc);
+	sync_units(bu, ingresses, opts ? opts->changed : NULL, &oc);
 	free(oc.names);
 
 	/* the units (all of our classes), oldest first: references, served, annotations */
@@ -1459,7 +1501,7 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 		u->rank = t->n_units;
 		atomic_fetch_add(&u->refs, 1);
 		t->units[t->n_units++] = u;
-		json_array_append_new(t->served, json_string(u->key));
+		json_array_append(t->served, u->key_json);
 		n_bs += u->n_bs;
 	}
 	t->anns = xcalloc(t->n_units, sizeof(*t->anns));

@@ -151,6 +151,13 @@ struct ing_table {
 struct ing_build_opts {
 	const char *controller; /* spec.controller of our IngressClasses; NULL: the default */
 	unsigned long generation;
+	/*
+	 * ing_builder_build: a JSON object whose keys are the Ingresses added, changed or deleted
+	 * since the builder's last build (an informer's deltas; a status-only update may be left
+	 * out): only those are looked at. NULL: every Ingress is compared (so is every one on a
+	 * builder's first build and when our IngressClasses changed).
+	 */
+	json_t *changed;
 };
 
 /*
@@ -177,6 +184,7 @@ struct ing_build_stats {
 	 * changed, or now of our classes) and those dropped (deleted, changed, or not of our
 	 * classes any more); a changed one is in both. The served set changed by these alone. */
 	json_t *added_keys, *removed_keys;
+	bool by_keys; /* only the changed keys were looked at */
 };
 struct ing_builder *ing_builder_new(void);
 void ing_builder_free(struct ing_builder *b);

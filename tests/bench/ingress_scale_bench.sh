@@ -134,6 +134,7 @@ else:  # changes M INGRESS_PORT
     m, ip = int(sys.argv[4]), int(sys.argv[5])
     c, lat, writes = api(), [], []
     h = http.client.HTTPConnection("127.0.0.1", ip)
+    log = open(d + "/../changes.log", "w")  # per change: wall-clock start, POST, served (ms)
     for j in range(m):
         host = "new%d.scale.test" % j
         t0 = time.monotonic()
@@ -148,6 +149,7 @@ else:  # changes M INGRESS_PORT
             if time.monotonic() - t0 > 30:
                 sys.exit("%s not served after 30 s" % host)
         lat.append(time.monotonic() - t0)
+        log.write("%s %.3f %.1f %.1f\n" % (host, time.time() - lat[-1], writes[-1] * 1000, lat[-1] * 1000))
         time.sleep(0.05)
     q = lambda v, p: sorted(v)[min(len(v) - 1, int(p * len(v)))] * 1000
     print("%.1f %.1f %.1f %.1f" % (q(lat, 0.5), q(lat, 0.99), max(lat) * 1000, q(writes, 0.5)))

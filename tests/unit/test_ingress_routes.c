@@ -607,14 +607,16 @@ static json_t *cache_of(const char *array)
 
 /*
  * One incremental build against a full build of the same collections: the same table, and the
- * number of Ingresses it compiled.
+ * number of Ingresses it compiled. changed: the keys changed since the last build (a JSON
+ * object, as k8c-ingress passes its deltas; consumed), or NULL (all compared).
  */
-static struct ing_table *build_both(struct ing_builder *b, json_t *ings, json_t *classes,
-				    json_t *svcs, json_t *slices, size_t want_compiled,
-				    size_t want_removed)
+static struct ing_table *build_both(struct ing_builder *b, json_t *changed, json_t *ings,
+				    json_t *classes, json_t *svcs, json_t *slices,
+				    size_t want_compiled, size_t want_removed)
 {
 	struct k8c_error err = K8C_ERROR_INIT;
-	struct ing_table *inc = ing_builder_build(b, ings, classes, svcs, slices, NULL, &err);
+	struct ing_build_opts opts = {.changed = changed};
+	struct ing_table *inc = ing_builder_build(b, ings, classes, svcs, slices, &opts, &err);
 	struct ing_table *full = ing_table_build(ings, classes, svcs, slices, NULL, &err);
 	struct ing_build_stats st;
 	char *x = dump(inc), *y = dump(full);
@@ -640,6 +642,7 @@ static struct ing_table *build_both(struct ing_builder *b, json_t *ings, json_t 
 			 y + l);
 	}
 	ing_builder_stats(b, &st);
+	json_decref(changed);
 	assert_int_equal(json_array_size(st.added_keys), st.compiled);
 	assert_int_equal(json_array_size(st.removed_keys), st.removed);
 	if (st.compiled != want_compiled || st.removed != want_removed)
@@ -649,6 +652,18 @@ static struct ing_table *build_both(struct ing_builder *b, json_t *ings, json_t 
 	free(y);
 	ing_table_unref(full);
 	return inc;
+}
+
+/* A JSON object with the space-separated keys of s. */
+static json_t *keys(const char *s)
+{
+	json_t *o = json_object();
+	char *copy = strdup(s), *save = NULL;
+
+	for (char *k = strtok_r(copy, " ", &save); k; k = strtok_r(NULL, " ", &save))
+		json_object_set_new(o, k, json_true());
+	free(copy);
+	return o;
 }
 
 #define ING_TS(name, ts)                                                                           \
@@ -715,9 +730,10 @@ static void test_incremental(void **state)
 																 "]");
 	struct ing_builder *b = ing_builder_new();
 	struct ing_table *t0, *t;
+	struct ing_build_stats st;
 	json_t *v;
 
-	t0 = build_both(b, ings, classes, svcs, slices, 5, 0); /* not o (class nginx) */
+	t0 = build_both(b, NULL, ings, classes, svcs, slices, 5, 0); /* not o (class nginx) */
 	assert_route(t0, "x", "/b/1", "ns1/b ns1/b /b");
 	assert_route(t0, "d.test", "/r/q", "ns1/d ns1/a /r/(.*)");
 
@@ -725,14 +741,14 @@ static void test_incremental(void **state)
 	v = json_deep_copy(json_object_get(ings, "ns1/a"));
 	json_object_set_new(v, "status", j("{'loadBalancer':{'ingress':[{'ip':'1.2.3.4'}]}}"));
 	json_object_set_new(ings, "ns1/a", v);
-	t = build_both(b, ings, classes, svcs, slices, 0, 0);
+	t = build_both(b, keys(""), ings, classes, svcs, slices, 0, 0);
 	ing_table_unref(t);
 	/* and told of it (as k8c-ingress does on such an update) */
 	v = json_deep_copy(json_object_get(ings, "ns1/a"));
 	json_object_set_new(v, "status", j("{'loadBalancer':{'ingress':[{'ip':'1.2.3.5'}]}}"));
 	ing_builder_refresh(b, "ns1/a", json_object_get(ings, "ns1/a"), v);
 	json_object_set_new(ings, "ns1/a", v);
-	t = build_both(b, ings, classes, svcs, slices, 0, 0);
+	t = build_both(b, NULL, ings, classes, svcs, slices, 0, 0);
 	ing_table_unref(t);
 
 	/* a changed Ingress (b gets a new path and loses /b), an added one on an existing host
@@ -746,7 +762,9 @@ static void test_incremental(void **state)
 	json_object_set_new(ings, "ns1/m",
 			    j(ING("m", "2026-02-01T00:00:00Z", "m.test", P("/", "Prefix", "a"))));
 	json_object_del(ings, "ns1/w");
-	t = build_both(b, ings, classes, svcs, slices, 3, 2);
+	t = build_both(b, keys("ns1/b ns1/n ns1/m ns1/w"), ings, classes, svcs, slices, 3, 2);
+	ing_builder_stats(b, &st);
+	assert_true(st.by_keys);			/* only the four keys were looked at */
 	assert_route(t, "x", "/", "ns1/n ns1/empty /"); /* n is older than a now */
 	assert_route(t, "x", "/b/1", "ns1/n ns1/empty /");
 	assert_route(t, "x", "/new", "ns1/b ns1/a /new");
@@ -762,11 +780,13 @@ static void test_incremental(void **state)
 	json_decref(classes);
 	classes = j("[{'metadata':{'name':'k8c'},'spec':{'controller':'k8c.io/ingress'}},"
 		    "{'metadata':{'name':'nginx'},'spec':{'controller':'k8c.io/ingress'}}]");
-	t0 = build_both(b, ings, classes, svcs, slices, 1, 0);
+	t0 = build_both(b, keys(""), ings, classes, svcs, slices, 1, 0); /* all: classes */
+	ing_builder_stats(b, &st);
+	assert_false(st.by_keys); /* the classes changed: all compared */
 	assert_route(t0, "x", "/o", "ns1/o ns1/a /o");
 	json_decref(classes);
 	classes = j(CLASSES);
-	t = build_both(b, ings, classes, svcs, slices, 0, 1);
+	t = build_both(b, keys(""), ings, classes, svcs, slices, 0, 1);
 	assert_route(t, "x", "/o", "ns1/n ns1/empty /");
 	ing_table_unref(t);
 
@@ -778,7 +798,7 @@ static void test_incremental(void **state)
 	json_decref(svcs);
 	svcs = j(
 		"[{'metadata':{'namespace':'ns1','name':'empty'},'spec':{'ports':[{'port':80}]}}]");
-	t = build_both(b, ings, classes, svcs, slices, 0, 0);
+	t = build_both(b, keys(""), ings, classes, svcs, slices, 0, 0);
 	{
 		struct ing_match m;
 		assert_non_null(ing_table_match(t, "x", 1, "/", 1, &m));
@@ -791,12 +811,13 @@ static void test_incremental(void **state)
 
 	/* every Ingress deleted, then the builder freed while a table is still in use */
 	json_object_clear(ings);
-	t = build_both(b, ings, classes, svcs, slices, 0, 6);
+	t = build_both(b, keys("ns1/a ns1/b ns1/c ns1/d ns1/m ns1/n ns1/o"), ings, classes, svcs,
+		       slices, 0, 6);
 	assert_int_equal(t->n_exact + t->n_wild, 0);
 	ing_table_unref(t);
 	json_object_set_new(ings, "ns1/a",
 			    j(ING("a", "2026-01-01T00:00:00Z", "x", P("/", "Prefix", "a"))));
-	t = build_both(b, ings, classes, svcs, slices, 1, 0);
+	t = build_both(b, keys("ns1/a"), ings, classes, svcs, slices, 1, 0);
 	ing_builder_free(b);
 	assert_route(t, "x", "/", "ns1/a ns1/a /");
 	ing_table_unref(t);
@@ -855,7 +876,8 @@ static void test_incremental_many(void **state)
 			removed += had;
 			json_object_set_new(fresh, key, json_true());
 		}
-		t = build_both(b, ings, classes, svcs, slices, compiled, removed);
+		t = build_both(b, round % 2 ? json_incref(fresh) : NULL, ings, classes, svcs,
+			       slices, compiled, removed);
 		ing_table_unref(t);
 		json_decref(fresh);
 	}
