@@ -1294,6 +1294,89 @@ static void *status_run(void *arg)
 static void ingress_event(struct k8c_kube *kc, struct k8c_informer *ings, const char *key,
 			  const char *reason, const char *msg);
 
+/*
+ * Certificates loaded, by Secret "ns/name": reused while the informer's cached Secret is the same
+ * object (an entry holds a reference on it, so the pointer cannot be another's), so that a route
+ * change does not parse every certificate again. Entries no build used are freed after it.
+ */
+struct cert_entry {
+	char *secret;
+	json_t *obj; /* the Secret it was loaded from, NULL: not found */
+	SSL_CTX *ctx;
+	char *error; /* why ctx is NULL */
+	unsigned long mark;
+};
+static struct {
+	struct cert_entry *e;
+	size_t n, cap;
+	json_t *index; /* secret → index in e */
+	unsigned long mark;
+} certs;
+
+/* A new reference on the SSL_CTX of a Secret (obj: the informer's, NULL when missing). */
+static SSL_CTX *cert_get(const char *secret, const json_t *obj, struct k8c_error *err)
+{
+	json_t *i = certs.index ? json_object_get(certs.index, secret) : NULL;
+	struct cert_entry *c = i ? &certs.e[json_integer_value(i)] : NULL;
+
+	if (!c || c->obj != obj) {
+		if (!c) {
+			if (certs.n == certs.cap) {
+				certs.cap = certs.cap ? 2 * certs.cap : 16;
+				certs.e = realloc(certs.e, certs.cap * sizeof(*certs.e));
+				if (!certs.e)
+					abort();
+			}
+			if (!certs.index)
+				certs.index = json_object();
+			json_object_set_new(certs.index, secret, json_integer((json_int_t)certs.n));
+			c = &certs.e[certs.n++];
+			*c = (struct cert_entry){.secret = strdup(secret)};
+		}
+		SSL_CTX_free(c->ctx);
+		json_decref(c->obj);
+		free(c->error);
+		c->obj = json_incref((json_t *)obj);
+		c->error = NULL;
+		if (!obj)
+			k8c_error_set(err, 0, "not found");
+		else
+			c->ctx = ing_tls_secret_ctx(obj, err);
+		if (!c->ctx)
+			c->error = strdup(err->msg ? err->msg : "?");
+	} else if (!c->ctx) {
+		k8c_error_set(err, 0, "%s", c->error ? c->error : "?");
+	}
+	c->mark = certs.mark;
+	if (c->ctx && SSL_CTX_up_ref(c->ctx) != 1)
+		return NULL;
+	return c->ctx;
+}
+
+/* Free the entries this build did not use (and renumber the index). */
+static void certs_sweep(void)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < certs.n; i++) {
+		struct cert_entry *c = &certs.e[i];
+		if (c->mark == certs.mark) {
+			if (k != i)
+				certs.e[k] = *c;
+			json_object_set_new(certs.index, certs.e[k].secret,
+					    json_integer((json_int_t)k));
+			k++;
+			continue;
+		}
+		json_object_del(certs.index, c->secret);
+		SSL_CTX_free(c->ctx);
+		json_decref(c->obj);
+		free(c->error);
+		free(c->secret);
+	}
+	certs.n = k;
+}
+
 static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 			 const char *default_secret, json_t **prev_bad, struct k8c_kube *kc,
 			 struct k8c_informer *ings)
@@ -1304,16 +1387,14 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 	static char *default_error; /* logged when it changes */
 
 	t->ctx_free = ing_tls_ctx_free;
+	certs.mark++;
 	if (default_secret) {
 		const char *slash = strchr(default_secret, '/');
 		_cleanup_free_ char *ns = strndup(default_secret, (size_t)(slash - default_secret));
 		const json_t *obj = ns ? k8c_informer_get(secrets, ns, slash + 1) : NULL;
 		struct k8c_error err = K8C_ERROR_INIT;
 
-		if (!obj)
-			k8c_error_set(&err, 0, "not found");
-		else
-			t->default_ctx = ing_tls_secret_ctx(obj, &err);
+		t->default_ctx = cert_get(default_secret, obj, &err);
 		if (!t->default_ctx && (!default_error || strcmp(default_error, err.msg))) {
 			k8c_log_warn("--default-ssl-certificate not usable, the self-signed "
 				     "certificate answers",
@@ -1350,10 +1431,8 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 			continue;
 		memcpy(ns, th->secret, (size_t)(slash - th->secret));
 		ns[slash - th->secret] = '\0';
-		if (!(obj = k8c_informer_get(secrets, ns, slash + 1)))
-			k8c_error_set(&err, 0, "not found");
-		else
-			th->ctx = ing_tls_secret_ctx(obj, &err);
+		obj = k8c_informer_get(secrets, ns, slash + 1);
+		th->ctx = cert_get(th->secret, obj, &err);
 		if (!th->ctx) {
 			/* a log line and an Event when it becomes unusable, not on every build */
 			char *what;
@@ -1378,6 +1457,7 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 		json_object_set_new(seen, th->secret, json_integer(th->ctx ? (json_int_t)i : -1));
 		k8c_error_clear(&err);
 	}
+	certs_sweep();
 	json_decref(*prev_bad);
 	*prev_bad = bad;
 }
@@ -1478,23 +1558,6 @@ struct loop {
 	json_t *status_keys; /* Ingress updates that changed their status alone (no rebuild) */
 };
 
-/* Whether two cached Ingresses differ in their status (and resourceVersion) alone. */
-static bool status_change_only(const json_t *a, const json_t *b)
-{
-	const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
-	static const char *const keys[] = {"name", "namespace", "uid", "creationTimestamp",
-					   "annotations"};
-
-	if (!a || !b || !json_equal(json_object_get(a, "spec"), json_object_get(b, "spec")))
-		return false;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const json_t *x = json_object_get(ma, keys[i]), *y = json_object_get(mb, keys[i]);
-		if (x != y && (!x || !y || !json_equal((json_t *)x, (json_t *)y)))
-			return false;
-	}
-	return true;
-}
-
 static void on_delta(const struct k8c_delta *d, void *arg)
 {
 	struct loop *l = arg;
@@ -1511,7 +1574,7 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 	case K8C_DELTA_UPDATE:
 		/* our own status writes come back as updates: nothing to rebuild (the cache
 		 * holds what ing_ingress_transform keeps, so this compares all the build reads) */
-		if (!strcmp(l->kind, "Ingress") && status_change_only(d->old, d->new)) {
+		if (!strcmp(l->kind, "Ingress") && ing_status_change_only(d->old, d->new)) {
 			json_object_set(l->status_keys, d->key, json_true());
 			if (l->builder)
 				ing_builder_refresh(l->builder, d->key, d->old, d->new);
@@ -1956,6 +2019,10 @@ out:
 		h2o_config_dispose(&conf);
 	ing_table_unref(pub.table);
 	ing_builder_free(builder);
+	certs.mark++;
+	certs_sweep(); /* frees them all */
+	json_decref(certs.index);
+	free(certs.e);
 	for (i = 0; i < N_INFORMERS; i++)
 		if (inf[i])
 			k8c_informer_free(inf[i]);

@@ -338,6 +338,14 @@ struct ing_annotations *ing_annotations_parse(const json_t *ing)
 	return a;
 }
 
+static void regex_free(regex_t *re)
+{
+	if (re) {
+		regfree(re);
+		free(re);
+	}
+}
+
 void ing_annotations_free(struct ing_annotations *a)
 {
 	if (!a)
@@ -347,10 +355,7 @@ void ing_annotations_free(struct ing_annotations *a)
 	free(a->cookie_name);
 	free(a->canary_header);
 	free(a->canary_header_value);
-	if (a->canary_header_re) {
-		regfree(a->canary_header_re);
-		free(a->canary_header_re);
-	}
+	regex_free(a->canary_header_re);
 	free(a->canary_cookie);
 	free(a->warnings);
 	free(a);
@@ -589,10 +594,7 @@ static void unit_unref(struct ing_unit *u)
 		struct rule *r = &u->rules[i];
 		free(r->host);
 		free(r->path);
-		if (r->re) {
-			regfree(r->re);
-			free(r->re);
-		}
+		regex_free(r->re);
 		free(r->error);
 	}
 	free(u->rules);
@@ -801,14 +803,14 @@ static struct ing_unit *unit_compile(json_t *ing, const char *key)
 	return u;
 }
 
-/* Whether a cached Ingress changed in what a unit compiled from it (spec, annotations, keys). */
-static bool same_for_build(const json_t *a, const json_t *b)
+bool ing_status_change_only(const json_t *a, const json_t *b)
 {
 	const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
-	static const char *const keys[] = {"name", "namespace", "creationTimestamp", "annotations"};
+	static const char *const keys[] = {"name", "namespace", "uid", "creationTimestamp",
+					   "annotations"};
 	const json_t *sa = json_object_get(a, "spec"), *sb = json_object_get(b, "spec");
 
-	if (sa != sb && (!sa || !sb || !json_equal((json_t *)sa, (json_t *)sb)))
+	if (!a || !b || (sa != sb && (!sa || !sb || !json_equal((json_t *)sa, (json_t *)sb))))
 		return false;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const json_t *x = json_object_get(ma, keys[i]), *y = json_object_get(mb, keys[i]);
@@ -980,7 +982,7 @@ void ing_builder_refresh(struct ing_builder *b, const char *key, json_t *old, js
 {
 	struct ing_unit *u = b->buckets ? unit_find(b, key) : NULL;
 
-	if (!u || u->obj != old || !new || !same_for_build(old, new))
+	if (!u || u->obj != old || !new || !ing_status_change_only(old, new))
 		return;
 	u->obj = json_incref(new);
 	unit_read_keys(u);
@@ -1033,7 +1035,7 @@ static void sync_one(struct ing_builder *b, struct sync *s, const char *key, jso
 			unit_kill(b, s, u);
 		return;
 	}
-	if (u && (u->obj == v || same_for_build(u->obj, v))) {
+	if (u && (u->obj == v || ing_status_change_only(u->obj, v))) {
 		if (u->obj != v) { /* a status or resourceVersion change alone */
 			json_t *old = u->obj;
 			u->obj = json_incref(v);

@@ -260,6 +260,12 @@ json_t *ing_ingress_transform(json_t *obj);
 json_t *ing_service_transform(json_t *obj);
 json_t *ing_slice_transform(json_t *obj);
 
+/*
+ * Whether two versions of a cached Ingress differ in their status and resourceVersion alone
+ * (spec, name, namespace, uid, creationTimestamp and annotations equal): nothing to rebuild.
+ */
+bool ing_status_change_only(const json_t *a, const json_t *b);
+
 /* Whether an Ingress belongs to the IngressClasses of controller (exposed for tests). */
 bool ing_is_ours(const json_t *ingress, json_t *classes, const char *controller);
 
