@@ -378,6 +378,13 @@ g=$(metric "$D/metrics.2" k8c_ingress_config_generation)
 [[ $g -ge 1 ]] || ifail "k8c_ingress_config_generation is $g"
 grep -q '^# TYPE k8c_ingress_request_duration_seconds histogram$' "$D/metrics.2" || ifail "no histogram TYPE line"
 ok "k8c_ingress_config_generation $g"
+# one build time observed per table built (the generation counts them; a build observed but not
+# yet published while scraping makes one more)
+bc=$(metric "$D/metrics.2" k8c_ingress_config_build_seconds_count)
+[[ ($bc == "$g" || $bc == $((g + 1))) &&
+	$(metric "$D/metrics.2" 'k8c_ingress_config_build_seconds_bucket{le="+Inf"}') == "$bc" ]] ||
+	ifail "k8c_ingress_config_build_seconds counted $bc builds for generation $g: $(grep build_seconds "$D/metrics.2")"
+ok "k8c_ingress_config_build_seconds: $bc builds"
 kill -TERM "$ING_PID"
 rc=0
 wait "$ING_PID" || rc=$?
