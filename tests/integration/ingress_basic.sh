@@ -385,11 +385,7 @@ bc=$(metric "$D/metrics.2" k8c_ingress_config_build_seconds_count)
 	$(metric "$D/metrics.2" 'k8c_ingress_config_build_seconds_bucket{le="+Inf"}') == "$bc" ]] ||
 	ifail "k8c_ingress_config_build_seconds counted $bc builds for generation $g: $(grep build_seconds "$D/metrics.2")"
 ok "k8c_ingress_config_build_seconds: $bc builds"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 ok "k8c-ingress stopped cleanly"
 
 # restart with two serving threads: the routes come back from the informers alone, the statuses
@@ -412,10 +408,6 @@ ok "metrics summed over two threads"
 ok "HTTPS with the Secret's certificate after a restart"
 grep -q 'msg="status updated"' "$D/ingress.log" && ifail "statuses were rewritten after a restart"
 ok "no status rewritten after a restart"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress (2 threads) exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS
