@@ -13,15 +13,16 @@
 /* Pinned map names (at most 15 characters: the kernel's object name limit). */
 #define K8C_LB4_MAP	"k8c_lb4_v1"
 #define K8C_AFF4_MAP	"k8c_aff4_v1"
-#define K8C_RNAT4_MAP	"k8c_rnat4_v1"
+#define K8C_SKNAT4_MAP	"k8c_sknat4_v1"
 #define K8C_CFG4_MAP	"k8c_cfg4_v1"
 #define K8C_NODEIP4_MAP "k8c_nodeip4_v1"
 #define K8C_CT4_MAP	"k8c_ct4_v1"
+/* Maps of earlier layouts, no longer used: a proxy unpins them at start and at --cleanup. */
+#define K8C_RNAT4_MAP_OLD "k8c_rnat4_v1"
 
-#define K8C_LB4_MAX   1048576
-#define K8C_AFF4_MAX  262144
-#define K8C_RNAT4_MAX 262144
-#define K8C_CT4_MAX   65536 /* 32,768 flows from outside (LRU: always preallocated) */
+#define K8C_LB4_MAX  1048576
+#define K8C_AFF4_MAX 262144
+#define K8C_CT4_MAX  65536 /* 32,768 flows from outside (LRU: always preallocated) */
 
 /*
  * One map holds every frontend and its backends: slot 0 is the service entry (count, flags),
@@ -67,19 +68,30 @@ struct k8c_aff4_val {
 	__u16 slot;
 };
 
-/* Reverse NAT: a socket and the backend it was sent to -> the service address it asked for
- * (UDP replies, getpeername). */
-struct k8c_rnat4_key {
-	__u64 cookie;
+/* An IPv4 address and port (network order). */
+struct k8c_rnat4_val {
 	__u32 addr;
 	__u16 port;
 	__u16 pad;
 };
 
-struct k8c_rnat4_val {
-	__u32 addr;
-	__u16 port;
-	__u16 pad;
+/*
+ * Reverse NAT of a socket (UDP replies, getpeername): socket-local storage
+ * (BPF_MAP_TYPE_SK_STORAGE, freed with the socket) holding the backends this socket was sent to
+ * and the service address it asked for each. A connected socket uses one entry; an unconnected
+ * UDP socket sending to several services up to K8C_SKNAT4_N (the oldest replaced).
+ */
+#define K8C_SKNAT4_N 4
+
+struct k8c_sknat4_ent {
+	struct k8c_rnat4_val be;  /* the backend the socket was sent to */
+	struct k8c_rnat4_val svc; /* the service address it asked for */
+};
+
+struct k8c_sknat4 {
+	struct k8c_sknat4_ent e[K8C_SKNAT4_N];
+	__u32 next; /* the entry a new backend takes */
+	__u32 pad;
 };
 
 /* Session affinity of a client outside the node (tc): netns_cookie = K8C_AFF_CLIENT_IP | its

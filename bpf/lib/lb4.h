@@ -34,13 +34,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } k8c_aff4_v1 SEC(".maps");
 
+/* Reverse NAT of each socket the balancer sent somewhere (struct k8c_sknat4), freed with it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, K8C_RNAT4_MAX);
-	__type(key, struct k8c_rnat4_key);
-	__type(value, struct k8c_rnat4_val);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__type(key, int);
+	__type(value, struct k8c_sknat4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} k8c_rnat4_v1 SEC(".maps");
+} k8c_sknat4_v1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -123,6 +124,37 @@ static __always_inline struct k8c_lb4_val *lb4_pick(struct k8c_lb4_key *key,
 }
 
 /*
+ * Remember for the socket that backend be:bport stands for the service address svc:sport: its
+ * entry for that backend, or a free one, or the oldest. Socket-local storage: no shared map
+ * update (an LRU hash's lock and evictions) at each connect, and nothing left when the socket
+ * closes.
+ */
+static __always_inline void lb4_sknat_set(struct bpf_sock_addr *ctx, __u32 svc, __u16 sport,
+					  __u32 be, __u16 bport)
+{
+	struct k8c_sknat4 *s;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 i;
+
+	if (!sk)
+		return;
+	s = bpf_sk_storage_get(&k8c_sknat4_v1, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return;
+	for (i = 0; i < K8C_SKNAT4_N; i++)
+		if (!s->e[i].be.addr || (s->e[i].be.addr == be && s->e[i].be.port == bport))
+			break;
+	if (i == K8C_SKNAT4_N)
+		i = s->next++ % K8C_SKNAT4_N;
+	if (i >= K8C_SKNAT4_N) /* (for the verifier) */
+		return;
+	s->e[i].be.addr = be;
+	s->e[i].be.port = bport;
+	s->e[i].svc.addr = svc;
+	s->e[i].svc.port = sport;
+}
+
+/*
  * Translate ctx's destination when it is a frontend. Returns 1 (let the call go on, possibly
  * rewritten) or 0 (refuse it, errno as set). rnat: remember the service address for the socket.
  */
@@ -161,13 +193,8 @@ static __always_inline int lb4_xlate_addr(struct bpf_sock_addr *ctx, __u32 *addr
 	be = lb4_pick(&key, svc, (svc->flags & K8C_LB_F_AFFINITY) ? bpf_get_netns_cookie(ctx) : 0);
 	if (!be) /* the service is being rewritten: count and slots disagree for a moment */
 		return lb4_reject();
-	if (rnat) {
-		struct k8c_rnat4_key rk = {
-			.cookie = bpf_get_socket_cookie(ctx), .addr = be->addr, .port = be->port};
-		struct k8c_rnat4_val rv = {.addr = daddr, .port = dport};
-
-		bpf_map_update_elem(&k8c_rnat4_v1, &rk, &rv, BPF_ANY);
-	}
+	if (rnat)
+		lb4_sknat_set(ctx, daddr, dport, be->addr, be->port);
 	*addr = be->addr;
 	*port = be->port;
 	return 1;
@@ -176,13 +203,22 @@ static __always_inline int lb4_xlate_addr(struct bpf_sock_addr *ctx, __u32 *addr
 /* Replies (recvmsg) and getpeername: show the service address the socket asked for. */
 static __always_inline void lb4_rev_addr(struct bpf_sock_addr *ctx, __u32 *addr, __u32 *port)
 {
-	struct k8c_rnat4_key rk = {
-		.cookie = bpf_get_socket_cookie(ctx), .addr = *addr, .port = (__u16)*port};
-	struct k8c_rnat4_val *rv = bpf_map_lookup_elem(&k8c_rnat4_v1, &rk);
+	struct bpf_sock *sk = ctx->sk;
+	struct k8c_sknat4 *s;
 
-	if (rv) {
-		*addr = rv->addr;
-		*port = rv->port;
+	if (!sk)
+		return;
+	s = bpf_sk_storage_get(&k8c_sknat4_v1, sk, NULL, 0);
+	if (!s)
+		return;
+	for (__u32 i = 0; i < K8C_SKNAT4_N; i++) {
+		if (!s->e[i].be.addr)
+			break;
+		if (s->e[i].be.addr == *addr && s->e[i].be.port == (__u16)*port) {
+			*addr = s->e[i].svc.addr;
+			*port = s->e[i].svc.port;
+			return;
+		}
 	}
 }
 
