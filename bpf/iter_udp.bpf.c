@@ -50,11 +50,11 @@ int k8c_iter_udp(struct bpf_iter__udp *ctx)
 	gone.port = sk->__sk_common.skc_dport;
 	if (!gone.addr || !bpf_map_lookup_elem(&k8c_gone4, &gone))
 		return 0;
-	/* only sockets the balancer connected there (their reverse NAT names that backend) */
-	nat = bpf_sk_storage_get(&k8c_sknat4_v1, sk, NULL, 0);
-	if (!nat)
-		return 0;
-	for (int i = 0; i < K8C_SKNAT4_N; i++)
+	/* only sockets the balancer sent there (their reverse NAT names that backend) */
+	if (lb4_cknat_get(bpf_get_socket_cookie(sk), gone.addr, gone.port))
+		ours = 1;
+	nat = ours ? NULL : bpf_sk_storage_get(&k8c_sknat4_v1, sk, NULL, 0);
+	for (int i = 0; nat && i < K8C_SKNAT4_N; i++)
 		ours |= nat->e[i].be.addr == gone.addr && nat->e[i].be.port == gone.port;
 	if (!ours)
 		return 0;

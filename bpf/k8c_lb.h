@@ -14,6 +14,7 @@
 #define K8C_LB4_MAP	"k8c_lb4_v1"
 #define K8C_AFF4_MAP	"k8c_aff4_v1"
 #define K8C_SKNAT4_MAP	"k8c_sknat4_v1"
+#define K8C_CKNAT4_MAP	"k8c_cknat4_v1"
 #define K8C_CFG4_MAP	"k8c_cfg4_v1"
 #define K8C_NODEIP4_MAP "k8c_nodeip4_v1"
 #define K8C_CT4_MAP	"k8c_ct4_v1"
@@ -76,10 +77,32 @@ struct k8c_rnat4_val {
 };
 
 /*
- * Reverse NAT of a socket (UDP replies, getpeername): socket-local storage
- * (BPF_MAP_TYPE_SK_STORAGE, freed with the socket) holding the backends this socket was sent to
- * and the service address it asked for each. A connected socket uses one entry; an unconnected
- * UDP socket sending to several services up to K8C_SKNAT4_N (the oldest replaced).
+ * Reverse NAT of sockets (getpeername, UDP replies): the service address a socket asked for and
+ * the backend it was sent to instead, in one of two places, both without a shared hash update
+ * (an LRU hash's locks and evictions cost ~350 ns a connect here):
+ *
+ * k8c_cknat4_v1, for connect(): an array indexed by the low K8C_CKNAT4_BITS bits of the
+ * socket's cookie (cookies are handed out in sequence: a ring). An entry stays until a socket
+ * K8C_CKNAT4_N cookies younger takes its index; a reader checks the cookie's low 32 bits and
+ * the backend. One plain write a connect (~30 ns); socket-local storage would allocate and
+ * free per connection (~420 ns, more than the LRU hash).
+ */
+#define K8C_CKNAT4_BITS 20
+#define K8C_CKNAT4_N	(1U << K8C_CKNAT4_BITS) /* 16 MiB */
+
+struct k8c_cknat4 {
+	__u32 cookie; /* the socket cookie's low 32 bits; 0: free */
+	__u32 be_addr;
+	__u32 svc_addr;
+	__u16 be_port;
+	__u16 svc_port;
+};
+
+/*
+ * k8c_sknat4_v1, for sendmsg() of unconnected UDP sockets: socket-local storage
+ * (BPF_MAP_TYPE_SK_STORAGE, made at the socket's first datagram to a service and freed with the
+ * socket: no eviction) holding up to K8C_SKNAT4_N backends (the oldest replaced) and the service
+ * address of each.
  */
 #define K8C_SKNAT4_N 4
 

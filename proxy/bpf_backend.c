@@ -81,9 +81,9 @@ enum {
 static const char *const hook_names[H_COUNT] = {"connect4", "sendmsg4", "recvmsg4", "getpeername4",
 						"connect6", "sendmsg6", "recvmsg6", "getpeername6"};
 /* (the last ones: maps of earlier layouts, removed at start too) */
-static const char *const map_names[] = {K8C_LB4_MAP,	  K8C_AFF4_MAP,	   K8C_SKNAT4_MAP,
-					K8C_CFG4_MAP,	  K8C_NODEIP4_MAP, K8C_CT4_MAP,
-					K8C_RNAT4_MAP_OLD};
+static const char *const map_names[] = {K8C_LB4_MAP,	K8C_AFF4_MAP,	  K8C_SKNAT4_MAP,
+					K8C_CKNAT4_MAP, K8C_CFG4_MAP,	  K8C_NODEIP4_MAP,
+					K8C_CT4_MAP,	K8C_RNAT4_MAP_OLD};
 #define N_OLD_MAPS 1
 #define N_MAPS	   (sizeof(map_names) / sizeof(map_names[0]))
 
