@@ -46,6 +46,7 @@
 #include <openssl/x509v3.h>
 
 #include "cleanup.h"
+#include "ipaddr.h"
 #include "log.h"
 #include "node_server.h"
 
@@ -1980,45 +1981,6 @@ static void *thread_run(void *arg)
 	return NULL;
 }
 
-static int listen_on(const char *addr, int port, int *bound, struct k8c_error *err)
-{
-	struct sockaddr_storage ss = {0};
-	socklen_t sslen;
-	int one = 1;
-	_cleanup_close_ int fd = -1;
-
-	if (strchr(addr, ':')) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1)
-			return k8c_error_set(err, 0, "address %s: not an IP address", addr);
-		sslen = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, addr, &a->sin_addr) != 1)
-			return k8c_error_set(err, 0, "address %s: not an IP address", addr);
-		sslen = sizeof(*a);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return k8c_error_errno(err, 0, errno, "socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
-		return k8c_error_errno(err, 0, errno, "bind %s port %d", addr, port);
-	if (listen(fd, SOMAXCONN) < 0)
-		return k8c_error_errno(err, 0, errno, "listen %s port %d", addr, port);
-	sslen = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &sslen);
-	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						: ((struct sockaddr_in *)&ss)->sin_port);
-	return k8c_steal_fd(fd);
-}
-
 struct k8c_node_server *k8c_node_server_start(const struct k8c_node_server_config *cfg,
 					      const struct k8c_node_server_ops *ops,
 					      struct k8c_error *err)
@@ -2037,11 +1999,11 @@ struct k8c_node_server *k8c_node_server_start(const struct k8c_node_server_confi
 	srv->lfd = -1;
 	if (!(srv->ssl_ctx = tls_context(cfg, err)))
 		goto fail;
-	srv->lfd = listen_on(cfg->address && *cfg->address ? cfg->address : "0.0.0.0",
-			     cfg->port > 0    ? cfg->port
-			     : cfg->port == 0 ? 10250
-					      : 0,
-			     &srv->port, err);
+	srv->lfd = k8c_tcp_listen(cfg->address && *cfg->address ? cfg->address : "0.0.0.0",
+				  cfg->port > 0	   ? cfg->port
+				  : cfg->port == 0 ? 10250
+						   : 0,
+				  0, &srv->port, err);
 	if (srv->lfd < 0)
 		goto fail;
 	signal(SIGPIPE, SIG_IGN);

@@ -24,6 +24,7 @@
 #include "api_auth.h"
 #include "api_quota.h"
 #include "cleanup.h"
+#include "ipaddr.h"
 #include "log.h"
 #include "pki.h"
 #include "server.h"
@@ -141,41 +142,6 @@ static SSL_CTX *tls_context(const struct pki_paths *pki, struct k8c_error *err)
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
 	return ctx;
-}
-
-static int listen_on(const char *addr, int port, struct k8c_error *err)
-{
-	struct sockaddr_storage ss = {0};
-	socklen_t sslen;
-	int one = 1;
-	_cleanup_close_ int fd = -1;
-
-	if (strchr(addr, ':')) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1)
-			return k8c_error_set(err, 0, "bind address %s: not an IP address", addr);
-		sslen = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, addr, &a->sin_addr) != 1)
-			return k8c_error_set(err, 0, "bind address %s: not an IP address", addr);
-		sslen = sizeof(*a);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return k8c_error_errno(err, 0, errno, "socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
-		return k8c_error_errno(err, 0, errno, "bind %s port %d", addr, port);
-	if (listen(fd, SOMAXCONN) < 0)
-		return k8c_error_errno(err, 0, errno, "listen %s port %d", addr, port);
-	return k8c_steal_fd(fd);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -345,7 +311,7 @@ int server_run(const struct server_config *cfg, struct k8c_error *err)
 		goto out;
 	if (!(ssl_ctx = tls_context(&pki, err)))
 		goto out;
-	if ((lfd = listen_on(cfg->bind_address, cfg->port, err)) < 0)
+	if ((lfd = k8c_tcp_listen(cfg->bind_address, cfg->port, 0, NULL, err)) < 0)
 		goto out;
 	{
 		struct k8c_error terr = K8C_ERROR_INIT;

@@ -1,8 +1,11 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
+#include "error.h"
 #include "ipaddr.h"
 
 size_t k8c_ip_len(int family)
@@ -153,4 +156,44 @@ bool k8c_ipnet_equal(const struct k8c_ipnet *a, const struct k8c_ipnet *b)
 {
 	return a->family == b->family && a->prefix == b->prefix &&
 	       !memcmp(a->addr, b->addr, k8c_ip_len(a->family));
+}
+
+int k8c_tcp_listen(const char *addr, int port, int flags, int *bound, struct k8c_error *err)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sslen;
+	int one = 1;
+	_cleanup_close_ int fd = -1;
+
+	if (port < 0 || port > 65535)
+		return k8c_error_set(err, 0, "port %d: not 0..65535", port);
+	if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		sslen = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		sslen = sizeof(*a6);
+	} else {
+		return k8c_error_set(err, 0, "address %s: not an IP address", addr);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return k8c_error_errno(err, 0, errno, "socket for %s port %d", addr, port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (flags & K8C_LISTEN_REUSEPORT)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
+		return k8c_error_errno(err, 0, errno, "bind %s port %d", addr, port);
+	if (listen(fd, SOMAXCONN) < 0)
+		return k8c_error_errno(err, 0, errno, "listen %s port %d", addr, port);
+	if (bound) {
+		sslen = sizeof(ss);
+		getsockname(fd, (struct sockaddr *)&ss, &sslen);
+		*bound = ntohs(ss.ss_family == AF_INET6 ? a6->sin6_port : a4->sin_port);
+	}
+	return k8c_steal_fd(fd);
 }

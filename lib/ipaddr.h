@@ -38,4 +38,13 @@ int k8c_ip_add(struct k8c_ipnet *ip, int64_t delta);
 /* Equality of family, address and prefix. */
 bool k8c_ipnet_equal(const struct k8c_ipnet *a, const struct k8c_ipnet *b);
 
+struct k8c_error;
+#define K8C_LISTEN_REUSEPORT 1 /* several sockets on one address (one per serving thread) */
+/*
+ * A listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR) on the IPv4 or IPv6
+ * address addr and port (0: the kernel picks; *bound, when not NULL, gets the port bound).
+ * Returns the fd, or -1 with err naming the address, port and cause.
+ */
+int k8c_tcp_listen(const char *addr, int port, int flags, int *bound, struct k8c_error *err);
+
 #endif
