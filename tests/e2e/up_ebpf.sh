@@ -34,42 +34,30 @@ wait_for "pinned connect4 link" 20 test -e "$PIN/link_connect4_v1"
 wait_for "tc link pinned on k8cvx0" 20 test -e "$PIN/link_tc_ingress_k8cvx0_v1"
 assert_eq "no nftables table in the node (ebpf mode)" "" "$(ip netns exec "$NS" nft list tables)"
 
-log "a netserver pod and a NodePort Service"
-k apply -f - >/dev/null <<'Y'
+log "a netserver pod on each node and a NodePort Service for each"
+# net_yaml NAME NODE: a netserver pod on NODE and its NodePort Service
+net_yaml() {
+	cat <<Y
 apiVersion: v1
 kind: Pod
-metadata: {name: net, labels: {app: net}}
+metadata: {name: $1, labels: {app: $1}}
 spec:
-  nodeName: node1
+  nodeName: $2
   terminationGracePeriodSeconds: 1
   containers:
   - {name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never, args: ["--http-port", "8080"]}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: net}
+metadata: {name: $1}
 spec:
   type: NodePort
-  selector: {app: net}
+  selector: {app: $1}
   ports: [{name: http, port: 80, targetPort: 8080}]
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: net2, labels: {app: net2}}
-spec:
-  nodeName: node2
-  terminationGracePeriodSeconds: 1
-  containers:
-  - {name: s, image: "k8c.io/netserver:latest", imagePullPolicy: Never, args: ["--http-port", "8080"]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: net2}
-spec:
-  type: NodePort
-  selector: {app: net2}
-  ports: [{name: http, port: 80, targetPort: 8080}]
 Y
+}
+{ net_yaml net node1; net_yaml net2 node2; } | k apply -f - >/dev/null
 wait_for "pod on node2 Running" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get pod net2 -o jsonpath='{.status.phase}') == Running ]]"
 wait_for "pod Running" 60 bash -c "[[ \$(kubectl --kubeconfig $C/kubeconfig get pod net -o jsonpath='{.status.phase}') == Running ]]"
 assert_match "the pod's processes are in the node's cgroup v2 subtree" "^[1-9]" \
