@@ -95,6 +95,16 @@ assert_match "the pod on node2 sees the client pod's own address" "^${IP1//./\\.
 assert_match "host -> pod on node1" "^$P1 " "$(curl -s -m 5 "http://$IP1:8080/")"
 assert_match "host -> pod on node2" "^$P2 " "$(curl -s -m 5 "http://$IP2:8080/")"
 
+log "k8c routes (docs/deploy.md): node2's route to node1's pods removed, then made again by it"
+ip -n "k8c-$NAME-node2" route del "$C1"
+assert_eq "k8c routes prints node2's route to node1's pods" "ip route replace $C1 via $N1" \
+	"$(ip netns exec "k8c-$NAME-node2" "$BIN/k8c" routes --kubeconfig "$C/kubeconfig" --node node2 2>/dev/null | sed 's/ *#.*//')"
+ip netns exec "k8c-$NAME-node2" "$BIN/k8c" routes --kubeconfig "$C/kubeconfig" --node node2 --apply 2>/dev/null ||
+	fail "k8c routes --apply"
+assert_match "node2's route to node1's podCIDR made again" "via $N1 " "$(ip -n "k8c-$NAME-node2" route show "$C1")"
+assert_match "pod on node2 -> pod on node1 again" "^$P1 " \
+	"$(nsenter --net="$C/nodes/node2/netns/$(jq -r '.items[] | select(.spec.nodeName=="node2") | .metadata.uid' <<<"$pods")" curl -s -m 5 "http://$IP1:8080/")"
+
 log "Services: ClusterIP from a pod, NodePort from the host"
 k apply -f - >/dev/null <<'Y'
 apiVersion: v1
