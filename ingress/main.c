@@ -68,7 +68,8 @@ struct serve_thread {
 	h2o_socket_t *lsock, *lsock_tls;
 	int lfd, lfd_tls;
 	pthread_t tid;
-	struct ing_table *table; /* this thread's reference */
+	struct ing_table *table;   /* *ticket: the table this thread serves */
+	struct ing_table **ticket; /* h2o shared entry holding a reference to table (or NULL) */
 	unsigned long generation;
 	struct pool_slot *pools; /* open addressing, size a power of two */
 	size_t n_pools, cap_pools;
@@ -280,25 +281,38 @@ static void publish_table(struct ing_table *t)
 	ing_table_unref(old);
 }
 
+static void release_table(void *p)
+{
+	ing_table_unref(*(struct ing_table **)p);
+}
+
+/*
+ * The table this thread serves. Its reference is held by a "ticket", an h2o shared entry that
+ * each request links to its pool (on_req): the thread drops its own link when it takes a newer
+ * table, and the last request on the old one frees it. A request costs a pool link (no malloc,
+ * no atomic operation on the shared table).
+ */
 static struct ing_table *current_table(struct serve_thread *st)
 {
 	unsigned long g = atomic_load_explicit(&pub.generation, memory_order_acquire);
 
 	if (g != st->generation) {
-		struct ing_table *old = st->table;
+		struct ing_table *t;
 
 		pthread_mutex_lock(&pub.lock);
-		st->table = pub.table ? ing_table_ref(pub.table) : NULL;
-		st->generation = st->table ? st->table->generation : 0;
+		t = pub.table ? ing_table_ref(pub.table) : NULL;
+		st->generation = t ? t->generation : 0;
 		pthread_mutex_unlock(&pub.lock);
-		ing_table_unref(old);
+		if (st->ticket)
+			h2o_mem_release_shared(st->ticket);
+		st->ticket = NULL;
+		if (t) {
+			st->ticket = h2o_mem_alloc_shared(NULL, sizeof(*st->ticket), release_table);
+			*st->ticket = t;
+		}
+		st->table = t;
 	}
 	return st->table;
-}
-
-static void release_table(void *p)
-{
-	ing_table_unref(*(struct ing_table **)p);
 }
 
 /* X-Request-ID: 128 random-looking bits per request (splitmix64 seeded from getrandom). */
@@ -811,7 +825,7 @@ static void try_endpoint(struct serve_thread *st, h2o_req_t *req, struct req_inf
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct serve_thread *st = H2O_STRUCT_FROM_MEMBER(struct serve_thread, ctx, req->conn->ctx);
-	struct ing_table *t = current_table(st), **hold;
+	struct ing_table *t = current_table(st);
 	const struct ing_backend *b;
 	struct ing_match m;
 	struct req_info *info;
@@ -826,8 +840,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		return 0;
 	}
 	/* the request keeps its table (the labels, and ep->addr) until its pool is freed */
-	hold = h2o_mem_alloc_shared(&req->pool, sizeof(*hold), release_table);
-	*hold = ing_table_ref(t);
+	h2o_mem_link_shared(&req->pool, st->ticket);
 	b = ing_table_match(t, req->authority.base, req->authority.len, path.base, path.len, &m);
 	if (m.path && m.path->canary && canary_chosen(req, m.path->canary_by))
 		b = m.path->canary;
@@ -1089,7 +1102,9 @@ static void *serve_run(void *arg)
 			h2o_socket_close(sock);
 		}
 	}
-	ing_table_unref(st->table);
+	if (st->ticket)
+		h2o_mem_release_shared(st->ticket);
+	st->ticket = NULL;
 	st->table = NULL;
 	if (st->alog)
 		ing_alog_flush(st->alog, access_log_fd);
@@ -1660,6 +1675,7 @@ int main(int argc, char **argv)
 	k8c_log_init("k8c-ingress", level);
 	sw.todo = json_object();
 	loops[0].status_keys = json_object();
+	ing_read_stop_init(on_accept);
 	if (!ing_pool_interposed()) {
 		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
 		goto out;

@@ -1,5 +1,6 @@
 /* Upstream keep-alive pools that keep idle connections attached to the loop (upool.h). */
 #include <dlfcn.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,9 +192,90 @@ int h2o_socketpool_return(h2o_socketpool_t *pool, h2o_socket_t *sock)
 	return 0;
 }
 
+/*
+ * Lazy read stop. h2o's evloop turns h2o_socket_read_stop() into an epoll change at the next
+ * loop iteration when the socket is still stopped then: h2o's HTTP/1 server stops reading the
+ * client connection from the parsed request until its response is done (so that the request's
+ * strings stay valid in the input buffer), which costs an epoll_ctl DEL and an ADD per proxied
+ * request. Here a stop leaves the epoll registration alone: the socket keeps a read callback
+ * (soft_stopped) and h2o's DONT_READ flag, so that the loop reads nothing into its buffer. A
+ * start before any event costs nothing; an event while stopped (a pipelined request, the
+ * client's close) makes it a real stop, h2o's own, once (epoll is level-triggered: the bytes
+ * stay in the kernel until reading starts again).
+ */
+typedef void (*sock_fn)(h2o_socket_t *);
+typedef void (*sock_start_fn)(h2o_socket_t *, h2o_socket_cb);
+static sock_fn h2o_read_stop;	     /* libh2o's */
+static sock_start_fn h2o_read_start; /* libh2o's */
+static h2o_socket_cb never_lazy;     /* listening sockets' callback (DONT_READ of their own) */
+
+static void soft_stopped(h2o_socket_t *sock, const char *err)
+{
+	(void)err; /* nothing was read: DONT_READ */
+	h2o_socket_dont_read(sock, 0);
+	h2o_read_stop(sock);
+}
+
+void h2o_socket_read_stop(h2o_socket_t *sock)
+{
+	if (sock->_cb.read == soft_stopped)
+		return;
+	if (!sock->_cb.read || sock->_cb.read == never_lazy) {
+		h2o_read_stop(sock);
+		return;
+	}
+	h2o_socket_dont_read(sock, 1);
+	sock->_cb.read = soft_stopped;
+}
+
+void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
+{
+	if (sock->_cb.read == soft_stopped)
+		h2o_socket_dont_read(sock, 0);
+	h2o_read_start(sock, cb);
+}
+
+/*
+ * h2o's proxy formats the client's address for X-Forwarded-For on every request with
+ * h2o_socket_getnumerichost, which formats an IPv4 address with sprintf: the same text here
+ * without stdio; other families go to h2o's (getnameinfo).
+ */
+typedef size_t (*numerichost_fn)(struct sockaddr *, socklen_t, char *);
+static numerichost_fn h2o_numerichost; /* libh2o's */
+
+size_t h2o_socket_getnumerichost(struct sockaddr *sa, socklen_t salen, char *buf)
+{
+	if (sa->sa_family == AF_INET) {
+		const uint8_t *a = (const uint8_t *)&((struct sockaddr_in *)sa)->sin_addr;
+		char *p = buf;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return (size_t)(p - buf - 1);
+	}
+	return h2o_numerichost(sa, salen, buf);
+}
+
+void ing_read_stop_init(h2o_socket_cb listener_cb)
+{
+	h2o_numerichost = (numerichost_fn)dlsym(RTLD_NEXT, "h2o_socket_getnumerichost");
+	h2o_read_stop = (sock_fn)dlsym(RTLD_NEXT, "h2o_socket_read_stop");
+	h2o_read_start = (sock_start_fn)dlsym(RTLD_NEXT, "h2o_socket_read_start");
+	never_lazy = listener_cb;
+}
+
 bool ing_pool_interposed(void)
 {
-	return dlsym(RTLD_DEFAULT, "h2o_socketpool_return") == (void *)h2o_socketpool_return &&
+	return h2o_read_stop && h2o_read_start && h2o_numerichost &&
+	       dlsym(RTLD_DEFAULT, "h2o_socket_read_stop") == (void *)h2o_socket_read_stop &&
+	       dlsym(RTLD_DEFAULT, "h2o_socket_read_start") == (void *)h2o_socket_read_start &&
+	       dlsym(RTLD_DEFAULT, "h2o_socketpool_return") == (void *)h2o_socketpool_return &&
 	       dlsym(RTLD_DEFAULT, "h2o_socketpool_connect") == (void *)h2o_socketpool_connect &&
 	       dlsym(RTLD_DEFAULT, "h2o_socketpool_cancel_connect") ==
 		       (void *)h2o_socketpool_cancel_connect;

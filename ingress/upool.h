@@ -30,7 +30,14 @@ bool ing_pool_unused(h2o_socketpool_t *pool);
 void ing_pool_expire(h2o_socketpool_t *pool);
 /* Close its idle connections and free it; only when ing_pool_unused(). */
 void ing_pool_free(h2o_socketpool_t *pool);
-/* Whether libh2o's calls reach these pools (the interposition works in this process). */
+/*
+ * h2o_socket_read_stop and _start are ours too (upool.c "Lazy read stop": a stop leaves the
+ * epoll registration until an event comes), and h2o_socket_getnumerichost (IPv4 without
+ * sprintf); call before any h2o socket is made, with the read callback of the listening
+ * sockets (always stopped h2o's way).
+ */
+void ing_read_stop_init(h2o_socket_cb listener_cb);
+/* Whether libh2o's calls reach these pools and read stop (the interposition works here). */
 bool ing_pool_interposed(void);
 
 #endif

@@ -4,8 +4,9 @@
 #   tests/bench/ingress_bench.sh <build>/bin [SECONDS] [CONNECTIONS]
 #   K8C_INGRESS_BASE=/path/to/an/older/k8c-ingress ROUNDS=3 tests/bench/ingress_bench.sh ...
 # The backend is an nginx (one worker) answering "hello" on 127.0.0.2 and 127.0.0.3; each proxy
-# runs one worker/thread with keep-alive to the backend and round robin over both addresses.
-# 1. keep-alive: wrk -t1 -c CONNECTIONS (default 32) for SECONDS (default 10) against each proxy:
+# runs THREADS (default 1) workers/threads (k8c-ingress --threads, nginx worker_processes,
+# haproxy nbthread) with keep-alive to the backend and round robin over both addresses.
+# 1. keep-alive: wrk -t THREADS -c CONNECTIONS (default 32) for SECONDS (default 10) against each proxy:
 #    requests/s, p99 latency, and the proxy's CPU time per request (user+system of its worker
 #    process from /proc/PID/stat over the run, in microseconds: the figure that a loaded machine
 #    disturbs least). ROUNDS (default 1) repeats the runs, alternating the proxies. With
@@ -16,23 +17,11 @@
 #    (its upstream list changed): socket errors and non-2xx answers counted by wrk.
 # Needs wrk, nginx-light and haproxy (scripts/packages.txt).
 set -e
-. "$(dirname "$0")/../integration/server_lib.sh"
+. "$(dirname "$0")/../integration/ingress_lib.sh" # server_lib.sh and the YAML of ing_yaml_*
 SECS=${2:-10}
 CONNS=${3:-32}
 for t in wrk nginx haproxy; do command -v $t >/dev/null || { echo "SKIP: $t not found"; exit 77; }; done
-PIDS=()
-cleanup_all() {
-	set +e
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	srv_cleanup
-}
-srv_setup ingress-bench
-trap cleanup_all EXIT
-srv_instance "$D"
-srv_start 31
+ing_setup ingress-bench # every process started is in BACK_PIDS: cleanup_all stops them
 
 PB=$(srv_port) # backend
 PN=$(srv_port) # nginx proxy
@@ -40,10 +29,11 @@ PH=$(srv_port) # haproxy
 PI=$(srv_port) # k8c-ingress
 PIB=$(srv_port) # K8C_INGRESS_BASE
 ROUNDS=${ROUNDS:-1}
+THREADS=${THREADS:-1} # serving threads / worker processes of each proxy
 mkdir -p "$D/be" "$D/ngx"
-nginx_conf() { # DIR BODY
+nginx_conf() { # DIR BODY [WORKERS]
 	cat >"$1/nginx.conf" <<EOF
-worker_processes 1;
+worker_processes ${3:-1};
 daemon off;
 pid $1/nginx.pid;
 error_log $1/error.log;
@@ -61,15 +51,15 @@ nginx_conf "$D/be" "server { listen 127.0.0.2:$PB; listen 127.0.0.3:$PB; keepali
 ngx_proxy() { # the upstream servers
 	nginx_conf "$D/ngx" "upstream be { $1 keepalive 64; }
   server { listen 127.0.0.1:$PN; keepalive_requests 100000;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }" "$THREADS"
 }
 ngx_proxy "server 127.0.0.2:$PB; server 127.0.0.3:$PB;"
-nginx -c "$D/be/nginx.conf" -e "$D/be/error.log" & PIDS+=($!)
+nginx -c "$D/be/nginx.conf" -e "$D/be/error.log" & BACK_PIDS+=($!)
 nginx -c "$D/ngx/nginx.conf" -e "$D/ngx/error.log" & NGX=$!
-PIDS+=($NGX)
+BACK_PIDS+=($NGX)
 cat >"$D/haproxy.cfg" <<EOF
 global
-  nbthread 1
+  nbthread $THREADS
   maxconn 4096
 defaults
   mode http
@@ -85,46 +75,22 @@ backend b
   server s1 127.0.0.2:$PB
   server s2 127.0.0.3:$PB
 EOF
-haproxy -f "$D/haproxy.cfg" -db >"$D/haproxy.log" 2>&1 & PIDS+=($!)
+haproxy -f "$D/haproxy.cfg" -db >"$D/haproxy.log" 2>&1 & BACK_PIDS+=($!)
 
 k create namespace bench >/dev/null
-k apply -f - >/dev/null <<EOF
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: k8c}
-spec: {controller: k8c.io/ingress}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: bench}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: bench, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{port: $PB}]
-endpoints: [{addresses: [127.0.0.2]}, {addresses: [127.0.0.3]}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web, namespace: bench}
-spec:
-  ingressClassName: k8c
-  rules:
-  - host: bench.test
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
-EOF
+{
+	ing_yaml_class
+	ing_yaml_service bench web "$PB" 127.0.0.2 127.0.0.3
+	ing_yaml_ingress bench web bench.test "[$(ing_path / Prefix web)]"
+} | k apply -f - >/dev/null
 "$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$PI" --listen-https "" \
-	--metrics-addr "" --threads 1 2>"$D/ingress.log" & ING=$!
-PIDS+=($ING)
-HAP=${PIDS[2]}
+	--metrics-addr "" --threads "$THREADS" 2>"$D/ingress.log" & ING=$!
+BACK_PIDS+=($ING)
+HAP=${BACK_PIDS[2]}
 PROXIES=("k8c-ingress $PI $ING" "nginx $PN" "haproxy $PH $HAP")
 if [[ -n ${K8C_INGRESS_BASE:-} ]]; then
 	"$K8C_INGRESS_BASE" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$PIB" --listen-https "" \
-		--metrics-addr "" --threads 1 2>"$D/ingress-base.log" & PIDS+=($!)
+		--metrics-addr "" --threads "$THREADS" 2>"$D/ingress-base.log" & BACK_PIDS+=($!)
 	PROXIES=("k8c-ingress $PI $ING" "k8c-base $PIB $!" "nginx $PN" "haproxy $PH $HAP")
 fi
 for u in "127.0.0.2:$PB" "127.0.0.1:$PN" "127.0.0.1:$PH" "127.0.0.1:$PI" ${K8C_INGRESS_BASE:+"127.0.0.1:$PIB"}; do
@@ -136,13 +102,13 @@ for u in "127.0.0.2:$PB" "127.0.0.1:$PN" "127.0.0.1:$PH" "127.0.0.1:$PI" ${K8C_I
 		fail "$u does not answer: $(cat "$D/haproxy.log" "$D/ngx/error.log" "$D/ingress.log" 2>&1 | tail -20)"
 done
 
-# the CPU ticks (user + system) of a process
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# the CPU ticks (user + system) of processes PID[,PID...]
+ticks() { local p; for p in ${1//,/ }; do cat "/proc/$p/stat"; done | awk '{t += $14 + $15} END {print t}'; }
 # run NAME PORT SECONDS [PID]: wrk's figures as "NAME rps p99 socket_errors non2xx [cpu_us/req]"
 run() {
 	local t0=0 t1=0
 	[[ -z ${4:-} ]] || t0=$(ticks "$4")
-	wrk -t1 -c"$CONNS" -d"$3"s --latency -H 'Host: bench.test' "http://127.0.0.1:$2/" >"$D/wrk.$1" 2>&1
+	wrk -t"$THREADS" -c"$CONNS" -d"$3"s --latency -H 'Host: bench.test' "http://127.0.0.1:$2/" >"$D/wrk.$1" 2>&1
 	[[ -z ${4:-} ]] || t1=$(ticks "$4")
 	awk -v n="$1" -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v cpu="${4:+1}" '
 		/requests in/ {req = $1}
@@ -155,13 +121,13 @@ run() {
 }
 # milliseconds of a wrk latency ("812.00us", "1.08ms", "2.01s")
 ms() { awk -v v="$1" 'BEGIN {x = v + 0; if (v ~ /us$/) x /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) x *= 1000; printf "%.3f", x}'; }
-NGXW=$(cat "/proc/$NGX/task/$NGX/children" | cut -d' ' -f1) # nginx's one worker
+NGXW=$(tr -s ' ' ',' <"/proc/$NGX/task/$NGX/children" | sed 's/,$//') # nginx's workers
 PROXIES=("${PROXIES[@]/#nginx $PN/nginx $PN $NGXW}")
-echo "# keep-alive, ${SECS}s, $CONNS connections, wrk -t1, $ROUNDS round(s) (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "# keep-alive, ${SECS}s, $CONNS connections, $THREADS thread(s)/worker(s) each, $ROUNDS round(s) (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 printf "%-12s %10s %10s %8s %8s %10s\n" proxy req/s p99 sockerr non2xx cpu_us/req
 for p in "${PROXIES[@]}"; do
 	set -- $p
-	wrk -t1 -c"$CONNS" -d2s -H 'Host: bench.test' "http://127.0.0.1:$2/" >/dev/null 2>&1 # warm-up
+	wrk -t"$THREADS" -c"$CONNS" -d2s -H 'Host: bench.test' "http://127.0.0.1:$2/" >/dev/null 2>&1 # warm-up
 done
 : >"$D/keepalive"
 for ((r = 0; r < ROUNDS; r++)); do

@@ -11,134 +11,56 @@ command -v openssl >/dev/null || { echo "SKIP: openssl not found"; exit 77; }
 
 ing_setup ingress-ann
 
-# echo backend: NAME ADDR PORT [CERT KEY] (HTTPS when given a certificate); /hang never answers
-cat >"$D/echo.py" <<'EOF'
-import http.server, ssl, sys, threading
-name, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def answer(self, extra=""):
-        if self.path == "/hang":
-            threading.Event().wait(120)
-        body = ("backend=%s path=%s%s\n" % (name, self.path, extra)).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def do_GET(self):
-        self.answer()
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        self.answer(" body=%d" % len(self.rfile.read(n)))
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer((addr, port), H)
-if len(sys.argv) > 5:
-    c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    c.load_cert_chain(sys.argv[4], sys.argv[5])
-    srv.socket = c.wrap_socket(srv.socket, server_side=True)
-srv.serve_forever()
-EOF
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=backend \
 	-keyout "$D/be.key" -out "$D/be.crt" 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=default.test \
 	-addext subjectAltName=DNS:nocert.test -keyout "$D/def.key" -out "$D/def.crt" 2>/dev/null
 P=$(srv_port)
 PS=$(srv_port)
-$PY "$D/echo.py" a1 127.0.0.2 "$P" & BACK_PIDS+=($!)
-$PY "$D/echo.py" a2 127.0.0.4 "$P" & BACK_PIDS+=($!)
-$PY "$D/echo.py" tls 127.0.0.3 "$PS" "$D/be.crt" "$D/be.key" & BACK_PIDS+=($!)
-for u in "http://127.0.0.2:$P/" "http://127.0.0.4:$P/" "https://127.0.0.3:$PS/"; do
-	for _ in $(seq 100); do curl -sk "$u" | grep -q backend= && break; sleep 0.1; done
-	curl -sk "$u" | grep -q backend= || fail "backend $u not up"
-done
+# echo backends (ingress_lib.sh); /hang never answers
+ing_echo a1 127.0.0.2 "$P"
+ing_echo a2 127.0.0.4 "$P"
+ing_echo tls 127.0.0.3 "$PS" "$D/be.crt" "$D/be.key"
 
 k create namespace ann >/dev/null
 k -n ann create secret tls default-cert --cert "$D/def.crt" --key "$D/def.key" >/dev/null
-ing() { # NAME HOST ANNOTATIONS(flow map) PATHS(flow list) [SERVICE]
-	cat <<EOF
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: $1, namespace: ann, annotations: $3}
-spec:
-  ingressClassName: k8c
-  rules:
-  - host: $2
-    http:
-      paths: $4
-EOF
+ing() { # NAME HOST ANNOTATIONS(flow map) [PATHS(flow list), default / to web]
+	ing_yaml_ingress ann "$1" "$2" "${4:-[$(ing_path / Prefix web)]}" "$3"
 }
-be() { echo "{service: {name: ${1:-web}, port: {number: 80}}}"; }
 {
-	cat <<EOF
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: k8c}
-spec: {controller: k8c.io/ingress}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: ann}
-spec: {ports: [{port: 80}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: secure, namespace: ann}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: ann, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{port: $P}]
-endpoints: [{addresses: [127.0.0.2]}, {addresses: [127.0.0.4]}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: secure-1, namespace: ann, labels: {kubernetes.io/service-name: secure}}
-addressType: IPv4
-ports: [{port: $PS}]
-endpoints: [{addresses: [127.0.0.3]}]
-EOF
+	ing_yaml_class
+	ing_yaml_svc ann web
+	ing_yaml_svc ann secure
+	ing_yaml_slice ann web-1 web "$P" 127.0.0.2 127.0.0.4
+	ing_yaml_slice ann secure-1 secure "$PS" 127.0.0.3
 	ing regex regex.test '{nginx.ingress.kubernetes.io/use-regex: "true", nginx.ingress.kubernetes.io/rewrite-target: "/$2"}' \
-		"[{path: '/api(/|\$)(.*)', pathType: ImplementationSpecific, backend: $(be)}, {path: '/bad(', pathType: ImplementationSpecific, backend: $(be)}, {path: /exact, pathType: Exact, backend: $(be)}]"
-	ing rw rw.test '{k8c.io/rewrite-target: /new}' "[{path: /old, pathType: Prefix, backend: $(be)}]"
-	ing body body.test '{nginx.ingress.kubernetes.io/proxy-body-size: 1k}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing deny deny.test '{nginx.ingress.kubernetes.io/whitelist-source-range: "10.0.0.0/8, 192.168.0.0/16"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing allow allow.test '{k8c.io/whitelist-source-range: "10.0.0.0/8,127.0.0.0/8"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing force force.test '{nginx.ingress.kubernetes.io/force-ssl-redirect: "true"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing rps rps.test '{nginx.ingress.kubernetes.io/limit-rps: "1"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing cors cors.test '{nginx.ingress.kubernetes.io/enable-cors: "true"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing aff aff.test '{nginx.ingress.kubernetes.io/affinity: cookie, nginx.ingress.kubernetes.io/session-cookie-name: route}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing slow slow.test '{nginx.ingress.kubernetes.io/proxy-read-timeout: "1"}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing tls tls.test '{nginx.ingress.kubernetes.io/backend-protocol: HTTPS}' "[{path: /, pathType: Prefix, backend: $(be secure)}]"
-	ing bad bad.test '{nginx.ingress.kubernetes.io/proxy-body-size: lots}' "[{path: /, pathType: Prefix, backend: $(be)}]"
-	ing plain nocert.test '{}' "[{path: /, pathType: Prefix, backend: $(be)}]"
+		"[$(ing_path '/api(/|$)(.*)' ImplementationSpecific web), $(ing_path '/bad(' ImplementationSpecific web), $(ing_path /exact Exact web)]"
+	ing rw rw.test '{k8c.io/rewrite-target: /new}' "[$(ing_path /old Prefix web)]"
+	ing body body.test '{nginx.ingress.kubernetes.io/proxy-body-size: 1k}'
+	ing deny deny.test '{nginx.ingress.kubernetes.io/whitelist-source-range: "10.0.0.0/8, 192.168.0.0/16"}'
+	ing allow allow.test '{k8c.io/whitelist-source-range: "10.0.0.0/8,127.0.0.0/8"}'
+	ing force force.test '{nginx.ingress.kubernetes.io/force-ssl-redirect: "true"}'
+	ing rps rps.test '{nginx.ingress.kubernetes.io/limit-rps: "1"}'
+	ing cors cors.test '{nginx.ingress.kubernetes.io/enable-cors: "true"}'
+	ing aff aff.test '{nginx.ingress.kubernetes.io/affinity: cookie, nginx.ingress.kubernetes.io/session-cookie-name: route}'
+	ing slow slow.test '{nginx.ingress.kubernetes.io/proxy-read-timeout: "1"}'
+	ing tls tls.test '{nginx.ingress.kubernetes.io/backend-protocol: HTTPS}' "[$(ing_path / Prefix secure)]"
+	ing bad bad.test '{nginx.ingress.kubernetes.io/proxy-body-size: lots}'
+	ing plain nocert.test '{}'
 } | k apply -f - >/dev/null
 
-IP=$(srv_port)
 SP=$(srv_port)
-"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
-	--metrics-addr "" --default-ssl-certificate ann/default-cert 2>"$D/ingress.log" &
-ING_PID=$!
+ing_start --listen-https "127.0.0.1:$SP" --metrics-addr "" --default-ssl-certificate ann/default-cert
 
-# req HOST PATH [CURL ARGS...]: "CODE BODY"
-req() {
-	local h=$1 p=$2
-	shift 2
-	curl -s --max-time 30 --resolve "$h:$IP:127.0.0.1" -o "$D/body" -w '%{http_code}' "$@" "http://$h:$IP$p" >"$D/code" || true
-	echo "$(cat "$D/code") $(cat "$D/body" 2>/dev/null)"
-}
 expect() { # HOST PATH PATTERN [CURL ARGS...]
 	local got
-	got=$(req "$1" "$2" "${@:4}")
+	got=$(ing_req "$1" "$2" "${@:4}")
 	grep -Eq -- "$3" <<<"$got" || ifail "$1$2: got '$got', want /$3/"
 	ok "$1$2 -> $3"
 }
 for _ in $(seq 600); do
-	req plain.test / >/dev/null
-	[[ $(req nocert.test /) == "200 backend="* ]] && break
+	ing_req plain.test / >/dev/null
+	[[ $(ing_req nocert.test /) == "200 backend="* ]] && break
 	kill -0 "$ING_PID" 2>/dev/null || ifail "k8c-ingress exited"
 	sleep 0.1
 done
@@ -194,10 +116,10 @@ cookie=$(grep -i '^set-cookie: route=' <<<"$h" | sed 's/^[^:]*: //; s/;.*//' | t
 first=$(grep -o 'backend=a[12]' <<<"$h")
 [[ $cookie =~ ^route=[0-9a-f]{16}$ && -n $first ]] || ifail "affinity: no cookie: $h"
 seen=""
-for _ in 1 2 3 4 5 6; do seen+="$(req aff.test / -H "Cookie: other=1; $cookie" | grep -o 'backend=a[12]') "; done
+for _ in 1 2 3 4 5 6; do seen+="$(ing_req aff.test / -H "Cookie: other=1; $cookie" | grep -o 'backend=a[12]') "; done
 [[ $(tr ' ' '\n' <<<"$seen" | sort -u | grep -c .) == 1 && $seen == "$first "* ]] || ifail "affinity: $first then $seen"
 seen=""
-for _ in 1 2 3 4; do seen+="$(req aff.test / | grep -o 'backend=a[12]') "; done
+for _ in 1 2 3 4; do seen+="$(ing_req aff.test / | grep -o 'backend=a[12]') "; done
 grep -q a1 <<<"$seen" && grep -q a2 <<<"$seen" || ifail "without the cookie, round robin: $seen"
 ok "affinity cookie ($cookie: $first every time; without it: $seen)"
 # proxy-read-timeout 1 s: a backend that never answers gets a gateway error, not a hang
@@ -220,10 +142,6 @@ ok "an invalid annotation: ignored, a log line and an Event"
 curl -s --max-time 10 --resolve "nocert.test:$SP:127.0.0.1" --cacert "$D/def.crt" "https://nocert.test:$SP/" | grep -q backend= ||
 	ifail "the default certificate from ann/default-cert does not verify for nocert.test"
 ok "--default-ssl-certificate"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

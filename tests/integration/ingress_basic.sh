@@ -361,11 +361,7 @@ g=$(metric "$D/metrics.2" k8c_ingress_config_generation)
 [[ $g -ge 1 ]] || ifail "k8c_ingress_config_generation is $g"
 grep -q '^# TYPE k8c_ingress_request_duration_seconds histogram$' "$D/metrics.2" || ifail "no histogram TYPE line"
 ok "k8c_ingress_config_generation $g"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 ok "k8c-ingress stopped cleanly"
 
 # restart with two serving threads: the routes come back from the informers alone, the statuses
@@ -388,10 +384,6 @@ ok "metrics summed over two threads"
 ok "HTTPS with the Secret's certificate after a restart"
 grep -q 'msg="status updated"' "$D/ingress.log" && ifail "statuses were rewritten after a restart"
 ok "no status rewritten after a restart"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress (2 threads) exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

@@ -10,91 +10,30 @@ command -v ss >/dev/null || { echo "SKIP: ss not found"; exit 77; }
 ing_setup ingress-churn
 
 N=12
-# One backend process listening on N ports of 127.0.0.1; each answers with its port. /slow waits
-# for the file $D/release.
-cat >"$D/multi.py" <<'EOF'
-import http.server, os, sys, threading, time
-n, out, release = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        if self.path == "/slow":
-            while not os.path.exists(release):
-                time.sleep(0.05)
-        body = ("port=%d path=%s\n" % (self.server.server_address[1], self.path)).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), H) for _ in range(n)]
-for s in servers:
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-with open(out + ".tmp", "w") as f:
-    f.write(" ".join(str(s.server_address[1]) for s in servers) + "\n")
-os.rename(out + ".tmp", out)
-threading.Event().wait()
-EOF
-$PY "$D/multi.py" "$N" "$D/ports" "$D/release" &
-BACK_PIDS+=($!)
-for _ in $(seq 100); do [[ -s $D/ports ]] && break; sleep 0.1; done
+# One backend process listening on N ports of 127.0.0.1 (ingress_lib.sh); each answers with its
+# port. /slow waits for the file $D/release.
+ing_echo_ports "$N" "$D/ports"
 read -ra PORTS <"$D/ports"
 [[ ${#PORTS[@]} == "$N" ]] || fail "backend ports: ${PORTS[*]}"
 
 k create namespace churn >/dev/null
-k apply -f - >/dev/null <<EOF
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: k8c}
-spec: {controller: k8c.io/ingress}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: churn}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: churn, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{port: ${PORTS[0]}}]
-endpoints:
-- addresses: [127.0.0.1]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web, namespace: churn}
-spec:
-  ingressClassName: k8c
-  rules:
-  - host: churn.test
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
-EOF
+{
+	ing_yaml_class
+	ing_yaml_service churn web "${PORTS[0]}" 127.0.0.1
+	ing_yaml_ingress churn web churn.test "[$(ing_path / Prefix web)]"
+} | k apply -f - >/dev/null
 
-IP=$(srv_port)
 MP=$(srv_port)
-"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" --metrics-addr "127.0.0.1:$MP" \
-	--upstream-keepalive-timeout 600000 --log-level debug 2>"$D/ingress.log" &
-ING_PID=$!
+ing_start --listen-https "" --metrics-addr "127.0.0.1:$MP" --upstream-keepalive-timeout 600000 \
+	--log-level debug
 
-get() { curl -s --max-time 20 --resolve "churn.test:$IP:127.0.0.1" "http://churn.test:$IP$1" || true; }
 # the endpoint is 127.0.0.1:PORT (a merge patch straight to the API: kubectl is slow to start)
 move() {
 	C -X PATCH -H 'Content-Type: application/merge-patch+json' -o /dev/null -w '%{http_code}' \
 		-d "{\"ports\":[{\"port\":$1}]}" "$U/apis/discovery.k8s.io/v1/namespaces/churn/endpointslices/web-1" |
 		grep -q 200 || fail "patch of the EndpointSlice to port $1"
 }
-wait_port() {
-	for _ in $(seq 600); do
-		get "/$2" | grep -q "^port=$1 " && return 0
-		kill -0 "$ING_PID" 2>/dev/null || ifail "k8c-ingress exited"
-		sleep 0.1
-	done
-	ifail "port $1 never served (last: $(get /x))"
-}
+wait_port() { ing_wait_served churn.test "/$2" "^200 port=$1 "; }
 # upstream connections to PORT from the ingress that are established
 conns() { ss -Htn state established "( dport = :$1 )" | wc -l; }
 freed() { grep -c "msg=\"upstream pool freed\" endpoint=\"127.0.0.1 $1\"" "$D/ingress.log" || true; }
@@ -146,10 +85,6 @@ curl -s --max-time 10 "http://127.0.0.1:$MP/metrics" >"$D/metrics"
 grep -qx 'k8c_ingress_upstream_pools 1' "$D/metrics" && grep -qx "k8c_ingress_upstream_pools_freed_total $((N - 1))" "$D/metrics" ||
 	ifail "metrics after the churn: $(grep pools "$D/metrics")"
 ok "/metrics: 1 pool live, $((N - 1)) freed"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

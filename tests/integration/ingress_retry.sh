@@ -9,97 +9,26 @@ set -e
 
 ing_setup ingress-retry
 
-cat >"$D/multi.py" <<'EOF'
-import http.server, os, sys, threading
-n, out = int(sys.argv[1]), sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        body = ("port=%d path=%s\n" % (self.server.server_address[1], self.path)).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), H) for _ in range(n)]
-for s in servers:
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-with open(out + ".tmp", "w") as f:
-    f.write(" ".join(str(s.server_address[1]) for s in servers) + "\n")
-os.rename(out + ".tmp", out)
-threading.Event().wait()
-EOF
-$PY "$D/multi.py" 2 "$D/ports" &
-BACK_PIDS+=($!)
-for _ in $(seq 100); do [[ -s $D/ports ]] && break; sleep 0.1; done
+ing_echo_ports 2 "$D/ports"
 read -r L1 L2 <"$D/ports"
 [[ -n $L2 ]] || fail "backend ports: $(cat "$D/ports")"
 X1=$(srv_port) # nothing listens on these: connections are refused
 X2=$(srv_port)
 
 k create namespace retry >/dev/null
-k apply -f - >/dev/null <<EOF
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: k8c}
-spec: {controller: k8c.io/ingress}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: retry}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: dead, namespace: retry}
-spec: {ports: [{name: http, port: 80}]}
-EOF
-# one slice per endpoint (their ports differ), dead and live interleaved in round-robin order
-for p in "$X1" "$L1" "$X2" "$L2"; do
-	k apply -f - >/dev/null <<EOF
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-$p, namespace: retry, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: $p}]
-endpoints: [{addresses: [127.0.0.1]}]
-EOF
-done
-for p in "$X1" "$X2"; do
-	k apply -f - >/dev/null <<EOF
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: dead-$p, namespace: retry, labels: {kubernetes.io/service-name: dead}}
-addressType: IPv4
-ports: [{name: http, port: $p}]
-endpoints: [{addresses: [127.0.0.1]}]
-EOF
-done
-k apply -f - >/dev/null <<EOF
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web, namespace: retry}
-spec:
-  ingressClassName: k8c
-  rules:
-  - host: retry.test
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {name: http}}}}
-      - {path: /dead, pathType: Prefix, backend: {service: {name: dead, port: {name: http}}}}
-EOF
+{
+	ing_yaml_class
+	ing_yaml_svc retry web http
+	ing_yaml_svc retry dead http
+	# one slice per endpoint (their ports differ), dead and live interleaved in round-robin order
+	for p in "$X1" "$L1" "$X2" "$L2"; do ing_yaml_slice retry "web-$p" web "http:$p" 127.0.0.1; done
+	for p in "$X1" "$X2"; do ing_yaml_slice retry "dead-$p" dead "http:$p" 127.0.0.1; done
+	ing_yaml_ingress retry web retry.test "[$(ing_path / Prefix web http), $(ing_path /dead Prefix dead http)]"
+} | k apply -f - >/dev/null
 
-IP=$(srv_port)
 MP=$(srv_port)
-"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" \
-	--metrics-addr "127.0.0.1:$MP" --upstream-fail-timeout 600000 2>"$D/ingress.log" &
-ING_PID=$!
-get() {
-	curl -s --max-time 20 --resolve "retry.test:$IP:127.0.0.1" -o "$D/body" -w '%{http_code}' \
-		"http://retry.test:$IP$1" >"$D/code" || true
-	echo "$(cat "$D/code") $(cat "$D/body" 2>/dev/null)"
-}
+ing_start --listen-https "" --metrics-addr "127.0.0.1:$MP" --upstream-fail-timeout 600000
+get() { ing_req retry.test "$1"; }
 # the table is served once all four endpoints are in it: wait for a request that reached L2
 for _ in $(seq 600); do
 	[[ $(grep -c 'port=' <<<"$(for _ in 1 2 3 4; do get /w; done)") == 4 ]] &&
@@ -125,10 +54,6 @@ curl -s --max-time 10 "http://127.0.0.1:$MP/metrics" >"$D/metrics"
 e=$(awk '$1 == "k8c_ingress_upstream_errors_total{ingress=\"retry/web\",host=\"retry.test\"}" {print $2}' "$D/metrics")
 [[ $e -ge 4 ]] || ifail "k8c_ingress_upstream_errors_total: $(grep upstream_errors "$D/metrics")"
 ok "k8c_ingress_upstream_errors_total $e"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

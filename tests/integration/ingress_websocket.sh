@@ -102,64 +102,18 @@ EOF
 PW=$(srv_port)
 $PY "$D/ws.py" ws-a 127.0.0.2 "$PW" & BACK_PIDS+=($!)
 $PY "$D/ws.py" ws-b 127.0.0.3 "$PW" & BACK_PIDS+=($!)
-for a in 127.0.0.2 127.0.0.3; do
-	for _ in $(seq 100); do curl -s "http://$a:$PW/" | grep -q backend= && break; sleep 0.1; done
-	curl -s "http://$a:$PW/" | grep -q backend= || fail "backend $a not up"
-done
+ing_wait_backend "http://127.0.0.2:$PW/"
+ing_wait_backend "http://127.0.0.3:$PW/"
 
 k create namespace ws >/dev/null
-k apply -f - >/dev/null <<EOF
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: k8c}
-spec: {controller: k8c.io/ingress}
----
-apiVersion: v1
-kind: Service
-metadata: {name: a, namespace: ws}
-spec: {ports: [{port: 80}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: b, namespace: ws}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: a-1, namespace: ws, labels: {kubernetes.io/service-name: a}}
-addressType: IPv4
-ports: [{port: $PW}]
-endpoints: [{addresses: [127.0.0.2]}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: b-1, namespace: ws, labels: {kubernetes.io/service-name: b}}
-addressType: IPv4
-ports: [{port: $PW}]
-endpoints: [{addresses: [127.0.0.3]}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: chat, namespace: ws}
-spec:
-  ingressClassName: k8c
-  rules:
-  - host: chat.test
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: a, port: {number: 80}}}}
-EOF
-IP=$(srv_port)
-"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" \
-	--metrics-addr "" 2>"$D/ingress.log" &
-ING_PID=$!
-get() { curl -s --max-time 10 --resolve "chat.test:$IP:127.0.0.1" "http://chat.test:$IP/" || true; }
-for _ in $(seq 600); do
-	get | grep -q backend=ws-a && break
-	kill -0 "$ING_PID" 2>/dev/null || ifail "k8c-ingress exited"
-	sleep 0.1
-done
-get | grep -q backend=ws-a || ifail "chat.test not served"
+{
+	ing_yaml_class
+	ing_yaml_service ws a "$PW" 127.0.0.2
+	ing_yaml_service ws b "$PW" 127.0.0.3
+	ing_yaml_ingress ws chat chat.test "[$(ing_path / Prefix a)]"
+} | k apply -f - >/dev/null
+ing_start --listen-https "" --metrics-addr ""
+ing_wait_served chat.test / backend=ws-a
 
 mkdir "$D/s1" "$D/s2"
 $PY "$D/client.py" "$IP" chat.test "$D/s1" >"$D/s1/out" 2>&1 &
@@ -172,8 +126,7 @@ ok "a websocket session is open through the ingress"
 k -n ws patch ingress chat --type=json \
 	-p '[{"op":"replace","path":"/spec/rules/0/http/paths/0/backend/service/name","value":"b"}]' >/dev/null
 k -n ws patch endpointslice a-1 --type=merge -p '{"endpoints":[]}' >/dev/null
-for _ in $(seq 600); do get | grep -q backend=ws-b && break; sleep 0.1; done
-get | grep -q backend=ws-b || ifail "the route change was not served"
+ing_wait_served chat.test / backend=ws-b
 touch "$D/s1/go"
 wait "$C1" || ifail "the websocket session failed across the change: $(cat "$D/s1/out")"
 grep -qx 'HTTP/1.1 101 Switching Protocols | ws-a:one | ws-a:two' "$D/s1/out" ||
@@ -184,10 +137,6 @@ $PY "$D/client.py" "$IP" chat.test "$D/s2" >"$D/s2/out" 2>&1 || ifail "a new web
 grep -qx 'HTTP/1.1 101 Switching Protocols | ws-b:one | ws-b:two' "$D/s2/out" ||
 	ifail "a new session after the change: $(cat "$D/s2/out")"
 ok "a new session takes the new route"
-kill -TERM "$ING_PID"
-rc=0
-wait "$ING_PID" || rc=$?
-ING_PID=
-[[ $rc == 0 ]] || ifail "k8c-ingress exit status $rc after SIGTERM"
+ing_stop_ok
 srv_stop
 echo PASS

@@ -103,11 +103,18 @@ srv_start() {
 
 # srv_stop: SIGTERM, and the server must exit 0 (under ASan this is where leaks are reported).
 srv_stop() {
-	local rc=0
-	kill -TERM "$PID"
-	wait "$PID" || rc=$?
+	local pid=$PID
 	PID=
-	[[ $rc == 0 ]] || fail "server exit status $rc after SIGTERM"
+	srv_term_ok "$pid" server fail
+}
+
+# srv_term_ok PID NAME FAIL: SIGTERM to the child PID; unless it exits 0, FAIL (a function such
+# as fail) "NAME exit status N after SIGTERM".
+srv_term_ok() {
+	local rc=0
+	kill -TERM "$1"
+	wait "$1" || rc=$?
+	[[ $rc == 0 ]] || "$3" "$2 exit status $rc after SIGTERM"
 }
 
 k() { kubectl --cache-dir "$SRV_CACHE" "$@"; }
