@@ -29,6 +29,7 @@
 
 #include "cleanup.h"
 #include "informer.h"
+#include "ipaddr.h"
 #include "kube_client.h"
 #include "objutil.h"
 #include "kubeconfig.h"
@@ -1166,49 +1167,26 @@ static void *serve_run(void *arg)
 	return NULL;
 }
 
+/* A listening socket on spec (ADDR:PORT, [IPv6]:PORT): one per serving thread on the same
+ * address (SO_REUSEPORT), the kernel spreads the connections. */
 static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
 {
 	char host[128];
 	const char *colon = strrchr(spec, ':');
-	struct sockaddr_storage ss = {0};
-	socklen_t len;
-	int port, one = 1;
-	_cleanup_close_ int fd = -1;
+	size_t n = colon ? (size_t)(colon - spec) : 0;
+	int port, fd;
 
-	if (!colon || (size_t)(colon - spec) >= sizeof(host) || (port = atoi(colon + 1)) <= 0 ||
-	    port > 65535)
+	if (!colon || n >= sizeof(host) || (port = atoi(colon + 1)) <= 0 || port > 65535)
 		return k8c_error_set(err, 0, "%s %s: want ADDR:PORT", flag, spec);
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-		len = sizeof(struct sockaddr_in6);
-	} else {
-		return k8c_error_set(err, 0, "%s %s: %s is not an IP address", flag, spec, host);
-	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return k8c_error_errno(err, 0, errno, "socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* one listening socket per serving thread on the same address; the kernel spreads the
-	 * connections */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		return k8c_error_errno(err, 0, errno, "%s %s: bind", flag, spec);
-	if (listen(fd, SOMAXCONN) < 0)
-		return k8c_error_errno(err, 0, errno, "%s %s: listen", flag, spec);
-	return k8c_steal_fd(fd);
+	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)n - 2, spec + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)n, spec);
+	if ((fd = k8c_tcp_listen(host, port, K8C_LISTEN_REUSEPORT, NULL, err)) < 0)
+		return k8c_error_wrap(err, "%s %s", flag, spec);
+	return fd;
 }
 
-/* status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve. */
 /*
  * status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve, and cleared on
  * an Ingress we no longer serve (another class now) that still shows our address. Written only
