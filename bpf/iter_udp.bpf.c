@@ -41,7 +41,8 @@ int k8c_iter_udp(struct bpf_iter__udp *ctx)
 {
 	struct sock *sk = (struct sock *)ctx->udp_sk;
 	struct k8c_rnat4_val gone = {};
-	struct k8c_rnat4_key rk = {};
+	struct k8c_sknat4 *nat;
+	int ours = 0;
 
 	if (!sk)
 		return 0;
@@ -49,11 +50,13 @@ int k8c_iter_udp(struct bpf_iter__udp *ctx)
 	gone.port = sk->__sk_common.skc_dport;
 	if (!gone.addr || !bpf_map_lookup_elem(&k8c_gone4, &gone))
 		return 0;
-	/* only sockets the balancer connected there (a reverse NAT entry of theirs) */
-	rk.cookie = bpf_get_socket_cookie(sk);
-	rk.addr = gone.addr;
-	rk.port = gone.port;
-	if (!bpf_map_lookup_elem(&k8c_rnat4_v1, &rk))
+	/* only sockets the balancer sent there (their reverse NAT names that backend) */
+	if (lb4_cknat_get(bpf_get_socket_cookie(sk), gone.addr, gone.port))
+		ours = 1;
+	nat = ours ? NULL : bpf_sk_storage_get(&k8c_sknat4_v1, sk, NULL, 0);
+	for (int i = 0; nat && i < K8C_SKNAT4_N; i++)
+		ours |= nat->e[i].be.addr == gone.addr && nat->e[i].be.port == gone.port;
+	if (!ours)
 		return 0;
 	if (bpf_sock_destroy(&sk->__sk_common) == 0)
 		destroyed++;

@@ -13,15 +13,17 @@
 /* Pinned map names (at most 15 characters: the kernel's object name limit). */
 #define K8C_LB4_MAP	"k8c_lb4_v1"
 #define K8C_AFF4_MAP	"k8c_aff4_v1"
-#define K8C_RNAT4_MAP	"k8c_rnat4_v1"
+#define K8C_SKNAT4_MAP	"k8c_sknat4_v1"
+#define K8C_CKNAT4_MAP	"k8c_cknat4_v1"
 #define K8C_CFG4_MAP	"k8c_cfg4_v1"
 #define K8C_NODEIP4_MAP "k8c_nodeip4_v1"
 #define K8C_CT4_MAP	"k8c_ct4_v1"
+/* Maps of earlier layouts, no longer used: a proxy unpins them at start and at --cleanup. */
+#define K8C_RNAT4_MAP_OLD "k8c_rnat4_v1"
 
-#define K8C_LB4_MAX   1048576
-#define K8C_AFF4_MAX  262144
-#define K8C_RNAT4_MAX 262144
-#define K8C_CT4_MAX   65536 /* 32,768 flows from outside (LRU: always preallocated) */
+#define K8C_LB4_MAX  1048576
+#define K8C_AFF4_MAX 262144
+#define K8C_CT4_MAX  65536 /* 32,768 flows from outside (LRU: always preallocated) */
 
 /*
  * One map holds every frontend and its backends: slot 0 is the service entry (count, flags),
@@ -67,19 +69,52 @@ struct k8c_aff4_val {
 	__u16 slot;
 };
 
-/* Reverse NAT: a socket and the backend it was sent to -> the service address it asked for
- * (UDP replies, getpeername). */
-struct k8c_rnat4_key {
-	__u64 cookie;
+/* An IPv4 address and port (network order). */
+struct k8c_rnat4_val {
 	__u32 addr;
 	__u16 port;
 	__u16 pad;
 };
 
-struct k8c_rnat4_val {
-	__u32 addr;
-	__u16 port;
-	__u16 pad;
+/*
+ * Reverse NAT of sockets (getpeername, UDP replies): the service address a socket asked for and
+ * the backend it was sent to instead, in one of two places, both without a shared hash update
+ * (an LRU hash's locks and evictions cost ~350 ns a connect here):
+ *
+ * k8c_cknat4_v1, for connect(): an array indexed by the low K8C_CKNAT4_BITS bits of the
+ * socket's cookie (cookies are handed out in sequence: a ring). An entry stays until a socket
+ * K8C_CKNAT4_N cookies younger takes its index; a reader checks the cookie's low 32 bits and
+ * the backend. One plain write a connect (~30 ns); socket-local storage would allocate and
+ * free per connection (~420 ns, more than the LRU hash).
+ */
+#define K8C_CKNAT4_BITS 20
+#define K8C_CKNAT4_N	(1U << K8C_CKNAT4_BITS) /* 16 MiB */
+
+struct k8c_cknat4 {
+	__u32 cookie; /* the socket cookie's low 32 bits; 0: free */
+	__u32 be_addr;
+	__u32 svc_addr;
+	__u16 be_port;
+	__u16 svc_port;
+};
+
+/*
+ * k8c_sknat4_v1, for sendmsg() of unconnected UDP sockets: socket-local storage
+ * (BPF_MAP_TYPE_SK_STORAGE, made at the socket's first datagram to a service and freed with the
+ * socket: no eviction) holding up to K8C_SKNAT4_N backends (the oldest replaced) and the service
+ * address of each.
+ */
+#define K8C_SKNAT4_N 4
+
+struct k8c_sknat4_ent {
+	struct k8c_rnat4_val be;  /* the backend the socket was sent to */
+	struct k8c_rnat4_val svc; /* the service address it asked for */
+};
+
+struct k8c_sknat4 {
+	struct k8c_sknat4_ent e[K8C_SKNAT4_N];
+	__u32 next; /* the entry a new backend takes */
+	__u32 pad;
 };
 
 /* Session affinity of a client outside the node (tc): netns_cookie = K8C_AFF_CLIENT_IP | its

@@ -5,5 +5,5 @@
 SEC("cgroup/connect4")
 int k8c_connect4(struct bpf_sock_addr *ctx)
 {
-	return lb4_xlate(ctx, 1);
+	return lb4_xlate(ctx, LB4_NAT_CONNECT);
 }

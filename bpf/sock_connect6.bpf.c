@@ -6,5 +6,5 @@
 SEC("cgroup/connect6")
 int k8c_connect6(struct bpf_sock_addr *ctx)
 {
-	return lb6_xlate(ctx, 1);
+	return lb6_xlate(ctx, LB4_NAT_CONNECT);
 }

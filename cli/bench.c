@@ -7,10 +7,20 @@
  * and across nodes. The client prints a JSON line per test; they are read from pods/log as they
  * come. The table gives each path as a ratio to pod IP on the same placement; JSON, CSV and a
  * gnuplot chart go to --out.
+ *
+ * Each path reaches its own server port (netserver serves HTTP on SRV_PORT(path)): the server
+ * closes first and keeps TIME_WAIT entries of the connections/s test, and a SYN of another path
+ * on the same four-tuple at the server (a ClusterIP DNATed to the pod after the pod IP test, a
+ * NodePort masqueraded to the node's address, which k8c-ingress's own connections to the backend
+ * also come from) carries TCP timestamps of another offset (Linux derives it from the
+ * addresses the client sees), fails PAWS and waits for its retransmission a second later: that
+ * under-counted the service paths' connections/s in nftables mode.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,6 +45,13 @@
 #define DEFAULT_SECS   1.0
 #define DEFAULT_ROUNDS 3
 #define MAX_ROUNDS     20
+/* The client pod's command: netbench once k8c bench has set net.ipv4.tcp_timestamps to 2 in the
+ * pod's network namespace (client_tcp_ts), or after 30 s without. */
+#define CLIENT_SH                                                                                  \
+	"i=0; while [ \"$(cat /proc/sys/net/ipv4/tcp_timestamps)\" != 2 ] && [ $i -lt 300 ]; do "  \
+	"sleep 0.1; i=$((i+1)); done; exec /netbench \"$@\""
+#define SRV_PORT(path) (8080 + (path)) /* the server port of a path: 8080 pod IP ... 8083 */
+#define SVC_PORT(path) (79 + (path))   /* its Service port: 80 ClusterIP, 81 NodePort, 82 Ingress */
 
 /* The paths, in the table's order; placement: the server on the client's node or another. */
 enum path { P_POD, P_CLUSTERIP, P_NODEPORT, P_INGRESS, P_N };
@@ -52,6 +69,7 @@ struct result {
 	double samples[MAX_ROUNDS];
 	int n;
 	long long count, errors;
+	long long syn_retrans; /* the client's SYN retransmissions during the samples */
 	char error[256];
 };
 
@@ -69,7 +87,8 @@ struct bench {
 	double secs;
 	int passes; /* --rounds */
 	char pod_ip[2][64], cluster_ip[2][64];
-	int node_port[2];
+	int node_port[2]; /* of the Service port SVC_PORT(P_NODEPORT) */
+	bool ts_offsets;  /* a client ran with random TCP timestamp offsets (or --tcp-ts-offsets) */
 	struct round rounds[2];
 	int n_rounds;
 };
@@ -107,26 +126,35 @@ static int make_servers(struct bench *b, struct k8c_error *err)
 	_cleanup_json_ json_t *rules = json_array();
 
 	for (int p = 0; p < b->places; p++) {
-		char name[48], host[64];
+		char name[48], host[64], ports[64];
+		json_t *svc_ports;
 
 		snprintf(name, sizeof(name), "srv-%s", b->c.nodes[p].name);
+		snprintf(ports, sizeof(ports), "%d,%d,%d,%d", SRV_PORT(P_POD),
+			 SRV_PORT(P_CLUSTERIP), SRV_PORT(P_NODEPORT), SRV_PORT(P_INGRESS));
 		if (create(b, K8C_GVR_PODS,
 			   pod_obj(name, b->c.nodes[p].name, NULL,
-				   json_pack("[s,s]", "--http-port", "8080")),
+				   json_pack("[s,s]", "--http-port", ports)),
 			   NULL, err) < 0)
 			return -1;
+		svc_ports = json_array();
+		for (int path = P_CLUSTERIP; path < P_N; path++)
+			json_array_append_new(
+				svc_ports, json_pack("{s:s,s:i,s:i}", "name", path_id[path], "port",
+						     SVC_PORT(path), "targetPort", SRV_PORT(path)));
 		if (create(b, K8C_GVR_SERVICES,
-			   json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:{s:s},s:[{s:s,s:i,s:i}]}}",
-				     "apiVersion", "v1", "kind", "Service", "metadata", "name",
-				     name, "spec", "type", "NodePort", "selector", "k8c.io/bench",
-				     name, "ports", "name", "http", "port", 80, "targetPort", 8080),
+			   json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:{s:s},s:o}}", "apiVersion", "v1",
+				     "kind", "Service", "metadata", "name", name, "spec", "type",
+				     "NodePort", "selector", "k8c.io/bench", name, "ports",
+				     svc_ports),
 			   NULL, err) < 0)
 			return -1;
 		snprintf(host, sizeof(host), "%s.bench.k8c", name);
-		json_array_append_new(
-			rules, json_pack("{s:s,s:{s:[{s:s,s:s,s:{s:{s:s,s:{s:i}}}}]}}", "host",
-					 host, "http", "paths", "path", "/", "pathType", "Prefix",
-					 "backend", "service", "name", name, "port", "number", 80));
+		json_array_append_new(rules,
+				      json_pack("{s:s,s:{s:[{s:s,s:s,s:{s:{s:s,s:{s:i}}}}]}}",
+						"host", host, "http", "paths", "path", "/",
+						"pathType", "Prefix", "backend", "service", "name",
+						name, "port", "number", SVC_PORT(P_INGRESS)));
 	}
 	if (b->ingress &&
 	    create(b, K8C_GVR_INGRESSES,
@@ -173,13 +201,20 @@ static int wait_servers(struct bench *b, struct k8c_error *err)
 		}
 		{
 			_cleanup_json_ json_t *svc = NULL;
+			size_t i;
+			json_t *sp;
 
 			if (k8c_kube_get(b->k, K8C_GVR_SERVICES, b->ns, name, &svc, err) < 0)
 				return -1;
 			snprintf(b->cluster_ip[p], sizeof(b->cluster_ip[p]), "%s",
 				 k8c_str_at(svc, "spec.clusterIP") ?: "");
-			b->node_port[p] = (int)json_integer_value(json_object_get(
-				json_array_get(k8c_at(svc, "spec.ports"), 0), "nodePort"));
+			json_array_foreach(k8c_at(svc, "spec.ports"), i, sp)
+			{
+				if (json_integer_value(json_object_get(sp, "port")) ==
+				    SVC_PORT(P_NODEPORT))
+					b->node_port[p] = (int)json_integer_value(
+						json_object_get(sp, "nodePort"));
+			}
 			if (!b->cluster_ip[p][0] || !b->node_port[p])
 				return k8c_error_set(err, 0,
 						     "Service %s/%s has no clusterIP or nodePort",
@@ -200,7 +235,7 @@ static int make_dummies(struct bench *b, int from, int to, struct k8c_error *err
 			   json_pack("{s:s,s:s,s:{s:s},s:{s:{s:s},s:[{s:i,s:i}]}}", "apiVersion",
 				     "v1", "kind", "Service", "metadata", "name", name, "spec",
 				     "selector", "k8c.io/bench", "srv-node1", "ports", "port", 80,
-				     "targetPort", 8080),
+				     "targetPort", SRV_PORT(P_POD)),
 			   NULL, err) < 0)
 			return -1;
 		if ((i + 1) % 200 == 0 && i + 1 < to)
@@ -258,12 +293,12 @@ static json_t *client_args(const struct bench *b, const char *sync)
 
 				switch (path) {
 				case P_POD:
-					snprintf(buf, sizeof(buf), "%s/%s,%s,%s:8080", id, pl, kd,
-						 b->pod_ip[p]);
+					snprintf(buf, sizeof(buf), "%s/%s,%s,%s:%d", id, pl, kd,
+						 b->pod_ip[p], SRV_PORT(P_POD));
 					break;
 				case P_CLUSTERIP:
-					snprintf(buf, sizeof(buf), "%s/%s,%s,%s:80", id, pl, kd,
-						 b->cluster_ip[p]);
+					snprintf(buf, sizeof(buf), "%s/%s,%s,%s:%d", id, pl, kd,
+						 b->cluster_ip[p], SVC_PORT(P_CLUSTERIP));
 					break;
 				case P_NODEPORT:
 					snprintf(buf, sizeof(buf), "%s/%s,%s,%s:%d", id, pl, kd, n1,
@@ -314,6 +349,7 @@ static bool take_line(struct bench *b, struct round *rd, const char *line)
 {
 	_cleanup_json_ json_t *o = json_loads(line, 0, NULL);
 	const char *id, *kind, *slash, *error;
+	long long syn;
 	char path[32];
 	int p, pl, k;
 	struct result *r;
@@ -345,11 +381,66 @@ static bool take_line(struct bench *b, struct round *rd, const char *line)
 	r->value = median(r->samples, r->n);
 	r->count += json_integer_value(json_object_get(o, "count"));
 	r->errors += json_integer_value(json_object_get(o, "errors"));
-	cli_step("%-9s %-10s %-4s  %10.*f %s%s", path_label[p], place_label[pl], kind,
+	syn = json_integer_value(json_object_get(o, "synRetrans"));
+	if (syn > 0)
+		r->syn_retrans += syn;
+	cli_step("%-9s %-10s %-4s  %10.*f %s%s%s", path_label[p], place_label[pl], kind,
 		 k == K_TPUT ? 2 : 0, r->samples[r->n - 1], kind_unit[k],
-		 r->errors ? " (with errors)" : "");
+		 r->errors ? " (with errors)" : "",
+		 syn > 0 ? " (SYNs retransmitted: a second each)" : "");
 	(void)b;
 	return false;
+}
+
+/*
+ * TCP timestamps without random offsets (net.ipv4.tcp_timestamps=2) in the client pod's network
+ * namespace, its file <cluster>/nodes/<node1>/netns/<uid> (the agent's --netns-dir): this kernel
+ * gives each connection a timestamp offset of its own, and a NodePort connection is masqueraded
+ * to a random port (fully-random, as kube-proxy does), so a new connection often lands on the
+ * four-tuple of a TIME_WAIT entry the server keeps from another one with an unrelated offset,
+ * fails PAWS and waits for its SYN's retransmission a second later: one client opening thousands
+ * of connections a second through SNAT measured that, not the path (NodePort conn/s 0.4-0.6 of
+ * pod IP, down to 0.01 as TIME_WAIT entries pile up). Every path is measured with the same
+ * setting. 0, or -1 when the namespace did not come within 60 s.
+ */
+static int client_tcp_ts(struct bench *b, const char *uid, struct k8c_error *err)
+{
+	_cleanup_free_ char *path =
+		k8c_xasprintf("%s/nodes/%s/netns/%s", b->c.dir, b->c.nodes[0].name, uid);
+	double deadline = cli_now() + 60;
+
+	for (;;) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC), st = -1;
+		pid_t pid;
+
+		if (fd >= 0) {
+			pid = fork();
+			if (pid == 0) {
+				int sf;
+
+				if (setns(fd, CLONE_NEWNET) < 0)
+					_exit(1);
+				sf = open("/proc/sys/net/ipv4/tcp_timestamps",
+					  O_WRONLY | O_CLOEXEC);
+				_exit(sf >= 0 && write(sf, "2", 1) == 1 ? 0 : 2);
+			}
+			close(fd);
+			if (pid > 0)
+				waitpid(pid, &st, 0);
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+				return 0;
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 2)
+				return k8c_error_set(err, 0,
+						     "net.ipv4.tcp_timestamps in the network "
+						     "namespace %s: cannot write it",
+						     path);
+		}
+		if (cli_interrupted || cli_now() > deadline)
+			return k8c_error_set(err, 0, "the client pod's network namespace %s: %s",
+					     path,
+					     cli_interrupted ? "interrupted" : "not within 60 s");
+		cli_sleep_ms(50);
+	}
 }
 
 static int run_client(struct bench *b, struct round *rd, const char *name, const char *sync,
@@ -357,14 +448,24 @@ static int run_client(struct bench *b, struct round *rd, const char *name, const
 {
 	_cleanup_free_ char *logpath = k8c_kube_path(K8C_GVR_PODS, b->ns, name, "log");
 	double deadline = cli_now() + n_tests(b) * b->passes * (b->secs + 2.0) + WARMUP_S + 120;
+	_cleanup_json_ json_t *made = NULL;
 	size_t seen = 0;
 	bool done = false;
 
 	if (create(b, K8C_GVR_PODS,
-		   pod_obj(name, b->c.nodes[0].name, json_pack("[s]", "/netbench"),
+		   pod_obj(name, b->c.nodes[0].name,
+			   b->ts_offsets
+				   ? json_pack("[s]", "/netbench")
+				   : json_pack("[s,s,s,s]", "/bin/sh", "-c", CLIENT_SH, "netbench"),
 			   client_args(b, sync)),
-		   NULL, err) < 0)
+		   &made, err) < 0)
 		return -1;
+	if (!b->ts_offsets && client_tcp_ts(b, k8c_str_at(made, "metadata.uid") ?: "", err) < 0) {
+		cli_step("client pod %s: %s (measuring with the default, random offsets)", name,
+			 err->msg);
+		k8c_error_clear(err);
+		b->ts_offsets = true;
+	}
 	cli_step("client pod %s on %s: %d tests of %g s, %d round(s)", name, b->c.nodes[0].name,
 		 n_tests(b), b->secs, b->passes);
 	while (!done) {
@@ -437,8 +538,9 @@ static void print_cell(const struct round *rd, int pl, int p, int k)
 static void print_table(const struct bench *b)
 {
 	printf("\nk8c bench: cluster \"%s\", %d node(s), proxy %s, pod network %s, %g s a test, "
-	       "median of %d round(s), one connection at a time\n",
-	       b->c.name, b->c.n_nodes, b->c.proxy_mode, b->c.pod_network, b->secs, b->passes);
+	       "median of %d round(s), one connection at a time%s\n",
+	       b->c.name, b->c.n_nodes, b->c.proxy_mode, b->c.pod_network, b->secs, b->passes,
+	       b->ts_offsets ? " (client with random TCP timestamp offsets)" : "");
 	printf("%-9s %-10s %5s %10s %6s %10s %6s %10s %6s\n", "path", "to", "svcs", "Gbit/s",
 	       "x pod", "req/s", "x pod", "conn/s", "x pod");
 	for (int i = 0; i < b->n_rounds; i++)
@@ -492,16 +594,18 @@ static json_t *results_json(const struct bench *b)
 								    json_integer(r->count));
 						json_object_set_new(row, "errors",
 								    json_integer(r->errors));
+						json_object_set_new(row, "synRetrans",
+								    json_integer(r->syn_retrans));
 						json_object_set_new(row, "ratioToPodIP",
 								    x < 0 ? json_null()
 									  : json_real(x));
 					}
 					json_array_append_new(rows, row);
 				}
-	return json_pack("{s:s,s:s,s:i,s:s,s:s,s:f,s:i,s:o}", "cluster", b->c.name, "time", when,
-			 "nodes", b->c.n_nodes, "proxyMode", b->c.proxy_mode, "podNetwork",
+	return json_pack("{s:s,s:s,s:i,s:s,s:s,s:f,s:i,s:i,s:o}", "cluster", b->c.name, "time",
+			 when, "nodes", b->c.n_nodes, "proxyMode", b->c.proxy_mode, "podNetwork",
 			 b->c.pod_network, "secondsPerTest", b->secs, "rounds", b->passes,
-			 "results", rows);
+			 "clientTcpTimestamps", b->ts_offsets ? 1 : 2, "results", rows);
 }
 
 static int write_csv(const struct bench *b, const char *path, struct k8c_error *err)
@@ -510,7 +614,9 @@ static int write_csv(const struct bench *b, const char *path, struct k8c_error *
 
 	if (!f)
 		return k8c_error_errno(err, 0, errno, "%s", path);
-	fputs("path,placement,services,kind,value,unit,ratio_to_pod_ip,count,errors,error\n", f);
+	fputs("path,placement,services,kind,value,unit,ratio_to_pod_ip,count,errors,error,"
+	      "syn_retrans\n",
+	      f);
 	for (int i = 0; i < b->n_rounds; i++)
 		for (int pl = 0; pl < b->places; pl++)
 			for (int p = 0; p < P_N; p++)
@@ -523,14 +629,16 @@ static int write_csv(const struct bench *b, const char *path, struct k8c_error *
 					fprintf(f, "%s,%s,%d,%s,", path_id[p], place_id[pl],
 						b->rounds[i].services, kind_id[k]);
 					if (r->failed)
-						fprintf(f, ",%s,,,,\"%s\"\n", kind_unit[k],
+						fprintf(f, ",%s,,,,\"%s\",\n", kind_unit[k],
 							r->error);
 					else if (x < 0)
-						fprintf(f, "%.4f,%s,,%lld,%lld,\n", r->value,
-							kind_unit[k], r->count, r->errors);
+						fprintf(f, "%.4f,%s,,%lld,%lld,,%lld\n", r->value,
+							kind_unit[k], r->count, r->errors,
+							r->syn_retrans);
 					else
-						fprintf(f, "%.4f,%s,%.4f,%lld,%lld,\n", r->value,
-							kind_unit[k], x, r->count, r->errors);
+						fprintf(f, "%.4f,%s,%.4f,%lld,%lld,,%lld\n",
+							r->value, kind_unit[k], x, r->count,
+							r->errors, r->syn_retrans);
 				}
 	return 0;
 }
@@ -722,11 +830,15 @@ static void usage(FILE *f)
 	      "  --services N          then again with N extra Services (proxy rules) in place\n"
 	      "  --out DIR             results (default STATE-DIR/NAME/bench/<time>)\n"
 	      "  --keep                leave the namespace, its pods and Services\n"
+	      "  --tcp-ts-offsets      keep the kernel's random TCP timestamp offsets in the\n"
+	      "                        client pod (by default net.ipv4.tcp_timestamps=2 there: "
+	      "see\n"
+	      "                        docs/up.md, SNAT and PAWS)\n"
 	      "  --help                show this help\n",
 	      f);
 }
 
-enum { O_NAME = 256, O_STATE, O_QUICK, O_SECS, O_ROUNDS, O_SVCS, O_OUT, O_KEEP };
+enum { O_NAME = 256, O_STATE, O_QUICK, O_SECS, O_ROUNDS, O_SVCS, O_OUT, O_KEEP, O_TSOFF };
 
 int cli_bench(int argc, char **argv)
 {
@@ -739,6 +851,7 @@ int cli_bench(int argc, char **argv)
 		{"services", required_argument, NULL, O_SVCS},
 		{"out", required_argument, NULL, O_OUT},
 		{"keep", no_argument, NULL, O_KEEP},
+		{"tcp-ts-offsets", no_argument, NULL, O_TSOFF},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -747,7 +860,7 @@ int cli_bench(int argc, char **argv)
 	struct k8c_error err = K8C_ERROR_INIT;
 	struct sigaction sa = {.sa_handler = cli_on_signal};
 	struct bench *b;
-	bool keep = false, quick = false;
+	bool keep = false, quick = false, ts_offsets = false;
 	double secs = 0;
 	int opt, services = 0, rounds = 0, ret = 1;
 	char *end;
@@ -798,6 +911,9 @@ int cli_bench(int argc, char **argv)
 		case O_KEEP:
 			keep = true;
 			break;
+		case O_TSOFF:
+			ts_offsets = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -819,6 +935,7 @@ int cli_bench(int argc, char **argv)
 	b->secs = secs > 0 ? secs : quick ? QUICK_SECS : DEFAULT_SECS;
 	b->passes = rounds > 0 ? rounds : quick ? 1 : DEFAULT_ROUNDS;
 	b->places = b->c.n_nodes >= 2 ? 2 : 1;
+	b->ts_offsets = ts_offsets;
 	b->ingress = cluster_daemon_runs(&b->c, "ingress");
 	if (!(b->k = cluster_api(&b->c, &err))) {
 		fprintf(stderr, "k8c bench: %s\n", err.msg);

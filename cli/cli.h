@@ -18,6 +18,8 @@ int cli_status(int argc, char **argv);
 int cli_kubeconfig(int argc, char **argv);
 /* k8c join-config: a token kubeconfig for the node daemons of another machine (cli/join.c). */
 int cli_join_config(int argc, char **argv);
+/* k8c routes: the host-gw routes of a machine of a real deployment (cli/routes.c). */
+int cli_routes(int argc, char **argv);
 /* k8c bench: service throughput on a local cluster (cli/bench.c). */
 int cli_bench(int argc, char **argv);
 

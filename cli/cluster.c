@@ -727,25 +727,19 @@ static int start_daemons(const struct cluster *c, struct k8c_error *err)
 				       "--workers",
 				       "4",
 				       NULL};
-		const char *pargv[] = {proxy,
-				       "--kubeconfig",
-				       kc,
-				       "--node-name",
-				       (char *)n->name,
-				       "--mode",
-				       (char *)c->proxy_mode,
-				       "--cluster-cidr",
-				       (char *)c->cluster_cidr,
-				       "--service-cidr",
-				       (char *)c->service_cidr,
-				       NULL,
-				       NULL,
-				       NULL,
-				       NULL,
-				       NULL,
-				       NULL,
-				       NULL};
-
+		const char *pargv[24] = {proxy,
+					 "--kubeconfig",
+					 kc,
+					 "--node-name",
+					 (char *)n->name,
+					 "--mode",
+					 (char *)c->proxy_mode,
+					 "--cluster-cidr",
+					 (char *)c->cluster_cidr,
+					 "--service-cidr",
+					 (char *)c->service_cidr};
+		size_t pn = 11;
+		bool vxlan = !strcmp(c->pod_network, "vxlan");
 		_cleanup_free_ char *cg2 = NULL, *pin = NULL;
 
 		if (!strcmp(c->proxy_mode, "ebpf")) {
@@ -754,17 +748,21 @@ static int start_daemons(const struct cluster *c, struct k8c_error *err)
 
 			cg2 = net_node_cgroup2(c, n);
 			pin = k8c_xasprintf("%s/k8c", fs);
-			pargv[11] = "--cgroup-path";
-			pargv[12] = cg2;
-			pargv[13] = "--bpf-pin-dir";
-			pargv[14] = pin;
-			/* tc on the underlay (traffic from outside) and on the pod bridge, which
+			pargv[pn++] = "--cgroup-path";
+			pargv[pn++] = cg2;
+			pargv[pn++] = "--bpf-pin-dir";
+			pargv[pn++] = pin;
+			/* tc on the underlay (traffic from outside), on the pod bridge, which
 			 * net_node_ebpf_up made before any pod: a local backend's replies to the
 			 * masquerade address arrive there (without it, a NodePort from the host to
-			 * the node holding the backend got no answer) */
-			pargv[15] = "--tc-interfaces";
-			pargv[16] = "k8cu0," NET_POD_BRIDGE;
+			 * the node holding the backend got no answer), and on the vxlan device,
+			 * made with the node: a remote backend's replies to the masquerade address
+			 * (k8cvx0's own, the FIB's source toward the overlay) arrive there */
+			pargv[pn++] = "--tc-interfaces";
+			pargv[pn++] = vxlan ? "k8cu0," NET_POD_BRIDGE "," NET_VXLAN_DEV
+					    : "k8cu0," NET_POD_BRIDGE;
 		}
+		pargv[pn] = NULL;
 		if (mkdir(nd, 0755) < 0 && errno != EEXIST)
 			return k8c_error_errno(err, 0, errno, "mkdir %s", nd);
 		if (spawn(c, role_a, n->netns, aargv, err) < 0 ||
@@ -1075,6 +1073,7 @@ int cli_up(int argc, char **argv)
 		goto fail;
 	for (int i = 0; i < c->n_nodes; i++)
 		if (net_node_up(c, &c->nodes[i], &err) < 0 ||
+		    (!strcmp(c->pod_network, "vxlan") && net_vxlan_device(c, i, &err) < 0) ||
 		    (!strcmp(c->proxy_mode, "ebpf") && net_node_ebpf_up(c, &c->nodes[i], &err) < 0))
 			goto fail;
 	cli_step("underlay bridge %s (%s), %d node namespace(s) k8c-%s-node*", c->bridge,

@@ -91,12 +91,16 @@ int net_cgroup2_root(char *out, size_t len);
 char *net_node_cgroup2(const struct cluster *c, const struct cluster_node *n);
 char *net_node_bpffs(const struct cluster *c, const struct cluster_node *n);
 int net_node_ebpf_up(const struct cluster *c, const struct cluster_node *n, struct k8c_error *err);
-/* cluster_vxlan.c: --pod-network vxlan, once the nodes have podCIDRs: node i's vxlan device
- * and its peers' neighbour, fdb and route entries (libnl). The underlay links carry
- * UNDERLAY_MTU_VXLAN so the overlay keeps an MTU of 1500. */
+/* cluster_vxlan.c: --pod-network vxlan (libnl). net_vxlan_device: node i's vxlan device, made
+ * with the node before its daemons start (the eBPF proxy attaches tc programs to it);
+ * net_vxlan_node, once the nodes have podCIDRs: its address and its peers' neighbour, fdb and
+ * route entries. The underlay links carry UNDERLAY_MTU_VXLAN so the overlay keeps an MTU of
+ * 1500. */
 #define UNDERLAY_MTU_VXLAN "1550"
 /* The pod bridge of the agent's default conflist (agent/main.c) in each node. */
 #define NET_POD_BRIDGE "k8c0"
+#define NET_VXLAN_DEV  "k8cvx0"
+int net_vxlan_device(const struct cluster *c, int i, struct k8c_error *err);
 int net_vxlan_node(const struct cluster *c, int i, struct k8c_error *err);
 /* Remove every kernel object of the cluster that exists; the messages of what failed go to
  * stderr. Returns the number of failures. */

@@ -32,7 +32,7 @@
 #include "cleanup.h"
 #include "cluster.h"
 
-#define VXLAN_DEV  "k8cvx0"
+#define VXLAN_DEV  NET_VXLAN_DEV
 #define VXLAN_VNI  1
 #define VXLAN_PORT 4789
 
@@ -87,14 +87,15 @@ static struct nl_addr *vtep_ip(const char *pod_cidr, int plen)
 	return a;
 }
 
-/* In the node's namespace (entered): the device, its address, and the entries of its peers. */
-static int vxlan_here(const struct cluster *c, int i, struct k8c_error *err)
+/* In the node's namespace (entered): the device, up, without an address yet (the node has no
+ * podCIDR before its agent registers). Made with the node, before its proxy starts: the eBPF
+ * proxy attaches its tc programs to the interfaces that exist at its start. */
+static int vxlan_device_here(const struct cluster *c, int i, struct k8c_error *err)
 {
 	const struct cluster_node *n = &c->nodes[i];
 	_cleanup_sock_ struct nl_sock *sk = nl_socket_alloc();
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	_cleanup_nladdr_ struct nl_addr *local = NULL, *mac = vtep_mac(c, i), *me = NULL;
-	_cleanup_addr_ struct rtnl_addr *addr = NULL;
+	_cleanup_nladdr_ struct nl_addr *local = NULL, *mac = vtep_mac(c, i);
 	int ret, under = (int)if_nametoindex("k8cu0"), vx;
 
 	if (!sk || !mac)
@@ -131,6 +132,25 @@ static int vxlan_here(const struct cluster *c, int i, struct k8c_error *err)
 		if ((ret = rtnl_link_change(sk, orig, chg, 0)) < 0)
 			return nlfail(err, ret, "set " VXLAN_DEV " up", n->name);
 	}
+	return 0;
+}
+
+/* In the node's namespace (entered), once the nodes have podCIDRs: the device's address and the
+ * entries of its peers. */
+static int vxlan_peers_here(const struct cluster *c, int i, struct k8c_error *err)
+{
+	const struct cluster_node *n = &c->nodes[i];
+	_cleanup_sock_ struct nl_sock *sk = nl_socket_alloc();
+	_cleanup_nladdr_ struct nl_addr *me = NULL;
+	_cleanup_addr_ struct rtnl_addr *addr = NULL;
+	int ret, vx;
+
+	if (!sk)
+		abort();
+	if ((ret = nl_connect(sk, NETLINK_ROUTE)) < 0)
+		return nlfail(err, ret, "netlink socket", n->name);
+	if (!(vx = (int)if_nametoindex(VXLAN_DEV)))
+		return k8c_error_set(err, 0, "node %s: no link %s", n->name, VXLAN_DEV);
 	if (!(me = vtep_ip(n->pod_cidr, 32)) || !(addr = rtnl_addr_alloc()))
 		return k8c_error_set(err, 0, "node %s: podCIDR \"%s\"", n->name, n->pod_cidr);
 	rtnl_addr_set_ifindex(addr, vx);
@@ -204,16 +224,30 @@ struct vxlan_arg {
 	int i;
 };
 
-static int vxlan_here_cb(void *arg, struct k8c_error *err)
+static int vxlan_device_cb(void *arg, struct k8c_error *err)
 {
 	const struct vxlan_arg *a = arg;
 
-	return vxlan_here(a->c, a->i, err);
+	return vxlan_device_here(a->c, a->i, err);
+}
+
+static int vxlan_peers_cb(void *arg, struct k8c_error *err)
+{
+	const struct vxlan_arg *a = arg;
+
+	return vxlan_peers_here(a->c, a->i, err);
+}
+
+int net_vxlan_device(const struct cluster *c, int i, struct k8c_error *err)
+{
+	struct vxlan_arg a = {c, i};
+
+	return net_in_netns(c->nodes[i].netns, vxlan_device_cb, &a, err);
 }
 
 int net_vxlan_node(const struct cluster *c, int i, struct k8c_error *err)
 {
 	struct vxlan_arg a = {c, i};
 
-	return net_in_netns(c->nodes[i].netns, vxlan_here_cb, &a, err);
+	return net_in_netns(c->nodes[i].netns, vxlan_peers_cb, &a, err);
 }

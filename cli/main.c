@@ -12,6 +12,8 @@ static const struct cli_command commands[] = {
 	{"kubeconfig", "print the path of a local cluster's kubeconfig", cli_kubeconfig},
 	{"join-config", "a kubeconfig with a token for another machine's node daemons",
 	 cli_join_config},
+	{"routes", "the routes between machines' pod networks (host-gw, printed or applied)",
+	 cli_routes},
 	{"bench", "measure service throughput on a local cluster (pod IP, ClusterIP...)",
 	 cli_bench},
 };

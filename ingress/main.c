@@ -29,6 +29,7 @@
 
 #include "cleanup.h"
 #include "informer.h"
+#include "ipaddr.h"
 #include "kube_client.h"
 #include "objutil.h"
 #include "kubeconfig.h"
@@ -946,6 +947,46 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 
 static atomic_ulong published_generation;
 
+/* k8c_ingress_config_build_seconds: route table builds (incremental), by duration. */
+static const double build_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				       0.1,   0.25,   0.5,   1,	   2.5};
+#define N_BUILD_BUCKETS (sizeof(build_buckets) / sizeof(build_buckets[0]))
+static atomic_ulong build_counts[N_BUILD_BUCKETS + 1]; /* the last: +Inf */
+static atomic_ullong build_sum_ns;
+
+static void build_observe(double seconds)
+{
+	size_t i = 0;
+
+	while (i < N_BUILD_BUCKETS && seconds > build_buckets[i])
+		i++;
+	atomic_fetch_add(&build_counts[i], 1);
+	atomic_fetch_add(&build_sum_ns, (unsigned long long)(seconds * 1e9));
+}
+
+static void build_render(FILE *f)
+{
+	unsigned long cum = 0;
+
+	fputs("# HELP k8c_ingress_config_build_seconds Time to build a route table (from the "
+	      "informers' caches to a table ready to publish, certificates and errors "
+	      "included).\n"
+	      "# TYPE k8c_ingress_config_build_seconds histogram\n",
+	      f);
+	for (size_t i = 0; i <= N_BUILD_BUCKETS; i++) {
+		cum += atomic_load(&build_counts[i]);
+		if (i < N_BUILD_BUCKETS)
+			fprintf(f, "k8c_ingress_config_build_seconds_bucket{le=\"%g\"} %lu\n",
+				build_buckets[i], cum);
+		else
+			fprintf(f, "k8c_ingress_config_build_seconds_bucket{le=\"+Inf\"} %lu\n",
+				cum);
+	}
+	fprintf(f, "k8c_ingress_config_build_seconds_sum %.9f\n",
+		(double)atomic_load(&build_sum_ns) / 1e9);
+	fprintf(f, "k8c_ingress_config_build_seconds_count %lu\n", cum);
+}
+
 /* The status writer's work (write_status hands it over, status_run does it). */
 static struct {
 	pthread_mutex_t lock;
@@ -997,6 +1038,7 @@ static int on_metrics_req(h2o_handler_t *self, h2o_req_t *req)
 		pools += atomic_load(&threads[i].live_pools);
 	}
 	ing_stats_render(all, (size_t)n_threads, f);
+	build_render(f);
 	fprintf(f,
 		"# HELP k8c_ingress_config_generation Generation of the route table served.\n"
 		"# TYPE k8c_ingress_config_generation gauge\n"
@@ -1125,49 +1167,26 @@ static void *serve_run(void *arg)
 	return NULL;
 }
 
+/* A listening socket on spec (ADDR:PORT, [IPv6]:PORT): one per serving thread on the same
+ * address (SO_REUSEPORT), the kernel spreads the connections. */
 static int listen_on(const char *flag, const char *spec, struct k8c_error *err)
 {
 	char host[128];
 	const char *colon = strrchr(spec, ':');
-	struct sockaddr_storage ss = {0};
-	socklen_t len;
-	int port, one = 1;
-	_cleanup_close_ int fd = -1;
+	size_t n = colon ? (size_t)(colon - spec) : 0;
+	int port, fd;
 
-	if (!colon || (size_t)(colon - spec) >= sizeof(host) || (port = atoi(colon + 1)) <= 0 ||
-	    port > 65535)
+	if (!colon || n >= sizeof(host) || (port = atoi(colon + 1)) <= 0 || port > 65535)
 		return k8c_error_set(err, 0, "%s %s: want ADDR:PORT", flag, spec);
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-		len = sizeof(struct sockaddr_in6);
-	} else {
-		return k8c_error_set(err, 0, "%s %s: %s is not an IP address", flag, spec, host);
-	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return k8c_error_errno(err, 0, errno, "socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* one listening socket per serving thread on the same address; the kernel spreads the
-	 * connections */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		return k8c_error_errno(err, 0, errno, "%s %s: bind", flag, spec);
-	if (listen(fd, SOMAXCONN) < 0)
-		return k8c_error_errno(err, 0, errno, "%s %s: listen", flag, spec);
-	return k8c_steal_fd(fd);
+	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)n - 2, spec + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)n, spec);
+	if ((fd = k8c_tcp_listen(host, port, K8C_LISTEN_REUSEPORT, NULL, err)) < 0)
+		return k8c_error_wrap(err, "%s %s", flag, spec);
+	return fd;
 }
 
-/* status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve. */
 /*
  * status.loadBalancer.ingress = [{ip|hostname: addr}] on every Ingress we serve, and cleared on
  * an Ingress we no longer serve (another class now) that still shows our address. Written only
@@ -1268,6 +1287,89 @@ static void *status_run(void *arg)
 static void ingress_event(struct k8c_kube *kc, struct k8c_informer *ings, const char *key,
 			  const char *reason, const char *msg);
 
+/*
+ * Certificates loaded, by Secret "ns/name": reused while the informer's cached Secret is the same
+ * object (an entry holds a reference on it, so the pointer cannot be another's), so that a route
+ * change does not parse every certificate again. Entries no build used are freed after it.
+ */
+struct cert_entry {
+	char *secret;
+	json_t *obj; /* the Secret it was loaded from, NULL: not found */
+	SSL_CTX *ctx;
+	char *error; /* why ctx is NULL */
+	unsigned long mark;
+};
+static struct {
+	struct cert_entry *e;
+	size_t n, cap;
+	json_t *index; /* secret → index in e */
+	unsigned long mark;
+} certs;
+
+/* A new reference on the SSL_CTX of a Secret (obj: the informer's, NULL when missing). */
+static SSL_CTX *cert_get(const char *secret, const json_t *obj, struct k8c_error *err)
+{
+	json_t *i = certs.index ? json_object_get(certs.index, secret) : NULL;
+	struct cert_entry *c = i ? &certs.e[json_integer_value(i)] : NULL;
+
+	if (!c || c->obj != obj) {
+		if (!c) {
+			if (certs.n == certs.cap) {
+				certs.cap = certs.cap ? 2 * certs.cap : 16;
+				certs.e = realloc(certs.e, certs.cap * sizeof(*certs.e));
+				if (!certs.e)
+					abort();
+			}
+			if (!certs.index)
+				certs.index = json_object();
+			json_object_set_new(certs.index, secret, json_integer((json_int_t)certs.n));
+			c = &certs.e[certs.n++];
+			*c = (struct cert_entry){.secret = strdup(secret)};
+		}
+		SSL_CTX_free(c->ctx);
+		json_decref(c->obj);
+		free(c->error);
+		c->obj = json_incref((json_t *)obj);
+		c->error = NULL;
+		if (!obj)
+			k8c_error_set(err, 0, "not found");
+		else
+			c->ctx = ing_tls_secret_ctx(obj, err);
+		if (!c->ctx)
+			c->error = strdup(err->msg ? err->msg : "?");
+	} else if (!c->ctx) {
+		k8c_error_set(err, 0, "%s", c->error ? c->error : "?");
+	}
+	c->mark = certs.mark;
+	if (c->ctx && SSL_CTX_up_ref(c->ctx) != 1)
+		return NULL;
+	return c->ctx;
+}
+
+/* Free the entries this build did not use (and renumber the index). */
+static void certs_sweep(void)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < certs.n; i++) {
+		struct cert_entry *c = &certs.e[i];
+		if (c->mark == certs.mark) {
+			if (k != i)
+				certs.e[k] = *c;
+			json_object_set_new(certs.index, certs.e[k].secret,
+					    json_integer((json_int_t)k));
+			k++;
+			continue;
+		}
+		json_object_del(certs.index, c->secret);
+		SSL_CTX_free(c->ctx);
+		json_decref(c->obj);
+		free(c->error);
+		free(c->secret);
+	}
+	certs.n = k;
+}
+
 static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 			 const char *default_secret, json_t **prev_bad, struct k8c_kube *kc,
 			 struct k8c_informer *ings)
@@ -1278,16 +1380,14 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 	static char *default_error; /* logged when it changes */
 
 	t->ctx_free = ing_tls_ctx_free;
+	certs.mark++;
 	if (default_secret) {
 		const char *slash = strchr(default_secret, '/');
 		_cleanup_free_ char *ns = strndup(default_secret, (size_t)(slash - default_secret));
 		const json_t *obj = ns ? k8c_informer_get(secrets, ns, slash + 1) : NULL;
 		struct k8c_error err = K8C_ERROR_INIT;
 
-		if (!obj)
-			k8c_error_set(&err, 0, "not found");
-		else
-			t->default_ctx = ing_tls_secret_ctx(obj, &err);
+		t->default_ctx = cert_get(default_secret, obj, &err);
 		if (!t->default_ctx && (!default_error || strcmp(default_error, err.msg))) {
 			k8c_log_warn("--default-ssl-certificate not usable, the self-signed "
 				     "certificate answers",
@@ -1324,10 +1424,8 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 			continue;
 		memcpy(ns, th->secret, (size_t)(slash - th->secret));
 		ns[slash - th->secret] = '\0';
-		if (!(obj = k8c_informer_get(secrets, ns, slash + 1)))
-			k8c_error_set(&err, 0, "not found");
-		else
-			th->ctx = ing_tls_secret_ctx(obj, &err);
+		obj = k8c_informer_get(secrets, ns, slash + 1);
+		th->ctx = cert_get(th->secret, obj, &err);
 		if (!th->ctx) {
 			/* a log line and an Event when it becomes unusable, not on every build */
 			char *what;
@@ -1352,6 +1450,7 @@ static void attach_certs(struct ing_table *t, struct k8c_informer *secrets,
 		json_object_set_new(seen, th->secret, json_integer(th->ctx ? (json_int_t)i : -1));
 		k8c_error_clear(&err);
 	}
+	certs_sweep();
 	json_decref(*prev_bad);
 	*prev_bad = bad;
 }
@@ -1430,13 +1529,12 @@ static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_
 		const char *ing = json_string_value(json_array_get(t->served, i));
 		char *key;
 
-		if (!t->anns[i]->warnings ||
-		    asprintf(&key, "ann %s %s", ing, t->anns[i]->warnings) < 0)
+		if (!t->warnings[i] || asprintf(&key, "ann %s %s", ing, t->warnings[i]) < 0)
 			continue;
 		if (!json_object_get(*prev, key) && !json_object_get(now, key)) {
 			k8c_log_warn("annotation ignored", "ingress=%s error=\"%s\"", ing,
-				     t->anns[i]->warnings);
-			ingress_event(kc, ings, ing, "InvalidAnnotation", t->anns[i]->warnings);
+				     t->warnings[i]);
+			ingress_event(kc, ings, ing, "InvalidAnnotation", t->warnings[i]);
 		}
 		json_object_set_new(now, key, json_true());
 		free(key);
@@ -1448,25 +1546,10 @@ static void log_new_errors(const struct ing_table *t, json_t **prev, struct k8c_
 struct loop {
 	const char *kind;
 	bool changed;
+	struct ing_builder *builder; /* Ingresses: told of status-only updates */
+	json_t *delta_keys; /* Ingresses: the keys added, changed or deleted since the last build */
 	json_t *status_keys; /* Ingress updates that changed their status alone (no rebuild) */
 };
-
-/* Whether two cached Ingresses differ in their status (and resourceVersion) alone. */
-static bool status_change_only(const json_t *a, const json_t *b)
-{
-	const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
-	static const char *const keys[] = {"name", "namespace", "uid", "creationTimestamp",
-					   "annotations"};
-
-	if (!a || !b || !json_equal(json_object_get(a, "spec"), json_object_get(b, "spec")))
-		return false;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const json_t *x = json_object_get(ma, keys[i]), *y = json_object_get(mb, keys[i]);
-		if (x != y && (!x || !y || !json_equal((json_t *)x, (json_t *)y)))
-			return false;
-	}
-	return true;
-}
 
 static void on_delta(const struct k8c_delta *d, void *arg)
 {
@@ -1484,14 +1567,20 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 	case K8C_DELTA_UPDATE:
 		/* our own status writes come back as updates: nothing to rebuild (the cache
 		 * holds what ing_ingress_transform keeps, so this compares all the build reads) */
-		if (!strcmp(l->kind, "Ingress") && status_change_only(d->old, d->new)) {
+		if (!strcmp(l->kind, "Ingress") && ing_status_change_only(d->old, d->new)) {
 			json_object_set(l->status_keys, d->key, json_true());
+			if (l->builder)
+				ing_builder_refresh(l->builder, d->key, d->old, d->new);
 			break;
 		}
 		l->changed = true;
+		if (l->delta_keys)
+			json_object_set(l->delta_keys, d->key, json_true());
 		break;
 	default:
 		l->changed = true;
+		if (l->delta_keys && d->key)
+			json_object_set(l->delta_keys, d->key, json_true());
 	}
 }
 
@@ -1573,6 +1662,7 @@ int main(int argc, char **argv)
 	struct k8c_kube *kc = NULL;
 	SSL_CTX *default_ctx = NULL;
 	json_t *prev_errors = json_object();
+	struct ing_builder *builder = ing_builder_new(); /* the compiled Ingresses */
 	json_t *pub_ours = NULL; /* the set of Ingresses served by the table published last */
 	json_t *prev_bad_tls = json_object();
 	unsigned long gen = 0;
@@ -1675,6 +1765,8 @@ int main(int argc, char **argv)
 	k8c_log_init("k8c-ingress", level);
 	sw.todo = json_object();
 	loops[0].status_keys = json_object();
+	loops[0].builder = builder;
+	loops[0].delta_keys = json_object();
 	ing_read_stop_init(on_accept);
 	if (!ing_pool_interposed()) {
 		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
@@ -1832,14 +1924,21 @@ int main(int argc, char **argv)
 			write_status(inf[0], pub_ours, publish, loops[0].status_keys);
 		}
 		if (changed && synced) {
-			struct ing_build_opts bo = {.controller = controller, .generation = ++gen};
-			struct timespec t0, t1;
+			/* only the Ingresses of this batch's deltas are looked at */
+			struct ing_build_opts bo = {.controller = controller,
+						    .generation = ++gen,
+						    .changed = loops[0].delta_keys};
+			struct timespec t0, t1, c0, c1;
 			struct ing_table *t;
+			struct ing_build_stats bs;
+			double ms;
+			bool first;
 
 			clock_gettime(CLOCK_MONOTONIC, &t0);
-			t = ing_table_build(k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
-					    k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]),
-					    &bo, &err);
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+			t = ing_builder_build(
+				builder, k8c_informer_cache(inf[0]), k8c_informer_cache(inf[1]),
+				k8c_informer_cache(inf[2]), k8c_informer_cache(inf[3]), &bo, &err);
 			if (!t) {
 				k8c_log_error("route table build failed", "error=\"%s\"", err.msg);
 				k8c_error_clear(&err);
@@ -1848,24 +1947,48 @@ int main(int argc, char **argv)
 			attach_certs(t, inf[4], default_cert, &prev_bad_tls, kc, inf[0]);
 			log_new_errors(t, &prev_errors, kc, inf[0]);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			k8c_log_info("routes published",
-				     "generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu "
-				     "build_ms=%.1f",
-				     gen, json_array_size(t->served), t->n_exact + t->n_wild,
-				     t->n_tls_exact + t->n_tls_wild,
-				     (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-					     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+			ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+			build_observe(ms / 1e3);
+			ing_builder_stats(builder, &bs);
+			k8c_log_info(
+				"routes published",
+				"generation=%lu ingresses=%zu hosts=%zu tls_hosts=%zu "
+				"compiled=%zu removed=%zu by_keys=%d build_ms=%.1f cpu_ms=%.1f",
+				gen, json_array_size(t->served), t->n_exact + t->n_wild,
+				t->n_tls_exact + t->n_tls_wild, bs.compiled, bs.removed, bs.by_keys,
+				ms,
+				(double)(c1.tv_sec - c0.tv_sec) * 1e3 +
+					(double)(c1.tv_nsec - c0.tv_nsec) / 1e6);
 			ing_table_ref(t);
 			publish_table(t);
 			atomic_store(&published_generation, gen);
-			json_decref(pub_ours);
-			pub_ours = json_object();
-			for (size_t k = 0; k < json_array_size(t->served); k++)
-				json_object_set(pub_ours,
-						json_string_value(json_array_get(t->served, k)),
-						json_true());
+			/* the served set changed by the Ingresses compiled and dropped alone; so
+			 * did the statuses to write, but for this batch's Ingress deltas: after the
+			 * first table, only those are looked at (not all 10,000) */
+			first = !pub_ours;
+			if (first) /* every status is looked at, below */
+				pub_ours = json_object();
+			for (size_t k = 0; k < json_array_size(bs.removed_keys); k++) {
+				const char *key =
+					json_string_value(json_array_get(bs.removed_keys, k));
+				json_object_del(pub_ours, key);
+				if (!first)
+					json_object_set(loops[0].delta_keys, key, json_true());
+			}
+			for (size_t k = 0; k < json_array_size(bs.added_keys); k++) {
+				const char *key =
+					json_string_value(json_array_get(bs.added_keys, k));
+				json_object_set(pub_ours, key, json_true());
+				if (!first)
+					json_object_set(loops[0].delta_keys, key, json_true());
+			}
+			json_object_update(loops[0].delta_keys, loops[0].status_keys);
 			if (publish)
-				write_status(inf[0], pub_ours, publish, NULL);
+				write_status(inf[0], pub_ours, publish,
+					     first ? NULL : loops[0].delta_keys);
+			json_object_clear(loops[0].delta_keys);
 			ing_table_unref(t);
 		}
 	}
@@ -1889,6 +2012,11 @@ out:
 	if (n_started)
 		h2o_config_dispose(&conf);
 	ing_table_unref(pub.table);
+	ing_builder_free(builder);
+	certs.mark++;
+	certs_sweep(); /* frees them all */
+	json_decref(certs.index);
+	free(certs.e);
 	for (i = 0; i < N_INFORMERS; i++)
 		if (inf[i])
 			k8c_informer_free(inf[i]);
@@ -1916,6 +2044,7 @@ out:
 	json_decref(prev_errors);
 	json_decref(pub_ours);
 	json_decref(loops[0].status_keys);
+	json_decref(loops[0].delta_keys);
 	json_decref(prev_bad_tls);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);

@@ -14,35 +14,6 @@
 #define LEGACY_CLASS_ANN  "kubernetes.io/ingress.class"
 #define SERVICE_NAME_LBL  "kubernetes.io/service-name"
 
-/* One path rule while building: flattened over all Ingresses, then sorted and grouped by host. */
-struct entry {
-	char *host; /* lower case, "" for none, "*.x" for a wildcard */
-	struct ing_path p;
-	size_t order; /* the Ingress' rank (oldest first) */
-	size_t seq;
-	bool canary; /* of a canary Ingress: attached to a main rule, sorted last */
-};
-
-struct tls_entry {
-	char *host; /* lower case, "*.x" for a wildcard */
-	char *secret;
-	const char
-		*ingress; /* "ns/name", the builder's (sorted_ing.key) until group_tls copies it */
-	bool redirect;
-	size_t seq; /* Ingresses are visited oldest first */
-};
-
-struct builder {
-	struct ing_table *t;
-	json_t *svcs;	/* "ns/name" → Service (borrowed) */
-	json_t *slices; /* "ns/service" → array of EndpointSlices */
-	struct entry *e;
-	size_t n, cap, n_main; /* after sorting, the canary entries follow the n_main others */
-	struct ing_backend **defaults; /* per Ingress rank: its defaultBackend or NULL */
-	struct tls_entry *tls;
-	size_t n_tls, cap_tls;
-};
-
 static const char *jstr(const json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -367,6 +338,14 @@ struct ing_annotations *ing_annotations_parse(const json_t *ing)
 	return a;
 }
 
+static void regex_free(regex_t *re)
+{
+	if (re) {
+		regfree(re);
+		free(re);
+	}
+}
+
 void ing_annotations_free(struct ing_annotations *a)
 {
 	if (!a)
@@ -376,10 +355,7 @@ void ing_annotations_free(struct ing_annotations *a)
 	free(a->cookie_name);
 	free(a->canary_header);
 	free(a->canary_header_value);
-	if (a->canary_header_re) {
-		regfree(a->canary_header_re);
-		free(a->canary_header_re);
-	}
+	regex_free(a->canary_header_re);
 	free(a->canary_cookie);
 	free(a->warnings);
 	free(a);
@@ -490,7 +466,8 @@ static void our_classes_init(struct our_classes *oc, json_t *classes, const char
 	json_decref(all);
 }
 
-static bool is_ours(const json_t *ing, const struct our_classes *oc)
+/* The class an Ingress names (spec.ingressClassName, else the legacy annotation), or NULL. */
+static const char *wanted_class(const json_t *ing)
 {
 	const char *want = json_string_value(
 		json_object_get(json_object_get(ing, "spec"), "ingressClassName"));
@@ -499,12 +476,22 @@ static bool is_ours(const json_t *ing, const struct our_classes *oc)
 		want = json_string_value(json_object_get(
 			json_object_get(json_object_get(ing, "metadata"), "annotations"),
 			LEGACY_CLASS_ANN));
+	return want;
+}
+
+static bool class_ours(const char *want, const struct our_classes *oc)
+{
 	if (!want)
 		return oc->has_default;
 	for (size_t i = 0; i < oc->n; i++)
 		if (!strcmp(oc->names[i], want))
 			return true;
 	return false;
+}
+
+static bool is_ours(const json_t *ing, const struct our_classes *oc)
+{
+	return class_ours(wanted_class(ing), oc);
 }
 
 bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
@@ -518,17 +505,324 @@ bool ing_is_ours(const json_t *ing, json_t *classes, const char *controller)
 	return ours;
 }
 
-/* An Ingress of ours with its sort key, read once. */
-struct sorted_ing {
-	json_t *obj;
-	const char *ts, *ns, *name;
-	char *key; /* "ns/name" */
+/*
+ * Compiled Ingresses ("units"), kept by a builder between builds (routes.h). A unit holds what
+ * its Ingress says, parsed once: rules (hosts, normalized paths, regexes), annotations, TLS hosts
+ * and the backends as written. A build resolves the backends against Services and
+ * EndpointSlices and merges the units of our class into a table of pointer arrays; the table
+ * holds a reference on each unit it uses and borrows their strings.
+ */
+
+/* A backend as the Ingress writes it ({service: {name, port}} or the legacy shape). */
+struct bspec {
+	char *service;	   /* "ns/name" */
+	char *port;	   /* as written: "80" or "http" */
+	const char *error; /* the backend names no Service: never resolved */
+	char kind;	   /* the port: '#' a number, '=' a name, '-' none */
+	long long number;
+	char *memo; /* "ns/name\n#80", "...\n=http" or "...\n-": the build's resolution key */
 };
 
-/* Sort Ingresses oldest first (creationTimestamp is RFC 3339 in UTC: compares as text). */
-static int cmp_ingress(const void *a, const void *b)
+/* One path rule of an Ingress. */
+struct rule {
+	char *host; /* lower case, "" for none, "*.x" for a wildcard */
+	char *path; /* normalized: a Prefix path has no trailing slash (but "/") */
+	size_t len;
+	enum ing_path_type type;
+	regex_t *re;
+	char *error;	 /* an invalid regex path: why (the rule answers 503) */
+	size_t bs;	 /* its backend spec (the defaultBackend's for a rule without paths) */
+	bool canary;	 /* of a canary Ingress: the alternative of a main rule */
+	bool is_default; /* a host without paths: its Ingress' defaultBackend */
+	size_t seq;	 /* its place in the Ingress */
+	struct ing_unit *u;
+	struct ing_backend *b; /* the builder's, during a build */
+};
+
+struct tls_rule {
+	char *host; /* lower case, "*.x" for a wildcard */
+	char *secret;
+	bool redirect;
+};
+
+struct ing_unit {
+	atomic_long refs; /* the builder's (while current) and one per table using it */
+	json_t *obj;	  /* the cached object compiled (a reference) */
+	char *key;	  /* "ns/name" */
+	json_t *key_json; /* the same as a JSON string, for the tables' served arrays */
+	const char *ts, *ns, *name, *want_class; /* in obj; want_class NULL: none named */
+	struct ing_annotations *ann;
+	struct bspec *bs;
+	size_t n_bs, cap_bs;
+	long def; /* index in bs of the defaultBackend, -1: none (or a canary's, not served) */
+	struct rule *rules;
+	size_t n_rules, cap_rules;
+	struct tls_rule *tls;
+	size_t n_tls;
+	/* the builder's (main thread), never read by the serving threads */
+	struct ing_unit *next;	  /* hash chain */
+	unsigned long mark;	  /* the build that saw it last */
+	bool dead;		  /* dropped by the builder */
+	size_t rank;		  /* among ours, oldest first */
+	struct ing_backend *defb; /* this build's defaultBackend */
+};
+
+/* A Service port resolved to its ready endpoints, once per build per distinct reference. */
+struct ing_resolved {
+	char *error;
+	struct ing_endpoint *eps;
+	size_t n_eps;
+};
+
+struct ing_builder {
+	struct ing_unit **buckets; /* "ns/name" → unit, chained */
+	size_t n_buckets, n_units;
+	struct ing_unit **units; /* every unit, oldest first (cmp_unit) */
+	size_t n_sorted;
+	struct rule **rules; /* every rule of every unit, by precedence (cmp_rule) */
+	size_t n_rules;
+	unsigned long mark;
+	char *classes; /* our classes at the last build ("name\n"..., "*" first when a default) */
+	struct ing_build_stats stats;
+};
+
+static void unit_unref(struct ing_unit *u)
 {
-	const struct sorted_ing *x = a, *y = b;
+	if (!u || atomic_fetch_sub(&u->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < u->n_rules; i++) {
+		struct rule *r = &u->rules[i];
+		free(r->host);
+		free(r->path);
+		regex_free(r->re);
+		free(r->error);
+	}
+	free(u->rules);
+	for (size_t i = 0; i < u->n_bs; i++) {
+		free(u->bs[i].service);
+		free(u->bs[i].port);
+		free(u->bs[i].memo);
+	}
+	free(u->bs);
+	for (size_t i = 0; i < u->n_tls; i++) {
+		free(u->tls[i].host);
+		free(u->tls[i].secret);
+	}
+	free(u->tls);
+	ing_annotations_free(u->ann);
+	free(u->key);
+	json_decref(u->key_json);
+	json_decref(u->obj);
+	free(u);
+}
+
+/* The fields of obj the build sorts and selects by (obj is the unit's). */
+static void unit_read_keys(struct ing_unit *u)
+{
+	const json_t *md = json_object_get(u->obj, "metadata");
+
+	u->ts = jstr(md, "creationTimestamp");
+	u->ns = jstr(md, "namespace");
+	u->name = jstr(md, "name");
+	u->want_class = wanted_class(u->obj);
+}
+
+/* A backend spec ({service: {name, port: {number|name}}} or legacy {serviceName, servicePort}). */
+static size_t add_bspec(struct ing_unit *u, const json_t *spec)
+{
+	const json_t *svc = json_object_get(spec, "service");
+	const char *name;
+	json_t *port;
+	struct bspec *s;
+	char buf[32];
+
+	if (svc) {
+		name = jstr(svc, "name");
+		port = json_object_get(json_object_get(svc, "port"), "number");
+		if (!port)
+			port = json_object_get(json_object_get(svc, "port"), "name");
+	} else {
+		name = jstr(spec, "serviceName");
+		port = json_object_get(spec, "servicePort");
+	}
+	if (u->n_bs == u->cap_bs) {
+		u->cap_bs = u->cap_bs ? 2 * u->cap_bs : 2;
+		if (!(u->bs = realloc(u->bs, u->cap_bs * sizeof(*u->bs))))
+			abort();
+	}
+	s = &u->bs[u->n_bs];
+	memset(s, 0, sizeof(*s));
+	if (asprintf(&s->service, "%s/%s", u->ns, name) < 0)
+		abort();
+	if (json_is_integer(port))
+		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(port));
+	else
+		snprintf(buf, sizeof(buf), "%s",
+			 json_string_value(port) ? json_string_value(port) : "");
+	s->port = xstrdup(buf);
+	if (!*name)
+		s->error = "the backend names no service (resource backends are not served)";
+	s->kind = json_is_integer(port) ? '#' : json_is_string(port) ? '=' : '-';
+	s->number = json_is_integer(port) ? (long long)json_integer_value(port) : 0;
+	if (asprintf(&s->memo, "%s\n%c%s", s->service, s->kind, s->port) < 0)
+		abort();
+	return u->n_bs++;
+}
+
+static void add_rule(struct ing_unit *u, const char *host, const char *path, const char *type,
+		     size_t bs, bool regex, bool canary, bool is_default)
+{
+	struct rule *r;
+	size_t len;
+
+	if (u->n_rules == u->cap_rules) {
+		u->cap_rules = u->cap_rules ? 2 * u->cap_rules : 2;
+		if (!(u->rules = realloc(u->rules, u->cap_rules * sizeof(*u->rules))))
+			abort();
+	}
+	r = &u->rules[u->n_rules];
+	memset(r, 0, sizeof(*r));
+	r->host = xstrdup(host);
+	for (char *c = r->host; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	r->type = !strcmp(type, "Exact") ? ING_PATH_EXACT : ING_PATH_PREFIX;
+	if (!*path)
+		path = "/";
+	len = strlen(path);
+	if (regex && r->type == ING_PATH_PREFIX) {
+		/* use-regex: the path is a POSIX ERE matched from the path's start, as nginx's
+		 * case-insensitive "location ~*"; an invalid one makes this rule answer 503 */
+		char *anchored, msg[256];
+		int rc;
+
+		if (asprintf(&anchored, "^%s", path) < 0)
+			abort();
+		r->re = xcalloc(1, sizeof(*r->re));
+		if ((rc = regcomp(r->re, anchored, REG_EXTENDED | REG_ICASE))) {
+			regerror(rc, r->re, msg, sizeof(msg));
+			free(r->re);
+			r->re = NULL;
+			if (asprintf(&r->error, "invalid regex path %s: %s", path, msg) < 0)
+				abort();
+		}
+		free(anchored);
+	}
+	if (r->type == ING_PATH_PREFIX && !r->re)
+		while (len > 1 && path[len - 1] == '/')
+			len--;
+	r->path = strndup(path, len);
+	if (!r->path)
+		abort();
+	r->len = len;
+	r->bs = bs;
+	r->canary = canary;
+	r->is_default = is_default;
+	r->seq = u->n_rules++;
+}
+
+/* ssl-redirect: on unless our annotation or ingress-nginx's says "false". */
+static bool ssl_redirect(const json_t *ing)
+{
+	const json_t *ann = json_object_get(json_object_get(ing, "metadata"), "annotations");
+	static const char *const names[] = {"k8c.io/ssl-redirect",
+					    "nginx.ingress.kubernetes.io/ssl-redirect"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = json_string_value(json_object_get(ann, names[i]));
+		if (v && !strcasecmp(v, "false"))
+			return false;
+	}
+	return true;
+}
+
+/* Parse and compile one Ingress. */
+static struct ing_unit *unit_compile(json_t *ing, const char *key)
+{
+	struct ing_unit *u = xcalloc(1, sizeof(*u));
+	json_t *spec = json_object_get(ing, "spec"), *rule, *p, *h, *def;
+	size_t i, j, n_tls = 0;
+	bool redirect = ssl_redirect(ing);
+
+	atomic_init(&u->refs, 1);
+	u->obj = json_incref(ing);
+	u->key = xstrdup(key);
+	u->key_json = json_string(key);
+	unit_read_keys(u);
+	u->def = -1;
+	u->ann = ing_annotations_parse(ing);
+
+	json_array_foreach(json_object_get(spec, "tls"), i, rule) n_tls +=
+		json_array_size(json_object_get(rule, "hosts"));
+	u->tls = xcalloc(n_tls, sizeof(*u->tls));
+	json_array_foreach(json_object_get(spec, "tls"), i, rule)
+	{
+		const char *secret = jstr(rule, "secretName");
+
+		if (!*secret)
+			continue;
+		json_array_foreach(json_object_get(rule, "hosts"), j, h)
+		{
+			struct tls_rule *tr;
+
+			if (!json_string_value(h) || !*json_string_value(h))
+				continue;
+			tr = &u->tls[u->n_tls++];
+			tr->host = xstrdup(json_string_value(h));
+			for (char *c = tr->host; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (asprintf(&tr->secret, "%s/%s", u->ns, secret) < 0)
+				abort();
+			tr->redirect = redirect;
+		}
+	}
+	def = json_object_get(spec, "defaultBackend");
+	if (!def)
+		def = json_object_get(spec, "backend"); /* extensions/v1beta1 */
+	if (def && u->ann->canary)
+		warn(u->ann, "canary", "true",
+		     "the defaultBackend of a canary Ingress is not served");
+	else if (def)
+		u->def = (long)add_bspec(u, def);
+	json_array_foreach(json_object_get(spec, "rules"), i, rule)
+	{
+		const char *host = jstr(rule, "host");
+		json_t *paths = json_object_get(json_object_get(rule, "http"), "paths");
+
+		if (!json_array_size(paths) && u->def >= 0) /* only the defaultBackend */
+			add_rule(u, host, "/", "Prefix", (size_t)u->def, false, false, true);
+		json_array_foreach(paths, j, p)
+		{
+			const char *type = jstr(p, "pathType");
+			size_t bs = add_bspec(u, json_object_get(p, "backend"));
+			add_rule(u, host, jstr(p, "path"), *type ? type : "ImplementationSpecific",
+				 bs, u->ann->use_regex && !u->ann->canary, u->ann->canary, false);
+		}
+	}
+	for (i = 0; i < u->n_rules; i++)
+		u->rules[i].u = u;
+	return u;
+}
+
+bool ing_status_change_only(const json_t *a, const json_t *b)
+{
+	const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+	static const char *const keys[] = {"name", "namespace", "uid", "creationTimestamp",
+					   "annotations"};
+	const json_t *sa = json_object_get(a, "spec"), *sb = json_object_get(b, "spec");
+
+	if (!a || !b || (sa != sb && (!sa || !sb || !json_equal((json_t *)sa, (json_t *)sb))))
+		return false;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const json_t *x = json_object_get(ma, keys[i]), *y = json_object_get(mb, keys[i]);
+		if (x != y && (!x || !y || !json_equal((json_t *)x, (json_t *)y)))
+			return false;
+	}
+	return true;
+}
+
+/* Oldest first (creationTimestamp is RFC 3339 in UTC: compares as text), then ns/name. */
+static int cmp_unit(const struct ing_unit *x, const struct ing_unit *y)
+{
 	int c = strcmp(x->ts, y->ts);
 
 	if (c)
@@ -537,7 +831,322 @@ static int cmp_ingress(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
-static void add_endpoints(struct ing_backend *b, json_t *slices, const char *port_name)
+static int cmp_unit_p(const void *a, const void *b)
+{
+	return cmp_unit(*(struct ing_unit *const *)a, *(struct ing_unit *const *)b);
+}
+
+/* Precedence: by host, longest path first, Exact before Prefix, the older Ingress, its order. */
+static int cmp_rule(const void *a, const void *b)
+{
+	const struct rule *x = *(struct rule *const *)a, *y = *(struct rule *const *)b;
+	int c;
+
+	if ((c = strcmp(x->host, y->host)))
+		return c;
+	if (x->len != y->len)
+		return x->len > y->len ? -1 : 1;
+	if (x->type != y->type)
+		return x->type == ING_PATH_EXACT ? -1 : 1;
+	if (x->u != y->u && (c = cmp_unit(x->u, y->u)))
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static size_t hash_key(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct ing_unit **bucket_of(struct ing_builder *b, const char *key)
+{
+	return &b->buckets[hash_key(key) & (b->n_buckets - 1)];
+}
+
+static struct ing_unit *unit_find(struct ing_builder *b, const char *key)
+{
+	struct ing_unit *u = *bucket_of(b, key);
+
+	while (u && strcmp(u->key, key))
+		u = u->next;
+	return u;
+}
+
+static void unit_unlink(struct ing_builder *b, struct ing_unit *u)
+{
+	struct ing_unit **pp = bucket_of(b, u->key);
+
+	while (*pp != u)
+		pp = &(*pp)->next;
+	*pp = u->next;
+	b->n_units--;
+}
+
+static void unit_link(struct ing_builder *b, struct ing_unit *u)
+{
+	struct ing_unit **pp;
+
+	if (b->n_units >= b->n_buckets) { /* grow: at most one unit per bucket on average */
+		struct ing_unit **old = b->buckets;
+		size_t n_old = b->n_buckets;
+
+		b->n_buckets = n_old ? 2 * n_old : 64;
+		b->buckets = xcalloc(b->n_buckets, sizeof(*b->buckets));
+		for (size_t i = 0; i < n_old; i++) {
+			for (struct ing_unit *v = old[i], *next; v; v = next) {
+				next = v->next;
+				pp = bucket_of(b, v->key);
+				v->next = *pp;
+				*pp = v;
+			}
+		}
+		free(old);
+	}
+	pp = bucket_of(b, u->key);
+	u->next = *pp;
+	*pp = u;
+	b->n_units++;
+}
+
+/*
+ * A sorted array of pointers after a build: drop those whose unit is not current (dead()), add
+ * `add` (n_add): few are inserted where they belong (binary search), many sorted in at once.
+ */
+static void sorted_update(void ***arr, size_t *n, bool (*dead)(const void *), void **add,
+			  size_t n_add, int (*cmp)(const void *, const void *))
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *n; i++)
+		if (!dead((*arr)[i]))
+			(*arr)[k++] = (*arr)[i];
+	if (!(*arr = realloc(*arr, (k + n_add ? k + n_add : 1) * sizeof(**arr))))
+		abort();
+	if (n_add > 64) {
+		memcpy(*arr + k, add, n_add * sizeof(*add));
+		k += n_add;
+		qsort(*arr, k, sizeof(**arr), cmp);
+	} else {
+		for (size_t i = 0; i < n_add; i++) {
+			size_t lo = 0, hi = k;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (cmp(&(*arr)[mid], &add[i]) <= 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			memmove(*arr + lo + 1, *arr + lo, (k - lo) * sizeof(**arr));
+			(*arr)[lo] = add[i];
+			k++;
+		}
+	}
+	*n = k;
+}
+
+static bool unit_dead(const void *p)
+{
+	return ((const struct ing_unit *)p)->dead;
+}
+
+static bool rule_dead(const void *p)
+{
+	return ((const struct rule *)p)->u->dead;
+}
+
+struct ing_builder *ing_builder_new(void)
+{
+	return xcalloc(1, sizeof(struct ing_builder));
+}
+
+void ing_builder_free(struct ing_builder *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n_sorted; i++)
+		unit_unref(b->units[i]);
+	free(b->units);
+	free(b->rules);
+	free(b->buckets);
+	free(b->classes);
+	json_decref(b->stats.added_keys);
+	json_decref(b->stats.removed_keys);
+	free(b);
+}
+
+void ing_builder_refresh(struct ing_builder *b, const char *key, json_t *old, json_t *new)
+{
+	struct ing_unit *u = b->buckets ? unit_find(b, key) : NULL;
+
+	if (!u || u->obj != old || !new || !ing_status_change_only(old, new))
+		return;
+	u->obj = json_incref(new);
+	unit_read_keys(u);
+	json_decref(old);
+}
+
+void ing_builder_stats(const struct ing_builder *b, struct ing_build_stats *out)
+{
+	*out = b->stats;
+}
+
+/* The units added and dropped by one build. */
+struct sync {
+	struct ing_unit **added, **dead;
+	size_t n_added, cap_added, n_dead, cap_dead, n_rules;
+};
+
+static void push_unit(struct ing_unit ***arr, size_t *n, size_t *cap, struct ing_unit *u)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		if (!(*arr = realloc(*arr, *cap * sizeof(**arr))))
+			abort();
+	}
+	(*arr)[(*n)++] = u;
+}
+
+/* Drop a unit from the builder (the tables using it keep it alive). */
+static void unit_kill(struct ing_builder *b, struct sync *s, struct ing_unit *u)
+{
+	unit_unlink(b, u);
+	u->dead = true;
+	push_unit(&s->dead, &s->n_dead, &s->cap_dead, u);
+	json_array_append(b->stats.removed_keys, u->key_json);
+}
+
+/* One Ingress of the collection (key, v) against its unit: reused, recompiled, or dropped. */
+static void sync_one(struct ing_builder *b, struct sync *s, const char *key, json_t *v,
+		     const struct our_classes *oc, bool same_classes)
+{
+	struct ing_unit *u = b->buckets ? unit_find(b, key) : NULL;
+
+	if (u && u->mark == b->mark) /* the same key twice (an array): the first wins */
+		return;
+	/* only the Ingresses of our classes are compiled; a unit compiled from this very object
+	 * is of them if the classes are the same */
+	if (!(u && u->obj == v && same_classes) &&
+	    !class_ours(u && u->obj == v ? u->want_class : wanted_class(v), oc)) {
+		if (u)
+			unit_kill(b, s, u);
+		return;
+	}
+	if (u && (u->obj == v || ing_status_change_only(u->obj, v))) {
+		if (u->obj != v) { /* a status or resourceVersion change alone */
+			json_t *old = u->obj;
+			u->obj = json_incref(v);
+			unit_read_keys(u);
+			json_decref(old);
+		}
+		u->mark = b->mark;
+		b->stats.reused++;
+		return;
+	}
+	if (u) /* changed */
+		unit_kill(b, s, u);
+	u = unit_compile(v, key);
+	u->mark = b->mark;
+	unit_link(b, u);
+	push_unit(&s->added, &s->n_added, &s->cap_added, u);
+	json_array_append(b->stats.added_keys, u->key_json);
+	s->n_rules += u->n_rules;
+	b->stats.compiled++;
+}
+
+/*
+ * Bring the builder's units up to date with the Ingresses: compile the new and changed ones,
+ * drop the deleted ones (the tables using them keep them alive). With `changed` (the keys that
+ * changed since the last build), only those are looked at; else all.
+ */
+static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed,
+		       const struct our_classes *oc)
+{
+	struct sync s = {0};
+	void **rules;
+	size_t i, len = 0;
+	bool same_classes, by_keys;
+	char *classes = NULL;
+	FILE *f = open_memstream(&classes, &len);
+	const char *key;
+	json_t *v;
+
+	if (!f)
+		abort();
+	fputs(oc->has_default ? "*\n" : "", f);
+	for (i = 0; i < oc->n; i++)
+		fprintf(f, "%s\n", oc->names[i]);
+	fclose(f);
+	same_classes = b->classes && !strcmp(b->classes, classes);
+	free(b->classes);
+	b->classes = classes;
+	/* by keys once a first build has seen them all and while the classes stay the same */
+	by_keys = json_is_object(changed) && json_is_object(ingresses) && b->mark && same_classes;
+	b->mark++;
+	json_decref(b->stats.added_keys);
+	json_decref(b->stats.removed_keys);
+	memset(&b->stats, 0, sizeof(b->stats));
+	b->stats.added_keys = json_array();
+	b->stats.removed_keys = json_array();
+	b->stats.by_keys = by_keys;
+	if (by_keys) {
+		json_object_foreach(changed, key, v)
+		{
+			json_t *now = json_object_get(ingresses, key);
+			struct ing_unit *u;
+
+			if (now)
+				sync_one(b, &s, key, now, oc, same_classes);
+			else if (b->buckets && (u = unit_find(b, key)))
+				unit_kill(b, &s, u); /* deleted */
+		}
+	} else if (json_is_array(ingresses)) { /* an array (tests): keyed here */
+		json_array_foreach(ingresses, i, v)
+		{
+			char *k = obj_key(v);
+			sync_one(b, &s, k, v, oc, same_classes);
+			free(k);
+		}
+	} else {
+		json_object_foreach(ingresses, key, v) sync_one(b, &s, key, v, oc, same_classes);
+	}
+	if (!by_keys) /* the deleted: not seen by this build */
+		for (i = 0; i < b->n_sorted; i++)
+			if (b->units[i]->mark != b->mark && !b->units[i]->dead)
+				unit_kill(b, &s, b->units[i]);
+	b->stats.removed = s.n_dead;
+	rules = xcalloc(s.n_rules, sizeof(*rules));
+	s.n_rules = 0;
+	for (i = 0; i < s.n_added; i++)
+		for (size_t k = 0; k < s.added[i]->n_rules; k++)
+			rules[s.n_rules++] = &s.added[i]->rules[k];
+	if (s.n_rules && s.n_rules <= 64)
+		qsort(rules, s.n_rules, sizeof(*rules), cmp_rule);
+	sorted_update((void ***)&b->rules, &b->n_rules, rule_dead, rules, s.n_rules, cmp_rule);
+	if (s.n_added && s.n_added <= 64)
+		qsort(s.added, s.n_added, sizeof(*s.added), cmp_unit_p);
+	sorted_update((void ***)&b->units, &b->n_sorted, unit_dead, (void **)s.added, s.n_added,
+		      cmp_unit_p);
+	for (i = 0; i < s.n_dead; i++)
+		unit_unref(s.dead[i]);
+	free(s.dead);
+	free(rules);
+	free(s.added);
+}
+
+/* The state of one build. */
+struct build {
+	struct ing_table *t;
+	json_t *svcs;	/* "ns/name" → Service (borrowed) */
+	json_t *slices; /* "ns/service" → array of EndpointSlices */
+	json_t *memo;	/* bspec memo → index in t->resolved */
+	size_t cap_resolved;
+};
+
+static void add_endpoints(struct ing_resolved *r, json_t *slices, const char *port_name)
 {
 	json_t *sl, *p, *ep;
 	size_t i, j, k, cap = 0;
@@ -564,309 +1173,95 @@ static void add_endpoints(struct ing_backend *b, json_t *slices, const char *por
 			const char *addr = json_string_value(
 				json_array_get(json_object_get(ep, "addresses"), 0));
 
-			if (json_is_false(ready) || !addr || strlen(addr) >= sizeof(b->eps[0].addr))
+			if (json_is_false(ready) || !addr || strlen(addr) >= sizeof(r->eps[0].addr))
 				continue;
-			if (b->n_eps == cap) {
+			if (r->n_eps == cap) {
 				cap = cap ? 2 * cap : 4;
-				b->eps = realloc(b->eps, cap * sizeof(*b->eps));
-				if (!b->eps)
+				r->eps = realloc(r->eps, cap * sizeof(*r->eps));
+				if (!r->eps)
 					abort();
 			}
-			snprintf(b->eps[b->n_eps].addr, sizeof(b->eps[0].addr), "%s", addr);
-			b->eps[b->n_eps++].port = (uint16_t)port;
+			snprintf(r->eps[r->n_eps].addr, sizeof(r->eps[0].addr), "%s", addr);
+			r->eps[r->n_eps++].port = (uint16_t)port;
 		}
 	}
 }
 
-/* A backend ({service: {name, port: {number|name}}} or legacy {serviceName, servicePort}). */
-static struct ing_backend *new_backend(struct builder *bd, const char *ing_key, const char *ns,
-				       const json_t *spec, const struct ing_annotations *ann)
+/* A backend spec resolved against the Services and EndpointSlices (once per build). */
+static const struct ing_resolved *resolve(struct build *bd, const struct bspec *s)
 {
-	struct ing_backend *b = xcalloc(1, sizeof(*b));
-	const json_t *svc = json_object_get(spec, "service");
-	const char *name;
-	json_t *port, *s, *sp, *match = NULL;
-	char buf[32], *key;
+	json_t *m = json_object_get(bd->memo, s->memo), *svc, *sp, *match = NULL;
+	struct ing_resolved *r;
 	size_t i;
 
-	if (svc) {
-		name = jstr(svc, "name");
-		port = json_object_get(json_object_get(svc, "port"), "number");
-		if (!port)
-			port = json_object_get(json_object_get(svc, "port"), "name");
-	} else {
-		name = jstr(spec, "serviceName");
-		port = json_object_get(spec, "servicePort");
-	}
-	b->ingress = xstrdup(ing_key);
-	b->ann = ann;
-	if (asprintf(&key, "%s/%s", ns, name) < 0)
-		abort();
-	b->service = key;
-	if (json_is_integer(port))
-		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(port));
-	else
-		snprintf(buf, sizeof(buf), "%s",
-			 json_string_value(port) ? json_string_value(port) : "");
-	b->port = xstrdup(buf);
-
-	bd->t->backends = realloc(bd->t->backends, (bd->t->n_backends + 1) * sizeof(b));
-	if (!bd->t->backends)
-		abort();
-	bd->t->backends[bd->t->n_backends++] = b;
-
-	if (!*name) {
-		b->error =
-			xstrdup("the backend names no service (resource backends are not served)");
-		return b;
-	}
-	if (!(s = json_object_get(bd->svcs, key))) {
-		if (asprintf(&b->error, "service %s not found", key) < 0)
+	if (m)
+		return &bd->t->resolved[json_integer_value(m)];
+	if (bd->t->n_resolved == bd->cap_resolved)
+		abort(); /* sized for one per backend spec */
+	r = &bd->t->resolved[bd->t->n_resolved];
+	json_object_set_new(bd->memo, s->memo, json_integer((json_int_t)bd->t->n_resolved++));
+	if (!(svc = json_object_get(bd->svcs, s->service))) {
+		if (asprintf(&r->error, "service %s not found", s->service) < 0)
 			abort();
-		return b;
+		return r;
 	}
-	json_array_foreach(json_object_get(json_object_get(s, "spec"), "ports"), i, sp)
+	json_array_foreach(json_object_get(json_object_get(svc, "spec"), "ports"), i, sp)
 	{
-		if (json_is_integer(port) &&
-		    json_integer_value(json_object_get(sp, "port")) == json_integer_value(port))
+		if (s->kind == '#' && json_integer_value(json_object_get(sp, "port")) == s->number)
 			match = sp;
-		else if (json_is_string(port) && !strcmp(jstr(sp, "name"), json_string_value(port)))
+		else if (s->kind == '=' && !strcmp(jstr(sp, "name"), s->port))
 			match = sp;
 		if (match)
 			break;
 	}
 	if (!match) {
-		if (asprintf(&b->error, "service %s has no port %s", key, b->port) < 0)
+		if (asprintf(&r->error, "service %s has no port %s", s->service, s->port) < 0)
 			abort();
-		return b;
+		return r;
 	}
-	add_endpoints(b, json_object_get(bd->slices, key), jstr(match, "name"));
+	add_endpoints(r, json_object_get(bd->slices, s->service), jstr(match, "name"));
+	return r;
+}
+
+/* This build's backend of a unit's spec (the rule's invalid regex when nothing else is wrong). */
+static struct ing_backend *make_backend(struct build *bd, struct ing_unit *u, size_t bs,
+					const char *rule_error)
+{
+	struct ing_table *t = bd->t;
+	struct ing_backend *b = &t->bk[t->n_backends];
+	const struct bspec *s = &u->bs[bs];
+
+	b->ingress = u->key;
+	b->service = s->service;
+	b->port = s->port;
+	b->ann = u->ann;
+	atomic_init(&b->rr, 0);
+	if (s->error) {
+		b->error = s->error;
+	} else {
+		const struct ing_resolved *r = resolve(bd, s);
+		b->error = r->error;
+		b->eps = r->eps;
+		b->n_eps = r->n_eps;
+	}
+	if (!b->error)
+		b->error = rule_error;
+	t->backends[t->n_backends++] = b;
 	return b;
 }
 
-static void add_entry(struct builder *bd, const char *host, const char *path, const char *type,
-		      struct ing_backend *b, size_t order, bool regex, bool canary)
+/* A warning of this build about a served Ingress (after its annotations' own). */
+static void table_warn(struct ing_table *t, const struct ing_unit *u, const char *name,
+		       const char *value, const char *why)
 {
-	struct entry *e;
-	size_t len;
+	char **w = &t->warnings[u->rank], *s;
+	const char *prev = *w ? *w : u->ann->warnings;
 
-	if (bd->n == bd->cap) {
-		bd->cap = bd->cap ? 2 * bd->cap : 16;
-		bd->e = realloc(bd->e, bd->cap * sizeof(*bd->e));
-		if (!bd->e)
-			abort();
-	}
-	e = &bd->e[bd->n];
-	memset(e, 0, sizeof(*e));
-	e->host = xstrdup(host);
-	for (char *c = e->host; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	e->p.type = !strcmp(type, "Exact") ? ING_PATH_EXACT : ING_PATH_PREFIX;
-	if (!*path)
-		path = "/";
-	len = strlen(path);
-	if (regex && e->p.type == ING_PATH_PREFIX) {
-		/* use-regex: the path is a POSIX ERE matched from the path's start, as nginx's
-		 * case-insensitive "location ~*"; an invalid one makes this rule answer 503 */
-		char *anchored, msg[256];
-		int rc;
-
-		if (asprintf(&anchored, "^%s", path) < 0)
-			abort();
-		e->p.re = xcalloc(1, sizeof(*e->p.re));
-		if ((rc = regcomp(e->p.re, anchored, REG_EXTENDED | REG_ICASE))) {
-			regerror(rc, e->p.re, msg, sizeof(msg));
-			free(e->p.re);
-			e->p.re = NULL;
-			if (!b->error &&
-			    asprintf(&b->error, "invalid regex path %s: %s", path, msg) < 0)
-				abort();
-		}
-		free(anchored);
-	}
-	if (e->p.type == ING_PATH_PREFIX && !e->p.re)
-		while (len > 1 && path[len - 1] == '/')
-			len--;
-	e->p.path = strndup(path, len);
-	if (!e->p.path)
+	if (asprintf(&s, "%s%s%s '%s': %s", prev ? prev : "", prev ? "; " : "", name, value, why) <
+	    0)
 		abort();
-	e->p.len = len;
-	e->p.backend = b;
-	e->order = order;
-	e->canary = canary;
-	e->seq = bd->n++;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct entry *x = a, *y = b;
-	int c;
-
-	if (x->canary != y->canary)
-		return x->canary ? 1 : -1;
-	if ((c = strcmp(x->host, y->host)))
-		return c;
-	if (x->p.len != y->p.len)
-		return x->p.len > y->p.len ? -1 : 1;
-	if (x->p.type != y->p.type)
-		return x->p.type == ING_PATH_EXACT ? -1 : 1;
-	if (x->order != y->order)
-		return x->order < y->order ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* ssl-redirect: on unless our annotation or ingress-nginx's says "false". */
-static bool ssl_redirect(const json_t *ing)
-{
-	const json_t *ann = json_object_get(json_object_get(ing, "metadata"), "annotations");
-	static const char *const names[] = {"k8c.io/ssl-redirect",
-					    "nginx.ingress.kubernetes.io/ssl-redirect"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const char *v = json_string_value(json_object_get(ann, names[i]));
-		if (v && !strcasecmp(v, "false"))
-			return false;
-	}
-	return true;
-}
-
-static void add_ingress(struct builder *bd, json_t *ing, const char *key, size_t order)
-{
-	json_t *spec = json_object_get(ing, "spec"), *rule, *p, *def;
-	const char *ns = jpath(ing, "metadata", "namespace");
-	size_t i, j;
-	struct ing_annotations *ann = ing_annotations_parse(ing);
-	bool redirect = ssl_redirect(ing);
-
-	bd->t->anns = realloc(bd->t->anns, (bd->t->n_anns + 1) * sizeof(*bd->t->anns));
-	if (!bd->t->anns)
-		abort();
-	bd->t->anns[bd->t->n_anns++] = ann;
-
-	json_array_foreach(json_object_get(spec, "tls"), i, rule)
-	{
-		const char *secret = jstr(rule, "secretName");
-		json_t *h;
-
-		if (!*secret)
-			continue;
-		json_array_foreach(json_object_get(rule, "hosts"), j, h)
-		{
-			struct tls_entry *te;
-
-			if (!json_string_value(h) || !*json_string_value(h))
-				continue;
-			if (bd->n_tls == bd->cap_tls) {
-				bd->cap_tls = bd->cap_tls ? 2 * bd->cap_tls : 8;
-				bd->tls = realloc(bd->tls, bd->cap_tls * sizeof(*bd->tls));
-				if (!bd->tls)
-					abort();
-			}
-			te = &bd->tls[bd->n_tls];
-			te->host = xstrdup(json_string_value(h));
-			for (char *c = te->host; *c; c++)
-				*c = (char)tolower((unsigned char)*c);
-			if (asprintf(&te->secret, "%s/%s", ns, secret) < 0)
-				abort();
-			te->redirect = redirect;
-			te->ingress = key;
-			te->seq = bd->n_tls++;
-		}
-	}
-	def = json_object_get(spec, "defaultBackend");
-	if (!def)
-		def = json_object_get(spec, "backend"); /* extensions/v1beta1 */
-	if (def && ann->canary)
-		warn(ann, "canary", "true", "the defaultBackend of a canary Ingress is not served");
-	else if (def)
-		bd->defaults[order] = new_backend(bd, key, ns, def, ann);
-	json_array_foreach(json_object_get(spec, "rules"), i, rule)
-	{
-		const char *host = jstr(rule, "host");
-		json_t *paths = json_object_get(json_object_get(rule, "http"), "paths");
-
-		if (!json_array_size(paths) && bd->defaults[order]) /* only the defaultBackend */
-			add_entry(bd, host, "/", "Prefix", bd->defaults[order], order, false,
-				  false);
-		json_array_foreach(paths, j, p)
-		{
-			const char *type = jstr(p, "pathType");
-			struct ing_backend *b =
-				new_backend(bd, key, ns, json_object_get(p, "backend"), ann);
-			add_entry(bd, host, jstr(p, "path"),
-				  *type ? type : "ImplementationSpecific", b, order,
-				  ann->use_regex && !ann->canary, ann->canary);
-		}
-	}
-}
-
-static int cmp_tls(const void *a, const void *b)
-{
-	const struct tls_entry *x = a, *y = b;
-	int c = strcmp(x->host, y->host);
-
-	return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
-}
-
-/* One TLS host per name (the first after sorting: the oldest Ingress' Secret). */
-static void group_tls(struct builder *bd)
-{
-	struct ing_table *t = bd->t;
-
-	if (bd->n_tls)
-		qsort(bd->tls, bd->n_tls, sizeof(*bd->tls), cmp_tls);
-	t->tls_exact = xcalloc(bd->n_tls, sizeof(*t->tls_exact));
-	t->tls_wild = xcalloc(bd->n_tls, sizeof(*t->tls_wild));
-	for (size_t i = 0; i < bd->n_tls; i++) {
-		const char *h = bd->tls[i].host;
-		bool wild = !strncmp(h, "*.", 2);
-		struct ing_tls_host *th;
-
-		if (i > 0 && !strcmp(h, bd->tls[i - 1].host))
-			continue;
-		th = wild ? &t->tls_wild[t->n_tls_wild++] : &t->tls_exact[t->n_tls_exact++];
-		th->name = xstrdup(wild ? h + 2 : h);
-		th->secret = xstrdup(bd->tls[i].secret);
-		th->redirect = bd->tls[i].redirect;
-		th->ingress = xstrdup(bd->tls[i].ingress);
-	}
-}
-
-/* Group the sorted entries by host into the table. */
-static void group(struct builder *bd)
-{
-	struct ing_table *t = bd->t;
-	size_t i = 0;
-
-	t->exact = xcalloc(bd->n_main, sizeof(*t->exact));
-	t->wild = xcalloc(bd->n_main, sizeof(*t->wild));
-	while (i < bd->n_main) {
-		const char *host = bd->e[i].host;
-		struct ing_host *h;
-		size_t j = i, best = (size_t)-1;
-
-		while (j < bd->n_main && !strcmp(bd->e[j].host, host))
-			j++;
-		if (!*host) {
-			h = &t->any;
-			t->has_any = true;
-		} else if (!strncmp(host, "*.", 2)) {
-			h = &t->wild[t->n_wild++];
-		} else {
-			h = &t->exact[t->n_exact++];
-		}
-		h->name = xstrdup(!strncmp(host, "*.", 2) ? host + 2 : host);
-		h->paths = xcalloc(j - i, sizeof(*h->paths));
-		for (size_t k = i; k < j; k++) {
-			h->paths[h->n_paths++] = bd->e[k].p;
-			bd->e[k].p.path = NULL; /* moved */
-			bd->e[k].p.re = NULL;
-			if (bd->defaults[bd->e[k].order] && bd->e[k].order < best)
-				best = bd->e[k].order;
-		}
-		h->fallback = best != (size_t)-1 ? bd->defaults[best] : NULL;
-		i = j;
-	}
+	free(*w);
+	*w = s;
 }
 
 static const struct ing_host *find_host(const struct ing_host *hosts, size_t n, const char *name,
@@ -877,16 +1272,13 @@ static const struct ing_host *find_host(const struct ing_host *hosts, size_t n, 
  * path and pathType (as ingress-nginx's): the oldest canary wins a rule; a canary rule with no
  * such main rule is not served (a warning on the canary Ingress).
  */
-static void attach_canaries(struct builder *bd)
+static void attach_canaries(struct ing_table *t, struct rule **canaries, size_t n)
 {
-	struct ing_table *t = bd->t;
-
-	for (size_t i = bd->n_main; i < bd->n; i++) {
-		struct entry *e = &bd->e[i];
+	for (size_t i = 0; i < n; i++) {
+		struct rule *e = canaries[i];
 		const char *host = e->host;
 		const struct ing_host *h;
 		struct ing_path *p = NULL;
-		struct ing_annotations *ann = (struct ing_annotations *)e->p.backend->ann;
 
 		if (!*host)
 			h = t->has_any ? &t->any : NULL;
@@ -896,56 +1288,101 @@ static void attach_canaries(struct builder *bd)
 			h = find_host(t->exact, t->n_exact, host, strlen(host));
 		for (size_t k = 0; h && k < h->n_paths && !p; k++) {
 			struct ing_path *q = &h->paths[k];
-			if (q->type == e->p.type && q->len == e->p.len &&
-			    !memcmp(q->path, e->p.path, q->len))
+			if (q->type == e->type && q->len == e->len &&
+			    !memcmp(q->path, e->path, q->len))
 				p = q;
 		}
 		if (!p) {
 			char *what;
-			if (asprintf(&what, "%s%s", host, e->p.path) < 0)
+			if (asprintf(&what, "%s%s", host, e->path) < 0)
 				abort();
-			warn(ann, "canary", what,
-			     "no rule of a main Ingress has this host, path "
-			     "and pathType: not served");
+			table_warn(t, e->u, "canary", what,
+				   "no rule of a main Ingress has this host, path "
+				   "and pathType: not served");
 			free(what);
 			continue;
 		}
 		if (p->canary)
 			continue; /* an older canary has it */
-		p->canary = e->p.backend;
-		p->canary_by = ann;
+		p->canary = e->b;
+		p->canary_by = e->u->ann;
 		/* the canary's requests get the main rule's annotations (ingress-nginx's canary
 		 * Ingresses inherit them) */
-		e->p.backend->ann = p->backend->ann;
+		e->b->ann = p->backend->ann;
 	}
 }
 
-struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *services,
-				  json_t *slices, const struct ing_build_opts *opts,
-				  struct k8c_error *err)
+struct tls_ref {
+	const struct tls_rule *r;
+	const struct ing_unit *u;
+	size_t seq;
+};
+
+static int cmp_tls(const void *a, const void *b)
 {
-	struct builder bd = {0};
-	json_t *ings = as_array(ingresses), *all, *v, *ours = json_array();
-	struct sorted_ing *sorted;
-	struct our_classes oc;
-	size_t i, n = 0;
+	const struct tls_ref *x = a, *y = b;
+	int c = strcmp(x->r->host, y->r->host);
 
-	bd.t = xcalloc(1, sizeof(*bd.t));
-	atomic_init(&bd.t->refs, 1);
-	bd.t->generation = opts ? opts->generation : 0;
-	bd.t->served = json_array();
+	return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
 
-	bd.svcs = json_object();
-	all = as_array(services);
-	json_array_foreach(all, i, v)
+/* One TLS host per name: the oldest Ingress' Secret (its first entry). */
+static void group_tls(struct ing_table *t)
+{
+	struct tls_ref *refs;
+	size_t n = 0, i;
+
+	for (i = 0; i < t->n_units; i++)
+		n += t->units[i]->n_tls;
+	refs = xcalloc(n, sizeof(*refs));
+	n = 0;
+	for (i = 0; i < t->n_units; i++)
+		for (size_t k = 0; k < t->units[i]->n_tls; k++, n++)
+			refs[n] = (struct tls_ref){&t->units[i]->tls[k], t->units[i], n};
+	if (n)
+		qsort(refs, n, sizeof(*refs), cmp_tls);
+	t->tls_exact = xcalloc(n, sizeof(*t->tls_exact));
+	t->tls_wild = xcalloc(n, sizeof(*t->tls_wild));
+	for (i = 0; i < n; i++) {
+		const char *h = refs[i].r->host;
+		bool wild = !strncmp(h, "*.", 2);
+		struct ing_tls_host *th;
+
+		if (i > 0 && !strcmp(h, refs[i - 1].r->host))
+			continue;
+		th = wild ? &t->tls_wild[t->n_tls_wild++] : &t->tls_exact[t->n_tls_exact++];
+		th->name = wild ? h + 2 : h;
+		th->secret = refs[i].r->secret;
+		th->redirect = refs[i].r->redirect;
+		th->ingress = refs[i].u->key;
+	}
+	free(refs);
+}
+
+/* A collection keyed "ns/name": an informer cache as it is, an array indexed here. */
+static json_t *keyed(json_t *c)
+{
+	json_t *out, *v;
+	size_t i;
+
+	if (json_is_object(c))
+		return json_incref(c);
+	out = json_object();
+	json_array_foreach(c, i, v)
 	{
 		char *k = obj_key(v);
-		json_object_set(bd.svcs, k, v);
+		json_object_set(out, k, v);
 		free(k);
 	}
-	json_decref(all);
-	bd.slices = json_object();
-	all = as_array(slices);
+	return out;
+}
+
+/* EndpointSlices by "ns/service" (their kubernetes.io/service-name label). */
+static json_t *slices_by_service(json_t *slices)
+{
+	json_t *out = json_object(), *all = as_array(slices), *v;
+	size_t i;
+
 	json_array_foreach(all, i, v)
 	{
 		const char *svc = json_string_value(
@@ -958,68 +1395,165 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
 			continue;
 		if (asprintf(&k, "%s/%s", jpath(v, "metadata", "namespace"), svc) < 0)
 			abort();
-		if (!(arr = json_object_get(bd.slices, k))) {
+		if (!(arr = json_object_get(out, k))) {
 			arr = json_array();
-			json_object_set_new(bd.slices, k, arr);
+			json_object_set_new(out, k, arr);
 		}
 		json_array_append(arr, v);
 		free(k);
 	}
 	json_decref(all);
+	return out;
+}
 
-	sorted = xcalloc(json_array_size(ings), sizeof(*sorted));
-	our_classes_init(&oc, classes, opts ? opts->controller : NULL);
-	json_array_foreach(ings, i, v)
-	{
-		const json_t *md = json_object_get(v, "metadata");
-		if (!is_ours(v, &oc))
+/* Group the rules (all of units of our classes), in precedence order, by host. */
+static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***canaries,
+		  size_t *n_canaries)
+{
+	size_t n_main = 0, n_hosts = 0, n_wild = 0, i, np = 0;
+	const char *prev = NULL;
+
+	*n_canaries = 0;
+	for (i = 0; i < bu->n_rules; i++) {
+		const struct rule *r = bu->rules[i];
+		if (r->canary) {
+			++*n_canaries;
 			continue;
-		sorted[n] = (struct sorted_ing){v, jstr(md, "creationTimestamp"),
-						jstr(md, "namespace"), jstr(md, "name"), NULL};
-		sorted[n++].key = obj_key(v);
-	}
-	free(oc.names);
-	qsort(sorted, n, sizeof(*sorted), cmp_ingress);
-	bd.defaults = xcalloc(n, sizeof(*bd.defaults));
-	for (i = 0; i < n; i++) {
-		json_array_append_new(ours, json_string(sorted[i].key));
-		add_ingress(&bd, sorted[i].obj, sorted[i].key, i);
-		if (!bd.t->fallback && bd.defaults[i])
-			bd.t->fallback = bd.defaults[i];
-	}
-	if (bd.n)
-		qsort(bd.e, bd.n, sizeof(*bd.e), cmp_entry);
-	while (bd.n_main < bd.n && !bd.e[bd.n_main].canary)
-		bd.n_main++;
-	group(&bd);
-	attach_canaries(&bd);
-	group_tls(&bd); /* copies the Ingress keys of the TLS entries */
-	for (i = 0; i < n; i++)
-		free(sorted[i].key);
-	json_decref(bd.t->served);
-	bd.t->served = ours;
-
-	for (i = 0; i < bd.n; i++) {
-		free(bd.e[i].host);
-		free(bd.e[i].p.path);
-		if (bd.e[i].p.re) {
-			regfree(bd.e[i].p.re);
-			free(bd.e[i].p.re);
+		}
+		n_main++;
+		if (!prev || strcmp(prev, r->host)) {
+			if (!strncmp(r->host, "*.", 2))
+				n_wild++;
+			else if (*r->host)
+				n_hosts++;
+			prev = r->host;
 		}
 	}
-	free(bd.e);
-	for (i = 0; i < bd.n_tls; i++) {
-		free(bd.tls[i].host);
-		free(bd.tls[i].secret);
+	*canaries = xcalloc(*n_canaries, sizeof(**canaries));
+	*n_canaries = 0;
+	t->all_paths = xcalloc(n_main, sizeof(*t->all_paths));
+	t->exact = xcalloc(n_hosts, sizeof(*t->exact));
+	t->wild = xcalloc(n_wild, sizeof(*t->wild));
+	for (i = 0; i < bu->n_rules;) {
+		struct rule *r = bu->rules[i];
+		const char *host = r->host;
+		struct ing_host *h = NULL;
+		size_t best = (size_t)-1;
+
+		for (; i < bu->n_rules && !strcmp(bu->rules[i]->host, host); i++) {
+			struct rule *q = bu->rules[i];
+			struct ing_path *p;
+
+			if (q->canary) {
+				(*canaries)[(*n_canaries)++] = q;
+				continue;
+			}
+			if (!h) {
+				if (!*host) {
+					h = &t->any;
+					t->has_any = true;
+				} else if (!strncmp(host, "*.", 2)) {
+					h = &t->wild[t->n_wild++];
+				} else {
+					h = &t->exact[t->n_exact++];
+				}
+				/* q's: the first rule may be of a unit this table does not hold */
+				h->name = !strncmp(q->host, "*.", 2) ? q->host + 2 : q->host;
+				h->paths = &t->all_paths[np];
+			}
+			p = &t->all_paths[np++];
+			h->n_paths++;
+			p->path = q->path;
+			p->len = q->len;
+			p->type = q->type;
+			p->re = q->re;
+			p->backend = q->b;
+			if (q->u->defb && q->u->rank < best)
+				best = q->u->rank;
+		}
+		if (h)
+			h->fallback = best != (size_t)-1 ? t->units[best]->defb : NULL;
 	}
-	free(bd.tls);
-	free(bd.defaults);
-	free(sorted);
+}
+
+struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, json_t *classes,
+				    json_t *services, json_t *slices,
+				    const struct ing_build_opts *opts, struct k8c_error *err)
+{
+	struct build bd = {0};
+	struct ing_table *t = xcalloc(1, sizeof(*t));
+	struct our_classes oc;
+	struct rule **canaries;
+	size_t i, n_canaries, n_bs = 0;
+
+	bd.t = t;
+	atomic_init(&t->refs, 1);
+	t->generation = opts ? opts->generation : 0;
+	our_classes_init(&oc, classes, opts ? opts->controller : NULL);
+	sync_units(bu, ingresses, opts ? opts->changed : NULL, &oc);
+	free(oc.names);
+
+	/* the units (all of our classes), oldest first: references, served, annotations */
+	t->units = xcalloc(bu->n_sorted, sizeof(*t->units));
+	t->served = json_array();
+	for (i = 0; i < bu->n_sorted; i++) {
+		struct ing_unit *u = bu->units[i];
+
+		u->defb = NULL;
+		u->rank = t->n_units;
+		atomic_fetch_add(&u->refs, 1);
+		t->units[t->n_units++] = u;
+		json_array_append(t->served, u->key_json);
+		n_bs += u->n_bs;
+	}
+	t->anns = xcalloc(t->n_units, sizeof(*t->anns));
+	t->warnings = xcalloc(t->n_units, sizeof(*t->warnings));
+	t->n_anns = t->n_units;
+
+	/* backends: per Ingress its defaultBackend, then one per rule (as written) */
+	bd.svcs = keyed(services);
+	bd.slices = slices_by_service(slices);
+	bd.memo = json_object();
+	bd.cap_resolved = n_bs;
+	t->resolved = xcalloc(n_bs, sizeof(*t->resolved));
+	t->bk = xcalloc(n_bs, sizeof(*t->bk));
+	t->backends = xcalloc(n_bs, sizeof(*t->backends));
+	for (i = 0; i < t->n_units; i++) {
+		struct ing_unit *u = t->units[i];
+
+		t->anns[i] = u->ann;
+		if (u->def >= 0)
+			u->defb = make_backend(&bd, u, (size_t)u->def, NULL);
+		if (!t->fallback && u->defb)
+			t->fallback = u->defb;
+		for (size_t k = 0; k < u->n_rules; k++) {
+			struct rule *r = &u->rules[k];
+			r->b = r->is_default ? u->defb : make_backend(&bd, u, r->bs, r->error);
+		}
+	}
+	group(bu, t, &canaries, &n_canaries);
+	attach_canaries(t, canaries, n_canaries);
+	group_tls(t);
+	for (i = 0; i < t->n_units; i++) /* annotations' own warnings where the build had none */
+		if (!t->warnings[i] && t->units[i]->ann->warnings)
+			t->warnings[i] = xstrdup(t->units[i]->ann->warnings);
+	free(canaries);
 	json_decref(bd.svcs);
 	json_decref(bd.slices);
-	json_decref(ings);
+	json_decref(bd.memo);
 	(void)err;
-	return bd.t;
+	return t;
+}
+
+struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *services,
+				  json_t *slices, const struct ing_build_opts *opts,
+				  struct k8c_error *err)
+{
+	struct ing_builder *b = ing_builder_new();
+	struct ing_table *t = ing_builder_build(b, ingresses, classes, services, slices, opts, err);
+
+	ing_builder_free(b);
+	return t;
 }
 
 struct ing_table *ing_table_ref(struct ing_table *t)
@@ -1028,59 +1562,40 @@ struct ing_table *ing_table_ref(struct ing_table *t)
 	return t;
 }
 
-static void free_host(struct ing_host *h)
-{
-	for (size_t i = 0; i < h->n_paths; i++) {
-		free(h->paths[i].path);
-		if (h->paths[i].re) {
-			regfree(h->paths[i].re);
-			free(h->paths[i].re);
-		}
-	}
-	free(h->paths);
-	free(h->name);
-}
-
 void ing_table_unref(struct ing_table *t)
 {
 	size_t i;
 
 	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
-	for (i = 0; i < t->n_exact; i++)
-		free_host(&t->exact[i]);
-	for (i = 0; i < t->n_wild; i++)
-		free_host(&t->wild[i]);
-	free_host(&t->any);
 	free(t->exact);
 	free(t->wild);
-	for (i = 0; i < t->n_backends; i++) {
-		struct ing_backend *b = t->backends[i];
-		free(b->ingress);
-		free(b->service);
-		free(b->port);
-		free(b->error);
-		free(b->eps);
-		free(b);
-	}
+	free(t->all_paths);
+	free(t->bk);
 	free(t->backends);
+	for (i = 0; i < t->n_resolved; i++) {
+		free(t->resolved[i].error);
+		free(t->resolved[i].eps);
+	}
+	free(t->resolved);
 	for (i = 0; i < t->n_tls_exact + t->n_tls_wild; i++) {
 		struct ing_tls_host *th =
 			i < t->n_tls_exact ? &t->tls_exact[i] : &t->tls_wild[i - t->n_tls_exact];
 		if (th->ctx && t->ctx_free)
 			t->ctx_free(th->ctx);
-		free(th->name);
-		free(th->secret);
-		free(th->ingress);
 	}
 	free(t->tls_exact);
 	free(t->tls_wild);
 	if (t->default_ctx && t->ctx_free)
 		t->ctx_free(t->default_ctx);
 	json_decref(t->served);
-	for (i = 0; i < t->n_anns; i++)
-		ing_annotations_free(t->anns[i]);
+	for (i = 0; i < t->n_units; i++) {
+		free(t->warnings[i]);
+		unit_unref(t->units[i]);
+	}
+	free(t->warnings);
 	free(t->anns);
+	free(t->units);
 	free(t);
 }
 

@@ -6,6 +6,13 @@
  * object key → object, or an array of objects) and returns a table that never changes afterwards
  * except for the round-robin counters (atomics). Tables are reference counted so that the serving
  * threads can keep the one they started a request on while the builder publishes a new one.
+ *
+ * Incremental builds (struct ing_builder): each Ingress is parsed and compiled once (its rules,
+ * regexes, annotations, TLS hosts and backend references: a "unit", reference counted) and kept
+ * between builds keyed by "ns/name" and the cached object; a build compiles only the Ingresses
+ * that changed, and each table holds references to the units it routes with and borrows their
+ * strings, so a table costs pointer arrays (hosts, paths, backends) over units shared with the
+ * previous tables, and a unit is freed with the last table that uses it.
  */
 #ifndef K8C_INGRESS_ROUTES_H
 #define K8C_INGRESS_ROUTES_H
@@ -63,12 +70,15 @@ struct ing_annotations {
 	char *warnings;				     /* "; "-joined, NULL when none */
 };
 
-/* Where a rule sends its requests: a Service port resolved to its ready endpoints. */
+/*
+ * Where a rule sends its requests: a Service port resolved to its ready endpoints. Made per
+ * table; its strings belong to the table's units (or its resolved Service ports).
+ */
 struct ing_backend {
-	char *ingress;		  /* "ns/name" of the Ingress it comes from */
-	char *service;		  /* "ns/name" */
-	char *port;		  /* the Service port as written: "80" or "http" */
-	char *error;		  /* why it cannot be served (missing Service or port), else NULL */
+	const char *ingress;	  /* "ns/name" of the Ingress it comes from */
+	const char *service;	  /* "ns/name" */
+	const char *port;	  /* the Service port as written: "80" or "http" */
+	const char *error;	  /* why it cannot be served (missing Service or port), else NULL */
 	struct ing_endpoint *eps; /* ready endpoints; none: 503 */
 	size_t n_eps;
 	atomic_uint rr;
@@ -76,7 +86,7 @@ struct ing_backend {
 };
 
 struct ing_path {
-	char *path; /* normalized: a Prefix path has no trailing slash (but "/") */
+	const char *path; /* normalized: a Prefix path has no trailing slash (but "/") */
 	size_t len;
 	enum ing_path_type type;
 	struct ing_backend *backend;
@@ -89,7 +99,7 @@ struct ing_path {
 };
 
 struct ing_host {
-	char *name; /* lower case; for a wildcard "*.foo.com" the key is "foo.com" */
+	const char *name; /* lower case; for a wildcard "*.foo.com" the key is "foo.com" */
 	struct ing_path
 		*paths; /* by precedence: longest first, Exact before Prefix, oldest first */
 	size_t n_paths;
@@ -99,12 +109,15 @@ struct ing_host {
 
 /* A TLS host of spec.tls[]: the Secret whose certificate answers its SNI name. */
 struct ing_tls_host {
-	char *name;    /* lower case; a wildcard "*.foo.com" is keyed "foo.com" */
-	char *secret;  /* "ns/name" */
-	char *ingress; /* "ns/name" of the Ingress whose spec.tls names it */
-	void *ctx;     /* filled after the build by whoever loads certificates (an SSL_CTX) */
+	const char *name;    /* lower case; a wildcard "*.foo.com" is keyed "foo.com" */
+	const char *secret;  /* "ns/name" */
+	const char *ingress; /* "ns/name" of the Ingress whose spec.tls names it */
+	void *ctx;	     /* filled after the build by whoever loads certificates (an SSL_CTX) */
 	bool redirect; /* HTTP requests get 308 to HTTPS (ssl-redirect, unless annotated "false") */
 };
+
+struct ing_unit;     /* one compiled Ingress (routes.c) */
+struct ing_resolved; /* one Service port resolved to endpoints (routes.c) */
 
 struct ing_table {
 	atomic_long refs;
@@ -116,11 +129,19 @@ struct ing_table {
 	struct ing_host any; /* rules without a host */
 	bool has_any;
 	struct ing_backend *fallback;  /* defaultBackend of the oldest Ingress that has one */
-	struct ing_backend **backends; /* every backend, owned */
+	struct ing_backend **backends; /* every backend (in bk) */
 	size_t n_backends;
-	json_t *served; /* array of "ns/name" of the Ingresses of our class, sorted */
-	struct ing_annotations **anns; /* one per served Ingress, owned */
+	json_t *served; /* array of "ns/name" of the Ingresses of our class, oldest first */
+	struct ing_annotations **anns; /* one per served Ingress (its unit's) */
 	size_t n_anns;
+	char **warnings; /* per served Ingress: its annotations' and this build's warnings, or NULL */
+	/* owned: the units used (references), the arrays the above point into */
+	struct ing_unit **units;
+	size_t n_units;
+	struct ing_path *all_paths;
+	struct ing_backend *bk;
+	struct ing_resolved *resolved;
+	size_t n_resolved;
 	struct ing_tls_host *tls_exact, *tls_wild; /* sorted by name; the oldest Ingress wins */
 	size_t n_tls_exact, n_tls_wild;
 	void (*ctx_free)(void *ctx); /* frees each ing_tls_host.ctx with the table */
@@ -130,12 +151,53 @@ struct ing_table {
 struct ing_build_opts {
 	const char *controller; /* spec.controller of our IngressClasses; NULL: the default */
 	unsigned long generation;
+	/*
+	 * ing_builder_build: a JSON object whose keys are the Ingresses added, changed or deleted
+	 * since the builder's last build (an informer's deltas; a status-only update may be left
+	 * out): only those are looked at. NULL: every Ingress is compared (so is every one on a
+	 * builder's first build and when our IngressClasses changed).
+	 */
+	json_t *changed;
 };
 
-/* Collections: a JSON object (key → object, as an informer cache) or an array; NULL: empty. */
+/*
+ * Collections: a JSON object (key → object, as an informer cache: namespaced objects keyed
+ * "ns/name") or an array; NULL: empty. A full build (no state kept).
+ */
 struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *services,
 				  json_t *slices, const struct ing_build_opts *opts,
 				  struct k8c_error *err);
+
+/*
+ * The incremental builder: ing_builder_build() takes the same collections as ing_table_build()
+ * and gives the same table, compiling only the Ingresses of our classes that are new or changed
+ * since its last build (an Ingress whose cached object is the same pointer, or differs in its
+ * status or resourceVersion alone, is reused; Ingresses of other classes are not kept). Services and EndpointSlices are resolved on every build
+ * (one lookup per distinct Service port). Tables it made stay valid after ing_builder_free().
+ */
+struct ing_builder;
+struct ing_build_stats {
+	size_t compiled; /* Ingresses parsed and compiled by the last build */
+	size_t reused;	 /* Ingresses reused from an earlier build */
+	size_t removed;	 /* compiled Ingresses dropped (deleted or changed) */
+	/* arrays of "ns/name" (borrowed, until the next build): the Ingresses compiled (new,
+	 * changed, or now of our classes) and those dropped (deleted, changed, or not of our
+	 * classes any more); a changed one is in both. The served set changed by these alone. */
+	json_t *added_keys, *removed_keys;
+	bool by_keys; /* only the changed keys were looked at */
+};
+struct ing_builder *ing_builder_new(void);
+void ing_builder_free(struct ing_builder *b);
+struct ing_table *ing_builder_build(struct ing_builder *b, json_t *ingresses, json_t *classes,
+				    json_t *services, json_t *slices,
+				    const struct ing_build_opts *opts, struct k8c_error *err);
+void ing_builder_stats(const struct ing_builder *b, struct ing_build_stats *out);
+/*
+ * Optional, for an update of the Ingress cached under key that changed its status alone: a
+ * compiled Ingress that still holds old takes new instead, so that old is freed now and the
+ * next build finds the same pointer (else it compares the two then).
+ */
+void ing_builder_refresh(struct ing_builder *b, const char *key, json_t *old, json_t *new);
 struct ing_table *ing_table_ref(struct ing_table *t);
 void ing_table_unref(struct ing_table *t);
 
@@ -197,6 +259,12 @@ const struct ing_endpoint *ing_backend_pick(const struct ing_backend *b);
 json_t *ing_ingress_transform(json_t *obj);
 json_t *ing_service_transform(json_t *obj);
 json_t *ing_slice_transform(json_t *obj);
+
+/*
+ * Whether two versions of a cached Ingress differ in their status and resourceVersion alone
+ * (spec, name, namespace, uid, creationTimestamp and annotations equal): nothing to rebuild.
+ */
+bool ing_status_change_only(const json_t *a, const json_t *b);
 
 /* Whether an Ingress belongs to the IngressClasses of controller (exposed for tests). */
 bool ing_is_ours(const json_t *ingress, json_t *classes, const char *controller);

@@ -18,6 +18,7 @@ struct ing_pool {
 	size_t count;	   /* connections made and not closed: idle, leased or connecting */
 	struct idle *idle; /* a stack: the most recently returned last */
 	size_t n_idle, cap_idle;
+	bool freed; /* ing_pool_free was called: the last on_close frees it */
 };
 
 /* h2o's type is opaque in its header: this is ours, used by the functions below only. */
@@ -43,9 +44,21 @@ h2o_socketpool_t *ing_pool_new(h2o_loop_t *loop, const struct sockaddr *sa, sock
 	return &p->super;
 }
 
+static void pool_destroy(struct ing_pool *p)
+{
+	free(p->idle);
+	h2o_socketpool_dispose(&p->super); /* h2o's: frees peer.host */
+	free(p);
+}
+
+/* A connection of the pool is gone. A TLS connection's close completes later (h2o sends its
+ * close_notify first), possibly after ing_pool_free: the pool lives until its last one. */
 static void on_close(void *data)
 {
-	((struct ing_pool *)data)->count--;
+	struct ing_pool *p = data;
+
+	if (--p->count == 0 && p->freed)
+		pool_destroy(p);
 }
 
 static void remove_idle(struct ing_pool *p, size_t i)
@@ -99,10 +112,10 @@ void ing_pool_free(h2o_socketpool_t *pool)
 	struct ing_pool *p = (struct ing_pool *)pool;
 
 	while (p->n_idle)
-		h2o_socket_close(p->idle[--p->n_idle].sock);
-	free(p->idle);
-	h2o_socketpool_dispose(&p->super); /* h2o's: frees peer.host */
-	free(p);
+		h2o_socket_close(p->idle[--p->n_idle].sock); /* on_close: count-- */
+	p->freed = true;
+	if (p->count == 0)
+		pool_destroy(p);
 }
 
 static void on_connect(h2o_socket_t *sock, const char *err)

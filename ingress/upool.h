@@ -28,7 +28,8 @@ bool ing_pool_has_idle(h2o_socketpool_t *pool);
 bool ing_pool_unused(h2o_socketpool_t *pool);
 /* Close the idle connections returned more than keepalive_ms ago. */
 void ing_pool_expire(h2o_socketpool_t *pool);
-/* Close its idle connections and free it; only when ing_pool_unused(). */
+/* Close its idle connections and free it (at once when ing_pool_unused(), else when its last
+ * leased or closing connection is closed). */
 void ing_pool_free(h2o_socketpool_t *pool);
 /*
  * h2o_socket_read_stop and _start are ours too (upool.c "Lazy read stop": a stop leaves the

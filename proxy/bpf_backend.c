@@ -80,9 +80,12 @@ enum {
 };
 static const char *const hook_names[H_COUNT] = {"connect4", "sendmsg4", "recvmsg4", "getpeername4",
 						"connect6", "sendmsg6", "recvmsg6", "getpeername6"};
-static const char *const map_names[] = {K8C_LB4_MAP,  K8C_AFF4_MAP,    K8C_RNAT4_MAP,
-					K8C_CFG4_MAP, K8C_NODEIP4_MAP, K8C_CT4_MAP};
-#define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
+/* (the last ones: maps of earlier layouts, removed at start too) */
+static const char *const map_names[] = {K8C_LB4_MAP,	K8C_AFF4_MAP,	  K8C_SKNAT4_MAP,
+					K8C_CKNAT4_MAP, K8C_CFG4_MAP,	  K8C_NODEIP4_MAP,
+					K8C_CT4_MAP,	K8C_RNAT4_MAP_OLD};
+#define N_OLD_MAPS 1
+#define N_MAPS	   (sizeof(map_names) / sizeof(map_names[0]))
 
 struct bpf_be {
 	struct proxy_bpf_config cfg;
@@ -457,6 +460,14 @@ static int load(struct bpf_be *be, struct k8c_error *err)
 	cgfd = open(be->cfg.cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
 		return k8c_error_errno(err, 0, errno, "--cgroup-path %s", be->cfg.cgroup_path);
+	/* a proxy of an earlier layout pinned these (the programs replaced below used them) */
+	for (size_t i = N_MAPS - N_OLD_MAPS; i < N_MAPS; i++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", be->cfg.pin_dir, map_names[i]);
+		if (unlink(path) == 0)
+			k8c_log_info("map of an earlier layout removed", "path=%s", path);
+	}
 	OPEN_LOAD(s_connect4, k8c_sock_connect4, &opts);
 	OPEN_LOAD(s_sendmsg4, k8c_sock_sendmsg4, &opts);
 	OPEN_LOAD(s_recvmsg4, k8c_sock_recvmsg4, &opts);

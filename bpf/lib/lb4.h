@@ -34,13 +34,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } k8c_aff4_v1 SEC(".maps");
 
+/* Reverse NAT (k8c_lb.h): connected sockets by cookie, datagrams of unconnected ones per socket */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, K8C_RNAT4_MAX);
-	__type(key, struct k8c_rnat4_key);
-	__type(value, struct k8c_rnat4_val);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, K8C_CKNAT4_N);
+	__type(key, __u32);
+	__type(value, struct k8c_cknat4);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} k8c_rnat4_v1 SEC(".maps");
+} k8c_cknat4_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__type(key, int);
+	__type(value, struct k8c_sknat4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} k8c_sknat4_v1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -122,12 +131,73 @@ static __always_inline struct k8c_lb4_val *lb4_pick(struct k8c_lb4_key *key,
 	return be;
 }
 
+#define LB4_NAT_CONNECT 1 /* connect(): reverse NAT in k8c_cknat4_v1 */
+#define LB4_NAT_SENDMSG 2 /* sendmsg() with an address: in k8c_sknat4_v1 */
+
+/* Remember for a socket that connects that backend be:bport stands for svc:sport. */
+static __always_inline void lb4_cknat_set(struct bpf_sock_addr *ctx, __u32 svc, __u16 sport,
+					  __u32 be, __u16 bport)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	__u32 i = (__u32)cookie & (K8C_CKNAT4_N - 1);
+	struct k8c_cknat4 *c = bpf_map_lookup_elem(&k8c_cknat4_v1, &i);
+
+	if (!c)
+		return;
+	c->cookie = (__u32)cookie;
+	c->be_addr = be;
+	c->be_port = bport;
+	c->svc_addr = svc;
+	c->svc_port = sport;
+}
+
+/* The entry of k8c_cknat4_v1 the socket of cookie made when it connected to be:bport, or NULL. */
+static __always_inline struct k8c_cknat4 *lb4_cknat_get(__u64 cookie, __u32 be, __u16 bport)
+{
+	__u32 i = (__u32)cookie & (K8C_CKNAT4_N - 1);
+	struct k8c_cknat4 *c = bpf_map_lookup_elem(&k8c_cknat4_v1, &i);
+
+	if (c && c->cookie == (__u32)cookie && c->be_addr == be && c->be_port == bport)
+		return c;
+	return NULL;
+}
+
+/*
+ * Remember for a socket sending a datagram that backend be:bport stands for svc:sport: its
+ * entry for that backend, or a free one, or the oldest.
+ */
+static __always_inline void lb4_sknat_set(struct bpf_sock_addr *ctx, __u32 svc, __u16 sport,
+					  __u32 be, __u16 bport)
+{
+	struct k8c_sknat4 *s;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 i;
+
+	if (!sk)
+		return;
+	s = bpf_sk_storage_get(&k8c_sknat4_v1, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return;
+	for (i = 0; i < K8C_SKNAT4_N; i++)
+		if (!s->e[i].be.addr || (s->e[i].be.addr == be && s->e[i].be.port == bport))
+			break;
+	if (i == K8C_SKNAT4_N)
+		i = s->next++ % K8C_SKNAT4_N;
+	if (i >= K8C_SKNAT4_N) /* (for the verifier) */
+		return;
+	s->e[i].be.addr = be;
+	s->e[i].be.port = bport;
+	s->e[i].svc.addr = svc;
+	s->e[i].svc.port = sport;
+}
+
 /*
  * Translate ctx's destination when it is a frontend. Returns 1 (let the call go on, possibly
- * rewritten) or 0 (refuse it, errno as set). rnat: remember the service address for the socket.
+ * rewritten) or 0 (refuse it, errno as set). nat: LB4_NAT_CONNECT or LB4_NAT_SENDMSG, where the
+ * socket's reverse NAT goes.
  */
 static __always_inline int lb4_xlate_addr(struct bpf_sock_addr *ctx, __u32 *addr, __u32 *port,
-					  int rnat)
+					  int nat)
 {
 	struct k8c_lb4_key key = {};
 	struct k8c_lb4_val *svc, *be;
@@ -161,13 +231,10 @@ static __always_inline int lb4_xlate_addr(struct bpf_sock_addr *ctx, __u32 *addr
 	be = lb4_pick(&key, svc, (svc->flags & K8C_LB_F_AFFINITY) ? bpf_get_netns_cookie(ctx) : 0);
 	if (!be) /* the service is being rewritten: count and slots disagree for a moment */
 		return lb4_reject();
-	if (rnat) {
-		struct k8c_rnat4_key rk = {
-			.cookie = bpf_get_socket_cookie(ctx), .addr = be->addr, .port = be->port};
-		struct k8c_rnat4_val rv = {.addr = daddr, .port = dport};
-
-		bpf_map_update_elem(&k8c_rnat4_v1, &rk, &rv, BPF_ANY);
-	}
+	if (nat == LB4_NAT_CONNECT)
+		lb4_cknat_set(ctx, daddr, dport, be->addr, be->port);
+	else
+		lb4_sknat_set(ctx, daddr, dport, be->addr, be->port);
 	*addr = be->addr;
 	*port = be->port;
 	return 1;
@@ -176,21 +243,36 @@ static __always_inline int lb4_xlate_addr(struct bpf_sock_addr *ctx, __u32 *addr
 /* Replies (recvmsg) and getpeername: show the service address the socket asked for. */
 static __always_inline void lb4_rev_addr(struct bpf_sock_addr *ctx, __u32 *addr, __u32 *port)
 {
-	struct k8c_rnat4_key rk = {
-		.cookie = bpf_get_socket_cookie(ctx), .addr = *addr, .port = (__u16)*port};
-	struct k8c_rnat4_val *rv = bpf_map_lookup_elem(&k8c_rnat4_v1, &rk);
+	struct k8c_cknat4 *c = lb4_cknat_get(bpf_get_socket_cookie(ctx), *addr, (__u16)*port);
+	struct bpf_sock *sk = ctx->sk;
+	struct k8c_sknat4 *s;
 
-	if (rv) {
-		*addr = rv->addr;
-		*port = rv->port;
+	if (c) {
+		*addr = c->svc_addr;
+		*port = c->svc_port;
+		return;
+	}
+	if (!sk)
+		return;
+	s = bpf_sk_storage_get(&k8c_sknat4_v1, sk, NULL, 0);
+	if (!s)
+		return;
+	for (__u32 i = 0; i < K8C_SKNAT4_N; i++) {
+		if (!s->e[i].be.addr)
+			break;
+		if (s->e[i].be.addr == *addr && s->e[i].be.port == (__u16)*port) {
+			*addr = s->e[i].svc.addr;
+			*port = s->e[i].svc.port;
+			return;
+		}
 	}
 }
 
 /* The IPv4 hooks. */
-static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int rnat)
+static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, int nat)
 {
 	__u32 addr = ctx->user_ip4, port = ctx->user_port;
-	int rc = lb4_xlate_addr(ctx, &addr, &port, rnat);
+	int rc = lb4_xlate_addr(ctx, &addr, &port, nat);
 
 	if (rc) {
 		ctx->user_ip4 = addr;
@@ -219,7 +301,7 @@ static __always_inline int lb6_mapped(struct bpf_sock_addr *ctx)
 	       ctx->user_ip6[2] == bpf_htonl(0xffff);
 }
 
-static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, int rnat)
+static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, int nat)
 {
 	__u32 addr, port;
 	int rc;
@@ -228,7 +310,7 @@ static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, int rnat)
 		return 1;
 	addr = ctx->user_ip6[3];
 	port = ctx->user_port;
-	rc = lb4_xlate_addr(ctx, &addr, &port, rnat);
+	rc = lb4_xlate_addr(ctx, &addr, &port, nat);
 	if (rc) {
 		ctx->user_ip6[3] = addr;
 		ctx->user_port = port;

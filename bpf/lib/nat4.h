@@ -34,6 +34,11 @@
 #define K8C_UDP_FREE_NS	   (30 * NSEC_PER_SEC)
 #define K8C_TCP_FREE_NS	   (600 * NSEC_PER_SEC)
 #define K8C_SNAT_TRIES	   16
+/* Rejects (ICMP errors sent) a CPU may send: K8C_REJECT_PER_SEC, in bursts of K8C_REJECT_BURST
+ * (as the kernel's net.ipv4.icmp_msgs_per_sec and icmp_msgs_burst); beyond that, dropped. */
+#define K8C_REJECT_PER_SEC 1000
+#define K8C_REJECT_BURST   50
+#define K8C_REJECT_QUOTE   32 /* bytes of the rejected packet's L4 header quoted, at most */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -43,11 +48,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } k8c_ct4_v1 SEC(".maps");
 
+/* An ICMP header (linux/icmp.h includes libc headers a BPF target cannot). */
+struct nat4_icmphdr {
+	__u8 type, code;
+	__u16 checksum;
+	__u32 unused;
+};
+
+#define K8C_ICMP_DEST_UNREACH 3
+#define K8C_ICMP_PORT_UNREACH 3
+
+/* The reject budget of a CPU (a token bucket). */
+struct nat4_reject_budget {
+	__u64 last_ns;
+	__u64 tokens;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat4_reject_budget);
+} k8c_reject_budget SEC(".maps");
+
 /* A parsed IPv4 TCP/UDP packet. */
 struct nat4_pkt {
 	struct k8c_ct4_key t; /* its 5-tuple */
 	__u32 l4off;
 	__u16 tcp_flags; /* the TCP header's word at offset 12 (network order) */
+	__u16 tot_len;	 /* the IP header's total length */
 	__u8 ttl, tos;
 };
 
@@ -79,6 +108,7 @@ static __always_inline int nat4_parse(struct __sk_buff *skb, struct nat4_pkt *p)
 	p->t.proto = ip.protocol;
 	p->ttl = ip.ttl;
 	p->tos = ip.tos;
+	p->tot_len = bpf_ntohs(ip.tot_len);
 	return 1;
 }
 
@@ -212,15 +242,111 @@ static __always_inline int nat4_snat(struct __sk_buff *skb, const struct nat4_pk
 	return -1;
 }
 
-/* The service CIDR's verdict for a packet to an address that is no frontend: drop an
- * unallocated service IP (or a port a ClusterIP does not have), pass anything else. */
-static __always_inline int nat4_not_frontend(__u32 daddr)
+static __always_inline __u16 nat4_csum_fold(__s64 sum)
+{
+	__u32 s = (__u32)sum;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* 1: this CPU may send one more reject now (its token taken). */
+static __always_inline int nat4_reject_allowed(void)
 {
 	__u32 zero = 0;
+	struct nat4_reject_budget *b = bpf_map_lookup_elem(&k8c_reject_budget, &zero);
+	__u64 now = bpf_ktime_get_ns(), add;
+
+	if (!b)
+		return 0;
+	add = (now - b->last_ns) / (NSEC_PER_SEC / K8C_REJECT_PER_SEC);
+	if (add) {
+		b->tokens = b->tokens + add > K8C_REJECT_BURST ? K8C_REJECT_BURST : b->tokens + add;
+		b->last_ns = now;
+	}
+	if (!b->tokens)
+		return 0;
+	b->tokens--;
+	return 1;
+}
+
+/*
+ * Reject packet p as kube-proxy's nftables rules do (`reject`: ICMP port unreachable, for TCP
+ * too, so a client's connect() fails at once with ECONNREFUSED): the packet becomes the ICMP
+ * error in place (a new IP and ICMP header before its own IP header and the first bytes of its
+ * L4 header, which stay where they are as the quote) and leaves by the interface it came in by,
+ * its MAC addresses swapped. Dropped instead beyond the CPU's reject budget, for a packet with
+ * IP options, or when a helper fails.
+ */
+static __always_inline int nat4_reject(struct __sk_buff *skb, const struct nat4_pkt *p)
+{
+	struct {
+		struct iphdr ip;
+		struct nat4_icmphdr icmp;
+		__u8 quote[sizeof(struct iphdr) + K8C_REJECT_QUOTE];
+	} r = {};
+	__u8 mac[2 * ETH_ALEN];
+	__u32 qlen;
+
+	if (p->l4off != ETH_HLEN + sizeof(struct iphdr) || p->tot_len <= sizeof(struct iphdr) ||
+	    !nat4_reject_allowed())
+		return TC_ACT_SHOT;
+	qlen = p->tot_len - sizeof(struct iphdr);
+	if (qlen > K8C_REJECT_QUOTE)
+		qlen = K8C_REJECT_QUOTE;
+	if (qlen > skb->len - p->l4off)
+		qlen = skb->len - p->l4off;
+	if (qlen < 8)
+		return TC_ACT_SHOT;
+	asm volatile(
+		""
+		: "+r"(qlen)); /* the compiler keeps the bound below, which the verifier needs */
+	qlen &= 2 * K8C_REJECT_QUOTE - 1;
+	if (qlen > K8C_REJECT_QUOTE ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, r.quote, sizeof(struct iphdr) + qlen) < 0 ||
+	    bpf_skb_load_bytes(skb, 0, mac, sizeof(mac)) < 0)
+		return TC_ACT_SHOT;
+	r.ip.version = 4;
+	r.ip.ihl = 5;
+	r.ip.tos = 0xc0; /* IPTOS_PREC_INTERNETCONTROL, as the kernel's ICMP errors */
+	r.ip.tot_len =
+		bpf_htons((__u16)(2 * sizeof(struct iphdr) + sizeof(struct nat4_icmphdr) + qlen));
+	r.ip.ttl = 64;
+	r.ip.protocol = IPPROTO_ICMP;
+	r.ip.saddr = p->t.daddr; /* the address the client asked for */
+	r.ip.daddr = p->t.saddr;
+	r.icmp.type = K8C_ICMP_DEST_UNREACH;
+	r.icmp.code = K8C_ICMP_PORT_UNREACH;
+	/* the quote's bytes beyond qlen are 0: they add nothing to the sum */
+	r.icmp.checksum = nat4_csum_fold(
+		bpf_csum_diff(NULL, 0, (__be32 *)&r.icmp, sizeof(r.icmp) + sizeof(r.quote), 0));
+	r.ip.check = nat4_csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&r.ip, sizeof(r.ip), 0));
+	if (bpf_skb_change_tail(skb, p->l4off + qlen, 0) < 0 ||
+	    bpf_skb_adjust_room(skb, sizeof(r.ip) + sizeof(r.icmp), BPF_ADJ_ROOM_MAC, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &r, sizeof(r.ip) + sizeof(r.icmp), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, mac + ETH_ALEN, ETH_ALEN, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ETH_ALEN, mac, ETH_ALEN, 0) < 0)
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * The service CIDR's verdict for a packet to an address that is no frontend: a port a ClusterIP
+ * does not have is rejected (may_reject: a packet that may start a flow; else dropped), an
+ * unallocated service IP dropped; anything else passes.
+ */
+static __always_inline int nat4_not_frontend(struct __sk_buff *skb, const struct nat4_pkt *p,
+					     int may_reject)
+{
+	__u32 zero = 0, daddr = p->t.daddr;
 	struct k8c_cfg4 *cfg = bpf_map_lookup_elem(&k8c_cfg4_v1, &zero);
+	struct k8c_lb4_key mark = {.addr = daddr};
 
 	if (!cfg || !cfg->service_mask || (daddr & cfg->service_mask) != cfg->service_net)
 		return TC_ACT_OK;
+	if (may_reject && bpf_map_lookup_elem(&k8c_lb4_v1, &mark))
+		return nat4_reject(skb, p);
 	return TC_ACT_SHOT;
 }
 
@@ -240,9 +366,9 @@ static __always_inline int nat4_new(struct __sk_buff *skb, struct nat4_pkt *p)
 		fallback = p->t.daddr;
 	}
 	if (!svc)
-		return nat4_not_frontend(p->t.daddr);
-	if (svc->count == 0) /* no endpoints (or none local under Local): dropped */
-		return TC_ACT_SHOT;
+		return nat4_not_frontend(skb, p, 1);
+	if (svc->count == 0) /* no endpoints: rejected; none local under Local: dropped */
+		return (svc->flags & K8C_LB_F_DROP) ? TC_ACT_SHOT : nat4_reject(skb, p);
 	be = lb4_pick(&key, svc, K8C_AFF_CLIENT_IP | p->t.saddr);
 	if (!be)
 		return TC_ACT_SHOT;
@@ -354,7 +480,7 @@ static __always_inline int nat4_ingress(struct __sk_buff *skb)
 		/* a TCP flow starts with a SYN: other packets of no tracked flow (most of what the
 		 * pods send through this hook) need no frontend lookup, only the service CIDR's */
 		if (p.t.proto == IPPROTO_TCP && (p.tcp_flags & K8C_TCP_F_SYN_ACK) != K8C_TCP_F_SYN)
-			return nat4_not_frontend(p.t.daddr);
+			return nat4_not_frontend(skb, &p, 0);
 		return nat4_new(skb, &p);
 	}
 	/* a new connection on the 4-tuple of an old one (closing, or idle): balanced anew */

@@ -13,6 +13,7 @@
 # 3. CHANGES (default 50) changes one after the other: a new Ingress with a new host is created
 #    in the API (t0, before the POST) and a keep-alive client polls that host through "big"
 #    until it answers 200 (t1): t1 - t0, p50/p99/max; the POST's own time printed beside it;
+#    the build_ms of the tables built meanwhile (p50/p99) and the CPU "big" used per change;
 # 4. throughput: wrk -t1 -c32 for SECONDS (default 10) on one host of the 10,000 against the
 #    single Ingress of "one", alternately twice, and CPU per request of each.
 # Needs wrk and nginx-light (scripts/packages.txt).
@@ -133,6 +134,7 @@ else:  # changes M INGRESS_PORT
     m, ip = int(sys.argv[4]), int(sys.argv[5])
     c, lat, writes = api(), [], []
     h = http.client.HTTPConnection("127.0.0.1", ip)
+    log = open(d + "/../changes.log", "w")  # per change: wall-clock start, POST, served (ms)
     for j in range(m):
         host = "new%d.scale.test" % j
         t0 = time.monotonic()
@@ -147,6 +149,7 @@ else:  # changes M INGRESS_PORT
             if time.monotonic() - t0 > 30:
                 sys.exit("%s not served after 30 s" % host)
         lat.append(time.monotonic() - t0)
+        log.write("%s %.3f %.1f %.1f\n" % (host, time.time() - lat[-1], writes[-1] * 1000, lat[-1] * 1000))
         time.sleep(0.05)
     q = lambda v, p: sorted(v)[min(len(v) - 1, int(p * len(v)))] * 1000
     print("%.1f %.1f %.1f %.1f" % (q(lat, 0.5), q(lat, 0.99), max(lat) * 1000, q(writes, 0.5)))
@@ -192,11 +195,23 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 RSS_BIG=$(rss "$BIG") RSS_ONE=$(rss "$ONE")
 echo "# start to a full table: $SYNC s (one table: $BUILD ms); idle RSS: $RSS_BIG KiB with $N, $RSS_ONE KiB with 1"
 
-read -r P50 P99 MAX W50 <<<"$($PY "$D/drive.py" "$SRV_DIR/data" "$PORT" changes "$CHANGES" "$PBIG")"
-B50=$(grep -o 'ingresses=[0-9]* .*build_ms=[0-9.]*' "$D/big.log" | tail -"$CHANGES" | sed 's/.*build_ms=//' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
-echo "# $CHANGES changes (a new Ingress and host each): API write to served p50 $P50 ms, p99 $P99 ms, max $MAX ms (the POST alone p50 $W50 ms; a table build p50 $B50 ms)"
-
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+NB0=$(grep -c 'msg="routes published"' "$D/big.log")
+C0=$(ticks "$BIG")
+read -r P50 P99 MAX W50 <<<"$($PY "$D/drive.py" "$SRV_DIR/data" "$PORT" changes "$CHANGES" "$PBIG")"
+C1=$(ticks "$BIG")
+NB1=$(grep -c 'msg="routes published"' "$D/big.log")
+# the builds of the changes: their build_ms (incremental: compiled=1 each) and the CPU of "big"
+grep 'msg="routes published"' "$D/big.log" | tail -n +$((NB0 + 1)) | grep -o 'build_ms=[0-9.]*' | sed 's/.*=//' | sort -g >"$D/builds"
+B50=$(awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}' "$D/builds")
+B99=$(awk '{v[NR] = $1} END {i = int(NR * 0.99 + 0.999); print v[i < 1 ? 1 : i]}' "$D/builds")
+# the main thread's CPU time of those builds (a long build_ms with a short cpu_ms was preempted)
+grep 'msg="routes published"' "$D/big.log" | tail -n +$((NB0 + 1)) | grep -o 'cpu_ms=[0-9.]*' | sed 's/.*=//' | sort -g >"$D/build_cpu"
+BC50=$(awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}' "$D/build_cpu")
+BC99=$(awk '{v[NR] = $1} END {i = int(NR * 0.99 + 0.999); print v[i < 1 ? 1 : i]}' "$D/build_cpu")
+CPU=$(awk -v t="$((C1 - C0))" -v hz="$(getconf CLK_TCK)" -v n="$CHANGES" 'BEGIN {printf "%.1f", t * 1000 / hz / n}')
+echo "# $CHANGES changes (a new Ingress and host each): API write to served p50 $P50 ms, p99 $P99 ms, max $MAX ms (the POST alone p50 $W50 ms); $((NB1 - NB0)) tables built, build p50 $B50 ms, p99 $B99 ms (its CPU p50 $BC50 ms, p99 $BC99 ms); CPU of big per change $CPU ms (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+
 run() { # NAME PORT HOST PID: "NAME rps cpu_us/req"
 	local t0 t1
 	t0=$(ticks "$4")
@@ -214,6 +229,7 @@ done
 avg() { awk -v n="$1" -v c="$2" '$1 == n {s += $c; k++} END {printf "%.2f", s / k}' "$D/tput"; }
 RB=$(avg big 2) RO=$(avg one 2) CB=$(avg big 3) CO=$(avg one 3)
 echo "=> ingress scale: change to data path p99: $P99 ms, goal <= 100 ms, ratio $(awk -v a="$P99" 'BEGIN {printf "%.2f", a / 100}')"
+echo "=> ingress scale: table build per change with $N Ingresses p50: $B50 ms, p99 $B99 ms (CPU p50 $BC50 ms, p99 $BC99 ms; CPU of the controller per change $CPU ms)"
 echo "=> ingress scale: idle RSS with $N Ingresses: $((RSS_BIG / 1024)) MiB, goal <= 150 MiB, ratio $(awk -v a="$RSS_BIG" 'BEGIN {printf "%.2f", a / 1024 / 150}')"
 echo "=> ingress scale: req/s on one host of $N vs a single Ingress: $RB vs $RO, goal >= 0.95, ratio $(awk -v a="$RB" -v b="$RO" 'BEGIN {printf "%.2f", a / b}')"
 echo "=> ingress scale: CPU per request on one host of $N vs a single Ingress: $CB us vs $CO us, ratio $(awk -v a="$CB" -v b="$CO" 'BEGIN {printf "%.2f", a / b}')"

@@ -32,6 +32,10 @@ for mode in $MODES; do
 		"$S/out-$mode/bench.json"
 	jq -r --arg mode "$mode" '.results[] | select(.error != null) | "=> k8c bench \($mode) \(.path) \(.placement) \(.kind): FAILED \(.error)"' \
 		"$S/out-$mode/bench.json"
+	# SYNs the client retransmitted (a second each: a server's TIME_WAIT refused them, PAWS);
+	# 0 expected since the client runs without random timestamp offsets (docs/up.md)
+	jq -r --arg mode "$mode" '"=> k8c bench \($mode) SYN retransmissions: \([.results[] | .synRetrans // 0] | add), goal: 0, ratio -"' \
+		"$S/out-$mode/bench.json"
 	"$BIN/k8c" down --name "$NAME" --state-dir "$S" >/dev/null
 	NAME=
 done

@@ -9,6 +9,9 @@
 #   server ns eth0 10.244.0.3 ---/
 #
 #   tests/bench/proxy_dp_bench.sh [BUILD/bin] [ROUNDS] [SECONDS]    (defaults build/bin 3 3)
+#   Rounds alternate the paths in ABBA order; each figure is the median of the rounds (min-max
+#   beside it); the ratio is ClusterIP median / direct median (the per-round ratios' median and
+#   spread follow). eBPF mode also prints the connect4 hook's ns per connect (kernel BPF stats).
 #   MODES="ebpf nftables" (default): each backend in turn, in the same run; the eBPF one balances
 #   the processes of a cgroup v2 directory this script makes (tests/integration/proxy_ebpf_lib.sh).
 #   Each mode's ClusterIP leads to server ports of its own (nftables 5301/5302, eBPF 5401/5402):
@@ -108,21 +111,80 @@ done
 dp() { ip netns exec "$CL" "$BIN/proxy_dp" "$@"; }
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# spread: "min-max" of the numbers on stdin
+spread() { tr ' ' '\n' | grep . | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }
+# pair_ratios A B: the per-round ratios B[i]/A[i] of two space-separated lists, 3 decimals
+pair_ratios() { awk -v a="$1" -v b="$2" 'BEGIN {n = split(a, x, " "); split(b, y, " ");
+	for (i = 1; i <= n; i++) printf "%.3f ", y[i] / x[i]}'; }
+# The eBPF connect4 hook's own cost: kernel.bpf_stats_enabled=1 for the measurement only (its
+# clock reads cost every BPF program a little; restored on every exit path), then run_time_ns /
+# run_cnt of the connect4 program over a 1 s `conns` run to the pod IP (the hook looks the
+# address up and lets it pass) and one to the ClusterIP (it balances and records the reverse NAT).
+STATS0=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+if [[ $MODES == *ebpf* ]]; then
+	bench_cleanup() {
+		local rc=$?
+		sysctl -qw kernel.bpf_stats_enabled="$STATS0" 2>/dev/null
+		(exit "$rc")
+		ebpf_cleanup
+	}
+	trap bench_cleanup EXIT
+fi
+prog_stats() { # prog_stats ID: "run_time_ns run_cnt"
+	bpftool -j prog show id "$1" | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"'
+}
+# conns_cpu IP PORT: a `conns` run's connections/s, and the client's CPU (user + system, the
+# connect hook included) in us per connection, the bash builtin `times` of a subshell
+conns_cpu() {
+	local out cpu
+	out=$( (dp conns "$1" "$2" "$SECS" >"$D/conns.out"; times) | tail -1)
+	cpu=$(awk '{for (i = 1; i <= 2; i++) {split($i, a, /[ms]/); t += a[1] * 60 + a[2]}} END {printf "%.6f", t}' <<<"$out")
+	read -r rate <"$D/conns.out"
+	echo "$rate $(awk -v c="$cpu" -v r="$rate" -v s="$SECS" 'BEGIN {printf "%.2f", (r > 0) ? c * 1e6 / (r * s) : 0}')"
+}
+hook_ns() { # hook_ns IP PORT: ns a run of connect4 over 1 s of connects to IP:PORT
+	local id t0 c0 t1 c1
+	id=$(bpftool -j link show pinned "$EBPF_PIN/link_connect4_v1" | jq -r .prog_id)
+	read -r t0 c0 < <(prog_stats "$id")
+	dp conns "$1" "$2" 1 >/dev/null
+	read -r t1 c1 < <(prog_stats "$id")
+	awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN {if (c > 0) printf "%.1f", t / c; else print "n/a"}'
+}
 for MODE in $MODES; do
-	declare -A T=() C=()
+	declare -A T=() C=() U=()
 	log "[$MODE] 100 services programmed"
 	program "$D/small-$MODE.json"
 	[[ $(programmed) -ge 100 ]] ||
 		fail "the services are not programmed"
-	# paths: direct = the pod IP and a port of the server; cluster = the ClusterIP and service port
+	# paths: direct = the pod IP and a port of the server; cluster = the ClusterIP and service
+	# port. ABBA: odd rounds measure direct first, even rounds the ClusterIP first, so a drift
+	# of the machine's load during a round pair favours neither path.
 	for r in $(seq "$ROUNDS"); do
-		T[direct]+=" $(dp tput 10.244.0.3 5201 "$SECS")"
-		T[cluster]+=" $(dp tput 10.96.0.10 80 "$SECS")"
-		C[direct]+=" $(dp conns 10.244.0.3 5201 "$SECS")"
-		C[cluster]+=" $(dp conns 10.96.0.10 80 "$SECS")"
-		echo "round $r: Gbit/s direct${T[direct]##* } cluster${T[cluster]##* };" \
-			"conn/s direct${C[direct]##* } cluster${C[cluster]##* }" >&2
+		if ((r % 2)); then order="direct cluster"; else order="cluster direct"; fi
+		for path in $order; do
+			if [[ $path == direct ]]; then T[direct]+=" $(dp tput 10.244.0.3 5201 "$SECS")"; else
+				T[cluster]+=" $(dp tput 10.96.0.10 80 "$SECS")"; fi
+		done
+		for path in $order; do
+			if [[ $path == direct ]]; then read -r c u < <(conns_cpu 10.244.0.3 5201); else
+				read -r c u < <(conns_cpu 10.96.0.10 80); fi
+			C[$path]+=" $c" U[$path]+=" $u"
+		done
+		echo "round $r ($order): Gbit/s direct${T[direct]##* } cluster${T[cluster]##* };" \
+			"conn/s direct${C[direct]##* } cluster${C[cluster]##* };" \
+			"client CPU us/conn direct${U[direct]##* } cluster${U[cluster]##* }" >&2
 	done
+	HOOK=""
+	if [[ $MODE == ebpf ]]; then
+		declare -A H=()
+		sysctl -qw kernel.bpf_stats_enabled=1
+		for r in 1 2 3; do
+			H[direct]+=" $(hook_ns 10.244.0.3 5201)"
+			H[cluster]+=" $(hook_ns 10.96.0.10 80)"
+		done
+		sysctl -qw kernel.bpf_stats_enabled="$STATS0"
+		HOOK="[$MODE] connect4 hook ns per connect, median of 3 x 1 s (min-max): direct $(median <<<"${H[direct]}") ($(spread <<<"${H[direct]}")) cluster $(median <<<"${H[cluster]}") ($(spread <<<"${H[cluster]}"))"
+	fi
 	lat() { # lat LABEL: direct and ClusterIP connect() latency
 		echo "[$MODE] latency $1 direct (p50 p90 p99 us): $(dp lat 10.244.0.3 5201 "$LAT_N")"
 		echo "[$MODE] latency $1 cluster (p50 p90 p99 us): $(dp lat 10.96.0.10 80 "$LAT_N")"
@@ -130,8 +192,18 @@ for MODE in $MODES; do
 	{
 		td=$(median <<<"${T[direct]}") tc=$(median <<<"${T[cluster]}")
 		cd_=$(median <<<"${C[direct]}") cc=$(median <<<"${C[cluster]}")
-		echo "[$MODE] throughput Gbit/s median of $ROUNDS: direct $td cluster $tc ratio $(awk "BEGIN{printf \"%.3f\", $tc/$td}")"
-		echo "[$MODE] new conn/s median of $ROUNDS: direct $cd_ cluster $cc ratio $(awk "BEGIN{printf \"%.3f\", $cc/$cd_}")"
+		tr=$(awk "BEGIN{printf \"%.3f\", $tc/$td}") cr=$(awk "BEGIN{printf \"%.3f\", $cc/$cd_}")
+		prt=$(pair_ratios "${T[direct]}" "${T[cluster]}") prc=$(pair_ratios "${C[direct]}" "${C[cluster]}")
+		echo "[$MODE] throughput Gbit/s median of $ROUNDS: direct $td ($(spread <<<"${T[direct]}")) cluster $tc ($(spread <<<"${T[cluster]}")) ratio $tr; per-round ratios median $(median <<<"$prt") ($(spread <<<"$prt"))"
+		echo "[$MODE] new conn/s median of $ROUNDS: direct $cd_ ($(spread <<<"${C[direct]}")) cluster $cc ($(spread <<<"${C[cluster]}")) ratio $cr; per-round ratios median $(median <<<"$prc") ($(spread <<<"$prc"))"
+		ud=$(median <<<"${U[direct]}") uc=$(median <<<"${U[cluster]}")
+		echo "[$MODE] client CPU us per connection median of $ROUNDS: direct $ud ($(spread <<<"${U[direct]}")) cluster $uc ($(spread <<<"${U[cluster]}")) ratio $(awk "BEGIN{printf \"%.3f\", $uc/$ud}")"
+		[[ -n $HOOK ]] && echo "$HOOK"
+		# the goals: issue 7 (eBPF) 0.99 and 0.99, issue 6 (nftables) 0.97 and 0.95
+		if [[ $MODE == ebpf ]]; then gt=0.99 gc=0.99; else gt=0.97 gc=0.95; fi
+		met() { awk -v r="$1" -v g="$2" 'BEGIN {print (r >= g) ? "met" : "NOT met"}'; }
+		echo "=> $MODE ClusterIP TCP throughput: $tc Gbit/s (direct $td), goal >= $gt of direct, ratio $tr ($(met "$tr" $gt))"
+		echo "=> $MODE ClusterIP new connections/s: $cc (direct $cd_), goal >= $gc of direct, ratio $cr ($(met "$cr" $gc))"
 		lat "at 100 services"
 	} | tee -a "$D/result" >&2
 	log "[$MODE] 100,000 services programmed"

@@ -93,3 +93,64 @@ wait_for() {
 	fail "$what: not within $((n / 5)) s"
 	return 1
 }
+
+# held: what the cluster holds in the kernel and in processes, by the names its state.json gives
+# (read at the first call: call it while the cluster is up, then again after `k8c down`).
+HELD_BR=
+HELD_CIDR=
+held() {
+	if [[ -z $HELD_BR ]]; then
+		HELD_BR=$(jq -r .bridge "$C/state.json")
+		HELD_CIDR=$(jq -r .clusterCIDR "$C/state.json")
+	fi
+	echo "netns=$(ip netns list | grep -c "^k8c-$NAME-node")" \
+		"links=$(ip -o link show | grep -c -e "${HELD_BR}[:@]" -e "k8cv${HELD_BR#k8cb}-")" \
+		"routes=$(ip route show | grep -c -e "dev $HELD_BR" -e "^unreachable $HELD_CIDR")" \
+		"mounts=$(grep -c " $S/" /proc/self/mountinfo)" \
+		"cgroups=$(for m in $(awk '$9 ~ /^cgroup2?$/ {print $5}' /proc/self/mountinfo); do
+			[[ -d $m/k8c-$NAME ]] && find "$m/k8c-$NAME" -type d; done | wc -l)" \
+		"runc=$(for r in "$C"/nodes/*/runc; do [[ -d $r ]] && runc --root "$r" list -q; done 2>/dev/null | wc -l)" \
+		"procs=$(grep -l -s -e "${S}[/]" /proc/[0-9]*/cmdline | grep -vc "^/proc/$$/")"
+}
+# the host's nftables tables and routes but those of k8c clusters (another one may come and go
+# on a shared machine; ours are counted by held)
+host_nft() { nft list tables | sort; }
+host_routes() { ip route show | grep -v -e ' dev k8cb' -e '^unreachable 10\.2[0-9][0-9]\.0\.0/16' | sort; }
+# e2e_down: `k8c down`, then nothing of the cluster is left and the host's nftables tables and
+# routes are as in $NFT0 and $ROUTES0 (taken before `up`)
+e2e_down() {
+	log "k8c down"
+	held >/dev/null
+	"$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2 || fail "k8c down: exit $?"
+	UPPED=
+	assert_eq "nothing left" "netns=0 links=0 routes=0 mounts=0 cgroups=0 runc=0 procs=0" "$(held)"
+	assert_eq "the host's nftables tables as before" "$NFT0" "$(host_nft)"
+	assert_eq "the host's routes as before" "$ROUTES0" "$(host_routes)"
+	assert_eq "the cluster's dir is gone" "" "$(ls -d "$C" 2>/dev/null)"
+}
+
+# e2e_outside: a namespace standing for a client outside the cluster, on the underlay bridge
+# with the address .250 (deleted at exit); its name in $OUTNS
+e2e_outside() {
+	local br host
+	br=$(jq -r .bridge "$C/state.json")
+	host=$(jq -r .hostIP "$C/state.json")
+	OUTNS=k8c-e2e-out-$$
+	E2E_NETNS+=("$OUTNS")
+	ip netns add "$OUTNS"
+	ip link add "k8co$$" type veth peer name eth0 netns "$OUTNS"
+	ip link set "k8co$$" master "$br" up
+	ip -n "$OUTNS" addr add "${host%.*}.250/24" dev eth0
+	ip -n "$OUTNS" link set eth0 up
+	ip -n "$OUTNS" link set lo up
+}
+# node_get NODE URL: curl -sf from a process of the node (its network namespace; in ebpf mode
+# also its cgroup v2 subtree, the socket programs' scope)
+node_get() {
+	local cg=
+	if [[ $(jq -r .proxyMode "$C/state.json") == ebpf ]]; then
+		cg=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)/k8c-$NAME/$1
+	fi
+	bash -c '[[ -z $1 ]] || echo $$ >"$1/cgroup.procs" || exit 1
+		exec timeout 5 nsenter --net="/run/netns/$2" curl -sf -m 2 "$3"' _ "$cg" "k8c-$NAME-$1" "$2"
+}

@@ -14,25 +14,9 @@ set -e
 . "$(dirname "$0")/e2e_lib.sh"
 e2e_need netserver
 
-# What the cluster holds in the kernel and in processes, by the names its state.json gives.
-held() {
-	echo "netns=$(ip netns list | grep -c "^k8c-$NAME-node")" \
-		"links=$(ip -o link show | grep -c -e "${BR}[:@]" -e "k8cv${BR#k8cb}-")" \
-		"routes=$(ip route show | grep -c -e "dev $BR" -e "^unreachable $CIDR")" \
-		"mounts=$(grep -c " $S/" /proc/self/mountinfo)" \
-		"cgroups=$(for m in $(awk '$9 ~ /^cgroup2?$/ {print $5}' /proc/self/mountinfo); do
-			[[ -d $m/k8c-$NAME ]] && find "$m/k8c-$NAME" -type d; done | wc -l)" \
-		"runc=$(for r in "$C"/nodes/*/runc; do [[ -d $r ]] && runc --root "$r" list -q; done 2>/dev/null | wc -l)" \
-		"procs=$(grep -l -s -e "${S}[/]" /proc/[0-9]*/cmdline | grep -vc "^/proc/$$/")"
-}
-
-NFT0=$(nft list tables | sort)
-# the host's routes but those of k8c clusters (another one may come and go on a shared machine;
-# ours are counted by held())
-host_routes() { ip route show | grep -v -e ' dev k8cb' -e '^unreachable 10\.2[0-9][0-9]\.0\.0/16' | sort; }
+NFT0=$(host_nft)
 ROUTES0=$(host_routes)
 e2e_up --nodes 2
-BR=$(jq -r .bridge "$C/state.json")
 CIDR=$(jq -r .clusterCIDR "$C/state.json")
 assert_eq "k8c kubeconfig prints the path" "$C/kubeconfig" "$("$BIN/k8c" kubeconfig --name "$NAME" --state-dir "$S")"
 "$BIN/k8c" status --name "$NAME" --state-dir "$S" >"$S/status" || fail "k8c status: not every daemon runs: $(cat "$S/status")"
@@ -111,6 +95,16 @@ assert_match "the pod on node2 sees the client pod's own address" "^${IP1//./\\.
 assert_match "host -> pod on node1" "^$P1 " "$(curl -s -m 5 "http://$IP1:8080/")"
 assert_match "host -> pod on node2" "^$P2 " "$(curl -s -m 5 "http://$IP2:8080/")"
 
+log "k8c routes (docs/deploy.md): node2's route to node1's pods removed, then made again by it"
+ip -n "k8c-$NAME-node2" route del "$C1"
+assert_eq "k8c routes prints node2's route to node1's pods" "ip route replace $C1 via $N1" \
+	"$(ip netns exec "k8c-$NAME-node2" "$BIN/k8c" routes --kubeconfig "$C/kubeconfig" --node node2 2>/dev/null | sed 's/ *#.*//')"
+ip netns exec "k8c-$NAME-node2" "$BIN/k8c" routes --kubeconfig "$C/kubeconfig" --node node2 --apply 2>/dev/null ||
+	fail "k8c routes --apply"
+assert_match "node2's route to node1's podCIDR made again" "via $N1 " "$(ip -n "k8c-$NAME-node2" route show "$C1")"
+assert_match "pod on node2 -> pod on node1 again" "^$P1 " \
+	"$(nsenter --net="$C/nodes/node2/netns/$(jq -r '.items[] | select(.spec.nodeName=="node2") | .metadata.uid' <<<"$pods")" curl -s -m 5 "http://$IP1:8080/")"
+
 log "Services: ClusterIP from a pod, NodePort from the host"
 k apply -f - >/dev/null <<'Y'
 apiVersion: v1
@@ -175,15 +169,7 @@ Y
 fi
 
 log "a client outside the cluster (a namespace of its own on the underlay) to NodePorts and Ingress"
-OUTNS=k8c-e2e-out-$$
-E2E_NETNS+=("$OUTNS")
-ip netns add "$OUTNS"
-ip link add "k8co$$" type veth peer name eth0 netns "$OUTNS"
-ip link set "k8co$$" master "$BR" up
-HOSTIP=$(jq -r .hostIP "$C/state.json")
-ip -n "$OUTNS" addr add "${HOSTIP%.*}.250/24" dev eth0
-ip -n "$OUTNS" link set eth0 up
-ip -n "$OUTNS" link set lo up
+e2e_outside
 assert_match "outside -> NodePort on node1" "^($P1|$P2)\$" "$(ip netns exec "$OUTNS" curl -s -m 5 "http://$N1:$NP/hostname")"
 assert_match "outside -> NodePort on node2" "^($P1|$P2)\$" "$(ip netns exec "$OUTNS" curl -s -m 5 "http://$N2:$NP/hostname")"
 if [[ -x $BIN/k8c-ingress ]]; then
@@ -243,16 +229,8 @@ NSV=$C/nodes/node1/netns/$(k get pod again1 -o jsonpath='{.metadata.uid}')
 assert_match "vxlan: node1 reaches node2's pods by its k8cvx0" "dev k8cvx0" "$(ip -n "k8c-$NAME-node1" route get "$IPV")"
 assert_match "vxlan: pod on node1 -> pod on node2 across the overlay" "^again " "$(nsenter --net="$NSV" curl -s -m 5 "http://$IPV:8080/")"
 assert_match "vxlan: node2's k8cvx0 received it" "^[1-9]" "$(ip netns exec "k8c-$NAME-node2" cat /sys/class/net/k8cvx0/statistics/rx_packets)"
-BR=$(jq -r .bridge "$C/state.json")
-CIDR=$(jq -r .clusterCIDR "$C/state.json")
 before=$(held)
 assert_match "what a running cluster holds" "netns=2 links=3 .* runc=[1-9]" "$before"
 
-log "k8c down"
-"$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2 || fail "k8c down: exit $?"
-UPPED=
-assert_eq "nothing left" "netns=0 links=0 routes=0 mounts=0 cgroups=0 runc=0 procs=0" "$(held)"
-assert_eq "the host's nftables tables as before" "$NFT0" "$(nft list tables | sort)"
-assert_eq "the host's routes as before" "$ROUTES0" "$(host_routes)"
-assert_eq "the cluster's dir is gone" "" "$(ls -d "$C" 2>/dev/null)"
+e2e_down
 assert_eq "status of a cluster that is down" 1 "$("$BIN/k8c" status --name "$NAME" --state-dir "$S" >/dev/null 2>&1; echo $?)"

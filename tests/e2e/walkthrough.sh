@@ -1,17 +1,33 @@
 #!/bin/bash
-# The course walk-through as a test (docs/up.md): `k8c up --nodes N`, then scripts/walkthrough,
-# the same steps as scripts/up (kubectl on examples/, and the Python client for listing pods,
-# creating a Service, reading its Endpoints and watching a rollout); on 3 nodes also:
+# The course walk-through as a test (docs/up.md): `k8c up --nodes N [--proxy-mode M]`, then
+# scripts/walkthrough, the same steps as scripts/up (kubectl on examples/, and the Python client
+# for listing pods, creating a Service, reading its Endpoints and watching a rollout); then, on
+# the cluster the walk-through left:
+#  - pod to pod across nodes (the client pod's own address seen: no masquerade), pod to the web
+#    Service answered by pods of other nodes, a process of every node to every node's NodePort,
+#    a client outside the cluster (a namespace on the underlay) to every NodePort and the Ingress;
+# and on 3 nodes also:
 #  - a node's agent killed (-9) and started again: its pods keep running (same containers, no
 #    restart) and it runs new ones;
 #  - a node removed (`kubectl drain`, its agent stopped, `kubectl delete node`): its Deployment
 #    pods are made again on the other nodes, the DaemonSet shrinks;
-# and `k8c down` leaves no namespace, runc container or process.
-# Usage: walkthrough.sh <build>/bin NODES [STEPS]   (STEPS: scripts/walkthrough --only, e.g. 1,2,7)
+# and `k8c down` leaves nothing (namespaces, links, routes, mounts, cgroups, runc containers,
+# processes; the host's nftables tables and routes as before).
+# Usage: walkthrough.sh <build>/bin NODES [--only STEPS] [--proxy-mode M]
+#        (STEPS: scripts/walkthrough --only, e.g. 1,2,7)
 set -e
 . "$(dirname "$0")/e2e_lib.sh"
-NODES=${2:?usage: $0 <build>/bin NODES [STEPS]}
-ONLY=${3:-}
+NODES=${2:?usage: $0 <build>/bin NODES [--only STEPS] [--proxy-mode M]}
+shift 2
+ONLY=
+UP_ARGS=(--nodes "$NODES")
+while (($#)); do
+	case $1 in
+	--only) ONLY=$2; shift 2 ;;
+	--proxy-mode) UP_ARGS+=("$1" "$2"); shift 2 ;;
+	*) echo "$0: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
 ROOT=$(realpath "$(dirname "$0")/../..")
 [[ -x $BIN/k8c-ingress ]] || skip "$BIN/k8c-ingress not built"
 e2e_need netserver busybox
@@ -28,7 +44,9 @@ pods_on() {
 		jq -r '.items[] | "\(.metadata.name)=\(.status.containerStatuses[0].containerID)/\(.status.containerStatuses[0].restartCount)"' | sort | xargs
 }
 
-e2e_up --nodes "$NODES"
+NFT0=$(host_nft)
+ROUTES0=$(host_routes)
+e2e_up "${UP_ARGS[@]}"
 
 log "scripts/walkthrough ${WALK_ARGS[*]}"
 if K8C_COURSE_DATA=$S/course-data "$ROOT/scripts/walkthrough" --name "$NAME" --state-dir "$S" --k8c "$BIN/k8c" \
@@ -40,6 +58,61 @@ else
 fi
 sed -n '/^#   step/,$p' "$S/walk" >&2
 [[ -n $ONLY ]] || assert_eq "13 steps run" 13 "$(grep -cE '^[0-9]+ +.* (passed|FAILED|skipped) +[0-9]+\.[0-9]s' "$S/walk")"
+
+# whether the walk-through ran step N
+ran() { [[ -z $ONLY || ,$ONLY, == *,$1,* ]]; }
+if ran 2 && ran 8 && ran 9; then
+	log "traffic on the walk-through's cluster: pod to pod, pod to Service, node and outside to NodePorts and Ingress"
+	web=$(kc get pods -l app=web -o json)
+	np=$(kc get svc web-nodeport -o jsonpath='{.spec.ports[0].nodePort}')
+	vip=$(kc get svc web -o jsonpath='{.spec.clusterIP}')
+	mapfile -t nips < <(k get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}')
+	# a web pod (on node an) and a client pod placed on another node (with 2 nodes or more):
+	# placed by nodeName, so the checks do not depend on where the scheduler put the web pods
+	read -r an aip < <(jq -r '.items[0] | "\(.spec.nodeName) \(.status.podIP)"' <<<"$web")
+	cli=shop-frontend
+	if ((NODES >= 2)); then
+		cn=$(k get nodes -o json | jq -r --arg n "$an" '[.items[].metadata.name | select(. != $n)][0]')
+		cli=xnode-client
+		kc apply -f - >/dev/null <<-EOF
+			apiVersion: v1
+			kind: Pod
+			metadata: {name: $cli}
+			spec:
+			  nodeName: $cn
+			  containers:
+			  - {name: c, image: k8c.io/netserver:latest, imagePullPolicy: IfNotPresent}
+		EOF
+		kc wait --for=condition=Ready "pod/$cli" --timeout=60s >/dev/null ||
+			fail "pod $cli on $cn is not Ready"
+		read -r cip cuid < <(kc get pod "$cli" -o json | jq -r '"\(.status.podIP) \(.metadata.uid)"')
+		assert_match "pod on $cn -> pod on $an, the client's own address seen (no masquerade)" "^${cip//./\\.}:[0-9]+\$" \
+			"$(nsenter --net="$C/nodes/$cn/netns/$cuid" curl -s -m 5 "http://$aip:8080/clientip")"
+	fi
+	# from the client pod to the Service: 30 requests in one exec; with several nodes, answers
+	# from web pods of another node than the client's (the web pod on $an is one)
+	fe=$(kc get pod "$cli" -o jsonpath='{.spec.nodeName}')
+	got=$(timeout 60 kubectl --kubeconfig "$C/kubeconfig" --cache-dir "$S/kcache" -n course exec "$cli" -- sh -c \
+		"for i in \$(seq 30); do printf 'GET /hostname HTTP/1.0\r\n\r\n' | nc -w 2 $vip 80 | tail -1; echo; done" | tr -d '\r' | grep '^web-' | sort -u | xargs)
+	assert_match "pod -> ClusterIP $vip answered by web pods" "^web-" "$got"
+	if ((NODES >= 2)); then
+		other=$(jq -r --arg n "$fe" '[.items[] | select(.spec.nodeName != $n) | .metadata.name] | join(" ")' <<<"$web")
+		seen=
+		for p in $got; do [[ " $other " == *" $p "* ]] && seen=$p; done
+		assert_match "pod on $fe -> ClusterIP -> a web pod of another node (of $other)" "^web-" "$seen"
+		kc delete pod "$cli" --grace-period=1 >/dev/null
+	fi
+	e2e_outside
+	for nn in "${nips[@]}"; do
+		for from in "${nips[@]}"; do
+			assert_match "node ${from%%=*} -> NodePort on ${nn%%=*}" "^web-" "$(node_get "${from%%=*}" "http://${nn#*=}:$np/hostname")"
+		done
+		assert_match "outside -> NodePort on ${nn%%=*}" "^web-" "$(ip netns exec "$OUTNS" curl -s -m 5 "http://${nn#*=}:$np/hostname")"
+	done
+	addr=$(kc get ingress simple-fanout-example -o jsonpath='{.status.loadBalancer.ingress[0].ip}')
+	assert_match "outside -> Ingress $addr (foo.bar.com/hostname)" "^web-" \
+		"$(ip netns exec "$OUTNS" curl -s -m 5 -H "Host: foo.bar.com" "http://$addr/hostname")"
+fi
 
 if ((NODES >= 3)) && [[ -z $ONLY ]]; then
 	log "node2's agent killed (-9) and started again"
@@ -91,9 +164,4 @@ if ((NODES >= 3)) && [[ -z $ONLY ]]; then
 	wait_for "the NodePort still answers" 20 curl -sf -m 2 "http://$n1:$np/healthz"
 fi
 
-log "k8c down"
-"$BIN/k8c" down --name "$NAME" --state-dir "$S" >&2 || fail "k8c down: exit $?"
-UPPED=
-assert_eq "no node namespace left" 0 "$(ip netns list | grep -c "^k8c-$NAME-node" || true)"
-assert_eq "no process left" 0 "$(grep -l -s -e "${S}[/]" /proc/[0-9]*/cmdline | grep -vc "^/proc/$$/" || true)"
-assert_eq "the cluster's dir is gone" "" "$(ls -d "$C" 2>/dev/null)"
+e2e_down

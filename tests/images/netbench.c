@@ -11,7 +11,9 @@
  *     cps   a new connection per GET /healthz (Connection: close; the server closes first),
  *           in connections/s
  * One JSON object a line on stdout per test, as soon as it ends:
- *   {"id":ID,"kind":KIND,"value":V,"unit":U,"count":N,"errors":E,"seconds":T}
+ *   {"id":ID,"kind":KIND,"value":V,"unit":U,"count":N,"errors":E,"seconds":T,"synRetrans":R}
+ * (R: SYN retransmissions of the pod during the test, TcpExt TCPSynRetrans of /proc/net/netstat:
+ * a SYN that a server's TIME_WAIT refused, PAWS, costs a second; -1 when not readable)
  * or {"id":ID,"kind":KIND,"error":"..."} when the target never answered; then {"done":true}.
  */
 #include <arpa/inet.h>
@@ -182,6 +184,33 @@ static int read_response(struct conn *c, unsigned long long *bytes, double deadl
 	return 0;
 }
 
+/* The network namespace's count of SYN retransmissions (TcpExt: TCPSynRetrans), or -1. */
+static long long syn_retrans(void)
+{
+	FILE *f = fopen("/proc/net/netstat", "re");
+	char names[8192], values[8192];
+	long long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
+		char *sn = NULL, *sv = NULL, *n, *x;
+
+		if (strncmp(names, "TcpExt:", 7) != 0)
+			continue;
+		n = strtok_r(names, " \n", &sn);
+		x = strtok_r(values, " \n", &sv);
+		while (n && x) {
+			if (!strcmp(n, "TCPSynRetrans"))
+				v = strtoll(x, NULL, 10);
+			n = strtok_r(NULL, " \n", &sn);
+			x = strtok_r(NULL, " \n", &sv);
+		}
+	}
+	fclose(f);
+	return v;
+}
+
 /* Until the target answers a GET /healthz (the Service is programmed), or for warmup s. */
 static int warm_up(const struct test *t, double warmup, char *why, size_t wlen)
 {
@@ -212,6 +241,7 @@ static void run(const struct test *t, double secs, double warmup)
 	struct conn *c = calloc(1, sizeof(*c));
 	unsigned long long count = 0, errors = 0, bytes = 0;
 	double t0, t1, value;
+	long long syn0, syn1;
 	char why[256] = "";
 	const char *unit;
 
@@ -222,6 +252,7 @@ static void run(const struct test *t, double secs, double warmup)
 		free(c);
 		return;
 	}
+	syn0 = syn_retrans();
 	t0 = now();
 	t1 = t0 + secs;
 	while (now() < t1) {
@@ -266,6 +297,7 @@ static void run(const struct test *t, double secs, double warmup)
 	}
 	conn_close(c);
 	secs = now() - t0;
+	syn1 = syn_retrans();
 	if (!strcmp(t->kind, "tput")) {
 		value = (double)bytes * 8 / secs / 1e9;
 		unit = "Gbit/s";
@@ -274,8 +306,9 @@ static void run(const struct test *t, double secs, double warmup)
 		unit = !strcmp(t->kind, "rps") ? "req/s" : "conn/s";
 	}
 	printf("{\"id\":\"%s\",\"kind\":\"%s\",\"value\":%.4f,\"unit\":\"%s\",\"count\":%llu,"
-	       "\"errors\":%llu,\"seconds\":%.3f}\n",
-	       t->id, t->kind, value, unit, count, errors, secs);
+	       "\"errors\":%llu,\"seconds\":%.3f,\"synRetrans\":%lld}\n",
+	       t->id, t->kind, value, unit, count, errors, secs,
+	       syn0 >= 0 && syn1 >= syn0 ? syn1 - syn0 : -1);
 	fflush(stdout);
 	free(c);
 }

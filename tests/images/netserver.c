@@ -2,7 +2,8 @@
  * netserver: the project's network test server (image k8c.io/netserver:latest), linked
  * statically so that it runs in any root filesystem. One thread per connection.
  *
- *   HTTP (--http-port, 8080): GET / answers "<hostname> <client address>:<port>", /hostname,
+ *   HTTP (--http-port, 8080; a comma-separated list serves HTTP on each: k8c bench gives each
+ *        service path a server port of its own): GET / answers "<hostname> <client address>:<port>", /hostname,
  *        /clientip, /echo (the query's msg=, or the request body), /healthz, /status/CODE,
  *        /bytes/N (N zero bytes: the download of k8c bench's throughput test);
  *        --status CODE makes every other path answer CODE (readiness/liveness tests).
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 enum service { HTTP, ECHO, DISCARD, SOURCE };
+#define MAX_HTTP_PORTS 8
 
 static int http_status = 200;
 static char hostname[256];
@@ -405,6 +407,30 @@ static int port_arg(const char *flag, const char *s)
 	return (int)v;
 }
 
+/* --http-port N[,N...]: the ports into out (MAX_HTTP_PORTS at most); their count. */
+static size_t http_port_list(const char *s, int *out)
+{
+	char buf[128], *save = NULL;
+	size_t n = 0;
+
+	if (strlen(s) >= sizeof(buf)) {
+		fprintf(stderr, "netserver: --http-port: \"%s\" is too long\n", s);
+		exit(2);
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (n == MAX_HTTP_PORTS) {
+			fprintf(stderr, "netserver: --http-port: more than %d ports\n",
+				MAX_HTTP_PORTS);
+			exit(2);
+		}
+		out[n++] = port_arg("--http-port", t);
+	}
+	if (!n)
+		out[n++] = port_arg("--http-port", s);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -417,14 +443,17 @@ int main(int argc, char **argv)
 		{0},
 	};
 	int ports[4] = {8080, 7, 9, 19};
-	struct listener ls[4];
+	int http_ports[MAX_HTTP_PORTS] = {8080};
+	size_t n_http = 1;
+	struct listener ls[4 + MAX_HTTP_PORTS];
 	int c, udp = -1;
 	pthread_t t;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			ports[HTTP] = port_arg("--http-port", optarg);
+			n_http = http_port_list(optarg, http_ports);
+			ports[HTTP] = http_ports[0];
 			break;
 		case 'e':
 			ports[ECHO] = port_arg("--echo-port", optarg);
@@ -444,7 +473,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'H':
-			puts("Usage: netserver [--http-port N] [--echo-port N] [--discard-port N]\n"
+			puts("Usage: netserver [--http-port N[,N...]] [--echo-port N] "
+			     "[--discard-port N]\n"
 			     "                 [--source-port N] [--status CODE]\n"
 			     "HTTP on 8080 (/, /hostname, /clientip, /echo, /healthz, "
 			     "/status/CODE),\n"
@@ -468,13 +498,19 @@ int main(int argc, char **argv)
 		ls[i].svc = (enum service)i;
 		ls[i].fd = ports[i] ? listen_on(ports[i], SOCK_STREAM) : -1;
 	}
+	/* the HTTP ports after the first */
+	for (size_t i = 1; i < n_http; i++) {
+		ls[3 + i].svc = HTTP;
+		ls[3 + i].fd = http_ports[i] ? listen_on(http_ports[i], SOCK_STREAM) : -1;
+	}
 	if (ports[ECHO]) {
 		udp = listen_on(ports[ECHO], SOCK_DGRAM);
 		pthread_create(&t, NULL, udp_echo, &udp);
 	}
-	fprintf(stderr, "netserver: http %d echo %d discard %d source %d status %d\n", ports[HTTP],
-		ports[ECHO], ports[DISCARD], ports[SOURCE], http_status);
-	for (int i = 0; i < 4; i++)
+	fprintf(stderr, "netserver: http %d (%zu port(s)) echo %d discard %d source %d status %d\n",
+		ports[HTTP], ports[HTTP] ? n_http : 0, ports[ECHO], ports[DISCARD], ports[SOURCE],
+		http_status);
+	for (size_t i = 0; i < 3 + n_http; i++)
 		if (ls[i].fd >= 0)
 			pthread_create(&t, NULL, accept_loop, &ls[i]);
 	for (;;)

@@ -247,6 +247,23 @@ ok "HTTP/2 over TLS"
 tls x.wild.test / --cacert "$D/foo.crt" >/dev/null && ifail "x.wild.test got foo.test's certificate"
 tls x.wild.test / -k | grep -q "backend=b" || ifail "x.wild.test over HTTPS (default certificate)"
 ok "a host without TLS gets the default certificate"
+# the Secret's certificate replaced, then back: each picked up live (certificates are cached by
+# the informer's Secret object, so a changed Secret must be loaded again), the old one not served
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=foo.test \
+	-addext subjectAltName=DNS:foo.test -keyout "$D/foo2.key" -out "$D/foo2.crt" 2>/dev/null
+for c in foo2:foo foo:foo2; do
+	new=${c%:*} old=${c#*:}
+	k -n ing create secret tls foo-tls --cert "$D/$new.crt" --key "$D/$new.key" --dry-run=client \
+		-o yaml | k apply -f - >/dev/null 2>&1
+	for _ in $(seq 600); do
+		tls foo.test /api --cacert "$D/$new.crt" | grep -q "backend=b" && break
+		sleep 0.1
+	done
+	tls foo.test /api --cacert "$D/$new.crt" | grep -q "backend=b" ||
+		ifail "foo.test's certificate not replaced by $new.crt"
+	tls foo.test /api --cacert "$D/$old.crt" >/dev/null && ifail "$old.crt still served"
+done
+ok "a changed certificate is picked up live, the old one not served"
 
 # ssl-redirect: on by default for a TLS host (sec.test), off by annotation (foo.test, above)
 r=$(curl -s --max-time 10 --resolve "sec.test:$IP:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' \
@@ -361,6 +378,13 @@ g=$(metric "$D/metrics.2" k8c_ingress_config_generation)
 [[ $g -ge 1 ]] || ifail "k8c_ingress_config_generation is $g"
 grep -q '^# TYPE k8c_ingress_request_duration_seconds histogram$' "$D/metrics.2" || ifail "no histogram TYPE line"
 ok "k8c_ingress_config_generation $g"
+# one build time observed per table built (the generation counts them; a build observed but not
+# yet published while scraping makes one more)
+bc=$(metric "$D/metrics.2" k8c_ingress_config_build_seconds_count)
+[[ ($bc == "$g" || $bc == $((g + 1))) &&
+	$(metric "$D/metrics.2" 'k8c_ingress_config_build_seconds_bucket{le="+Inf"}') == "$bc" ]] ||
+	ifail "k8c_ingress_config_build_seconds counted $bc builds for generation $g: $(grep build_seconds "$D/metrics.2")"
+ok "k8c_ingress_config_build_seconds: $bc builds"
 ing_stop_ok
 ok "k8c-ingress stopped cleanly"
 

@@ -1,8 +1,9 @@
 #!/bin/bash
 # k8c-proxy --mode ebpf, traffic from OUTSIDE the node: the tc programs (tcx links on the node's
 # interfaces) translate NodePorts, externalIPs and LoadBalancer IPs to backends (DNAT, SNAT to the
-# node's address under externalTrafficPolicy Cluster, reverse NAT of the replies) and drop
-# unallocated service IPs; everything else passes. Real TCP and UDP in namespaces of our own;
+# node's address under externalTrafficPolicy Cluster, reverse NAT of the replies), reject services
+# without endpoints (ICMP port unreachable built by the program) and drop unallocated service
+# IPs; everything else passes. Real TCP and UDP in namespaces of our own;
 # the outside client runs outside the test's cgroup, so the socket load balancer never sees it.
 #
 #   out ns  eth0 192.0.2.2/24 --- pxext 192.0.2.1/24 \
@@ -56,7 +57,7 @@ objects "$D/a.json" \
 	"$(slice etp-1 etp '[{"name":"http","port":8080}]' 10.244.0.3:node-1 10.244.0.4:node-2)" \
 	"$(svc etpnone 10.96.0.53 '[{"name":"http","port":80,"nodePort":30054}]' '"type":"NodePort","externalTrafficPolicy":"Local"')" \
 	"$(slice etpnone-1 etpnone '[{"name":"http","port":8080}]' 10.244.0.4:node-2)" \
-	"$(svc empty 10.96.0.11 '[{"name":"http","port":80,"nodePort":30011}]' '"type":"NodePort"')" \
+	"$(svc empty 10.96.0.11 '[{"name":"http","port":80,"nodePort":30011},{"name":"dns","protocol":"UDP","port":53,"nodePort":30012}]' '"type":"NodePort","externalIPs":["198.51.100.11"]')" \
 	"$(svc sticky 10.96.0.40 '[{"name":"http","port":80,"nodePort":30040}]' "\"type\":\"NodePort\",$AFF")" \
 	"$(slice sticky-1 sticky '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)" \
 	"$LB" "$(slice lb-1 lb '[{"name":"http","port":8080}]' 10.244.0.3 10.244.0.4)"
@@ -88,9 +89,22 @@ assert_eq "ClusterIP from outside (routed to the node)" "s1 s2" "$(names tcp 10.
 assert_eq "externalTrafficPolicy Local: this node's endpoint only" "s1" "$(names tcp 192.0.2.1 30052 20)"
 assert_eq "externalTrafficPolicy Local: client address kept" "192.0.2.2" "$(peers tcp 192.0.2.1 30052 4)"
 assert_eq "externalTrafficPolicy Local, no endpoint here: dropped" "TIMEOUT" "$(outside tcp 192.0.2.1 30054 1)"
-assert_eq "no endpoints: dropped" "TIMEOUT" "$(outside tcp 192.0.2.1 30011 1)"
+# (kube-proxy's nftables rules `reject`: ICMP port unreachable, which fails a TCP connect and a
+# connected UDP socket's receive with ECONNREFUSED at once; TIMEOUT=1 would show a drop)
+# snmp NETNS GROUP FIELD: a counter of /proc/net/snmp in NETNS
+snmp() { ip netns exec "$1" awk -v g="$2:" -v f="$3" '$1 == g && !n {for (i = 2; i <= NF; i++) k[i] = $i; n = 1; next}
+	$1 == g {for (i = 2; i <= NF; i++) if (k[i] == f) print $i}' /proc/net/snmp; }
+unreach0=$(snmp "$OUT" Icmp InDestUnreachs) rst0=$(snmp "$NODE" Tcp OutRsts) noports0=$(snmp "$NODE" Udp NoPorts)
+assert_eq "no endpoints, NodePort TCP: rejected (ICMP port unreachable from the tc program)" \
+	"ECONNREFUSED" "$(outside tcp 192.0.2.1 30011 1)"
+assert_eq "no endpoints, NodePort UDP: rejected" "ECONNREFUSED" "$(outside udp 192.0.2.1 30012 1)"
+assert_eq "... both by ICMP errors the client received" "2" $(($(snmp "$OUT" Icmp InDestUnreachs) - unreach0))
+assert_eq "... and not by the node's stack (no TCP reset, no UDP datagram to a closed port)" "0 0" \
+	"$(($(snmp "$NODE" Tcp OutRsts) - rst0)) $(($(snmp "$NODE" Udp NoPorts) - noports0))"
+assert_eq "no endpoints, externalIP: rejected" "ECONNREFUSED" "$(outside tcp 198.51.100.11 80 1)"
+assert_eq "no endpoints, ClusterIP from outside: rejected" "ECONNREFUSED" "$(outside tcp 10.96.0.11 80 1)"
 assert_eq "unallocated service IP: dropped" "TIMEOUT" "$(outside tcp 10.96.0.99 80 1)"
-assert_eq "a port the ClusterIP does not have: dropped" "TIMEOUT" "$(outside tcp 10.96.0.10 81 1)"
+assert_eq "a port the ClusterIP does not have: rejected" "ECONNREFUSED" "$(outside tcp 10.96.0.10 81 1)"
 assert_eq "unused NodePort: passed to the node (nothing listens)" "ECONNREFUSED" "$(outside tcp 192.0.2.1 30081 1)"
 assert_eq "non-service traffic passes untouched (pod IP, client kept)" "s1:8080 192.0.2.2" \
 	"$(outside tcp 10.244.0.3 8080 1)"

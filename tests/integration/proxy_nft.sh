@@ -136,6 +136,14 @@ if sys.argv[1] == "peer":  # peer IP TCPPORT UDPPORT: the peer address a TCP soc
     data, peer = u.recvfrom(100)
     print("tcp %s udp %s:%d" % (t, peer[0], peer[1]))
     sys.exit(0)
+if sys.argv[1] == "sendto":  # sendto IP PORT N: one unconnected UDP socket, N datagrams;
+    ip, port, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])  # per reply: the server's
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)  # name and the
+    for _ in range(n):  # address recvfrom shows
+        u.sendto(b"q", (ip, port))
+        data, peer = u.recvfrom(100)
+        print("%s %s:%d" % (data.decode().split(":")[0], peer[0], peer[1]))
+    sys.exit(0)
 proto, ip, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 for _ in range(count):
     try:
@@ -225,6 +233,13 @@ assert_eq "second port goes to the second target port" "s1:9090 s2:9090" \
 assert_eq "ClusterIP UDP reaches both endpoints" "s1 s2" "$(names "$CL" udp 10.96.0.10 53 40)"
 assert_eq "getpeername and UDP replies show the service address" "tcp 10.96.0.10:80 udp 10.96.0.10:53" \
 	"$(client peer 10.96.0.10 80 53)"
+client sendto 10.96.0.10 53 40 >"$D/sendto"
+assert_eq "one unconnected UDP socket, 40 datagrams: every reply from the service address" \
+	"10.96.0.10:53" "$(cut -d' ' -f2 "$D/sendto" | sort -u)"
+if [[ $MODE == ebpf ]]; then # (nftables: the socket's one conntrack flow keeps one endpoint)
+	assert_eq "... balanced per datagram: both endpoints (two reverse NAT entries of one socket)" \
+		"s1 s2" "$(cut -d' ' -f1 "$D/sendto" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+fi
 assert_eq "client address kept (no masquerade for pods)" "10.244.0.2" \
 	"$(client tcp 10.96.0.10 80 4 | cut -d' ' -f2 | sort -u)"
 assert_eq "other service: its one endpoint" "s2" "$(names "$CL" tcp 10.96.0.20 80 10)"
@@ -253,6 +268,11 @@ if [[ $MODE == ebpf ]]; then
 		"$before" "$(kernel_state)"
 	assert_eq "restart: the new programs are attached" "$(ebpf_prog_ids)" \
 		"$(bpftool cgroup show "$EBPF_CG" | awk 'NR > 1 {print $1}' | sort | tr '\n' ' ')"
+	# (k8c_rnat4_v1: the LRU hash of reverse NAT before socket-local storage)
+	bpftool map create "$EBPF_PIN/k8c_rnat4_v1" type hash key 4 value 4 entries 1 name k8c_rnat4_v1
+	proxy --objects "$D/a.json" >/dev/null
+	assert_fails "restart: a map of an earlier layout is removed" ls "$EBPF_PIN/k8c_rnat4_v1"
+	assert_eq "... nothing else changed" "$before" "$(kernel_state)"
 else
 	assert_eq "restart: table unchanged (rule handles included)" "$before" "$(kernel_state)"
 fi

@@ -21,6 +21,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -223,6 +224,8 @@ static int setup(void **state)
 	/* ClusterIP 10.96.0.11:80 without endpoints, with its marker */
 	lb_put(A("10.96.0.11"), 0, 0, 0, 0, 0, 0, K8C_LB_F_MARK);
 	lb_put(A("10.96.0.11"), 80, IPPROTO_TCP, 0, 0, 0, 0, 0);
+	lb_put(A("10.96.0.11"), 53, IPPROTO_UDP, 0, 0, 0, 0, 0);
+	lb_put(A("10.96.0.11"), 82, IPPROTO_TCP, 0, 0, 0, 0, K8C_LB_F_DROP);
 	assert_int_equal(
 		bpf_map_update_elem(bpf_map__fd(in->maps.k8c_nodeip4_v1), &node, &one, BPF_ANY), 0);
 	assert_int_equal(
@@ -312,18 +315,82 @@ static void test_local_udp_keeps_client(void **state)
 	assert_int_equal(((struct udphdr *)l4_of(&o))->check, 0);
 }
 
-static void test_drops(void **state)
+/* out is the ICMP port unreachable rejecting req: from req's destination to its source, the MAC
+ * addresses swapped, both checksums right, quoting req's IP header and its first L4 bytes. */
+static void expect_reject(struct pkt *req, struct pkt *out)
+{
+	struct iphdr *ip = ip_of(out);
+	uint8_t *icmp = out->b + ETH_HLEN + sizeof(*ip);
+	size_t l4 = req->len - ETH_HLEN - sizeof(*ip), qlen = l4 < 32 ? l4 : 32;
+
+	assert_int_equal(out->len, ETH_HLEN + 2 * sizeof(*ip) + 8 + qlen);
+	assert_memory_equal(out->b, req->b + ETH_ALEN, ETH_ALEN);
+	assert_memory_equal(out->b + ETH_ALEN, req->b, ETH_ALEN);
+	assert_int_equal(ip->version, 4);
+	assert_int_equal(ip->ihl, 5);
+	assert_int_equal(ip->protocol, IPPROTO_ICMP);
+	assert_int_equal(ip->saddr, ip_of(req)->daddr);
+	assert_int_equal(ip->daddr, ip_of(req)->saddr);
+	assert_int_equal(ntohs(ip->tot_len), out->len - ETH_HLEN);
+	assert_int_equal(ip_sum(out), 0xffff);
+	assert_int_equal(icmp[0], 3); /* destination unreachable */
+	assert_int_equal(icmp[1], 3); /* port unreachable */
+	assert_int_equal(csum_fold(csum_add(0, icmp, out->len - ETH_HLEN - sizeof(*ip))), 0xffff);
+	assert_memory_equal(icmp + 8, req->b + ETH_HLEN, sizeof(*ip) + qlen);
+}
+
+static void test_rejects_and_drops(void **state)
 {
 	struct pkt p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.99", 80, 0x02, false), o;
 
 	(void)state;
-	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT); /* unallocated service IP */
-	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.11", 80, 0x02, false);
-	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT); /* a service without endpoints */
-	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.11", 81, 0x02, false);
-	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT); /* a port the ClusterIP does not have */
+	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT); /* unallocated service IP: dropped */
 	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.99", 80, 0x10, false);
 	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT); /* not a SYN either */
+	/* a service without endpoints: rejected, as kube-proxy does (ICMP port unreachable) */
+	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.11", 80, 0x02, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_REDIRECT);
+	expect_reject(&p, &o);
+	p = mkpkt(IPPROTO_UDP, "192.0.2.2", 40001, "10.96.0.11", 53, 0, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_REDIRECT);
+	expect_reject(&p, &o);
+	/* a port the ClusterIP does not have: rejected; a packet of no flow there: dropped */
+	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.11", 81, 0x02, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_REDIRECT);
+	expect_reject(&p, &o);
+	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.11", 81, 0x10, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT);
+	/* externalTrafficPolicy Local without a local endpoint: dropped, as kube-proxy does */
+	p = mkpkt(IPPROTO_TCP, "192.0.2.2", 40001, "10.96.0.11", 82, 0x02, false);
+	assert_int_equal(run_in(&p, &o), TC_ACT_SHOT);
+}
+
+/* Rejects are rate-limited per CPU (1,000/s, bursts of 50): on one CPU, n rejects in t ms send
+ * at most 50 + t + 1 ICMP errors; the rest are dropped. */
+static void test_reject_budget(void **state)
+{
+	struct pkt p = mkpkt(IPPROTO_UDP, "192.0.2.2", 40001, "10.96.0.11", 53, 0, false), o;
+	struct timespec t0, t1;
+	cpu_set_t one;
+	int sent = 0, n = 500;
+	long ms;
+
+	(void)state;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		int rc = run_in(&p, &o);
+
+		assert_true(rc == TC_ACT_REDIRECT || rc == TC_ACT_SHOT);
+		sent += rc == TC_ACT_REDIRECT;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (sent > 50 + ms + 1)
+		fail_msg("%d rejects sent of %d in %ld ms: over the budget", sent, n, ms);
+	assert_true(sent >= 1);
 }
 
 static void test_pass_through(void **state)
@@ -378,7 +445,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nodeport_dnat_snat_and_reply),
 		cmocka_unit_test(test_local_udp_keeps_client),
-		cmocka_unit_test(test_drops),
+		cmocka_unit_test(test_rejects_and_drops),
+		cmocka_unit_test(test_reject_budget),
 		cmocka_unit_test(test_pass_through),
 		cmocka_unit_test(test_forward_by_fib),
 	};

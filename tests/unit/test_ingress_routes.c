@@ -452,8 +452,10 @@ static void test_canary(void **state)
 	/* pathType differs (Exact vs Prefix): no alternative */
 	assert_non_null(ing_table_match(t, "x", 1, "/e", 2, &m));
 	assert_null(m.path->canary);
-	/* c1's /none has no main rule: a warning */
-	assert_non_null(strstr(c->warnings, "x/none"));
+	/* c1's /none has no main rule: a warning of this table on c1 (served second) */
+	assert_string_equal(json_string_value(json_array_get(t->served, 1)), "ns1/c1");
+	assert_non_null(strstr(t->warnings[1], "x/none"));
+	assert_null(c->warnings); /* the Ingress' own annotations are valid */
 
 	/* header: always / never / other (then weight, 0 here) */
 	assert_true(ing_canary_chosen(c, "always", 6, NULL, 0, 0));
@@ -514,6 +516,379 @@ static void test_canary_decision(void **state)
 	json_decref(ing);
 }
 
+/* The whole table as text: hosts, rules, backends, defaults, TLS hosts, served, warnings. */
+static void dump_backend(FILE *f, const struct ing_backend *b)
+{
+	if (!b) {
+		fputs("-", f);
+		return;
+	}
+	fprintf(f, "%s>%s:%s", b->ingress, b->service, b->port);
+	if (b->error)
+		fprintf(f, " error=\"%s\"", b->error);
+	for (size_t i = 0; i < b->n_eps; i++)
+		fprintf(f, " %s:%u", b->eps[i].addr, b->eps[i].port);
+	fprintf(f, " rewrite=%s", b->ann->rewrite_target ? b->ann->rewrite_target : "-");
+}
+
+static void dump_host(FILE *f, const char *kind, const struct ing_host *h)
+{
+	fprintf(f, "%s %s fallback=", kind, h->name);
+	dump_backend(f, h->fallback);
+	fputc('\n', f);
+	for (size_t i = 0; i < h->n_paths; i++) {
+		const struct ing_path *p = &h->paths[i];
+		fprintf(f, "  %s %s%s -> ", p->type == ING_PATH_EXACT ? "Exact" : "Prefix", p->path,
+			p->re ? " (regex)" : "");
+		dump_backend(f, p->backend);
+		if (p->canary) {
+			fputs(" canary ", f);
+			dump_backend(f, p->canary);
+			fprintf(f, " by header=%s",
+				p->canary_by->canary_header ? p->canary_by->canary_header : "-");
+		}
+		fputc('\n', f);
+	}
+}
+
+static char *dump(const struct ing_table *t)
+{
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+
+	for (i = 0; i < t->n_exact; i++)
+		dump_host(f, "host", &t->exact[i]);
+	for (i = 0; i < t->n_wild; i++)
+		dump_host(f, "wild", &t->wild[i]);
+	if (t->has_any)
+		dump_host(f, "any", &t->any);
+	fputs("fallback ", f);
+	dump_backend(f, t->fallback);
+	fputc('\n', f);
+	for (i = 0; i < t->n_backends; i++) {
+		fputs("backend ", f);
+		dump_backend(f, t->backends[i]);
+		fputc('\n', f);
+	}
+	for (i = 0; i < t->n_tls_exact + t->n_tls_wild; i++) {
+		const struct ing_tls_host *th =
+			i < t->n_tls_exact ? &t->tls_exact[i] : &t->tls_wild[i - t->n_tls_exact];
+		fprintf(f, "tls %s%s %s %s %d\n", i < t->n_tls_exact ? "" : "*.", th->name,
+			th->secret, th->ingress, th->redirect);
+	}
+	for (i = 0; i < json_array_size(t->served); i++)
+		fprintf(f, "served %s warnings=%s\n",
+			json_string_value(json_array_get(t->served, i)),
+			t->warnings[i] ? t->warnings[i] : "-");
+	fclose(f);
+	return buf;
+}
+
+/* An informer-like cache: key "ns/name" → object. */
+static json_t *cache_of(const char *array)
+{
+	json_t *a = j(array), *c = json_object(), *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+	{
+		char key[256];
+		snprintf(
+			key, sizeof(key), "%s/%s",
+			json_string_value(
+				json_object_get(json_object_get(v, "metadata"), "namespace")),
+			json_string_value(json_object_get(json_object_get(v, "metadata"), "name")));
+		json_object_set(c, key, v);
+	}
+	json_decref(a);
+	return c;
+}
+
+/*
+ * One incremental build against a full build of the same collections: the same table, and the
+ * number of Ingresses it compiled. changed: the keys changed since the last build (a JSON
+ * object, as k8c-ingress passes its deltas; consumed), or NULL (all compared).
+ */
+static struct ing_table *build_both(struct ing_builder *b, json_t *changed, json_t *ings,
+				    json_t *classes, json_t *svcs, json_t *slices,
+				    size_t want_compiled, size_t want_removed)
+{
+	struct k8c_error err = K8C_ERROR_INIT;
+	struct ing_build_opts opts = {.changed = changed};
+	struct ing_table *inc = ing_builder_build(b, ings, classes, svcs, slices, &opts, &err);
+	struct ing_table *full = ing_table_build(ings, classes, svcs, slices, NULL, &err);
+	struct ing_build_stats st;
+	char *x = dump(inc), *y = dump(full);
+
+	if (strcmp(x, y)) {
+		size_t i = 0, l = 0;
+		while (x[i] == y[i])
+			if (x[i++] == '\n')
+				l = i;
+		if (getenv("DUMP_DIR")) {
+			char path[512];
+			FILE *f;
+			snprintf(path, sizeof(path), "%s/inc", getenv("DUMP_DIR"));
+			f = fopen(path, "w");
+			fputs(x, f);
+			fclose(f);
+			snprintf(path, sizeof(path), "%s/full", getenv("DUMP_DIR"));
+			f = fopen(path, "w");
+			fputs(y, f);
+			fclose(f);
+		}
+		fail_msg("incremental and full differ from line\n%.300s\nfull:\n%.300s", x + l,
+			 y + l);
+	}
+	ing_builder_stats(b, &st);
+	json_decref(changed);
+	assert_int_equal(json_array_size(st.added_keys), st.compiled);
+	assert_int_equal(json_array_size(st.removed_keys), st.removed);
+	if (st.compiled != want_compiled || st.removed != want_removed)
+		fail_msg("compiled %zu removed %zu, want %zu and %zu", st.compiled, st.removed,
+			 want_compiled, want_removed);
+	free(x);
+	free(y);
+	ing_table_unref(full);
+	return inc;
+}
+
+/* A JSON object with the space-separated keys of s. */
+static json_t *keys(const char *s)
+{
+	json_t *o = json_object();
+	char *copy = strdup(s), *save = NULL;
+
+	for (char *k = strtok_r(copy, " ", &save); k; k = strtok_r(NULL, " ", &save))
+		json_object_set_new(o, k, json_true());
+	free(copy);
+	return o;
+}
+
+#define ING_TS(name, ts)                                                                           \
+	"{'metadata':{'namespace':'ns1','name':'" name "','creationTimestamp':'" ts "'"
+
+/* Changed, added and deleted Ingresses, classes, Services and EndpointSlices: as a full build. */
+static void test_incremental(void **state)
+{
+	json_t *classes = j(CLASSES), *svcs = j(SERVICES), *slices = j(SLICES);
+	json_t *ings = cache_of("[" ING("a", "2026-01-01T00:00:00Z", "x", P("/", "Prefix", "a") "," P("/e", "Exact", "b")) "," ING(
+		"b", "2026-01-02T00:00:00Z", "x",
+		P("/", "Prefix", "b") "," P(
+			"/b", "Prefix",
+			"b")) "," ING("w", "2026-01-03T00:00:00Z", "*.w.test",
+				      P("/", "Prefix",
+					"a")) "," CANARY("c",
+							 "2026-01-04T00:00:00Z", ",'k8c.io/canary-by-header':'X-C'",
+							 "x",
+							 P("/", "Prefix", "empty") "," P(
+								 "/none", "Prefix",
+								 "b")) "," ING_TS("d",
+										  "2026-01-05T00:"
+										  "00:00Z") ",'"
+											    "annota"
+											    "tions'"
+											    ":{'"
+											    "k8c."
+											    "io/"
+											    "use-"
+											    "regex'"
+											    ":'"
+											    "true',"
+											    "'k8c."
+											    "io/"
+											    "rewrit"
+											    "e-"
+											    "target"
+											    "':'/"
+											    "$1','"
+											    "k8c."
+											    "io/"
+											    "limit-"
+											    "rps':'"
+											    "x'}},"
+											    "'spec'"
+											    ":{'"
+											    "ingres"
+											    "sClass"
+											    "Name':"
+											    "'k8c',"
+											    "'defau"
+											    "ltBack"
+											    "end'"
+											    ":" BK("b") ",'tls':[{'hosts':['d.test'],'secretName':'d-cert'}],'rules':[{'host':'d.test','http':{'paths':[" P(
+												    "/r/(.*)",
+												    "Prefix",
+												    "a") "," P("/bad(",
+													       "Prefix",
+													       "a") "]}},{'host':'d2.test'}]}}"
+														    "," ING_TS("o", "2026-01-06T00:00:00Z") "},'spec':{'ingressClassName':'nginx','rules':[{'host':'x','http':{'paths':[" P(
+															    "/o",
+															    "Prefix",
+															    "a") "]}}]}}"
+																 "]");
+	struct ing_builder *b = ing_builder_new();
+	struct ing_table *t0, *t;
+	struct ing_build_stats st;
+	json_t *v;
+
+	t0 = build_both(b, NULL, ings, classes, svcs, slices, 5, 0); /* not o (class nginx) */
+	assert_route(t0, "x", "/b/1", "ns1/b ns1/b /b");
+	assert_route(t0, "d.test", "/r/q", "ns1/d ns1/a /r/(.*)");
+
+	/* a status change alone: nothing compiled */
+	v = json_deep_copy(json_object_get(ings, "ns1/a"));
+	json_object_set_new(v, "status", j("{'loadBalancer':{'ingress':[{'ip':'1.2.3.4'}]}}"));
+	json_object_set_new(ings, "ns1/a", v);
+	t = build_both(b, keys(""), ings, classes, svcs, slices, 0, 0);
+	ing_table_unref(t);
+	/* and told of it (as k8c-ingress does on such an update) */
+	v = json_deep_copy(json_object_get(ings, "ns1/a"));
+	json_object_set_new(v, "status", j("{'loadBalancer':{'ingress':[{'ip':'1.2.3.5'}]}}"));
+	ing_builder_refresh(b, "ns1/a", json_object_get(ings, "ns1/a"), v);
+	json_object_set_new(ings, "ns1/a", v);
+	t = build_both(b, NULL, ings, classes, svcs, slices, 0, 0);
+	ing_table_unref(t);
+
+	/* a changed Ingress (b gets a new path and loses /b), an added one on an existing host
+	 * and a new host, a deleted one (w) */
+	json_object_set_new(ings, "ns1/b",
+			    j(ING("b", "2026-01-02T00:00:00Z", "x",
+				  P("/", "Prefix", "b") "," P("/new", "Exact", "a"))));
+	json_object_set_new(ings, "ns1/n",
+			    j(ING("n", "2025-12-31T00:00:00Z", "x",
+				  P("/", "Prefix", "empty") "," P("/n", "Prefix", "a"))));
+	json_object_set_new(ings, "ns1/m",
+			    j(ING("m", "2026-02-01T00:00:00Z", "m.test", P("/", "Prefix", "a"))));
+	json_object_del(ings, "ns1/w");
+	t = build_both(b, keys("ns1/b ns1/n ns1/m ns1/w"), ings, classes, svcs, slices, 3, 2);
+	ing_builder_stats(b, &st);
+	assert_true(st.by_keys);			/* only the four keys were looked at */
+	assert_route(t, "x", "/", "ns1/n ns1/empty /"); /* n is older than a now */
+	assert_route(t, "x", "/b/1", "ns1/n ns1/empty /");
+	assert_route(t, "x", "/new", "ns1/b ns1/a /new");
+	assert_route(t, "m.test", "/", "ns1/m ns1/a /");
+	assert_route(t, "q.w.test", "/", "ns1/d ns1/b default"); /* w is gone */
+	/* the first table is untouched: its Ingresses' rules live as long as it does */
+	assert_route(t0, "x", "/b/1", "ns1/b ns1/b /b");
+	assert_route(t0, "q.w.test", "/", "ns1/w ns1/a /");
+	ing_table_unref(t0);
+	ing_table_unref(t);
+
+	/* the class nginx becomes ours (o is compiled and served), then goes (o dropped) */
+	json_decref(classes);
+	classes = j("[{'metadata':{'name':'k8c'},'spec':{'controller':'k8c.io/ingress'}},"
+		    "{'metadata':{'name':'nginx'},'spec':{'controller':'k8c.io/ingress'}}]");
+	t0 = build_both(b, keys(""), ings, classes, svcs, slices, 1, 0); /* all: classes */
+	ing_builder_stats(b, &st);
+	assert_false(st.by_keys); /* the classes changed: all compared */
+	assert_route(t0, "x", "/o", "ns1/o ns1/a /o");
+	json_decref(classes);
+	classes = j(CLASSES);
+	t = build_both(b, keys(""), ings, classes, svcs, slices, 0, 1);
+	assert_route(t, "x", "/o", "ns1/n ns1/empty /");
+	ing_table_unref(t);
+
+	/* endpoints and Services change: nothing compiled, the backends follow */
+	json_decref(slices);
+	slices = j("[{'metadata':{'namespace':'ns1','name':'e-1','labels':{'kubernetes.io/"
+		   "service-name':'empty'}},'addressType':'IPv4','ports':[{'port':9003}],"
+		   "'endpoints':[{'addresses':['127.0.0.9']}]}]");
+	json_decref(svcs);
+	svcs = j(
+		"[{'metadata':{'namespace':'ns1','name':'empty'},'spec':{'ports':[{'port':80}]}}]");
+	t = build_both(b, keys(""), ings, classes, svcs, slices, 0, 0);
+	{
+		struct ing_match m;
+		assert_non_null(ing_table_match(t, "x", 1, "/", 1, &m));
+		assert_int_equal(m.backend->n_eps, 1);
+		assert_string_equal(m.backend->eps[0].addr, "127.0.0.9");
+		assert_non_null(ing_table_match(t, "x", 1, "/n", 2, &m));
+		assert_string_equal(m.backend->error, "service ns1/a not found");
+	}
+	ing_table_unref(t);
+
+	/* every Ingress deleted, then the builder freed while a table is still in use */
+	json_object_clear(ings);
+	t = build_both(b, keys("ns1/a ns1/b ns1/c ns1/d ns1/m ns1/n ns1/o"), ings, classes, svcs,
+		       slices, 0, 6);
+	assert_int_equal(t->n_exact + t->n_wild, 0);
+	ing_table_unref(t);
+	json_object_set_new(ings, "ns1/a",
+			    j(ING("a", "2026-01-01T00:00:00Z", "x", P("/", "Prefix", "a"))));
+	t = build_both(b, keys("ns1/a"), ings, classes, svcs, slices, 1, 0);
+	ing_builder_free(b);
+	assert_route(t, "x", "/", "ns1/a ns1/a /");
+	ing_table_unref(t);
+	ing_table_unref(t0);
+	json_decref(ings);
+	json_decref(classes);
+	json_decref(svcs);
+	json_decref(slices);
+}
+
+/* Many Ingresses, changed a few at a time in random order: always as a full build. */
+static void test_incremental_many(void **state)
+{
+	json_t *classes = j(CLASSES), *svcs = j(SERVICES), *slices = j(SLICES),
+	       *ings = json_object();
+	json_t *ours = json_object(); /* key → whether its current version is of our class */
+	struct ing_builder *b = ing_builder_new();
+	unsigned seed = 42;
+
+	for (int round = 0; round < 40; round++) {
+		size_t changes = round == 0 ? 200 : 1 + rand_r(&seed) % 5, compiled = 0,
+		       removed = 0;
+		struct ing_table *t;
+		json_t *fresh = json_object();
+
+		for (size_t c = 0; c < changes; c++) {
+			unsigned k = rand_r(&seed) % 150;
+			char key[32], name[16], text[1024];
+			bool had;
+
+			snprintf(name, sizeof(name), "i%u", k);
+			snprintf(key, sizeof(key), "ns1/%s", name);
+			if (json_object_get(fresh, key))
+				continue; /* once per round: the counts below stay simple */
+			had = json_is_true(json_object_get(ours, key));
+			if (json_object_get(ings, key) && rand_r(&seed) % 3 == 0) {
+				json_object_del(ings, key);
+				json_object_del(ours, key);
+				removed += had;
+				json_object_set_new(fresh, key, json_true());
+				continue;
+			}
+			/* hosts shared by several Ingresses, paths that tie, wildcards, classes */
+			snprintf(text, sizeof(text),
+				 "{'metadata':{'namespace':'ns1','name':'%s','creationTimestamp':"
+				 "'2026-01-%02uT00:00:00Z'},'spec':{'ingressClassName':'%s',"
+				 "'rules':[{'host':'%sh%u.test','http':{'paths':[{'path':'/%u',"
+				 "'pathType':'%s','backend':" BK("%s") "}]}}]}}",
+				 name, 1 + rand_r(&seed) % 28, rand_r(&seed) % 7 ? "k8c" : "nginx",
+				 rand_r(&seed) % 4 ? "" : "*.", rand_r(&seed) % 20,
+				 rand_r(&seed) % 3, rand_r(&seed) % 2 ? "Prefix" : "Exact",
+				 rand_r(&seed) % 2 ? "a" : "b");
+			json_object_set_new(ings, key, j(text));
+			json_object_set_new(ours, key, json_boolean(strstr(text, "'k8c'") != NULL));
+			compiled += strstr(text, "'k8c'") != NULL;
+			removed += had;
+			json_object_set_new(fresh, key, json_true());
+		}
+		t = build_both(b, round % 2 ? json_incref(fresh) : NULL, ings, classes, svcs,
+			       slices, compiled, removed);
+		ing_table_unref(t);
+		json_decref(fresh);
+	}
+	ing_builder_free(b);
+	json_decref(ings);
+	json_decref(ours);
+	json_decref(classes);
+	json_decref(svcs);
+	json_decref(slices);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,7 +897,8 @@ int main(void)
 		cmocka_unit_test(test_backends),	   cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_tls_hosts),	   cmocka_unit_test(test_annotations),
 		cmocka_unit_test(test_regex_rewrite),	   cmocka_unit_test(test_canary),
-		cmocka_unit_test(test_canary_decision),
+		cmocka_unit_test(test_canary_decision),	   cmocka_unit_test(test_incremental),
+		cmocka_unit_test(test_incremental_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
