@@ -38,6 +38,9 @@ struct proxy_backend_ops {
 	 * NodePorts answer on exactly these addresses from the next sync on (the node's addresses
 	 * or its Node object changed). Copies ips. */
 	void (*set_nodeport_ips)(void *be, const struct k8c_ipnet *ips, size_t n);
+	/* Optional: called by the daemon's loop at least once a second (now: CLOCK_MONOTONIC ms)
+	 * for what the backend follows outside the API (the eBPF tc interfaces). */
+	void (*tick)(void *be, double now_ms);
 	void (*free)(void *be);
 };
 
@@ -75,6 +78,9 @@ struct proxy_bpf_config {
 	 * the interfaces holding the NodePort addresses (every non-loopback one with an IPv4
 	 * address without --nodeport-addresses); "": none */
 	const char *tc_interfaces;
+	/* a listed tc interface that does not exist: attached when it appears (the daemon), or an
+	 * error (false: --objects, one sync) */
+	bool tc_wait;
 };
 
 #define PROXY_BPF_PIN_DIR "/sys/fs/bpf/k8c"

@@ -104,9 +104,10 @@ struct bpf_be {
 	struct bpf_link *links[H_COUNT];
 	char **tc_ifs; /* interfaces of the tc programs */
 	size_t n_tc_ifs;
-	int netns_fd; /* the network namespace of the interfaces */
-	int *tc_link_fds;
-	size_t n_tc_link_fds;
+	int netns_fd;	   /* the network namespace of the interfaces */
+	int *tc_fds;	   /* per tc_ifs entry: its ingress and egress link (-1: none) */
+	unsigned *tc_idx;  /* per tc_ifs entry: the ifindex its links are on (0: not attached) */
+	double tc_checked; /* bpf_tick: when the interfaces were last looked at (ms) */
 	int lb_fd, cfg_fd, nodeip_fd;
 	bool loaded, synced; /* synced: the mirror is the kernel's content */
 	struct pmap mirror;  /* struct k8c_lb4_key -> struct ment */
@@ -136,6 +137,10 @@ static void add_tc_if(struct bpf_be *be, const char *name, size_t len)
 		if (strlen(be->tc_ifs[i]) == len && strncmp(be->tc_ifs[i], name, len) == 0)
 			return;
 	be->tc_ifs = k8c_xrealloc(be->tc_ifs, (be->n_tc_ifs + 1) * sizeof(*be->tc_ifs));
+	be->tc_fds = k8c_xrealloc(be->tc_fds, (be->n_tc_ifs + 1) * 2 * sizeof(*be->tc_fds));
+	be->tc_idx = k8c_xrealloc(be->tc_idx, (be->n_tc_ifs + 1) * sizeof(*be->tc_idx));
+	be->tc_fds[2 * be->n_tc_ifs] = be->tc_fds[2 * be->n_tc_ifs + 1] = -1;
+	be->tc_idx[be->n_tc_ifs] = 0;
 	be->tc_ifs[be->n_tc_ifs] = k8c_xcalloc(1, len + 1);
 	memcpy(be->tc_ifs[be->n_tc_ifs++], name, len);
 }
@@ -294,17 +299,15 @@ static void tc_link_path(const struct bpf_be *be, bool egress, const char *ifnam
 		 egress ? "egress" : "ingress", ifname);
 }
 
-/* Attach prog to ifname's tcx ingress or egress through the link pinned for it (its program
- * replaced) or a new pinned one. Runs in the interfaces' network namespace. */
-static int attach_tc(struct bpf_be *be, bool egress, const char *ifname, struct bpf_program *prog,
-		     struct k8c_error *err)
+/* Attach prog to the tcx ingress or egress of tc interface i (ifindex) through the link pinned
+ * for it (its program replaced) or a new pinned one. Runs in the interfaces' network namespace. */
+static int attach_tc(struct bpf_be *be, size_t i, unsigned ifindex, bool egress,
+		     struct bpf_program *prog, struct k8c_error *err)
 {
+	const char *ifname = be->tc_ifs[i];
 	char path[PATH_MAX];
-	unsigned ifindex = if_nametoindex(ifname);
 	int fd;
 
-	if (!ifindex)
-		return k8c_error_errno(err, 0, errno, "--tc-interfaces: %s", ifname);
 	tc_link_path(be, egress, ifname, path, sizeof(path));
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
@@ -333,10 +336,25 @@ static int attach_tc(struct bpf_be *be, bool egress, const char *ifname, struct 
 		return k8c_error_errno(err, 0, e, "pin %s", path);
 	}
 done:
-	be->tc_link_fds =
-		k8c_xrealloc(be->tc_link_fds, (be->n_tc_link_fds + 1) * sizeof(*be->tc_link_fds));
-	be->tc_link_fds[be->n_tc_link_fds++] = fd;
+	if (be->tc_fds[2 * i + egress] >= 0)
+		close(be->tc_fds[2 * i + egress]);
+	be->tc_fds[2 * i + egress] = fd;
 	return 0;
+}
+
+/* Both programs on tc interface i, if it exists. Returns 1 (attached), 0 (no such interface
+ * now) or -1. Runs in the interfaces' network namespace. */
+static int attach_tc_if(struct bpf_be *be, size_t i, struct k8c_error *err)
+{
+	unsigned ifindex = if_nametoindex(be->tc_ifs[i]);
+
+	if (!ifindex)
+		return 0;
+	if (attach_tc(be, i, ifindex, false, be->s_tc_ingress->progs.k8c_tc_ingress, err) < 0 ||
+	    attach_tc(be, i, ifindex, true, be->s_tc_egress->progs.k8c_tc_egress, err) < 0)
+		return -1;
+	be->tc_idx[i] = ifindex;
+	return 1;
 }
 
 /* Unpin the tc links of interfaces no longer listed (keep: false: all of them). */
@@ -380,11 +398,18 @@ static int attach_tc_all(struct bpf_be *be, struct k8c_error *err)
 	if (k8c_netns_enter(be->netns_fd, &saved, err) < 0)
 		return -1;
 	for (size_t i = 0; i < be->n_tc_ifs && rc == 0; i++) {
-		rc = attach_tc(be, false, be->tc_ifs[i], be->s_tc_ingress->progs.k8c_tc_ingress,
-			       err);
-		if (rc == 0)
-			rc = attach_tc(be, true, be->tc_ifs[i],
-				       be->s_tc_egress->progs.k8c_tc_egress, err);
+		int r = attach_tc_if(be, i, err);
+
+		if (r < 0)
+			rc = -1;
+		else if (r == 0 && !be->cfg.tc_wait)
+			rc = k8c_error_set(err, 0, "--tc-interfaces: %s: no such interface",
+					   be->tc_ifs[i]);
+		else if (r == 0)
+			k8c_log_warn(
+				"tc interface not there yet: its programs are attached when it "
+				"appears",
+				"interface=%s", be->tc_ifs[i]);
 	}
 	k8c_netns_restore(&saved);
 	if (rc == 0)
@@ -421,9 +446,13 @@ static void unload(struct bpf_be *be)
 	k8c_tc_egress__destroy(be->s_tc_egress);
 	bpf_link__destroy(be->iter_link);
 	k8c_iter_udp__destroy(be->s_iter_udp);
-	for (size_t i = 0; i < be->n_tc_link_fds; i++)
-		close(be->tc_link_fds[i]);
-	free(be->tc_link_fds);
+	for (size_t i = 0; i < 2 * be->n_tc_ifs; i++) {
+		if (be->tc_fds[i] >= 0)
+			close(be->tc_fds[i]);
+		be->tc_fds[i] = -1;
+	}
+	for (size_t i = 0; i < be->n_tc_ifs; i++)
+		be->tc_idx[i] = 0;
 	memset(be->links, 0, sizeof(be->links));
 	be->s_connect4 = NULL;
 	be->s_sendmsg4 = NULL;
@@ -437,8 +466,6 @@ static void unload(struct bpf_be *be)
 	be->s_tc_egress = NULL;
 	be->iter_link = NULL;
 	be->s_iter_udp = NULL;
-	be->tc_link_fds = NULL;
-	be->n_tc_link_fds = 0;
 	be->lb_fd = be->cfg_fd = be->nodeip_fd = -1;
 }
 
@@ -977,6 +1004,8 @@ static void bpf_free(void *arg)
 	for (size_t i = 0; i < be->n_tc_ifs; i++)
 		free(be->tc_ifs[i]);
 	free(be->tc_ifs);
+	free(be->tc_fds);
+	free(be->tc_idx);
 	if (be->netns_fd >= 0)
 		close(be->netns_fd);
 	pmap_for_each(&be->mirror, it) free(it->val);
@@ -1005,9 +1034,50 @@ static void bpf_set_nodeport_ips(void *arg, const struct k8c_ipnet *ips, size_t 
 	}
 }
 
+/*
+ * The tc interfaces as they are now, at most once a second: one that appeared, or was made
+ * again (its tcx links went with the old one), gets the programs; one that went is logged.
+ */
+static void bpf_tick(void *arg, double now_ms)
+{
+	struct bpf_be *be = arg;
+	struct k8c_error err = K8C_ERROR_INIT;
+	int saved = -1;
+
+	if (!be->loaded || !be->n_tc_ifs || now_ms - be->tc_checked < 1000)
+		return;
+	be->tc_checked = now_ms;
+	if (k8c_netns_enter(be->netns_fd, &saved, &err) < 0) {
+		k8c_log_warn("cannot enter the node's namespace", "error=\"%s\"", err.msg);
+		k8c_error_clear(&err);
+		return;
+	}
+	for (size_t i = 0; i < be->n_tc_ifs; i++) {
+		unsigned ifindex = if_nametoindex(be->tc_ifs[i]);
+
+		if (ifindex == be->tc_idx[i])
+			continue;
+		if (!ifindex) {
+			k8c_log_warn("tc interface gone: its programs are attached again when it "
+				     "comes back",
+				     "interface=%s", be->tc_ifs[i]);
+			be->tc_idx[i] = 0;
+		} else if (attach_tc_if(be, i, &err) > 0) {
+			k8c_log_info("tc programs attached", "interface=%s ifindex=%u",
+				     be->tc_ifs[i], ifindex);
+		} else {
+			k8c_log_warn("cannot attach the tc programs", "interface=%s error=\"%s\"",
+				     be->tc_ifs[i], err.msg ? err.msg : "gone again");
+			k8c_error_clear(&err);
+		}
+	}
+	k8c_netns_restore(&saved);
+}
+
 const struct proxy_backend_ops proxy_bpf_ops = {
 	.name = "ebpf",
 	.sync = bpf_sync,
+	.tick = bpf_tick,
 	.cleanup = bpf_cleanup,
 	.set_nodeport_ips = bpf_set_nodeport_ips,
 	.free = bpf_free,

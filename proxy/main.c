@@ -65,6 +65,7 @@ static double now_ms(void)
 }
 
 static const char *tc_interfaces; /* --tc-interfaces (ebpf) */
+static bool tc_wait;		  /* the daemon: a listed tc interface may come later */
 
 static void *new_backend(const struct proxy_backend_ops *ops, const struct proxy_nft_config *cfg,
 			 const char *cgroup_path, const char *pin_dir, struct k8c_error *err)
@@ -77,6 +78,7 @@ static void *new_backend(const struct proxy_backend_ops *ops, const struct proxy
 			.nodeport_ips = cfg->nodeport_ips,
 			.n_nodeport_ips = cfg->n_nodeport_ips,
 			.tc_interfaces = tc_interfaces,
+			.tc_wait = tc_wait,
 		};
 
 		return proxy_bpf_new(&bc, err);
@@ -286,6 +288,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	have_kc = !cleanup && n_files == 0;
+	tc_wait = have_kc;
 	if (netns) {
 		/* the backend's netlink socket belongs to the namespace it was opened in */
 		int fd = k8c_netns_open(netns, &err), saved = -1;

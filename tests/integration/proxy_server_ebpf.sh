@@ -1,7 +1,9 @@
 #!/bin/bash
 # k8c-proxy --mode ebpf watching k8c-server: Services and EndpointSlices made with kubectl are
 # balanced for the processes of a cgroup v2 directory of this test (never the root), with real
-# TCP connections in a node namespace of our own; pins in a private bpffs. On every exit path: the
+# TCP connections in a node namespace of our own; pins in a private bpffs. A --tc-interfaces
+# interface that does not exist at start gets the tc programs when it appears, and again when it
+# is deleted and made again. On every exit path: the
 # proxy and servers stopped (by PID), --cleanup, bpffs unmounted, cgroup and namespace removed.
 set -e
 . "$(dirname "$0")/server_lib.sh"
@@ -74,9 +76,10 @@ client() {
 
 MPORT=$(srv_port)
 M=http://127.0.0.1:$MPORT
+TCIF=k8ctc$$ # a tc interface that does not exist yet when the proxy starts
 "$BIN/k8c-proxy" --mode ebpf --kubeconfig "$KUBECONFIG" --netns "/var/run/netns/$NODE" \
 	--cgroup-path "$CG" --bpf-pin-dir "$PIN" --node-name node-1 --min-sync-period 0 \
-	--nodeport-addresses 10.244.0.0/16 \
+	--nodeport-addresses 10.244.0.0/16 --tc-interfaces "$TCIF" \
 	--metrics-bind-address "127.0.0.1:$MPORT" 2>"$D/proxy.log" &
 PROXY_PID=$!
 pfail() { echo "--- proxy log:" >&2; cat "$D/proxy.log" >&2; fail "$@"; }
@@ -154,6 +157,33 @@ ip -n "$NODE" addr add 10.244.0.7/32 dev lo
 np_wait "an address added to the node: followed" "10.244.0.5 10.244.0.6 10.244.0.7"
 ip -n "$NODE" addr del 10.244.0.7/32 dev lo
 np_wait "and removed" "10.244.0.5 10.244.0.6"
+
+# tc interfaces that come later or are made again: the programs follow (bpf_tick, once a second)
+# (bpftool 7.1 does not decode a tcx link's interface: the proxy logs the ifindex it attached
+# the pinned links to, after both were made)
+tc_wait() { # WHAT IFINDEX: both links of $TCIF pinned, attached to IFINDEX
+	for _ in $(seq 100); do
+		if grep -q "tc programs attached\" interface=$TCIF ifindex=$2\$" "$D/proxy.log" &&
+			[[ -e $PIN/link_tc_ingress_${TCIF}_v1 && -e $PIN/link_tc_egress_${TCIF}_v1 ]]; then
+			ok "$1"
+			return 0
+		fi
+		sleep 0.1
+	done
+	pfail "$1: no links attached to ifindex $2"
+}
+grep -q "tc interface not there yet.*interface=$TCIF" "$D/proxy.log" ||
+	pfail "no log line for the missing --tc-interfaces $TCIF"
+ok "a listed tc interface missing at start: logged, the proxy serves"
+ip -n "$NODE" link add "$TCIF" type veth peer name "${TCIF}p"
+tc_wait "the interface appears: tc programs attached to it" "$(ip -n "$NODE" -j link show "$TCIF" | jq '.[0].ifindex')"
+first=$(ip -n "$NODE" -j link show "$TCIF" | jq '.[0].ifindex')
+ip -n "$NODE" link del "$TCIF"
+ip -n "$NODE" link add "$TCIF" type veth peer name "${TCIF}p"
+again=$(ip -n "$NODE" -j link show "$TCIF" | jq '.[0].ifindex')
+[[ $again != "$first" ]] || fail "the new interface has the old ifindex $first"
+tc_wait "made again (ifindex $first -> $again): attached to the new one" "$again"
+wait_for "services still balanced" "10.244.0.5" "$IP" 20
 
 k delete svc web >/dev/null
 wait_for "service deleted: its IP is unallocated (EPERM, nothing sent)" EPERM "$IP" 1
