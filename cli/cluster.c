@@ -1259,14 +1259,8 @@ int cli_status(int argc, char **argv)
 		if (k8c_kube_list(k, K8C_GVR_NODES, NULL, NULL, &items, &rv, &err) == 0)
 			json_array_foreach(items, i, nd)
 			{
-				const char *ip = NULL;
-				json_t *a;
-				size_t j;
+				const char *ip = k8c_node_address(nd, "InternalIP");
 
-				json_array_foreach(
-					k8c_at(nd, "status.addresses"), j,
-					a) if (!strcmp(k8c_str_at(a, "type") ?: "", "InternalIP"))
-					ip = k8c_str_at(a, "address");
 				printf("  %-12s %-9s %-15s %s\n", k8c_str_at(nd, "metadata.name"),
 				       k8c_condition_true(nd, "Ready") ? "Ready" : "NotReady",
 				       ip ?: "-", k8c_str_at(nd, "spec.podCIDR") ?: "-");

@@ -33,22 +33,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-/* The InternalIP of a Node object, or NULL. */
-static const char *internal_ip(json_t *node)
-{
-	size_t i;
-	json_t *a;
-
-	json_array_foreach(k8c_at(node, "status.addresses"), i, a)
-	{
-		const char *type = k8c_str_at(a, "type");
-
-		if (type && !strcmp(type, "InternalIP"))
-			return k8c_str_at(a, "address");
-	}
-	return NULL;
-}
-
 int cli_routes(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -101,7 +85,7 @@ int cli_routes(int argc, char **argv)
 	{
 		const char *name = k8c_str_at(o, "metadata.name"),
 			   *cidr = k8c_str_at(o, "spec.podCIDR");
-		const char *ip = internal_ip(o);
+		const char *ip = k8c_node_address(o, "InternalIP");
 		const char *argv_ip[] = {"ip", "route", "replace", cidr, "via", ip, NULL};
 
 		if (!name || !strcmp(name, node))

@@ -12,6 +12,7 @@
 #include "api_registry.h"
 #include "api_validate.h"
 #include "cleanup.h"
+#include "objutil.h"
 #include "quota_eval.h"
 
 /* Helpers. */
@@ -1512,17 +1513,6 @@ static const struct api_column node_columns[] = {{"Name", "string", "name", 0},
 						 {"Container-Runtime", "string", NULL, 1},
 						 {NULL}};
 
-static const char *node_address(const json_t *obj, const char *type)
-{
-	json_t *a;
-	size_t i;
-
-	json_array_foreach(api_jget(obj, "status.addresses"), i,
-			   a) if (api_jstr(a, "type") && strcmp(api_jstr(a, "type"), type) ==
-								 0) return api_jstr(a, "address");
-	return NULL;
-}
-
 static json_t *node_cells(const json_t *obj)
 {
 	char status[64] = "Unknown", *roles = NULL;
@@ -1546,13 +1536,14 @@ static json_t *node_cells(const json_t *obj)
 		fflush(f);
 	}
 	fclose(f);
-	out = json_pack(
-		"[o, s, s, o, o, s, s, s, s, s]", api_cell_name(obj), status, or_none(roles),
-		api_cell_age(obj), api_cell_str(api_jstr(obj, "status.nodeInfo.kubeletVersion")),
-		or_none(node_address(obj, "InternalIP")), or_none(node_address(obj, "ExternalIP")),
-		or_none(api_jstr(obj, "status.nodeInfo.osImage")),
-		or_none(api_jstr(obj, "status.nodeInfo.kernelVersion")),
-		or_none(api_jstr(obj, "status.nodeInfo.containerRuntimeVersion")));
+	out = json_pack("[o, s, s, o, o, s, s, s, s, s]", api_cell_name(obj), status,
+			or_none(roles), api_cell_age(obj),
+			api_cell_str(api_jstr(obj, "status.nodeInfo.kubeletVersion")),
+			or_none(k8c_node_address(obj, "InternalIP")),
+			or_none(k8c_node_address(obj, "ExternalIP")),
+			or_none(api_jstr(obj, "status.nodeInfo.osImage")),
+			or_none(api_jstr(obj, "status.nodeInfo.kernelVersion")),
+			or_none(api_jstr(obj, "status.nodeInfo.containerRuntimeVersion")));
 	free(roles);
 	return out;
 }

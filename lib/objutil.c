@@ -162,6 +162,21 @@ char *k8c_pod_node_index(const json_t *pod)
 	return n && *n ? k8c_xstrdup(n) : NULL;
 }
 
+const char *k8c_node_address(const json_t *node, const char *type)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(k8c_at(node, "status.addresses"), i, a)
+	{
+		const char *t = k8c_str_at(a, "type");
+
+		if (t && !strcmp(t, type))
+			return k8c_str_at(a, "address");
+	}
+	return NULL;
+}
+
 void k8c_rfc3339(time_t t, char buf[21])
 {
 	struct tm tm;

@@ -43,6 +43,8 @@ bool k8c_pod_ready(const json_t *pod);
 bool k8c_pod_active(const json_t *pod);
 /* The pod's spec.nodeName (malloc'd), NULL when unbound: an informer index of pods by node. */
 char *k8c_pod_node_index(const json_t *pod);
+/* The first status.addresses entry of a Node of that type ("InternalIP", ...), or NULL. */
+const char *k8c_node_address(const json_t *node, const char *type);
 
 /* RFC 3339 in UTC with seconds ("2026-11-27T14:10:00Z"); buf of at least 21 bytes. */
 void k8c_rfc3339(time_t t, char buf[21]);
