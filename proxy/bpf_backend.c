@@ -102,11 +102,13 @@ struct bpf_be {
 	struct k8c_tc_ingress *s_tc_ingress;
 	struct k8c_tc_egress *s_tc_egress;
 	struct bpf_link *links[H_COUNT];
-	char **tc_ifs; /* interfaces of the tc programs */
+	struct tc_if {
+		char *name;	  /* an interface of the tc programs */
+		unsigned ifindex; /* the one its links are on (0: not attached) */
+		int fd[2];	  /* its ingress and egress link (-1: none) */
+	} * tc_ifs;
 	size_t n_tc_ifs;
 	int netns_fd;	   /* the network namespace of the interfaces */
-	int *tc_fds;	   /* per tc_ifs entry: its ingress and egress link (-1: none) */
-	unsigned *tc_idx;  /* per tc_ifs entry: the ifindex its links are on (0: not attached) */
 	double tc_checked; /* bpf_tick: when the interfaces were last looked at (ms) */
 	int lb_fd, cfg_fd, nodeip_fd;
 	bool loaded, synced; /* synced: the mirror is the kernel's content */
@@ -134,15 +136,12 @@ static void add_tc_if(struct bpf_be *be, const char *name, size_t len)
 	if (len == 0 || len >= IF_NAMESIZE)
 		return;
 	for (size_t i = 0; i < be->n_tc_ifs; i++)
-		if (strlen(be->tc_ifs[i]) == len && strncmp(be->tc_ifs[i], name, len) == 0)
+		if (strlen(be->tc_ifs[i].name) == len &&
+		    strncmp(be->tc_ifs[i].name, name, len) == 0)
 			return;
 	be->tc_ifs = k8c_xrealloc(be->tc_ifs, (be->n_tc_ifs + 1) * sizeof(*be->tc_ifs));
-	be->tc_fds = k8c_xrealloc(be->tc_fds, (be->n_tc_ifs + 1) * 2 * sizeof(*be->tc_fds));
-	be->tc_idx = k8c_xrealloc(be->tc_idx, (be->n_tc_ifs + 1) * sizeof(*be->tc_idx));
-	be->tc_fds[2 * be->n_tc_ifs] = be->tc_fds[2 * be->n_tc_ifs + 1] = -1;
-	be->tc_idx[be->n_tc_ifs] = 0;
-	be->tc_ifs[be->n_tc_ifs] = k8c_xcalloc(1, len + 1);
-	memcpy(be->tc_ifs[be->n_tc_ifs++], name, len);
+	be->tc_ifs[be->n_tc_ifs] = (struct tc_if){.name = k8c_xcalloc(1, len + 1), .fd = {-1, -1}};
+	memcpy(be->tc_ifs[be->n_tc_ifs++].name, name, len);
 }
 
 static void add_node_ip(struct bpf_be *be, uint32_t a)
@@ -304,11 +303,11 @@ static void tc_link_path(const struct bpf_be *be, bool egress, const char *ifnam
 static int attach_tc(struct bpf_be *be, size_t i, unsigned ifindex, bool egress,
 		     struct bpf_program *prog, struct k8c_error *err)
 {
-	const char *ifname = be->tc_ifs[i];
+	struct tc_if *t = &be->tc_ifs[i];
 	char path[PATH_MAX];
 	int fd;
 
-	tc_link_path(be, egress, ifname, path, sizeof(path));
+	tc_link_path(be, egress, t->name, path, sizeof(path));
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		struct bpf_link_info info = {0};
@@ -328,7 +327,7 @@ static int attach_tc(struct bpf_be *be, size_t i, unsigned ifindex, bool egress,
 			     egress ? K8C_BPF_TCX_EGRESS : K8C_BPF_TCX_INGRESS, NULL);
 	if (fd < 0)
 		return k8c_error_errno(err, 0, errno, "attach tcx %s to %s (kernel >= 6.6)",
-				       egress ? "egress" : "ingress", ifname);
+				       egress ? "egress" : "ingress", t->name);
 	if (bpf_obj_pin(fd, path) < 0) {
 		int e = errno;
 
@@ -336,9 +335,9 @@ static int attach_tc(struct bpf_be *be, size_t i, unsigned ifindex, bool egress,
 		return k8c_error_errno(err, 0, e, "pin %s", path);
 	}
 done:
-	if (be->tc_fds[2 * i + egress] >= 0)
-		close(be->tc_fds[2 * i + egress]);
-	be->tc_fds[2 * i + egress] = fd;
+	if (t->fd[egress] >= 0)
+		close(t->fd[egress]);
+	t->fd[egress] = fd;
 	return 0;
 }
 
@@ -346,14 +345,14 @@ done:
  * now) or -1. Runs in the interfaces' network namespace. */
 static int attach_tc_if(struct bpf_be *be, size_t i, struct k8c_error *err)
 {
-	unsigned ifindex = if_nametoindex(be->tc_ifs[i]);
+	unsigned ifindex = if_nametoindex(be->tc_ifs[i].name);
 
 	if (!ifindex)
 		return 0;
 	if (attach_tc(be, i, ifindex, false, be->s_tc_ingress->progs.k8c_tc_ingress, err) < 0 ||
 	    attach_tc(be, i, ifindex, true, be->s_tc_egress->progs.k8c_tc_egress, err) < 0)
 		return -1;
-	be->tc_idx[i] = ifindex;
+	be->tc_ifs[i].ifindex = ifindex;
 	return 1;
 }
 
@@ -376,7 +375,7 @@ static int unpin_tc_links(struct bpf_be *be, bool keep, struct k8c_error *err)
 			char want[PATH_MAX];
 
 			for (int eg = 0; eg < 2; eg++) {
-				tc_link_path(be, eg, be->tc_ifs[i], want, sizeof(want));
+				tc_link_path(be, eg, be->tc_ifs[i].name, want, sizeof(want));
 				listed |= strcmp(strrchr(want, '/') + 1, de->d_name) == 0;
 			}
 		}
@@ -404,12 +403,12 @@ static int attach_tc_all(struct bpf_be *be, struct k8c_error *err)
 			rc = -1;
 		else if (r == 0 && !be->cfg.tc_wait)
 			rc = k8c_error_set(err, 0, "--tc-interfaces: %s: no such interface",
-					   be->tc_ifs[i]);
+					   be->tc_ifs[i].name);
 		else if (r == 0)
 			k8c_log_warn(
 				"tc interface not there yet: its programs are attached when it "
 				"appears",
-				"interface=%s", be->tc_ifs[i]);
+				"interface=%s", be->tc_ifs[i].name);
 	}
 	k8c_netns_restore(&saved);
 	if (rc == 0)
@@ -446,13 +445,16 @@ static void unload(struct bpf_be *be)
 	k8c_tc_egress__destroy(be->s_tc_egress);
 	bpf_link__destroy(be->iter_link);
 	k8c_iter_udp__destroy(be->s_iter_udp);
-	for (size_t i = 0; i < 2 * be->n_tc_ifs; i++) {
-		if (be->tc_fds[i] >= 0)
-			close(be->tc_fds[i]);
-		be->tc_fds[i] = -1;
+	for (size_t i = 0; i < be->n_tc_ifs; i++) {
+		struct tc_if *t = &be->tc_ifs[i];
+
+		for (int eg = 0; eg < 2; eg++) {
+			if (t->fd[eg] >= 0)
+				close(t->fd[eg]);
+			t->fd[eg] = -1;
+		}
+		t->ifindex = 0;
 	}
-	for (size_t i = 0; i < be->n_tc_ifs; i++)
-		be->tc_idx[i] = 0;
 	memset(be->links, 0, sizeof(be->links));
 	be->s_connect4 = NULL;
 	be->s_sendmsg4 = NULL;
@@ -1002,10 +1004,8 @@ static void bpf_free(void *arg)
 	unload(be);
 	free(be->gone);
 	for (size_t i = 0; i < be->n_tc_ifs; i++)
-		free(be->tc_ifs[i]);
+		free(be->tc_ifs[i].name);
 	free(be->tc_ifs);
-	free(be->tc_fds);
-	free(be->tc_idx);
 	if (be->netns_fd >= 0)
 		close(be->netns_fd);
 	pmap_for_each(&be->mirror, it) free(it->val);
@@ -1053,21 +1053,22 @@ static void bpf_tick(void *arg, double now_ms)
 		return;
 	}
 	for (size_t i = 0; i < be->n_tc_ifs; i++) {
-		unsigned ifindex = if_nametoindex(be->tc_ifs[i]);
+		struct tc_if *t = &be->tc_ifs[i];
+		unsigned ifindex = if_nametoindex(t->name);
 
-		if (ifindex == be->tc_idx[i])
+		if (ifindex == t->ifindex)
 			continue;
 		if (!ifindex) {
 			k8c_log_warn("tc interface gone: its programs are attached again when it "
 				     "comes back",
-				     "interface=%s", be->tc_ifs[i]);
-			be->tc_idx[i] = 0;
+				     "interface=%s", t->name);
+			t->ifindex = 0;
 		} else if (attach_tc_if(be, i, &err) > 0) {
-			k8c_log_info("tc programs attached", "interface=%s ifindex=%u",
-				     be->tc_ifs[i], ifindex);
+			k8c_log_info("tc programs attached", "interface=%s ifindex=%u", t->name,
+				     ifindex);
 		} else {
 			k8c_log_warn("cannot attach the tc programs", "interface=%s error=\"%s\"",
-				     be->tc_ifs[i], err.msg ? err.msg : "gone again");
+				     t->name, err.msg ? err.msg : "gone again");
 			k8c_error_clear(&err);
 		}
 	}
