@@ -1104,6 +1104,7 @@ static void *serve_run(void *arg)
 	struct serve_thread *st = arg;
 
 	self_thread = st;
+	ing_loop_fifo();
 	h2o_context_init(&st->ctx, h2o_evloop_create(), &conf);
 	h2o_timeout_init(st->ctx.loop, &st->connect_timeout, connect_timeout_ms);
 	client_ctx(st, NULL); /* cctxs[0]: the default read timeout's, the fallback when full */

@@ -1,6 +1,7 @@
 /* Upstream keep-alive pools that keep idle connections attached to the loop (upool.h). */
 #include <dlfcn.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,8 +276,51 @@ size_t h2o_socket_getnumerichost(struct sockaddr *sa, socklen_t salen, char *buf
 	return h2o_numerichost(sa, salen, buf);
 }
 
+/*
+ * Event order. h2o's evloop pushes the sockets of an epoll_wait batch onto a stack (its
+ * "pending" lists) and runs them from the top: the socket that became ready last runs first,
+ * the first one last. epoll returns a batch in the order the sockets became ready, so under
+ * load the oldest request of a batch waited longest (a wider latency tail than nginx, which runs
+ * a batch in epoll's order: docs/BENCHMARKS.md "Ingress"). epoll_wait is ours in the executable
+ * (libh2o calls it through its PLT): in a thread that called ing_loop_fifo(), it hands h2o the
+ * batch reversed, so the stack runs it first ready, first served. Other threads get libc's.
+ */
+typedef int (*epoll_wait_fn)(int, struct epoll_event *, int, int);
+static epoll_wait_fn libc_epoll_wait; /* set once, by whichever thread calls first */
+static __thread bool fifo;
+
+static epoll_wait_fn real_epoll_wait(void)
+{
+	epoll_wait_fn f = __atomic_load_n(&libc_epoll_wait, __ATOMIC_ACQUIRE);
+
+	if (!f) {
+		f = (epoll_wait_fn)dlsym(RTLD_NEXT, "epoll_wait");
+		__atomic_store_n(&libc_epoll_wait, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
+int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+	int n = real_epoll_wait()(epfd, events, maxevents, timeout);
+
+	if (fifo)
+		for (int i = 0, j = n - 1; i < j; i++, j--) {
+			struct epoll_event e = events[i];
+			events[i] = events[j];
+			events[j] = e;
+		}
+	return n;
+}
+
+void ing_loop_fifo(void)
+{
+	fifo = true;
+}
+
 void ing_read_stop_init(h2o_socket_cb listener_cb)
 {
+	real_epoll_wait();
 	h2o_numerichost = (numerichost_fn)dlsym(RTLD_NEXT, "h2o_socket_getnumerichost");
 	h2o_read_stop = (sock_fn)dlsym(RTLD_NEXT, "h2o_socket_read_stop");
 	h2o_read_start = (sock_start_fn)dlsym(RTLD_NEXT, "h2o_socket_read_start");
@@ -285,7 +329,8 @@ void ing_read_stop_init(h2o_socket_cb listener_cb)
 
 bool ing_pool_interposed(void)
 {
-	return h2o_read_stop && h2o_read_start && h2o_numerichost &&
+	return h2o_read_stop && h2o_read_start && h2o_numerichost && libc_epoll_wait &&
+	       dlsym(RTLD_DEFAULT, "epoll_wait") == (void *)epoll_wait &&
 	       dlsym(RTLD_DEFAULT, "h2o_socket_read_stop") == (void *)h2o_socket_read_stop &&
 	       dlsym(RTLD_DEFAULT, "h2o_socket_read_start") == (void *)h2o_socket_read_start &&
 	       dlsym(RTLD_DEFAULT, "h2o_socketpool_return") == (void *)h2o_socketpool_return &&

@@ -38,6 +38,9 @@ void ing_pool_free(h2o_socketpool_t *pool);
  * sockets (always stopped h2o's way).
  */
 void ing_read_stop_init(h2o_socket_cb listener_cb);
+/* The calling thread's h2o loop runs the sockets of an epoll batch in the order they became
+ * ready (h2o's own order is the reverse: upool.c "Event order"). */
+void ing_loop_fifo(void);
 /* Whether libh2o's calls reach these pools and read stop (the interposition works here). */
 bool ing_pool_interposed(void);
 
