@@ -1585,11 +1585,36 @@ static void on_delta(const struct k8c_delta *d, void *arg)
 	}
 }
 
+/* The address of Node name for the Ingresses' status: its ExternalIP, else its InternalIP (as
+ * ingress-nginx reports its node's address). Read once, at start. */
+static char *node_publish_address(struct k8c_kube *kc, const char *name, struct k8c_error *err)
+{
+	json_t *node = NULL;
+	const char *addr;
+	char *ret = NULL;
+
+	if (k8c_kube_get(kc, K8C_GVR_NODES, NULL, name, &node, err) < 0) {
+		k8c_error_wrap(err, "--node-name %s", name);
+		return NULL;
+	}
+	if (!(addr = k8c_node_address(node, "ExternalIP")))
+		addr = k8c_node_address(node, "InternalIP");
+	if (!addr)
+		k8c_error_set(err, 0,
+			      "--node-name %s: the Node has no ExternalIP or InternalIP address",
+			      name);
+	else if (!(ret = strdup(addr)))
+		k8c_error_set(err, 0, "out of memory");
+	json_decref(node);
+	return ret;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: k8c-ingress [--kubeconfig PATH] [--listen-http ADDR:PORT]\n"
 	      "                   [--listen-https ADDR:PORT]\n"
 	      "                   [--controller-class NAME] [--publish-address ADDR]\n"
+	      "                   [--node-name NAME]\n"
 	      "                   [--upstream-keepalive-timeout MS] [--threads N]\n"
 	      "                   [--metrics-addr ADDR:PORT] [--upstream-connect-timeout MS]\n"
 	      "                   [--upstream-fail-timeout MS]\n"
@@ -1604,8 +1629,9 @@ static void usage(FILE *f)
 	      "proxying\n"
 	      "to the ready endpoints of their Services (round robin). --publish-address goes "
 	      "into\n"
-	      "status.loadBalancer.ingress of every served Ingress (default: the listen address\n"
-	      "when it is not a wildcard; none otherwise). Idle upstream connections are kept\n"
+	      "status.loadBalancer.ingress of every served Ingress (default: the ExternalIP, else\n"
+	      "the InternalIP, of the Node --node-name; else the listen address when it is not\n"
+	      "a wildcard; else none). Idle upstream connections are kept\n"
 	      "for reuse for MS milliseconds (default 2000). N serving threads (default 1), each\n"
 	      "with its own event loop and listening sockets (SO_REUSEPORT). /healthz and\n"
 	      "/metrics (Prometheus) are served on --metrics-addr (default 0.0.0.0:10254; \"\"\n"
@@ -1629,6 +1655,7 @@ int main(int argc, char **argv)
 		{"listen-https", required_argument, NULL, 's'},
 		{"controller-class", required_argument, NULL, 'c'},
 		{"publish-address", required_argument, NULL, 'p'},
+		{"node-name", required_argument, NULL, 'N'},
 		{"log-level", required_argument, NULL, 'v'},
 		{"threads", required_argument, NULL, 't'},
 		{"upstream-keepalive-timeout", required_argument, NULL, 'u'},
@@ -1642,7 +1669,7 @@ int main(int argc, char **argv)
 	};
 	const char *kubeconfig = NULL, *listen_addr = "0.0.0.0:80", *listen_tls = "0.0.0.0:443",
 		   *controller = ING_DEFAULT_CONTROLLER, *default_cert = NULL,
-		   *metrics_addr = "0.0.0.0:10254", *access_log = NULL;
+		   *metrics_addr = "0.0.0.0:10254", *access_log = NULL, *node_name = NULL;
 	char *publish = NULL;
 	enum k8c_log_level level = K8C_LOG_INFO;
 	struct k8c_kubeconfig cfg = {0};
@@ -1716,6 +1743,9 @@ int main(int argc, char **argv)
 		case 'p':
 			publish = strdup(optarg);
 			break;
+		case 'N':
+			node_name = optarg;
+			break;
 		case 'A':
 			access_log = optarg;
 			break;
@@ -1773,14 +1803,6 @@ int main(int argc, char **argv)
 		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
 		goto out;
 	}
-	if (!publish) {
-		const char *colon = strrchr(listen_addr, ':');
-		char *host = colon ? strndup(listen_addr, (size_t)(colon - listen_addr)) : NULL;
-		if (host && *host && strcmp(host, "0.0.0.0") && strcmp(host, "[::]"))
-			publish = host;
-		else
-			free(host);
-	}
 
 	/* before any thread starts, so that every thread inherits the mask: the signals are read
 	 * from the signalfd only */
@@ -1792,6 +1814,16 @@ int main(int argc, char **argv)
 		goto out;
 	if (!(kc = k8c_kube_new(&cfg, "k8c-ingress/" K8C_VERSION, &err)))
 		goto out;
+	if (!publish && node_name && !(publish = node_publish_address(kc, node_name, &err)))
+		goto out;
+	if (!publish) {
+		const char *colon = strrchr(listen_addr, ':');
+		char *host = colon ? strndup(listen_addr, (size_t)(colon - listen_addr)) : NULL;
+		if (host && *host && strcmp(host, "0.0.0.0") && strcmp(host, "[::]"))
+			publish = host;
+		else
+			free(host);
+	}
 	if (publish) {
 		if (!(sw.kc = k8c_kube_new(&cfg, "k8c-ingress/" K8C_VERSION, &err)))
 			goto out;

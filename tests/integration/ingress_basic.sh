@@ -409,5 +409,24 @@ ok "HTTPS with the Secret's certificate after a restart"
 grep -q 'msg="status updated"' "$D/ingress.log" && ifail "statuses were rewritten after a restart"
 ok "no status rewritten after a restart"
 ing_stop_ok
+
+# --node-name: the status gets the Node's ExternalIP (else InternalIP), as ingress-nginx reports
+# its node's; a Node that does not exist is a clear error at start
+if "$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" \
+	--metrics-addr "" --node-name ing-node-x 2>"$D/ingress.log"; then
+	ifail "k8c-ingress started with a missing --node-name Node"
+fi
+grep -q 'node-name ing-node-x.*not found' "$D/ingress.log" || ifail "no clear error for a missing Node"
+ok "a missing --node-name Node is an error at start: $(grep -o 'node-name ing-node-x.*' "$D/ingress.log")"
+echo '{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ing-node-x"}}' | k apply -f - >/dev/null
+k patch node ing-node-x --subresource=status --type=merge \
+	-p '{"status":{"addresses":[{"type":"InternalIP","address":"192.0.2.10"},{"type":"ExternalIP","address":"198.51.100.7"}]}}' >/dev/null
+"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" \
+	--metrics-addr "" --node-name ing-node-x 2>"$D/ingress.log" &
+ING_PID=$!
+for _ in $(seq 600); do [[ $(st web) == 198.51.100.7 ]] && break; sleep 0.1; done
+[[ $(st web) == 198.51.100.7 ]] || ifail "status of ing/web with --node-name: $(st web)"
+ok "--node-name: status.loadBalancer.ingress is the Node's ExternalIP"
+ing_stop_ok
 srv_stop
 echo PASS
