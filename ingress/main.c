@@ -1548,7 +1548,9 @@ struct loop {
 	const char *kind;
 	bool changed;
 	struct ing_builder *builder; /* Ingresses: told of status-only updates */
-	json_t *delta_keys; /* Ingresses: the keys added, changed or deleted since the last build */
+	/* Ingresses, Services, EndpointSlices: the keys added, changed or deleted since the last
+	 * build */
+	json_t *delta_keys;
 	json_t *status_keys; /* Ingress updates that changed their status alone (no rebuild) */
 };
 
@@ -1798,6 +1800,8 @@ int main(int argc, char **argv)
 	loops[0].status_keys = json_object();
 	loops[0].builder = builder;
 	loops[0].delta_keys = json_object();
+	loops[2].delta_keys = json_object(); /* a resolved Service port is reused unless named */
+	loops[3].delta_keys = json_object();
 	ing_read_stop_init(on_accept);
 	if (!ing_pool_interposed()) {
 		k8c_error_set(&err, 0, "libh2o does not call our upstream pools (upool.h)");
@@ -1960,7 +1964,9 @@ int main(int argc, char **argv)
 			/* only the Ingresses of this batch's deltas are looked at */
 			struct ing_build_opts bo = {.controller = controller,
 						    .generation = ++gen,
-						    .changed = loops[0].delta_keys};
+						    .changed = loops[0].delta_keys,
+						    .changed_services = loops[2].delta_keys,
+						    .changed_slices = loops[3].delta_keys};
 			struct timespec t0, t1, c0, c1;
 			struct ing_table *t;
 			struct ing_build_stats bs;
@@ -2022,6 +2028,8 @@ int main(int argc, char **argv)
 				write_status(inf[0], pub_ours, publish,
 					     first ? NULL : loops[0].delta_keys);
 			json_object_clear(loops[0].delta_keys);
+			json_object_clear(loops[2].delta_keys);
+			json_object_clear(loops[3].delta_keys);
 			ing_table_unref(t);
 		}
 	}
@@ -2078,6 +2086,8 @@ out:
 	json_decref(pub_ours);
 	json_decref(loops[0].status_keys);
 	json_decref(loops[0].delta_keys);
+	json_decref(loops[2].delta_keys);
+	json_decref(loops[3].delta_keys);
 	json_decref(prev_bad_tls);
 	k8c_error_clear(&err);
 	k8c_kubeconfig_free(&cfg);

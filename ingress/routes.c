@@ -57,6 +57,23 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
+/* n * sz bytes, not zeroed (at least 1 byte) */
+static void *xmalloc(size_t n, size_t sz)
+{
+	void *p = malloc(n && sz ? n * sz : 1);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+static void *xrealloc(void *p, size_t n, size_t sz)
+{
+	if (!(p = realloc(p, n && sz ? n * sz : 1)))
+		abort();
+	return p;
+}
+
 static void *xcalloc(size_t n, size_t sz)
 {
 	void *p = calloc(n ? n : 1, sz);
@@ -520,13 +537,17 @@ struct bspec {
 	const char *error; /* the backend names no Service: never resolved */
 	char kind;	   /* the port: '#' a number, '=' a name, '-' none */
 	long long number;
-	char *memo; /* "ns/name\n#80", "...\n=http" or "...\n-": the build's resolution key */
+	char *memo; /* "ns/name\n#80", "...\n=http" or "...\n-": the resolution's key */
+	/* the builder's resolution of it (while ent_gen is the builder's res_gen) */
+	struct res_ent *ent;
+	unsigned long ent_gen;
 };
 
 /* One path rule of an Ingress. */
 struct rule {
-	char *host; /* lower case, "" for none, "*.x" for a wildcard */
-	char *path; /* normalized: a Prefix path has no trailing slash (but "/") */
+	char *host;	  /* lower case, "" for none, "*.x" for a wildcard */
+	size_t host_hash; /* hash_key(host): the walk by host compares it first */
+	char *path;	  /* normalized: a Prefix path has no trailing slash (but "/") */
 	size_t len;
 	enum ing_path_type type;
 	regex_t *re;
@@ -534,6 +555,7 @@ struct rule {
 	size_t bs;	 /* its backend spec (the defaultBackend's for a rule without paths) */
 	bool canary;	 /* of a canary Ingress: the alternative of a main rule */
 	bool is_default; /* a host without paths: its Ingress' defaultBackend */
+	bool has_def;	 /* its Ingress has a defaultBackend (u->def >= 0) */
 	size_t seq;	 /* its place in the Ingress */
 	struct ing_unit *u;
 	struct ing_backend *b; /* the builder's, during a build */
@@ -567,11 +589,24 @@ struct ing_unit {
 	struct ing_backend *defb; /* this build's defaultBackend */
 };
 
-/* A Service port resolved to its ready endpoints, once per build per distinct reference. */
+/*
+ * A Service port resolved to its ready endpoints: made once, shared by the tables until its
+ * Service or one of its EndpointSlices changes; freed with the last holder (any thread).
+ */
 struct ing_resolved {
+	atomic_long refs; /* the builder's entry's (while current) and one per table */
 	char *error;
 	struct ing_endpoint *eps;
 	size_t n_eps;
+};
+
+/* The builder's resolution of one bspec memo (main thread only). */
+struct res_ent {
+	char *memo;
+	char *service; /* "ns/name" */
+	struct ing_resolved *r;
+	unsigned long mark; /* the build that used it last */
+	struct res_ent *next;
 };
 
 struct ing_builder {
@@ -580,10 +615,17 @@ struct ing_builder {
 	struct ing_unit **units; /* every unit, oldest first (cmp_unit) */
 	size_t n_sorted;
 	struct rule **rules; /* every rule of every unit, by precedence (cmp_rule) */
-	size_t n_rules;
+	size_t n_rules, n_canary_rules, n_bs; /* n_bs: of all units */
 	unsigned long mark;
 	char *classes; /* our classes at the last build ("name\n"..., "*" first when a default) */
 	struct ing_build_stats stats;
+	/* resolutions kept across builds (with Service and EndpointSlice keys) */
+	json_t *res_index; /* memo → struct res_ent * (as an integer) */
+	struct res_ent *res_all;
+	unsigned long res_gen; /* bumped when all entries are dropped (bspecs' ent stale) */
+	bool res_keyed;	       /* the index is of informer caches (objects): deltas apply */
+	json_t *slice_svc;     /* EndpointSlice "ns/name" → "ns/service" */
+	json_t *svc_slices;    /* "ns/service" → {EndpointSlice "ns/name": true} */
 };
 
 static void unit_unref(struct ing_unit *u)
@@ -669,6 +711,8 @@ static size_t add_bspec(struct ing_unit *u, const json_t *spec)
 	return u->n_bs++;
 }
 
+static size_t hash_key(const char *s);
+
 static void add_rule(struct ing_unit *u, const char *host, const char *path, const char *type,
 		     size_t bs, bool regex, bool canary, bool is_default)
 {
@@ -685,6 +729,7 @@ static void add_rule(struct ing_unit *u, const char *host, const char *path, con
 	r->host = xstrdup(host);
 	for (char *c = r->host; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
+	r->host_hash = hash_key(r->host);
 	r->type = !strcmp(type, "Exact") ? ING_PATH_EXACT : ING_PATH_PREFIX;
 	if (!*path)
 		path = "/";
@@ -798,8 +843,10 @@ static struct ing_unit *unit_compile(json_t *ing, const char *key)
 				 bs, u->ann->use_regex && !u->ann->canary, u->ann->canary, false);
 		}
 	}
-	for (i = 0; i < u->n_rules; i++)
+	for (i = 0; i < u->n_rules; i++) {
 		u->rules[i].u = u;
+		u->rules[i].has_def = u->def >= 0;
+	}
 	return u;
 }
 
@@ -912,18 +959,52 @@ static void unit_link(struct ing_builder *b, struct ing_unit *u)
 	b->n_units++;
 }
 
-/*
- * A sorted array of pointers after a build: drop those whose unit is not current (dead()), add
- * `add` (n_add): few are inserted where they belong (binary search), many sorted in at once.
- */
-static void sorted_update(void ***arr, size_t *n, bool (*dead)(const void *), void **add,
-			  size_t n_add, int (*cmp)(const void *, const void *))
+/* The first place in arr (n, sorted by cmp) whose element is not before x. */
+static size_t lower_bound(void **arr, size_t n, void *x, int (*cmp)(const void *, const void *))
 {
-	size_t k = 0;
+	size_t lo = 0, hi = n;
 
-	for (size_t i = 0; i < *n; i++)
-		if (!dead((*arr)[i]))
-			(*arr)[k++] = (*arr)[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp(&arr[mid], &x) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * A sorted array of pointers after a build: drop `gone` (n_gone, those whose unit is not
+ * current: dead()), add `add` (n_add). Few are removed and inserted where they are (binary
+ * search, memmove), many filtered out and sorted in at once.
+ */
+static void sorted_update(void ***arr, size_t *n, bool (*dead)(const void *), void **gone,
+			  size_t n_gone, void **add, size_t n_add,
+			  int (*cmp)(const void *, const void *))
+{
+	size_t k = *n;
+	bool filter = n_gone > 64;
+
+	for (size_t i = 0; i < n_gone && !filter; i++) {
+		size_t at = lower_bound(*arr, k, gone[i], cmp);
+
+		while (at < k && (*arr)[at] != gone[i] && !cmp(&(*arr)[at], &gone[i]))
+			at++;
+		if (at < k && (*arr)[at] == gone[i]) {
+			memmove(*arr + at, *arr + at + 1, (k - at - 1) * sizeof(**arr));
+			k--;
+		} else { /* not where its keys say (never expected): filter them all */
+			filter = true;
+		}
+	}
+	if (filter) {
+		size_t m = k;
+		k = 0;
+		for (size_t i = 0; i < m; i++)
+			if (!dead((*arr)[i]))
+				(*arr)[k++] = (*arr)[i];
+	}
 	if (!(*arr = realloc(*arr, (k + n_add ? k + n_add : 1) * sizeof(**arr))))
 		abort();
 	if (n_add > 64) {
@@ -932,7 +1013,7 @@ static void sorted_update(void ***arr, size_t *n, bool (*dead)(const void *), vo
 		qsort(*arr, k, sizeof(**arr), cmp);
 	} else {
 		for (size_t i = 0; i < n_add; i++) {
-			size_t lo = 0, hi = k;
+			size_t lo = 0, hi = k; /* after the equal ones */
 			while (lo < hi) {
 				size_t mid = lo + (hi - lo) / 2;
 				if (cmp(&(*arr)[mid], &add[i]) <= 0)
@@ -960,7 +1041,41 @@ static bool rule_dead(const void *p)
 
 struct ing_builder *ing_builder_new(void)
 {
-	return xcalloc(1, sizeof(struct ing_builder));
+	struct ing_builder *b = xcalloc(1, sizeof(struct ing_builder));
+
+	b->res_index = json_object();
+	b->slice_svc = json_object();
+	b->svc_slices = json_object();
+	return b;
+}
+
+static void resolved_unref(struct ing_resolved *r)
+{
+	if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	free(r->error);
+	free(r->eps);
+	free(r);
+}
+
+static void res_ent_free(struct res_ent *e)
+{
+	free(e->memo);
+	free(e->service);
+	resolved_unref(e->r);
+	free(e);
+}
+
+/* Drop every resolution (the tables keep theirs): the next uses resolve again. */
+static void res_reset(struct ing_builder *b)
+{
+	for (struct res_ent *e = b->res_all, *next; e; e = next) {
+		next = e->next;
+		res_ent_free(e);
+	}
+	b->res_all = NULL;
+	json_object_clear(b->res_index);
+	b->res_gen++;
 }
 
 void ing_builder_free(struct ing_builder *b)
@@ -973,6 +1088,10 @@ void ing_builder_free(struct ing_builder *b)
 	free(b->rules);
 	free(b->buckets);
 	free(b->classes);
+	res_reset(b);
+	json_decref(b->res_index);
+	json_decref(b->slice_svc);
+	json_decref(b->svc_slices);
 	json_decref(b->stats.added_keys);
 	json_decref(b->stats.removed_keys);
 	free(b);
@@ -1015,6 +1134,8 @@ static void unit_kill(struct ing_builder *b, struct sync *s, struct ing_unit *u)
 {
 	unit_unlink(b, u);
 	u->dead = true;
+	b->n_canary_rules -= u->ann->canary ? u->n_rules : 0;
+	b->n_bs -= u->n_bs;
 	push_unit(&s->dead, &s->n_dead, &s->cap_dead, u);
 	json_array_append(b->stats.removed_keys, u->key_json);
 }
@@ -1054,6 +1175,8 @@ static void sync_one(struct ing_builder *b, struct sync *s, const char *key, jso
 	push_unit(&s->added, &s->n_added, &s->cap_added, u);
 	json_array_append(b->stats.added_keys, u->key_json);
 	s->n_rules += u->n_rules;
+	b->n_canary_rules += u->ann->canary ? u->n_rules : 0; /* all its rules are */
+	b->n_bs += u->n_bs;
 	b->stats.compiled++;
 }
 
@@ -1066,8 +1189,8 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed
 		       const struct our_classes *oc)
 {
 	struct sync s = {0};
-	void **rules;
-	size_t i, len = 0;
+	void **rules, **gone;
+	size_t i, len = 0, n_gone = 0;
 	bool same_classes, by_keys;
 	char *classes = NULL;
 	FILE *f = open_memstream(&classes, &len);
@@ -1118,6 +1241,13 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed
 			if (b->units[i]->mark != b->mark && !b->units[i]->dead)
 				unit_kill(b, &s, b->units[i]);
 	b->stats.removed = s.n_dead;
+	for (i = 0; i < s.n_dead; i++)
+		n_gone += s.dead[i]->n_rules;
+	gone = xcalloc(n_gone, sizeof(*gone));
+	n_gone = 0;
+	for (i = 0; i < s.n_dead; i++)
+		for (size_t k = 0; k < s.dead[i]->n_rules; k++)
+			gone[n_gone++] = &s.dead[i]->rules[k];
 	rules = xcalloc(s.n_rules, sizeof(*rules));
 	s.n_rules = 0;
 	for (i = 0; i < s.n_added; i++)
@@ -1125,26 +1255,70 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed
 			rules[s.n_rules++] = &s.added[i]->rules[k];
 	if (s.n_rules && s.n_rules <= 64)
 		qsort(rules, s.n_rules, sizeof(*rules), cmp_rule);
-	sorted_update((void ***)&b->rules, &b->n_rules, rule_dead, rules, s.n_rules, cmp_rule);
+	sorted_update((void ***)&b->rules, &b->n_rules, rule_dead, gone, n_gone, rules, s.n_rules,
+		      cmp_rule);
 	if (s.n_added && s.n_added <= 64)
 		qsort(s.added, s.n_added, sizeof(*s.added), cmp_unit_p);
-	sorted_update((void ***)&b->units, &b->n_sorted, unit_dead, (void **)s.added, s.n_added,
-		      cmp_unit_p);
+	sorted_update((void ***)&b->units, &b->n_sorted, unit_dead, (void **)s.dead, s.n_dead,
+		      (void **)s.added, s.n_added, cmp_unit_p);
 	for (i = 0; i < s.n_dead; i++)
 		unit_unref(s.dead[i]);
 	free(s.dead);
+	free(gone);
 	free(rules);
 	free(s.added);
 }
 
 /* The state of one build. */
 struct build {
+	struct ing_builder *bu;
 	struct ing_table *t;
-	json_t *svcs;	/* "ns/name" → Service (borrowed) */
-	json_t *slices; /* "ns/service" → array of EndpointSlices */
-	json_t *memo;	/* bspec memo → index in t->resolved */
+	json_t *svcs;	/* "ns/name" → Service */
+	json_t *slices; /* "ns/name" → EndpointSlice */
+	json_t *dirty;	/* "ns/service" whose resolutions are stale, NULL: none */
 	size_t cap_resolved;
 };
+
+/*
+ * Index the EndpointSlice key (now sl, NULL when deleted) by its Service (its
+ * kubernetes.io/service-name label); the Services it left or joined go into dirty.
+ */
+static void slice_index(struct ing_builder *b, const char *key, const json_t *sl, json_t *dirty)
+{
+	const char *old = json_string_value(json_object_get(b->slice_svc, key));
+	const char *label = json_string_value(json_object_get(
+		json_object_get(json_object_get(sl, "metadata"), "labels"), SERVICE_NAME_LBL));
+	json_t *set;
+	char *svc;
+
+	if (old) {
+		set = json_object_get(b->svc_slices, old);
+		json_object_del(set, key);
+		if (!json_object_size(set))
+			json_object_del(b->svc_slices, old);
+		if (dirty)
+			json_object_set_new(dirty, old, json_true());
+		json_object_del(b->slice_svc, key); /* old is freed */
+	}
+	if (!sl || !label)
+		return;
+	if (asprintf(&svc, "%s/%s", jpath(sl, "metadata", "namespace"), label) < 0)
+		abort();
+	if (!(set = json_object_get(b->svc_slices, svc))) {
+		set = json_object();
+		json_object_set_new(b->svc_slices, svc, set);
+	}
+	json_object_set_new(set, key, json_true());
+	json_object_set_new(b->slice_svc, key, json_string(svc));
+	if (dirty)
+		json_object_set_new(dirty, svc, json_true());
+	free(svc);
+}
+
+static int cmp_str_p(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static void add_endpoints(struct ing_resolved *r, json_t *slices, const char *port_name)
 {
@@ -1187,19 +1361,16 @@ static void add_endpoints(struct ing_resolved *r, json_t *slices, const char *po
 	}
 }
 
-/* A backend spec resolved against the Services and EndpointSlices (once per build). */
-static const struct ing_resolved *resolve(struct build *bd, const struct bspec *s)
+/* A backend spec resolved against the Services and EndpointSlices (a new reference). */
+static struct ing_resolved *resolve_now(struct build *bd, const struct bspec *s)
 {
-	json_t *m = json_object_get(bd->memo, s->memo), *svc, *sp, *match = NULL;
-	struct ing_resolved *r;
-	size_t i;
+	json_t *svc, *sp, *match = NULL, *set, *v, *arr;
+	struct ing_resolved *r = xcalloc(1, sizeof(*r));
+	const char **keys;
+	const char *key;
+	size_t i, n = 0;
 
-	if (m)
-		return &bd->t->resolved[json_integer_value(m)];
-	if (bd->t->n_resolved == bd->cap_resolved)
-		abort(); /* sized for one per backend spec */
-	r = &bd->t->resolved[bd->t->n_resolved];
-	json_object_set_new(bd->memo, s->memo, json_integer((json_int_t)bd->t->n_resolved++));
+	atomic_init(&r->refs, 1);
 	if (!(svc = json_object_get(bd->svcs, s->service))) {
 		if (asprintf(&r->error, "service %s not found", s->service) < 0)
 			abort();
@@ -1219,8 +1390,124 @@ static const struct ing_resolved *resolve(struct build *bd, const struct bspec *
 			abort();
 		return r;
 	}
-	add_endpoints(r, json_object_get(bd->slices, s->service), jstr(match, "name"));
+	/* its EndpointSlices by name (an order that does not depend on the caches' history) */
+	set = json_object_get(bd->bu->svc_slices, s->service);
+	keys = xcalloc(json_object_size(set), sizeof(*keys));
+	json_object_foreach(set, key, v) keys[n++] = key;
+	qsort(keys, n, sizeof(*keys), cmp_str_p);
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		if ((v = json_object_get(bd->slices, keys[i])))
+			json_array_append(arr, v);
+	add_endpoints(r, arr, jstr(match, "name"));
+	json_decref(arr);
+	free(keys);
 	return r;
+}
+
+/*
+ * The resolution of s for this build: the builder's, unless its Service or EndpointSlices
+ * changed (or it is new); the table takes a reference on each it uses, once.
+ */
+static const struct ing_resolved *resolve(struct build *bd, struct bspec *s)
+{
+	struct ing_builder *bu = bd->bu;
+	struct res_ent *e = s->ent_gen == bu->res_gen ? s->ent : NULL;
+
+	if (!e) {
+		json_t *m = json_object_get(bu->res_index, s->memo);
+
+		if (m) {
+			e = (struct res_ent *)(intptr_t)json_integer_value(m);
+		} else {
+			e = xcalloc(1, sizeof(*e));
+			e->memo = xstrdup(s->memo);
+			e->service = xstrdup(s->service);
+			e->next = bu->res_all;
+			bu->res_all = e;
+			json_object_set_new(bu->res_index, s->memo,
+					    json_integer((json_int_t)(intptr_t)e));
+		}
+		s->ent = e;
+		s->ent_gen = bu->res_gen;
+	}
+	if (e->mark != bu->mark) { /* its first use in this build */
+		if (!e->r || (bd->dirty && json_object_get(bd->dirty, e->service))) {
+			resolved_unref(e->r);
+			e->r = resolve_now(bd, s);
+			bu->stats.resolved++;
+		}
+		e->mark = bu->mark;
+		if (bd->t->n_resolved == bd->cap_resolved)
+			abort(); /* sized for one per backend spec */
+		atomic_fetch_add(&e->r->refs, 1);
+		bd->t->resolved[bd->t->n_resolved++] = e->r;
+	}
+	return e->r;
+}
+
+/* Drop the resolutions this build did not use (their bspecs are gone). */
+static void res_sweep(struct ing_builder *bu)
+{
+	for (struct res_ent **pp = &bu->res_all, *e; (e = *pp);) {
+		if (e->mark == bu->mark) {
+			pp = &e->next;
+			continue;
+		}
+		*pp = e->next;
+		json_object_del(bu->res_index, e->memo);
+		res_ent_free(e);
+	}
+}
+
+/* A collection keyed "ns/name": an informer cache as it is, an array indexed here. */
+static json_t *keyed(json_t *c)
+{
+	json_t *out, *v;
+	size_t i;
+
+	if (json_is_object(c))
+		return json_incref(c);
+	out = json_object();
+	json_array_foreach(c, i, v)
+	{
+		char *k = obj_key(v);
+		json_object_set(out, k, v);
+		free(k);
+	}
+	return out;
+}
+
+/*
+ * The Services and EndpointSlices of this build: with their deltas (and informer caches, as
+ * the last build), only the Services those name are resolved again; else all of them.
+ */
+static void build_sources(struct build *bd, json_t *services, json_t *slices,
+			  const struct ing_build_opts *opts)
+{
+	struct ing_builder *bu = bd->bu;
+	bool objects = json_is_object(services) && json_is_object(slices);
+	const char *key;
+	json_t *v;
+
+	if (objects && bu->res_keyed && opts && json_is_object(opts->changed_services) &&
+	    json_is_object(opts->changed_slices)) {
+		bd->svcs = json_incref(services);
+		bd->slices = json_incref(slices);
+		bd->dirty = json_object();
+		json_object_foreach(opts->changed_services, key, v)
+			json_object_set_new(bd->dirty, key, json_true());
+		json_object_foreach(opts->changed_slices, key, v)
+			slice_index(bu, key, json_object_get(slices, key), bd->dirty);
+		return;
+	}
+	bd->svcs = keyed(services);
+	bd->slices = keyed(slices);
+	res_reset(bu);
+	json_object_clear(bu->slice_svc);
+	json_object_clear(bu->svc_slices);
+	json_object_foreach(bd->slices, key, v) slice_index(bu, key, v, NULL);
+	bu->res_keyed = objects;
 }
 
 /* This build's backend of a unit's spec (the rule's invalid regex when nothing else is wrong). */
@@ -1229,8 +1516,10 @@ static struct ing_backend *make_backend(struct build *bd, struct ing_unit *u, si
 {
 	struct ing_table *t = bd->t;
 	struct ing_backend *b = &t->bk[t->n_backends];
-	const struct bspec *s = &u->bs[bs];
+	struct bspec *s = &u->bs[bs];
 
+	if (t->n_backends == bd->cap_resolved)
+		abort(); /* sized for one per backend spec */
 	b->ingress = u->key;
 	b->service = s->service;
 	b->port = s->port;
@@ -1238,6 +1527,8 @@ static struct ing_backend *make_backend(struct build *bd, struct ing_unit *u, si
 	atomic_init(&b->rr, 0);
 	if (s->error) {
 		b->error = s->error;
+		b->eps = NULL;
+		b->n_eps = 0;
 	} else {
 		const struct ing_resolved *r = resolve(bd, s);
 		b->error = r->error;
@@ -1359,88 +1650,29 @@ static void group_tls(struct ing_table *t)
 	free(refs);
 }
 
-/* A collection keyed "ns/name": an informer cache as it is, an array indexed here. */
-static json_t *keyed(json_t *c)
-{
-	json_t *out, *v;
-	size_t i;
-
-	if (json_is_object(c))
-		return json_incref(c);
-	out = json_object();
-	json_array_foreach(c, i, v)
-	{
-		char *k = obj_key(v);
-		json_object_set(out, k, v);
-		free(k);
-	}
-	return out;
-}
-
-/* EndpointSlices by "ns/service" (their kubernetes.io/service-name label). */
-static json_t *slices_by_service(json_t *slices)
-{
-	json_t *out = json_object(), *all = as_array(slices), *v;
-	size_t i;
-
-	json_array_foreach(all, i, v)
-	{
-		const char *svc = json_string_value(
-			json_object_get(json_object_get(json_object_get(v, "metadata"), "labels"),
-					SERVICE_NAME_LBL));
-		char *k;
-		json_t *arr;
-
-		if (!svc)
-			continue;
-		if (asprintf(&k, "%s/%s", jpath(v, "metadata", "namespace"), svc) < 0)
-			abort();
-		if (!(arr = json_object_get(out, k))) {
-			arr = json_array();
-			json_object_set_new(out, k, arr);
-		}
-		json_array_append(arr, v);
-		free(k);
-	}
-	json_decref(all);
-	return out;
-}
-
 /* Group the rules (all of units of our classes), in precedence order, by host. */
 static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***canaries,
 		  size_t *n_canaries)
 {
-	size_t n_main = 0, n_hosts = 0, n_wild = 0, i, np = 0;
-	const char *prev = NULL;
+	size_t n_main = bu->n_rules - bu->n_canary_rules, i, np = 0;
 
+	/* one pass: the host arrays are sized for one host per rule, then trimmed (malloc: the
+	 * pages not written are never touched; every field written is set below) */
+	*canaries = xcalloc(bu->n_canary_rules, sizeof(**canaries));
 	*n_canaries = 0;
-	for (i = 0; i < bu->n_rules; i++) {
-		const struct rule *r = bu->rules[i];
-		if (r->canary) {
-			++*n_canaries;
-			continue;
-		}
-		n_main++;
-		if (!prev || strcmp(prev, r->host)) {
-			if (!strncmp(r->host, "*.", 2))
-				n_wild++;
-			else if (*r->host)
-				n_hosts++;
-			prev = r->host;
-		}
-	}
-	*canaries = xcalloc(*n_canaries, sizeof(**canaries));
-	*n_canaries = 0;
-	t->all_paths = xcalloc(n_main, sizeof(*t->all_paths));
-	t->exact = xcalloc(n_hosts, sizeof(*t->exact));
-	t->wild = xcalloc(n_wild, sizeof(*t->wild));
+	t->all_paths = xmalloc(n_main, sizeof(*t->all_paths));
+	t->exact = xmalloc(n_main, sizeof(*t->exact));
+	t->wild = xmalloc(n_main, sizeof(*t->wild));
 	for (i = 0; i < bu->n_rules;) {
 		struct rule *r = bu->rules[i];
 		const char *host = r->host;
 		struct ing_host *h = NULL;
 		size_t best = (size_t)-1;
 
-		for (; i < bu->n_rules && !strcmp(bu->rules[i]->host, host); i++) {
+		for (; i < bu->n_rules &&
+		       (bu->rules[i] == r || (bu->rules[i]->host_hash == r->host_hash &&
+					      !strcmp(bu->rules[i]->host, host)));
+		     i++) {
 			struct rule *q = bu->rules[i];
 			struct ing_path *p;
 
@@ -1460,6 +1692,7 @@ static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***ca
 				/* q's: the first rule may be of a unit this table does not hold */
 				h->name = !strncmp(q->host, "*.", 2) ? q->host + 2 : q->host;
 				h->paths = &t->all_paths[np];
+				h->n_paths = 0;
 			}
 			p = &t->all_paths[np++];
 			h->n_paths++;
@@ -1468,12 +1701,17 @@ static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***ca
 			p->type = q->type;
 			p->re = q->re;
 			p->backend = q->b;
-			if (q->u->defb && q->u->rank < best)
+			p->canary = NULL;
+			p->canary_by = NULL;
+			if (q->has_def && q->u->rank < best)
 				best = q->u->rank;
 		}
 		if (h)
 			h->fallback = best != (size_t)-1 ? t->units[best]->defb : NULL;
 	}
+	/* trimmed before anything points into them */
+	t->exact = xrealloc(t->exact, t->n_exact, sizeof(*t->exact));
+	t->wild = xrealloc(t->wild, t->n_wild, sizeof(*t->wild));
 }
 
 struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, json_t *classes,
@@ -1487,14 +1725,25 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 	size_t i, n_canaries, n_bs = 0;
 
 	bd.t = t;
+	bd.bu = bu;
 	atomic_init(&t->refs, 1);
 	t->generation = opts ? opts->generation : 0;
 	our_classes_init(&oc, classes, opts ? opts->controller : NULL);
 	sync_units(bu, ingresses, opts ? opts->changed : NULL, &oc);
 	free(oc.names);
 
-	/* the units (all of our classes), oldest first: references, served, annotations */
-	t->units = xcalloc(bu->n_sorted, sizeof(*t->units));
+	/* the units (all of our classes), oldest first: references, served, annotations; their
+	 * backends: per Ingress its defaultBackend, then one per rule (as written). One pass, the
+	 * arrays not zeroed (every element used is written) */
+	build_sources(&bd, services, slices, opts);
+	n_bs = bu->n_bs;
+	bd.cap_resolved = n_bs;
+	t->resolved = xmalloc(n_bs, sizeof(*t->resolved));
+	t->bk = xmalloc(n_bs, sizeof(*t->bk));
+	t->backends = xmalloc(n_bs, sizeof(*t->backends));
+	t->units = xmalloc(bu->n_sorted, sizeof(*t->units));
+	t->anns = xmalloc(bu->n_sorted, sizeof(*t->anns));
+	t->warnings = xcalloc(bu->n_sorted, sizeof(*t->warnings));
 	t->served = json_array();
 	for (i = 0; i < bu->n_sorted; i++) {
 		struct ing_unit *u = bu->units[i];
@@ -1504,24 +1753,9 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 		atomic_fetch_add(&u->refs, 1);
 		t->units[t->n_units++] = u;
 		json_array_append(t->served, u->key_json);
-		n_bs += u->n_bs;
-	}
-	t->anns = xcalloc(t->n_units, sizeof(*t->anns));
-	t->warnings = xcalloc(t->n_units, sizeof(*t->warnings));
-	t->n_anns = t->n_units;
-
-	/* backends: per Ingress its defaultBackend, then one per rule (as written) */
-	bd.svcs = keyed(services);
-	bd.slices = slices_by_service(slices);
-	bd.memo = json_object();
-	bd.cap_resolved = n_bs;
-	t->resolved = xcalloc(n_bs, sizeof(*t->resolved));
-	t->bk = xcalloc(n_bs, sizeof(*t->bk));
-	t->backends = xcalloc(n_bs, sizeof(*t->backends));
-	for (i = 0; i < t->n_units; i++) {
-		struct ing_unit *u = t->units[i];
-
 		t->anns[i] = u->ann;
+		if (u->ann->warnings) /* its own; table_warn appends this build's */
+			t->warnings[i] = xstrdup(u->ann->warnings);
 		if (u->def >= 0)
 			u->defb = make_backend(&bd, u, (size_t)u->def, NULL);
 		if (!t->fallback && u->defb)
@@ -1531,16 +1765,15 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 			r->b = r->is_default ? u->defb : make_backend(&bd, u, r->bs, r->error);
 		}
 	}
+	t->n_anns = t->n_units;
+	res_sweep(bu);
 	group(bu, t, &canaries, &n_canaries);
 	attach_canaries(t, canaries, n_canaries);
 	group_tls(t);
-	for (i = 0; i < t->n_units; i++) /* annotations' own warnings where the build had none */
-		if (!t->warnings[i] && t->units[i]->ann->warnings)
-			t->warnings[i] = xstrdup(t->units[i]->ann->warnings);
 	free(canaries);
 	json_decref(bd.svcs);
 	json_decref(bd.slices);
-	json_decref(bd.memo);
+	json_decref(bd.dirty);
 	(void)err;
 	return t;
 }
@@ -1573,10 +1806,8 @@ void ing_table_unref(struct ing_table *t)
 	free(t->all_paths);
 	free(t->bk);
 	free(t->backends);
-	for (i = 0; i < t->n_resolved; i++) {
-		free(t->resolved[i].error);
-		free(t->resolved[i].eps);
-	}
+	for (i = 0; i < t->n_resolved; i++)
+		resolved_unref(t->resolved[i]);
 	free(t->resolved);
 	for (i = 0; i < t->n_tls_exact + t->n_tls_wild; i++) {
 		struct ing_tls_host *th =

@@ -140,7 +140,7 @@ struct ing_table {
 	size_t n_units;
 	struct ing_path *all_paths;
 	struct ing_backend *bk;
-	struct ing_resolved *resolved;
+	struct ing_resolved **resolved; /* references: the Service ports its backends resolved */
 	size_t n_resolved;
 	struct ing_tls_host *tls_exact, *tls_wild; /* sorted by name; the oldest Ingress wins */
 	size_t n_tls_exact, n_tls_wild;
@@ -158,6 +158,14 @@ struct ing_build_opts {
 	 * builder's first build and when our IngressClasses changed).
 	 */
 	json_t *changed;
+	/*
+	 * ing_builder_build: the keys ("ns/name") of the Services and of the EndpointSlices added,
+	 * changed or deleted since the builder's last build (informers' deltas). With both (and
+	 * informer caches: JSON objects), a Service port resolved by an earlier build is reused
+	 * unless its Service or one of its EndpointSlices is among them; NULL: every Service port
+	 * is resolved again (and the EndpointSlices indexed by Service again).
+	 */
+	json_t *changed_services, *changed_slices;
 };
 
 /*
@@ -172,8 +180,10 @@ struct ing_table *ing_table_build(json_t *ingresses, json_t *classes, json_t *se
  * The incremental builder: ing_builder_build() takes the same collections as ing_table_build()
  * and gives the same table, compiling only the Ingresses of our classes that are new or changed
  * since its last build (an Ingress whose cached object is the same pointer, or differs in its
- * status or resourceVersion alone, is reused; Ingresses of other classes are not kept). Services and EndpointSlices are resolved on every build
- * (one lookup per distinct Service port). Tables it made stay valid after ing_builder_free().
+ * status or resourceVersion alone, is reused; Ingresses of other classes are not kept). A
+ * Service port is resolved to endpoints once and shared by the tables until its Service or one
+ * of its EndpointSlices changes (opts->changed_services, changed_slices; without them, on every
+ * build). Tables it made stay valid after ing_builder_free().
  */
 struct ing_builder;
 struct ing_build_stats {
@@ -184,7 +194,8 @@ struct ing_build_stats {
 	 * changed, or now of our classes) and those dropped (deleted, changed, or not of our
 	 * classes any more); a changed one is in both. The served set changed by these alone. */
 	json_t *added_keys, *removed_keys;
-	bool by_keys; /* only the changed keys were looked at */
+	bool by_keys;	 /* only the changed keys were looked at */
+	size_t resolved; /* Service ports resolved to endpoints by the last build (not reused) */
 };
 struct ing_builder *ing_builder_new(void);
 void ing_builder_free(struct ing_builder *b);

@@ -610,12 +610,15 @@ static json_t *cache_of(const char *array)
  * number of Ingresses it compiled. changed: the keys changed since the last build (a JSON
  * object, as k8c-ingress passes its deltas; consumed), or NULL (all compared).
  */
-static struct ing_table *build_both(struct ing_builder *b, json_t *changed, json_t *ings,
-				    json_t *classes, json_t *svcs, json_t *slices,
-				    size_t want_compiled, size_t want_removed)
+static struct ing_table *build_both_keys(struct ing_builder *b, json_t *changed,
+					 json_t *changed_svcs, json_t *changed_slices, json_t *ings,
+					 json_t *classes, json_t *svcs, json_t *slices,
+					 size_t want_compiled, size_t want_removed)
 {
 	struct k8c_error err = K8C_ERROR_INIT;
-	struct ing_build_opts opts = {.changed = changed};
+	struct ing_build_opts opts = {.changed = changed,
+				      .changed_services = changed_svcs,
+				      .changed_slices = changed_slices};
 	struct ing_table *inc = ing_builder_build(b, ings, classes, svcs, slices, &opts, &err);
 	struct ing_table *full = ing_table_build(ings, classes, svcs, slices, NULL, &err);
 	struct ing_build_stats st;
@@ -652,6 +655,14 @@ static struct ing_table *build_both(struct ing_builder *b, json_t *changed, json
 	free(y);
 	ing_table_unref(full);
 	return inc;
+}
+
+static struct ing_table *build_both(struct ing_builder *b, json_t *changed, json_t *ings,
+				    json_t *classes, json_t *svcs, json_t *slices,
+				    size_t want_compiled, size_t want_removed)
+{
+	return build_both_keys(b, changed, NULL, NULL, ings, classes, svcs, slices, want_compiled,
+			       want_removed);
 }
 
 /* A JSON object with the space-separated keys of s. */
@@ -889,16 +900,117 @@ static void test_incremental_many(void **state)
 	json_decref(slices);
 }
 
+/*
+ * Services and EndpointSlices added, changed (ports, endpoints, readiness, the Service label)
+ * and deleted at random, told to the builder by key: the Service ports it reuses and those it
+ * resolves again give the same table as a full build; nothing changed, nothing is resolved.
+ */
+static void test_incremental_endpoints(void **state)
+{
+	json_t *classes = j(CLASSES), *svcs = json_object(), *slices = json_object(),
+	       *ings = json_object();
+	struct ing_builder *b = ing_builder_new();
+	struct ing_build_stats st;
+	struct ing_table *t;
+	unsigned seed = 7;
+
+	/* 40 Ingresses over Services s0..s5, by port number 80 or by name "http" */
+	for (unsigned i = 0; i < 40; i++) {
+		char key[32], text[1024];
+
+		snprintf(key, sizeof(key), "ns1/i%u", i);
+		snprintf(text, sizeof(text),
+			 "{'metadata':{'namespace':'ns1','name':'i%u','creationTimestamp':"
+			 "'2026-01-%02uT00:00:00Z'},'spec':{'ingressClassName':'k8c',"
+			 "'rules':[{'host':'h%u.test','http':{'paths':[{'path':'/','pathType':"
+			 "'Prefix','backend':{'service':{'name':'s%u','port':{%s}}}}]}}]}}",
+			 i, 1 + i % 28, i % 9, i % 6, i % 2 ? "'number':80" : "'name':'http'");
+		json_object_set_new(ings, key, j(text));
+	}
+	t = build_both_keys(b, NULL, json_object(), json_object(), ings, classes, svcs, slices, 40,
+			    0);
+	ing_table_unref(t);
+	for (int round = 0; round < 60; round++) {
+		json_t *csvcs = json_object(), *cslices = json_object();
+		size_t changes = round % 5 == 4 ? 0 : 1 + rand_r(&seed) % 3;
+
+		for (size_t c = 0; c < changes; c++) {
+			unsigned k = rand_r(&seed) % 7, what = rand_r(&seed) % 4;
+			char key[32], text[1024];
+
+			if (what ==
+			    0) { /* a Service: added/changed (its port's name), or deleted */
+				snprintf(key, sizeof(key), "ns1/s%u", k);
+				if (rand_r(&seed) % 4 == 0) {
+					json_object_del(svcs, key);
+				} else {
+					snprintf(text, sizeof(text),
+						 "{'metadata':{'namespace':'ns1','name':'s%u'},"
+						 "'spec':{'ports':[{'name':'%s','port':80}]}}",
+						 k, rand_r(&seed) % 3 ? "http" : "web");
+					json_object_set_new(svcs, key, j(text));
+				}
+				json_object_set_new(csvcs, key, json_true());
+				continue;
+			}
+			/* an EndpointSlice s<k>-<n>: its Service (label) may change too */
+			snprintf(key, sizeof(key), "ns1/e%u-%u", k, what);
+			if (rand_r(&seed) % 4 == 0) {
+				json_object_del(slices, key);
+			} else {
+				unsigned svc = rand_r(&seed) % 5 ? k : (unsigned)rand_r(&seed) % 7;
+				snprintf(
+					text, sizeof(text),
+					"{'metadata':{'namespace':'ns1','name':'e%u-%u','labels':{"
+					"'kubernetes.io/service-name':'s%u'}},'addressType':'IPv4',"
+					"'ports':[{'name':'http','port':%u}],'endpoints':["
+					"{'addresses':['10.0.%u.1'],'conditions':{'ready':%s}},"
+					"{'addresses':['10.0.%u.2']}]}",
+					k, what, svc, 9000 + rand_r(&seed) % 3, k * 4 + what,
+					rand_r(&seed) % 3 ? "true" : "false", k * 4 + what);
+				json_object_set_new(slices, key, j(text));
+			}
+			json_object_set_new(cslices, key, json_true());
+		}
+		t = build_both_keys(b, json_object(), csvcs, cslices, ings, classes, svcs, slices,
+				    0, 0);
+		ing_builder_stats(b, &st);
+		if (!changes)
+			assert_int_equal(st.resolved, 0);
+		ing_table_unref(t);
+		json_decref(csvcs);
+		json_decref(cslices);
+	}
+	/* without the keys: every Service port (6 distinct: s0..s5, each by one kind) is resolved
+	 * again */
+	t = build_both_keys(b, json_object(), NULL, NULL, ings, classes, svcs, slices, 0, 0);
+	ing_builder_stats(b, &st);
+	assert_int_equal(st.resolved, 6);
+	ing_table_unref(t);
+	ing_builder_free(b);
+	json_decref(ings);
+	json_decref(classes);
+	json_decref(svcs);
+	json_decref(slices);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_examples),	   cmocka_unit_test(test_hosts),
-		cmocka_unit_test(test_merge_and_defaults), cmocka_unit_test(test_classes),
-		cmocka_unit_test(test_backends),	   cmocka_unit_test(test_refcount),
-		cmocka_unit_test(test_tls_hosts),	   cmocka_unit_test(test_annotations),
-		cmocka_unit_test(test_regex_rewrite),	   cmocka_unit_test(test_canary),
-		cmocka_unit_test(test_canary_decision),	   cmocka_unit_test(test_incremental),
+		cmocka_unit_test(test_spec_examples),
+		cmocka_unit_test(test_hosts),
+		cmocka_unit_test(test_merge_and_defaults),
+		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_backends),
+		cmocka_unit_test(test_refcount),
+		cmocka_unit_test(test_tls_hosts),
+		cmocka_unit_test(test_annotations),
+		cmocka_unit_test(test_regex_rewrite),
+		cmocka_unit_test(test_canary),
+		cmocka_unit_test(test_canary_decision),
+		cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_incremental_many),
+		cmocka_unit_test(test_incremental_endpoints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
