@@ -565,6 +565,8 @@ struct tls_rule {
 	char *host; /* lower case, "*.x" for a wildcard */
 	char *secret;
 	bool redirect;
+	struct ing_unit *u;
+	size_t seq; /* its place in the Ingress */
 };
 
 struct ing_unit {
@@ -614,7 +616,9 @@ struct ing_builder {
 	size_t n_buckets, n_units;
 	struct ing_unit **units; /* every unit, oldest first (cmp_unit) */
 	size_t n_sorted;
-	struct rule **rules; /* every rule of every unit, by precedence (cmp_rule) */
+	struct rule **rules;   /* every rule of every unit, by precedence (cmp_rule) */
+	struct tls_rule **tls; /* every TLS host of every unit, by name, oldest first (cmp_tls) */
+	size_t n_tls;
 	size_t n_rules, n_canary_rules, n_bs; /* n_bs: of all units */
 	unsigned long mark;
 	char *classes; /* our classes at the last build ("name\n"..., "*" first when a default) */
@@ -847,6 +851,10 @@ static struct ing_unit *unit_compile(json_t *ing, const char *key)
 		u->rules[i].u = u;
 		u->rules[i].has_def = u->def >= 0;
 	}
+	for (i = 0; i < u->n_tls; i++) {
+		u->tls[i].u = u;
+		u->tls[i].seq = i;
+	}
 	return u;
 }
 
@@ -895,6 +903,19 @@ static int cmp_rule(const void *a, const void *b)
 		return x->len > y->len ? -1 : 1;
 	if (x->type != y->type)
 		return x->type == ING_PATH_EXACT ? -1 : 1;
+	if (x->u != y->u && (c = cmp_unit(x->u, y->u)))
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* TLS hosts: by name, then the older Ingress, its order. */
+static int cmp_tls(const void *a, const void *b)
+{
+	const struct tls_rule *x = *(struct tls_rule *const *)a, *y = *(struct tls_rule *const *)b;
+	int c;
+
+	if ((c = strcmp(x->host, y->host)))
+		return c;
 	if (x->u != y->u && (c = cmp_unit(x->u, y->u)))
 		return c;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
@@ -1039,6 +1060,11 @@ static bool rule_dead(const void *p)
 	return ((const struct rule *)p)->u->dead;
 }
 
+static bool tls_dead(const void *p)
+{
+	return ((const struct tls_rule *)p)->u->dead;
+}
+
 struct ing_builder *ing_builder_new(void)
 {
 	struct ing_builder *b = xcalloc(1, sizeof(struct ing_builder));
@@ -1086,6 +1112,7 @@ void ing_builder_free(struct ing_builder *b)
 		unit_unref(b->units[i]);
 	free(b->units);
 	free(b->rules);
+	free(b->tls);
 	free(b->buckets);
 	free(b->classes);
 	res_reset(b);
@@ -1190,7 +1217,7 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed
 {
 	struct sync s = {0};
 	void **rules, **gone;
-	size_t i, len = 0, n_gone = 0;
+	size_t i, len = 0, n_gone = 0, n_add = 0;
 	bool same_classes, by_keys;
 	char *classes = NULL;
 	FILE *f = open_memstream(&classes, &len);
@@ -1242,13 +1269,15 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed
 				unit_kill(b, &s, b->units[i]);
 	b->stats.removed = s.n_dead;
 	for (i = 0; i < s.n_dead; i++)
-		n_gone += s.dead[i]->n_rules;
+		n_gone += s.dead[i]->n_rules + s.dead[i]->n_tls;
+	for (i = 0; i < s.n_added; i++)
+		n_add += s.added[i]->n_tls;
 	gone = xcalloc(n_gone, sizeof(*gone));
 	n_gone = 0;
 	for (i = 0; i < s.n_dead; i++)
 		for (size_t k = 0; k < s.dead[i]->n_rules; k++)
 			gone[n_gone++] = &s.dead[i]->rules[k];
-	rules = xcalloc(s.n_rules, sizeof(*rules));
+	rules = xcalloc(s.n_rules + n_add, sizeof(*rules));
 	s.n_rules = 0;
 	for (i = 0; i < s.n_added; i++)
 		for (size_t k = 0; k < s.added[i]->n_rules; k++)
@@ -1257,6 +1286,17 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed
 		qsort(rules, s.n_rules, sizeof(*rules), cmp_rule);
 	sorted_update((void ***)&b->rules, &b->n_rules, rule_dead, gone, n_gone, rules, s.n_rules,
 		      cmp_rule);
+	/* the same for the TLS hosts */
+	n_gone = n_add = 0;
+	for (i = 0; i < s.n_dead; i++)
+		for (size_t k = 0; k < s.dead[i]->n_tls; k++)
+			gone[n_gone++] = &s.dead[i]->tls[k];
+	for (i = 0; i < s.n_added; i++)
+		for (size_t k = 0; k < s.added[i]->n_tls; k++)
+			rules[n_add++] = &s.added[i]->tls[k];
+	if (n_add && n_add <= 64)
+		qsort(rules, n_add, sizeof(*rules), cmp_tls);
+	sorted_update((void ***)&b->tls, &b->n_tls, tls_dead, gone, n_gone, rules, n_add, cmp_tls);
 	if (s.n_added && s.n_added <= 64)
 		qsort(s.added, s.n_added, sizeof(*s.added), cmp_unit_p);
 	sorted_update((void ***)&b->units, &b->n_sorted, unit_dead, (void **)s.dead, s.n_dead,
@@ -1603,51 +1643,27 @@ static void attach_canaries(struct ing_table *t, struct rule **canaries, size_t 
 	}
 }
 
-struct tls_ref {
-	const struct tls_rule *r;
-	const struct ing_unit *u;
-	size_t seq;
-};
-
-static int cmp_tls(const void *a, const void *b)
-{
-	const struct tls_ref *x = a, *y = b;
-	int c = strcmp(x->r->host, y->r->host);
-
-	return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
-}
-
 /* One TLS host per name: the oldest Ingress' Secret (its first entry). */
-static void group_tls(struct ing_table *t)
+static void group_tls(struct ing_builder *bu, struct ing_table *t)
 {
-	struct tls_ref *refs;
-	size_t n = 0, i;
+	size_t n = bu->n_tls;
 
-	for (i = 0; i < t->n_units; i++)
-		n += t->units[i]->n_tls;
-	refs = xcalloc(n, sizeof(*refs));
-	n = 0;
-	for (i = 0; i < t->n_units; i++)
-		for (size_t k = 0; k < t->units[i]->n_tls; k++, n++)
-			refs[n] = (struct tls_ref){&t->units[i]->tls[k], t->units[i], n};
-	if (n)
-		qsort(refs, n, sizeof(*refs), cmp_tls);
 	t->tls_exact = xcalloc(n, sizeof(*t->tls_exact));
 	t->tls_wild = xcalloc(n, sizeof(*t->tls_wild));
-	for (i = 0; i < n; i++) {
-		const char *h = refs[i].r->host;
+	for (size_t i = 0; i < n; i++) {
+		const struct tls_rule *r = bu->tls[i];
+		const char *h = r->host;
 		bool wild = !strncmp(h, "*.", 2);
 		struct ing_tls_host *th;
 
-		if (i > 0 && !strcmp(h, refs[i - 1].r->host))
+		if (i > 0 && !strcmp(h, bu->tls[i - 1]->host))
 			continue;
 		th = wild ? &t->tls_wild[t->n_tls_wild++] : &t->tls_exact[t->n_tls_exact++];
 		th->name = wild ? h + 2 : h;
-		th->secret = refs[i].r->secret;
-		th->redirect = refs[i].r->redirect;
-		th->ingress = refs[i].u->key;
+		th->secret = r->secret;
+		th->redirect = r->redirect;
+		th->ingress = r->u->key;
 	}
-	free(refs);
 }
 
 /* Group the rules (all of units of our classes), in precedence order, by host. */
@@ -1769,7 +1785,7 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 	res_sweep(bu);
 	group(bu, t, &canaries, &n_canaries);
 	attach_canaries(t, canaries, n_canaries);
-	group_tls(t);
+	group_tls(bu, t);
 	free(canaries);
 	json_decref(bd.svcs);
 	json_decref(bd.slices);

@@ -856,7 +856,7 @@ static void test_incremental_many(void **state)
 
 		for (size_t c = 0; c < changes; c++) {
 			unsigned k = rand_r(&seed) % 150;
-			char key[32], name[16], text[1024];
+			char key[32], name[16], text[1024], tls[160];
 			bool had;
 
 			snprintf(name, sizeof(name), "i%u", k);
@@ -871,14 +871,22 @@ static void test_incremental_many(void **state)
 				json_object_set_new(fresh, key, json_true());
 				continue;
 			}
+			/* TLS hosts shared by several Ingresses (the oldest one's Secret wins) */
+			tls[0] = '\0';
+			if (rand_r(&seed) % 2)
+				snprintf(tls, sizeof(tls),
+					 "'tls':[{'hosts':['%sh%u.test','t%u.test'],'secretName':'"
+					 "c%u'}],",
+					 rand_r(&seed) % 4 ? "" : "*.", rand_r(&seed) % 20,
+					 rand_r(&seed) % 5, rand_r(&seed) % 3);
 			/* hosts shared by several Ingresses, paths that tie, wildcards, classes */
 			snprintf(text, sizeof(text),
 				 "{'metadata':{'namespace':'ns1','name':'%s','creationTimestamp':"
-				 "'2026-01-%02uT00:00:00Z'},'spec':{'ingressClassName':'%s',"
+				 "'2026-01-%02uT00:00:00Z'},'spec':{'ingressClassName':'%s',%s"
 				 "'rules':[{'host':'%sh%u.test','http':{'paths':[{'path':'/%u',"
 				 "'pathType':'%s','backend':" BK("%s") "}]}}]}}",
 				 name, 1 + rand_r(&seed) % 28, rand_r(&seed) % 7 ? "k8c" : "nginx",
-				 rand_r(&seed) % 4 ? "" : "*.", rand_r(&seed) % 20,
+				 tls, rand_r(&seed) % 4 ? "" : "*.", rand_r(&seed) % 20,
 				 rand_r(&seed) % 3, rand_r(&seed) % 2 ? "Prefix" : "Exact",
 				 rand_r(&seed) % 2 ? "a" : "b");
 			json_object_set_new(ings, key, j(text));
