@@ -608,7 +608,8 @@ static json_t *cache_of(const char *array)
 /*
  * One incremental build against a full build of the same collections: the same table, and the
  * number of Ingresses it compiled. changed: the keys changed since the last build (a JSON
- * object, as k8c-ingress passes its deltas; consumed), or NULL (all compared).
+ * object, as k8c-ingress passes its deltas; consumed), or NULL (all compared); changed_svcs,
+ * changed_slices: the Services' and EndpointSlices' (consumed), or NULL (all resolved).
  */
 static struct ing_table *build_both_keys(struct ing_builder *b, json_t *changed,
 					 json_t *changed_svcs, json_t *changed_slices, json_t *ings,
@@ -646,6 +647,8 @@ static struct ing_table *build_both_keys(struct ing_builder *b, json_t *changed,
 	}
 	ing_builder_stats(b, &st);
 	json_decref(changed);
+	json_decref(changed_svcs);
+	json_decref(changed_slices);
 	assert_int_equal(json_array_size(st.added_keys), st.compiled);
 	assert_int_equal(json_array_size(st.removed_keys), st.removed);
 	if (st.compiled != want_compiled || st.removed != want_removed)
@@ -986,8 +989,6 @@ static void test_incremental_endpoints(void **state)
 		if (!changes)
 			assert_int_equal(st.resolved, 0);
 		ing_table_unref(t);
-		json_decref(csvcs);
-		json_decref(cslices);
 	}
 	/* without the keys: every Service port (6 distinct: s0..s5, each by one kind) is resolved
 	 * again */
