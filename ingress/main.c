@@ -1355,10 +1355,11 @@ static void certs_sweep(void)
 	for (size_t i = 0; i < certs.n; i++) {
 		struct cert_entry *c = &certs.e[i];
 		if (c->mark == certs.mark) {
-			if (k != i)
+			if (k != i) { /* moved: renumbered (the others keep their index) */
 				certs.e[k] = *c;
-			json_object_set_new(certs.index, certs.e[k].secret,
-					    json_integer((json_int_t)k));
+				json_object_set_new(certs.index, certs.e[k].secret,
+						    json_integer((json_int_t)k));
+			}
 			k++;
 			continue;
 		}
