@@ -347,6 +347,20 @@ grep -q 'msg="backend not served (503)" ingress=ing/web service=ing/svc-gone por
 	ifail "no log line for the missing Service"
 [[ $(grep -c 'service=ing/svc-gone' "$D/ingress.log") == 1 ]] || ifail "the missing Service was logged more than once"
 ok "a missing Service is logged once"
+# Services and EndpointSlices created and deleted after the start reach the backends (the
+# build resolves again the Services their deltas name, and only those)
+ing_yaml_service ing svc-gone "$PA" 127.0.0.2 | k apply -f - >/dev/null
+wait_until "a Service and its EndpointSlice created later are served" foo.test /gone "backend=a"
+k -n ing delete endpointslice svc-gone-1 >/dev/null
+wait_until "its EndpointSlice deleted: 503" foo.test /gone "status=503"
+k -n ing delete service svc-gone >/dev/null
+for _ in $(seq 600); do
+	[[ $(grep -c 'error="service ing/svc-gone not found"' "$D/ingress.log") == 2 ]] && break
+	sleep 0.1
+done
+[[ $(grep -c 'error="service ing/svc-gone not found"' "$D/ingress.log") == 2 ]] ||
+	ifail "the Service deleted again is not logged missing again"
+ok "the Service deleted: not found again"
 
 # /healthz and /metrics on --metrics-addr (Prometheus text: requests by Ingress, rule host and
 # status; the latency histogram; the config generation)
