@@ -50,8 +50,10 @@ ip -n "$NODE" route add 10.96.0.0/12 dev pxup
 ip -n "$NODE" route add 198.51.100.0/24 dev pxup
 leaked() { ip netns exec "$NODE" cat /sys/class/net/pxupeer/statistics/rx_packets; }
 
-# client.py tcp|udp IP PORT COUNT: one connection (or datagram from a new socket) per try; one
-# line per try: the answer, or ECONNREFUSED, or TIMEOUT (what a drop looks like).
+# The clients: tcp|udp IP PORT COUNT is proxy_test_lib.sh's (one connection, or datagram from
+# a new socket, per try; one line per try: the answer, or ECONNREFUSED, or TIMEOUT: what a drop
+# looks like); client.py has this test's own modes below.
+proxy_client_py "$D/pclient.py"
 cat >"$D/client.py" <<'PYEOF'
 import errno, os, socket, sys, time
 if sys.argv[1] == "udpflow":  # udpflow IP PORT OUT GO: one socket, one query, wait for GO, another
@@ -108,26 +110,18 @@ if sys.argv[1] == "sendto":  # sendto IP PORT N: one unconnected UDP socket, N d
         data, peer = u.recvfrom(100)
         print("%s %s:%d" % (data.decode().split(":")[0], peer[0], peer[1]))
     sys.exit(0)
-proto, ip, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-for _ in range(count):
-    try:
-        if proto == "tcp":
-            s = socket.create_connection((ip, port), timeout=2)
-            print(s.makefile().readline().strip())
-        else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
-            s.connect((ip, port)); s.send(b"q")
-            print(s.recv(100).decode().strip())
-        s.close()
-    except socket.timeout:
-        print("TIMEOUT")
-    except OSError as e:
-        print(errno.errorcode.get(e.errno, str(e.errno)))
+sys.exit("client.py: unknown mode " + sys.argv[1])
 PYEOF
 proxy_servers "$D" "$S1:s1" "$S2:s2" # the servers of proxy_test_lib.sh (TCP 7070: line echo)
 
-client() { ip netns exec "$CL" "$PY" "$D/client.py" "$@"; }
-from() { ip netns exec "$1" "$PY" "$D/client.py" "${@:2}"; }
+# from NETNS MODE ARGS...: a client in NETNS (tcp|udp: proxy_test_lib.sh's, else client.py);
+# client: from the client namespace
+from() {
+	local py=$D/client.py
+	[[ $2 == tcp || $2 == udp ]] && py=$D/pclient.py
+	ip netns exec "$1" "$PY" "$py" "${@:2}"
+}
+client() { from "$CL" "$@"; }
 # names NETNS ARGS...: the distinct server names answering, sorted, space separated
 names() { from "$@" | sed 's/:.*//' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 if [[ $MODE == ebpf ]]; then
