@@ -97,7 +97,7 @@ assert_match "host -> pod on node2" "^$P2 " "$(curl -s -m 5 "http://$IP2:8080/")
 
 log "k8c routes (docs/deploy.md): node2's route to node1's pods removed, then made again by it"
 ip -n "k8c-$NAME-node2" route del "$C1"
-assert_eq "k8c routes prints node2's route to node1's pods" "ip route replace $C1 via $N1" \
+assert_eq "k8c routes prints node2's route to node1's pods" "ip route replace $C1 via $N1 proto 140" \
 	"$(ip netns exec "k8c-$NAME-node2" "$BIN/k8c" routes --kubeconfig "$C/kubeconfig" --node node2 2>/dev/null | sed 's/ *#.*//')"
 ip netns exec "k8c-$NAME-node2" "$BIN/k8c" routes --kubeconfig "$C/kubeconfig" --node node2 --apply 2>/dev/null ||
 	fail "k8c routes --apply"
