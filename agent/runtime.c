@@ -113,6 +113,25 @@ static void reset_signals(void)
 }
 
 /*
+ * In a forked child: stdin, stdout and stderr from in, out and errfd; every other descriptor
+ * closed but exec_fd (runc's sealed memfd, or -1). With argv, then exec it (from exec_fd when
+ * >= 0, else the binary argv[0]) and, should that fail, say why on stderr and exit 127; without
+ * argv, return to the caller.
+ */
+static void child_exec(int exec_fd, char *const argv[], int in, int out, int errfd)
+{
+	dup2(in, 0);
+	dup2(out, 1);
+	dup2(errfd, 2);
+	k8c_close_fds_except(exec_fd);
+	if (!argv)
+		return;
+	k8c_execv_fd(exec_fd, argv[0], argv);
+	dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/*
  * Run argv (argv[0] an absolute path) with stdin /dev/null; collect stdout and stderr (each
  * trimmed, NUL-terminated) when asked. Returns the wait status, or -1 (errno) if it did not run.
  */
@@ -146,13 +165,7 @@ static int run_capture(int exec_fd, char *const argv[], char **out, char **errou
 		int null = open("/dev/null", O_RDONLY);
 
 		reset_signals();
-		dup2(null, 0);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		k8c_close_fds_except(exec_fd);
-		k8c_execv_fd(exec_fd, argv[0], argv);
-		dprintf(2, "exec %s: %s", argv[0], strerror(errno));
-		_exit(127);
+		child_exec(exec_fd, argv, null, po[1], pe[1]);
 	}
 	close(po[1]);
 	close(pe[1]);
@@ -1346,13 +1359,7 @@ static int exec_pipes(struct k8c_runtime *rt, const char *id, const char *const 
 	if (child == 0) {
 		reset_signals();
 		setsid();
-		dup2(p[0][0], 0);
-		dup2(p[1][1], 1);
-		dup2(p[2][1], 2);
-		k8c_close_fds_except(rt->runc_fd);
-		k8c_execv_fd(rt->runc_fd, av[0], (char *const *)av);
-		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
-		_exit(127);
+		child_exec(rt->runc_fd, (char *const *)av, p[0][0], p[1][1], p[2][1]);
 	}
 	free(av);
 	close(p[0][0]);
@@ -1441,15 +1448,10 @@ static int exec_tty(struct k8c_runtime *rt, const char *id, const char *const *a
 		reset_signals();
 		setsid();
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(ep[1], 2);
-		k8c_close_fds_except(rt->runc_fd);
+		child_exec(rt->runc_fd, NULL, null, null, ep[1]);
 		runc = fork();
-		if (runc == 0) {
-			k8c_execv_fd(rt->runc_fd, av[0], (char *const *)av);
-			_exit(127);
-		}
+		if (runc == 0)
+			child_exec(rt->runc_fd, (char *const *)av, 0, 1, 2);
 		if (rt->runc_fd >= 0)
 			close(rt->runc_fd); /* this child's copy, not held while the exec runs */
 		while ((w = waitpid(runc, &status, 0)) < 0 && errno == EINTR)

@@ -38,9 +38,11 @@ struct proxy_backend_ops {
 	 * NodePorts answer on exactly these addresses from the next sync on (the node's addresses
 	 * or its Node object changed). Copies ips. */
 	void (*set_nodeport_ips)(void *be, const struct k8c_ipnet *ips, size_t n);
-	/* Optional: called by the daemon's loop at least once a second (now: CLOCK_MONOTONIC ms)
-	 * for what the backend follows outside the API (the eBPF tc interfaces). */
-	void (*tick)(void *be, double now_ms);
+	/* Optional: what the backend follows outside the API (the eBPF tc interfaces), called by
+	 * the daemon's loop before each wait (now: CLOCK_MONOTONIC ms). Returns in how many ms it
+	 * wants to be called again at the latest, or -1: not until something else wakes the loop
+	 * (nothing to follow: the loop then sleeps until an event). */
+	int (*tick)(void *be, double now_ms);
 	void (*free)(void *be);
 };
 

@@ -58,6 +58,7 @@
 #define K8C_BPF_TCX_EGRESS    47
 #define K8C_BPF_LINK_TYPE_TCX 11
 #define TC_LINK_PREFIX	      "link_tc_"
+#define TC_CHECK_MS	      1000 /* bpf_tick: how often the tc interfaces are looked at */
 
 /* A mirrored element of the lb4 map. */
 struct ment {
@@ -1035,22 +1036,26 @@ static void bpf_set_nodeport_ips(void *arg, const struct k8c_ipnet *ips, size_t 
 }
 
 /*
- * The tc interfaces as they are now, at most once a second: one that appeared, or was made
- * again (its tcx links went with the old one), gets the programs; one that went is logged.
+ * The tc interfaces as they are now, once a second: one that appeared, or was made again (its
+ * tcx links went with the old one), gets the programs; one that went is logged. Without tc
+ * interfaces, or before the programs are loaded (the loop calls again after each sync), it
+ * asks for no wake-up at all (-1).
  */
-static void bpf_tick(void *arg, double now_ms)
+static int bpf_tick(void *arg, double now_ms)
 {
 	struct bpf_be *be = arg;
 	struct k8c_error err = K8C_ERROR_INIT;
 	int saved = -1;
 
-	if (!be->loaded || !be->n_tc_ifs || now_ms - be->tc_checked < 1000)
-		return;
+	if (!be->loaded || !be->n_tc_ifs)
+		return -1;
+	if (now_ms - be->tc_checked < TC_CHECK_MS)
+		return (int)(be->tc_checked + TC_CHECK_MS - now_ms) + 1;
 	be->tc_checked = now_ms;
 	if (k8c_netns_enter(be->netns_fd, &saved, &err) < 0) {
 		k8c_log_warn("cannot enter the node's namespace", "error=\"%s\"", err.msg);
 		k8c_error_clear(&err);
-		return;
+		return TC_CHECK_MS;
 	}
 	for (size_t i = 0; i < be->n_tc_ifs; i++) {
 		struct tc_if *t = &be->tc_ifs[i];
@@ -1073,6 +1078,7 @@ static void bpf_tick(void *arg, double now_ms)
 		}
 	}
 	k8c_netns_restore(&saved);
+	return TC_CHECK_MS;
 }
 
 const struct proxy_backend_ops proxy_bpf_ops = {

@@ -263,10 +263,11 @@ int proxy_run(const struct proxy_run_opts *o, struct k8c_error *err)
 		p[5 + nh] = (struct pollfd){.fd = nps.mon, .events = POLLIN};
 		if (l.np_dirty && timeout < 0 && follow_np)
 			timeout = 1000; /* resolving failed: try again */
-		if (o->ops->tick) {	/* at least once a second */
-			o->ops->tick(o->be, now_ms());
-			if (timeout < 0 || timeout > 1000)
-				timeout = 1000;
+		if (o->ops->tick) {	/* when the backend asks for it, else no wake-up */
+			int t = o->ops->tick(o->be, now_ms());
+
+			if (t >= 0 && (timeout < 0 || timeout > t))
+				timeout = t;
 		}
 		if (poll(p, 6 + nh, timeout) < 0) {
 			if (errno == EINTR)

@@ -11,41 +11,10 @@ command -v openssl >/dev/null || { echo "SKIP: openssl not found"; exit 77; }
 
 ing_setup ingress-bad
 
-# echo backend recording every request it gets: "METHOD PATH cl=.. te=.. body=N" lines in $D/seen
-cat >"$D/echo.py" <<'EOF'
-import http.server, sys
-addr, port, seen = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def answer(self):
-        cl, te = self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding")
-        n = 0
-        if te and "chunked" in te.lower():
-            while True:
-                size = int(self.rfile.readline().split(b";")[0], 16)
-                n += len(self.rfile.read(size + 2)) - 2 if size else 0
-                if not size:
-                    while self.rfile.readline() not in (b"\r\n", b""):
-                        pass
-                    break
-        elif cl:
-            n = len(self.rfile.read(int(cl)))
-        with open(seen, "a") as f:
-            f.write("%s %s cl=%s te=%s body=%d\n" % (self.command, self.path, cl, te, n))
-        body = b"backend ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    do_GET = do_POST = answer
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer((addr, port), H).serve_forever()
-EOF
+# an echo backend (ingress_lib.sh) recording every request it gets: "METHOD PATH cl=.. te=..
+# body=N" lines in $D/seen
 P=$(srv_port)
-$PY "$D/echo.py" 127.0.0.2 "$P" "$D/seen" & BACK_PIDS+=($!)
-for _ in $(seq 100); do curl -s "http://127.0.0.2:$P/up" | grep -q ok && break; sleep 0.1; done
-curl -s "http://127.0.0.2:$P/up" | grep -q ok || fail "backend not up"
+ing_echo --seen "$D/seen" web 127.0.0.2 "$P"
 
 k create namespace bad >/dev/null
 printf 'not a certificate' >"$D/garbage"
@@ -80,13 +49,10 @@ EOF
 	ing badtls badtls.test 80 garbage
 } | k apply -f - >/dev/null
 
-IP=$(srv_port)
 SP=$(srv_port)
-"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "127.0.0.1:$SP" \
-	--metrics-addr "" 2>"$D/ingress.log" &
-ING_PID=$!
+ing_start --listen-https "127.0.0.1:$SP" --metrics-addr ""
 for _ in $(seq 600); do
-	[[ $(curl -s --max-time 5 -H 'Host: bad.test' "http://127.0.0.1:$IP/ready") == "backend ok" ]] && break
+	[[ $(curl -s --max-time 5 -H 'Host: bad.test' "http://127.0.0.1:$IP/ready") == "backend=web path=/ready" ]] && break
 	kill -0 "$ING_PID" 2>/dev/null || ifail "k8c-ingress exited"
 	sleep 0.1
 done
@@ -151,7 +117,7 @@ EOF
 SLOW=$!
 BACK_PIDS+=("$SLOW")
 sleep 1
-[[ $(curl -s --max-time 5 -H 'Host: bad.test' "http://127.0.0.1:$IP/while-slow") == "backend ok" ]] ||
+[[ $(curl -s --max-time 5 -H 'Host: bad.test' "http://127.0.0.1:$IP/while-slow") == "backend=web path=/while-slow" ]] ||
 	ifail "not served while a slow client holds a connection"
 wait "$SLOW" || true
 grep -q '^closed after' "$D/slow.out" || ifail "slow client: $(cat "$D/slow.out")"
@@ -162,7 +128,7 @@ ok "slow client: $(cat "$D/slow.out"); others served meanwhile; nothing passed o
 subj=$(openssl s_client -connect "127.0.0.1:$SP" -servername badtls.test </dev/null 2>/dev/null |
 	openssl x509 -noout -subject 2>/dev/null)
 [[ $subj == *"k8c-ingress default"* ]] || ifail "badtls.test certificate: '$subj'"
-[[ $(curl -sk --max-time 5 --resolve "badtls.test:$SP:127.0.0.1" "https://badtls.test:$SP/x") == "backend ok" ]] ||
+[[ $(curl -sk --max-time 5 --resolve "badtls.test:$SP:127.0.0.1" "https://badtls.test:$SP/x") == "backend=web path=/x" ]] ||
 	ifail "badtls.test not served over HTTPS"
 grep -q 'msg="TLS secret not usable, the default certificate answers" secret=bad/garbage host=badtls.test ingress=bad/badtls' "$D/ingress.log" ||
 	ifail "no log line for the bad Secret"
@@ -180,7 +146,7 @@ ok "a bad TLS Secret: the default certificate ($subj), one log line, an Event"
 grep -q 'msg="backend not served (503)" ingress=bad/noport service=bad/web port=9999 error="service bad/web has no port 9999"' "$D/ingress.log" ||
 	ifail "no log line for the missing port"
 ing_expect_event bad noport BackendNotServed 'has no port 9999'
-[[ $(curl -s --max-time 5 -H 'Host: bad.test' "http://127.0.0.1:$IP/still") == "backend ok" ]] || ifail "bad.test broken"
+[[ $(curl -s --max-time 5 -H 'Host: bad.test' "http://127.0.0.1:$IP/still") == "backend=web path=/still" ]] || ifail "bad.test broken"
 ok "a missing Service port: 503, a log line, an Event; other rules served"
 kill -0 "$ING_PID" || ifail "k8c-ingress exited"
 echo PASS

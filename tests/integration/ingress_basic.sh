@@ -8,41 +8,13 @@ set -e
 
 ing_setup ingress-basic
 
-# An echo backend: answers every GET with who it is and what it saw.
-cat >"$D/echo.py" <<'EOF'
-import http.server, os, sys, time
-name, addr, port, release = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        h = self.headers
-        if self.path == "/slow":  # answers once the test creates the file `release`
-            while not os.path.exists(release):
-                time.sleep(0.05)
-        body = ("backend=%s host=%s path=%s xfh=%s xff=%s xfp=%s peer=%d rid=%s\n" % (
-            name, h.get("Host"), self.path, h.get("X-Forwarded-Host"),
-            h.get("X-Forwarded-For"), h.get("X-Forwarded-Proto"),
-            self.client_address[1], h.get("X-Request-ID"))).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer((addr, port), H).serve_forever()
-EOF
+# echo backends (ingress_lib.sh) answering who they are and what they saw; /slow answers once
+# the test creates $D/release
 PA=$(srv_port)
 PB=$(srv_port)
-$PY "$D/echo.py" a1 127.0.0.2 "$PA" "$D/release" & BACK_PIDS+=($!)
-$PY "$D/echo.py" a2 127.0.0.4 "$PA" "$D/release" & BACK_PIDS+=($!)
-$PY "$D/echo.py" b 127.0.0.3 "$PB" "$D/release" & BACK_PIDS+=($!)
-for hp in 127.0.0.2:$PA 127.0.0.4:$PA 127.0.0.3:$PB; do
-	for _ in $(seq 100); do
-		curl -s "http://$hp/" >/dev/null && break
-		sleep 0.1
-	done
-	curl -s "http://$hp/" | grep -q backend= || fail "echo backend $hp not up"
-done
+ing_echo --headers a1 127.0.0.2 "$PA"
+ing_echo --headers a2 127.0.0.4 "$PA"
+ing_echo --headers b 127.0.0.3 "$PB"
 
 k create namespace ing >/dev/null
 k apply -f - >/dev/null <<EOF

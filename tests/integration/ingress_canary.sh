@@ -14,19 +14,8 @@ ing_echo stable 127.0.0.2 "$P"
 ing_echo canary 127.0.0.4 "$P"
 
 k create namespace can >/dev/null
-ing() { # NAME HOST ANNOTATIONS(flow map) SERVICE [PATH]
-	cat <<EOF
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: $1, namespace: can, annotations: $3}
-spec:
-  ingressClassName: k8c
-  rules:
-  - host: $2
-    http:
-      paths: [{path: ${5:-/}, pathType: Prefix, backend: {service: {name: $4, port: {number: 80}}}}]
-EOF
+ing() { # NAME HOST ANNOTATIONS(flow map) SERVICE [PATH]: an Ingress of one Prefix rule
+	ing_yaml_ingress can "$1" "$2" "[$(ing_path "${5:-/}" Prefix "$4")]" "$3"
 }
 C='nginx.ingress.kubernetes.io/canary: "true"'
 {
@@ -42,10 +31,7 @@ C='nginx.ingress.kubernetes.io/canary: "true"'
 	ing orphan-canary orphan.test "{$C, nginx.ingress.kubernetes.io/canary-weight: \"100\"}" canary
 } | k apply -f - >/dev/null
 
-IP=$(srv_port)
-"$BIN/k8c-ingress" --kubeconfig "$KUBECONFIG" --listen-http "127.0.0.1:$IP" --listen-https "" \
-	--metrics-addr "" --access-log "$D/access.log" 2>"$D/ingress.log" &
-ING_PID=$!
+ing_start --listen-https "" --metrics-addr "" --access-log "$D/access.log"
 
 # who HOST [CURL ARGS...]: the backend that answered, or the status code
 who() {

@@ -104,13 +104,34 @@ EOF
 
 # The echo backend of ing_echo and ing_echo_ports (Python's http.server, HTTP/1.1 keep-alive):
 # GET and POST answer "backend=NAME path=PATH" ("port=PORT path=PATH" for ing_echo_ports; POST
-# adds " body=LENGTH"); /hang never answers, /slow answers once the file $D/release exists.
+# adds " body=LENGTH", a Content-Length or chunked body); /hang never answers, /slow answers once
+# the file $D/release exists. Options of ing_echo: --headers answers what the backend saw,
+# "backend=NAME host=HOST path=PATH xfh=X-Forwarded-Host xff=X-Forwarded-For
+# xfp=X-Forwarded-Proto peer=CLIENT-PORT rid=X-Request-ID"; --seen FILE appends a line "METHOD
+# PATH cl=CONTENT-LENGTH te=TRANSFER-ENCODING body=LENGTH" to FILE for every request.
 ing_echo_script() {
 	[[ -e $D/ing-echo.py ]] || cat >"$D/ing-echo.py" <<'PY'
 import http.server, os, ssl, sys, threading, time
 release = os.path.join(os.path.dirname(os.path.abspath(__file__)), "release")
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    def body(self):  # the request body's length: chunked (as named), else Content-Length
+        cl, te = self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding")
+        n = 0
+        if te and "chunked" in te.lower():
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                n += len(self.rfile.read(size + 2)) - 2 if size else 0
+                if not size:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    break
+        elif cl:
+            n = len(self.rfile.read(int(cl)))
+        if self.server.seen:
+            with open(self.server.seen, "a") as f:
+                f.write("%s %s cl=%s te=%s body=%d\n" % (self.command, self.path, cl, te, n))
+        return n
     def answer(self, extra=""):
         if self.path == "/hang":
             threading.Event().wait(120)
@@ -118,24 +139,36 @@ class H(http.server.BaseHTTPRequestHandler):
             while not os.path.exists(release):
                 time.sleep(0.05)
         who = self.server.who or "port=%d" % self.server.server_address[1]
+        h = self.headers
+        if self.server.show:
+            who += " host=%s" % h.get("Host")
+            extra += " xfh=%s xff=%s xfp=%s peer=%d rid=%s" % (
+                h.get("X-Forwarded-Host"), h.get("X-Forwarded-For"),
+                h.get("X-Forwarded-Proto"), self.client_address[1], h.get("X-Request-ID"))
         body = ("%s path=%s%s\n" % (who, self.path, extra)).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
     def do_GET(self):
+        self.body()
         self.answer()
     def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        self.answer(" body=%d" % len(self.rfile.read(n)))
+        self.answer(" body=%d" % self.body())
     def log_message(self, *a):
         pass
+args, show, seen = sys.argv[1:], False, None
+while args[0] in ("--headers", "--seen"):
+    if args[0] == "--headers":
+        show, args = True, args[1:]
+    else:
+        seen, args = args[1], args[2:]
 def server(addr, port, who):
     s = http.server.ThreadingHTTPServer((addr, port), H)
-    s.who = who
+    s.who, s.show, s.seen = who, show, seen
     return s
-if sys.argv[1] == "--ports":  # --ports N FILE: N servers on 127.0.0.1, their ports into FILE
-    n, out = int(sys.argv[2]), sys.argv[3]
+if args[0] == "--ports":  # --ports N FILE: N servers on 127.0.0.1, their ports into FILE
+    n, out = int(args[1]), args[2]
     servers = [server("127.0.0.1", 0, None) for _ in range(n)]
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
@@ -143,23 +176,28 @@ if sys.argv[1] == "--ports":  # --ports N FILE: N servers on 127.0.0.1, their po
         f.write(" ".join(str(s.server_address[1]) for s in servers) + "\n")
     os.rename(out + ".tmp", out)
     threading.Event().wait()
-srv = server(sys.argv[2], int(sys.argv[3]), "backend=" + sys.argv[1])
-if len(sys.argv) > 5:  # HTTPS
+srv = server(args[1], int(args[2]), "backend=" + args[0])
+if len(args) > 4:  # HTTPS
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    c.load_cert_chain(sys.argv[4], sys.argv[5])
+    c.load_cert_chain(args[3], args[4])
     srv.socket = c.wrap_socket(srv.socket, server_side=True)
 srv.serve_forever()
 PY
 }
 
-# ing_echo NAME ADDR PORT [CERT KEY]: an echo backend (ing_echo_script) answering
-# "backend=NAME path=PATH", over HTTPS when given a certificate (started, recorded in BACK_PIDS,
-# up when this returns).
+# ing_echo [--headers] [--seen FILE] NAME ADDR PORT [CERT KEY]: an echo backend (ing_echo_script)
+# answering "backend=NAME path=PATH", over HTTPS when given a certificate (started, recorded in
+# BACK_PIDS, up when this returns).
 ing_echo() {
+	local opts=()
+	while [[ $1 == --headers || $1 == --seen ]]; do
+		if [[ $1 == --seen ]]; then opts+=("$1" "$2"); shift; else opts+=("$1"); fi
+		shift
+	done
 	local u="http://$2:$3/"
 	[[ -z ${4:-} ]] || u="https://$2:$3/"
 	ing_echo_script
-	$PY "$D/ing-echo.py" "$@" &
+	$PY "$D/ing-echo.py" "${opts[@]}" "$@" &
 	BACK_PIDS+=($!)
 	ing_wait_backend "$u"
 }

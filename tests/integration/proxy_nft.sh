@@ -13,6 +13,7 @@
 # replies are un-NATed by the node's conntrack). The servers answer "<name> <peer address>".
 set -e
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/proxy_test_lib.sh"
 need_root
 need_tools ip nft
 PROXY=$OURS_DIR/k8c-proxy
@@ -34,15 +35,7 @@ D=$(tmpdir_new)
 netns_new "$NODE"
 for p in "$CL:10.244.0.2:c" "$S1:10.244.0.3:s1" "$S2:10.244.0.4:s2"; do
 	IFS=: read -r ns ip short <<<"$p"
-	netns_new "$ns"
-	ip link add "px$short" netns "$NODE" type veth peer name eth0 netns "$ns"
-	ip -n "$NODE" addr add 169.254.1.1/32 dev "px$short"
-	ip -n "$NODE" link set "px$short" up
-	ip -n "$NODE" route add "$ip/32" dev "px$short"
-	ip -n "$ns" addr add "$ip/32" dev eth0
-	ip -n "$ns" link set eth0 up
-	ip -n "$ns" route add 169.254.1.1 dev eth0
-	ip -n "$ns" route add default via 169.254.1.1 dev eth0
+	proxy_pod "$NODE" "$ns" "$ip" "px$short"
 done
 ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1
 # The node's own connections to service IPs need a route before the nat output hook runs. As a
@@ -57,37 +50,10 @@ ip -n "$NODE" route add 10.96.0.0/12 dev pxup
 ip -n "$NODE" route add 198.51.100.0/24 dev pxup
 leaked() { ip netns exec "$NODE" cat /sys/class/net/pxupeer/statistics/rx_packets; }
 
-cat >"$D/server.py" <<'PYEOF'
-import socket, sys, threading
-name = sys.argv[1]
-def tcp(port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(64)
-    while True:
-        c, peer = s.accept()
-        c.sendall(("%s:%d %s\n" % (name, port, peer[0])).encode()); c.close()
-def udp(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
-    while True:
-        data, peer = s.recvfrom(100)
-        s.sendto(("%s:%d %s\n" % (name, port, peer[0])).encode(), peer)
-def echo(port):  # long-lived flows: echoes every line until the client closes
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(64)
-    def one(c):
-        for data in iter(lambda: c.recv(100), b""): c.sendall(data)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=one, args=(c,), daemon=True).start()
-ts = [threading.Thread(target=tcp, args=(p,), daemon=True) for p in (8080, 9090)]
-ts.append(threading.Thread(target=udp, args=(5353,), daemon=True))
-ts.append(threading.Thread(target=echo, args=(7070,), daemon=True))
-for t in ts: t.start()
-open(sys.argv[2], "w").close()
-ts[0].join()
-PYEOF
-# client.py tcp|udp IP PORT COUNT: one connection (or datagram from a new socket) per try; one
-# line per try: the answer, or ECONNREFUSED, or TIMEOUT (what a drop looks like).
+# The clients: tcp|udp IP PORT COUNT is proxy_test_lib.sh's (one connection, or datagram from
+# a new socket, per try; one line per try: the answer, or ECONNREFUSED, or TIMEOUT: what a drop
+# looks like); client.py has this test's own modes below.
+proxy_client_py "$D/pclient.py"
 cat >"$D/client.py" <<'PYEOF'
 import errno, os, socket, sys, time
 if sys.argv[1] == "udpflow":  # udpflow IP PORT OUT GO: one socket, one query, wait for GO, another
@@ -144,32 +110,18 @@ if sys.argv[1] == "sendto":  # sendto IP PORT N: one unconnected UDP socket, N d
         data, peer = u.recvfrom(100)
         print("%s %s:%d" % (data.decode().split(":")[0], peer[0], peer[1]))
     sys.exit(0)
-proto, ip, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-for _ in range(count):
-    try:
-        if proto == "tcp":
-            s = socket.create_connection((ip, port), timeout=2)
-            print(s.makefile().readline().strip())
-        else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
-            s.connect((ip, port)); s.send(b"q")
-            print(s.recv(100).decode().strip())
-        s.close()
-    except socket.timeout:
-        print("TIMEOUT")
-    except OSError as e:
-        print(errno.errorcode.get(e.errno, str(e.errno)))
+sys.exit("client.py: unknown mode " + sys.argv[1])
 PYEOF
-for s in "$S1:s1" "$S2:s2"; do
-	bg_in "${s%%:*}" "$PY" "$D/server.py" "${s##*:}" "$D/${s##*:}.ready"
-done
-for s in s1 s2; do
-	for _ in $(seq 100); do [[ -e $D/$s.ready ]] && break; sleep 0.05; done
-	[[ -e $D/$s.ready ]] || { fail "server $s did not start"; exit 1; }
-done
+proxy_servers "$D" "$S1:s1" "$S2:s2" # the servers of proxy_test_lib.sh (TCP 7070: line echo)
 
-client() { ip netns exec "$CL" "$PY" "$D/client.py" "$@"; }
-from() { ip netns exec "$1" "$PY" "$D/client.py" "${@:2}"; }
+# from NETNS MODE ARGS...: a client in NETNS (tcp|udp: proxy_test_lib.sh's, else client.py);
+# client: from the client namespace
+from() {
+	local py=$D/client.py
+	[[ $2 == tcp || $2 == udp ]] && py=$D/pclient.py
+	ip netns exec "$1" "$PY" "$py" "${@:2}"
+}
+client() { from "$CL" "$@"; }
 # names NETNS ARGS...: the distinct server names answering, sorted, space separated
 names() { from "$@" | sed 's/:.*//' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 if [[ $MODE == ebpf ]]; then
@@ -197,24 +149,8 @@ else
 	kernel_state() { ip netns exec "$NODE" nft -a list table ip k8c-proxy; }
 fi
 
-svc() { # svc NAME IP PORTS_JSON [EXTRA_SPEC_JSON]
-	printf '{"kind":"Service","metadata":{"namespace":"t","name":"%s"},"spec":{"clusterIP":"%s","ports":%s%s}}' \
-		"$1" "$2" "$3" "${4:+,$4}"
-}
-slice() { # slice NAME SERVICE PORTS_JSON IP...
-	local name=$1 svcname=$2 ports=$3 eps="" ip
-	shift 3
-	for ip in "$@"; do eps+="${eps:+,}{\"addresses\":[\"$ip\"],\"conditions\":{\"ready\":true}}"; done
-	printf '{"kind":"EndpointSlice","metadata":{"namespace":"t","name":"%s","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":%s,"endpoints":[%s]}' \
-		"$name" "$svcname" "$ports" "$eps"
-}
 WEB_PORTS='[{"name":"http","port":80},{"name":"alt","port":90},{"name":"dns","protocol":"UDP","port":53}]'
 WEB_TARGETS='[{"name":"http","port":8080},{"name":"alt","port":9090},{"name":"dns","protocol":"UDP","port":5353}]'
-objects() { # objects FILE OBJECT...
-	local f=$1
-	shift
-	(IFS=,; echo "[$*]") >"$f"
-}
 
 log "ClusterIP, multiport, UDP, no endpoints, unallocated service IP"
 objects "$D/a.json" \

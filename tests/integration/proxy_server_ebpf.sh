@@ -3,7 +3,8 @@
 # balanced for the processes of a cgroup v2 directory of this test (never the root), with real
 # TCP connections in a node namespace of our own; pins in a private bpffs. A --tc-interfaces
 # interface that does not exist at start gets the tc programs when it appears, and again when it
-# is deleted and made again. On every exit path: the
+# is deleted and made again; without tc interfaces the idle daemon waits with no timeout (never
+# woken: its main thread's poll(2) in /proc/PID/syscall). On every exit path: the
 # proxy and servers stopped (by PID), --cleanup, bpffs unmounted, cgroup and namespace removed.
 set -e
 . "$(dirname "$0")/server_lib.sh"
@@ -184,6 +185,23 @@ again=$(ip -n "$NODE" -j link show "$TCIF" | jq '.[0].ifindex')
 [[ $again != "$first" ]] || fail "the new interface has the old ifindex $first"
 tc_wait "made again (ifindex $first -> $again): attached to the new one" "$again"
 wait_for "services still balanced" "10.244.0.5" "$IP" 20
+# main_poll PID: the timeout (ms; -1: none) of the poll(2) the main thread of PID waits in,
+# once it waits there (/proc/PID/syscall: poll is x86-64's syscall 7, its timeout the 3rd
+# argument, an int)
+main_poll() {
+	local s=()
+	for _ in $(seq 100); do
+		read -ra s <"/proc/$1/syscall" || true
+		[[ ${s[0]:-} == 7 ]] && { echo $(((${s[3]} << 32) >> 32)); return; }
+		sleep 0.1
+	done
+	echo "not in poll: ${s[*]}"
+}
+if [[ $(uname -m) == x86_64 ]]; then
+	t=$(main_poll "$PROXY_PID")
+	[[ $t =~ ^[0-9]+$ && $t -le 1001 ]] || pfail "with tc interfaces the loop must wake to follow them: poll timeout $t"
+	ok "with tc interfaces the daemon wakes to follow them (poll timeout $t ms)"
+fi
 
 k delete svc web >/dev/null
 wait_for "service deleted: its IP is unallocated (EPERM, nothing sent)" EPERM "$IP" 1
@@ -197,6 +215,33 @@ PROXY_PID=
 	fail "the programs must stay attached after a stop: $(bpftool cgroup show "$CG")"
 ls "$PIN/link_connect4_v1" >/dev/null || fail "the links must stay pinned after a stop"
 ok "stopped: programs, links and maps stay"
+
+# without tc interfaces nothing is followed outside the API: once synced, the idle daemon
+# waits in poll(2) with no timeout (no wake-up at all)
+if [[ $(uname -m) == x86_64 ]]; then
+	"$BIN/k8c-proxy" --mode ebpf --kubeconfig "$KUBECONFIG" --netns "/var/run/netns/$NODE" \
+		--cgroup-path "$CG" --bpf-pin-dir "$PIN" --node-name node-1 --min-sync-period 0 \
+		--nodeport-addresses 10.244.0.0/16 --metrics-bind-address "127.0.0.1:$MPORT" 2>>"$D/proxy.log" &
+	PROXY_PID=$!
+	for _ in $(seq 200); do
+		[[ $(curl -s "$M/healthz") == ok ]] && break
+		kill -0 "$PROXY_PID" 2>/dev/null || pfail "k8c-proxy (no tc interfaces) exited"
+		sleep 0.1
+	done
+	[[ $(curl -s "$M/healthz") == ok ]] || pfail "k8c-proxy (no tc interfaces) never synced"
+	for _ in $(seq 100); do
+		t=$(main_poll "$PROXY_PID")
+		[[ $t == -1 ]] && break
+		sleep 0.1
+	done
+	[[ $t == -1 ]] || pfail "without tc interfaces the idle daemon still wakes: poll timeout $t"
+	ok "without tc interfaces the idle daemon waits with no timeout (no wake-up)"
+	kill -TERM "$PROXY_PID"
+	rc=0
+	wait "$PROXY_PID" || rc=$?
+	PROXY_PID=
+	[[ $rc == 0 ]] || pfail "SIGTERM (no tc interfaces): exit status $rc"
+fi
 "$BIN/k8c-proxy" --mode ebpf --cgroup-path "$CG" --bpf-pin-dir "$PIN" --cleanup ||
 	fail "--cleanup failed"
 [[ ! -e $PIN ]] || fail "--cleanup left $PIN"

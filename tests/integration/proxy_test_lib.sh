@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Pieces of the k8c-proxy tests, sourced after lib.sh (so far by proxy_ebpf_tc.sh; proxy_nft.sh
-# and tests/bench/proxy_dp_bench.sh repeat them and could source this too):
+# Pieces of the k8c-proxy tests, sourced after lib.sh (by proxy_nft.sh and proxy_ebpf_tc.sh;
+# tests/bench/proxy_dp_bench.sh repeats them and could source this too):
 #   proxy_pod NODE NS IP IFNAME   a pod namespace NS (made and registered) with IP/32 on eth0,
 #                                 joined to the node namespace NODE by a veth IFNAME holding
 #                                 169.254.1.1, its default route (every packet crosses the node)
@@ -9,7 +9,8 @@
 #                                 192.0.2.1/24 (forwarding on in NODE)
 #   proxy_server_py FILE          writes the test server: python3 FILE NAME READYFILE answers
 #                                 "NAME:PORT PEER" on TCP 8080 and 9090 and UDP 5353; TCP
-#                                 9099 reads until EOF and answers the byte count
+#                                 7070 echoes every line until the client closes (long-lived
+#                                 flows); TCP 9099 reads until EOF and answers the byte count
 #   proxy_servers DIR NS:NAME... writes DIR/server.py, runs it as NAME in each NS (registered for
 #                                 cleanup) and waits until each is ready
 #   proxy_client_py FILE          writes the test client: python3 FILE tcp|udp|sendto IP PORT N:
@@ -60,6 +61,14 @@ def udp(port):
     while True:
         data, peer = s.recvfrom(100)
         s.sendto(("%s:%d %s\n" % (name, port, peer[0])).encode(), peer)
+def echo(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(64)
+    def one(c):
+        for data in iter(lambda: c.recv(100), b""): c.sendall(data)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=one, args=(c,), daemon=True).start()
 def sink(port):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port)); s.listen(8)
@@ -74,6 +83,7 @@ def sink(port):
         c, _ = s.accept(); threading.Thread(target=one, args=(c,), daemon=True).start()
 ts = [threading.Thread(target=tcp, args=(p,), daemon=True) for p in (8080, 9090)]
 ts.append(threading.Thread(target=udp, args=(5353,), daemon=True))
+ts.append(threading.Thread(target=echo, args=(7070,), daemon=True))
 ts.append(threading.Thread(target=sink, args=(9099,), daemon=True))
 for t in ts: t.start()
 open(sys.argv[2], "w").close()
