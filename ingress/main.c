@@ -947,46 +947,6 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 
 static atomic_ulong published_generation;
 
-/* k8c_ingress_config_build_seconds: route table builds (incremental), by duration. */
-static const double build_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-				       0.1,   0.25,   0.5,   1,	   2.5};
-#define N_BUILD_BUCKETS (sizeof(build_buckets) / sizeof(build_buckets[0]))
-static atomic_ulong build_counts[N_BUILD_BUCKETS + 1]; /* the last: +Inf */
-static atomic_ullong build_sum_ns;
-
-static void build_observe(double seconds)
-{
-	size_t i = 0;
-
-	while (i < N_BUILD_BUCKETS && seconds > build_buckets[i])
-		i++;
-	atomic_fetch_add(&build_counts[i], 1);
-	atomic_fetch_add(&build_sum_ns, (unsigned long long)(seconds * 1e9));
-}
-
-static void build_render(FILE *f)
-{
-	unsigned long cum = 0;
-
-	fputs("# HELP k8c_ingress_config_build_seconds Time to build a route table (from the "
-	      "informers' caches to a table ready to publish, certificates and errors "
-	      "included).\n"
-	      "# TYPE k8c_ingress_config_build_seconds histogram\n",
-	      f);
-	for (size_t i = 0; i <= N_BUILD_BUCKETS; i++) {
-		cum += atomic_load(&build_counts[i]);
-		if (i < N_BUILD_BUCKETS)
-			fprintf(f, "k8c_ingress_config_build_seconds_bucket{le=\"%g\"} %lu\n",
-				build_buckets[i], cum);
-		else
-			fprintf(f, "k8c_ingress_config_build_seconds_bucket{le=\"+Inf\"} %lu\n",
-				cum);
-	}
-	fprintf(f, "k8c_ingress_config_build_seconds_sum %.9f\n",
-		(double)atomic_load(&build_sum_ns) / 1e9);
-	fprintf(f, "k8c_ingress_config_build_seconds_count %lu\n", cum);
-}
-
 /* The status writer's work (write_status hands it over, status_run does it). */
 static struct {
 	pthread_mutex_t lock;
@@ -1038,7 +998,6 @@ static int on_metrics_req(h2o_handler_t *self, h2o_req_t *req)
 		pools += atomic_load(&threads[i].live_pools);
 	}
 	ing_stats_render(all, (size_t)n_threads, f);
-	build_render(f);
 	fprintf(f,
 		"# HELP k8c_ingress_config_generation Generation of the route table served.\n"
 		"# TYPE k8c_ingress_config_generation gauge\n"
@@ -1990,7 +1949,7 @@ int main(int argc, char **argv)
 			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 			ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 			     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-			build_observe(ms / 1e3);
+			ing_stats_build(ms / 1e3);
 			ing_builder_stats(builder, &bs);
 			k8c_log_info(
 				"routes published",

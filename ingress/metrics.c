@@ -1,5 +1,6 @@
 /* Request statistics for /metrics (metrics.h). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,26 @@ struct stat_entry {
 	uint64_t count, upstream_errors;
 	double sum;
 };
+
+/* The histogram bucket of sec: the first bucket_le it does not exceed, N_BUCKETS for +Inf. */
+static size_t bucket_of(double sec)
+{
+	size_t i = 0;
+
+	while (i < N_BUCKETS && sec > bucket_le[i])
+		i++;
+	return i;
+}
+
+/* k8c_ingress_config_build_seconds: route table builds, by duration (any thread observes). */
+static atomic_ullong build_buckets[N_BUCKETS + 1];
+static atomic_ullong build_sum_ns;
+
+void ing_stats_build(double seconds)
+{
+	atomic_fetch_add(&build_buckets[bucket_of(seconds)], 1);
+	atomic_fetch_add(&build_sum_ns, (unsigned long long)(seconds * 1e9));
+}
 
 struct ing_stats {
 	pthread_mutex_t lock; /* the owner writes, /metrics reads */
@@ -124,9 +145,7 @@ void ing_stats_request(struct ing_stats *s, const char *ing, const char *host, i
 				e->codes[i].code = 0; /* "other" */
 		}
 		e->codes[i].n++;
-		for (i = 0; i < N_BUCKETS && sec > bucket_le[i]; i++)
-			;
-		e->buckets[i]++;
+		e->buckets[bucket_of(sec)]++;
 		e->count++;
 		e->sum += sec;
 	}
@@ -162,6 +181,39 @@ static void labels(FILE *out, const struct stat_entry *e)
 	fputs("\",host=\"", out);
 	label(out, e->host);
 	fputc('"', out);
+}
+
+/* The _bucket, _sum and _count lines of histogram NAME over bucket_le (b: N_BUCKETS + 1 counts,
+ * not cumulated), with e's labels, or none when e is NULL; the sum with sum_digits decimals. */
+static void histogram(FILE *out, const char *name, const struct stat_entry *e, const uint64_t *b,
+		      double sum, int sum_digits)
+{
+	uint64_t cum = 0;
+
+	for (size_t j = 0; j <= N_BUCKETS; j++) {
+		cum += b[j];
+		fprintf(out, "%s_bucket{", name);
+		if (e) {
+			labels(out, e);
+			fputc(',', out);
+		}
+		if (j < N_BUCKETS)
+			fprintf(out, "le=\"%g\"} %llu\n", bucket_le[j], (unsigned long long)cum);
+		else
+			fprintf(out, "le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	}
+	for (int k = 0; k < 2; k++) {
+		fprintf(out, "%s_%s", name, k ? "count" : "sum");
+		if (e) {
+			fputc('{', out);
+			labels(out, e);
+			fputc('}', out);
+		}
+		if (k)
+			fprintf(out, " %llu\n", (unsigned long long)cum);
+		else
+			fprintf(out, " %.*f\n", sum_digits, sum);
+	}
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -252,24 +304,9 @@ void ing_stats_render(struct ing_stats *const *all, size_t n_all, FILE *out)
 	fputs("# HELP k8c_ingress_request_duration_seconds Time from the request's first byte to "
 	      "the response's last.\n# TYPE k8c_ingress_request_duration_seconds histogram\n",
 	      out);
-	for (i = 0; i < n; i++) {
-		uint64_t cum = 0;
-		for (j = 0; j <= N_BUCKETS; j++) {
-			cum += m[i].buckets[j];
-			fputs("k8c_ingress_request_duration_seconds_bucket{", out);
-			labels(out, &m[i]);
-			if (j < N_BUCKETS)
-				fprintf(out, ",le=\"%g\"} %llu\n", bucket_le[j],
-					(unsigned long long)cum);
-			else
-				fprintf(out, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-		}
-		fputs("k8c_ingress_request_duration_seconds_sum{", out);
-		labels(out, &m[i]);
-		fprintf(out, "} %.6f\nk8c_ingress_request_duration_seconds_count{", m[i].sum);
-		labels(out, &m[i]);
-		fprintf(out, "} %llu\n", (unsigned long long)m[i].count);
-	}
+	for (i = 0; i < n; i++)
+		histogram(out, "k8c_ingress_request_duration_seconds", &m[i], m[i].buckets,
+			  m[i].sum, 6);
 	fputs("# HELP k8c_ingress_upstream_errors_total Failed connection attempts to endpoints "
 	      "(refused, unreachable, timed out).\n# TYPE k8c_ingress_upstream_errors_total "
 	      "counter\n",
@@ -287,4 +324,14 @@ out:
 		free(m[i].host);
 	}
 	free(m);
+	uint64_t b[N_BUCKETS + 1];
+	for (i = 0; i <= N_BUCKETS; i++)
+		b[i] = atomic_load(&build_buckets[i]);
+	fputs("# HELP k8c_ingress_config_build_seconds Time to build a route table (from the "
+	      "informers' caches to a table ready to publish, certificates and errors "
+	      "included).\n"
+	      "# TYPE k8c_ingress_config_build_seconds histogram\n",
+	      out);
+	histogram(out, "k8c_ingress_config_build_seconds", NULL, b,
+		  (double)atomic_load(&build_sum_ns) / 1e9, 9);
 }

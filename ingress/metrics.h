@@ -19,7 +19,10 @@ void ing_stats_request(struct ing_stats *s, const char *ingress, const char *hos
 		       int64_t usec);
 /* One failed connection attempt to an endpoint of ingress's backend (refused, timed out). */
 void ing_stats_upstream_error(struct ing_stats *s, const char *ingress, const char *host);
-/* The metrics of all threads' stats, summed, in the Prometheus text format. */
+/* One route table build took seconds (k8c_ingress_config_build_seconds; any thread). */
+void ing_stats_build(double seconds);
+/* The metrics of all threads' stats, summed, and the build histogram, in the Prometheus text
+ * format. */
 void ing_stats_render(struct ing_stats *const *all, size_t n, FILE *out);
 
 #endif
