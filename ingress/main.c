@@ -1276,9 +1276,7 @@ static SSL_CTX *cert_get(const char *secret, const json_t *obj, struct k8c_error
 		if (!c) {
 			if (certs.n == certs.cap) {
 				certs.cap = certs.cap ? 2 * certs.cap : 16;
-				certs.e = realloc(certs.e, certs.cap * sizeof(*certs.e));
-				if (!certs.e)
-					abort();
+				certs.e = k8c_xrealloc(certs.e, certs.cap * sizeof(*certs.e));
 			}
 			if (!certs.index)
 				certs.index = json_object();

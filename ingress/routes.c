@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cleanup.h"
 #include "routes.h"
 
 #define DEFAULT_CLASS_ANN "ingressclass.kubernetes.io/is-default-class"
@@ -47,39 +48,6 @@ static char *obj_key(const json_t *o)
 	if (asprintf(&s, "%s/%s", ns, jpath(o, "metadata", "name")) < 0)
 		abort();
 	return s;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
-}
-
-/* n * sz bytes, not zeroed (at least 1 byte) */
-static void *xmalloc(size_t n, size_t sz)
-{
-	void *p = malloc(n && sz ? n * sz : 1);
-
-	if (!p)
-		abort();
-	return p;
-}
-
-static void *xrealloc(void *p, size_t n, size_t sz)
-{
-	if (!(p = realloc(p, n && sz ? n * sz : 1)))
-		abort();
-	return p;
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-	if (!p)
-		abort();
-	return p;
 }
 
 /* An annotation's value: ours (k8c.io/NAME) first, else ingress-nginx's; NULL when unset. */
@@ -226,17 +194,17 @@ static void parse_canary(const json_t *ing, struct ing_annotations *a)
 		if (strpbrk(v, " \t\r\n:")) {
 			warn(a, "canary-by-header", v, "not a header name");
 		} else {
-			a->canary_header = xstrdup(v);
+			a->canary_header = k8c_xstrdup(v);
 			for (char *c = a->canary_header; *c; c++)
 				*c = (char)tolower((unsigned char)*c);
 		}
 	}
 	if ((v = annotation(ing, "canary-by-header-value")) && *v)
-		a->canary_header_value = xstrdup(v);
+		a->canary_header_value = k8c_xstrdup(v);
 	if ((v = annotation(ing, "canary-by-header-pattern")) && *v && !a->canary_header_value) {
 		char msg[256];
 		int rc;
-		a->canary_header_re = xcalloc(1, sizeof(*a->canary_header_re));
+		a->canary_header_re = k8c_xcalloc(1, sizeof(*a->canary_header_re));
 		if ((rc = regcomp(a->canary_header_re, v, REG_EXTENDED | REG_NOSUB))) {
 			regerror(rc, a->canary_header_re, msg, sizeof(msg));
 			free(a->canary_header_re);
@@ -248,7 +216,7 @@ static void parse_canary(const json_t *ing, struct ing_annotations *a)
 		if (strpbrk(v, "=;, \t\r\n\""))
 			warn(a, "canary-by-cookie", v, "not a cookie name");
 		else
-			a->canary_cookie = xstrdup(v);
+			a->canary_cookie = k8c_xstrdup(v);
 	}
 	a->canary_weight_total = number(ing, a, "canary-weight-total", 1, 1000000000, 100);
 	a->canary_weight = number(ing, a, "canary-weight", 0, a->canary_weight_total, 0);
@@ -289,7 +257,7 @@ bool ing_canary_chosen(const struct ing_annotations *c, const char *header, size
 
 struct ing_annotations *ing_annotations_parse(const json_t *ing)
 {
-	struct ing_annotations *a = xcalloc(1, sizeof(*a));
+	struct ing_annotations *a = k8c_xcalloc(1, sizeof(*a));
 	const char *v;
 
 	a->body_max = -1;
@@ -298,7 +266,7 @@ struct ing_annotations *ing_annotations_parse(const json_t *ing)
 	a->enable_cors = boolean(ing, a, "enable-cors");
 	if ((v = annotation(ing, "rewrite-target")) && *v) {
 		if (*v == '/')
-			a->rewrite_target = xstrdup(v);
+			a->rewrite_target = k8c_xstrdup(v);
 		else
 			warn(a, "rewrite-target", v, "not a path (must start with /)");
 	}
@@ -311,7 +279,7 @@ struct ing_annotations *ing_annotations_parse(const json_t *ing)
 		warn(a, "proxy-read-timeout", v, "want seconds (1 to 86400)");
 	if ((v = annotation(ing, "whitelist-source-range")) ||
 	    (v = annotation(ing, "allowlist-source-range"))) {
-		char *copy = xstrdup(v), *save = NULL, *tok;
+		char *copy = k8c_xstrdup(v), *save = NULL, *tok;
 
 		a->allow_set = true; /* an invalid range allows nobody more: fails closed */
 		for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
@@ -334,7 +302,7 @@ struct ing_annotations *ing_annotations_parse(const json_t *ing)
 			warn(a, "affinity", v, "only \"cookie\" is supported");
 	}
 	v = annotation(ing, "session-cookie-name");
-	a->cookie_name = xstrdup(v && *v && !strpbrk(v, "=;, \t\r\n\"") ? v : "INGRESSCOOKIE");
+	a->cookie_name = k8c_xstrdup(v && *v && !strpbrk(v, "=;, \t\r\n\"") ? v : "INGRESSCOOKIE");
 	if ((v = annotation(ing, "limit-rps"))) {
 		char *end;
 		unsigned long n = strtoul(v, &end, 10);
@@ -465,7 +433,7 @@ static void our_classes_init(struct our_classes *oc, json_t *classes, const char
 	size_t i;
 
 	memset(oc, 0, sizeof(*oc));
-	oc->names = xcalloc(json_array_size(all), sizeof(*oc->names));
+	oc->names = k8c_xcalloc(json_array_size(all), sizeof(*oc->names));
 	if (!controller)
 		controller = ING_DEFAULT_CONTROLLER;
 	json_array_foreach(all, i, c)
@@ -705,7 +673,7 @@ static size_t add_bspec(struct ing_unit *u, const json_t *spec)
 	else
 		snprintf(buf, sizeof(buf), "%s",
 			 json_string_value(port) ? json_string_value(port) : "");
-	s->port = xstrdup(buf);
+	s->port = k8c_xstrdup(buf);
 	if (!*name)
 		s->error = "the backend names no service (resource backends are not served)";
 	s->kind = json_is_integer(port) ? '#' : json_is_string(port) ? '=' : '-';
@@ -730,7 +698,7 @@ static void add_rule(struct ing_unit *u, const char *host, const char *path, con
 	}
 	r = &u->rules[u->n_rules];
 	memset(r, 0, sizeof(*r));
-	r->host = xstrdup(host);
+	r->host = k8c_xstrdup(host);
 	for (char *c = r->host; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
 	r->host_hash = hash_key(r->host);
@@ -746,7 +714,7 @@ static void add_rule(struct ing_unit *u, const char *host, const char *path, con
 
 		if (asprintf(&anchored, "^%s", path) < 0)
 			abort();
-		r->re = xcalloc(1, sizeof(*r->re));
+		r->re = k8c_xcalloc(1, sizeof(*r->re));
 		if ((rc = regcomp(r->re, anchored, REG_EXTENDED | REG_ICASE))) {
 			regerror(rc, r->re, msg, sizeof(msg));
 			free(r->re);
@@ -787,14 +755,14 @@ static bool ssl_redirect(const json_t *ing)
 /* Parse and compile one Ingress. */
 static struct ing_unit *unit_compile(json_t *ing, const char *key)
 {
-	struct ing_unit *u = xcalloc(1, sizeof(*u));
+	struct ing_unit *u = k8c_xcalloc(1, sizeof(*u));
 	json_t *spec = json_object_get(ing, "spec"), *rule, *p, *h, *def;
 	size_t i, j, n_tls = 0;
 	bool redirect = ssl_redirect(ing);
 
 	atomic_init(&u->refs, 1);
 	u->obj = json_incref(ing);
-	u->key = xstrdup(key);
+	u->key = k8c_xstrdup(key);
 	u->key_json = json_string(key);
 	unit_read_keys(u);
 	u->def = -1;
@@ -802,7 +770,7 @@ static struct ing_unit *unit_compile(json_t *ing, const char *key)
 
 	json_array_foreach(json_object_get(spec, "tls"), i, rule) n_tls +=
 		json_array_size(json_object_get(rule, "hosts"));
-	u->tls = xcalloc(n_tls, sizeof(*u->tls));
+	u->tls = k8c_xcalloc(n_tls, sizeof(*u->tls));
 	json_array_foreach(json_object_get(spec, "tls"), i, rule)
 	{
 		const char *secret = jstr(rule, "secretName");
@@ -816,7 +784,7 @@ static struct ing_unit *unit_compile(json_t *ing, const char *key)
 			if (!json_string_value(h) || !*json_string_value(h))
 				continue;
 			tr = &u->tls[u->n_tls++];
-			tr->host = xstrdup(json_string_value(h));
+			tr->host = k8c_xstrdup(json_string_value(h));
 			for (char *c = tr->host; *c; c++)
 				*c = (char)tolower((unsigned char)*c);
 			if (asprintf(&tr->secret, "%s/%s", u->ns, secret) < 0)
@@ -963,7 +931,7 @@ static void unit_link(struct ing_builder *b, struct ing_unit *u)
 		size_t n_old = b->n_buckets;
 
 		b->n_buckets = n_old ? 2 * n_old : 64;
-		b->buckets = xcalloc(b->n_buckets, sizeof(*b->buckets));
+		b->buckets = k8c_xcalloc(b->n_buckets, sizeof(*b->buckets));
 		for (size_t i = 0; i < n_old; i++) {
 			for (struct ing_unit *v = old[i], *next; v; v = next) {
 				next = v->next;
@@ -1067,7 +1035,7 @@ static bool tls_dead(const void *p)
 
 struct ing_builder *ing_builder_new(void)
 {
-	struct ing_builder *b = xcalloc(1, sizeof(struct ing_builder));
+	struct ing_builder *b = k8c_xcalloc(1, sizeof(struct ing_builder));
 
 	b->res_index = json_object();
 	b->slice_svc = json_object();
@@ -1272,12 +1240,12 @@ static void sync_units(struct ing_builder *b, json_t *ingresses, json_t *changed
 		n_gone += s.dead[i]->n_rules + s.dead[i]->n_tls;
 	for (i = 0; i < s.n_added; i++)
 		n_add += s.added[i]->n_tls;
-	gone = xcalloc(n_gone, sizeof(*gone));
+	gone = k8c_xcalloc(n_gone, sizeof(*gone));
 	n_gone = 0;
 	for (i = 0; i < s.n_dead; i++)
 		for (size_t k = 0; k < s.dead[i]->n_rules; k++)
 			gone[n_gone++] = &s.dead[i]->rules[k];
-	rules = xcalloc(s.n_rules + n_add, sizeof(*rules));
+	rules = k8c_xcalloc(s.n_rules + n_add, sizeof(*rules));
 	s.n_rules = 0;
 	for (i = 0; i < s.n_added; i++)
 		for (size_t k = 0; k < s.added[i]->n_rules; k++)
@@ -1405,7 +1373,7 @@ static void add_endpoints(struct ing_resolved *r, json_t *slices, const char *po
 static struct ing_resolved *resolve_now(struct build *bd, const struct bspec *s)
 {
 	json_t *svc, *sp, *match = NULL, *set, *v, *arr;
-	struct ing_resolved *r = xcalloc(1, sizeof(*r));
+	struct ing_resolved *r = k8c_xcalloc(1, sizeof(*r));
 	const char **keys;
 	const char *key;
 	size_t i, n = 0;
@@ -1432,7 +1400,7 @@ static struct ing_resolved *resolve_now(struct build *bd, const struct bspec *s)
 	}
 	/* its EndpointSlices by name (an order that does not depend on the caches' history) */
 	set = json_object_get(bd->bu->svc_slices, s->service);
-	keys = xcalloc(json_object_size(set), sizeof(*keys));
+	keys = k8c_xcalloc(json_object_size(set), sizeof(*keys));
 	json_object_foreach(set, key, v) keys[n++] = key;
 	qsort(keys, n, sizeof(*keys), cmp_str_p);
 	arr = json_array();
@@ -1460,9 +1428,9 @@ static const struct ing_resolved *resolve(struct build *bd, struct bspec *s)
 		if (m) {
 			e = (struct res_ent *)(intptr_t)json_integer_value(m);
 		} else {
-			e = xcalloc(1, sizeof(*e));
-			e->memo = xstrdup(s->memo);
-			e->service = xstrdup(s->service);
+			e = k8c_xcalloc(1, sizeof(*e));
+			e->memo = k8c_xstrdup(s->memo);
+			e->service = k8c_xstrdup(s->service);
 			e->next = bu->res_all;
 			bu->res_all = e;
 			json_object_set_new(bu->res_index, s->memo,
@@ -1648,8 +1616,8 @@ static void group_tls(struct ing_builder *bu, struct ing_table *t)
 {
 	size_t n = bu->n_tls;
 
-	t->tls_exact = xcalloc(n, sizeof(*t->tls_exact));
-	t->tls_wild = xcalloc(n, sizeof(*t->tls_wild));
+	t->tls_exact = k8c_xcalloc(n, sizeof(*t->tls_exact));
+	t->tls_wild = k8c_xcalloc(n, sizeof(*t->tls_wild));
 	for (size_t i = 0; i < n; i++) {
 		const struct tls_rule *r = bu->tls[i];
 		const char *h = r->host;
@@ -1674,11 +1642,11 @@ static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***ca
 
 	/* one pass: the host arrays are sized for one host per rule, then trimmed (malloc: the
 	 * pages not written are never touched; every field written is set below) */
-	*canaries = xcalloc(bu->n_canary_rules, sizeof(**canaries));
+	*canaries = k8c_xcalloc(bu->n_canary_rules, sizeof(**canaries));
 	*n_canaries = 0;
-	t->all_paths = xmalloc(n_main, sizeof(*t->all_paths));
-	t->exact = xmalloc(n_main, sizeof(*t->exact));
-	t->wild = xmalloc(n_main, sizeof(*t->wild));
+	t->all_paths = k8c_xmalloc(n_main * sizeof(*t->all_paths));
+	t->exact = k8c_xmalloc(n_main * sizeof(*t->exact));
+	t->wild = k8c_xmalloc(n_main * sizeof(*t->wild));
 	for (i = 0; i < bu->n_rules;) {
 		struct rule *r = bu->rules[i];
 		const char *host = r->host;
@@ -1726,8 +1694,8 @@ static void group(struct ing_builder *bu, struct ing_table *t, struct rule ***ca
 			h->fallback = best != (size_t)-1 ? t->units[best]->defb : NULL;
 	}
 	/* trimmed before anything points into them */
-	t->exact = xrealloc(t->exact, t->n_exact, sizeof(*t->exact));
-	t->wild = xrealloc(t->wild, t->n_wild, sizeof(*t->wild));
+	t->exact = k8c_xrealloc(t->exact, t->n_exact * sizeof(*t->exact));
+	t->wild = k8c_xrealloc(t->wild, t->n_wild * sizeof(*t->wild));
 }
 
 struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, json_t *classes,
@@ -1735,7 +1703,7 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 				    const struct ing_build_opts *opts, struct k8c_error *err)
 {
 	struct build bd = {0};
-	struct ing_table *t = xcalloc(1, sizeof(*t));
+	struct ing_table *t = k8c_xcalloc(1, sizeof(*t));
 	struct our_classes oc;
 	struct rule **canaries;
 	size_t i, n_canaries, n_bs = 0;
@@ -1754,12 +1722,12 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 	build_sources(&bd, services, slices, opts);
 	n_bs = bu->n_bs;
 	bd.cap_resolved = n_bs;
-	t->resolved = xmalloc(n_bs, sizeof(*t->resolved));
-	t->bk = xmalloc(n_bs, sizeof(*t->bk));
-	t->backends = xmalloc(n_bs, sizeof(*t->backends));
-	t->units = xmalloc(bu->n_sorted, sizeof(*t->units));
-	t->anns = xmalloc(bu->n_sorted, sizeof(*t->anns));
-	t->warnings = xcalloc(bu->n_sorted, sizeof(*t->warnings));
+	t->resolved = k8c_xmalloc(n_bs * sizeof(*t->resolved));
+	t->bk = k8c_xmalloc(n_bs * sizeof(*t->bk));
+	t->backends = k8c_xmalloc(n_bs * sizeof(*t->backends));
+	t->units = k8c_xmalloc(bu->n_sorted * sizeof(*t->units));
+	t->anns = k8c_xmalloc(bu->n_sorted * sizeof(*t->anns));
+	t->warnings = k8c_xcalloc(bu->n_sorted, sizeof(*t->warnings));
 	t->served = json_array();
 	for (i = 0; i < bu->n_sorted; i++) {
 		struct ing_unit *u = bu->units[i];
@@ -1771,7 +1739,7 @@ struct ing_table *ing_builder_build(struct ing_builder *bu, json_t *ingresses, j
 		json_array_append(t->served, u->key_json);
 		t->anns[i] = u->ann;
 		if (u->ann->warnings) /* its own; table_warn appends this build's */
-			t->warnings[i] = xstrdup(u->ann->warnings);
+			t->warnings[i] = k8c_xstrdup(u->ann->warnings);
 		if (u->def >= 0)
 			u->defb = make_backend(&bd, u, (size_t)u->def, NULL);
 		if (!t->fallback && u->defb)
